@@ -1,0 +1,3 @@
+"""labelstream: streaming auto-labeling on Apache Kafka."""
+
+__version__ = "0.1.0"

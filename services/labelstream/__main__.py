@@ -1,0 +1,3 @@
+from labelstream.cli.main import app
+
+app()

@@ -1,0 +1,122 @@
+"""Record decoding: raw message bytes -> :class:`Record`, or a clear reason why not.
+
+Never raises on bad input: every failure is a :class:`DecodeError` with a
+short ``kind`` (for metrics and the DLQ) and a readable ``message``.
+
+>>> decoder = RecordDecoder()
+>>> decoder.decode(b'{"id": "a", "features": {"x": 1}}').id
+'a'
+>>> error = decoder.decode(b'{"id": "a", "features": {"x": NaN}}')
+>>> error.kind, error.message
+('not_finite', 'features.x: is not finite (nan)')
+>>> decoder.decode(b'').kind
+'empty'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from labelstream.core.schemas import Record
+from labelstream.settings import LimitSettings
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """Why a message is not a valid record."""
+
+    kind: str
+    message: str
+
+
+# pydantic error type -> our error kind (the first error of a record decides).
+_KIND_BY_PYDANTIC_TYPE = {
+    "json_invalid": "invalid_json",
+    "json_type": "invalid_json",
+    "finite_number": "not_finite",
+    "extra_forbidden": "unknown_field",
+    "string_too_long": "too_large",
+    "too_long": "too_large",
+    "string_too_short": "empty_id",
+    "model_type": "not_an_object",
+    "model_attributes_type": "not_an_object",
+    "literal_error": "unsupported_schema_version",
+}
+
+
+class RecordDecoder:
+    """Validates raw bytes against the Record schema and the size limits."""
+
+    def __init__(
+        self,
+        max_record_bytes: int = 64 * 1024,
+        max_features: int = 1000,
+        max_feature_name_length: int = 128,
+        max_string_length: int = 1024,
+        max_text_length: int = 32 * 1024,
+    ) -> None:
+        self.max_record_bytes = max_record_bytes
+        self.max_features = max_features
+        self.max_feature_name_length = max_feature_name_length
+        self.max_string_length = max_string_length
+        self.max_text_length = max_text_length
+
+    @classmethod
+    def from_limits(cls, limits: LimitSettings) -> RecordDecoder:
+        """Build from the ``limits`` settings section."""
+        return cls(**limits.model_dump())
+
+    def decode(self, value: bytes | None, key: bytes | None = None) -> Record | DecodeError:
+        """Decode one message value; ``key``, when given, must equal the record id."""
+        if not value:
+            return DecodeError("empty", "empty message")
+        if len(value) > self.max_record_bytes:
+            return DecodeError("too_large", f"{len(value)} bytes > limit of {self.max_record_bytes} (limits.max_record_bytes)")
+        try:
+            record = Record.model_validate_json(value)
+        except ValidationError as exc:
+            return _from_validation_error(exc)
+        except (ValueError, RecursionError) as exc:  # pragma: no cover - pydantic wraps these
+            return DecodeError("invalid_json", str(exc)[:200])
+        problem = self._check_limits(record)
+        if problem is not None:
+            return problem
+        if key is not None and key != record.id.encode():
+            return DecodeError("key_mismatch", f"message key {key[:64]!r} differs from record id {record.id[:64]!r}")
+        return record
+
+    def _check_limits(self, record: Record) -> DecodeError | None:
+        features = record.features
+        if not features:
+            return DecodeError("no_features", "features is empty")
+        if len(features) > self.max_features:
+            return DecodeError("too_large", f"{len(features)} features > limit of {self.max_features} (limits.max_features)")
+        for name, value in features.items():
+            if not name or len(name) > self.max_feature_name_length:
+                return DecodeError("bad_feature_name", f"feature name of length {len(name)} (1..{self.max_feature_name_length})")
+            if isinstance(value, str) and len(value) > self.max_string_length:
+                return DecodeError("too_large", f"features.{name[:64]}: string longer than {self.max_string_length}")
+        if record.text is not None and len(record.text) > self.max_text_length:
+            return DecodeError("too_large", f"text longer than {self.max_text_length} (limits.max_text_length)")
+        return None
+
+
+def _from_validation_error(exc: ValidationError) -> DecodeError:
+    first = exc.errors(include_url=False)[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    error_type = first["type"]
+    if error_type == "missing":
+        kind = "missing_id" if loc == "id" else "missing_field"
+    elif error_type == "value_error" and "is not finite" in first["msg"]:
+        kind = "not_finite"
+    elif error_type == "value_error" and "out of range" in first["msg"]:
+        kind = "number_out_of_range"
+    else:
+        kind = _KIND_BY_PYDANTIC_TYPE.get(error_type, "wrong_type")
+    reason = first["msg"].removeprefix("Value error, ")
+    message = f"{loc}: {reason}" if loc else reason
+    if exc.error_count() > 1:
+        message += f" (and {exc.error_count() - 1} more)"
+    return DecodeError(kind, message[:500])

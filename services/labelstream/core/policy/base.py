@@ -1,0 +1,102 @@
+"""The policy contract: a prediction in, a decision out; evidence from humans back in.
+
+A :class:`Policy` sees each record's :class:`Prediction` and returns a
+:class:`Decision`: ``label`` (auto-accept the predicted label), ``review``
+(ask a human, with a reason) or ``deferred`` (wait, with a reason). It may
+learn from :class:`Evidence`: the true label of a reviewed record together
+with what was predicted and how likely the record was to be reviewed.
+
+Its state has two parts. *Learned* state (calibration) is built from evidence
+in the learner and travels inside model snapshots (``learned_state`` /
+``load_learned_state``); *routing* state (counters, budgets, random draws)
+is local to each labeler and survives a model swap.
+
+>>> p = Prediction.from_probabilities({"cat": 0.8, "dog": 0.2})
+>>> p.label, p.confidence
+('cat', 0.8)
+>>> Prediction.from_probabilities({}).label is None
+True
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["label", "review", "deferred"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the model says about one record."""
+
+    probabilities: dict[str, float]
+    label: str | None
+    confidence: float
+
+    @classmethod
+    def from_probabilities(cls, probabilities: dict[str, float]) -> Prediction:
+        """The arg-max label and its probability (``None`` and 0 when the model knows nothing)."""
+        if not probabilities:
+            return cls({}, None, 0.0)
+        label = max(probabilities, key=probabilities.__getitem__)
+        return cls(probabilities, label, probabilities[label])
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A record's outcome and why.
+
+    ``reason`` is ``"confident"`` for an auto label, a review reason
+    (``uncertain``, ``audit``, ``cold_start``, ...) or a defer reason
+    (``over_budget``, ...). ``inclusion_probability`` is the probability that
+    this record was sent to review given its prediction (1 for a sure review),
+    the weight that keeps estimates from reviewed records unbiased.
+    """
+
+    outcome: Outcome
+    reason: str
+    inclusion_probability: float = 1.0
+    priority: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A human answer to a reviewed record, with what the model predicted for it."""
+
+    prediction: Prediction
+    true_label: str
+    reason: str = "uncertain"
+    inclusion_probability: float = 1.0
+    timestamp: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def correct(self) -> bool:
+        return self.prediction.label == self.true_label
+
+
+class Policy(ABC):
+    """Decides each record's outcome. Subclasses implement :meth:`decide`."""
+
+    name: str = "policy"
+
+    @abstractmethod
+    def decide(self, prediction: Prediction, n_learned: int) -> Decision:
+        """The outcome for one record; ``n_learned`` is how many answers the model has learned."""
+
+    def decide_many(self, predictions: Sequence[Prediction], n_learned: int) -> list[Decision]:
+        """Outcomes for a batch, in stream order."""
+        return [self.decide(prediction, n_learned) for prediction in predictions]
+
+    def learn(self, evidence: Evidence) -> None:
+        """Take a human answer into account (default: nothing to learn)."""
+
+    def learned_state(self) -> dict[str, Any]:
+        """State built from evidence, shipped with model snapshots (default: none)."""
+        return {}
+
+    def load_learned_state(self, state: dict[str, Any]) -> None:
+        """Adopt learned state from a model snapshot (default: nothing to adopt)."""

@@ -1,0 +1,230 @@
+"""Settings: environment variables (prefix ``LABELSTREAM_``) over an optional TOML file.
+
+Nested sections use ``__`` in environment variables, e.g.
+``LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or
+``LABELSTREAM_POLICY__TARGET_PRECISION=0.97``; the TOML file has one table per
+section (``[kafka]``, ``[policy]``, ...). Precedence: constructor arguments,
+environment, TOML file, defaults. An invalid value fails at start with a
+:class:`~labelstream.errors.ConfigError` naming the setting.
+
+>>> load_settings(policy={"target_precision": 0.97}).policy.target_precision
+0.97
+>>> load_settings(model={"name": "svm"})
+Traceback (most recent call last):
+...
+labelstream.errors.ConfigError: invalid setting model.name (LABELSTREAM_MODEL__NAME): Input should be 'logistic', 'hoeffding_adaptive_tree', 'arf' or 'gaussian_nb' (got 'svm')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from labelstream.errors import ConfigError
+
+ENV_PREFIX = "LABELSTREAM_"
+CONFIG_FILE_ENV = "LABELSTREAM_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    """Connection to the Kafka cluster; security settings pass through to every client."""
+
+    bootstrap_servers: str = "localhost:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    client_extra: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra librdkafka properties for every confluent-kafka client.",
+    )
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL"):
+            if self.sasl_mechanism is None:
+                raise ValueError("sasl_mechanism is required when security_protocol is SASL_*")
+            if self.sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512") and not (
+                self.sasl_username and self.sasl_password
+            ):
+                raise ValueError(f"sasl_username and sasl_password are required for {self.sasl_mechanism}")
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not path.exists():
+                raise ValueError(f"{name} {path} does not exist")
+        return self
+
+
+class RedisSettings(_Section):
+    url: str = "redis://localhost:6379/0"
+    key_prefix: str = "labelstream"
+    record_ttl_seconds: int = Field(7 * 24 * 3600, gt=0, description="How long a record's features stay joinable.")
+
+
+class TopicSettings(_Section):
+    records: str = "records"
+    dlq: str = "records.dlq"
+    labels: str = "labels"
+    review: str = "review"
+    deferred: str = "deferred"
+    corrections: str = "corrections"
+    model_versions: str = "model-versions"
+    events: str = "events"
+    partitions: int = Field(3, ge=1, description="Partitions of the data topics (records, labels, review, ...).")
+    replication_factor: int = Field(1, ge=1)
+    retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1, description="Retention of the data topics; -1 keeps forever.")
+
+    def data_topics(self) -> dict[str, str]:
+        """Role -> topic name, for every topic labelstream uses."""
+        return {
+            role: getattr(self, role)
+            for role in ("records", "dlq", "labels", "review", "deferred", "corrections", "model_versions", "events")
+        }
+
+
+class LimitSettings(_Section):
+    max_record_bytes: int = Field(64 * 1024, gt=0, description="Records larger than this go to the DLQ.")
+    max_features: int = Field(1000, gt=0)
+    max_feature_name_length: int = Field(128, gt=0)
+    max_string_length: int = Field(1024, gt=0, description="Longest categorical value or id.")
+    max_text_length: int = Field(32 * 1024, gt=0)
+
+
+ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]
+
+
+class ModelSettings(_Section):
+    name: ModelName = "logistic"
+    model_name: str = Field("default", description="Name of the model stream (key on model-versions).")
+    seed: int = 42
+    categorical_encoding: Literal["one_hot", "hashed"] = "one_hot"
+    hash_buckets: int = Field(1024, gt=0)
+    learning_rate: float = Field(0.05, gt=0)
+
+
+class PolicySettings(_Section):
+    name: Literal["threshold", "contract"] = "threshold"
+    confidence_threshold: float = Field(0.9, gt=0, le=1)
+    cold_start_records: int = Field(100, ge=0, description="The first N records go to review.")
+    cold_start_corrections: int = Field(50, ge=0, description="...or until the model has learned from N corrections.")
+    target_precision: float = Field(0.95, gt=0, lt=1)
+    confidence_level: float = Field(0.95, gt=0, lt=1)
+    review_budget_share: float | None = Field(None, gt=0, le=1, description="Share of the stream humans may review.")
+    review_budget_per_minute: float | None = Field(None, gt=0)
+    audit_share: float = Field(0.02, ge=0, le=1)
+    strategy: str = "variable_uncertainty"
+    seed: int = 7
+
+
+class LabelerSettings(_Section):
+    group_id: str = "labelstream-labeler"
+    transactional_id: str = Field(
+        "labelstream-labeler", description="Prefix; each labeler instance appends its own suffix."
+    )
+    batch_size: int = Field(500, ge=1, le=100_000)
+    batch_max_wait_ms: int = Field(50, ge=1)
+    metrics_port: int = Field(9400, ge=0, le=65535, description="0 picks a free port.")
+
+
+class LearnerSettings(_Section):
+    app_id: str = "labelstream-learner"
+    publish_every_corrections: int = Field(50, ge=1)
+    publish_every_seconds: float = Field(10.0, gt=0)
+    snapshot_hmac_key: SecretStr = SecretStr("dev-only-insecure-key")
+    metrics_port: int = Field(9401, ge=0, le=65535)
+    keep_versions: int = Field(20, ge=1, description="Model versions kept in Redis for rollback.")
+
+
+class Settings(BaseSettings):
+    """All labelstream settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    environment: Literal["development", "production"] = "development"
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    topics: TopicSettings = TopicSettings()
+    limits: LimitSettings = LimitSettings()
+    model: ModelSettings = ModelSettings()
+    policy: PolicySettings = PolicySettings()
+    labeler: LabelerSettings = LabelerSettings()
+    learner: LearnerSettings = LearnerSettings()
+
+    @model_validator(mode="after")
+    def _no_dev_key_in_production(self) -> Settings:
+        if self.environment == "production" and self.learner.snapshot_hmac_key.get_secret_value() == "dev-only-insecure-key":
+            raise ValueError("learner.snapshot_hmac_key must be set (not the development default) in production")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # toml_file is set by load_settings(config_file=...) on a subclass.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings; raise :class:`ConfigError` naming the bad setting.
+
+    ``config_file`` (TOML) defaults to ``$LABELSTREAM_CONFIG`` when set;
+    ``overrides`` (section name -> dict) win over everything else.
+    """
+    path = config_file or os.environ.get(CONFIG_FILE_ENV)
+    settings_cls: type[Settings] = Settings
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist (set by --config or {CONFIG_FILE_ENV})")
+        settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+    except ValueError as exc:  # malformed TOML, unparsable JSON in an environment variable
+        raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+_SECRET_WORDS = ("password", "key", "secret", "token")
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per error: the dotted setting, its env var and pydantic's reason."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"])
+        env_name = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        secret = any(word in loc for word in _SECRET_WORDS)
+        shown = not secret and error["type"] != "missing" and not isinstance(error["input"], dict)
+        got = f" (got {error['input']!r})" if shown else ""
+        where = f"setting {loc} ({env_name})" if loc else "settings"
+        lines.append(f"invalid {where}: {message}{got}")
+    return "\n".join(lines)

@@ -46,7 +46,7 @@ fetch_jars() {
   if [[ -f "$JARS_DIR/.complete" ]]; then return; fi
   command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven"
   say "fetching Apache Kafka jars from Maven Central (first start only)..."
-  (cd "$REPO/deploy/kafka" && mvn -q dependency:copy-dependencies \
+  (cd "$REPO/deploy/kafka" && mvn -B -q dependency:copy-dependencies \
      -DoutputDirectory=libs -DincludeScope=runtime) || die "mvn could not fetch the Kafka jars"
   touch "$JARS_DIR/.complete"
 }

@@ -1,3 +1,3 @@
-from labelstream.cli.main import app
+from labelstream.cli.main import main
 
-app()
+main()

@@ -87,6 +87,14 @@ class RecordDecoder:
             return DecodeError("key_mismatch", f"message key {key[:64]!r} differs from record id {record.id[:64]!r}")
         return record
 
+    def validate(self, payload: dict) -> Record | DecodeError:
+        """Validate an already-parsed payload (e.g. a CSV row) with the same rules."""
+        try:
+            record = Record.model_validate(payload)
+        except ValidationError as exc:
+            return _from_validation_error(exc)
+        return self._check_limits(record) or record
+
     def _check_limits(self, record: Record) -> DecodeError | None:
         features = record.features
         if not features:

@@ -18,6 +18,7 @@ features.x
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from typing import Annotated, Any, Literal
@@ -152,6 +153,34 @@ class DeadLetter(_TopicValue):
     offset: int | None = None
     service: str
     timestamp: float = Field(default_factory=now)
+
+    @classmethod
+    def from_raw(
+        cls,
+        value: bytes | None,
+        key: bytes | None,
+        error_kind: str,
+        error: str,
+        source_topic: str,
+        service: str,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> DeadLetter:
+        """A dead letter that keeps the original bytes (base64) and where they came from."""
+        return cls(
+            error_kind=error_kind,
+            error=error,
+            raw=base64.b64encode(value or b"").decode(),
+            key=None if key is None else base64.b64encode(key).decode(),
+            source_topic=source_topic,
+            partition=partition,
+            offset=offset,
+            service=service,
+        )
+
+    def raw_bytes(self) -> bytes:
+        """The original message value."""
+        return base64.b64decode(self.raw)
 
 
 class ModelVersion(_TopicValue):

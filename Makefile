@@ -1,0 +1,40 @@
+# labelstream developer commands. `make help` lists them.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := deploy/stack.sh
+
+.PHONY: help setup up down status topics test test-unit demo schemas clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install labelstream with its dev extras
+
+up: setup  ## start Kafka + Redis (no Docker) and create the topics
+	$(STACK) start
+	$(VENV)/bin/labelstream topics create
+
+down:  ## stop what `make up` started
+	$(STACK) stop
+
+status:  ## is the stack running?
+	$(STACK) status
+
+test: setup  ## run the whole test suite against the running stack
+	$(PY) -m pytest
+
+test-unit: setup  ## only the tests that need no services
+	$(PY) -m pytest -m "not integration and not faults" tests/core tests/test_settings.py services
+
+schemas: setup  ## regenerate schemas/ from the pydantic models
+	$(VENV)/bin/labelstream schemas export
+
+clean: down  ## stop the stack and delete its data
+	rm -rf .stack

@@ -1,0 +1,1 @@
+"""The ``labelstream`` command line."""

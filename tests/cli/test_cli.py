@@ -1,0 +1,38 @@
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = [[], ["schemas"], ["schemas", "export"], ["schemas", "check"], ["topics"], ["topics", "create"], ["topics", "describe"], ["produce"]]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labelstream", *args], capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "root")
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("labelstream ")
+
+
+def test_user_errors_have_no_traceback(monkeypatch):
+    import os
+
+    env = {**os.environ, "LABELSTREAM_MODEL__NAME": "svm"}
+    result = run("topics", "create", env=env)
+    assert result.returncode == 2
+    assert "model.name" in result.stderr and "Traceback" not in result.stderr
+    debug = run("--debug", "topics", "create", env=env)
+    assert "Traceback" in debug.stderr
+
+
+def test_unknown_flag_is_a_usage_error():
+    result = run("produce", "--no-such-flag", "x.csv")
+    assert result.returncode == 2 and "No such option" in result.stderr

@@ -1,0 +1,98 @@
+"""Shared fixtures: the real Kafka broker and Redis of the local stack, and isolated topics per test.
+
+Integration tests need ``make up`` (or ``deploy/stack.sh start``); they fail,
+never skip, when the broker or Redis is not there.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from labelstream.settings import Settings, TopicSettings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """Settings from the environment (CI points them at its stack)."""
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def kafka_up(base_settings: Settings) -> Settings:
+    """The broker answers; fail with a clear message otherwise."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": base_settings.kafka.bootstrap_servers})
+    try:
+        admin.list_topics(timeout=10)
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"Kafka at {base_settings.kafka.bootstrap_servers} is not reachable ({exc}); run `make up`")
+    return base_settings
+
+
+@pytest.fixture(scope="session")
+def redis_up(base_settings: Settings) -> Settings:
+    import redis
+
+    try:
+        redis.Redis.from_url(base_settings.redis.url).ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"Redis at {base_settings.redis.url} is not reachable ({exc}); run `make up`")
+    return base_settings
+
+
+def unique_settings(base: Settings, partitions: int = 3, **sections: dict) -> Settings:
+    """A copy of ``base`` whose topics, groups and Redis keys are unique to one test."""
+    tag = uuid.uuid4().hex[:8]
+    topics = TopicSettings(
+        **{role: f"t{tag}.{name}" for role, name in TopicSettings().data_topics().items()},
+        partitions=partitions,
+    )
+    update = {
+        "topics": topics,
+        "redis": base.redis.model_copy(update={"key_prefix": f"t{tag}"}),
+        "labeler": base.labeler.model_copy(update={"group_id": f"t{tag}-labeler", "transactional_id": f"t{tag}-labeler", "metrics_port": 0}),
+        "learner": base.learner.model_copy(update={"app_id": f"t{tag}-learner", "metrics_port": 0}),
+    }
+    for name, values in sections.items():
+        update[name] = getattr(base, name).model_copy(update=values)
+    return base.model_copy(update=update)
+
+
+@pytest.fixture
+def settings_factory(kafka_up: Settings) -> Callable[..., Settings]:
+    """Make settings with fresh topic names (created on the broker) for a test."""
+    from labelstream.kafka.topics import create_topics
+
+    def make(partitions: int = 3, create: bool = True, **sections: dict) -> Settings:
+        settings = unique_settings(kafka_up, partitions, **sections)
+        if create:
+            create_topics(settings)
+        return settings
+
+    return make
+
+
+@pytest.fixture
+def stack_settings(settings_factory: Callable[..., Settings]) -> Settings:
+    """Settings with this test's own topics, already created."""
+    return settings_factory()
+
+
+@pytest.fixture
+def cli_env(stack_settings: Settings) -> Iterator[dict[str, str]]:
+    """Environment for running the ``labelstream`` command against this test's topics."""
+    env = dict(os.environ)
+    env["LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS"] = stack_settings.kafka.bootstrap_servers
+    env["LABELSTREAM_REDIS__URL"] = stack_settings.redis.url
+    for role, name in stack_settings.topics.data_topics().items():
+        env[f"LABELSTREAM_TOPICS__{role.upper()}"] = name
+    env["LABELSTREAM_TOPICS__PARTITIONS"] = str(stack_settings.topics.partitions)
+    yield env

@@ -1,0 +1,69 @@
+import pytest
+
+from labelstream.errors import ConfigError
+from labelstream.settings import load_settings
+
+
+def test_defaults_are_valid():
+    settings = load_settings()
+    assert settings.policy.target_precision == 0.95
+    assert settings.topics.model_versions == "model-versions"
+
+
+def test_environment_overrides_toml(tmp_path, monkeypatch):
+    config = tmp_path / "labelstream.toml"
+    config.write_text('[kafka]\nbootstrap_servers = "file:1"\n[policy]\nconfidence_threshold = 0.8\n')
+    monkeypatch.setenv("LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS", "env:2")
+    settings = load_settings(config)
+    assert settings.kafka.bootstrap_servers == "env:2"
+    assert settings.policy.confidence_threshold == 0.8
+
+
+def test_wrong_type_names_the_setting(monkeypatch):
+    monkeypatch.setenv("LABELSTREAM_LABELER__BATCH_SIZE", "lots")
+    with pytest.raises(ConfigError, match=r"labeler\.batch_size \(LABELSTREAM_LABELER__BATCH_SIZE\)"):
+        load_settings()
+
+
+def test_unknown_policy_names_the_setting_and_choices(monkeypatch):
+    monkeypatch.setenv("LABELSTREAM_POLICY__NAME", "magic")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "policy.name" in str(info.value) and "'threshold'" in str(info.value) and "magic" in str(info.value)
+
+
+def test_unknown_setting_in_file_is_refused(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[policy]\ntarget_precison = 0.9\n")
+    with pytest.raises(ConfigError, match="policy.target_precison"):
+        load_settings(config)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_sasl_needs_credentials(monkeypatch):
+    monkeypatch.setenv("LABELSTREAM_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("LABELSTREAM_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
+    with pytest.raises(ConfigError, match="sasl_username and sasl_password"):
+        load_settings()
+
+
+def test_secrets_are_hidden_in_repr_and_errors(monkeypatch):
+    settings = load_settings(
+        kafka={"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "sasl_username": "u", "sasl_password": "hunter2"},
+        learner={"snapshot_hmac_key": "topsecret"},
+    )
+    assert "hunter2" not in repr(settings) and "topsecret" not in repr(settings)
+    assert "hunter2" not in str(settings.model_dump())
+    with pytest.raises(ConfigError) as info:
+        load_settings(learner={"snapshot_hmac_key": 987654321})
+    assert "snapshot_hmac_key" in str(info.value) and "987654321" not in str(info.value)
+
+
+def test_production_refuses_the_development_key(monkeypatch):
+    monkeypatch.setenv("LABELSTREAM_ENVIRONMENT", "production")
+    with pytest.raises(ConfigError, match="snapshot_hmac_key"):
+        load_settings()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from labelstream.core.schemas import Record
+from labelstream.core.schemas import Correction, Record
 from labelstream.settings import LimitSettings
 
 
@@ -128,3 +128,24 @@ def _from_validation_error(exc: ValidationError) -> DecodeError:
     if exc.error_count() > 1:
         message += f" (and {exc.error_count() - 1} more)"
     return DecodeError(kind, message[:500])
+
+
+def decode_correction(value: bytes | None, key: bytes | None = None, max_bytes: int = 16 * 1024) -> Correction | DecodeError:
+    """Decode a human answer from ``corrections``; never raises on bad input.
+
+    >>> decode_correction(b'{"id": "r1", "label": "spam", "reviewer": "ana"}').label
+    'spam'
+    >>> decode_correction(b'{"id": "r1"}').kind
+    'missing_field'
+    """
+    if not value:
+        return DecodeError("empty", "empty message")
+    if len(value) > max_bytes:
+        return DecodeError("too_large", f"{len(value)} bytes > limit of {max_bytes}")
+    try:
+        correction = Correction.model_validate_json(value)
+    except ValidationError as exc:
+        return _from_validation_error(exc)
+    if key is not None and key != correction.id.encode():
+        return DecodeError("key_mismatch", f"message key {key[:64]!r} differs from correction id {correction.id[:64]!r}")
+    return correction

@@ -100,3 +100,6 @@ class Policy(ABC):
 
     def load_learned_state(self, state: dict[str, Any]) -> None:
         """Adopt learned state from a model snapshot (default: nothing to adopt)."""
+
+    def on_drift(self, detector: str) -> None:
+        """React to a drift detected by ``detector`` (default: no reaction)."""

@@ -152,6 +152,14 @@ class LearnerSettings(_Section):
     keep_versions: int = Field(20, ge=1, description="Model versions kept in Redis for rollback.")
 
 
+class MetricsSettings(_Section):
+    """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
+
+    max_class_labels: int = Field(50, ge=1, description="Distinct class labels exported; the rest become __other__.")
+    coverage_window_records: int = Field(1000, ge=1, description="Records in the sliding window of the coverage ratio.")
+    latency_samples_per_batch: int = Field(100, ge=1, description="Record latencies observed per micro-batch, at most.")
+
+
 class Settings(BaseSettings):
     """All labelstream settings."""
 
@@ -171,6 +179,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     labeler: LabelerSettings = LabelerSettings()
     learner: LearnerSettings = LearnerSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

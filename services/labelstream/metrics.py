@@ -1,0 +1,489 @@
+"""Prometheus metrics of every labelstream service, and the ``/metrics`` + ``/healthz`` server.
+
+Each service builds one :class:`Metrics` over its own registry (so two
+services, or two tests, can live in one process) and updates it with one
+call per event: :meth:`Metrics.record_outcomes` after routing a batch,
+:meth:`Metrics.observe_batch` for its latency, :meth:`Metrics.set_model` on a
+model swap, and so on. Names follow Prometheus conventions: the
+``labelstream_`` prefix, ``_total`` counters, base units (seconds, ratios in
+[0, 1]). Label values that come from data (class labels, reasons, error kinds,
+detectors) are capped by :class:`LabelCap`: past the cap they fold into
+``__other__``, so a stream with a million classes cannot blow up Prometheus.
+
+>>> metrics = Metrics(service="labeler")
+>>> metrics.record_outcomes({("label", "confident"): 8, ("review", "uncertain"): 2})
+>>> metrics.value("labelstream_record_outcomes_total", outcome="label", reason="confident")
+8.0
+>>> metrics.value("labelstream_coverage_ratio")
+0.8
+>>> metrics.set_thresholds({"cat": 0.91, "dog": None})
+>>> metrics.value("labelstream_auto_accept_threshold", **{"class": "dog"})
+inf
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client import gc_collector, platform_collector, process_collector
+
+from labelstream.settings import MetricsSettings
+
+# `_created` series double the sample count and no panel or alert uses them.
+disable_created_metrics()
+
+OTHER = "__other__"
+OVERALL = "__all__"
+"""Class label value of the overall (all classes) precision estimate."""
+
+# Hot path batches take 1-50 ms; the record latency (record timestamp -> outcome) adds queueing.
+BATCH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+RECORD_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+UPDATE_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+INITIAL_OUTCOMES = (("label", "confident"), ("review", "uncertain"), ("review", "audit"), ("deferred", "over_budget"))
+
+HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
+"""Returns (healthy, detail); the detail is served as JSON on ``/healthz``."""
+
+
+def package_version() -> str:
+    """The installed labelstream version (``unknown`` from a bare checkout)."""
+    try:
+        return version("labelstream")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class LabelCap:
+    """Keeps the first ``limit`` distinct values of a label; later ones become ``__other__``.
+
+    >>> cap = LabelCap(limit=2)
+    >>> [cap(v) for v in ("a", "b", "c", "a")]
+    ['a', 'b', '__other__', 'a']
+    """
+
+    def __init__(self, limit: int, max_length: int = 64) -> None:
+        self.limit = limit
+        self.max_length = max_length
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: object) -> str:
+        text = str(value)[: self.max_length]
+        if text in self._seen:
+            return text
+        with self._lock:
+            if len(self._seen) < self.limit:
+                self._seen.add(text)
+                return text
+        return OTHER
+
+
+class CoverageWindow:
+    """Auto share over the last ``size`` records, fed with per-batch counts (O(1) per batch).
+
+    Whole batches leave the window, so it spans between ``size`` and
+    ``size`` + one batch records.
+
+    >>> window = CoverageWindow(size=10)
+    >>> window.add(auto=10, total=10); window.add(auto=0, total=10); window.ratio()
+    0.0
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._batches: deque[tuple[int, int]] = deque()
+        self._auto = 0
+        self._total = 0
+
+    def add(self, auto: int, total: int) -> None:
+        self._batches.append((auto, total))
+        self._auto += auto
+        self._total += total
+        while self._batches and self._total - self._batches[0][1] >= self.size:
+            old_auto, old_total = self._batches.popleft()
+            self._auto -= old_auto
+            self._total -= old_total
+
+    def ratio(self) -> float:
+        """Auto-labeled / routed in the window (NaN before any record)."""
+        return self._auto / self._total if self._total else math.nan
+
+
+class Metrics:
+    """Every labelstream metric on one registry, with one-call helpers for the services.
+
+    ``registry`` defaults to a fresh one (never the global default), with the
+    process, platform and GC collectors. ``max_class_labels`` caps the
+    distinct class labels (and drift detectors) exported; the rest fold into
+    ``__other__``.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        registry: CollectorRegistry | None = None,
+        max_class_labels: int = 50,
+        coverage_window_records: int = 1000,
+        latency_samples_per_batch: int = 100,
+    ) -> None:
+        self.service = service
+        self.registry = registry or _service_registry()
+        self.latency_samples_per_batch = latency_samples_per_batch
+        self.class_label = LabelCap(max_class_labels)
+        self.detector_label = LabelCap(max_class_labels + 10)
+        self.reason_label = LabelCap(30)
+        self.error_kind_label = LabelCap(30)
+        self._coverage = CoverageWindow(coverage_window_records)
+        self._started_at = time.time()
+        self._model_created_at: float | None = None
+        self._threshold_classes: set[str] = set()
+        self._precision_classes: set[str] = set()
+        self._define(self.registry)
+        self.build_info.info({"service": service, "version": package_version(), "python": platform.python_version()})
+        for outcome, reason in INITIAL_OUTCOMES:  # zero series, so that rates exist before the first record
+            self.record_outcomes_total.labels(outcome, reason)
+        self.corrections.labels("learned")
+
+    @classmethod
+    def from_settings(cls, service: str, settings: MetricsSettings, registry: CollectorRegistry | None = None) -> Metrics:
+        """Metrics with the caps and window of the ``metrics`` settings section."""
+        return cls(
+            service,
+            registry,
+            max_class_labels=settings.max_class_labels,
+            coverage_window_records=settings.coverage_window_records,
+            latency_samples_per_batch=settings.latency_samples_per_batch,
+        )
+
+    def declare_detectors(self, detectors: Iterable[str]) -> None:
+        """Zero series for each drift detector, so that an alert on ``increase()`` sees the first drift."""
+        for detector in detectors:
+            self.drift_detections.labels(self.detector_label(detector))
+
+    def _define(self, r: CollectorRegistry) -> None:
+        self.build_info = Info("labelstream_build", "Service name and labelstream version.", registry=r)
+        self.model_info = Info("labelstream_model", "The model in use: name, kind and policy.", registry=r)
+        self.model_version = Gauge("labelstream_model_version", "Version of the model in use (0: none yet).", registry=r)
+        self.model_created = Gauge(
+            "labelstream_model_created_timestamp_seconds", "When the model in use was published.", registry=r
+        )
+        self.model_age = Gauge(
+            "labelstream_model_age_seconds",
+            "Seconds since the model in use was published (since service start while there is none).",
+            registry=r,
+        )
+        self.model_age.set_function(self._model_age)
+        self.records_received = Counter("labelstream_records_received_total", "Records consumed.", registry=r)
+        self.record_outcomes_total = Counter(
+            "labelstream_record_outcomes_total", "Valid records by outcome and reason.", ["outcome", "reason"], registry=r
+        )
+        self.auto_labels = Counter(
+            "labelstream_auto_labels_total", "Auto-labels by predicted class.", ["class"], registry=r
+        )
+        self.records_invalid = Counter(
+            "labelstream_records_invalid_total", "Invalid records sent to the DLQ, by error kind.", ["error_kind"], registry=r
+        )
+        self.precision_estimate = Gauge(
+            "labelstream_auto_precision_estimate",
+            "Audit estimate of auto-label precision, per class (__all__: overall).",
+            ["class"],
+            registry=r,
+        )
+        self.precision_lower = Gauge(
+            "labelstream_auto_precision_lower_bound", "Lower confidence bound of the precision estimate.", ["class"], registry=r
+        )
+        self.precision_upper = Gauge(
+            "labelstream_auto_precision_upper_bound", "Upper confidence bound of the precision estimate.", ["class"], registry=r
+        )
+        self.precision_target = Gauge(
+            "labelstream_auto_precision_target", "The precision target the user set.", registry=r
+        )
+        self.thresholds = Gauge(
+            "labelstream_auto_accept_threshold",
+            "Score threshold to auto-accept a class (+Inf: not auto-accepted).",
+            ["class"],
+            registry=r,
+        )
+        self.coverage = Gauge(
+            "labelstream_coverage_ratio", "Auto-labeled share of the last N routed records.", registry=r
+        )
+        self.coverage.set_function(self._coverage.ratio)
+        self.review_budget_used = Gauge(
+            "labelstream_review_budget_used_ratio", "Share of the review budget used so far.", registry=r
+        )
+        self.review_backlog = Gauge("labelstream_review_backlog", "Review requests waiting for a human.", registry=r)
+        self.deferred_backlog = Gauge("labelstream_deferred_backlog", "Deferred records waiting.", registry=r)
+        self.corrections = Counter(
+            "labelstream_corrections_total", "Human corrections, by result (learned, unknown_record, ...).", ["result"],
+            registry=r,
+        )
+        self.drift_detections = Counter(
+            "labelstream_drift_detections_total", "Drifts detected, by detector.", ["detector"], registry=r
+        )
+        self.drift_estimate = Gauge(
+            "labelstream_drift_estimate", "Current estimate of each drift detector's monitored value.", ["detector"],
+            registry=r,
+        )
+        self.record_latency = Histogram(
+            "labelstream_record_latency_seconds",
+            "Record timestamp to outcome (sampled: at most N records a batch).",
+            buckets=RECORD_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_duration = Histogram(
+            "labelstream_batch_duration_seconds", "Time to process one micro-batch.", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.batch_size = Histogram(
+            "labelstream_batch_records", "Records per micro-batch.", buckets=BATCH_SIZE_BUCKETS, registry=r
+        )
+        self.consumer_lag = Gauge(
+            "labelstream_consumer_lag_records", "Records not yet consumed, per partition.", ["topic", "partition"],
+            registry=r,
+        )
+        self.update_latency = Histogram(
+            "labelstream_learner_update_latency_seconds",
+            "Correction timestamp to the model version that learned it going live.",
+            buckets=UPDATE_LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def record_received(self, n: int) -> None:
+        """``n`` records consumed (valid or not)."""
+        self.records_received.inc(n)
+
+    def record_outcomes(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Count routed records by (outcome, reason) and update the coverage window."""
+        auto = total = 0
+        for (outcome, reason), n in counts.items():
+            self.record_outcomes_total.labels(outcome, self.reason_label(reason)).inc(n)
+            total += n
+            if outcome == "label":
+                auto += n
+        if total:
+            self._coverage.add(auto, total)
+
+    def record_auto_labels(self, class_counts: Mapping[str, int]) -> None:
+        """Count auto-labels by predicted class."""
+        for label, n in class_counts.items():
+            self.auto_labels.labels(self.class_label(label)).inc(n)
+
+    def record_invalid(self, error_kind: str, n: int = 1) -> None:
+        """``n`` records sent to the DLQ for ``error_kind``."""
+        self.records_invalid.labels(self.error_kind_label(error_kind)).inc(n)
+
+    def observe_batch(
+        self, n_records: int, seconds: float, record_timestamps: Sequence[float | None] = (), now: float | None = None
+    ) -> None:
+        """One micro-batch: its duration, size, and the latency of (a sample of) its records.
+
+        ``record_timestamps`` are epoch seconds (``None`` entries are skipped);
+        at most ``latency_samples_per_batch`` evenly spaced ones are observed.
+        """
+        self.batch_duration.observe(seconds)
+        self.batch_size.observe(n_records)
+        if not record_timestamps:
+            return
+        now = time.time() if now is None else now
+        step = max(1, len(record_timestamps) // self.latency_samples_per_batch)
+        for ts in record_timestamps[::step]:
+            if ts is not None:
+                self.record_latency.observe(max(0.0, now - ts))
+
+    def set_consumer_lag(self, topic: str, lags: Mapping[int, int]) -> None:
+        """Lag (records) of each assigned partition of ``topic``."""
+        for partition, lag in lags.items():
+            self.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    # -- contract ------------------------------------------------------------------------------
+
+    def set_thresholds(self, thresholds: Mapping[str, float | None]) -> None:
+        """Per-class auto-accept thresholds (``None``: the class is not auto-accepted)."""
+        self._replace(self.thresholds, self._threshold_classes, {
+            self.class_label(c): (math.inf if t is None else t) for c, t in thresholds.items()
+        })
+
+    def set_precision(
+        self, estimates: Mapping[str, tuple[float, float, float]], target: float | None = None
+    ) -> None:
+        """Audit precision per class as (estimate, lower, upper); key ``__all__`` for overall."""
+        capped = {self.class_label(c) if c != OVERALL else OVERALL: e for c, e in estimates.items()}
+        for gauge, index in ((self.precision_estimate, 0), (self.precision_lower, 1), (self.precision_upper, 2)):
+            self._replace(gauge, set(self._precision_classes), {c: e[index] for c, e in capped.items()})
+        self._precision_classes = set(capped)
+        if target is not None:
+            self.precision_target.set(target)
+
+    def set_review_budget_used(self, ratio: float) -> None:
+        self.review_budget_used.set(ratio)
+
+    def set_backlogs(self, review: int | None = None, deferred: int | None = None) -> None:
+        """Records waiting in review and in deferred (``None``: unchanged)."""
+        if review is not None:
+            self.review_backlog.set(review)
+        if deferred is not None:
+            self.deferred_backlog.set(deferred)
+
+    # -- learning and model versions -----------------------------------------------------------
+
+    def record_corrections(self, n: int = 1, result: str = "learned") -> None:
+        self.corrections.labels(self.reason_label(result)).inc(n)
+
+    def set_model(self, version: int, created_at: float, model_name: str = "", kind: str = "", policy: str = "") -> None:
+        """A model version went live."""
+        self.model_version.set(version)
+        self.model_created.set(created_at)
+        self._model_created_at = created_at
+        self.model_info.info({"model_name": model_name, "kind": kind, "policy": policy})
+
+    def observe_update_latencies(self, correction_timestamps: Iterable[float], live_at: float | None = None) -> None:
+        """Corrections learned by the model version that went live at ``live_at`` (default now)."""
+        live_at = time.time() if live_at is None else live_at
+        for ts in correction_timestamps:
+            self.update_latency.observe(max(0.0, live_at - ts))
+
+    def record_drift(self, detector: str) -> None:
+        self.drift_detections.labels(self.detector_label(detector)).inc()
+
+    def set_drift_estimates(self, estimates: Mapping[str, float]) -> None:
+        """Current estimate of each detector (error rate, mean confidence, class share, ...)."""
+        for detector, estimate in estimates.items():
+            self.drift_estimate.labels(self.detector_label(detector)).set(estimate)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The current value of one sample (for tests and health checks)."""
+        return self.registry.get_sample_value(name, labels)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus text format."""
+        return generate_latest(self.registry)
+
+    def _model_age(self) -> float:
+        since = self._model_created_at if self._model_created_at is not None else self._started_at
+        return max(0.0, time.time() - since)
+
+    @staticmethod
+    def _replace(gauge: Gauge, current: set[str], values: Mapping[str, float]) -> None:
+        """Set a one-label gauge to exactly ``values``: stale label values are removed."""
+        for stale in current - set(values):
+            gauge.remove(stale)
+        for label, value in values.items():
+            gauge.labels(label).set(value)
+        current.clear()
+        current.update(values)
+
+
+def _service_registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    process_collector.ProcessCollector(registry=registry)
+    platform_collector.PlatformCollector(registry=registry)
+    gc_collector.GCCollector(registry=registry)
+    return registry
+
+
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",)}
+
+
+def metric_names(registry: CollectorRegistry) -> set[str]:
+    """Every sample name a registry can expose, with the ``_total``, ``_bucket``, ... suffixes."""
+    names: set[str] = set()
+    for family in registry.collect():
+        suffixes = _SUFFIXES.get(family.type, ("",))
+        names.update(family.name + suffix for suffix in suffixes)
+    return names
+
+
+def all_metric_names() -> set[str]:
+    """Every ``labelstream_`` sample name a service can expose (to check dashboards and alert rules)."""
+    return {name for name in metric_names(Metrics(service="names").registry) if name.startswith("labelstream_")}
+
+
+# -- the HTTP server ---------------------------------------------------------------------------
+
+
+def _handler(registry: CollectorRegistry, health_check: HealthCheck | None) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif path == "/healthz":
+                healthy, detail = _run_health_check(health_check)
+                body = json.dumps({"healthy": healthy, **detail}, default=str).encode()
+                self._send(200 if healthy else 503, "application/json", body)
+            else:
+                self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - scrapes are not worth a log line
+            pass
+
+    return Handler
+
+
+def _run_health_check(health_check: HealthCheck | None) -> tuple[bool, dict[str, Any]]:
+    if health_check is None:
+        return True, {}
+    try:
+        return health_check()
+    except Exception as exc:  # a failing check is an unhealthy service, not a crashed server
+        return False, {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def start_metrics_server(
+    port: int,
+    health_check: HealthCheck | None = None,
+    registry: CollectorRegistry | Metrics | None = None,
+    host: str = "0.0.0.0",
+) -> tuple[ThreadingHTTPServer, int]:
+    """Serve ``/metrics`` and ``/healthz`` on a daemon thread; ``port`` 0 picks a free port.
+
+    ``/healthz`` answers JSON ``{"healthy": ..., **detail}`` with 200 when
+    ``health_check()`` says healthy, 503 otherwise (or when it raises).
+    Returns the server (stop it with ``server.shutdown(); server.server_close()``)
+    and the port it listens on.
+    """
+    if isinstance(registry, Metrics):
+        registry = registry.registry
+    server = ThreadingHTTPServer((host, port), _handler(registry or CollectorRegistry(), health_check))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=f"metrics-{server.server_port}", daemon=True)
+    thread.start()
+    return server, server.server_port
+
+
+def stop_metrics_server(server: ThreadingHTTPServer) -> None:
+    """Stop serving and release the port."""
+    server.shutdown()
+    server.server_close()

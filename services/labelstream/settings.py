@@ -152,6 +152,32 @@ class LearnerSettings(_Section):
     keep_versions: int = Field(20, ge=1, description="Model versions kept in Redis for rollback.")
 
 
+class DriftSettings(_Section):
+    """ADWIN drift detectors and the reaction to a drift (each step switchable)."""
+
+    enabled: bool = True
+    error: bool = Field(True, description="Watch the model's error on reviewed records.")
+    confidence: bool = Field(True, description="Watch the mean confidence of predictions.")
+    class_share: bool = Field(True, description="Watch the share of each predicted class among auto-labels.")
+    features: bool = Field(False, description="Watch each numeric feature's mean (one detector per feature).")
+    delta: float = Field(0.002, gt=0, lt=1, description="ADWIN delta of the error detector.")
+    prediction_delta: float = Field(0.0002, gt=0, lt=1, description="ADWIN delta of the per-record detectors.")
+    clock: int = Field(32, ge=1, description="ADWIN checks for a change every `clock` values.")
+    grace_period: int = Field(30, ge=1)
+    warmup: int = Field(300, ge=0, description="No detection before a detector has seen this many values.")
+    max_classes: int = Field(20, ge=1)
+    max_features: int = Field(50, ge=1)
+    notify_policy: bool = Field(True, description="Call policy.on_drift: reset calibration evidence, raise audits.")
+    challenger: bool = Field(True, description="Train a fresh model on recent answers; swap it in when it wins.")
+    challenger_on: tuple[str, ...] = Field(("error",), description="Detectors (or prefixes) that start a challenger.")
+    challenger_window: int = Field(1000, ge=1, description="Latest labeled examples kept for a challenger.")
+    challenger_train_window: int = Field(200, ge=0, description="Of which the newest train it at its start.")
+    challenger_eval_window: int = Field(200, ge=1, description="Latest answers its accuracy is compared on.")
+    challenger_min_evaluations: int = Field(50, ge=1)
+    challenger_max_evaluations: int = Field(2000, ge=1, description="Dropped if it has not won by then.")
+    challenger_margin: float = Field(0.0, ge=0, le=1, description="Accuracy it must win by.")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -180,6 +206,7 @@ class Settings(BaseSettings):
     labeler: LabelerSettings = LabelerSettings()
     learner: LearnerSettings = LearnerSettings()
     metrics: MetricsSettings = MetricsSettings()
+    drift: DriftSettings = DriftSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Decision, Evidence, Policy, Prediction, ThresholdPolicy
@@ -36,7 +37,12 @@ class Routed:
 
 
 class LabelingEngine:
-    """Ties a featurizer, an online model and a routing policy together."""
+    """Ties a featurizer, an online model and a routing policy together.
+
+    With a drift ``monitor``, :meth:`process` feeds it every prediction and
+    :meth:`learn` every answer given with its evidence; the detections wait
+    in :attr:`detections` until the caller takes them with :meth:`drain_detections`.
+    """
 
     def __init__(
         self,
@@ -44,11 +50,14 @@ class LabelingEngine:
         policy: Policy,
         featurizer: Featurizer | None = None,
         model_version: int = 0,
+        monitor: DriftMonitor | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
         self.featurizer = featurizer or Featurizer()
         self.model_version = model_version
+        self.monitor = monitor
+        self.detections: list[Detection] = []
 
     def predict(self, features_batch: Sequence[Mapping[str, float | int | str]]) -> list[Prediction]:
         """Predictions for a batch of feature mappings, in order."""
@@ -59,6 +68,8 @@ class LabelingEngine:
         """Predict and route a batch of records, in stream order."""
         predictions = self.predict([record.features for record in records])
         decisions = self.policy.decide_many(predictions, self.model.n_learned)
+        if self.monitor is not None:
+            self._monitor_batch(records, predictions, decisions)
         return [Routed(r, p, d) for r, p, d in zip(records, predictions, decisions, strict=True)]
 
     def learn(
@@ -67,7 +78,22 @@ class LabelingEngine:
         """Learn a human answer; ``evidence`` (what was predicted at routing time) also feeds the policy."""
         if evidence is not None:
             self.policy.learn(evidence)
+            if self.monitor is not None:
+                self.detections += self.monitor.update_error(evidence.correct, evidence.timestamp or None)
         self.model.learn_one(self.featurizer.transform_one(features), label)
+
+    def drain_detections(self) -> list[Detection]:
+        """The drift detections since the last call, oldest first."""
+        detections, self.detections = self.detections, []
+        return detections
+
+    def _monitor_batch(
+        self, records: Sequence[Record], predictions: list[Prediction], decisions: list[Decision]
+    ) -> None:
+        monitor = self.monitor
+        for record, prediction, decision in zip(records, predictions, decisions, strict=True):
+            self.detections += monitor.update_features(record.features, record.timestamp)
+            self.detections += monitor.update_prediction(prediction, decision.outcome, record.timestamp)
 
     def swap_model(self, model: OnlineModel, featurizer: Featurizer, policy_state: dict, version: int) -> None:
         """Adopt a new model version; the policy keeps its routing state and takes the learned state."""

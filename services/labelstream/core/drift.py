@@ -1,0 +1,262 @@
+"""Drift detection: ADWIN detectors on the model's error, its confidence and the class mix.
+
+A :class:`DriftMonitor` owns one :class:`river.drift.ADWIN` per monitored
+value and is fed with small verbs:
+
+- :meth:`~DriftMonitor.update_error` with each reviewed record (was the
+  prediction right?): detector ``error``, alarms when the error rate rises;
+- :meth:`~DriftMonitor.update_prediction` with each routed record: detector
+  ``confidence`` (mean top probability, alarms when it falls) and, for
+  auto-labels, ``class_share:<class>`` (share of each predicted class, alarms
+  both ways);
+- :meth:`~DriftMonitor.update_features` with each record's numeric features
+  (``feature:<name>``, off by default: wide records would need many detectors).
+
+Each verb returns the detections it caused as :class:`Detection` values
+(plain data). The monitor never acts on them: the caller turns them into
+``Event(kind="drift")`` and a reaction (see :mod:`labelstream.core.reaction`).
+
+References: Bifet and Gavaldà, "Learning from time-changing data with
+adaptive windowing", SDM 2007.
+
+>>> import random
+>>> rng = random.Random(3)
+>>> monitor = DriftMonitor(warmup=100)
+>>> detections = []
+>>> for i in range(4000):
+...     error_rate = 0.05 if i < 2000 else 0.4
+...     detections += monitor.update_error(correct=rng.random() >= error_rate)
+>>> [(d.detector, d.direction, 2000 <= d.index < 2200) for d in detections]
+[('error', 'increase', True)]
+>>> detections[0].index, round(detections[0].estimate_before, 3), round(detections[0].estimate_after, 3)
+(2048, 0.049, 0.058)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from river.drift import ADWIN
+
+from labelstream.core.policy.base import Prediction
+from labelstream.core.schemas import Event
+from labelstream.settings import DriftSettings
+
+Direction = Literal["increase", "decrease"]
+AlarmOn = Literal["increase", "decrease", "both"]
+
+ERROR = "error"
+CONFIDENCE = "confidence"
+CLASS_SHARE = "class_share:"
+FEATURE = "feature:"
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One drift: which detector, when, and the monitored value before and after the change.
+
+    ``index`` counts the records the monitor had seen (predictions, or
+    answers for a monitor fed only answers); ``updates`` counts the
+    detector's own inputs. ``estimate_before`` is the mean of the part of the
+    window ADWIN dropped, ``estimate_after`` the mean of the part it kept
+    (``window`` values; right after an abrupt change, it still holds mostly
+    old values, so the new level is higher than it says for a rise).
+    """
+
+    detector: str
+    index: int
+    updates: int
+    estimate_before: float
+    estimate_after: float
+    window: int
+    direction: Direction
+    timestamp: float | None = None
+
+    def to_event(self, service: str) -> Event:
+        """The ``drift`` Event for the ``events`` topic."""
+        return Event(kind="drift", service=service, detail=asdict(self))
+
+
+class Detector:
+    """One ADWIN on one monitored value, alarming on the directions that matter.
+
+    >>> detector = Detector("confidence", alarm_on="decrease", warmup=0)
+    >>> any(detector.update(0.9) for _ in range(1000))
+    False
+    >>> found = [d for d in (detector.update(0.5) for _ in range(300)) if d]
+    >>> found[0].direction, round(found[0].estimate_before, 2)
+    ('decrease', 0.9)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        alarm_on: AlarmOn = "both",
+        delta: float = 0.002,
+        clock: int = 32,
+        grace_period: int = 10,
+        warmup: int = 0,
+    ) -> None:
+        self.name = name
+        self.alarm_on = alarm_on
+        self.delta = delta
+        self.clock = clock
+        self.grace_period = grace_period
+        self.warmup = warmup
+        self._adwin = ADWIN(delta=delta, clock=clock, grace_period=grace_period)
+        self.updates = 0
+
+    @property
+    def estimate(self) -> float:
+        """Mean of the current window."""
+        return self._adwin.estimation
+
+    def update(self, value: float, index: int | None = None, timestamp: float | None = None) -> Detection | None:
+        """Add one value; the detection it caused, if any (and if its direction matters)."""
+        adwin = self._adwin
+        if adwin.drift_detected:  # river resets the whole window on the update after a detection
+            adwin.update(value)
+            self.updates += 1
+            return None
+        total, width = adwin.total, adwin.width
+        adwin.update(value)
+        self.updates += 1
+        if not adwin.drift_detected or self.updates <= self.warmup:
+            return None
+        dropped = width + 1 - adwin.width
+        before = (total + value - adwin.total) / dropped if dropped else adwin.estimation
+        after = adwin.estimation
+        direction: Direction = "increase" if after > before else "decrease"
+        if self.alarm_on not in ("both", direction):
+            return None
+        return Detection(
+            self.name, self.updates if index is None else index, self.updates, before, after, int(adwin.width), direction,
+            timestamp,
+        )
+
+
+class DriftMonitor:
+    """The drift detectors of one model, fed by the engine (predictions) and the learner (answers).
+
+    ``delta`` is ADWIN's confidence for the error detector (updated once per
+    answer); ``prediction_delta`` for the per-record detectors (confidence,
+    class shares, features), which see far more values and need a stricter
+    one to keep false alarms rare. No detection is reported before a
+    detector has seen ``warmup`` values (the learning curve is not a drift).
+    """
+
+    def __init__(
+        self,
+        error: bool = True,
+        confidence: bool = True,
+        class_share: bool = True,
+        features: bool = False,
+        delta: float = 0.002,
+        prediction_delta: float = 0.0002,
+        clock: int = 32,
+        grace_period: int = 30,
+        warmup: int = 300,
+        max_classes: int = 20,
+        max_features: int = 50,
+    ) -> None:
+        self.error = error
+        self.confidence = confidence
+        self.class_share = class_share
+        self.features = features
+        self.delta = delta
+        self.prediction_delta = prediction_delta
+        self.clock = clock
+        self.grace_period = grace_period
+        self.warmup = warmup
+        self.max_classes = max_classes
+        self.max_features = max_features
+        self._reset()
+
+    def _reset(self) -> None:
+        self.n_records = 0
+        self.n_answers = 0
+        self._error = self._detector(ERROR, "increase", self.delta)
+        self._features: dict[str, Detector] = {}
+        self.restart_prediction_detectors()
+
+    def restart_prediction_detectors(self) -> None:
+        """Forget the confidence and class-share history: call when a *different* model is swapped in
+        (a challenger), whose confidence and class mix differ by construction, not because the data drifted."""
+        self._confidence = self._detector(CONFIDENCE, "decrease", self.prediction_delta)
+        self._class_share: dict[str, Detector] = {}
+
+    @classmethod
+    def from_settings(cls, drift: DriftSettings) -> DriftMonitor:
+        """A monitor from the ``drift`` settings section (:class:`~labelstream.settings.DriftSettings`)."""
+        names = (
+            "error", "confidence", "class_share", "features", "delta", "prediction_delta", "clock", "grace_period",
+            "warmup", "max_classes", "max_features",
+        )
+        return cls(**{name: getattr(drift, name) for name in names})
+
+    def _detector(self, name: str, alarm_on: AlarmOn, delta: float) -> Detector:
+        return Detector(name, alarm_on, delta, self.clock, self.grace_period, self.warmup)
+
+    # -- the verbs -------------------------------------------------------------------------------
+
+    def update_error(self, correct: bool, timestamp: float | None = None) -> list[Detection]:
+        """A reviewed record's answer: was the model's prediction right?"""
+        self.n_answers += 1
+        if not self.error:
+            return []
+        found = self._error.update(0.0 if correct else 1.0, self.n_records or self.n_answers, timestamp)
+        return [found] if found else []
+
+    def update_prediction(
+        self, prediction: Prediction, outcome: str, timestamp: float | None = None
+    ) -> list[Detection]:
+        """A routed record: its prediction and outcome (``label`` for an auto-label)."""
+        self.n_records += 1
+        if prediction.label is None:
+            return []
+        found: list[Detection] = []
+        if self.confidence:
+            self._add(found, self._confidence.update(prediction.confidence, self.n_records, timestamp))
+        if self.class_share and outcome == "label":
+            self._class_detector(prediction.label)
+            for label, detector in self._class_share.items():
+                self._add(found, detector.update(float(label == prediction.label), self.n_records, timestamp))
+        return found
+
+    def update_features(self, features: Mapping[str, object], timestamp: float | None = None) -> list[Detection]:
+        """A record's numeric features (nothing unless ``features`` is on); call before ``update_prediction``."""
+        if not self.features:
+            return []
+        found: list[Detection] = []
+        for name, value in features.items():
+            if type(value) is str:
+                continue
+            detector = self._features.get(name)
+            if detector is None:
+                if len(self._features) >= self.max_features:
+                    continue
+                detector = self._features[name] = self._detector(FEATURE + name, "both", self.prediction_delta)
+            self._add(found, detector.update(float(value), self.n_records + 1, timestamp))
+        return found
+
+    def estimates(self) -> dict[str, float]:
+        """Each detector's current estimate (error rate, mean confidence, class shares, feature means)."""
+        detectors = [self._error, self._confidence, *self._class_share.values(), *self._features.values()]
+        return {d.name: d.estimate for d in detectors if d.updates}
+
+    def detector_names(self) -> list[str]:
+        """The detectors that exist now (class and feature detectors appear as values arrive)."""
+        names = [ERROR] if self.error else []
+        names += [CONFIDENCE] if self.confidence else []
+        return names + [d.name for d in (*self._class_share.values(), *self._features.values())]
+
+    def _class_detector(self, label: str) -> None:
+        if label not in self._class_share and len(self._class_share) < self.max_classes:
+            self._class_share[label] = self._detector(CLASS_SHARE + label, "both", self.prediction_delta)
+
+    @staticmethod
+    def _add(found: list[Detection], detection: Detection | None) -> None:
+        if detection is not None:
+            found.append(detection)

@@ -119,17 +119,57 @@ class ModelSettings(_Section):
     learning_rate: float = Field(0.05, gt=0)
 
 
+StrategyName = Literal[
+    "least_confidence",
+    "margin",
+    "entropy",
+    "query_by_committee",
+    "fixed_uncertainty",
+    "variable_uncertainty",
+    "randomized_variable_uncertainty",
+    "split",
+    "river_entropy",
+]
+
+
 class PolicySettings(_Section):
-    name: Literal["threshold", "contract"] = "threshold"
-    confidence_threshold: float = Field(0.9, gt=0, le=1)
+    """Routing: ``contract`` (calibrated per-class auto-accept), or the baselines ``threshold`` and
+    ``active_learner`` (auto-label unless the strategy asks, no contract)."""
+
+    name: Literal["threshold", "contract", "active_learner"] = "threshold"
+    confidence_threshold: float = Field(0.9, gt=0, le=1, description="threshold policy: auto-label at or above this.")
     cold_start_records: int = Field(100, ge=0, description="The first N records go to review.")
     cold_start_corrections: int = Field(50, ge=0, description="...or until the model has learned from N corrections.")
     target_precision: float = Field(0.95, gt=0, lt=1)
     confidence_level: float = Field(0.95, gt=0, lt=1)
     review_budget_share: float | None = Field(None, gt=0, le=1, description="Share of the stream humans may review.")
     review_budget_per_minute: float | None = Field(None, gt=0)
+    budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")
     audit_share: float = Field(0.02, ge=0, le=1)
-    strategy: str = "variable_uncertainty"
+    strategy: StrategyName = "variable_uncertainty"
+    min_inclusion_probability: float = Field(
+        0.0, ge=0, le=1, description="Floor of an uncertain record's chance of review (positivity of the estimates)."
+    )
+    evidence_window: int = Field(2000, ge=10, description="Calibration evidence kept: the latest N answers.")
+    evidence_max_age_seconds: float | None = Field(None, gt=0, description="...and none older than this.")
+    min_class_evidence: float = Field(
+        30.0, gt=0, description="Effective answers a threshold needs before it is tested (per predicted class)."
+    )
+    drift_reset_evidence: bool = Field(True, description="On drift, forget the calibration evidence.")
+    drift_audit_share: float = Field(0.1, ge=0, le=1, description="Audit share for a while after a drift.")
+    drift_alert_records: int = Field(1000, ge=0, description="How many records that while lasts.")
+    uncertainty_threshold: float = Field(0.9, gt=0, le=1, description="fixed_uncertainty: ask below this top probability.")
+    uncertainty_step: float = Field(0.01, gt=0, lt=1, description="variable uncertainty strategies: threshold step.")
+    uncertainty_randomization: float = Field(
+        1.0, gt=0, description="randomized_variable_uncertainty: std of the threshold's random factor."
+    )
+    split_random_share: float = Field(0.2, ge=0, le=1, description="split: share of records sampled at random.")
+    entropy_discount: float = Field(3.0, ge=0, description="river_entropy: exponent of the normalized entropy.")
+    committee: list[ModelName] = Field(
+        default_factory=lambda: ["gaussian_nb", "hoeffding_adaptive_tree"],
+        min_length=1,
+        description="query_by_committee: the committee's models.",
+    )
     seed: int = 7
 
 
@@ -264,3 +304,22 @@ def _describe(exc: ValidationError) -> str:
         where = f"setting {loc} ({env_name})" if loc else "settings"
         lines.append(f"invalid {where}: {message}{got}")
     return "\n".join(lines)
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce ``settings`` in a child process (secrets included)."""
+    import json
+
+    env: dict[str, str] = {}
+    for section_name, section in settings:
+        if not isinstance(section, BaseModel):
+            env[f"{ENV_PREFIX}{section_name.upper()}"] = str(section)
+            continue
+        dumped = section.model_dump(mode="json")
+        for field_name, raw in section:
+            value = raw.get_secret_value() if isinstance(raw, SecretStr) else dumped[field_name]
+            if value is None:
+                continue
+            name = f"{ENV_PREFIX}{section_name.upper()}__{field_name.upper()}"
+            env[name] = value if isinstance(value, str) else json.dumps(value)
+    return env

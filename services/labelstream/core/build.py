@@ -1,18 +1,39 @@
 """Build the core objects (featurizer, model, policy, engine) from settings.
 
 >>> from labelstream.settings import load_settings
->>> engine = build_engine(load_settings())
->>> engine.model.name, engine.policy.name
-('logistic', 'threshold')
+>>> engine = build_engine(load_settings(policy={"name": "contract", "strategy": "split"}))
+>>> engine.model.name, engine.policy.name, engine.policy.strategy.name
+('logistic', 'contract', 'split')
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from labelstream.core.budget import ReviewBudget
+from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
+from labelstream.core.policy.active_learner import ActiveLearnerPolicy
+from labelstream.core.policy.contract import ContractPolicy
+from labelstream.core.strategies import (
+    Entropy,
+    FixedUncertainty,
+    LeastConfidence,
+    Margin,
+    QueryByCommittee,
+    QueryStrategy,
+    RandomizedVariableUncertainty,
+    RiverEntropySampler,
+    Split,
+    VariableUncertainty,
+)
 from labelstream.settings import ModelSettings, PolicySettings, Settings
+
+Clock = Callable[[], float]
 
 
 def build_featurizer(model: ModelSettings) -> Featurizer:
@@ -23,12 +44,72 @@ def build_model(model: ModelSettings) -> OnlineModel:
     return OnlineModel(model.name, seed=model.seed, learning_rate=model.learning_rate)
 
 
-def build_policy(policy: PolicySettings) -> Policy:
-    """The routing policy named by ``policy.name``."""
+def build_strategy(policy: PolicySettings, model: ModelSettings | None = None) -> QueryStrategy:
+    """The query strategy named by ``policy.strategy``."""
+    common = {"min_probability": policy.min_inclusion_probability, "seed": policy.seed}
+    name = policy.strategy
+    if name == "least_confidence":
+        return LeastConfidence(**common)
+    if name == "margin":
+        return Margin(**common)
+    if name == "entropy":
+        return Entropy(**common)
+    if name == "query_by_committee":
+        seed = (model or ModelSettings()).seed
+        members = [OnlineModel(member, seed=seed + i + 1) for i, member in enumerate(policy.committee)]
+        return QueryByCommittee(members, **common)
+    if name == "fixed_uncertainty":
+        return FixedUncertainty(policy.uncertainty_threshold, **common)
+    if name == "variable_uncertainty":
+        return VariableUncertainty(step=policy.uncertainty_step, **common)
+    if name == "randomized_variable_uncertainty":
+        return RandomizedVariableUncertainty(step=policy.uncertainty_step, delta=policy.uncertainty_randomization, **common)
+    if name == "split":
+        random_probability = policy.review_budget_share or policy.split_random_share
+        return Split(policy.split_random_share, random_probability, step=policy.uncertainty_step, **common)
+    if name == "river_entropy":
+        return RiverEntropySampler(policy.entropy_discount, **common)
+    raise ValueError(f"unknown strategy {name!r} (policy.strategy)")
+
+
+def build_budget(policy: PolicySettings, clock: Clock = time.monotonic) -> ReviewBudget:
+    return ReviewBudget(policy.review_budget_share, policy.review_budget_per_minute, policy.budget_reserve, clock)
+
+
+def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
+    return PrecisionCalibrator(
+        policy.target_precision,
+        policy.confidence_level,
+        policy.evidence_window,
+        policy.evidence_max_age_seconds,
+        policy.min_class_evidence,
+    )
+
+
+def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic) -> Policy:
+    """The routing policy named by ``policy.name``; ``clock`` drives a per-minute review budget."""
+    budget = build_budget(policy, clock)
+    cold_start = (policy.cold_start_records, policy.cold_start_corrections)
     if policy.name == "threshold":
-        return ThresholdPolicy(policy.confidence_threshold, policy.cold_start_records, policy.cold_start_corrections)
-    raise NotImplementedError(f"policy {policy.name!r} is not built yet")
+        return ThresholdPolicy(policy.confidence_threshold, *cold_start, budget=budget)
+    if policy.name == "active_learner":
+        return ActiveLearnerPolicy(build_strategy(policy, model), budget, *cold_start)
+    if policy.name == "contract":
+        return ContractPolicy(
+            build_calibrator(policy),
+            build_strategy(policy, model),
+            budget,
+            policy.audit_share,
+            *cold_start,
+            drift_reset_evidence=policy.drift_reset_evidence,
+            drift_audit_share=policy.drift_audit_share,
+            drift_alert_records=policy.drift_alert_records,
+            seed=policy.seed,
+        )
+    raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 
 
-def build_engine(settings: Settings) -> LabelingEngine:
-    return LabelingEngine(build_model(settings.model), build_policy(settings.policy), build_featurizer(settings.model))
+def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingEngine:
+    return LabelingEngine(
+        build_model(settings.model), build_policy(settings.policy, settings.model, clock), build_featurizer(settings.model)
+    )

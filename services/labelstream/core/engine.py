@@ -13,12 +13,18 @@ in-process simulator; it knows nothing of Kafka or Redis.
 ...     engine.learn({"x": 1.0}, "pos"); engine.learn({"x": -1.0}, "neg")
 >>> [(r.prediction.label, r.decision.outcome) for r in engine.process(records[2:4])]
 [('neg', 'label'), ('pos', 'label')]
+
+Deferred records are re-scored when the model changes; the policy says which it now accepts:
+
+>>> relabel = engine.relabel(records[4:])
+>>> [(record.id, prediction.label) for record, prediction in relabel.labeled], relabel.waiting
+([('4', 'neg'), ('5', 'pos')], [])
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
@@ -34,6 +40,14 @@ class Routed:
     record: Record
     prediction: Prediction
     decision: Decision
+
+
+@dataclass(slots=True)
+class Relabel:
+    """Deferred records re-scored: those now auto-labeled (with their prediction), and those still waiting."""
+
+    labeled: list[tuple[Record, Prediction]] = field(default_factory=list)
+    waiting: list[Record] = field(default_factory=list)
 
 
 class LabelingEngine:
@@ -61,13 +75,16 @@ class LabelingEngine:
 
     def predict(self, features_batch: Sequence[Mapping[str, float | int | str]]) -> list[Prediction]:
         """Predictions for a batch of feature mappings, in order."""
-        xs = self.featurizer.transform_many(features_batch)
+        return self._predict(self.featurizer.transform_many(features_batch))
+
+    def _predict(self, xs: list[dict[str, float]]) -> list[Prediction]:
         return [Prediction.from_probabilities(p) for p in self.model.predict_proba_many(xs)]
 
     def process(self, records: Sequence[Record]) -> list[Routed]:
         """Predict and route a batch of records, in stream order."""
-        predictions = self.predict([record.features for record in records])
-        decisions = self.policy.decide_many(predictions, self.model.n_learned)
+        xs = self.featurizer.transform_many([record.features for record in records])
+        predictions = self._predict(xs)
+        decisions = self.policy.decide_many(predictions, self.model.n_learned, xs)
         if self.monitor is not None:
             self._monitor_batch(records, predictions, decisions)
         return [Routed(r, p, d) for r, p, d in zip(records, predictions, decisions, strict=True)]
@@ -80,7 +97,24 @@ class LabelingEngine:
             self.policy.learn(evidence)
             if self.monitor is not None:
                 self.detections += self.monitor.update_error(evidence.correct, evidence.timestamp or None)
-        self.model.learn_one(self.featurizer.transform_one(features), label)
+        x = self.featurizer.transform_one(features)
+        self.policy.observe(x, label)
+        self.model.learn_one(x, label)
+
+    def relabel(self, records: Sequence[Record]) -> Relabel:
+        """Re-score deferred records under the current model: which the policy now accepts.
+
+        Call after a new model version (or new calibration) lands. Accepted
+        records are auto-labeled (``relabeled=True`` on their Label); the others keep waiting.
+        """
+        predictions = self.predict([record.features for record in records])
+        result = Relabel()
+        for record, prediction in zip(records, predictions, strict=True):
+            if self.policy.accepts(prediction):
+                result.labeled.append((record, prediction))
+            else:
+                result.waiting.append(record)
+        return result
 
     def drain_detections(self) -> list[Detection]:
         """The drift detections since the last call, oldest first."""

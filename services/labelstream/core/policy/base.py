@@ -21,11 +21,15 @@ True
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from labelstream.core.budget import ReviewBudget
 
 Outcome = Literal["label", "review", "deferred"]
+Features = Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +82,42 @@ class Evidence:
         return self.prediction.label == self.true_label
 
 
+def review_within_budget(
+    budget: ReviewBudget, reason: str, defer_reason: str = "over_budget", reserved: bool = False, priority: float = 1.0
+) -> Decision:
+    """A sure review (inclusion probability 1) if the budget has room, else a deferral."""
+    if budget.try_spend(reserved):
+        return Decision("review", reason, 1.0, priority)
+    return Decision("deferred", defer_reason, priority=priority)
+
+
 class Policy(ABC):
-    """Decides each record's outcome. Subclasses implement :meth:`decide`."""
+    """Decides each record's outcome. Subclasses implement :meth:`decide` and :meth:`accepts`."""
 
     name: str = "policy"
 
     @abstractmethod
-    def decide(self, prediction: Prediction, n_learned: int) -> Decision:
-        """The outcome for one record; ``n_learned`` is how many answers the model has learned."""
+    def decide(self, prediction: Prediction, n_learned: int, x: Features | None = None) -> Decision:
+        """The outcome for one record; ``n_learned`` is how many answers the model has learned,
+        ``x`` the model input (for strategies that run models of their own)."""
 
-    def decide_many(self, predictions: Sequence[Prediction], n_learned: int) -> list[Decision]:
+    def decide_many(
+        self, predictions: Sequence[Prediction], n_learned: int, xs: Sequence[Features] | None = None
+    ) -> list[Decision]:
         """Outcomes for a batch, in stream order."""
-        return [self.decide(prediction, n_learned) for prediction in predictions]
+        if xs is None:
+            return [self.decide(prediction, n_learned) for prediction in predictions]
+        return [self.decide(p, n_learned, x) for p, x in zip(predictions, xs, strict=True)]
+
+    def accepts(self, prediction: Prediction) -> bool:
+        """Whether this prediction would be auto-labeled now, with no side effect (deferred relabel)."""
+        return False
 
     def learn(self, evidence: Evidence) -> None:
         """Take a human answer into account (default: nothing to learn)."""
+
+    def observe(self, x: Features, label: str) -> None:
+        """See a labeled model input (policies that train models of their own; default: nothing)."""
 
     def learned_state(self) -> dict[str, Any]:
         """State built from evidence, shipped with model snapshots (default: none)."""

@@ -1,4 +1,4 @@
-"""A fixed confidence threshold with a cold start: the simplest useful policy.
+"""A fixed confidence threshold with a cold start: the simplest useful policy (the naive baseline).
 
 >>> policy = ThresholdPolicy(confidence_threshold=0.9, cold_start_records=2, cold_start_corrections=0)
 >>> sure = Prediction.from_probabilities({"a": 0.95, "b": 0.05})
@@ -6,11 +6,19 @@
 ['cold_start', 'cold_start', 'confident']
 >>> policy.decide(Prediction.from_probabilities({"a": 0.6, "b": 0.4}), n_learned=10).outcome
 'review'
+
+With a review budget, uncertain records beyond it wait:
+
+>>> budgeted = ThresholdPolicy(0.9, 0, 0, budget=ReviewBudget(share=0.5, reserve=0.0))
+>>> unsure = Prediction.from_probabilities({"a": 0.6, "b": 0.4})
+>>> [budgeted.decide(unsure, n_learned=10).outcome for _ in range(4)]
+['review', 'review', 'deferred', 'review']
 """
 
 from __future__ import annotations
 
-from labelstream.core.policy.base import Decision, Policy, Prediction
+from labelstream.core.budget import ReviewBudget
+from labelstream.core.policy.base import Decision, Features, Policy, Prediction, review_within_budget
 
 
 class ColdStart:
@@ -33,21 +41,30 @@ class ColdStart:
 
 
 class ThresholdPolicy(Policy):
-    """Auto-label when the top probability reaches ``confidence_threshold``, else review."""
+    """Auto-label when the top probability reaches ``confidence_threshold``, else review (within ``budget``)."""
 
     name = "threshold"
 
     def __init__(
-        self, confidence_threshold: float = 0.9, cold_start_records: int = 100, cold_start_corrections: int = 50
+        self,
+        confidence_threshold: float = 0.9,
+        cold_start_records: int = 100,
+        cold_start_corrections: int = 50,
+        budget: ReviewBudget | None = None,
     ) -> None:
         self.confidence_threshold = confidence_threshold
         self.cold_start_records = cold_start_records
         self.cold_start_corrections = cold_start_corrections
+        self.budget = budget or ReviewBudget()
         self._cold_start = ColdStart(cold_start_records, cold_start_corrections)
 
-    def decide(self, prediction: Prediction, n_learned: int) -> Decision:
+    def decide(self, prediction: Prediction, n_learned: int, x: Features | None = None) -> Decision:
+        self.budget.count_record()
         if self._cold_start.active(n_learned) or prediction.label is None:
-            return Decision("review", "cold_start", priority=1.0)
-        if prediction.confidence >= self.confidence_threshold:
+            return review_within_budget(self.budget, "cold_start", reserved=True)
+        if self.accepts(prediction):
             return Decision("label", "confident")
-        return Decision("review", "uncertain", priority=1.0 - prediction.confidence)
+        return review_within_budget(self.budget, "uncertain", priority=1.0 - prediction.confidence)
+
+    def accepts(self, prediction: Prediction) -> bool:
+        return prediction.label is not None and prediction.confidence >= self.confidence_threshold

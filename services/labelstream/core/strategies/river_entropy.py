@@ -1,0 +1,34 @@
+"""River's ``EntropySampler`` as a query strategy (a baseline).
+
+Asks with river's probability: the normalized entropy raised to
+``discount_factor`` (``river.active.EntropySampler``).
+
+>>> from labelstream.core.policy.base import Prediction
+>>> strategy = RiverEntropySampler(discount_factor=3, seed=1)
+>>> round(strategy.query(Prediction.from_probabilities({"a": 0.6, "b": 0.4})).inclusion_probability, 3)
+0.915
+"""
+
+from __future__ import annotations
+
+from river.active import EntropySampler
+
+from labelstream.core.policy.base import Prediction
+from labelstream.core.strategies.base import Features, QueryStrategy, entropy
+
+
+class RiverEntropySampler(QueryStrategy):
+    """The probability of ``river.active.EntropySampler``, through our budget gate."""
+
+    name = "river_entropy"
+
+    def __init__(self, discount_factor: float = 3.0, min_probability: float = 0.0, seed: int | None = None) -> None:
+        super().__init__(min_probability, seed)
+        self.discount_factor = discount_factor
+        self._sampler = EntropySampler(classifier=None, discount_factor=discount_factor, seed=seed)
+
+    def _probability(self, prediction: Prediction, x: Features | None) -> float:
+        return self._sampler._p(prediction.probabilities) if prediction.probabilities else 1.0
+
+    def informativeness(self, prediction: Prediction, x: Features | None = None) -> float:
+        return entropy(prediction.probabilities)

@@ -116,3 +116,10 @@ def test_a_raising_health_check_is_unhealthy():
 
 def test_coverage_is_nan_before_any_record():
     assert math.isnan(Metrics("labeler").value("labelstream_coverage_ratio"))
+
+
+def test_a_service_without_a_model_exports_no_model_series():
+    review = Metrics("review", tracks_model=False)
+    review.set_model(1, created_at=0.0)
+    assert "labelstream_model_" not in review.exposition().decode()
+    assert "labelstream_model_age_seconds" in Metrics("learner").exposition().decode()

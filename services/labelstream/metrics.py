@@ -137,7 +137,9 @@ class Metrics:
     ``registry`` defaults to a fresh one (never the global default), with the
     process, platform and GC collectors. ``max_class_labels`` caps the
     distinct class labels (and drift detectors) exported; the rest fold into
-    ``__other__``.
+    ``__other__``. A service without a model (the review app) passes
+    ``tracks_model=False`` and exports no ``labelstream_model_*`` series, so
+    that the stale-model alert does not fire on it.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class Metrics:
         max_class_labels: int = 50,
         coverage_window_records: int = 1000,
         latency_samples_per_batch: int = 100,
+        tracks_model: bool = True,
     ) -> None:
         self.service = service
         self.registry = registry or _service_registry()
@@ -160,7 +163,7 @@ class Metrics:
         self._model_created_at: float | None = None
         self._threshold_classes: set[str] = set()
         self._precision_classes: set[str] = set()
-        self._define(self.registry)
+        self._define(self.registry, self.registry if tracks_model else None)
         self.build_info.info({"service": service, "version": package_version(), "python": platform.python_version()})
         for outcome, reason in INITIAL_OUTCOMES:  # zero series, so that rates exist before the first record
             self.record_outcomes_total.labels(outcome, reason)
@@ -182,17 +185,19 @@ class Metrics:
         for detector in detectors:
             self.drift_detections.labels(self.detector_label(detector))
 
-    def _define(self, r: CollectorRegistry) -> None:
+    def _define(self, r: CollectorRegistry, model_r: CollectorRegistry | None) -> None:
         self.build_info = Info("labelstream_build", "Service name and labelstream version.", registry=r)
-        self.model_info = Info("labelstream_model", "The model in use: name, kind and policy.", registry=r)
-        self.model_version = Gauge("labelstream_model_version", "Version of the model in use (0: none yet).", registry=r)
+        self.model_info = Info("labelstream_model", "The model in use: name, kind and policy.", registry=model_r)
+        self.model_version = Gauge(
+            "labelstream_model_version", "Version of the model in use (0: none yet).", registry=model_r
+        )
         self.model_created = Gauge(
-            "labelstream_model_created_timestamp_seconds", "When the model in use was published.", registry=r
+            "labelstream_model_created_timestamp_seconds", "When the model in use was published.", registry=model_r
         )
         self.model_age = Gauge(
             "labelstream_model_age_seconds",
             "Seconds since the model in use was published (since service start while there is none).",
-            registry=r,
+            registry=model_r,
         )
         self.model_age.set_function(self._model_age)
         self.records_received = Counter("labelstream_records_received_total", "Records consumed.", registry=r)
@@ -369,7 +374,11 @@ class Metrics:
         self.drift_detections.labels(self.detector_label(detector)).inc()
 
     def set_drift_estimates(self, estimates: Mapping[str, float]) -> None:
-        """Current estimate of each detector (error rate, mean confidence, class share, ...)."""
+        """Current estimate of each detector (error rate, mean confidence, class share, ...).
+
+        Also declares each detector's detection counter (at zero), see :meth:`declare_detectors`.
+        """
+        self.declare_detectors(estimates)
         for detector, estimate in estimates.items():
             self.drift_estimate.labels(self.detector_label(detector)).set(estimate)
 

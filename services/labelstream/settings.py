@@ -198,18 +198,23 @@ class DriftSettings(_Section):
     enabled: bool = True
     error: bool = Field(True, description="Watch the model's error on reviewed records.")
     confidence: bool = Field(True, description="Watch the mean confidence of predictions.")
-    class_share: bool = Field(True, description="Watch the share of each predicted class among auto-labels.")
+    class_share: bool = Field(True, description="Watch the share of each predicted class.")
     features: bool = Field(False, description="Watch each numeric feature's mean (one detector per feature).")
+    class_share_of: Literal["predictions", "auto_labels"] = Field(
+        "predictions", description="Class shares among all predictions, or among auto-labels (moves with the policy)."
+    )
     delta: float = Field(0.002, gt=0, lt=1, description="ADWIN delta of the error detector.")
     prediction_delta: float = Field(0.0002, gt=0, lt=1, description="ADWIN delta of the per-record detectors.")
-    clock: int = Field(32, ge=1, description="ADWIN checks for a change every `clock` values.")
+    clock: int = Field(16, ge=1, description="ADWIN checks for a change every `clock` values.")
     grace_period: int = Field(30, ge=1)
-    warmup: int = Field(300, ge=0, description="No detection before a detector has seen this many values.")
+    warmup: int = Field(100, ge=0, description="No detection before a detector has seen this many values.")
     max_classes: int = Field(20, ge=1)
     max_features: int = Field(50, ge=1)
-    notify_policy: bool = Field(True, description="Call policy.on_drift: reset calibration evidence, raise audits.")
+    notify_policy_on: tuple[str, ...] = Field(
+        ("error", "confidence"), description="Detectors (or families) whose drifts call policy.on_drift (reset, audit)."
+    )
     challenger: bool = Field(True, description="Train a fresh model on recent answers; swap it in when it wins.")
-    challenger_on: tuple[str, ...] = Field(("error",), description="Detectors (or prefixes) that start a challenger.")
+    challenger_on: tuple[str, ...] = Field(("error",), description="Detectors (or families) that start a challenger.")
     challenger_window: int = Field(1000, ge=1, description="Latest labeled examples kept for a challenger.")
     challenger_train_window: int = Field(200, ge=0, description="Of which the newest train it at its start.")
     challenger_eval_window: int = Field(200, ge=1, description="Latest answers its accuracy is compared on.")

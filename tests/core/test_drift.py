@@ -56,7 +56,7 @@ def run(stream, reaction: DriftReaction | None = None, seed: int = 1):
 @pytest.mark.parametrize(("seed", "before", "after"), [(1, 0, 1), (2, 0, 3), (3, 2, 3)])
 def test_error_detector_fires_within_1000_records_of_a_sea_drift(seed, before, after):
     detections, _ = run(sea_stream(seed, before, after), seed=seed)
-    errors = [d for d in detections if d.detector == "error"]
+    errors = [d for d in detections if d.detector.startswith("error:")]
     assert errors, detections
     assert all(d.index >= CHANGE for d in detections), "a detection before the change is a false alarm"
     first = errors[0]
@@ -122,16 +122,20 @@ def test_feature_detectors_are_off_by_default_and_fire_when_on():
 def test_error_falling_is_not_an_alarm_and_warmup_hides_the_learning_curve():
     rng = random.Random(5)
     monitor = DriftMonitor(warmup=0)
-    found = [d for i in range(4000) for d in monitor.update_error(correct=rng.random() < (0.6 if i < 2000 else 0.97))]
+    found = [d for i in range(4000) for d in monitor.update_error(rng.random() < (0.6 if i < 2000 else 0.97), "a")]
     assert found == []
-    assert monitor.estimates()["error"] < 0.1
+    assert monitor.estimates()["error:a"] < 0.1
 
 
 def test_class_detectors_are_capped():
     monitor = DriftMonitor(max_classes=3)
     for i in range(100):
         monitor.update_prediction(Prediction.from_probabilities({f"c{i % 10}": 1.0}), "label")
-    assert len([name for name in monitor.detector_names() if name.startswith("class_share:")]) == 3
+        monitor.update_error(True, f"c{i % 10}")
+    names = monitor.detector_names()
+    assert [n for n in names if n.startswith("class_share:")] == [f"class_share:{c}" for c in ("c0", "c1", "c2", "__other__")]
+    assert [n for n in names if n.startswith("error:")] == [f"error:{c}" for c in ("c0", "c1", "c2", "__other__")]
+    assert monitor.estimates()["class_share:__other__"] == pytest.approx(0.7, abs=0.05)
 
 
 def test_engine_without_monitor_behaves_as_before():

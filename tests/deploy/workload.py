@@ -50,7 +50,7 @@ def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10
     fired: list[str] = []
     version, corrections_since, pending = 0, [], 0
     for metrics in (labeler, learner):
-        metrics.declare_detectors(["error", "confidence"])
+        metrics.declare_detectors(["confidence"])
         metrics.set_model(version, time.time(), "default", "logistic", "threshold")
         metrics.precision_target.set(TARGET)
     pause = seconds / (n / batch)
@@ -78,11 +78,11 @@ def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10
         labeler.set_consumer_lag("records", {0: (n - start) // 2, 1: (n - start) - (n - start) // 2})
         labeler.set_thresholds({label: 0.9 for label in engine.model.classes})
         for detection in engine.drain_detections():
-            (learner if detection.detector == "error" else labeler).record_drift(detection.detector)
+            (learner if detection.detector.startswith("error:") else labeler).record_drift(detection.detector)
             fired.append(detection.detector)
         estimates = engine.monitor.estimates()
-        learner.set_drift_estimates({k: v for k, v in estimates.items() if k == "error"})
-        labeler.set_drift_estimates({k: v for k, v in estimates.items() if k != "error"})
+        learner.set_drift_estimates({k: v for k, v in estimates.items() if k.startswith("error:")})
+        labeler.set_drift_estimates({k: v for k, v in estimates.items() if not k.startswith("error:")})
         if len(corrections_since) >= 50:  # the learner publishes a model version every 50 corrections
             version += 1
             live = time.time()

@@ -4,11 +4,17 @@ A :class:`DriftMonitor` owns one :class:`river.drift.ADWIN` per monitored
 value and is fed with small verbs:
 
 - :meth:`~DriftMonitor.update_error` with each reviewed record (was the
-  prediction right?): detector ``error``, alarms when the error rate rises;
+  prediction right?): detector ``error:<predicted class>``, alarms when the
+  error rate of that class's predictions rises. One detector per predicted
+  class, not one overall: the policy picks which records humans see (cold
+  start, audits, uncertain ones, per class), and a change in that mix changes
+  the overall error of reviewed records without any drift;
 - :meth:`~DriftMonitor.update_prediction` with each routed record: detector
-  ``confidence`` (mean top probability, alarms when it falls) and, for
-  auto-labels, ``class_share:<class>`` (share of each predicted class, alarms
-  both ways);
+  ``confidence`` (mean top probability, alarms when it falls) and
+  ``class_share:<class>`` (share of each predicted class, alarms both ways)
+  among all predictions, or among auto-labels only with
+  ``class_share_of="auto_labels"`` — which also moves whenever the policy
+  starts or stops auto-accepting a class, a change of routing, not of data;
 - :meth:`~DriftMonitor.update_features` with each record's numeric features
   (``feature:<name>``, off by default: wide records would need many detectors).
 
@@ -25,9 +31,9 @@ adaptive windowing", SDM 2007.
 >>> detections = []
 >>> for i in range(4000):
 ...     error_rate = 0.05 if i < 2000 else 0.4
-...     detections += monitor.update_error(correct=rng.random() >= error_rate)
+...     detections += monitor.update_error(correct=rng.random() >= error_rate, predicted="spam")
 >>> [(d.detector, d.direction, 2000 <= d.index < 2200) for d in detections]
-[('error', 'increase', True)]
+[('error:spam', 'increase', True)]
 >>> detections[0].index, round(detections[0].estimate_before, 3), round(detections[0].estimate_after, 3)
 (2048, 0.049, 0.058)
 """
@@ -47,9 +53,10 @@ from labelstream.settings import DriftSettings
 Direction = Literal["increase", "decrease"]
 AlarmOn = Literal["increase", "decrease", "both"]
 
-ERROR = "error"
+ERROR = "error:"
 CONFIDENCE = "confidence"
 CLASS_SHARE = "class_share:"
+OTHER = "__other__"
 FEATURE = "feature:"
 
 
@@ -153,11 +160,12 @@ class DriftMonitor:
         confidence: bool = True,
         class_share: bool = True,
         features: bool = False,
+        class_share_of: Literal["predictions", "auto_labels"] = "predictions",
         delta: float = 0.002,
         prediction_delta: float = 0.0002,
-        clock: int = 32,
+        clock: int = 16,
         grace_period: int = 30,
-        warmup: int = 300,
+        warmup: int = 100,
         max_classes: int = 20,
         max_features: int = 50,
     ) -> None:
@@ -165,6 +173,7 @@ class DriftMonitor:
         self.confidence = confidence
         self.class_share = class_share
         self.features = features
+        self.class_share_of = class_share_of
         self.delta = delta
         self.prediction_delta = prediction_delta
         self.clock = clock
@@ -177,7 +186,7 @@ class DriftMonitor:
     def _reset(self) -> None:
         self.n_records = 0
         self.n_answers = 0
-        self._error = self._detector(ERROR, "increase", self.delta)
+        self._error: dict[str, Detector] = {}
         self._features: dict[str, Detector] = {}
         self.restart_prediction_detectors()
 
@@ -191,7 +200,7 @@ class DriftMonitor:
     def from_settings(cls, drift: DriftSettings) -> DriftMonitor:
         """A monitor from the ``drift`` settings section (:class:`~labelstream.settings.DriftSettings`)."""
         names = (
-            "error", "confidence", "class_share", "features", "delta", "prediction_delta", "clock", "grace_period",
+            "error", "confidence", "class_share", "features", "class_share_of", "delta", "prediction_delta", "clock", "grace_period",
             "warmup", "max_classes", "max_features",
         )
         return cls(**{name: getattr(drift, name) for name in names})
@@ -201,12 +210,16 @@ class DriftMonitor:
 
     # -- the verbs -------------------------------------------------------------------------------
 
-    def update_error(self, correct: bool, timestamp: float | None = None) -> list[Detection]:
-        """A reviewed record's answer: was the model's prediction right?"""
+    def update_error(self, correct: bool, predicted: str | None, timestamp: float | None = None) -> list[Detection]:
+        """A reviewed record's answer: was the model's prediction (of class ``predicted``) right?
+
+        Nothing to watch when the model predicted nothing (``predicted`` is ``None``).
+        """
         self.n_answers += 1
-        if not self.error:
+        if not self.error or predicted is None:
             return []
-        found = self._error.update(0.0 if correct else 1.0, self.n_records or self.n_answers, timestamp)
+        _, detector = self._per_class(self._error, ERROR, predicted, "increase", self.delta)
+        found = detector.update(0.0 if correct else 1.0, self.n_records or self.n_answers, timestamp)
         return [found] if found else []
 
     def update_prediction(
@@ -219,10 +232,10 @@ class DriftMonitor:
         found: list[Detection] = []
         if self.confidence:
             self._add(found, self._confidence.update(prediction.confidence, self.n_records, timestamp))
-        if self.class_share and outcome == "label":
-            self._class_detector(prediction.label)
+        if self.class_share and (outcome == "label" or self.class_share_of == "predictions"):
+            key, _ = self._per_class(self._class_share, CLASS_SHARE, prediction.label, "both", self.prediction_delta)
             for label, detector in self._class_share.items():
-                self._add(found, detector.update(float(label == prediction.label), self.n_records, timestamp))
+                self._add(found, detector.update(float(label == key), self.n_records, timestamp))
         return found
 
     def update_features(self, features: Mapping[str, object], timestamp: float | None = None) -> list[Detection]:
@@ -243,18 +256,24 @@ class DriftMonitor:
 
     def estimates(self) -> dict[str, float]:
         """Each detector's current estimate (error rate, mean confidence, class shares, feature means)."""
-        detectors = [self._error, self._confidence, *self._class_share.values(), *self._features.values()]
+        detectors = [*self._error.values(), self._confidence, *self._class_share.values(), *self._features.values()]
         return {d.name: d.estimate for d in detectors if d.updates}
 
     def detector_names(self) -> list[str]:
         """The detectors that exist now (class and feature detectors appear as values arrive)."""
-        names = [ERROR] if self.error else []
-        names += [CONFIDENCE] if self.confidence else []
-        return names + [d.name for d in (*self._class_share.values(), *self._features.values())]
+        names = [CONFIDENCE] if self.confidence else []
+        return names + [d.name for d in (*self._error.values(), *self._class_share.values(), *self._features.values())]
 
-    def _class_detector(self, label: str) -> None:
-        if label not in self._class_share and len(self._class_share) < self.max_classes:
-            self._class_share[label] = self._detector(CLASS_SHARE + label, "both", self.prediction_delta)
+    def _per_class(
+        self, detectors: dict[str, Detector], prefix: str, label: str, alarm_on: AlarmOn, delta: float
+    ) -> tuple[str, Detector]:
+        """The class's key and detector, created on first sight; past ``max_classes`` classes share ``__other__``."""
+        if label not in detectors and len(detectors) >= self.max_classes:
+            label = OTHER
+        detector = detectors.get(label)
+        if detector is None:
+            detector = detectors[label] = self._detector(prefix + label, alarm_on, delta)
+        return label, detector
 
     @staticmethod
     def _add(found: list[Detection], detection: Detection | None) -> None:

@@ -96,7 +96,9 @@ class LabelingEngine:
         if evidence is not None:
             self.policy.learn(evidence)
             if self.monitor is not None:
-                self.detections += self.monitor.update_error(evidence.correct, evidence.timestamp or None)
+                self.detections += self.monitor.update_error(
+                    evidence.correct, evidence.prediction.label, evidence.timestamp or None
+                )
         x = self.featurizer.transform_one(features)
         self.policy.observe(x, label)
         self.model.learn_one(x, label)

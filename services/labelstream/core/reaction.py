@@ -1,8 +1,12 @@
 """The reaction policy: what the service does about a drift, each step switchable.
 
-1. Tell the routing policy (``policy.on_drift(detector)``): the contract
-   policy resets its calibration evidence, so auto-accept turns conservative
-   until precision is re-estimated, and raises its audit share for a while.
+1. Tell the routing policy (``policy.on_drift(detector)``) about drifts of
+   the detectors named in ``notify_policy_on`` (default: the error and
+   confidence detectors): the contract policy resets its calibration
+   evidence, so auto-accept turns conservative until precision is
+   re-estimated, and raises its audit share for a while. Class-share drifts
+   are reported but do not reset by default: a reset changes which classes
+   are auto-accepted, hence the class shares, which would fire again.
 2. Start a :class:`~labelstream.core.challenger.Challenger` (on the detectors
    named in ``challenger_on``, by default the error detector): a fresh model
    trained on the recent answers, tested against the champion on every new
@@ -15,12 +19,14 @@ change the model, never the flow of records.
 >>> from labelstream.core.drift import Detection
 >>> from labelstream.core.policy import ThresholdPolicy
 >>> reaction = DriftReaction(challenger=None)
->>> drift = Detection("error", index=5200, updates=1400, estimate_before=0.03, estimate_after=0.2,
+>>> drift = Detection("error:spam", index=5200, updates=1400, estimate_before=0.03, estimate_after=0.2,
 ...                   window=300, direction="increase")
 >>> reaction.react(drift, ThresholdPolicy())
 ['policy']
 >>> drift.to_event("learner").detail["detector"]
-'error'
+'error:spam'
+>>> reaction.react(Detection("class_share:spam", 5300, 5300, 0.4, 0.6, 200, "increase"), ThresholdPolicy())
+[]
 """
 
 from __future__ import annotations
@@ -40,11 +46,11 @@ class DriftReaction:
 
     def __init__(
         self,
-        notify_policy: bool = True,
+        notify_policy_on: Sequence[str] = ("error", "confidence"),
         challenger: Challenger | None = None,
         challenger_on: Sequence[str] = ("error",),
     ) -> None:
-        self.notify_policy = notify_policy
+        self.notify_policy_on = tuple(notify_policy_on)
         self.challenger = challenger
         self.challenger_on = tuple(challenger_on)
 
@@ -62,12 +68,12 @@ class DriftReaction:
                 max_evaluations=drift.challenger_max_evaluations,
                 margin=drift.challenger_margin,
             )
-        return cls(drift.notify_policy, challenger, drift.challenger_on)
+        return cls(drift.notify_policy_on, challenger, drift.challenger_on)
 
     def react(self, detection: Detection, policy: Policy) -> list[str]:
         """Apply the reaction steps to one detection; the names of the steps taken."""
         steps = []
-        if self.notify_policy:
+        if _matches(detection.detector, self.notify_policy_on):
             policy.on_drift(detection.detector)
             steps.append("policy")
         if self._starts_challenger(detection.detector):
@@ -89,4 +95,9 @@ class DriftReaction:
     def _starts_challenger(self, detector: str) -> bool:
         if self.challenger is None or self.challenger.active:
             return False
-        return any(detector == name or detector.startswith(name + ":") for name in self.challenger_on)
+        return _matches(detector, self.challenger_on)
+
+
+def _matches(detector: str, names: Sequence[str]) -> bool:
+    """Whether ``detector`` is one of ``names`` or in one's family (``error`` covers ``error:spam``)."""
+    return any(detector == name or detector.startswith(name + ":") for name in names)

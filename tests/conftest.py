@@ -7,15 +7,12 @@ never skip, when the broker or Redis is not there.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from labelstream.settings import Settings, TopicSettings, load_settings
-
-REPO = Path(__file__).resolve().parents[1]
+from labelstream.settings import Settings, load_settings
+from stack_support import unique_settings
 
 
 @pytest.fixture(scope="session")
@@ -46,24 +43,6 @@ def redis_up(base_settings: Settings) -> Settings:
     except Exception as exc:  # noqa: BLE001
         pytest.fail(f"Redis at {base_settings.redis.url} is not reachable ({exc}); run `make up`")
     return base_settings
-
-
-def unique_settings(base: Settings, partitions: int = 3, **sections: dict) -> Settings:
-    """A copy of ``base`` whose topics, groups and Redis keys are unique to one test."""
-    tag = uuid.uuid4().hex[:8]
-    topics = TopicSettings(
-        **{role: f"t{tag}.{name}" for role, name in TopicSettings().data_topics().items()},
-        partitions=partitions,
-    )
-    update = {
-        "topics": topics,
-        "redis": base.redis.model_copy(update={"key_prefix": f"t{tag}"}),
-        "labeler": base.labeler.model_copy(update={"group_id": f"t{tag}-labeler", "transactional_id": f"t{tag}-labeler", "metrics_port": 0}),
-        "learner": base.learner.model_copy(update={"app_id": f"t{tag}-learner", "metrics_port": 0}),
-    }
-    for name, values in sections.items():
-        update[name] = getattr(base, name).model_copy(update=values)
-    return base.model_copy(update=update)
 
 
 @pytest.fixture

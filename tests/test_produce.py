@@ -13,7 +13,7 @@ import orjson
 from labelstream.core.schemas import DeadLetter
 from labelstream.kafka.reader import read_all
 
-from conftest import REPO
+from stack_support import REPO
 
 
 def run_cli(env, *args):

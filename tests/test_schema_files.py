@@ -4,7 +4,7 @@ import sys
 
 from labelstream.schema_files import check_schemas, export_schemas
 
-from conftest import REPO
+from stack_support import REPO
 
 
 def test_checked_in_schemas_match_the_models():

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 from confluent_kafka import KafkaException, Producer
@@ -16,6 +19,8 @@ from labelstream.datafile import Row, open_rows
 from labelstream.errors import ServiceUnavailable
 from labelstream.kafka.config import producer_config
 from labelstream.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,10 +43,31 @@ def produce_file(
     source: str | None = None,
     dlq: bool = False,
     on_row: Callable[[Row], None] | None = None,
+    rate: float | None = None,
+    limit: int | None = None,
 ) -> ProduceReport:
-    """Validate every row of ``path`` and publish the valid ones keyed by record id."""
-    rows = open_rows(path, label_column=label_column, id_column=id_column, text_column=text_column)
+    """Validate every row of ``path`` and publish the valid ones keyed by record id.
+
+    ``rate`` paces publishing (rows per second; ``None``: as fast as possible);
+    ``limit`` stops after that many rows.
+    """
+    rows: Iterable[Row] = open_rows(path, label_column=label_column, id_column=id_column, text_column=text_column)
+    if limit is not None:
+        rows = itertools.islice(rows, limit)
+    if rate is not None:
+        rows = paced(rows, rate)
     return produce_rows(settings, rows, source=source or Path(path).name, dlq=dlq, on_row=on_row)
+
+
+def paced(items: Iterable[T], per_second: float) -> Iterator[T]:
+    """Yield ``items`` no faster than ``per_second`` (evenly spaced, catching up after stalls)."""
+    interval = 1.0 / per_second
+    started = time.monotonic()
+    for index, item in enumerate(items):
+        delay = started + index * interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield item
 
 
 def produce_rows(

@@ -76,6 +76,9 @@ class RedisSettings(_Section):
     url: str = "redis://localhost:6379/0"
     key_prefix: str = "labelstream"
     record_ttl_seconds: int = Field(7 * 24 * 3600, gt=0, description="How long a record's features stay joinable.")
+    store_auto_labeled: bool = Field(
+        False, description="Also keep features of auto-labeled records (lets humans correct them later)."
+    )
 
 
 class TopicSettings(_Section):
@@ -152,8 +155,11 @@ class PolicySettings(_Section):
     )
     evidence_window: int = Field(2000, ge=10, description="Calibration evidence kept: the latest N answers.")
     evidence_max_age_seconds: float | None = Field(None, gt=0, description="...and none older than this.")
-    min_class_evidence: float = Field(
-        30.0, gt=0, description="Effective answers a threshold needs before it is tested (per predicted class)."
+    min_class_evidence: float | None = Field(
+        None,
+        gt=0,
+        description="Effective answers a threshold needs before it is tested (per predicted class); "
+        "default: what proves the target despite 2 wrong answers.",
     )
     drift_reset_evidence: bool = Field(True, description="On drift, forget the calibration evidence.")
     drift_audit_share: float = Field(0.1, ge=0, le=1, description="Audit share for a while after a drift.")
@@ -180,13 +186,19 @@ class LabelerSettings(_Section):
     )
     batch_size: int = Field(500, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(50, ge=1)
+    transaction_timeout_ms: int = Field(
+        30_000, ge=1000, description="How long a dead labeler's open transaction can block readers."
+    )
     metrics_port: int = Field(9400, ge=0, le=65535, description="0 picks a free port.")
 
 
 class LearnerSettings(_Section):
     app_id: str = "labelstream-learner"
-    publish_every_corrections: int = Field(50, ge=1)
-    publish_every_seconds: float = Field(10.0, gt=0)
+    publish_every_corrections: int = Field(50, ge=1, description="Publish a model version after this many corrections...")
+    publish_every_seconds: float = Field(0.5, gt=0, description="...or this long after the first unpublished one.")
+    allowed_classes: list[str] | None = Field(
+        None, description="When set, corrections with another label go to the DLQ (unknown_class)."
+    )
     snapshot_hmac_key: SecretStr = SecretStr("dev-only-insecure-key")
     metrics_port: int = Field(9401, ge=0, le=65535)
     keep_versions: int = Field(20, ge=1, description="Model versions kept in Redis for rollback.")
@@ -201,13 +213,14 @@ class DriftSettings(_Section):
     class_share: bool = Field(True, description="Watch the share of each predicted class.")
     features: bool = Field(False, description="Watch each numeric feature's mean (one detector per feature).")
     class_share_of: Literal["predictions", "auto_labels"] = Field(
-        "predictions", description="Class shares among all predictions, or among auto-labels (moves with the policy)."
+        "auto_labels", description="Class shares among auto-labels (moves with the policy too) or all predictions."
     )
     delta: float = Field(0.002, gt=0, lt=1, description="ADWIN delta of the error detector.")
     prediction_delta: float = Field(0.0002, gt=0, lt=1, description="ADWIN delta of the per-record detectors.")
     clock: int = Field(16, ge=1, description="ADWIN checks for a change every `clock` values.")
     grace_period: int = Field(30, ge=1)
-    warmup: int = Field(100, ge=0, description="No detection before a detector has seen this many values.")
+    warmup: int = Field(100, ge=0, description="No error-detector detection before this many answers (per class).")
+    prediction_warmup: int = Field(1000, ge=0, description="No per-record detection before this many records.")
     max_classes: int = Field(20, ge=1)
     max_features: int = Field(50, ge=1)
     notify_policy_on: tuple[str, ...] = Field(

@@ -2,7 +2,7 @@ from confluent_kafka.admin import ConfigResource
 
 from labelstream.kafka.topics import admin_client, create_topics, describe_topics
 
-from conftest import unique_settings
+from stack_support import unique_settings
 
 
 def test_create_is_idempotent_and_model_versions_is_compacted(kafka_up):

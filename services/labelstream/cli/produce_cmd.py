@@ -25,10 +25,12 @@ def produce(
     source: Annotated[Optional[str], typer.Option(help="The records' source field (default: the file name).")] = None,  # noqa: UP007
     dlq: Annotated[bool, typer.Option("--dlq", help="Also publish invalid rows to the dead-letter topic.")] = False,
     show_invalid: Annotated[int, typer.Option(help="How many invalid rows to list.")] = 20,
+    rate: Annotated[Optional[float], typer.Option(help="Rows per second (default: as fast as possible).", min=0.001)] = None,  # noqa: UP007
+    limit: Annotated[Optional[int], typer.Option(help="Stop after this many rows.", min=1)] = None,  # noqa: UP007
 ) -> None:
     """Validate each row and publish it to the records topic, keyed by id."""
     settings = state(ctx).settings()
-    total = _count_lines(file)
+    total = _count_lines(file) if limit is None else min(limit, _count_lines(file))
     progress = Progress(
         TextColumn("[bold]producing[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
@@ -36,7 +38,7 @@ def produce(
         task = progress.add_task("rows", total=total)
         report = produce_file(
             settings, file, id_column, label_column, text_column, source, dlq,
-            on_row=lambda _row: progress.advance(task),
+            on_row=lambda _row: progress.advance(task), rate=rate, limit=limit,
         )
     for line, reason in report.invalid_rows[:show_invalid]:
         console.print(f"[yellow]line {line}[/]: {reason}", highlight=False)

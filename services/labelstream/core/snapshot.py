@@ -42,6 +42,8 @@ class ModelState:
     policy_state: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     metrics: dict[str, float] = field(default_factory=dict)
+    source_offsets: dict[str, int] = field(default_factory=dict)
+    """Next offset of each corrections partition (``"topic:partition"``) already learned into this state."""
 
 
 def sign(payload: bytes, key: bytes) -> bytes:

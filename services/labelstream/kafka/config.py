@@ -68,3 +68,36 @@ def consumer_config(kafka: KafkaSettings, group_id: str, **forced: Any) -> dict[
 def admin_config(kafka: KafkaSettings) -> dict[str, Any]:
     """An admin client."""
     return {**client_config(kafka), **kafka.client_extra}
+
+
+def faust_broker_settings(kafka: KafkaSettings) -> dict[str, Any]:
+    """``broker`` and ``broker_credentials`` for a faust (aiokafka) app, with the same security settings."""
+    import ssl
+
+    import faust
+
+    from labelstream.errors import ConfigError
+
+    brokers = [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",") if server.strip()]
+    settings: dict[str, Any] = {"broker": brokers, "broker_credentials": None}
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+        if kafka.ssl_certfile:
+            key_password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
+            context.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None, key_password)
+    if kafka.security_protocol == "SSL":
+        settings["broker_credentials"] = faust.SSLCredentials(context)
+    elif kafka.security_protocol.startswith("SASL"):
+        if kafka.sasl_mechanism == "OAUTHBEARER":
+            raise ConfigError("kafka.sasl_mechanism OAUTHBEARER is not supported by the learner (faust); use PLAIN or SCRAM")
+        if kafka.sasl_mechanism == "GSSAPI":
+            settings["broker_credentials"] = faust.GSSAPICredentials(ssl_context=context)
+        else:
+            settings["broker_credentials"] = faust.SASLCredentials(
+                username=kafka.sasl_username,
+                password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+                ssl_context=context,
+                mechanism=kafka.sasl_mechanism,
+            )
+    return settings

@@ -1,0 +1,398 @@
+"""The labeler: the hot path. Consume ``records`` -> validate -> predict -> route -> produce, exactly once.
+
+Reads top to bottom as settings -> clients -> loop. Each micro-batch is one
+Kafka transaction holding its outputs (``labels`` / ``review`` / ``deferred`` /
+``records.dlq``) and the input offsets, so a crash at any point either
+publishes a batch whole with its offsets or not at all, and a restart resumes
+from the last committed batch. Several labelers in one consumer group share
+the partitions; each needs its own ``--instance`` (its transactional id).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+import redis
+
+from labelstream.core.build import build_engine
+from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.engine import Routed
+from labelstream.core.schemas import DeadLetter, Deferred, Label, Record, ReviewRequest
+from labelstream.errors import SnapshotRejected
+from labelstream.kafka.config import consumer_config, producer_config
+from labelstream.kafka.events import EventPublisher
+from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
+from labelstream.model_watcher import ModelWatcher
+from labelstream.settings import Settings
+from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
+from labelstream.store.records import RecordStore, StoredRecord
+
+log = logging.getLogger("labelstream.labeler")
+
+SERVICE = "labeler"
+# How often lag, backlog and health are refreshed (seconds).
+HOUSEKEEPING_INTERVAL = 5.0
+
+
+@dataclass
+class BatchOutputs:
+    """What one micro-batch produces: messages per topic, records to store, counts for metrics."""
+
+    messages: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    stored: list[StoredRecord] = field(default_factory=list)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    auto_classes: Counter[str] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
+    timestamps: list[float | None] = field(default_factory=list)
+
+
+class Labeler:
+    """One labeler process (``labelstream run labeler``)."""
+
+    def __init__(self, settings: Settings, instance: str = "0") -> None:
+        self.settings = settings
+        self.instance = instance
+        self.decoder = RecordDecoder.from_limits(settings.limits)
+        self.engine = build_engine(settings)
+        self.metrics = Metrics.from_settings(SERVICE, settings.metrics)
+        self._stop = threading.Event()
+        self._healthy_until = 0.0
+        self._last_error = ""
+        self._next_housekeeping = 0.0
+        self.batches_committed = 0
+
+        # -- clients ------------------------------------------------------------------------
+        redis_client = connect(settings.redis, wait_seconds=30)
+        self.store = RecordStore(redis_client, settings.redis.key_prefix, settings.redis.record_ttl_seconds)
+        self.registry = ModelRegistry(
+            redis_client,
+            settings.redis.key_prefix,
+            settings.model.model_name,
+            settings.learner.snapshot_hmac_key.get_secret_value().encode(),
+            settings.learner.keep_versions,
+        )
+        self.events = EventPublisher(settings, SERVICE)
+        self.consumer = Consumer(
+            consumer_config(
+                settings.kafka,
+                settings.labeler.group_id,
+                **{
+                    "fetch.min.bytes": 1,
+                    "max.partition.fetch.bytes": 4 * 1024 * 1024,
+                    "queued.min.messages": 100_000,
+                    # Static membership: a restarted instance takes its partitions back at once;
+                    # a dead one is replaced after the session timeout.
+                    "group.instance.id": f"{settings.labeler.transactional_id}-{instance}",
+                    "session.timeout.ms": 10_000,
+                },
+            )
+        )
+        self.producer = Producer(
+            producer_config(
+                settings.kafka,
+                **{
+                    "transactional.id": f"{settings.labeler.transactional_id}-{instance}",
+                    "transaction.timeout.ms": settings.labeler.transaction_timeout_ms,
+                    "linger.ms": 1,
+                },
+            )
+        )
+        self.watcher = ModelWatcher(settings, self.registry, on_rejected=self._on_model_rejected)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until SIGTERM/SIGINT or :meth:`stop`; the open transaction is finished first."""
+        server, port = start_metrics_server(self.settings.labeler.metrics_port, self.health, self.metrics)
+        log.info("labeler %s: metrics and health on :%d", self.instance, port)
+        self._adopt(self.registry_latest())
+        self.producer.init_transactions(60)
+        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign)
+        self.watcher.start(self.engine.model_version)
+        try:
+            while not self._stop.is_set():
+                self._cycle()
+        finally:
+            self.watcher.stop()
+            self.consumer.close()
+            self.producer.flush(10)
+            self.events.flush(5)
+            stop_metrics_server(server)
+            log.info("labeler %s stopped after %d batches", self.instance, self.batches_committed)
+
+    def stop(self, *_args: object) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def health(self) -> tuple[bool, dict]:
+        healthy = time.monotonic() < self._healthy_until or self.batches_committed == 0 and not self._last_error
+        return healthy, {
+            "instance": self.instance,
+            "model_version": self.engine.model_version,
+            "batches_committed": self.batches_committed,
+            "last_error": self._last_error,
+        }
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _cycle(self) -> None:
+        """Swap in a new model if one arrived, then process one micro-batch."""
+        state = self.watcher.take_pending()
+        if state is not None:
+            self._adopt(state)
+        messages = self.consumer.consume(
+            self.settings.labeler.batch_size, self.settings.labeler.batch_max_wait_ms / 1000
+        )
+        messages = [m for m in messages if not self._is_error(m)]
+        if messages:
+            started = time.perf_counter()
+            outputs = self._route(messages)
+            if self._commit(messages, outputs):
+                self._observe(outputs, len(messages), time.perf_counter() - started)
+        self._housekeeping()
+
+    def _commit(self, messages: Sequence[Message], outputs: BatchOutputs) -> bool:
+        """One transaction: the batch's outputs and its input offsets, all or nothing.
+
+        1. store features of reviewed/deferred records in Redis (before they are visible,
+           so a correction can always be joined; a retried batch overwrites the same keys);
+        2. begin; produce every output; add the input offsets; commit.
+        On an abortable error: abort and rewind to the committed offsets (the batch is redone).
+        """
+        try:
+            self.store.put_many(outputs.stored)
+            self.producer.begin_transaction()
+            for topic, key, value in outputs.messages:
+                self._produce(topic, key, value)
+            self.producer.send_offsets_to_transaction(
+                _next_offsets(messages), self.consumer.consumer_group_metadata(), 30
+            )
+            self.producer.commit_transaction(60)
+        except (KafkaException, redis.RedisError) as exc:
+            self._recover(exc)
+            return False
+        self.batches_committed += 1
+        self._healthy_until = time.monotonic() + 60
+        self._last_error = ""
+        return True
+
+    def _recover(self, exc: Exception) -> None:
+        """Abort what is open and rewind; fatal Kafka errors (e.g. fenced) end the process."""
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("batch not committed, will retry: %s", self._last_error)
+        if isinstance(exc, KafkaException):
+            error: KafkaError = exc.args[0]
+            if error.fatal():
+                raise exc
+        try:
+            self.producer.abort_transaction(30)
+        except KafkaException as abort_exc:
+            if abort_exc.args[0].fatal():
+                raise
+            log.debug("abort: %s", abort_exc)
+        self._rewind()
+        time.sleep(0.5)
+
+    def _rewind(self) -> None:
+        """Seek every assigned partition back to its committed offset."""
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return
+        for tp in self.consumer.committed(assignment, timeout=30):
+            offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+            self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key)
+                return
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                self.producer.poll(0.05)
+
+    # -- routing (no I/O) ----------------------------------------------------------------------
+
+    def _route(self, messages: Sequence[Message]) -> BatchOutputs:
+        """Decode, predict and decide a batch; build every output message."""
+        outputs = BatchOutputs()
+        records: list[Record] = []
+        sources: list[Message] = []
+        for msg in messages:
+            decoded = self.decoder.decode(msg.value(), msg.key())
+            if isinstance(decoded, DecodeError):
+                self._dead_letter(outputs, msg, decoded.kind, decoded.message)
+            else:
+                records.append(decoded)
+                sources.append(msg)
+        for msg, result in zip(sources, self._process(records), strict=True):
+            if isinstance(result, str):
+                self._dead_letter(outputs, msg, "model_error", result)
+                continue
+            self._emit(outputs, result)
+            ts = result.record.timestamp
+            outputs.timestamps.append(ts if ts is not None else msg.timestamp()[1] / 1000)
+        return outputs
+
+    def _process(self, records: list[Record]) -> list[Routed | str]:
+        """Route a batch; if the model raises, route one by one so only the poison records fail (as str)."""
+        if not records:
+            return []
+        try:
+            return list(self.engine.process(records))
+        except Exception:  # noqa: BLE001 - a bad record must not crash-loop the service
+            results: list[Routed | str] = []
+            for record in records:
+                try:
+                    results.extend(self.engine.process([record]))
+                except Exception as exc:  # noqa: BLE001
+                    results.append(f"{type(exc).__name__}: {exc}"[:500])
+            return results
+
+    def _emit(self, outputs: BatchOutputs, item: Routed) -> None:
+        record, prediction, decision = item.record, item.prediction, item.decision
+        topics = self.settings.topics
+        key = record.id.encode()
+        version = self.engine.model_version or None
+        if decision.outcome == "label":
+            value = Label(
+                id=record.id,
+                label=prediction.label or "",
+                confidence=prediction.confidence,
+                method="auto",
+                model_version=version,
+                policy=self.engine.policy.name,
+            )
+            outputs.messages.append((topics.labels, key, value.model_dump_json().encode()))
+            outputs.auto_classes[prediction.label or ""] += 1
+        elif decision.outcome == "review":
+            value = ReviewRequest(
+                id=record.id,
+                record=record,
+                proposed_label=prediction.label,
+                probabilities=prediction.probabilities,
+                reason=decision.reason,  # type: ignore[arg-type]
+                priority=decision.priority,
+                inclusion_probability=decision.inclusion_probability,
+                model_version=version,
+            )
+            outputs.messages.append((topics.review, key, value.model_dump_json().encode()))
+        else:
+            value = Deferred(
+                id=record.id,
+                record=record,
+                reason=decision.reason,  # type: ignore[arg-type]
+                proposed_label=prediction.label,
+                probabilities=prediction.probabilities,
+                model_version=version,
+            )
+            outputs.messages.append((topics.deferred, key, value.model_dump_json().encode()))
+        outputs.outcomes[(decision.outcome, decision.reason)] += 1
+        if decision.outcome != "label" or self.settings.redis.store_auto_labeled:
+            outputs.stored.append(
+                StoredRecord(
+                    id=record.id,
+                    features=dict(record.features),
+                    outcome=decision.outcome,
+                    reason=decision.reason,
+                    probabilities=prediction.probabilities,
+                    inclusion_probability=decision.inclusion_probability,
+                    model_version=version,
+                    routed_at=time.time(),
+                    record_json=record.model_dump_json().encode() if decision.outcome == "deferred" else None,
+                )
+            )
+
+    def _dead_letter(self, outputs: BatchOutputs, msg: Message, kind: str, error: str) -> None:
+        letter = DeadLetter.from_raw(
+            msg.value(), msg.key(), kind, error, msg.topic(), SERVICE, msg.partition(), msg.offset()
+        )
+        key = msg.key() if msg.key() else f"{msg.topic()}:{msg.partition()}:{msg.offset()}".encode()
+        outputs.messages.append((self.settings.topics.dlq, key, letter.model_dump_json().encode()))
+        outputs.invalid[kind] += 1
+
+    # -- models --------------------------------------------------------------------------------
+
+    def registry_latest(self):  # noqa: ANN201 - ModelState | None
+        """The latest verified model version in Redis, if any (a rejected one is reported and skipped)."""
+        try:
+            return self.registry.load_latest()
+        except SnapshotRejected as exc:
+            self._on_model_rejected(self.registry.latest_version() or 0, str(exc))
+            return None
+
+    def _adopt(self, state) -> None:  # noqa: ANN001 - ModelState | None
+        if state is None or state.version <= self.engine.model_version:
+            return
+        self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+        self.metrics.set_model(
+            state.version, state.created_at, self.settings.model.model_name, state.model.name, self.engine.policy.name
+        )
+        log.info("model version %d live (%d corrections learned)", state.version, state.model.n_learned)
+
+    def _on_model_rejected(self, version: int, error: str) -> None:
+        log.error("model version %s rejected: %s", version, error)
+        self.events.publish("model_rejected", model_name=self.settings.model.model_name, version=version, error=error)
+
+    # -- observability -------------------------------------------------------------------------
+
+    def _observe(self, outputs: BatchOutputs, n_messages: int, seconds: float) -> None:
+        self.metrics.record_received(n_messages)
+        self.metrics.record_outcomes(outputs.outcomes)
+        self.metrics.record_auto_labels(outputs.auto_classes)
+        for kind, n in outputs.invalid.items():
+            self.metrics.record_invalid(kind, n)
+        self.metrics.observe_batch(n_messages, seconds, outputs.timestamps)
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + HOUSEKEEPING_INTERVAL
+        lags: dict[int, int] = {}
+        for tp in self.consumer.assignment():
+            _low, high = self.consumer.get_watermark_offsets(tp, cached=True) or (0, 0)
+            position = self.consumer.position([tp])[0].offset
+            if position >= 0 and high >= 0:
+                lags[tp.partition] = max(0, high - position)
+        self.metrics.set_consumer_lag(self.settings.topics.records, lags)
+        try:
+            self.metrics.set_backlogs(deferred=self.store.deferred_count())
+        except redis.RedisError as exc:
+            self._last_error = f"redis: {exc}"
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", sorted(p.partition for p in partitions))
+
+    @staticmethod
+    def _is_error(msg: Message) -> bool:
+        if msg.error() is None:
+            return False
+        log.warning("consumer: %s", msg.error())
+        return True
+
+
+def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
+    """The offset to commit per partition: one past the last message of the batch."""
+    last: dict[tuple[str, int], int] = {}
+    for msg in messages:
+        key = (msg.topic(), msg.partition())
+        last[key] = max(last.get(key, -1), msg.offset())
+    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
+
+
+def run_labeler(settings: Settings, instance: str = "0") -> None:
+    """Entry point of ``labelstream run labeler``."""
+    labeler = Labeler(settings, instance)
+    labeler.install_signal_handlers()
+    labeler.run()

@@ -1,0 +1,272 @@
+"""The learner: a faust agent on ``corrections`` that learns each human answer exactly once.
+
+For each correction: join the record's features from Redis (unknown or expired
+-> DLQ), learn, emit the human label to ``labels`` (``method=human``). Every
+``publish_every_corrections`` corrections or ``publish_every_seconds`` it
+publishes a model version: a signed snapshot in Redis, announced on
+``model-versions``.
+
+Exactly-once learning: a snapshot records, per corrections partition, the
+next offset it has learned. Events are acked (so faust commits their offsets)
+only once a snapshot holding them is published; on restart the learner
+resumes from its latest snapshot and skips events it already holds. A crash
+therefore replays exactly the corrections not in the last snapshot. The human
+labels of replayed corrections may be emitted twice: same id, same label,
+harmless by construction (at-least-once on that path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+import faust
+import redis
+
+from labelstream.core.build import build_engine
+from labelstream.core.decode import DecodeError, decode_correction
+from labelstream.core.schemas import Correction, DeadLetter, Label
+from labelstream.core.snapshot import ModelState
+from labelstream.kafka.config import faust_broker_settings
+from labelstream.kafka.events import EventPublisher
+from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
+from labelstream.settings import Settings
+from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
+from labelstream.store.records import RecordStore, StoredRecord
+
+log = logging.getLogger("labelstream.learner")
+
+SERVICE = "learner"
+
+
+class Learner:
+    """One learner process per model (``labelstream run learner``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = build_engine(settings)
+        self.metrics = Metrics.from_settings(SERVICE, settings.metrics)
+        self.offsets: dict[str, int] = {}
+        self.corrections_applied = 0
+        self._unpublished: list[float] = []  # correction timestamps learned since the last version
+        self._pending_acks: list[tuple[Any, Any]] = []
+        self._last_error = ""
+
+        # -- clients ------------------------------------------------------------------------
+        redis_client = connect(settings.redis, wait_seconds=30)
+        self.store = RecordStore(redis_client, settings.redis.key_prefix, settings.redis.record_ttl_seconds)
+        self.registry = ModelRegistry(
+            redis_client,
+            settings.redis.key_prefix,
+            settings.model.model_name,
+            settings.learner.snapshot_hmac_key.get_secret_value().encode(),
+            settings.learner.keep_versions,
+        )
+        self.events = EventPublisher(settings, SERVICE)
+        self._restore()
+        self.app = self._build_app()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Resume from the latest snapshot: model, learned policy state, and learned offsets."""
+        state = self.registry.load_latest()
+        if state is None:
+            log.info("no model version yet: starting a fresh %s model", self.settings.model.name)
+            return
+        self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+        self.offsets = dict(state.source_offsets)
+        self.corrections_applied = state.model.n_learned
+        self.metrics.set_model(state.version, state.created_at, self.settings.model.model_name, state.model.name)
+        log.info("resumed from model version %d (%d corrections learned)", state.version, state.model.n_learned)
+
+    def _build_app(self) -> faust.App:
+        s = self.settings
+        app = faust.App(
+            s.learner.app_id,
+            **faust_broker_settings(s.kafka),
+            value_serializer="raw",
+            key_serializer="raw",
+            web_enabled=False,
+            stream_wait_empty=False,
+            topic_disable_leader=True,
+            topic_allow_declare=False,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=1.0,
+            # A learner killed with -9 is replaced within seconds, not faust's default minute.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
+            broker_rebalance_timeout=20.0,
+        )
+        self.corrections_topic = app.topic(s.topics.corrections, value_serializer="raw", key_serializer="raw")
+        self.labels_topic = app.topic(s.topics.labels, value_serializer="raw", key_serializer="raw")
+        self.dlq_topic = app.topic(s.topics.dlq, value_serializer="raw", key_serializer="raw")
+        self.versions_topic = app.topic(s.topics.model_versions, value_serializer="raw", key_serializer="raw")
+        app.agent(self.corrections_topic, name="learn-corrections")(self._agent)
+        app.timer(interval=s.learner.publish_every_seconds)(self._on_timer)
+        app.on_before_shutdown.connect(self._on_shutdown)
+        return app
+
+    # -- the agent -----------------------------------------------------------------------------
+
+    async def _agent(self, stream: faust.StreamT) -> None:
+        async for event in stream.noack().events():
+            await self._handle(event.message)
+            self._pending_acks.append((stream, event))
+            if len(self._unpublished) >= self.settings.learner.publish_every_corrections:
+                await self._publish()
+
+    async def _handle(self, message: Any) -> None:
+        """Learn one correction (or dead-letter it), unless the latest snapshot already holds it."""
+        tp = f"{message.topic}:{message.partition}"
+        if message.offset < self.offsets.get(tp, 0):
+            return
+        self.offsets[tp] = message.offset + 1
+        correction = decode_correction(message.value, message.key)
+        if isinstance(correction, DecodeError):
+            await self._dead_letter(message, correction.kind, correction.message)
+            return
+        problem = await self._learn(correction)
+        if problem is not None:
+            await self._dead_letter(message, *problem)
+
+    async def _learn(self, correction: Correction) -> tuple[str, str] | None:
+        """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
+        allowed = self.settings.learner.allowed_classes
+        if allowed is not None and correction.label not in allowed:
+            return "unknown_class", f"label {correction.label!r} is not one of learner.allowed_classes"
+        stored = await self._get_stored(correction.id)
+        if stored is None:
+            return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
+        self.engine.learn(stored.features, correction.label, stored.evidence(correction.label, correction.timestamp))
+        self.corrections_applied += 1
+        self._unpublished.append(correction.timestamp)
+        self.metrics.record_corrections(1, "learned")
+        label = Label(
+            id=correction.id,
+            label=correction.label,
+            confidence=1.0,
+            method="human",
+            model_version=self.engine.model_version or None,
+            policy=stored.reason,
+            reviewer=correction.reviewer,
+        )
+        await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode())
+        return None
+
+    async def _get_stored(self, record_id: str) -> StoredRecord | None:
+        """The record's features; while Redis is down (restarting), wait rather than dead-letter good data."""
+        while True:
+            try:
+                stored = self.store.get(record_id)
+            except redis.RedisError as exc:
+                self._last_error = f"redis: {exc}"
+                log.warning("redis unavailable, retrying: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            self._last_error = ""
+            return stored
+
+    async def _dead_letter(self, message: Any, kind: str, error: str) -> None:
+        letter = DeadLetter.from_raw(
+            message.value, message.key, kind, error, message.topic, SERVICE, message.partition, message.offset
+        )
+        key = message.key or f"{message.topic}:{message.partition}:{message.offset}".encode()
+        await self.dlq_topic.send(key=key, value=letter.model_dump_json().encode())
+        self.metrics.record_corrections(1, kind)
+
+    # -- model versions ------------------------------------------------------------------------
+
+    async def _on_timer(self) -> None:
+        if self._unpublished:
+            await self._publish()
+        elif self._pending_acks:  # only skipped or dead-lettered events: nothing to snapshot
+            await self._ack_pending()
+
+    async def _publish(self) -> None:
+        """Snapshot the model with the offsets it holds, announce it, then ack its events."""
+        version = self.engine.model_version + 1
+        state = ModelState(
+            model=self.engine.model,
+            featurizer=self.engine.featurizer,
+            version=version,
+            policy_state=self.engine.policy.learned_state(),
+            metrics={"corrections_applied": float(self.corrections_applied)},
+            source_offsets=dict(self.offsets),
+        )
+        announcement = self.registry.publish(state)
+        self.engine.model_version = version
+        await self.versions_topic.send(
+            key=self.settings.model.model_name.encode(), value=announcement.model_dump_json().encode()
+        )
+        self.metrics.set_model(version, state.created_at, self.settings.model.model_name, state.model.name)
+        self.metrics.observe_update_latencies(self._unpublished)
+        self._unpublished = []
+        await self._ack_pending()
+        log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)
+
+    async def _ack_pending(self) -> None:
+        pending, self._pending_acks = self._pending_acks, []
+        for stream, event in pending:
+            await stream.ack(event)
+
+    async def _on_shutdown(self, *_args: Any, **_kwargs: Any) -> None:
+        if self._unpublished:
+            await self._publish()
+
+    # -- running -------------------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, dict]:
+        return not self._last_error, {
+            "model_version": self.engine.model_version,
+            "corrections_applied": self.corrections_applied,
+            "last_error": self._last_error,
+        }
+
+    def run(self, loglevel: str = "warning") -> None:
+        """Run the faust worker until SIGTERM/SIGINT."""
+        server, port = start_metrics_server(self.settings.learner.metrics_port, self.health, self.metrics)
+        log.info("learner: metrics and health on :%d", port)
+        try:
+            worker = _Worker(self.app, loglevel=loglevel, quiet=True)
+            worker.execute_from_commandline()
+        finally:
+            stop_metrics_server(server)
+            self.events.flush(5)
+
+
+class _Worker(faust.Worker):
+    """A faust worker whose stop cannot hang (faust can wait forever when stopped mid-rebalance).
+
+    Safe because nothing relies on a graceful stop: unpublished corrections are
+    replayed from the last snapshot's offsets.
+    """
+
+    STOP_GRACE_SECONDS = 15.0
+
+    def _on_sigterm(self) -> None:
+        _exit_after(self.STOP_GRACE_SECONDS)
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        _exit_after(self.STOP_GRACE_SECONDS)
+        super()._on_sigint()
+
+
+def _exit_after(seconds: float) -> None:
+    def force() -> None:
+        log.warning("learner did not stop within %.0f s: exiting", seconds)
+        os._exit(0)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
+
+
+def run_learner(settings: Settings, loglevel: str = "warning") -> None:
+    """Entry point of ``labelstream run learner``."""
+    Learner(settings).run(loglevel)

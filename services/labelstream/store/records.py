@@ -1,0 +1,125 @@
+"""Routed records kept in Redis with a TTL: what the learner joins a correction with.
+
+For each record that went to review or was deferred, the labeler stores its
+features and the routing context (prediction, reason, inclusion probability,
+model version) under ``<prefix>:rec:<id>``. Deferred ids are also indexed in
+``<prefix>:deferred`` (a sorted set by time) for relabeling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis
+
+from labelstream.core.policy import Evidence, Prediction
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record's features and how it was routed."""
+
+    id: str
+    features: dict[str, Any]
+    outcome: str
+    reason: str
+    probabilities: dict[str, float]
+    inclusion_probability: float
+    model_version: int | None
+    routed_at: float
+    record_json: bytes | None = None
+
+    def evidence(self, true_label: str, timestamp: float = 0.0) -> Evidence:
+        """The human answer to this record as evidence for the policy."""
+        return Evidence(
+            Prediction.from_probabilities(self.probabilities),
+            true_label,
+            reason=self.reason,
+            inclusion_probability=self.inclusion_probability,
+            timestamp=timestamp,
+        )
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "features": self.features,
+                "outcome": self.outcome,
+                "reason": self.reason,
+                "probabilities": self.probabilities,
+                "inclusion_probability": self.inclusion_probability,
+                "model_version": self.model_version,
+                "routed_at": self.routed_at,
+                "record": None if self.record_json is None else self.record_json.decode(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, record_id: str, raw: bytes) -> StoredRecord:
+        data = orjson.loads(raw)
+        record = data.get("record")
+        return cls(
+            id=record_id,
+            features=data["features"],
+            outcome=data["outcome"],
+            reason=data["reason"],
+            probabilities=data["probabilities"],
+            inclusion_probability=data["inclusion_probability"],
+            model_version=data["model_version"],
+            routed_at=data["routed_at"],
+            record_json=None if record is None else record.encode(),
+        )
+
+
+class RecordStore:
+    """Features and routing context of routed records, with a TTL."""
+
+    def __init__(self, client: redis.Redis, prefix: str, ttl_seconds: int) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_seconds = ttl_seconds
+
+    def _key(self, record_id: str) -> str:
+        return f"{self.prefix}:rec:{record_id}"
+
+    @property
+    def deferred_key(self) -> str:
+        return f"{self.prefix}:deferred"
+
+    def put_many(self, records: Sequence[StoredRecord]) -> None:
+        """Store a batch in one round trip (pipelined, not transactional)."""
+        if not records:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        deferred: dict[str, float] = {}
+        for record in records:
+            pipe.set(self._key(record.id), record.to_json(), ex=self.ttl_seconds)
+            if record.outcome == "deferred":
+                deferred[record.id] = record.routed_at
+        if deferred:
+            pipe.zadd(self.deferred_key, deferred)
+        pipe.execute()
+
+    def get(self, record_id: str) -> StoredRecord | None:
+        """The stored record, or ``None`` when unknown or expired."""
+        raw = self.client.get(self._key(record_id))
+        return None if raw is None else StoredRecord.from_json(record_id, raw)
+
+    def get_many(self, record_ids: Sequence[str]) -> list[StoredRecord | None]:
+        raws = self.client.mget([self._key(i) for i in record_ids]) if record_ids else []
+        return [None if raw is None else StoredRecord.from_json(i, raw) for i, raw in zip(record_ids, raws, strict=True)]
+
+    def deferred_ids(self, limit: int = 10_000) -> list[str]:
+        """Oldest deferred ids first."""
+        return [i.decode() for i in self.client.zrange(self.deferred_key, 0, limit - 1)]
+
+    def resolve_deferred(self, record_ids: Iterable[str]) -> None:
+        """Forget deferred ids that got their final outcome."""
+        ids = list(record_ids)
+        if ids:
+            self.client.zrem(self.deferred_key, *ids)
+
+    def deferred_count(self) -> int:
+        return int(self.client.zcard(self.deferred_key))

@@ -1,0 +1,127 @@
+"""Model versions: hot swap into a running labeler, and refusal of tampered snapshots."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import time
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+from river import datasets
+
+from labelstream.core.build import build_engine
+from labelstream.core.snapshot import MAGIC, ModelState
+from labelstream.kafka.config import producer_config
+from labelstream.kafka.reader import read_all
+from labelstream.processes import service
+from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
+
+pytestmark = pytest.mark.integration
+
+
+def trained_state(settings, version: int) -> ModelState:
+    engine = build_engine(settings)
+    for x, y in datasets.Phishing():
+        engine.learn(x, str(y))
+    return ModelState(model=engine.model, featurizer=engine.featurizer, version=version)
+
+
+def registry_for(settings) -> ModelRegistry:
+    return ModelRegistry(
+        connect(settings.redis),
+        settings.redis.key_prefix,
+        settings.model.model_name,
+        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
+    )
+
+
+def announce(settings, producer: Producer, announcement_json: bytes) -> float:
+    producer.produce(settings.topics.model_versions, key=settings.model.model_name.encode(), value=announcement_json)
+    producer.flush(10)
+    return time.time()
+
+
+class RecordStream:
+    """Produces Phishing records at a steady rate on a thread until stopped."""
+
+    def __init__(self, settings, rate: float = 200) -> None:
+        self.settings, self.rate = settings, rate
+        self._stop = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        producer = Producer(producer_config(self.settings.kafka))
+        rows = list(datasets.Phishing())
+        while not self._stop.is_set():
+            x, _y = rows[self.sent % len(rows)]
+            record_id = f"r{self.sent}"
+            producer.produce(self.settings.topics.records, key=record_id.encode(), value=orjson.dumps({"id": record_id, "features": x}))
+            producer.poll(0)
+            self.sent += 1
+            time.sleep(1 / self.rate)
+        producer.flush(10)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.thread.join(10)
+
+
+def outcome_versions(settings) -> list[tuple[float, int | None]]:
+    """(timestamp, model_version) of every routed record."""
+    out = []
+    for topic in (settings.topics.labels, settings.topics.review, settings.topics.deferred):
+        for msg in read_all(settings.kafka, topic):
+            value = orjson.loads(msg.value())
+            out.append((value["timestamp"], value.get("model_version")))
+    return out
+
+
+def test_new_version_is_live_within_2_seconds_and_tampered_one_is_refused(stack_settings, tmp_path):
+    registry = registry_for(stack_settings)
+    producer = Producer(producer_config(stack_settings.kafka))
+    labeler = service(stack_settings, "labeler", tmp_path, instance="0").start()
+    try:
+        labeler.wait_until_serving()
+        with RecordStream(stack_settings):
+            time.sleep(2)
+            announcement = registry.publish(trained_state(stack_settings, version=1))
+            published_at = announce(stack_settings, producer, announcement.model_dump_json().encode())
+            time.sleep(3)
+
+            # A snapshot signed with another key: code that would run if it were unpickled.
+            marker = tmp_path / "pwned"
+
+            class Exploit:
+                def __reduce__(self):
+                    return (os.system, (f"touch {marker}",))
+
+            payload = pickle.dumps(Exploit())
+            forged = MAGIC + b"\x00" * 32 + payload
+            registry.client.set(registry.snapshot_key(2), forged)
+            forged_announcement = announcement.model_copy(update={"version": 2, "snapshot_key": registry.snapshot_key(2)})
+            tampered_at = announce(stack_settings, producer, forged_announcement.model_dump_json().encode())
+            time.sleep(3)
+
+        versions = outcome_versions(stack_settings)
+        first_v1 = min(ts for ts, v in versions if v == 1)
+        assert first_v1 - published_at <= 2.0, f"version 1 live after {first_v1 - published_at:.2f} s"
+        after_tamper = [v for ts, v in versions if ts > tampered_at + 0.5]
+        assert after_tamper and set(after_tamper) == {1}, "the labeler must keep the previous model"
+        assert not marker.exists(), "the forged snapshot was unpickled"
+
+        events = [orjson.loads(m.value()) for m in read_all(stack_settings.kafka, stack_settings.topics.events)]
+        rejected = [e for e in events if e["kind"] == "model_rejected"]
+        assert rejected and rejected[0]["detail"]["version"] == 2
+        assert "signature" in rejected[0]["detail"]["error"]
+        assert labeler.alive
+    finally:
+        labeler.stop()

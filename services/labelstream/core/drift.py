@@ -150,8 +150,10 @@ class DriftMonitor:
     ``delta`` is ADWIN's confidence for the error detector (updated once per
     answer); ``prediction_delta`` for the per-record detectors (confidence,
     class shares, features), which see far more values and need a stricter
-    one to keep false alarms rare. No detection is reported before a
-    detector has seen ``warmup`` values (the learning curve is not a drift).
+    one to keep false alarms rare. No detection is reported before an error
+    detector has seen ``warmup`` answers, or a per-record detector
+    ``prediction_warmup`` records: while the model is young, its confidence
+    and class mix move because it learns, not because the data drift.
     """
 
     def __init__(
@@ -160,12 +162,13 @@ class DriftMonitor:
         confidence: bool = True,
         class_share: bool = True,
         features: bool = False,
-        class_share_of: Literal["predictions", "auto_labels"] = "predictions",
+        class_share_of: Literal["predictions", "auto_labels"] = "auto_labels",
         delta: float = 0.002,
         prediction_delta: float = 0.0002,
         clock: int = 16,
         grace_period: int = 30,
         warmup: int = 100,
+        prediction_warmup: int = 1000,
         max_classes: int = 20,
         max_features: int = 50,
     ) -> None:
@@ -179,6 +182,7 @@ class DriftMonitor:
         self.clock = clock
         self.grace_period = grace_period
         self.warmup = warmup
+        self.prediction_warmup = prediction_warmup
         self.max_classes = max_classes
         self.max_features = max_features
         self._reset()
@@ -193,7 +197,7 @@ class DriftMonitor:
     def restart_prediction_detectors(self) -> None:
         """Forget the confidence and class-share history: call when a *different* model is swapped in
         (a challenger), whose confidence and class mix differ by construction, not because the data drifted."""
-        self._confidence = self._detector(CONFIDENCE, "decrease", self.prediction_delta)
+        self._confidence = self._detector(CONFIDENCE, "decrease", per_record=True)
         self._class_share: dict[str, Detector] = {}
 
     @classmethod
@@ -201,12 +205,14 @@ class DriftMonitor:
         """A monitor from the ``drift`` settings section (:class:`~labelstream.settings.DriftSettings`)."""
         names = (
             "error", "confidence", "class_share", "features", "class_share_of", "delta", "prediction_delta", "clock", "grace_period",
-            "warmup", "max_classes", "max_features",
+            "warmup", "prediction_warmup", "max_classes", "max_features",
         )
         return cls(**{name: getattr(drift, name) for name in names})
 
-    def _detector(self, name: str, alarm_on: AlarmOn, delta: float) -> Detector:
-        return Detector(name, alarm_on, delta, self.clock, self.grace_period, self.warmup)
+    def _detector(self, name: str, alarm_on: AlarmOn, per_record: bool) -> Detector:
+        if per_record:
+            return Detector(name, alarm_on, self.prediction_delta, self.clock, self.grace_period, self.prediction_warmup)
+        return Detector(name, alarm_on, self.delta, self.clock, self.grace_period, self.warmup)
 
     # -- the verbs -------------------------------------------------------------------------------
 
@@ -218,7 +224,7 @@ class DriftMonitor:
         self.n_answers += 1
         if not self.error or predicted is None:
             return []
-        _, detector = self._per_class(self._error, ERROR, predicted, "increase", self.delta)
+        _, detector = self._per_class(self._error, ERROR, predicted, "increase", per_record=False)
         found = detector.update(0.0 if correct else 1.0, self.n_records or self.n_answers, timestamp)
         return [found] if found else []
 
@@ -233,7 +239,7 @@ class DriftMonitor:
         if self.confidence:
             self._add(found, self._confidence.update(prediction.confidence, self.n_records, timestamp))
         if self.class_share and (outcome == "label" or self.class_share_of == "predictions"):
-            key, _ = self._per_class(self._class_share, CLASS_SHARE, prediction.label, "both", self.prediction_delta)
+            key, _ = self._per_class(self._class_share, CLASS_SHARE, prediction.label, "both", per_record=True)
             for label, detector in self._class_share.items():
                 self._add(found, detector.update(float(label == key), self.n_records, timestamp))
         return found
@@ -250,7 +256,7 @@ class DriftMonitor:
             if detector is None:
                 if len(self._features) >= self.max_features:
                     continue
-                detector = self._features[name] = self._detector(FEATURE + name, "both", self.prediction_delta)
+                detector = self._features[name] = self._detector(FEATURE + name, "both", per_record=True)
             self._add(found, detector.update(float(value), self.n_records + 1, timestamp))
         return found
 
@@ -265,14 +271,14 @@ class DriftMonitor:
         return names + [d.name for d in (*self._error.values(), *self._class_share.values(), *self._features.values())]
 
     def _per_class(
-        self, detectors: dict[str, Detector], prefix: str, label: str, alarm_on: AlarmOn, delta: float
+        self, detectors: dict[str, Detector], prefix: str, label: str, alarm_on: AlarmOn, per_record: bool
     ) -> tuple[str, Detector]:
         """The class's key and detector, created on first sight; past ``max_classes`` classes share ``__other__``."""
         if label not in detectors and len(detectors) >= self.max_classes:
             label = OTHER
         detector = detectors.get(label)
         if detector is None:
-            detector = detectors[label] = self._detector(prefix + label, alarm_on, delta)
+            detector = detectors[label] = self._detector(prefix + label, alarm_on, per_record)
         return label, detector
 
     @staticmethod

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from labelstream import __version__
-from labelstream.cli import produce_cmd, run_cmd, schemas_cmd, topics_cmd
+from labelstream.cli import demo_cmd, produce_cmd, run_cmd, schemas_cmd, topics_cmd
 from labelstream.cli.context import CliState
 from labelstream.errors import LabelstreamError
 
@@ -28,6 +28,7 @@ app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(topics_cmd.app, name="topics")
 app.command("produce")(produce_cmd.produce)
 app.add_typer(run_cmd.app, name="run")
+app.command("demo")(demo_cmd.demo)
 
 
 def _version(value: bool) -> None:

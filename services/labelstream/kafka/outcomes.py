@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from labelstream.kafka.config import consumer_config
 from labelstream.kafka.reader import read_all
 from labelstream.settings import Settings
 
@@ -31,6 +34,8 @@ class Ledger:
     human_labels: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     relabels: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     reviews: dict[str, dict] = field(default_factory=dict)
+    routed: dict[str, dict] = field(default_factory=dict)
+    """The first routing message of each id (its Label, ReviewRequest or Deferred value)."""
     dead_letters: list[dict] = field(default_factory=list)
 
     def add_label(self, value: dict) -> None:
@@ -40,18 +45,22 @@ class Ledger:
             self.relabels[value["id"]].append("label")
             self.auto_labels[value["id"]].append(value)
         else:
-            self.routing[value["id"]].append("label")
+            self._route(value, "label")
             self.auto_labels[value["id"]].append(value)
+
+    def _route(self, value: dict, outcome: str) -> None:
+        self.routing[value["id"]].append(outcome)
+        self.routed.setdefault(value["id"], value)
 
     def add_review(self, value: dict) -> None:
         if value["reason"] == "relabel":
             self.relabels[value["id"]].append("review")
         else:
-            self.routing[value["id"]].append("review")
+            self._route(value, "review")
         self.reviews[value["id"]] = value
 
     def add_deferred(self, value: dict) -> None:
-        self.routing[value["id"]].append("deferred")
+        self._route(value, "deferred")
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -82,6 +91,36 @@ class Ledger:
 
     def outcome_counts(self) -> Counter[str]:
         return Counter(outs[0] for outs in self.routing.values() if outs)
+
+
+class OutcomeFollower:
+    """Follows the outcome topics as they grow (read_committed) and keeps a :class:`Ledger` current."""
+
+    def __init__(self, settings: Settings) -> None:
+        topics = settings.topics
+        self.ledger = Ledger()
+        self._handlers = {
+            topics.labels: self.ledger.add_label,
+            topics.review: self.ledger.add_review,
+            topics.deferred: self.ledger.add_deferred,
+            topics.dlq: self.ledger.dead_letters.append,
+        }
+        self._consumer = Consumer(consumer_config(settings.kafka, "labelstream-outcome-follower"))
+        partitions = []
+        for topic in self._handlers:
+            metadata = self._consumer.list_topics(topic, timeout=10).topics[topic]
+            partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        self._consumer.assign(partitions)
+
+    def poll(self, timeout: float = 0.2) -> int:
+        """Read what is available; return how many messages were added."""
+        messages = [m for m in self._consumer.consume(10_000, timeout) if m.error() is None]
+        for msg in messages:
+            self._handlers[msg.topic()](orjson.loads(msg.value()))
+        return len(messages)
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def read_ledger(settings: Settings, timeout: float = 60.0) -> Ledger:

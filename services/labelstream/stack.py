@@ -1,0 +1,47 @@
+"""Find and drive the local stack script (deploy/stack.sh) from the installed package."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from labelstream.errors import ServiceUnavailable
+from labelstream.kafka.config import admin_config
+from labelstream.settings import Settings
+
+
+def stack_script() -> Path | None:
+    """``deploy/stack.sh`` of the source checkout this package is installed from (editable install)."""
+    script = Path(__file__).resolve().parents[2] / "deploy" / "stack.sh"
+    return script if script.is_file() else None
+
+
+def kafka_reachable(settings: Settings, timeout: float = 3.0) -> bool:
+    try:
+        AdminClient({**admin_config(settings.kafka), "log_level": 0}).list_topics(timeout=timeout)
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    return True
+
+
+def ensure_stack(settings: Settings) -> bool:
+    """Start the local stack when Kafka does not answer; return whether this call started it."""
+    if kafka_reachable(settings):
+        return False
+    script = stack_script()
+    if script is None:
+        raise ServiceUnavailable(
+            f"Kafka at {settings.kafka.bootstrap_servers} does not answer and no deploy/stack.sh was found; start Kafka and Redis"
+        )
+    result = subprocess.run([str(script), "start"], check=False)
+    if result.returncode != 0:
+        raise ServiceUnavailable(f"{script} start failed (exit {result.returncode}); see .stack/logs/")
+    return True
+
+
+def stop_stack() -> None:
+    script = stack_script()
+    if script is not None:
+        subprocess.run([str(script), "stop"], check=False)

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/stack.sh
 
-.PHONY: help setup up down status topics test test-unit demo schemas clean
+.PHONY: help setup up down status test test-unit demo schemas clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ setup: $(VENV)/.installed  ## create .venv and install labelstream with its dev 
 up: setup  ## start Kafka + Redis (no Docker) and create the topics
 	$(STACK) start
 	$(VENV)/bin/labelstream topics create
+
+demo: up  ## the whole loop live: labeler + learner + simulated reviewer on a river dataset
+	$(VENV)/bin/labelstream demo
 
 down:  ## stop what `make up` started
 	$(STACK) stop

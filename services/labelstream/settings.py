@@ -148,7 +148,10 @@ class PolicySettings(_Section):
     review_budget_share: float | None = Field(None, gt=0, le=1, description="Share of the stream humans may review.")
     review_budget_per_minute: float | None = Field(None, gt=0)
     budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")
-    audit_share: float = Field(0.02, ge=0, le=1)
+    audit_share: float = Field(0.02, ge=0, le=1, description="Share of would-be auto-labels audited at random.")
+    boundary_share: float = Field(
+        0.0, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
+    )
     strategy: StrategyName = "variable_uncertainty"
     min_inclusion_probability: float = Field(
         0.0, ge=0, le=1, description="Floor of an uncertain record's chance of review (positivity of the estimates)."

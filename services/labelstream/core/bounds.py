@@ -95,10 +95,16 @@ class WeightedSums:
     def proportion(self, confidence_level: float) -> Proportion:
         """Hájek estimate with a two-sided Clopper–Pearson interval on the effective sample size."""
         if self.weight <= 0:
-            return Proportion(float("nan"), 0.0, 1.0, 0.0)
-        estimate = min(max(self.weighted_successes / self.weight, 0.0), 1.0)
-        size = self.effective_size
-        alpha = (1.0 - confidence_level) / 2.0
-        lower = lower_bound(estimate * size, size, alpha)
-        upper = upper_bound(estimate * size, size, alpha)
-        return Proportion(estimate, lower, upper, round(size, 6))
+            return two_sided(float("nan"), 0.0, confidence_level)
+        return two_sided(self.weighted_successes / self.weight, self.effective_size, confidence_level)
+
+
+def two_sided(estimate: float, effective_size: float, confidence_level: float) -> Proportion:
+    """A proportion with its two-sided Clopper–Pearson interval on an effective sample size."""
+    if effective_size <= 0 or estimate != estimate:
+        return Proportion(float("nan"), 0.0, 1.0, 0.0)
+    estimate = min(max(estimate, 0.0), 1.0)
+    alpha = (1.0 - confidence_level) / 2.0
+    lower = lower_bound(estimate * effective_size, effective_size, alpha)
+    upper = upper_bound(estimate * effective_size, effective_size, alpha)
+    return Proportion(estimate, lower, upper, round(effective_size, 6))

@@ -100,6 +100,7 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             build_strategy(policy, model),
             budget,
             policy.audit_share,
+            policy.boundary_share,
             *cold_start,
             drift_reset_evidence=policy.drift_reset_evidence,
             drift_audit_share=policy.drift_audit_share,

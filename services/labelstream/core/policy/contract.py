@@ -9,7 +9,10 @@ For each record, in order:
    the budget, else defer (``no_evidence``). These answers are the unbiased
    evidence the calibrator needs.
 3. **Score at or above the class's threshold**: auto-label — except a
-   uniformly random ``audit_share`` of them, reviewed with reason ``audit``.
+   uniformly random ``audit_share`` of them, reviewed with reason ``audit``,
+   and the ``boundary_share`` closest to their threshold
+   (:class:`~labelstream.core.boundary.BoundarySampler`), reviewed with reason
+   ``uncertain``: where a drift shows first and an answer teaches most.
 4. **Below the threshold**: the query strategy decides, through the shared
    budget gate; not asked means deferred (``over_budget``).
 
@@ -46,6 +49,7 @@ import random
 from typing import Any
 
 from labelstream.core.audit import AuditEstimator
+from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
@@ -66,6 +70,8 @@ class ContractPolicy(Policy):
         The review budget shared by cold start, audits and the strategy.
     audit_share
         Share of would-be auto-labels reviewed at random.
+    boundary_share
+        Share of would-be auto-labels, the least confident, reviewed for the model and drift detection.
     cold_start_records, cold_start_corrections
         Review the first records, or until the model learned this many answers.
     drift_reset_evidence
@@ -84,6 +90,7 @@ class ContractPolicy(Policy):
         strategy: QueryStrategy,
         budget: ReviewBudget | None = None,
         audit_share: float = 0.02,
+        boundary_share: float = 0.0,
         cold_start_records: int = 100,
         cold_start_corrections: int = 50,
         drift_reset_evidence: bool = True,
@@ -95,6 +102,7 @@ class ContractPolicy(Policy):
         self.strategy = strategy
         self.budget = budget or ReviewBudget()
         self.audit_share = audit_share
+        self.boundary_share = boundary_share
         self.cold_start_records = cold_start_records
         self.cold_start_corrections = cold_start_corrections
         self.drift_reset_evidence = drift_reset_evidence
@@ -105,6 +113,7 @@ class ContractPolicy(Policy):
         self.drift_generation = 0
         self._rng = random.Random(seed)
         self._cold_start = ColdStart(cold_start_records, cold_start_corrections)
+        self._boundary = BoundarySampler(boundary_share)
         self._alerted_generation = 0
         self._alert_left = 0
 
@@ -120,15 +129,18 @@ class ContractPolicy(Policy):
         if threshold is None:
             return review_within_budget(self.budget, "drift" if on_alert else "cold_start", "no_evidence")
         if prediction.confidence >= threshold:
-            return self._auto_or_audit(self.drift_audit_share if on_alert else self.audit_share)
+            return self._auto_or_check(prediction, threshold, self.drift_audit_share if on_alert else self.audit_share)
         query = self.strategy.query(prediction, x, self.budget)
         if query.ask:
             return Decision("review", "uncertain", query.inclusion_probability, query.priority)
         return Decision("deferred", "over_budget", priority=query.priority)
 
-    def _auto_or_audit(self, audit_share: float) -> Decision:
+    def _auto_or_check(self, prediction: Prediction, threshold: float, audit_share: float) -> Decision:
+        """An auto-label, unless drawn for an audit or among the least confident (within budget)."""
         if audit_share > 0 and self._rng.random() < audit_share and self.budget.try_spend(reserved=True):
             return Decision("review", "audit", audit_share, priority=1.0)
+        if self._boundary.ask(prediction.confidence - threshold) and self.budget.try_spend():
+            return Decision("review", "uncertain", 1.0, self.strategy.informativeness(prediction))
         return Decision("label", "confident")
 
     def accepts(self, prediction: Prediction) -> bool:
@@ -143,11 +155,13 @@ class ContractPolicy(Policy):
         prediction = evidence.prediction
         if prediction.label is None:
             return
-        self.calibrator.learn_one(
-            prediction.label, prediction.confidence, evidence.correct, evidence.inclusion_probability, evidence.timestamp
-        )
         if evidence.reason == "audit":
             self.audits.learn_one(prediction.label, evidence.correct, evidence.inclusion_probability)
+        contradicted = self.calibrator.learn_one(
+            prediction.label, prediction.confidence, evidence.correct, evidence.inclusion_probability, evidence.timestamp
+        )
+        if contradicted:
+            self.on_drift("calibration_check")
 
     def observe(self, x: Features, label: str) -> None:
         self.strategy.learn_one(x, label)

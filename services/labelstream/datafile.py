@@ -62,6 +62,14 @@ def open_rows(
     return _closing(handle, read_rows(handle, fmt, label_column, id_column, text_column, id_prefix=path.stem))
 
 
+def count_rows(path: str | Path) -> int:
+    """Non-empty data lines of a file (without a CSV's header), for progress bars."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    return max(lines - (1 if detect_format(path) == "csv" else 0), 0)
+
+
 def _closing(handle: IO[bytes], rows: Iterator[Row]) -> Iterator[Row]:
     with handle:
         yield from rows

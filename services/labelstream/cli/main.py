@@ -11,6 +11,7 @@ from rich.console import Console
 
 from labelstream import __version__
 from labelstream.cli import demo_cmd, produce_cmd, run_cmd, schemas_cmd, topics_cmd
+from labelstream.cli import datasets_cmd, simulate_cmd
 from labelstream.cli.context import CliState
 from labelstream.errors import LabelstreamError
 
@@ -30,6 +31,8 @@ app.command("produce")(produce_cmd.produce)
 app.add_typer(run_cmd.app, name="run")
 app.command("demo")(demo_cmd.demo)
 
+app.command("simulate")(simulate_cmd.simulate)
+app.add_typer(datasets_cmd.app, name="datasets")
 
 def _version(value: bool) -> None:
     if value:

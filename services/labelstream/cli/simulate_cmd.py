@@ -1,0 +1,164 @@
+"""``labelstream simulate``: a labeled file through the core engine with a perfect reviewer, and its report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labelstream.cli.context import state
+from labelstream.datafile import count_rows, open_rows
+from labelstream.errors import LabelstreamError
+from labelstream.settings import Settings
+from labelstream.simulate.runner import Simulation
+
+console = Console()
+
+Opt = Optional  # typer needs Optional[...] for optional options
+
+
+def simulate(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option("--data", help="Labeled .csv (with a header) or .jsonl file.", dir_okay=False)],
+    label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
+    id_column: Annotated[Opt[str], typer.Option(help="Column holding the record id (default: <file>-<line>).")] = None,
+    model: Annotated[Opt[str], typer.Option(help="Model (model.name): logistic, hoeffding_adaptive_tree, arf, gaussian_nb.")] = None,
+    policy: Annotated[Opt[str], typer.Option(help="Policy (policy.name): contract, threshold, active_learner.")] = None,
+    strategy: Annotated[Opt[str], typer.Option(help="Query strategy (policy.strategy).")] = None,
+    target_precision: Annotated[Opt[float], typer.Option(help="Precision target of auto-labels (policy.target_precision).")] = None,
+    review_budget: Annotated[Opt[float], typer.Option(help="Share of the stream humans may review (policy.review_budget_share).")] = None,
+    seed: Annotated[Opt[int], typer.Option(help="Seed of the model and of the policy's draws.")] = None,
+    report: Annotated[Opt[Path], typer.Option(help="Write the JSON report here.")] = None,
+    window: Annotated[int, typer.Option(help="Records per window in the report.", min=1)] = 500,
+    limit: Annotated[Opt[int], typer.Option(help="Only the first N rows.", min=1)] = None,
+    batch_size: Annotated[int, typer.Option(help="Records routed together; answers arrive after their batch.", min=1)] = 1,
+    records_per_second: Annotated[float, typer.Option(help="Pace of the virtual clock (per-minute budgets, evidence age).", min=0.001)] = 10.0,
+    via_kafka: Annotated[bool, typer.Option("--via-kafka", help="Run through the real services on the local stack.")] = False,
+    reviewer_delay: Annotated[float, typer.Option(help="--via-kafka: seconds the simulated reviewer takes per answer.", min=0)] = 0.0,
+    rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
+) -> None:
+    """Stream a labeled file through the labeling core; reviews are answered from the label column."""
+    settings = state(ctx).settings(**_overrides(model, policy, strategy, target_precision, review_budget, seed))
+    if via_kafka:
+        result = _run_via_kafka(settings, data, label_column, id_column, rate, reviewer_delay, limit)
+    else:
+        result = _run_in_process(settings, data, label_column, id_column, window, limit, batch_size, records_per_second)
+    _print_summary(result, data)
+    if report is not None:
+        report.write_text(json.dumps(result, indent=2, default=str))
+        console.print(f"report written to {report}")
+
+
+def _overrides(
+    model: str | None,
+    policy: str | None,
+    strategy: str | None,
+    target_precision: float | None,
+    review_budget: float | None,
+    seed: int | None,
+) -> dict[str, dict[str, Any]]:
+    """Settings sections from the flags that were given (validated, with the setting named, by load_settings)."""
+    model_section = {"name": model, "seed": seed}
+    policy_section = {
+        "name": policy, "strategy": strategy, "target_precision": target_precision,
+        "review_budget_share": review_budget, "seed": seed,
+    }
+    sections = {"model": model_section, "policy": policy_section}
+    return {name: {k: v for k, v in values.items() if v is not None} for name, values in sections.items() if any(
+        v is not None for v in values.values()
+    )}
+
+
+def _run_in_process(
+    settings: Settings,
+    data: Path,
+    label_column: str,
+    id_column: str | None,
+    window: int,
+    limit: int | None,
+    batch_size: int,
+    records_per_second: float,
+) -> dict[str, Any]:
+    rows = open_rows(data, label_column=label_column, id_column=id_column)
+    total = count_rows(data) if limit is None else min(limit, count_rows(data))
+    progress = Progress(
+        TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("records", total=total)
+        simulation = Simulation(
+            settings, window, batch_size, records_per_second,
+            on_record=lambda done: progress.update(task, completed=done),
+        )
+        result = simulation.run(_first(rows, limit))
+    for line, reason in result.invalid_rows[:10]:
+        console.print(f"[yellow]line {line}[/]: {reason}", highlight=False)
+    return result.report
+
+
+def _run_via_kafka(
+    settings: Settings,
+    data: Path,
+    label_column: str,
+    id_column: str | None,
+    rate: float,
+    reviewer_delay: float,
+    limit: int | None,
+) -> dict[str, Any]:
+    """The same file through the real services (``labelstream.simulate.via_kafka``)."""
+    if limit is not None:
+        raise LabelstreamError("--limit is not supported with --via-kafka; cut the file instead")
+    try:
+        from labelstream.simulate.via_kafka import KafkaRun
+    except ImportError as exc:  # the services side is not installed in this build
+        raise LabelstreamError(f"--via-kafka is not available yet ({exc})") from exc
+    return KafkaRun(settings, data, label_column, id_column, rate=rate, reviewer_delay=reviewer_delay).run()
+
+
+def _first(rows, limit: int | None):
+    for number, row in enumerate(rows):
+        if limit is not None and number >= limit:
+            return
+        yield row
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _print_summary(report: dict[str, Any], data: Path) -> None:
+    settings = report["settings"]
+    title = f"{data.name}: {settings['model']['name']}, policy {settings['policy']['name']}"
+    if settings["policy"]["name"] != "threshold":
+        title += f" ({settings['policy']['strategy']})"
+    table = Table("", "value", title=title)
+    audit = report.get("audit_ci")
+    rows = [
+        ("records", str(report["records"])),
+        ("auto-labeled", _percent(report["auto_share"])),
+        ("auto precision", _percent(report["auto_precision"])),
+        ("reviewed", _percent(report["review_share"])),
+        ("deferred (no label)", _percent(report["deferred_share"])),
+        ("label accuracy", _percent(report["label_accuracy"])),
+        ("of which relabeled", _percent(report.get("relabeled_share"))),
+        (
+            "audit estimate",
+            "-" if audit is None else f"{_percent(report['audit_precision_estimate'])} [{audit[0]:.1%}, {audit[1]:.1%}] "
+            f"({report['audit_count']} audits)",
+        ),
+        ("drift events", str(len(report["drift_events"]))),
+        ("model versions", str(report.get("model_versions", "-"))),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    worst = [w for w in report["windows"] if w["auto_precision"] is not None]
+    if worst:
+        low = min(worst, key=lambda w: w["auto_precision"])
+        console.print(f"lowest window auto precision: {_percent(low['auto_precision'])} (records {low['start']}-{low['end']})")

@@ -1,0 +1,239 @@
+"""The in-process simulation loop: a labeled file through the core engine, with a perfect reviewer.
+
+Rows are streamed in file order, in micro-batches, through
+:class:`~labelstream.core.engine.LabelingEngine`. A record routed to review
+gets its true label from the label column at once (an oracle reviewer) and
+the engine learns it, with the evidence the policy needs. Deferred records
+wait; every ``learner.publish_every_corrections`` learned answers a new
+model version "lands" and they are re-scored (``engine.relabel``): those the
+policy now accepts are auto-labeled with ``relabeled=True``. With drift
+detection on (``drift.enabled``), detections go to the drift reaction
+(policy notified, challenger started), and a winning challenger becomes a
+new model version.
+
+Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
+(this drives a per-minute review budget and evidence ageing).
+
+>>> from labelstream.datafile import rows_from_text
+>>> from labelstream.settings import load_settings
+>>> text = "x,y\\n" + "".join(f"{i % 2 * 2 - 1},{'pos' if i % 2 else 'neg'}\\n" for i in range(400))
+>>> policy = {"name": "threshold", "confidence_threshold": 0.6, "cold_start_records": 20, "cold_start_corrections": 0}
+>>> result = Simulation(load_settings(policy=policy)).run(rows_from_text(text, "csv", label_column="y"))
+>>> result.report["records"], result.report["auto_share"], result.report["auto_precision"]
+(400, 0.9475, 1.0)
+>>> result.report["reasons"]["review"]
+{'cold_start': 20, 'uncertain': 1}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from labelstream.core.build import build_engine
+from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.drift import DriftMonitor
+from labelstream.core.engine import LabelingEngine, Routed
+from labelstream.core.policy import Evidence, Prediction
+from labelstream.core.reaction import DriftReaction
+from labelstream.core.schemas import Record
+from labelstream.datafile import Row
+from labelstream.errors import InputFileError
+from labelstream.settings import Settings
+from labelstream.simulate.report import RecordOutcome, build_report
+
+
+@dataclass
+class SimulationResult:
+    """Per-record outcomes, the report built from them, and rows that could not be used."""
+
+    outcomes: list[RecordOutcome]
+    report: dict[str, Any]
+    invalid_rows: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Simulation:
+    """One simulated run of the core over a labeled stream.
+
+    Parameters
+    ----------
+    settings
+        The effective settings (model, policy, drift, ``learner.publish_every_corrections``).
+    window_size
+        Records per window in the report.
+    batch_size
+        Records routed together (answers arrive after their batch).
+    records_per_second
+        Pace of the virtual clock.
+    deferred_ttl
+        Records after which a deferred record is no longer re-scored (like the services'
+        Redis TTL); ``None`` keeps re-scoring it until the end.
+    on_record
+        Called with the number of rows consumed so far (progress bars).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        window_size: int = 500,
+        batch_size: int = 1,
+        records_per_second: float = 10.0,
+        deferred_ttl: int | None = None,
+        on_record: Callable[[int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.window_size = window_size
+        self.batch_size = batch_size
+        self.records_per_second = records_per_second
+        self.deferred_ttl = deferred_ttl
+        self.on_record = on_record
+        self.now = 0.0
+        self.engine: LabelingEngine = build_engine(settings, clock=lambda: self.now)
+        self.reaction: DriftReaction | None = None
+        if settings.drift.enabled:
+            self.engine.monitor = DriftMonitor.from_settings(settings.drift)
+            self.reaction = DriftReaction.from_settings(settings.drift, settings.model)
+        self.outcomes: list[RecordOutcome] = []
+        self.drift_events: list[dict[str, Any]] = []
+        self.invalid_rows: list[tuple[int, str]] = []
+        self._deferred: dict[int, Record] = {}  # stream index -> record, waiting for a relabel
+        self._learned_since_version = 0
+        self._decoder = RecordDecoder.from_limits(settings.limits)
+
+    def run(self, rows: Iterable[Row]) -> SimulationResult:
+        """Stream every row through the engine and build the report."""
+        started = time.perf_counter()
+        consumed = 0
+        for batch in self._batches(rows):
+            self._route(batch)
+            consumed += len(batch)
+            if self.on_record is not None:
+                self.on_record(consumed)
+        self._new_version()  # the last answers land too
+        elapsed = time.perf_counter() - started
+        report = build_report(
+            self.outcomes,
+            self.settings.model_dump(mode="json", exclude={"kafka", "redis"}),
+            self.window_size,
+            self.settings.policy.confidence_level,
+            self.drift_events,
+            extra={
+                "invalid_rows": len(self.invalid_rows),
+                "seconds": round(elapsed, 3),
+                "records_per_second": round(len(self.outcomes) / elapsed, 1) if elapsed > 0 else None,
+            },
+        )
+        return SimulationResult(self.outcomes, report, self.invalid_rows)
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def _batches(self, rows: Iterable[Row]) -> Iterator[list[tuple[Record, str]]]:
+        batch: list[tuple[Record, str]] = []
+        for row in rows:
+            labeled = self._labeled_record(row)
+            if labeled is None:
+                continue
+            batch.append(labeled)
+            if len(batch) >= self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _labeled_record(self, row: Row) -> tuple[Record, str] | None:
+        if row.payload is None:
+            self.invalid_rows.append((row.line, row.error or "invalid row"))
+            return None
+        if row.label is None:
+            raise InputFileError(
+                f"line {row.line}: no value in the label column (every row needs its true label to simulate)"
+            )
+        record = self._decoder.validate(row.payload)
+        if isinstance(record, DecodeError):
+            self.invalid_rows.append((row.line, record.message))
+            return None
+        return record, row.label
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _route(self, batch: list[tuple[Record, str]]) -> None:
+        engine = self.engine
+        routed = engine.process([record for record, _ in batch])
+        answers = []
+        for (record, true_label), item in zip(batch, routed, strict=True):
+            index = len(self.outcomes)
+            self.now = index / self.records_per_second
+            self.outcomes.append(self._outcome(index, item, true_label))
+            if item.decision.outcome == "review":
+                answers.append((item, true_label))
+            elif item.decision.outcome == "deferred":
+                self._deferred[index] = record
+        for item, true_label in answers:
+            self._answer(item, true_label)
+        self._handle_drift()
+        if self._learned_since_version >= self.settings.learner.publish_every_corrections:
+            self._new_version()
+
+    def _outcome(self, index: int, item: Routed, true_label: str) -> RecordOutcome:
+        decision, prediction = item.decision, item.prediction
+        outcome = RecordOutcome(
+            index, item.record.id, true_label, decision.outcome, decision.reason, prediction.label,
+            prediction.confidence, decision.inclusion_probability, model_version=self.engine.model_version,
+        )
+        if decision.outcome == "label":
+            return replace(outcome, label=prediction.label, method="auto")
+        if decision.outcome == "review":
+            return replace(outcome, label=true_label, method="human")
+        return outcome
+
+    def _answer(self, item: Routed, true_label: str) -> None:
+        """The oracle reviewer answers; the drift reaction and the engine learn it."""
+        engine = self.engine
+        if self.reaction is not None:
+            x = engine.featurizer.transform_one(item.record.features)
+            champion = Prediction.from_probabilities(engine.model.predict_proba_one(x)).label
+            self.reaction.observe_answer(x, true_label, champion)
+        evidence = Evidence(
+            item.prediction, true_label, item.decision.reason, item.decision.inclusion_probability, self.now
+        )
+        engine.learn(item.record.features, true_label, evidence)
+        self._learned_since_version += 1
+
+    def _handle_drift(self) -> None:
+        if self.reaction is None:
+            return
+        for detection in self.engine.drain_detections():
+            steps = self.reaction.react(detection, self.engine.policy)
+            self.drift_events.append({**asdict(detection), "at_record": len(self.outcomes), "steps": steps})
+        winner = self.reaction.take_winner()
+        if winner is not None:
+            engine = self.engine
+            engine.swap_model(winner, engine.featurizer, engine.policy.learned_state(), engine.model_version)
+            engine.monitor.restart_prediction_detectors()
+            self.drift_events.append({"detector": "challenger", "at_record": len(self.outcomes), "steps": ["swap"]})
+            self._new_version()
+
+    def _new_version(self) -> None:
+        """A model version lands: deferred records the policy now accepts are auto-labeled."""
+        self._learned_since_version = 0
+        self.engine.model_version += 1
+        if self.deferred_ttl is not None:
+            oldest = len(self.outcomes) - self.deferred_ttl
+            for index in [i for i in self._deferred if i < oldest]:
+                del self._deferred[index]
+        if not self._deferred:
+            return
+        indexes = list(self._deferred)
+        relabel = self.engine.relabel([self._deferred[i] for i in indexes])
+        accepted = {record.id: prediction for record, prediction in relabel.labeled}
+        for index in indexes:
+            prediction = accepted.get(self._deferred[index].id)
+            if prediction is None:
+                continue
+            del self._deferred[index]
+            self.outcomes[index] = replace(
+                self.outcomes[index], outcome="label", label=prediction.label, method="auto", relabeled=True,
+                model_version=self.engine.model_version,
+            )

@@ -114,8 +114,12 @@ def test_a_raising_health_check_is_unhealthy():
         stop_metrics_server(server)
 
 
-def test_coverage_is_nan_before_any_record():
-    assert math.isnan(Metrics("labeler").value("labelstream_coverage_ratio"))
+def test_values_a_service_never_reported_are_nan_not_zero():
+    metrics = Metrics("labeler")
+    for name in ("labelstream_coverage_ratio", "labelstream_review_backlog", "labelstream_auto_precision_target"):
+        assert math.isnan(metrics.value(name)), name
+    metrics.set_backlogs(deferred=3)
+    assert metrics.value("labelstream_deferred_backlog") == 3 and math.isnan(metrics.value("labelstream_review_backlog"))
 
 
 def test_a_service_without_a_model_exports_no_model_series():

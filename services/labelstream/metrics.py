@@ -168,6 +168,8 @@ class Metrics:
         for outcome, reason in INITIAL_OUTCOMES:  # zero series, so that rates exist before the first record
             self.record_outcomes_total.labels(outcome, reason)
         self.corrections.labels("learned")
+        for gauge in (self.precision_target, self.review_budget_used, self.review_backlog, self.deferred_backlog):
+            gauge.set(math.nan)  # "not reported by this service", not a misleading 0
 
     @classmethod
     def from_settings(cls, service: str, settings: MetricsSettings, registry: CollectorRegistry | None = None) -> Metrics:

@@ -1,4 +1,7 @@
-"""A real Prometheus (Debian's ``prometheus`` binary) for the deploy tests, one per session."""
+"""A real Prometheus (Debian's ``prometheus`` binary) for the deploy tests, a fresh one per test module.
+
+Per module, not per session: a module's alerts and range queries must not see another module's samples.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 from prom_harness import Prometheus
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     """Prometheus on a free port with a temp config and storage, the labelstream alert rules loaded."""
     if shutil.which("prometheus") is None:

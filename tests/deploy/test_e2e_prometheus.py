@@ -1,0 +1,126 @@
+"""End to end: the real labeler, learner and simulated reviewer on the real broker, scraped by a real Prometheus.
+
+A SEA stream whose concept switches halfway (variant 0 -> 3) is produced to
+``records`` (and a few messages that are not records); the services label it
+under the precision contract, the reviewer answers from the label column,
+the learner learns. Then, through Prometheus's HTTP API: every
+dashboard query returns data, every alert rule evaluates without error, and
+the drift alert fires.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+
+import pytest
+from prom_harness import Prometheus, dashboard_queries
+from workload import sea_with_drift
+
+from stack_support import unique_settings
+
+from labelstream.kafka.outcomes import read_ledger
+from labelstream.kafka.topics import create_topics
+from labelstream.processes import service
+from labelstream.produce import produce_file
+
+pytestmark = pytest.mark.integration
+
+RECORDS = 4000
+
+# The services do not report these yet (issue 7): strict, so that the test fails as a reminder once they do.
+MISSING_HOOKS = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="labeler/learner do not yet call Metrics.set_precision (audit estimates + target), set_thresholds, "
+    "set_review_budget_used, set_backlogs(review=...), record_drift/set_drift_estimates (no DriftMonitor in the services)",
+)
+
+
+def write_stream(path: Path) -> int:
+    rows = sea_with_drift(RECORDS, RECORDS // 2, seed=3)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "x0", "x1", "x2", "label"])
+        for i, (x, label) in enumerate(rows):
+            writer.writerow([f"s{i}", x["0"], x["1"], x["2"], label])
+    return len(rows)
+
+
+@pytest.fixture(scope="module")
+def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
+    """Services started, scraped, fed the drifting stream until every record is routed."""
+    settings = unique_settings(kafka_up, policy={"name": "contract", "review_budget_share": 0.3})
+    create_topics(settings)
+    workdir = tmp_path_factory.mktemp("e2e")
+    data = workdir / "sea_drift.csv"
+    total = write_stream(data)
+    started = []
+    try:
+        for kind, extra in (("labeler", {"instance": "0"}), ("learner", {})):
+            proc = service(settings, kind, workdir / "logs", **extra).start()
+            started.append(proc)
+            proc.wait_until_serving()
+            prometheus.scrape(f"labelstream-{kind}", proc.metrics_port)
+        started.append(
+            service(settings, "reviewer-sim", workdir / "logs", "--data", str(data), "--label-column", "label",
+                    "--id-column", "id").start()
+        )
+        prometheus.wait_for('up{job="labelstream-labeler"} == 1')
+        prometheus.wait_for('up{job="labelstream-learner"} == 1')
+        send_invalid(settings, 3)
+        report = produce_file(settings, data, id_column="id", label_column="label", rate=400)
+        assert report.sent == total
+        deadline = time.monotonic() + 90
+        while len(read_ledger(settings).routing) < total and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(3)  # a few more scrapes and rule evaluations
+        yield prometheus, started
+    finally:
+        for kind in ("labeler", "learner"):
+            prometheus.unscrape(f"labelstream-{kind}")
+        for proc in started:
+            proc.stop(20)
+
+
+def send_invalid(settings, n: int) -> None:
+    """Messages that are not records: the labeler sends them to the DLQ and counts them."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    for i in range(n):
+        producer.produce(settings.topics.records, key=f"bad{i}".encode(), value=b"{not json")
+    assert producer.flush(10) == 0
+
+
+def has_value(result: list[dict]) -> bool:
+    return any(not math.isnan(float(series["value"][1])) for series in result)
+
+
+@MISSING_HOOKS
+def test_every_dashboard_query_returns_data(live_run):
+    prometheus, services = live_run
+    empty = [
+        f"{title}: {expr}"
+        for title, exprs in dashboard_queries().items()
+        for expr in exprs
+        if not has_value(prometheus.query(expr))
+    ]
+    assert not empty, "queries without data:\n" + "\n".join(empty)
+
+
+def test_every_alert_expression_evaluates(live_run):
+    prometheus, _ = live_run
+    for name, expr in prometheus.alert_rules().items():
+        prometheus.query(expr)  # raises PrometheusError on a bad expression
+    health = {rule["name"]: rule["health"] for g in prometheus.api("rules")["groups"] for rule in g["rules"]}
+    assert set(health.values()) == {"ok"}, health
+
+
+@MISSING_HOOKS
+def test_the_drift_alert_fires(live_run):
+    prometheus, _ = live_run
+    detectors = {alert["labels"]["detector"] for alert in prometheus.firing().get("LabelstreamDriftDetected", [])}
+    assert any(name.startswith("error:") for name in detectors), detectors

@@ -9,6 +9,7 @@ and rule evaluations run every second.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import socket
 import subprocess
@@ -127,6 +128,25 @@ class Prometheus:
         """Alert name -> its expression, as Prometheus loaded them from the rules file."""
         groups = self.api("rules", type="alert")["groups"]
         return {rule["name"]: rule["query"] for group in groups for rule in group["rules"]}
+
+    def queries_without_data(self) -> list[str]:
+        """Every dashboard query (``panel: expr``) that returns no series, or only NaN."""
+        return [
+            f"{title}: {expr}"
+            for title, exprs in dashboard_queries().items()
+            for expr in exprs
+            if not any(not math.isnan(float(series["value"][1])) for series in self.query(expr))
+        ]
+
+    def rule_health(self) -> dict[str, str]:
+        """Run every alert expression (:class:`PrometheusError` if one fails); rule name -> health as evaluated."""
+        for expr in self.alert_rules().values():
+            self.query(expr)
+        return {rule["name"]: rule["health"] for group in self.api("rules")["groups"] for rule in group["rules"]}
+
+    def drift_alert_detectors(self) -> set[str]:
+        """The detectors of the firing ``LabelstreamDriftDetected`` alerts."""
+        return {alert["labels"]["detector"] for alert in self.firing().get("LabelstreamDriftDetected", [])}
 
     def firing(self) -> dict[str, list[dict]]:
         """Firing alerts by name."""

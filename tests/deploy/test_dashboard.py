@@ -11,7 +11,6 @@ alert fires.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Iterator
@@ -86,37 +85,24 @@ def scraped_workload(prometheus: Prometheus) -> Iterator[tuple[Prometheus, list[
         stop_metrics_server(server)
 
 
-def has_value(result: list[dict]) -> bool:
-    return any(not math.isnan(float(series["value"][1])) for series in result)
-
-
 def test_every_dashboard_query_returns_data(scraped_workload):
     prometheus, _ = scraped_workload
-    empty = [
-        f"{title}: {expr}"
-        for title, exprs in dashboard_queries().items()
-        for expr in exprs
-        if not has_value(prometheus.query(expr))
-    ]
+    empty = prometheus.queries_without_data()
     assert not empty, "queries without data:\n" + "\n".join(empty)
 
 
 def test_every_alert_expression_evaluates(scraped_workload):
     prometheus, _ = scraped_workload
-    rules = prometheus.alert_rules()
-    assert len(rules) == 8
-    for name, expr in rules.items():
-        prometheus.query(expr)  # raises PrometheusError on a bad expression
-    health = {rule["name"]: rule["health"] for g in prometheus.api("rules")["groups"] for rule in g["rules"]}
-    assert set(health.values()) == {"ok"}, health
+    health = prometheus.rule_health()
+    assert len(health) == 8 and set(health.values()) == {"ok"}, health
 
 
 def test_the_drift_alert_fires(scraped_workload):
     prometheus, fired = scraped_workload
     assert any(name.startswith("error:") for name in fired)
     deadline = time.monotonic() + 10
-    while "LabelstreamDriftDetected" not in prometheus.firing() and time.monotonic() < deadline:
+    while not prometheus.drift_alert_detectors() and time.monotonic() < deadline:
         time.sleep(0.5)
-    detectors = {alert["labels"]["detector"] for alert in prometheus.firing().get("LabelstreamDriftDetected", [])}
+    detectors = prometheus.drift_alert_detectors()
     assert any(name.startswith("error:") for name in detectors)
     assert detectors <= set(fired)

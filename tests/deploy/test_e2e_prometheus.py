@@ -11,12 +11,11 @@ the drift alert fires.
 from __future__ import annotations
 
 import csv
-import math
 import time
 from pathlib import Path
 
 import pytest
-from prom_harness import Prometheus, dashboard_queries
+from prom_harness import Prometheus
 from workload import sea_with_drift
 
 from stack_support import unique_settings
@@ -95,32 +94,21 @@ def send_invalid(settings, n: int) -> None:
     assert producer.flush(10) == 0
 
 
-def has_value(result: list[dict]) -> bool:
-    return any(not math.isnan(float(series["value"][1])) for series in result)
-
-
 @MISSING_HOOKS
 def test_every_dashboard_query_returns_data(live_run):
-    prometheus, services = live_run
-    empty = [
-        f"{title}: {expr}"
-        for title, exprs in dashboard_queries().items()
-        for expr in exprs
-        if not has_value(prometheus.query(expr))
-    ]
+    prometheus, _ = live_run
+    empty = prometheus.queries_without_data()
     assert not empty, "queries without data:\n" + "\n".join(empty)
 
 
 def test_every_alert_expression_evaluates(live_run):
     prometheus, _ = live_run
-    for name, expr in prometheus.alert_rules().items():
-        prometheus.query(expr)  # raises PrometheusError on a bad expression
-    health = {rule["name"]: rule["health"] for g in prometheus.api("rules")["groups"] for rule in g["rules"]}
-    assert set(health.values()) == {"ok"}, health
+    health = prometheus.rule_health()
+    assert len(health) == 8 and set(health.values()) == {"ok"}, health
 
 
 @MISSING_HOOKS
 def test_the_drift_alert_fires(live_run):
     prometheus, _ = live_run
-    detectors = {alert["labels"]["detector"] for alert in prometheus.firing().get("LabelstreamDriftDetected", [])}
+    detectors = prometheus.drift_alert_detectors()
     assert any(name.startswith("error:") for name in detectors), detectors

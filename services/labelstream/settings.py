@@ -139,7 +139,7 @@ class PolicySettings(_Section):
     """Routing: ``contract`` (calibrated per-class auto-accept), or the baselines ``threshold`` and
     ``active_learner`` (auto-label unless the strategy asks, no contract)."""
 
-    name: Literal["threshold", "contract", "active_learner"] = "threshold"
+    name: Literal["threshold", "contract", "active_learner"] = "contract"
     confidence_threshold: float = Field(0.9, gt=0, le=1, description="threshold policy: auto-label at or above this.")
     cold_start_records: int = Field(100, ge=0, description="The first N records go to review.")
     cold_start_corrections: int = Field(50, ge=0, description="...or until the model has learned from N corrections.")
@@ -150,9 +150,9 @@ class PolicySettings(_Section):
     budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")
     audit_share: float = Field(0.02, ge=0, le=1, description="Share of would-be auto-labels audited at random.")
     boundary_share: float = Field(
-        0.0, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
+        0.1, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
     )
-    strategy: StrategyName = "variable_uncertainty"
+    strategy: StrategyName = "split"
     min_inclusion_probability: float = Field(
         0.0, ge=0, le=1, description="Floor of an uncertain record's chance of review (positivity of the estimates)."
     )

@@ -11,6 +11,13 @@ cannot crowd them out.
 The budget is routing state: each labeler keeps its own (a share holds
 across labelers; a rate is per labeler).
 
+A review that the gate turns down is not a random event for the record, but
+it changes how many records each answer stands for: when only one request in
+four fits, a reviewed record stands for four. :meth:`ReviewBudget.request`
+keeps a running admission rate per gate (reserved or not), which the policy
+multiplies into each review's inclusion probability, so that estimates
+weight answers from a starved period and from a quiet one alike.
+
 >>> budget = ReviewBudget(share=0.25, reserve=0.0)
 >>> granted = []
 >>> for _ in range(8):
@@ -42,6 +49,8 @@ class ReviewBudget:
         Fraction of both limits that only ``reserved`` reviews (audits, cold start) may use.
     clock
         Seconds, monotonic; the simulator passes a virtual clock.
+    rate_smoothing
+        Weight of the latest request in the running admission rate.
     """
 
     def __init__(
@@ -50,6 +59,7 @@ class ReviewBudget:
         per_minute: float | None = None,
         reserve: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
+        rate_smoothing: float = 0.02,
     ) -> None:
         if not 0.0 <= reserve < 1.0:
             raise ValueError(f"reserve must be in [0, 1), got {reserve}")
@@ -57,6 +67,8 @@ class ReviewBudget:
         self.per_minute = per_minute
         self.reserve = reserve
         self.clock = clock
+        self.rate_smoothing = rate_smoothing
+        self._admitted = {False: 1.0, True: 1.0}
         self.records = 0
         self.reviews = 0
         self._capacity = max(1.0, per_minute or 0.0)
@@ -82,6 +94,17 @@ class ReviewBudget:
                 return False
         return True
 
+    def request(self, reserved: bool = False) -> bool:
+        """Like :meth:`allows`, and counted in the gate's admission rate (call :meth:`spend` if used)."""
+        allowed = self.allows(reserved)
+        rate = self._admitted[reserved]
+        self._admitted[reserved] = rate + self.rate_smoothing * (allowed - rate)
+        return allowed
+
+    def admission_rate(self, reserved: bool = False) -> float:
+        """Running share of requests the gate let through (never below 1%)."""
+        return max(self._admitted[reserved], 0.01)
+
     def spend(self) -> None:
         """Record one review (call only after :meth:`allows`)."""
         self.reviews += 1
@@ -89,8 +112,8 @@ class ReviewBudget:
             self._tokens -= 1.0
 
     def try_spend(self, reserved: bool = False) -> bool:
-        """Spend one review if it fits; whether it did."""
-        if self.allows(reserved):
+        """Request one review and spend it if it fits; whether it did."""
+        if self.request(reserved):
             self.spend()
             return True
         return False

@@ -1,9 +1,11 @@
 """Build the core objects (featurizer, model, policy, engine) from settings.
 
 >>> from labelstream.settings import load_settings
->>> engine = build_engine(load_settings(policy={"name": "contract", "strategy": "split"}))
+>>> engine = build_engine(load_settings())
 >>> engine.model.name, engine.policy.name, engine.policy.strategy.name
 ('logistic', 'contract', 'split')
+>>> build_engine(load_settings(policy={"name": "threshold"})).policy.confidence_threshold
+0.9
 """
 
 from __future__ import annotations

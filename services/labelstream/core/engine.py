@@ -103,15 +103,18 @@ class LabelingEngine:
         self.policy.observe(x, label)
         self.model.learn_one(x, label)
 
-    def relabel(self, records: Sequence[Record]) -> Relabel:
+    def relabel(self, records: Sequence[Record], defer_reasons: Sequence[str] | None = None) -> Relabel:
         """Re-score deferred records under the current model: which the policy now accepts.
 
-        Call after a new model version (or new calibration) lands. Accepted
-        records are auto-labeled (``relabeled=True`` on their Label); the others keep waiting.
+        Call after a new model version (or new calibration) lands, with each
+        record's defer reason when known (the policy may keep some kinds
+        waiting). Accepted records are auto-labeled (``relabeled=True`` on
+        their Label); the others keep waiting.
         """
-        predictions = self.predict([record.features for record in records])
-        result = Relabel()
-        for record, prediction in zip(records, predictions, strict=True):
+        reasons = defer_reasons if defer_reasons is not None else ["over_budget"] * len(records)
+        eligible = [r for r, reason in zip(records, reasons, strict=True) if self.policy.relabels(reason)]
+        result = Relabel(waiting=[r for r, reason in zip(records, reasons, strict=True) if not self.policy.relabels(reason)])
+        for record, prediction in zip(eligible, self.predict([r.features for r in eligible]), strict=True):
             if self.policy.accepts(prediction):
                 result.labeled.append((record, prediction))
             else:

@@ -98,7 +98,7 @@ class Simulation:
         self.outcomes: list[RecordOutcome] = []
         self.drift_events: list[dict[str, Any]] = []
         self.invalid_rows: list[tuple[int, str]] = []
-        self._deferred: dict[int, Record] = {}  # stream index -> record, waiting for a relabel
+        self._deferred: dict[int, tuple[Record, str]] = {}  # stream index -> record and defer reason
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
 
@@ -169,9 +169,12 @@ class Simulation:
             if item.decision.outcome == "review":
                 answers.append((item, true_label))
             elif item.decision.outcome == "deferred":
-                self._deferred[index] = record
+                self._deferred[index] = (record, item.decision.reason)
+        generation = self._drift_generation()
         for item, true_label in answers:
             self._answer(item, true_label)
+        if self._drift_generation() > generation:  # the policy's own calibration check reset its evidence
+            self.drift_events.append({"detector": "calibration_check", "at_record": len(self.outcomes), "steps": ["policy"]})
         self._handle_drift()
         if self._learned_since_version >= self.settings.learner.publish_every_corrections:
             self._new_version()
@@ -201,6 +204,9 @@ class Simulation:
         engine.learn(item.record.features, true_label, evidence)
         self._learned_since_version += 1
 
+    def _drift_generation(self) -> int:
+        return getattr(self.engine.policy, "drift_generation", 0)
+
     def _handle_drift(self) -> None:
         if self.reaction is None:
             return
@@ -226,10 +232,11 @@ class Simulation:
         if not self._deferred:
             return
         indexes = list(self._deferred)
-        relabel = self.engine.relabel([self._deferred[i] for i in indexes])
+        records, reasons = zip(*(self._deferred[i] for i in indexes), strict=True)
+        relabel = self.engine.relabel(records, reasons)
         accepted = {record.id: prediction for record, prediction in relabel.labeled}
         for index in indexes:
-            prediction = accepted.get(self._deferred[index].id)
+            prediction = accepted.get(self._deferred[index][0].id)
             if prediction is None:
                 continue
             del self._deferred[index]

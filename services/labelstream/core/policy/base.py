@@ -85,9 +85,10 @@ class Evidence:
 def review_within_budget(
     budget: ReviewBudget, reason: str, defer_reason: str = "over_budget", reserved: bool = False, priority: float = 1.0
 ) -> Decision:
-    """A sure review (inclusion probability 1) if the budget has room, else a deferral."""
+    """A review if the budget has room, else a deferral; the inclusion probability is the gate's admission rate."""
+    admission = budget.admission_rate(reserved)
     if budget.try_spend(reserved):
-        return Decision("review", reason, 1.0, priority)
+        return Decision("review", reason, admission, priority)
     return Decision("deferred", defer_reason, priority=priority)
 
 
@@ -112,6 +113,10 @@ class Policy(ABC):
     def accepts(self, prediction: Prediction) -> bool:
         """Whether this prediction would be auto-labeled now, with no side effect (deferred relabel)."""
         return False
+
+    def relabels(self, defer_reason: str) -> bool:
+        """Whether a record deferred for ``defer_reason`` may be auto-labeled later (default: any)."""
+        return True
 
     def learn(self, evidence: Evidence) -> None:
         """Take a human answer into account (default: nothing to learn)."""

@@ -137,10 +137,14 @@ class ContractPolicy(Policy):
 
     def _auto_or_check(self, prediction: Prediction, threshold: float, audit_share: float) -> Decision:
         """An auto-label, unless drawn for an audit or among the least confident (within budget)."""
-        if audit_share > 0 and self._rng.random() < audit_share and self.budget.try_spend(reserved=True):
-            return Decision("review", "audit", audit_share, priority=1.0)
-        if self._boundary.ask(prediction.confidence - threshold) and self.budget.try_spend():
-            return Decision("review", "uncertain", 1.0, self.strategy.informativeness(prediction))
+        if audit_share > 0 and self._rng.random() < audit_share:
+            admission = self.budget.admission_rate(reserved=True)
+            if self.budget.try_spend(reserved=True):
+                return Decision("review", "audit", audit_share * admission, priority=1.0)
+        if self._boundary.ask(prediction.confidence - threshold):
+            admission = self.budget.admission_rate()
+            if self.budget.try_spend():
+                return Decision("review", "uncertain", admission, self.strategy.informativeness(prediction))
         return Decision("label", "confident")
 
     def accepts(self, prediction: Prediction) -> bool:
@@ -148,6 +152,12 @@ class ContractPolicy(Policy):
             return False
         threshold = self.calibrator.threshold(prediction.label)
         return threshold is not None and prediction.confidence >= threshold
+
+    def relabels(self, defer_reason: str) -> bool:
+        """Only records deferred for lack of evidence: they are a plain sample of the stream, which the
+        calibration describes. Records deferred over budget were picked for being uncertain; a threshold
+        calibrated on the whole stream says nothing about such a selection (they wait for a human)."""
+        return defer_reason == "no_evidence"
 
     # -- learning ------------------------------------------------------------------------------
 

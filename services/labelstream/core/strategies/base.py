@@ -36,9 +36,9 @@ Features = Mapping[str, float]
 class Query:
     """A strategy's decision about one record.
 
-    ``inclusion_probability`` is the probability with which ``ask`` was
-    drawn (0 when the budget was closed); ``priority`` is the answer's
-    informativeness in [0, 1].
+    ``inclusion_probability`` is the probability of asking: the strategy's
+    own times the budget gate's admission rate (0 when the gate was closed);
+    ``priority`` is the answer's informativeness in [0, 1].
     """
 
     ask: bool
@@ -93,14 +93,15 @@ class QueryStrategy(ABC):
     def query(self, prediction: Prediction, x: Features | None = None, budget: ReviewBudget | None = None) -> Query:
         """Draw whether to ask a human about this record, within ``budget``."""
         priority = self.informativeness(prediction, x)
-        if budget is not None and not budget.allows():
+        admission = 1.0 if budget is None else budget.admission_rate()
+        if budget is not None and not budget.request():
             return Query(False, 0.0, priority, over_budget=True)
         probability = min(max(self._probability(prediction, x), self.min_probability), 1.0)
         ask = self._rng.random() < probability
         self._after(ask)
         if ask and budget is not None:
             budget.spend()
-        return Query(ask, probability, priority)
+        return Query(ask, probability * admission, priority)
 
     @abstractmethod
     def _probability(self, prediction: Prediction, x: Features | None) -> float:

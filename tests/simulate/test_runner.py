@@ -1,0 +1,80 @@
+"""The in-process simulation on small files: report keys, relabel, clear errors."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import labelstream.simulate.runner as runner_module
+from labelstream.datafile import open_rows
+from labelstream.errors import InputFileError
+from labelstream.settings import load_settings
+from labelstream.simulate.datasets import export_dataset
+from labelstream.simulate.report import REPORT_KEYS
+from labelstream.simulate.runner import Simulation
+
+
+@pytest.fixture(scope="module")
+def sea_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "sea.csv"
+    export_dataset("sea_drift", path, size=1500, seed=3)
+    return path
+
+
+def run(path, **policy):
+    settings = load_settings(policy={"review_budget_share": 0.3, **policy})
+    return Simulation(settings).run(open_rows(path, label_column="label", id_column="id"))
+
+
+def test_simulation_on_a_small_csv_gives_the_full_report(sea_csv):
+    result = run(sea_csv)
+    report = result.report
+    assert set(REPORT_KEYS) <= set(report)
+    assert report["records"] == 1500 == len(result.outcomes)
+    assert report["auto_share"] + report["review_share"] + report["deferred_share"] == pytest.approx(1.0)
+    assert report["review_share"] <= 0.3 + 1 / 1500
+    assert report["settings"]["policy"]["name"] == "contract" and "kafka" not in report["settings"]
+    assert [o.index for o in result.outcomes] == list(range(1500))
+
+
+def test_every_review_is_answered_and_learned(sea_csv):
+    result = run(sea_csv)
+    reviewed = [o for o in result.outcomes if o.outcome == "review"]
+    assert all(o.method == "human" and o.label == o.true_label for o in reviewed)
+    assert result.report["label_accuracy"] >= 0.9
+
+
+def test_deferred_records_are_relabeled_when_the_model_version_changes(sea_csv):
+    result = run(sea_csv)
+    relabeled = [o for o in result.outcomes if o.relabeled]
+    assert relabeled, "no deferred record was relabeled"
+    assert all(o.outcome == "label" and o.method == "auto" and o.reason == "no_evidence" for o in relabeled)
+    assert all(o.model_version > 0 for o in relabeled)
+
+
+def test_same_seed_same_outcomes(sea_csv):
+    assert run(sea_csv).outcomes == run(sea_csv).outcomes
+
+
+def test_missing_label_column_is_a_clear_error(sea_csv):
+    with pytest.raises(InputFileError, match="--label-column 'y' is not a column"):
+        Simulation(load_settings()).run(open_rows(sea_csv, label_column="y"))
+
+
+def test_a_row_without_its_label_is_a_clear_error(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"x": 1, "y": "a"}\n{"x": 2}\n')
+    with pytest.raises(InputFileError, match="line 2: no value in the label column"):
+        Simulation(load_settings()).run(open_rows(path, label_column="y"))
+
+
+def test_invalid_rows_are_counted_not_fatal(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("x,y\n1,a\n2\n3,b\n")
+    result = Simulation(load_settings()).run(open_rows(path, label_column="y"))
+    assert result.report["records"] == 2 and result.report["invalid_rows"] == 1
+
+
+def test_doctests():
+    assert doctest.testmod(runner_module).failed == 0

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from labelstream import __version__
-from labelstream.cli import demo_cmd, produce_cmd, run_cmd, schemas_cmd, topics_cmd
-from labelstream.cli import datasets_cmd, simulate_cmd
+from labelstream.cli import bench_cmd, demo_cmd, produce_cmd, run_cmd, schemas_cmd, topics_cmd
+from labelstream.cli import datasets_cmd, quality_cmd, simulate_cmd
 from labelstream.cli.context import CliState
 from labelstream.errors import LabelstreamError
 
@@ -30,9 +30,11 @@ app.add_typer(topics_cmd.app, name="topics")
 app.command("produce")(produce_cmd.produce)
 app.add_typer(run_cmd.app, name="run")
 app.command("demo")(demo_cmd.demo)
-
+app.add_typer(bench_cmd.app, name="bench")
 app.command("simulate")(simulate_cmd.simulate)
 app.add_typer(datasets_cmd.app, name="datasets")
+bench_cmd.app.command("quality")(quality_cmd.quality)
+
 
 def _version(value: bool) -> None:
     if value:

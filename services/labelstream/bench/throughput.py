@@ -1,0 +1,431 @@
+"""``labelstream bench throughput``: the labeler side by side with raw Kafka pass-through, in one run.
+
+Every figure comes from the local broker in the same run:
+
+1. pass-through (confluent-kafka consume -> JSON parse -> produce): the limit;
+2. the same pass-through as a faust agent (``take`` batches);
+3. the real labeler process (transactions on, default model and policy, a
+   warm model version published first) from an empty group to all outcomes
+   committed;
+4. end-to-end latency (record produced -> outcome visible to a read_committed
+   consumer) at fixed offered rates;
+5. correction -> new model version live in the labeler;
+6. one vs two labeler processes on a two-partition topic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from labelstream.bench.workload import synthetic_records, warm_state
+from labelstream.kafka.config import consumer_config, producer_config
+from labelstream.kafka.topics import admin_client, create_topics
+from labelstream.processes import ServiceProcess, service
+from labelstream.settings import Settings, namespaced
+from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class ThroughputResult:
+    records: int
+    seconds: float
+    cpu_seconds: float | None = None
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_seconds_per_1k(self) -> float | None:
+        return None if self.cpu_seconds is None else self.cpu_seconds / self.records * 1000
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.records_per_second, 1),
+            "cpu_seconds_per_1k": None if self.cpu_seconds is None else round(self.cpu_seconds_per_1k, 4),
+        }
+
+
+@dataclass
+class BenchConfig:
+    records: int = 200_000
+    latency_seconds: float = 20.0
+    latency_rates: tuple[int, ...] = (1_000, 10_000)
+    corrections: int = 20
+    scale_records: int = 100_000
+    log_dir: Path = field(default_factory=lambda: Path(".stack") / "bench")
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        return cls(records=30_000, latency_seconds=8.0, corrections=8, scale_records=20_000)
+
+
+class ThroughputBench:
+    """Runs every part of the throughput benchmark on its own namespace of topics."""
+
+    def __init__(self, settings: Settings, config: BenchConfig, say: Say = print) -> None:
+        self.base = settings
+        self.config = config
+        self.say = say
+        self.run_id = uuid.uuid4().hex[:6]
+        self._namespaces: list[Settings] = []
+
+    # -- orchestration -------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        results: dict[str, Any] = {"machine": machine(), "config": {"records": self.config.records}}
+        try:
+            settings = self._namespace("main", partitions=3)
+            self.say(f"producing {self.config.records} records...")
+            produce_records(settings, settings.topics.records, self.config.records)
+            passthrough = self._passthrough("confluent", settings)
+            results["passthrough"] = passthrough.as_dict()
+            self.say(f"pass-through: {passthrough.records_per_second:,.0f} records/s")
+            faust_result = self._passthrough("faust", settings)
+            results["faust"] = faust_result.as_dict()
+            self.say(f"faust pass-through: {faust_result.records_per_second:,.0f} records/s")
+            labeler = self._labeler_throughput(settings, instances=1, total=self.config.records)
+            results["labeler"] = labeler.as_dict()
+            results["labeler_vs_passthrough"] = round(labeler.records_per_second / passthrough.records_per_second, 3)
+            self.say(f"labeler: {labeler.records_per_second:,.0f} records/s ({results['labeler_vs_passthrough']:.2f} x pass-through)")
+            results["latency"] = {str(rate): self._latency(rate) for rate in self.config.latency_rates}
+            results["model_update"] = self._model_update_latency()
+            results["scaling"] = self._scaling()
+        finally:
+            self._clean_up()
+        return results
+
+    def _namespace(self, name: str, partitions: int) -> Settings:
+        settings = namespaced(self.base, f"bench-{self.run_id}-{name}", partitions)
+        create_topics(settings)
+        registry = registry_for(settings)
+        registry.publish(warm_state(settings))
+        self._namespaces.append(settings)
+        return settings
+
+    def _clean_up(self) -> None:
+        admin = admin_client(self.base)
+        topics = [t for s in self._namespaces for t in s.topics.data_topics().values()]
+        topics += [f"{s.topics.records}.sink-{kind}" for s in self._namespaces for kind in ("confluent", "faust")]
+        if topics:
+            for future in admin.delete_topics(topics, operation_timeout=30).values():
+                try:
+                    future.result()
+                except Exception:  # noqa: BLE001 - best effort (sink topics may not exist)
+                    pass
+        client = connect(self.base.redis)
+        for settings in self._namespaces:
+            keys = list(client.scan_iter(f"{settings.redis.key_prefix}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+
+    # -- 1 and 2: pass-through -----------------------------------------------------------------
+
+    def _passthrough(self, kind: str, settings: Settings) -> ThroughputResult:
+        sink = f"{settings.topics.records}.sink-{kind}"
+        from confluent_kafka.admin import NewTopic
+
+        admin = admin_client(settings)
+        admin.create_topics([NewTopic(sink, settings.topics.partitions, 1)])[sink].result()
+        command = [
+            sys.executable, "-m", "labelstream.bench.passthrough", kind,
+            "--bootstrap", settings.kafka.bootstrap_servers, "--source", settings.topics.records, "--sink", sink,
+            "--count", str(self.config.records),
+            "--batch-size", str(settings.labeler.batch_size), "--wait-ms", str(settings.labeler.batch_max_wait_ms),
+        ]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+        found = out.stdout.rfind('{"records"')
+        if found < 0:
+            raise RuntimeError(f"{kind} pass-through failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+        data = json.loads(out.stdout[found:].splitlines()[0])
+        return ThroughputResult(data["records"], data["seconds"], data["cpu_seconds"])
+
+    # -- 3: the labeler ------------------------------------------------------------------------
+
+    def _labeler_throughput(self, settings: Settings, instances: int, total: int) -> ThroughputResult:
+        """From an empty group to every input offset committed (offsets commit with the outputs)."""
+        group = f"{settings.labeler.group_id}-x{instances}-{uuid.uuid4().hex[:4]}"
+        run_settings = settings.model_copy(
+            update={"labeler": settings.labeler.model_copy(update={"group_id": group, "transactional_id": group})}
+        )
+        procs = [service(run_settings, "labeler", self.config.log_dir, instance=str(i)).start() for i in range(instances)]
+        try:
+            for proc in procs:
+                proc.wait_until_serving()
+            return wait_committed(run_settings, group, total, procs)
+        finally:
+            for proc in procs:
+                proc.stop()
+
+    # -- 4: latency ----------------------------------------------------------------------------
+
+    def _latency(self, rate: int) -> dict[str, Any]:
+        settings = self._namespace(f"lat{rate}", partitions=3)
+        proc = service(settings, "labeler", self.config.log_dir, instance="0").start()
+        try:
+            proc.wait_until_serving()
+            time.sleep(2)  # let the group settle before measuring
+            latencies = measure_latency(settings, rate, self.config.latency_seconds)
+        finally:
+            proc.stop()
+        summary = percentiles(latencies)
+        summary["offered_rate"] = rate
+        self.say(
+            f"latency at {rate}/s: p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms"
+        )
+        return summary
+
+    # -- 5: correction -> model live -----------------------------------------------------------
+
+    def _model_update_latency(self) -> dict[str, Any]:
+        settings = self._namespace("update", partitions=3)
+        labeler = service(settings, "labeler", self.config.log_dir, instance="0").start()
+        learner = service(settings, "learner", self.config.log_dir).start()
+        try:
+            labeler.wait_until_serving()
+            learner.wait_until_serving()
+            latencies = measure_update_latency(settings, self.config.corrections)
+        finally:
+            labeler.stop()
+            learner.stop()
+        summary = percentiles(latencies)
+        self.say(f"correction -> model live: p50 {summary['p50_ms']:.0f} ms, p95 {summary['p95_ms']:.0f} ms")
+        return summary
+
+    # -- 6: one vs two labelers ----------------------------------------------------------------
+
+    def _scaling(self) -> dict[str, Any]:
+        settings = self._namespace("scale", partitions=2)
+        produce_records(settings, settings.topics.records, self.config.scale_records)
+        one = self._labeler_throughput(settings, instances=1, total=self.config.scale_records)
+        two = self._labeler_throughput(settings, instances=2, total=self.config.scale_records)
+        ratio = two.records_per_second / one.records_per_second
+        self.say(f"1 labeler: {one.records_per_second:,.0f}/s, 2 labelers: {two.records_per_second:,.0f}/s ({ratio:.2f} x)")
+        return {"one": one.as_dict(), "two": two.as_dict(), "ratio": round(ratio, 3)}
+
+
+# -- helpers (module level: each does one measurement) ---------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def registry_for(settings: Settings) -> ModelRegistry:
+    return ModelRegistry(
+        connect(settings.redis),
+        settings.redis.key_prefix,
+        settings.model.model_name,
+        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
+    )
+
+
+def produce_records(settings: Settings, topic: str, n: int, seed: int = 1) -> None:
+    producer = Producer(producer_config(settings.kafka))
+    for payload, _label in synthetic_records(n, seed=seed):
+        value = orjson.dumps(payload)
+        while True:
+            try:
+                producer.produce(topic, key=payload["id"].encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def committed_total(consumer: Consumer, partitions: list[TopicPartition]) -> int:
+    return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))
+
+
+def wait_committed(settings: Settings, group: str, total: int, procs: list[ServiceProcess], timeout: float = 900) -> ThroughputResult:
+    """Poll the group's committed offsets; time and CPU from the first commit to the last."""
+    watcher = Consumer(consumer_config(settings.kafka, group))
+    topic = settings.topics.records
+    partitions = [TopicPartition(topic, p) for p in watcher.list_topics(topic, timeout=10).topics[topic].partitions]
+    started = first = None
+    cpu_first = 0.0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            done = committed_total(watcher, partitions)
+            now = time.perf_counter()
+            if done and first is None:
+                first, started = done, now
+                cpu_first = sum(cpu_seconds(p.process.pid) for p in procs)
+            if done >= total:
+                cpu = sum(cpu_seconds(p.process.pid) for p in procs) - cpu_first
+                return ThroughputResult(total - first, now - started, cpu)
+            for proc in procs:
+                if not proc.alive:
+                    raise RuntimeError(f"{proc.name} died:\n{proc.log_tail()}")
+            time.sleep(0.05)
+    finally:
+        watcher.close()
+    raise TimeoutError(f"only {done} of {total} offsets committed in {timeout} s")
+
+
+def measure_latency(settings: Settings, rate: int, seconds: float) -> list[float]:
+    """Produce at ``rate`` for ``seconds``; latency of each record until its outcome is visible (read_committed)."""
+    sys.setswitchinterval(0.0005)  # the producer and the measuring consumer share this process
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    stop = threading.Event()
+    consumer = Consumer(consumer_config(settings.kafka, f"latency-{uuid.uuid4().hex[:6]}", **{"fetch.wait.max.ms": 1}))
+    outputs = [settings.topics.labels, settings.topics.review, settings.topics.deferred]
+    assignment = []
+    for topic in outputs:
+        for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+            assignment.append(TopicPartition(topic, p, OFFSET_BEGINNING))
+    consumer.assign(assignment)
+
+    def consume() -> None:
+        while not stop.is_set() or len(latencies) < len(sent):
+            for msg in consumer.consume(1000, 0.05):
+                if msg.error() is None:
+                    received = time.time()
+                    produced_at = sent.get(msg.key().decode())
+                    if produced_at is not None:
+                        latencies.append(received - produced_at)
+            if stop.is_set() and time.time() > stop_time + 10:
+                return
+
+    stop_time = float("inf")
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    producer = Producer(producer_config(settings.kafka, **{"linger.ms": 0}))
+    n = int(rate * seconds)
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    for i, (payload, _label) in enumerate(synthetic_records(n, seed=7, prefix=f"l{rate}-")):
+        delay = start + i * interval - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        now = time.time()
+        payload["timestamp"] = now
+        sent[payload["id"]] = now
+        producer.produce(settings.topics.records, key=payload["id"].encode(), value=orjson.dumps(payload))
+        producer.poll(0)
+    producer.flush(30)
+    stop_time = time.time()
+    stop.set()
+    reader.join(30)
+    consumer.close()
+    return latencies
+
+
+def measure_update_latency(settings: Settings, corrections: int, rate: int = 1000) -> list[float]:
+    """Send corrections one at a time under a 1k/s stream; time until outcomes carry a newer model version."""
+    stop = threading.Event()
+
+    def stream() -> None:
+        producer = Producer(producer_config(settings.kafka, **{"linger.ms": 0}))
+        for i, (payload, _label) in enumerate(synthetic_records(10**9, seed=11, prefix="u")):
+            if stop.is_set():
+                break
+            producer.produce(settings.topics.records, key=payload["id"].encode(), value=orjson.dumps(payload))
+            producer.poll(0)
+            if i % 10 == 9:
+                time.sleep(10 / rate)
+        producer.flush(10)
+
+    streamer = threading.Thread(target=stream, daemon=True)
+    streamer.start()
+    follower = Consumer(consumer_config(settings.kafka, f"update-{uuid.uuid4().hex[:6]}", **{"fetch.wait.max.ms": 1}))
+    outputs = [settings.topics.labels, settings.topics.review, settings.topics.deferred]
+    follower.subscribe(outputs)
+    producer = Producer(producer_config(settings.kafka, **{"linger.ms": 0}))
+    latencies = []
+    stored_ids: list[str] = []
+    version = 0
+    try:
+        deadline = time.monotonic() + 30
+        while not stored_ids and time.monotonic() < deadline:  # records whose features the labeler stored
+            for msg in follower.consume(1000, 0.1):
+                if msg.error() is None and msg.topic() != settings.topics.labels:
+                    stored_ids.append(msg.key().decode())
+                if msg.error() is None:
+                    version = max(version, orjson.loads(msg.value()).get("model_version") or 0)
+        for i in range(corrections):
+            record_id = stored_ids[i % len(stored_ids)] if stored_ids else None
+            if record_id is None:
+                break
+            sent_at = time.time()
+            correction = {"id": record_id, "label": "pos", "reviewer": "bench", "timestamp": sent_at}
+            producer.produce(settings.topics.corrections, key=record_id.encode(), value=orjson.dumps(correction))
+            producer.flush(5)
+            live = wait_for_version(follower, version + 1, settings, stored_ids)
+            if live is None:
+                continue
+            version, live_at = live
+            latencies.append(live_at - sent_at)
+            time.sleep(1.0)
+    finally:
+        stop.set()
+        streamer.join(10)
+        follower.close()
+    return latencies
+
+
+def wait_for_version(follower: Consumer, at_least: int, settings: Settings, stored_ids: list[str], timeout: float = 15) -> tuple[int, float] | None:
+    """The first outcome carrying model version >= ``at_least``: (version, its labeler timestamp)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in follower.consume(1000, 0.05):
+            if msg.error() is not None:
+                continue
+            value = orjson.loads(msg.value())
+            if msg.topic() != settings.topics.labels:
+                stored_ids.append(value["id"])
+            version = value.get("model_version") or 0
+            if version >= at_least:
+                return version, value["timestamp"]
+    return None
+
+
+def percentiles(latencies: list[float]) -> dict[str, Any]:
+    if not latencies:
+        return {"n": 0, "p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
+    ordered = sorted(latencies)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(at(0.95), 2),
+        "p99_ms": round(at(0.99), 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }

@@ -1,0 +1,41 @@
+"""``labelstream bench``: benchmarks that print figures and write them to BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labelstream.cli.context import state
+
+app = typer.Typer(help="Benchmarks: figures printed and written to BENCHMARKS.md.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("throughput")
+def throughput(
+    ctx: typer.Context,
+    records: Annotated[int, typer.Option(help="Records for the throughput runs.", min=1000)] = 200_000,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes (about 2 minutes).")] = False,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,  # noqa: UP007
+    markdown: Annotated[Path, typer.Option(help="Markdown file to update.")] = Path("BENCHMARKS.md"),
+) -> None:
+    """Labeler vs raw pass-through on the local broker: records/s, CPU, latency, model update, scaling."""
+    from labelstream.bench.markdown import write_section
+    from labelstream.bench.throughput import BenchConfig, ThroughputBench
+    from labelstream.bench.throughput_report import throughput_markdown
+
+    config = BenchConfig.quick() if quick else BenchConfig(records=records)
+    command = "labelstream bench throughput" + (" --quick" if quick else f" --records {records}")
+    results = ThroughputBench(state(ctx).settings(), config, say=lambda line: console.print(line, highlight=False)).run()
+    results["command"] = command
+    body = throughput_markdown(results)
+    write_section(markdown, "throughput", body)
+    console.print(body)
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=2))
+    console.print(f"written to {markdown}" + (f" and {json_path}" if json_path else ""))

@@ -109,16 +109,17 @@ def test_a_contradicted_calibration_resets_itself():
     assert contract.drift_generation >= 1
 
 
-def test_relabel_accepts_only_records_deferred_for_lack_of_evidence():
+def test_relabel_accepts_only_unselected_records_whose_label_stands():
     engine = LabelingEngine(OnlineModel(seed=1), policy())
     for _ in range(100):
         engine.learn({"x": 1.0}, "spam")
         engine.learn({"x": -1.0}, "ham")
     prove(engine.policy, "spam", n=600, low=0.5)
-    records = [Record(id="a", features={"x": 1.0}), Record(id="b", features={"x": 1.0}), Record(id="c", features={"x": -1.0})]
-    relabel = engine.relabel(records, ["no_evidence", "over_budget", "no_evidence"])
-    assert [record.id for record, _ in relabel.labeled] == ["a"]
-    assert sorted(record.id for record in relabel.waiting) == ["b", "c"]
+    records = [Record(id=name, features={"x": 1.0}) for name in "abc"] + [Record(id="d", features={"x": -1.0})]
+    relabel = engine.relabel(records, ["no_evidence", "over_budget", "no_evidence", "no_evidence"],
+                             ["spam", "spam", "ham", "ham"])
+    assert [record.id for record, _ in relabel.labeled] == ["a"]  # b: picked as uncertain; c: the model changed its mind
+    assert sorted(record.id for record in relabel.waiting) == ["b", "c", "d"]  # d: "ham" has no threshold
 
 
 def test_boundary_reviews_take_the_least_confident_share():

@@ -16,7 +16,7 @@ in-process simulator; it knows nothing of Kafka or Redis.
 
 Deferred records are re-scored when the model changes; the policy says which it now accepts:
 
->>> relabel = engine.relabel(records[4:])
+>>> relabel = engine.relabel(records[4:], ["over_budget"] * 2, ["neg", "pos"])
 >>> [(record.id, prediction.label) for record, prediction in relabel.labeled], relabel.waiting
 ([('4', 'neg'), ('5', 'pos')], [])
 """
@@ -103,19 +103,22 @@ class LabelingEngine:
         self.policy.observe(x, label)
         self.model.learn_one(x, label)
 
-    def relabel(self, records: Sequence[Record], defer_reasons: Sequence[str] | None = None) -> Relabel:
+    def relabel(
+        self, records: Sequence[Record], defer_reasons: Sequence[str], proposed_labels: Sequence[str | None]
+    ) -> Relabel:
         """Re-score deferred records under the current model: which the policy now accepts.
 
         Call after a new model version (or new calibration) lands, with each
-        record's defer reason when known (the policy may keep some kinds
-        waiting). Accepted records are auto-labeled (``relabeled=True`` on
-        their Label); the others keep waiting.
+        record's defer reason and the label the model proposed when it was
+        deferred (the Deferred message's ``proposed_label``): the contract
+        relabels only records deferred for lack of evidence whose label still
+        stands. Accepted records are auto-labeled (``relabeled=True`` on their
+        Label); the others keep waiting.
         """
-        reasons = defer_reasons if defer_reasons is not None else ["over_budget"] * len(records)
-        eligible = [r for r, reason in zip(records, reasons, strict=True) if self.policy.relabels(reason)]
-        result = Relabel(waiting=[r for r, reason in zip(records, reasons, strict=True) if not self.policy.relabels(reason)])
-        for record, prediction in zip(eligible, self.predict([r.features for r in eligible]), strict=True):
-            if self.policy.accepts(prediction):
+        result = Relabel()
+        predictions = self.predict([record.features for record in records])
+        for record, prediction, reason, label in zip(records, predictions, defer_reasons, proposed_labels, strict=True):
+            if self.policy.accepts_deferred(prediction, reason, label):
                 result.labeled.append((record, prediction))
             else:
                 result.waiting.append(record)

@@ -98,7 +98,7 @@ class Simulation:
         self.outcomes: list[RecordOutcome] = []
         self.drift_events: list[dict[str, Any]] = []
         self.invalid_rows: list[tuple[int, str]] = []
-        self._deferred: dict[int, tuple[Record, str]] = {}  # stream index -> record and defer reason
+        self._deferred: dict[int, tuple[Record, str, str | None]] = {}  # index -> record, reason, proposed label
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
 
@@ -169,7 +169,7 @@ class Simulation:
             if item.decision.outcome == "review":
                 answers.append((item, true_label))
             elif item.decision.outcome == "deferred":
-                self._deferred[index] = (record, item.decision.reason)
+                self._deferred[index] = (record, item.decision.reason, item.prediction.label)
         generation = self._drift_generation()
         for item, true_label in answers:
             self._answer(item, true_label)
@@ -232,8 +232,8 @@ class Simulation:
         if not self._deferred:
             return
         indexes = list(self._deferred)
-        records, reasons = zip(*(self._deferred[i] for i in indexes), strict=True)
-        relabel = self.engine.relabel(records, reasons)
+        records, reasons, proposed = zip(*(self._deferred[i] for i in indexes), strict=True)
+        relabel = self.engine.relabel(records, reasons, proposed)
         accepted = {record.id: prediction for record, prediction in relabel.labeled}
         for index in indexes:
             prediction = accepted.get(self._deferred[index][0].id)

@@ -114,9 +114,10 @@ class Policy(ABC):
         """Whether this prediction would be auto-labeled now, with no side effect (deferred relabel)."""
         return False
 
-    def relabels(self, defer_reason: str) -> bool:
-        """Whether a record deferred for ``defer_reason`` may be auto-labeled later (default: any)."""
-        return True
+    def accepts_deferred(self, prediction: Prediction, defer_reason: str, proposed_label: str | None) -> bool:
+        """Whether a record deferred for ``defer_reason`` (when the model proposed ``proposed_label``), re-scored
+        now as ``prediction``, is auto-labeled (default: as a new record would be)."""
+        return self.accepts(prediction)
 
     def learn(self, evidence: Evidence) -> None:
         """Take a human answer into account (default: nothing to learn)."""

@@ -153,11 +153,16 @@ class ContractPolicy(Policy):
         threshold = self.calibrator.threshold(prediction.label)
         return threshold is not None and prediction.confidence >= threshold
 
-    def relabels(self, defer_reason: str) -> bool:
-        """Only records deferred for lack of evidence: they are a plain sample of the stream, which the
-        calibration describes. Records deferred over budget were picked for being uncertain; a threshold
-        calibrated on the whole stream says nothing about such a selection (they wait for a human)."""
-        return defer_reason == "no_evidence"
+    def accepts_deferred(self, prediction: Prediction, defer_reason: str, proposed_label: str | None) -> bool:
+        """Only a record deferred for lack of evidence whose label the model still proposes.
+
+        The calibration describes fresh predictions. Records deferred for lack of evidence are a plain
+        sample of them; records deferred over budget were picked for being uncertain, and records the
+        model now labels differently are those two model versions disagree on — for such selections a
+        threshold calibrated on the whole stream proves nothing (measured: relabels of changed minds were
+        right 10-70% of the time). They wait for a human.
+        """
+        return defer_reason == "no_evidence" and prediction.label == proposed_label and self.accepts(prediction)
 
     # -- learning ------------------------------------------------------------------------------
 

@@ -80,21 +80,7 @@ class Labeler:
             settings.learner.keep_versions,
         )
         self.events = EventPublisher(settings, SERVICE)
-        self.consumer = Consumer(
-            consumer_config(
-                settings.kafka,
-                settings.labeler.group_id,
-                **{
-                    "fetch.min.bytes": 1,
-                    "max.partition.fetch.bytes": 4 * 1024 * 1024,
-                    "queued.min.messages": 100_000,
-                    # Static membership: a restarted instance takes its partitions back at once;
-                    # a dead one is replaced after the session timeout.
-                    "group.instance.id": f"{settings.labeler.transactional_id}-{instance}",
-                    "session.timeout.ms": 10_000,
-                },
-            )
-        )
+        self.consumer = self._new_consumer()
         self.producer = Producer(
             producer_config(
                 settings.kafka,
@@ -154,6 +140,10 @@ class Labeler:
         messages = self.consumer.consume(
             self.settings.labeler.batch_size, self.settings.labeler.batch_max_wait_ms / 1000
         )
+        failed = next((m.error() for m in messages if _is_fatal(m.error())), None)
+        if failed is not None:
+            self._replace_consumer(failed)
+            return
         messages = [m for m in messages if not self._is_error(m)]
         if messages:
             started = time.perf_counter()
@@ -371,6 +361,40 @@ class Labeler:
         except redis.RedisError as exc:
             self._last_error = f"redis: {exc}"
 
+    def _new_consumer(self) -> Consumer:
+        return Consumer(
+            consumer_config(
+                self.settings.kafka,
+                self.settings.labeler.group_id,
+                **{
+                    "fetch.min.bytes": 1,
+                    "max.partition.fetch.bytes": 4 * 1024 * 1024,
+                    "queued.min.messages": 100_000,
+                    # Static membership: a restarted instance takes its partitions back at once;
+                    # a dead one is replaced after the session timeout.
+                    "group.instance.id": f"{self.settings.labeler.transactional_id}-{self.instance}",
+                    "session.timeout.ms": 10_000,
+                },
+            )
+        )
+
+    def _replace_consumer(self, error: KafkaError) -> None:
+        """Rejoin with a new consumer after a fatal consumer error; the batch in hand is dropped, not committed.
+
+        librdkafka fences a static member whose session expired (e.g. the broker
+        was down longer than ``session.timeout.ms``) and the consumer stays dead
+        (librdkafka issue 3437). Nothing was committed through it since, so the
+        new consumer resumes at the committed offsets: no loss, no duplicate.
+        """
+        self._last_error = f"consumer: {error}"
+        log.warning("fatal consumer error, joining the group again with a new consumer: %s", error)
+        try:
+            self.consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("closing the failed consumer: %s", exc)
+        self.consumer = self._new_consumer()
+        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign)
+
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", sorted(p.partition for p in partitions))
 
@@ -380,6 +404,11 @@ class Labeler:
             return False
         log.warning("consumer: %s", msg.error())
         return True
+
+
+def _is_fatal(error: KafkaError | None) -> bool:
+    """A consumer error it cannot recover from (delivered as code _FATAL, not always flagged fatal())."""
+    return error is not None and (error.fatal() or error.code() == KafkaError._FATAL)
 
 
 def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:

@@ -34,12 +34,15 @@ from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore, StoredRecord
+from labelstream.watchdog import StallWatchdog, restart_in_place
 
 log = logging.getLogger("labelstream.labeler")
 
 SERVICE = "labeler"
 # How often lag, backlog and health are refreshed (seconds).
 HOUSEKEEPING_INTERVAL = 5.0
+# How long a transactional call may overstay its own timeout before the watchdog restarts the process.
+STALL_GRACE_SECONDS = 10.0
 
 
 @dataclass
@@ -92,6 +95,8 @@ class Labeler:
             )
         )
         self.watcher = ModelWatcher(settings, self.registry, on_rejected=self._on_model_rejected)
+        # A transactional call stuck past its own timeout (a librdkafka bug) restarts the process in place.
+        self.stall_watchdog = StallWatchdog(restart_in_place)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -165,10 +170,12 @@ class Labeler:
             self.producer.begin_transaction()
             for topic, key, value in outputs.messages:
                 self._produce(topic, key, value)
-            self.producer.send_offsets_to_transaction(
-                _next_offsets(messages), self.consumer.consumer_group_metadata(), 30
-            )
-            self.producer.commit_transaction(60)
+            with self.stall_watchdog.guard("send_offsets_to_transaction", 30 + STALL_GRACE_SECONDS):
+                self.producer.send_offsets_to_transaction(
+                    _next_offsets(messages), self.consumer.consumer_group_metadata(), 30
+                )
+            with self.stall_watchdog.guard("commit_transaction", 60 + STALL_GRACE_SECONDS):
+                self.producer.commit_transaction(60)
         except (KafkaException, redis.RedisError) as exc:
             self._recover(exc)
             return False

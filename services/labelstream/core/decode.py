@@ -15,6 +15,7 @@ short ``kind`` (for metrics and the DLQ) and a readable ``message``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -146,6 +147,8 @@ def decode_correction(value: bytes | None, key: bytes | None = None, max_bytes: 
         correction = Correction.model_validate_json(value)
     except ValidationError as exc:
         return _from_validation_error(exc)
+    if not math.isfinite(correction.timestamp):  # NaN/Infinity literals parse as floats
+        return DecodeError("not_finite", f"timestamp: is not finite ({correction.timestamp})")
     if key is not None and key != correction.id.encode():
         return DecodeError("key_mismatch", f"message key {key[:64]!r} differs from correction id {correction.id[:64]!r}")
     return correction

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 
 import orjson
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 
 from labelstream.core.schemas import Correction
 from labelstream.datafile import open_rows
@@ -96,7 +96,10 @@ class SimulatedReviewer:
             self.producer.poll(0)
             answered += 1
         if self.producer.flush(30) == 0:
-            self.consumer.commit(asynchronous=False)
+            try:
+                self.consumer.commit(asynchronous=False)
+            except KafkaException as exc:  # e.g. the coordinator moved (broker restart): the next commit covers it
+                log.warning("commit failed, the next batch's commit covers it: %s", exc)
         self.answered += answered
         return answered
 

@@ -40,6 +40,8 @@ def test_targets_report_by_how_much():
     assert checks["auto share / oracle"]["measured"] == 0.6 / 0.7 and not checks["auto share / oracle"]["met"]
     assert checks["review share"]["met"]
     assert not checks["worst 500-record window after drift+300"]["met"]
+    no_oracle = {c["target"]: c for c in targets(run, None, BenchSettings())}
+    assert no_oracle["auto share / oracle"]["met"] is None
 
 
 def test_post_drift_windows_start_after_the_settling_period():

@@ -39,5 +39,5 @@ def quality(
         console.print(table)
     body = quality_markdown(summary, command)
     write_section(markdown, "quality", body)
-    missed = [(e["stream"].dataset, t["target"]) for e in summary["streams"] for t in e["targets"] if not t["met"]]
+    missed = [(e["stream"].dataset, t["target"]) for e in summary["streams"] for t in e["targets"] if t["met"] is False]
     console.print(f"written to {markdown}; targets missed: {len(missed)}" + "".join(f"\n  {s}: {t}" for s, t in missed))

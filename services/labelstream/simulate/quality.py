@@ -200,7 +200,7 @@ def oracle(results: list[RunResult], target: float) -> RunResult | None:
 
 
 def targets(result: RunResult, best: RunResult | None, bench: BenchSettings) -> list[dict[str, Any]]:
-    """The issue's four targets for one run: name, required, measured, met."""
+    """The issue's four targets for one run: name, required, measured, met (``None``: no oracle to compare with)."""
     precision_floor = bench.target_precision - 0.01
     worst = result.worst_post_drift_precision
     oracle_share = best.auto_share if best is not None else 0.0
@@ -208,7 +208,7 @@ def targets(result: RunResult, best: RunResult | None, bench: BenchSettings) -> 
         ("auto precision", f">= {precision_floor:.2f}", result.auto_precision,
          result.auto_precision is None or result.auto_precision >= precision_floor),
         ("auto share / oracle", ">= 0.90", None if not oracle_share else result.auto_share / oracle_share,
-         result.auto_share >= 0.9 * oracle_share),
+         None if best is None else result.auto_share >= 0.9 * oracle_share),
         ("review share", f"<= {bench.review_budget_share + 0.01:.2f}", result.review_share,
          result.review_share <= bench.review_budget_share + 0.01),
     ]

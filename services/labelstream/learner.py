@@ -24,23 +24,27 @@ import threading
 from typing import Any
 
 import faust
+from confluent_kafka import Consumer, TopicPartition
 import redis
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
 from labelstream.core.schemas import Correction, DeadLetter, Label
 from labelstream.core.snapshot import ModelState
-from labelstream.kafka.config import faust_broker_settings
+from labelstream.kafka.config import consumer_config, faust_broker_settings
 from labelstream.kafka.events import EventPublisher
 from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore, StoredRecord
+from labelstream.watchdog import ProgressWatchdog, restart_in_place
 
 log = logging.getLogger("labelstream.learner")
 
 SERVICE = "learner"
+# Corrections waiting and none handled for this long: the consumer is stuck (see ProgressWatchdog).
+STALL_SECONDS = 60.0
 
 
 class Learner:
@@ -54,6 +58,7 @@ class Learner:
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
         self._pending_acks: list[tuple[Any, Any]] = []
+        self._watermarks: Consumer | None = None
         self._last_error = ""
 
         # -- clients ------------------------------------------------------------------------
@@ -69,6 +74,9 @@ class Learner:
         self.events = EventPublisher(settings, SERVICE)
         self._restore()
         self.app = self._build_app()
+        # faust can stop fetching after a broker restart without an error: restart in place then
+        # (safe: what the last snapshot does not hold is replayed).
+        self.progress_watchdog = ProgressWatchdog(self._corrections_waiting, STALL_SECONDS, restart_in_place)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -122,6 +130,7 @@ class Learner:
 
     async def _handle(self, message: Any) -> None:
         """Learn one correction (or dead-letter it), unless the latest snapshot already holds it."""
+        self.progress_watchdog.progress()
         tp = f"{message.topic}:{message.partition}"
         if message.offset < self.offsets.get(tp, 0):
             return
@@ -218,6 +227,18 @@ class Learner:
         if self._unpublished:
             await self._publish()
 
+    def _corrections_waiting(self) -> bool:
+        """Whether ``corrections`` holds messages past what this learner has handled."""
+        if self._watermarks is None:
+            self._watermarks = Consumer(consumer_config(self.settings.kafka, f"{self.settings.learner.app_id}-watchdog"))
+        topic = self.settings.topics.corrections
+        partitions = self._watermarks.list_topics(topic, timeout=10).topics[topic].partitions
+        for partition in partitions:
+            _low, high = self._watermarks.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if high > self.offsets.get(f"{topic}:{partition}", 0) + 1:  # + 1: a transaction marker may end it
+                return True
+        return False
+
     # -- running -------------------------------------------------------------------------------
 
     def health(self) -> tuple[bool, dict]:
@@ -230,6 +251,7 @@ class Learner:
     def run(self, loglevel: str = "warning") -> None:
         """Run the faust worker until SIGTERM/SIGINT."""
         server, port = start_metrics_server(self.settings.learner.metrics_port, self.health, self.metrics)
+        self.progress_watchdog.start()
         log.info("learner: metrics and health on :%d", port)
         try:
             worker = _Worker(self.app, loglevel=loglevel, quiet=True)

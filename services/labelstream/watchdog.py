@@ -69,3 +69,47 @@ def restart_in_place(reason: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+class ProgressWatchdog:
+    """Calls ``on_stall(reason)`` (once) when work is waiting but nothing was done for ``stall_seconds``.
+
+    For a consumer that can stall without an error (faust after a broker
+    restart): ``pending()`` says whether input is waiting; :meth:`progress` is
+    called for each unit of work done.
+
+    >>> fired = []
+    >>> watchdog = ProgressWatchdog(lambda: True, stall_seconds=0.05, on_stall=fired.append, check_every=0.01)
+    >>> watchdog.start(); time.sleep(0.3); fired
+    ['no progress for 0.05 s while input waits']
+    """
+
+    def __init__(
+        self, pending: Callable[[], bool], stall_seconds: float, on_stall: Callable[[str], None], check_every: float = 5.0
+    ) -> None:
+        self.pending = pending
+        self.stall_seconds = stall_seconds
+        self.on_stall = on_stall
+        self.check_every = check_every
+        self._last_progress = time.monotonic()
+
+    def progress(self) -> None:
+        self._last_progress = time.monotonic()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="progress-watchdog", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.check_every)
+            if time.monotonic() - self._last_progress < self.stall_seconds:
+                continue
+            try:
+                waiting = self.pending()
+            except Exception as exc:  # noqa: BLE001 - cannot tell (broker down): not a stall of ours
+                log.debug("progress watchdog: %s", exc)
+                continue
+            if waiting:
+                self.on_stall(f"no progress for {self.stall_seconds:g} s while input waits")
+                return
+            self.progress()

@@ -24,11 +24,14 @@ import redis
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.engine import Routed
+from labelstream.core.policy import Prediction
 from labelstream.core.schemas import DeadLetter, Deferred, Label, Record, ReviewRequest
 from labelstream.errors import SnapshotRejected
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.events import EventPublisher
+from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
+from labelstream.policy_metrics import export_policy_metrics
 from labelstream.model_watcher import ModelWatcher
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
@@ -65,7 +68,9 @@ class Labeler:
         self.instance = instance
         self.decoder = RecordDecoder.from_limits(settings.limits)
         self.engine = build_engine(settings)
+        self.engine.monitor = build_monitor(settings)
         self.metrics = Metrics.from_settings(SERVICE, settings.metrics)
+        self._routed = Counter[str]()
         self._stop = threading.Event()
         self._healthy_until = 0.0
         self._last_error = ""
@@ -83,6 +88,7 @@ class Labeler:
             settings.learner.keep_versions,
         )
         self.events = EventPublisher(settings, SERVICE)
+        self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         self.consumer = self._new_consumer()
         self.producer = Producer(
             producer_config(
@@ -155,6 +161,7 @@ class Labeler:
             outputs = self._route(messages)
             if self._commit(messages, outputs):
                 self._observe(outputs, len(messages), time.perf_counter() - started)
+                self.drift.handle(self.engine)
         self._housekeeping()
 
     def _commit(self, messages: Sequence[Message], outputs: BatchOutputs) -> bool:
@@ -332,10 +339,54 @@ class Labeler:
         if state is None or state.version <= self.engine.model_version:
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+        if state.metrics.get("challenger") and self.engine.monitor is not None:
+            self.engine.monitor.restart_prediction_detectors()  # a new model: its confidence is a new baseline
         self.metrics.set_model(
             state.version, state.created_at, self.settings.model.model_name, state.model.name, self.engine.policy.name
         )
+        export_policy_metrics(self.metrics, self.engine.policy, self.settings.policy.target_precision)
         log.info("model version %d live (%d corrections learned)", state.version, state.model.n_learned)
+        self._relabel_deferred()
+
+    def _relabel_deferred(self) -> None:
+        """Re-score waiting deferred records under the new model; auto-label those the policy now accepts.
+
+        Deferred ids are claimed atomically from Redis (several labelers never take the same one) and
+        their labels are committed in one transaction; ids still waiting go to the back of the queue.
+        At most once: a crash between claim and commit leaves those records with their deferred outcome.
+        """
+        claimed = self.store.claim_deferred(self.settings.labeler.relabel_batch)
+        if not claimed:
+            return
+        stored = [s for s in self.store.get_many(claimed) if s is not None and s.record_json is not None]
+        records = [Record.model_validate_json(s.record_json) for s in stored]
+        proposed = [Prediction.from_probabilities(s.probabilities).label for s in stored]
+        result = self.engine.relabel(records, [s.reason for s in stored], proposed)
+        try:
+            self.producer.begin_transaction()
+            for record, prediction in result.labeled:
+                self._produce(self.settings.topics.labels, record.id.encode(), self._relabel_label(record, prediction))
+            self.producer.commit_transaction(60)
+        except KafkaException as exc:
+            log.warning("relabel not committed, records stay deferred: %s", exc)
+            self.producer.abort_transaction(30)
+            self.store.requeue_deferred(claimed, time.time())
+            return
+        self.store.requeue_deferred((r.id for r in result.waiting), time.time())
+        if result.labeled:
+            self.metrics.record_outcomes({("label", "relabeled"): len(result.labeled)})
+            log.info("relabeled %d deferred records (%d still waiting)", len(result.labeled), len(result.waiting))
+
+    def _relabel_label(self, record: Record, prediction: Prediction) -> bytes:
+        return Label(
+            id=record.id,
+            label=prediction.label or "",
+            confidence=prediction.confidence,
+            method="auto",
+            model_version=self.engine.model_version,
+            policy=self.engine.policy.name,
+            relabeled=True,
+        ).model_dump_json().encode()
 
     def _on_model_rejected(self, version: int, error: str) -> None:
         log.error("model version %s rejected: %s", version, error)
@@ -350,6 +401,10 @@ class Labeler:
         for kind, n in outputs.invalid.items():
             self.metrics.record_invalid(kind, n)
         self.metrics.observe_batch(n_messages, seconds, outputs.timestamps)
+        for (outcome, _reason), n in outputs.outcomes.items():
+            self._routed[outcome] += n
+        total = sum(self._routed.values())
+        self.metrics.set_review_budget_used(self._routed["review"] / total if total else 0.0)
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -364,7 +419,7 @@ class Labeler:
                 lags[tp.partition] = max(0, high - position)
         self.metrics.set_consumer_lag(self.settings.topics.records, lags)
         try:
-            self.metrics.set_backlogs(deferred=self.store.deferred_count())
+            self.metrics.set_backlogs(review=self.store.review_backlog(), deferred=self.store.deferred_count())
         except redis.RedisError as exc:
             self._last_error = f"redis: {exc}"
 

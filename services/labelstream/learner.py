@@ -31,9 +31,11 @@ from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
 from labelstream.core.schemas import Correction, DeadLetter, Label
 from labelstream.core.snapshot import ModelState
+from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.kafka.config import consumer_config, faust_broker_settings
 from labelstream.kafka.events import EventPublisher
 from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
+from labelstream.policy_metrics import export_policy_metrics
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
@@ -53,6 +55,7 @@ class Learner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = build_engine(settings)
+        self.engine.monitor = build_monitor(settings)
         self.metrics = Metrics.from_settings(SERVICE, settings.metrics)
         self.offsets: dict[str, int] = {}
         self.corrections_applied = 0
@@ -60,6 +63,7 @@ class Learner:
         self._pending_acks: list[tuple[Any, Any]] = []
         self._watermarks: Consumer | None = None
         self._last_error = ""
+        self._challenger_won = False
 
         # -- clients ------------------------------------------------------------------------
         redis_client = connect(settings.redis, wait_seconds=30)
@@ -72,6 +76,7 @@ class Learner:
             settings.learner.keep_versions,
         )
         self.events = EventPublisher(settings, SERVICE)
+        self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         self._restore()
         self.app = self._build_app()
         # faust can stop fetching after a broker restart without an error: restart in place then
@@ -151,7 +156,11 @@ class Learner:
         stored = await self._get_stored(correction.id)
         if stored is None:
             return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
+        self._referee_challenger(stored.features, correction.label)
         self.engine.learn(stored.features, correction.label, stored.evidence(correction.label, correction.timestamp))
+        self.drift.handle(self.engine)
+        if stored.outcome == "review":
+            self.store.review_answered()
         self.corrections_applied += 1
         self._unpublished.append(correction.timestamp)
         self.metrics.record_corrections(1, "learned")
@@ -180,6 +189,21 @@ class Learner:
             self._last_error = ""
             return stored
 
+    def _referee_challenger(self, features: dict[str, Any], label: str) -> None:
+        """Show a running challenger the answer (before anyone learns it), and adopt it if it now wins."""
+        reaction = self.drift.reaction
+        if reaction.challenger is None or not reaction.challenger.active:
+            return
+        x = self.engine.featurizer.transform_one(features)
+        champion = self.engine.predict([features])[0].label
+        reaction.observe_answer(x, label, champion)
+        winner = reaction.take_winner()
+        if winner is not None:
+            self.engine.model = winner
+            self._challenger_won = True
+            self.events.publish("rollback", model_name=self.settings.model.model_name, reason="challenger won after drift")
+            log.warning("challenger model won after a drift: it becomes the next version")
+
     async def _dead_letter(self, message: Any, kind: str, error: str) -> None:
         letter = DeadLetter.from_raw(
             message.value, message.key, kind, error, message.topic, SERVICE, message.partition, message.offset
@@ -204,9 +228,10 @@ class Learner:
             featurizer=self.engine.featurizer,
             version=version,
             policy_state=self.engine.policy.learned_state(),
-            metrics={"corrections_applied": float(self.corrections_applied)},
+            metrics={"corrections_applied": float(self.corrections_applied), "challenger": float(self._challenger_won)},
             source_offsets=dict(self.offsets),
         )
+        self._challenger_won = False
         announcement = self.registry.publish(state)
         self.engine.model_version = version
         await self.versions_topic.send(
@@ -214,6 +239,7 @@ class Learner:
         )
         self.metrics.set_model(version, state.created_at, self.settings.model.model_name, state.model.name)
         self.metrics.observe_update_latencies(self._unpublished)
+        export_policy_metrics(self.metrics, self.engine.policy, self.settings.policy.target_precision)
         self._unpublished = []
         await self._ack_pending()
         log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)

@@ -189,6 +189,7 @@ class LabelerSettings(_Section):
     )
     batch_size: int = Field(500, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(50, ge=1)
+    relabel_batch: int = Field(5000, ge=1, description="Deferred records re-scored per new model version.")
     transaction_timeout_ms: int = Field(
         30_000, ge=1000, description="How long a dead labeler's open transaction can block readers."
     )

@@ -12,6 +12,7 @@ from river import datasets
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.processes import service
 from labelstream.produce import produce_file
+from labelstream.simulate.datasets import export_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +42,54 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def run_stream(settings, start_services, data: Path, truth: dict[str, str], rate: float):
+    """Start labeler, learner and simulated reviewer; stream the file; wait until every record is routed and answered."""
+    labeler = start_services(settings, "labeler", instance="0")
+    learner = start_services(settings, "learner")
+    start_services(settings, "reviewer-sim", "--data", str(data), "--label-column", "label", "--id-column", "id")
+    labeler.wait_until_serving()
+    learner.wait_until_serving()
+    report = produce_file(settings, data, id_column="id", label_column="label", rate=rate)
+    assert report.sent == len(truth)
+
+    def all_routed_and_answered():
+        ledger = read_ledger(settings)
+        reviewed = [i for i, outs in ledger.routing.items() if outs == ["review"]]
+        done = len(ledger.routing) >= len(truth) and all(ledger.human_labels.get(i) for i in reviewed)
+        return ledger if done else None
+
+    return wait_for(all_routed_and_answered, 120, "every record routed and every review answered")
+
+
+def check_exactly_once(ledger, truth: dict[str, str]) -> None:
+    assert ledger.missing(truth) == set()
+    assert ledger.duplicated() == {}
+    assert set(ledger.routing) == set(truth)
+    assert ledger.dead_letters == []
+    assert ledger.conflicting_human_labels() == {}
+    reviewed = [i for i, outs in ledger.routing.items() if outs == ["review"]]
+    assert all(ledger.human_labels[i][-1]["label"] == truth[i] for i in reviewed)
+
+
+def thirds(ledger, truth: dict[str, str]):
+    """(auto precision, auto count) of the first and the last third of the stream."""
+    ids = list(truth)
+    third = len(ids) // 3
+
+    def auto_precision(chunk):
+        auto = [i for i in chunk if ledger.routing[i] == ["label"]]
+        correct = sum(ledger.auto_labels[i][0]["label"] == truth[i] for i in auto)
+        return (correct / len(auto) if auto else 0.0), len(auto)
+
+    return auto_precision(ids[:third]), auto_precision(ids[-third:])
+
+
 @pytest.fixture
-def loop_services(stack_settings, tmp_path):
+def start_services(tmp_path):
     started = []
 
-    def start(kind: str, *args: str, **kwargs):
-        proc = service(stack_settings, kind, tmp_path / "logs", *args, **kwargs).start()
+    def start(settings, kind: str, *args: str, **kwargs):
+        proc = service(settings, kind, tmp_path / "logs", *args, **kwargs).start()
         started.append(proc)
         return proc
 
@@ -55,51 +98,39 @@ def loop_services(stack_settings, tmp_path):
         proc.stop(20)
 
 
-def test_stream_is_labeled_exactly_once_and_the_model_improves(stack_settings, loop_services, tmp_path):
+def test_stream_is_labeled_exactly_once_and_the_model_improves(settings_factory, start_services, tmp_path):
+    """Issue 3, with the naive confidence-threshold policy: the model learns, auto precision rises."""
+    settings = settings_factory(policy={"name": "threshold"})
     data = tmp_path / "phishing.csv"
     truth = write_dataset(data, datasets.Phishing(), "p")
-    labeler = loop_services("labeler", instance="0")
-    learner = loop_services("learner")
-    loop_services("reviewer-sim", "--data", str(data), "--label-column", "label", "--id-column", "id")
-    labeler.wait_until_serving()
-    learner.wait_until_serving()
+    ledger = run_stream(settings, start_services, data, truth, rate=120)
+    check_exactly_once(ledger, truth)
 
-    report = produce_file(stack_settings, data, id_column="id", label_column="label", rate=120)
-    assert report.sent == len(truth)
-
-    def all_routed():
-        ledger = read_ledger(stack_settings)
-        return ledger if len(ledger.routing) >= len(truth) else None
-
-    ledger = wait_for(all_routed, 60, "every record to be routed")
-    assert ledger.missing(truth) == set()
-    assert ledger.duplicated() == {}
-    assert set(ledger.routing) == set(truth)
-    assert ledger.dead_letters == []
-
-    # Every review got its human label back, learned by the model.
-    reviewed = [i for i, outs in ledger.routing.items() if outs == ["review"]]
-    wait_for(lambda: len(read_ledger(stack_settings).human_labels) >= len(reviewed), 30, "human labels")
-    ledger = read_ledger(stack_settings)
-    assert ledger.conflicting_human_labels() == {}
-    assert all(ledger.human_labels[i][-1]["label"] == truth[i] for i in reviewed)
-
-    # The model version advances and labels carry it.
     versions = [label["model_version"] for labels in ledger.auto_labels.values() for label in labels]
-    assert versions and max(v or 0 for v in versions) >= 3
-
-    # Auto precision improves: last third of the stream vs first third (auto-labeled records only).
-    ids = list(truth)
-    third = len(ids) // 3
-
-    def auto_precision(chunk):
-        auto = [i for i in chunk if ledger.routing[i] == ["label"]]
-        correct = sum(ledger.auto_labels[i][0]["label"] == truth[i] for i in auto)
-        return correct / len(auto) if auto else 0.0, len(auto)
-
-    first, n_first = auto_precision(ids[:third])
-    print("auto precision first third", first, n_first)
-    last, n_last = auto_precision(ids[-third:])
-    print("auto precision last third", last, n_last, ledger.outcome_counts())
+    assert versions and max(v or 0 for v in versions) >= 3, "the model version advances and labels carry it"
+    (first, n_first), (last, n_last) = thirds(ledger, truth)
+    print("threshold policy, auto precision first third", first, n_first, "last third", last, n_last)
     assert n_first >= 20 and n_last > n_first
-    assert last > first, (first, n_first, last, n_last)
+    assert last > first
+
+
+def test_contract_policy_end_to_end_with_budget_and_relabel(settings_factory, start_services, tmp_path):
+    """Issue 4 on the real broker: the default contract policy under a review budget, deferred and relabel included."""
+    settings = settings_factory(policy={"review_budget_share": 0.3})
+    data = tmp_path / "sea.csv"
+    export_dataset("sea", data, size=6000, seed=3)
+    truth = {row["id"]: row["label"] for row in csv.DictReader(data.open())}
+    ledger = run_stream(settings, start_services, data, truth, rate=600)
+    check_exactly_once(ledger, truth)
+
+    counts = ledger.outcome_counts()
+    print("contract policy outcomes", dict(counts), "relabeled", len(ledger.relabels))
+    assert counts["review"] <= 0.3 * len(truth) + 10, "the review budget holds"
+    assert counts["deferred"] > 0 and counts["label"] > 0
+    relabeled = [i for i, outs in ledger.relabels.items() if outs]
+    assert all(ledger.routing[i] == ["deferred"] for i in relabeled), "only deferred records are relabeled"
+    auto = [labels[-1] for labels in ledger.auto_labels.values()]
+    precision = sum(label["label"] == truth[label["id"]] for label in auto) / len(auto)
+    assert precision >= 0.94, precision
+    (_, n_first), (_, n_last) = thirds(ledger, truth)
+    assert n_last > n_first, "auto share grows as the model learns"

@@ -88,18 +88,33 @@ class RecordStore:
     def deferred_key(self) -> str:
         return f"{self.prefix}:deferred"
 
+    @property
+    def review_open_key(self) -> str:
+        """Review requests sent minus answers learned: the review backlog (approximate across crashes)."""
+        return f"{self.prefix}:review:open"
+
+    def review_answered(self) -> None:
+        self.client.decr(self.review_open_key)
+
+    def review_backlog(self) -> int:
+        return max(0, int(self.client.get(self.review_open_key) or 0))
+
     def put_many(self, records: Sequence[StoredRecord]) -> None:
         """Store a batch in one round trip (pipelined, not transactional)."""
         if not records:
             return
         pipe = self.client.pipeline(transaction=False)
         deferred: dict[str, float] = {}
+        reviews = 0
         for record in records:
             pipe.set(self._key(record.id), record.to_json(), ex=self.ttl_seconds)
             if record.outcome == "deferred":
                 deferred[record.id] = record.routed_at
+            reviews += record.outcome == "review"
         if deferred:
             pipe.zadd(self.deferred_key, deferred)
+        if reviews:
+            pipe.incrby(self.review_open_key, reviews)
         pipe.execute()
 
     def get(self, record_id: str) -> StoredRecord | None:
@@ -123,3 +138,13 @@ class RecordStore:
 
     def deferred_count(self) -> int:
         return int(self.client.zcard(self.deferred_key))
+
+    def claim_deferred(self, limit: int) -> list[str]:
+        """Atomically take up to ``limit`` of the longest-waiting deferred ids (no two labelers get the same)."""
+        return [member.decode() for member, _score in self.client.zpopmin(self.deferred_key, limit)]
+
+    def requeue_deferred(self, record_ids: Iterable[str], at: float) -> None:
+        """Put ids back at the end of the queue (they wait for a later model version)."""
+        ids = list(record_ids)
+        if ids:
+            self.client.zadd(self.deferred_key, dict.fromkeys(ids, at))

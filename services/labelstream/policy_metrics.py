@@ -1,0 +1,26 @@
+"""Export what a routing policy knows (per-class thresholds, audit precision) as metrics."""
+
+from __future__ import annotations
+
+from labelstream.core.bounds import Proportion
+from labelstream.core.policy import Policy
+from labelstream.metrics import OVERALL, Metrics
+
+
+def export_policy_metrics(metrics: Metrics, policy: Policy, target_precision: float) -> None:
+    """Thresholds (calibrated policies) and audit precision estimates with their bounds (contract policy)."""
+    calibrator = getattr(policy, "calibrator", None)
+    if calibrator is not None:
+        metrics.set_thresholds(calibrator.thresholds())
+    audits = getattr(policy, "audits", None)
+    if audits is not None:
+        estimates = {label: p for label, p in audits.estimates().items()}
+        estimates[OVERALL] = audits.estimate()
+        metrics.set_precision(
+            {label: (p.estimate, p.lower, p.upper) for label, p in estimates.items() if _has_data(p)},
+            target=target_precision,
+        )
+
+
+def _has_data(proportion: Proportion) -> bool:
+    return proportion.effective_size > 0

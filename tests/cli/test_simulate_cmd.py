@@ -7,56 +7,60 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from labelstream.cli.main import app
+from labelstream.errors import ConfigError, InputFileError
 from labelstream.simulate.report import REPORT_KEYS
 
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "labelstream", *args], capture_output=True, text=True, check=False)
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def phishing_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "phishing.csv"
-    result = run("datasets", "export", "phishing", str(path), "--size", "400")
-    assert result.returncode == 0, result.stderr
+    result = runner.invoke(app, ["datasets", "export", "phishing", str(path), "--size", "400"])
+    assert result.exit_code == 0, result.output
     return path
 
 
 def test_simulate_writes_the_report(phishing_csv, tmp_path):
     report_path = tmp_path / "report.json"
-    result = run("simulate", "--data", str(phishing_csv), "--label-column", "label", "--id-column", "id",
-                 "--review-budget", "0.3", "--seed", "3", "--report", str(report_path))
-    assert result.returncode == 0, result.stderr
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--id-column", "id",
+                                 "--review-budget", "0.3", "--seed", "3", "--report", str(report_path)])
+    assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     assert set(REPORT_KEYS) <= set(report)
     assert report["records"] == 400
     assert report["settings"]["policy"]["review_budget_share"] == 0.3 and report["settings"]["model"]["seed"] == 3
-    assert "auto-labeled" in result.stdout
+    assert "auto-labeled" in result.output
 
 
-def test_missing_label_column_is_a_clear_error(phishing_csv):
-    result = run("simulate", "--data", str(phishing_csv), "--label-column", "nope")
+def test_missing_label_column_is_a_clear_error_without_traceback(phishing_csv):
+    result = subprocess.run(
+        [sys.executable, "-m", "labelstream", "simulate", "--data", str(phishing_csv), "--label-column", "nope"],
+        capture_output=True, text=True, check=False,
+    )
     assert result.returncode == 2
     assert "--label-column 'nope' is not a column" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unknown_flag_is_a_usage_error(phishing_csv):
-    result = run("simulate", "--data", str(phishing_csv), "--label-column", "label", "--no-such-flag")
-    assert result.returncode == 2 and "No such option" in result.stderr
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--no-such-flag"])
+    assert result.exit_code == 2 and "No such option" in result.output
 
 
 def test_bad_setting_names_the_setting(phishing_csv):
-    result = run("simulate", "--data", str(phishing_csv), "--label-column", "label", "--strategy", "magic")
-    assert result.returncode == 2 and "policy.strategy" in result.stderr and "Traceback" not in result.stderr
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--strategy", "magic"])
+    assert isinstance(result.exception, ConfigError) and "policy.strategy" in str(result.exception)
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    result = run("simulate", "--data", str(tmp_path / "none.csv"), "--label-column", "label")
-    assert result.returncode == 2 and "no such file" in result.stderr
+    result = runner.invoke(app, ["simulate", "--data", str(tmp_path / "none.csv"), "--label-column", "label"])
+    assert isinstance(result.exception, InputFileError) and "no such file" in str(result.exception)
 
 
 @pytest.mark.parametrize("command", [["simulate"], ["datasets"], ["datasets", "export"], ["bench", "quality"]])
 def test_help(command):
-    result = run(*command, "--help")
-    assert result.returncode == 0 and "Usage" in result.stdout
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output

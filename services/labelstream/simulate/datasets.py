@@ -73,8 +73,7 @@ DATASETS: dict[str, DatasetSpec] = {
     for spec in (
         DatasetSpec("phishing", "river Phishing: 1,250 web pages, phishing or not", _real(datasets.Phishing), 1250),
         DatasetSpec(
-            "bananas", "river Bananas: 5,300 2-d points, two banana-shaped classes", _real(datasets.Bananas), 5300,
-            "hoeffding_adaptive_tree",
+            "bananas", "river Bananas: 5,300 2-d points, two banana-shaped classes", _real(datasets.Bananas), 5300, "arf",
         ),
         DatasetSpec(
             "image_segments", "river ImageSegments: 2,310 image regions, 7 classes", _real(datasets.ImageSegments), 2310,

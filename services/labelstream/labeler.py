@@ -23,9 +23,10 @@ import redis
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.encode import encode_deferred, encode_label, encode_review
 from labelstream.core.engine import Routed
 from labelstream.core.policy import Prediction
-from labelstream.core.schemas import DeadLetter, Deferred, Label, Record, ReviewRequest
+from labelstream.core.schemas import DeadLetter, Record
 from labelstream.errors import SnapshotRejected
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.events import EventPublisher
@@ -239,11 +240,12 @@ class Labeler:
             else:
                 records.append(decoded)
                 sources.append(msg)
+        now = time.time()
         for msg, result in zip(sources, self._process(records), strict=True):
             if isinstance(result, str):
                 self._dead_letter(outputs, msg, "model_error", result)
                 continue
-            self._emit(outputs, result)
+            self._emit(outputs, result, msg.value(), now)
             ts = result.record.timestamp
             outputs.timestamps.append(ts if ts is not None else msg.timestamp()[1] / 1000)
         return outputs
@@ -263,57 +265,42 @@ class Labeler:
                     results.append(f"{type(exc).__name__}: {exc}"[:500])
             return results
 
-    def _emit(self, outputs: BatchOutputs, item: Routed) -> None:
+    def _emit(self, outputs: BatchOutputs, item: Routed, record_json: bytes, now: float) -> None:
+        """The outcome message of one routed record (and what to keep in Redis for it)."""
         record, prediction, decision = item.record, item.prediction, item.decision
         topics = self.settings.topics
         key = record.id.encode()
         version = self.engine.model_version or None
         if decision.outcome == "label":
-            value = Label(
-                id=record.id,
-                label=prediction.label or "",
-                confidence=prediction.confidence,
-                method="auto",
-                model_version=version,
-                policy=self.engine.policy.name,
+            value = encode_label(
+                record.id, prediction.label or "", prediction.confidence, version, self.engine.policy.name, now
             )
-            outputs.messages.append((topics.labels, key, value.model_dump_json().encode()))
+            outputs.messages.append((topics.labels, key, value))
             outputs.auto_classes[prediction.label or ""] += 1
         elif decision.outcome == "review":
-            value = ReviewRequest(
-                id=record.id,
-                record=record,
-                proposed_label=prediction.label,
-                probabilities=prediction.probabilities,
-                reason=decision.reason,  # type: ignore[arg-type]
-                priority=decision.priority,
-                inclusion_probability=decision.inclusion_probability,
-                model_version=version,
+            value = encode_review(
+                record_json, record.id, prediction.label, prediction.probabilities, decision.reason,
+                decision.priority, decision.inclusion_probability, version, now,
             )
-            outputs.messages.append((topics.review, key, value.model_dump_json().encode()))
+            outputs.messages.append((topics.review, key, value))
         else:
-            value = Deferred(
-                id=record.id,
-                record=record,
-                reason=decision.reason,  # type: ignore[arg-type]
-                proposed_label=prediction.label,
-                probabilities=prediction.probabilities,
-                model_version=version,
+            value = encode_deferred(
+                record_json, record.id, decision.reason, prediction.label, prediction.probabilities, version, now
             )
-            outputs.messages.append((topics.deferred, key, value.model_dump_json().encode()))
+            outputs.messages.append((topics.deferred, key, value))
         outputs.outcomes[(decision.outcome, decision.reason)] += 1
         if decision.outcome != "label" or self.settings.redis.store_auto_labeled:
             outputs.stored.append(
                 StoredRecord(
                     id=record.id,
-                    features=dict(record.features),
+                    features=record.features,
                     outcome=decision.outcome,
                     reason=decision.reason,
                     probabilities=prediction.probabilities,
                     inclusion_probability=decision.inclusion_probability,
                     model_version=version,
-                    routed_at=time.time(),
-                    record_json=record.model_dump_json().encode() if decision.outcome == "deferred" else None,
+                    routed_at=now,
+                    record_json=record_json if decision.outcome == "deferred" else None,
                 )
             )
 
@@ -378,15 +365,10 @@ class Labeler:
             log.info("relabeled %d deferred records (%d still waiting)", len(result.labeled), len(result.waiting))
 
     def _relabel_label(self, record: Record, prediction: Prediction) -> bytes:
-        return Label(
-            id=record.id,
-            label=prediction.label or "",
-            confidence=prediction.confidence,
-            method="auto",
-            model_version=self.engine.model_version,
-            policy=self.engine.policy.name,
-            relabeled=True,
-        ).model_dump_json().encode()
+        return encode_label(
+            record.id, prediction.label or "", prediction.confidence, self.engine.model_version,
+            self.engine.policy.name, time.time(), relabeled=True,
+        )
 
     def _on_model_rejected(self, version: int, error: str) -> None:
         log.error("model version %s rejected: %s", version, error)

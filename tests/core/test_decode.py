@@ -51,3 +51,42 @@ def test_key_must_match_id():
 def test_validate_payload_uses_the_same_rules():
     assert isinstance(decoder.validate({"id": "a", "features": {"x": float("nan")}}), DecodeError)
     assert isinstance(decoder.validate({"id": "a", "features": {"x": 1}}), Record)
+
+
+# -- the fast path (msgspec) never accepts what pydantic refuses ------------------------------
+
+import json  # noqa: E402
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
+)
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=5)
+payloads = st.fixed_dictionaries(
+    {"id": st.one_of(st.text(max_size=300), json_values), "features": st.one_of(st.dictionaries(st.text(max_size=40), json_values, max_size=8), json_values)},
+    optional={
+        "text": json_values, "source": json_values, "timestamp": json_values, "metadata": json_values,
+        "schema_version": st.sampled_from([1, 2, "1", True, None]), "extra": json_values,
+    },
+)
+small = RecordDecoder(max_features=5, max_feature_name_length=10, max_string_length=12, max_text_length=20)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(payloads)
+def test_fast_path_accepts_only_what_pydantic_accepts(payload):
+    raw = json.dumps(payload).encode()
+    fast = small._fast(raw)
+    thorough = small._thorough(raw)
+    if fast is not None:
+        assert isinstance(thorough, Record), (payload, thorough)
+        assert fast == thorough
+        assert fast.model_dump() == thorough.model_dump()
+
+
+def test_fast_path_takes_the_common_record():
+    raw = b'{"id": "r1", "features": {"x": 1.5, "n": 3, "c": "red"}, "source": "s", "timestamp": 1764500000.5}'
+    fast = decoder._fast(raw)
+    assert fast is not None and fast == decoder._thorough(raw)

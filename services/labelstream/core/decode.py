@@ -18,6 +18,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Annotated, Literal, Union
+
+import msgspec
 from pydantic import ValidationError
 
 from labelstream.core.schemas import Correction, Record
@@ -30,6 +33,48 @@ class DecodeError:
 
     kind: str
     message: str
+
+
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63) + 1, le=2**63 - 1)]
+_FIELDS_SET = frozenset({"id", "features"})
+
+
+def _plain_record_type(limits: RecordDecoder) -> type[msgspec.Struct]:
+    """A msgspec struct that accepts a strict subset of what Record (with these limits) accepts."""
+    name = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.max_feature_name_length)]
+    value = Union[_INT64, float, Annotated[str, msgspec.Meta(max_length=limits.max_string_length)]]  # noqa: UP007
+    return msgspec.defstruct(
+        "PlainRecord",
+        [
+            ("id", Annotated[str, msgspec.Meta(min_length=1, max_length=256)]),
+            ("features", Annotated[dict[name, value], msgspec.Meta(min_length=1, max_length=limits.max_features)]),
+            ("schema_version", Literal[1], 1),
+            ("text", Union[Annotated[str, msgspec.Meta(max_length=limits.max_text_length)], None], None),  # noqa: UP007
+            ("source", Union[str, None], None),  # noqa: UP007
+            ("timestamp", Union[_INT64, float, None], None),  # noqa: UP007
+        ],
+        forbid_unknown_fields=True,
+    )
+
+
+def _unchecked_record(
+    record_id: str, features: dict, text: str | None, source: str | None, timestamp: float | None
+) -> Record:
+    """A Record from values already checked, without validation.
+
+    What ``Record.model_construct`` does, at 1.4 us instead of 15 us (pydantic
+    2.14); a test checks it equals the validated Record.
+    """
+    record = Record.__new__(Record)
+    fields = {
+        "schema_version": 1, "id": record_id, "features": features, "text": text,
+        "source": source, "timestamp": timestamp, "metadata": {},
+    }
+    object.__setattr__(record, "__dict__", fields)
+    object.__setattr__(record, "__pydantic_fields_set__", set(_FIELDS_SET))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
 
 
 # pydantic error type -> our error kind (the first error of a record decides).
@@ -63,6 +108,7 @@ class RecordDecoder:
         self.max_feature_name_length = max_feature_name_length
         self.max_string_length = max_string_length
         self.max_text_length = max_text_length
+        self._plain_decoder = msgspec.json.Decoder(_plain_record_type(self))
 
     @classmethod
     def from_limits(cls, limits: LimitSettings) -> RecordDecoder:
@@ -75,18 +121,41 @@ class RecordDecoder:
             return DecodeError("empty", "empty message")
         if len(value) > self.max_record_bytes:
             return DecodeError("too_large", f"{len(value)} bytes > limit of {self.max_record_bytes} (limits.max_record_bytes)")
+        record = self._fast(value)
+        if record is None:
+            record = self._thorough(value)
+            if isinstance(record, DecodeError):
+                return record
+        if key is not None and key != record.id.encode():
+            return DecodeError("key_mismatch", f"message key {key[:64]!r} differs from record id {record.id[:64]!r}")
+        return record
+
+    def _thorough(self, value: bytes) -> Record | DecodeError:
+        """pydantic's validation, the schema's source of truth (and its precise error messages)."""
         try:
             record = Record.model_validate_json(value)
         except ValidationError as exc:
             return _from_validation_error(exc)
         except (ValueError, RecursionError) as exc:  # pragma: no cover - pydantic wraps these
             return DecodeError("invalid_json", str(exc)[:200])
-        problem = self._check_limits(record)
-        if problem is not None:
-            return problem
-        if key is not None and key != record.id.encode():
-            return DecodeError("key_mismatch", f"message key {key[:64]!r} differs from record id {record.id[:64]!r}")
-        return record
+        return self._check_limits(record) or record
+
+    def _fast(self, value: bytes) -> Record | None:
+        """The common case in C: a plain, clearly valid record, or ``None`` to decide thoroughly.
+
+        msgspec decodes and checks the value against a struct mirroring Record
+        and the limits in ~2 us; ``model_validate_json`` takes ~10 us for 20
+        numeric features and a categorical, and was the labeler's largest cost.
+        Anything unusual (booleans, metadata, NaN, integers past 64 bits,
+        invalid JSON, ...) fails here and goes to :meth:`_thorough`, which has
+        the last word and the precise message; a property test checks that
+        this path accepts nothing pydantic would refuse.
+        """
+        try:
+            plain = self._plain_decoder.decode(value)
+        except msgspec.DecodeError:
+            return None
+        return _unchecked_record(plain.id, plain.features, plain.text, plain.source, plain.timestamp)
 
     def validate(self, payload: dict) -> Record | DecodeError:
         """Validate an already-parsed payload (e.g. a CSV row) with the same rules."""

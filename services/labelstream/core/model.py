@@ -2,8 +2,8 @@
 
 Default: ``StandardScaler | OneVsRestClassifier(LogisticRegression)``; also
 a Hoeffding adaptive tree, an adaptive random forest (ARF) and Gaussian naive
-Bayes. Batches are predicted with river's ``predict_proba_many`` where the
-model has it, one by one otherwise.
+Bayes. Batches of the default model are predicted in one matrix product
+(:mod:`labelstream.core.compiled`); the others one by one.
 
 >>> model = OnlineModel("logistic", seed=1)
 >>> for _ in range(20):
@@ -21,14 +21,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-import pandas as pd
 from river import base, compose, forest, linear_model, multiclass, naive_bayes, optim, preprocessing, tree
+
+from labelstream.core.compiled import CompiledLogistic
 
 ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]
 MODEL_NAMES: tuple[str, ...] = ("logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb")
 
-# Below this batch size a DataFrame costs more than it saves (measured: ~0.3 ms fixed overhead).
-_MIN_BATCH_FOR_MANY = 32
+# Below this batch size compiling the weights costs more than it saves.
+_MIN_BATCH_FOR_MANY = 16
 
 
 def build_estimator(name: ModelName, seed: int = 42, learning_rate: float = 0.05) -> base.Classifier:
@@ -57,13 +58,17 @@ class OnlineModel:
         self.estimator = build_estimator(name, seed, learning_rate)
         self.classes: set[str] = set()
         self.n_learned = 0
-        self._supports_many = name == "logistic"
+        self._compiled: CompiledLogistic | None = None
 
     def learn_one(self, x: dict[str, float], label: str) -> None:
         """Learn from one labeled example."""
         self.estimator.learn_one(x, label)
         self.classes.add(label)
         self.n_learned += 1
+        self._compiled = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_compiled": None}  # rebuilt on demand, never shipped in a snapshot
 
     def predict_proba_one(self, x: dict[str, float]) -> dict[str, float]:
         """Class probabilities for one input; empty before anything is learned."""
@@ -75,11 +80,11 @@ class OnlineModel:
         """Class probabilities for a batch, in order."""
         if not self.classes or not xs:
             return [{} for _ in xs]
-        if self._supports_many and len(xs) >= _MIN_BATCH_FOR_MANY:
-            frame = pd.DataFrame.from_records(xs).fillna(0.0)
-            probas = self.estimator.predict_proba_many(frame)
-            rows = probas.fillna(1.0 / max(len(self.classes), 1)).to_dict(orient="records")
-            return [self._complete(row) for row in rows]
+        if self.name == "logistic" and len(xs) >= _MIN_BATCH_FOR_MANY:
+            if self._compiled is None:
+                self._compiled = CompiledLogistic.from_pipeline(self.estimator)
+            rows = self._compiled.predict_proba_many(xs)
+            return rows if len(self._compiled.classes) == len(self.classes) else [self._complete(r) for r in rows]
         return [self.predict_proba_one(x) for x in xs]
 
     def _complete(self, proba: dict) -> dict[str, float]:

@@ -1,0 +1,35 @@
+"""The compiled default model predicts what river predicts, one record at a time."""
+
+from river import datasets
+
+from labelstream.core.featurizer import Featurizer
+from labelstream.core.model import OnlineModel
+
+
+def test_compiled_batches_equal_river_one_by_one_on_a_multiclass_stream():
+    featurizer = Featurizer()
+    model = OnlineModel("logistic", seed=3)
+    rows = list(datasets.ImageSegments())
+    xs = [featurizer.transform_one({**x, "colour": ("red", "blue")[i % 2]}) for i, (x, _) in enumerate(rows)]
+    for x, (_, y) in zip(xs[:1500], rows[:1500], strict=True):
+        model.learn_one(x, y)
+    # drop some features from some records: absent features must contribute nothing, as in river
+    batch = [{k: v for j, (k, v) in enumerate(x.items()) if (i + j) % 7} for i, x in enumerate(xs[1500:1900])]
+    fast = model.predict_proba_many(batch)
+    slow = [model.predict_proba_one(x) for x in batch]
+    assert len(fast) == len(slow) == 400
+    for f, s in zip(fast, slow, strict=True):
+        assert f.keys() == s.keys()
+        assert all(abs(f[k] - s[k]) < 1e-9 for k in s)
+
+
+def test_compiled_weights_follow_learning():
+    model = OnlineModel("logistic", seed=1)
+    batch = [{"x": 1.0}] * 20
+    for _ in range(5):
+        model.learn_one({"x": 1.0}, "a")
+        model.learn_one({"x": -1.0}, "b")
+    before = model.predict_proba_many(batch)[0]["a"]
+    for _ in range(50):
+        model.learn_one({"x": 1.0}, "a")
+    assert model.predict_proba_many(batch)[0]["a"] > before

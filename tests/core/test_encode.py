@@ -1,0 +1,31 @@
+"""The fast encoders write exactly what the pydantic models would."""
+
+import orjson
+
+from labelstream.core.encode import encode_deferred, encode_label, encode_review
+from labelstream.core.schemas import Deferred, Label, Record, ReviewRequest
+
+RAW = b'{"id": "r1", "features": {"x": 1.5, "c": "red"}, "source": "s"}'
+RECORD = Record.model_validate_json(RAW)
+
+
+def test_label():
+    raw = encode_label("r1", "spam", 0.91, 4, "contract", 123.5, relabeled=True)
+    expected = Label(id="r1", label="spam", confidence=0.91, method="auto", model_version=4, policy="contract", relabeled=True, timestamp=123.5)
+    assert Label.model_validate_json(raw) == expected
+    assert orjson.loads(raw) == orjson.loads(expected.model_dump_json())
+
+
+def test_review_embeds_the_original_record():
+    raw = encode_review(RAW, "r1", "spam", {"spam": 0.6, "ham": 0.4}, "uncertain", 0.4, 0.25, None, 9.0)
+    expected = ReviewRequest(
+        id="r1", record=RECORD, proposed_label="spam", probabilities={"spam": 0.6, "ham": 0.4}, reason="uncertain",
+        priority=0.4, inclusion_probability=0.25, model_version=None, timestamp=9.0,
+    )
+    assert ReviewRequest.model_validate_json(raw) == expected
+
+
+def test_deferred():
+    raw = encode_deferred(RAW, "r1", "over_budget", None, {}, 2, 9.0)
+    expected = Deferred(id="r1", record=RECORD, reason="over_budget", proposed_label=None, probabilities={}, model_version=2, timestamp=9.0)
+    assert Deferred.model_validate_json(raw) == expected

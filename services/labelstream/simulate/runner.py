@@ -218,7 +218,8 @@ class Simulation:
             engine = self.engine
             engine.swap_model(winner, engine.featurizer, engine.policy.learned_state(), engine.model_version)
             engine.monitor.restart_prediction_detectors()
-            self.drift_events.append({"detector": "challenger", "at_record": len(self.outcomes), "steps": ["swap"]})
+            engine.policy.on_drift("challenger")  # a different model: its scores need their own calibration
+            self.drift_events.append({"detector": "challenger", "at_record": len(self.outcomes), "steps": ["swap", "policy"]})
             self._new_version()
 
     def _new_version(self) -> None:

@@ -1,0 +1,207 @@
+"""Bad input against the running labeler and learner: each payload on the DLQ with its reason and bytes; nothing crashes."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import KafkaException, Producer
+from prometheus_client.parser import text_string_to_metric_families
+
+from fault_harness import Services, wait_for, write_stream
+from labelstream.core.build import build_engine
+from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.snapshot import ModelState
+from labelstream.kafka.config import producer_config
+from labelstream.kafka.outcomes import read_ledger
+from labelstream.kafka.reader import read_all
+from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
+
+pytestmark = pytest.mark.faults
+
+VALID = {"x0": 0.3, "x1": -1.2, "x2": 0.5, "x3": 0.1, "colour": "red"}
+
+
+def valid(record_id: str) -> bytes:
+    return orjson.dumps({"id": record_id, "features": VALID})
+
+
+def hand_made() -> list[tuple[bytes | None, bytes | None]]:
+    """(value, key): every kind of bad record named in the issue."""
+    return [
+        (b"", b"e1"),
+        (None, b"e2"),  # a tombstone: no value at all
+        (b"{", None),  # malformed JSON, null key
+        (b'{"id": "w1", "features": {"x0": "1", "x1": [1]}}', b"w1"),
+        (b'{"id": 5, "features": {"x0": 1}}', None),
+        (b'{"id": "n1", "features": {"x0": NaN}}', b"n1"),
+        (b'{"id": "n2", "features": {"x0": -Infinity}}', b"n2"),
+        (b'{"id": "n3", "features": {"x0": 1e400}}', b"n3"),
+        (b'{"id": "h1", "features": {"x0": ' + b"9" * 500 + b"}}", b"h1"),
+        (b'{"id": "h2", "features": {"x0": "' + b"s" * 5000 + b'"}}', b"h2"),
+        (b'{"id": "d1", "features": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3001, b"d1"),
+        (b"[" * 50_000, None),
+        (b'{"id": "u1", "features": {"x0": 1}, "colour": "red"}', b"u1"),
+        (b'{"features": {"x0": 1}}', None),
+        (b'{"id": "", "features": {"x0": 1}}', None),
+        (b'{"id": "k1", "features": {"x0": 1}}', b"another-id"),
+        (b'{"id": "\xff\xfe", "features": {"x0": 1}}', None),
+        (b"\xc3\x28\xa0\xa1", b"\xff"),
+        (b'{"id": "f0", "features": {}}', b"f0"),
+        (b'{"id": "big", "features": {"x0": 1}, "text": "' + b"t" * 100_000 + b'"}', b"big"),  # over limits.max_record_bytes
+    ]
+
+
+def random_payloads(n: int, seed: int) -> list[tuple[bytes | None, bytes | None]]:
+    """Random bytes and byte-flipped valid records (some of which stay valid: those must be routed)."""
+    rng = random.Random(seed)
+    out: list[tuple[bytes | None, bytes | None]] = []
+    for i in range(n):
+        if i % 2:
+            out.append((bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))), None))
+        else:
+            raw = bytearray(valid(f"m{i}"))
+            for _ in range(rng.randrange(1, 4)):
+                raw[rng.randrange(len(raw))] = rng.randrange(256)
+            out.append((bytes(raw), None))
+    return out
+
+
+def trained_state(settings, data_path, n: int = 1500) -> ModelState:
+    engine = build_engine(settings)
+    with data_path.open() as handle:
+        for i, row in enumerate(csv.DictReader(handle)):
+            if i >= n:
+                break
+            features = {k: (v if k == "colour" else float(v)) for k, v in row.items() if k not in ("id", "label")}
+            engine.learn(features, row["label"])
+    return ModelState(model=engine.model, featurizer=engine.featurizer, version=1)
+
+
+def metric_values(text: str, name: str) -> dict[tuple, float]:
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                values[tuple(sorted(sample.labels.items()))] = sample.value
+    return values
+
+
+def produce(settings, messages, topic: str) -> None:
+    producer = Producer(producer_config(settings.kafka))
+    for value, key in messages:
+        producer.produce(topic, value=value, key=key)
+    assert producer.flush(30) == 0
+
+
+def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(settings_factory, tmp_path):
+    settings = settings_factory(
+        model={"name": "hoeffding_adaptive_tree"}, learner={"allowed_classes": ["pos", "neg"]}
+    )
+    data = tmp_path / "train.csv"
+    write_stream(data, 1500, seed=3)
+    registry = ModelRegistry(
+        connect(settings.redis), settings.redis.key_prefix, settings.model.model_name,
+        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
+    )
+    registry.publish(trained_state(settings, data))
+
+    decoder = RecordDecoder.from_limits(settings.limits)
+    bad = hand_made() + random_payloads(300, seed=6)
+    poison = [(orjson.dumps({"id": f"poison{i}", "features": {"x0": 1e308, "x1": -1e308}}), f"poison{i}".encode()) for i in range(3)]
+    expected_kind = {}
+    for value, key in bad:
+        result = decoder.decode(value, key)
+        expected_kind[(value, key)] = result.kind if isinstance(result, DecodeError) else None
+    assert sum(kind is not None for kind in expected_kind.values()) >= 250
+
+    services = Services(settings, tmp_path / "logs")
+    try:
+        labeler = services.start("labeler", instance="0")
+        learner = services.start("learner")
+        labeler.wait_until_serving(120)
+        learner.wait_until_serving(120)
+
+        produce(settings, [(valid(f"v{i}"), f"v{i}".encode()) for i in range(20)], settings.topics.records)
+        wait_for(lambda: len(read_ledger(settings).routing) >= 20, 60, "the valid records to be routed")
+        produce(settings, bad + poison, settings.topics.records)
+
+        # A message over the broker's size limit never gets in: the producer refuses it.
+        with pytest.raises(KafkaException, match="MSG_SIZE_TOO_LARGE|too large"):
+            Producer(producer_config(settings.kafka)).produce(settings.topics.records, value=b"x" * 3_000_000)
+
+        corrections = [
+            (orjson.dumps({"id": "never-routed", "label": "pos", "reviewer": "r"}), b"never-routed"),  # unknown record
+            (orjson.dumps({"id": "v0", "label": "maybe", "reviewer": "r"}), b"v0"),  # label outside allowed_classes
+            (b"{", None),
+            (b'{"id": "v1", "label": "pos", "reviewer": "r", "timestamp": NaN}', b"v1"),
+            (b'{"id": "v2", "label": "pos", "reviewer": "r"}', b"v9"),  # key mismatch
+            (orjson.dumps({"id": "v3", "label": "pos", "reviewer": "r"}), b"v3"),  # fine: learned
+        ]
+        produce(settings, corrections, settings.topics.corrections)
+        produce(settings, [(valid(f"after{i}"), f"after{i}".encode()) for i in range(10)], settings.topics.records)
+
+        n_record_dlq = sum(kind is not None for kind in expected_kind.values()) + len(poison)
+        n_dlq = n_record_dlq + 5
+
+        def dead_letters():
+            letters = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.dlq)]
+            return letters if len(letters) >= n_dlq else None
+
+        letters = wait_for(dead_letters, 120, f"{n_dlq} dead letters")
+        routed = wait_for(
+            lambda: (ledger := read_ledger(settings)) and all(f"after{i}" in ledger.routing for i in range(10)) and ledger,
+            60, "records after the bad batch to be routed",
+        )
+        time.sleep(2)
+        letters = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.dlq)]
+        assert labeler.alive and learner.alive
+        assert (labeler.health() or {}).get("healthy"), labeler.health()
+        labeler_metrics, learner_metrics = labeler.metrics_text(), learner.metrics_text()
+    finally:
+        services.stop_all()
+
+    assert len(letters) == n_dlq, Counter(l["error_kind"] for l in letters)
+    from_labeler = [l for l in letters if l["service"] == "labeler"]
+    from_learner = [l for l in letters if l["service"] == "learner"]
+
+    # Every bad record: its reason and its original bytes and key.
+    expected = Counter((value or b"", key, kind) for (value, key), kind in expected_kind.items() if kind is not None)
+    expected.update((value, key, "model_error") for value, key in poison)
+    got = Counter(
+        (base64.b64decode(l["raw"]), None if l["key"] is None else base64.b64decode(l["key"]), l["error_kind"])
+        for l in from_labeler
+    )
+    assert got == expected
+    assert all(l["source_topic"] == settings.topics.records and l["error"] for l in from_labeler)
+    assert all("OverflowError" in l["error"] for l in from_labeler if l["error_kind"] == "model_error")
+    # Valid records among the random ones were routed, exactly once.
+    for (value, key), kind in expected_kind.items():
+        if kind is None:
+            assert routed.routing[orjson.loads(value)["id"]] in (["label"], ["review"], ["deferred"])
+    assert routed.duplicated() == {}
+
+    assert sorted(l["error_kind"] for l in from_learner) == sorted(
+        ["unknown_record", "unknown_class", "invalid_json", "not_finite", "key_mismatch"]
+    )
+    assert all(l["source_topic"] == settings.topics.corrections for l in from_learner)
+
+    invalid = metric_values(labeler_metrics, "labelstream_records_invalid_total")
+    assert sum(invalid.values()) == n_record_dlq
+    assert invalid[(("error_kind", "model_error"),)] == len(poison)
+    corrections_metric = metric_values(learner_metrics, "labelstream_corrections_total")
+    for result, n in {"learned": 1, "unknown_record": 1, "unknown_class": 1, "invalid_json": 1}.items():
+        assert corrections_metric[(("result", result),)] == n, corrections_metric
+    figures = {"payloads": len(bad) + len(poison) + len(corrections) + 1, "dead_letters": len(letters), "crashes": 0}
+    print("bad input:", figures)
+    if os.environ.get("LABELSTREAM_FAULTS_REPORT"):
+        Path(os.environ["LABELSTREAM_FAULTS_REPORT"], "bad_input.json").write_text(json.dumps(figures))

@@ -1,0 +1,50 @@
+"""A bounded atheris run over the decoders, seeded with valid and near-valid messages: no crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.faults
+
+FUZZ_RUNS = int(os.environ.get("LABELSTREAM_FUZZ_RUNS") or 300_000)
+SEEDS = [
+    b'{"id": "r1", "features": {"x": 1.5, "colour": "red"}, "text": "t", "source": "s", "timestamp": 1.0}',
+    b'{"id": "r1", "features": {"x": 1}, "metadata": {"m": null}}',
+    b'{"id": "r1", "label": "spam", "reviewer": "ana", "note": "n", "timestamp": 1.0}',
+    b'{"id": "r1", "features": {"x": NaN}}',
+    b'{"id": "r1", "features": {"x": [1, {"y": 2}]}}',
+]
+
+
+def test_fuzzing_the_decoders_finds_no_crash(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, seed in enumerate(SEEDS):
+        (corpus / f"seed{i}").write_bytes(b"\x00" + seed)  # first byte: no key
+    script = Path(__file__).with_name("fuzz_decode.py")
+    result = subprocess.run(
+        [sys.executable, str(script), f"-runs={FUZZ_RUNS}", "-max_len=4096", "-seed=6", "-timeout=10", str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    done = re.search(r"Done (\d+) runs in (\d+) second", output)
+    assert done, output[-2000:]
+    runs = int(done.group(1))
+    assert runs >= FUZZ_RUNS
+    print(f"atheris: {runs} inputs, 0 crashes, {done.group(2)} s")
+    out_dir = os.environ.get("LABELSTREAM_FAULTS_REPORT")
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "fuzz.json").write_text(json.dumps({"fuzz_inputs": runs, "crashes": 0, "seconds": int(done.group(2))}))

@@ -157,7 +157,11 @@ class Learner:
         if stored is None:
             return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
         self._referee_challenger(stored.features, correction.label)
+        generation = getattr(self.engine.policy, "drift_generation", 0)
         self.engine.learn(stored.features, correction.label, stored.evidence(correction.label, correction.timestamp))
+        if getattr(self.engine.policy, "drift_generation", 0) > generation:  # the policy's calibration check fired
+            self.metrics.record_drift("calibration_check")
+            self.events.publish("drift", detector="calibration_check", record_id=correction.id, reactions=["policy"])
         self.drift.handle(self.engine)
         if stored.outcome == "review":
             self.store.review_answered()
@@ -200,6 +204,7 @@ class Learner:
         winner = reaction.take_winner()
         if winner is not None:
             self.engine.model = winner
+            self.engine.policy.on_drift("challenger")  # a new model's scores need their own evidence
             self._challenger_won = True
             self.events.publish("rollback", model_name=self.settings.model.model_name, reason="challenger won after drift")
             log.warning("challenger model won after a drift: it becomes the next version")

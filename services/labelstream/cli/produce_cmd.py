@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labelstream.cli.context import state
+from labelstream.datafile import count_rows
 from labelstream.produce import produce_file
 
 console = Console()
@@ -30,7 +31,7 @@ def produce(
 ) -> None:
     """Validate each row and publish it to the records topic, keyed by id."""
     settings = state(ctx).settings()
-    total = _count_lines(file) if limit is None else min(limit, _count_lines(file))
+    total = count_rows(file) if limit is None else min(limit, count_rows(file))
     progress = Progress(
         TextColumn("[bold]producing[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
@@ -52,9 +53,3 @@ def produce(
         for kind, count in report.errors_by_kind.most_common():
             kinds.add_row(kind, str(count))
         console.print(kinds)
-
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        lines = sum(1 for line in handle if line.strip())
-    return max(lines - (1 if path.suffix.lower() == ".csv" else 0), 0)

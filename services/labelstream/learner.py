@@ -18,6 +18,7 @@ harmless by construction (at-least-once on that path).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import threading
@@ -61,6 +62,7 @@ class Learner:
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
         self._pending_acks: list[tuple[Any, Any]] = []
+        self._publishing = False
         self._watermarks: Consumer | None = None
         self._last_error = ""
         self._challenger_won = False
@@ -130,7 +132,7 @@ class Learner:
         async for event in stream.noack().events():
             await self._handle(event.message)
             self._pending_acks.append((stream, event))
-            if len(self._unpublished) >= self.settings.learner.publish_every_corrections:
+            if len(self._unpublished) >= self.settings.learner.publish_every_corrections and not self._publishing:
                 await self._publish()
 
     async def _handle(self, message: Any) -> None:
@@ -139,16 +141,19 @@ class Learner:
         tp = f"{message.topic}:{message.partition}"
         if message.offset < self.offsets.get(tp, 0):
             return
-        self.offsets[tp] = message.offset + 1
         correction = decode_correction(message.value, message.key)
         if isinstance(correction, DecodeError):
+            self.offsets[tp] = message.offset + 1
             await self._dead_letter(message, correction.kind, correction.message)
             return
-        problem = await self._learn(correction)
+        # The offset advances together with the learning (no await between): a snapshot the timer
+        # takes while this waits on Redis never holds an offset whose correction is not learned.
+        problem = await self._learn(correction, tp, message.offset)
         if problem is not None:
+            self.offsets[tp] = message.offset + 1
             await self._dead_letter(message, *problem)
 
-    async def _learn(self, correction: Correction) -> tuple[str, str] | None:
+    async def _learn(self, correction: Correction, tp: str, offset: int) -> tuple[str, str] | None:
         """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
         allowed = self.settings.learner.allowed_classes
         if allowed is not None and correction.label not in allowed:
@@ -159,6 +164,7 @@ class Learner:
         self._referee_challenger(stored.features, correction.label)
         generation = getattr(self.engine.policy, "drift_generation", 0)
         self.engine.learn(stored.features, correction.label, stored.evidence(correction.label, correction.timestamp))
+        self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:  # the policy's calibration check fired
             self.metrics.record_drift("calibration_check")
             self.events.publish("drift", detector="calibration_check", record_id=correction.id, reactions=["policy"])
@@ -220,6 +226,8 @@ class Learner:
     # -- model versions ------------------------------------------------------------------------
 
     async def _on_timer(self) -> None:
+        if self._publishing:  # a publish waits for Redis
+            return
         if self._unpublished:
             await self._publish()
         elif self._pending_acks:  # only skipped or dead-lettered events: nothing to snapshot
@@ -237,20 +245,34 @@ class Learner:
             source_offsets=dict(self.offsets),
         )
         self._challenger_won = False
-        announcement = self.registry.publish(state)
+        held_acks, held_unpublished = len(self._pending_acks), len(self._unpublished)  # what this version holds
+        self._publishing = True
+        while True:
+            try:
+                announcement = self.registry.publish(state)
+                break
+            except redis.RedisError as exc:  # Redis restarting: retry; freeze the state first, the agent learns on
+                self._last_error = f"redis: {exc}"
+                log.warning("redis unavailable, model version %d not published yet, retrying: %s", version, exc)
+                state = copy.deepcopy(state)
+                await asyncio.sleep(0.5)
+        self._publishing = False
+        self._last_error = ""
         self.engine.model_version = version
         await self.versions_topic.send(
             key=self.settings.model.model_name.encode(), value=announcement.model_dump_json().encode()
         )
         self.metrics.set_model(version, state.created_at, self.settings.model.model_name, state.model.name)
-        self.metrics.observe_update_latencies(self._unpublished)
+        self.metrics.observe_update_latencies(self._unpublished[:held_unpublished])
         export_policy_metrics(self.metrics, self.engine.policy, self.settings.policy.target_precision)
-        self._unpublished = []
-        await self._ack_pending()
+        self._unpublished = self._unpublished[held_unpublished:]
+        await self._ack_pending(held_acks)
         log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)
 
-    async def _ack_pending(self) -> None:
-        pending, self._pending_acks = self._pending_acks, []
+    async def _ack_pending(self, count: int | None = None) -> None:
+        """Ack the first ``count`` pending events (all by default): only those a published version holds."""
+        count = len(self._pending_acks) if count is None else count
+        pending, self._pending_acks = self._pending_acks[:count], self._pending_acks[count:]
         for stream, event in pending:
             await stream.ack(event)
 

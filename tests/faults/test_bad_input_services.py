@@ -205,3 +205,32 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
     print("bad input:", figures)
     if os.environ.get("LABELSTREAM_FAULTS_REPORT"):
         Path(os.environ["LABELSTREAM_FAULTS_REPORT"], "bad_input.json").write_text(json.dumps(figures))
+
+
+def test_a_record_that_makes_the_model_answer_nan_is_dead_lettered_not_published(settings_factory, tmp_path):
+    """gaussian_nb on features at the float maximum returns NaN probabilities: the record goes to the DLQ."""
+    settings = settings_factory(model={"name": "gaussian_nb"}, policy={"cold_start_records": 0, "cold_start_corrections": 0})
+    data = tmp_path / "train.csv"
+    write_stream(data, 500, seed=4)
+    registry = ModelRegistry(
+        connect(settings.redis), settings.redis.key_prefix, settings.model.model_name,
+        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
+    )
+    registry.publish(trained_state(settings, data))
+    poison = orjson.dumps({"id": "nan1", "features": {**VALID, "x0": 1.7976931348623157e308, "x1": 1.7976931348623157e308}})
+    services = Services(settings, tmp_path / "logs")
+    try:
+        labeler = services.start("labeler", instance="0")
+        labeler.wait_until_serving(120)
+        produce(settings, [(poison, b"nan1")] + [(valid(f"ok{i}"), f"ok{i}".encode()) for i in range(5)], settings.topics.records)
+        ledger = wait_for(
+            lambda: (led := read_ledger(settings)) and len(led.routing) >= 5 and led.dead_letters and led, 60,
+            "the valid records routed and the poison dead-lettered",
+        )
+        assert labeler.alive
+    finally:
+        services.stop_all()
+    assert [letter["error_kind"] for letter in ledger.dead_letters] == ["model_error"]
+    assert base64.b64decode(ledger.dead_letters[0]["raw"]) == poison
+    assert set(ledger.routing) == {f"ok{i}" for i in range(5)}
+    assert all(label["confidence"] is not None for labels in ledger.auto_labels.values() for label in labels)

@@ -115,8 +115,8 @@ class Labeler:
         """Serve until SIGTERM/SIGINT or :meth:`stop`; the open transaction is finished first."""
         server, port = start_metrics_server(self.settings.labeler.metrics_port, self.health, self.metrics)
         log.info("labeler %s: metrics and health on :%d", self.instance, port)
+        self.producer.init_transactions(60)  # before adopting: adopting relabels deferred records in a transaction
         self._adopt(self.registry_latest())
-        self.producer.init_transactions(60)
         self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign)
         self.watcher.start(self.engine.model_version)
         try:

@@ -95,7 +95,8 @@ class Learner:
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
         self.offsets = dict(state.source_offsets)
-        self.corrections_applied = state.model.n_learned
+        # Not model.n_learned: a challenger that won is a new model that learned only a recent window.
+        self.corrections_applied = int(state.metrics.get("corrections_applied", state.model.n_learned))
         self.metrics.set_model(state.version, state.created_at, self.settings.model.model_name, state.model.name)
         log.info("resumed from model version %d (%d corrections learned)", state.version, state.model.n_learned)
 

@@ -25,8 +25,8 @@ import threading
 from typing import Any
 
 import faust
-from confluent_kafka import Consumer, TopicPartition
 import redis
+from confluent_kafka import Consumer, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
@@ -236,11 +236,11 @@ class Learner:
 
     async def _publish(self) -> None:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
-        version = self.engine.model_version + 1
+        self._adopt_rollback()
         state = ModelState(
             model=self.engine.model,
             featurizer=self.engine.featurizer,
-            version=version,
+            version=0,  # allocated below
             policy_state=self.engine.policy.learned_state(),
             metrics={"corrections_applied": float(self.corrections_applied), "challenger": float(self._challenger_won)},
             source_offsets=dict(self.offsets),
@@ -250,11 +250,12 @@ class Learner:
         self._publishing = True
         while True:
             try:
+                state.version = version = self.registry.allocate_version()
                 announcement = self.registry.publish(state)
                 break
             except redis.RedisError as exc:  # Redis restarting: retry; freeze the state first, the agent learns on
                 self._last_error = f"redis: {exc}"
-                log.warning("redis unavailable, model version %d not published yet, retrying: %s", version, exc)
+                log.warning("redis unavailable, model version not published yet, retrying: %s", exc)
                 state = copy.deepcopy(state)
                 await asyncio.sleep(0.5)
         self._publishing = False
@@ -269,6 +270,21 @@ class Learner:
         self._unpublished = self._unpublished[held_unpublished:]
         await self._ack_pending(held_acks)
         log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)
+
+    def _adopt_rollback(self) -> None:
+        """If ``labelstream models rollback`` made another version live, learn on from that model.
+
+        Checked before each publish (one Redis GET): corrections learned since
+        the last version went into the model being rolled back, and go with it.
+        """
+        latest = self.registry.latest_version()
+        if latest is None or latest <= self.engine.model_version:
+            return
+        state = self.registry.load(latest)
+        if state is None or "rollback_of" not in state.metrics:
+            return
+        self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+        log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
 
     async def _ack_pending(self, count: int | None = None) -> None:
         """Ack the first ``count`` pending events (all by default): only those a published version holds."""

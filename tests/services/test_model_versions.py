@@ -125,3 +125,65 @@ def test_new_version_is_live_within_2_seconds_and_tampered_one_is_refused(stack_
         assert labeler.alive
     finally:
         labeler.stop()
+
+
+def test_rollback_brings_an_old_model_back_to_labeler_and_learner(stack_settings, tmp_path):
+    import subprocess
+    import sys
+
+    from labelstream.produce import produce_file
+    from labelstream.settings import settings_to_env
+    from labelstream.simulate.datasets import export_dataset
+
+    data = tmp_path / "phishing.csv"
+    export_dataset("phishing", data)
+    procs = [
+        service(stack_settings, "labeler", tmp_path, instance="0").start(),
+        service(stack_settings, "learner", tmp_path).start(),
+        service(stack_settings, "reviewer-sim", tmp_path, "--data", str(data), "--label-column", "label", "--id-column", "id").start(),
+    ]
+    registry = registry_for(stack_settings)
+    try:
+        for proc in procs[:2]:
+            proc.wait_until_serving()
+        lines = data.read_text().splitlines(keepends=True)
+        first, rest = tmp_path / "first.csv", tmp_path / "rest.csv"
+        first.write_text("".join(lines[:601]))
+        rest.write_text("".join(lines[:1] + lines[601:]))
+        produce_file(stack_settings, first, id_column="id", label_column="label", rate=400)
+        deadline = time.monotonic() + 30
+        while (registry.latest_version() or 0) < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        target = registry.versions()[1]
+        before = registry.latest_version()
+        before_learned = registry.load(before).model.n_learned
+        env = {**os.environ, **settings_to_env(stack_settings)}
+        cli = subprocess.run(
+            [sys.executable, "-m", "labelstream", "models", "rollback", str(target), "--reason", "test"],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        rollback = registry.latest_version()
+        assert rollback > before
+        snapshot = registry.load(rollback)
+        assert snapshot.metrics["rollback_of"] == target
+        assert snapshot.model.n_learned == registry.load(target).model.n_learned
+
+        rolled_at = time.time()
+        produce_file(stack_settings, rest, id_column="id", label_column="label", rate=50, limit=200)
+        deadline = time.monotonic() + 30
+        while registry.latest_version() <= rollback and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = registry.load(min(v for v in registry.versions() if v > rollback))
+        assert "rollback_of" not in after.metrics
+        # the learner went on from the rolled-back model, not from the one it had before
+        per_version = stack_settings.learner.publish_every_corrections
+        assert before_learned > snapshot.model.n_learned + per_version, "the rollback must make a difference"
+        assert snapshot.model.n_learned <= after.model.n_learned <= snapshot.model.n_learned + per_version
+        versions_after = [v for ts, v in outcome_versions(stack_settings) if ts > rolled_at + 2]
+        assert versions_after and min(versions_after) >= rollback, "the labeler adopted the rollback"
+        events = [orjson.loads(m.value()) for m in read_all(stack_settings.kafka, stack_settings.topics.events)]
+        assert any(e["kind"] == "rollback" and e["detail"]["to_version"] == target for e in events)
+    finally:
+        for proc in procs:
+            proc.stop()

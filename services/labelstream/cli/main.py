@@ -11,7 +11,7 @@ from rich.console import Console
 
 from labelstream import __version__
 from labelstream.cli import bench_cmd, demo_cmd, produce_cmd, run_cmd, schemas_cmd, topics_cmd
-from labelstream.cli import datasets_cmd, quality_cmd, simulate_cmd
+from labelstream.cli import datasets_cmd, models_cmd, quality_cmd, simulate_cmd
 from labelstream.cli.context import CliState
 from labelstream.errors import LabelstreamError
 
@@ -33,6 +33,7 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(bench_cmd.app, name="bench")
 app.command("simulate")(simulate_cmd.simulate)
 app.add_typer(datasets_cmd.app, name="datasets")
+app.add_typer(models_cmd.app, name="models")
 bench_cmd.app.command("quality")(quality_cmd.quality)
 
 

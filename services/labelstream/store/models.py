@@ -3,7 +3,9 @@
 Keys (``<p>`` = key prefix, ``<m>`` = model name):
 ``<p>:model:<m>:v<N>`` the signed snapshot of version N;
 ``<p>:model:<m>:versions`` a sorted set of version numbers (by version);
-``<p>:model:<m>:latest`` the live version number.
+``<p>:model:<m>:latest`` the live version number;
+``<p>:model:<m>:next`` the last version number handed out (the learner and a
+rollback never take the same one).
 """
 
 from __future__ import annotations
@@ -12,6 +14,23 @@ import redis
 
 from labelstream.core.snapshot import ModelState, dump_snapshot, load_snapshot
 from labelstream.core.schemas import ModelVersion
+
+
+_ALLOCATE = """
+local v = redis.call('INCR', KEYS[1])
+local latest = tonumber(redis.call('GET', KEYS[2]) or '0')
+if v <= latest then v = latest + 1; redis.call('SET', KEYS[1], v) end
+return v
+"""
+
+
+# Store the snapshot; ``latest`` only moves forward (a slow publisher never hides a newer rollback).
+_PUBLISH = """
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[2])
+if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[2]) then redis.call('SET', KEYS[3], ARGV[2]) end
+return 1
+"""
 
 
 class ModelRegistry:
@@ -23,6 +42,34 @@ class ModelRegistry:
         self.hmac_key = hmac_key
         self.keep_versions = keep_versions
         self._base = f"{prefix}:model:{model_name}"
+        self._allocate = client.register_script(_ALLOCATE)
+        self._publish = client.register_script(_PUBLISH)
+
+    def allocate_version(self) -> int:
+        """A new version number, above every one handed out or published."""
+        return int(self._allocate(keys=[f"{self._base}:next", f"{self._base}:latest"], client=self.client))
+
+    def rollback(self, to_version: int, reason: str = "") -> ModelVersion:
+        """Publish the model of ``to_version`` again as a new version (the stream position stays the latest's).
+
+        The new version holds the old model, calibration and policy state, and
+        the latest version's learned offsets: corrections learned since
+        ``to_version`` are not replayed into it, they are dropped with the model
+        that learned them.
+        """
+        old = self.load(to_version)
+        if old is None:
+            raise KeyError(f"model {self.model_name} has no version {to_version} (kept: {self.versions()})")
+        latest = self.load_latest()
+        state = ModelState(
+            model=old.model,
+            featurizer=old.featurizer,
+            version=self.allocate_version(),
+            policy_state=old.policy_state,
+            metrics={**old.metrics, "rollback_of": float(to_version)},
+            source_offsets=dict(latest.source_offsets) if latest is not None else dict(old.source_offsets),
+        )
+        return self.publish(state)
 
     def snapshot_key(self, version: int) -> str:
         return f"{self._base}:v{version}"
@@ -30,11 +77,11 @@ class ModelRegistry:
     def publish(self, state: ModelState) -> ModelVersion:
         """Store ``state`` signed, make it the latest, prune old versions; return its announcement."""
         key = self.snapshot_key(state.version)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(key, dump_snapshot(state, self.hmac_key))
-        pipe.zadd(f"{self._base}:versions", {str(state.version): state.version})
-        pipe.set(f"{self._base}:latest", state.version)
-        pipe.execute()
+        self._publish(
+            keys=[key, f"{self._base}:versions", f"{self._base}:latest"],
+            args=[dump_snapshot(state, self.hmac_key), state.version],
+            client=self.client,
+        )
         self._prune()
         return ModelVersion(
             model_name=self.model_name,

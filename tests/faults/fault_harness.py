@@ -366,12 +366,19 @@ def snapshot_learned(settings: Settings) -> int:
         settings.learner.snapshot_hmac_key.get_secret_value().encode(),
     )
     state = registry.load_latest()
-    return 0 if state is None else state.model.n_learned
+    # The applied count the snapshot holds (model.n_learned restarts when a challenger model wins).
+    return 0 if state is None else int(state.metrics["corrections_applied"])
 
 
 def learner_applied(learner: ServiceProcess) -> int:
     health = learner.health() or {}
     return int(health.get("corrections_applied", -1))
+
+
+def reviewed_ids(ledger: Ledger) -> set[str]:
+    """Ids sent to review: by routing, or later by a relabel (a deferred record the model still doubts)."""
+    routed = {i for i, outs in ledger.routing.items() if outs == ["review"]}
+    return routed | {i for i, outs in ledger.relabels.items() if "review" in outs}
 
 
 def settle(settings: Settings, ids: list[str], learner: ServiceProcess, timeout: float) -> Ledger:
@@ -382,7 +389,7 @@ def settle(settings: Settings, ids: list[str], learner: ServiceProcess, timeout:
         return ledger if not ledger.missing(ids) else None
 
     ledger = wait_for(all_routed, timeout, f"all {len(ids)} records to be routed")
-    reviewed = sum(1 for outs in ledger.routing.values() if "review" in outs)
+    reviewed = len(reviewed_ids(ledger))
 
     def learned_all() -> bool:
         _messages, distinct = corrections_read(settings)

@@ -19,6 +19,7 @@ from fault_harness import (
     figures,
     rate_wanted,
     records_wanted,
+    reviewed_ids,
     run_faults,
     seed_wanted,
     settle,
@@ -58,7 +59,7 @@ def test_kills_and_restarts_lose_nothing_and_duplicate_nothing(settings_factory,
         stack("start", "all")  # harmless when up; brings back a part a failed restart left down
         wait_for_stack(settings)
 
-    reviewed = sum(1 for outs in ledger.routing.values() if outs == ["review"])
+    reviewed = len(reviewed_ids(ledger))
     assert result.lost == 0, result.examples
     assert result.duplicated == 0, result.examples
     assert result.routed == n

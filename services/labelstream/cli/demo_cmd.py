@@ -23,23 +23,28 @@ console = Console()
 
 def demo(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "bananas",
+    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "sea_drift",
     rate: Annotated[float, typer.Option(help="Records per second offered.", min=1)] = 400.0,
     size: Annotated[Optional[int], typer.Option(help="Records to stream (default: the whole dataset).", min=1)] = None,  # noqa: UP007
     reviewer_delay: Annotated[float, typer.Option(help="Seconds the simulated reviewer takes per answer.", min=0)] = 0.2,
+    review_budget: Annotated[float, typer.Option(help="Share of the stream humans may review.", min=0.001, max=1)] = 0.3,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics and Redis keys afterwards.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,  # noqa: UP007
 ) -> None:
     """Start the stack if needed, run labeler + learner + a simulated reviewer, stream a dataset, show it live."""
-    settings = state(ctx).settings()
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}", param_hint="--dataset")
+    # the model that suits the dataset, the budget of the flag (the settings' other values stand)
+    settings = state(ctx).settings(model={"name": DATASETS[dataset].model}, policy={"review_budget_share": review_budget})
     started_stack = ensure_stack(settings)
     workdir = Path(tempfile.mkdtemp(prefix="labelstream-demo-"))
     data = workdir / f"{dataset}.csv"
     n = export_dataset(dataset, data, size=size)
     run = KafkaRun(settings, data, "label", "id", rate=rate, reviewer_delay=reviewer_delay, namespace=f"demo-{workdir.name[-8:]}", keep=keep)
-    console.print(f"streaming [bold]{n}[/] records of [bold]{dataset}[/] at {rate:.0f}/s through labeler + learner + simulated reviewer")
+    console.print(
+        f"streaming [bold]{n}[/] records of [bold]{dataset}[/] ({DATASETS[dataset].description}) at {rate:.0f}/s "
+        f"through labeler + learner + simulated reviewer; model {settings.model.name}, review budget {review_budget:.0%}"
+    )
     console.print(f"topics: {run.namespace}.*   logs: {run.log_dir}   (Ctrl-C stops everything)")
     bar = Bar(TextColumn("[bold]routed"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     task = bar.add_task("routed", total=n)
@@ -84,6 +89,7 @@ def _summary_table(result: dict) -> Table:
         ("label accuracy (auto + human)", result["label_accuracy"]),
         ("audit precision estimate", result.get("audit_precision_estimate")),
         ("model versions", result["model_versions"]),
+        ("drift events", ", ".join(sorted({e["detector"] for e in result["drift_events"]})) or "none"),
         ("missing / duplicated outcomes", f"{via['missing']} / {via['duplicated']}"),
     ]
     for name, value in rows:

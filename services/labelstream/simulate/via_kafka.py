@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from labelstream.errors import LabelstreamError
+from labelstream.kafka.reader import read_all
 from labelstream.kafka.outcomes import Ledger, OutcomeFollower
 from labelstream.kafka.topics import admin_client, create_topics
 from labelstream.processes import ServiceProcess, service
@@ -84,6 +87,7 @@ class KafkaRun:
         self.produced: ProduceReport | None = None
         self._produce_error: BaseException | None = None
         self._first_routed_at: float | None = None
+        self.drift_events: list[dict[str, Any]] = []
 
     def run(self, on_progress: Callable[[Progress], None] | None = None, idle_timeout: float = 60.0) -> dict[str, Any]:
         """Run to completion and return the report."""
@@ -101,6 +105,7 @@ class KafkaRun:
             for proc in self.services:
                 proc.stop(20)
             follower.close()
+            self.drift_events = self._read_drift_events()
             if not self.keep:
                 self._clean_up()
         return self.report(follower.ledger, time.monotonic() - started)
@@ -231,8 +236,14 @@ class KafkaRun:
             self.outcomes(ledger),
             settings=settings,
             confidence_level=self.settings.policy.confidence_level,
+            drift_events=self.drift_events,
             extra=extra,
         )
+
+    def _read_drift_events(self) -> list[dict[str, Any]]:
+        """Drift events the services published (detector, service, and the detector's own record count)."""
+        events = (orjson.loads(m.value()) for m in read_all(self.settings.kafka, self.settings.topics.events, timeout=10))
+        return [{"service": e["service"], **e["detail"]} for e in events if e["kind"] == "drift"]
 
     def _clean_up(self) -> None:
         """Delete the run's topics and Redis keys."""

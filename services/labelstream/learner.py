@@ -171,7 +171,10 @@ class Learner:
             self.events.publish("drift", detector="calibration_check", record_id=correction.id, reactions=["policy"])
         self.drift.handle(self.engine)
         if stored.outcome == "review":
-            self.store.review_answered()
+            try:
+                self.store.review_answered()
+            except redis.RedisError as exc:  # a gauge: not worth crashing the agent after the learning
+                log.warning("review backlog not updated: %s", exc)
         self.corrections_applied += 1
         self._unpublished.append(correction.timestamp)
         self.metrics.record_corrections(1, "learned")
@@ -277,10 +280,11 @@ class Learner:
         Checked before each publish (one Redis GET): corrections learned since
         the last version went into the model being rolled back, and go with it.
         """
-        latest = self.registry.latest_version()
-        if latest is None or latest <= self.engine.model_version:
+        try:
+            latest = self.registry.latest_version()
+            state = None if latest is None or latest <= self.engine.model_version else self.registry.load(latest)
+        except redis.RedisError:  # Redis restarting: the next publish checks again
             return
-        state = self.registry.load(latest)
         if state is None or "rollback_of" not in state.metrics:
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)

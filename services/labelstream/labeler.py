@@ -357,7 +357,10 @@ class Labeler:
         )
         export_policy_metrics(self.metrics, self.engine.policy, self.settings.policy.target_precision)
         log.info("model version %d live (%d corrections learned)", state.version, state.model.n_learned)
-        self._relabel_deferred()
+        try:
+            self._relabel_deferred()
+        except redis.RedisError as exc:  # Redis restarting: the records stay deferred; the next version relabels
+            log.warning("relabel skipped: %s", exc)
 
     def _relabel_deferred(self) -> None:
         """Re-score waiting deferred records under the new model; auto-label those the policy now accepts.

@@ -358,14 +358,18 @@ def corrections_read(settings: Settings) -> tuple[int, int]:
     return len(ids), len(set(ids))
 
 
-def snapshot_learned(settings: Settings) -> int:
-    registry = ModelRegistry(
+def registry_for(settings: Settings) -> ModelRegistry:
+    """The model registry the services of ``settings`` use."""
+    return ModelRegistry(
         connect(settings.redis, wait_seconds=30),
         settings.redis.key_prefix,
         settings.model.model_name,
         settings.learner.snapshot_hmac_key.get_secret_value().encode(),
     )
-    state = registry.load_latest()
+
+
+def snapshot_learned(settings: Settings) -> int:
+    state = registry_for(settings).load_latest()
     # The applied count the snapshot holds (model.n_learned restarts when a challenger model wins).
     return 0 if state is None else int(state.metrics["corrections_applied"])
 

@@ -16,15 +16,13 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from fault_harness import Services, wait_for, write_stream
+from fault_harness import Services, registry_for, wait_for, write_stream
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.snapshot import ModelState
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.reader import read_all
-from labelstream.store.connection import connect
-from labelstream.store.models import ModelRegistry
 
 pytestmark = pytest.mark.faults
 
@@ -109,11 +107,7 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
     )
     data = tmp_path / "train.csv"
     write_stream(data, 1500, seed=3)
-    registry = ModelRegistry(
-        connect(settings.redis), settings.redis.key_prefix, settings.model.model_name,
-        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
-    )
-    registry.publish(trained_state(settings, data))
+    registry_for(settings).publish(trained_state(settings, data))
 
     decoder = RecordDecoder.from_limits(settings.limits)
     bad = hand_made() + random_payloads(300, seed=6)
@@ -212,11 +206,7 @@ def test_a_record_that_makes_the_model_answer_nan_is_dead_lettered_not_published
     settings = settings_factory(model={"name": "gaussian_nb"}, policy={"cold_start_records": 0, "cold_start_corrections": 0})
     data = tmp_path / "train.csv"
     write_stream(data, 500, seed=4)
-    registry = ModelRegistry(
-        connect(settings.redis), settings.redis.key_prefix, settings.model.model_name,
-        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
-    )
-    registry.publish(trained_state(settings, data))
+    registry_for(settings).publish(trained_state(settings, data))
     poison = orjson.dumps({"id": "nan1", "features": {**VALID, "x0": 1.7976931348623157e308, "x1": 1.7976931348623157e308}})
     services = Services(settings, tmp_path / "logs")
     try:

@@ -48,7 +48,9 @@ SERVICE = "labeler"
 # How often lag, backlog and health are refreshed (seconds).
 HOUSEKEEPING_INTERVAL = 5.0
 # How long a transactional call may overstay its own timeout before the watchdog restarts the process.
-STALL_GRACE_SECONDS = 10.0
+STALL_GRACE_SECONDS = 5.0
+# send_offsets_to_transaction's timeout: short, so that a call that ignores it is caught soon.
+SEND_OFFSETS_TIMEOUT = 10.0
 
 
 @dataclass
@@ -199,9 +201,9 @@ class Labeler:
             for topic, key, value in outputs.messages:
                 self._produce(topic, key, value)
             stored.result()
-            with self.stall_watchdog.guard("send_offsets_to_transaction", 30 + STALL_GRACE_SECONDS):
+            with self.stall_watchdog.guard("send_offsets_to_transaction", SEND_OFFSETS_TIMEOUT + STALL_GRACE_SECONDS):
                 self.producer.send_offsets_to_transaction(
-                    _next_offsets(messages), self.consumer.consumer_group_metadata(), 30
+                    _next_offsets(messages), self.consumer.consumer_group_metadata(), SEND_OFFSETS_TIMEOUT
                 )
             with self.stall_watchdog.guard("commit_transaction", 60 + STALL_GRACE_SECONDS):
                 self.producer.commit_transaction(60)

@@ -10,6 +10,7 @@ the partitions; each needs its own ``--instance`` (its transactional id).
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -104,6 +105,12 @@ class Labeler:
                     "transactional.id": f"{settings.labeler.transactional_id}-{instance}",
                     "transaction.timeout.ms": settings.labeler.transaction_timeout_ms,
                     "linger.ms": 1,
+                    # A transaction that starts while the previous one's markers are still being
+                    # written gets CONCURRENT_TRANSACTIONS and is retried after retry.backoff.ms:
+                    # at the default 100 ms, one batch in ten waited 113 ms in
+                    # send_offsets_to_transaction (measured); at 5 ms, p90 is 8 ms.
+                    "retry.backoff.ms": 5,
+                    "retry.backoff.max.ms": 200,
                 },
             )
         )
@@ -121,6 +128,7 @@ class Labeler:
         self._adopt(self.registry_latest())
         self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign)
         self.watcher.start(self.engine.model_version)
+        tune_garbage_collector()
         try:
             while not self._stop.is_set():
                 self._cycle()
@@ -487,6 +495,18 @@ def _is_fatal(error: KafkaError | None) -> bool:
 def _finite(prediction: Prediction) -> bool:
     """Whether every class probability is a finite number (NaN cannot be published as a label)."""
     return all(math.isfinite(p) for p in prediction.probabilities.values())
+
+
+def tune_garbage_collector() -> None:
+    """Keep the cyclic GC off the hot path: a batch allocates thousands of short-lived objects
+    (no cycles), which triggered a collection every 700 allocations by default.
+
+    ``freeze`` moves everything alive at start-up (model, libraries) out of the
+    collector's way. Measured on 60k records: 19.5k -> 26.5k records/s,
+    CPU 35 -> 29 us a record (labeler alone on 60k pre-produced records, this machine).
+    """
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:

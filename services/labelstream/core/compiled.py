@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import math
+
 import numpy as np
 from river import compose
 
@@ -57,16 +59,18 @@ class CompiledLogistic:
 
     def predict_proba_many(self, xs: Sequence[dict[str, float]]) -> list[dict]:
         """Class probabilities per input, as river's one-vs-rest normalizes them."""
-        values = np.zeros((len(xs), len(self.index)))
-        present = np.zeros(values.shape, dtype=bool)
-        index = self.index
-        for row, x in enumerate(xs):
+        # Rows as Python lists (NaN = absent), one array at the end: item assignment into a
+        # NumPy array costs ~100 ns, into a list ~30 ns (2 us a record for 21 features).
+        width, index, nan = len(self.index), self.index, math.nan
+        rows = []
+        for x in xs:
+            row = [nan] * width
             for name, value in x.items():
                 col = index.get(name)
                 if col is not None:
-                    values[row, col] = value
-                    present[row, col] = True
-        scaled = np.where(present, (values - self.means) * self.inverse_std, 0.0)
+                    row[col] = value
+            rows.append(row)
+        scaled = np.nan_to_num((np.array(rows, dtype=float) - self.means) * self.inverse_std, nan=0.0)
         logits = scaled @ self.weights.T + self.intercepts
         # river's sigmoid: exactly 0 below -30 and 1 above 30
         with np.errstate(over="ignore"):

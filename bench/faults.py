@@ -62,7 +62,7 @@ def render(figures: dict, args: argparse.Namespace, seconds: float) -> str:
         "Reproduce (stack up with `make up`):",
         "",
         "```",
-        f".venv/bin/python bench/faults.py --records {args.records} --seed {args.seed}",
+        f".venv/bin/python bench/faults.py --records {args.records} --seed {args.seed}" + (f" --rate {args.rate:g}" if args.rate else ""),
         "```",
         "",
         f"CI runs the same suite at 20000 records (`make test`). This run: {seconds / 60:.1f} minutes in all.",

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fault_harness import Services, registry_for, wait_for, write_stream
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.schemas import Record
 from labelstream.core.snapshot import ModelState
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.outcomes import read_ledger
@@ -26,6 +27,7 @@ from labelstream.kafka.reader import read_all
 
 pytestmark = pytest.mark.faults
 
+MAX_FLOAT = 1.7976931348623157e308
 VALID = {"x0": 0.3, "x1": -1.2, "x2": 0.5, "x3": 0.1, "colour": "red"}
 
 
@@ -85,6 +87,21 @@ def trained_state(settings, data_path, n: int = 1500) -> ModelState:
     return ModelState(model=engine.model, featurizer=engine.featurizer, version=1)
 
 
+def raising_features(settings, state: ModelState) -> list[dict]:
+    """Valid features on which this model genuinely raises (the tree's Gaussian estimators overflow near the float maximum)."""
+    engine = build_engine(settings)
+    engine.swap_model(state.model, state.featurizer, {}, state.version)
+    candidates = [{**VALID, name: sign * MAX_FLOAT} for name in ("x0", "x1", "x2", "x3") for sign in (1, -1)]
+    candidates.append({f"x{i}": -MAX_FLOAT for i in range(4)})
+    raising = []
+    for features in candidates:
+        try:
+            engine.process([Record(id="probe", features=features)])
+        except (OverflowError, ValueError, ZeroDivisionError):
+            raising.append(features)
+    return raising
+
+
 def metric_values(text: str, name: str) -> dict[tuple, float]:
     values = {}
     for family in text_string_to_metric_families(text):
@@ -107,11 +124,13 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
     )
     data = tmp_path / "train.csv"
     write_stream(data, 1500, seed=3)
-    registry_for(settings).publish(trained_state(settings, data))
+    state = trained_state(settings, data)
+    registry_for(settings).publish(state)
 
     decoder = RecordDecoder.from_limits(settings.limits)
     bad = hand_made() + random_payloads(300, seed=6)
-    poison = [(orjson.dumps({"id": f"poison{i}", "features": {"x0": 1e308, "x1": -1e308}}), f"poison{i}".encode()) for i in range(3)]
+    poison = [(orjson.dumps({"id": f"poison{i}", "features": f}), f"poison{i}".encode()) for i, f in enumerate(raising_features(settings, state))]
+    assert len(poison) >= 2
     expected_kind = {}
     for value, key in bad:
         result = decoder.decode(value, key)
@@ -147,11 +166,16 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
         n_record_dlq = sum(kind is not None for kind in expected_kind.values()) + len(poison)
         n_dlq = n_record_dlq + 5
 
-        def dead_letters():
-            letters = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.dlq)]
-            return letters if len(letters) >= n_dlq else None
+        seen: list[dict] = []
 
-        letters = wait_for(dead_letters, 120, f"{n_dlq} dead letters")
+        def dead_letters():
+            seen[:] = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.dlq)]
+            return len(seen) >= n_dlq
+
+        try:
+            wait_for(dead_letters, 120, f"{n_dlq} dead letters")
+        except AssertionError:
+            raise AssertionError(f"{len(seen)} of {n_dlq} dead letters: {Counter(l['error_kind'] for l in seen)}") from None
         routed = wait_for(
             lambda: (ledger := read_ledger(settings)) and all(f"after{i}" in ledger.routing for i in range(10)) and ledger,
             60, "records after the bad batch to be routed",
@@ -202,12 +226,12 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
 
 
 def test_a_record_that_makes_the_model_answer_nan_is_dead_lettered_not_published(settings_factory, tmp_path):
-    """gaussian_nb on features at the float maximum returns NaN probabilities: the record goes to the DLQ."""
-    settings = settings_factory(model={"name": "gaussian_nb"}, policy={"cold_start_records": 0, "cold_start_corrections": 0})
+    """The default model on features at the float maximum answers NaN probabilities: the record goes to the DLQ."""
+    settings = settings_factory(policy={"cold_start_records": 0, "cold_start_corrections": 0})
     data = tmp_path / "train.csv"
     write_stream(data, 500, seed=4)
     registry_for(settings).publish(trained_state(settings, data))
-    poison = orjson.dumps({"id": "nan1", "features": {**VALID, "x0": 1.7976931348623157e308, "x1": 1.7976931348623157e308}})
+    poison = orjson.dumps({"id": "nan1", "features": {f"x{i}": MAX_FLOAT for i in range(4)}})
     services = Services(settings, tmp_path / "logs")
     try:
         labeler = services.start("labeler", instance="0")

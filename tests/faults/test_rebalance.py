@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -41,7 +42,7 @@ def test_a_labeler_killed_for_good_hands_its_partitions_over(settings_factory, t
         for proc in (survivor, doomed, learner):
             proc.wait_until_serving(120)
         # Both labelers own partitions before the stream starts.
-        wait_for(lambda: survivor.log_path.read_text().count("assigned") >= 1 and doomed.log_path.read_text().count("assigned [") >= 1, 60, "both labelers assigned")
+        wait_for(lambda: all(re.search(r"assigned \[\d", p.log_path.read_text()) for p in (survivor, doomed)), 60, "both labelers assigned partitions")
 
         fault = Fault("kill_labeler_for_good", at_record=int(n * 0.4))
         stream = RecordStream(settings, list(payloads.values()), rate_wanted(n), limit=fault.at_record).start()

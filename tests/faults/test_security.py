@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from pydantic import SecretStr
 from confluent_kafka import Consumer, Producer
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
@@ -177,10 +178,10 @@ def test_the_learner_refuses_a_mechanism_faust_cannot_do():
 def test_service_logs_hold_no_secrets(settings_factory, tmp_path):
     """Labeler and learner at debug level, with an HMAC key and a SASL password set: neither appears in their logs."""
     hmac_key, sasl_password = "hmac-Zq8vX2-never-log-me", "sasl-Pw7kR4-never-log-me"
-    settings = settings_factory(learner={"snapshot_hmac_key": hmac_key})
+    settings = settings_factory(learner={"snapshot_hmac_key": SecretStr(hmac_key)})
     # PLAINTEXT broker: the SASL credentials are configured (and passed to every client) but unused.
     settings = settings.model_copy(
-        update={"kafka": settings.kafka.model_copy(update={"sasl_username": "svc", "sasl_password": sasl_password})}
+        update={"kafka": settings.kafka.model_copy(update={"sasl_username": "svc", "sasl_password": SecretStr(sasl_password)})}
     )
     procs = [
         service(settings, "labeler", tmp_path, "--log-level", "debug", instance="0"),

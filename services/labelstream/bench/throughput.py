@@ -48,6 +48,8 @@ class ThroughputResult:
     records: int
     seconds: float
     cpu_seconds: float | None = None
+    machine_busy: float | None = None
+    """Share of all CPUs busy during the run (any process): near 1, the machine is the bound."""
 
     @property
     def records_per_second(self) -> float:
@@ -63,6 +65,7 @@ class ThroughputResult:
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
             "cpu_seconds_per_1k": None if self.cpu_seconds is None else round(self.cpu_seconds_per_1k, 4),
+            "machine_busy": None if self.machine_busy is None else round(self.machine_busy, 3),
         }
 
 
@@ -265,6 +268,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_busy_since(start: tuple[int, int]) -> float:
+    busy, total = machine_cpu_times()
+    return (busy - start[0]) / max(total - start[1], 1)
+
+
 def committed_total(consumer: Consumer, partitions: list[TopicPartition]) -> int:
     return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))
 
@@ -284,9 +299,10 @@ def wait_committed(settings: Settings, group: str, total: int, procs: list[Servi
             if done and first is None:
                 first, started = done, now
                 cpu_first = sum(cpu_seconds(p.process.pid) for p in procs)
+                machine_first = machine_cpu_times()
             if done >= total:
                 cpu = sum(cpu_seconds(p.process.pid) for p in procs) - cpu_first
-                return ThroughputResult(total - first, now - started, cpu)
+                return ThroughputResult(total - first, now - started, cpu, machine_busy_since(machine_first))
             for proc in procs:
                 if not proc.alive:
                     raise RuntimeError(f"{proc.name} died:\n{proc.log_tail()}")

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def _busy(result: dict[str, Any]) -> str:
+    busy = result.get("machine_busy")
+    return "?" if busy is None else f"{busy:.0%}"
+
+
 def throughput_markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [
@@ -35,6 +40,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
     s = r["scaling"]
     lines += [
         f"Scaling on a 2-partition topic: 1 labeler {s['one']['records_per_second']:,.0f}/s, "
-        f"2 labelers {s['two']['records_per_second']:,.0f}/s: **{s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck).",
+        f"2 labelers {s['two']['records_per_second']:,.0f}/s: **{s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck). "
+        f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
+        "(the broker, Redis and the benchmark share them).",
     ]
     return "\n".join(lines)

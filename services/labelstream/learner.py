@@ -69,14 +69,8 @@ class Learner:
 
         # -- clients ------------------------------------------------------------------------
         redis_client = connect(settings.redis, wait_seconds=30)
-        self.store = RecordStore(redis_client, settings.redis.key_prefix, settings.redis.record_ttl_seconds)
-        self.registry = ModelRegistry(
-            redis_client,
-            settings.redis.key_prefix,
-            settings.model.model_name,
-            settings.learner.snapshot_hmac_key.get_secret_value().encode(),
-            settings.learner.keep_versions,
-        )
+        self.store = RecordStore.from_settings(redis_client, settings)
+        self.registry = ModelRegistry.from_settings(redis_client, settings)
         self.events = EventPublisher(settings, SERVICE)
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         self._restore()

@@ -31,12 +31,7 @@ def trained_state(settings, version: int) -> ModelState:
 
 
 def registry_for(settings) -> ModelRegistry:
-    return ModelRegistry(
-        connect(settings.redis),
-        settings.redis.key_prefix,
-        settings.model.model_name,
-        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
-    )
+    return ModelRegistry.from_settings(connect(settings.redis), settings)
 
 
 def announce(settings, producer: Producer, announcement_json: bytes) -> float:

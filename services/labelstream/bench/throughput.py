@@ -241,12 +241,7 @@ def machine() -> dict[str, Any]:
 
 
 def registry_for(settings: Settings) -> ModelRegistry:
-    return ModelRegistry(
-        connect(settings.redis),
-        settings.redis.key_prefix,
-        settings.model.model_name,
-        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
-    )
+    return ModelRegistry.from_settings(connect(settings.redis), settings)
 
 
 def produce_records(settings: Settings, topic: str, n: int, seed: int = 1) -> None:

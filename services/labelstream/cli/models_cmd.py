@@ -23,13 +23,7 @@ console = Console()
 
 
 def _registry(settings: Settings) -> ModelRegistry:
-    return ModelRegistry(
-        connect(settings.redis),
-        settings.redis.key_prefix,
-        settings.model.model_name,
-        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
-        settings.learner.keep_versions,
-    )
+    return ModelRegistry.from_settings(connect(settings.redis), settings)
 
 
 @app.command("list")

@@ -14,6 +14,7 @@ import redis
 
 from labelstream.core.snapshot import ModelState, dump_snapshot, load_snapshot
 from labelstream.core.schemas import ModelVersion
+from labelstream.settings import Settings
 
 
 _ALLOCATE = """
@@ -44,6 +45,17 @@ class ModelRegistry:
         self._base = f"{prefix}:model:{model_name}"
         self._allocate = client.register_script(_ALLOCATE)
         self._publish = client.register_script(_PUBLISH)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings) -> ModelRegistry:
+        """The registry of ``settings.model.model_name``, signed with ``learner.snapshot_hmac_key``."""
+        return cls(
+            client,
+            settings.redis.key_prefix,
+            settings.model.model_name,
+            settings.learner.snapshot_hmac_key.get_secret_value().encode(),
+            settings.learner.keep_versions,
+        )
 
     def allocate_version(self) -> int:
         """A new version number, above every one handed out or published."""

@@ -16,6 +16,7 @@ import orjson
 import redis
 
 from labelstream.core.policy import Evidence, Prediction
+from labelstream.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,10 @@ class RecordStore:
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
         self._put_script = client.register_script(_PUT_MANY)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings) -> RecordStore:
+        return cls(client, settings.redis.key_prefix, settings.redis.record_ttl_seconds)
 
     def _key(self, record_id: str) -> str:
         return f"{self.prefix}:rec:{record_id}"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from fault_harness import RecordStream, Services, health_count, wait_for, write_stream
+from fault_harness import RecordStream, Services, health_count, wait_for, write_figures, write_stream
 from labelstream.kafka.outcomes import read_ledger
 
 pytestmark = pytest.mark.faults
@@ -56,6 +54,5 @@ def test_labeler_keeps_going_in_bounded_memory_when_review_is_down(settings_fact
     growth = rss_after - rss_before
     figures = {"records": RECORDS, "rss_before_mb": round(rss_before, 1), "rss_after_mb": round(rss_after, 1), "growth_mb": round(growth, 1)}
     print("backpressure:", figures)
-    if os.environ.get("LABELSTREAM_FAULTS_REPORT"):
-        Path(os.environ["LABELSTREAM_FAULTS_REPORT"], "backpressure.json").write_text(json.dumps(figures))
+    write_figures("backpressure", figures)
     assert growth < RSS_GROWTH_LIMIT_MB, figures

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import base64
 import csv
-import json
-import os
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import orjson
 import pytest
 from confluent_kafka import KafkaException, Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from fault_harness import Services, registry_for, wait_for, write_stream
+from fault_harness import Services, registry_for, wait_for, write_figures, write_stream
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.schemas import Record
@@ -221,8 +218,7 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
         assert corrections_metric[(("result", result),)] == n, corrections_metric
     figures = {"payloads": len(bad) + len(poison) + len(corrections) + 1, "dead_letters": len(letters), "crashes": 0}
     print("bad input:", figures)
-    if os.environ.get("LABELSTREAM_FAULTS_REPORT"):
-        Path(os.environ["LABELSTREAM_FAULTS_REPORT"], "bad_input.json").write_text(json.dumps(figures))
+    write_figures("bad_input", figures)
 
 
 def test_a_record_that_makes_the_model_answer_nan_is_dead_lettered_not_published(settings_factory, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -10,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from fault_harness import write_figures
 
 pytestmark = pytest.mark.faults
 
@@ -44,7 +45,4 @@ def test_fuzzing_the_decoders_finds_no_crash(tmp_path):
     runs = int(done.group(1))
     assert runs >= FUZZ_RUNS
     print(f"atheris: {runs} inputs, 0 crashes, {done.group(2)} s")
-    out_dir = os.environ.get("LABELSTREAM_FAULTS_REPORT")
-    if out_dir:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "fuzz.json").write_text(json.dumps({"fuzz_inputs": runs, "crashes": 0, "seconds": int(done.group(2))}))
+    write_figures("fuzz", {"fuzz_inputs": runs, "crashes": 0, "seconds": int(done.group(2))})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from labelstream.errors import ServiceUnavailable
@@ -72,7 +73,34 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> tuple[list[str],
                 if exc.args[0].code() != 36:  # TOPIC_ALREADY_EXISTS: another process won the race
                     raise
     created = [s.name for s in missing]
+    wait_for_leaders(admin, created, timeout)
     return created, [s.name for s in topic_specs(settings) if s.name not in created]
+
+
+def wait_for_leaders(admin: AdminClient, topics: list[str], timeout: float = 30.0) -> None:
+    """Until every partition of ``topics`` has a leader (a new topic is not usable before)."""
+    deadline = time.monotonic() + timeout
+    while topics and time.monotonic() < deadline:
+        metadata = admin.list_topics(timeout=10).topics
+        if all(
+            name in metadata and metadata[name].partitions and all(p.leader >= 0 for p in metadata[name].partitions.values())
+            for name in topics
+        ):
+            return
+        time.sleep(0.1)
+
+def _watermarks(consumer: Consumer, partition: TopicPartition, attempts: int = 20) -> tuple[int, int]:
+    """Low and high offsets, riding out a leader election (right after a broker start or a topic creation)."""
+    for _ in range(attempts - 1):
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=5)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not (error.retriable() or error.code() == KafkaError.NOT_LEADER_FOR_PARTITION):
+                raise
+            time.sleep(0.25)
+    return consumer.get_watermark_offsets(partition, timeout=5)
+
 
 def describe_topics(settings: Settings) -> list[TopicInfo]:
     """Partitions, replication, retention and message count of every labelstream topic."""
@@ -89,7 +117,7 @@ def describe_topics(settings: Settings) -> list[TopicInfo]:
             partitions = metadata.topics[name].partitions
             messages = 0
             for pid in partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(name, pid), timeout=5)
+                low, high = _watermarks(consumer, TopicPartition(name, pid))
                 messages += high - low
             replicas = len(next(iter(partitions.values())).replicas) if partitions else 0
             conf = configs[name]

@@ -360,12 +360,7 @@ def corrections_read(settings: Settings) -> tuple[int, int]:
 
 def registry_for(settings: Settings) -> ModelRegistry:
     """The model registry the services of ``settings`` use."""
-    return ModelRegistry(
-        connect(settings.redis, wait_seconds=30),
-        settings.redis.key_prefix,
-        settings.model.model_name,
-        settings.learner.snapshot_hmac_key.get_secret_value().encode(),
-    )
+    return ModelRegistry.from_settings(connect(settings.redis, wait_seconds=30), settings)
 
 
 def snapshot_learned(settings: Settings) -> int:

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/stack.sh
 
-.PHONY: help setup up down status test test-unit demo schemas clean
+.PHONY: help setup up down status test test-unit demo schemas reliability clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: setup  ## run the whole test suite against the running stack
 
 test-unit: setup  ## only the tests that need no services
 	$(PY) -m pytest -m "not integration and not faults" tests/core tests/test_settings.py services
+
+reliability: setup  ## the fault suite at 200k records (about 10 min), figures into RELIABILITY.md
+	$(PY) bench/faults.py --records 200000 --seed 6 --rate 1000
 
 schemas: setup  ## regenerate schemas/ from the pydantic models
 	$(VENV)/bin/labelstream schemas export

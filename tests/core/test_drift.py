@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import itertools
 import random
 
@@ -165,3 +166,14 @@ def test_reaction_and_monitor_from_settings():
     reaction = DriftReaction.from_settings(settings.drift, settings.model)
     assert reaction.challenger is None
     assert DriftReaction.from_settings(load_settings().drift, settings.model).challenger is not None
+
+
+def test_a_non_finite_confidence_is_ignored():
+    from labelstream.core.drift import DriftMonitor
+    from labelstream.core.policy import Prediction
+
+    monitor = DriftMonitor(prediction_warmup=0)
+    poison = Prediction({"a": float("nan"), "b": float("nan")}, "a", float("nan"))
+    assert monitor.update_prediction(poison, "label") == []
+    assert all(math.isfinite(v) or math.isnan(v) for v in monitor.estimates().values())
+    assert not any(math.isnan(v) for k, v in monitor.estimates().items() if k.startswith("confidence"))

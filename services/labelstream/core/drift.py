@@ -40,6 +40,8 @@ adaptive windowing", SDM 2007.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -233,7 +235,7 @@ class DriftMonitor:
     ) -> list[Detection]:
         """A routed record: its prediction and outcome (``label`` for an auto-label)."""
         self.n_records += 1
-        if prediction.label is None:
+        if prediction.label is None or not math.isfinite(prediction.confidence):  # a poison record's NaN
             return []
         found: list[Detection] = []
         if self.confidence:

@@ -100,7 +100,8 @@ class ModelRegistry:
             version=state.version,
             created_at=state.created_at,
             snapshot_key=key,
-            n_learned=state.model.n_learned,
+            # the learner's count survives a challenger swap; the model's own starts over
+            n_learned=int(state.metrics.get("corrections_applied", state.model.n_learned)),
             classes=sorted(state.model.classes),
             metrics=state.metrics,
         )

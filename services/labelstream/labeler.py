@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 import signal
 import threading
 import time
@@ -66,16 +66,6 @@ class BatchOutputs:
     timestamps: list[float | None] = field(default_factory=list)
 
 
-@dataclass
-class PendingBatch:
-    """A routed batch whose transaction is running on the committer thread."""
-
-    messages: list[Message]
-    outputs: BatchOutputs
-    started: float
-    committed: Future[Exception | None]
-
-
 class Labeler:
     """One labeler process (``labelstream run labeler``)."""
 
@@ -101,9 +91,6 @@ class Labeler:
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         # Redis writes overlap the Kafka produce calls (the thread waits on the socket, not the GIL).
         self._redis_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redis-writer")
-        # Commits overlap the routing of the next batch (see _cycle).
-        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="committer")
-        self._pending: PendingBatch | None = None
         self.consumer = self._new_consumer()
         self.producer = Producer(
             producer_config(
@@ -133,13 +120,12 @@ class Labeler:
         log.info("labeler %s: metrics and health on :%d", self.instance, port)
         self.producer.init_transactions(60)  # before adopting: adopting relabels deferred records in a transaction
         self._adopt(self.registry_latest())
-        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign)
         self.watcher.start(self.engine.model_version)
         tune_garbage_collector()
         try:
             while not self._stop.is_set():
                 self._cycle()
-            self._finish_pending()
         finally:
             self.watcher.stop()
             self.consumer.close()
@@ -167,44 +153,23 @@ class Labeler:
     # -- the loop ------------------------------------------------------------------------------
 
     def _cycle(self) -> None:
-        """Route the next micro-batch while the previous one commits (two stages, one transaction at a time).
-
-        Routing is CPU in this thread; committing is mostly waiting on Kafka and Redis in the
-        committer thread (the GIL is free meanwhile). Measured: routing took 53 % and committing
-        40 % of a sequential labeler's time; overlapped, a batch costs the longer of the two.
-        A batch routed while the previous commit fails is dropped: the rewind redoes both.
-        """
+        """Swap in a new model if one arrived, then process one micro-batch."""
         state = self.watcher.take_pending()
         if state is not None:
-            self._finish_pending()  # the producer must be free: adopting may run a relabel transaction
             self._adopt(state)
         messages = self._next_batch()
         failed = next((m.error() for m in messages if _is_fatal(m.error())), None)
         if failed is not None:
-            self._finish_pending()
             self._replace_consumer(failed)
             return
         messages = [m for m in messages if not self._is_error(m)]
-        started = time.perf_counter()
-        outputs = self._route(messages) if messages else None
-        if self._finish_pending() and outputs is not None:
-            self._pending = PendingBatch(
-                messages, outputs, started, self._committer.submit(self._commit, messages, outputs)
-            )
+        if messages:
+            started = time.perf_counter()
+            outputs = self._route(messages)
+            if self._commit(messages, outputs):
+                self._observe(outputs, len(messages), time.perf_counter() - started)
+                self.drift.handle(self.engine)
         self._housekeeping()
-
-    def _finish_pending(self) -> bool:
-        """Wait for the batch being committed; False when it failed (then everything was rewound)."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return True
-        error = pending.committed.result()
-        if error is not None:
-            self._recover(error)
-            return False
-        self._observe(pending.outputs, len(pending.messages), time.perf_counter() - pending.started)
-        self.drift.handle(self.engine)
-        return True
 
     def _next_batch(self) -> list[Message]:
         """Whatever has arrived, up to ``batch_size``; wait (up to ``batch_max_wait_ms``) only when nothing has.
@@ -223,15 +188,14 @@ class Labeler:
             return []
         return [first, *self.consumer.consume(size - 1, 0)] if size > 1 else [first]
 
-    def _commit(self, messages: Sequence[Message], outputs: BatchOutputs) -> Exception | None:
+    def _commit(self, messages: Sequence[Message], outputs: BatchOutputs) -> bool:
         """One transaction: the batch's outputs and its input offsets, all or nothing.
 
         1. store the reviewed/deferred records in Redis, on a helper thread while the outputs
            are produced, and wait for it before committing (a correction can always be joined;
            a redone batch overwrites the same keys);
         2. begin; produce every output; add the input offsets; commit.
-        Runs on the committer thread; an error is returned, and the main thread aborts and
-        rewinds to the committed offsets (the batch is redone).
+        On an abortable error: abort and rewind to the committed offsets (the batch is redone).
         """
         try:
             stored = self._redis_writer.submit(self.store.put_many, outputs.stored)
@@ -246,11 +210,12 @@ class Labeler:
             with self.stall_watchdog.guard("commit_transaction", 60 + STALL_GRACE_SECONDS):
                 self.producer.commit_transaction(60)
         except (KafkaException, redis.RedisError) as exc:
-            return exc
+            self._recover(exc)
+            return False
         self.batches_committed += 1
         self._healthy_until = time.monotonic() + 60
         self._last_error = ""
-        return None
+        return True
 
     def _recover(self, exc: Exception) -> None:
         """Abort what is open and rewind; fatal Kafka errors (e.g. fenced) end the process."""
@@ -503,12 +468,7 @@ class Labeler:
         except (KafkaException, RuntimeError) as exc:
             log.debug("closing the failed consumer: %s", exc)
         self.consumer = self._new_consumer()
-        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign, on_revoke=self._on_revoke)
-
-    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Finish the batch in flight before its partitions go to another labeler."""
-        self._finish_pending()
-        log.info("revoked %s", sorted(p.partition for p in partitions))
+        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign)
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", sorted(p.partition for p in partitions))

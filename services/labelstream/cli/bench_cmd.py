@@ -39,3 +39,18 @@ def throughput(
     if json_path is not None:
         json_path.write_text(json.dumps(results, indent=2))
     console.print(f"written to {markdown}" + (f" and {json_path}" if json_path else ""))
+
+
+@app.command("hot-path")
+def hot_path(
+    ctx: typer.Context,
+    markdown: Annotated[Path, typer.Option(help="Markdown file to update.")] = Path("BENCHMARKS.md"),
+) -> None:
+    """Per-record cost of each hot-path stage, in process (no Kafka): what bounds the labeler."""
+    from labelstream.bench.hot_path import hot_path_costs, hot_path_markdown
+    from labelstream.bench.markdown import write_section
+    from labelstream.bench.throughput import machine
+
+    body = hot_path_markdown(hot_path_costs(state(ctx).settings()), machine())
+    write_section(markdown, "hot-path", body)
+    console.print(body)

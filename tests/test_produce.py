@@ -12,7 +12,6 @@ import orjson
 
 from labelstream.core.schemas import DeadLetter
 from labelstream.kafka.reader import read_all
-
 from stack_support import REPO
 
 

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 from labelstream.schema_files import check_schemas, export_schemas
-
 from stack_support import REPO
 
 

@@ -13,16 +13,16 @@ from __future__ import annotations
 import gc
 import logging
 import math
-from concurrent.futures import ThreadPoolExecutor
 import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 import redis
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
@@ -30,13 +30,13 @@ from labelstream.core.encode import encode_deferred, encode_label, encode_review
 from labelstream.core.engine import Routed
 from labelstream.core.policy import Prediction
 from labelstream.core.schemas import DeadLetter, Record
+from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.errors import SnapshotRejected
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.events import EventPublisher
-from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
-from labelstream.policy_metrics import export_policy_metrics
 from labelstream.model_watcher import ModelWatcher
+from labelstream.policy_metrics import export_policy_metrics
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry

@@ -42,9 +42,11 @@ from prometheus_client import (
     Histogram,
     Info,
     disable_created_metrics,
+    gc_collector,
     generate_latest,
+    platform_collector,
+    process_collector,
 )
-from prometheus_client import gc_collector, platform_collector, process_collector
 
 from labelstream.settings import MetricsSettings
 

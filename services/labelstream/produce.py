@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+
 def all_commands() -> list[list[str]]:
     """Every command path of the CLI, walked from the typer app (a new command is covered without listing it)."""
     import typer

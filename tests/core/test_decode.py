@@ -1,4 +1,8 @@
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.schemas import Record
@@ -55,9 +59,7 @@ def test_validate_payload_uses_the_same_rules():
 
 # -- the fast path (msgspec) never accepts what pydantic refuses ------------------------------
 
-import json  # noqa: E402
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),

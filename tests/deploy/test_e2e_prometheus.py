@@ -18,12 +18,11 @@ import pytest
 from prom_harness import Prometheus
 from workload import sea_with_drift
 
-from stack_support import unique_settings
-
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.topics import create_topics
 from labelstream.processes import service
 from labelstream.produce import produce_file
+from stack_support import unique_settings
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fault_harness import RecordStream, Services, health_count, wait_for, write_figures, write_stream
+
 from labelstream.kafka.outcomes import read_ledger
 
 pytestmark = pytest.mark.faults

@@ -11,9 +11,9 @@ from collections import Counter
 import orjson
 import pytest
 from confluent_kafka import KafkaException, Producer
+from fault_harness import Services, registry_for, wait_for, write_figures, write_stream
 from prometheus_client.parser import text_string_to_metric_families
 
-from fault_harness import Services, registry_for, wait_for, write_figures, write_stream
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.schemas import Record
@@ -172,7 +172,7 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
         try:
             wait_for(dead_letters, 120, f"{n_dlq} dead letters")
         except AssertionError:
-            raise AssertionError(f"{len(seen)} of {n_dlq} dead letters: {Counter(l['error_kind'] for l in seen)}") from None
+            raise AssertionError(f"{len(seen)} of {n_dlq} dead letters: {Counter(letter['error_kind'] for letter in seen)}") from None
         routed = wait_for(
             lambda: (ledger := read_ledger(settings)) and all(f"after{i}" in ledger.routing for i in range(10)) and ledger,
             60, "records after the bad batch to be routed",
@@ -185,30 +185,30 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
     finally:
         services.stop_all()
 
-    assert len(letters) == n_dlq, Counter(l["error_kind"] for l in letters)
-    from_labeler = [l for l in letters if l["service"] == "labeler"]
-    from_learner = [l for l in letters if l["service"] == "learner"]
+    assert len(letters) == n_dlq, Counter(letter["error_kind"] for letter in letters)
+    from_labeler = [letter for letter in letters if letter["service"] == "labeler"]
+    from_learner = [letter for letter in letters if letter["service"] == "learner"]
 
     # Every bad record: its reason and its original bytes and key.
     expected = Counter((value or b"", key, kind) for (value, key), kind in expected_kind.items() if kind is not None)
     expected.update((value, key, "model_error") for value, key in poison)
     got = Counter(
-        (base64.b64decode(l["raw"]), None if l["key"] is None else base64.b64decode(l["key"]), l["error_kind"])
-        for l in from_labeler
+        (base64.b64decode(letter["raw"]), None if letter["key"] is None else base64.b64decode(letter["key"]), letter["error_kind"])
+        for letter in from_labeler
     )
     assert got == expected
-    assert all(l["source_topic"] == settings.topics.records and l["error"] for l in from_labeler)
-    assert all("OverflowError" in l["error"] for l in from_labeler if l["error_kind"] == "model_error")
+    assert all(letter["source_topic"] == settings.topics.records and letter["error"] for letter in from_labeler)
+    assert all("OverflowError" in letter["error"] for letter in from_labeler if letter["error_kind"] == "model_error")
     # Valid records among the random ones were routed, exactly once.
-    for (value, key), kind in expected_kind.items():
+    for (value, _key), kind in expected_kind.items():
         if kind is None:
             assert routed.routing[orjson.loads(value)["id"]] in (["label"], ["review"], ["deferred"])
     assert routed.duplicated() == {}
 
-    assert sorted(l["error_kind"] for l in from_learner) == sorted(
+    assert sorted(letter["error_kind"] for letter in from_learner) == sorted(
         ["unknown_record", "unknown_class", "invalid_json", "not_finite", "key_mismatch"]
     )
-    assert all(l["source_topic"] == settings.topics.corrections for l in from_learner)
+    assert all(letter["source_topic"] == settings.topics.corrections for letter in from_learner)
 
     invalid = metric_values(labeler_metrics, "labelstream_records_invalid_total")
     assert sum(invalid.values()) == n_record_dlq

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from fault_harness import (
     FaultRunner,
     RecordStream,

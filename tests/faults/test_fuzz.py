@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fault_harness import write_figures
 
 pytestmark = pytest.mark.faults

@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-
 from fault_harness import (
     Fault,
     RecordStream,

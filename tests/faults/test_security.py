@@ -9,9 +9,9 @@ import subprocess
 import time
 
 import pytest
-from pydantic import SecretStr
 from confluent_kafka import Consumer, Producer
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from pydantic import SecretStr
 
 from labelstream.core.featurizer import Featurizer
 from labelstream.core.model import OnlineModel

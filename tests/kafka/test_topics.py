@@ -1,7 +1,6 @@
 from confluent_kafka.admin import ConfigResource
 
 from labelstream.kafka.topics import admin_client, create_topics, describe_topics
-
 from stack_support import unique_settings
 
 

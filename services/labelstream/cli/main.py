@@ -10,8 +10,18 @@ import typer
 from rich.console import Console
 
 from labelstream import __version__
-from labelstream.cli import bench_cmd, demo_cmd, produce_cmd, run_cmd, schemas_cmd, topics_cmd
-from labelstream.cli import datasets_cmd, models_cmd, quality_cmd, simulate_cmd
+from labelstream.cli import (
+    bench_cmd,
+    datasets_cmd,
+    demo_cmd,
+    models_cmd,
+    produce_cmd,
+    quality_cmd,
+    run_cmd,
+    schemas_cmd,
+    simulate_cmd,
+    topics_cmd,
+)
 from labelstream.cli.context import CliState
 from labelstream.errors import LabelstreamError
 

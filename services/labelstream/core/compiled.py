@@ -21,9 +21,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from river import compose
@@ -79,4 +78,4 @@ class CompiledLogistic:
         uniform = 1.0 / max(len(self.classes), 1)
         probas = np.divide(positive, totals, out=np.full_like(positive, uniform), where=totals > 0)
         classes = self.classes
-        return [dict(zip(classes, row)) for row in probas.tolist()]
+        return [dict(zip(classes, row, strict=True)) for row in probas.tolist()]

@@ -41,7 +41,6 @@ adaptive windowing", SDM 2007.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal

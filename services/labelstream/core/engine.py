@@ -3,6 +3,7 @@
 The same engine runs inside the labeler and learner services and in the
 in-process simulator; it knows nothing of Kafka or Redis.
 
+>>> from labelstream.core.policy import ThresholdPolicy
 >>> from labelstream.core.schemas import Record
 >>> policy = ThresholdPolicy(confidence_threshold=0.7, cold_start_records=0, cold_start_corrections=4)
 >>> engine = LabelingEngine(OnlineModel(seed=1), policy)
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
 from labelstream.core.model import OnlineModel
-from labelstream.core.policy import Decision, Evidence, Policy, Prediction, ThresholdPolicy
+from labelstream.core.policy import Decision, Evidence, Policy, Prediction
 from labelstream.core.schemas import Record
 
 

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
-
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from labelstream.kafka.config import consumer_config

@@ -66,7 +66,7 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> tuple[list[str],
     missing = [spec for spec in topic_specs(settings) if spec.name not in present]
     if missing:
         new = [NewTopic(s.name, s.partitions, s.replication_factor, config=s.config) for s in missing]
-        for name, future in admin.create_topics(new, operation_timeout=timeout).items():
+        for future in admin.create_topics(new, operation_timeout=timeout).values():
             try:
                 future.result()
             except KafkaException as exc:

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from labelstream.errors import LabelstreamError
-from labelstream.kafka.reader import read_all
 from labelstream.kafka.outcomes import Ledger, OutcomeFollower
+from labelstream.kafka.reader import read_all
 from labelstream.kafka.topics import admin_client, create_topics
 from labelstream.processes import ServiceProcess, service
 from labelstream.produce import ProduceReport, produce_file

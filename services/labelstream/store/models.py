@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import redis
 
-from labelstream.core.snapshot import ModelState, dump_snapshot, load_snapshot
 from labelstream.core.schemas import ModelVersion
+from labelstream.core.snapshot import ModelState, dump_snapshot, load_snapshot
 from labelstream.settings import Settings
-
 
 _ALLOCATE = """
 local v = redis.call('INCR', KEYS[1])

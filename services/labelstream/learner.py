@@ -73,6 +73,7 @@ class Learner:
         self.registry = ModelRegistry.from_settings(redis_client, settings)
         self.events = EventPublisher(settings, SERVICE)
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
+        self.metrics.declare_detectors(["calibration_check"])  # at zero: the first drift is a change
         self._restore()
         self.app = self._build_app()
         # faust can stop fetching after a broker restart without an error: restart in place then

@@ -101,4 +101,5 @@ def test_every_alert_expression_evaluates(live_run):
 def test_the_drift_alert_fires(live_run):
     prometheus, _ = live_run
     detectors = prometheus.drift_alert_detectors()
-    assert any(name.startswith("error:") for name in detectors), detectors
+    # the ADWIN error detectors or the contract's own calibration check, whichever sees the drift first
+    assert any(name.startswith("error:") or name == "calibration_check" for name in detectors), detectors

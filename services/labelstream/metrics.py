@@ -433,7 +433,10 @@ def metric_names(registry: CollectorRegistry) -> set[str]:
 
 def all_metric_names() -> set[str]:
     """Every ``labelstream_`` sample name a service can expose (to check dashboards and alert rules)."""
-    return {name for name in metric_names(Metrics(service="names").registry) if name.startswith("labelstream_")}
+    from labelstream.review.metrics import ReviewMetrics  # the review service's own set (it imports this module)
+
+    names = metric_names(Metrics(service="names").registry) | metric_names(ReviewMetrics().registry)
+    return {name for name in names if name.startswith("labelstream_")}
 
 
 # -- the HTTP server ---------------------------------------------------------------------------

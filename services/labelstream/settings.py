@@ -200,12 +200,57 @@ class LearnerSettings(_Section):
     app_id: str = "labelstream-learner"
     publish_every_corrections: int = Field(50, ge=1, description="Publish a model version after this many corrections...")
     publish_every_seconds: float = Field(0.5, gt=0, description="...or this long after the first unpublished one.")
-    allowed_classes: list[str] | None = Field(
-        None, description="When set, corrections with another label go to the DLQ (unknown_class)."
-    )
     snapshot_hmac_key: SecretStr = SecretStr("dev-only-insecure-key")
     metrics_port: int = Field(9401, ge=0, le=65535)
     keep_versions: int = Field(20, ge=1, description="Model versions kept in Redis for rollback.")
+
+
+class LabelSetSettings(_Section):
+    """The label set: the only labels a reviewer may give and the learner learns.
+
+    It is the union of ``classes``, the lines of ``taxonomy_file`` and the labels an
+    admin added with ``labelstream labels add NAME`` (kept in Redis). While all three
+    are empty the set is open (any label is learned: simulations, the demo).
+    """
+
+    classes: list[str] | None = Field(None, description="The labels, in the order of their hotkeys (1-9).")
+    taxonomy_file: Path | None = Field(None, description="A text file, one label per line (# comments).")
+
+    @model_validator(mode="after")
+    def _check_file(self) -> LabelSetSettings:
+        if self.taxonomy_file is not None and not self.taxonomy_file.is_file():
+            raise ValueError(f"taxonomy_file {self.taxonomy_file} does not exist")
+        return self
+
+
+class ReviewSettings(_Section):
+    """The review service (``labelstream run review``): queue, leases, overlap, web page and API."""
+
+    port: int = Field(9402, ge=0, le=65535, description="Web page, API, /metrics and probes (0 picks a free port).")
+    host: str = Field("0.0.0.0", description="Interface the service listens on.")
+    group_id: str = Field("labelstream-review", description="Consumer group of the review topic.")
+    lease_seconds: float = Field(120.0, ge=5, le=86_400, description="A claimed item returns to the queue after this without a heartbeat.")
+    undo_seconds: float = Field(30.0, ge=0, le=3600, description="A reviewer may undo their last answer for this long.")
+    overlap_share: float = Field(0.0, ge=0, le=1, description="Share of items answered by overlap_k reviewers.")
+    overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
+    adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")
+    consolidation: Literal["majority", "dawid_skene"] = Field(
+        "majority", description="How an overlap item's answers become the one label the learner learns."
+    )
+    guidelines_file: Path | None = Field(None, description="Markdown shown beside each record.")
+    done_keep_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="How long an answered item is remembered (never served again, undo, replays)."
+    )
+    answered_keep_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="An answered item's features stay joinable by the learner at least this long."
+    )
+    max_note_length: int = Field(2000, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _check_file(self) -> ReviewSettings:
+        if self.guidelines_file is not None and not self.guidelines_file.is_file():
+            raise ValueError(f"guidelines_file {self.guidelines_file} does not exist")
+        return self
 
 
 class DriftSettings(_Section):
@@ -269,6 +314,8 @@ class Settings(BaseSettings):
     learner: LearnerSettings = LearnerSettings()
     metrics: MetricsSettings = MetricsSettings()
     drift: DriftSettings = DriftSettings()
+    labels: LabelSetSettings = LabelSetSettings()
+    review: ReviewSettings = ReviewSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:
@@ -350,6 +397,7 @@ def namespaced(settings: Settings, namespace: str, partitions: int | None = None
             update={"group_id": f"{namespace}-labeler", "transactional_id": f"{namespace}-labeler"}
         ),
         "learner": settings.learner.model_copy(update={"app_id": f"{namespace}-learner"}),
+        "review": settings.review.model_copy(update={"group_id": f"{namespace}-review"}),
     }
     for name, values in sections.items():
         update[name] = (update.get(name) or getattr(settings, name)).model_copy(update=values)

@@ -14,9 +14,11 @@ from labelstream.cli import (
     bench_cmd,
     datasets_cmd,
     demo_cmd,
+    labels_cmd,
     models_cmd,
     produce_cmd,
     quality_cmd,
+    review_cmd,
     run_cmd,
     schemas_cmd,
     simulate_cmd,
@@ -44,6 +46,8 @@ app.add_typer(bench_cmd.app, name="bench")
 app.command("simulate")(simulate_cmd.simulate)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(review_cmd.app, name="review")
+app.add_typer(labels_cmd.app, name="labels")
 bench_cmd.app.command("quality")(quality_cmd.quality)
 
 

@@ -60,3 +60,16 @@ def reviewer_sim(
     signal.signal(signal.SIGTERM, reviewer.stop)
     signal.signal(signal.SIGINT, reviewer.stop)
     reviewer.run()
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option(help="Port of the page, API, /metrics and probes (default: review.port, 9402).", min=0, max=65535)] = None,  # noqa: UP007
+    log_level: LogLevel = "info",
+) -> None:
+    """The review service: web page, JSON API and work queue for people (review -> corrections)."""
+    from labelstream.review.service import run_review
+
+    _logging(log_level)
+    run_review(state(ctx).settings(), port)

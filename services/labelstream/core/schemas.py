@@ -131,14 +131,44 @@ class Deferred(_TopicValue):
     timestamp: float = Field(default_factory=now)
 
 
+CorrectionKind = Literal["answer", "overlap", "consensus", "retraction"]
+"""What a correction is (the review service sets it; corrections from elsewhere are answers):
+
+- ``answer``: a reviewer's answer to an item only they answer; learned.
+- ``overlap``: one reviewer's answer to an overlap item; kept for agreement, not learned alone.
+- ``consensus``: the one label consolidated from an overlap item's answers; learned
+  (``labels`` gets it with ``method=consensus``).
+- ``retraction``: an undo; withdraws the earlier correction ``supersedes`` names; not learned.
+"""
+
+
 class Correction(_TopicValue):
-    """A human answer, the value on ``corrections`` (key: the record id)."""
+    """A human answer, the value on ``corrections`` (key: the record id).
+
+    The review service gives every correction it publishes an ``answer_id``
+    (``<record id>#<n>``, unique and never reused) and publishes each at most once.
+    """
 
     id: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     label: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     reviewer: Annotated[StrictStr, Field(min_length=1, max_length=256)] = "anonymous"
     note: StrictStr | None = None
     timestamp: float = Field(default_factory=now)
+    answer_id: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
+        None, description="Unique id of this answer (review service: '<id>#<n>')."
+    )
+    kind: CorrectionKind = Field("answer", description="answer, overlap, consensus or retraction (see CorrectionKind).")
+    supersedes: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
+        None, description="retraction: the answer_id it withdraws."
+    )
+    answers: dict[StrictStr, StrictStr] | None = Field(
+        None, description="consensus: reviewer -> label of every answer it consolidates.", max_length=100
+    )
+    consolidation: Literal["majority", "dawid_skene"] | None = Field(None, description="consensus: the method.")
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="consensus: the method's probability of the label."
+    )
+    adjudicated: bool = Field(False, description="consensus: the answers disagreed and one more reviewer answered.")
 
 
 class DeadLetter(_TopicValue):

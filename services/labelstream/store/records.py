@@ -103,6 +103,10 @@ class RecordStore:
     def _key(self, record_id: str) -> str:
         return f"{self.prefix}:rec:{record_id}"
 
+    def key(self, record_id: str) -> str:
+        """The Redis key of a record (the review queue keeps it joinable while an item waits)."""
+        return self._key(record_id)
+
     @property
     def deferred_key(self) -> str:
         return f"{self.prefix}:deferred"

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -214,13 +214,7 @@ class LabelSetSettings(_Section):
     """
 
     classes: list[str] | None = Field(None, description="The labels, in the order of their hotkeys (1-9).")
-    taxonomy_file: Path | None = Field(None, description="A text file, one label per line (# comments).")
-
-    @model_validator(mode="after")
-    def _check_file(self) -> LabelSetSettings:
-        if self.taxonomy_file is not None and not self.taxonomy_file.is_file():
-            raise ValueError(f"taxonomy_file {self.taxonomy_file} does not exist")
-        return self
+    taxonomy_file: FilePath | None = Field(None, description="A text file, one label per line (# comments).")
 
 
 class ReviewSettings(_Section):
@@ -237,7 +231,7 @@ class ReviewSettings(_Section):
     consolidation: Literal["majority", "dawid_skene"] = Field(
         "majority", description="How an overlap item's answers become the one label the learner learns."
     )
-    guidelines_file: Path | None = Field(None, description="Markdown shown beside each record.")
+    guidelines_file: FilePath | None = Field(None, description="Markdown shown beside each record.")
     done_keep_seconds: int = Field(
         7 * 24 * 3600, gt=0, description="How long an answered item is remembered (never served again, undo, replays)."
     )
@@ -245,12 +239,6 @@ class ReviewSettings(_Section):
         7 * 24 * 3600, gt=0, description="An answered item's features stay joinable by the learner at least this long."
     )
     max_note_length: int = Field(2000, ge=0, le=100_000)
-
-    @model_validator(mode="after")
-    def _check_file(self) -> ReviewSettings:
-        if self.guidelines_file is not None and not self.guidelines_file.is_file():
-            raise ValueError(f"guidelines_file {self.guidelines_file} does not exist")
-        return self
 
 
 class DriftSettings(_Section):

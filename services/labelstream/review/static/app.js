@@ -210,6 +210,12 @@ function renderLabels(item) {
   box.replaceChildren();
   const filter = $("label-filter").value.trim().toLowerCase();
   $("filter-row").hidden = state.labels.length <= 9;
+  if (!state.labels.length) {
+    const hint = document.createElement("p");
+    hint.className = "muted";
+    hint.textContent = "No label set yet: an admin adds labels with `labelstream labels add NAME`.";
+    box.append(hint);
+  }
   visibleLabels(filter).forEach((name, i) => {
     const button = document.createElement("button");
     button.type = "button";

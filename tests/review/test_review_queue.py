@@ -201,7 +201,8 @@ def test_a_late_answer_stays_learnable_after_the_record_ttl(client):
     """The item keeps the routing context; answering puts it back where the learner joins it."""
     queue = make_queue(client)
     store = queue.records
-    queue.enqueue(items(("late", 0.5, 1.0)))
+    late = request("late", 0.5, 1.0).model_copy(update={"context": {"threshold": 0.9, "generation": 2}})
+    queue.enqueue([QueueItem.from_request(late.model_dump_json().encode())])
     assert store.get("late") is None  # the labeler's copy expired long ago (7-day TTL)
     item = queue.claim("ana").item
     queue.answer(item.id, "ana", item.lease, "dog")
@@ -209,6 +210,7 @@ def test_a_late_answer_stays_learnable_after_the_record_ttl(client):
     assert stored is not None and stored.outcome == "review" and stored.reason == "uncertain"
     assert stored.features == item.request["record"]["features"]
     assert stored.probabilities == item.request["probabilities"]
+    assert stored.context == {"threshold": 0.9, "generation": 2}  # the policy's context, handed back with the answer
     assert client.ttl(store.key("late")) > 6 * 24 * 3600
 
 

@@ -63,6 +63,7 @@ class QueueItem:
             model_version=request.model_version,
             routed_at=request.timestamp,
             record_json=request.record.model_dump_json(exclude_defaults=True).encode(),
+            context=request.context,
         )
         timestamp = max(0.0, request.timestamp)
         return cls(

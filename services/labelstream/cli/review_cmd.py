@@ -15,7 +15,6 @@ from rich.table import Table
 from labelstream.cli.context import state
 from labelstream.errors import LabelstreamError
 from labelstream.review.auth import ROLES, TokenStore
-from labelstream.review.queue import ReviewQueue
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 
@@ -90,6 +89,8 @@ def expire(
     """Take waiting items out of the queue for good (their answers will never come; their features are not kept)."""
     if not ids and older_than_days is None:
         raise typer.BadParameter("give record ids or --older-than-days", param_hint="IDS")
+    from labelstream.review.queue import ReviewQueue
+
     settings = state(ctx).settings()
     queue = ReviewQueue.from_settings(connect(settings.redis), settings)
     doomed = list(ids or [])

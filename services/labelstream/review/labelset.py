@@ -76,6 +76,7 @@ class LabelSet:
         self.key = f"{prefix}:labels"
         self.configured = _unique(check_label_name(name) for name in configured)
         self._configured_set = frozenset(self.configured)
+        self._known: set[str] = set(self.configured)  # the set only grows: a label seen in it stays in it
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings) -> LabelSet:
@@ -94,13 +95,19 @@ class LabelSet:
         return not self.configured and self.client.zcard(self.key) == 0
 
     def __contains__(self, label: object) -> bool:
+        """In the set (or the set is open). A label found once is remembered: no Redis call for it again."""
         if not isinstance(label, str):
             return False
-        if label in self._configured_set:
+        if label in self._known:
             return True
-        if self.client.zscore(self.key, label) is not None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zscore(self.key, label)
+        pipe.zcard(self.key)
+        score, added = pipe.execute()
+        if score is not None:
+            self._known.add(label)
             return True
-        return self.is_open()
+        return not self.configured and added == 0
 
     def add(self, name: str) -> bool:
         """Add a label (admin action); ``False`` when it was already in the set."""

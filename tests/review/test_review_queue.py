@@ -222,3 +222,47 @@ def test_admin_expiry_takes_waiting_items_out(client):
     assert queue.state("old") == "expired"
     assert queue.claim("ana").item.id == "new"
     assert queue.claim("bob").item is None
+
+
+def test_dawid_skene_consolidation_through_the_queue_weighs_reviewers_by_their_accuracy(client):
+    """Three reviewers with error rates 0.05, 0.2 and 0.35 answer 400 overlap items (k=3, no adjudication)."""
+    import random
+
+    from labelstream.core.consensus import MajorityConsensus
+
+    rng = random.Random(3)
+    labels = ["cat", "dog", "bird"]
+    error_rates = {"ana": 0.05, "ben": 0.2, "cem": 0.35}
+    queue = make_queue(client, undo_seconds=0.0)
+    metrics = ReviewMetrics()
+    consolidator = Consolidator(queue, metrics, "dawid_skene", adjudication=False, classes=labels)
+    n = 400
+    truth = {f"d{i}": rng.choice(labels) for i in range(n)}
+    queue.enqueue(items(*[(record_id, 0.5, float(i)) for i, record_id in enumerate(truth)], overlap=1.0, k=3))
+    given: dict[str, dict[str, str]] = {}
+    for _ in range(n):
+        for reviewer in rng.sample(sorted(error_rates), 3):
+            item = queue.claim(reviewer).item
+            right = truth[item.id]
+            wrong = rng.choice([label for label in labels if label != right])
+            label = wrong if rng.random() < error_rates[reviewer] else right
+            given.setdefault(item.id, {})[reviewer] = label
+            queue.answer(item.id, reviewer, item.lease, label)
+        assert consolidator.run_once() >= 0
+    while consolidator.run_once():
+        pass
+    consensus = {e["id"]: e for e in outbox(queue) if e["kind"] == "consensus"}
+    assert len(consensus) == n and all(e["consolidation"] == "dawid_skene" for e in consensus.values())
+    dawid_skene_right = sum(consensus[i]["label"] == truth[i] for i in truth)
+    majority_right = sum(MajorityConsensus().predict_one(dict(queue.answers(i))) == truth[i] for i in truth)
+    print(f"consensus right of {n}: dawid-skene {dawid_skene_right}, majority {majority_right}; kappa "
+          f"{consolidator.tracker.kappa():.3f}, alpha {consolidator.tracker.alpha():.3f}")
+    assert dawid_skene_right > majority_right, (dawid_skene_right, majority_right)
+    # expected mean kappa over the three pairs: P(agree) = (1-e1)(1-e2) + e1 e2 / 2, chance 1/3 -> 0.473
+    assert abs(consolidator.tracker.kappa() - 0.473) < 0.08
+    accuracy = {r: metrics.value("labelstream_reviewer_accuracy_estimate", reviewer=r) for r in error_rates}
+    assert accuracy["ana"] > accuracy["ben"] > accuracy["cem"]
+    assert abs(accuracy["ana"] - 0.95) < 0.06 and abs(accuracy["cem"] - 0.65) < 0.08
+    # the state travels with the consensus: a restarted service resumes it
+    resumed = Consolidator(queue, ReviewMetrics(), "dawid_skene", classes=labels).consensus.reviewer_accuracy()
+    assert resumed == pytest.approx(consolidator.consensus.reviewer_accuracy(), rel=1e-9)

@@ -16,68 +16,62 @@ consolidates it:
    and agreement state, so a restart resumes both where the last published
    consensus left them.
 
-The consensus algorithms are the consensus engineer's
-(``labelstream.core.consensus`` and ``labelstream.core.agreement``); until they
-land, ``_consensus_standin`` provides majority and the agreement formulas.
+The algorithms are the core's (:mod:`labelstream.core.consensus`,
+:mod:`labelstream.core.agreement`); this module runs them on the queue.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from labelstream.errors import ConfigError
+from labelstream.core.agreement import AgreementTracker
+from labelstream.core.consensus import Consensus, ConsensusMethod, make_consensus, needs_adjudication
 from labelstream.review.auth import CONSENSUS_REVIEWER
 from labelstream.review.metrics import ReviewMetrics
 from labelstream.review.queue import ReviewQueue
 
-try:  # the consensus engineer's core modules, once on main
-    from labelstream.core.agreement import AgreementTracker  # type: ignore[import-not-found]
-    from labelstream.core.consensus import MajorityConsensus, needs_adjudication  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - until then (delete with _consensus_standin.py)
-    from labelstream.review._consensus_standin import AgreementTracker, MajorityConsensus, needs_adjudication
-
 log = logging.getLogger("labelstream.review.consolidation")
-
-
-def build_consensus(method: str) -> Any:
-    """The consensus of ``review.consolidation``."""
-    if method == "majority":
-        return MajorityConsensus()
-    try:
-        from labelstream.core.consensus import DawidSkeneConsensus  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ConfigError(
-            "review.consolidation=dawid_skene needs labelstream.core.consensus, which is not in this build yet; "
-            "use majority (LABELSTREAM_REVIEW__CONSOLIDATION=majority)"
-        ) from exc
-    return DawidSkeneConsensus()
 
 
 class Consolidator:
     """Consolidates the overlap items that are ready (the leader calls :meth:`run_once` every second)."""
 
-    def __init__(self, queue: ReviewQueue, metrics: ReviewMetrics, method: str = "majority", adjudication: bool = True) -> None:
+    def __init__(
+        self,
+        queue: ReviewQueue,
+        metrics: ReviewMetrics,
+        method: ConsensusMethod = "majority",
+        adjudication: bool = True,
+        classes: Sequence[str] = (),
+    ) -> None:
         self.queue = queue
         self.metrics = metrics
         self.method = method
         self.adjudication = adjudication
+        self.classes = list(classes)
         self.state_key = f"{queue.prefix}:review:consensus_state"
-        self.consensus = build_consensus(method)
+        self.consensus: Consensus = make_consensus(method, self.classes)
         self.tracker = AgreementTracker()
         self.load()
 
     def load(self) -> None:
         """The consensus and agreement state of the last published consensus."""
         raw = self.queue.client.get(self.state_key)
-        self.consensus = build_consensus(self.method)
+        self.consensus = make_consensus(self.method, self.classes)
         self.tracker = AgreementTracker()
         if raw:
             state = orjson.loads(raw)
-            self.consensus.load_state(state.get("consensus", {}))
+            consensus_state = state.get("consensus", {})
+            if consensus_state.get("method", self.method) == self.method:
+                self.consensus.load_state(consensus_state)
+            else:  # review.consolidation changed: the other method's estimates do not apply
+                log.warning("consensus state of %s ignored: consolidating with %s from scratch",
+                            consensus_state.get("method"), self.method)
             self.tracker.load_state(state.get("agreement", {}))
         self._export()
 

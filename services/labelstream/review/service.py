@@ -65,7 +65,7 @@ class ReviewService:
         self.publisher_loop = PublisherLoop(self.publisher)
         self.ingest = ReviewIngest(settings, self.queue)
         self.consolidator = Consolidator(
-            self.queue, self.metrics, settings.review.consolidation, settings.review.adjudication
+            self.queue, self.metrics, settings.review.consolidation, settings.review.adjudication, self.labels.labels()
         )
         self.context = ReviewContext(
             settings=settings,

@@ -19,6 +19,7 @@ from labelstream.cli import (
     produce_cmd,
     quality_cmd,
     review_cmd,
+    review_terminal_cmd,
     run_cmd,
     schemas_cmd,
     simulate_cmd,
@@ -47,6 +48,7 @@ app.command("simulate")(simulate_cmd.simulate)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(review_cmd.app, name="review")
+review_terminal_cmd.attach(review_cmd.app)  # labelstream review --url URL --token T: the terminal reviewer
 app.add_typer(labels_cmd.app, name="labels")
 bench_cmd.app.command("quality")(quality_cmd.quality)
 

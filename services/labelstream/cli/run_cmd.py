@@ -14,6 +14,7 @@ from labelstream.cli.context import state
 app = typer.Typer(help="Run a labelstream service in the foreground.", no_args_is_help=True)
 
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+VIA_API = "Reviewers through the review API (--via-api)"
 
 
 def _logging(level: str) -> None:
@@ -48,15 +49,40 @@ def reviewer_sim(
     data: Annotated[Path, typer.Option(help="Labeled CSV/JSONL file holding the true labels.", exists=True, dir_okay=False)],
     label_column: Annotated[str, typer.Option(help="Column with the true label.")],
     id_column: Annotated[Optional[str], typer.Option(help="Column with the record id (as given to produce).")] = None,  # noqa: UP007
-    delay: Annotated[float, typer.Option(help="Seconds a 'human' takes to answer.")] = 0.0,
-    accuracy: Annotated[float, typer.Option(help="Share of correct answers (1 = perfect oracle).", min=0, max=1)] = 1.0,
+    delay: Annotated[float, typer.Option("--delay", "--delay-seconds", help="Seconds a 'human' takes to answer (--via-api: the mean of a random think time).", min=0)] = 0.0,
+    accuracy: Annotated[float, typer.Option(help="Share of correct answers (1 = perfect oracle; without --via-api).", min=0, max=1)] = 1.0,
+    via_api: Annotated[bool, typer.Option("--via-api", rich_help_panel=VIA_API, help="Work the review service's queue through its HTTP API, as K reviewers with tokens of their own.")] = False,
+    url: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="The review service's URL (default: localhost, port review.port).")] = None,  # noqa: UP007
+    reviewers: Annotated[Optional[int], typer.Option(rich_help_panel=VIA_API, help="How many reviewers (default 1, or one per --token).", min=1, max=100)] = None,  # noqa: UP007
+    error_rate: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="Share of wrong answers: one for all (0.1) or one per reviewer (0.05,0.2,0.35).")] = None,  # noqa: UP007
+    skip_rate: Annotated[Optional[float], typer.Option(rich_help_panel=VIA_API, help="Share of items skipped.", min=0, max=1)] = None,  # noqa: UP007
+    token: Annotated[Optional[list[str]], typer.Option(rich_help_panel=VIA_API, help="Use this token (repeat for more) instead of creating tokens in the review service's Redis.")] = None,  # noqa: UP007
+    name_prefix: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="Created reviewers are named PREFIX-1 ... PREFIX-K (default: sim).")] = None,  # noqa: UP007
+    seed: Annotated[int, typer.Option(rich_help_panel=VIA_API, help="Seed of every reviewer's choices (a rerun gives the same answers).")] = 0,
+    stop_when_idle: Annotated[Optional[float], typer.Option(rich_help_panel=VIA_API, help="Exit once no item came for this many seconds (default: run until stopped).", min=0)] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json", rich_help_panel=VIA_API, help="Print a JSON summary per reviewer on exit (stdout).")] = False,
     log_level: LogLevel = "info",
 ) -> None:
-    """A simulated reviewer answering the review topic from a label column."""
-    from labelstream.reviewer_sim import SimulatedReviewer, truth_from_file
+    """A simulated reviewer: answers the review topic from a label column (oracle), or --via-api K reviewers work the review service."""
+    from labelstream.reviewer_sim import truth_from_file
 
     _logging(log_level)
-    reviewer = SimulatedReviewer(state(ctx).settings(), truth_from_file(str(data), label_column, id_column), delay, accuracy)
+    truth = truth_from_file(str(data), label_column, id_column)
+    if via_api:
+        from labelstream.cli.reviewer_sim_api import run_via_api
+
+        run_via_api(state(ctx).settings(), truth, url=url, reviewers=reviewers, delay=delay, error_rate=error_rate,
+                    skip_rate=skip_rate or 0.0, tokens=token or [], name_prefix=name_prefix or "sim", seed=seed,
+                    stop_when_idle=stop_when_idle or 0.0, as_json=as_json, accuracy=accuracy)
+        return
+    api_only = {"--url": url, "--reviewers": reviewers, "--error-rate": error_rate, "--skip-rate": skip_rate,
+                "--token": token, "--name-prefix": name_prefix, "--stop-when-idle": stop_when_idle, "--json": as_json or None}
+    given = [name for name, value in api_only.items() if value is not None]
+    if given:
+        raise typer.BadParameter(f"{', '.join(given)} only apply with --via-api", param_hint="--via-api")
+    from labelstream.reviewer_sim import SimulatedReviewer
+
+    reviewer = SimulatedReviewer(state(ctx).settings(), truth, delay, accuracy)
     signal.signal(signal.SIGTERM, reviewer.stop)
     signal.signal(signal.SIGINT, reviewer.stop)
     reviewer.run()

@@ -14,8 +14,6 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 
-import typer
-
 from labelstream.errors import LabelstreamError
 from labelstream.review_client.simulated import (
     ReviewerSpec,
@@ -37,10 +35,9 @@ def parse_rates(text: str | None) -> list[float]:
     try:
         rates = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise typer.BadParameter(f"expected numbers separated by commas, e.g. 0.05,0.2,0.35 (got {text!r})",
-                                 param_hint="--error-rate") from None
+        raise LabelstreamError(f"--error-rate: expected numbers separated by commas, e.g. 0.05,0.2,0.35 (got {text!r})") from None
     if not rates or any(not 0.0 <= rate <= 1.0 for rate in rates):
-        raise typer.BadParameter(f"each error rate must be between 0 and 1 (got {text!r})", param_hint="--error-rate")
+        raise LabelstreamError(f"--error-rate: each error rate must be between 0 and 1 (got {text!r})")
     return rates
 
 
@@ -63,17 +60,17 @@ def run_via_api(
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     if accuracy != 1.0:
-        raise typer.BadParameter("--accuracy is the oracle's; with --via-api give --error-rate", param_hint="--accuracy")
+        raise LabelstreamError("--accuracy is the oracle's; with --via-api give --error-rate")
     if not truth:
         raise LabelstreamError("the truth file has no labeled rows: the simulated reviewers would have nothing to answer")
     url = (url or f"http://localhost:{settings.review.port}").rstrip("/")
     count = reviewers if reviewers is not None else max(1, len(tokens))
     if tokens and len(tokens) != count:
-        raise typer.BadParameter(f"{len(tokens)} --token given for {count} reviewers", param_hint="--reviewers")
+        raise LabelstreamError(f"--reviewers {count} with {len(tokens)} --token: give one token per reviewer")
     try:
         rates = error_rates_for(count, parse_rates(error_rate))
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--error-rate") from None
+        raise LabelstreamError(f"--error-rate: {exc}") from None
 
     created: list[str] = []
     if tokens:
@@ -84,7 +81,7 @@ def run_via_api(
         try:
             created = given = issue_tokens(settings.redis.url, settings.redis.key_prefix, names)
         except ValueError as exc:  # a bad --name-prefix
-            raise typer.BadParameter(str(exc), param_hint="--name-prefix") from None
+            raise LabelstreamError(f"--name-prefix: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - redis errors: say where and what to do instead
             raise LabelstreamError(f"cannot create review tokens in Redis at {settings.redis.url} ({exc}); "
                                    "start the stack (make up) or pass existing tokens with --token") from exc
@@ -93,7 +90,7 @@ def run_via_api(
         crew = SimulatedReviewers(url, specs, truth, delay_seconds=delay, skip_rate=skip_rate, seed=seed,
                                   stop_when_idle=stop_when_idle)
     except ValueError as exc:  # e.g. two --token of the same reviewer
-        raise typer.BadParameter(str(exc), param_hint="--token") from None
+        raise LabelstreamError(f"--token: {exc}") from None
     signal.signal(signal.SIGTERM, crew.stop)
     signal.signal(signal.SIGINT, crew.stop)
     log.info("%d simulated reviewers (%s) on %s: think ~%.1f s, error rates %s", count, ", ".join(names), url, delay,

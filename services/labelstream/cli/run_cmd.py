@@ -79,7 +79,9 @@ def reviewer_sim(
                 "--token": token, "--name-prefix": name_prefix, "--stop-when-idle": stop_when_idle, "--json": as_json or None}
     given = [name for name, value in api_only.items() if value is not None]
     if given:
-        raise typer.BadParameter(f"{', '.join(given)} only apply with --via-api", param_hint="--via-api")
+        from labelstream.errors import LabelstreamError
+
+        raise LabelstreamError(f"{', '.join(given)}: only with --via-api (the oracle answers the review topic itself)")
     from labelstream.reviewer_sim import SimulatedReviewer
 
     reviewer = SimulatedReviewer(state(ctx).settings(), truth, delay, accuracy)

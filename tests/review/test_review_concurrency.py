@@ -53,6 +53,7 @@ class Log:
     answered: list[tuple[str, str, str]] = field(default_factory=list)  # id, reviewer, answer id
     claim_seconds: list[float] = field(default_factory=list)
     answer_seconds: list[float] = field(default_factory=list)
+    item_seconds: list[float] = field(default_factory=list)  # claim sent -> answer accepted, one item
     conflicts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -93,6 +94,8 @@ def reviewer(http: httpx.Client, name: str, log: Log, stop: threading.Event, don
             if response.status_code == 200:
                 if clean_answer:
                     log.answer_seconds.append(time.monotonic() - started)
+                    if clean_claim:
+                        log.item_seconds.append(claim_seconds + time.monotonic() - started)
                 log.answered.append((item["id"], name, response.json()["answer_id"]))
                 log.holds.append((item["id"], name, claimed, before_answer))
             else:
@@ -191,5 +194,7 @@ def test_four_reviewers_a_kill_9_and_a_restart_lose_nothing_and_duplicate_nothin
         "claim_p99_ms": round(1000 * percentile(log.claim_seconds, 0.99), 1),
         "answer_p50_ms": round(1000 * statistics.median(log.answer_seconds), 1),
         "answer_p99_ms": round(1000 * percentile(log.answer_seconds, 0.99), 1),
+        "claim_to_answer_p50_ms": round(1000 * statistics.median(log.item_seconds), 1),
+        "claim_to_answer_p99_ms": round(1000 * percentile(log.item_seconds, 0.99), 1),
     }
     print("review concurrency:", figures)

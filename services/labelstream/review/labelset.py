@@ -28,6 +28,8 @@ import redis
 from labelstream.settings import Settings
 
 MAX_LABEL_LENGTH = 100
+OPEN_RECHECK_SECONDS = 1.0
+"""An open set is checked again after this long (the learner asks for every correction)."""
 
 
 def check_label_name(name: str) -> str:
@@ -77,6 +79,7 @@ class LabelSet:
         self.configured = _unique(check_label_name(name) for name in configured)
         self._configured_set = frozenset(self.configured)
         self._known: set[str] = set(self.configured)  # the set only grows: a label seen in it stays in it
+        self._open_until = 0.0
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings) -> LabelSet:
@@ -100,6 +103,8 @@ class LabelSet:
             return False
         if label in self._known:
             return True
+        if self._open_until > time.monotonic():  # open a moment ago: a label added since counts within a second
+            return True
         pipe = self.client.pipeline(transaction=False)
         pipe.zscore(self.key, label)
         pipe.zcard(self.key)
@@ -107,13 +112,17 @@ class LabelSet:
         if score is not None:
             self._known.add(label)
             return True
-        return not self.configured and added == 0
+        is_open = not self.configured and added == 0
+        if is_open:
+            self._open_until = time.monotonic() + OPEN_RECHECK_SECONDS
+        return is_open
 
     def add(self, name: str) -> bool:
         """Add a label (admin action); ``False`` when it was already in the set."""
         check_label_name(name)
         if name in self._configured_set:
             return False
+        self._open_until = 0.0
         return bool(self.client.zadd(self.key, {name: time.time()}, nx=True))
 
     def describe(self) -> str:

@@ -19,11 +19,24 @@ features.x
 from __future__ import annotations
 
 import base64
+import json
 import math
+import re
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictFloat, StrictInt, StrictStr, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -73,9 +86,85 @@ class _TopicValue(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
 
 
-class Record(_TopicValue):
-    """An unlabeled record, the value on ``records`` (key: the id)."""
+# -- record schema evolution (docs/schema-evolution.md) ----------------------------------------
 
+RECORD_SCHEMA_MAJOR = 1
+"""The major version of the record schema this release reads (any minor of it: ``1``, ``"1.0"``, ``"1.7"``)."""
+
+UnknownFields = Literal["metadata", "ignore", "reject"]
+"""What the record decoder does with a top-level field the schema does not know (``limits.unknown_fields``)."""
+
+_VERSION_TEXT = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?")
+
+
+def record_schema_version(value: Any) -> int:
+    """``1`` or ``"1.N"`` (a newer minor only adds optional fields) -> 1; another major is a ``ValueError``."""
+    if type(value) is int:
+        major = value
+    elif type(value) is str and (match := _VERSION_TEXT.fullmatch(value)):
+        major = int(match[1])
+    else:
+        raise ValueError(f'must be the major version (1) or "MAJOR.MINOR" as a string (e.g. "1.2"), got {value!r:.40}')
+    if major != RECORD_SCHEMA_MAJOR:
+        raise ValueError(
+            f"major version {major} is not readable by this labelstream (it reads {RECORD_SCHEMA_MAJOR}.x); "
+            "upgrade the services before the producers"
+        )
+    return RECORD_SCHEMA_MAJOR
+
+
+RecordSchemaVersion = Annotated[
+    int,
+    PlainValidator(record_schema_version),
+    WithJsonSchema(
+        {
+            "anyOf": [{"const": RECORD_SCHEMA_MAJOR}, {"type": "string", "pattern": rf"^{RECORD_SCHEMA_MAJOR}(\.[0-9]+)?$"}],
+            "description": 'The major version (1) or "MAJOR.MINOR" ("1.3"): any minor of major 1 is read; '
+            "a decoded record carries 1.",
+        }
+    ),
+]
+
+
+def _metadata_value(value: Any) -> Any:
+    """An unknown field's value as a metadata value: scalars as they are, anything else as compact JSON text."""
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    return json.dumps(value, separators=(",", ":"), allow_nan=True)  # objects, arrays, NaN/Infinity (ASCII-safe)
+
+
+class Record(_TopicValue):
+    """An unlabeled record, the value on ``records`` (key: the id).
+
+    Producers may add fields (docs/schema-evolution.md): a field the schema
+    does not know is kept in ``metadata`` under its own name (an explicit
+    ``metadata`` entry of the same name wins), wherever a record is read,
+    including inside a ``review`` or ``deferred`` value, which forward the
+    record as it was produced. Where records enter (the labeler, ``produce``)
+    the record decoder passes ``limits.unknown_fields`` as the validation
+    context's ``unknown_fields``: ``"ignore"`` drops them, ``"reject"``
+    refuses the record.
+
+    >>> record = Record.model_validate({"schema_version": "1.4", "id": "a", "features": {"x": 1}, "shop": "s1"})
+    >>> record.schema_version, record.metadata
+    (1, {'shop': 's1'})
+    >>> Record.model_validate({"id": "a", "features": {"x": 1}, "shop": "s1"}, context={"unknown_fields": "ignore"}).metadata
+    {}
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "additionalProperties": True,
+            "description": "An unlabeled record, the value on records (key: the id). Producers may add fields and "
+            "minor versions (docs/schema-evolution.md): a field the schema does not know is kept in metadata under "
+            "its own name (limits.unknown_fields: metadata, ignore or reject where records enter).",
+        }
+    )
+
+    schema_version: RecordSchemaVersion = RECORD_SCHEMA_MAJOR
     id: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     features: dict[StrictStr, FeatureValue] = Field(
         description="Feature name -> number or string (categorical).", max_length=10_000
@@ -84,6 +173,40 @@ class Record(_TopicValue):
     source: StrictStr | None = None
     timestamp: FiniteFloat | StrictInt | None = Field(None, description="Epoch seconds; the Kafka timestamp when absent.")
     metadata: dict[StrictStr, StrictStr | StrictInt | FiniteFloat | bool | None] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        """Move or drop the fields the schema does not know, as the context's ``unknown_fields`` says."""
+        if type(data) is not dict:
+            return data
+        return sort_unknown_fields(data, (info.context or {}).get("unknown_fields", "metadata"))
+
+
+_RECORD_FIELDS = frozenset(Record.model_fields)
+
+
+def sort_unknown_fields(data: dict[str, Any], policy: UnknownFields) -> dict[str, Any]:
+    """A record's fields with the ones the schema does not know moved into ``metadata`` or dropped.
+
+    ``data`` itself when every field is known or ``policy`` is ``"reject"``
+    (validation then names the unknown ones). With ``"metadata"`` an
+    explicit ``metadata`` entry wins over an unknown field of the same name;
+    a ``metadata`` that is not an object is left for validation to refuse.
+
+    >>> sort_unknown_fields({"id": "a", "shop": "s1", "tags": [1, 2]}, "metadata")
+    {'id': 'a', 'metadata': {'shop': 's1', 'tags': '[1,2]'}}
+    >>> sort_unknown_fields({"id": "a", "shop": "s1"}, "ignore")
+    {'id': 'a'}
+    """
+    if policy == "reject" or data.keys() <= _RECORD_FIELDS:
+        return data
+    known = {name: value for name, value in data.items() if name in _RECORD_FIELDS}
+    metadata = known.get("metadata", {})
+    if policy == "metadata" and type(metadata) is dict:
+        unknown = {name: _metadata_value(value) for name, value in data.items() if name not in _RECORD_FIELDS}
+        known["metadata"] = unknown | metadata
+    return known
 
 
 class Label(_TopicValue):

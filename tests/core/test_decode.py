@@ -90,7 +90,7 @@ def test_fast_path_accepts_only_what_pydantic_accepts(payload):
     if fast is not None:
         assert isinstance(thorough, Record), (payload, thorough)
         assert fast == thorough
-        assert fast.model_dump() == thorough.model_dump()
+        assert fast.model_dump_json() == thorough.model_dump_json()  # same types too (1 is not 1.0 here)
 
 
 def test_fast_path_takes_the_common_record():
@@ -145,7 +145,7 @@ def test_unknown_fields_ignored():
 def test_unknown_fields_rejected_by_a_strict_reader():
     error = evolved("reject").decode(b'{"id": "a", "features": {"x": 1}, "shop": "s1"}')
     assert isinstance(error, DecodeError)
-    assert (error.kind, error.message) == ("unknown_field", "shop: Extra inputs are not permitted")
+    assert (error.kind, error.message) == ("unknown_field", "shop: a field the record schema does not know (limits.unknown_fields is reject)")
 
 
 def test_unknown_fields_do_not_hide_a_bad_known_field():
@@ -228,8 +228,7 @@ def test_evolved_path_accepts_only_what_pydantic_accepts_and_agrees(payload, pol
     if fast is not None:
         assert isinstance(thorough, Record), (payload, thorough)
         assert fast == thorough
-        assert fast.model_dump() == thorough.model_dump()
-        assert fast.model_fields_set == thorough.model_fields_set - {"schema_version", "text", "source", "timestamp"}
+        assert fast.model_dump_json() == thorough.model_dump_json()  # same types too (1 is not 1.0 here)
 
 
 def test_evolved_path_takes_the_evolved_record():

@@ -23,6 +23,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -37,6 +38,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 
@@ -127,13 +129,21 @@ RecordSchemaVersion = Annotated[
 
 
 def _metadata_value(value: Any) -> Any:
-    """An unknown field's value as a metadata value: scalars as they are, anything else as compact JSON text."""
     kind = type(value)
     if value is None or kind is str or kind is bool or kind is int:
         return value
     if kind is float and math.isfinite(value):
         return value
     return json.dumps(value, separators=(",", ":"), allow_nan=True)  # objects, arrays, NaN/Infinity (ASCII-safe)
+
+
+def metadata_from_unknown(unknown: Mapping[str, Any]) -> dict[str, Any]:
+    """Unknown record fields as metadata entries: scalars as they are, anything else as compact JSON text.
+
+    >>> metadata_from_unknown({"shop": "s1", "rank": 2, "tags": ["a", 1], "score": float("nan")})
+    {'shop': 's1', 'rank': 2, 'tags': '["a",1]', 'score': 'NaN'}
+    """
+    return {name: _metadata_value(value) for name, value in unknown.items()}
 
 
 class Record(_TopicValue):
@@ -156,8 +166,8 @@ class Record(_TopicValue):
     """
 
     model_config = ConfigDict(
+        extra="allow",  # validated straight from JSON; the validator below sorts the extras out
         json_schema_extra={
-            "additionalProperties": True,
             "description": "An unlabeled record, the value on records (key: the id). Producers may add fields and "
             "minor versions (docs/schema-evolution.md): a field the schema does not know is kept in metadata under "
             "its own name (limits.unknown_fields: metadata, ignore or reject where records enter).",
@@ -174,39 +184,28 @@ class Record(_TopicValue):
     timestamp: FiniteFloat | StrictInt | None = Field(None, description="Epoch seconds; the Kafka timestamp when absent.")
     metadata: dict[StrictStr, StrictStr | StrictInt | FiniteFloat | bool | None] = Field(default_factory=dict)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _unknown_fields(cls, data: Any, info: ValidationInfo) -> Any:
-        """Move or drop the fields the schema does not know, as the context's ``unknown_fields`` says."""
-        if type(data) is not dict:
-            return data
-        return sort_unknown_fields(data, (info.context or {}).get("unknown_fields", "metadata"))
+    @model_validator(mode="after")
+    def _unknown_fields(self, info: ValidationInfo) -> Record:
+        """Move, drop or refuse the fields the schema does not know, as the context's ``unknown_fields`` says."""
+        unknown = self.__pydantic_extra__
+        if not unknown:
+            return self
+        policy = (info.context or {}).get("unknown_fields", "metadata")
+        if policy == "reject":
+            raise PydanticCustomError(
+                "extra_forbidden", "{field}: a field the record schema does not know (limits.unknown_fields is reject)",
+                {"field": next(iter(unknown))[:64]},
+            )
+        if policy == "metadata":
+            self.__dict__["metadata"] = metadata_from_unknown(unknown) | self.metadata
+            self.__pydantic_fields_set__.add("metadata")
+        self.__pydantic_fields_set__.difference_update(unknown)
+        object.__setattr__(self, "__pydantic_extra__", {})
+        return self
 
 
-_RECORD_FIELDS = frozenset(Record.model_fields)
-
-
-def sort_unknown_fields(data: dict[str, Any], policy: UnknownFields) -> dict[str, Any]:
-    """A record's fields with the ones the schema does not know moved into ``metadata`` or dropped.
-
-    ``data`` itself when every field is known or ``policy`` is ``"reject"``
-    (validation then names the unknown ones). With ``"metadata"`` an
-    explicit ``metadata`` entry wins over an unknown field of the same name;
-    a ``metadata`` that is not an object is left for validation to refuse.
-
-    >>> sort_unknown_fields({"id": "a", "shop": "s1", "tags": [1, 2]}, "metadata")
-    {'id': 'a', 'metadata': {'shop': 's1', 'tags': '[1,2]'}}
-    >>> sort_unknown_fields({"id": "a", "shop": "s1"}, "ignore")
-    {'id': 'a'}
-    """
-    if policy == "reject" or data.keys() <= _RECORD_FIELDS:
-        return data
-    known = {name: value for name, value in data.items() if name in _RECORD_FIELDS}
-    metadata = known.get("metadata", {})
-    if policy == "metadata" and type(metadata) is dict:
-        unknown = {name: _metadata_value(value) for name, value in data.items() if name not in _RECORD_FIELDS}
-        known["metadata"] = unknown | metadata
-    return known
+RECORD_FIELDS = frozenset(Record.model_fields)
+"""The top-level fields of the record schema (1.0)."""
 
 
 class Label(_TopicValue):

@@ -29,6 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from labelstream.core.schemas import UnknownFields
 from labelstream.errors import ConfigError
 
 ENV_PREFIX = "LABELSTREAM_"
@@ -108,6 +109,11 @@ class LimitSettings(_Section):
     max_feature_name_length: int = Field(128, gt=0)
     max_string_length: int = Field(1024, gt=0, description="Longest categorical value or id.")
     max_text_length: int = Field(32 * 1024, gt=0)
+    unknown_fields: UnknownFields = Field(
+        "metadata",
+        description="A record field the schema does not know (a producer added it): kept in the record's metadata, "
+        "ignored, or the record dead-lettered (reject). docs/schema-evolution.md",
+    )
 
 
 ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]

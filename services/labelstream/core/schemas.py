@@ -19,11 +19,26 @@ features.x
 from __future__ import annotations
 
 import base64
+import json
 import math
+import re
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictFloat, StrictInt, StrictStr, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 
@@ -73,9 +88,93 @@ class _TopicValue(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
 
 
-class Record(_TopicValue):
-    """An unlabeled record, the value on ``records`` (key: the id)."""
+# -- record schema evolution (docs/schema-evolution.md) ----------------------------------------
 
+RECORD_SCHEMA_MAJOR = 1
+"""The major version of the record schema this release reads (any minor of it: ``1``, ``"1.0"``, ``"1.7"``)."""
+
+UnknownFields = Literal["metadata", "ignore", "reject"]
+"""What the record decoder does with a top-level field the schema does not know (``limits.unknown_fields``)."""
+
+_VERSION_TEXT = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?")
+
+
+def record_schema_version(value: Any) -> int:
+    """``1`` or ``"1.N"`` (a newer minor only adds optional fields) -> 1; another major is a ``ValueError``."""
+    if type(value) is int:
+        major = value
+    elif type(value) is str and (match := _VERSION_TEXT.fullmatch(value)):
+        major = int(match[1])
+    else:
+        raise ValueError(f'must be the major version (1) or "MAJOR.MINOR" as a string (e.g. "1.2"), got {value!r:.40}')
+    if major != RECORD_SCHEMA_MAJOR:
+        raise ValueError(
+            f"major version {major} is not readable by this labelstream (it reads {RECORD_SCHEMA_MAJOR}.x); "
+            "upgrade the services before the producers"
+        )
+    return RECORD_SCHEMA_MAJOR
+
+
+RecordSchemaVersion = Annotated[
+    int,
+    PlainValidator(record_schema_version),
+    WithJsonSchema(
+        {
+            "anyOf": [{"const": RECORD_SCHEMA_MAJOR}, {"type": "string", "pattern": rf"^{RECORD_SCHEMA_MAJOR}(\.[0-9]+)?$"}],
+            "description": 'The major version (1) or "MAJOR.MINOR" ("1.3"): any minor of major 1 is read; '
+            "a decoded record carries 1.",
+        }
+    ),
+]
+
+
+def _metadata_value(value: Any) -> Any:
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    return json.dumps(value, separators=(",", ":"), allow_nan=True)  # objects, arrays, NaN/Infinity (ASCII-safe)
+
+
+def metadata_from_unknown(unknown: Mapping[str, Any]) -> dict[str, Any]:
+    """Unknown record fields as metadata entries: scalars as they are, anything else as compact JSON text.
+
+    >>> metadata_from_unknown({"shop": "s1", "rank": 2, "tags": ["a", 1], "score": float("nan")})
+    {'shop': 's1', 'rank': 2, 'tags': '["a",1]', 'score': 'NaN'}
+    """
+    return {name: _metadata_value(value) for name, value in unknown.items()}
+
+
+class Record(_TopicValue):
+    """An unlabeled record, the value on ``records`` (key: the id).
+
+    Producers may add fields (docs/schema-evolution.md): a field the schema
+    does not know is kept in ``metadata`` under its own name (an explicit
+    ``metadata`` entry of the same name wins), wherever a record is read,
+    including inside a ``review`` or ``deferred`` value, which forward the
+    record as it was produced. Where records enter (the labeler, ``produce``)
+    the record decoder passes ``limits.unknown_fields`` as the validation
+    context's ``unknown_fields``: ``"ignore"`` drops them, ``"reject"``
+    refuses the record.
+
+    >>> record = Record.model_validate({"schema_version": "1.4", "id": "a", "features": {"x": 1}, "shop": "s1"})
+    >>> record.schema_version, record.metadata
+    (1, {'shop': 's1'})
+    >>> Record.model_validate({"id": "a", "features": {"x": 1}, "shop": "s1"}, context={"unknown_fields": "ignore"}).metadata
+    {}
+    """
+
+    model_config = ConfigDict(
+        extra="allow",  # validated straight from JSON; the validator below sorts the extras out
+        json_schema_extra={
+            "description": "An unlabeled record, the value on records (key: the id). Producers may add fields and "
+            "minor versions (docs/schema-evolution.md): a field the schema does not know is kept in metadata under "
+            "its own name (limits.unknown_fields: metadata, ignore or reject where records enter).",
+        }
+    )
+
+    schema_version: RecordSchemaVersion = RECORD_SCHEMA_MAJOR
     id: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     features: dict[StrictStr, FeatureValue] = Field(
         description="Feature name -> number or string (categorical).", max_length=10_000
@@ -84,6 +183,29 @@ class Record(_TopicValue):
     source: StrictStr | None = None
     timestamp: FiniteFloat | StrictInt | None = Field(None, description="Epoch seconds; the Kafka timestamp when absent.")
     metadata: dict[StrictStr, StrictStr | StrictInt | FiniteFloat | bool | None] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unknown_fields(self, info: ValidationInfo) -> Record:
+        """Move, drop or refuse the fields the schema does not know, as the context's ``unknown_fields`` says."""
+        unknown = self.__pydantic_extra__
+        if not unknown:
+            return self
+        policy = (info.context or {}).get("unknown_fields", "metadata")
+        if policy == "reject":
+            raise PydanticCustomError(
+                "extra_forbidden", "{field}: a field the record schema does not know (limits.unknown_fields is reject)",
+                {"field": next(iter(unknown))[:64]},
+            )
+        if policy == "metadata":
+            self.__dict__["metadata"] = metadata_from_unknown(unknown) | self.metadata
+            self.__pydantic_fields_set__.add("metadata")
+        self.__pydantic_fields_set__.difference_update(unknown)
+        object.__setattr__(self, "__pydantic_extra__", {})
+        return self
+
+
+RECORD_FIELDS = frozenset(Record.model_fields)
+"""The top-level fields of the record schema (1.0)."""
 
 
 class Label(_TopicValue):

@@ -23,6 +23,7 @@ inf
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import platform
@@ -48,6 +49,7 @@ from prometheus_client import (
     process_collector,
 )
 
+from labelstream.errors import PortInUse
 from labelstream.settings import MetricsSettings
 
 # `_created` series double the sample count and no panel or alert uses them.
@@ -492,7 +494,12 @@ def start_metrics_server(
     """
     if isinstance(registry, Metrics):
         registry = registry.registry
-    server = ThreadingHTTPServer((host, port), _handler(registry or CollectorRegistry(), health_check))
+    try:
+        server = ThreadingHTTPServer((host, port), _handler(registry or CollectorRegistry(), health_check))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(f"port {port} is already in use (another labelstream service?)", port) from exc
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name=f"metrics-{server.server_port}", daemon=True)
     thread.start()

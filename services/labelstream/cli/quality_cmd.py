@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from labelstream.simulate.quality import RunResult, run_bench
-from labelstream.simulate.quality_markdown import COLUMNS, quality_markdown, stream_rows
+from labelstream.cli.bench_cmd import OutOption, write_markdown
+from labelstream.cli.output import Table, say
 
-console = Console()
+if TYPE_CHECKING:
+    from labelstream.simulate.quality import RunResult
 
 
 def quality(
     quick: Annotated[bool, typer.Option("--quick", help="Shorter streams and a coarser oracle grid.")] = False,
     jobs: Annotated[int, typer.Option(help="Parallel simulations.", min=1)] = min(2, os.cpu_count() or 1),
-    markdown: Annotated[Path, typer.Option(help="Markdown file whose Quality section is replaced.")] = Path("BENCHMARKS.md"),
     strategy: Annotated[Optional[str], typer.Option(help="The strategy whose targets are checked (default: policy.strategy).")] = None,  # noqa: UP007
+    out: OutOption = None,
 ) -> None:
     """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle."""
-    from labelstream.bench.markdown import write_section
+    from labelstream.simulate.quality import run_bench
+    from labelstream.simulate.quality_markdown import COLUMNS, quality_markdown, stream_rows
 
     def show(result: RunResult) -> None:
         share = f"{result.auto_share:.1%}"
         precision = "-" if result.auto_precision is None else f"{result.auto_precision:.1%}"
-        console.print(f"{result.stream:14s} {result.config.name:42s} auto {share:>6} at {precision:>6}  ({result.seconds:.0f} s)")
+        say(f"{result.stream:14s} {result.config.name:42s} auto {share:>6} at {precision:>6}  ({result.seconds:.0f} s)")
 
     summary = run_bench(quick=quick, jobs=jobs, default_strategy=strategy, on_result=show)
     command = "labelstream bench quality" + (" --quick" if quick else "")
@@ -36,8 +35,7 @@ def quality(
         table = Table(*COLUMNS, title=entry["stream"].dataset)
         for row in stream_rows(entry):
             table.add_row(*row)
-        console.print(table)
-    body = quality_markdown(summary, command)
-    write_section(markdown, "quality", body)
+        table.print()
+    write_markdown(out, "quality", quality_markdown(summary, command), show=False)
     missed = [(e["stream"].dataset, t["target"]) for e in summary["streams"] for t in e["targets"] if t["met"] is False]
-    console.print(f"written to {markdown}; targets missed: {len(missed)}" + "".join(f"\n  {s}: {t}" for s, t in missed))
+    print(f"targets missed: {len(missed)}" + "".join(f"\n  {s}: {t}" for s, t in missed))

@@ -4,43 +4,68 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from labelstream.cli.context import state
+from labelstream.cli.output import command_group
+from labelstream.errors import PortInUse
 
-app = typer.Typer(help="Run a labelstream service in the foreground.", no_args_is_help=True)
-
-LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+app = command_group("Run a labelstream service in the foreground.")
 VIA_API = "Reviewers through the review API (--via-api)"
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class Level(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+LogLevel = Annotated[Level, typer.Option("--log-level", help="How much the service logs.", case_sensitive=False)]
+
+
+def _logging(level: Level) -> None:
+    logging.basicConfig(level=level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@contextmanager
+def _port_setting(setting: str) -> Iterator[None]:
+    """A busy port names the setting that moves it."""
+    try:
+        yield
+    except PortInUse as exc:
+        env = "LABELSTREAM_" + setting.upper().replace(".", "__")
+        raise PortInUse(f"{exc}; stop what holds it, or set {setting} ({env}; 0 picks a free port)", exc.port) from exc
 
 
 @app.command("labeler")
 def labeler(
     ctx: typer.Context,
     instance: Annotated[str, typer.Option(help="Unique per labeler process of a group (its transactional id).")] = "0",
-    log_level: LogLevel = "info",
+    log_level: LogLevel = Level.info,
 ) -> None:
     """The hot path: records -> labels / review / deferred, exactly once."""
     from labelstream.labeler import run_labeler
 
     _logging(log_level)
-    run_labeler(state(ctx).settings(), instance)
+    with _port_setting("labeler.metrics_port"):
+        run_labeler(state(ctx).settings(), instance)
 
 
 @app.command("learner")
-def learner(ctx: typer.Context, log_level: LogLevel = "info") -> None:
+def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
     """Learns from corrections and publishes model versions (one per model)."""
     from labelstream.learner import run_learner
 
     _logging(log_level)
-    run_learner(state(ctx).settings(), "warning" if log_level.lower() != "debug" else "info")
+    with _port_setting("learner.metrics_port"):
+        run_learner(state(ctx).settings(), "info" if log_level is Level.debug else "warning")
 
 
 @app.command("reviewer-sim")
@@ -61,7 +86,7 @@ def reviewer_sim(
     seed: Annotated[int, typer.Option(rich_help_panel=VIA_API, help="Seed of every reviewer's choices (a rerun gives the same answers).")] = 0,
     stop_when_idle: Annotated[Optional[float], typer.Option(rich_help_panel=VIA_API, help="Exit once no item came for this many seconds (default: run until stopped).", min=0)] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json", rich_help_panel=VIA_API, help="Print a JSON summary per reviewer on exit (stdout).")] = False,
-    log_level: LogLevel = "info",
+    log_level: LogLevel = Level.info,
 ) -> None:
     """A simulated reviewer: answers the review topic from a label column (oracle), or --via-api K reviewers work the review service."""
     from labelstream.reviewer_sim import truth_from_file
@@ -94,10 +119,11 @@ def reviewer_sim(
 def review(
     ctx: typer.Context,
     port: Annotated[Optional[int], typer.Option(help="Port of the page, API, /metrics and probes (default: review.port, 9402).", min=0, max=65535)] = None,  # noqa: UP007
-    log_level: LogLevel = "info",
+    log_level: LogLevel = Level.info,
 ) -> None:
     """The review service: web page, JSON API and work queue for people (review -> corrections)."""
     from labelstream.review.service import run_review
 
     _logging(log_level)
-    run_review(state(ctx).settings(), port)
+    with _port_setting("review.port"):
+        run_review(state(ctx).settings(), port)

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from labelstream.cli.context import state
-from labelstream.datafile import count_rows, open_rows
+from labelstream.cli.output import JsonFlag, key_values, print_json, progress_bar, say
 from labelstream.errors import LabelstreamError
-from labelstream.settings import Settings
-from labelstream.simulate.runner import Simulation
 
-console = Console()
+if TYPE_CHECKING:
+    from labelstream.settings import Settings
 
 Opt = Optional  # typer needs Optional[...] for optional options
 
@@ -41,6 +38,7 @@ def simulate(
     via_kafka: Annotated[bool, typer.Option("--via-kafka", help="Run through the real services on the local stack.")] = False,
     reviewer_delay: Annotated[float, typer.Option(help="--via-kafka: seconds the simulated reviewer takes per answer.", min=0)] = 0.0,
     rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
+    as_json: JsonFlag = False,
 ) -> None:
     """Stream a labeled file through the labeling core; reviews are answered from the label column."""
     settings = state(ctx).settings(**_overrides(model, policy, strategy, target_precision, review_budget, seed))
@@ -48,10 +46,13 @@ def simulate(
         result = _run_via_kafka(settings, data, label_column, id_column, rate, reviewer_delay, limit)
     else:
         result = _run_in_process(settings, data, label_column, id_column, window, limit, batch_size, records_per_second)
-    _print_summary(result, data)
     if report is not None:
         report.write_text(json.dumps(result, indent=2, default=str))
-        console.print(f"report written to {report}")
+        say(f"report written to {report}")
+    if as_json:
+        print_json(result)
+    else:
+        _print_summary(result, data)
 
 
 def _overrides(
@@ -84,12 +85,12 @@ def _run_in_process(
     batch_size: int,
     records_per_second: float,
 ) -> dict[str, Any]:
+    from labelstream.datafile import count_rows, open_rows
+    from labelstream.simulate.runner import Simulation
+
     rows = open_rows(data, label_column=label_column, id_column=id_column)
     total = count_rows(data) if limit is None else min(limit, count_rows(data))
-    progress = Progress(
-        TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-        transient=True,
-    )
+    progress = progress_bar(TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     with progress:
         task = progress.add_task("records", total=total)
         simulation = Simulation(
@@ -98,7 +99,7 @@ def _run_in_process(
         )
         result = simulation.run(_first(rows, limit))
     for line, reason in result.invalid_rows[:10]:
-        console.print(f"[yellow]line {line}[/]: {reason}", highlight=False)
+        say(f"line {line}: {reason}")
     return result.report
 
 
@@ -137,7 +138,6 @@ def _print_summary(report: dict[str, Any], data: Path) -> None:
     title = f"{data.name}: {settings['model']['name']}, policy {settings['policy']['name']}"
     if settings["policy"]["name"] != "threshold":
         title += f" ({settings['policy']['strategy']})"
-    table = Table("", "value", title=title)
     audit = report.get("audit_ci")
     rows = [
         ("records", str(report["records"])),
@@ -155,10 +155,8 @@ def _print_summary(report: dict[str, Any], data: Path) -> None:
         ("drift events", str(len(report["drift_events"]))),
         ("model versions", str(report.get("model_versions", "-"))),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
+    key_values(rows, title=title).print()
     worst = [w for w in report["windows"] if w["auto_precision"] is not None]
     if worst:
         low = min(worst, key=lambda w: w["auto_precision"])
-        console.print(f"lowest window auto precision: {_percent(low['auto_precision'])} (records {low['start']}-{low['end']})")
+        print(f"lowest window auto precision: {_percent(low['auto_precision'])} (records {low['start']}-{low['end']})")

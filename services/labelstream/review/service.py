@@ -25,6 +25,7 @@ import redis
 import uvicorn
 from confluent_kafka import KafkaException
 
+from labelstream.errors import PortInUse
 from labelstream.review.api import ReviewContext, create_app
 from labelstream.review.auth import TokenStore
 from labelstream.review.consolidation import Consolidator
@@ -174,7 +175,12 @@ class ReviewService:
         host = self.settings.review.host
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, self.settings.review.port if port is None else port))
+        wanted = self.settings.review.port if port is None else port
+        try:
+            sock.bind((host, wanted))
+        except OSError as exc:
+            sock.close()
+            raise PortInUse(f"port {wanted} on {host} is taken ({exc.strerror})", wanted) from exc
         bound = sock.getsockname()[1]
         if self.labels.is_open():
             log.warning("no label set defined: reviewers may give any label (set labels.classes, or labelstream labels add NAME)")

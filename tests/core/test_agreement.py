@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reviewer_simulation import ReviewerPanel
 from sklearn.metrics import cohen_kappa_score
 
 from labelstream.core.agreement import AgreementTracker, cohen_kappa, krippendorff_alpha
+from reviewer_simulation import ReviewerPanel
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the simplest case: two
 # observers, ten units, binary values.

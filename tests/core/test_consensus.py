@@ -4,7 +4,6 @@ import json
 import random
 
 import pytest
-from reviewer_simulation import ReviewerPanel, batch_dawid_skene
 
 from labelstream.core.consensus import (
     DawidSkeneConsensus,
@@ -12,6 +11,7 @@ from labelstream.core.consensus import (
     make_consensus,
     needs_adjudication,
 )
+from reviewer_simulation import ReviewerPanel, batch_dawid_skene
 
 # Three reviewers with different error rates (issue #10), over three labels and over two.
 THREE_LABELS = ReviewerPanel(("cat", "dog", "fox"), (0.05, 0.2, 0.35))

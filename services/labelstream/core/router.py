@@ -198,7 +198,7 @@ class BatchRouter:
         elif outcome == "review":
             value = encode_review(
                 record_json, record.id, prediction.label, prediction.probabilities, decision.reason,
-                decision.priority, decision.inclusion_probability, version, now,
+                decision.priority, decision.inclusion_probability, version, now, context=decision.context,
             )
             topic = self.topics.review
         else:

@@ -186,6 +186,7 @@ class RoutingHandler:
             model_version=outcome.model_version,
             routed_at=outcome.routed_at,
             record_json=outcome.record_json,
+            context=decision.context,
         )
 
 

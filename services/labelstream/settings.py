@@ -200,6 +200,14 @@ class LabelerSettings(_Section):
         30_000, ge=1000, description="How long a dead labeler's open transaction can block readers."
     )
     metrics_port: int = Field(9400, ge=0, le=65535, description="0 picks a free port.")
+    commit_interval_ms: int = Field(
+        100, ge=1, description="A transaction commits when this long has passed since its first record, when "
+        "batch_size records are in, or when nothing more is waiting, whichever comes first."
+    )
+    dead_letter_inline_bytes: int = Field(
+        512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
+        "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
+    )
 
 
 class LearnerSettings(_Section):

@@ -19,6 +19,7 @@ features.x
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
@@ -303,13 +304,20 @@ class DeadLetter(_TopicValue):
 
     error_kind: str = Field(description="Short machine-readable kind, e.g. invalid_json, too_large.")
     error: str = Field(description="Human-readable reason.")
-    raw: str = Field(description="The original message value, base64.")
-    key: str | None = Field(None, description="The original key, base64.")
+    raw: str = Field(description="The original message value, base64 (only its first bytes when `truncated`).")
+    key: str | None = Field(None, description="The original key, base64 (only its first bytes when `truncated`).")
     source_topic: str
     partition: int | None = None
     offset: int | None = None
     service: str
     timestamp: float = Field(default_factory=now)
+    truncated: bool = Field(
+        False,
+        description="A dead letter by reference: the value was too large to carry whole, `raw` holds its first "
+        "bytes; the whole value stays at source_topic/partition/offset (until the topic's retention).",
+    )
+    size: int | None = Field(None, ge=0, description="Bytes of the original value.")
+    sha256: str | None = Field(None, description="SHA-256 of the original value (hex), to match it at its offset.")
 
     @classmethod
     def from_raw(
@@ -322,21 +330,43 @@ class DeadLetter(_TopicValue):
         service: str,
         partition: int | None = None,
         offset: int | None = None,
+        max_raw_bytes: int | None = None,
+        prefix_bytes: int = 1024,
     ) -> DeadLetter:
-        """A dead letter that keeps the original bytes (base64) and where they came from."""
+        """A dead letter that keeps the original bytes (base64) and where they came from.
+
+        With ``max_raw_bytes``, a value (or key) longer than that is carried by
+        reference: its first ``prefix_bytes``, its size and SHA-256, and its
+        place in the source topic, so that a record too large to dead-letter
+        whole never blocks its partition.
+
+        >>> letter = DeadLetter.from_raw(b"x" * 5000, b"k", "too_large", "big", "records", "labeler", 0, 7,
+        ...                              max_raw_bytes=4096, prefix_bytes=4)
+        >>> letter.truncated, letter.raw_bytes(), letter.size, letter.offset
+        (True, b'xxxx', 5000, 7)
+        """
+        value = value or b""
+        truncated = max_raw_bytes is not None and (len(value) > max_raw_bytes or len(key or b"") > max_raw_bytes)
+        if truncated:
+            value_kept, key_kept = value[:prefix_bytes], None if key is None else key[:prefix_bytes]
+        else:
+            value_kept, key_kept = value, key
         return cls(
             error_kind=error_kind,
             error=error,
-            raw=base64.b64encode(value or b"").decode(),
-            key=None if key is None else base64.b64encode(key).decode(),
+            raw=base64.b64encode(value_kept).decode(),
+            key=None if key_kept is None else base64.b64encode(key_kept).decode(),
             source_topic=source_topic,
             partition=partition,
             offset=offset,
             service=service,
+            truncated=truncated,
+            size=len(value),
+            sha256=hashlib.sha256(value).hexdigest(),
         )
 
     def raw_bytes(self) -> bytes:
-        """The original message value."""
+        """The original message value (its first bytes when :attr:`truncated`)."""
         return base64.b64decode(self.raw)
 
 

@@ -14,6 +14,7 @@ from labelstream.cli import (
     bench_cmd,
     datasets_cmd,
     demo_cmd,
+    lf_cmd,
     models_cmd,
     produce_cmd,
     quality_cmd,
@@ -44,6 +45,7 @@ app.add_typer(bench_cmd.app, name="bench")
 app.command("simulate")(simulate_cmd.simulate)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(lf_cmd.app, name="lf")
 bench_cmd.app.command("quality")(quality_cmd.quality)
 
 

@@ -121,11 +121,13 @@ class LabelingEngine:
         return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
 
     def _predict_weak(
-        self, records: Sequence[Record], xs: list[dict[str, float]]
+        self, records: Sequence[Record], xs: list[dict[str, float]], new: bool = True
     ) -> tuple[list[Prediction], list[dict[str, str] | None]]:
-        """Predictions combining the model with the LFs' votes, and each record's votes (``None``: none voted)."""
+        """Predictions combining the model with the LFs' votes, and each record's votes (``None``: none voted).
+
+        ``new``: the records are new to the stream (their votes count in the LF analysis)."""
         weak = self.weak
-        batch_votes = weak.apply(records)
+        batch_votes = weak.apply(records, observe=new)
         probabilities = weak.combine(self.model.predict_proba_many(xs), batch_votes)
         votes = [weak.votes_of(v) or None for v in batch_votes]
         return [Prediction.from_probabilities(p) for p in probabilities], votes
@@ -180,7 +182,7 @@ class LabelingEngine:
             predictions = self.predict([record.features for record in records])
         else:
             xs = self.featurizer.transform_many([record.features for record in records])
-            predictions = self._predict_weak(records, xs)[0]
+            predictions = self._predict_weak(records, xs, new=False)[0]
         for record, prediction, reason, label in zip(records, predictions, defer_reasons, proposed_labels, strict=True):
             if self.policy.accepts_deferred(prediction, reason, label):
                 result.labeled.append((record, prediction))

@@ -72,10 +72,12 @@ class WeakSupervision:
         combiner: VoteCombiner = MajorityVote(names) if combine == "majority" else OnlineLabelModel(names, **label_model)
         return cls(LFApplier(functions, call_timeout, batch_timeout), combiner)
 
-    def apply(self, records: Sequence[Any]) -> list[Votes]:
-        """The votes of every LF on every record (counted in :attr:`routed`)."""
+    def apply(self, records: Sequence[Any], observe: bool = True) -> list[Votes]:
+        """The votes of every LF on every record (counted in :attr:`routed` unless ``observe`` is false:
+        records scored again, e.g. deferred ones re-scored, are not new records)."""
         votes = self.applier.apply(records)
-        self.routed.observe(votes)
+        if observe:
+            self.routed.observe(votes)
         return votes
 
     def combine(self, probabilities: Sequence[Mapping[str, float]], votes: Sequence[Votes]) -> list[dict[str, float]]:

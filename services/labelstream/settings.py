@@ -259,7 +259,10 @@ class WeakSettings(_Section):
     prior_accuracy: float = Field(0.7, gt=0, lt=1, description="Accuracy assumed of an LF before any answer.")
     prior_strength: float = Field(5.0, gt=0, description="Weight of that assumption, in votes.")
     class_strength: float = Field(10.0, gt=0, description="Weight, in votes, of an LF's overall accuracy in its per-class one.")
-    model_weight: float = Field(1.0, ge=0, description="Weight of the model's probabilities against the votes.")
+    model_weight: float = Field(1.0, ge=0, description="Weight of the model's probabilities against the votes (at start).")
+    learn_weights: bool = Field(
+        True, description="Learn each LF's and the model's weight in the combination from the answers (else fixed)."
+    )
     halflife_answers: float | None = Field(
         1000.0, gt=0, description="Answers after which an answer weighs half in the LF accuracies (None: never forget)."
     )

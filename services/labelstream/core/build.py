@@ -126,6 +126,7 @@ def build_weak(weak: WeakSettings) -> WeakSupervision | None:
         prior_strength=weak.prior_strength,
         class_strength=weak.class_strength,
         model_weight=weak.model_weight,
+        learn_weights=weak.learn_weights,
         halflife=weak.halflife_answers,
     )
 

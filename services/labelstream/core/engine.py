@@ -154,9 +154,10 @@ class LabelingEngine:
                 self.detections += self.monitor.update_error(
                     evidence.correct, evidence.prediction.label, evidence.timestamp or None
                 )
-        if self.weak is not None and (votes is not None or record is not None):
-            self.weak.learn(self._votes_for(record, votes), label)
         x = self.featurizer.transform_one(features)
+        if self.weak is not None and (votes is not None or record is not None):
+            # the model's view before it learns the answer: the label model weighs it against the votes
+            self.weak.learn(self._votes_for(record, votes), label, self.model.predict_proba_one(x))
         self.policy.observe(x, label)
         self.model.learn_one(x, label)
 

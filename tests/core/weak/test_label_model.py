@@ -103,3 +103,33 @@ def test_majority_vote_ignores_the_model_where_lfs_vote():
     assert vote.combine_one({"x": 0.99, "y": 0.01}, ("y", None, None)) == {"y": 1.0}
     assert vote.combine_one({"x": 0.99, "y": 0.01}, (None, None, None)) == {"x": 0.99, "y": 0.01}
     assert vote.accuracy() == {"a": None, "b": None, "c": None}
+
+
+def test_pool_weights_count_an_lf_that_echoes_the_model_once_and_keep_one_that_adds_information():
+    import random
+
+    rng = random.Random(3)
+    model = OnlineLabelModel(["echo", "informative"], halflife=None, learning_rate=0.05)
+    for _ in range(3000):
+        truth = rng.choice(["a", "b"])
+        other = "b" if truth == "a" else "a"
+        model_right = rng.random() < 0.8  # the model's top class is right 80 % of the time, at 0.8
+        top = truth if model_right else other
+        probabilities = {top: 0.8, ("b" if top == "a" else "a"): 0.2}
+        echo = top  # votes the model's own guess: no information beyond it
+        informative = truth if rng.random() < 0.9 else other  # independent of the model
+        model.learn_one((echo, informative), truth, probabilities=probabilities)
+    weights = model.weights()
+    # the model and its echo carry one piece of evidence: the naive product counts it twice (weights 1 + 1);
+    # learned, the pair counts about once (the optimum is a sum of 1; constant-step SGD hovers near it)
+    assert model.model_weight_learned() < 1 and weights["echo"] < 1
+    assert model.model_weight_learned() + weights["echo"] < 1.4
+    assert weights["informative"] > 0.9
+
+
+def test_without_the_model_probabilities_or_with_learn_weights_off_the_weights_stay_at_one():
+    for kwargs, probabilities in (({}, None), ({"learn_weights": False}, {"a": 0.9, "b": 0.1})):
+        model = OnlineLabelModel(["lf"], **kwargs)
+        for _ in range(100):
+            model.learn_one(("a",), "b", probabilities=probabilities)
+        assert model.weights() == {"lf": 1.0}

@@ -9,9 +9,25 @@ with the votes (a product of experts, in log space)::
 
     log P(y | x, votes) = w * log p(y | x) + sum over voting LFs j of log P_j(v_j | y) + const
 
-with ``w = model_weight``. Before the model has learned anything, ``p(y | x)``
-is the class prior of the answers (Laplace-smoothed). When no LF votes, the
-distribution is the model's, unchanged.
+Before the model has learned anything, ``p(y | x)`` is the class prior of
+the answers (Laplace-smoothed). When no LF votes, the distribution is the
+model's, unchanged.
+
+**Pool weights.** Multiplying likelihoods assumes that the sources are
+independent given the class. LFs written over the same signals as the
+model's features are not: their votes repeat what the model already knows,
+and the plain product is overconfident exactly where it should not be.
+So the pool is weighted (a logarithmic opinion pool [^3])::
+
+    log P(y | x, votes) = w_m * log p(y | x) + sum over voting LFs j of w_j * log P_j(v_j | y) + const
+
+and the weights are learned online from the same answers, by a step of
+gradient descent on the log-loss of each answer before it is counted
+(prequential: the record is scored as it was routed, with the model as it
+was). Weights start at 1 (the naive product) and stay in ``[0, max_weight]``:
+an LF whose vote adds nothing once the model is known drifts towards 0, an
+LF that adds information where the model is weak keeps its weight.
+``learn_weights=False`` keeps the plain product with ``w_m = model_weight``.
 
 **Learning, online.** Snorkel fits its label model in batch, without labels,
 by matrix completion; here human answers stream back, so each answer to a
@@ -55,6 +71,8 @@ other score.
     error-rates using the EM algorithm. Applied Statistics 28(1), 20-28.
 [^2]: Ratner, A., Bach, S., Ehrenberg, H., Fries, J., Wu, S. and Ré, C. (2017). Snorkel:
     rapid training data creation with weak supervision. VLDB 11(3), 269-282.
+[^3]: Genest, C. and Zidek, J. V. (1986). Combining probability distributions: a critique and an
+    annotated bibliography. Statistical Science 1(1), 114-135.
 """
 
 from __future__ import annotations
@@ -87,11 +105,18 @@ class VoteCombiner(ABC):
             for p, vs in zip(probabilities, votes, strict=True)
         ]
 
-    def learn_one(self, votes: Votes, label: str, weight: float = 1.0) -> None:
-        """Learn from one answered record (default: nothing to learn)."""
+    def learn_one(
+        self, votes: Votes, label: str, weight: float = 1.0, probabilities: Mapping[str, float] | None = None
+    ) -> None:
+        """Learn from one answered record; ``probabilities``: the model's for it, before it learned the answer
+        (default: nothing to learn)."""
 
     def accuracy(self) -> dict[str, float | None]:
         """Learned accuracy per LF (``None`` when the combiner learns none)."""
+        return {name: None for name in self.names}
+
+    def weights(self) -> dict[str, float | None]:
+        """Weight of each LF's vote in the combination (``None`` when the combiner has none)."""
         return {name: None for name in self.names}
 
     def state(self) -> dict[str, Any]:
@@ -143,6 +168,10 @@ class OnlineLabelModel(VoteCombiner):
         Floor of a model probability (a saturated 0 would veto every vote).
     halflife
         Answers after which an answer weighs half (``None``: never forget).
+    learn_weights
+        Learn the pool weights from the answers (else the plain product).
+    learning_rate, max_weight
+        Step size of the weights' gradient descent, and their upper bound.
     """
 
     name = "label_model"
@@ -156,6 +185,9 @@ class OnlineLabelModel(VoteCombiner):
         model_weight: float = 1.0,
         min_probability: float = 1e-4,
         halflife: float | None = 1000.0,
+        learn_weights: bool = True,
+        learning_rate: float = 0.05,
+        max_weight: float = 3.0,
     ) -> None:
         super().__init__(names)
         self.prior_accuracy = prior_accuracy
@@ -165,6 +197,9 @@ class OnlineLabelModel(VoteCombiner):
         self.min_probability = min_probability
         self.halflife = halflife
         self._decay = 1.0 if halflife is None else 0.5 ** (1.0 / halflife)
+        self.learn_weights = learn_weights
+        self.learning_rate = learning_rate
+        self.max_weight = max_weight
         self._reset()
 
     def _reset(self) -> None:
@@ -172,10 +207,16 @@ class OnlineLabelModel(VoteCombiner):
         self._confusion: list[dict[str, dict[str, float]]] = [defaultdict(dict) for _ in self.names]
         self._classes: dict[str, float] = {}  # true class -> weight of answers
         self._vote_labels: set[str] = set()
+        self._weights = [1.0] * len(self.names)
+        self._model_weight = self.model_weight
 
     # -- learning ------------------------------------------------------------------------------
 
-    def learn_one(self, votes: Votes, label: str, weight: float = 1.0) -> None:
+    def learn_one(
+        self, votes: Votes, label: str, weight: float = 1.0, probabilities: Mapping[str, float] | None = None
+    ) -> None:
+        if self.learn_weights and probabilities is not None:
+            self._step(votes, label, probabilities, weight)
         if self._decay < 1.0:
             self._forget(self._decay)
         self._classes[label] = self._classes.get(label, 0.0) + weight
@@ -185,6 +226,26 @@ class OnlineLabelModel(VoteCombiner):
             self._vote_labels.add(vote)
             row = self._confusion[j][label]
             row[vote] = row.get(vote, 0.0) + weight
+
+    def _step(self, votes: Votes, label: str, probabilities: Mapping[str, float], weight: float) -> None:
+        """One gradient step on ``-log P(label)``: each weight moves by its source's log-score of the
+        true class minus its expectation under the current pool."""
+        voting = [(j, v) for j, v in enumerate(votes) if v is not None]
+        if not voting:
+            return
+        classes, sources = self._sources(probabilities, voting)
+        if label not in classes:
+            return
+        pooled = self._pool(sources, [self._model_weight] + [self._weights[j] for j, _ in voting])
+        truth = classes.index(label)
+        rate, top = self.learning_rate * weight, self.max_weight
+        for i, scores in enumerate(sources):
+            gradient = scores[truth] - sum(p * s for p, s in zip(pooled, scores, strict=True))
+            if i == 0:
+                self._model_weight = min(max(self._model_weight + rate * gradient, 0.0), top)
+            else:
+                j = voting[i - 1][0]
+                self._weights[j] = min(max(self._weights[j] + rate * gradient, 0.0), top)
 
     def _forget(self, factor: float) -> None:
         """Scale every count by ``factor`` (LFs x classes x classes products: small at human scale)."""
@@ -207,6 +268,13 @@ class OnlineLabelModel(VoteCombiner):
         return {
             name: {c: self._likelihood(j, c, c, k) for c in sorted(self._classes)} for j, name in enumerate(self.names)
         }
+
+    def weights(self) -> dict[str, float | None]:
+        return {name: self._weights[j] for j, name in enumerate(self.names)}
+
+    def model_weight_learned(self) -> float:
+        """The model's weight in the pool (``model_weight`` until weights are learned)."""
+        return self._model_weight
 
     def _overall_accuracy(self, j: int) -> float:
         correct = sum(row.get(c, 0.0) for c, row in self._confusion[j].items())
@@ -231,21 +299,30 @@ class OnlineLabelModel(VoteCombiner):
         voting = [(j, v) for j, v in enumerate(votes) if v is not None]
         if not voting:
             return dict(probabilities)
+        classes, sources = self._sources(probabilities, voting)
+        pooled = self._pool(sources, [self._model_weight] + [self._weights[j] for j, _ in voting])
+        return dict(zip(classes, pooled, strict=True))
+
+    def _sources(self, probabilities: Mapping[str, float], voting: list[tuple[int, str]]) -> tuple[list[str], list[list[float]]]:
+        """The classes, and per source (the model first, then each voting LF) its log-score of each class."""
         classes = list(probabilities) + [c for c in self._classes if c not in probabilities]
         classes += [v for _, v in voting if v not in classes]
         k = self._n_classes(classes)
         base = self._base(probabilities, classes)
-        accuracies = {j: self._overall_accuracy(j) for j, _ in voting}
-        scores = []
-        for c in classes:
-            score = self.model_weight * math.log(base[c])
-            for j, v in voting:
-                score += math.log(self._likelihood(j, c, v, k, accuracies[j]))
-            scores.append(score)
+        sources = [[math.log(base[c]) for c in classes]]
+        for j, v in voting:
+            accuracy = self._overall_accuracy(j)
+            sources.append([math.log(self._likelihood(j, c, v, k, accuracy)) for c in classes])
+        return classes, sources
+
+    @staticmethod
+    def _pool(sources: list[list[float]], weights: list[float]) -> list[float]:
+        """Softmax of the weighted sum of the sources' log-scores."""
+        scores = [sum(w * source[c] for w, source in zip(weights, sources, strict=True)) for c in range(len(sources[0]))]
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
-        return {c: e / total for c, e in zip(classes, exps, strict=True)}
+        return [e / total for e in exps]
 
     def _base(self, probabilities: Mapping[str, float], classes: Sequence[str]) -> dict[str, float]:
         """The model's distribution over ``classes`` (floored), or the answers' class prior before it knows any."""
@@ -263,6 +340,8 @@ class OnlineLabelModel(VoteCombiner):
             "confusion": {name: {c: dict(row) for c, row in self._confusion[j].items()} for j, name in enumerate(self.names)},
             "classes": dict(self._classes),
             "vote_labels": sorted(self._vote_labels),
+            "weights": {name: self._weights[j] for j, name in enumerate(self.names)},
+            "model_weight": self._model_weight,
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -275,3 +354,6 @@ class OnlineLabelModel(VoteCombiner):
                 self._confusion[j][true] = {str(v): float(w) for v, w in row.items()}
         self._classes = {str(c): float(w) for c, w in state.get("classes", {}).items()}
         self._vote_labels = set(state.get("vote_labels", []))
+        weights = state.get("weights", {})
+        self._weights = [float(weights.get(name, 1.0)) for name in self.names]
+        self._model_weight = float(state.get("model_weight", self.model_weight))

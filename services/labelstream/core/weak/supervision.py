@@ -84,9 +84,10 @@ class WeakSupervision:
         """Class distributions from the model's probabilities and the votes (a record without votes keeps the model's)."""
         return self.combiner.combine_many(probabilities, votes)
 
-    def learn(self, votes: Votes, label: str) -> None:
-        """Learn the LFs' accuracies from one human answer."""
-        self.combiner.learn_one(votes, label)
+    def learn(self, votes: Votes, label: str, probabilities: Mapping[str, float] | None = None) -> None:
+        """Learn the LFs' accuracies (and pool weights) from one human answer; ``probabilities``: the model's
+        for the record before it learned the answer."""
+        self.combiner.learn_one(votes, label, probabilities=probabilities)
         self.answered.observe_answer(votes, label)
 
     def votes_of(self, votes: Votes) -> dict[str, str]:
@@ -97,6 +98,7 @@ class WeakSupervision:
         """Per LF: routed coverage/overlap/conflict, empirical and learned accuracy, and failures."""
         routed, answered = self.routed.summary(), self.answered.summary()
         learned = self.combiner.accuracy()
+        weights = self.combiner.weights()
         class_accuracy = getattr(self.combiner, "class_accuracy", dict)()
         suspended = set(self.applier.suspended())
         return {
@@ -105,6 +107,7 @@ class WeakSupervision:
                 "answered_votes": answered[name]["answered_votes"],
                 "empirical_accuracy": answered[name]["empirical_accuracy"],
                 "learned_accuracy": learned.get(name),
+                "weight": weights.get(name),
                 "learned_class_accuracy": class_accuracy.get(name, {}),
                 **self.applier.counts[name].as_dict(),
                 "suspended": name in suspended,

@@ -128,24 +128,24 @@ def _whole(value: float | None) -> str:
 def print_lf_table(out: Console, functions: Mapping[str, Mapping[str, Any]], title: str) -> None:
     """The per-LF table of ``lf stats`` and of ``simulate`` (true accuracy when the truth is known)."""
     truth = any("true_accuracy" in row for row in functions.values())
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
     table.add_column("LF", no_wrap=True)
     table.add_column("votes")
-    for heading in ("cov", "ovl", "confl", "acc", "n", "LM") + (("true",) if truth else ()) + ("failed",):
+    for heading in ("cov", "ovl", "cfl", "acc", "n", "LM", "w") + (("true",) if truth else ()) + ("fail",):
         table.add_column(heading, justify="right")
     for name, row in functions.items():
         cells = [
             name, ",".join(row.get("polarity", [])), _whole(row.get("coverage")), _whole(row.get("overlap")),
-            _whole(row.get("conflict")), _percent(row.get("empirical_accuracy")), str(row.get("answered_votes", 0)),
-            _percent(row.get("learned_accuracy")),
+            _whole(row.get("conflict")), _whole(row.get("empirical_accuracy")), str(row.get("answered_votes", 0)),
+            _whole(row.get("learned_accuracy")), "-" if row.get("weight") is None else f"{row['weight']:.1f}",
         ]
-        cells += [_percent(row.get("true_accuracy"))] if truth else []
+        cells += [_whole(row.get("true_accuracy"))] if truth else []
         cells += [str(row.get("errors", 0) + row.get("slow", 0) + row.get("timed_out", 0))]
         table.add_row(*cells)
     out.print(table)
     out.print(
-        "cov/ovl/confl: share of records voted on / with another vote / with a different vote; acc: on the n answered "
-        "votes; LM: the label model's estimate" + ("; true: against every record's label" if truth else "")
-        + "; failed: calls that raised or were too slow (abstentions)",
+        "cov/ovl/cfl: share of records voted on / with another vote / with a different vote; acc: on the n answered "
+        "votes; LM: the label model's estimate; w: the weight of its vote" + ("; true: against every record's label" if truth else "")
+        + "; fail: calls that raised or were too slow (abstentions)",
         style="dim",
     )

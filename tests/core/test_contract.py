@@ -135,3 +135,19 @@ def test_boundary_reviews_take_the_least_confident_share():
             asked.append(score)
     assert 0.07 <= len(asked) / 4000 <= 0.13
     assert sum(asked) / len(asked) < 0.93
+
+
+def test_each_decision_carries_its_routing_context():
+    contract = policy(audit_share=0.0)
+    engine = LabelingEngine(OnlineModel(seed=1), contract, Featurizer())
+    engine.model_version = 5  # the policy is told which model scores the records
+    unsure = contract.decide(two_class(0.97), n_learned=100)
+    assert unsure.outcome == "review"
+    assert unsure.context == {"model_version": 5, "generation": 0, "threshold": None, "p_review": 1.0}
+    prove(contract, "spam")
+    threshold = contract.calibrator.threshold("spam")
+    sure = contract.decide(two_class(0.999), n_learned=100)
+    assert sure.outcome == "label" and threshold is not None
+    assert sure.context == {"model_version": 5, "generation": 0, "threshold": threshold, "p_review": None}
+    contract.on_drift("error")
+    assert contract.decide(two_class(0.999), n_learned=100).context["generation"] == 1

@@ -23,9 +23,16 @@ def test_review_embeds_the_original_record():
         priority=0.4, inclusion_probability=0.25, model_version=None, timestamp=9.0,
     )
     assert ReviewRequest.model_validate_json(raw) == expected
+    assert set(orjson.loads(raw)) == set(orjson.loads(expected.model_dump_json()))  # every field written
 
 
 def test_deferred():
     raw = encode_deferred(RAW, "r1", "over_budget", None, {}, 2, 9.0)
     expected = Deferred(id="r1", record=RECORD, reason="over_budget", proposed_label=None, probabilities={}, model_version=2, timestamp=9.0)
     assert Deferred.model_validate_json(raw) == expected
+
+
+def test_review_carries_the_decision_context():
+    context = {"model_version": 3, "generation": 1, "threshold": 0.9, "p_review": 0.02}
+    raw = encode_review(RAW, "r1", "spam", {"spam": 0.95, "ham": 0.05}, "audit", 1.0, 0.02, 3, 9.0, context=context)
+    assert ReviewRequest.model_validate_json(raw).context == context

@@ -78,3 +78,15 @@ def test_invalid_rows_are_counted_not_fatal(tmp_path):
 
 def test_doctests():
     assert doctest.testmod(runner_module).failed == 0
+
+
+def test_each_answer_hands_the_policy_its_decision_context(sea_csv):
+    simulation = Simulation(load_settings(policy={"review_budget_share": 0.3}))
+    contexts = []
+    learn = simulation.engine.policy.learn
+    simulation.engine.policy.learn = lambda evidence: (contexts.append(evidence.context), learn(evidence))[1]
+    result = simulation.run(open_rows(sea_csv, label_column="label", id_column="id"))
+    reviewed = [o for o in result.outcomes if o.outcome == "review"]
+    assert len(contexts) == len(reviewed) > 0
+    assert all(c["p_review"] == o.inclusion_probability for c, o in zip(contexts, reviewed, strict=True))
+    assert [c["model_version"] for c in contexts] == [o.model_version for o in reviewed]

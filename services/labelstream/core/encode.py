@@ -18,6 +18,9 @@ record, the second largest cost of the labeler's hot path; this costs ~1 us.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import orjson
 
 from labelstream.core.schemas import SCHEMA_VERSION
@@ -63,7 +66,9 @@ def encode_review(
     inclusion_probability: float,
     model_version: int | None,
     timestamp: float,
+    context: Mapping[str, Any] | None = None,
 ) -> bytes:
+    """A :class:`ReviewRequest`; ``context`` is the policy's :attr:`Decision.context`, carried opaquely."""
     return orjson.dumps(
         {
             "schema_version": SCHEMA_VERSION,
@@ -76,6 +81,7 @@ def encode_review(
             "inclusion_probability": inclusion_probability,
             "model_version": model_version,
             "timestamp": timestamp,
+            "context": context if context is not None else {},
         }
     )
 

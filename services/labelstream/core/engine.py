@@ -100,6 +100,16 @@ class LabelingEngine:
         self.weak = weak
         self.detections: list[Detection] = []
 
+    @property
+    def model_version(self) -> int:
+        """The version of the model that scores records now (the policy is told of every change)."""
+        return self._model_version
+
+    @model_version.setter
+    def model_version(self, version: int) -> None:
+        self._model_version = version
+        self.policy.on_model_version(version)
+
     def predict(self, features_batch: Sequence[Mapping[str, float | int | str]]) -> list[Prediction]:
         """Predictions for a batch of feature mappings, in order."""
         return self._predict(self.featurizer.transform_many(features_batch))

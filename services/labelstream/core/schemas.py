@@ -122,6 +122,11 @@ class ReviewRequest(_TopicValue):
     )
     model_version: int | None = None
     timestamp: float = Field(default_factory=now)
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How the policy routed the record (opaque: model version, drift generation, threshold, "
+        "review probability, ...); only the policy reads it.",
+    )
 
 
 class Deferred(_TopicValue):

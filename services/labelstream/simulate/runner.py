@@ -208,8 +208,10 @@ class Simulation:
             x = engine.featurizer.transform_one(item.record.features)
             champion = Prediction.from_probabilities(engine.model.predict_proba_one(x)).label
             self.reaction.observe_answer(x, true_label, champion)
+        decision = item.decision
         evidence = Evidence(
-            item.prediction, true_label, item.decision.reason, item.decision.inclusion_probability, self.now
+            item.prediction, true_label, decision.reason, decision.inclusion_probability, self.now,
+            context=decision.context,
         )
         engine.learn(item.record, true_label, evidence, votes=item.votes or {})
         self._learned_since_version += 1

@@ -2,14 +2,15 @@
 
 For each record that went to review or was deferred, the labeler stores its
 features and the routing context (prediction, reason, inclusion probability,
-model version) under ``<prefix>:rec:<id>``. Deferred ids are also indexed in
+model version, and the policy's opaque :attr:`~labelstream.core.policy.Decision.context`)
+under ``<prefix>:rec:<id>``. Deferred ids are also indexed in
 ``<prefix>:deferred`` (a sorted set by time) for relabeling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -32,15 +33,17 @@ class StoredRecord:
     model_version: int | None
     routed_at: float
     record_json: bytes | None = None
+    context: dict[str, Any] = field(default_factory=dict)
 
     def evidence(self, true_label: str, timestamp: float = 0.0) -> Evidence:
-        """The human answer to this record as evidence for the policy."""
+        """The human answer to this record as evidence for the policy (with the decision's context)."""
         return Evidence(
             Prediction.from_probabilities(self.probabilities),
             true_label,
             reason=self.reason,
             inclusion_probability=self.inclusion_probability,
             timestamp=timestamp,
+            context=self.context,
         )
 
     def to_json(self) -> bytes:
@@ -55,6 +58,7 @@ class StoredRecord:
                 "inclusion_probability": self.inclusion_probability,
                 "model_version": self.model_version,
                 "routed_at": self.routed_at,
+                "context": self.context,
             }
         )
 
@@ -72,6 +76,7 @@ class StoredRecord:
             model_version=data["model_version"],
             routed_at=data["routed_at"],
             record_json=orjson.dumps(record) if "id" in record else None,
+            context=data.get("context") or {},  # records stored before the context existed have none
         )
 
 

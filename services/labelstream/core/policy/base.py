@@ -58,17 +58,29 @@ class Decision:
     (``over_budget``, ...). ``inclusion_probability`` is the probability that
     this record was sent to review given its prediction (1 for a sure review),
     the weight that keeps estimates from reviewed records unbiased.
+
+    ``context`` is what the policy needs to know, when the answer comes back,
+    about how the record was routed (model version, drift generation,
+    threshold in force, review probability and its parts, ...): plain JSON
+    data that the services carry opaquely from the decision to the answer
+    (stored with the record, on the review request) and hand back in
+    :attr:`Evidence.context`. Only the policy that wrote it reads it.
     """
 
     outcome: Outcome
     reason: str
     inclusion_probability: float = 1.0
     priority: float = 0.0
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """A human answer to a reviewed record, with what the model predicted for it."""
+    """A human answer to a reviewed record, with what the model predicted for it.
+
+    ``context`` is the routing :attr:`Decision.context` of the record, handed
+    back unchanged (empty for records routed before it existed).
+    """
 
     prediction: Prediction
     true_label: str
@@ -76,6 +88,7 @@ class Evidence:
     inclusion_probability: float = 1.0
     timestamp: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def correct(self) -> bool:
@@ -83,13 +96,19 @@ class Evidence:
 
 
 def review_within_budget(
-    budget: ReviewBudget, reason: str, defer_reason: str = "over_budget", reserved: bool = False, priority: float = 1.0
+    budget: ReviewBudget,
+    reason: str,
+    defer_reason: str = "over_budget",
+    reserved: bool = False,
+    priority: float = 1.0,
+    context: dict[str, Any] | None = None,
 ) -> Decision:
     """A review if the budget has room, else a deferral; the inclusion probability is the gate's admission rate."""
     admission = budget.admission_rate(reserved)
+    context = {} if context is None else context
     if budget.try_spend(reserved):
-        return Decision("review", reason, admission, priority)
-    return Decision("deferred", defer_reason, priority=priority)
+        return Decision("review", reason, admission, priority, context)
+    return Decision("deferred", defer_reason, 1.0, priority, context)
 
 
 class Policy(ABC):
@@ -134,3 +153,6 @@ class Policy(ABC):
 
     def on_drift(self, detector: str) -> None:
         """React to a drift detected by ``detector`` (default: no reaction)."""
+
+    def on_model_version(self, version: int) -> None:
+        """The model version that scores the next records (default: not needed)."""

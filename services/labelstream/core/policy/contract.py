@@ -111,6 +111,7 @@ class ContractPolicy(Policy):
         self.seed = seed
         self.audits = AuditEstimator(calibrator.confidence_level)
         self.drift_generation = 0
+        self.model_version = 0
         self._rng = random.Random(seed)
         self._cold_start = ColdStart(cold_start_records, cold_start_corrections)
         self._boundary = BoundarySampler(boundary_share)
@@ -120,32 +121,44 @@ class ContractPolicy(Policy):
     # -- routing -------------------------------------------------------------------------------
 
     def decide(self, prediction: Prediction, n_learned: int, x: Features | None = None) -> Decision:
+        decision = self._route(prediction, n_learned, x)
+        if decision.outcome == "review":
+            decision.context["p_review"] = decision.inclusion_probability
+        return decision
+
+    def _route(self, prediction: Prediction, n_learned: int, x: Features | None) -> Decision:
         self.budget.count_record()
         on_alert = self._alert_left > 0
         self._alert_left = max(self._alert_left - 1, 0)
+        # How this record was routed, for the evidence its answer will become (see Decision.context).
+        context = {"model_version": self.model_version, "generation": self.drift_generation, "threshold": None,
+                   "p_review": None}
         if self._cold_start.active(n_learned) or prediction.label is None:
-            return review_within_budget(self.budget, "cold_start", reserved=True)
-        threshold = self.calibrator.threshold(prediction.label)
+            return review_within_budget(self.budget, "cold_start", reserved=True, context=context)
+        threshold = context["threshold"] = self.calibrator.threshold(prediction.label)
         if threshold is None:
-            return review_within_budget(self.budget, "drift" if on_alert else "cold_start", "no_evidence")
+            return review_within_budget(self.budget, "drift" if on_alert else "cold_start", "no_evidence", context=context)
         if prediction.confidence >= threshold:
-            return self._auto_or_check(prediction, threshold, self.drift_audit_share if on_alert else self.audit_share)
+            audit_share = self.drift_audit_share if on_alert else self.audit_share
+            return self._auto_or_check(prediction, threshold, audit_share, context)
         query = self.strategy.query(prediction, x, self.budget)
         if query.ask:
-            return Decision("review", "uncertain", query.inclusion_probability, query.priority)
-        return Decision("deferred", "over_budget", priority=query.priority)
+            return Decision("review", "uncertain", query.inclusion_probability, query.priority, context)
+        return Decision("deferred", "over_budget", 1.0, query.priority, context)
 
-    def _auto_or_check(self, prediction: Prediction, threshold: float, audit_share: float) -> Decision:
+    def _auto_or_check(
+        self, prediction: Prediction, threshold: float, audit_share: float, context: dict[str, Any]
+    ) -> Decision:
         """An auto-label, unless drawn for an audit or among the least confident (within budget)."""
         if audit_share > 0 and self._rng.random() < audit_share:
             admission = self.budget.admission_rate(reserved=True)
             if self.budget.try_spend(reserved=True):
-                return Decision("review", "audit", audit_share * admission, priority=1.0)
+                return Decision("review", "audit", audit_share * admission, 1.0, context)
         if self._boundary.ask(prediction.confidence - threshold):
             admission = self.budget.admission_rate()
             if self.budget.try_spend():
-                return Decision("review", "uncertain", admission, self.strategy.informativeness(prediction))
-        return Decision("label", "confident")
+                return Decision("review", "uncertain", admission, self.strategy.informativeness(prediction), context)
+        return Decision("label", "confident", 1.0, 0.0, context)
 
     def accepts(self, prediction: Prediction) -> bool:
         if prediction.label is None:
@@ -187,6 +200,9 @@ class ContractPolicy(Policy):
         if self.drift_reset_evidence:
             self.calibrator.reset()
         self._raise_alert()
+
+    def on_model_version(self, version: int) -> None:
+        self.model_version = version
 
     def _raise_alert(self) -> None:
         self._alerted_generation = self.drift_generation

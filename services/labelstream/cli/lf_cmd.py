@@ -72,7 +72,10 @@ def _file_stats(
         for record_votes, (_, label) in zip(votes, batch, strict=True):
             if label is not None:
                 weak.learn(record_votes, label)
-    return weak.stats()
+    stats = weak.stats()
+    for row in stats.values():
+        row["weight"] = None  # pool weights are learned against a model's probabilities: there is none here
+    return stats
 
 
 def _batches(rows: Iterator, decoder: RecordDecoder) -> Iterator[list[tuple[Record, str | None]]]:

@@ -142,24 +142,29 @@ class LFApplier:
         return out
 
     def _fill(self, i: int, records: Sequence[Any], out: list[str | None], cancel: threading.Event | None) -> None:
-        lf, counts, limit, clock = self.functions[i], self.counts[self.names[i]], self.call_timeout, time.perf_counter
-        for k, record in enumerate(records):
-            if cancel is not None and cancel.is_set():
-                return
-            counts.calls += 1
-            started = clock()
-            try:
-                vote = lf(record)
-            except Exception as exc:  # noqa: BLE001 - an LF's bug is its abstention, never the caller's crash
-                counts.errors += 1
-                counts.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                continue
-            if clock() - started > limit:
-                counts.slow += 1
-                continue
-            if vote is not None:
-                out[k] = vote
-                counts.votes += 1
+        lf, counts, limit, clock = self.functions[i].function, self.counts[self.names[i]], self.call_timeout, time.perf_counter
+        calls = votes = 0
+        try:
+            for k, record in enumerate(records):
+                if cancel is not None and cancel.is_set():
+                    return
+                calls += 1
+                started = clock()
+                try:
+                    vote = lf(record)
+                except Exception as exc:  # noqa: BLE001 - an LF's bug is its abstention, never the caller's crash
+                    counts.errors += 1
+                    counts.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                    continue
+                if clock() - started > limit:
+                    counts.slow += 1
+                    continue
+                if vote is not None:
+                    out[k] = vote if type(vote) is str else str(vote)
+                    votes += 1
+        finally:  # counted once per batch (fewer attribute writes on the hot path), also when cancelled
+            counts.calls += calls
+            counts.votes += votes
 
     def _columns_threaded(self, records: Sequence[Any]) -> list[list[str | None]]:
         now = self.clock()

@@ -209,6 +209,7 @@ class OnlineLabelModel(VoteCombiner):
         self._vote_labels: set[str] = set()
         self._weights = [1.0] * len(self.names)
         self._model_weight = self.model_weight
+        self._log_likelihoods: dict[tuple[str, ...], dict[tuple[int, str], list[float]]] = {}
 
     # -- learning ------------------------------------------------------------------------------
 
@@ -217,6 +218,7 @@ class OnlineLabelModel(VoteCombiner):
     ) -> None:
         if self.learn_weights and probabilities is not None:
             self._step(votes, label, probabilities, weight)
+        self._log_likelihoods.clear()
         if self._decay < 1.0:
             self._forget(self._decay)
         self._classes[label] = self._classes.get(label, 0.0) + weight
@@ -304,21 +306,30 @@ class OnlineLabelModel(VoteCombiner):
         return dict(zip(classes, pooled, strict=True))
 
     def _sources(self, probabilities: Mapping[str, float], voting: list[tuple[int, str]]) -> tuple[list[str], list[list[float]]]:
-        """The classes, and per source (the model first, then each voting LF) its log-score of each class."""
+        """The classes, and per source (the model first, then each voting LF) its log-score of each class.
+
+        An LF's log-likelihoods change only when the model learns: they are cached per class list until then.
+        """
         classes = list(probabilities) + [c for c in self._classes if c not in probabilities]
         classes += [v for _, v in voting if v not in classes]
-        k = self._n_classes(classes)
         base = self._base(probabilities, classes)
         sources = [[math.log(base[c]) for c in classes]]
+        table = self._log_likelihoods.setdefault(tuple(classes), {})
         for j, v in voting:
-            accuracy = self._overall_accuracy(j)
-            sources.append([math.log(self._likelihood(j, c, v, k, accuracy)) for c in classes])
+            row = table.get((j, v))
+            if row is None:
+                k, accuracy = self._n_classes(classes), self._overall_accuracy(j)
+                row = table[(j, v)] = [math.log(self._likelihood(j, c, v, k, accuracy)) for c in classes]
+            sources.append(row)
         return classes, sources
 
     @staticmethod
     def _pool(sources: list[list[float]], weights: list[float]) -> list[float]:
         """Softmax of the weighted sum of the sources' log-scores."""
-        scores = [sum(w * source[c] for w, source in zip(weights, sources, strict=True)) for c in range(len(sources[0]))]
+        scores = [0.0] * len(sources[0])
+        for w, source in zip(weights, sources, strict=True):
+            for c, value in enumerate(source):
+                scores[c] += w * value
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
@@ -345,7 +356,7 @@ class OnlineLabelModel(VoteCombiner):
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        self._reset()
+        self._reset()  # also empties the log-likelihood cache
         if not state:
             return
         confusion = state.get("confusion", {})

@@ -39,7 +39,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
-from labelstream.core.schemas import Correction, DeadLetter, Label
+from labelstream.core.schemas import Correction, DeadLetter, Label, Record
 from labelstream.core.snapshot import ModelState
 from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.kafka.config import consumer_config, faust_broker_settings
@@ -52,6 +52,7 @@ from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore, StoredRecord
 from labelstream.watchdog import ProgressWatchdog, restart_in_place
+from labelstream.weak_metrics import register_weak_metrics
 
 log = logging.getLogger("labelstream.learner")
 
@@ -87,6 +88,7 @@ class Learner:
         self.events = EventPublisher(settings, SERVICE)
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         self.metrics.declare_detectors(["calibration_check"])  # at zero: the first drift is a change
+        register_weak_metrics(self.metrics, self.engine)  # labeling functions (weak.functions), if any
         self._restore()
         self.app = self._build_app()
         # faust can stop fetching after a broker restart without an error: restart in place then
@@ -176,7 +178,9 @@ class Learner:
             return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
         self._referee_challenger(stored.features, correction.label)
         generation = getattr(self.engine.policy, "drift_generation", 0)
-        self.engine.learn(stored.features, correction.label, stored.evidence(correction.label, correction.timestamp))
+        # With labeling functions the whole record (text too) goes in: they vote on it and the label model learns.
+        subject = _record_of(stored) if self.engine.weak is not None else stored.features
+        self.engine.learn(subject, correction.label, stored.evidence(correction.label, correction.timestamp))
         self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:  # the policy's calibration check fired
             self.metrics.record_drift("calibration_check")
@@ -272,7 +276,7 @@ class Learner:
             model=self.engine.model,
             featurizer=self.engine.featurizer,
             version=0,  # allocated below
-            policy_state=self.engine.policy.learned_state(),
+            policy_state=self.engine.learned_state(),  # the policy's, and the label model's (weak.functions)
             metrics={"corrections_applied": float(self.corrections_applied), "challenger": float(self._challenger_won)},
             source_offsets=dict(self.offsets),
         )
@@ -379,6 +383,16 @@ class _Worker(faust.Worker):
     def _on_sigint(self) -> None:
         _exit_after(self.STOP_GRACE_SECONDS)
         super()._on_sigint()
+
+
+def _record_of(stored: StoredRecord) -> Record | dict[str, Any]:
+    """The stored record as the labeler routed it (its features alone when the record bytes were not kept)."""
+    if stored.record_json is None:
+        return stored.features
+    try:
+        return Record.model_validate_json(stored.record_json)
+    except ValueError:
+        return stored.features
 
 
 def _exit_after(seconds: float) -> None:

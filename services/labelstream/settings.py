@@ -287,6 +287,34 @@ class DriftSettings(_Section):
     challenger_margin: float = Field(0.0, ge=0, le=1, description="Accuracy it must win by.")
 
 
+class WeakSettings(_Section):
+    """Weak supervision: labeling functions and the online label model that learns how far to trust them."""
+
+    functions: list[str] = Field(
+        default_factory=list,
+        description='Labeling functions by import path: "pkg.module:name" (one LF or a list) or "pkg.module" '
+        "(every @labeling_function declared there). Empty: no weak supervision.",
+    )
+    combine: Literal["label_model", "majority"] = Field(
+        "label_model", description="label_model (learned LF accuracies, with the model) or majority (plain vote)."
+    )
+    call_timeout_ms: float = Field(50.0, gt=0, description="A single LF call slower than this counts as abstaining.")
+    batch_timeout_ms: float | None = Field(
+        1000.0, gt=0, description="Longest wait for the LFs on one batch; past it the LF is suspended (backing off). "
+        "None: run inline, no deadline.",
+    )
+    prior_accuracy: float = Field(0.7, gt=0, lt=1, description="Accuracy assumed of an LF before any answer.")
+    prior_strength: float = Field(5.0, gt=0, description="Weight of that assumption, in votes.")
+    class_strength: float = Field(10.0, gt=0, description="Weight, in votes, of an LF's overall accuracy in its per-class one.")
+    model_weight: float = Field(1.0, ge=0, description="Weight of the model's probabilities against the votes (at start).")
+    learn_weights: bool = Field(
+        True, description="Learn each LF's and the model's weight in the combination from the answers (else fixed)."
+    )
+    halflife_answers: float | None = Field(
+        1000.0, gt=0, description="Answers after which an answer weighs half in the LF accuracies (None: never forget)."
+    )
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -318,6 +346,7 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     labels: LabelSetSettings = LabelSetSettings()
     review: ReviewSettings = ReviewSettings()
+    weak: WeakSettings = WeakSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

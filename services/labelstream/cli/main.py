@@ -16,6 +16,7 @@ from labelstream.cli import (
     datasets_cmd,
     demo_cmd,
     labels_cmd,
+    lf_cmd,
     models_cmd,
     produce_cmd,
     quality_cmd,
@@ -52,6 +53,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(review_cmd.app, name="review")
 review_terminal_cmd.attach(review_cmd.app)  # labelstream review --url URL --token T: the terminal reviewer
 app.add_typer(labels_cmd.app, name="labels")
+app.add_typer(lf_cmd.app, name="lf")
 bench_cmd.app.command("quality")(quality_cmd.quality)
 
 

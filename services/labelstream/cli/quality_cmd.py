@@ -1,8 +1,11 @@
-"""``labelstream bench quality``: every query strategy and the baselines on public streams, into BENCHMARKS.md."""
+"""``labelstream bench quality``: every query strategy and the baselines on public streams, and each labeling
+method on vs off; ``--out`` writes the sections of BENCHMARKS.md."""
 
 from __future__ import annotations
 
 import os
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -11,16 +14,42 @@ from labelstream.cli.bench_cmd import OutOption, write_markdown
 from labelstream.cli.output import Table, say
 
 if TYPE_CHECKING:
+    from labelstream.simulate.methods import MethodRun
     from labelstream.simulate.quality import RunResult
+
+
+class Part(StrEnum):
+    all = "all"
+    strategies = "strategies"
+    methods = "methods"
+
+
+def _methods(quick: bool, jobs: int, out: Path | None) -> None:
+    """The labeling-methods rows: each capability on vs off (section "quality-methods")."""
+    from labelstream.simulate.methods import methods_markdown, run_methods_bench
+
+    def show(run: MethodRun) -> None:
+        precision = "-" if run.auto_precision is None else f"{run.auto_precision:.1%}"
+        say(f"{run.stream:10s} {run.config:26s} seed {run.seed}: auto {run.auto_share:6.1%} at {precision:>6}  ({run.seconds:.0f} s)")
+
+    summary = run_methods_bench(quick=quick, jobs=jobs, on_result=show)
+    body = methods_markdown(summary, "labelstream bench quality --part methods" + (" --quick" if quick else ""))
+    write_markdown(out, "quality-methods", body)
 
 
 def quality(
     quick: Annotated[bool, typer.Option("--quick", help="Shorter streams and a coarser oracle grid.")] = False,
     jobs: Annotated[int, typer.Option(help="Parallel simulations.", min=1)] = min(2, os.cpu_count() or 1),
     strategy: Annotated[Optional[str], typer.Option(help="The strategy whose targets are checked (default: policy.strategy).")] = None,  # noqa: UP007
+    part: Annotated[Part, typer.Option(help="strategies (query strategies, baselines, oracle), methods (labeling methods on vs off) or all.")] = Part.all,
     out: OutOption = None,
 ) -> None:
-    """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle."""
+    """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle;
+    and each labeling method (labeling functions, ...) on vs off."""
+    if part in (Part.all, Part.methods):
+        _methods(quick, jobs, out)
+    if part == Part.methods:
+        return
     from labelstream.simulate.quality import run_bench
     from labelstream.simulate.quality_markdown import COLUMNS, quality_markdown, stream_rows
 

@@ -39,9 +39,15 @@ def simulate(
     reviewer_delay: Annotated[float, typer.Option(help="--via-kafka: seconds the simulated reviewer takes per answer.", min=0)] = 0.0,
     rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
     as_json: JsonFlag = False,
+    lf: Annotated[Opt[list[str]], typer.Option(
+        "--lf", help='Labeling function "pkg.module:name" or "pkg.module" (repeatable; replaces weak.functions).',
+    )] = None,
 ) -> None:
     """Stream a labeled file through the labeling core; reviews are answered from the label column."""
-    settings = state(ctx).settings(**_overrides(model, policy, strategy, target_precision, review_budget, seed))
+    overrides = _overrides(model, policy, strategy, target_precision, review_budget, seed)
+    if lf:
+        overrides["weak"] = {"functions": lf}
+    settings = state(ctx).settings(**overrides)
     if via_kafka:
         result = _run_via_kafka(settings, data, label_column, id_column, rate, reviewer_delay, limit)
     else:
@@ -160,3 +166,12 @@ def _print_summary(report: dict[str, Any], data: Path) -> None:
     if worst:
         low = min(worst, key=lambda w: w["auto_precision"])
         print(f"lowest window auto precision: {_percent(low['auto_precision'])} (records {low['start']}-{low['end']})")
+    if "labeling_functions" in report:
+        from labelstream.cli.lf_cmd import print_lf_table
+
+        section = report["labeling_functions"]
+        print_lf_table(section["functions"], f"labeling functions ({section['combine']})")
+        print(
+            f"weak labels (auto-labels that combined LF votes): {_percent(section['weak_share'])} of records, "
+            f"precision {_percent(section['weak_precision'])}"
+        )

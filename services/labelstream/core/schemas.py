@@ -212,7 +212,9 @@ RECORD_FIELDS = frozenset(Record.model_fields)
 class Label(_TopicValue):
     """A record's label, the value on ``labels`` (key: the record id).
 
-    A human label (``method="human"``) supersedes an automatic one for the same id.
+    A human label (``method="human"``) supersedes an automatic one for the same id. An automatic
+    label whose score combined labeling-function votes with the model is ``method="weak"`` and
+    carries the ``votes``.
     """
 
     id: StrictStr
@@ -224,6 +226,9 @@ class Label(_TopicValue):
     relabeled: bool = False
     reviewer: str | None = None
     timestamp: float = Field(default_factory=now)
+    votes: dict[StrictStr, StrictStr] | None = Field(
+        None, description="method=weak: the labeling functions' votes (name -> label); abstentions left out."
+    )
 
 
 class ReviewRequest(_TopicValue):

@@ -55,10 +55,13 @@ class RecordOutcome:
     method: str | None = None
     relabeled: bool = False
     model_version: int = 0
+    votes: dict[str, str] | None = None
+    """Labeling functions' votes on the record when any voted (a ``weak`` auto-label combined them)."""
 
     @property
     def auto(self) -> bool:
-        return self.method == "auto"
+        """An automatic label: by the model (``auto``) or by the model with labeling functions (``weak``)."""
+        return self.method in ("auto", "weak")
 
     @property
     def correct(self) -> bool:

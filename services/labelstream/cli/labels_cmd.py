@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from labelstream.cli.context import state
+from labelstream.cli.output import JsonFlag, command_group, print_json, say
 from labelstream.errors import LabelstreamError
 from labelstream.review.labelset import LabelSet
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 
-app = typer.Typer(help="The label set: the only labels reviewers may give and the learner learns.", no_args_is_help=True)
+app = command_group("The label set: the only labels reviewers may give and the learner learns.")
 
 
 def _label_set(settings: Settings) -> LabelSet:
@@ -20,12 +21,15 @@ def _label_set(settings: Settings) -> LabelSet:
 
 
 @app.command("list")
-def list_labels(ctx: typer.Context) -> None:
-    """The labels, one a line, in hotkey order (configured ones first, then those added)."""
+def list_labels(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The labels, one a line, in hotkey order (configured ones first, then those added); empty: any label is accepted."""
     label_set = _label_set(state(ctx).settings())
     labels = label_set.labels()
+    if as_json:
+        print_json(labels)
+        return
     if not labels:
-        typer.echo("no label set defined: any label is accepted (labelstream labels add NAME, or labels.classes)", err=True)
+        say("no label set defined: any label is accepted (labelstream labels add NAME, or labels.classes)")
     for label in labels:
         print(label)
 
@@ -34,7 +38,7 @@ def list_labels(ctx: typer.Context) -> None:
 def add_labels(
     ctx: typer.Context, names: Annotated[list[str], typer.Argument(help="Labels to add (quote names with spaces).")]
 ) -> None:
-    """Add labels to the set (admin action; there is no remove: answers given with a label stay learnable)."""
+    """Add labels to the set (an admin action). There is no remove: answers given with a label stay learnable."""
     label_set = _label_set(state(ctx).settings())
     for name in names:
         try:

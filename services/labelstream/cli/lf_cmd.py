@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -139,8 +140,8 @@ def print_lf_table(functions: Mapping[str, Mapping[str, Any]], title: str) -> No
         cells += [str(row.get("errors", 0) + row.get("slow", 0) + row.get("timed_out", 0))]
         table.add_row(*cells)
     table.print()
-    print(
+    print(textwrap.fill(
         "cov/ovl/cfl: share of records voted on / with another vote / with a different vote; acc: on the n answered "
         "votes; LM: the label model's estimate; w: the weight of its vote" + ("; true: against every record's label" if truth else "")
-        + "; fail: calls that raised or were too slow (abstentions)"
-    )
+        + "; fail: calls that raised or were too slow (abstentions)", width=80
+    ))

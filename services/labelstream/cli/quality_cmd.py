@@ -45,7 +45,7 @@ def quality(
     out: OutOption = None,
 ) -> None:
     """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle;
-    and each labeling method (labeling functions, ...) on vs off."""
+    and each labeling method (labeling functions so far) on vs off."""
     if part in (Part.all, Part.methods):
         _methods(quick, jobs, out)
     if part == Part.methods:

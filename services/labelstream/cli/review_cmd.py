@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import datetime
-import json
 import sys
 import time
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from labelstream.cli.context import state
+from labelstream.cli.output import JsonFlag, Table, command_group, print_json, say
 from labelstream.errors import LabelstreamError
 from labelstream.review.auth import ROLES, TokenStore
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 
-app = typer.Typer(help="The review service: tokens for reviewers, expiring waiting items.", no_args_is_help=True)
-token_app = typer.Typer(help="Review tokens: one per reviewer, stored only as a hash.", no_args_is_help=True)
+# no_args_is_help off: `labelstream review` alone starts the terminal reviewer (token from $LABELSTREAM_REVIEW_TOKEN)
+app = command_group("The review service: tokens for reviewers, expiring waiting items.", no_args_is_help=False)
+token_app = command_group("Review tokens: one per reviewer, stored only as a hash.")
 app.add_typer(token_app, name="token")
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _tokens(settings: Settings) -> TokenStore:
@@ -46,25 +43,26 @@ def token_add(
         token = _tokens(state(ctx).settings()).add(name, role)  # type: ignore[arg-type]
     except ValueError as exc:
         raise LabelstreamError(str(exc)) from exc
-    err_console.print(f"token for [bold]{name}[/] ({role}); shown only now, store it (revoke: labelstream review token revoke {name}):",
-                      highlight=False)
+    say(f"token for {name} ({role}); shown only now, store it (revoke: labelstream review token revoke {name}):")
     print(token)
 
 
 @token_app.command("list")
 def token_list(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False
+    ctx: typer.Context, as_json: JsonFlag = False
 ) -> None:
-    """Every token: its id, reviewer, role and creation time (never the token)."""
+    """Every token: its id, reviewer, role and creation time. The token itself is never shown."""
     infos = _tokens(state(ctx).settings()).list()
     if as_json:
-        for info in infos:
-            print(json.dumps({"id": info.token_id, "reviewer": info.reviewer, "role": info.role, "created_at": info.created_at}))
+        print_json([{"id": i.token_id, "reviewer": i.reviewer, "role": i.role, "created_at": i.created_at} for i in infos])
+        return
+    if not infos:
+        say("no tokens yet: labelstream review token add NAME")
         return
     table = Table("id", "reviewer", "role", "created")
     for info in infos:
         table.add_row(info.token_id, info.reviewer, info.role, _when(info.created_at))
-    console.print(table if infos else "no tokens yet: labelstream review token add NAME")
+    table.print()
 
 
 @token_app.command("revoke")
@@ -86,7 +84,7 @@ def expire(
         Optional[float], typer.Option(help="...or every item requested more than this many days ago.", min=0)  # noqa: UP007
     ] = None,
 ) -> None:
-    """Take waiting items out of the queue for good (their answers will never come; their features are not kept)."""
+    """Take waiting items out of the queue for good. Use it when their answers will never come."""
     if not ids and older_than_days is None:
         raise typer.BadParameter("give record ids or --older-than-days", param_hint="IDS")
     from labelstream.review.queue import ReviewQueue

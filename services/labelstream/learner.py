@@ -30,7 +30,10 @@ import asyncio
 import copy
 import logging
 import os
+import tempfile
 import threading
+from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -75,6 +78,8 @@ class Learner:
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
         self._pending_acks: list[tuple[Any, Any]] = []
+        # Deliveries of the human labels and dead letters sent since the last version (see _delivered).
+        self._sends: list[Awaitable[Any]] = []
         self._publishing = False
         self._watermarks: Consumer | None = None
         self._last_error = ""
@@ -112,12 +117,17 @@ class Learner:
 
     def _build_app(self) -> faust.App:
         s = self.settings
+        faust_dirs = Path(tempfile.gettempdir()) / "labelstream-faust"
+        faust_dirs.mkdir(exist_ok=True)
         app = faust.App(
             s.learner.app_id,
             **faust_broker_settings(s.kafka),
             value_serializer="raw",
             key_serializer="raw",
             web_enabled=False,
+            # faust makes a data directory for tables even when there are none (the learner keeps its state
+            # in Redis): in the temp dir, not "<app_id>-data" in whatever directory the learner was started in.
+            datadir=faust_dirs / f"{s.learner.app_id}-data",
             stream_wait_empty=False,
             topic_disable_leader=True,
             topic_allow_declare=False,
@@ -204,7 +214,7 @@ class Learner:
             policy=stored.reason,
             reviewer=None if consensus else correction.reviewer,
         )
-        await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode())
+        self._sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
         return None
 
     async def _label_problem(self, label: str) -> tuple[str, str] | None:
@@ -256,7 +266,7 @@ class Learner:
             message.value, message.key, kind, error, message.topic, SERVICE, message.partition, message.offset
         )
         key = message.key or f"{message.topic}:{message.partition}:{message.offset}".encode()
-        await self.dlq_topic.send(key=key, value=letter.model_dump_json().encode())
+        self._sends.append(await self.dlq_topic.send(key=key, value=letter.model_dump_json().encode()))
         self.metrics.record_corrections(1, kind)
 
     # -- model versions ------------------------------------------------------------------------
@@ -267,7 +277,11 @@ class Learner:
         if self._unpublished:
             await self._publish()
         elif self._pending_acks:  # only skipped or dead-lettered events: nothing to snapshot
-            await self._ack_pending()
+            count, sends, self._sends = len(self._pending_acks), self._sends, []
+            self._publishing = True
+            await self._delivered(sends)
+            self._publishing = False
+            await self._ack_pending(count)
 
     async def _publish(self) -> None:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
@@ -282,7 +296,9 @@ class Learner:
         )
         self._challenger_won = False
         held_acks, held_unpublished = len(self._pending_acks), len(self._unpublished)  # what this version holds
+        sends, self._sends = self._sends, []  # the labels of the corrections this version holds
         self._publishing = True
+        await self._delivered(sends)
         while True:
             try:
                 state.version = version = self.registry.allocate_version()
@@ -305,6 +321,23 @@ class Learner:
         self._unpublished = self._unpublished[held_unpublished:]
         await self._ack_pending(held_acks)
         log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)
+
+    @staticmethod
+    async def _delivered(sends: list[Awaitable[Any]]) -> None:
+        """Wait until the broker has every message in ``sends``; restart in place if one was not delivered.
+
+        faust's ``send`` only queues a message: without this wait a snapshot
+        could hold a correction whose human label (or dead letter) was still
+        in the producer's buffer, and a ``kill -9`` then would lose that label
+        for good (the restarted learner skips what the snapshot holds). A
+        message the producer gave up on is replayed the same way: restarting
+        from the last snapshot re-learns, and re-sends, everything after it.
+        """
+        for sent in sends:
+            try:
+                await sent
+            except Exception as exc:  # noqa: BLE001 - any failure means the message may not be on the broker
+                restart_in_place(f"a human label or dead letter was not delivered ({exc!r})")
 
     def _adopt_rollback(self) -> None:
         """If ``labelstream models rollback`` made another version live, learn on from that model.

@@ -323,6 +323,16 @@ class MetricsSettings(_Section):
     latency_samples_per_batch: int = Field(100, ge=1, description="Record latencies observed per micro-batch, at most.")
 
 
+class ProduceSettings(_Section):
+    """``labelstream produce``: the declared type of each feature column (``--schema FILE`` overrides it)."""
+
+    columns: dict[str, Literal["number", "integer", "string", "boolean"]] = Field(
+        default_factory=dict,
+        description="Column name -> number | integer | string | boolean. An undeclared column keeps the type of its "
+        "first value; a value that does not fit is an invalid row.",
+    )
+
+
 class Settings(BaseSettings):
     """All labelstream settings."""
 
@@ -347,6 +357,7 @@ class Settings(BaseSettings):
     labels: LabelSetSettings = LabelSetSettings()
     review: ReviewSettings = ReviewSettings()
     weak: WeakSettings = WeakSettings()
+    produce: ProduceSettings = ProduceSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

@@ -67,7 +67,7 @@ def routed_and_answered(settings, ids: list[str]):
     return ledger if done else None
 
 
-def run_stream(settings, start_services, data: Path, truth: dict[str, str], rate: float, phases: int = 2):
+def run_stream(settings, start_services, data: Path, truth: dict[str, str], rate: float, phases: int = 1):
     """Start labeler, learner and simulated reviewer; stream the file in ``phases``; wait for every outcome.
 
     Between phases the test waits until the reviewer answered every review,
@@ -158,7 +158,7 @@ def test_stream_is_labeled_exactly_once_and_the_model_improves(settings_factory,
     settings = settings_factory(policy={"name": "threshold"})
     data = tmp_path / "phishing.csv"
     truth = write_dataset(data, datasets.Phishing(), "p")
-    ledger = run_stream(settings, start_services, data, truth, rate=120)
+    ledger = run_stream(settings, start_services, data, truth, rate=120, phases=2)
     check_exactly_once(ledger, truth)
 
     versions = [label["model_version"] for labels in ledger.auto_labels.values() for label in labels]
@@ -176,7 +176,7 @@ def test_contract_policy_end_to_end_with_budget_and_relabel(settings_factory, st
     data = tmp_path / "sea.csv"
     export_dataset("sea", data, size=6000, seed=3)
     truth = {row["id"]: row["label"] for row in csv.DictReader(data.open())}
-    ledger = run_stream(settings, start_services, data, truth, rate=600)
+    ledger = run_stream(settings, start_services, data, truth, rate=600, phases=2)
     check_exactly_once(ledger, truth)
 
     counts = ledger.outcome_counts()

@@ -12,7 +12,14 @@ only once a snapshot holding them is published; on restart the learner
 resumes from its latest snapshot and skips events it already holds. A crash
 therefore replays exactly the corrections not in the last snapshot. The human
 labels of replayed corrections may be emitted twice: same id, same label,
-harmless by construction (at-least-once on that path).
+harmless by construction (at-least-once on that path). None is lost: a
+snapshot is published only once the broker has confirmed every human label
+and dead letter of the corrections it holds.
+
+Health: ``/livez`` says faust's event loop turns (a heartbeat timer; waiting
+out an outage is alive, and so is idle); ``/readyz`` (and ``/healthz``) says
+it can learn now: started, the broker answers a metadata request, Redis
+answered its last call.
 
 Corrections from the review service (``Correction.kind``): a label outside the
 label set is dead-lettered (``unknown_label``); an ``answer`` is learned; an
@@ -32,13 +39,14 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import faust
 import redis
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
@@ -62,6 +70,9 @@ log = logging.getLogger("labelstream.learner")
 SERVICE = "learner"
 # Corrections waiting and none handled for this long: the consumer is stuck (see ProgressWatchdog).
 STALL_SECONDS = 60.0
+# /livez turns 503 when faust's event loop has not run the heartbeat timer for this long (a blocked
+# loop); waiting out a broker or Redis outage keeps it turning (every wait there is an await or a retry).
+LIVENESS_SECONDS = 90.0
 # Corrections that are not learned, by kind -> the result counted (labelstream_corrections_total).
 NOT_LEARNED = {"overlap": "overlap_answer", "retraction": "retracted"}
 
@@ -83,6 +94,9 @@ class Learner:
         self._publishing = False
         self._watermarks: Consumer | None = None
         self._last_error = ""
+        self._last_turn = time.monotonic()
+        self._started = False
+        self._kafka_error = ""
         self._challenger_won = False
 
         # -- clients ------------------------------------------------------------------------
@@ -144,6 +158,7 @@ class Learner:
         self.versions_topic = app.topic(s.topics.model_versions, value_serializer="raw", key_serializer="raw")
         app.agent(self.corrections_topic, name="learn-corrections")(self._agent)
         app.timer(interval=s.learner.publish_every_seconds)(self._on_timer)
+        app.timer(interval=1.0)(self._heartbeat)
         app.on_before_shutdown.connect(self._on_shutdown)
         return app
 
@@ -380,17 +395,43 @@ class Learner:
 
     # -- running -------------------------------------------------------------------------------
 
+    async def _heartbeat(self) -> None:
+        self._last_turn = time.monotonic()
+        self._started = True
+
+    def _watch_broker(self, every: float = 5.0) -> None:
+        """On a thread: ask the broker for the corrections topic's metadata every few seconds (for ``/readyz``)."""
+        probe = Consumer(consumer_config(self.settings.kafka, f"{self.settings.learner.app_id}-probe"))
+        topic = self.settings.topics.corrections
+        while True:
+            try:
+                probe.list_topics(topic, timeout=every)
+                self._kafka_error = ""
+            except KafkaException as exc:
+                self._kafka_error = f"kafka: {exc}"
+            time.sleep(every)
+
+    def liveness(self) -> tuple[bool, dict]:
+        """Alive while faust's event loop turns (waiting out an outage included; idle included)."""
+        idle_for = time.monotonic() - self._last_turn
+        return idle_for < LIVENESS_SECONDS, {"loop_seconds_since_turn": round(idle_for, 1)}
+
     def health(self) -> tuple[bool, dict]:
-        return not self._last_error, {
+        """Ready when started and neither Redis nor the broker failed its last call (``/readyz``, ``/healthz``)."""
+        problem = self._last_error or self._kafka_error or ("" if self._started else "starting")
+        return not problem, {
             "model_version": self.engine.model_version,
             "corrections_applied": self.corrections_applied,
-            "last_error": self._last_error,
+            "last_error": problem,
         }
 
     def run(self, loglevel: str = "warning") -> None:
         """Run the faust worker until SIGTERM/SIGINT."""
-        server, port = start_metrics_server(self.settings.learner.metrics_port, self.health, self.metrics)
+        server, port = start_metrics_server(
+            self.settings.learner.metrics_port, self.health, self.metrics, liveness=self.liveness
+        )
         self.progress_watchdog.start()
+        threading.Thread(target=self._watch_broker, name="broker-probe", daemon=True).start()
         log.info("learner: metrics and health on :%d", port)
         try:
             worker = _Worker(self.app, loglevel=loglevel, quiet=True)

@@ -235,3 +235,10 @@ def test_resume_needs_a_state_and_the_same_file(tmp_path, cli_env):
     write_ids_csv(path, 3)
     result = run_cli(cli_env, "produce", str(path), "--resume")
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "no state to resume from" in result.stderr
+
+
+def test_a_missing_topic_is_one_error_not_a_wait(tmp_path, cli_env):
+    path = tmp_path / "rows.csv"
+    write_ids_csv(path, 3)
+    result = run_cli({**cli_env, "LABELSTREAM_TOPICS__RECORDS": "no-such-topic-here"}, "produce", str(path))
+    assert result.returncode == 2 and "topic 'no-such-topic-here' does not exist" in result.stderr, result.stderr

@@ -154,7 +154,7 @@ class ProduceRun:
         self._failed = False
 
     def run(self, rows: Iterable[Row], path: Path | None, state: ProduceState | None) -> ProduceReport:
-        _check_broker(self.producer)
+        _check_broker(self.producer, self.topic)
         report = self.report
         if path is not None and state is None:
             state = ProduceState(file=str(path), size=file_size(path), topic=self.topic, start_offsets=self._end_offsets())
@@ -289,8 +289,11 @@ def _send(producer: Producer, topic: str, key: bytes | None, value: bytes, callb
             producer.poll(0.1)
 
 
-def _check_broker(producer: Producer) -> None:
+def _check_broker(producer: Producer, topic: str) -> None:
+    """The broker answers and ``topic`` exists (else every row would wait out its delivery timeout)."""
     try:
-        producer.list_topics(timeout=10)
+        metadata = producer.list_topics(timeout=10)
     except KafkaException as exc:
         raise ServiceUnavailable(f"Kafka did not answer ({exc}); is the stack up? (make up)") from exc
+    if topic not in metadata.topics:
+        raise ServiceUnavailable(f"topic {topic!r} does not exist; create the topics with: labelstream topics create")

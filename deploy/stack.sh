@@ -92,7 +92,7 @@ wait_for_broker() {
   "$py" - "$KAFKA_PORT" <<'EOF' || die "the broker did not answer a metadata request; see $LOG_DIR/kafka.log"
 import sys, time
 port = sys.argv[1]
-deadline = time.monotonic() + 90
+deadline = time.monotonic() + 180  # a JVM start on a busy shared machine took 54-90 s here
 try:
     from confluent_kafka.admin import AdminClient
 except ImportError:  # no venv yet: a TCP connect is the best we can do

@@ -139,18 +139,16 @@ class Prometheus:
     def queries_without_data(self) -> list[str]:
         """Every dashboard query (``panel: expr``) that returns no series, or only NaN.
 
-        A panel's query is asked now (its latest value); an annotation's over
-        the dashboard's range (``$__range``), as Grafana asks it: a drift
-        marks the moment it happened, not every moment after.
+        Every query is asked over the dashboard's range (``$__range``), as
+        Grafana draws a panel or an annotation: a rate over 15 s has data
+        while the stream runs, a drift marks the moment it happened, and a
+        test that waits for the run to settle does not empty them.
         """
         window = float(GRAFANA_INTERVALS["$__range"].rstrip("m")) * 60
         missing = []
         for title, exprs in dashboard_queries().items():
             for expr in exprs:
-                if title.startswith("annotation: "):
-                    values = [v[1] for series in self.query_range(expr, window) for v in series["values"]]
-                else:
-                    values = [series["value"][1] for series in self.query(expr)]
+                values = [v[1] for series in self.query_range(expr, window) for v in series["values"]]
                 if not any(not math.isnan(float(v)) for v in values):
                     missing.append(f"{title}: {expr}")
         return missing

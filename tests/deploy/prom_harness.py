@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "labelstream.yml"
 DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "labelstream.json"
 GRAFANA_INTERVALS = {"$__rate_interval": "15s", "$__interval": "1s", "$__range": "5m"}
+# the dashboard's own variables as "All" selects them ($job: every job)
+GRAFANA_VARIABLES = {"$job": ".+"}
 
 
 def free_port() -> int:
@@ -167,16 +169,20 @@ class Prometheus:
 
 
 def expand_grafana_variables(expr: str) -> str:
-    """Grafana's ``$__rate_interval`` and friends, as fixed ranges Prometheus understands."""
-    for variable, value in GRAFANA_INTERVALS.items():
+    """Grafana's ``$__rate_interval`` and friends, as fixed ranges Prometheus understands; ``$job`` as "All"."""
+    for variable, value in (GRAFANA_INTERVALS | GRAFANA_VARIABLES).items():
         expr = expr.replace(variable, value)
     return expr
 
 
 def dashboard_queries(path: Path = DASHBOARD) -> dict[str, list[str]]:
-    """Panel title -> the PromQL of its targets; annotations as ``annotation: <name>``."""
+    """Panel title -> the PromQL of its targets (rows are headings, not panels); annotations as ``annotation: <name>``."""
     dashboard = json.loads(path.read_text())
-    queries = {panel["title"]: [t["expr"] for t in panel.get("targets", [])] for panel in dashboard["panels"]}
+    queries = {
+        panel["title"]: [t["expr"] for t in panel.get("targets", [])]
+        for panel in dashboard["panels"]
+        if panel["type"] != "row"
+    }
     for annotation in dashboard["annotations"]["list"]:
         if "expr" in annotation:
             queries[f"annotation: {annotation['name']}"] = [annotation["expr"]]

@@ -27,11 +27,12 @@ PORTS = {
 }
 
 
-def service_args() -> list[str] | None:
-    """The arguments after ``run`` of the ``labelstream run <service>`` process here, or None."""
-    for cmdline in sorted(Path("/proc").glob("[0-9]*/cmdline")):
+def service_args(pids: list[int] | None = None) -> list[str] | None:
+    """The arguments after ``run`` of the ``labelstream run <service>`` process here (among ``pids``), or None."""
+    paths = [Path(f"/proc/{pid}/cmdline") for pid in pids] if pids is not None else sorted(Path("/proc").glob("[0-9]*/cmdline"))
+    for cmdline in paths:
         try:
-            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+            args = cmdline.read_bytes().decode(errors="replace").rstrip("\0").split("\0")
         except OSError:
             continue
         for i, arg in enumerate(args[:-1]):
@@ -54,20 +55,23 @@ def url_of(args: list[str]) -> str:
     return f"http://127.0.0.1:{port}/livez"
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        url = argv[1]
-    else:
-        args = service_args()
-        if args is None:
-            return 0  # no service in this container: nothing to probe
-        url = url_of(args)
+def probe(url: str) -> int:
+    """0 when ``url`` answers 200, else 1 (the reason on stderr)."""
     try:
         with urllib.request.urlopen(url, timeout=4) as response:
             return 0 if response.status == 200 else 1
     except (urllib.error.URLError, OSError) as exc:
         print(f"unhealthy: {url}: {exc}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        return probe(argv[1])
+    args = service_args()
+    if args is None:
+        return 0  # no service in this container: nothing to probe
+    return probe(url_of(args))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from deploy_support import PYPROJECT, SERVICES, VERSION, service_port, settings_from_env
+from deploy_support import PYPROJECT, SERVICES, service_port, settings_from_env
 from prom_harness import REPO, free_port
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
@@ -92,6 +92,7 @@ def test_lockfiles_cover_the_metadata_and_agree():
     for extra in ("dev", "fuzz"):
         assert {name(d) for d in project["optional-dependencies"][extra]} <= dev.keys(), extra
     assert all(dev[pkg] == version for pkg, version in runtime.items() if pkg in dev)  # the image runs what the tests ran
+    assert set(build) == {name(r) for r in PYPROJECT["build-system"]["requires"]}  # the build backend is locked too
     assert "atheris" not in {name(d) for d in project["optional-dependencies"]["dev"]}  # fuzzing has its own extra
 
 

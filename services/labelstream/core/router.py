@@ -33,11 +33,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.encode import encode_deferred, encode_label, encode_review
 from labelstream.core.engine import LabelingEngine, Routed
 from labelstream.core.policy import Prediction
-from labelstream.core.schemas import DeadLetter, Record
+from labelstream.core.schemas import RECORD_FIELDS, DeadLetter, Record
 
 DEAD_LETTER = "dead_letter"
 """The ``outcome`` of an input that went to the DLQ (its ``reason`` is the error kind)."""
@@ -85,6 +87,8 @@ class Outcome:
     event_time: float | None = None
     routed_at: float = 0.0
     model_version: int | None = None
+    evolved: bool = False
+    """The record carried fields the schema does not know or a newer minor version (docs/schema-evolution.md)."""
 
 
 class BatchRouter:
@@ -129,13 +133,16 @@ class BatchRouter:
         outcomes: list[Outcome | None] = [None] * len(values)
         records: list[Record] = []
         positions: list[int] = []
+        evolved: set[int] = set()
         for i, (value, key) in enumerate(zip(values, keys, strict=True)):
-            decoded = self._decode(value, key)
+            decoded, is_evolved = self._decode(value, key)
             if isinstance(decoded, DecodeError):
                 outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
             else:
                 records.append(decoded)
                 positions.append(i)
+                if is_evolved:
+                    evolved.add(i)
         now = self.clock()
         for i, result in zip(positions, self._process(records), strict=True):
             origin = origins[i]
@@ -149,6 +156,8 @@ class BatchRouter:
                     outcomes[i] = self._encode(result, values[i], now, origin)
                 except Exception as exc:  # noqa: BLE001 - one record's outcome must not fail its batch
                     outcomes[i] = self.dead_letter(values[i], keys[i], origin, "encode_error", _describe(exc))
+        for i in evolved:
+            outcomes[i].evolved = True
         return outcomes  # type: ignore[return-value] - every position is filled above
 
     def dead_letter(
@@ -162,11 +171,27 @@ class BatchRouter:
         dlq_key = key if key and not letter.truncated else f"{origin.topic}:{origin.partition}:{origin.offset}".encode()
         return Outcome(self.topics.dlq, dlq_key, letter.model_dump_json().encode(), DEAD_LETTER, kind, event_time=origin.timestamp)
 
-    def _decode(self, value: bytes | None, key: bytes | None) -> Record | DecodeError:
+    def _decode(self, value: bytes | None, key: bytes | None) -> tuple[Record | DecodeError, bool]:
+        """The record (or why not), and whether it was evolved (fields the schema does not know, a 1.N version).
+
+        The decoder's own order: its C fast path, then its slow path split in
+        two, the evolved path in C (an evolved record keeps a C decode) and
+        pydantic's last word, so that the evolved ones can be counted.
+        """
+        decoder = self.decoder
         try:
-            return self.decoder.decode(value, key)
+            if value and len(value) <= decoder.max_record_bytes:
+                record = decoder._fast(value)
+                evolved = False
+                if record is None:
+                    record = decoder._evolved(value)
+                    evolved = record is not None
+                if record is not None and (key is None or key == record.id.encode()):
+                    return record, evolved
+            result = decoder.decode(value, key)  # empty, too large, key mismatch, or pydantic's verdict
+            return result, isinstance(result, Record) and _has_unknown_fields(value)
         except Exception as exc:  # noqa: BLE001 - the decoder never raises on bad input; a bug must not stall the stream
-            return DecodeError("decode_error", _describe(exc))
+            return DecodeError("decode_error", _describe(exc)), False
 
     def _process(self, records: list[Record]) -> list[Routed | str]:
         """Route a batch; if the engine raises, route one by one so only the poison records fail (as str).
@@ -193,7 +218,10 @@ class BatchRouter:
         version = self.engine.model_version or None
         outcome = decision.outcome
         if outcome == "label":
-            value = encode_label(record.id, prediction.label or "", prediction.confidence, version, self.engine.policy.name, now)
+            value = encode_label(
+                record.id, prediction.label or "", prediction.confidence, version, self.engine.policy.name, now,
+                method=item.method, votes=item.votes,
+            )
             topic = self.topics.labels
         elif outcome == "review":
             value = encode_review(
@@ -213,6 +241,15 @@ class BatchRouter:
 def _finite(prediction: Prediction) -> bool:
     """Whether every class probability is a finite number (NaN cannot be published as a label)."""
     return all(math.isfinite(p) for p in prediction.probabilities.values())
+
+
+def _has_unknown_fields(value: bytes) -> bool:
+    """Whether a record's top level has fields the schema does not know (pydantic's path: rare)."""
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:  # NaN literals: pydantic reads them, orjson does not
+        return False
+    return isinstance(data, dict) and not data.keys() <= RECORD_FIELDS
 
 
 def _describe(exc: BaseException) -> str:

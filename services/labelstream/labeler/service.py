@@ -47,6 +47,7 @@ from labelstream.store.connection import redis_client
 from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore
 from labelstream.watchdog import restart_in_place
+from labelstream.weak_metrics import register_weak_metrics
 
 log = logging.getLogger("labelstream.labeler")
 
@@ -71,6 +72,7 @@ class Labeler:
         self.metrics = Metrics.from_settings(SERVICE, settings.metrics)
         self.engine = build_engine(settings)
         self.engine.monitor = build_monitor(settings)
+        register_weak_metrics(self.metrics, self.engine)  # labeling functions (weak.functions), if any
         topics = settings.topics
         self.router = BatchRouter(
             self.engine,

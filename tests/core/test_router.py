@@ -241,3 +241,41 @@ def test_evolved_records_keep_a_c_decode_and_are_flagged():
     assert outcomes[4].reason == "unsupported_schema_version"
     assert outcomes[1].routed.record.metadata == {"shop": "s1"}
     assert thorough == values[3:]  # only the boolean feature and the major version reached pydantic
+
+
+def test_a_record_id_routed_within_the_window_is_dead_lettered_as_a_duplicate():
+    from labelstream.core.dedupe import DedupeWindow
+    from labelstream.core.router import DUPLICATE
+
+    _, engine = engine_pair(4)
+    router = BatchRouter(engine, RecordDecoder(), TOPICS, dedupe=DedupeWindow(100))
+    payloads = [payload for payload, _ in synthetic_records(6, seed=4)]
+    first = [orjson.dumps(p) for p in payloads[:4]]
+    again = orjson.dumps({**payloads[1], "features": {"f00": 5.0}})  # the same id with other content: still a duplicate
+    batch1 = first + [first[0]]  # r0 twice in one batch
+    origins1 = [Origin("records", 0, i) for i in range(5)]
+    out1 = router.route(batch1, [None] * 5, origins1)
+    assert [o.outcome == DEAD_LETTER for o in out1] == [False] * 4 + [True]
+    letter = DeadLetter.model_validate_json(out1[4].value)
+    assert (letter.error_kind, letter.offset, letter.raw_bytes()) == (DUPLICATE, 4, first[0])
+    assert "partition 0 offset 0" in letter.error and "labeler.dedupe_window" in letter.error
+
+    # the next batch: r1 again at a new offset is a duplicate; the same messages redone are not
+    out2 = router.route([again, first[2], orjson.dumps(payloads[4])], [None] * 3,
+                        [Origin("records", 0, 5), Origin("records", 0, 2), Origin("records", 0, 6)])
+    assert [o.reason for o in out2][0] == DUPLICATE and all(o.outcome != DEAD_LETTER for o in out2[1:])
+    # an invalid record does not enter the window: its corrected copy is routed
+    bad, fixed = b'{"id": "late", "features": {}}', b'{"id": "late", "features": {"f00": 1.0}}'
+    out3 = router.route([bad, fixed], [None] * 2, [Origin("records", 1, 0), Origin("records", 1, 1)])
+    assert (out3[0].reason, out3[1].outcome != DEAD_LETTER) == ("no_features", True)
+
+
+def test_the_dedupe_window_forgets_the_oldest_ids():
+    from labelstream.core.dedupe import DedupeWindow
+
+    window = DedupeWindow(3)
+    for offset, record_id in enumerate("abcd"):
+        assert window.check(record_id, ("t", 0, offset)) is None
+    assert len(window) == 3
+    assert window.check("a", ("t", 0, 9)) is None  # out of the window: routed again
+    assert window.check("c", ("t", 0, 10)) == ("t", 0, 2)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import orjson
 
 from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.dedupe import DedupeWindow
 from labelstream.core.encode import encode_deferred, encode_label, encode_review
 from labelstream.core.engine import LabelingEngine, Routed
 from labelstream.core.policy import Prediction
@@ -43,6 +44,8 @@ from labelstream.core.schemas import RECORD_FIELDS, DeadLetter, Record
 
 DEAD_LETTER = "dead_letter"
 """The ``outcome`` of an input that went to the DLQ (its ``reason`` is the error kind)."""
+DUPLICATE = "duplicate_id"
+"""The error kind of a record whose id was already routed within the dedupe window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,9 @@ class BatchRouter:
         Dead letters carry values up to this size; larger ones go by reference.
     clock
         Epoch seconds, stamped on outcome messages.
+    dedupe
+        When given, a record whose id was routed at another place within the
+        window is dead-lettered as ``duplicate_id`` instead of routed again.
     """
 
     def __init__(
@@ -118,8 +124,10 @@ class BatchRouter:
         service: str = "labeler",
         dead_letter_inline_bytes: int = 512 * 1024,
         clock: Callable[[], float] = time.time,
+        dedupe: DedupeWindow | None = None,
     ) -> None:
         self.engine = engine
+        self.dedupe = dedupe
         self.decoder = decoder
         self.topics = topics
         self.service = service
@@ -138,6 +146,8 @@ class BatchRouter:
             decoded, is_evolved = self._decode(value, key)
             if isinstance(decoded, DecodeError):
                 outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
+            elif self.dedupe is not None and (first := self._first_routing(decoded.id, origins[i])):
+                outcomes[i] = self.dead_letter(value, key, origins[i], DUPLICATE, first)
             else:
                 records.append(decoded)
                 positions.append(i)
@@ -170,6 +180,16 @@ class BatchRouter:
         )
         dlq_key = key if key and not letter.truncated else f"{origin.topic}:{origin.partition}:{origin.offset}".encode()
         return Outcome(self.topics.dlq, dlq_key, letter.model_dump_json().encode(), DEAD_LETTER, kind, event_time=origin.timestamp)
+
+    def _first_routing(self, record_id: str, origin: Origin) -> str | None:
+        """Why a record is a duplicate (its id was routed at another place within the window), else ``None``."""
+        first = self.dedupe.check(record_id, (origin.topic, origin.partition, origin.offset))
+        if first is None:
+            return None
+        return (
+            f"id {record_id[:64]!r} was already routed from {first[0]} partition {first[1]} offset {first[2]}, "
+            f"within the last {self.dedupe.size} ids this labeler routed (labeler.dedupe_window)"
+        )
 
     def _decode(self, value: bytes | None, key: bytes | None) -> tuple[Record | DecodeError, bool]:
         """The record (or why not), and whether it was evolved (fields the schema does not know, a 1.N version).

@@ -34,6 +34,7 @@ from typing import Any
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import RecordDecoder
+from labelstream.core.dedupe import DedupeWindow
 from labelstream.core.router import BatchRouter, OutputTopics
 from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.kafka.events import EventPublisher
@@ -80,6 +81,7 @@ class Labeler:
             OutputTopics(topics.labels, topics.review, topics.deferred, topics.dlq),
             SERVICE,
             settings.labeler.dead_letter_inline_bytes,
+            dedupe=DedupeWindow(settings.labeler.dedupe_window) if settings.labeler.dedupe_window else None,
         )
 
         # -- clients (none waits for its server: an outage at start is ridden out like any other) --

@@ -134,7 +134,8 @@ def test_no_record_can_fail_its_batch(monkeypatch):
 
     def poisoned(encode):
         def wrapper(*args, **kwargs):
-            if "encoder-poison" in args[:2]:  # the record id is the first or second argument
+            ids = args[0] if isinstance(args[0], list) else args[:2]  # the record id(s): first or second argument
+            if "encoder-poison" in ids:
                 raise ValueError("injected: cannot encode")
             return encode(*args, **kwargs)
         return wrapper
@@ -145,7 +146,7 @@ def test_no_record_can_fail_its_batch(monkeypatch):
                 raise RecursionError("injected: decoder bug")
             return super().decode(value, key)
 
-    for name in ("encode_label", "encode_review", "encode_deferred"):
+    for name in ("encode_label", "encode_labels", "encode_review", "encode_deferred"):
         monkeypatch.setattr(router_module, name, poisoned(getattr(router_module, name)))
     router = BatchRouter(engine, CrashingDecoder(), TOPICS)
     outcomes = router.route(values, [None] * len(values), [Origin("records", 2, 1000 + i) for i in range(len(values))])

@@ -37,7 +37,7 @@ import orjson
 
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.dedupe import DedupeWindow
-from labelstream.core.encode import encode_deferred, encode_label, encode_review
+from labelstream.core.encode import encode_deferred, encode_label, encode_labels, encode_review
 from labelstream.core.engine import LabelingEngine, Routed
 from labelstream.core.policy import Prediction
 from labelstream.core.schemas import RECORD_FIELDS, DeadLetter, Record
@@ -154,6 +154,7 @@ class BatchRouter:
                 if is_evolved:
                     evolved.add(i)
         now = self.clock()
+        auto_labels: list[tuple[int, Routed]] = []
         for i, result in zip(positions, self._process(records), strict=True):
             origin = origins[i]
             if isinstance(result, str):
@@ -161,11 +162,12 @@ class BatchRouter:
             elif not _finite(result.prediction):  # e.g. gaussian_nb on a feature near the float maximum
                 error = f"non-finite class probabilities {result.prediction.probabilities}"[:500]
                 outcomes[i] = self.dead_letter(values[i], keys[i], origin, "model_error", error)
+            elif result.decision.outcome == "label" and result.votes is None:
+                auto_labels.append((i, result))  # encoded together below
             else:
-                try:
-                    outcomes[i] = self._encode(result, values[i], now, origin)
-                except Exception as exc:  # noqa: BLE001 - one record's outcome must not fail its batch
-                    outcomes[i] = self.dead_letter(values[i], keys[i], origin, "encode_error", _describe(exc))
+                self._encode_one(outcomes, i, result, values, keys, now, origin)
+        if auto_labels:
+            self._encode_labels(outcomes, auto_labels, values, keys, now, origins)
         for i in evolved:
             outcomes[i].evolved = True
         return outcomes  # type: ignore[return-value] - every position is filled above
@@ -231,6 +233,37 @@ class BatchRouter:
                 except Exception as exc:  # noqa: BLE001
                     results.append(_describe(exc))
             return results
+
+    def _encode_one(
+        self, outcomes: list, i: int, item: Routed, values: Sequence, keys: Sequence, now: float, origin: Origin
+    ) -> None:
+        try:
+            outcomes[i] = self._encode(item, values[i], now, origin)
+        except Exception as exc:  # noqa: BLE001 - one record's outcome must not fail its batch
+            outcomes[i] = self.dead_letter(values[i], keys[i], origin, "encode_error", _describe(exc))
+
+    def _encode_labels(
+        self, outcomes: list, items: list[tuple[int, Routed]], values: Sequence, keys: Sequence, now: float,
+        origins: Sequence[Origin],
+    ) -> None:
+        """The batch's plain auto-labels in one call; should it raise, one by one (the culprit is dead-lettered)."""
+        version = self.engine.model_version or None
+        try:
+            encoded = encode_labels(
+                [item.record.id for _, item in items], [item.prediction.label or "" for _, item in items],
+                [item.prediction.confidence for _, item in items], version, self.engine.policy.name, now,
+            )
+        except Exception:  # noqa: BLE001
+            for i, item in items:
+                self._encode_one(outcomes, i, item, values, keys, now, origins[i])
+            return
+        labels = self.topics.labels
+        for (i, item), value in zip(items, encoded, strict=True):
+            record = item.record
+            event_time = record.timestamp if record.timestamp is not None else origins[i].timestamp
+            outcomes[i] = Outcome(
+                labels, record.id.encode(), value, "label", item.decision.reason, item, values[i], event_time, now, version
+            )
 
     def _encode(self, item: Routed, record_json: bytes, now: float, origin: Origin) -> Outcome:
         record, prediction, decision = item.record, item.prediction, item.decision

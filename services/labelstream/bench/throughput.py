@@ -154,6 +154,7 @@ class ThroughputBench:
             results["latency"] = {str(rate): self._latency(rate) for rate in config.latency_rates}
             results["model_update"] = self._model_update_latency()
             results["scaling"] = self._scaling()
+            results["load_average"] = list(os.getloadavg())
         finally:
             self._clean_up()
         return results
@@ -190,7 +191,8 @@ class ThroughputBench:
         from confluent_kafka.admin import NewTopic
 
         admin = admin_client(settings)
-        admin.create_topics([NewTopic(sink, settings.topics.partitions, 1)])[sink].result()
+        if sink not in admin.list_topics(timeout=10).topics:  # made by the first round
+            admin.create_topics([NewTopic(sink, settings.topics.partitions, 1)])[sink].result()
         command = [
             sys.executable, "-m", "labelstream.bench.passthrough", kind,
             "--bootstrap", settings.kafka.bootstrap_servers, "--source", settings.topics.records, "--sink", sink,

@@ -51,6 +51,23 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         + " RSS: the labeler process at the end of the run, at the rate in the table.",
         "",
     ]
+    if "peer" in r and r["peer"].get("cpu_us_per_record") and r["labeler"].get("cpu_us_per_record"):
+        lines += [
+            f"CPU a record: the labeler {r['labeler']['cpu_us_per_record']:.1f} µs, the peer {r['peer']['cpu_us_per_record']:.1f} µs: "
+            f"the labeler does the job with **{r['peer']['cpu_us_per_record'] / r['labeler']['cpu_us_per_record']:.2f} ×** less CPU "
+            "(medians over the rounds; CPU time depends less on what else runs than records/s does).",
+            "",
+        ]
+    busy = r["labeler"].get("machine_busy")
+    if busy is not None and busy >= 0.9:
+        load = r.get("load_average")
+        lines += [
+            f"**A busy machine:** its CPUs were {busy:.0%} busy during the labeler's runs"
+            + (f" (load average {load[0]:.1f} on {m['cpus']} CPUs at the end)" if load else "")
+            + ": other work shared them, so the rates and latencies below are the machine's more than the labeler's; "
+            "compare the ratios within a round and the CPU a record, and rerun on a quiet machine for absolute figures.",
+            "",
+        ]
     lines += ["| offered rate | outcomes | p50 ms | p95 ms | p99 ms | max ms |", "|---:|---:|---:|---:|---:|---:|"]
     for rate, x in r["latency"].items():
         lines.append(f"| {int(rate):,}/s | {x['n']} | {x['p50_ms']} | {x['p95_ms']} | {x['p99_ms']} | {x.get('max_ms', '-')} |")

@@ -62,7 +62,8 @@ def throughput(
 @app.command("hot-path")
 def hot_path(ctx: typer.Context, out: OutOption = None) -> None:
     """Per-record cost of each hot-path stage, in process (no Kafka): what bounds the labeler."""
-    from labelstream.bench.hot_path import hot_path_costs, hot_path_markdown
+    from labelstream.bench.hot_path import hot_path_markdown, hot_path_measure
     from labelstream.bench.throughput import machine
 
-    write_markdown(out, "hot-path", hot_path_markdown(hot_path_costs(state(ctx).settings()), machine()))
+    costs, ideas = hot_path_measure(state(ctx).settings())
+    write_markdown(out, "hot-path", hot_path_markdown(costs, machine(), ideas=ideas))

@@ -53,3 +53,35 @@ def hot_path(
     body = hot_path_markdown(hot_path_costs(state(ctx).settings()), machine())
     write_section(markdown, "hot-path", body)
     console.print(body)
+
+
+@app.command("soundness")
+def soundness(
+    seeds: Annotated[int, typer.Option(help="Runs (seeds) per stream and reviewer.", min=1)] = 100,
+    records: Annotated[int, typer.Option(help="Records per run.", min=1000)] = 30_000,
+    jobs: Annotated[int, typer.Option(help="Parallel simulations (the machine is shared: 2 at most).", min=1)] = 2,
+    markdown: Annotated[Path, typer.Option(help="Markdown file whose Soundness section is replaced.")] = Path("BENCHMARKS.md"),
+) -> None:
+    """How often the contract ever auto-labels under a threshold below the target (noisy SEA streams)."""
+    from labelstream.bench.markdown import write_section
+    from labelstream.simulate.soundness import SoundnessConfig, cells, run_bench, soundness_markdown
+
+    config = SoundnessConfig(records=records, seeds=seeds)
+    total = len(cells()) * seeds
+    done = []
+
+    def show(result) -> None:  # noqa: ANN001 - RunOutcome
+        done.append(result)
+        failed = "FAILED" if result.failed else "ok"
+        console.print(
+            f"[{len(done)}/{total}] {result.stream:20s} {result.reviewer:32s} seed {result.seed:3d} {failed:6s} "
+            f"auto {result.auto_share:6.1%}  ({result.seconds:.0f} s)", highlight=False,
+        )
+
+    summary = run_bench(config, jobs, show)
+    command = "labelstream bench soundness" + ("" if (seeds, records) == (100, 30_000) else f" --seeds {seeds} --records {records}")
+    body = soundness_markdown(summary, command)
+    write_section(markdown, "soundness", body)
+    console.print(body, soft_wrap=True)
+    broken = [c for c in summary["cells"] if c.failure_rate()["rate"] > 1 - config.confidence_level]
+    console.print(f"written to {markdown}; promise broken in {len(broken)} of {len(summary['cells'])} rows")

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/stack.sh
 
-.PHONY: help setup up down status test test-unit demo schemas reliability clean
+.PHONY: help setup packages up down status test test-unit demo schemas reliability clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +17,10 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv and install labelstream with its dev extras
 
-up: setup  ## start Kafka + Redis (no Docker) and create the topics
+packages:  ## install the missing Debian packages the stack and tests need (deploy/debian-packages.txt)
+	deploy/debian-packages.sh install
+
+up: setup packages  ## start Kafka + Redis (no Docker) and create the topics
 	$(STACK) start
 	$(VENV)/bin/labelstream topics create
 
@@ -30,13 +33,13 @@ down:  ## stop what `make up` started
 status:  ## is the stack running?
 	$(STACK) status
 
-test: setup  ## run the whole test suite against the running stack
+test: setup packages  ## run the whole test suite against the running stack
 	$(PY) -m pytest
 
 test-unit: setup  ## only the tests that need no services
 	$(PY) -m pytest -m "not integration and not faults" tests/core tests/test_settings.py services
 
-reliability: setup  ## the fault suite at 200k records (about 10 min), figures into RELIABILITY.md
+reliability: setup  ## the fault suite at 200k records and 5-minute outages (about 25 min), figures into RELIABILITY.md
 	$(PY) bench/faults.py --records 200000 --seed 6 --rate 1000
 
 schemas: setup  ## regenerate schemas/ from the pydantic models

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import labeler_faults
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -29,6 +31,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=200_000, help="records per fault scenario")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--rate", type=float, default=None, help="records per second (default: records / 100, at least 250)")
+    parser.add_argument("--outage-seconds", type=float, default=300, help="broker and Redis outages of the labeler (tests/faults/test_outages.py)")
     parser.add_argument("--out", type=Path, default=REPO / "RELIABILITY.md")
     parser.add_argument("--render", type=Path, metavar="DIR", help="only write RELIABILITY.md from the figures of an earlier run")
     args = parser.parse_args()
@@ -40,6 +43,7 @@ def main() -> int:
            "LABELSTREAM_FAULTS_REPORT": str(report_dir)}
     if args.rate:
         env["LABELSTREAM_FAULTS_RATE"] = str(args.rate)
+    env["LABELSTREAM_FAULTS_OUTAGE_SECONDS"] = str(args.outage_seconds)
     started = time.monotonic()
     command = [sys.executable, "-m", "pytest", "-m", "faults", "tests/faults", "-p", "no:cacheprovider", "-q", "-s",
                "--timeout", "3600"]
@@ -141,6 +145,7 @@ def render(figures: dict) -> str:
                 f"| review down, {bp['records']} records: labeler RSS | {bp['rss_before_mb']} MB -> {bp['rss_after_mb']} MB (+{bp['growth_mb']} MB) |"
             )
         lines.append("")
+    lines += labeler_faults.render(figures)
     lines += [(REPO / "bench" / "weaker_guarantees.md").read_text()]
     return "\n".join(lines)
 

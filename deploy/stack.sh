@@ -152,15 +152,8 @@ stop_pid() {  # name pidfile
 # ---------------------------------------------------------------- Redis ----
 
 ensure_redis_installed() {
-  command -v redis-server >/dev/null && return
-  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-    say "installing Debian's redis-server..."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } \
-      || die "could not install redis-server"
-  else
-    die "redis-server is not installed: run 'sudo apt-get install redis-server' (Debian/Ubuntu)"
-  fi
+  command -v redis-server >/dev/null || "$REPO/deploy/debian-packages.sh" install redis-server \
+    || die "redis-server is not installed and could not be installed"
 }
 
 start_redis() {

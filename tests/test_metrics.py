@@ -1,4 +1,4 @@
-"""The metrics module: names, caps, helpers and the /metrics + /healthz server."""
+"""The metrics module: names, caps, helpers and the /metrics + /livez + /readyz server."""
 
 import json
 import math
@@ -94,12 +94,50 @@ def test_server_serves_metrics_and_health():
         status, body = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200 and "labelstream_records_received_total 7.0" in body
         status, body = get(f"http://127.0.0.1:{port}/healthz")
-        assert status == 200 and json.loads(body) == {"healthy": True, "consumer": "ok"}
+        assert status == 200 and json.loads(body) == {"ready": True, "healthy": True, "consumer": "ok"}
         state["healthy"] = False
         assert get(f"http://127.0.0.1:{port}/healthz")[0] == 503
         assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
     finally:
         stop_metrics_server(server)
+
+
+def test_liveness_and_readiness_are_separate_checks():
+    """/livez from one callback, /readyz (and its alias /healthz) from another; no liveness check: live."""
+    state = {"live": True, "ready": False}
+    server, port = start_metrics_server(
+        0, lambda: (state["ready"], {"why": "redis"}), host="127.0.0.1", liveness=lambda: (state["live"], {"turns": 3})
+    )
+    plain, plain_port = start_metrics_server(0, host="127.0.0.1")
+    try:
+        status, body = get(f"http://127.0.0.1:{port}/livez")
+        assert status == 200 and json.loads(body) == {"live": True, "turns": 3}
+        for path in ("/readyz", "/healthz"):
+            status, body = get(f"http://127.0.0.1:{port}{path}")
+            assert status == 503 and json.loads(body) == {"ready": False, "healthy": False, "why": "redis"}
+        state.update(live=False, ready=True)
+        assert get(f"http://127.0.0.1:{port}/livez")[0] == 503
+        assert get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+        assert get(f"http://127.0.0.1:{plain_port}/livez") == (200, '{"live": true}')
+        assert get(f"http://127.0.0.1:{plain_port}/readyz")[0] == 200
+    finally:
+        stop_metrics_server(server)
+        stop_metrics_server(plain)
+
+
+def test_labeler_progress_metrics():
+    metrics = Metrics("labeler")
+    assert math.isnan(metrics.value("labelstream_labeler_last_commit_timestamp_seconds"))
+    assert metrics.value("labelstream_batch_retries_total", reason="broker") == 0
+    metrics.record_commit(at=123.0)
+    metrics.record_batch_retry("poison")
+    assert metrics.value("labelstream_labeler_commits_total") == 1
+    assert metrics.value("labelstream_labeler_last_commit_timestamp_seconds") == 123.0
+    assert metrics.value("labelstream_batch_retries_total", reason="poison") == 1
+    metrics.replace_consumer_lag("records", {0: 5, 1: 7})
+    metrics.replace_consumer_lag("records", {1: 2})
+    assert metrics.value("labelstream_consumer_lag_records", topic="records", partition="0") is None
+    assert metrics.value("labelstream_consumer_lag_records", topic="records", partition="1") == 2
 
 
 def test_a_raising_health_check_is_unhealthy():

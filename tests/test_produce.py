@@ -51,7 +51,7 @@ MALFORMED_KINDS = {
     "wrong_type": lambda i: f'{{"id": "m{i}", "features": {{"x": [1, 2]}}}}',
     "not_json": lambda i: f'{{"id": "m{i}", "features": ',
     "not_object": lambda i: f"[{i}]",
-    "unknown_field": lambda i: f'{{"id": "m{i}", "features": {{"x": 1}}, "colour": "red"}}',
+    "newer_major": lambda i: f'{{"schema_version": "2.0", "id": "m{i}", "features": {{"x": 1}}}}',  # an added field is fine (metadata)
     "no_features": lambda i: f'{{"id": "m{i}", "features": {{}}}}',
     "huge": lambda i: f'{{"id": "m{i}", "features": {{"x": "{"y" * 70_000}"}}}}',
 }

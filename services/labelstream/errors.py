@@ -23,3 +23,11 @@ class ServiceUnavailable(LabelstreamError):
 
 class SnapshotRejected(LabelstreamError):
     """A model snapshot failed verification and was not loaded."""
+
+
+class PortInUse(LabelstreamError):
+    """A port a service must listen on is taken."""
+
+    def __init__(self, message: str, port: int) -> None:
+        super().__init__(message)
+        self.port = port

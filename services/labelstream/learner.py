@@ -13,6 +13,15 @@ resumes from its latest snapshot and skips events it already holds. A crash
 therefore replays exactly the corrections not in the last snapshot. The human
 labels of replayed corrections may be emitted twice: same id, same label,
 harmless by construction (at-least-once on that path).
+
+Corrections from the review service (``Correction.kind``): a label outside the
+label set is dead-lettered (``unknown_label``); an ``answer`` is learned; an
+``overlap`` answer is not learned alone, the ``consensus`` of its item is
+(emitted with ``method=consensus``), so an overlap item is learned once; a
+``retraction`` (a reviewer's undo) is not learned and changes nothing: the
+answer it withdraws is already in the model (an online model cannot forget one
+example), and the reviewer's new answer follows as a correction of its own, is
+learned after it, and supersedes it on ``labels`` (the latest human label wins).
 """
 
 from __future__ import annotations
@@ -30,24 +39,28 @@ from confluent_kafka import Consumer, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
-from labelstream.core.schemas import Correction, DeadLetter, Label
+from labelstream.core.schemas import Correction, DeadLetter, Label, Record
 from labelstream.core.snapshot import ModelState
 from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.kafka.config import consumer_config, faust_broker_settings
 from labelstream.kafka.events import EventPublisher
 from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
 from labelstream.policy_metrics import export_policy_metrics
+from labelstream.review.labelset import LabelSet
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore, StoredRecord
 from labelstream.watchdog import ProgressWatchdog, restart_in_place
+from labelstream.weak_metrics import register_weak_metrics
 
 log = logging.getLogger("labelstream.learner")
 
 SERVICE = "learner"
 # Corrections waiting and none handled for this long: the consumer is stuck (see ProgressWatchdog).
 STALL_SECONDS = 60.0
+# Corrections that are not learned, by kind -> the result counted (labelstream_corrections_total).
+NOT_LEARNED = {"overlap": "overlap_answer", "retraction": "retracted"}
 
 
 class Learner:
@@ -71,9 +84,11 @@ class Learner:
         redis_client = connect(settings.redis, wait_seconds=30)
         self.store = RecordStore.from_settings(redis_client, settings)
         self.registry = ModelRegistry.from_settings(redis_client, settings)
+        self.label_set = LabelSet.from_settings(redis_client, settings)
         self.events = EventPublisher(settings, SERVICE)
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         self.metrics.declare_detectors(["calibration_check"])  # at zero: the first drift is a change
+        register_weak_metrics(self.metrics, self.engine)  # labeling functions (weak.functions), if any
         self._restore()
         self.app = self._build_app()
         # faust can stop fetching after a broker restart without an error: restart in place then
@@ -151,15 +166,21 @@ class Learner:
 
     async def _learn(self, correction: Correction, tp: str, offset: int) -> tuple[str, str] | None:
         """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
-        allowed = self.settings.learner.allowed_classes
-        if allowed is not None and correction.label not in allowed:
-            return "unknown_class", f"label {correction.label!r} is not one of learner.allowed_classes"
+        problem = await self._label_problem(correction.label)
+        if problem is not None:
+            return problem
+        if correction.kind in NOT_LEARNED:  # see the module docstring
+            self.offsets[tp] = offset + 1
+            self.metrics.record_corrections(1, NOT_LEARNED[correction.kind])
+            return None
         stored = await self._get_stored(correction.id)
         if stored is None:
             return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
         self._referee_challenger(stored.features, correction.label)
         generation = getattr(self.engine.policy, "drift_generation", 0)
-        self.engine.learn(stored.features, correction.label, stored.evidence(correction.label, correction.timestamp))
+        # With labeling functions the whole record (text too) goes in: they vote on it and the label model learns.
+        subject = _record_of(stored) if self.engine.weak is not None else stored.features
+        self.engine.learn(subject, correction.label, stored.evidence(correction.label, correction.timestamp))
         self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:  # the policy's calibration check fired
             self.metrics.record_drift("calibration_check")
@@ -173,17 +194,33 @@ class Learner:
         self.corrections_applied += 1
         self._unpublished.append(correction.timestamp)
         self.metrics.record_corrections(1, "learned")
+        consensus = correction.kind == "consensus"
         label = Label(
             id=correction.id,
             label=correction.label,
-            confidence=1.0,
-            method="human",
+            confidence=correction.confidence if consensus and correction.confidence is not None else 1.0,
+            method="consensus" if consensus else "human",
             model_version=self.engine.model_version or None,
             policy=stored.reason,
-            reviewer=correction.reviewer,
+            reviewer=None if consensus else correction.reviewer,
         )
         await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode())
         return None
+
+    async def _label_problem(self, label: str) -> tuple[str, str] | None:
+        """``unknown_label`` when the label set is defined and lacks ``label``; waits out a Redis restart."""
+        while True:
+            try:
+                if label in self.label_set:
+                    return None
+                return "unknown_label", (
+                    f"label {label!r} is not in the label set ({self.label_set.describe()}); "
+                    "an admin adds one with: labelstream labels add NAME"
+                )
+            except redis.RedisError as exc:
+                self._last_error = f"redis: {exc}"
+                log.warning("redis unavailable, retrying: %s", exc)
+                await asyncio.sleep(0.5)
 
     async def _get_stored(self, record_id: str) -> StoredRecord | None:
         """The record's features; while Redis is down (restarting), wait rather than dead-letter good data."""
@@ -239,7 +276,7 @@ class Learner:
             model=self.engine.model,
             featurizer=self.engine.featurizer,
             version=0,  # allocated below
-            policy_state=self.engine.policy.learned_state(),
+            policy_state=self.engine.learned_state(),  # the policy's, and the label model's (weak.functions)
             metrics={"corrections_applied": float(self.corrections_applied), "challenger": float(self._challenger_won)},
             source_offsets=dict(self.offsets),
         )
@@ -347,6 +384,16 @@ class _Worker(faust.Worker):
     def _on_sigint(self) -> None:
         _exit_after(self.STOP_GRACE_SECONDS)
         super()._on_sigint()
+
+
+def _record_of(stored: StoredRecord) -> Record | dict[str, Any]:
+    """The stored record as the labeler routed it (its features alone when the record bytes were not kept)."""
+    if stored.record_json is None:
+        return stored.features
+    try:
+        return Record.model_validate_json(stored.record_json)
+    except ValueError:
+        return stored.features
 
 
 def _exit_after(seconds: float) -> None:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of every labelstream service, and the ``/metrics`` + ``/healthz`` server.
+"""Prometheus metrics of every labelstream service, and the ``/metrics`` + ``/livez`` + ``/readyz`` server.
 
 Each service builds one :class:`Metrics` over its own registry (so two
 services, or two tests, can live in one process) and updates it with one
@@ -23,6 +23,7 @@ inf
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import platform
@@ -48,6 +49,7 @@ from prometheus_client import (
     process_collector,
 )
 
+from labelstream.errors import PortInUse
 from labelstream.settings import MetricsSettings
 
 # `_created` series double the sample count and no panel or alert uses them.
@@ -64,9 +66,13 @@ UPDATE_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 INITIAL_OUTCOMES = (("label", "confident"), ("review", "uncertain"), ("review", "audit"), ("deferred", "over_budget"))
+BATCH_RETRY_REASONS = ("broker", "redis", "producer", "rebalance", "consumer", "poison", "bisect")
+"""Why a labeler batch was aborted and redone: the broker (or coordinator) away, Redis away, the producer
+fenced or broken (replaced), the group rebalancing, the consumer replaced, an output the broker refused
+(its input dead-lettered by reference), a failure that named no culprit (the batch bisected)."""
 
 HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
-"""Returns (healthy, detail); the detail is served as JSON on ``/healthz``."""
+"""Returns (ok, detail); the detail is served as JSON on ``/livez`` or ``/readyz``."""
 
 
 def package_version() -> str:
@@ -165,11 +171,14 @@ class Metrics:
         self._model_created_at: float | None = None
         self._threshold_classes: set[str] = set()
         self._precision_classes: set[str] = set()
+        self._lag_series: set[tuple[str, str]] = set()
         self._define(self.registry, self.registry if tracks_model else None)
         self.build_info.info({"service": service, "version": package_version(), "python": platform.python_version()})
         for outcome, reason in INITIAL_OUTCOMES:  # zero series, so that rates exist before the first record
             self.record_outcomes_total.labels(outcome, reason)
         self.corrections.labels("learned")
+        for reason in BATCH_RETRY_REASONS:
+            self.batch_retries.labels(reason)
         for gauge in (self.precision_target, self.review_budget_used, self.review_backlog, self.deferred_backlog):
             gauge.set(math.nan)  # "not reported by this service", not a misleading 0
 
@@ -277,14 +286,32 @@ class Metrics:
             "labelstream_batch_records", "Records per micro-batch.", buckets=BATCH_SIZE_BUCKETS, registry=r
         )
         self.consumer_lag = Gauge(
-            "labelstream_consumer_lag_records", "Records not yet consumed, per partition.", ["topic", "partition"],
+            "labelstream_consumer_lag_records",
+            "Records without a committed outcome, per partition: high watermark minus the group's committed offset.",
+            ["topic", "partition"],
             registry=r,
         )
+        self._define_labeler_progress(r)
         self.update_latency = Histogram(
             "labelstream_learner_update_latency_seconds",
             "Correction timestamp to the model version that learned it going live.",
             buckets=UPDATE_LATENCY_BUCKETS,
             registry=r,
+        )
+
+    def _define_labeler_progress(self, r: CollectorRegistry) -> None:
+        """The labeler's transactions (the "stalled labeler" alert reads them with the lag)."""
+        self.labeler_last_commit = Gauge(
+            "labelstream_labeler_last_commit_timestamp_seconds",
+            "Epoch seconds of the last committed transaction (NaN before the first).",
+            registry=r,
+        )
+        self.labeler_last_commit.set(math.nan)
+        self.labeler_commits = Counter(
+            "labelstream_labeler_commits_total", "Transactions committed (batches with their offsets).", registry=r
+        )
+        self.batch_retries = Counter(
+            "labelstream_batch_retries_total", "Batches aborted and redone, by reason.", ["reason"], registry=r
         )
 
     # -- routing -------------------------------------------------------------------------------
@@ -335,6 +362,27 @@ class Metrics:
         """Lag (records) of each assigned partition of ``topic``."""
         for partition, lag in lags.items():
             self.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def replace_consumer_lag(self, topic: str, lags: Mapping[int, int]) -> None:
+        """Lag of exactly these partitions of ``topic``: a partition no longer assigned here is dropped
+        (its new owner reports it; two series would double the sum)."""
+        current = {labels for labels in self._lag_series if labels[0] == topic}
+        fresh = {(topic, str(partition)) for partition in lags}
+        for stale in current - fresh:
+            self.consumer_lag.remove(*stale)
+        self._lag_series = (self._lag_series - current) | fresh
+        self.set_consumer_lag(topic, lags)
+
+    # -- labeler progress ----------------------------------------------------------------------
+
+    def record_commit(self, at: float | None = None) -> None:
+        """A labeler transaction committed (at epoch ``at``, default now)."""
+        self.labeler_commits.inc()
+        self.labeler_last_commit.set(time.time() if at is None else at)
+
+    def record_batch_retry(self, reason: str) -> None:
+        """A batch aborted, to be redone (see :data:`BATCH_RETRY_REASONS`)."""
+        self.batch_retries.labels(self.reason_label(reason)).inc()
 
     # -- contract ------------------------------------------------------------------------------
 
@@ -449,24 +497,34 @@ def metric_names(registry: CollectorRegistry) -> set[str]:
 
 def all_metric_names() -> set[str]:
     """Every ``labelstream_`` sample name a service can expose (to check dashboards and alert rules)."""
-    return {name for name in metric_names(Metrics(service="names").registry) if name.startswith("labelstream_")}
+    from labelstream.review.metrics import ReviewMetrics  # the review service's own set (it imports this module)
+
+    names = metric_names(Metrics(service="names").registry) | metric_names(ReviewMetrics().registry)
+    return {name for name in names if name.startswith("labelstream_")}
 
 
 # -- the HTTP server ---------------------------------------------------------------------------
 
 
-def _handler(registry: CollectorRegistry, health_check: HealthCheck | None) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    registry: CollectorRegistry, readiness: HealthCheck | None, liveness: HealthCheck | None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
-            elif path == "/healthz":
-                healthy, detail = _run_health_check(health_check)
-                body = json.dumps({"healthy": healthy, **detail}, default=str).encode()
-                self._send(200 if healthy else 503, "application/json", body)
+            elif path == "/livez":
+                live, detail = _run_health_check(liveness)
+                self._json(live, {"live": live, **detail})
+            elif path in ("/readyz", "/healthz"):
+                ready, detail = _run_health_check(readiness)
+                self._json(ready, {"ready": ready, "healthy": ready, **detail})
             else:
-                self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
+                self._send(404, "text/plain", b"not found: try /metrics, /livez, /readyz or /healthz\n")
+
+        def _json(self, ok: bool, body: dict[str, Any]) -> None:
+            self._send(200 if ok else 503, "application/json", json.dumps(body, default=str).encode())
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
@@ -495,17 +553,27 @@ def start_metrics_server(
     health_check: HealthCheck | None = None,
     registry: CollectorRegistry | Metrics | None = None,
     host: str = "0.0.0.0",
+    liveness: HealthCheck | None = None,
 ) -> tuple[ThreadingHTTPServer, int]:
-    """Serve ``/metrics`` and ``/healthz`` on a daemon thread; ``port`` 0 picks a free port.
+    """Serve ``/metrics``, ``/livez``, ``/readyz`` and ``/healthz`` on a daemon thread; ``port`` 0 picks a free port.
 
-    ``/healthz`` answers JSON ``{"healthy": ..., **detail}`` with 200 when
-    ``health_check()`` says healthy, 503 otherwise (or when it raises).
-    Returns the server (stop it with ``server.shutdown(); server.server_close()``)
-    and the port it listens on.
+    ``health_check`` is the readiness check (can the service do its work now?):
+    ``/readyz`` and its alias ``/healthz`` answer JSON ``{"ready": ...,
+    "healthy": ..., **detail}``, 200 when it says ready, 503 otherwise (or
+    when it raises). ``liveness`` (is the process alive, its loop turning?)
+    answers ``/livez`` the same way with ``{"live": ...}``; without it, a
+    process that answers is live. Neither should fail only because the service
+    is idle. Returns the server (stop it with :func:`stop_metrics_server`) and
+    the port it listens on.
     """
     if isinstance(registry, Metrics):
         registry = registry.registry
-    server = ThreadingHTTPServer((host, port), _handler(registry or CollectorRegistry(), health_check))
+    try:
+        server = ThreadingHTTPServer((host, port), _handler(registry or CollectorRegistry(), health_check, liveness))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(f"port {port} is already in use (another labelstream service?)", port) from exc
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name=f"metrics-{server.server_port}", daemon=True)
     thread.start()

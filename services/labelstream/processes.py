@@ -21,7 +21,11 @@ from pathlib import Path
 
 from labelstream.settings import Settings, settings_to_env
 
-_PORT_SETTING = {"labeler": "LABELSTREAM_LABELER__METRICS_PORT", "learner": "LABELSTREAM_LEARNER__METRICS_PORT"}
+_PORT_SETTING = {
+    "labeler": "LABELSTREAM_LABELER__METRICS_PORT",
+    "learner": "LABELSTREAM_LEARNER__METRICS_PORT",
+    "review": "LABELSTREAM_REVIEW__PORT",
+}
 
 
 def free_port() -> int:

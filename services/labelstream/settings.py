@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from labelstream.core.schemas import UnknownFields
 from labelstream.errors import ConfigError
 
 ENV_PREFIX = "LABELSTREAM_"
@@ -108,6 +109,11 @@ class LimitSettings(_Section):
     max_feature_name_length: int = Field(128, gt=0)
     max_string_length: int = Field(1024, gt=0, description="Longest categorical value or id.")
     max_text_length: int = Field(32 * 1024, gt=0)
+    unknown_fields: UnknownFields = Field(
+        "metadata",
+        description="A record field the schema does not know (a producer added it): kept in the record's metadata, "
+        "ignored, or the record dead-lettered (reject). docs/schema-evolution.md",
+    )
 
 
 ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]
@@ -207,18 +213,59 @@ class LabelerSettings(_Section):
         30_000, ge=1000, description="How long a dead labeler's open transaction can block readers."
     )
     metrics_port: int = Field(9400, ge=0, le=65535, description="0 picks a free port.")
+    commit_interval_ms: int = Field(
+        100, ge=1, description="A transaction commits when this long has passed since its first record, when "
+        "batch_size records are in, or when nothing more is waiting, whichever comes first."
+    )
+    dead_letter_inline_bytes: int = Field(
+        512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
+        "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
+    )
 
 
 class LearnerSettings(_Section):
     app_id: str = "labelstream-learner"
     publish_every_corrections: int = Field(50, ge=1, description="Publish a model version after this many corrections...")
     publish_every_seconds: float = Field(0.5, gt=0, description="...or this long after the first unpublished one.")
-    allowed_classes: list[str] | None = Field(
-        None, description="When set, corrections with another label go to the DLQ (unknown_class)."
-    )
     snapshot_hmac_key: SecretStr = SecretStr("dev-only-insecure-key")
     metrics_port: int = Field(9401, ge=0, le=65535)
     keep_versions: int = Field(20, ge=1, description="Model versions kept in Redis for rollback.")
+
+
+class LabelSetSettings(_Section):
+    """The label set: the only labels a reviewer may give and the learner learns.
+
+    It is the union of ``classes``, the lines of ``taxonomy_file`` and the labels an
+    admin added with ``labelstream labels add NAME`` (kept in Redis). While all three
+    are empty the set is open (any label is learned: simulations, the demo).
+    """
+
+    classes: list[str] | None = Field(None, description="The labels, in the order of their hotkeys (1-9).")
+    taxonomy_file: FilePath | None = Field(None, description="A text file, one label per line (# comments).")
+
+
+class ReviewSettings(_Section):
+    """The review service (``labelstream run review``): queue, leases, overlap, web page and API."""
+
+    port: int = Field(9402, ge=0, le=65535, description="Web page, API, /metrics and probes (0 picks a free port).")
+    host: str = Field("0.0.0.0", description="Interface the service listens on.")
+    group_id: str = Field("labelstream-review", description="Consumer group of the review topic.")
+    lease_seconds: float = Field(120.0, ge=5, le=86_400, description="A claimed item returns to the queue after this without a heartbeat.")
+    undo_seconds: float = Field(30.0, ge=0, le=3600, description="A reviewer may undo their last answer for this long.")
+    overlap_share: float = Field(0.0, ge=0, le=1, description="Share of items answered by overlap_k reviewers.")
+    overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
+    adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")
+    consolidation: Literal["majority", "dawid_skene"] = Field(
+        "majority", description="How an overlap item's answers become the one label the learner learns."
+    )
+    guidelines_file: FilePath | None = Field(None, description="Markdown shown beside each record.")
+    done_keep_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="How long an answered item is remembered (never served again, undo, replays)."
+    )
+    answered_keep_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="An answered item's features stay joinable by the learner at least this long."
+    )
+    max_note_length: int = Field(2000, ge=0, le=100_000)
 
 
 class DriftSettings(_Section):
@@ -253,6 +300,34 @@ class DriftSettings(_Section):
     challenger_margin: float = Field(0.0, ge=0, le=1, description="Accuracy it must win by.")
 
 
+class WeakSettings(_Section):
+    """Weak supervision: labeling functions and the online label model that learns how far to trust them."""
+
+    functions: list[str] = Field(
+        default_factory=list,
+        description='Labeling functions by import path: "pkg.module:name" (one LF or a list) or "pkg.module" '
+        "(every @labeling_function declared there). Empty: no weak supervision.",
+    )
+    combine: Literal["label_model", "majority"] = Field(
+        "label_model", description="label_model (learned LF accuracies, with the model) or majority (plain vote)."
+    )
+    call_timeout_ms: float = Field(50.0, gt=0, description="A single LF call slower than this counts as abstaining.")
+    batch_timeout_ms: float | None = Field(
+        1000.0, gt=0, description="Longest wait for the LFs on one batch; past it the LF is suspended (backing off). "
+        "None: run inline, no deadline.",
+    )
+    prior_accuracy: float = Field(0.7, gt=0, lt=1, description="Accuracy assumed of an LF before any answer.")
+    prior_strength: float = Field(5.0, gt=0, description="Weight of that assumption, in votes.")
+    class_strength: float = Field(10.0, gt=0, description="Weight, in votes, of an LF's overall accuracy in its per-class one.")
+    model_weight: float = Field(1.0, ge=0, description="Weight of the model's probabilities against the votes (at start).")
+    learn_weights: bool = Field(
+        True, description="Learn each LF's and the model's weight in the combination from the answers (else fixed)."
+    )
+    halflife_answers: float | None = Field(
+        1000.0, gt=0, description="Answers after which an answer weighs half in the LF accuracies (None: never forget)."
+    )
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -282,6 +357,9 @@ class Settings(BaseSettings):
     learner: LearnerSettings = LearnerSettings()
     metrics: MetricsSettings = MetricsSettings()
     drift: DriftSettings = DriftSettings()
+    labels: LabelSetSettings = LabelSetSettings()
+    review: ReviewSettings = ReviewSettings()
+    weak: WeakSettings = WeakSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:
@@ -363,6 +441,7 @@ def namespaced(settings: Settings, namespace: str, partitions: int | None = None
             update={"group_id": f"{namespace}-labeler", "transactional_id": f"{namespace}-labeler"}
         ),
         "learner": settings.learner.model_copy(update={"app_id": f"{namespace}-learner"}),
+        "review": settings.review.model_copy(update={"group_id": f"{namespace}-review"}),
     }
     for name, values in sections.items():
         update[name] = (update.get(name) or getattr(settings, name)).model_copy(update=values)

@@ -1,42 +1,81 @@
+"""The command line as a user and a script see it: help, --json, one error style, output piped."""
+
+import json
+import os
+import socket
 import subprocess
 import sys
 
 import pytest
 
+ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file")
+
 
 def all_commands() -> list[list[str]]:
     """Every command path of the CLI, walked from the typer app (a new command is covered without listing it)."""
+    return [path for path, _ in _walk()]
+
+
+def _walk():
     import typer
 
     from labelstream.cli.main import app
 
-    paths = []
+    found = []
 
     def walk(command, path):
-        paths.append(path)
+        found.append((path, command))
         for name, sub in getattr(command, "commands", {}).items():
             walk(sub, [*path, name])
 
     walk(typer.main.get_command(app), [])
-    return paths
+    return found
 
 
 COMMANDS = all_commands()
 
 
-def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "labelstream", *args], capture_output=True, text=True, env=env, check=False)
+def run(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "labelstream", *args], capture_output=True, text=True, env=env, check=False, timeout=timeout
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "root")
-def test_every_command_has_help(command):
+def test_every_command_has_plain_help_that_is_not_cut(command):
     from typer.testing import CliRunner
 
     from labelstream.cli.main import app
 
-    result = CliRunner().invoke(app, [*command, "--help"])
+    result = CliRunner().invoke(app, [*command, "--help"], terminal_width=80)
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output and len(result.output) > 200
+    assert not set("╭╮╰╯│…") & set(result.output), "help must be plain text, never boxed or cut"
+    commands = result.output.partition("Commands:")[2]
+    assert "..." not in commands, "a command's help was cut"
+
+
+def test_every_command_that_lists_or_describes_has_json():
+    listing = [path for path, command in _walk() if path and path[-1] in {"list", "describe", "show", "status", "stats"}]
+    assert ["topics", "describe"] in listing and ["models", "list"] in listing
+    for path, command in _walk():
+        if path in listing:
+            assert "--json" in {opt for param in command.params for opt in param.opts}, f"labelstream {' '.join(path)} needs --json"
+
+
+def test_benchmarks_write_markdown_only_when_asked():
+    benches = [(path, command) for path, command in _walk() if path[:1] == ["bench"] and len(path) == 2]
+    assert {p[1] for p, _ in benches} >= {"throughput", "hot-path", "quality"}
+    for path, command in benches:
+        options = {opt: param for param in command.params for opt in param.opts}
+        assert "--out" in options and options["--out"].default is None, path
+        assert not [p for p in command.params if "BENCHMARKS" in str(p.default)], path
 
 
 def test_version():
@@ -44,9 +83,12 @@ def test_version():
     assert result.returncode == 0 and result.stdout.startswith("labelstream ")
 
 
-def test_user_errors_have_no_traceback(monkeypatch):
-    import os
+def test_a_group_without_a_command_prints_its_help():
+    result = run("topics")
+    assert result.returncode == 2 and "Commands:" in result.stdout and "describe" in result.stdout
 
+
+def test_user_errors_have_no_traceback():
     env = {**os.environ, "LABELSTREAM_MODEL__NAME": "svm"}
     result = run("topics", "create", env=env)
     assert result.returncode == 2
@@ -55,6 +97,66 @@ def test_user_errors_have_no_traceback(monkeypatch):
     assert "Traceback" in debug.stderr
 
 
-def test_unknown_flag_is_a_usage_error():
-    result = run("produce", "--no-such-flag", "x.csv")
-    assert result.returncode == 2 and "No such option" in result.stderr
+USER_ERRORS = {
+    "bad log level": (["run", "learner", "--log-level", "loud"], {}, "'loud' is not one of 'debug', 'info', 'warning', 'error'"),
+    "missing file": (["produce", "no-such-file.csv"], {}, "file 'no-such-file.csv' does not exist"),
+    "missing data file": (["simulate", "--data", "no-such-file.csv", "--label-column", "y"], {}, "no such file"),
+    "missing config file": (["--config", "no-such.toml", "topics", "create"], {}, "config file no-such.toml does not exist"),
+    "unknown option": (["produce", "--no-such-flag", "x.csv"], {}, "No such option: --no-such-flag"),
+    "bad setting": (["topics", "create"], {"LABELSTREAM_MODEL__NAME": "svm"}, "invalid setting model.name (LABELSTREAM_MODEL__NAME)"),
+    "unknown dataset": (["demo", "--dataset", "nope"], {}, "unknown dataset 'nope'; choose one of"),
+    "Kafka down": (["topics", "describe"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"}, "kafka.bootstrap_servers"),
+    "Redis down": (["models", "list"], {"LABELSTREAM_REDIS__URL": f"redis://localhost:{closed_port()}/0"}, "does not answer"),
+}
+
+
+@pytest.mark.parametrize("case", USER_ERRORS, ids=str)
+def test_a_user_error_is_one_line_naming_the_fix(case):
+    args, env, expected = USER_ERRORS[case]
+    result = run(*args, env={**os.environ, **env})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0]
+    assert any(hint in lines[0] for hint in ERROR_HINTS), lines[0]
+    assert result.stdout == ""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("service", ["labeler", "learner"])
+def test_a_busy_metrics_port_is_one_error_line(service, cli_env):
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**cli_env, f"LABELSTREAM_{service.upper()}__METRICS_PORT": str(port)}
+        result = run("run", service, "--log-level", "warning", env=env, timeout=90)
+    lines = [line for line in result.stderr.strip().splitlines() if "error" in line.lower()]
+    assert result.returncode == 2, result.stderr
+    assert lines == [
+        f"error: port {port} is already in use (another labelstream service?); stop what holds it, "
+        f"or set {service}.metrics_port (LABELSTREAM_{service.upper()}__METRICS_PORT; 0 picks a free port)"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_topics_describe_piped_is_whole_rows_and_json_for_scripts(cli_env, stack_settings):
+    result = run("topics", "describe", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:]}
+    assert rows[stack_settings.topics.model_versions] == ["1", "1", "compact", "-", "0"]
+    assert rows[stack_settings.topics.records] == ["3", "1", "delete", "7", "days", "0"]
+    assert not set("┏━│…") & set(result.stdout)
+
+    described = json.loads(run("topics", "describe", "--json", env=cli_env).stdout)
+    by_role = {topic["role"]: topic for topic in described}
+    assert by_role["model_versions"]["topic"] == stack_settings.topics.model_versions
+    assert by_role["records"]["retention_ms"] == 7 * 24 * 3600 * 1000 and by_role["records"]["messages"] == 0
+
+
+@pytest.mark.integration
+def test_models_list_json_without_versions(cli_env, stack_settings):
+    result = run("models", "list", "--json", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"model": stack_settings.model.model_name, "live_version": None, "versions": []}

@@ -15,11 +15,12 @@ def test_record_rejects_bad_feature_values(value):
         Record(id="a", features={"x": value})
 
 
-def test_record_requires_id_and_rejects_unknown_fields():
+def test_record_requires_id_and_keeps_unknown_fields_in_metadata():
     with pytest.raises(ValidationError, match="id"):
         Record.model_validate({"features": {"x": 1}})
-    with pytest.raises(ValidationError, match="Extra inputs"):
-        Record.model_validate({"id": "a", "features": {"x": 1}, "colour": "red"})
+    assert Record.model_validate({"id": "a", "features": {"x": 1}, "colour": "red"}).metadata == {"colour": "red"}
+    with pytest.raises(ValidationError, match="colour: a field the record schema does not know"):
+        Record.model_validate({"id": "a", "features": {"x": 1}, "colour": "red"}, context={"unknown_fields": "reject"})
 
 
 def test_every_topic_value_is_versioned():

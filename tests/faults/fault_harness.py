@@ -92,11 +92,14 @@ class RecordStream:
     strikes at its seeded record and records keep arriving after it.
     """
 
-    def __init__(self, settings: Settings, payloads: list[dict], rate: float, limit: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, payloads: list[dict], rate: float, limit: int | None = None, message_timeout_ms: int = 300_000
+    ) -> None:
         self.settings = settings
         self.payloads = payloads
         self.rate = rate
         self.limit = len(payloads) if limit is None else limit
+        self.message_timeout_ms = message_timeout_ms
         self.sent = 0
         self.delivery_errors: list[str] = []
         self.finished = threading.Event()
@@ -108,7 +111,7 @@ class RecordStream:
 
     def _run(self) -> None:
         # A broker restart happens mid-stream: give deliveries time to ride it out.
-        producer = Producer(producer_config(self.settings.kafka, **{"message.timeout.ms": 300_000}))
+        producer = Producer(producer_config(self.settings.kafka, **{"message.timeout.ms": self.message_timeout_ms}))
         topic = self.settings.topics.records
         interval = 1.0 / self.rate
         next_at = time.monotonic()

@@ -97,8 +97,8 @@ def test_record_shaped_json_is_a_record_or_a_reason(record_id, feats, extra, wit
     check_record(result)
     if isinstance(result, Record):
         assert result.id == record_id
-        # unknown fields are refused, not ignored
-        assert set(extra) <= set(Record.model_fields)
+        # unknown fields are kept in metadata (limits.unknown_fields), never silently dropped
+        assert set(extra) - set(Record.model_fields) <= set(result.metadata)
 
 
 @RELAXED
@@ -118,7 +118,6 @@ def test_correction_shaped_json_is_a_correction_or_a_reason(record_id, label, ti
         (b'{"id": "a", "features": {"x": Infinity}}', "not_finite"),
         (b'{"id": "a", "features": {"x": 1e400}}', "not_finite"),
         (b'{"id": "a", "features": {"x": ' + b"9" * 400 + b"}}", "number_out_of_range"),
-        (b'{"id": "a", "features": {"x": 1}, "colour": "red"}', "unknown_field"),
         (b'{"features": {"x": 1}}', "missing_id"),
         (b'{"id": "", "features": {"x": 1}}', "empty_id"),
         (b'{"id": 7, "features": {"x": 1}}', "wrong_type"),
@@ -138,6 +137,11 @@ def test_correction_shaped_json_is_a_correction_or_a_reason(record_id, label, ti
 def test_each_kind_of_bad_record_is_named(raw, kind):
     result = DECODER.decode(raw)
     assert isinstance(result, DecodeError) and result.kind == kind, result
+
+
+def test_a_strict_reader_names_an_unknown_field():
+    result = RecordDecoder(unknown_fields="reject").decode(b'{"id": "a", "features": {"x": 1}, "colour": "red"}')
+    assert isinstance(result, DecodeError) and result.kind == "unknown_field", result
 
 
 def test_key_must_match_the_id_and_a_null_key_is_fine():

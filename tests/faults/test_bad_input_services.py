@@ -117,7 +117,7 @@ def produce(settings, messages, topic: str) -> None:
 
 def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(settings_factory, tmp_path):
     settings = settings_factory(
-        model={"name": "hoeffding_adaptive_tree"}, learner={"allowed_classes": ["pos", "neg"]}
+        model={"name": "hoeffding_adaptive_tree"}, labels={"classes": ["pos", "neg"]}
     )
     data = tmp_path / "train.csv"
     write_stream(data, 1500, seed=3)
@@ -151,7 +151,7 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
 
         corrections = [
             (orjson.dumps({"id": "never-routed", "label": "pos", "reviewer": "r"}), b"never-routed"),  # unknown record
-            (orjson.dumps({"id": "v0", "label": "maybe", "reviewer": "r"}), b"v0"),  # label outside allowed_classes
+            (orjson.dumps({"id": "v0", "label": "maybe", "reviewer": "r"}), b"v0"),  # label outside the label set
             (b"{", None),
             (b'{"id": "v1", "label": "pos", "reviewer": "r", "timestamp": NaN}', b"v1"),
             (b'{"id": "v2", "label": "pos", "reviewer": "r"}', b"v9"),  # key mismatch
@@ -206,7 +206,7 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
     assert routed.duplicated() == {}
 
     assert sorted(letter["error_kind"] for letter in from_learner) == sorted(
-        ["unknown_record", "unknown_class", "invalid_json", "not_finite", "key_mismatch"]
+        ["unknown_record", "unknown_label", "invalid_json", "not_finite", "key_mismatch"]
     )
     assert all(letter["source_topic"] == settings.topics.corrections for letter in from_learner)
 
@@ -214,7 +214,7 @@ def test_bad_records_and_corrections_land_on_the_dlq_and_services_keep_running(s
     assert sum(invalid.values()) == n_record_dlq
     assert invalid[(("error_kind", "model_error"),)] == len(poison)
     corrections_metric = metric_values(learner_metrics, "labelstream_corrections_total")
-    for result, n in {"learned": 1, "unknown_record": 1, "unknown_class": 1, "invalid_json": 1}.items():
+    for result, n in {"learned": 1, "unknown_record": 1, "unknown_label": 1, "invalid_json": 1}.items():
         assert corrections_metric[(("result", result),)] == n, corrections_metric
     figures = {"payloads": len(bad) + len(poison) + len(corrections) + 1, "dead_letters": len(letters), "crashes": 0}
     print("bad input:", figures)

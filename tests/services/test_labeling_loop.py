@@ -100,7 +100,7 @@ def start_services(tmp_path):
 
 def test_stream_is_labeled_exactly_once_and_the_model_improves(settings_factory, start_services, tmp_path):
     """Issue 3, with the naive confidence-threshold policy: the model learns, auto precision rises."""
-    settings = settings_factory(policy={"name": "threshold"})
+    settings = settings_factory(policy={"name": "threshold", "review_budget_share": None})  # issue 3: every question answered
     data = tmp_path / "phishing.csv"
     truth = write_dataset(data, datasets.Phishing(), "p")
     ledger = run_stream(settings, start_services, data, truth, rate=120)

@@ -6,22 +6,27 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from labelstream.simulate.datasets import DATASETS, dataset, export_dataset
+from labelstream.cli.output import JsonFlag, Table, command_group, print_json
 
-app = typer.Typer(help="Labeled streams from river (no download) for simulate and the benchmarks.", no_args_is_help=True)
-console = Console()
+app = command_group("Labeled streams from river (no download) for simulate and the benchmarks.")
 
 
 @app.command("list")
-def list_datasets() -> None:
+def list_datasets(as_json: JsonFlag = False) -> None:
     """The datasets, their size and the model the benchmark uses on them."""
+    from labelstream.simulate.datasets import DATASETS
+
+    if as_json:
+        print_json([
+            {"name": s.name, "records": s.size, "drift_at": s.drift_at(), "model": s.model, "description": s.description}
+            for s in DATASETS.values()
+        ])
+        return
     table = Table("name", "records", "drift at", "model", "description")
     for spec in DATASETS.values():
-        table.add_row(spec.name, str(spec.size), str(spec.drift_at() or "-"), spec.model, spec.description)
-    console.print(table)
+        table.add_row(spec.name, spec.size, spec.drift_at(), spec.model, spec.description)
+    table.print()
 
 
 @app.command("export")
@@ -32,7 +37,9 @@ def export(
     seed: Annotated[int, typer.Option(help="Seed of synthetic streams.")] = 0,
 ) -> None:
     """Write a dataset; then `labelstream simulate --data PATH --label-column label --id-column id`."""
+    from labelstream.simulate.datasets import dataset, export_dataset
+
     spec = dataset(name)
     count = export_dataset(name, path, size, seed)
     drift = spec.drift_at(size or spec.size)
-    console.print(f"wrote {count} records of {name} to {path}" + (f" (concept drift at record {drift})" if drift else ""))
+    print(f"wrote {count} records of {name} to {path}" + (f" (concept drift at record {drift})" if drift else ""))

@@ -5,26 +5,28 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
-from rich.table import Table
+from rich.table import Table as RichTable
+from rich.text import Text
 
 from labelstream.cli.context import state
-from labelstream.simulate.datasets import DATASETS, export_dataset
-from labelstream.simulate.via_kafka import KafkaRun, Progress
-from labelstream.stack import ensure_stack, stop_stack
+from labelstream.cli.output import Table, err, key_values, say
 
-console = Console()
+if TYPE_CHECKING:
+    from labelstream.simulate.via_kafka import Progress
+
+console = err  # the live view and status lines; the summary goes to stdout
 
 
 def demo(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "sea_drift",
+    dataset: Annotated[str, typer.Option(help="A dataset of `labelstream datasets list`.")] = "sea_drift",
     rate: Annotated[float, typer.Option(help="Records per second offered.", min=1)] = 400.0,
     size: Annotated[Optional[int], typer.Option(help="Records to stream (default: the whole dataset).", min=1)] = None,  # noqa: UP007
     reviewer_delay: Annotated[float, typer.Option(help="Seconds the simulated reviewer takes per answer.", min=0)] = 0.2,
@@ -33,6 +35,11 @@ def demo(
     report: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,  # noqa: UP007
 ) -> None:
     """Start the stack if needed, run labeler + learner + a simulated reviewer, stream a dataset, show it live."""
+    # imported here: river takes seconds to import, and --help should not wait for it
+    from labelstream.simulate.datasets import DATASETS, export_dataset
+    from labelstream.simulate.via_kafka import KafkaRun
+    from labelstream.stack import ensure_stack, stop_stack
+
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}", param_hint="--dataset")
     # the model that suits the dataset, the budget of the flag (the settings' other values stand)
@@ -46,7 +53,7 @@ def demo(
         f"streaming [bold]{n}[/] records of [bold]{dataset}[/] ({DATASETS[dataset].description}) at {rate:.0f}/s "
         f"through labeler + learner + simulated reviewer; model {settings.model.name}, review budget {review_budget:.0%}"
     )
-    console.print(f"topics: {run.namespace}.*   logs: {run.log_dir}   (Ctrl-C stops everything)")
+    console.print(Text(f"topics: {run.namespace}.*   logs: {run.log_dir}   (Ctrl-C stops everything)"))
     bar = Bar(TextColumn("[bold]routed"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     task = bar.add_task("routed", total=n)
     try:
@@ -61,24 +68,24 @@ def demo(
     finally:
         if started_stack:
             stop_stack()
-    console.print(_summary_table(result))
+    _summary_table(result).print()
     if report is not None:
         report.write_text(json.dumps(result, indent=2))
-        console.print(f"report written to {report}")
+        say(f"report written to {report}")
 
 
-def _progress_table(p: Progress) -> Table:
-    table = Table("records/s", "auto share", "auto precision", "review queue", "answered", "deferred", "model version")
+def _progress_table(p: Progress) -> RichTable:
+    # short headers: the row fits 80 columns (auto = share auto-labeled, precision = of those auto-labels so far)
+    table = Table("records/s", "auto", "precision", "review queue", "answered", "deferred", "model")
     precision = f"{p.auto_precision:.3f}" if p.auto_precision is not None else "-"
     auto_share = f"{p.auto / p.routed:.2f}" if p.routed else "-"
     table.add_row(
-        f"{p.records_per_second:.0f}", auto_share, precision, str(p.review_queue), str(p.answered), str(p.deferred), str(p.model_version)
+        f"{p.records_per_second:.0f}", auto_share, precision, p.review_queue, p.answered, p.deferred, p.model_version
     )
-    return table
+    return table.rich()
 
 
 def _summary_table(result: dict) -> Table:
-    table = Table("metric", "value", title="summary")
     via = result["via_kafka"]
     rows = [
         ("records", result["records"]),
@@ -93,6 +100,4 @@ def _summary_table(result: dict) -> Table:
         ("drift events", ", ".join(sorted({e["detector"] for e in result["drift_events"]})) or "none"),
         ("missing / duplicated outcomes", f"{via['missing']} / {via['duplicated']}"),
     ]
-    for name, value in rows:
-        table.add_row(name, f"{value:.3f}" if isinstance(value, float) else str(value))
-    return table
+    return key_values(((name, f"{value:.3f}" if isinstance(value, float) else value) for name, value in rows), title="summary")

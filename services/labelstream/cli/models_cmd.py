@@ -3,48 +3,67 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from confluent_kafka import Producer
-from rich.console import Console
-from rich.table import Table
 
 from labelstream.cli.context import state
+from labelstream.cli.output import JsonFlag, Table, command_group, print_json, say
 from labelstream.errors import LabelstreamError
-from labelstream.kafka.config import producer_config
-from labelstream.kafka.events import EventPublisher
-from labelstream.settings import Settings
-from labelstream.store.connection import connect
-from labelstream.store.models import ModelRegistry
 
-app = typer.Typer(help="Model versions: list them, roll back to one.", no_args_is_help=True)
-console = Console()
+if TYPE_CHECKING:
+    from labelstream.settings import Settings
+    from labelstream.store.models import ModelRegistry
+
+app = command_group("Model versions: list them, roll back to one.")
 
 
 def _registry(settings: Settings) -> ModelRegistry:
+    # imported here: river (under the model registry) takes seconds to import, and --help should not wait for it
+    from labelstream.store.connection import connect
+    from labelstream.store.models import ModelRegistry
+
     return ModelRegistry.from_settings(connect(settings.redis), settings)
 
 
 @app.command("list")
-def list_versions(ctx: typer.Context) -> None:
+def list_versions(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The versions kept (learner.keep_versions), newest last, and which one is live."""
     settings = state(ctx).settings()
     registry = _registry(settings)
     latest = registry.latest_version()
-    table = Table("version", "created", "corrections learned", "classes", "note", title=f"model {settings.model.model_name}")
+    rows = []
     for version in registry.versions():
         snapshot = registry.load(version)
         if snapshot is None:
             continue
-        note = "live" if version == latest else ""
-        if "rollback_of" in snapshot.metrics:
-            note = f"{note} rollback of v{int(snapshot.metrics['rollback_of'])}".strip()
-        if snapshot.metrics.get("challenger"):
-            note = f"{note} challenger".strip()
-        created = datetime.datetime.fromtimestamp(snapshot.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(version), created, str(snapshot.model.n_learned), ", ".join(sorted(snapshot.model.classes)), note)
-    console.print(table)
+        rollback_of = snapshot.metrics.get("rollback_of")
+        rows.append({
+            "version": version,
+            "created": datetime.datetime.fromtimestamp(snapshot.created_at).isoformat(timespec="seconds"),
+            "corrections_learned": snapshot.model.n_learned,
+            "classes": sorted(snapshot.model.classes),
+            "live": version == latest,
+            "rollback_of": None if rollback_of is None else int(rollback_of),
+            "challenger": bool(snapshot.metrics.get("challenger")),
+        })
+    if as_json:
+        print_json({"model": settings.model.model_name, "live_version": latest, "versions": rows})
+        return
+    if not rows:
+        say(f"model {settings.model.model_name} has no versions yet: the learner publishes one after its first corrections")
+        return
+    table = Table("version", "created", "corrections learned", "classes", "note", title=f"model {settings.model.model_name}")
+    for row in rows:
+        note = " ".join(
+            part for part in (
+                "live" if row["live"] else "",
+                f"rollback of v{row['rollback_of']}" if row["rollback_of"] is not None else "",
+                "challenger" if row["challenger"] else "",
+            ) if part
+        )
+        table.add_row(row["version"], row["created"].replace("T", " "), row["corrections_learned"], ", ".join(row["classes"]), note)
+    table.print()
 
 
 @app.command("rollback")
@@ -54,6 +73,11 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why (recorded in the rollback event).")] = "",
 ) -> None:
     """Make the model of VERSION live again, as a new version the labelers and the learner adopt."""
+    from confluent_kafka import Producer
+
+    from labelstream.kafka.config import producer_config
+    from labelstream.kafka.events import EventPublisher
+
     settings = state(ctx).settings()
     registry = _registry(settings)
     try:
@@ -66,4 +90,4 @@ def rollback(
     events = EventPublisher(settings, "cli")
     events.publish("rollback", model_name=settings.model.model_name, to_version=version, new_version=announcement.version, reason=reason)
     events.flush(10)
-    console.print(f"version {announcement.version} now holds the model of version {version}; labelers pick it up within seconds")
+    print(f"version {announcement.version} now holds the model of version {version}; labelers pick it up within seconds")

@@ -6,15 +6,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from labelstream.cli.context import state
-from labelstream.datafile import count_rows
-from labelstream.produce import produce_file
-
-console = Console()
+from labelstream.cli.output import JsonFlag, Table, print_json, progress_bar
 
 
 def produce(
@@ -28,28 +23,38 @@ def produce(
     show_invalid: Annotated[int, typer.Option(help="How many invalid rows to list.")] = 20,
     rate: Annotated[Optional[float], typer.Option(help="Rows per second (default: as fast as possible).", min=0.001)] = None,  # noqa: UP007
     limit: Annotated[Optional[int], typer.Option(help="Stop after this many rows.", min=1)] = None,  # noqa: UP007
+    as_json: JsonFlag = False,
 ) -> None:
     """Validate each row and publish it to the records topic, keyed by id."""
+    from labelstream.datafile import count_rows
+    from labelstream.produce import produce_file
+
     settings = state(ctx).settings()
     total = count_rows(file) if limit is None else min(limit, count_rows(file))
-    progress = Progress(
-        TextColumn("[bold]producing[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    )
+    progress = progress_bar(TextColumn("[bold]producing[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with progress:
         task = progress.add_task("rows", total=total)
         report = produce_file(
             settings, file, id_column, label_column, text_column, source, dlq,
             on_row=lambda _row: progress.advance(task), rate=rate, limit=limit,
         )
+    if as_json:
+        print_json({
+            "file": str(file), "topic": settings.topics.records,
+            "sent": report.sent, "invalid": report.invalid, "dead_lettered": report.dead_lettered,
+            "errors_by_kind": dict(report.errors_by_kind.most_common()),
+            "invalid_rows": [{"line": line, "reason": reason} for line, reason in report.invalid_rows[:show_invalid]],
+        })
+        return
     for line, reason in report.invalid_rows[:show_invalid]:
-        console.print(f"[yellow]line {line}[/]: {reason}", highlight=False)
+        print(f"line {line}: {reason}")
     if len(report.invalid_rows) > show_invalid:
-        console.print(f"... and {len(report.invalid_rows) - show_invalid} more invalid rows")
+        print(f"... and {len(report.invalid_rows) - show_invalid} more invalid rows")
     table = Table("sent", "invalid", "to DLQ", title=f"{file.name} -> {settings.topics.records}")
-    table.add_row(str(report.sent), str(report.invalid), str(report.dead_lettered))
-    console.print(table)
+    table.add_row(report.sent, report.invalid, report.dead_lettered)
+    table.print()
     if report.errors_by_kind:
         kinds = Table("error", "rows", title="invalid rows by error")
         for kind, count in report.errors_by_kind.most_common():
-            kinds.add_row(kind, str(count))
-        console.print(kinds)
+            kinds.add_row(kind, count)
+        kinds.print()

@@ -4,42 +4,68 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from labelstream.cli.context import state
+from labelstream.cli.output import command_group
+from labelstream.errors import PortInUse
 
-app = typer.Typer(help="Run a labelstream service in the foreground.", no_args_is_help=True)
+app = command_group("Run a labelstream service in the foreground.")
+VIA_API = "Reviewers through the review API (--via-api)"
 
-LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+
+class Level(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LogLevel = Annotated[Level, typer.Option("--log-level", help="How much the service logs.", case_sensitive=False)]
+
+
+def _logging(level: Level) -> None:
+    logging.basicConfig(level=level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@contextmanager
+def _port_setting(setting: str) -> Iterator[None]:
+    """A busy port names the setting that moves it."""
+    try:
+        yield
+    except PortInUse as exc:
+        env = "LABELSTREAM_" + setting.upper().replace(".", "__")
+        raise PortInUse(f"{exc}; stop what holds it, or set {setting} ({env}; 0 picks a free port)", exc.port) from exc
 
 
 @app.command("labeler")
 def labeler(
     ctx: typer.Context,
     instance: Annotated[str, typer.Option(help="Unique per labeler process of a group (its transactional id).")] = "0",
-    log_level: LogLevel = "info",
+    log_level: LogLevel = Level.info,
 ) -> None:
     """The hot path: records -> labels / review / deferred, exactly once."""
     from labelstream.labeler import run_labeler
 
     _logging(log_level)
-    run_labeler(state(ctx).settings(), instance)
+    with _port_setting("labeler.metrics_port"):
+        run_labeler(state(ctx).settings(), instance)
 
 
 @app.command("learner")
-def learner(ctx: typer.Context, log_level: LogLevel = "info") -> None:
+def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
     """Learns from corrections and publishes model versions (one per model)."""
     from labelstream.learner import run_learner
 
     _logging(log_level)
-    run_learner(state(ctx).settings(), "warning" if log_level.lower() != "debug" else "info")
+    with _port_setting("learner.metrics_port"):
+        run_learner(state(ctx).settings(), "info" if log_level is Level.debug else "warning")
 
 
 @app.command("reviewer-sim")
@@ -48,15 +74,56 @@ def reviewer_sim(
     data: Annotated[Path, typer.Option(help="Labeled CSV/JSONL file holding the true labels.", exists=True, dir_okay=False)],
     label_column: Annotated[str, typer.Option(help="Column with the true label.")],
     id_column: Annotated[Optional[str], typer.Option(help="Column with the record id (as given to produce).")] = None,  # noqa: UP007
-    delay: Annotated[float, typer.Option(help="Seconds a 'human' takes to answer.")] = 0.0,
-    accuracy: Annotated[float, typer.Option(help="Share of correct answers (1 = perfect oracle).", min=0, max=1)] = 1.0,
-    log_level: LogLevel = "info",
+    delay: Annotated[float, typer.Option("--delay", "--delay-seconds", help="Seconds a 'human' takes to answer (--via-api: the mean of a random think time).", min=0)] = 0.0,
+    accuracy: Annotated[float, typer.Option(help="Share of correct answers (1 = perfect oracle; without --via-api).", min=0, max=1)] = 1.0,
+    via_api: Annotated[bool, typer.Option("--via-api", rich_help_panel=VIA_API, help="Work the review service's queue through its HTTP API, as K reviewers with tokens of their own.")] = False,
+    url: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="The review service's URL (default: localhost, port review.port).")] = None,  # noqa: UP007
+    reviewers: Annotated[Optional[int], typer.Option(rich_help_panel=VIA_API, help="How many reviewers (default 1, or one per --token).", min=1, max=100)] = None,  # noqa: UP007
+    error_rate: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="Share of wrong answers: one for all (0.1) or one per reviewer (0.05,0.2,0.35).")] = None,  # noqa: UP007
+    skip_rate: Annotated[Optional[float], typer.Option(rich_help_panel=VIA_API, help="Share of items skipped.", min=0, max=1)] = None,  # noqa: UP007
+    token: Annotated[Optional[list[str]], typer.Option(rich_help_panel=VIA_API, help="Use this token (repeat for more) instead of creating tokens in the review service's Redis.")] = None,  # noqa: UP007
+    name_prefix: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="Created reviewers are named PREFIX-1 ... PREFIX-K (default: sim).")] = None,  # noqa: UP007
+    seed: Annotated[int, typer.Option(rich_help_panel=VIA_API, help="Seed of every reviewer's choices (a rerun gives the same answers).")] = 0,
+    stop_when_idle: Annotated[Optional[float], typer.Option(rich_help_panel=VIA_API, help="Exit once no item came for this many seconds (default: run until stopped).", min=0)] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json", rich_help_panel=VIA_API, help="Print a JSON summary per reviewer on exit (stdout).")] = False,
+    log_level: LogLevel = Level.info,
 ) -> None:
-    """A simulated reviewer answering the review topic from a label column."""
-    from labelstream.reviewer_sim import SimulatedReviewer, truth_from_file
+    """A simulated reviewer: answers the review topic from a label column (oracle), or --via-api K reviewers work the review service."""
+    from labelstream.reviewer_sim import truth_from_file
 
     _logging(log_level)
-    reviewer = SimulatedReviewer(state(ctx).settings(), truth_from_file(str(data), label_column, id_column), delay, accuracy)
+    truth = truth_from_file(str(data), label_column, id_column)
+    if via_api:
+        from labelstream.cli.reviewer_sim_api import run_via_api
+
+        run_via_api(state(ctx).settings(), truth, url=url, reviewers=reviewers, delay=delay, error_rate=error_rate,
+                    skip_rate=skip_rate or 0.0, tokens=token or [], name_prefix=name_prefix or "sim", seed=seed,
+                    stop_when_idle=stop_when_idle or 0.0, as_json=as_json, accuracy=accuracy)
+        return
+    api_only = {"--url": url, "--reviewers": reviewers, "--error-rate": error_rate, "--skip-rate": skip_rate,
+                "--token": token, "--name-prefix": name_prefix, "--stop-when-idle": stop_when_idle, "--json": as_json or None}
+    given = [name for name, value in api_only.items() if value is not None]
+    if given:
+        from labelstream.errors import LabelstreamError
+
+        raise LabelstreamError(f"{', '.join(given)}: only with --via-api (the oracle answers the review topic itself)")
+    from labelstream.reviewer_sim import SimulatedReviewer
+
+    reviewer = SimulatedReviewer(state(ctx).settings(), truth, delay, accuracy)
     signal.signal(signal.SIGTERM, reviewer.stop)
     signal.signal(signal.SIGINT, reviewer.stop)
     reviewer.run()
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option(help="Port of the page, API, /metrics and probes (default: review.port, 9402).", min=0, max=65535)] = None,  # noqa: UP007
+    log_level: LogLevel = Level.info,
+) -> None:
+    """The review service: web page, JSON API and work queue for people (review -> corrections)."""
+    from labelstream.review.service import run_review
+
+    _logging(log_level)
+    with _port_setting("review.port"):
+        run_review(state(ctx).settings(), port)

@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from labelstream.schema_files import check_schemas, export_schemas
+from labelstream.cli.output import command_group, print_error
 
-app = typer.Typer(help="JSON Schema files of every topic value (generated from the pydantic models).", no_args_is_help=True)
-console = Console()
+app = command_group("JSON Schema files of every topic value (generated from the pydantic models).")
 
 DirOption = Annotated[Path, typer.Option("--dir", help="Folder of the schema files.")]
 
@@ -19,17 +17,20 @@ DirOption = Annotated[Path, typer.Option("--dir", help="Folder of the schema fil
 @app.command("export")
 def export(directory: DirOption = Path("schemas")) -> None:
     """Write schemas/<topic>.schema.json for every topic."""
+    from labelstream.schema_files import export_schemas
+
     for path in export_schemas(directory):
-        console.print(f"wrote {path}")
+        print(f"wrote {path}")
 
 
 @app.command("check")
 def check(directory: DirOption = Path("schemas")) -> None:
     """Exit non-zero when the checked-in schema files differ from the models."""
+    from labelstream.schema_files import check_schemas
+
     problems = check_schemas(directory)
     for problem in problems:
-        console.print(f"[red]{problem}[/]")
+        print_error(f"{problem}; run `labelstream schemas export` and commit the result")
     if problems:
-        console.print("run [bold]labelstream schemas export[/] and commit the result")
         raise typer.Exit(1)
-    console.print(f"schemas in {directory} match the models")
+    print(f"schemas in {directory} match the models")

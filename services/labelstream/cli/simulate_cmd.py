@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from labelstream.cli.context import state
-from labelstream.datafile import count_rows, open_rows
+from labelstream.cli.output import JsonFlag, key_values, print_json, progress_bar, say
 from labelstream.errors import LabelstreamError
-from labelstream.settings import Settings
-from labelstream.simulate.reviewer import SimulatedReviewer
-from labelstream.simulate.runner import Simulation
 
-console = Console()
+if TYPE_CHECKING:
+    from labelstream.settings import Settings
+    from labelstream.simulate.reviewer import SimulatedReviewer
 
 Opt = Optional  # typer needs Optional[...] for optional options
 
@@ -48,12 +45,21 @@ def simulate(
         help="A wrong answer is another label at random (independent) or the model's wrong proposal (with_model).",
     )] = "independent",
     rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
+    as_json: JsonFlag = False,
+    lf: Annotated[Opt[list[str]], typer.Option(
+        "--lf", help='Labeling function "pkg.module:name" or "pkg.module" (repeatable; replaces weak.functions).',
+    )] = None,
 ) -> None:
     """Stream a labeled file through the labeling core; reviews are answered from the label column.
 
     Precision is always measured against the label column, also when the simulated reviewer errs.
     """
-    settings = state(ctx).settings(**_overrides(model, policy, strategy, target_precision, review_budget, seed))
+    from labelstream.simulate.reviewer import SimulatedReviewer
+
+    overrides = _overrides(model, policy, strategy, target_precision, review_budget, seed)
+    if lf:
+        overrides["weak"] = {"functions": lf}
+    settings = state(ctx).settings(**overrides)
     reviewer = SimulatedReviewer(reviewer_delay, reviewer_error_rate, reviewer_errors, seed=seed or 0)  # type: ignore[arg-type]
     if via_kafka:
         if reviewer.delay_kind != "fixed" or reviewer_errors != "independent":
@@ -65,10 +71,13 @@ def simulate(
             settings, data, label_column, id_column, window, limit, batch_size, records_per_second, reviewer
         )
     result["reviewer"] = {"delay": reviewer_delay, "error_rate": reviewer_error_rate, "errors": reviewer_errors}
-    _print_summary(result, data)
     if report is not None:
         report.write_text(json.dumps(result, indent=2, default=str))
-        console.print(f"report written to {report}")
+        say(f"report written to {report}")
+    if as_json:
+        print_json(result)
+    else:
+        _print_summary(result, data)
 
 
 def _overrides(
@@ -102,12 +111,12 @@ def _run_in_process(
     records_per_second: float,
     reviewer: SimulatedReviewer,
 ) -> dict[str, Any]:
+    from labelstream.datafile import count_rows, open_rows
+    from labelstream.simulate.runner import Simulation
+
     rows = open_rows(data, label_column=label_column, id_column=id_column)
     total = count_rows(data) if limit is None else min(limit, count_rows(data))
-    progress = Progress(
-        TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-        transient=True,
-    )
+    progress = progress_bar(TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     with progress:
         task = progress.add_task("records", total=total)
         simulation = Simulation(
@@ -116,7 +125,7 @@ def _run_in_process(
         )
         result = simulation.run(_first(rows, limit))
     for line, reason in result.invalid_rows[:10]:
-        console.print(f"[yellow]line {line}[/]: {reason}", highlight=False)
+        say(f"line {line}: {reason}")
     return result.report
 
 
@@ -159,7 +168,6 @@ def _print_summary(report: dict[str, Any], data: Path) -> None:
     title = f"{data.name}: {settings['model']['name']}, policy {settings['policy']['name']}"
     if settings["policy"]["name"] != "threshold":
         title += f" ({settings['policy']['strategy']})"
-    table = Table("", "value", title=title)
     audit = report.get("audit_ci")
     rows = [
         ("records", str(report["records"])),
@@ -177,10 +185,17 @@ def _print_summary(report: dict[str, Any], data: Path) -> None:
         ("drift events", str(len(report["drift_events"]))),
         ("model versions", str(report.get("model_versions", "-"))),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
+    key_values(rows, title=title).print()
     worst = [w for w in report["windows"] if w["auto_precision"] is not None]
     if worst:
         low = min(worst, key=lambda w: w["auto_precision"])
-        console.print(f"lowest window auto precision: {_percent(low['auto_precision'])} (records {low['start']}-{low['end']})")
+        print(f"lowest window auto precision: {_percent(low['auto_precision'])} (records {low['start']}-{low['end']})")
+    if "labeling_functions" in report:
+        from labelstream.cli.lf_cmd import print_lf_table
+
+        section = report["labeling_functions"]
+        print_lf_table(section["functions"], f"labeling functions ({section['combine']})")
+        print(
+            f"weak labels (auto-labels that combined LF votes): {_percent(section['weak_share'])} of records, "
+            f"precision {_percent(section['weak_precision'])}"
+        )

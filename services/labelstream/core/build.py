@@ -33,7 +33,8 @@ from labelstream.core.strategies import (
     Split,
     VariableUncertainty,
 )
-from labelstream.settings import ModelSettings, PolicySettings, Settings
+from labelstream.core.weak import WeakSupervision, load_functions
+from labelstream.settings import ModelSettings, PolicySettings, Settings, WeakSettings
 
 Clock = Callable[[], float]
 
@@ -110,7 +111,28 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 
 
+def build_weak(weak: WeakSettings) -> WeakSupervision | None:
+    """The labeling functions of ``weak.functions`` with their label model; ``None`` when there are none."""
+    if not weak.functions:
+        return None
+    return WeakSupervision.build(
+        load_functions(weak.functions),
+        weak.combine,
+        call_timeout=weak.call_timeout_ms / 1000,
+        batch_timeout=None if weak.batch_timeout_ms is None else weak.batch_timeout_ms / 1000,
+        prior_accuracy=weak.prior_accuracy,
+        prior_strength=weak.prior_strength,
+        class_strength=weak.class_strength,
+        model_weight=weak.model_weight,
+        learn_weights=weak.learn_weights,
+        halflife=weak.halflife_answers,
+    )
+
+
 def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingEngine:
     return LabelingEngine(
-        build_model(settings.model), build_policy(settings.policy, settings.model, clock), build_featurizer(settings.model)
+        build_model(settings.model),
+        build_policy(settings.policy, settings.model, clock),
+        build_featurizer(settings.model),
+        weak=build_weak(settings.weak),
     )

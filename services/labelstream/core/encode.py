@@ -36,7 +36,9 @@ def encode_label(
     relabeled: bool = False,
     method: str = "auto",
     reviewer: str | None = None,
+    votes: dict[str, str] | None = None,
 ) -> bytes:
+    """A :class:`~labelstream.core.schemas.Label`; ``method="weak"`` labels carry the LF ``votes``."""
     return orjson.dumps(
         {
             "schema_version": SCHEMA_VERSION,
@@ -49,6 +51,7 @@ def encode_label(
             "relabeled": relabeled,
             "reviewer": reviewer,
             "timestamp": timestamp,
+            "votes": votes,
         }
     )
 

@@ -20,6 +20,15 @@ Deferred records are re-scored when the model changes; the policy says which it 
 >>> relabel = engine.relabel(records[4:], ["over_budget"] * 2, ["neg", "pos"])
 >>> [(record.id, prediction.label) for record, prediction in relabel.labeled], relabel.waiting
 ([('4', 'neg'), ('5', 'pos')], [])
+
+With labeling functions (``weak``), their votes are combined with the model's
+probabilities; a record an LF voted on carries the votes and ``method="weak"``:
+
+>>> from labelstream.core.weak import LabelingFunction, WeakSupervision
+>>> lf = LabelingFunction("x_positive", lambda record: "pos" if record.features["x"] > 0 else None)
+>>> weak_engine = LabelingEngine(OnlineModel(seed=1), policy, weak=WeakSupervision.build([lf], batch_timeout=None))
+>>> [(r.prediction.label, r.method, r.votes) for r in weak_engine.process(records[:2])]
+[(None, 'auto', None), ('pos', 'weak', {'x_positive': 'pos'})]
 """
 
 from __future__ import annotations
@@ -32,6 +41,11 @@ from labelstream.core.featurizer import Featurizer
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Decision, Evidence, Policy, Prediction
 from labelstream.core.schemas import Record
+from labelstream.core.weak import WeakSupervision
+from labelstream.core.weak.applier import Votes
+
+WEAK_STATE_KEY = "weak"
+"""Key of the label model's learned state in a model version's ``policy_state`` (taken out before the policy sees it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,13 @@ class Routed:
     record: Record
     prediction: Prediction
     decision: Decision
+    votes: dict[str, str] | None = None
+    """Labeling functions' votes (name -> label) when any voted; the prediction then combines them."""
+
+    @property
+    def method(self) -> str:
+        """``weak`` when labeling functions voted on the record, else ``auto`` (the method of its auto-label)."""
+        return "weak" if self.votes else "auto"
 
 
 @dataclass(slots=True)
@@ -57,6 +78,9 @@ class LabelingEngine:
     With a drift ``monitor``, :meth:`process` feeds it every prediction and
     :meth:`learn` every answer given with its evidence; the detections wait
     in :attr:`detections` until the caller takes them with :meth:`drain_detections`.
+    With ``weak`` supervision, labeling functions vote on every record and
+    the label model combines their votes with the model's probabilities;
+    :meth:`learn` teaches it the LFs' accuracies.
     """
 
     def __init__(
@@ -66,12 +90,14 @@ class LabelingEngine:
         featurizer: Featurizer | None = None,
         model_version: int = 0,
         monitor: DriftMonitor | None = None,
+        weak: WeakSupervision | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
         self.featurizer = featurizer or Featurizer()
         self.model_version = model_version
         self.monitor = monitor
+        self.weak = weak
         self.detections: list[Detection] = []
 
     @property
@@ -94,16 +120,44 @@ class LabelingEngine:
     def process(self, records: Sequence[Record]) -> list[Routed]:
         """Predict and route a batch of records, in stream order."""
         xs = self.featurizer.transform_many([record.features for record in records])
-        predictions = self._predict(xs)
+        if self.weak is None:
+            predictions = self._predict(xs)
+            votes: list[dict[str, str] | None] = [None] * len(records)
+        else:
+            predictions, votes = self._predict_weak(records, xs)
         decisions = self.policy.decide_many(predictions, self.model.n_learned, xs)
         if self.monitor is not None:
             self._monitor_batch(records, predictions, decisions)
-        return [Routed(r, p, d) for r, p, d in zip(records, predictions, decisions, strict=True)]
+        return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
+
+    def _predict_weak(
+        self, records: Sequence[Record], xs: list[dict[str, float]], new: bool = True
+    ) -> tuple[list[Prediction], list[dict[str, str] | None]]:
+        """Predictions combining the model with the LFs' votes, and each record's votes (``None``: none voted).
+
+        ``new``: the records are new to the stream (their votes count in the LF analysis)."""
+        weak = self.weak
+        batch_votes = weak.apply(records, observe=new)
+        probabilities = weak.combine(self.model.predict_proba_many(xs), batch_votes)
+        votes = [weak.votes_of(v) or None for v in batch_votes]
+        return [Prediction.from_probabilities(p) for p in probabilities], votes
 
     def learn(
-        self, features: Mapping[str, float | int | str], label: str, evidence: Evidence | None = None
+        self,
+        features: Mapping[str, float | int | str] | Record,
+        label: str,
+        evidence: Evidence | None = None,
+        votes: Mapping[str, str] | None = None,
     ) -> None:
-        """Learn a human answer; ``evidence`` (what was predicted at routing time) also feeds the policy."""
+        """Learn a human answer; ``evidence`` (what was predicted at routing time) also feeds the policy.
+
+        ``features`` may be the whole :class:`Record`: with labeling functions,
+        the label model then learns their accuracies from this answer (from
+        their ``votes`` at routing time when given, else they vote on the record now).
+        """
+        record = features if isinstance(features, Record) else None
+        if record is not None:
+            features = record.features
         if evidence is not None:
             self.policy.learn(evidence)
             if self.monitor is not None:
@@ -111,8 +165,16 @@ class LabelingEngine:
                     evidence.correct, evidence.prediction.label, evidence.timestamp or None
                 )
         x = self.featurizer.transform_one(features)
+        if self.weak is not None and (votes is not None or record is not None):
+            # the model's view before it learns the answer: the label model weighs it against the votes
+            self.weak.learn(self._votes_for(record, votes), label, self.model.predict_proba_one(x))
         self.policy.observe(x, label)
         self.model.learn_one(x, label)
+
+    def _votes_for(self, record: Record | None, votes: Mapping[str, str] | None) -> Votes:
+        if votes is not None:
+            return tuple(votes.get(name) for name in self.weak.names)
+        return self.weak.applier.apply([record])[0]
 
     def relabel(
         self, records: Sequence[Record], defer_reasons: Sequence[str], proposed_labels: Sequence[str | None]
@@ -127,7 +189,11 @@ class LabelingEngine:
         Label); the others keep waiting.
         """
         result = Relabel()
-        predictions = self.predict([record.features for record in records])
+        if self.weak is None:
+            predictions = self.predict([record.features for record in records])
+        else:
+            xs = self.featurizer.transform_many([record.features for record in records])
+            predictions = self._predict_weak(records, xs, new=False)[0]
         for record, prediction, reason, label in zip(records, predictions, defer_reasons, proposed_labels, strict=True):
             if self.policy.accepts_deferred(prediction, reason, label):
                 result.labeled.append((record, prediction))
@@ -149,10 +215,27 @@ class LabelingEngine:
             self.detections += monitor.update_prediction(prediction, decision.outcome, record.timestamp)
 
     def swap_model(self, model: OnlineModel, featurizer: Featurizer, policy_state: dict, version: int) -> None:
-        """Adopt a new model version; the policy keeps its routing state and takes the learned state."""
+        """Adopt a new model version; the policy keeps its routing state and takes the learned state.
+
+        ``policy_state`` is what :meth:`learned_state` gave in the learner: the
+        label model's part (``"weak"``) goes to the weak supervision, the rest
+        to the policy.
+        """
         self.model = model
         self.featurizer = featurizer
+        if WEAK_STATE_KEY in policy_state:
+            policy_state = dict(policy_state)
+            weak_state = policy_state.pop(WEAK_STATE_KEY)
+            if self.weak is not None:
+                self.weak.load_learned_state(weak_state)
         self.policy.load_learned_state(policy_state)
         self.model_version = version
+
+    def learned_state(self) -> dict:
+        """The state a model version ships besides the model: the policy's, and the label model's under ``"weak"``."""
+        state = dict(self.policy.learned_state())
+        if self.weak is not None:
+            state[WEAK_STATE_KEY] = self.weak.learned_state()
+        return state
 
 

@@ -19,11 +19,27 @@ features.x
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import math
+import re
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictFloat, StrictInt, StrictStr, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 
@@ -73,9 +89,93 @@ class _TopicValue(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
 
 
-class Record(_TopicValue):
-    """An unlabeled record, the value on ``records`` (key: the id)."""
+# -- record schema evolution (docs/schema-evolution.md) ----------------------------------------
 
+RECORD_SCHEMA_MAJOR = 1
+"""The major version of the record schema this release reads (any minor of it: ``1``, ``"1.0"``, ``"1.7"``)."""
+
+UnknownFields = Literal["metadata", "ignore", "reject"]
+"""What the record decoder does with a top-level field the schema does not know (``limits.unknown_fields``)."""
+
+_VERSION_TEXT = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?")
+
+
+def record_schema_version(value: Any) -> int:
+    """``1`` or ``"1.N"`` (a newer minor only adds optional fields) -> 1; another major is a ``ValueError``."""
+    if type(value) is int:
+        major = value
+    elif type(value) is str and (match := _VERSION_TEXT.fullmatch(value)):
+        major = int(match[1])
+    else:
+        raise ValueError(f'must be the major version (1) or "MAJOR.MINOR" as a string (e.g. "1.2"), got {value!r:.40}')
+    if major != RECORD_SCHEMA_MAJOR:
+        raise ValueError(
+            f"major version {major} is not readable by this labelstream (it reads {RECORD_SCHEMA_MAJOR}.x); "
+            "upgrade the services before the producers"
+        )
+    return RECORD_SCHEMA_MAJOR
+
+
+RecordSchemaVersion = Annotated[
+    int,
+    PlainValidator(record_schema_version),
+    WithJsonSchema(
+        {
+            "anyOf": [{"const": RECORD_SCHEMA_MAJOR}, {"type": "string", "pattern": rf"^{RECORD_SCHEMA_MAJOR}(\.[0-9]+)?$"}],
+            "description": 'The major version (1) or "MAJOR.MINOR" ("1.3"): any minor of major 1 is read; '
+            "a decoded record carries 1.",
+        }
+    ),
+]
+
+
+def _metadata_value(value: Any) -> Any:
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    return json.dumps(value, separators=(",", ":"), allow_nan=True)  # objects, arrays, NaN/Infinity (ASCII-safe)
+
+
+def metadata_from_unknown(unknown: Mapping[str, Any]) -> dict[str, Any]:
+    """Unknown record fields as metadata entries: scalars as they are, anything else as compact JSON text.
+
+    >>> metadata_from_unknown({"shop": "s1", "rank": 2, "tags": ["a", 1], "score": float("nan")})
+    {'shop': 's1', 'rank': 2, 'tags': '["a",1]', 'score': 'NaN'}
+    """
+    return {name: _metadata_value(value) for name, value in unknown.items()}
+
+
+class Record(_TopicValue):
+    """An unlabeled record, the value on ``records`` (key: the id).
+
+    Producers may add fields (docs/schema-evolution.md): a field the schema
+    does not know is kept in ``metadata`` under its own name (an explicit
+    ``metadata`` entry of the same name wins), wherever a record is read,
+    including inside a ``review`` or ``deferred`` value, which forward the
+    record as it was produced. Where records enter (the labeler, ``produce``)
+    the record decoder passes ``limits.unknown_fields`` as the validation
+    context's ``unknown_fields``: ``"ignore"`` drops them, ``"reject"``
+    refuses the record.
+
+    >>> record = Record.model_validate({"schema_version": "1.4", "id": "a", "features": {"x": 1}, "shop": "s1"})
+    >>> record.schema_version, record.metadata
+    (1, {'shop': 's1'})
+    >>> Record.model_validate({"id": "a", "features": {"x": 1}, "shop": "s1"}, context={"unknown_fields": "ignore"}).metadata
+    {}
+    """
+
+    model_config = ConfigDict(
+        extra="allow",  # validated straight from JSON; the validator below sorts the extras out
+        json_schema_extra={
+            "description": "An unlabeled record, the value on records (key: the id). Producers may add fields and "
+            "minor versions (docs/schema-evolution.md): a field the schema does not know is kept in metadata under "
+            "its own name (limits.unknown_fields: metadata, ignore or reject where records enter).",
+        }
+    )
+
+    schema_version: RecordSchemaVersion = RECORD_SCHEMA_MAJOR
     id: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     features: dict[StrictStr, FeatureValue] = Field(
         description="Feature name -> number or string (categorical).", max_length=10_000
@@ -85,11 +185,36 @@ class Record(_TopicValue):
     timestamp: FiniteFloat | StrictInt | None = Field(None, description="Epoch seconds; the Kafka timestamp when absent.")
     metadata: dict[StrictStr, StrictStr | StrictInt | FiniteFloat | bool | None] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _unknown_fields(self, info: ValidationInfo) -> Record:
+        """Move, drop or refuse the fields the schema does not know, as the context's ``unknown_fields`` says."""
+        unknown = self.__pydantic_extra__
+        if not unknown:
+            return self
+        policy = (info.context or {}).get("unknown_fields", "metadata")
+        if policy == "reject":
+            raise PydanticCustomError(
+                "extra_forbidden", "{field}: a field the record schema does not know (limits.unknown_fields is reject)",
+                {"field": next(iter(unknown))[:64]},
+            )
+        if policy == "metadata":
+            self.__dict__["metadata"] = metadata_from_unknown(unknown) | self.metadata
+            self.__pydantic_fields_set__.add("metadata")
+        self.__pydantic_fields_set__.difference_update(unknown)
+        object.__setattr__(self, "__pydantic_extra__", {})
+        return self
+
+
+RECORD_FIELDS = frozenset(Record.model_fields)
+"""The top-level fields of the record schema (1.0)."""
+
 
 class Label(_TopicValue):
     """A record's label, the value on ``labels`` (key: the record id).
 
-    A human label (``method="human"``) supersedes an automatic one for the same id.
+    A human label (``method="human"``) supersedes an automatic one for the same id. An automatic
+    label whose score combined labeling-function votes with the model is ``method="weak"`` and
+    carries the ``votes``.
     """
 
     id: StrictStr
@@ -101,6 +226,9 @@ class Label(_TopicValue):
     relabeled: bool = False
     reviewer: str | None = None
     timestamp: float = Field(default_factory=now)
+    votes: dict[StrictStr, StrictStr] | None = Field(
+        None, description="method=weak: the labeling functions' votes (name -> label); abstentions left out."
+    )
 
 
 class ReviewRequest(_TopicValue):
@@ -136,14 +264,44 @@ class Deferred(_TopicValue):
     timestamp: float = Field(default_factory=now)
 
 
+CorrectionKind = Literal["answer", "overlap", "consensus", "retraction"]
+"""What a correction is (the review service sets it; corrections from elsewhere are answers):
+
+- ``answer``: a reviewer's answer to an item only they answer; learned.
+- ``overlap``: one reviewer's answer to an overlap item; kept for agreement, not learned alone.
+- ``consensus``: the one label consolidated from an overlap item's answers; learned
+  (``labels`` gets it with ``method=consensus``).
+- ``retraction``: an undo; withdraws the earlier correction ``supersedes`` names; not learned.
+"""
+
+
 class Correction(_TopicValue):
-    """A human answer, the value on ``corrections`` (key: the record id)."""
+    """A human answer, the value on ``corrections`` (key: the record id).
+
+    The review service gives every correction it publishes an ``answer_id``
+    (``<record id>#<n>``, unique and never reused) and publishes each at most once.
+    """
 
     id: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     label: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     reviewer: Annotated[StrictStr, Field(min_length=1, max_length=256)] = "anonymous"
     note: StrictStr | None = None
     timestamp: float = Field(default_factory=now)
+    answer_id: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
+        None, description="Unique id of this answer (review service: '<id>#<n>')."
+    )
+    kind: CorrectionKind = Field("answer", description="answer, overlap, consensus or retraction (see CorrectionKind).")
+    supersedes: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
+        None, description="retraction: the answer_id it withdraws."
+    )
+    answers: dict[StrictStr, StrictStr] | None = Field(
+        None, description="consensus: reviewer -> label of every answer it consolidates.", max_length=100
+    )
+    consolidation: Literal["majority", "dawid_skene"] | None = Field(None, description="consensus: the method.")
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="consensus: the method's probability of the label."
+    )
+    adjudicated: bool = Field(False, description="consensus: the answers disagreed and one more reviewer answered.")
 
 
 class DeadLetter(_TopicValue):
@@ -151,13 +309,20 @@ class DeadLetter(_TopicValue):
 
     error_kind: str = Field(description="Short machine-readable kind, e.g. invalid_json, too_large.")
     error: str = Field(description="Human-readable reason.")
-    raw: str = Field(description="The original message value, base64.")
-    key: str | None = Field(None, description="The original key, base64.")
+    raw: str = Field(description="The original message value, base64 (only its first bytes when `truncated`).")
+    key: str | None = Field(None, description="The original key, base64 (only its first bytes when `truncated`).")
     source_topic: str
     partition: int | None = None
     offset: int | None = None
     service: str
     timestamp: float = Field(default_factory=now)
+    truncated: bool = Field(
+        False,
+        description="A dead letter by reference: the value was too large to carry whole, `raw` holds its first "
+        "bytes; the whole value stays at source_topic/partition/offset (until the topic's retention).",
+    )
+    size: int | None = Field(None, ge=0, description="Bytes of the original value.")
+    sha256: str | None = Field(None, description="SHA-256 of the original value (hex), to match it at its offset.")
 
     @classmethod
     def from_raw(
@@ -170,21 +335,43 @@ class DeadLetter(_TopicValue):
         service: str,
         partition: int | None = None,
         offset: int | None = None,
+        max_raw_bytes: int | None = None,
+        prefix_bytes: int = 1024,
     ) -> DeadLetter:
-        """A dead letter that keeps the original bytes (base64) and where they came from."""
+        """A dead letter that keeps the original bytes (base64) and where they came from.
+
+        With ``max_raw_bytes``, a value (or key) longer than that is carried by
+        reference: its first ``prefix_bytes``, its size and SHA-256, and its
+        place in the source topic, so that a record too large to dead-letter
+        whole never blocks its partition.
+
+        >>> letter = DeadLetter.from_raw(b"x" * 5000, b"k", "too_large", "big", "records", "labeler", 0, 7,
+        ...                              max_raw_bytes=4096, prefix_bytes=4)
+        >>> letter.truncated, letter.raw_bytes(), letter.size, letter.offset
+        (True, b'xxxx', 5000, 7)
+        """
+        value = value or b""
+        truncated = max_raw_bytes is not None and (len(value) > max_raw_bytes or len(key or b"") > max_raw_bytes)
+        if truncated:
+            value_kept, key_kept = value[:prefix_bytes], None if key is None else key[:prefix_bytes]
+        else:
+            value_kept, key_kept = value, key
         return cls(
             error_kind=error_kind,
             error=error,
-            raw=base64.b64encode(value or b"").decode(),
-            key=None if key is None else base64.b64encode(key).decode(),
+            raw=base64.b64encode(value_kept).decode(),
+            key=None if key_kept is None else base64.b64encode(key_kept).decode(),
             source_topic=source_topic,
             partition=partition,
             offset=offset,
             service=service,
+            truncated=truncated,
+            size=len(value),
+            sha256=hashlib.sha256(value).hexdigest(),
         )
 
     def raw_bytes(self) -> bytes:
-        """The original message value."""
+        """The original message value (its first bytes when :attr:`truncated`)."""
         return base64.b64decode(self.raw)
 
 

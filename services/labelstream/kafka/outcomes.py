@@ -38,7 +38,7 @@ class Ledger:
     dead_letters: list[dict] = field(default_factory=list)
 
     def add_label(self, value: dict) -> None:
-        if value["method"] == "human":
+        if value["method"] in ("human", "consensus"):  # a reviewer's answer, or the consensus of several
             self.human_labels[value["id"]].append(value)
         elif value.get("relabeled"):
             self.relabels[value["id"]].append("label")

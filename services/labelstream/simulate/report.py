@@ -58,10 +58,13 @@ class RecordOutcome:
     generation: int = 0
     audit_probability: float | None = None
     """The probability of an audit at its routing (``None``: its inclusion probability stands for it)."""
+    votes: dict[str, str] | None = None
+    """Labeling functions' votes on the record when any voted (a ``weak`` auto-label combined them)."""
 
     @property
     def auto(self) -> bool:
-        return self.method == "auto"
+        """An automatic label: by the model (``auto``) or by the model with labeling functions (``weak``)."""
+        return self.method in ("auto", "weak")
 
     @property
     def correct(self) -> bool:

@@ -50,6 +50,7 @@ from labelstream.errors import InputFileError
 from labelstream.settings import Settings
 from labelstream.simulate.report import RecordOutcome, build_report
 from labelstream.simulate.reviewer import SimulatedReviewer
+from labelstream.simulate.weak_report import weak_report
 
 
 @dataclass
@@ -137,9 +138,17 @@ class Simulation:
                 "invalid_rows": len(self.invalid_rows),
                 "seconds": round(elapsed, 3),
                 "records_per_second": round(len(self.outcomes) / elapsed, 1) if elapsed > 0 else None,
+                **self._weak_report(),
             },
         )
         return SimulationResult(self.outcomes, report, self.invalid_rows)
+
+    def _weak_report(self) -> dict[str, Any]:
+        """The ``labeling_functions`` section, when LFs were used."""
+        weak = self.engine.weak
+        if weak is None:
+            return {}
+        return {"labeling_functions": weak_report(weak, self.outcomes)}
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -209,9 +218,10 @@ class Simulation:
             prediction.confidence, decision.inclusion_probability, model_version=self.engine.model_version,
             generation=int(context.get("generation", 0)),
             audit_probability=context.get("p_audit") if decision.reason == "audit" else None,
+            votes=item.votes,
         )
         if decision.outcome == "label":
-            return replace(outcome, label=prediction.label, method="auto")
+            return replace(outcome, label=prediction.label, method=item.method)
         if decision.outcome == "review":
             return replace(outcome, label=answer, method="human")
         return outcome
@@ -228,7 +238,7 @@ class Simulation:
             item.prediction, answer, decision.reason, decision.inclusion_probability, self.now,
             context=decision.context,
         )
-        engine.learn(item.record.features, answer, evidence)
+        engine.learn(item.record, answer, evidence, votes=item.votes or {})
         self._learned_since_version += 1
 
     def _drift_generation(self) -> int:

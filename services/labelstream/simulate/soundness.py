@@ -304,3 +304,22 @@ def soundness_markdown(summary: dict[str, Any], command: str) -> str:
             f"{rate['rate']:.3f} [{rate['lower']:.3f}, {rate['upper']:.3f}] | {kept} | {cell.mean_auto_share():.1%} |"
         )
     return "\n".join(lines)
+
+
+def soundness_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
+    """The benchmark's result as plain JSON-able data (``labelstream bench soundness --json``)."""
+    config: SoundnessConfig = summary["config"]
+    alpha = 1.0 - config.confidence_level
+    rows = []
+    for cell in summary["cells"]:
+        rate = cell.failure_rate()
+        rows.append({
+            "stream": cell.stream.name, "reviewer": cell.reviewer.name, "runs": len(cell.runs),
+            "failed": cell.failures, "failure_rate": rate, "promise_kept": rate["rate"] <= alpha,
+            "mean_auto_share": cell.mean_auto_share(),
+            "first_failures": [r.first_failure for r in cell.runs if r.failed],
+        })
+    return {
+        "command": command, "machine": summary["machine"], "seconds": summary["seconds"], "jobs": summary["jobs"],
+        "config": {k: v for k, v in vars(config).items()}, "cells": rows,
+    }

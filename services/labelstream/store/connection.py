@@ -10,11 +10,16 @@ from labelstream.errors import ServiceUnavailable
 from labelstream.settings import RedisSettings
 
 
-def connect(settings: RedisSettings, wait_seconds: float = 0.0) -> redis.Redis:
-    """A client for ``settings.url``; retries PING for ``wait_seconds`` before giving up."""
-    client = redis.Redis.from_url(
+def redis_client(settings: RedisSettings) -> redis.Redis:
+    """A client for ``settings.url`` that connects on first use (nothing is checked yet)."""
+    return redis.Redis.from_url(
         settings.url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30, retry_on_timeout=True
     )
+
+
+def connect(settings: RedisSettings, wait_seconds: float = 0.0) -> redis.Redis:
+    """A client for ``settings.url``; retries PING for ``wait_seconds`` before giving up."""
+    client = redis_client(settings)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:

@@ -108,6 +108,10 @@ class RecordStore:
     def _key(self, record_id: str) -> str:
         return f"{self.prefix}:rec:{record_id}"
 
+    def key(self, record_id: str) -> str:
+        """The Redis key of a record (the review queue keeps it joinable while an item waits)."""
+        return self._key(record_id)
+
     @property
     def deferred_key(self) -> str:
         return f"{self.prefix}:deferred"
@@ -123,19 +127,26 @@ class RecordStore:
     def review_backlog(self) -> int:
         return max(0, int(self.client.get(self.review_open_key) or 0))
 
-    def put_many(self, records: Sequence[StoredRecord]) -> None:
+    def put_many(self, records: Sequence[StoredRecord], count_reviews: bool = True) -> None:
         """Store a batch in one round trip: one Lua call (not transactional with Kafka; a redone batch overwrites).
 
         One script call instead of a pipeline of SETs: the client packs one
-        command and parses one reply, 2 us a record instead of 16 us.
+        command and parses one reply, 2 us a record instead of 16 us. With
+        ``count_reviews=False`` the review-backlog counter is left alone: the
+        labeler stores before its transaction commits and counts after it
+        (:meth:`count_reviews`), so that a retried batch does not count twice.
         """
         if not records:
             return
         keys = [self._key(r.id) for r in records]
         deferred = [arg for r in records if r.outcome == "deferred" for arg in (r.routed_at, r.id)]
-        reviews = sum(r.outcome == "review" for r in records)
+        reviews = sum(r.outcome == "review" for r in records) if count_reviews else 0
         args = [self.ttl_seconds, len(records), *(r.to_json() for r in records), reviews, *deferred]
         self._put_script(keys=[*keys, self.deferred_key, self.review_open_key], args=args, client=self.client)
+
+    def count_reviews(self, n: int) -> None:
+        """``n`` more review requests published (the review-backlog counter)."""
+        self.client.incrby(self.review_open_key, n)
 
     def get(self, record_id: str) -> StoredRecord | None:
         """The stored record, or ``None`` when unknown or expired."""

@@ -287,6 +287,11 @@ class ContractPolicy(Policy):
     def on_model_version(self, version: int) -> None:
         self.model_version = version
 
+    def census_context(self) -> dict[str, Any]:
+        """Every record reviewed (probability 1) in the current generation: its answer is unbiased evidence."""
+        return {"outcome": "review", "model_version": self.model_version, "generation": self.generation,
+                "threshold": None, "p_review": 1.0}
+
     # -- state -------------------------------------------------------------------------------------
 
     def learned_state(self) -> dict[str, Any]:

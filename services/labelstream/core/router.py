@@ -1,0 +1,219 @@
+"""The batch router: a batch of raw record values in, one outcome per value out (no I/O).
+
+The labeler's transaction loop fetches messages and commits; everything in
+between is here, and knows nothing of Kafka: decode each value into a
+:class:`Record` (or a dead letter that says why not), predict and decide the
+valid ones through the :class:`LabelingEngine` in one batch, and encode each
+result as the bytes of its outcome message (``labels`` / ``review`` /
+``deferred`` / the DLQ).
+
+No record can fail its batch: a value that cannot be decoded, that makes the
+model raise or answer non-finite probabilities, or whose outcome cannot be
+encoded becomes a dead letter with its reason, and the rest of the batch is
+routed as if it were not there. A value too large to carry whole in a dead
+letter goes by reference (:meth:`DeadLetter.from_raw` with ``max_raw_bytes``).
+
+>>> from labelstream.core.engine import LabelingEngine
+>>> from labelstream.core.model import OnlineModel
+>>> from labelstream.core.policy import ThresholdPolicy
+>>> engine = LabelingEngine(OnlineModel(seed=1), ThresholdPolicy(0.7, cold_start_records=0, cold_start_corrections=0))
+>>> for _ in range(30):
+...     engine.learn({"x": 1.0}, "pos"); engine.learn({"x": -1.0}, "neg")
+>>> router = BatchRouter(engine, RecordDecoder(), OutputTopics("labels", "review", "deferred", "dlq"))
+>>> values = [b'{"id": "a", "features": {"x": 2}}', b'{"id": "b", "features": {"x": "', b'{"id": "c", "features": {"x": -2}}']
+>>> origins = [Origin("records", 0, offset) for offset in range(3)]
+>>> [(o.topic, o.outcome, o.reason) for o in router.route(values, [b"a", b"b", b"c"], origins)]
+[('labels', 'label', 'confident'), ('dlq', 'dead_letter', 'invalid_json'), ('labels', 'label', 'confident')]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.encode import encode_deferred, encode_label, encode_review
+from labelstream.core.engine import LabelingEngine, Routed
+from labelstream.core.policy import Prediction
+from labelstream.core.schemas import DeadLetter, Record
+
+DEAD_LETTER = "dead_letter"
+"""The ``outcome`` of an input that went to the DLQ (its ``reason`` is the error kind)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an input value came from: topic, partition, offset, and the message's timestamp (epoch seconds)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTopics:
+    """The topic names outcomes are published to."""
+
+    labels: str
+    review: str
+    deferred: str
+    dlq: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One input's outcome: the message to publish (topic, key, value) and what it means.
+
+    ``outcome`` is ``label``, ``review``, ``deferred`` or ``dead_letter``;
+    ``reason`` the policy's reason or the dead letter's error kind. A valid
+    record carries its :class:`Routed` (record, prediction, decision), its
+    original bytes, when it was routed (the outcome message's timestamp) and
+    under which model version; ``event_time`` is the record's timestamp, else
+    the message's (for the latency metric).
+    """
+
+    topic: str
+    key: bytes
+    value: bytes
+    outcome: str
+    reason: str
+    routed: Routed | None = None
+    record_json: bytes | None = None
+    event_time: float | None = None
+    routed_at: float = 0.0
+    model_version: int | None = None
+
+
+class BatchRouter:
+    """Routes batches of raw values with an engine; every input gets exactly one :class:`Outcome`.
+
+    Parameters
+    ----------
+    engine
+        Featurizer, model and policy (the policy is called per batch with ``decide_many``).
+    decoder
+        Validates raw bytes into records.
+    topics
+        Where each kind of outcome goes.
+    service
+        Named in dead letters.
+    dead_letter_inline_bytes
+        Dead letters carry values up to this size; larger ones go by reference.
+    clock
+        Epoch seconds, stamped on outcome messages.
+    """
+
+    def __init__(
+        self,
+        engine: LabelingEngine,
+        decoder: RecordDecoder,
+        topics: OutputTopics,
+        service: str = "labeler",
+        dead_letter_inline_bytes: int = 512 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.decoder = decoder
+        self.topics = topics
+        self.service = service
+        self.dead_letter_inline_bytes = dead_letter_inline_bytes
+        self.clock = clock
+
+    def route(
+        self, values: Sequence[bytes | None], keys: Sequence[bytes | None], origins: Sequence[Origin]
+    ) -> list[Outcome]:
+        """One outcome per input, in input order."""
+        outcomes: list[Outcome | None] = [None] * len(values)
+        records: list[Record] = []
+        positions: list[int] = []
+        for i, (value, key) in enumerate(zip(values, keys, strict=True)):
+            decoded = self._decode(value, key)
+            if isinstance(decoded, DecodeError):
+                outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
+            else:
+                records.append(decoded)
+                positions.append(i)
+        now = self.clock()
+        for i, result in zip(positions, self._process(records), strict=True):
+            origin = origins[i]
+            if isinstance(result, str):
+                outcomes[i] = self.dead_letter(values[i], keys[i], origin, "model_error", result)
+            elif not _finite(result.prediction):  # e.g. gaussian_nb on a feature near the float maximum
+                error = f"non-finite class probabilities {result.prediction.probabilities}"[:500]
+                outcomes[i] = self.dead_letter(values[i], keys[i], origin, "model_error", error)
+            else:
+                try:
+                    outcomes[i] = self._encode(result, values[i], now, origin)
+                except Exception as exc:  # noqa: BLE001 - one record's outcome must not fail its batch
+                    outcomes[i] = self.dead_letter(values[i], keys[i], origin, "encode_error", _describe(exc))
+        return outcomes  # type: ignore[return-value] - every position is filled above
+
+    def dead_letter(
+        self, value: bytes | None, key: bytes | None, origin: Origin, kind: str, error: str, by_reference: bool = False
+    ) -> Outcome:
+        """The DLQ outcome of one input: its bytes (or, when too large or ``by_reference``, a reference to them)."""
+        letter = DeadLetter.from_raw(
+            value, key, kind, error, origin.topic, self.service, origin.partition, origin.offset,
+            max_raw_bytes=0 if by_reference else self.dead_letter_inline_bytes,
+        )
+        dlq_key = key if key and not letter.truncated else f"{origin.topic}:{origin.partition}:{origin.offset}".encode()
+        return Outcome(self.topics.dlq, dlq_key, letter.model_dump_json().encode(), DEAD_LETTER, kind, event_time=origin.timestamp)
+
+    def _decode(self, value: bytes | None, key: bytes | None) -> Record | DecodeError:
+        try:
+            return self.decoder.decode(value, key)
+        except Exception as exc:  # noqa: BLE001 - the decoder never raises on bad input; a bug must not stall the stream
+            return DecodeError("decode_error", _describe(exc))
+
+    def _process(self, records: list[Record]) -> list[Routed | str]:
+        """Route a batch; if the engine raises, route one by one so only the poison records fail (as str).
+
+        A model raises while predicting, before the policy decides anything, so
+        the records routed again one by one are decided once.
+        """
+        if not records:
+            return []
+        try:
+            return list(self.engine.process(records))
+        except Exception:  # noqa: BLE001 - a bad record must not crash-loop the service
+            results: list[Routed | str] = []
+            for record in records:
+                try:
+                    results.extend(self.engine.process([record]))
+                except Exception as exc:  # noqa: BLE001
+                    results.append(_describe(exc))
+            return results
+
+    def _encode(self, item: Routed, record_json: bytes, now: float, origin: Origin) -> Outcome:
+        record, prediction, decision = item.record, item.prediction, item.decision
+        key = record.id.encode()
+        version = self.engine.model_version or None
+        outcome = decision.outcome
+        if outcome == "label":
+            value = encode_label(record.id, prediction.label or "", prediction.confidence, version, self.engine.policy.name, now)
+            topic = self.topics.labels
+        elif outcome == "review":
+            value = encode_review(
+                record_json, record.id, prediction.label, prediction.probabilities, decision.reason,
+                decision.priority, decision.inclusion_probability, version, now, context=decision.context,
+            )
+            topic = self.topics.review
+        else:
+            value = encode_deferred(
+                record_json, record.id, decision.reason, prediction.label, prediction.probabilities, version, now
+            )
+            topic = self.topics.deferred
+        event_time = record.timestamp if record.timestamp is not None else origin.timestamp
+        return Outcome(topic, key, value, outcome, decision.reason, item, record_json, event_time, now, version)
+
+
+def _finite(prediction: Prediction) -> bool:
+    """Whether every class probability is a finite number (NaN cannot be published as a label)."""
+    return all(math.isfinite(p) for p in prediction.probabilities.values())
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

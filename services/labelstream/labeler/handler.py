@@ -1,0 +1,195 @@
+"""The labeler's side of the transaction loop: route a batch, store what the learner needs, count what committed.
+
+:class:`RoutingHandler` is the :class:`~labelstream.labeler.loop.BatchHandler`
+of the labeler. It routes with the core's :class:`BatchRouter`, stores the
+reviewed and deferred records in Redis before the commit (the learner joins a
+human answer with them), and counts only after the commit: outcomes, dead
+letters, latency and the Redis review-backlog counter. A batch that did not
+commit is remembered (its outcomes by input offset), so that its redo
+publishes the same outcomes without routing again: the policy's budget and
+random draws, the drift detectors and every counter see each record once,
+however often its batch is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import redis
+from confluent_kafka import Message, TopicPartition
+
+from labelstream.core.router import DEAD_LETTER, BatchRouter, Origin, Outcome
+from labelstream.drift_handling import DriftHandler
+from labelstream.labeler.loop import RetryLater
+from labelstream.metrics import Metrics
+from labelstream.store.records import RecordStore, StoredRecord
+
+log = logging.getLogger("labelstream.labeler")
+
+Where = tuple[str, int, int]
+"""(topic, partition, offset) of an input message."""
+
+
+def _noop() -> None:
+    return None
+
+
+class RoutingHandler:
+    """Routes, stores and counts for the labeler's transaction loop.
+
+    Parameters
+    ----------
+    router
+        Turns raw values into outcomes.
+    store
+        Redis: routed records (for the learner's join) and the review-backlog counter.
+    metrics, drift
+        Updated after each commit.
+    store_auto_labeled
+        Also keep auto-labeled records in Redis.
+    between_batches
+        Called by the loop outside any transaction (model swaps, relabel).
+    """
+
+    def __init__(
+        self,
+        router: BatchRouter,
+        store: RecordStore,
+        metrics: Metrics,
+        drift: DriftHandler,
+        store_auto_labeled: bool = False,
+        between_batches: Callable[[], None] = _noop,
+    ) -> None:
+        self.router = router
+        self.store = store
+        self.metrics = metrics
+        self.drift = drift
+        self.store_auto_labeled = store_auto_labeled
+        self._between_batches = between_batches
+        # Redis writes overlap the Kafka produce calls (the thread waits on the socket, not the GIL).
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redis-writer")
+        self._kept: dict[Where, Outcome] = {}
+        self.routed = Counter[str]()
+
+    # -- BatchHandler --------------------------------------------------------------------------
+
+    def route(self, messages: Sequence[Message]) -> list[Outcome]:
+        if self._kept:
+            return self._route_with_kept(messages)
+        return self._route(messages)
+
+    def _route(self, messages: Sequence[Message]) -> list[Outcome]:
+        values = [m.value() for m in messages]
+        keys = [m.key() for m in messages]
+        origins = [_origin(m) for m in messages]
+        return self.router.route(values, keys, origins)
+
+    def _route_with_kept(self, messages: Sequence[Message]) -> list[Outcome]:
+        """A redo: outcomes already decided for these offsets are published again as they were."""
+        kept = [self._kept.get((m.topic(), m.partition(), m.offset())) for m in messages]
+        new = [m for m, outcome in zip(messages, kept, strict=True) if outcome is None]
+        routed = iter(self._route(new)) if new else iter(())
+        return [outcome if outcome is not None else next(routed) for outcome in kept]
+
+    def prepare(self, outputs: Sequence[Outcome]) -> Callable[[], None]:
+        """Store the records the learner will need (on a helper thread); the waiter raises RetryLater if Redis fails."""
+        stored = [self._stored(o) for o in outputs if o.routed is not None and (o.outcome != "label" or self.store_auto_labeled)]
+        if not stored:
+            return _noop
+        future = self._writer.submit(self.store.put_many, stored, False)
+
+        def wait() -> None:
+            try:
+                future.result()
+            except redis.RedisError as exc:
+                raise RetryLater(f"redis: {exc}") from exc
+
+        return wait
+
+    def replace(self, message: Message, output: Outcome | None, reason: str) -> Outcome:
+        """A dead letter by reference. A dead letter that could not be published keeps its kind and error;
+        any other outcome becomes kind ``unpublishable`` (or ``routing_error`` when routing raised)."""
+        kind, error = ("unpublishable" if output is not None else "routing_error"), reason
+        if output is not None and output.outcome == DEAD_LETTER:
+            kind, error = output.reason, f"{orjson.loads(output.value)['error']} (carried by reference: {reason})"[:1000]
+        return self.router.dead_letter(message.value(), message.key(), _origin(message), kind, error, by_reference=True)
+
+    def committed(self, messages: Sequence[Message], outputs: Sequence[Outcome], seconds: float) -> None:
+        if self._kept:
+            for m in messages:
+                self._kept.pop((m.topic(), m.partition(), m.offset()), None)
+        outcomes: Counter[tuple[str, str]] = Counter()
+        auto_classes: Counter[str] = Counter()
+        invalid: Counter[str] = Counter()
+        for output in outputs:
+            if output.outcome == DEAD_LETTER:
+                invalid[output.reason] += 1
+                continue
+            outcomes[(output.outcome, output.reason)] += 1
+            if output.outcome == "label":
+                auto_classes[output.routed.prediction.label or ""] += 1
+        metrics = self.metrics
+        metrics.record_received(len(messages))
+        metrics.record_outcomes(outcomes)
+        metrics.record_auto_labels(auto_classes)
+        for kind, n in invalid.items():
+            metrics.record_invalid(kind, n)
+        metrics.observe_batch(len(messages), seconds, [o.event_time for o in outputs])
+        for (outcome, _reason), n in outcomes.items():
+            self.routed[outcome] += n
+        total = sum(self.routed.values())
+        metrics.set_review_budget_used(self.routed["review"] / total if total else 0.0)
+        reviews = sum(n for (outcome, _reason), n in outcomes.items() if outcome == "review")
+        if reviews:
+            self._writer.submit(self._count_reviews, reviews)
+        self.drift.handle(self.router.engine)
+
+    def remember(self, messages: Sequence[Message], outputs: Sequence[Outcome]) -> None:
+        for m, output in zip(messages, outputs, strict=True):
+            self._kept[(m.topic(), m.partition(), m.offset())] = output
+
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        if not self._kept:
+            return
+        gone = {(p.topic, p.partition) for p in partitions}
+        self._kept = {where: o for where, o in self._kept.items() if (where[0], where[1]) not in gone}
+
+    def between_batches(self) -> None:
+        self._between_batches()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+    def _count_reviews(self, n: int) -> None:
+        """After the commit: the review-backlog counter (approximate across crashes: a crash here skips it)."""
+        try:
+            self.store.count_reviews(n)
+        except redis.RedisError as exc:
+            log.warning("review backlog counter not updated (+%d): %s", n, exc)
+
+    def _stored(self, outcome: Outcome) -> StoredRecord:
+        routed = outcome.routed
+        record, prediction, decision = routed.record, routed.prediction, routed.decision
+        return StoredRecord(
+            id=record.id,
+            features=record.features,
+            outcome=decision.outcome,
+            reason=decision.reason,
+            probabilities=prediction.probabilities,
+            inclusion_probability=decision.inclusion_probability,
+            model_version=outcome.model_version,
+            routed_at=outcome.routed_at,
+            record_json=outcome.record_json,
+            context=decision.context,
+        )
+
+
+def _origin(message: Message) -> Origin:
+    kind, ms = message.timestamp()
+    return Origin(message.topic(), message.partition(), message.offset(), ms / 1000 if kind else None)

@@ -1,0 +1,296 @@
+"""The labeler's transactional producer: each call's failure classified, a new producer when the old one is dead.
+
+librdkafka reports a failed transactional call as a ``KafkaError`` that is
+*retriable* (try the call again), *abortable* (abort, then redo the
+transaction) or *fatal* (this producer instance is finished: fenced by a newer
+epoch, or broken). :class:`Transactions` turns every failure into one
+:class:`TransactionFailed` with a ``kind`` the loop acts on:
+
+- ``transient``: the broker or the coordinator is away (timeouts, transport,
+  coordinator moving, a message that timed out): abort, wait, redo;
+- ``rebalance``: the consumer group moved on (the offsets cannot be committed
+  under this generation): abort, redo under the new assignment;
+- ``redo``: the idempotent producer's sequence was reset after an aborted
+  transaction (librdkafka bumps the epoch): abort and redo at once;
+- ``abortable``: the transaction failed for a reason that may lie in its
+  content (the loop looks for the message at fault, see ``delivery_failures``);
+- ``fatal``: this producer is done; :meth:`Transactions.ensure_ready` makes a
+  new one, whose ``init_transactions`` aborts whatever the old one left open;
+- ``retry_commit``: ``commit_transaction`` timed out and its outcome is not
+  known: commit again (aborting and redoing could publish a batch twice).
+
+A single message the client refuses outright (larger than ``message.max.bytes``)
+raises :class:`MessageRejected` from :meth:`Transactions.produce`: the
+transaction goes on without it. Messages the broker refuses after the fact
+(e.g. over the topic's ``max.message.bytes``) are kept in
+:meth:`Transactions.take_delivery_failures` for the loop to name the culprit.
+
+A producer that keeps being fenced means another process uses the same
+transactional id: after ``max_fencings`` within ``fencing_window`` seconds
+:class:`DuplicateInstance` ends the process rather than fencing it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+
+from labelstream.errors import LabelstreamError
+
+log = logging.getLogger("labelstream.labeler.transactions")
+
+# The broker refused the message for what it is: no retry can succeed.
+CONTENT_ERRORS = frozenset({
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.INVALID_RECORD,
+    KafkaError.INVALID_MSG,
+    KafkaError.RECORD_LIST_TOO_LARGE,
+    KafkaError.POLICY_VIOLATION,
+    KafkaError.INVALID_TIMESTAMP,
+})
+# The consumer group moved on: offsets of this generation cannot be committed.
+GROUP_ERRORS = frozenset({
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.FENCED_INSTANCE_ID,
+})
+# The idempotent producer's sequence after an aborted transaction whose messages the broker refused:
+# librdkafka bumps the epoch and the next transaction goes through (measured: one failure, then fine).
+REDO_ERRORS = frozenset({KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, KafkaError.UNKNOWN_PRODUCER_ID})
+# This producer instance is finished.
+FENCED_ERRORS = frozenset({KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH, KafkaError._FENCED})
+FATAL_ERRORS = FENCED_ERRORS | {KafkaError._FATAL, KafkaError._STATE, KafkaError.INVALID_TXN_STATE}
+
+
+class TransactionFailed(Exception):
+    """A transactional call failed; ``kind`` says what to do (see the module docstring)."""
+
+    def __init__(self, kind: str, error: KafkaError | None, call: str) -> None:
+        self.kind = kind
+        self.code = None if error is None else error.code()
+        self.error = error
+        self.call = call
+        super().__init__(f"{call}: {kind}: {error}")
+
+
+class MessageRejected(Exception):
+    """The client refused one message (e.g. larger than ``message.max.bytes``); the transaction is intact."""
+
+
+class DuplicateInstance(LabelstreamError):
+    """Fenced again and again: another process has this transactional id."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFailure:
+    """A produced message the broker did not take: its topic, key and value, and why."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    code: int
+    reason: str
+
+    @property
+    def content(self) -> bool:
+        """The broker refused the message itself (not a timeout or an outage)."""
+        return self.code in CONTENT_ERRORS
+
+
+def classify(error: KafkaError) -> str:
+    """``fatal``, ``rebalance``, ``redo``, ``transient`` or ``abortable`` for a failed transactional call."""
+    code = error.code()
+    if error.fatal() or code in FATAL_ERRORS:
+        return "fatal"
+    if code in GROUP_ERRORS:
+        return "rebalance"
+    if code in REDO_ERRORS:
+        return "redo"
+    if error.txn_requires_abort() and not error.retriable() and code not in (KafkaError._TIMED_OUT, KafkaError._MSG_TIMED_OUT):
+        return "abortable"
+    return "transient"
+
+
+class Transactions:
+    """One transactional producer at a time, replaced when it dies.
+
+    Parameters
+    ----------
+    config
+        The producer configuration (with ``transactional.id``).
+    factory
+        Makes the producer (tests inject failures with a subclass).
+    max_fencings, fencing_window
+        More fencings than this within the window end the process (:class:`DuplicateInstance`).
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        factory: Callable[[dict[str, Any]], Producer] = Producer,
+        max_fencings: int = 3,
+        fencing_window: float = 600.0,
+    ) -> None:
+        self.transactional_id = config.get("transactional.id", "")
+        self._config = {**config, "on_delivery": self._on_delivery, "delivery.report.only.error": True}
+        self._factory = factory
+        self.max_fencings = max_fencings
+        self.fencing_window = fencing_window
+        self._producer: Producer | None = None
+        self._initialized = False
+        self._needs_abort = False
+        self.in_transaction = False
+        self.producers_created = 0
+        self._fencings: deque[float] = deque()
+        self._delivery_failures: list[DeliveryFailure] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._producer is not None and self._initialized and not self._needs_abort
+
+    def ensure_ready(self, timeout: float) -> bool:
+        """Make and initialize a producer as needed; ``False`` when the broker does not answer yet.
+
+        A producer whose abort failed is replaced rather than asked again: after an
+        outage an abort can keep timing out for a minute after the broker is back
+        (measured), while a new producer's ``init_transactions`` aborts what was open
+        as soon as the coordinator answers.
+        """
+        if self._needs_abort:
+            self.replace()
+        if self._producer is None:
+            self._producer = self._factory(self._config)
+            self._initialized = False
+            self.producers_created += 1
+        try:
+            if not self._initialized:
+                self._producer.init_transactions(timeout)
+                self._initialized = True
+                self.in_transaction = False
+        except KafkaException as exc:
+            failure = self._failure(exc, "init_transactions")
+            if failure.kind == "fatal":
+                self.replace(failure)
+            log.warning("producer not ready yet: %s", failure)
+            return False
+        return True
+
+    def replace(self, failure: TransactionFailed | None = None) -> None:
+        """Drop this producer; the next :meth:`ensure_ready` makes a new one (its init aborts what was left open)."""
+        if failure is not None and failure.code in FENCED_ERRORS:
+            now = time.monotonic()
+            self._fencings.append(now)
+            while self._fencings and now - self._fencings[0] > self.fencing_window:
+                self._fencings.popleft()
+            if len(self._fencings) >= self.max_fencings:
+                raise DuplicateInstance(
+                    f"fenced {len(self._fencings)} times in {self.fencing_window:.0f} s: another labeler runs with "
+                    f"transactional id {self.transactional_id!r} (give each labeler its own --instance)"
+                )
+        log.warning("replacing the transactional producer (%s)", failure)
+        producer, self._producer = self._producer, None
+        self._initialized = self._needs_abort = self.in_transaction = False
+        if producer is not None:
+            try:
+                producer.purge()
+            except (KafkaException, RuntimeError) as exc:  # a fatal producer may refuse; it is dropped anyway
+                log.debug("purging the old producer: %s", exc)
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self._producer is not None:
+            self._producer.flush(timeout)
+
+    # -- one transaction -----------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self._call("begin_transaction", lambda p: p.begin_transaction())
+        self.in_transaction = True
+        self._delivery_failures.clear()
+
+    def produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Queue one message into the open transaction (serving delivery reports while the queue is full)."""
+        producer = self._producer
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                return
+            except BufferError:
+                producer.poll(0.05)
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.code() in CONTENT_ERRORS:
+                    raise MessageRejected(str(error)) from exc
+                raise self._failure(exc, "produce") from exc
+
+    def send_offsets(self, offsets: Sequence[TopicPartition], group_metadata: object, timeout: float) -> None:
+        self._call("send_offsets_to_transaction", lambda p: p.send_offsets_to_transaction(offsets, group_metadata, timeout))
+
+    def commit(self, timeout: float) -> None:
+        """Commit. A retriable failure (a timeout: the outcome is not known yet) raises kind ``retry_commit``:
+        call :meth:`commit` again, never abort, or a batch the broker did commit would be redone."""
+        try:
+            self._producer.commit_transaction(timeout)
+            self.in_transaction = False
+        except KafkaException as exc:
+            failure = self._failure(exc, "commit_transaction")
+            error = failure.error
+            if error is not None and error.retriable() and not error.txn_requires_abort() and failure.kind != "fatal":
+                failure.kind = "retry_commit"
+            raise failure from exc
+
+    def abort(self, timeout: float = 10.0) -> None:
+        """Abort what is open; never raises (after a failed abort, the next :meth:`ensure_ready` replaces the producer)."""
+        if self._producer is None or not self.in_transaction:
+            self.in_transaction = False
+            return
+        try:
+            self._producer.abort_transaction(timeout)
+            self.in_transaction = False
+        except KafkaException as exc:
+            failure = self._failure(exc, "abort_transaction")
+            if failure.kind == "fatal":
+                self.replace(failure)
+            else:
+                log.warning("abort_transaction: %s; the producer will be replaced", failure)
+                self._needs_abort = True
+
+    def take_delivery_failures(self) -> list[DeliveryFailure]:
+        failures, self._delivery_failures = self._delivery_failures, []
+        return failures
+
+    def broker_reachable(self, timeout: float = 5.0) -> bool:
+        """Whether the cluster answers a metadata request now."""
+        if self._producer is None:
+            return False
+        try:
+            self._producer.list_topics(timeout=timeout)
+            return True
+        except KafkaException:
+            return False
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _call(self, name: str, call: Callable[[Producer], None]) -> None:
+        try:
+            call(self._producer)
+        except KafkaException as exc:
+            raise self._failure(exc, name) from exc
+
+    @staticmethod
+    def _failure(exc: KafkaException, call: str) -> TransactionFailed:
+        error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        kind = "transient" if error is None else classify(error)
+        return TransactionFailed(kind, error, call)
+
+    def _on_delivery(self, error: KafkaError | None, msg: Any) -> None:  # noqa: ANN401 - a confluent_kafka Message
+        if error is not None:
+            self._delivery_failures.append(DeliveryFailure(msg.topic(), msg.key(), msg.value(), error.code(), error.str()))

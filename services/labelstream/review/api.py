@@ -1,0 +1,282 @@
+"""The review API v1 (FastAPI), the web page, ``/metrics`` and the probes.
+
+Every ``/api/v1`` call needs ``Authorization: Bearer <token>``; without a
+valid one it answers 401 before reading anything else, so nothing is written.
+The reviewer id is the token's name. Errors are one JSON shape,
+``{"detail": "<one line>"}``: 401 (token), 403 (admin only), 409 (the lease is
+not the caller's or has ended; nothing to undo), 422 (invalid body, label
+outside the label set), 503 (Redis unavailable: retry).
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the routes' annotations, some of them local.
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Annotated, Any
+
+import redis
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from labelstream.metrics import package_version
+from labelstream.review.api_models import (
+    AgreementStats,
+    AnswerIn,
+    AnswerOut,
+    ExpireIn,
+    ExpireOut,
+    GuidelinesOut,
+    HeartbeatOut,
+    Item,
+    ItemOut,
+    LabelsOut,
+    LeaseRef,
+    MeOut,
+    ProbeOut,
+    Problem,
+    QueueStats,
+    ReviewerStats,
+    SkipOut,
+    StatsOut,
+    UndoOut,
+)
+from labelstream.review.auth import Principal, TokenStore
+from labelstream.review.consolidation import Consolidator
+from labelstream.review.guidelines import GuidelinesFile
+from labelstream.review.items import LeasedItem
+from labelstream.review.labelset import LabelSet
+from labelstream.review.metrics import ReviewMetrics
+from labelstream.review.queue import LeaseConflict, ReviewQueue
+from labelstream.settings import Settings
+
+Probe = Callable[[], tuple[bool, dict[str, Any]]]
+
+STATIC = files("labelstream.review") / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@dataclass
+class ReviewContext:
+    """What the routes use: settings, the queue and its neighbours, metrics and the probes."""
+
+    settings: Settings
+    queue: ReviewQueue
+    tokens: TokenStore
+    labels: LabelSet
+    guidelines: GuidelinesFile
+    metrics: ReviewMetrics
+    consolidator: Consolidator
+    live: Probe
+    ready: Probe
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body cannot be parsed (not UTF-8 JSON)."},
+    401: {"model": Problem, "description": "Missing, unknown or revoked token."},
+    422: {"model": Problem, "description": "Invalid body."},
+    503: {"model": Problem, "description": "Redis is unavailable; retry shortly."},
+}
+CONFLICT = {409: {"model": Problem, "description": "The lease is not yours or has ended."}}
+
+
+def create_app(ctx: ReviewContext) -> FastAPI:
+    """The whole review service as one ASGI app."""
+    app = FastAPI(
+        title="labelstream review API",
+        version=package_version(),
+        description="Claim records, answer them with a label of the label set, skip, undo. "
+        "Every /api/v1 call needs `Authorization: Bearer <token>` (`labelstream review token add NAME`).",
+        docs_url=None,  # the Swagger page loads its assets from a CDN; /openapi.json is what tools read
+        redoc_url=None,
+    )
+    app.include_router(_api_router(ctx), prefix="/api/v1")
+    _add_service_routes(app, ctx)
+    _add_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    return app
+
+
+def _api_router(ctx: ReviewContext) -> APIRouter:
+    router = APIRouter(tags=["review"], responses=ERRORS)
+    bearer = HTTPBearer(auto_error=False, description="A review token (`labelstream review token add NAME`).")
+
+    def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        if credentials is None:
+            raise HTTPException(401, "missing Authorization: Bearer <token> (an admin creates one: labelstream review token add NAME)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        who = ctx.tokens.authenticate(credentials.credentials)
+        if who is None:
+            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        return who
+
+    Who = Annotated[Principal, Depends(principal)]
+    review = ctx.settings.review
+    queue, metrics = ctx.queue, ctx.metrics
+
+    def item_out(item: LeasedItem) -> Item:
+        request = item.request
+        return Item(
+            id=item.id,
+            lease=item.lease,
+            lease_expires_at=item.lease_expires_at,
+            lease_seconds=review.lease_seconds,
+            record=request["record"],
+            proposed_label=request.get("proposed_label"),
+            probabilities=request.get("probabilities", {}),
+            reason=request.get("reason", ""),
+            priority=request.get("priority", 0.0),
+            model_version=request.get("model_version"),
+            requested_at=request.get("timestamp"),
+            labels=ctx.labels.labels() or sorted(request.get("probabilities", {})),  # open set: the model's classes
+            overlap=item.overlap,
+        )
+
+    @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
+    def claim(who: Who) -> Any:
+        """The next record for you, leased for `lease_seconds` (the one you hold, if any: a reload keeps it)."""
+        result = queue.claim(who.reviewer)
+        metrics.leases_expired.inc(result.reaped)
+        if result.item is None:
+            return Response(status_code=204)
+        return ItemOut(item=item_out(result.item))
+
+    @router.post("/answer", response_model=AnswerOut, responses=CONFLICT)
+    def answer(body: AnswerIn, who: Who) -> AnswerOut:
+        """Answer your leased record with a label of the label set (sent again after a lost response: same result)."""
+        if body.label not in ctx.labels:
+            raise HTTPException(422, f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
+                                     "an admin adds a label with: labelstream labels add NAME")
+        if body.note is not None and len(body.note) > review.max_note_length:
+            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+        result = queue.answer(body.id, who.reviewer, body.lease, body.label, body.note)
+        if not result.repeated:
+            _today, median = queue.reviewer_stats(who.reviewer)
+            metrics.record_answer(who.reviewer, result.seconds, median)
+        return AnswerOut(answer_id=result.answer_id, id=body.id, label=body.label, state=result.state,
+                         undo_seconds=review.undo_seconds)
+
+    @router.post("/skip", response_model=SkipOut, responses=CONFLICT)
+    def skip(body: LeaseRef, who: Who) -> SkipOut:
+        """Pass on your leased record: it goes to other reviewers, never back to you."""
+        queue.skip(body.id, who.reviewer, body.lease)
+        metrics.record_skip(who.reviewer)
+        return SkipOut(id=body.id)
+
+    @router.post("/heartbeat", response_model=HeartbeatOut, responses=CONFLICT)
+    def heartbeat(body: LeaseRef, who: Who) -> HeartbeatOut:
+        """Keep your lease while you work on the record (the page sends one every third of the lease)."""
+        return HeartbeatOut(lease_expires_at=queue.heartbeat(body.id, who.reviewer, body.lease))
+
+    @router.post("/undo", response_model=UndoOut, responses={409: {"model": Problem, "description": "Nothing to undo."}})
+    def undo(who: Who) -> UndoOut:
+        """Withdraw your last answer (within `undo_seconds`): a retraction is published and the record is yours again."""
+        result = queue.undo(who.reviewer)
+        metrics.record_undo(who.reviewer)
+        return UndoOut(retraction_id=result.retraction_id, item=item_out(result.item))
+
+    @router.get("/labels", response_model=LabelsOut)
+    def labels(who: Who) -> LabelsOut:
+        """The label set, in hotkey order (1-9)."""
+        return LabelsOut(labels=ctx.labels.labels(), open=ctx.labels.is_open())
+
+    @router.get("/guidelines", response_model=GuidelinesOut)
+    def guidelines(who: Who) -> GuidelinesOut:
+        """The labeling guidelines (`review.guidelines_file`), as Markdown and as HTML."""
+        current = ctx.guidelines.get()
+        return GuidelinesOut(markdown=current.markdown, html=current.html, configured=current.configured)
+
+    @router.get("/me", response_model=MeOut)
+    def me(who: Who) -> MeOut:
+        """Who the token belongs to."""
+        return MeOut(reviewer=who.reviewer, role=who.role)
+
+    @router.get("/stats", response_model=StatsOut)
+    def stats(who: Who) -> StatsOut:
+        """Your count today and seconds per answer, the queue, everyone's counts today, agreement on overlap items."""
+        today, median = queue.reviewer_stats(who.reviewer)
+        counts = queue.counts()
+        return StatsOut(
+            reviewer=who.reviewer,
+            me=ReviewerStats(answered_today=today, seconds_per_answer=median),
+            queue=QueueStats(waiting=counts.waiting, leased=counts.leased, consolidating=counts.consolidating,
+                             unpublished=counts.outbox, answered=counts.answered),
+            reviewers=queue.reviewers_today(),
+            agreement=AgreementStats(**ctx.consolidator.summary()),
+        )
+
+    @router.post("/admin/expire", response_model=ExpireOut, responses={403: {"model": Problem, "description": "Admins only."}})
+    def expire(body: ExpireIn, who: Who) -> ExpireOut:
+        """Admin: take waiting records out of the queue for good (their features are no longer kept for late answers)."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        ids = list(body.ids)
+        if body.older_than_seconds is not None:
+            ids += queue.waiting_ids(older_than=time.time() - body.older_than_seconds)
+        return ExpireOut(expired=queue.expire(ids))
+
+    return router
+
+
+def _add_service_routes(app: FastAPI, ctx: ReviewContext) -> None:
+    def probe(check: Probe) -> JSONResponse:
+        ok, detail = check()
+        return JSONResponse({"healthy": ok, **detail}, status_code=200 if ok else 503)
+
+    probed = {200: {"model": ProbeOut}, 503: {"model": ProbeOut, "description": "Not live / not ready."}}
+
+    @app.get("/livez", tags=["service"], summary="200 while the process and its loops turn", responses=probed)
+    def livez() -> JSONResponse:
+        return probe(ctx.live)
+
+    @app.get("/readyz", tags=["service"], summary="200 when Redis and Kafka answer and answers are being published",
+             responses=probed)
+    def readyz() -> JSONResponse:
+        return probe(ctx.ready)
+
+    @app.get("/healthz", tags=["service"], summary="Alias of /readyz", responses=probed)
+    def healthz() -> JSONResponse:
+        return probe(ctx.ready)
+
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    def metrics() -> Response:
+        return Response(ctx.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LeaseConflict)
+    def conflict(_request: Request, exc: LeaseConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(redis.RedisError)
+    def redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
+        return JSONResponse({"detail": f"Redis is unavailable ({type(exc).__name__}); retry shortly"}, status_code=503,
+                            headers={"Retry-After": "2"})
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        detail = f"{where}: {first.get('msg')}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+        return JSONResponse({"detail": detail}, status_code=422)

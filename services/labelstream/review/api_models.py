@@ -1,0 +1,139 @@
+"""Request and response bodies of the review API v1 (their JSON Schema is in ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from labelstream.review.auth import Role
+
+ItemId = Annotated[str, Field(min_length=1, max_length=256, description="The record id.")]
+Lease = Annotated[str, Field(min_length=1, max_length=64, description="The lease token the claim returned.")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeaseRef(_Body):
+    """An item and the caller's lease on it."""
+
+    id: ItemId
+    lease: Lease
+
+
+class AnswerIn(LeaseRef):
+    label: Annotated[str, Field(min_length=1, max_length=256, description="One of the label set (GET /api/v1/labels).")]
+    note: Annotated[str, Field(max_length=100_000)] | None = Field(None, description="Optional remark, published with the answer.")
+
+
+class ExpireIn(_Body):
+    ids: Annotated[list[ItemId], Field(max_length=10_000)] = Field(default_factory=list, description="Items to expire.")
+    older_than_seconds: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="...or every waiting item requested longer ago than this."
+    )
+
+
+class Item(BaseModel):
+    """A record leased to the caller, with what they need to answer it."""
+
+    id: str
+    lease: str
+    lease_expires_at: float = Field(description="Epoch seconds; POST /api/v1/heartbeat extends it.")
+    lease_seconds: float
+    record: dict[str, Any] = Field(description="The record: id, features, text (when any), ...")
+    proposed_label: str | None
+    probabilities: dict[str, float]
+    reason: str = Field(description="Why it is here: uncertain, audit, cold_start, drift, disagreement, relabel.")
+    priority: float
+    model_version: int | None = None
+    requested_at: float | None = None
+    labels: list[str] = Field(description="The label set, in hotkey order.")
+    overlap: bool = Field(description="Several reviewers answer this item independently.")
+
+
+class ItemOut(BaseModel):
+    item: Item
+
+
+class AnswerOut(BaseModel):
+    answer_id: str
+    id: str
+    label: str
+    state: str = Field(description="done, waiting (overlap: more answers needed) or consolidating.")
+    undo_seconds: float = Field(description="How long POST /api/v1/undo can withdraw it.")
+
+
+class UndoOut(BaseModel):
+    retraction_id: str = Field(description="answer_id of the retraction published for the withdrawn answer.")
+    item: Item
+
+
+class HeartbeatOut(BaseModel):
+    lease_expires_at: float
+
+
+class SkipOut(BaseModel):
+    id: str
+    skipped: bool = True
+
+
+class LabelsOut(BaseModel):
+    labels: list[str]
+    open: bool = Field(description="No label set defined: any label is accepted.")
+
+
+class GuidelinesOut(BaseModel):
+    markdown: str
+    html: str = Field(description="Rendered without raw HTML.")
+    configured: bool
+
+
+class MeOut(BaseModel):
+    reviewer: str
+    role: Role
+
+
+class ReviewerStats(BaseModel):
+    answered_today: int
+    seconds_per_answer: float | None = Field(description="Median over their last 100 answers.")
+
+
+class QueueStats(BaseModel):
+    waiting: int
+    leased: int
+    consolidating: int
+    unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
+    answered: int
+
+
+class AgreementStats(BaseModel):
+    consolidation: str
+    kappa: float | None
+    alpha: float | None
+    consensus_agreement: dict[str, float]
+    accuracy_estimate: dict[str, float] | None
+
+
+class StatsOut(BaseModel):
+    reviewer: str
+    me: ReviewerStats
+    queue: QueueStats
+    reviewers: dict[str, int] = Field(description="Answers today, per reviewer.")
+    agreement: AgreementStats
+
+
+class ExpireOut(BaseModel):
+    expired: int
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class ProbeOut(BaseModel):
+    """A probe's answer: healthy, and what was checked."""
+
+    model_config = ConfigDict(extra="allow")
+    healthy: bool

@@ -1,0 +1,62 @@
+-- Accept an answer, atomically: the item leaves the reviewer, the correction enters the outbox, the
+-- item is marked (done; waiting for more overlap answers; or consolidating once it has them), the
+-- record stays joinable for the learner. The same answer sent again under the same lease (a retry
+-- after a lost response) gets the first result and changes nothing.
+-- ARGV: prefix, id, reviewer, lease, label, note ('' for none), now, day (YYYY-MM-DD), undo seconds,
+-- done keep seconds, record key, record keep seconds.
+-- Reply: {'ok' | 'repeat', answer_id, new state, seconds since the claim} or {'conflict', why}.
+local id, reviewer, lease, label, note = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local now, day, undo = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+local keep, rec_key, rec_keep = tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12])
+local item = k_item(id)
+
+local previous = redis.call('HGET', item, 'answered:' .. lease)
+if previous then
+  local p = cjson.decode(previous)
+  if p.reviewer == reviewer and p.label == label then return {'repeat', p.answer_id, p.state, '0'} end
+end
+local problem = lease_problem(id, reviewer, lease, now)
+if problem then return {'conflict', problem} end
+
+local leased_at = tonumber(redis.call('HGET', item, 'leased_at'))
+local needed = tonumber(redis.call('HGET', item, 'needed'))
+local seq = redis.call('HINCRBY', item, 'seq', 1)
+local answer_id = id .. '#' .. seq
+redis.call('HSET', k_answers(id), reviewer, cjson.encode({label = label, answer_id = answer_id, n = seq, at = now}))
+redis.call('SADD', k_seen(id), reviewer)
+redis.call('ZREM', K_LEASES, id)
+redis.call('HDEL', item, 'lease', 'holder', 'leased_at', 'expires')
+release_holding(reviewer, id)
+
+local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, answer_id = answer_id, timestamp = now}
+if needed > 1 then entry.kind = 'overlap' end
+if note ~= '' then entry.note = note end
+redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
+
+if undo > 0 then
+  redis.call('SET', k_last(reviewer), cjson.encode({id = id, answer_id = answer_id, label = label, at = now}),
+    'PX', math.floor(undo * 1000))
+end
+local day_key = P .. ':review:day:' .. day
+redis.call('HINCRBY', day_key, reviewer, 1)
+redis.call('EXPIRE', day_key, 3 * DAY_SECONDS)
+local secs_key = P .. ':review:secs:' .. reviewer
+redis.call('LPUSH', secs_key, now - leased_at)
+redis.call('LTRIM', secs_key, 0, 99)
+redis.call('INCR', P .. ':review:answers_total')
+keep_joinable(id, rec_key, rec_keep)
+
+local state
+if needed <= 1 then
+  state = 'done'
+  finish(id, keep)
+elseif redis.call('HLEN', k_answers(id)) >= needed then
+  state = 'consolidating'
+  redis.call('HSET', item, 'state', state)
+  redis.call('ZADD', K_CONSOLIDATING, now + undo, id)
+else
+  state = 'waiting'
+  requeue(id)
+end
+redis.call('HSET', item, 'answered:' .. lease, cjson.encode({reviewer = reviewer, label = label, answer_id = answer_id, state = state}))
+return {'ok', answer_id, state, tostring(now - leased_at)}

@@ -1,0 +1,48 @@
+-- The next item for a reviewer, leased to them: the best-ranked item they have neither answered
+-- nor skipped. A reviewer holds one item at a time: claiming again returns the held item (a page
+-- reload) with its lease renewed. Expired leases are reaped first.
+-- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue.
+-- Reply: {status, id, lease, expires, request, needed, reaped} with status claimed | held, or {'empty', reaped}.
+local reviewer, lease = ARGV[2], ARGV[3]
+local now, seconds, limit = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local reaped = reap(now, 1000)
+
+local held = redis.call('GET', k_holding(reviewer))
+if held then
+  local state, holder = unpack(redis.call('HMGET', k_item(held), 'state', 'holder'))
+  if state == 'leased' and holder == reviewer then
+    redis.call('HSET', k_item(held), 'expires', now + seconds)
+    redis.call('ZADD', K_LEASES, now + seconds, held)
+    return item_reply('held', held, reaped)
+  end
+  redis.call('DEL', k_holding(reviewer))
+end
+
+-- The top of the fresh queue, and the best item of the seen queue this reviewer may take if it
+-- ranks before it (scanned in order; the seen queue holds only overlap and skipped items).
+local fresh = redis.call('ZRANGE', K_WAITING, 0, 0, 'WITHSCORES')
+local fresh_member, fresh_score = fresh[1], tonumber(fresh[2] or '0')
+local pick, from = nil, nil
+local offset, stop = 0, false
+while not stop and offset < limit do
+  local batch = redis.call('ZRANGE', K_AGAIN, offset, offset + 99, 'WITHSCORES')
+  if #batch == 0 then break end
+  for i = 1, #batch, 2 do
+    local member, score = batch[i], tonumber(batch[i + 1])
+    if fresh_member and (score > fresh_score or (score == fresh_score and member > fresh_member)) then
+      stop = true
+      break
+    end
+    if redis.call('SISMEMBER', k_seen(id_of(member)), reviewer) == 0 then
+      pick, from, stop = member, K_AGAIN, true
+      break
+    end
+  end
+  offset = offset + 100
+end
+if not pick and fresh_member then pick, from = fresh_member, K_WAITING end
+if not pick then return {'empty', reaped} end
+redis.call('ZREM', from, pick)
+local id = id_of(pick)
+lease_to(id, reviewer, lease, now, seconds)
+return item_reply('claimed', id, reaped)

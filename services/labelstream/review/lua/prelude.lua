@@ -1,0 +1,95 @@
+-- Shared by every review queue script (prepended to each). ARGV[1] is the key prefix.
+-- Keys (p = prefix): p:review:item:<id> (hash: state, member, score, needed, request, stored, lease,
+-- holder, leased_at, expires, seq), p:review:item:<id>:answers (reviewer -> answer JSON),
+-- p:review:item:<id>:seen (reviewers who answered or skipped it), p:review:waiting (items nobody has
+-- seen), p:review:waiting_seen (items someone has seen: overlap, skipped), p:review:leases (id ->
+-- expiry), p:review:holding:<reviewer> (the id a reviewer holds), p:review:consolidating (id -> when
+-- its answers can no longer be undone), p:review:outbox (corrections to publish, oldest first),
+-- p:review:last:<reviewer> (their last answer, while it can be undone).
+-- The queue order is the sorted sets' order: score = -priority, then member = "<%020.6f request
+-- timestamp>|<id>" (older first); the id is the member from character 22 on.
+local P = ARGV[1]
+local K_WAITING = P .. ':review:waiting'
+local K_AGAIN = P .. ':review:waiting_seen'
+local K_LEASES = P .. ':review:leases'
+local K_CONSOLIDATING = P .. ':review:consolidating'
+local K_OUTBOX = P .. ':review:outbox'
+local DAY_SECONDS = 86400
+
+local function k_item(id) return P .. ':review:item:' .. id end
+local function k_answers(id) return P .. ':review:item:' .. id .. ':answers' end
+local function k_seen(id) return P .. ':review:item:' .. id .. ':seen' end
+local function k_holding(reviewer) return P .. ':review:holding:' .. reviewer end
+local function k_last(reviewer) return P .. ':review:last:' .. reviewer end
+local function id_of(member) return string.sub(member, 22) end
+
+-- Back in line: the fresh queue if nobody has seen the item, else the queue that checks who has.
+local function requeue(id)
+  local item = k_item(id)
+  local score, member = unpack(redis.call('HMGET', item, 'score', 'member'))
+  redis.call('HSET', item, 'state', 'waiting')
+  redis.call('HDEL', item, 'lease', 'holder', 'leased_at', 'expires')
+  redis.call('ZREM', K_LEASES, id)
+  if redis.call('SCARD', k_seen(id)) > 0 then
+    redis.call('ZADD', K_AGAIN, score, member)
+  else
+    redis.call('ZADD', K_WAITING, score, member)
+  end
+end
+
+local function release_holding(reviewer, id)
+  if redis.call('GET', k_holding(reviewer)) == id then redis.call('DEL', k_holding(reviewer)) end
+end
+
+local function lease_to(id, reviewer, lease, now, seconds)
+  local expires = now + seconds
+  redis.call('HSET', k_item(id), 'state', 'leased', 'lease', lease, 'holder', reviewer, 'leased_at', now, 'expires', expires)
+  redis.call('ZADD', K_LEASES, expires, id)
+  redis.call('SET', k_holding(reviewer), id)
+end
+
+-- Leases past their expiry return their items to the queue; how many.
+local function reap(now, max)
+  local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, max)
+  for _, id in ipairs(expired) do
+    local holder = redis.call('HGET', k_item(id), 'holder')
+    if holder then release_holding(holder, id) end
+    requeue(id)
+  end
+  return #expired
+end
+
+-- The lease check of answer, skip and heartbeat: nil when (id, lease) is this reviewer's live lease.
+local function lease_problem(id, reviewer, lease, now)
+  local state, current, holder, expires = unpack(redis.call('HMGET', k_item(id), 'state', 'lease', 'holder', 'expires'))
+  if not state then return 'no such item' end
+  if state ~= 'leased' or current ~= lease or holder ~= reviewer then return 'the lease is not yours or has ended' end
+  if tonumber(expires) <= now then
+    release_holding(reviewer, id)
+    requeue(id)
+    return 'the lease has expired'
+  end
+  return nil
+end
+
+-- An item is done: remembered for `keep` seconds (never served again, replays of its request ignored).
+local function finish(id, keep)
+  redis.call('HSET', k_item(id), 'state', 'done')
+  for _, key in ipairs({k_item(id), k_answers(id), k_seen(id)}) do redis.call('EXPIRE', key, keep) end
+end
+
+-- The learner joins an answer with the record's features: keep them at least `keep` seconds more,
+-- and put back what the labeler stored if its TTL ran out while the item waited (late answers).
+local function keep_joinable(id, rec_key, keep)
+  local ttl = redis.call('TTL', rec_key)
+  if ttl == -2 then
+    redis.call('SET', rec_key, redis.call('HGET', k_item(id), 'stored'), 'EX', keep)
+  elseif ttl >= 0 and ttl < keep then
+    redis.call('EXPIRE', rec_key, keep)
+  end
+end
+
+local function item_reply(status, id, extra)
+  local v = redis.call('HMGET', k_item(id), 'lease', 'expires', 'request', 'needed')
+  return {status, id, v[1], v[2], v[3], v[4], extra or ''}
+end

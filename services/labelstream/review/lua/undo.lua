@@ -1,0 +1,45 @@
+-- Withdraw a reviewer's last answer (while review.undo_seconds run): a retraction enters the
+-- outbox (history is not edited), the answer leaves the item, and the item comes back to the
+-- reviewer under a new lease. An item they held meanwhile returns to the queue.
+-- ARGV: prefix, reviewer, new lease, now, lease seconds, day (YYYY-MM-DD).
+-- Reply: {'undone', id, lease, expires, request, needed, retraction answer_id} or {'conflict', why}.
+local reviewer, lease = ARGV[2], ARGV[3]
+local now, seconds, day = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local raw = redis.call('GET', k_last(reviewer))
+if not raw then return {'conflict', 'nothing to undo: only your last answer can be undone, within review.undo_seconds'} end
+local last = cjson.decode(raw)
+local id = last.id
+local item = k_item(id)
+local state, holder, member = unpack(redis.call('HMGET', item, 'state', 'holder', 'member'))
+local mine = redis.call('HGET', k_answers(id), reviewer)
+if not state or not mine or cjson.decode(mine).answer_id ~= last.answer_id then
+  redis.call('DEL', k_last(reviewer))
+  return {'conflict', 'that answer can no longer be undone'}
+end
+if state == 'leased' then return {'conflict', 'another reviewer holds that item now'} end
+if state ~= 'done' and state ~= 'waiting' and state ~= 'consolidating' then
+  return {'conflict', 'that item is ' .. state}
+end
+
+local held = redis.call('GET', k_holding(reviewer))
+if held and held ~= id then
+  local held_state, held_by = unpack(redis.call('HMGET', k_item(held), 'state', 'holder'))
+  if held_state == 'leased' and held_by == reviewer then requeue(held) end
+end
+
+local seq = redis.call('HINCRBY', item, 'seq', 1)
+local retraction = id .. '#' .. seq
+redis.call('RPUSH', K_OUTBOX, cjson.encode({kind = 'retraction', id = id, label = last.label, reviewer = reviewer,
+  answer_id = retraction, supersedes = last.answer_id, timestamp = now}))
+redis.call('HDEL', k_answers(id), reviewer)
+redis.call('SREM', k_seen(id), reviewer)
+redis.call('DEL', k_last(reviewer))
+redis.call('ZREM', K_CONSOLIDATING, id)
+redis.call('ZREM', K_AGAIN, member)
+redis.call('ZREM', K_WAITING, member)
+for _, key in ipairs({item, k_answers(id), k_seen(id)}) do redis.call('PERSIST', key) end
+redis.call('HINCRBY', P .. ':review:day:' .. day, reviewer, -1)
+redis.call('LPOP', P .. ':review:secs:' .. reviewer)
+redis.call('DECR', P .. ':review:answers_total')
+lease_to(id, reviewer, lease, now, seconds)
+return item_reply('undone', id, retraction)

@@ -1,0 +1,287 @@
+"""The review work queue in Redis: ranked items, leases, answers, skips and undo.
+
+Every change of an item is one Lua script (``review/lua/*.lua``), so each is
+atomic: two reviewers never hold the same item (a claim reads and leases in one
+step); an answer leaves the lease, enters the outbox of corrections and marks
+the item in one step, so no crash can separate "answer accepted" from "item
+marked answered" or from "correction to publish" (:mod:`~labelstream.review.outbox`
+publishes the outbox).
+
+Order: highest ``priority`` first, then the oldest request. A reviewer holds one
+item at a time and is never served an item they answered or skipped. An overlap
+item is served to ``needed`` different reviewers, one after the other; when the
+last answer can no longer be undone it is consolidated
+(:mod:`~labelstream.review.consolidation`).
+
+Item states: ``waiting`` -> ``leased`` -> ``done`` (one answer needed), or back to
+``waiting`` (overlap: more answers needed; skipped; lease expired), or
+``consolidating`` (overlap: all answers in) -> ``done`` or ``waiting`` (adjudication).
+An admin may set ``expired``. Done and expired items are remembered for
+``review.done_keep_seconds``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+
+import orjson
+import redis
+
+from labelstream.review.items import LeasedItem, QueueItem
+from labelstream.settings import Settings
+from labelstream.store.records import RecordStore
+
+SCAN_LIMIT = 5000
+"""Items of the seen queue (overlap and skipped items) a claim looks through for one the reviewer may take."""
+
+
+class LeaseConflict(Exception):
+    """The lease is not the caller's, or has ended (HTTP 409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a claim returns: the item (``None``: nothing for this reviewer) and the leases it reaped."""
+
+    item: LeasedItem | None
+    reaped: int
+    renewed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """An accepted answer: its id, the item's new state, and the seconds since the claim."""
+
+    answer_id: str
+    state: str
+    seconds: float
+    repeated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Undone:
+    """An undone answer: the retraction's answer id and the item, back under a new lease."""
+
+    retraction_id: str
+    item: LeasedItem
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    waiting: int
+    leased: int
+    consolidating: int
+    outbox: int
+    answered: int
+
+
+def _load_script(name: str) -> str:
+    lua = files("labelstream.review") / "lua"
+    return (lua / "prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class ReviewQueue:
+    """The queue of one deployment (``redis.key_prefix``); all methods are safe from many threads and processes.
+
+    Parameters
+    ----------
+    client
+        Redis.
+    prefix
+        Key prefix (``redis.key_prefix``).
+    records
+        The labeler's record store: an answer keeps the record joinable there.
+    lease_seconds, undo_seconds, done_keep_seconds, answered_keep_seconds
+        See :class:`~labelstream.settings.ReviewSettings`.
+    """
+
+    SCRIPTS = ("enqueue", "claim", "heartbeat", "skip", "answer", "undo", "reap", "adjudicate", "finalize", "expire")
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        records: RecordStore,
+        lease_seconds: float = 120.0,
+        undo_seconds: float = 30.0,
+        done_keep_seconds: int = 7 * 24 * 3600,
+        answered_keep_seconds: int = 7 * 24 * 3600,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.records = records
+        self.lease_seconds = lease_seconds
+        self.undo_seconds = undo_seconds
+        self.done_keep_seconds = done_keep_seconds
+        self.answered_keep_seconds = answered_keep_seconds
+        self._scripts = {name: client.register_script(_load_script(name)) for name in self.SCRIPTS}
+        self.outbox_key = f"{prefix}:review:outbox"
+        self.consolidating_key = f"{prefix}:review:consolidating"
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings) -> ReviewQueue:
+        review = settings.review
+        return cls(
+            client,
+            settings.redis.key_prefix,
+            RecordStore.from_settings(client, settings),
+            review.lease_seconds,
+            review.undo_seconds,
+            review.done_keep_seconds,
+            review.answered_keep_seconds,
+        )
+
+    def _run(self, name: str, *args: object) -> object:
+        return self._scripts[name](keys=[], args=[self.prefix, *args], client=self.client)
+
+    # -- items in ------------------------------------------------------------------------------
+
+    def enqueue(self, items: Sequence[QueueItem], now: float | None = None) -> int:
+        """Store items (one round trip); those already known are ignored. How many were new."""
+        if not items:
+            return 0
+        args: list[object] = [time.time() if now is None else now, len(items)]
+        for item in items:
+            args += [item.id, item.member, repr(item.score), item.needed, item.request, item.stored]
+        return int(self._run("enqueue", *args))
+
+    # -- a reviewer's calls ----------------------------------------------------------------------
+
+    def claim(self, reviewer: str, now: float | None = None) -> Claim:
+        """Lease the next item to ``reviewer`` (or return the one they hold, lease renewed)."""
+        now = time.time() if now is None else now
+        reply = self._run("claim", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, SCAN_LIMIT)
+        status = _text(reply[0])
+        if status == "empty":
+            return Claim(None, int(reply[1]))
+        return Claim(LeasedItem.from_reply(reply), int(reply[6]), renewed=status == "held")
+
+    def heartbeat(self, record_id: str, reviewer: str, lease: str, now: float | None = None) -> float:
+        """Extend a live lease; its new expiry (epoch seconds). :class:`LeaseConflict` otherwise."""
+        now = time.time() if now is None else now
+        reply = self._run("heartbeat", record_id, reviewer, lease, now, self.lease_seconds)
+        self._raise_conflict(reply)
+        return float(reply[1])
+
+    def skip(self, record_id: str, reviewer: str, lease: str, now: float | None = None) -> None:
+        """Give the item back; it is never served to this reviewer again."""
+        reply = self._run("skip", record_id, reviewer, lease, time.time() if now is None else now)
+        self._raise_conflict(reply)
+
+    def answer(
+        self, record_id: str, reviewer: str, lease: str, label: str, note: str | None = None, now: float | None = None
+    ) -> Answered:
+        """Accept an answer under a live lease (the label is checked by the caller)."""
+        now = time.time() if now is None else now
+        reply = self._run(
+            "answer", record_id, reviewer, lease, label, note or "", now, _day(now), self.undo_seconds,
+            self.done_keep_seconds, self.records.key(record_id), self.answered_keep_seconds,
+        )
+        self._raise_conflict(reply)
+        return Answered(_text(reply[1]), _text(reply[2]), float(reply[3]), repeated=_text(reply[0]) == "repeat")
+
+    def undo(self, reviewer: str, now: float | None = None) -> Undone:
+        """Withdraw the reviewer's last answer and lease its item to them again."""
+        now = time.time() if now is None else now
+        reply = self._run("undo", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, _day(now))
+        self._raise_conflict(reply)
+        return Undone(_text(reply[6]), LeasedItem.from_reply(reply))
+
+    @staticmethod
+    def _raise_conflict(reply: object) -> None:
+        if isinstance(reply, list) and reply and _text(reply[0]) == "conflict":
+            raise LeaseConflict(_text(reply[1]))
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def reap(self, now: float | None = None) -> int:
+        """Return items of expired leases to the queue; how many."""
+        return int(self._run("reap", time.time() if now is None else now))
+
+    def expire(self, record_ids: Iterable[str]) -> int:
+        """Admin: take waiting items out of the queue for good; how many were waiting."""
+        ids = list(record_ids)
+        return int(self._run("expire", self.done_keep_seconds, *ids)) if ids else 0
+
+    def waiting_ids(self, older_than: float | None = None, limit: int = 100_000) -> list[str]:
+        """Ids of waiting items, best-ranked first (requested before ``older_than`` epoch seconds, if given)."""
+        ids = []
+        for key in (f"{self.prefix}:review:waiting", f"{self.prefix}:review:waiting_seen"):
+            for member in self.client.zrange(key, 0, limit - 1):
+                stamp, record_id = _text(member).split("|", 1)
+                if older_than is None or float(stamp) < older_than:
+                    ids.append(record_id)
+        return ids
+
+    # -- overlap items ---------------------------------------------------------------------------
+
+    def ready_to_consolidate(self, now: float | None = None, limit: int = 100) -> list[str]:
+        """Overlap items with all their answers, none of which can still be undone."""
+        now = time.time() if now is None else now
+        return [_text(m) for m in self.client.zrangebyscore(self.consolidating_key, "-inf", now, start=0, num=limit)]
+
+    def answers(self, record_id: str) -> list[tuple[str, str]]:
+        """(reviewer, label) of an item's answers, in the order they were given."""
+        raw = self.client.hgetall(f"{self.prefix}:review:item:{record_id}:answers")
+        answers = [(orjson.loads(value), _text(reviewer)) for reviewer, value in raw.items()]
+        return [(reviewer, answer["label"]) for answer, reviewer in sorted(answers, key=lambda pair: pair[0]["n"])]
+
+    def item_field(self, record_id: str, field: str) -> str | None:
+        value = self.client.hget(f"{self.prefix}:review:item:{record_id}", field)
+        return None if value is None else _text(value)
+
+    def adjudicate(self, record_id: str) -> bool:
+        """Send a consolidating item to one more reviewer."""
+        return bool(self._run("adjudicate", record_id))
+
+    def finalize(self, record_id: str, correction: dict, n_answers: int, state_key: str, state_json: bytes) -> str | None:
+        """Publish a consensus (into the outbox) with the consensus state; its answer id, ``None`` if stale."""
+        reply = self._run(
+            "finalize", record_id, orjson.dumps(correction), n_answers, self.done_keep_seconds, state_key, state_json,
+            self.records.key(record_id), self.answered_keep_seconds,
+        )
+        return _text(reply[1]) if _text(reply[0]) == "ok" else None
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def counts(self) -> QueueCounts:
+        p = f"{self.prefix}:review"
+        pipe = self.client.pipeline(transaction=False)
+        for key in (f"{p}:waiting", f"{p}:waiting_seen", f"{p}:leases", f"{p}:consolidating"):
+            pipe.zcard(key)
+        pipe.llen(self.outbox_key)
+        pipe.get(f"{p}:answers_total")
+        waiting, waiting_seen, leased, consolidating, outbox, answered = pipe.execute()
+        return QueueCounts(waiting + waiting_seen, leased, consolidating, outbox, int(answered or 0))
+
+    def reviewer_stats(self, reviewer: str, now: float | None = None) -> tuple[int, float | None]:
+        """(answers today, median seconds per answer over their last 100) of one reviewer."""
+        p = f"{self.prefix}:review"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(f"{p}:day:{_day(time.time() if now is None else now)}", reviewer)
+        pipe.lrange(f"{p}:secs:{reviewer}", 0, 99)
+        today, seconds = pipe.execute()
+        return int(today or 0), (statistics.median(float(s) for s in seconds) if seconds else None)
+
+    def reviewers_today(self, now: float | None = None) -> dict[str, int]:
+        """Answers today of every reviewer who answered today."""
+        raw = self.client.hgetall(f"{self.prefix}:review:day:{_day(time.time() if now is None else now)}")
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    def state(self, record_id: str) -> str | None:
+        """An item's state (``None``: unknown or forgotten)."""
+        return self.item_field(record_id, "state")
+
+
+def _day(now: float) -> str:
+    """The server's local date: what "today" means in a reviewer's count."""
+    return time.strftime("%Y-%m-%d", time.localtime(now))

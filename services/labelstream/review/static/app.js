@@ -1,0 +1,417 @@
+// labelstream review page: one record at a time, keyboard first. Talks to /api/v1 with the reviewer's token.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "labelstream.review.token";
+const EMPTY_RETRY_MS = 4000;
+const STATS_EVERY_MS = 10000;
+
+const state = {
+  token: null,
+  item: null,
+  labels: [],
+  busy: false,
+  undoUntil: 0,
+  heartbeatTimer: null,
+  emptyTimer: null,
+  leaseTimer: null,
+  today: null,
+};
+
+// -- talking to the API -------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: { Authorization: `Bearer ${state.token}` } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(`/api/v1/${path}`, init);
+  } catch (err) {
+    throw new ApiError(0, "the review service does not answer; retrying");
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    if (response.status === 401) signOut(data.detail || "sign in again");
+    throw new ApiError(response.status, data.detail || response.statusText);
+  }
+  return data;
+}
+
+// -- status line ----------------------------------------------------------------------------------
+
+let statusTimer = null;
+function say(text, kind = "info", ms = 2600) {
+  const el = $("status");
+  el.textContent = text;
+  el.className = `status show ${kind === "warn" ? "warn" : ""}`;
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => { el.className = "status"; }, ms);
+}
+
+// -- sign in / out -----------------------------------------------------------------------------------
+
+function tokenFromLocation() {
+  const match = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
+  if (!match) return null;
+  history.replaceState(null, "", location.pathname + location.search);  // keep the token out of history
+  return decodeURIComponent(match[1]);
+}
+
+function show(section) {
+  for (const id of ["login", "empty", "workspace"]) $(id).hidden = id !== section;
+}
+
+function signOut(message) {
+  localStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  state.item = null;
+  stopTimers();
+  $("reviewer").textContent = "";
+  $("login-error").textContent = message || "";
+  show("login");
+  $("token-input").focus();
+}
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    const me = await api("GET", "me");
+    localStorage.setItem(TOKEN_KEY, token);
+    $("reviewer").textContent = me.reviewer;
+    $("login-error").textContent = "";
+    const [labels, guidelines] = await Promise.all([api("GET", "labels"), api("GET", "guidelines")]);
+    state.labels = labels.labels;
+    $("guidelines-body").innerHTML = guidelines.html;  // rendered by the server without raw HTML
+    if (!guidelines.configured) $("toggle-guidelines").classList.add("muted");
+    refreshStats();
+    await next();
+  } catch (err) {
+    if (err.status !== 401) say(err.message, "warn");
+  }
+}
+
+// -- the work loop -----------------------------------------------------------------------------------
+
+function stopTimers() {
+  clearInterval(state.heartbeatTimer);
+  clearTimeout(state.emptyTimer);
+  clearInterval(state.leaseTimer);
+}
+
+async function next() {
+  stopTimers();
+  state.item = null;
+  let data;
+  try {
+    data = await api("POST", "claim");
+  } catch (err) {
+    if (err.status !== 401) { say(err.message, "warn"); state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS); }
+    return;
+  }
+  if (!data) {
+    show("empty");
+    state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS);
+    return;
+  }
+  showItem(data.item);
+}
+
+function showItem(item) {
+  stopTimers();
+  state.item = item;
+  if (item.labels && item.labels.length) state.labels = item.labels;
+  show("workspace");
+  renderRecord(item);
+  renderProposal(item);
+  renderLabels(item);
+  $("note").value = "";
+  $("label-filter").value = "";
+  const beat = Math.max(2000, (item.lease_seconds * 1000) / 3);
+  state.heartbeatTimer = setInterval(heartbeat, beat);
+  state.leaseTimer = setInterval(renderLease, 1000);
+  renderLease();
+  renderUndo();
+}
+
+function renderRecord(item) {
+  const record = item.record || {};
+  $("record-title").textContent = item.id;
+  const reason = $("reason");
+  reason.textContent = (item.reason || "").replace("_", " ");
+  reason.className = `badge reason-${item.reason}`;
+  $("overlap").hidden = !item.overlap;
+  const meta = [];
+  if (item.requested_at) meta.push(`requested ${ago(item.requested_at)}`);
+  if (item.model_version) meta.push(`model v${item.model_version}`);
+  if (record.source) meta.push(`source ${record.source}`);
+  $("record-meta").textContent = meta.join(" · ");
+  const text = $("record-text");
+  text.hidden = !record.text;
+  text.textContent = record.text || "";
+  const rows = $("features");
+  rows.replaceChildren();
+  for (const [name, value] of Object.entries(record.features || {})) {
+    const tr = document.createElement("tr");
+    const key = document.createElement("td");
+    key.textContent = name;
+    const val = document.createElement("td");
+    val.textContent = typeof value === "number" ? formatNumber(value) : String(value);
+    tr.append(key, val);
+    rows.append(tr);
+  }
+}
+
+function renderProposal(item) {
+  const proposed = $("proposed");
+  const probs = Object.entries(item.probabilities || {}).sort((a, b) => b[1] - a[1]);
+  proposed.replaceChildren();
+  if (item.proposed_label) {
+    proposed.append(item.proposed_label);
+    const pct = document.createElement("span");
+    pct.className = "pct";
+    pct.textContent = percent(item.probabilities[item.proposed_label]);
+    proposed.append(pct);
+  } else {
+    proposed.textContent = "no proposal yet";
+  }
+  const list = $("probabilities");
+  list.replaceChildren();
+  probs.slice(0, 8).forEach(([name, p], i) => {
+    const li = document.createElement("li");
+    if (i === 0) li.className = "top";
+    const label = document.createElement("span");
+    label.className = "name";
+    label.textContent = name;
+    const track = document.createElement("span");
+    track.className = "track";
+    const fill = document.createElement("span");
+    fill.className = "fill";
+    fill.style.width = `${Math.round(p * 100)}%`;
+    fill.style.display = "block";
+    track.append(fill);
+    const value = document.createElement("span");
+    value.className = "value";
+    value.textContent = percent(p);
+    li.append(label, track, value);
+    list.append(li);
+  });
+}
+
+function renderLabels(item) {
+  const box = $("labels");
+  box.replaceChildren();
+  const filter = $("label-filter").value.trim().toLowerCase();
+  $("filter-row").hidden = state.labels.length <= 9;
+  if (!state.labels.length) {
+    const hint = document.createElement("p");
+    hint.className = "muted";
+    hint.textContent = "No label set yet: an admin adds labels with `labelstream labels add NAME`.";
+    box.append(hint);
+  }
+  visibleLabels(filter).forEach((name, i) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "label-button";
+    if (item && name === item.proposed_label) button.classList.add("proposed-label");
+    button.dataset.label = name;
+    const span = document.createElement("span");
+    span.className = "name";
+    span.textContent = name;
+    if (i < 9) {
+      const key = document.createElement("kbd");
+      key.textContent = String(i + 1);
+      button.setAttribute("aria-keyshortcuts", String(i + 1));
+      button.append(key);
+    }
+    button.append(span);
+    button.addEventListener("click", () => answer(name));
+    box.append(button);
+  });
+}
+
+function visibleLabels(filter) {
+  return filter ? state.labels.filter((l) => l.toLowerCase().includes(filter)) : state.labels;
+}
+
+async function answer(label) {
+  if (!state.item || state.busy) return;
+  state.busy = true;
+  const item = state.item;
+  const button = document.querySelector(`.label-button[data-label="${CSS.escape(label)}"]`);
+  if (button) button.classList.add("flash");
+  const note = $("note").value.trim();
+  try {
+    const result = await api("POST", "answer", { id: item.id, lease: item.lease, label, ...(note ? { note } : {}) });
+    state.undoUntil = Date.now() + result.undo_seconds * 1000;
+    bumpToday(1);
+    say(`${label} · saved${result.undo_seconds ? " · u to undo" : ""}`);
+    await next();
+    refreshStats();
+  } catch (err) {
+    if (err.status === 409) { say(`${err.message}: taking the next record`, "warn"); await next(); }
+    else if (err.status !== 401) say(err.message, "warn");
+  } finally {
+    state.busy = false;
+    renderUndo();
+  }
+}
+
+async function skip() {
+  if (!state.item || state.busy) return;
+  state.busy = true;
+  const item = state.item;
+  try {
+    await api("POST", "skip", { id: item.id, lease: item.lease });
+    say("skipped");
+    await next();
+  } catch (err) {
+    if (err.status === 409) await next();
+    else if (err.status !== 401) say(err.message, "warn");
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function undo() {
+  if (state.busy || !state.token) return;
+  state.busy = true;
+  try {
+    const result = await api("POST", "undo");
+    state.undoUntil = 0;
+    bumpToday(-1);
+    showItem(result.item);
+    say("answer withdrawn: answer again");
+  } catch (err) {
+    if (err.status !== 401) say(err.message, "warn");
+  } finally {
+    state.busy = false;
+    renderUndo();
+  }
+}
+
+async function heartbeat() {
+  const item = state.item;
+  if (!item) return;
+  try {
+    const result = await api("POST", "heartbeat", { id: item.id, lease: item.lease });
+    if (state.item === item) item.lease_expires_at = result.lease_expires_at;
+  } catch (err) {
+    if (err.status === 409 && state.item === item) { say("your lease on this record ended: taking the next one", "warn"); await next(); }
+  }
+}
+
+// -- counters ----------------------------------------------------------------------------------------
+
+async function refreshStats() {
+  if (!state.token) return;
+  try {
+    const stats = await api("GET", "stats");
+    state.today = stats.me.answered_today;
+    $("count-today").textContent = String(state.today);
+    $("queue-depth").textContent = String(stats.queue.waiting);
+    const spi = stats.me.seconds_per_answer;
+    $("seconds-per-item").textContent = spi == null ? "–" : spi < 10 ? spi.toFixed(1) : Math.round(spi);
+  } catch (err) { /* shown on the next action */ }
+}
+
+function bumpToday(delta) {
+  if (state.today == null) return;
+  state.today = Math.max(0, state.today + delta);
+  $("count-today").textContent = String(state.today);
+}
+
+function renderLease() {
+  const item = state.item;
+  if (!item) return;
+  const left = Math.max(0, Math.round(item.lease_expires_at - Date.now() / 1000));
+  $("lease").textContent = `held for you ${left < 60 ? `${left} s` : `${Math.round(left / 60)} min`}`;
+  renderUndo();
+}
+
+function renderUndo() {
+  $("undo").disabled = Date.now() > state.undoUntil;
+}
+
+// -- formatting ----------------------------------------------------------------------------------------
+
+function percent(p) { return p == null ? "" : `${Math.round(p * 100)}%`; }
+function formatNumber(x) { return Number.isInteger(x) ? String(x) : Math.abs(x) >= 1e5 || Math.abs(x) < 1e-3 ? x.toExponential(3) : String(+x.toFixed(4)); }
+function ago(epoch) {
+  const s = Math.max(0, Date.now() / 1000 - epoch);
+  if (s < 90) return `${Math.round(s)} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+// -- keyboard -------------------------------------------------------------------------------------------
+
+function toggleGuidelines() {
+  const panel = $("guidelines");
+  panel.hidden = !panel.hidden;
+  $("app").classList.toggle("with-guidelines", !panel.hidden);
+}
+
+function toggleHelp(force) {
+  const help = $("help");
+  help.hidden = force === undefined ? !help.hidden : !force;
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
+  if (event.key === "Escape") {
+    toggleHelp(false);
+    if (typing) target.blur();
+    return;
+  }
+  if (typing) {
+    if (target.id === "label-filter") {
+      if (event.key === "Enter") {
+        const first = visibleLabels(target.value.trim().toLowerCase())[0];
+        if (first) { event.preventDefault(); target.blur(); answer(first); }
+      } else {
+        setTimeout(() => renderLabels(state.item), 0);
+      }
+    }
+    return;
+  }
+  if (!state.token) return;
+  const key = event.key;
+  if (key >= "1" && key <= "9") {
+    const name = visibleLabels($("label-filter").value.trim().toLowerCase())[Number(key) - 1];
+    if (name) { event.preventDefault(); answer(name); }
+  } else if (key === "s") { event.preventDefault(); skip(); }
+  else if (key === "u") { event.preventDefault(); undo(); }
+  else if (key === "g") { event.preventDefault(); toggleGuidelines(); }
+  else if (key === "n") { event.preventDefault(); $("note").focus(); }
+  else if (key === "/") { event.preventDefault(); if (!$("filter-row").hidden) $("label-filter").focus(); }
+  else if (key === "?") { event.preventDefault(); toggleHelp(); }
+}
+
+// -- start ------------------------------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("keydown", onKey);
+  $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token-input").value.trim()); });
+  $("sign-out").addEventListener("click", () => signOut("signed out"));
+  $("skip").addEventListener("click", skip);
+  $("undo").addEventListener("click", undo);
+  $("retry").addEventListener("click", next);
+  $("toggle-guidelines").addEventListener("click", toggleGuidelines);
+  $("close-guidelines").addEventListener("click", toggleGuidelines);
+  $("toggle-help").addEventListener("click", () => toggleHelp());
+  $("help").addEventListener("click", () => toggleHelp(false));
+  setInterval(refreshStats, STATS_EVERY_MS);
+  const token = tokenFromLocation() || localStorage.getItem(TOKEN_KEY);
+  if (token) signIn(token); else signOut();
+});

@@ -1,0 +1,223 @@
+"""The labeling-methods benchmark: each capability on vs off, at the same precision target and budget.
+
+Part of ``labelstream bench quality`` (section "Labeling methods" of
+BENCHMARKS.md). Every configuration runs the in-process simulation with
+the oracle reviewer, the contract policy at target 0.95 and a review budget
+of 0.3, on the same streams and seeds; only the capability differs. Figures
+are means over the seeds (model and policy seeds; the streams are fixed):
+
+- **auto share** and **auto precision** against the truth (relabels included);
+- **review share**;
+- **first auto-label**: index of the first record auto-labeled (cold start),
+  ``-`` when none was;
+- **label accuracy**: of every label given, human or automatic.
+
+Capabilities so far: labeling functions — the online label model
+(``weak.combine = "label_model"``) vs a plain majority vote of the LFs
+(``"majority"``) vs no LFs, with the noisy LFs of
+:mod:`labelstream.simulate.benchmark_lfs`.
+
+>>> [c.name for c in method_configs()]
+['no LFs', 'LFs: majority vote', 'LFs: label model']
+>>> method_streams()[0].dataset, method_streams(quick=True)[1].size
+('phishing', 3000)
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from labelstream.datafile import open_rows
+from labelstream.settings import load_settings
+from labelstream.simulate.datasets import DATASETS, export_dataset
+from labelstream.simulate.quality import SYNTHETIC_SEED, BenchSettings, machine
+from labelstream.simulate.runner import Simulation
+
+LFS = "labelstream.simulate.benchmark_lfs"
+
+
+@dataclass(frozen=True)
+class MethodStream:
+    """A dataset, its model, the LFs written for it, and its size."""
+
+    dataset: str
+    model: str
+    lfs: str
+    size: int | None = None
+    data_seed: int = 1
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """One row: a capability, its name, and the settings sections it sets (``{lfs}`` is the stream's LFs)."""
+
+    capability: str
+    name: str
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def settings_sections(self, stream: MethodStream) -> dict[str, dict[str, Any]]:
+        return {
+            section: {k: ([v.format(lfs=stream.lfs) for v in value] if isinstance(value, list) else value)
+                      for k, value in values.items()}
+            for section, values in self.sections.items()
+        }
+
+
+def method_streams(quick: bool = False) -> list[MethodStream]:
+    """Phishing (real, small: the cold start matters) and SEA with an abrupt drift (the LFs' accuracy changes)."""
+    return [
+        MethodStream("phishing", DATASETS["phishing"].model, f"{LFS}:phishing"),
+        MethodStream("sea_drift", DATASETS["sea_drift"].model, f"{LFS}:sea", 3000 if quick else None, SYNTHETIC_SEED),
+    ]
+
+
+def method_configs() -> list[MethodConfig]:
+    """Every capability's rows (the first row of a capability is its "off")."""
+    return [
+        MethodConfig("labeling functions", "no LFs"),
+        MethodConfig("labeling functions", "LFs: majority vote", {"weak": {"functions": ["{lfs}"], "combine": "majority"}}),
+        MethodConfig("labeling functions", "LFs: label model", {"weak": {"functions": ["{lfs}"], "combine": "label_model"}}),
+    ]
+
+
+@dataclass
+class MethodRun:
+    """The figures of one configuration, one stream, one seed."""
+
+    stream: str
+    config: str
+    seed: int
+    auto_share: float
+    auto_precision: float | None
+    review_share: float
+    first_auto: int | None
+    label_accuracy: float | None
+    seconds: float
+
+
+def run_method(stream: MethodStream, config: MethodConfig, seed: int, bench: BenchSettings, path: Path) -> MethodRun:
+    """Simulate one configuration on one stream with one seed."""
+    sections = config.settings_sections(stream)
+    settings = load_settings(
+        model={"name": stream.model, "seed": seed, **sections.pop("model", {})},
+        policy={"target_precision": bench.target_precision, "review_budget_share": bench.review_budget_share,
+                "seed": seed, **sections.pop("policy", {})},
+        weak={"batch_timeout_ms": None, **sections.pop("weak", {})},  # inline: no thread timing in the figures
+        **sections,
+    )
+    started = time.perf_counter()
+    result = Simulation(settings, bench.window, deferred_ttl=bench.deferred_ttl).run(
+        open_rows(path, label_column="label", id_column="id")
+    )
+    report = result.report
+    first = next((o.index for o in result.outcomes if o.auto), None)
+    return MethodRun(
+        stream.dataset, config.name, seed, report["auto_share"], report["auto_precision"], report["review_share"],
+        first, report["label_accuracy"], time.perf_counter() - started,
+    )
+
+
+def _run_job(job: tuple[MethodStream, MethodConfig, int, BenchSettings, Path]) -> MethodRun:
+    return run_method(*job)
+
+
+def run_methods_bench(
+    quick: bool = False,
+    jobs: int = 1,
+    seeds: tuple[int, ...] = (1, 2, 3),
+    bench: BenchSettings | None = None,
+    on_result: Callable[[MethodRun], None] | None = None,
+) -> dict[str, Any]:
+    """Every configuration on every stream and seed; rows of means, grouped by stream."""
+    bench = bench or BenchSettings()
+    streams = method_streams(quick)
+    with tempfile.TemporaryDirectory(prefix="labelstream-methods-") as tmp:
+        paths = {}
+        for stream in streams:
+            paths[stream] = Path(tmp) / f"{stream.dataset}.csv"
+            export_dataset(stream.dataset, paths[stream], stream.size, stream.data_seed)
+        work = [(s, c, seed, bench, paths[s]) for s in streams for c in method_configs() for seed in seeds]
+        runs = list(_map(work, jobs, on_result))
+    return {"streams": [_summarize(stream, runs) for stream in streams], "seeds": seeds, "bench": bench,
+            "quick": quick, "machine": machine()}
+
+
+def _map(work: list, jobs: int, on_result: Callable[[MethodRun], None] | None) -> Iterator[MethodRun]:
+    if jobs <= 1:
+        outputs: Iterator[MethodRun] = map(_run_job, work)
+    else:
+        executor = ProcessPoolExecutor(jobs)
+        outputs = executor.map(_run_job, work)
+    for run in outputs:
+        if on_result is not None:
+            on_result(run)
+        yield run
+    if jobs > 1:
+        executor.shutdown()
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return mean(present) if present else None
+
+
+def _summarize(stream: MethodStream, runs: list[MethodRun]) -> dict[str, Any]:
+    rows = []
+    for config in method_configs():
+        mine = [r for r in runs if r.stream == stream.dataset and r.config == config.name]
+        rows.append({
+            "capability": config.capability,
+            "config": config.name,
+            "auto_share": _mean([r.auto_share for r in mine]),
+            "auto_precision": _mean([r.auto_precision for r in mine]),
+            "review_share": _mean([r.review_share for r in mine]),
+            "first_auto": _mean([r.first_auto for r in mine]),
+            "never_auto": sum(r.first_auto is None for r in mine),
+            "label_accuracy": _mean([r.label_accuracy for r in mine]),
+            "runs": len(mine),
+        })
+    return {"stream": stream, "rows": rows}
+
+
+def methods_markdown(summary: dict[str, Any], command: str) -> str:
+    """The "Labeling methods" section of BENCHMARKS.md."""
+    bench, machine_info = summary["bench"], summary["machine"]
+    seeds = ", ".join(map(str, summary["seeds"]))
+    out = [
+        "## Labeling methods",
+        "",
+        f"Command: `{command}` — {machine_info['date']}, {machine_info['arch']}, {machine_info['cpus']} CPUs, "
+        f"Python {machine_info['python']}.",
+        "",
+        f"Each capability on vs off: contract policy at target precision {bench.target_precision}, review budget "
+        f"{bench.review_budget_share}, a perfect reviewer, means over model/policy seeds {seeds}. First auto-label: "
+        "index of the first auto-labeled record (mean over the seeds that auto-labeled any; `never` counts the others). "
+        "LFs: the noisy labeling functions of `labelstream.simulate.benchmark_lfs` "
+        "(`labelstream lf stats --data FILE --lf ...` shows their accuracies).",
+    ]
+    for entry in summary["streams"]:
+        stream = entry["stream"]
+        size = "all records" if stream.size is None else f"{stream.size} records"
+        out += ["", f"### {stream.dataset} ({size}, model {stream.model})", "",
+                "| capability | configuration | auto share | auto precision | review share | first auto-label | label accuracy |",
+                "|---|---|---|---|---|---|---|"]
+        for row in entry["rows"]:
+            first = "-" if row["first_auto"] is None else f"{row['first_auto']:.0f}"
+            if row["never_auto"]:
+                first += f" (never: {row['never_auto']}/{row['runs']})"
+            out.append(
+                f"| {row['capability']} | {row['config']} | {_pct(row['auto_share'])} | {_pct(row['auto_precision'])} | "
+                f"{_pct(row['review_share'])} | {first} | {_pct(row['label_accuracy'])} |"
+            )
+    return "\n".join(out) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

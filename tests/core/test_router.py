@@ -1,0 +1,180 @@
+"""The batch router: the same outcomes as the per-record engine path, and no record can fail its batch."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import random
+
+import orjson
+import pytest
+
+from labelstream.bench.workload import synthetic_records, warm_state
+from labelstream.core import router as router_module
+from labelstream.core.build import build_engine
+from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.router import DEAD_LETTER, BatchRouter, Origin, OutputTopics
+from labelstream.core.schemas import DeadLetter, Deferred, Label, ReviewRequest
+from labelstream.settings import load_settings
+
+TOPICS = OutputTopics("labels", "review", "deferred", "dlq")
+MAX_FLOAT = 1.7976931348623157e308
+
+
+def engine_pair(seed: int):
+    """Two engines in the same state: a warm contract policy under a review budget, a fixed clock."""
+    settings = load_settings(
+        policy={"review_budget_share": 0.3, "seed": seed, "cold_start_records": 0, "target_precision": 0.8}
+    )  # the workload has 10 % label noise: 0.95 is out of reach
+    state = warm_state(settings, n=1500, seed=seed)
+    engines = []
+    for _ in range(2):
+        engine = build_engine(settings, clock=lambda: 0.0)
+        copy_of = copy.deepcopy(state)
+        engine.swap_model(copy_of.model, copy_of.featurizer, copy_of.policy_state, copy_of.version)
+        engines.append(engine)
+    return engines
+
+
+def stream(n: int, seed: int) -> list[bytes]:
+    """Valid records with a few undecodable values in between."""
+    rng = random.Random(seed)
+    values = []
+    for payload, _label in synthetic_records(n, seed=seed, prefix="s"):
+        values.append(orjson.dumps(payload))
+        if rng.random() < 0.02:
+            values.append(b'{"id": "bad", "features": ')
+    return values
+
+
+def per_record(engine, values: list[bytes]) -> list[tuple]:
+    """The per-record path: decode, then ``engine.process`` one record at a time."""
+    decoder = RecordDecoder()
+    out = []
+    for value in values:
+        record = decoder.decode(value)
+        if isinstance(record, DecodeError):
+            out.append((DEAD_LETTER, record.kind))
+            continue
+        routed = engine.process([record])[0]
+        out.append(summary(routed))
+    return out
+
+
+def summary(routed) -> tuple:
+    p, d = routed.prediction, routed.decision
+    return (d.outcome, d.reason, p.label, round(d.inclusion_probability, 9), round(d.priority, 9),
+            tuple(sorted((k, round(v, 9)) for k, v in p.probabilities.items())))
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_batch_router_decides_exactly_what_the_per_record_path_decides(seed):
+    one, batch = engine_pair(seed)
+    values = stream(3000, seed)
+    expected = per_record(one, values)
+
+    router = BatchRouter(batch, RecordDecoder(), TOPICS, clock=lambda: 5.0)
+    rng = random.Random(seed)
+    got = []
+    start = 0
+    while start < len(values):  # batches of random sizes, as the loop fetches them
+        size = rng.choice([1, 2, 7, 16, 64, 500])
+        chunk = values[start:start + size]
+        origins = [Origin("records", 0, start + i) for i in range(len(chunk))]
+        for outcome in router.route(chunk, [None] * len(chunk), origins):
+            got.append((DEAD_LETTER, outcome.reason) if outcome.outcome == DEAD_LETTER else summary(outcome.routed))
+        start += size
+
+    assert got == expected
+    kinds = {g[0] for g in got}
+    assert kinds == {"label", "review", "deferred", DEAD_LETTER}, kinds  # the stream exercises every outcome
+
+
+def test_outcome_messages_validate_against_their_models():
+    _, engine = engine_pair(5)
+    values = [orjson.dumps(payload) for payload, _ in synthetic_records(400, seed=5)]
+    router = BatchRouter(engine, RecordDecoder(), TOPICS, clock=lambda: 7.0)
+    outcomes = router.route(values, [None] * len(values), [Origin("records", 1, i, 100.0) for i in range(len(values))])
+    models = {"labels": Label, "review": ReviewRequest, "deferred": Deferred}
+    for value, outcome in zip(values, outcomes, strict=True):
+        message = models[outcome.topic].model_validate_json(outcome.value)
+        assert message.id.encode() == outcome.key
+        assert outcome.routed_at == message.timestamp == 7.0
+        assert outcome.event_time == 100.0  # no record timestamp: the message's
+        if outcome.topic != "labels":
+            assert outcome.record_json == value
+
+
+class ExplodingModel:
+    """Wraps a model; raises for inputs with ``x0`` = 13 (injected failure)."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def predict_proba_many(self, xs):
+        if any(x.get("f00") == 13.0 for x in xs):
+            raise OverflowError("injected: the model cannot take f00=13")
+        return self._model.predict_proba_many(xs)
+
+
+def test_no_record_can_fail_its_batch(monkeypatch):
+    """Undecodable, decoder-crashing, model-crashing, NaN-answering, encoder-crashing: each a dead letter, the rest routed."""
+    _, engine = engine_pair(7)
+    engine.model = ExplodingModel(engine.model)
+    payloads = [payload for payload, _ in synthetic_records(60, seed=7)]
+    payloads[10]["features"]["f00"] = 13.0  # crashes the model
+    payloads[20]["features"] = {f"f{j:02d}": MAX_FLOAT for j in range(20)}  # NaN probabilities
+    payloads[30]["id"] = "encoder-poison"  # crashes the encoder (injected below)
+    values = [orjson.dumps(p) for p in payloads]
+    values[40] = b"\xff not json"
+    values[50] = b"decoder-poison"
+
+    def poisoned(encode):
+        def wrapper(*args, **kwargs):
+            if "encoder-poison" in args[:2]:  # the record id is the first or second argument
+                raise ValueError("injected: cannot encode")
+            return encode(*args, **kwargs)
+        return wrapper
+
+    class CrashingDecoder(RecordDecoder):
+        def decode(self, value, key=None):
+            if value == b"decoder-poison":
+                raise RecursionError("injected: decoder bug")
+            return super().decode(value, key)
+
+    for name in ("encode_label", "encode_review", "encode_deferred"):
+        monkeypatch.setattr(router_module, name, poisoned(getattr(router_module, name)))
+    router = BatchRouter(engine, CrashingDecoder(), TOPICS)
+    outcomes = router.route(values, [None] * len(values), [Origin("records", 2, 1000 + i) for i in range(len(values))])
+
+    dead = {i: o.reason for i, o in enumerate(outcomes) if o.outcome == DEAD_LETTER}
+    assert dead == {10: "model_error", 20: "model_error", 30: "encode_error", 40: "invalid_json", 50: "decode_error"}
+    for i, outcome in enumerate(outcomes):
+        if i in dead:
+            letter = DeadLetter.model_validate_json(outcome.value)
+            assert (letter.partition, letter.offset, letter.raw_bytes()) == (2, 1000 + i, values[i])
+            assert letter.error
+        else:
+            assert outcome.routed.record.id == payloads[i]["id"]
+    assert "OverflowError" in DeadLetter.model_validate_json(outcomes[10].value).error
+
+
+def test_a_value_too_large_to_carry_is_dead_lettered_by_reference():
+    _, engine = engine_pair(8)
+    router = BatchRouter(engine, RecordDecoder(), TOPICS, dead_letter_inline_bytes=4096)
+    big = b'{"id": "big", "features": {"x": 1}, "text": "' + b"t" * 900_000 + b'"}'
+    small_bad = b"{" * 100
+    outcomes = router.route([big, small_bad], [b"big", None], [Origin("records", 0, 41), Origin("records", 0, 42)])
+    letter = DeadLetter.model_validate_json(outcomes[0].value)
+    assert (outcomes[0].reason, letter.truncated, letter.size, letter.offset) == ("too_large", True, len(big), 41)
+    assert letter.sha256 == hashlib.sha256(big).hexdigest()
+    assert big.startswith(letter.raw_bytes()) and len(letter.raw_bytes()) == 1024
+    assert outcomes[0].key == b"records:0:41" and len(outcomes[0].value) < 3000
+    whole = DeadLetter.model_validate_json(outcomes[1].value)
+    assert (whole.truncated, whole.raw_bytes()) == (False, small_bad)
+
+    forced = router.dead_letter(b'{"id": "ok"}', b"ok", Origin("records", 3, 9), "unpublishable", "refused", by_reference=True)
+    assert DeadLetter.model_validate_json(forced.value).truncated and forced.key == b"records:3:9"

@@ -1,0 +1,97 @@
+"""Helpers of the review service tests: requests on the review topic, the service as a process, tokens, corrections."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import httpx
+import orjson
+from confluent_kafka import Producer
+
+from labelstream.core.schemas import ReviewRequest
+from labelstream.kafka.config import producer_config
+from labelstream.kafka.reader import read_all
+from labelstream.processes import ServiceProcess, service
+from labelstream.review.auth import TokenStore
+from labelstream.settings import Settings
+from labelstream.store.connection import connect
+
+LABELS = ["cat", "dog", "bird"]
+
+
+def review_sections(**review: object) -> dict:
+    """Settings sections for a review test: a label set, and the review overrides given."""
+    return {"labels": {"classes": LABELS}, "review": {"lease_seconds": 30.0, **review}}
+
+
+def request(record_id: str, priority: float = 0.5, timestamp: float | None = None, text: str | None = None,
+            reason: str = "uncertain", seed: int = 0) -> ReviewRequest:
+    rng = random.Random(f"{record_id}-{seed}")
+    features = {"x": round(rng.uniform(-2, 2), 4), "y": round(rng.uniform(-2, 2), 4), "colour": rng.choice(["red", "blue"])}
+    p = round(rng.uniform(0.34, 0.7), 3)
+    record = {"id": record_id, "features": features} | ({"text": text} if text else {})
+    return ReviewRequest.model_validate({
+        "id": record_id,
+        "record": record,
+        "proposed_label": "cat",
+        "probabilities": {"cat": p, "dog": round((1 - p) * 0.7, 3), "bird": round((1 - p) * 0.3, 3)},
+        "reason": reason,
+        "priority": priority,
+        "timestamp": time.time() if timestamp is None else timestamp,
+    })
+
+
+def publish_requests(settings: Settings, requests: Iterable[ReviewRequest]) -> int:
+    producer = Producer(producer_config(settings.kafka))
+    n = 0
+    for req in requests:
+        producer.produce(settings.topics.review, key=req.id.encode(), value=req.model_dump_json().encode())
+        n += 1
+    assert producer.flush(30) == 0
+    return n
+
+
+def new_token(settings: Settings, name: str, role: str = "reviewer") -> str:
+    return TokenStore(connect(settings.redis), settings.redis.key_prefix).add(name, role)  # type: ignore[arg-type]
+
+
+def corrections(settings: Settings) -> list[dict]:
+    """Every correction on the topic, in partition order."""
+    return [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.corrections)]
+
+
+def start_review(settings: Settings, log_dir: Path) -> ServiceProcess:
+    proc = service(settings, "review", log_dir).start()
+    proc.wait_until_serving(90)
+    return proc
+
+
+def url(proc: ServiceProcess) -> str:
+    return f"http://127.0.0.1:{proc.metrics_port}"
+
+
+def client(proc: ServiceProcess, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url(proc), headers=headers, timeout=30)
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.25):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_enqueued(proc_client: httpx.Client, n: int, timeout: float = 60) -> None:
+    """Until the service holds ``n`` items (waiting + leased + answered)."""
+    def holds() -> bool:
+        queue = proc_client.get("/api/v1/stats").json()["queue"]
+        return queue["waiting"] + queue["leased"] + queue["consolidating"] + queue["answered"] >= n
+    wait_for(holds, timeout, f"{n} review requests in the queue")

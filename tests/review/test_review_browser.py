@@ -1,0 +1,166 @@
+"""The review page in headless Chromium (Debian's, through Playwright), on the whole loop.
+
+Labeler, learner and review service run as processes on the real broker and
+Redis; records go in, the labeler sends them to review (cold start), a person
+works the page with the keyboard only: three answers, a skip, an undo and the
+answer again, then a sprint of answers that gives the page's throughput. The
+corrections carry the token's reviewer, the undo publishes a retraction that
+supersedes the withdrawn answer, and the learner's model version advances.
+Screenshots go to ``reports/review/`` (the file viewer shows them).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+from review_support import LABELS, corrections, new_token, review_sections, start_review, url, wait_for
+
+from labelstream.kafka.config import producer_config
+from labelstream.processes import service
+from stack_support import REPO
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SCREENSHOTS = REPO / "reports" / "review"
+SPRINT = 20
+TEXTS = [
+    "Arrived two days late but the cat loves it; sleeps in the box more than on the bed.",
+    "The bark is loud enough to wake the neighbours. Returned.",
+    "Bright feathers, sings every morning; the cage latch broke after a week.",
+    "Fine for a small dog, the strap is too short for a large one.",
+]
+
+
+def produce_records(settings, first: int, n: int) -> list[str]:
+    rng = random.Random(first)
+    producer = Producer(producer_config(settings.kafka))
+    ids = []
+    for i in range(first, first + n):
+        record_id = f"web{i:02d}"
+        record = {
+            "id": record_id,
+            "features": {"weight_kg": round(rng.uniform(0.02, 40), 2), "legs": rng.choice([2, 4]),
+                         "colour": rng.choice(["grey", "brown", "yellow"]), "age_years": rng.randint(1, 15)},
+            "text": TEXTS[i % len(TEXTS)],
+            "source": "pet-shop-reviews",
+        }
+        producer.produce(settings.topics.records, key=record_id.encode(), value=orjson.dumps(record))
+        ids.append(record_id)
+    assert producer.flush(30) == 0
+    return ids
+
+
+def model_version(learner) -> float:
+    for line in learner.metrics_text().splitlines():
+        if line.startswith("labelstream_model_version "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@pytest.fixture
+def chromium():
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (deploy/debian-packages.txt lists it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settings_factory, chromium, tmp_path):
+    guidelines = tmp_path / "guidelines.md"
+    guidelines.write_text(
+        "# Which animal is the review about?\n\n"
+        "Label the animal the **customer** writes about, not the product.\n\n"
+        "| label | when |\n|---|---|\n| cat | cats, kittens |\n| dog | dogs, puppies |\n| bird | any bird |\n\n"
+        "Skip (`s`) when the review names no animal.\n"
+    )
+    settings = settings_factory(**review_sections(lease_seconds=60.0, undo_seconds=30.0, guidelines_file=str(guidelines)))
+    logs = tmp_path / "logs"
+    labeler = service(settings, "labeler", logs, instance="0").start()
+    learner = service(settings, "learner", logs).start()
+    review = start_review(settings, logs)
+    token = new_token(settings, "ana")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        labeler.wait_until_serving(90)
+        learner.wait_until_serving(90)
+        version_before = model_version(learner)
+        produce_records(settings, 0, 10)  # routed before any answer: cold start, no proposal
+
+        page = chromium.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(f"{url(review)}/#token={token}")
+        title = page.locator("#record-title")
+        page.locator("#workspace").wait_for(state="visible", timeout=60_000)
+        assert page.locator("#reviewer").inner_text() == "ana"
+        assert "#token" not in page.url  # the token left the address bar
+
+        def current() -> str:
+            return title.inner_text()
+
+        def press(key: str, expect_change: bool = True) -> str:
+            before = current()
+            page.keyboard.press(key)
+            if expect_change:
+                page.wait_for_function("b => document.getElementById('record-title').textContent !== b", arg=before)
+            return before
+
+        answered = [press("1"), press("2"), press("3")]  # cat, dog, bird
+        assert len(set(answered)) == 3
+        skipped = press("s")
+        page.keyboard.press("u")  # the last answer comes back ...
+        page.wait_for_function("id => document.getElementById('record-title').textContent === id", arg=answered[2])
+        assert page.locator("#status").inner_text().startswith("answer withdrawn")
+        press("1")  # ... and is answered again: cat
+        page.wait_for_function("() => document.getElementById('count-today').textContent === '3'", timeout=20_000)
+        wait_for(lambda: model_version(learner) > version_before, 60, "a new model version")
+        time.sleep(1.0)  # the labeler adopts it
+        produce_records(settings, 10, 30)  # routed by a model that has learned: with a proposal
+
+        started = time.monotonic()
+        sprint = [press(str(1 + i % len(LABELS))) for i in range(SPRINT)]
+        elapsed = time.monotonic() - started
+        page.keyboard.press("g")  # the guidelines beside the record
+        page.locator("#guidelines").wait_for(state="visible")
+        assert "customer" in page.locator("#guidelines-body").inner_text()
+        assert page.locator("#probabilities li").count() == len(LABELS)
+        page.screenshot(path=str(SCREENSHOTS / "review-page.png"))
+        page.keyboard.press("g")
+        page.keyboard.press("?")
+        page.screenshot(path=str(SCREENSHOTS / "review-page-keys.png"))
+        page.keyboard.press("Escape")
+        print(f"review page: {SPRINT} answers by hotkey in {elapsed:.1f} s = {SPRINT / elapsed * 60:.0f} items/min "
+              f"(screenshots in {SCREENSHOTS})")
+
+        def published() -> list[dict] | None:
+            mine = [c for c in corrections(settings) if c["id"] in {*answered, *sprint}]
+            return mine if len(mine) >= 5 + SPRINT else None
+
+        mine = wait_for(published, 60, "the corrections")
+        version_after = model_version(learner)
+    finally:
+        for proc in (review, learner, labeler):
+            proc.stop(20)
+
+    assert all(c["reviewer"] == "ana" for c in mine)
+    first = {c["id"]: c for c in reversed(mine) if c["kind"] == "answer"}  # the first answer of each id
+    assert [first[i]["label"] for i in answered] == ["cat", "dog", "bird"]
+    retraction = [c for c in mine if c["kind"] == "retraction"]
+    assert len(retraction) == 1 and retraction[0]["id"] == answered[2]
+    assert retraction[0]["supersedes"] == first[answered[2]]["answer_id"] and retraction[0]["label"] == "bird"
+    again = [c for c in mine if c["id"] == answered[2] and c["kind"] == "answer"]
+    assert [c["label"] for c in again] == ["bird", "cat"]
+    assert skipped not in {c["id"] for c in mine}
+    assert len({c["answer_id"] for c in mine}) == len(mine)
+    assert version_after > version_before
+    assert (SCREENSHOTS / "review-page.png").stat().st_size > 20_000

@@ -1,0 +1,69 @@
+"""The learner with the review service's corrections: one label learned per item, unknown labels refused."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+import redis
+from confluent_kafka import Producer
+from review_support import review_sections, wait_for
+
+from labelstream.core.schemas import Correction
+from labelstream.kafka.config import producer_config
+from labelstream.kafka.outcomes import read_ledger
+from labelstream.kafka.reader import read_all
+from labelstream.processes import service
+from labelstream.store.records import RecordStore, StoredRecord
+
+pytestmark = pytest.mark.integration
+
+
+def stored(record_id: str) -> StoredRecord:
+    return StoredRecord(record_id, {"x": 1.0, "y": -0.5}, "review", "uncertain", {"cat": 0.6, "dog": 0.4}, 1.0, None, time.time())
+
+
+def test_the_learner_learns_answers_and_consensus_not_overlap_answers_or_retractions(settings_factory, tmp_path):
+    settings = settings_factory(**review_sections())
+    client = redis.Redis.from_url(settings.redis.url)
+    RecordStore.from_settings(client, settings).put_many([stored("a1"), stored("o1"), stored("m1")])
+    corrections = [
+        Correction(id="a1", label="cat", reviewer="ana", answer_id="a1#1"),
+        Correction(id="o1", label="cat", reviewer="ana", answer_id="o1#1", kind="overlap"),
+        Correction(id="o1", label="dog", reviewer="bob", answer_id="o1#2", kind="overlap"),
+        Correction(id="o1", label="dog", reviewer="consensus", answer_id="o1#3", kind="consensus",
+                   answers={"ana": "cat", "bob": "dog"}, consolidation="majority", confidence=0.5),
+        Correction(id="a1", label="cat", reviewer="ana", answer_id="a1#2", kind="retraction", supersedes="a1#1"),
+        Correction(id="m1", label="maybe", reviewer="ana", answer_id="m1#1"),  # a typo: not in the label set
+    ]
+    producer = Producer(producer_config(settings.kafka))
+    for correction in corrections:
+        producer.produce(settings.topics.corrections, key=correction.id.encode(), value=correction.model_dump_json().encode())
+    assert producer.flush(30) == 0
+
+    learner = service(settings, "learner", tmp_path / "logs").start()
+    try:
+        learner.wait_until_serving(90)
+
+        def learned() -> dict | None:
+            text = learner.metrics_text()
+            counts = {
+                line.split('result="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("labelstream_corrections_total{")
+            }
+            return counts if sum(counts.values()) >= len(corrections) else None
+
+        counts = wait_for(learned, 90, "every correction handled")
+    finally:
+        learner.stop(20)
+    assert counts == {"learned": 2, "overlap_answer": 2, "retracted": 1, "unknown_label": 1}
+    ledger = read_ledger(settings)
+    assert [(v["label"], v["method"], v["reviewer"]) for v in ledger.human_labels["a1"]] == [("cat", "human", "ana")]
+    assert [(v["label"], v["method"], v["confidence"]) for v in ledger.human_labels["o1"]] == [("dog", "consensus", 0.5)]
+    assert "m1" not in ledger.human_labels
+    assert [(d["error_kind"], d["key"] is not None) for d in ledger.dead_letters] == [("unknown_label", True)]
+    assert "not in the label set" in ledger.dead_letters[0]["error"]
+    versions = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.model_versions)]
+    assert versions and versions[-1]["n_learned"] == 2  # a1 once and o1 once

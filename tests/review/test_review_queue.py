@@ -1,0 +1,268 @@
+"""The work queue's rules on the real Redis: order, leases, never the same item twice, undo, overlap, late answers."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import orjson
+import pytest
+import redis
+from review_support import request
+
+from labelstream.review.consolidation import Consolidator
+from labelstream.review.items import QueueItem
+from labelstream.review.metrics import ReviewMetrics
+from labelstream.review.queue import LeaseConflict, ReviewQueue
+from labelstream.store.records import RecordStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(redis_up) -> redis.Redis:
+    return redis.Redis.from_url(redis_up.redis.url)
+
+
+def make_queue(client: redis.Redis, **kwargs) -> ReviewQueue:
+    prefix = f"q{uuid.uuid4().hex[:8]}"
+    options = {"lease_seconds": 60.0, "undo_seconds": 10.0} | kwargs
+    return ReviewQueue(client, prefix, RecordStore(client, prefix, 3600), **options)
+
+
+def items(*specs: tuple[str, float, float], overlap: float = 0.0, k: int = 2) -> list[QueueItem]:
+    """QueueItems from (id, priority, timestamp)."""
+    return [
+        QueueItem.from_request(request(i, p, t).model_dump_json().encode(), overlap_share=overlap, overlap_k=k)
+        for i, p, t in specs
+    ]
+
+
+def outbox(queue: ReviewQueue) -> list[dict]:
+    return [orjson.loads(raw) for raw in queue.client.lrange(queue.outbox_key, 0, -1)]
+
+
+def test_order_is_priority_then_age_and_a_replayed_request_is_ignored(client):
+    queue = make_queue(client)
+    batch = items(("low", 0.1, 100.0), ("high-new", 0.9, 300.0), ("high-old", 0.9, 200.0), ("mid", 0.5, 50.0))
+    assert queue.enqueue(batch) == 4
+    assert queue.enqueue(batch) == 0  # a replay after a crash: nothing new
+    served = [queue.claim(f"r{i}").item.id for i in range(4)]
+    assert served == ["high-old", "high-new", "mid", "low"]
+    assert queue.claim("r9").item is None
+
+
+def test_a_lease_is_exclusive_and_an_answered_item_is_never_served_again(client):
+    queue = make_queue(client)
+    queue.enqueue(items(("a", 0.5, 1.0), ("b", 0.4, 1.0)))
+    first = queue.claim("ana").item
+    again = queue.claim("ana")
+    assert again.renewed and again.item.id == first.id and again.item.lease == first.lease  # a page reload
+    other = queue.claim("bob").item
+    assert other.id != first.id
+    with pytest.raises(LeaseConflict):
+        queue.answer(first.id, "bob", first.lease, "cat")  # not bob's lease
+    with pytest.raises(LeaseConflict):
+        queue.answer(first.id, "ana", "not-the-lease", "cat")
+    answered = queue.answer(first.id, "ana", first.lease, "dog", note="looks like a dog")
+    assert answered.state == "done" and answered.answer_id == f"{first.id}#1"
+    assert queue.answer(first.id, "ana", first.lease, "dog").repeated  # a retry after a lost response
+    with pytest.raises(LeaseConflict):
+        queue.answer(first.id, "ana", first.lease, "cat")  # ... but not a different answer
+    assert queue.claim("ana").item is None  # b is bob's, a is done
+    assert [(e["kind"], e["id"], e["label"], e["reviewer"], e.get("note")) for e in outbox(queue)] == [
+        ("answer", first.id, "dog", "ana", "looks like a dog")
+    ]
+
+
+def test_concurrent_claims_never_share_an_item(client):
+    queue = make_queue(client)
+    queue.enqueue(items(*[(f"i{n}", 0.5, float(n)) for n in range(200)]))
+    taken: dict[str, list[str]] = {}
+
+    def work(reviewer: str) -> None:
+        mine = taken.setdefault(reviewer, [])
+        while (claim := queue.claim(reviewer)).item is not None:
+            mine.append(claim.item.id)
+            queue.answer(claim.item.id, reviewer, claim.item.lease, "cat")
+
+    threads = [threading.Thread(target=work, args=(f"r{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [i for ids in taken.values() for i in ids]
+    assert sorted(everything) == sorted(f"i{n}" for n in range(200))  # each once, none lost
+    assert sum(1 for ids in taken.values() if ids) >= 2
+
+
+def test_an_expired_lease_returns_the_item_and_a_heartbeat_keeps_it(client):
+    queue = make_queue(client, lease_seconds=10.0)
+    queue.enqueue(items(("a", 0.5, 1.0), ("b", 0.5, 2.0)))
+    held = queue.claim("ana", now=1000.0).item
+    kept = queue.claim("bob", now=1000.0).item
+    assert queue.heartbeat(kept.id, "bob", kept.lease, now=1008.0) == 1018.0
+    claim = queue.claim("cyd", now=1011.0)  # ana's lease ran out at 1010, bob's runs to 1018
+    assert claim.reaped == 1 and claim.item.id == held.id
+    with pytest.raises(LeaseConflict, match="not yours or has ended"):
+        queue.answer(held.id, "ana", held.lease, "cat", now=1011.0)
+    with pytest.raises(LeaseConflict, match="expired"):
+        queue.heartbeat(kept.id, "bob", kept.lease, now=1019.0)
+    assert queue.state(kept.id) == "waiting"
+
+
+def test_a_skipped_item_goes_to_others_only(client):
+    queue = make_queue(client)
+    queue.enqueue(items(("a", 0.9, 1.0), ("b", 0.1, 1.0)))
+    first = queue.claim("ana").item
+    queue.skip(first.id, "ana", first.lease)
+    assert queue.claim("ana").item.id == "b"
+    assert queue.claim("bob").item.id == "a"  # ahead of anything fresh of lower priority
+
+
+def test_undo_publishes_a_retraction_and_gives_the_item_back(client):
+    queue = make_queue(client)
+    queue.enqueue(items(("a", 0.9, 1.0), ("b", 0.5, 1.0)))
+    first = queue.claim("ana").item
+    answer = queue.answer(first.id, "ana", first.lease, "dog")
+    following = queue.claim("ana").item  # ana moved on to b ...
+    undone = queue.undo("ana")  # ... and takes back her answer to a
+    assert undone.item.id == "a" and undone.item.lease != first.lease
+    assert queue.state("b") == "waiting" and queue.claim("bob").item.id == following.id
+    again = queue.answer("a", "ana", undone.item.lease, "cat")
+    assert again.answer_id == "a#3"
+    assert [(e["kind"], e["label"], e["answer_id"], e.get("supersedes")) for e in outbox(queue)] == [
+        ("answer", "dog", answer.answer_id, None),
+        ("retraction", "dog", "a#2", answer.answer_id),
+        ("answer", "cat", "a#3", None),
+    ]
+    queue.undo("ana")
+    with pytest.raises(LeaseConflict, match="nothing to undo"):
+        queue.undo("ana")  # only the last answer
+
+
+def test_undo_is_refused_once_its_time_has_passed(client):
+    queue = make_queue(client, undo_seconds=1.0)
+    queue.enqueue(items(("a", 0.9, 1.0)))
+    item = queue.claim("ana").item
+    queue.answer(item.id, "ana", item.lease, "dog")
+    client.delete(f"{queue.prefix}:review:last:ana")  # what Redis does when the undo window (the key's TTL) ends
+    with pytest.raises(LeaseConflict, match="nothing to undo"):
+        queue.undo("ana")
+
+
+def test_overlap_items_go_to_k_different_reviewers_then_to_an_adjudicator_on_disagreement(client):
+    queue = make_queue(client, undo_seconds=0.0)
+    consolidator = Consolidator(queue, ReviewMetrics(), "majority", adjudication=True)
+    queue.enqueue(items(("agree", 0.9, 1.0), ("split", 0.8, 1.0), overlap=1.0, k=2))
+    answers = {"agree": {"ana": "cat", "bob": "cat"}, "split": {"ana": "cat", "bob": "dog", "cyd": "dog"}}
+    for reviewer in ("ana", "bob"):
+        for _ in range(2):
+            item = queue.claim(reviewer).item
+            assert item.overlap
+            queue.answer(item.id, reviewer, item.lease, answers[item.id][reviewer])
+        assert queue.claim(reviewer).item is None  # never the same item twice
+    assert consolidator.run_once() == 1  # "agree" is consolidated, "split" goes to a third reviewer
+    assert queue.state("agree") == "done" and queue.state("split") == "waiting"
+    assert queue.claim("ana").item is None and queue.claim("bob").item is None
+    item = queue.claim("cyd").item
+    assert item.id == "split"
+    queue.answer(item.id, "cyd", item.lease, "dog")
+    assert consolidator.run_once() == 1
+    entries = outbox(queue)
+    assert [e["kind"] for e in entries].count("overlap") == 5
+    consensus = {e["id"]: e for e in entries if e["kind"] == "consensus"}
+    assert consensus["agree"]["label"] == "cat" and consensus["agree"]["adjudicated"] is False
+    assert consensus["split"]["label"] == "dog" and consensus["split"]["adjudicated"] is True
+    assert consensus["split"]["answers"] == {"ana": "cat", "bob": "dog", "cyd": "dog"}
+    assert consensus["split"]["confidence"] == pytest.approx(2 / 3)
+    assert consolidator.metrics.value("labelstream_review_consolidated_total", result="agreed") == 1
+    assert consolidator.metrics.value("labelstream_review_consolidated_total", result="adjudicated") == 1
+    # the agreement state survives a restart (it is stored with each consensus)
+    assert Consolidator(queue, ReviewMetrics(), "majority").summary() == consolidator.summary()
+
+
+def test_an_overlap_item_waits_for_the_undo_window_of_its_last_answer(client):
+    queue = make_queue(client, undo_seconds=30.0)
+    consolidator = Consolidator(queue, ReviewMetrics(), "majority")
+    queue.enqueue(items(("a", 0.9, 1.0), overlap=1.0, k=2))
+    for reviewer in ("ana", "bob"):
+        item = queue.claim(reviewer, now=1000.0).item
+        queue.answer(item.id, reviewer, item.lease, "cat", now=1000.0)
+    assert consolidator.run_once(now=1010.0) == 0 and queue.state("a") == "consolidating"
+    undone = queue.undo("bob")  # bob may still take it back
+    assert undone.item.id == "a" and queue.state("a") == "leased"
+    queue.answer("a", "bob", undone.item.lease, "dog", now=1020.0)
+    assert consolidator.run_once(now=1049.0) == 0
+    assert consolidator.run_once(now=1051.0) == 0 and queue.state("a") == "waiting"  # disagreement: adjudication
+
+
+def test_a_late_answer_stays_learnable_after_the_record_ttl(client):
+    """The item keeps the routing context; answering puts it back where the learner joins it."""
+    queue = make_queue(client)
+    store = queue.records
+    late = request("late", 0.5, 1.0).model_copy(update={"context": {"threshold": 0.9, "generation": 2}})
+    queue.enqueue([QueueItem.from_request(late.model_dump_json().encode())])
+    assert store.get("late") is None  # the labeler's copy expired long ago (7-day TTL)
+    item = queue.claim("ana").item
+    queue.answer(item.id, "ana", item.lease, "dog")
+    stored = store.get("late")
+    assert stored is not None and stored.outcome == "review" and stored.reason == "uncertain"
+    assert stored.features == item.request["record"]["features"]
+    assert stored.probabilities == item.request["probabilities"]
+    assert stored.context == {"threshold": 0.9, "generation": 2}  # the policy's context, handed back with the answer
+    assert client.ttl(store.key("late")) > 6 * 24 * 3600
+
+
+def test_admin_expiry_takes_waiting_items_out(client):
+    queue = make_queue(client)
+    queue.enqueue(items(("old", 0.5, 100.0), ("new", 0.5, 5000.0)))
+    assert queue.waiting_ids(older_than=1000.0) == ["old"]
+    assert queue.expire(["old", "unknown"]) == 1
+    assert queue.state("old") == "expired"
+    assert queue.claim("ana").item.id == "new"
+    assert queue.claim("bob").item is None
+
+
+def test_dawid_skene_consolidation_through_the_queue_weighs_reviewers_by_their_accuracy(client):
+    """Three reviewers with error rates 0.05, 0.2 and 0.35 answer 400 overlap items (k=3, no adjudication)."""
+    import random
+
+    from labelstream.core.consensus import MajorityConsensus
+
+    rng = random.Random(3)
+    labels = ["cat", "dog", "bird"]
+    error_rates = {"ana": 0.05, "ben": 0.2, "cem": 0.35}
+    queue = make_queue(client, undo_seconds=0.0)
+    metrics = ReviewMetrics()
+    consolidator = Consolidator(queue, metrics, "dawid_skene", adjudication=False, classes=labels)
+    n = 400
+    truth = {f"d{i}": rng.choice(labels) for i in range(n)}
+    queue.enqueue(items(*[(record_id, 0.5, float(i)) for i, record_id in enumerate(truth)], overlap=1.0, k=3))
+    given: dict[str, dict[str, str]] = {}
+    for _ in range(n):
+        for reviewer in rng.sample(sorted(error_rates), 3):
+            item = queue.claim(reviewer).item
+            right = truth[item.id]
+            wrong = rng.choice([label for label in labels if label != right])
+            label = wrong if rng.random() < error_rates[reviewer] else right
+            given.setdefault(item.id, {})[reviewer] = label
+            queue.answer(item.id, reviewer, item.lease, label)
+        assert consolidator.run_once() >= 0
+    while consolidator.run_once():
+        pass
+    consensus = {e["id"]: e for e in outbox(queue) if e["kind"] == "consensus"}
+    assert len(consensus) == n and all(e["consolidation"] == "dawid_skene" for e in consensus.values())
+    dawid_skene_right = sum(consensus[i]["label"] == truth[i] for i in truth)
+    majority_right = sum(MajorityConsensus().predict_one(dict(queue.answers(i))) == truth[i] for i in truth)
+    print(f"consensus right of {n}: dawid-skene {dawid_skene_right}, majority {majority_right}; kappa "
+          f"{consolidator.tracker.kappa():.3f}, alpha {consolidator.tracker.alpha():.3f}")
+    assert dawid_skene_right > majority_right, (dawid_skene_right, majority_right)
+    # expected mean kappa over the three pairs: P(agree) = (1-e1)(1-e2) + e1 e2 / 2, chance 1/3 -> 0.473
+    assert abs(consolidator.tracker.kappa() - 0.473) < 0.08
+    accuracy = {r: metrics.value("labelstream_reviewer_accuracy_estimate", reviewer=r) for r in error_rates}
+    assert accuracy["ana"] > accuracy["ben"] > accuracy["cem"]
+    assert abs(accuracy["ana"] - 0.95) < 0.06 and abs(accuracy["cem"] - 0.65) < 0.08
+    # the state travels with the consensus: a restarted service resumes it
+    resumed = Consolidator(queue, ReviewMetrics(), "dawid_skene", classes=labels).consensus.reviewer_accuracy()
+    assert resumed == pytest.approx(consolidator.consensus.reviewer_accuracy(), rel=1e-9)

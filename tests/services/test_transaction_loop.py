@@ -1,0 +1,145 @@
+"""The labeler's transaction loop on the real broker and Redis: a batch that cannot commit never blocks the stream.
+
+The labeler runs in this process (so that a test can inject a failure into its
+producer); everything else is real: a message the broker refuses, the topics,
+Redis, the committed offsets.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import string
+import time
+
+import orjson
+import pytest
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from labeler_support import RunningLabeler, limit_message_bytes
+from labelstream.kafka.config import producer_config
+from labelstream.kafka.outcomes import read_ledger
+from labelstream.labeler import Labeler
+from labelstream.store.connection import connect
+from labelstream.store.records import RecordStore
+
+pytestmark = pytest.mark.integration
+
+
+def record(record_id: str, text: str | None = None) -> bytes:
+    payload = {"id": record_id, "features": {"x0": 0.3, "x1": -1.2, "colour": "red"}}
+    if text is not None:
+        payload["text"] = text
+    return orjson.dumps(payload)
+
+
+def produce(settings, values: list[tuple[bytes, bytes]], partition: int = 0) -> None:
+    producer = Producer(producer_config(settings.kafka))
+    for key, value in values:
+        producer.produce(settings.topics.records, key=key, value=value, partition=partition)
+    assert producer.flush(30) == 0
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def routed_all(settings, ids: set[str]):
+    def check():
+        ledger = read_ledger(settings)
+        return ledger if ids <= set(ledger.routing) and ledger.dead_letters else None
+
+    return check
+
+
+def outcome_total(labeler: Labeler) -> float:
+    return sum(
+        sample.value
+        for family in labeler.metrics.registry.collect()
+        if family.name == "labelstream_record_outcomes"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
+def test_an_outcome_the_broker_refuses_is_dead_lettered_by_reference(settings_factory):
+    """The review topic takes at most 20 kB; a valid record with a 30 kB text cannot be published for review."""
+    settings = settings_factory(partitions=1)
+    limit_message_bytes(settings, [settings.topics.review], 20_000)
+    rng = random.Random(1)
+    big = record("big", "".join(rng.choice(string.ascii_letters) for _ in range(30_000)))  # lz4 cannot shrink it
+    values = [(f"a{i}".encode(), record(f"a{i}")) for i in range(30)]
+    values += [(b"big", big)]
+    values += [(f"b{i}".encode(), record(f"b{i}")) for i in range(30)]
+    with RunningLabeler(settings) as labeler:
+        produce(settings, values)
+        ledger = wait_for(routed_all(settings, {v[0].decode() for v in values} - {"big"}), 90, "every other record routed")
+        time.sleep(1)
+        counted = outcome_total(labeler)
+        retries = labeler.metrics.value("labelstream_batch_retries_total", reason="poison")
+        review_counter = RecordStore.from_settings(connect(settings.redis), settings).review_backlog()
+    ledger = read_ledger(settings)
+    assert ledger.duplicated() == {}
+    assert set(ledger.routing) == {v[0].decode() for v in values} - {"big"}
+    assert all(outs == ["review"] for outs in ledger.routing.values())  # no model yet: cold start
+    [letter] = ledger.dead_letters
+    assert (letter["error_kind"], letter["truncated"], letter["partition"], letter["offset"]) == ("unpublishable", True, 0, 30)
+    assert letter["size"] == len(big) and letter["sha256"] == hashlib.sha256(big).hexdigest()
+    assert big.startswith(base64.b64decode(letter["raw"]))
+    assert "Message size too large" in letter["error"]
+    assert retries >= 1  # the refused review named alone (after bisecting, if its producer batch held others)
+    # The aborted batch was counted once, after its commit: outcomes and the Redis review counter.
+    assert counted == len(values) - 1
+    assert review_counter == len(values) - 1
+
+
+class FailsOnMarker(Producer):
+    """A real producer whose commit fails, abortably and without naming a message, while the transaction
+    holds a non-DLQ message containing the marker (an injected failure)."""
+
+    marker = b"poison-marker"
+    dlq = ""
+
+    def begin_transaction(self, *args):
+        self.poisoned = False
+        return super().begin_transaction(*args)
+
+    def produce(self, topic, value=None, key=None, **kwargs):
+        if value and self.marker in value and topic != self.dlq:
+            self.poisoned = True
+        return super().produce(topic, value=value, key=key, **kwargs)
+
+    def commit_transaction(self, *args):
+        if getattr(self, "poisoned", False):
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG, "injected: rejected", txn_requires_abort=True))
+        return super().commit_transaction(*args)
+
+
+def test_a_batch_failing_without_a_culprit_is_bisected_to_the_record(settings_factory):
+    settings = settings_factory(partitions=1, labeler={"batch_size": 64})
+    FailsOnMarker.dlq = settings.topics.dlq
+    values = [(f"r{i}".encode(), record(f"r{i}")) for i in range(200)]
+    values[77] = (b"poison-marker", record("poison-marker"))
+    with RunningLabeler(settings, producer_factory=FailsOnMarker) as labeler:
+        produce(settings, values)
+        wait_for(routed_all(settings, {v[0].decode() for v in values} - {"poison-marker"}), 120, "every other record routed")
+        time.sleep(1)
+        counted = outcome_total(labeler)
+        bisects = labeler.metrics.value("labelstream_batch_retries_total", reason="bisect")
+        committed_after = labeler.loop.state.batches_committed
+    ledger = read_ledger(settings)
+    assert ledger.duplicated() == {}
+    assert set(ledger.routing) == {v[0].decode() for v in values} - {"poison-marker"}
+    [letter] = ledger.dead_letters
+    assert (letter["error_kind"], letter["offset"], letter["truncated"]) == ("unpublishable", 77, True)
+    assert "failed 3 times" in letter["error"]
+    assert bisects >= 3  # 64 -> 32 -> ... -> 1, then the record alone
+    assert counted == len(values) - 1
+    assert committed_after > 3

@@ -152,7 +152,7 @@ class PolicySettings(_Section):
     target_precision: float = Field(0.95, gt=0, lt=1)
     confidence_level: float = Field(0.95, gt=0, lt=1)
     review_budget_share: float | None = Field(
-        0.3, gt=0, le=1, description="Share of the stream humans may review (None: no limit)."
+        None, gt=0, le=1, description="Share of the stream humans may review (None, or null in the environment: no limit)."
     )
     review_budget_per_minute: float | None = Field(None, gt=0)
     budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")
@@ -342,6 +342,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
+        env_parse_none_str="null",  # LABELSTREAM_WEAK__HALFLIFE_ANSWERS=null: None over a default (settings_to_env)
         extra="forbid",
         frozen=True,
     )
@@ -461,6 +462,8 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         for field_name, raw in section:
             value = raw.get_secret_value() if isinstance(raw, SecretStr) else dumped[field_name]
             if value is None:
+                if type(section).model_fields[field_name].default is not None:
+                    env[f"{ENV_PREFIX}{section_name.upper()}__{field_name.upper()}"] = "null"  # None over a default
                 continue
             name = f"{ENV_PREFIX}{section_name.upper()}__{field_name.upper()}"
             env[name] = value if isinstance(value, str) else json.dumps(value)

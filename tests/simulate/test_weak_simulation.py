@@ -20,9 +20,7 @@ def phishing_csv(tmp_path_factory):
 
 
 def simulate(path, **weak):
-    # no review budget: the contract proves thresholds on Phishing's 1250 records only with most of them answered,
-    # and this test is about the LF report and weak labels, not coverage under a budget
-    settings = load_settings(model={"seed": 1}, policy={"seed": 1, "review_budget_share": None}, weak=weak)
+    settings = load_settings(model={"seed": 1}, policy={"seed": 1}, weak=weak)
     return Simulation(settings).run(open_rows(path, label_column="label", id_column="id"))
 
 

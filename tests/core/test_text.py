@@ -11,7 +11,6 @@ import pytest
 
 from labelstream.core.build import build_engine
 from labelstream.core.compiled import CompiledLogistic
-from labelstream.core.model import OnlineModel
 from labelstream.core.schemas import Record
 from labelstream.core.text import SentenceEncoder, TfidfText, _verify
 from labelstream.errors import LabelstreamError

@@ -25,7 +25,7 @@ from typing import Literal
 from river import base, compose, forest, linear_model, multiclass, naive_bayes, optim, preprocessing, tree
 
 from labelstream.core.compiled import CompiledLogistic
-from labelstream.core.text import passes_unscaled
+from labelstream.core.text import TFIDF_PREFIX, passes_unscaled
 
 ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]
 MODEL_NAMES: tuple[str, ...] = ("logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb")
@@ -45,10 +45,10 @@ class TextAwareScaler(preprocessing.StandardScaler):
     """
 
     def learn_one(self, x: dict) -> None:
-        super().learn_one(_without_text(x) if x and passes_unscaled(next(reversed(x))) else x)
+        super().learn_one(_without_text(x) if x and next(reversed(x)).startswith(TFIDF_PREFIX) else x)
 
     def transform_one(self, x: dict) -> dict:
-        if not x or not passes_unscaled(next(reversed(x))):
+        if not x or not next(reversed(x)).startswith(TFIDF_PREFIX):
             return super().transform_one(x)
         scaled = super().transform_one(_without_text(x))
         scaled.update((name, value) for name, value in x.items() if passes_unscaled(name))

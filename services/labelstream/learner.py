@@ -322,8 +322,9 @@ class Learner:
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
         if "rollback_of" in state.metrics:
+            self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
             log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
-        else:  # labelstream models import / bootstrap
+        else:  # labelstream models import / bootstrap: the file's calibration is evidence about this very model
             log.warning("adopted model version %d (imported or bootstrapped)", latest)
 
     async def _ack_pending(self, count: int | None = None) -> None:

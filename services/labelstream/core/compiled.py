@@ -70,6 +70,10 @@ class CompiledLogistic:
         variances = np.array([scaler.vars.get(f, 0.0) for f in features], dtype=float)
         inverse_std = np.divide(1.0, np.sqrt(variances), out=np.zeros_like(variances), where=variances > 0)
         means = np.array([scaler.means.get(f, 0.0) for f in features], dtype=float)
+        passes = getattr(scaler, "passes", None)  # columns the scaler leaves as they are (TF-IDF)
+        if passes is not None:
+            unscaled = [i for i, f in enumerate(features) if passes(f)]
+            means[unscaled], inverse_std[unscaled] = 0.0, 1.0
         weights = np.array([[c._weights.get(f, 0.0) for f in features] for c in ovr.classifiers.values()], dtype=float)
         intercepts = np.array([c.intercept for c in ovr.classifiers.values()], dtype=float)
         return cls(features, means, inverse_std, classes, weights.reshape(len(classes), len(features)), intercepts)

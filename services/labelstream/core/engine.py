@@ -117,9 +117,14 @@ class LabelingEngine:
     def _predict(self, xs: list[dict[str, float]]) -> list[Prediction]:
         return [Prediction.from_probabilities(p) for p in self.model.predict_proba_many(xs)]
 
+    @property
+    def needs_record(self) -> bool:
+        """Whether :meth:`learn` needs the whole record, not its features alone (labeling functions, text)."""
+        return self.weak is not None or self.featurizer.text is not None
+
     def process(self, records: Sequence[Record]) -> list[Routed]:
         """Predict and route a batch of records, in stream order."""
-        xs = self.featurizer.transform_many([record.features for record in records])
+        xs = self.featurizer.transform_records(records)
         if self.weak is None:
             predictions = self._predict(xs)
             votes: list[dict[str, str] | None] = [None] * len(records)
@@ -129,6 +134,11 @@ class LabelingEngine:
         if self.monitor is not None:
             self._monitor_batch(records, predictions, decisions)
         return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
+
+    def score(self, records: Sequence[Record]) -> list[Prediction]:
+        """Predictions for records (their text and the LFs' votes included) without routing them or counting them."""
+        xs = self.featurizer.transform_records(records)
+        return self._predict(xs) if self.weak is None else self._predict_weak(records, xs, new=False)[0]
 
     def _predict_weak(
         self, records: Sequence[Record], xs: list[dict[str, float]], new: bool = True
@@ -156,7 +166,8 @@ class LabelingEngine:
 
         ``features`` may be the whole :class:`Record`: with labeling functions,
         the label model then learns their accuracies from this answer (from
-        their ``votes`` at routing time when given, else they vote on the record now).
+        their ``votes`` at routing time when given, else they vote on the record now);
+        its ``text`` is featurized (and TF-IDF learns its document frequencies).
         """
         record = features if isinstance(features, Record) else None
         if record is not None:
@@ -167,7 +178,11 @@ class LabelingEngine:
                 self.detections += self.monitor.update_error(
                     evidence.correct, evidence.prediction.label, evidence.timestamp or None
                 )
-        x = self.featurizer.transform_one(features)
+        if record is not None and record.text and self.featurizer.text is not None:
+            self.featurizer.learn_record(record)
+            x = self.featurizer.transform_records([record])[0]
+        else:
+            x = self.featurizer.transform_one(features)
         if self.weak is not None and (votes is not None or record is not None):
             # the model's view before it learns the answer: the label model weighs it against the votes
             self.weak.learn(self._votes_for(record, votes), label, self.model.predict_proba_one(x))
@@ -192,12 +207,7 @@ class LabelingEngine:
         Label); the others keep waiting.
         """
         result = Relabel()
-        if self.weak is None:
-            predictions = self.predict([record.features for record in records])
-        else:
-            xs = self.featurizer.transform_many([record.features for record in records])
-            predictions = self._predict_weak(records, xs, new=False)[0]
-        for record, prediction, reason, label in zip(records, predictions, defer_reasons, proposed_labels, strict=True):
+        for record, prediction, reason, label in zip(records, self.score(records), defer_reasons, proposed_labels, strict=True):
             if self.policy.accepts_deferred(prediction, reason, label):
                 result.labeled.append((record, prediction))
             else:

@@ -315,6 +315,23 @@ class WeakSettings(_Section):
     )
 
 
+class LabelErrorSettings(_Section):
+    """Label-error detection on human answers (docs/label-errors.md): online confident learning.
+
+    An answer that a confident model contradicts is not learned at once: the
+    record goes to a second reviewer (reason ``disagreement``) and the model
+    learns the consolidated label. Needs the review service and two reviewers or more.
+    """
+
+    enabled: bool = Field(False, description="Flag contradicted answers and send them to a second reviewer.")
+    min_confidence: float = Field(
+        0.9, ge=0, le=1, description="The model's probability of the class it suggests must reach this (and its "
+        "class's confident-learning threshold)."
+    )
+    min_answers: int = Field(30, ge=1, description="Answers of a class before its threshold is trusted.")
+    window: int = Field(1000, ge=1, description="Answers per class the running thresholds average over.")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -347,6 +364,7 @@ class Settings(BaseSettings):
     labels: LabelSetSettings = LabelSetSettings()
     review: ReviewSettings = ReviewSettings()
     weak: WeakSettings = WeakSettings()
+    label_errors: LabelErrorSettings = LabelErrorSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

@@ -325,7 +325,7 @@ class LabelErrorSettings(_Section):
 
     enabled: bool = Field(False, description="Flag contradicted answers and send them to a second reviewer.")
     min_confidence: float = Field(
-        0.9, ge=0, le=1, description="The model's probability of the class it suggests must reach this (and its "
+        0.8, ge=0, le=1, description="The model's probability of the class it suggests must reach this (and its "
         "class's confident-learning threshold)."
     )
     min_answers: int = Field(30, ge=1, description="Answers of a class before its threshold is trusted.")

@@ -91,7 +91,7 @@ class LabelErrorDetector:
         moves as an exponential average of that span).
     """
 
-    def __init__(self, min_confidence: float = 0.9, min_answers: int = 30, window: int = 1000) -> None:
+    def __init__(self, min_confidence: float = 0.8, min_answers: int = 30, window: int = 1000) -> None:
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         if min_answers < 1 or window < 1:

@@ -175,24 +175,25 @@ def run_label_errors(
 
 def run_label_error_bench(
     error_rate: float = 0.05,
-    min_confidence: float = 0.9,
+    min_confidences: tuple[float, ...] = (0.8,),
     seeds: tuple[int, ...] = (1, 2, 3),
     quick: bool = False,
     on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Every stream with detection off and on over ``seeds``; means per (stream, off/on)."""
+    """Every stream with detection off, then on at each ``min_confidences``, over ``seeds``."""
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for stream in label_error_streams(quick):
             path = Path(tmp) / f"{stream.dataset}.csv"
             export_dataset(stream.dataset, path, stream.size, stream.data_seed)
             for seed in seeds:
-                for enabled in (False, True):
-                    run = run_label_errors(stream, path, enabled, seed, error_rate, min_confidence)
+                for min_confidence in (None, *min_confidences):
+                    run = run_label_errors(stream, path, min_confidence is not None, seed, error_rate, min_confidence or 1.0)
+                    run["detection"] = "off" if min_confidence is None else f"on ({min_confidence})"
                     runs.append(run)
                     if on_run is not None:
                         on_run(run)
-    return {"error_rate": error_rate, "min_confidence": min_confidence, "seeds": list(seeds),
+    return {"error_rate": error_rate, "min_confidences": list(min_confidences), "seeds": list(seeds), "quick": quick,
             "rows": summarize(runs), "runs": runs}
 
 
@@ -219,13 +220,14 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def label_errors_markdown(result: dict[str, Any], command: str, machine: str) -> str:
+def label_errors_markdown(result: dict[str, Any], command: str, machine: dict[str, str]) -> str:
     """The BENCHMARKS.md section."""
+    where = f"{machine['date']}, {machine['cpus']} CPUs ({machine['arch']}), Python {machine['python']}"
     lines = [
         "## Label-error detection",
         "",
-        f"`{command}` — {machine}. Reviewers wrong {result['error_rate']:.0%} of the time (a uniformly wrong label, "
-        f"independent of the model); detection off vs on (`label_errors.min_confidence = {result['min_confidence']}`); "
+        f"`{command}` — {where}. Reviewers wrong {result['error_rate']:.0%} of the time (a uniformly wrong label, "
+        "independent of the model); detection off, and on at each `label_errors.min_confidence` in parentheses; "
         f"contract policy, target 0.95, budget 0.3; sums over seeds {', '.join(map(str, result['seeds']))}. "
         "*Reaching*: wrong labels the model learned per wrong answer given. *Flag precision*: flagged answers "
         "that were wrong. *Fixed / broken*: wrong first answers the second review corrected / right ones it overturned. "
@@ -240,7 +242,7 @@ def label_errors_markdown(result: dict[str, Any], command: str, machine: str) ->
         auto_precision = "-" if row["auto_precision"] is None else f"{row['auto_precision']:.1%}"
         reaching = "-" if row["reaching_share"] is None else f"{row['reaching_share']:.0%}"
         lines.append(
-            f"| {row['dataset']} | {'on' if row['detection'] else 'off'} | {row['answers']} "
+            f"| {row['dataset']} | {row['detection']} | {row['answers']} "
             f"| {row['wrong_answers_per_1000']} | {row['wrong_learned_per_1000']} | {reaching} "
             f"| {row['extra_reviews_per_1000']} | {precision} | {row['fixed']} / {row['broken']} "
             f"| {row['model_accuracy']:.2%} | {row['auto_share']:.1%} | {auto_precision} |"

@@ -20,7 +20,7 @@ in both runs until the models diverge), for ``labelstream bench label-errors``.
 >>> from labelstream.settings import load_settings
 >>> from labelstream.datafile import rows_from_text
 >>> text = "x,y\\n" + "".join(f"{i % 2 * 2 - 1},{'pos' if i % 2 else 'neg'}\\n" for i in range(600))
->>> policy = {"name": "threshold", "confidence_threshold": 0.99, "cold_start_records": 600}
+>>> policy = {"name": "threshold", "confidence_threshold": 0.99, "cold_start_records": 600, "review_budget_share": None}
 >>> settings = load_settings(policy=policy, label_errors={"enabled": True, "min_answers": 20, "min_confidence": 0.7})
 >>> simulation = LabelErrorSimulation(settings, error_rate=0.1, seed=1)
 >>> stats = simulation.run(rows_from_text(text, "csv", label_column="y")) and simulation.stats

@@ -5,9 +5,12 @@ problem (x = +1 is cat, x = -1 is dog), then gets a wrong answer ("dog" for an
 x = +1 record). It must hold that answer (not learn it, no human label), ask
 for a second review on ``review`` (reason ``disagreement``, the flagged answer
 attached), and learn the second review's consensus once, as training only.
-It is killed with -9 in between: the restarted learner must still know the
-consensus for a second review's (the hold is in Redis, the detector's counts
-in the model version).
+
+It is killed with -9 before any model version holds those answers (it
+publishes none), and restarted with a detector that would no longer flag the
+answer (``min_confidence = 0.999``): the replay must hold it again all the
+same (the hold is in Redis, written before the request was sent), or it
+would be learned alone and then again in its consensus.
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ def counters(text: str, name: str) -> dict[str, float]:
 
 
 def test_a_contradicted_answer_is_held_reviewed_again_and_its_consensus_learned_once(settings_factory, tmp_path):
-    settings = settings_factory(**review_sections(), label_errors={"enabled": True, "min_answers": 10, "min_confidence": 0.7})
+    settings = settings_factory(
+        **review_sections(), label_errors={"enabled": True, "min_answers": 10, "min_confidence": 0.7},
+        learner={"publish_every_corrections": 10_000, "publish_every_seconds": 3600},  # no model version yet
+    )
     client = redis.Redis.from_url(settings.redis.url)
     records = [stored(f"t{i}", 1.0 if i % 2 else -1.0) for i in range(TRAINING)] + [stored("w1", 1.0)]
     RecordStore.from_settings(client, settings).put_many(records)
@@ -77,10 +83,17 @@ def test_a_contradicted_answer_is_held_reviewed_again_and_its_consensus_learned_
         assert [(r["id"], r["reason"], r["flagged_answer"]["answer_id"], r["flagged_answer"]["label"],
                  r["flagged_answer"]["suggested_label"]) for r in requests] == [("w1", "disagreement", "w1#1", "dog", "cat")]
 
-        # killed with -9: the restarted learner resumes from its last model version
+        # killed with -9: no model version holds any of it, every answer is replayed
         learner.kill()
-        learner = service(settings, "learner", tmp_path / "logs2").start()
+        assert not list(read_all(settings.kafka, settings.topics.model_versions))
+        strict = settings.model_copy(update={
+            "label_errors": settings.label_errors.model_copy(update={"min_confidence": 0.999}),
+            "learner": settings.learner.model_copy(update={"publish_every_corrections": 20, "publish_every_seconds": 0.5}),
+        })
+        learner = service(strict, "learner", tmp_path / "logs2").start()
         learner.wait_until_serving(90)
+        counts = wait_for(handled, 90, "every answer replayed")
+        assert counts == {'result="learned"': TRAINING, 'result="held_for_second_review"': 1}, counts
         consensus = Correction(id="w1", label="cat", reviewer="consensus", answer_id="w1#4", kind="consensus",
                                answers={"bob": "dog", "cyd": "cat", "dan": "cat"}, consolidation="majority",
                                confidence=2 / 3, adjudicated=True)
@@ -99,4 +112,4 @@ def test_a_contradicted_answer_is_held_reviewed_again_and_its_consensus_learned_
     versions = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.model_versions)]
     assert versions[-1]["n_learned"] == TRAINING + 1  # the held answer never, its consensus once
     requests = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.review)]
-    assert {r["flagged_answer"]["answer_id"] for r in requests} == {"w1#1"}  # a replay may ask again: same answer
+    assert [r["flagged_answer"]["answer_id"] for r in requests] == ["w1#1", "w1#1"]  # asked again: the queue ignores it

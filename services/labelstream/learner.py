@@ -317,16 +317,7 @@ class Learner:
 
     async def _get_stored(self, record_id: str) -> StoredRecord | None:
         """The record's features; while Redis is down (restarting), wait rather than dead-letter good data."""
-        while True:
-            try:
-                stored = self.store.get(record_id)
-            except redis.RedisError as exc:
-                self._last_error = f"redis: {exc}"
-                log.warning("redis unavailable, retrying: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
-            self._last_error = ""
-            return stored
+        return await self._redis(self.store.get, record_id)
 
     def _referee_challenger(self, features: dict[str, Any], label: str) -> None:
         """Show a running challenger the answer (before anyone learns it), and adopt it if it now wins."""

@@ -411,6 +411,7 @@ class Learner:
         if state is None or "rollback_of" not in state.metrics:
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+        self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
         log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
 
     async def _ack_pending(self, count: int | None = None) -> None:

@@ -225,7 +225,7 @@ class Metrics:
         )
         self.precision_estimate = Gauge(
             "labelstream_auto_precision_estimate",
-            "Audit estimate of auto-label precision, per class (__all__: overall).",
+            "Audit estimate of auto-label precision in this calibration generation, per class (__all__: overall).",
             ["class"],
             registry=r,
         )
@@ -237,6 +237,15 @@ class Metrics:
         )
         self.precision_target = Gauge(
             "labelstream_auto_precision_target", "The precision target the user set.", registry=r
+        )
+        self.precision_cumulative = Gauge(
+            "labelstream_auto_precision_cumulative",
+            "Audit estimate of auto-label precision over every generation (stat: estimate, lower, upper).",
+            ["stat"],
+            registry=r,
+        )
+        self.calibration_generation = Gauge(
+            "labelstream_calibration_generation", "Calibration generation (a new one after each drift reset).", registry=r
         )
         self.thresholds = Gauge(
             "labelstream_auto_accept_threshold",
@@ -393,6 +402,13 @@ class Metrics:
         self._precision_classes = set(capped)
         if target is not None:
             self.precision_target.set(target)
+
+    def set_calibration(self, generation: int, cumulative: tuple[float, float, float] | None) -> None:
+        """The calibration generation and the all-generations audit estimate (estimate, lower, upper)."""
+        self.calibration_generation.set(generation)
+        if cumulative is not None:
+            for stat, value in zip(("estimate", "lower", "upper"), cumulative, strict=True):
+                self.precision_cumulative.labels(stat).set(value)
 
     def set_review_budget_used(self, ratio: float) -> None:
         self.review_budget_used.set(ratio)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -151,24 +151,37 @@ class PolicySettings(_Section):
     cold_start_corrections: int = Field(50, ge=0, description="...or until the model has learned from N corrections.")
     target_precision: float = Field(0.95, gt=0, lt=1)
     confidence_level: float = Field(0.95, gt=0, lt=1)
-    review_budget_share: float | None = Field(None, gt=0, le=1, description="Share of the stream humans may review.")
+    review_budget_share: float | None = Field(
+        None, gt=0, le=1, description="Share of the stream humans may review (None, or null in the environment: no limit)."
+    )
     review_budget_per_minute: float | None = Field(None, gt=0)
     budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")
-    audit_share: float = Field(0.02, ge=0, le=1, description="Share of would-be auto-labels audited at random.")
+    audit_share: float = Field(0.05, ge=0, le=1, description="Share of would-be auto-labels audited at random.")
     boundary_share: float = Field(
-        0.1, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
+        0.05, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
     )
     strategy: StrategyName = "split"
     min_inclusion_probability: float = Field(
-        0.0, ge=0, le=1, description="Floor of an uncertain record's chance of review (positivity of the estimates)."
+        0.05,
+        ge=0,
+        le=1,
+        description="Floor of the chance that a record below its class's threshold is asked about (before the "
+        "budget gate): answers from there count toward lower thresholds in proportion to it.",
     )
-    evidence_window: int = Field(2000, ge=10, description="Calibration evidence kept: the latest N answers.")
-    evidence_max_age_seconds: float | None = Field(None, gt=0, description="...and none older than this.")
-    min_class_evidence: float | None = Field(
-        None,
-        gt=0,
-        description="Effective answers a threshold needs before it is tested (per predicted class); "
-        "default: what proves the target despite 2 wrong answers.",
+    guarantee: Literal["per_class", "overall"] = Field(
+        "per_class", description="Whose precision meets the target: each predicted class's, or all auto-labels'."
+    )
+    reviewer_accuracy: float = Field(
+        1.0,
+        gt=0.5,
+        le=1,
+        description="The share of right answers reviewers give at most; below 1 the contract holds against the truth "
+        "only if reviewers err independently of the model (docs/contract.md). 1: no assumption.",
+    )
+    scan_starts: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
+        (0.99, 0.9, 0.7),
+        min_length=1,
+        description="Thresholds the calibration's scans start from, downwards (the error is split over them).",
     )
     drift_reset_evidence: bool = Field(True, description="On drift, forget the calibration evidence.")
     drift_audit_share: float = Field(0.1, ge=0, le=1, description="Audit share for a while after a drift.")
@@ -346,6 +359,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
+        env_parse_none_str="null",  # LABELSTREAM_WEAK__HALFLIFE_ANSWERS=null: None over a default (settings_to_env)
         extra="forbid",
         frozen=True,
     )
@@ -466,6 +480,8 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         for field_name, raw in section:
             value = raw.get_secret_value() if isinstance(raw, SecretStr) else dumped[field_name]
             if value is None:
+                if type(section).model_fields[field_name].default is not None:
+                    env[f"{ENV_PREFIX}{section_name.upper()}__{field_name.upper()}"] = "null"  # None over a default
                 continue
             name = f"{ENV_PREFIX}{section_name.upper()}__{field_name.upper()}"
             env[name] = value if isinstance(value, str) else json.dumps(value)

@@ -62,7 +62,9 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
         prometheus.wait_for('up{job="labelstream-labeler"} == 1')
         prometheus.wait_for('up{job="labelstream-learner"} == 1')
         send_invalid(settings, 3)
-        report = produce_file(settings, data, id_column="id", label_column="label", rate=400)
+        # 200/s: the contract's anytime-valid proof needs ~1300-1400 records of this stream in process (plus the
+        # learner's publishing lag) before the first auto-label and audit, which the drift at 2000 should follow
+        report = produce_file(settings, data, id_column="id", label_column="label", rate=200)
         assert report.sent == total
         deadline = time.monotonic() + 90
         while len(read_ledger(settings).routing) < total and time.monotonic() < deadline:

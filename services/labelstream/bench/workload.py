@@ -40,7 +40,7 @@ def warm_state(settings: Settings, n: int = 4000, seed: int = 99, version: int =
     engine = build_engine(settings)
     for payload, label in synthetic_records(n, seed=seed, prefix="warm"):
         prediction = engine.predict([payload["features"]])[0]
-        engine.learn(payload["features"], label, Evidence(prediction, label))
+        engine.learn(payload["features"], label, Evidence(prediction, label, context=engine.policy.census_context()))
     return ModelState(
         model=engine.model, featurizer=engine.featurizer, version=version, policy_state=engine.policy.learned_state()
     )

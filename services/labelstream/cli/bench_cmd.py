@@ -88,3 +88,42 @@ def hot_path(ctx: typer.Context, out: OutOption = None) -> None:
     from labelstream.bench.throughput import machine
 
     write_markdown(out, "hot-path", hot_path_markdown(hot_path_costs(state(ctx).settings()), machine()))
+
+
+@app.command("soundness")
+def soundness(
+    seeds: Annotated[int, typer.Option(help="Runs (seeds) per stream and reviewer.", min=1)] = 100,
+    records: Annotated[int, typer.Option(help="Records per run.", min=1000)] = 30_000,
+    jobs: Annotated[int, typer.Option(help="Parallel simulations (the machine is shared: 2 at most).", min=1)] = 2,
+    out: OutOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """How often the contract ever auto-labels under a threshold below the target (noisy SEA streams)."""
+    from labelstream.simulate.soundness import (
+        RunOutcome,
+        SoundnessConfig,
+        cells,
+        run_bench,
+        soundness_json,
+        soundness_markdown,
+    )
+
+    config = SoundnessConfig(records=records, seeds=seeds)
+    total = len(cells()) * seeds
+    done: list[RunOutcome] = []
+
+    def show(result: RunOutcome) -> None:
+        done.append(result)
+        verdict = "FAILED" if result.failed else "ok"
+        say(
+            f"[{len(done)}/{total}] {result.stream:20s} {result.reviewer:32s} seed {result.seed:3d} {verdict:6s} "
+            f"auto {result.auto_share:6.1%}  ({result.seconds:.0f} s)"
+        )
+
+    summary = run_bench(config, jobs, show)
+    command = "labelstream bench soundness" + ("" if (seeds, records) == (100, 30_000) else f" --seeds {seeds} --records {records}")
+    write_markdown(out, "soundness", soundness_markdown(summary, command), show=not as_json)
+    if as_json:
+        print_json(soundness_json(summary, command))
+    broken = [c for c in summary["cells"] if c.failure_rate()["rate"] > 1 - config.confidence_level]
+    say(f"promise broken in {len(broken)} of {len(summary['cells'])} rows")

@@ -82,11 +82,8 @@ def build_budget(policy: PolicySettings, clock: Clock = time.monotonic) -> Revie
 
 def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
     return PrecisionCalibrator(
-        policy.target_precision,
-        policy.confidence_level,
-        policy.evidence_window,
-        policy.evidence_max_age_seconds,
-        policy.min_class_evidence,
+        policy.target_precision, policy.confidence_level, scan_starts=policy.scan_starts,
+        reviewer_accuracy=policy.reviewer_accuracy,
     )
 
 
@@ -110,6 +107,7 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             drift_audit_share=policy.drift_audit_share,
             drift_alert_records=policy.drift_alert_records,
             seed=policy.seed,
+            guarantee=policy.guarantee,
         )
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 

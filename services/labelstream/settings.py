@@ -221,6 +221,10 @@ class LabelerSettings(_Section):
         512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
         "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
     )
+    dedupe_window: int = Field(
+        100_000, ge=0, description="A record whose id is among the last this many ids the labeler routed (at another "
+        "offset) is dead-lettered as duplicate_id instead of getting a second outcome; 0 turns it off (docs/dedupe.md)."
+    )
 
 
 class LearnerSettings(_Section):

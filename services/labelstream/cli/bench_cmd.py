@@ -34,16 +34,24 @@ def write_markdown(out: Path | None, name: str, body: str, show: bool = True) ->
 def throughput(
     ctx: typer.Context,
     records: Annotated[int, typer.Option(help="Records for the throughput runs.", min=1000)] = 200_000,
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes (about 2 minutes).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, one round (a few minutes).")] = False,
+    repeat: Annotated[
+        Optional[int],  # noqa: UP007 - typer needs Optional
+        typer.Option(help="Rounds of pass-through / labeler / peer (default 3, 1 with --quick); medians reported.", min=1),
+    ] = None,
+    peer: Annotated[bool, typer.Option(help="Also run the Quix Streams peer (its venv is made once, in .stack/).")] = True,
     out: OutOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Labeler vs raw pass-through on the local broker: records/s, CPU, latency, model update, scaling."""
+    """Labeler vs raw pass-through and a Quix Streams peer on the local broker: records/s, CPU, RSS, latency, scaling."""
     from labelstream.bench.throughput import BenchConfig, ThroughputBench
     from labelstream.bench.throughput_report import throughput_markdown
 
     config = BenchConfig.quick() if quick else BenchConfig(records=records)
+    config.repeat = repeat or config.repeat
+    config.peer = peer
     command = "labelstream bench throughput" + (" --quick" if quick else f" --records {records}")
+    command += (f" --repeat {repeat}" if repeat else "") + ("" if peer else " --no-peer")
     results = ThroughputBench(state(ctx).settings(), config, say=say).run()
     results["command"] = command
     write_markdown(out, "throughput", throughput_markdown(results), show=not as_json)
@@ -84,10 +92,11 @@ def label_errors(
 @app.command("hot-path")
 def hot_path(ctx: typer.Context, out: OutOption = None) -> None:
     """Per-record cost of each hot-path stage, in process (no Kafka): what bounds the labeler."""
-    from labelstream.bench.hot_path import hot_path_costs, hot_path_markdown
+    from labelstream.bench.hot_path import hot_path_markdown, hot_path_measure
     from labelstream.bench.throughput import machine
 
-    write_markdown(out, "hot-path", hot_path_markdown(hot_path_costs(state(ctx).settings()), machine()))
+    costs, ideas = hot_path_measure(state(ctx).settings())
+    write_markdown(out, "hot-path", hot_path_markdown(costs, machine(), ideas=ideas))
 
 
 @app.command("soundness")

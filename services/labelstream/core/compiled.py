@@ -28,6 +28,24 @@ import numpy as np
 from river import compose
 
 
+def feature_matrix(index: dict[str, int], xs: Sequence[dict[str, float]]) -> np.ndarray:
+    """One row per input, a column per known feature (``index``: name -> column), NaN where absent.
+
+    Rows as Python lists, one array at the end: item assignment into a NumPy
+    array costs ~100 ns, into a list ~30 ns (2 us a record for 21 features).
+    """
+    width, nan = len(index), math.nan
+    rows = []
+    for x in xs:
+        row = [nan] * width
+        for name, value in x.items():
+            col = index.get(name)
+            if col is not None:
+                row[col] = value
+        rows.append(row)
+    return np.array(rows, dtype=float).reshape(len(rows), width)
+
+
 class CompiledLogistic:
     """Scaler means and inverse deviations, one weight row and intercept per class."""
 
@@ -58,18 +76,7 @@ class CompiledLogistic:
 
     def predict_proba_many(self, xs: Sequence[dict[str, float]]) -> list[dict]:
         """Class probabilities per input, as river's one-vs-rest normalizes them."""
-        # Rows as Python lists (NaN = absent), one array at the end: item assignment into a
-        # NumPy array costs ~100 ns, into a list ~30 ns (2 us a record for 21 features).
-        width, index, nan = len(self.index), self.index, math.nan
-        rows = []
-        for x in xs:
-            row = [nan] * width
-            for name, value in x.items():
-                col = index.get(name)
-                if col is not None:
-                    row[col] = value
-            rows.append(row)
-        scaled = np.nan_to_num((np.array(rows, dtype=float) - self.means) * self.inverse_std, nan=0.0)
+        scaled = np.nan_to_num((feature_matrix(self.index, xs) - self.means) * self.inverse_std, nan=0.0)
         logits = scaled @ self.weights.T + self.intercepts
         # river's sigmoid: exactly 0 below -30 and 1 above 30
         with np.errstate(over="ignore"):

@@ -144,8 +144,11 @@ class LabelingEngine:
 
         ``new``: the records are new to the stream (their votes count in the LF analysis)."""
         weak = self.weak
+        # the model first: when it raises, the batch is routed again record by record and the
+        # LFs, not yet applied, vote (and are counted) once per record
+        model_probabilities = self.model.predict_proba_many(xs)
         batch_votes = weak.apply(records, observe=new)
-        probabilities = weak.combine(self.model.predict_proba_many(xs), batch_votes)
+        probabilities = weak.combine(model_probabilities, batch_votes)
         votes = [weak.votes_of(v) or None for v in batch_votes]
         return [Prediction.from_probabilities(p) for p in probabilities], votes
 

@@ -348,6 +348,23 @@ class TextSettings(_Section):
     encoder_threads: int = Field(1, ge=1, description="encoder: onnxruntime threads per process.")
 
 
+class LabelErrorSettings(_Section):
+    """Label-error detection on human answers (docs/label-errors.md): online confident learning.
+
+    An answer that a confident model contradicts is not learned at once: the
+    record goes to a second reviewer (reason ``disagreement``) and the model
+    learns the consolidated label. Needs the review service and two reviewers or more.
+    """
+
+    enabled: bool = Field(False, description="Flag contradicted answers and send them to a second reviewer.")
+    min_confidence: float = Field(
+        0.8, ge=0, le=1, description="The model's probability of the class it suggests must reach this (and its "
+        "class's confident-learning threshold)."
+    )
+    min_answers: int = Field(30, ge=1, description="Answers of a class before its threshold is trusted.")
+    window: int = Field(1000, ge=1, description="Answers per class the running thresholds average over.")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -382,6 +399,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     weak: WeakSettings = WeakSettings()
     text: TextSettings = TextSettings()
+    label_errors: LabelErrorSettings = LabelErrorSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

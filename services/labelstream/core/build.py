@@ -17,6 +17,7 @@ from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
+from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
 from labelstream.core.policy.active_learner import ActiveLearnerPolicy
@@ -35,7 +36,14 @@ from labelstream.core.strategies import (
 )
 from labelstream.core.text import TextFeaturizer, build_text_featurizer
 from labelstream.core.weak import WeakSupervision, load_functions
-from labelstream.settings import ModelSettings, PolicySettings, Settings, TextSettings, WeakSettings
+from labelstream.settings import (
+    LabelErrorSettings,
+    ModelSettings,
+    PolicySettings,
+    Settings,
+    TextSettings,
+    WeakSettings,
+)
 
 Clock = Callable[[], float]
 
@@ -138,10 +146,18 @@ def build_weak(weak: WeakSettings) -> WeakSupervision | None:
     )
 
 
+def build_label_errors(settings: LabelErrorSettings) -> LabelErrorDetector | None:
+    """The label-error detector of ``label_errors`` (``None`` when it is off)."""
+    if not settings.enabled:
+        return None
+    return LabelErrorDetector(settings.min_confidence, settings.min_answers, settings.window)
+
+
 def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingEngine:
     return LabelingEngine(
         build_model(settings.model),
         build_policy(settings.policy, settings.model, clock),
         build_featurizer(settings.model, settings.text),
         weak=build_weak(settings.weak),
+        label_errors=build_label_errors(settings.label_errors),
     )

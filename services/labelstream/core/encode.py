@@ -114,6 +114,7 @@ def encode_review(
             "model_version": model_version,
             "timestamp": timestamp,
             "context": context if context is not None else {},
+            "flagged_answer": None,  # only the learner's second-review requests carry one (label_errors)
         }
     )
 

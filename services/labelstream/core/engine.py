@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
+from labelstream.core.label_errors import Flag, LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Decision, Evidence, Policy, Prediction
 from labelstream.core.schemas import Record
@@ -46,6 +47,8 @@ from labelstream.core.weak.applier import Votes
 
 WEAK_STATE_KEY = "weak"
 """Key of the label model's learned state in a model version's ``policy_state`` (taken out before the policy sees it)."""
+LABEL_ERRORS_STATE_KEY = "label_errors"
+"""Key of the label-error detector's state in ``policy_state`` (the learner's; taken out like the label model's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,9 @@ class LabelingEngine:
     in :attr:`detections` until the caller takes them with :meth:`drain_detections`.
     With ``weak`` supervision, labeling functions vote on every record and
     the label model combines their votes with the model's probabilities;
-    :meth:`learn` teaches it the LFs' accuracies.
+    :meth:`learn` teaches it the LFs' accuracies. With a ``label_errors``
+    detector, :meth:`check_answer` tells whether a confident model
+    contradicts an answer (the learner then holds it for a second review).
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class LabelingEngine:
         model_version: int = 0,
         monitor: DriftMonitor | None = None,
         weak: WeakSupervision | None = None,
+        label_errors: LabelErrorDetector | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -98,6 +104,7 @@ class LabelingEngine:
         self.model_version = model_version
         self.monitor = monitor
         self.weak = weak
+        self.label_errors = label_errors
         self.detections: list[Detection] = []
 
     @property
@@ -173,11 +180,7 @@ class LabelingEngine:
         if record is not None:
             features = record.features
         if evidence is not None:
-            self.policy.learn(evidence)
-            if self.monitor is not None:
-                self.detections += self.monitor.update_error(
-                    evidence.correct, evidence.prediction.label, evidence.timestamp or None
-                )
+            self.learn_evidence(evidence)
         if record is not None and record.text and self.featurizer.text is not None:
             self.featurizer.learn_record(record)
             x = self.featurizer.transform_records([record])[0]
@@ -188,6 +191,32 @@ class LabelingEngine:
             self.weak.learn(self._votes_for(record, votes), label, self.model.predict_proba_one(x))
         self.policy.observe(x, label)
         self.model.learn_one(x, label)
+
+    def learn_evidence(self, evidence: Evidence) -> None:
+        """Feed an answer's evidence to the policy (and the error drift detector) without the model learning it."""
+        self.policy.learn(evidence)
+        if self.monitor is not None:
+            self.detections += self.monitor.update_error(
+                evidence.correct, evidence.prediction.label, evidence.timestamp or None
+            )
+
+    def check_answer(
+        self, features: Mapping[str, float | int | str] | Record, label: str
+    ) -> tuple[Flag | None, dict[str, float]]:
+        """Whether the model, confident, contradicts an answer, and the model's probabilities (pure).
+
+        ``(None, {})`` without a detector. Call before the model learns the
+        answer (out-of-sample probabilities), then teach the detector with
+        ``label_errors.learn_one(probabilities, label, flagged)``.
+        """
+        if self.label_errors is None:
+            return None, {}
+        if isinstance(features, Record):
+            x = self.featurizer.transform_records([features])[0]  # its text too
+        else:
+            x = self.featurizer.transform_one(features)
+        probabilities = self.model.predict_proba_one(x)
+        return self.label_errors.check(probabilities, label), probabilities
 
     def _votes_for(self, record: Record | None, votes: Mapping[str, str] | None) -> Votes:
         if votes is not None:
@@ -241,6 +270,11 @@ class LabelingEngine:
             weak_state = policy_state.pop(WEAK_STATE_KEY)
             if self.weak is not None:
                 self.weak.load_learned_state(weak_state)
+        if LABEL_ERRORS_STATE_KEY in policy_state:
+            policy_state = dict(policy_state)
+            detector_state = policy_state.pop(LABEL_ERRORS_STATE_KEY)
+            if self.label_errors is not None:
+                self.label_errors.load_state(detector_state)
         self.policy.load_learned_state(policy_state)
         self.model_version = version
 
@@ -249,6 +283,8 @@ class LabelingEngine:
         state = dict(self.policy.learned_state())
         if self.weak is not None:
             state[WEAK_STATE_KEY] = self.weak.learned_state()
+        if self.label_errors is not None:
+            state[LABEL_ERRORS_STATE_KEY] = self.label_errors.state()
         return state
 
 

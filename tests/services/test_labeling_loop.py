@@ -176,7 +176,8 @@ def test_contract_policy_end_to_end_with_budget_and_relabel(settings_factory, st
     data = tmp_path / "sea.csv"
     export_dataset("sea", data, size=6000, seed=3)
     truth = {row["id"]: row["label"] for row in csv.DictReader(data.open())}
-    ledger = run_stream(settings, start_services, data, truth, rate=600, phases=2)
+    # two phases: the second starts once every answer of the first is learned (see run_stream)
+    ledger = run_stream(settings, start_services, data, truth, rate=200, phases=2)
     check_exactly_once(ledger, truth)
 
     counts = ledger.outcome_counts()

@@ -13,7 +13,7 @@ Lease = Annotated[str, Field(min_length=1, max_length=64, description="The lease
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `true` is not 1.0 seconds: no lax coercion of request bodies
 
 
 class LeaseRef(_Body):

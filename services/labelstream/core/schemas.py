@@ -321,6 +321,10 @@ class Correction(_TopicValue):
         None, description="consensus: the method's probability of the label."
     )
     adjudicated: bool = Field(False, description="consensus: the answers disagreed and one more reviewer answered.")
+    adjudication_timed_out: bool = Field(
+        False, description="consensus: the answers disagreed and no further reviewer answered within "
+        "review.adjudication_timeout_seconds; consolidated from the answers there were.",
+    )
 
 
 class DeadLetter(_TopicValue):

@@ -416,6 +416,8 @@ function onKey(event) {
 document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("keydown", onKey);
   window.addEventListener("pagehide", releaseHeld);
+  // back from the browser's page cache: the record was handed back on leaving, so claim again
+  window.addEventListener("pageshow", (event) => { if (event.persisted && state.token) next(); });
   $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token-input").value.trim()); });
   $("sign-out").addEventListener("click", () => signOut("signed out"));
   $("skip").addEventListener("click", skip);

@@ -67,3 +67,17 @@ def test_production_refuses_the_development_key(monkeypatch):
     monkeypatch.setenv("LABELSTREAM_ENVIRONMENT", "production")
     with pytest.raises(ConfigError, match="snapshot_hmac_key"):
         load_settings()
+
+
+def test_none_over_a_default_reaches_a_child_process(monkeypatch):
+    """weak.halflife_answers defaults to 1000; None (never forget) must survive settings_to_env, as ``null``."""
+    from labelstream.settings import settings_to_env
+
+    settings = load_settings(weak={"halflife_answers": None})
+    env = settings_to_env(settings)
+    assert env["LABELSTREAM_WEAK__HALFLIFE_ANSWERS"] == "null"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    child = load_settings()
+    assert child.weak.halflife_answers is None
+    assert child == settings

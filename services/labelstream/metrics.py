@@ -223,9 +223,14 @@ class Metrics:
         self.records_invalid = Counter(
             "labelstream_records_invalid_total", "Invalid records sent to the DLQ, by error kind.", ["error_kind"], registry=r
         )
+        self.records_evolved = Counter(
+            "labelstream_records_evolved_total",
+            "Records that arrived with fields the schema does not know or a newer minor schema version.",
+            registry=r,
+        )
         self.precision_estimate = Gauge(
             "labelstream_auto_precision_estimate",
-            "Audit estimate of auto-label precision, per class (__all__: overall).",
+            "Audit estimate of auto-label precision in this calibration generation, per class (__all__: overall).",
             ["class"],
             registry=r,
         )
@@ -237,6 +242,15 @@ class Metrics:
         )
         self.precision_target = Gauge(
             "labelstream_auto_precision_target", "The precision target the user set.", registry=r
+        )
+        self.precision_cumulative = Gauge(
+            "labelstream_auto_precision_cumulative",
+            "Audit estimate of auto-label precision over every generation (stat: estimate, lower, upper).",
+            ["stat"],
+            registry=r,
+        )
+        self.calibration_generation = Gauge(
+            "labelstream_calibration_generation", "Calibration generation (a new one after each drift reset).", registry=r
         )
         self.thresholds = Gauge(
             "labelstream_auto_accept_threshold",
@@ -331,6 +345,10 @@ class Metrics:
         """``n`` records sent to the DLQ for ``error_kind``."""
         self.records_invalid.labels(self.error_kind_label(error_kind)).inc(n)
 
+    def record_evolved(self, n: int = 1) -> None:
+        """``n`` records arrived evolved (docs/schema-evolution.md): producers ahead of the schema."""
+        self.records_evolved.inc(n)
+
     def observe_batch(
         self, n_records: int, seconds: float, record_timestamps: Sequence[float | None] = (), now: float | None = None
     ) -> None:
@@ -393,6 +411,13 @@ class Metrics:
         self._precision_classes = set(capped)
         if target is not None:
             self.precision_target.set(target)
+
+    def set_calibration(self, generation: int, cumulative: tuple[float, float, float] | None) -> None:
+        """The calibration generation and the all-generations audit estimate (estimate, lower, upper)."""
+        self.calibration_generation.set(generation)
+        if cumulative is not None:
+            for stat, value in zip(("estimate", "lower", "upper"), cumulative, strict=True):
+                self.precision_cumulative.labels(stat).set(value)
 
     def set_review_budget_used(self, ratio: float) -> None:
         self.review_budget_used.set(ratio)

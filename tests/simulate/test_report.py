@@ -66,3 +66,18 @@ def test_no_audit_no_estimate():
 
 def test_doctests():
     assert doctest.testmod(report_module).failed == 0
+
+
+def test_audit_estimate_weights_by_the_audit_draw_and_splits_by_generation():
+    """An audit near the boundary has a total review probability near 1, but was drawn at the audit rate."""
+    from labelstream.simulate.report import RecordOutcome, audit_estimate
+
+    def audit(i, right, generation, p_audit, p_total):
+        return RecordOutcome(i, str(i), "a", "review", "audit", "a" if right else "b", 0.99, p_total,
+                             label="a", method="human", generation=generation, audit_probability=p_audit)
+
+    outcomes = [audit(0, True, 0, 0.05, 1.0), audit(1, False, 0, 0.5, 0.5), audit(2, False, 1, 0.05, 0.05)]
+    report = audit_estimate(outcomes, 0.95)
+    assert report["audit_per_generation"]["0"]["estimate"] == pytest.approx(20 / 22)  # weights 20 and 2, not 1 and 2
+    assert report["audit_per_generation"]["1"]["estimate"] == 0.0 and report["audit_per_generation"]["1"]["count"] == 1
+    assert report["audit_precision_estimate"] == pytest.approx(20 / 42)

@@ -12,6 +12,7 @@ from labelstream.errors import InputFileError
 from labelstream.settings import load_settings
 from labelstream.simulate.datasets import export_dataset
 from labelstream.simulate.report import REPORT_KEYS
+from labelstream.simulate.reviewer import SimulatedReviewer
 from labelstream.simulate.runner import Simulation
 
 
@@ -90,3 +91,25 @@ def test_each_answer_hands_the_policy_its_decision_context(sea_csv):
     assert len(contexts) == len(reviewed) > 0
     assert all(c["p_review"] == o.inclusion_probability for c, o in zip(contexts, reviewed, strict=True))
     assert [c["model_version"] for c in contexts] == [o.model_version for o in reviewed]
+
+
+def test_late_answers_are_learned_when_they_arrive(sea_csv):
+    """With answers 200 records late, the model has learned nothing from the first 200 records' reviews."""
+    settings = load_settings(policy={"review_budget_share": 0.3})
+    learned_at = {}
+    simulation = Simulation(settings, reviewer=SimulatedReviewer(delay="200"))
+    simulation.on_record = lambda done: learned_at.setdefault(done, simulation.engine.model.n_learned)
+    result = simulation.run(open_rows(sea_csv, label_column="label", id_column="id"))
+    assert learned_at[200] == 0 < learned_at[400]
+    assert sum(o.outcome == "review" for o in result.outcomes) == simulation.engine.model.n_learned
+
+
+def test_wrong_answers_are_learned_but_precision_is_measured_against_the_label_column(sea_csv):
+    settings = load_settings(policy={"review_budget_share": 0.3})
+    reviewer = SimulatedReviewer(error_rate=0.2, seed=4)
+    result = Simulation(settings, reviewer=reviewer).run(open_rows(sea_csv, label_column="label", id_column="id"))
+    reviewed = [o for o in result.outcomes if o.outcome == "review"]
+    wrong = sum(o.label != o.true_label for o in reviewed)
+    assert 0.12 <= wrong / len(reviewed) <= 0.28  # the human labels carry the reviewer's mistakes
+    labeled = [o for o in result.outcomes if o.label is not None]
+    assert result.report["label_accuracy"] == pytest.approx(sum(o.label == o.true_label for o in labeled) / len(labeled))

@@ -1,4 +1,4 @@
-"""``labelstream simulate``: a labeled file through the core engine with a perfect reviewer, and its report."""
+"""``labelstream simulate``: a labeled file through the core engine with a simulated reviewer, and its report."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from labelstream.errors import LabelstreamError
 
 if TYPE_CHECKING:
     from labelstream.settings import Settings
+    from labelstream.simulate.reviewer import SimulatedReviewer
 
 Opt = Optional  # typer needs Optional[...] for optional options
 
@@ -24,6 +25,7 @@ def simulate(
     data: Annotated[Path, typer.Option("--data", help="Labeled .csv (with a header) or .jsonl file.", dir_okay=False)],
     label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
     id_column: Annotated[Opt[str], typer.Option(help="Column holding the record id (default: <file>-<line>).")] = None,
+    text_column: Annotated[Opt[str], typer.Option(help="Column holding the record's text (text.featurizer; in process only).")] = None,
     model: Annotated[Opt[str], typer.Option(help="Model (model.name): logistic, hoeffding_adaptive_tree, arf, gaussian_nb.")] = None,
     policy: Annotated[Opt[str], typer.Option(help="Policy (policy.name): contract, threshold, active_learner.")] = None,
     strategy: Annotated[Opt[str], typer.Option(help="Query strategy (policy.strategy).")] = None,
@@ -36,22 +38,43 @@ def simulate(
     batch_size: Annotated[int, typer.Option(help="Records routed together; answers arrive after their batch.", min=1)] = 1,
     records_per_second: Annotated[float, typer.Option(help="Pace of the virtual clock (per-minute budgets, evidence age).", min=0.001)] = 10.0,
     via_kafka: Annotated[bool, typer.Option("--via-kafka", help="Run through the real services on the local stack.")] = False,
-    reviewer_delay: Annotated[float, typer.Option(help="--via-kafka: seconds the simulated reviewer takes per answer.", min=0)] = 0.0,
+    reviewer_delay: Annotated[str, typer.Option(
+        help="Answers arrive this many records after their record: N, or exp:N (exponential, mean N; in process only).",
+    )] = "0",
+    reviewer_error_rate: Annotated[float, typer.Option(help="Probability that an answer is wrong.", min=0, max=1)] = 0.0,
+    reviewer_errors: Annotated[str, typer.Option(
+        help="A wrong answer is another label at random (independent) or the model's wrong proposal (with_model).",
+    )] = "independent",
     rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
     as_json: JsonFlag = False,
     lf: Annotated[Opt[list[str]], typer.Option(
         "--lf", help='Labeling function "pkg.module:name" or "pkg.module" (repeatable; replaces weak.functions).',
     )] = None,
 ) -> None:
-    """Stream a labeled file through the labeling core; reviews are answered from the label column."""
+    """Stream a labeled file through the labeling core; reviews are answered from the label column.
+
+    Precision is always measured against the label column, also when the simulated reviewer errs.
+    """
+    from labelstream.simulate.reviewer import SimulatedReviewer
+
     overrides = _overrides(model, policy, strategy, target_precision, review_budget, seed)
     if lf:
         overrides["weak"] = {"functions": lf}
     settings = state(ctx).settings(**overrides)
+    reviewer = SimulatedReviewer(reviewer_delay, reviewer_error_rate, reviewer_errors, seed=seed or 0)  # type: ignore[arg-type]
+    if via_kafka and text_column:
+        raise LabelstreamError("--text-column works in process only; drop --via-kafka (labelstream produce takes --text-column)")
     if via_kafka:
-        result = _run_via_kafka(settings, data, label_column, id_column, rate, reviewer_delay, limit)
+        if reviewer.delay_kind != "fixed" or reviewer_errors != "independent":
+            raise LabelstreamError("--via-kafka takes a fixed --reviewer-delay and independent --reviewer-errors")
+        result = _run_via_kafka(settings, data, label_column, id_column, rate, reviewer.delay_mean / rate, limit,
+                                1.0 - reviewer_error_rate)
     else:
-        result = _run_in_process(settings, data, label_column, id_column, window, limit, batch_size, records_per_second)
+        result = _run_in_process(
+            settings, data, label_column, id_column, window, limit, batch_size, records_per_second, reviewer,
+            text_column=text_column,
+        )
+    result["reviewer"] = {"delay": reviewer_delay, "error_rate": reviewer_error_rate, "errors": reviewer_errors}
     if report is not None:
         report.write_text(json.dumps(result, indent=2, default=str))
         say(f"report written to {report}")
@@ -90,18 +113,20 @@ def _run_in_process(
     limit: int | None,
     batch_size: int,
     records_per_second: float,
+    reviewer: SimulatedReviewer,
+    text_column: str | None = None,
 ) -> dict[str, Any]:
     from labelstream.datafile import count_rows, open_rows
     from labelstream.simulate.runner import Simulation
 
-    rows = open_rows(data, label_column=label_column, id_column=id_column)
+    rows = open_rows(data, label_column=label_column, id_column=id_column, text_column=text_column)
     total = count_rows(data) if limit is None else min(limit, count_rows(data))
     progress = progress_bar(TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     with progress:
         task = progress.add_task("records", total=total)
         simulation = Simulation(
             settings, window, batch_size, records_per_second,
-            on_record=lambda done: progress.update(task, completed=done),
+            on_record=lambda done: progress.update(task, completed=done), reviewer=reviewer,
         )
         result = simulation.run(_first(rows, limit))
     for line, reason in result.invalid_rows[:10]:
@@ -115,8 +140,9 @@ def _run_via_kafka(
     label_column: str,
     id_column: str | None,
     rate: float,
-    reviewer_delay: float,
+    reviewer_seconds: float,
     limit: int | None,
+    reviewer_accuracy: float,
 ) -> dict[str, Any]:
     """The same file through the real services (``labelstream.simulate.via_kafka``)."""
     if limit is not None:
@@ -125,7 +151,10 @@ def _run_via_kafka(
         from labelstream.simulate.via_kafka import KafkaRun
     except ImportError as exc:  # the services side is not installed in this build
         raise LabelstreamError(f"--via-kafka is not available yet ({exc})") from exc
-    return KafkaRun(settings, data, label_column, id_column, rate=rate, reviewer_delay=reviewer_delay).run()
+    return KafkaRun(
+        settings, data, label_column, id_column, rate=rate, reviewer_delay=reviewer_seconds,
+        reviewer_accuracy=reviewer_accuracy,
+    ).run()
 
 
 def _first(rows, limit: int | None):

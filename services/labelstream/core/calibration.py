@@ -1,95 +1,170 @@
-"""Calibration: per predicted class, the lowest score threshold whose precision is proven.
+"""Calibration: per predicted class, the lowest score threshold whose precision is proven, at every moment.
 
-Evidence is every reviewed record whose true label came back: the predicted
-label, its score (the predicted label's probability), whether it was correct
-and the probability that the routing sent it to review. Records were
-reviewed with very unequal probabilities — 1 in the cold start, about 0.3 for
-an uncertain record, 0.02 for an audit — so each answer stands for
-``1 / inclusion_probability`` records of the stream.
+The guarantee (stated in full in ``docs/contract.md``): for each class, with
+probability at least ``confidence_level``, no threshold whose precision stays
+below ``target_precision`` is ever proven — over all thresholds tried, at
+every moment, however often the thresholds are recomputed, across drifts and
+model versions.
 
-**Estimate.** Precision above a threshold ``t`` is estimated by
-inverse-probability weighting, post-stratified by score bin (bins of the
-threshold grid): the weights estimate how many records of the stream fell in
-each bin, ``N_b = sum(1 / inclusion_probability)``, and the bin's precision is
-the plain share of correct answers among its ``n_b`` reviewed records; the
-estimate is ``sum(N_b * p_b) / sum(N_b)`` over the bins above ``t``. Routing
-draws depend on the score (and on time, budget and class), never on whether
-the model is right, so within a bin reviewed records are a fair sample. This
-matters: the plain Hájek estimate ``sum(w * y) / sum(w)`` mixes weights 1 and
-50 in one sum, and one audit then weighs as much as fifty reviewed records —
-its effective sample size collapses each time an audit answer arrives.
-Stratified, an audit only sets how much its bin counts. ``estimator="hajek"``
-keeps the plain estimate.
+**Evidence.** Every reviewed record whose answer came back: its predicted
+label, score (the predicted label's probability), whether the answer agreed,
+and its :class:`Selection` — how likely the routing was to send *it* to
+review, and how likely it was to send the least likely record of its class
+above and below the threshold in force. An answer to a record routed in
+another generation (before a reset) is not evidence of this one.
 
-**Bound.** Clopper–Pearson on the effective sample size
-``(sum N_b) ** 2 / sum(N_b ** 2 / n_b)`` (:mod:`labelstream.core.bounds`).
+**Test martingales.** For each grid threshold ``t`` the hypothesis "the
+precision of class predictions with score >= ``t`` is at most the target
+``m``" is tested by betting against it (Waudby-Smith & Ramdas [^1]): each
+answer with score >= ``t`` multiplies a wealth by ``1 + λ w (y - m)``, where
+``y`` is 1 when the prediction agrees with the answer (``m`` becomes
+:func:`agreement_bar` with imperfect reviewers) and ``w`` is the answer's *relative
+weight*: the least review probability of any record at or above ``t`` when
+it was routed, divided by its own (``w`` in (0, 1]). Rare answers (audits)
+count fully, answers from an over-sampled region (uncertain records) count
+in proportion to how over-sampled it was — the inverse-probability weight,
+scaled so that it never exceeds 1. Under the hypothesis each factor has
+expectation at most 1 whatever happened before, so the wealth is a
+non-negative supermartingale and, by Ville's inequality, reaches ``1/α``
+with probability at most ``α`` *ever*. The wealth is an average over a few
+fixed bets ``λ = f / m`` (:data:`DEFAULT_BETS`), so no bet is tuned on the
+outcomes, plus a share kept in cash. Nothing here assumes a fixed sample
+size: a threshold can be re-tested after every answer.
 
-**Threshold.** Choosing it is a multiple-testing problem: trying a hundred
-thresholds and keeping the lowest whose bound passes would pick a lucky one.
-We scan a fixed grid from high to low and stop at the first failure, a
-fixed-sequence test as in Learn-then-Test [^1]: the family-wise error stays at
-``1 - confidence_level`` with no correction, whatever the number of grid
-points. A test with little evidence fails by chance and would end the scan
-early, so thresholds whose effective evidence is below ``min_evidence`` are
-skipped (not tested) — a choice made from the weights alone, never from the
-outcomes, so the test stays valid. By default ``min_evidence`` is the
-evidence that proves the target despite two wrong answers (124 at 0.95 with
-95% confidence). The threshold never goes below the lowest score that has
-evidence.
+**Which thresholds.** Thresholds are scanned from each start of
+``scan_starts`` downwards and a scan stops at its first unproven threshold
+(a fixed sequence: to prove a bad threshold a scan must first prove the
+first bad one in its order). The error ``α`` is split evenly over the
+starts (several starts, so that a class whose top scores are rare, or a dip
+of precision, does not end every scan). The threshold is the lowest proven
+by any scan, never below the lowest score that has evidence.
 
-**Forgetting.** Evidence lives in a window (``window`` answers and/or
-``max_age_seconds``) that :meth:`PrecisionCalibrator.reset` empties on drift.
-Stratifying assumes that, within the window, being right depends on class
-and score only; a :class:`~labelstream.core.calibration_check.CalibrationCheck`
-tests every answer against that assumption and :meth:`~PrecisionCalibrator.learn_one`
-reports when recent answers contradict it (a drift the caller should react to).
-Updates are incremental: an answer adds to (or leaves) one score bin, and a
-class's threshold is rescanned from cumulative bin sums only when its
-evidence changed — no sort, no pass over the evidence.
+**Drift and generations.** Evidence is never forgotten bit by bit (a
+sliding window would break the supermartingale). Drifts are the business of
+the drift detectors and of the
+:class:`~labelstream.core.calibration_check.CalibrationCheck`, which tests
+every answer against the calibration and reports when recent answers
+contradict it. :meth:`PrecisionCalibrator.reset` then opens a new
+*generation*: every threshold's wealth above 1 is cut back to 1 (gains are
+forgotten, so nothing stays proven; a deficit is kept) and answers routed in
+an older generation are no longer bet on. Cutting wealth at a stopping time
+keeps it a supermartingale, so one ``α`` covers every generation: no error
+budget is spent per drift. Each wealth also keeps a share in cash (a bet of
+0), so that a threshold that was bad before a drift is never more than
+``log(len(bets) + 1)`` behind a fresh one after it.
+
+**Estimate.** :meth:`PrecisionCalibrator.precision_above` reports an
+inverse-probability-weighted estimate post-stratified by score bin, with a
+pointwise Clopper–Pearson interval on its effective sample size (for
+dashboards; it decides nothing).
 
 >>> import random
 >>> rng = random.Random(1)
 >>> calibrator = PrecisionCalibrator(target_precision=0.9, confidence_level=0.95)
 >>> calibrator.threshold("cat") is None  # no evidence, no auto-accept
 True
->>> for _ in range(2000):
+>>> for _ in range(4000):
 ...     score = rng.uniform(0.5, 1.0)
 ...     _ = calibrator.learn_one("cat", score, correct=rng.random() < score)
->>> calibrator.threshold("cat")  # true precision above 0.87 is 0.935; the oracle's threshold is 0.80
-0.87
->>> round(calibrator.precision_above("cat", 0.87).estimate, 3)
-0.924
+>>> calibrator.threshold("cat")  # true precision above 0.89 is 0.945; the oracle's threshold is 0.80
+0.89
+>>> round(calibrator.precision_above("cat", 0.89).estimate, 3)
+0.942
 
-[^1]: Angelopoulos, A. N., Bates, S., Candès, E. J., Jordan, M. I. and Lei, L. (2021).
-    Learn then Test: calibrating predictive algorithms to achieve risk control. arXiv:2110.01052.
+[^1]: Waudby-Smith, I. and Ramdas, A. (2023). Estimating means of bounded random variables by
+    betting. *Journal of the Royal Statistical Society B* 86(1), 1-27.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections import deque
 from collections.abc import Sequence
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from labelstream.core.bounds import Proportion, lower_bound, two_sided
+from labelstream.core.bounds import Proportion, two_sided
 from labelstream.core.calibration_check import CalibrationCheck
 
-# Thresholds tried, from high to low: every 0.01, then finer near 1 where scores crowd.
+# Thresholds tried: every 0.01, then finer near 1 where scores crowd.
 DEFAULT_GRID: tuple[float, ...] = (
     *(round(0.01 * i, 2) for i in range(0, 99)),
     0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999,
 )
+# Where the scans start (each spends an equal share of the error).
+DEFAULT_STARTS: tuple[float, ...] = (0.99, 0.9, 0.7)
+# The bets, as the share f of the stake lost on a wrong answer of relative weight 1 (λ = f / m).
+# f is the Kelly bet against an alternative precision m + f (1 - m): 0.5 -> 0.975, 0.9 -> 0.995 at m = 0.95.
+DEFAULT_BETS: tuple[float, ...] = (0.3, 0.5, 0.7, 0.85, 0.95)
 
 # Rows of a class's per-bin sums.
 _COUNT, _WEIGHT, _SUCCESS, _WEIGHTED_SUCCESS, _SQUARED = range(5)
 
-Estimator = Literal["stratified", "hajek"]
-
 # The calibration check's expectation: the share of correct answers in the bin, widened to its
 # neighbours until they hold this many answers.
 _MIN_BIN_EVIDENCE = 10
+
+
+def agreement_bar(target_precision: float, reviewer_accuracy: float = 1.0) -> float:
+    """The most a prediction at ``target_precision`` agrees with reviewers right ``reviewer_accuracy`` of the time.
+
+    A right prediction agrees when the reviewer is right; a wrong one at most when the reviewer is
+    wrong (with the model's label), if being wrong does not depend on the model being wrong.
+
+    >>> round(agreement_bar(0.95, 0.97), 4), agreement_bar(0.95)
+    (0.923, 0.95)
+    """
+    return target_precision * reviewer_accuracy + (1.0 - target_precision) * (1.0 - reviewer_accuracy)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """How a reviewed record came to be reviewed (the routing's sampling design for its class, then).
+
+    ``probability`` is the record's total probability of review over every route;
+    ``threshold`` the class's threshold in force (``None``: none); ``least_above`` and
+    ``least_below`` the least review probability of any record of the class at or above
+    it and below it (``None``: the same as ``probability``, a uniform design).
+
+    >>> Selection(0.5, threshold=0.9, least_above=0.02, least_below=0.05).floor(np.array([0.8, 0.95]))
+    array([0.02, 0.02])
+    >>> Selection(0.25).floor(np.array([0.8, 0.95]))  # no threshold: everything reviewed alike
+    array([0.25, 0.25])
+    """
+
+    probability: float = 1.0
+    threshold: float | None = None
+    least_above: float | None = None
+    least_below: float | None = None
+
+    def floor(self, grid: np.ndarray) -> np.ndarray:
+        """For each grid threshold ``t``: the least review probability of a record with score >= ``t``."""
+        below = self.probability if self.least_below is None else self.least_below
+        if self.threshold is None:
+            return np.full(grid.shape, below)
+        above = self.probability if self.least_above is None else self.least_above
+        return np.where(grid >= self.threshold, above, min(above, below))
+
+    def relative_weights(self, grid: np.ndarray) -> np.ndarray:
+        """Per grid threshold: the answer's weight relative to the rarest record, in [0, 1]."""
+        return np.clip(self.floor(grid) / self.probability, 0.0, 1.0)
+
+    def weight_below_and_above(self) -> tuple[float, float]:
+        """The relative weight for thresholds below the threshold in force, and at or above it."""
+        below = self.probability if self.least_below is None else self.least_below
+        if self.threshold is None:
+            weight = min(below / self.probability, 1.0)
+            return weight, weight
+        above = self.probability if self.least_above is None else self.least_above
+        return min(min(above, below) / self.probability, 1.0), min(above / self.probability, 1.0)
+
+
+def _log_mean_exp(log_values: np.ndarray) -> np.ndarray:
+    """``log(mean(exp(row)))`` of each row, without overflow."""
+    top = log_values.max(axis=1)
+    return top + np.log(np.exp(log_values - top[:, None]).mean(axis=1))
 
 
 def _from_top(row: np.ndarray) -> np.ndarray:
@@ -97,145 +172,192 @@ def _from_top(row: np.ndarray) -> np.ndarray:
     return np.flip(np.cumsum(np.flip(row)))
 
 
-def cumulative_estimates(bins: np.ndarray, estimator: Estimator = "stratified") -> tuple[np.ndarray, np.ndarray]:
-    """For each grid point: the precision estimate above it and its effective sample size."""
+def cumulative_estimates(bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each grid point: the stratified precision estimate above it and its effective sample size."""
     count, weight = bins[_COUNT], bins[_WEIGHT]
     with np.errstate(divide="ignore", invalid="ignore"):
-        if estimator == "hajek":
-            total, hits, squared = _from_top(weight), _from_top(bins[_WEIGHTED_SUCCESS]), _from_top(bins[_SQUARED])
-        else:
-            rate = np.where(count > 0, bins[_SUCCESS] / count, 0.0)
-            total, hits = _from_top(weight), _from_top(weight * rate)
-            squared = _from_top(np.where(count > 0, weight**2 / count, 0.0))
+        rate = np.where(count > 0, bins[_SUCCESS] / count, 0.0)
+        total, hits = _from_top(weight), _from_top(weight * rate)
+        squared = _from_top(np.where(count > 0, weight**2 / count, 0.0))
         estimate = np.where(total > 0, hits / total, 0.0)
         size = np.where(squared > 0, total**2 / squared, 0.0)
     return np.clip(estimate, 0.0, 1.0), size
 
 
 class PrecisionCalibrator:
-    """Per-class auto-accept thresholds with a precision lower bound at or above a target.
+    """Per-class auto-accept thresholds whose precision is proven by anytime-valid tests.
 
     Parameters
     ----------
     target_precision
         Auto-labels of a class must have precision at least this.
     confidence_level
-        Confidence of the lower bound (and family-wise, of the threshold scan).
-    window
-        Evidence kept: the most recent ``window`` answers.
-    max_age_seconds
-        Evidence older than this (by its timestamp) is forgotten; ``None`` keeps it.
-    min_evidence
-        Effective sample size a threshold needs before it is tested (at least the evidence that
-        proves the target with no wrong answer); ``None``: the evidence that proves it despite two
-        wrong answers (:meth:`evidence_to_prove`).
+        Probability that no bad threshold of a class is ever proven (all generations together).
     grid
         Candidate thresholds, increasing.
-    estimator
-        ``"stratified"`` (by score bin) or ``"hajek"`` (one weighted mean).
+    scan_starts
+        Grid thresholds the scans start from (downwards); the error is split evenly over them.
+    bets
+        The bets averaged in each wealth (with one more share kept in cash), as the share of the
+        stake a wrong answer of relative weight 1 loses.
     check_window
         Answers per class the calibration check tests together (0: no check).
+    headroom
+        Each bet's log-wealth is capped this far above the bar (``None``: no cap), so that a
+        threshold proven long ago is un-proven by a few wrong answers after a drift.
+    reviewer_accuracy
+        The share of right answers reviewers give *at most* (1: perfect reviewers, the default).
+        Answers are compared with the reviewers' labels, not with the truth: a prediction at
+        precision ``m`` agrees with a reviewer who is right with probability ``a``, independently of
+        the model, at most ``m a + (1 - m)(1 - a)`` of the time (:func:`agreement_bar`). That, not
+        ``m``, is the bar the tests hold the agreement to; with ``a = 1`` it is ``m``.
     """
 
     def __init__(
         self,
         target_precision: float = 0.95,
         confidence_level: float = 0.95,
-        window: int = 2000,
-        max_age_seconds: float | None = None,
-        min_evidence: float | None = None,
         grid: Sequence[float] = DEFAULT_GRID,
-        estimator: Estimator = "stratified",
+        scan_starts: Sequence[float] = DEFAULT_STARTS,
+        bets: Sequence[float] = DEFAULT_BETS,
         check_window: int = 50,
+        reviewer_accuracy: float = 1.0,
+        headroom: float | None = 1.5,
     ) -> None:
+        if not 0.5 < reviewer_accuracy <= 1.0:
+            raise ValueError(f"reviewer_accuracy must be in (0.5, 1], got {reviewer_accuracy}")
+        if not bets or not all(0.0 < f < 1.0 for f in bets):
+            raise ValueError(f"bets must be shares in (0, 1), got {bets}")
         self.target_precision = target_precision
         self.confidence_level = confidence_level
-        self.window = window
-        self.max_age_seconds = max_age_seconds
-        self.min_evidence = min_evidence
         self.grid = tuple(grid)
-        self.estimator = estimator
+        self.scan_starts = tuple(scan_starts)
+        self.bets = tuple(bets)
         self.check_window = check_window
+        self.reviewer_accuracy = reviewer_accuracy
+        self.headroom = headroom
+        self.bar = agreement_bar(target_precision, reviewer_accuracy)
         self.check = CalibrationCheck(check_window)
+        self.generation = 0
         self._grid = np.asarray(self.grid)
-        # Below evidence_to_prove(0) even a flawless record fails: testing there would only end the scan.
-        floor = self.evidence_to_prove(wrong_answers=0)
-        self._min_size = max(min_evidence, floor) if min_evidence is not None else self.evidence_to_prove(2)
-        self._reset()
+        self._lambdas = np.asarray((0.0, *self.bets)) / self.bar  # column 0: cash
+        self._starts = sorted({self._bin(s) for s in self.scan_starts}, reverse=True)
+        self._clear()
 
-    def _reset(self) -> None:
-        self._evidence: deque[tuple[str, float, bool, float, float]] = deque()
-        self._bins: dict[str, np.ndarray] = {}  # label -> (count, weight, weighted successes, squared weight) per bin
+    def _clear(self) -> None:
+        self._bins: dict[str, np.ndarray] = {}  # label -> (count, weight, successes, weighted successes, squared weight) per bin
+        self._log_wealth: dict[str, np.ndarray] = {}  # label -> log-wealth per (grid threshold, bet)
         self._thresholds: dict[str, float | None] = {}
         self._stale: set[str] = set()
+        self.answers = 0
 
     def reset(self) -> None:
-        """Forget all evidence (after a drift): no class is auto-accepted until evidence rebuilds."""
-        self._reset()
+        """Open a new generation: wealth above 1 is cut back to 1, so no class is auto-accepted until evidence rebuilds."""
+        log_wealth = {label: self.log_wealth(label) for label in self._log_wealth}
+        self._clear()
+        for label, total in log_wealth.items():  # rebalanced evenly over the bets, at most 1
+            self._log_wealth[label] = np.repeat(np.minimum(total, 0.0)[:, None], len(self._lambdas), axis=1)
         self.check.reset()
+        self.generation += 1
 
     def __len__(self) -> int:
-        return len(self._evidence)
+        """Answers learned in this generation."""
+        return self.answers
+
+    @property
+    def proof_level(self) -> float:
+        """Log-wealth a threshold needs to be proven: ``log(1 / α)`` with ``α`` split over the scan starts."""
+        return math.log(len(self._starts) / (1.0 - self.confidence_level))
 
     def learn_one(
-        self, label: str, score: float, correct: bool, inclusion_probability: float = 1.0, timestamp: float = 0.0
+        self,
+        label: str,
+        score: float,
+        correct: bool,
+        selection: Selection | None = None,
+        timestamp: float = 0.0,
     ) -> bool:
-        """Add one answer: the predicted ``label`` and its ``score``, and whether it was right.
+        """Add one answer: the predicted ``label``, its ``score``, whether it was right, and how it was selected.
 
+        ``selection`` defaults to a uniform design (every record as likely to be reviewed).
         Returns whether recent answers now contradict the calibration (:mod:`~labelstream.core.calibration_check`):
         the caller should treat that as a drift and :meth:`reset`.
         """
-        if not 0.0 < inclusion_probability <= 1.0:
-            raise ValueError(f"inclusion_probability must be in (0, 1], got {inclusion_probability}")
-        item = (label, float(score), bool(correct), float(inclusion_probability), float(timestamp))
-        expected = self._expected(label, item[1])
-        contradicted = expected is not None and self.check.update(label, expected, item[2])
-        self._evidence.append(item)
-        self._update(item, +1)
-        self._forget(timestamp)
+        selection = selection or Selection()
+        if not 0.0 < selection.probability <= 1.0:
+            raise ValueError(f"review probability must be in (0, 1], got {selection.probability}")
+        score, correct = float(score), bool(correct)
+        expected = self._expected(label, score)
+        contradicted = expected is not None and self.check.update(label, expected, correct)
+        k = self._bin(score)
+        self._update_bins(label, k, correct, selection.probability)
+        self._bet(label, k, correct, selection)
+        self.answers += 1
         return contradicted
 
+    def _bet(self, label: str, k: int, correct: bool, selection: Selection) -> None:
+        """Every threshold at or below the score bets on this answer."""
+        log_wealth = self._log_wealth.get(label)
+        if log_wealth is None:
+            log_wealth = self._log_wealth[label] = np.zeros((len(self.grid), len(self._lambdas)))
+        below, above = selection.weight_below_and_above()
+        excess = (1.0 if correct else 0.0) - self.bar
+        split = k + 1 if selection.threshold is None else min(bisect.bisect_left(self.grid, selection.threshold), k + 1)
+        if split > 0:
+            log_wealth[:split] += np.log1p(below * excess * self._lambdas)
+        if split < k + 1:
+            log_wealth[split : k + 1] += np.log1p(above * excess * self._lambdas)
+        if self.headroom is not None:  # bank at most this much above the bar: a drift un-proves within a few answers
+            np.minimum(log_wealth[: k + 1], self.proof_level + self.headroom, out=log_wealth[: k + 1])
+
     def _expected(self, label: str, score: float) -> float | None:
-        """The calibrated chance that a prediction of ``label`` at ``score`` is right (None: too little evidence)."""
+        """The calibrated chance that a prediction of ``label`` at ``score`` is right (None: too little evidence).
+
+        The share of right answers in the score's bin, widened symmetrically to its neighbours until
+        the window holds enough answers.
+        """
         bins = self._bins.get(label)
-        if bins is None:
+        if bins is None or self.check.window <= 0:
             return None
-        k, last = self._bin(score), len(self.grid) - 1
-        for half_width in range(len(self.grid)):  # widen around the bin until it holds enough answers
-            low, high = max(k - half_width, 0), min(k + half_width, last) + 1
-            count = bins[_COUNT, low:high].sum()
-            if count >= _MIN_BIN_EVIDENCE:
-                return (bins[_SUCCESS, low:high].sum() + 0.5) / (count + 1.0)
-            if low == 0 and high == last + 1:
-                return None
-        return None
+        counts = np.concatenate(([0.0], np.cumsum(bins[_COUNT])))
+        if counts[-1] < _MIN_BIN_EVIDENCE:
+            return None
+        k, size = self._bin(score), len(self.grid)
+        half = np.arange(size)
+        low, high = np.maximum(k - half, 0), np.minimum(k + half, size - 1) + 1
+        enough = counts[high] - counts[low] >= _MIN_BIN_EVIDENCE
+        h = int(np.argmax(enough))
+        successes = np.concatenate(([0.0], np.cumsum(bins[_SUCCESS])))
+        count = counts[high[h]] - counts[low[h]]
+        return (successes[high[h]] - successes[low[h]] + 0.5) / (count + 1.0)
 
     def _bin(self, score: float) -> int:
-        return max(int(np.searchsorted(self._grid, score, side="right")) - 1, 0)
+        return max(bisect.bisect_right(self.grid, score) - 1, 0)
 
-    def _forget(self, now: float) -> None:
-        while len(self._evidence) > self.window:
-            self._update(self._evidence.popleft(), -1)
-        if self.max_age_seconds is not None:
-            while self._evidence and now - self._evidence[0][4] > self.max_age_seconds:
-                self._update(self._evidence.popleft(), -1)
-
-    def _update(self, item: tuple[str, float, bool, float, float], sign: int) -> None:
-        label, score, correct, probability, _ = item
+    def _update_bins(self, label: str, k: int, correct: bool, probability: float) -> None:
         bins = self._bins.get(label)
         if bins is None:
             bins = self._bins[label] = np.zeros((5, len(self._grid)))
-        k = self._bin(score)
         weight = 1.0 / probability
-        bins[:, k] += sign * np.array([1.0, weight, float(correct), weight * correct, weight * weight])
-        if bins[_COUNT, k] <= 0:  # no rounding residue in an empty bin
-            bins[:, k] = 0.0
+        bins[_COUNT, k] += 1.0
+        bins[_WEIGHT, k] += weight
+        bins[_SQUARED, k] += weight * weight
+        if correct:
+            bins[_SUCCESS, k] += 1.0
+            bins[_WEIGHTED_SUCCESS, k] += weight
         self._stale.add(label)
+
+    def log_wealth(self, label: str) -> np.ndarray:
+        """Per grid threshold: the log of the wealth bet against its hypothesis (0 before any answer)."""
+        log_wealth = self._log_wealth.get(label)
+        if log_wealth is None:
+            return np.zeros(len(self.grid))
+        return _log_mean_exp(log_wealth)
 
     def threshold(self, label: str) -> float | None:
         """The lowest proven threshold for predicted class ``label``; ``None`` when none is proven."""
         if label in self._stale:
-            self._thresholds[label] = self._scan(self._bins[label])
+            self._thresholds[label] = self._scan(label)
             self._stale.discard(label)
         return self._thresholds.get(label)
 
@@ -243,49 +365,69 @@ class PrecisionCalibrator:
         """Every class with evidence -> its threshold."""
         return {label: self.threshold(label) for label in sorted(self._bins)}
 
-    def _scan(self, bins: np.ndarray) -> float | None:
-        """Fixed-sequence test from the highest threshold down; stop at the first failure."""
-        estimates, sizes = cumulative_estimates(bins, self.estimator)
-        alpha = 1.0 - self.confidence_level
+    def _scan(self, label: str) -> float | None:
+        """Fixed-sequence scans from each start downwards, each stopping at its first unproven threshold."""
+        unproven = np.flatnonzero(self.log_wealth(label) < self.proof_level)
+        with_evidence = self._bins[label][_COUNT] > 0
         best = None
-        for k in range(len(self.grid) - 1, -1, -1):
-            size = float(sizes[k])
-            if size < self._min_size:
-                continue  # too little evidence to test: skipped, not failed
-            estimate = float(estimates[k])
-            if estimate < self.target_precision or lower_bound(estimate * size, size, alpha) < self.target_precision:
-                break
-            if bins[_COUNT, k] > 0:
-                best = self.grid[k]
-        return best
+        for start in self._starts:
+            first_failure = unproven[unproven <= start]
+            low = int(first_failure[-1]) + 1 if first_failure.size else 0  # proven: low .. start
+            candidates = np.flatnonzero(with_evidence[low : start + 1])
+            if candidates.size and (best is None or low + int(candidates[0]) < best):
+                best = low + int(candidates[0])
+        return None if best is None else self.grid[best]
 
-    def evidence_to_prove(self, wrong_answers: int = 0) -> float:
-        """The least evidence whose bound reaches the target with this many wrong answers."""
-        alpha = 1.0 - self.confidence_level
-        size = math.ceil(math.log(alpha) / math.log(self.target_precision))  # no wrong answer
-        while lower_bound(size - wrong_answers, size, alpha) < self.target_precision:
-            size += 1
-        return float(size)
+    def answers_to_prove(self) -> int:
+        """Flawless answers (uniform design, one score) a fresh threshold needs before it is proven."""
+        n, log_wealth = 0, np.zeros((1, len(self._lambdas)))
+        while _log_mean_exp(log_wealth)[0] < self.proof_level:
+            log_wealth += np.log1p(self._lambdas * (1.0 - self.bar))
+            n += 1
+        return n
 
     def precision_above(self, label: str, threshold: float) -> Proportion:
-        """Estimate (and two-sided interval) of the precision of class ``label`` at scores >= ``threshold``."""
+        """Estimate (and pointwise two-sided interval) of the precision of class ``label`` at scores >= ``threshold``."""
         bins = self._bins.get(label)
         if bins is None or not (self._grid >= threshold).any():
             return two_sided(float("nan"), 0.0, self.confidence_level)
         k = int(np.argmax(self._grid >= threshold))
-        estimates, sizes = cumulative_estimates(bins, self.estimator)
+        estimates, sizes = cumulative_estimates(bins)
         return two_sided(float(estimates[k]), float(sizes[k]), self.confidence_level)
 
     def state(self) -> dict[str, Any]:
-        """The evidence window, as plain data (travels in model snapshots)."""
-        return {"evidence": [list(item) for item in self._evidence]}
+        """The generation's evidence, as plain data (travels in model snapshots)."""
+        return {
+            "format": 2,
+            "generation": self.generation,
+            "answers": self.answers,
+            "classes": {
+                label: {"bins": self._bins.get(label, np.zeros((5, len(self.grid)))).tolist(),
+                        "log_wealth": wealth.tolist()}
+                for label, wealth in self._log_wealth.items()
+            },
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Replace the evidence with ``state`` (from :meth:`state`)."""
-        self._reset()
-        for label, score, correct, probability, timestamp in state.get("evidence", []):
-            item = (str(label), float(score), bool(correct), float(probability), float(timestamp))
-            self._evidence.append(item)
-            self._update(item, +1)
-        if self._evidence:
-            self._forget(self._evidence[-1][4])
+        """Replace the evidence with ``state`` (from :meth:`state`).
+
+        Evidence in an older format, or made with another grid or other bets, is not adopted (no class
+        auto-accepted until evidence rebuilds); the generation is adopted in any case.
+        """
+        self._clear()
+        if state.get("format") != 2:
+            return
+        self.generation = int(state["generation"])
+        shape = (len(self.grid), len(self._lambdas))
+        classes = {
+            label: (np.asarray(data["bins"], dtype=float), np.asarray(data["log_wealth"], dtype=float))
+            for label, data in state["classes"].items()
+        }
+        if any(bins.shape != (5, len(self.grid)) or wealth.shape != shape for bins, wealth in classes.values()):
+            return
+        self.answers = int(state.get("answers", 0))
+        for label, (bins, log_wealth) in classes.items():
+            self._log_wealth[label] = log_wealth
+            if bins[_COUNT].any():
+                self._bins[label] = bins
+                self._stale.add(label)

@@ -1,6 +1,6 @@
 """Calibration check: does recent evidence still agree with the calibration?
 
-The calibrator assumes that, within its window, a record's chance of being
+The calibrator assumes that, within a generation, a record's chance of being
 right depends on its class and score only. A concept drift breaks that: the
 model keeps its confidence but is now wrong more often. Each new answer is
 compared with what the calibration expected for its class and score bin
@@ -10,9 +10,12 @@ it is never exactly 0 or 1). Over the latest ``window`` answers of a class
 answers, the chance of so few correct answers if the calibration still held
 is at most the binomial tail ``P(Binomial(n, mean(p)) <= k)`` (Hoeffding,
 1956: a sum of Bernoulli variables with unequal ``p_i`` is more concentrated
-than the binomial with their mean, for ``k <= n * mean(p) - 1``). Below
-``alpha`` (1e-4 per check by default) the evidence is stale and must be
-forgotten.
+than the binomial with their mean, for ``k <= n * mean(p) - 1``). The
+newest ``min_answers``, ``2 min_answers`` and ``window`` answers are each
+tested at a third of ``alpha`` (1e-3 per check by default), so that a drift
+is not diluted by the answers before it. Below that the evidence is stale:
+the calibration starts a new generation. A false alarm costs coverage for a
+while, never precision.
 
 The test is one-sided and against the calibration, not against the past: a
 model that improves (answers better than expected) never raises an alarm,
@@ -40,7 +43,7 @@ from scipy.special import bdtr
 class CalibrationCheck:
     """A sliding one-sided test of answers against their calibrated expectation, per class."""
 
-    def __init__(self, window: int = 50, alpha: float = 1e-4, min_answers: int = 10) -> None:
+    def __init__(self, window: int = 50, alpha: float = 1e-3, min_answers: int = 10) -> None:
         self.window = window
         self.alpha = alpha
         self.min_answers = min_answers
@@ -58,6 +61,13 @@ class CalibrationCheck:
         n = len(recent)
         if n < self.min_answers:
             return False
-        successes = sum(c for _, c in recent)
-        mean = sum(p for p, _ in recent) / n
-        return successes <= n * mean - 1 and float(bdtr(successes, n, mean)) < self.alpha
+        lengths = sorted({min(length, n) for length in (self.min_answers, 2 * self.min_answers, self.window)})
+        alpha = self.alpha / len(lengths)  # each suffix tested at its share: the newest answers are not diluted
+        items = list(recent)
+        for length in lengths:
+            tail = items[n - length :]
+            successes = sum(c for _, c in tail)
+            mean = sum(p for p, _ in tail) / length
+            if successes <= length * mean - 1 and float(bdtr(successes, length, mean)) < alpha:
+                return True
+        return False

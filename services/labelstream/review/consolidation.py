@@ -39,6 +39,11 @@ model version or drift, which Dawid-Skene's fixed per-reviewer confusion
 cannot follow; it would move the reviewers' accuracy estimates towards their
 agreement with the model.
 
+A second review (``label_errors``: an answer a confident model contradicted,
+reopened with one more reviewer) is consolidated the same way, but teaches
+neither the consensus nor the agreement tracker: it was chosen *because* its
+first answer looked wrong, so it would bias the estimate of that reviewer.
+
 The algorithms are the core's (:mod:`labelstream.core.consensus`,
 :mod:`labelstream.core.agreement`); this module runs them on the queue.
 """
@@ -130,8 +135,9 @@ class Consolidator:
         if label is None:
             return 0
         adjudicated = adjudicated and not timed_out  # one more reviewer answered
-        self.consensus.learn_one(answers)
-        self.tracker.add_item(first_answers(answers, adjudicated), label)
+        if self.queue.item_field(record_id, "second_review") is None:  # a second review is no random sample
+            self.consensus.learn_one(answers)
+            self.tracker.add_item(first_answers(answers, adjudicated), label)
         correction = {
             "kind": "consensus",
             "id": record_id,

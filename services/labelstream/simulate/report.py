@@ -55,6 +55,9 @@ class RecordOutcome:
     method: str | None = None
     relabeled: bool = False
     model_version: int = 0
+    generation: int = 0
+    audit_probability: float | None = None
+    """The probability of an audit at its routing (``None``: its inclusion probability stands for it)."""
     votes: dict[str, str] | None = None
     """Labeling functions' votes on the record when any voted (a ``weak`` auto-label combined them)."""
 
@@ -99,23 +102,32 @@ def windows(outcomes: Sequence[RecordOutcome], size: int, start: int = 0) -> lis
 
 
 def audit_estimate(outcomes: Iterable[RecordOutcome], confidence_level: float) -> dict[str, Any]:
-    """Inverse-probability-weighted precision of auto-labels from audited records, overall and per predicted class."""
+    """Inverse-probability-weighted precision of auto-labels from audited records: overall, per predicted class,
+    and per calibration generation (after a drift reset the old estimate no longer describes the auto-labels)."""
     overall = WeightedSums()
     by_class: dict[str, WeightedSums] = defaultdict(WeightedSums)
-    count = 0
+    by_generation: dict[int, WeightedSums] = defaultdict(WeightedSums)
+    counts: Counter[int] = Counter()
     for o in outcomes:
         if o.reason != "audit" or o.outcome != "review" or o.predicted_label is None:
             continue
-        count += 1
+        counts[o.generation] += 1
         correct = o.predicted_label == o.true_label
-        overall.add(correct, 1.0 / o.inclusion_probability)
-        by_class[o.predicted_label].add(correct, 1.0 / o.inclusion_probability)
+        weight = 1.0 / (o.audit_probability or o.inclusion_probability)
+        overall.add(correct, weight)
+        by_class[o.predicted_label].add(correct, weight)
+        by_generation[o.generation].add(correct, weight)
     estimate = overall.proportion(confidence_level)
+    count = sum(counts.values())
     return {
         "audit_precision_estimate": None if not count else estimate.estimate,
         "audit_ci": None if not count else [estimate.lower, estimate.upper],
         "audit_count": count,
         "audit_per_class": {label: sums.proportion(confidence_level).as_dict() for label, sums in sorted(by_class.items())},
+        "audit_per_generation": {
+            str(generation): {**sums.proportion(confidence_level).as_dict(), "count": counts[generation]}
+            for generation, sums in sorted(by_generation.items())
+        },
     }
 
 

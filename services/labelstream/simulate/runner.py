@@ -1,9 +1,13 @@
-"""The in-process simulation loop: a labeled file through the core engine, with a perfect reviewer.
+"""The in-process simulation loop: a labeled file through the core engine, with a simulated reviewer.
 
 Rows are streamed in file order, in micro-batches, through
 :class:`~labelstream.core.engine.LabelingEngine`. A record routed to review
-gets its true label from the label column at once (an oracle reviewer) and
-the engine learns it, with the evidence the policy needs. Deferred records
+is answered by a :class:`~labelstream.simulate.reviewer.SimulatedReviewer`:
+by default at once and with the true label from the label column (an oracle),
+else some records later and sometimes wrongly; the engine learns the answer
+when it arrives, with the evidence the policy needs (the prediction and
+routing context of when the record was routed). Precision in the report is
+always measured against the label column, never against the answers. Deferred records
 wait; every ``learner.publish_every_corrections`` learned answers a new
 model version "lands" and they are re-scored (``engine.relabel``): those the
 policy now accepts are auto-labeled with ``relabeled=True``. With drift
@@ -17,7 +21,8 @@ Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 >>> from labelstream.datafile import rows_from_text
 >>> from labelstream.settings import load_settings
 >>> text = "x,y\\n" + "".join(f"{i % 2 * 2 - 1},{'pos' if i % 2 else 'neg'}\\n" for i in range(400))
->>> policy = {"name": "threshold", "confidence_threshold": 0.6, "cold_start_records": 20, "cold_start_corrections": 0}
+>>> policy = {"name": "threshold", "confidence_threshold": 0.6, "cold_start_records": 20, "cold_start_corrections": 0,
+...           "review_budget_share": None}
 >>> result = Simulation(load_settings(policy=policy)).run(rows_from_text(text, "csv", label_column="y"))
 >>> result.report["records"], result.report["auto_share"], result.report["auto_precision"]
 (400, 0.9475, 1.0)
@@ -27,6 +32,7 @@ Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -43,6 +49,7 @@ from labelstream.datafile import Row
 from labelstream.errors import InputFileError
 from labelstream.settings import Settings
 from labelstream.simulate.report import RecordOutcome, build_report
+from labelstream.simulate.reviewer import SimulatedReviewer
 from labelstream.simulate.weak_report import weak_report
 
 
@@ -73,6 +80,8 @@ class Simulation:
         Redis TTL); ``None`` keeps re-scoring it until the end.
     on_record
         Called with the number of rows consumed so far (progress bars).
+    reviewer
+        Who answers reviews (default: at once, always right).
     """
 
     def __init__(
@@ -83,6 +92,7 @@ class Simulation:
         records_per_second: float = 10.0,
         deferred_ttl: int | None = None,
         on_record: Callable[[int], None] | None = None,
+        reviewer: SimulatedReviewer | None = None,
     ) -> None:
         self.settings = settings
         self.window_size = window_size
@@ -90,6 +100,7 @@ class Simulation:
         self.records_per_second = records_per_second
         self.deferred_ttl = deferred_ttl
         self.on_record = on_record
+        self.reviewer = reviewer or SimulatedReviewer()
         self.now = 0.0
         self.engine: LabelingEngine = build_engine(settings, clock=lambda: self.now)
         self.reaction: DriftReaction | None = None
@@ -102,6 +113,8 @@ class Simulation:
         self._deferred: dict[int, tuple[Record, str, str | None]] = {}  # index -> record, reason, proposed label
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
+        self._answers: list[tuple[int, int, Routed, str]] = []  # heap: (due record index, order, item, answer)
+        self._labels: dict[str, None] = {}  # labels seen so far, in order (a wrong answer is one of them)
 
     def run(self, rows: Iterable[Row]) -> SimulationResult:
         """Stream every row through the engine and build the report."""
@@ -112,6 +125,7 @@ class Simulation:
             consumed += len(batch)
             if self.on_record is not None:
                 self.on_record(consumed)
+        self._deliver(until=None)  # answers still on their way arrive after the stream
         self._new_version()  # the last answers land too
         elapsed = time.perf_counter() - started
         report = build_report(
@@ -170,50 +184,61 @@ class Simulation:
     def _route(self, batch: list[tuple[Record, str]]) -> None:
         engine = self.engine
         routed = engine.process([record for record, _ in batch])
-        answers = []
         for (record, true_label), item in zip(batch, routed, strict=True):
             index = len(self.outcomes)
             self.now = index / self.records_per_second
-            self.outcomes.append(self._outcome(index, item, true_label))
+            self._labels[true_label] = None
+            answer = None
             if item.decision.outcome == "review":
-                answers.append((item, true_label))
+                answer = self.reviewer.answer(true_label, item.prediction.label, list(self._labels))
+                due = index + 1 + self.reviewer.delay_records()  # at once: after its batch
+                heapq.heappush(self._answers, (due, index, item, answer))
             elif item.decision.outcome == "deferred":
                 self._deferred[index] = (record, item.decision.reason, item.prediction.label)
-        generation = self._drift_generation()
-        for item, true_label in answers:
-            self._answer(item, true_label)
-        if self._drift_generation() > generation:  # the policy's own calibration check reset its evidence
-            self.drift_events.append({"detector": "calibration_check", "at_record": len(self.outcomes), "steps": ["policy"]})
-        self._handle_drift()
-        if self._learned_since_version >= self.settings.learner.publish_every_corrections:
-            self._new_version()
+            self.outcomes.append(self._outcome(index, item, true_label, answer))
+        self._deliver(until=len(self.outcomes))
 
-    def _outcome(self, index: int, item: Routed, true_label: str) -> RecordOutcome:
+    def _deliver(self, until: int | None) -> None:
+        """Learn the answers due by record ``until`` (all of them with ``None``), in the order they arrive."""
+        while self._answers and (until is None or self._answers[0][0] <= until):
+            _due, _index, item, answer = heapq.heappop(self._answers)
+            generation = self._drift_generation()
+            self._answer(item, answer)
+            if self._drift_generation() > generation:  # the policy's own calibration check reset its evidence
+                self.drift_events.append({"detector": "calibration_check", "at_record": len(self.outcomes), "steps": ["policy"]})
+            self._handle_drift()
+            if self._learned_since_version >= self.settings.learner.publish_every_corrections:
+                self._new_version()
+
+    def _outcome(self, index: int, item: Routed, true_label: str, answer: str | None) -> RecordOutcome:
         decision, prediction = item.decision, item.prediction
+        context = decision.context
         outcome = RecordOutcome(
             index, item.record.id, true_label, decision.outcome, decision.reason, prediction.label,
             prediction.confidence, decision.inclusion_probability, model_version=self.engine.model_version,
+            generation=int(context.get("generation", 0)),
+            audit_probability=context.get("p_audit") if decision.reason == "audit" else None,
             votes=item.votes,
         )
         if decision.outcome == "label":
             return replace(outcome, label=prediction.label, method=item.method)
         if decision.outcome == "review":
-            return replace(outcome, label=true_label, method="human")
+            return replace(outcome, label=answer, method="human")
         return outcome
 
-    def _answer(self, item: Routed, true_label: str) -> None:
-        """The oracle reviewer answers; the drift reaction and the engine learn it."""
+    def _answer(self, item: Routed, answer: str) -> None:
+        """The reviewer's answer arrives; the drift reaction and the engine learn it."""
         engine = self.engine
         if self.reaction is not None:
             x = engine.featurizer.transform_one(item.record.features)
             champion = Prediction.from_probabilities(engine.model.predict_proba_one(x)).label
-            self.reaction.observe_answer(x, true_label, champion)
+            self.reaction.observe_answer(x, answer, champion)
         decision = item.decision
         evidence = Evidence(
-            item.prediction, true_label, decision.reason, decision.inclusion_probability, self.now,
+            item.prediction, answer, decision.reason, decision.inclusion_probability, self.now,
             context=decision.context,
         )
-        engine.learn(item.record, true_label, evidence, votes=item.votes or {})
+        engine.learn(item.record, answer, evidence, votes=item.votes or {})
         self._learned_since_version += 1
 
     def _drift_generation(self) -> int:

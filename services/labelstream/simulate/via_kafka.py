@@ -87,6 +87,7 @@ class KafkaRun:
         rate: float = 200.0,
         reviewer_delay: float = 0.0,
         log_dir: Path | None = None,
+        reviewer_accuracy: float = 1.0,
         namespace: str | None = None,
         keep: bool = False,
         human: HumanHalf | None = None,
@@ -98,6 +99,7 @@ class KafkaRun:
         self.id_column = id_column
         self.rate = rate
         self.reviewer_delay = reviewer_delay
+        self.reviewer_accuracy = reviewer_accuracy
         self.log_dir = log_dir or Path(".stack") / "runs" / self.namespace
         self.keep = keep
         self.truth = truth_from_file(str(data), label_column, id_column)
@@ -145,7 +147,10 @@ class KafkaRun:
         return self.report(follower.ledger, time.monotonic() - started)
 
     def _start_services(self) -> None:
-        reviewer_args = ["--data", str(self.data), "--label-column", self.label_column, "--delay", str(self.reviewer_delay)]
+        reviewer_args = [
+            "--data", str(self.data), "--label-column", self.label_column, "--delay", str(self.reviewer_delay),
+            "--accuracy", str(self.reviewer_accuracy),
+        ]
         if self.id_column:
             reviewer_args += ["--id-column", self.id_column]
         self.services = [
@@ -273,6 +278,8 @@ class KafkaRun:
             method=final["method"] if final else None,
             relabeled=relabeled,
             model_version=routed.get("model_version") or 0,
+            generation=int((routed.get("context") or {}).get("generation", 0)),
+            audit_probability=(routed.get("context") or {}).get("p_audit") if routed.get("reason") == "audit" else None,
         )
 
     def report(self, ledger: Ledger, elapsed: float) -> dict[str, Any]:

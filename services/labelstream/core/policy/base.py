@@ -154,5 +154,10 @@ class Policy(ABC):
     def on_drift(self, detector: str) -> None:
         """React to a drift detected by ``detector`` (default: no reaction)."""
 
+    def census_context(self) -> dict[str, Any]:
+        """The :attr:`Decision.context` of a record every one of whose kind is answered (a fully labeled warm-up
+        set: review probability 1 now), for :class:`Evidence` of answers no routing decided (default: none)."""
+        return {}
+
     def on_model_version(self, version: int) -> None:
         """The model version that scores the next records (default: not needed)."""

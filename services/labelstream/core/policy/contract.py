@@ -5,30 +5,46 @@ For each record, in order:
 1. **Cold start** (the first records, or until the model learned enough
    answers): review, within the budget's reserve.
 2. **No proven threshold** for the predicted class (no evidence yet, or
-   evidence reset by a drift): review with inclusion probability 1 within
-   the budget, else defer (``no_evidence``). These answers are the unbiased
-   evidence the calibrator needs.
+   evidence reset by a drift): review within the budget, else defer
+   (``no_evidence``). Every record of the class is as likely to be reviewed:
+   these answers are the evidence the calibrator needs, at full weight.
 3. **Score at or above the class's threshold**: auto-label — except a
    uniformly random ``audit_share`` of them, reviewed with reason ``audit``,
    and the ``boundary_share`` closest to their threshold
    (:class:`~labelstream.core.boundary.BoundarySampler`), reviewed with reason
    ``uncertain``: where a drift shows first and an answer teaches most.
 4. **Below the threshold**: the query strategy decides, through the shared
-   budget gate; not asked means deferred (``over_budget``).
+   budget gate (never below its floor, ``min_inclusion_probability``); not
+   asked means deferred (``over_budget``).
 
-Every review carries its inclusion probability, and every answer
-(:meth:`ContractPolicy.learn`) becomes weighted evidence for the
-:class:`~labelstream.core.calibration.PrecisionCalibrator`; audit answers
-also feed the :class:`~labelstream.core.audit.AuditEstimator`.
+**The sampling design travels with the record.** Each decision's
+:attr:`~labelstream.core.policy.base.Decision.context` holds the model version,
+the calibration generation, the threshold in force, the record's *total*
+probability of review over every route (``p_review``: audit, boundary and
+strategy together, times the budget gate's admission rate), and the least
+review probability of any record of its class above the threshold
+(``p_audit``) and below it (``p_floor``). The answer brings it back, and
+:meth:`ContractPolicy.learn` turns it into the answer's
+:class:`~labelstream.core.calibration.Selection`. Evidence that no review
+route selected (a correction to an auto-labeled or deferred record), or that
+was routed in another generation, does not enter the calibration (the model
+still learns it). Audit answers also feed the
+:class:`~labelstream.core.audit.AuditEstimator` of the generation and the
+cumulative one.
 
-State: the calibration evidence, audit estimates, drift generation and the
-strategy's models are *learned* (built in the learner, shipped in model
-snapshots); the budget, random draws, cold-start counter and the raised
-audit share after a drift are *routing* state, local to each labeler.
+**Who resets what.** The calibration evidence, its generation and the audit
+estimates are *learned* state: built in the learner, shipped in model
+snapshots; only the learner's evidence of a drift (the calibration check, a
+challenger swap, a rollback: :data:`EVIDENCE_DETECTORS`) resets them and
+opens a new generation. Any other drift (the error detectors in the learner;
+confidence, class shares, features in the labeler) only raises the audit
+share for a while: *routing* state, local to each
+labeler like the budget, the random draws and the cold-start counter. A
+labeler that adopts a snapshot of a newer generation raises its audits too.
 
 >>> import random
 >>> from labelstream.core.strategies import VariableUncertainty
->>> policy = ContractPolicy(PrecisionCalibrator(min_evidence=30), VariableUncertainty(), ReviewBudget(share=0.3),
+>>> policy = ContractPolicy(PrecisionCalibrator(), VariableUncertainty(), ReviewBudget(share=0.3),
 ...                         cold_start_records=0, cold_start_corrections=0, seed=1)
 >>> sure = Prediction.from_probabilities({"spam": 0.97, "ham": 0.03})
 >>> policy.decide(sure, n_learned=100).reason  # no evidence for "spam" yet: a human looks
@@ -36,7 +52,8 @@ audit share after a drift are *routing* state, local to each labeler.
 >>> rng = random.Random(0)
 >>> for _ in range(300):
 ...     score = rng.uniform(0.9, 1.0)
-...     policy.learn(Evidence(Prediction.from_probabilities({"spam": score, "ham": 1 - score}), "spam"))
+...     policy.learn(Evidence(Prediction.from_probabilities({"spam": score, "ham": 1 - score}), "spam",
+...                           reason="cold_start", context={"outcome": "review", "generation": 0, "p_review": 1.0}))
 >>> policy.calibrator.threshold("spam"), policy.accepts(sure)
 (0.9, True)
 >>> [policy.decide(sure, n_learned=400).outcome for _ in range(5)]
@@ -46,15 +63,37 @@ audit share after a drift are *routing* state, local to each labeler.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from labelstream.core.audit import AuditEstimator
 from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
-from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.calibration import PrecisionCalibrator, Selection
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
 from labelstream.core.policy.threshold import ColdStart
 from labelstream.core.strategies.base import QueryStrategy
+
+OVERALL = "__all__"
+"""The calibration key of every class under the overall guarantee."""
+
+EVIDENCE_DETECTORS: tuple[str, ...] = ("calibration_check", "challenger", "rollback")
+"""Drifts that reset the calibration (all the learner's). The others only raise audits: the error
+detectors too, since the error rate of *reviewed* records moves whenever routing does (a threshold
+proven, a budget filling up) — the calibration check judges each answer at its own score instead."""
+
+
+def is_evidence_detector(detector: str) -> bool:
+    """Whether a drift of ``detector`` resets the calibration (``name:label`` is of family ``name``)."""
+    return any(detector == name or detector.startswith(name + ":") for name in EVIDENCE_DETECTORS)
+
+
+def selection_of(context: Mapping[str, Any]) -> Selection | None:
+    """The sampling design of a reviewed record, from its routing context (``None``: not selected by review)."""
+    probability = context.get("p_review")
+    if context.get("outcome") != "review" or not probability or probability <= 0:
+        return None
+    return Selection(float(probability), context.get("threshold"), context.get("p_audit"), context.get("p_floor"))
 
 
 class ContractPolicy(Policy):
@@ -75,11 +114,15 @@ class ContractPolicy(Policy):
     cold_start_records, cold_start_corrections
         Review the first records, or until the model learned this many answers.
     drift_reset_evidence
-        On a drift, forget the calibration evidence (no auto-labels until it rebuilds).
+        On a drift seen in the evidence, forget the calibration (no auto-labels until it rebuilds).
     drift_audit_share, drift_alert_records
         After a drift, audit this share of auto-labels for this many records.
     seed
         Seed of the audit draws.
+    guarantee
+        ``"per_class"``: each predicted class's auto-labels meet the target; ``"overall"``: all
+        auto-labels together do (one threshold, evidence pooled over the classes — more coverage
+        sooner, a weaker promise: a rare class may be worse).
     """
 
     name = "contract"
@@ -97,7 +140,11 @@ class ContractPolicy(Policy):
         drift_audit_share: float = 0.1,
         drift_alert_records: int = 1000,
         seed: int | None = None,
+        guarantee: str = "per_class",
     ) -> None:
+        if guarantee not in ("per_class", "overall"):
+            raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
+        self.guarantee = guarantee
         self.calibrator = calibrator
         self.strategy = strategy
         self.budget = budget or ReviewBudget()
@@ -109,7 +156,8 @@ class ContractPolicy(Policy):
         self.drift_audit_share = drift_audit_share
         self.drift_alert_records = drift_alert_records
         self.seed = seed
-        self.audits = AuditEstimator(calibrator.confidence_level)
+        self.audits = AuditEstimator(calibrator.confidence_level)  # this generation's
+        self.audits_total = AuditEstimator(calibrator.confidence_level)  # every generation's
         self.drift_generation = 0
         self.model_version = 0
         self._rng = random.Random(seed)
@@ -118,12 +166,20 @@ class ContractPolicy(Policy):
         self._alerted_generation = 0
         self._alert_left = 0
 
+    def _key(self, label: str) -> str:
+        """The calibration key of a predicted class (all classes share one with the overall guarantee)."""
+        return OVERALL if self.guarantee == "overall" else label
+
+    @property
+    def generation(self) -> int:
+        """The calibration generation (evidence of another one is not used)."""
+        return self.calibrator.generation
+
     # -- routing -------------------------------------------------------------------------------
 
     def decide(self, prediction: Prediction, n_learned: int, x: Features | None = None) -> Decision:
         decision = self._route(prediction, n_learned, x)
-        if decision.outcome == "review":
-            decision.context["p_review"] = decision.inclusion_probability
+        decision.context["outcome"] = decision.outcome
         return decision
 
     def _route(self, prediction: Prediction, n_learned: int, x: Features | None) -> Decision:
@@ -131,39 +187,52 @@ class ContractPolicy(Policy):
         on_alert = self._alert_left > 0
         self._alert_left = max(self._alert_left - 1, 0)
         # How this record was routed, for the evidence its answer will become (see Decision.context).
-        context = {"model_version": self.model_version, "generation": self.drift_generation, "threshold": None,
-                   "p_review": None}
+        context: dict[str, Any] = {"model_version": self.model_version, "generation": self.generation, "threshold": None}
         if self._cold_start.active(n_learned) or prediction.label is None:
-            return review_within_budget(self.budget, "cold_start", reserved=True, context=context)
-        threshold = context["threshold"] = self.calibrator.threshold(prediction.label)
+            return self._uniform(context, "cold_start", "over_budget", reserved=True)
+        threshold = context["threshold"] = self.calibrator.threshold(self._key(prediction.label))
         if threshold is None:
-            return review_within_budget(self.budget, "drift" if on_alert else "cold_start", "no_evidence", context=context)
+            return self._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
+        audit_share = self.drift_audit_share if on_alert else self.audit_share
+        context["p_audit"] = audit_share * self.budget.admission_rate(reserved=True)
+        context["p_floor"] = self.strategy.least_probability() * self.budget.admission_rate()
         if prediction.confidence >= threshold:
-            audit_share = self.drift_audit_share if on_alert else self.audit_share
             return self._auto_or_check(prediction, threshold, audit_share, context)
         query = self.strategy.query(prediction, x, self.budget)
+        context["p_review"] = query.inclusion_probability
         if query.ask:
             return Decision("review", "uncertain", query.inclusion_probability, query.priority, context)
         return Decision("deferred", "over_budget", 1.0, query.priority, context)
 
+    def _uniform(self, context: dict[str, Any], reason: str, defer_reason: str, reserved: bool) -> Decision:
+        """A review within the budget, as likely for every record of the class (the gate's admission rate)."""
+        admission = self.budget.admission_rate(reserved)
+        context.update(p_review=admission, p_audit=admission, p_floor=admission)
+        return review_within_budget(self.budget, reason, defer_reason, reserved=reserved, context=context)
+
     def _auto_or_check(
         self, prediction: Prediction, threshold: float, audit_share: float, context: dict[str, Any]
     ) -> Decision:
-        """An auto-label, unless drawn for an audit or among the least confident (within budget)."""
-        if audit_share > 0 and self._rng.random() < audit_share:
-            admission = self.budget.admission_rate(reserved=True)
-            if self.budget.try_spend(reserved=True):
-                return Decision("review", "audit", audit_share * admission, 1.0, context)
-        if self._boundary.ask(prediction.confidence - threshold):
-            admission = self.budget.admission_rate()
-            if self.budget.try_spend():
-                return Decision("review", "uncertain", admission, self.strategy.informativeness(prediction), context)
+        """An auto-label, unless drawn for an audit or among the least confident (within budget).
+
+        The record's review probability is that of both routes: ``p_audit`` (drawn for an audit and
+        admitted), plus, for the least confident share, the boundary route's admission when the audit
+        did not take it.
+        """
+        near = self._boundary.ask(prediction.confidence - threshold)
+        p_audit = context["p_audit"]
+        total = p_audit + (1.0 - p_audit) * self.budget.admission_rate() if near else p_audit
+        context["p_review"] = total
+        if audit_share > 0 and self._rng.random() < audit_share and self.budget.try_spend(reserved=True):
+            return Decision("review", "audit", total, 1.0, context)
+        if near and self.budget.try_spend():
+            return Decision("review", "uncertain", total, self.strategy.informativeness(prediction), context)
         return Decision("label", "confident", 1.0, 0.0, context)
 
     def accepts(self, prediction: Prediction) -> bool:
         if prediction.label is None:
             return False
-        threshold = self.calibrator.threshold(prediction.label)
+        threshold = self.calibrator.threshold(self._key(prediction.label))
         return threshold is not None and prediction.confidence >= threshold
 
     def accepts_deferred(self, prediction: Prediction, defer_reason: str, proposed_label: str | None) -> bool:
@@ -180,13 +249,24 @@ class ContractPolicy(Policy):
     # -- learning ------------------------------------------------------------------------------
 
     def learn(self, evidence: Evidence) -> None:
+        """One answer: audit estimates, then calibration evidence if a review route selected it in this generation."""
         prediction = evidence.prediction
         if prediction.label is None:
             return
+        context = evidence.context
+        selection = selection_of(context)
+        if selection is None:
+            return  # not selected by a review route (or routed before contexts existed): biased, left out
+        same_generation = context.get("generation") == self.generation
         if evidence.reason == "audit":
-            self.audits.learn_one(prediction.label, evidence.correct, evidence.inclusion_probability)
+            audit_probability = float(context.get("p_audit") or selection.probability)
+            self.audits_total.learn_one(prediction.label, evidence.correct, audit_probability)
+            if same_generation:
+                self.audits.learn_one(prediction.label, evidence.correct, audit_probability)
+        if not same_generation:
+            return
         contradicted = self.calibrator.learn_one(
-            prediction.label, prediction.confidence, evidence.correct, evidence.inclusion_probability, evidence.timestamp
+            self._key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp
         )
         if contradicted:
             self.on_drift("calibration_check")
@@ -195,18 +275,22 @@ class ContractPolicy(Policy):
         self.strategy.learn_one(x, label)
 
     def on_drift(self, detector: str) -> None:
-        """Forget the evidence (if configured) and audit more for a while."""
-        self.drift_generation += 1
-        if self.drift_reset_evidence:
-            self.calibrator.reset()
-        self._raise_alert()
+        """A drift seen in the evidence opens a new generation (if configured); any drift raises the audits."""
+        if is_evidence_detector(detector):
+            self.drift_generation += 1
+            self._alerted_generation = self.drift_generation
+            if self.drift_reset_evidence:
+                self.calibrator.reset()
+                self.audits = AuditEstimator(self.calibrator.confidence_level)
+        self._alert_left = self.drift_alert_records
 
     def on_model_version(self, version: int) -> None:
         self.model_version = version
 
-    def _raise_alert(self) -> None:
-        self._alerted_generation = self.drift_generation
-        self._alert_left = self.drift_alert_records
+    def census_context(self) -> dict[str, Any]:
+        """Every record reviewed (probability 1) in the current generation: its answer is unbiased evidence."""
+        return {"outcome": "review", "model_version": self.model_version, "generation": self.generation,
+                "threshold": None, "p_review": 1.0}
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -214,17 +298,29 @@ class ContractPolicy(Policy):
         return {
             "calibration": self.calibrator.state(),
             "audits": self.audits.state(),
+            "audits_total": self.audits_total.state(),
             "drift_generation": self.drift_generation,
             "strategy": self.strategy.learned_state(),
         }
 
     def load_learned_state(self, state: dict[str, Any]) -> None:
-        """Adopt the learner's evidence; a newer drift generation raises this labeler's audits too."""
+        """Adopt the learner's evidence and generation; a newer drift generation raises this labeler's audits too.
+
+        The generation only moves forward: a snapshot of an older one (a rollback) keeps the newer
+        number, so answers routed since are never taken for evidence of the older generation.
+        """
         if not state:
             return
+        generation = self.calibrator.generation
         self.calibrator.load_state(state.get("calibration", {}))
+        if self.calibrator.generation < generation:
+            self.calibrator.reset()  # the rolled-back evidence belongs to an older generation: start afresh
+            self.calibrator.generation = generation + 1
         self.audits.load_state(state.get("audits", {}))
+        self.audits_total.load_state(state.get("audits_total", {}))
         self.strategy.load_learned_state(state.get("strategy", {}))
-        self.drift_generation = int(state.get("drift_generation", 0))
-        if self.drift_generation > self._alerted_generation:
-            self._raise_alert()
+        loaded = int(state.get("drift_generation", 0))
+        self.drift_generation = max(self.drift_generation, loaded)
+        if loaded > self._alerted_generation:
+            self._alerted_generation = loaded
+            self._alert_left = self.drift_alert_records

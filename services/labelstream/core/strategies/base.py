@@ -36,9 +36,11 @@ Features = Mapping[str, float]
 class Query:
     """A strategy's decision about one record.
 
-    ``inclusion_probability`` is the probability of asking: the strategy's
-    own times the budget gate's admission rate (0 when the gate was closed);
-    ``priority`` is the answer's informativeness in [0, 1].
+    ``inclusion_probability`` is the record's probability of being asked: the
+    strategy's own (never below its floor) times the budget gate's running
+    admission rate — also when this draw found the gate closed (the gate is
+    part of the random design); ``priority`` is the answer's informativeness
+    in [0, 1].
     """
 
     ask: bool
@@ -94,9 +96,9 @@ class QueryStrategy(ABC):
         """Draw whether to ask a human about this record, within ``budget``."""
         priority = self.informativeness(prediction, x)
         admission = 1.0 if budget is None else budget.admission_rate()
-        if budget is not None and not budget.request():
-            return Query(False, 0.0, priority, over_budget=True)
         probability = min(max(self._probability(prediction, x), self.min_probability), 1.0)
+        if budget is not None and not budget.request():
+            return Query(False, probability * admission, priority, over_budget=True)
         ask = self._rng.random() < probability
         self._after(ask)
         if ask and budget is not None:
@@ -106,6 +108,10 @@ class QueryStrategy(ABC):
     @abstractmethod
     def _probability(self, prediction: Prediction, x: Features | None) -> float:
         """Probability of asking about this record, before the floor."""
+
+    def least_probability(self) -> float:
+        """A lower bound of the probability of asking about any record, before the budget gate (the floor)."""
+        return self.min_probability
 
     def informativeness(self, prediction: Prediction, x: Features | None = None) -> float:
         """Expected value of the answer in [0, 1] (default: least confidence)."""

@@ -44,6 +44,10 @@ class Split(QueryStrategy):
         variable = self.variable._probability(prediction, x)
         return self.random_share * self.random_probability + (1.0 - self.random_share) * variable
 
+    def least_probability(self) -> float:
+        """The random part asks about any record with probability ``random_share * random_probability``."""
+        return max(self.min_probability, self.random_share * self.random_probability)
+
     def _after(self, asked: bool) -> None:
         # Which branch drew the answer is not observed by the caller; variable uncertainty
         # adapts on every draw within budget, as in the paper's budget-tracking loop.

@@ -1,0 +1,325 @@
+"""The soundness benchmark: how often does the contract ever auto-label under a threshold that is too bad?
+
+Streams are SEA (``x1 + x2 <= 8``, three features, the logistic model) with
+uniform label noise: each label is flipped with probability ``r``. Whatever a
+model predicts, a prediction agrees with the noisy label with probability at
+most ``1 - r`` in every region of the feature space, so ``1 - r`` is the
+*ceiling* of the precision of every threshold of every model version.
+
+- **Below the target** (``r`` gives a ceiling of target - 0.01 or - 0.02):
+  every threshold is bad, so a run fails as soon as it emits one auto-label
+  (relabels included).
+- **Above** (ceiling target + 0.01, + 0.03): a run fails when, at a checkpoint
+  (every ``checkpoint`` records), a class with a threshold in force and
+  auto-labels emitted since the previous checkpoint has a true precision
+  above that threshold below the target. True precision is computed exactly
+  from the clean labels of a held-out sample: a prediction agreeing with the
+  clean label is right with probability ``1 - r``, otherwise with ``r``.
+
+The contract promises a failure rate of at most ``1 - confidence_level``;
+each stream runs with ``seeds`` seeds, and the rate is reported with its
+Clopper–Pearson interval. Reviewers: instant and exact (the oracle), late
+(``delay``), or wrong with probability ``error_rate`` (independently of the
+model, and the policy told so with ``policy.reviewer_accuracy``); precision is
+always against the stream's (noisy) label, never against the reviewer's
+answers.
+
+>>> stream = SoundnessStream("ceiling -0.01", ceiling_offset=-0.01)
+>>> round(stream.noise(0.95), 2)
+0.06
+>>> rows = list(stream.rows(size=3, seed=1, target=0.95))
+>>> rows[0].payload["features"], rows[0].label in ("True", "False")
+({'0': 1.3436424411240122, '1': 8.474337369372327, '2': 7.6377461897661405}, True)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from river.datasets import synth
+
+from labelstream.core.bounds import two_sided
+from labelstream.datafile import Row
+from labelstream.settings import load_settings
+from labelstream.simulate.quality import machine
+from labelstream.simulate.reviewer import SimulatedReviewer
+from labelstream.simulate.runner import Simulation
+
+HOLDOUT_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class SoundnessStream:
+    """SEA with uniform label noise whose ceiling is ``target + ceiling_offset``."""
+
+    name: str
+    ceiling_offset: float
+
+    def noise(self, target: float) -> float:
+        """The flip probability: ``1 - ceiling``."""
+        return 1.0 - (target + self.ceiling_offset)
+
+    @property
+    def below_target(self) -> bool:
+        return self.ceiling_offset < 0
+
+    def clean(self, size: int, seed: int) -> Iterator[tuple[dict[str, float], bool]]:
+        return iter(synth.SEA(variant=0, seed=seed).take(size))
+
+    def rows(self, size: int, seed: int, target: float) -> Iterator[Row]:
+        """The noisy stream as rows of a labeled file (ids ``<seed>-<index>``)."""
+        flips = random.Random(seed * 7919 + 17)
+        noise = self.noise(target)
+        for index, (x, y) in enumerate(self.clean(size, seed)):
+            label = (not y) if flips.random() < noise else y
+            yield Row(index + 2, b"", {"id": f"{seed}-{index}", "features": _features(x)}, str(label))
+
+
+@dataclass(frozen=True)
+class ReviewerConfig:
+    """How the simulated reviewer answers."""
+
+    name: str
+    delay: str = "0"
+    error_rate: float = 0.0
+    assumed_accuracy: float = 1.0  # policy.reviewer_accuracy of the runs
+
+    def build(self, seed: int) -> SimulatedReviewer:
+        return SimulatedReviewer(self.delay, self.error_rate, seed=seed)
+
+
+@dataclass(frozen=True)
+class SoundnessConfig:
+    """What every run shares."""
+
+    records: int = 30_000
+    seeds: int = 100
+    target_precision: float = 0.95
+    confidence_level: float = 0.95
+    review_budget_share: float = 0.3
+    checkpoint: int = 1000
+    deferred_ttl: int = 2000
+    batch_size: int = 10
+    policy: dict[str, Any] = field(default_factory=dict)  # overrides (tests run the harness on other policies)
+
+
+@dataclass
+class RunOutcome:
+    """One seed of one stream and reviewer."""
+
+    stream: str
+    reviewer: str
+    seed: int
+    failed: bool
+    auto_share: float
+    auto_precision: float | None
+    first_failure: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Cell:
+    """All seeds of one stream and reviewer."""
+
+    stream: SoundnessStream
+    reviewer: ReviewerConfig
+    runs: list[RunOutcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return sum(r.failed for r in self.runs)
+
+    def failure_rate(self, confidence_level: float = 0.95) -> dict[str, float]:
+        n = len(self.runs)
+        rate = self.failures / n if n else float("nan")
+        interval = two_sided(rate, n, confidence_level)
+        return {"rate": rate, "lower": interval.lower, "upper": interval.upper}
+
+    def mean_auto_share(self) -> float:
+        return sum(r.auto_share for r in self.runs) / len(self.runs) if self.runs else float("nan")
+
+
+STREAMS = (
+    SoundnessStream("ceiling target-0.01", -0.01),
+    SoundnessStream("ceiling target-0.02", -0.02),
+    SoundnessStream("ceiling target+0.01", +0.01),
+    SoundnessStream("ceiling target+0.03", +0.03),
+)
+REVIEWERS = (
+    ReviewerConfig("instant"),
+    ReviewerConfig("delay 500", delay="500"),
+    ReviewerConfig("wrong 3 %, accuracy 0.97 assumed", error_rate=0.03, assumed_accuracy=0.97),
+)
+
+
+def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config: SoundnessConfig) -> RunOutcome:
+    """One run: the contract over ``config.records`` records of the stream; whether it ever failed."""
+    settings = load_settings(
+        model={"name": "logistic", "seed": seed},
+        policy={
+            "target_precision": config.target_precision, "confidence_level": config.confidence_level,
+            "review_budget_share": config.review_budget_share, "seed": seed,
+            "reviewer_accuracy": reviewer.assumed_accuracy, **config.policy,
+        },
+    )
+    started = time.perf_counter()
+    checker = _Checkpoints(stream, seed, config) if not stream.below_target else None
+    simulation = Simulation(
+        settings, batch_size=config.batch_size, deferred_ttl=config.deferred_ttl, reviewer=reviewer.build(seed),
+    )
+    if checker is not None:
+        simulation.on_record = lambda done: checker.check(simulation, done)
+    result = simulation.run(stream.rows(config.records, seed, config.target_precision))
+    auto = [o for o in result.outcomes if o.auto]
+    if stream.below_target:
+        first = min((o.index for o in auto), default=None)
+    else:
+        first = checker.first_failure
+    return RunOutcome(
+        stream.name, reviewer.name, seed, first is not None, result.report["auto_share"] or 0.0,
+        result.report["auto_precision"], first, time.perf_counter() - started,
+    )
+
+
+class _Checkpoints:
+    """True precision above each class's threshold in force, at checkpoints, on a clean held-out sample."""
+
+    def __init__(self, stream: SoundnessStream, seed: int, config: SoundnessConfig) -> None:
+        self.config = config
+        self.noise = stream.noise(config.target_precision)
+        holdout = list(stream.clean(HOLDOUT_SIZE, seed + 1_000_003))
+        self.features = [_features(x) for x, _ in holdout]
+        self.clean = [str(y) for _, y in holdout]
+        self.next_at = config.checkpoint
+        self.auto_seen: dict[str, int] = {}
+        self.first_failure: int | None = None
+
+    def check(self, simulation: Simulation, done: int) -> None:
+        if done < self.next_at or self.first_failure is not None:
+            return
+        self.next_at += self.config.checkpoint
+        auto = {}
+        for o in simulation.outcomes:
+            if o.auto:
+                auto[o.label] = auto.get(o.label, 0) + 1
+        emitting = {label for label, n in auto.items() if n > self.auto_seen.get(label, 0)}
+        self.auto_seen = auto
+        thresholds = _thresholds(simulation.engine.policy)
+        if not emitting or not thresholds:
+            return
+        predictions = simulation.engine.predict(self.features)
+        for label, threshold in thresholds.items():
+            if label not in emitting:
+                continue
+            region = [(p.label == y) for p, y in zip(predictions, self.clean, strict=True)
+                      if p.label == label and p.confidence >= threshold]
+            if not region:
+                continue
+            agree = sum(region) / len(region)
+            precision = (1.0 - self.noise) * agree + self.noise * (1.0 - agree)
+            if precision < self.config.target_precision:
+                self.first_failure = done
+                return
+
+
+def _thresholds(policy: Any) -> dict[str, float]:
+    """Each class's threshold in force (the contract's proven ones; a fixed threshold policy's for every class)."""
+    calibrator = getattr(policy, "calibrator", None)
+    if calibrator is not None:
+        return {c: t for c, t in calibrator.thresholds().items() if t is not None}
+    return {label: policy.confidence_threshold for label in ("True", "False")}
+
+
+def _features(x: dict[Any, float]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in x.items()}
+
+
+def _run_job(job: tuple[SoundnessStream, ReviewerConfig, int, SoundnessConfig]) -> RunOutcome:
+    return run_one(*job)
+
+
+def cells() -> list[tuple[SoundnessStream, ReviewerConfig]]:
+    """Every stream with the instant reviewer; the late and the noisy reviewer on the hardest stream."""
+    pairs = [(stream, REVIEWERS[0]) for stream in STREAMS]
+    pairs += [(STREAMS[0], reviewer) for reviewer in REVIEWERS[1:]]
+    return pairs
+
+
+def run_bench(
+    config: SoundnessConfig, jobs: int = 1, on_result: Callable[[RunOutcome], None] | None = None,
+) -> dict[str, Any]:
+    """Every cell with ``config.seeds`` seeds; the cells with their runs."""
+    table = [Cell(stream, reviewer) for stream, reviewer in cells()]
+    work = [(cell.stream, cell.reviewer, seed, config) for cell in table for seed in range(config.seeds)]
+    by_key = {(cell.stream.name, cell.reviewer.name): cell for cell in table}
+    started = time.perf_counter()
+    if jobs <= 1:
+        results = map(_run_job, work)
+        for result in results:
+            by_key[(result.stream, result.reviewer)].runs.append(result)
+            if on_result is not None:
+                on_result(result)
+    else:
+        with ProcessPoolExecutor(jobs) as executor:
+            for result in executor.map(_run_job, work, chunksize=4):
+                by_key[(result.stream, result.reviewer)].runs.append(result)
+                if on_result is not None:
+                    on_result(result)
+    return {"cells": table, "config": config, "machine": machine(), "seconds": time.perf_counter() - started,
+            "jobs": jobs}
+
+
+def soundness_markdown(summary: dict[str, Any], command: str) -> str:
+    """The Soundness section of BENCHMARKS.md."""
+    config: SoundnessConfig = summary["config"]
+    m = summary["machine"]
+    alpha = 1.0 - config.confidence_level
+    lines = [
+        "## Soundness",
+        "",
+        f"Command: `{command}` — {m['date']}, {m['arch']}, {m['cpus']} CPUs, Python {m['python']}; "
+        f"{summary['seconds'] / 60:.0f} min with {summary['jobs']} worker processes.",
+        "",
+        f"SEA (logistic model) with uniform label noise, {config.records:,} records a run, {config.seeds} seeds a row, "
+        f"target precision {config.target_precision}, confidence {config.confidence_level}, review budget "
+        f"{config.review_budget_share}. Below the target every threshold of every model is bad, so a run fails if it "
+        "ever emits an auto-label; just above it, a run fails if at a checkpoint (every "
+        f"{config.checkpoint:,} records) a class emitting auto-labels has a true precision below the target above its "
+        "threshold (exact, from the clean labels of a held-out sample). The contract promises a failure rate of at most "
+        f"{alpha:.2f}; the interval is Clopper–Pearson at 95 %.",
+        "",
+        "| stream | reviewer | runs | failed | failure rate [95 % CI] | promise | mean auto share |",
+        "|---|---|---:|---:|---|---|---:|",
+    ]
+    for cell in summary["cells"]:
+        rate = cell.failure_rate()
+        kept = "kept" if rate["rate"] <= alpha else "**broken**"
+        lines.append(
+            f"| {cell.stream.name} | {cell.reviewer.name} | {len(cell.runs)} | {cell.failures} | "
+            f"{rate['rate']:.3f} [{rate['lower']:.3f}, {rate['upper']:.3f}] | {kept} | {cell.mean_auto_share():.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def soundness_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
+    """The benchmark's result as plain JSON-able data (``labelstream bench soundness --json``)."""
+    config: SoundnessConfig = summary["config"]
+    alpha = 1.0 - config.confidence_level
+    rows = []
+    for cell in summary["cells"]:
+        rate = cell.failure_rate()
+        rows.append({
+            "stream": cell.stream.name, "reviewer": cell.reviewer.name, "runs": len(cell.runs),
+            "failed": cell.failures, "failure_rate": rate, "promise_kept": rate["rate"] <= alpha,
+            "mean_auto_share": cell.mean_auto_share(),
+            "first_failures": [r.first_failure for r in cell.runs if r.failed],
+        })
+    return {
+        "command": command, "machine": summary["machine"], "seconds": summary["seconds"], "jobs": summary["jobs"],
+        "config": {k: v for k, v in vars(config).items()}, "cells": rows,
+    }

@@ -47,7 +47,7 @@ up: setup packages  ## start Kafka + Redis (no Docker) and create the topics
 	$(STACK) start
 	$(VENV)/bin/labelstream topics create
 
-demo: up  ## the whole loop live: labeler + learner + simulated reviewer on a river dataset
+demo: up  ## the whole loop live, with the review page and simulated reviewers
 	$(VENV)/bin/labelstream demo
 
 down:  ## stop what `make up` started

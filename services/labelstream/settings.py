@@ -259,6 +259,10 @@ class ReviewSettings(_Section):
     overlap_share: float = Field(0.0, ge=0, le=1, description="Share of items answered by overlap_k reviewers.")
     overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
     adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")
+    adjudication_timeout_seconds: float = Field(
+        900.0, ge=0, description="An item no further reviewer answered within this is consolidated from the answers it "
+        "has, flagged adjudication_timed_out (e.g. only overlap_k reviewers exist); 0: wait for one however long.",
+    )
     consolidation: Literal["majority", "dawid_skene"] = Field(
         "majority", description="How an overlap item's answers become the one label the learner learns."
     )

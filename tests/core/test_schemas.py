@@ -42,3 +42,13 @@ def test_dead_letter_keeps_original_bytes():
 def test_correction_needs_a_label():
     with pytest.raises(ValidationError):
         Correction(id="a", label="")
+
+
+def test_correction_follows_the_schema_evolution_rule():
+    """A newer writer's minor version and added field are read; another major or an unknown kind is refused."""
+    newer = Correction.model_validate_json(b'{"schema_version": "1.4", "id": "a", "label": "x", "rubric": [1, 2]}')
+    assert (newer.schema_version, newer.label, newer.model_dump().keys() - Correction.model_fields.keys()) == (1, "x", set())
+    with pytest.raises(ValidationError, match="major version 2"):
+        Correction.model_validate_json(b'{"schema_version": "2.0", "id": "a", "label": "x"}')
+    with pytest.raises(ValidationError, match="kind"):
+        Correction.model_validate_json(b'{"id": "a", "label": "x", "kind": "vote"}')

@@ -114,13 +114,18 @@ def test_another_reviewers_lease_is_a_conflict(stack):
             ("/api/v1/answer", {"id": item["id"], "lease": item["lease"], "label": "cat"}),
             ("/api/v1/skip", {"id": item["id"], "lease": item["lease"]}),
             ("/api/v1/heartbeat", {"id": item["id"], "lease": item["lease"]}),
+            ("/api/v1/release", {"id": item["id"], "lease": item["lease"]}),
         ):
             response = cyd.post(path, json=body)
             assert response.status_code == 409, response.text
             assert "not yours" in response.json()["detail"]
         assert cyd.post("/api/v1/undo").status_code == 409  # nothing of cyd's to undo
         assert bob.post("/api/v1/heartbeat", json={"id": item["id"], "lease": item["lease"]}).status_code == 200
-        assert bob.post("/api/v1/skip", json={"id": item["id"], "lease": item["lease"]}).status_code == 200
+        # bob leaves (closes the page): the item is cyd's at once, not when bob's lease would have ended
+        assert bob.post("/api/v1/release", json={"id": item["id"], "lease": item["lease"]}).json() == {"id": item["id"], "released": True}
+        taken = cyd.post("/api/v1/claim").json()["item"]
+        assert taken["id"] == item["id"]
+        assert cyd.post("/api/v1/skip", json={"id": taken["id"], "lease": taken["lease"]}).status_code == 200
     assert [c for c in corrections(stack.settings) if c["id"] == item["id"]] == []
 
 

@@ -127,6 +127,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def check_corrections(settings, ids: list[str], log: Log) -> dict[str, list[dict]]:
+    """No answer published twice, none lost, each plain item answered once, each overlap item K times then one
+    consensus, no item held by two reviewers at once; the corrections by item."""
+    published = corrections(settings)
+    answer_ids = Counter(c["answer_id"] for c in published)
+    assert [a for a, n in answer_ids.items() if n > 1] == [], "an answer was published twice"
+    by_item: dict[str, list[dict]] = defaultdict(list)
+    for c in published:
+        by_item[c["id"]].append(c)
+    assert set(by_item) == set(ids), f"lost: {sorted(set(ids) - set(by_item))[:10]}"
+    for record_id in ids:
+        kinds = Counter(c["kind"] for c in by_item[record_id])
+        if in_overlap(record_id, OVERLAP_SHARE):
+            reviewers = [c["reviewer"] for c in by_item[record_id] if c["kind"] == "overlap"]
+            assert kinds == {"overlap": K, "consensus": 1}, (record_id, by_item[record_id])
+            assert len(set(reviewers)) == K, (record_id, reviewers)
+        else:
+            assert kinds == {"answer": 1}, (record_id, by_item[record_id])
+        assert all(c["label"] == truth(record_id) for c in by_item[record_id])
+    assert {a for _i, _n, a in log.answered} <= set(answer_ids), "an accepted answer is missing from corrections"
+    assert overlapping_holds(log.holds) == []
+    return by_item
+
+
 def test_four_reviewers_a_kill_9_and_a_restart_lose_nothing_and_duplicate_nothing(settings_factory, tmp_path):
     settings = settings_factory(**review_sections(
         lease_seconds=LEASE_SECONDS, undo_seconds=1.0, overlap_share=OVERLAP_SHARE, overlap_k=K,
@@ -164,26 +188,8 @@ def test_four_reviewers_a_kill_9_and_a_restart_lose_nothing_and_duplicate_nothin
             http.close()
         review.stop(20)
 
-    published = corrections(settings)
-    answer_ids = Counter(c["answer_id"] for c in published)
-    assert [a for a, n in answer_ids.items() if n > 1] == [], "an answer was published twice"
-    by_item: dict[str, list[dict]] = defaultdict(list)
-    for c in published:
-        by_item[c["id"]].append(c)
-    assert set(by_item) == set(ids), f"lost: {sorted(set(ids) - set(by_item))[:10]}"
-    overlap = {i for i in ids if in_overlap(i, OVERLAP_SHARE)}
-    assert 50 <= len(overlap) <= 150
-    for record_id in ids:
-        kinds = Counter(c["kind"] for c in by_item[record_id])
-        if record_id in overlap:
-            reviewers = [c["reviewer"] for c in by_item[record_id] if c["kind"] == "overlap"]
-            assert kinds == {"overlap": K, "consensus": 1}, (record_id, by_item[record_id])
-            assert len(set(reviewers)) == K, (record_id, reviewers)
-        else:
-            assert kinds == {"answer": 1}, (record_id, by_item[record_id])
-        assert all(c["label"] == truth(record_id) for c in by_item[record_id])
-    assert {a for _i, _n, a in log.answered} <= set(answer_ids), "an accepted answer is missing from corrections"
-    assert overlapping_holds(log.holds) == []
+    by_item = check_corrections(settings, ids, log)
+    assert 50 <= sum(in_overlap(i, OVERLAP_SHARE) for i in ids) <= 150
     answered_abandoned = [c for c in by_item[abandoned["id"]] if c["kind"] in ("answer", "overlap")]
     assert answered_abandoned and all(c["reviewer"] != "leaver" for c in answered_abandoned)
     expired = [line for line in metrics.splitlines() if line.startswith("labelstream_review_leases_expired_total ")]
@@ -198,3 +204,79 @@ def test_four_reviewers_a_kill_9_and_a_restart_lose_nothing_and_duplicate_nothin
         "claim_to_answer_p99_ms": round(1000 * percentile(log.item_seconds, 0.99), 1),
     }
     print("review concurrency:", figures)
+
+
+class TwoInstances:
+    """An httpx-like client that sends each call to the next of two review service instances (the other one if
+    that one does not answer): a claim on one, its answer on the other, as behind a load balancer."""
+
+    def __init__(self, clients: list[httpx.Client]) -> None:
+        self.clients = clients
+        self.calls = [0, 0]
+        self.turn = 0
+
+    def post(self, path: str, json: dict | None = None) -> httpx.Response:
+        self.turn += 1
+        for index in (self.turn % 2, (self.turn + 1) % 2):
+            try:
+                response = self.clients[index].post(path, json=json)
+            except httpx.TransportError:
+                continue
+            self.calls[index] += 1
+            return response
+        raise httpx.ConnectError("neither instance answers")
+
+    def close(self) -> None:
+        for http in self.clients:
+            http.close()
+
+
+def published_by(metrics_text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics_text.splitlines()
+               if line.startswith("labelstream_review_corrections_published_total{"))
+
+
+def test_two_instances_share_the_queue_and_a_killed_leader_is_replaced(settings_factory, tmp_path):
+    """Two review services on the same Redis and topics, every reviewer's calls alternating between them; the
+    leader (the one publishing) is killed with -9 midway: still no item held by two, none lost, none answered
+    or published twice, overlap items exactly K times, and the other instance takes over publishing."""
+    settings = settings_factory(**review_sections(
+        lease_seconds=LEASE_SECONDS, undo_seconds=1.0, overlap_share=OVERLAP_SHARE, overlap_k=K,
+    ))
+    ids = [f"t{i:03d}" for i in range(200)]
+    publish_requests(settings, [request(i, priority=(n % 5) / 5) for n, i in enumerate(ids[:100])])
+    instances = [start_review(settings, tmp_path / "logs-a"), start_review(settings, tmp_path / "logs-b")]
+    tokens = {f"r{n}": new_token(settings, f"r{n}") for n in range(REVIEWERS)}
+    log, stop, done = Log(), threading.Event(), threading.Event()
+    pairs = {name: TwoInstances([client(proc, token) for proc in instances]) for name, token in tokens.items()}
+    threads = [threading.Thread(target=reviewer, args=(pairs[n], n, log, stop, done)) for n in tokens]
+    try:
+        for thread in threads:
+            thread.start()
+        publish_requests(settings, [request(i, priority=(n % 5) / 5) for n, i in enumerate(ids[100:])])
+        wait_for(lambda: distinct(log) >= 80, 120, "80 answers")
+        publishing = [published_by(proc.metrics_text()) for proc in instances]
+        assert sorted(publishing)[0] == 0 < publishing[0] + publishing[1], publishing  # one leader publishes
+        leader, survivor = (instances[0], instances[1]) if publishing[0] else (instances[1], instances[0])
+        leader.kill()
+        expected_answers = len(ids) + sum(in_overlap(i, OVERLAP_SHARE) for i in ids) * (K - 1)
+        wait_for(lambda: distinct(log) >= expected_answers, 240, f"{expected_answers} answers")
+        done.set()
+        for thread in threads:
+            thread.join(30)
+        with client(survivor, tokens["r0"]) as r0:
+            wait_for(lambda: (q := r0.get("/api/v1/stats").json()["queue"])["unpublished"] == 0
+                     and q["consolidating"] == 0, 60, "the outbox published by the new leader")
+            survivor_published = published_by(r0.get("/metrics").text)
+    finally:
+        stop.set()
+        for pair in pairs.values():
+            pair.close()
+        for proc in instances:
+            proc.stop(20)
+    check_corrections(settings, ids, log)
+    assert survivor_published > 0  # the survivor took the leader lock over and published
+    calls = [sum(pair.calls[i] for pair in pairs.values()) for i in range(2)]
+    assert min(calls) > 40, calls  # both instances served reviewers (the killed one until its end)
+    print("two instances:", {"answers": distinct(log), "calls per instance": calls, "conflicts": log.conflicts,
+                             "published by the survivor": survivor_published})

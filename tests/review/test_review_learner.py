@@ -25,9 +25,10 @@ def stored(record_id: str) -> StoredRecord:
 
 
 def test_the_learner_learns_answers_and_consensus_not_overlap_answers_or_retractions(settings_factory, tmp_path):
+    """Also the schema-evolution rule for corrections: a newer writer's minor version and extra field are learned."""
     settings = settings_factory(**review_sections())
     client = redis.Redis.from_url(settings.redis.url)
-    RecordStore.from_settings(client, settings).put_many([stored("a1"), stored("o1"), stored("m1")])
+    RecordStore.from_settings(client, settings).put_many([stored("a1"), stored("o1"), stored("m1"), stored("e1"), stored("e2")])
     corrections = [
         Correction(id="a1", label="cat", reviewer="ana", answer_id="a1#1"),
         Correction(id="o1", label="cat", reviewer="ana", answer_id="o1#1", kind="overlap"),
@@ -37,9 +38,14 @@ def test_the_learner_learns_answers_and_consensus_not_overlap_answers_or_retract
         Correction(id="a1", label="cat", reviewer="ana", answer_id="a1#2", kind="retraction", supersedes="a1#1"),
         Correction(id="m1", label="maybe", reviewer="ana", answer_id="m1#1"),  # a typo: not in the label set
     ]
+    # what a newer review service might write: a minor version, a field this release does not know
+    newer = {"schema_version": "1.3", "id": "e1", "label": "dog", "reviewer": "ana", "answer_id": "e1#1",
+             "rubric": {"version": 3}, "kind": "answer"}
+    major_2 = {"schema_version": "2.0", "id": "e2", "label": "dog", "reviewer": "ana", "answer_id": "e2#1"}
+    values = [correction.model_dump_json().encode() for correction in corrections] + [orjson.dumps(newer), orjson.dumps(major_2)]
     producer = Producer(producer_config(settings.kafka))
-    for correction in corrections:
-        producer.produce(settings.topics.corrections, key=correction.id.encode(), value=correction.model_dump_json().encode())
+    for value in values:
+        producer.produce(settings.topics.corrections, key=orjson.loads(value)["id"].encode(), value=value)
     assert producer.flush(30) == 0
 
     learner = service(settings, "learner", tmp_path / "logs").start()
@@ -53,17 +59,20 @@ def test_the_learner_learns_answers_and_consensus_not_overlap_answers_or_retract
                 for line in text.splitlines()
                 if line.startswith("labelstream_corrections_total{")
             }
-            return counts if sum(counts.values()) >= len(corrections) else None
+            return counts if sum(counts.values()) >= len(values) else None
 
         counts = wait_for(learned, 90, "every correction handled")
     finally:
         learner.stop(20)
-    assert counts == {"learned": 2, "overlap_answer": 2, "retracted": 1, "unknown_label": 1}
+    assert counts == {"learned": 3, "overlap_answer": 2, "retracted": 1, "unknown_label": 1, "unsupported_schema_version": 1}
     ledger = read_ledger(settings)
     assert [(v["label"], v["method"], v["reviewer"]) for v in ledger.human_labels["a1"]] == [("cat", "human", "ana")]
     assert [(v["label"], v["method"], v["confidence"]) for v in ledger.human_labels["o1"]] == [("dog", "consensus", 0.5)]
-    assert "m1" not in ledger.human_labels
-    assert [(d["error_kind"], d["key"] is not None) for d in ledger.dead_letters] == [("unknown_label", True)]
+    assert [(v["label"], v["method"], v["reviewer"]) for v in ledger.human_labels["e1"]] == [("dog", "human", "ana")]
+    assert "m1" not in ledger.human_labels and "e2" not in ledger.human_labels
+    kinds = [(d["error_kind"], d["key"] is not None) for d in ledger.dead_letters]
+    assert kinds == [("unknown_label", True), ("unsupported_schema_version", True)]
     assert "not in the label set" in ledger.dead_letters[0]["error"]
+    assert "major version 2" in ledger.dead_letters[1]["error"]
     versions = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.model_versions)]
-    assert versions and versions[-1]["n_learned"] == 2  # a1 once and o1 once
+    assert versions and versions[-1]["n_learned"] == 3  # a1, o1 and e1 once each

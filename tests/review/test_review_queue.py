@@ -10,6 +10,7 @@ import pytest
 import redis
 from review_support import request
 
+from labelstream.core.schemas import Correction
 from labelstream.review.consolidation import Consolidator
 from labelstream.review.items import QueueItem
 from labelstream.review.metrics import ReviewMetrics
@@ -266,3 +267,89 @@ def test_dawid_skene_consolidation_through_the_queue_weighs_reviewers_by_their_a
     # the state travels with the consensus: a restarted service resumes it
     resumed = Consolidator(queue, ReviewMetrics(), "dawid_skene", classes=labels).consensus.reviewer_accuracy()
     assert resumed == pytest.approx(consolidator.consensus.reviewer_accuracy(), rel=1e-9)
+
+
+def answer_overlap_items(queue, consolidator, truth, error_rates, rng, labels, adjudicator="cyd"):
+    """The reviewers of ``error_rates`` answer every item, then ``adjudicator`` (always right) those it is asked to."""
+    for _ in truth:  # one item at a time (a claim looks through the items its reviewer has seen: keep those few)
+        for reviewer, error_rate in error_rates.items():
+            item = queue.claim(reviewer).item
+            right = truth[item.id]
+            wrong = rng.choice([label for label in labels if label != right])
+            queue.answer(item.id, reviewer, item.lease, wrong if rng.random() < error_rate else right)
+    while consolidator.run_once():
+        pass
+    while (item := queue.claim(adjudicator).item) is not None:
+        queue.answer(item.id, adjudicator, item.lease, truth[item.id])
+    while consolidator.run_once():
+        pass
+
+
+def test_agreement_is_measured_on_the_first_k_answers_not_the_adjudicators(client):
+    """Two reviewers (error rates 0.1 and 0.3, 3 labels), adjudication on: the third answer, given only on
+    disagreement, must not enter kappa and alpha (it would pull kappa down and alpha up: docs/review.md)."""
+    import random
+
+    rng = random.Random(5)
+    labels = ["cat", "dog", "bird"]
+    error_rates = {"ana": 0.1, "bob": 0.3}
+    queue = make_queue(client, undo_seconds=0.0)
+    consolidator = Consolidator(queue, ReviewMetrics(), "majority", adjudication=True, classes=labels)
+    n = consolidator.tracker.window  # 500: every item counts
+    truth = {f"k{i}": rng.choice(labels) for i in range(n)}
+    queue.enqueue(items(*[(record_id, 0.5, float(i)) for i, record_id in enumerate(truth)], overlap=1.0, k=2))
+    answer_overlap_items(queue, consolidator, truth, error_rates, rng, labels)
+    consensus = [e for e in outbox(queue) if e["kind"] == "consensus"]
+    assert len(consensus) == n and any(e["adjudicated"] for e in consensus)
+    # P(agree) = 0.9 * 0.7 + 0.1 * 0.3 / 2 = 0.645, chance 1/3: kappa = alpha = 0.4675 (standard error ~0.03 at 500)
+    kappa, alpha = consolidator.tracker.kappa(), consolidator.tracker.alpha()
+    print(f"kappa {kappa:.3f}, alpha {alpha:.3f} (expected 0.4675)")
+    assert abs(kappa - 0.4675) < 0.07 and abs(alpha - 0.4675) < 0.07
+    assert set(consolidator.tracker.consensus_agreement()) == {"ana", "bob"}
+
+
+def test_an_adjudication_nobody_answers_times_out_into_a_flagged_consensus(client):
+    """Only the two overlap reviewers exist: after review.adjudication_timeout_seconds the item is consolidated anyway."""
+    queue = make_queue(client, undo_seconds=0.0)
+    metrics = ReviewMetrics()
+    consolidator = Consolidator(queue, metrics, "majority", adjudication=True, adjudication_timeout_seconds=600.0)
+    queue.enqueue(items(("split", 0.9, 1.0), ("held", 0.8, 1.0), overlap=1.0, k=2))
+    for reviewer, label in (("ana", "cat"), ("bob", "dog")):
+        for _ in range(2):
+            item = queue.claim(reviewer, now=1000.0).item
+            queue.answer(item.id, reviewer, item.lease, label, now=1000.0)
+    assert consolidator.run_once(now=1000.0) == 0 and queue.state("split") == "waiting"  # waiting for a third reviewer
+    assert queue.claim("ana", now=1001.0).item is None and queue.claim("bob", now=1001.0).item is None
+    assert consolidator.run_once(now=1599.0) == 0 and queue.state("split") == "waiting"
+    adjudicator = queue.claim("cyd", now=1599.0).item  # an adjudicator at work at the deadline keeps the item
+    assert adjudicator.id == "split"
+    assert consolidator.run_once(now=1601.0) == 1  # "held" (nobody took it) times out, "split" is cyd's
+    assert queue.state("held") == "done" and queue.state("split") == "leased"
+    queue.answer("split", "cyd", adjudicator.lease, "dog", now=1602.0)
+    assert consolidator.run_once(now=1603.0) == 1
+    consensus = {e["id"]: e for e in outbox(queue) if e["kind"] == "consensus"}
+    timed_out, adjudicated = consensus["held"], consensus["split"]
+    assert (timed_out["adjudicated"], timed_out["adjudication_timed_out"]) == (False, True)
+    assert timed_out["answers"] == {"ana": "cat", "bob": "dog"} and timed_out["label"] == "cat"  # a tie: the first answer
+    assert timed_out["confidence"] == pytest.approx(0.5)
+    assert (adjudicated["adjudicated"], adjudicated["adjudication_timed_out"], adjudicated["label"]) == (True, False, "dog")
+    assert metrics.value("labelstream_review_consolidated_total", result="timed_out") == 1
+    assert metrics.value("labelstream_review_consolidated_total", result="adjudicated") == 1
+    assert not client.zcard(f"{queue.prefix}:review:adjudicating")  # nothing left to time out
+    assert Correction.model_validate(timed_out).adjudication_timed_out  # the learner reads the flag
+
+
+def test_a_released_item_returns_to_the_queue_now_and_may_come_back(client):
+    queue = make_queue(client)
+    queue.enqueue(items(("a", 0.9, 1.0), ("b", 0.5, 1.0)))
+    held = queue.claim("ana").item
+    with pytest.raises(LeaseConflict):
+        queue.release(held.id, "bob", held.lease)  # not bob's
+    queue.release(held.id, "ana", held.lease)
+    assert queue.state("a") == "waiting" and queue.counts().leased == 0
+    with pytest.raises(LeaseConflict):
+        queue.release(held.id, "ana", held.lease)  # once only
+    assert queue.claim("bob").item.id == "a"  # at once, not after the lease
+    assert queue.claim("ana").item.id == "b"
+    queue.release("a", "bob", queue.claim("bob").item.lease)
+    assert queue.claim("cyd").item.id == "a"

@@ -19,7 +19,7 @@ from labelstream.cli.context import state
 from labelstream.cli.output import Table, err, key_values, say
 
 if TYPE_CHECKING:
-    from labelstream.simulate.via_kafka import Progress
+    from labelstream.simulate.via_kafka import KafkaRun, Progress
 
 console = err  # the live view and status lines; the summary goes to stdout
 
@@ -27,31 +27,48 @@ console = err  # the live view and status lines; the summary goes to stdout
 def demo(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Option(help="A dataset of `labelstream datasets list`.")] = "sea_drift",
-    rate: Annotated[float, typer.Option(help="Records per second offered.", min=1)] = 400.0,
-    size: Annotated[Optional[int], typer.Option(help="Records to stream (default: the whole dataset).", min=1)] = None,  # noqa: UP007
-    reviewer_delay: Annotated[float, typer.Option(help="Seconds the simulated reviewer takes per answer.", min=0)] = 0.2,
+    # a pace people keep up with: the reviewers' answers teach the model while the stream runs
+    rate: Annotated[float, typer.Option(help="Records per second offered.", min=1)] = 40.0,
+    size: Annotated[Optional[int], typer.Option(help="Records to stream (0: the whole dataset).", min=0)] = 4000,  # noqa: UP007
+    reviewer_delay: Annotated[float, typer.Option(help="Seconds a simulated reviewer takes per answer (mean).", min=0)] = 0.1,
+    reviewers: Annotated[int, typer.Option(help="Simulated reviewers working the review service's API.", min=1, max=20)] = 4,
+    # above 1 - policy.target_precision the contract can never prove its target against these answers: no auto-labels
+    error_rate: Annotated[float, typer.Option(help="Share of wrong answers of each simulated reviewer.", min=0, max=1)] = 0.01,
+    overlap: Annotated[float, typer.Option(help="Share of reviewed records answered by two reviewers (agreement).", min=0, max=1)] = 0.1,
+    oracle: Annotated[bool, typer.Option("--oracle", help="No review service: one instant, never-wrong reviewer on the review topic.")] = False,
     review_budget: Annotated[float, typer.Option(help="Share of the stream humans may review.", min=0.001, max=1)] = 0.3,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics and Redis keys afterwards.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,  # noqa: UP007
 ) -> None:
-    """Start the stack if needed, run labeler + learner + a simulated reviewer, stream a dataset, show it live."""
+    """Start the stack if needed, run labeler + learner + review service with simulated reviewers, stream a dataset, show it live.
+
+    The simulated reviewers work through the review service's API; the demo
+    prints the review page's URL with a token of your own: open it and take
+    records too (keys 1-9 answer, s skips, u undoes).
+    """
     # imported here: river takes seconds to import, and --help should not wait for it
     from labelstream.simulate.datasets import DATASETS, export_dataset
-    from labelstream.simulate.via_kafka import KafkaRun
+    from labelstream.simulate.via_kafka import HumanHalf, KafkaRun
     from labelstream.stack import ensure_stack, stop_stack
 
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}", param_hint="--dataset")
     # the model that suits the dataset, the budget of the flag (the settings' other values stand)
-    settings = state(ctx).settings(model={"name": DATASETS[dataset].model}, policy={"review_budget_share": review_budget})
+    settings = state(ctx).settings(
+        model={"name": DATASETS[dataset].model}, policy={"review_budget_share": review_budget},
+        review={"overlap_share": 0.0 if oracle else overlap},
+    )
     started_stack = ensure_stack(settings)
     workdir = Path(tempfile.mkdtemp(prefix="labelstream-demo-"))
     data = workdir / f"{dataset}.csv"
-    n = export_dataset(dataset, data, size=size)
-    run = KafkaRun(settings, data, "label", "id", rate=rate, reviewer_delay=reviewer_delay, namespace=f"demo-{workdir.name[-8:]}", keep=keep)
+    n = export_dataset(dataset, data, size=size or None)
+    human = None if oracle else HumanHalf(reviewers=reviewers, error_rate=error_rate)
+    run = KafkaRun(settings, data, "label", "id", rate=rate, reviewer_delay=reviewer_delay,
+                   namespace=f"demo-{workdir.name[-8:]}", keep=keep, human=human)
+    who = "an oracle reviewer" if oracle else f"review service + {reviewers} simulated reviewers"
     console.print(
         f"streaming [bold]{n}[/] records of [bold]{dataset}[/] ({DATASETS[dataset].description}) at {rate:.0f}/s "
-        f"through labeler + learner + simulated reviewer; model {settings.model.name}, review budget {review_budget:.0%}"
+        f"through labeler + learner + {who}; model {settings.model.name}, review budget {review_budget:.0%}"
     )
     console.print(Text(f"topics: {run.namespace}.*   logs: {run.log_dir}   (Ctrl-C stops everything)"))
     bar = Bar(TextColumn("[bold]routed"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -63,7 +80,7 @@ def demo(
                 bar.update(task, completed=progress.routed)
                 live.update(Group(bar, _progress_table(progress)))
 
-            result = run.run(on_progress=show)
+            result = run.run(on_progress=show, on_started=_announce_review_page)
         console.print()
     finally:
         if started_stack:
@@ -72,6 +89,15 @@ def demo(
     if report is not None:
         report.write_text(json.dumps(result, indent=2))
         say(f"report written to {report}")
+
+
+def _announce_review_page(run: KafkaRun) -> None:
+    """The page's URL with the person's token (the page reads it from the fragment and forgets it), and the token alone."""
+    if run.review_url is None:
+        return
+    console.print(Text(f"review page: {run.review_url}/#token={run.person_token}", overflow="fold"))
+    console.print(Text(f"  (or open {run.review_url}/ and paste the token of reviewer "
+                       f"'{run.human.person}': {run.person_token})", overflow="fold"))
 
 
 def _progress_table(p: Progress) -> RichTable:
@@ -100,4 +126,11 @@ def _summary_table(result: dict) -> Table:
         ("drift events", ", ".join(sorted({e["detector"] for e in result["drift_events"]})) or "none"),
         ("missing / duplicated outcomes", f"{via['missing']} / {via['duplicated']}"),
     ]
+    review = result.get("review")
+    if review:
+        answers = review["answers_by_reviewer"]
+        rows.append(("answers by reviewer", ", ".join(f"{name} {count}" for name, count in sorted(answers.items())) or "none"))
+        agreement = review["agreement"]
+        if agreement.get("kappa") is not None:
+            rows.append(("agreement on overlap items", f"kappa {agreement['kappa']:.3f}, alpha {agreement['alpha']:.3f}"))
     return key_values(((name, f"{value:.3f}" if isinstance(value, float) else value) for name, value in rows), title="summary")

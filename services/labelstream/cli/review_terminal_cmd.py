@@ -66,5 +66,6 @@ def run_terminal(url: str, token: str) -> None:
     print(f"{summary.reviewer}: {summary.answered} answered, {summary.skipped} skipped, {summary.undone} undone",
           file=sys.stderr)
     if summary.holding:
-        print(f"{summary.holding}, which you held, returns to the queue when its lease ends (within "
+        print(f"{summary.holding}, which you held, could not be handed back: it returns to the queue when its "
+              f"lease ends (within "
               f"{summary.lease_seconds:.0f} s)", file=sys.stderr)

@@ -296,8 +296,27 @@ class Correction(_TopicValue):
 
     The review service gives every correction it publishes an ``answer_id``
     (``<record id>#<n>``, unique and never reused) and publishes each at most once.
+
+    Corrections evolve by the records' rule (docs/schema-evolution.md): a
+    newer review service may add optional fields and write ``schema_version``
+    ``"1.N"``; this reader ignores the fields it does not know (a correction
+    has no ``metadata`` to keep them in, and by the rule they change nothing
+    it reads), and dead-letters another major version
+    (``unsupported_schema_version``) or a ``kind`` it does not know.
+
+    >>> Correction.model_validate({"schema_version": "1.2", "id": "r1", "label": "spam", "rubric": "v3"}).label
+    'spam'
     """
 
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "description": "A human answer, the value on corrections (key: the record id). A newer writer may add "
+            "optional fields and minor versions (docs/schema-evolution.md): readers ignore the fields they do not know.",
+        },
+    )
+
+    schema_version: RecordSchemaVersion = RECORD_SCHEMA_MAJOR
     id: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     label: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     reviewer: Annotated[StrictStr, Field(min_length=1, max_length=256)] = "anonymous"
@@ -318,6 +337,10 @@ class Correction(_TopicValue):
         None, description="consensus: the method's probability of the label."
     )
     adjudicated: bool = Field(False, description="consensus: the answers disagreed and one more reviewer answered.")
+    adjudication_timed_out: bool = Field(
+        False, description="consensus: the answers disagreed and no further reviewer answered within "
+        "review.adjudication_timeout_seconds; consolidated from the answers there were.",
+    )
 
 
 class DeadLetter(_TopicValue):

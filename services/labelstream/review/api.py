@@ -40,6 +40,7 @@ from labelstream.review.api_models import (
     ProbeOut,
     Problem,
     QueueStats,
+    ReleaseOut,
     ReviewerStats,
     SkipOut,
     StatsOut,
@@ -176,6 +177,12 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         queue.skip(body.id, who.reviewer, body.lease)
         metrics.record_skip(who.reviewer)
         return SkipOut(id=body.id)
+
+    @router.post("/release", response_model=ReleaseOut, responses=CONFLICT)
+    def release(body: LeaseRef, who: Who) -> ReleaseOut:
+        """Hand your leased record back unanswered (you leave): it returns to the queue now, and may come back to you."""
+        queue.release(body.id, who.reviewer, body.lease)
+        return ReleaseOut(id=body.id)
 
     @router.post("/heartbeat", response_model=HeartbeatOut, responses=CONFLICT)
     def heartbeat(body: LeaseRef, who: Who) -> HeartbeatOut:

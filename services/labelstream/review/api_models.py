@@ -79,6 +79,11 @@ class SkipOut(BaseModel):
     skipped: bool = True
 
 
+class ReleaseOut(BaseModel):
+    id: str
+    released: bool = True
+
+
 class LabelsOut(BaseModel):
     labels: list[str]
     open: bool = Field(description="No label set defined: any label is accepted.")

@@ -67,7 +67,8 @@ class ReviewMetrics:
         )
         self.consolidated = Counter(
             "labelstream_review_consolidated_total",
-            "Overlap items consolidated: agreed (unanimous) or adjudicated (answers disagreed).",
+            "Overlap items consolidated: agreed (unanimous), adjudicated (answers disagreed), timed_out (disagreed, no "
+            "adjudicator answered within review.adjudication_timeout_seconds).",
             ["result"],
             registry=r,
         )
@@ -77,7 +78,7 @@ class ReviewMetrics:
         self.outbox = Gauge("labelstream_review_outbox_items", "Corrections accepted, not yet published.", registry=r)
         for state in ("waiting", "leased"):
             self.queue_items.labels(state)
-        for result in ("agreed", "adjudicated"):
+        for result in ("agreed", "adjudicated", "timed_out"):
             self.consolidated.labels(result)
         for kind in ("answer", "overlap", "consensus", "retraction"):
             self.published.labels(kind)

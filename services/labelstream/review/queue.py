@@ -15,7 +15,9 @@ last answer can no longer be undone it is consolidated
 
 Item states: ``waiting`` -> ``leased`` -> ``done`` (one answer needed), or back to
 ``waiting`` (overlap: more answers needed; skipped; lease expired), or
-``consolidating`` (overlap: all answers in) -> ``done`` or ``waiting`` (adjudication).
+``consolidating`` (overlap: all answers in) -> ``done`` or ``waiting`` (adjudication; back to
+``consolidating`` with the answers it has if no adjudicator answers within
+``review.adjudication_timeout_seconds``).
 An admin may set ``expired``. Done and expired items are remembered for
 ``review.done_keep_seconds``.
 """
@@ -105,7 +107,8 @@ class ReviewQueue:
     """
 
     SCRIPTS = (
-        "enqueue", "claim", "heartbeat", "skip", "answer", "undo", "reap", "adjudicate", "finalize", "expire", "reopen",
+        "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
+        "adjudication_timeout", "reopen",
     )
 
     def __init__(
@@ -198,6 +201,11 @@ class ReviewQueue:
         reply = self._run("skip", record_id, reviewer, lease, time.time() if now is None else now)
         self._raise_conflict(reply)
 
+    def release(self, record_id: str, reviewer: str, lease: str, now: float | None = None) -> None:
+        """Hand the item back unanswered, now (not when the lease ends); unlike a skip, it may come back to them."""
+        reply = self._run("release", record_id, reviewer, lease, time.time() if now is None else now)
+        self._raise_conflict(reply)
+
     def answer(
         self, record_id: str, reviewer: str, lease: str, label: str, note: str | None = None, now: float | None = None
     ) -> Answered:
@@ -260,9 +268,17 @@ class ReviewQueue:
         value = self.client.hget(f"{self.prefix}:review:item:{record_id}", field)
         return None if value is None else _text(value)
 
-    def adjudicate(self, record_id: str) -> bool:
-        """Send a consolidating item to one more reviewer."""
-        return bool(self._run("adjudicate", record_id))
+    def item_fields(self, record_id: str, *fields: str) -> list[str | None]:
+        values = self.client.hmget(f"{self.prefix}:review:item:{record_id}", list(fields))
+        return [None if value is None else _text(value) for value in values]
+
+    def adjudicate(self, record_id: str, deadline: float = 0.0) -> bool:
+        """Send a consolidating item to one more reviewer (until ``deadline``, epoch seconds; 0: no deadline)."""
+        return bool(self._run("adjudicate", record_id, repr(deadline)))
+
+    def time_out_adjudications(self, now: float | None = None, limit: int = 100) -> int:
+        """Items past their adjudication deadline, not leased: back to consolidation with the answers they have."""
+        return int(self._run("adjudication_timeout", time.time() if now is None else now, limit))
 
     def finalize(self, record_id: str, correction: dict, n_answers: int, state_key: str, state_json: bytes) -> str | None:
         """Publish a consensus (into the outbox) with the consensus state; its answer id, ``None`` if stale."""

@@ -66,7 +66,8 @@ class ReviewService:
         self.publisher_loop = PublisherLoop(self.publisher)
         self.ingest = ReviewIngest(settings, self.queue)
         self.consolidator = Consolidator(
-            self.queue, self.metrics, settings.review.consolidation, settings.review.adjudication, self.labels.labels()
+            self.queue, self.metrics, settings.review.consolidation, settings.review.adjudication, self.labels.labels(),
+            settings.review.adjudication_timeout_seconds,
         )
         self.context = ReviewContext(
             settings=settings,

@@ -195,6 +195,10 @@ class ReviewClient:
         """Pass on a leased item: others get it, this reviewer never again."""
         self._call("POST", "/skip", {"id": item_id, "lease": lease})
 
+    def release(self, item_id: str, lease: str) -> None:
+        """Hand a leased item back unanswered (the reviewer leaves): it returns to the queue now."""
+        self._call("POST", "/release", {"id": item_id, "lease": lease}, repeatable=False)  # quitting: no retries
+
     def heartbeat(self, item_id: str, lease: str) -> float:
         """Extend a lease; the new expiry (epoch seconds)."""
         return float(self._call("POST", "/heartbeat", {"id": item_id, "lease": lease}).json()["lease_expires_at"])

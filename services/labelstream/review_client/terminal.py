@@ -5,7 +5,8 @@ text, the model's proposal with its class probabilities, the reason it is
 here; ``1``-``9`` answer with a label, ``/`` finds a label by name (more than
 nine labels), ``s`` skips, ``u`` undoes the last answer, ``n`` writes a note
 sent with the next answer, ``g`` shows the guidelines, ``v`` the whole record,
-``?`` the keys, ``q`` quits. While a record is on screen a heartbeat every
+``?`` the keys, ``q`` quits (a record on screen goes back to the queue:
+``POST /api/v1/release``). While a record is on screen a heartbeat every
 third of the lease keeps it; when nothing waits, the screen says so and looks
 again every ``poll_seconds``. It fits the terminal (80 columns and up) and
 redraws on resize; on a pipe it prints each screen as plain text and reads
@@ -47,7 +48,7 @@ class SessionSummary:
     answered: int = 0
     skipped: int = 0
     undone: int = 0
-    holding: str | None = None  # the record held at quit (its lease runs out)
+    holding: str | None = None  # the record held at quit when it could not be released (its lease runs out)
     lease_seconds: float = 0.0
 
 
@@ -114,8 +115,11 @@ class TerminalReviewer:
         except KeyboardInterrupt:
             pass
         if self.screen.item is not None:
-            self.summary.holding = self.screen.item.id
-            self.summary.lease_seconds = self.screen.item.lease_seconds
+            try:  # hand it back now; if the service cannot take it, it returns when its lease ends
+                self.client.release(self.screen.item.id, self.screen.item.lease)
+            except ReviewApiError:
+                self.summary.holding = self.screen.item.id
+                self.summary.lease_seconds = self.screen.item.lease_seconds
         return self.summary
 
     def handle(self, key: str) -> None:

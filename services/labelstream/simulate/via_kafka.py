@@ -5,12 +5,19 @@ labeler, learner and a simulated reviewer as real processes, produces the
 file at a fixed rate, follows the outcome topics until every record is routed
 and every review is answered, stops the services and builds the same report
 as the in-process simulator.
+
+With a :class:`HumanHalf` (the demo), the reviewing is the real one: the
+review service runs too, and ``reviewer-sim --via-api`` sends K simulated
+reviewers through its HTTP API (think time, mistakes, leases, overlap), while
+a person may open the page with a token of their own and take items as well.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +31,21 @@ from labelstream.kafka.reader import read_all
 from labelstream.kafka.topics import admin_client, create_topics
 from labelstream.processes import ServiceProcess, service
 from labelstream.produce import ProduceReport, produce_file
+from labelstream.review.auth import TokenStore
 from labelstream.reviewer_sim import truth_from_file
 from labelstream.settings import Settings, namespaced
 from labelstream.simulate.report import RecordOutcome, build_report
 from labelstream.store.connection import connect
+
+
+@dataclass(frozen=True)
+class HumanHalf:
+    """The review service and simulated reviewers working through its API, instead of the oracle."""
+
+    reviewers: int = 4
+    error_rate: float = 0.05
+    person: str = "you"  # a token of this name is created for a person to open the page with
+    seed: int = 0
 
 
 @dataclass
@@ -72,6 +90,7 @@ class KafkaRun:
         reviewer_accuracy: float = 1.0,
         namespace: str | None = None,
         keep: bool = False,
+        human: HumanHalf | None = None,
     ) -> None:
         self.namespace = namespace or f"run-{time.strftime('%Y%m%d-%H%M%S')}"
         self.settings = namespaced(settings, self.namespace)
@@ -84,15 +103,27 @@ class KafkaRun:
         self.log_dir = log_dir or Path(".stack") / "runs" / self.namespace
         self.keep = keep
         self.truth = truth_from_file(str(data), label_column, id_column)
+        if human is not None and not settings.labels.classes and not settings.labels.taxonomy_file:
+            # a closed label set, as a real deployment has: the file's labels (in their sorted order: hotkeys 1, 2, ...)
+            self.settings = namespaced(settings, self.namespace, labels={"classes": sorted(set(self.truth.values()))})
         self.order = {record_id: index for index, record_id in enumerate(self.truth)}
         self.services: list[ServiceProcess] = []
         self.produced: ProduceReport | None = None
         self._produce_error: BaseException | None = None
         self._first_routed_at: float | None = None
         self.drift_events: list[dict[str, Any]] = []
+        self.human = human
+        self.review_url: str | None = None
+        self.person_token: str | None = None
+        self.review_stats: dict[str, Any] | None = None
 
-    def run(self, on_progress: Callable[[Progress], None] | None = None, idle_timeout: float = 60.0) -> dict[str, Any]:
-        """Run to completion and return the report."""
+    def run(
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        idle_timeout: float = 60.0,
+        on_started: Callable[[KafkaRun], None] | None = None,
+    ) -> dict[str, Any]:
+        """Run to completion and return the report (``on_started``: once the services serve, before producing)."""
         if not self.truth:
             raise LabelstreamError(f"{self.data}: no labeled rows in column {self.label_column!r}")
         create_topics(self.settings)
@@ -100,9 +131,12 @@ class KafkaRun:
         started = time.monotonic()
         try:
             self._start_services()
+            if on_started is not None:
+                on_started(self)
             producer = threading.Thread(target=self._produce, name="producer", daemon=True)
             producer.start()
             self._follow(follower, producer, started, on_progress, idle_timeout)
+            self.review_stats = self._review_stats()
         finally:
             for proc in self.services:
                 proc.stop(20)
@@ -122,10 +156,34 @@ class KafkaRun:
         self.services = [
             service(self.settings, "labeler", self.log_dir, instance="0").start(),
             service(self.settings, "learner", self.log_dir).start(),
-            service(self.settings, "reviewer-sim", self.log_dir, *reviewer_args).start(),
         ]
+        if self.human is not None:
+            review = service(self.settings, "review", self.log_dir).start()
+            self.services.append(review)
+            review.wait_until_serving()
+            self.review_url = f"http://localhost:{review.metrics_port}"
+            client = connect(self.settings.redis)
+            self.person_token = TokenStore(client, self.settings.redis.key_prefix).add(self.human.person, "reviewer")
+            reviewer_args += [
+                "--via-api", "--url", self.review_url, "--reviewers", str(self.human.reviewers),
+                "--error-rate", repr(self.human.error_rate), "--seed", str(self.human.seed),
+            ]
+        self.services.append(service(self.settings, "reviewer-sim", self.log_dir, *reviewer_args).start())
         for proc in self.services[:2]:
             proc.wait_until_serving()
+
+    def _review_stats(self) -> dict[str, Any] | None:
+        """The review service's ``GET /api/v1/stats`` (answers per reviewer today, agreement), with the person's token."""
+        if self.review_url is None or self.person_token is None:
+            return None
+        request = urllib.request.Request(
+            f"{self.review_url}/api/v1/stats", headers={"Authorization": f"Bearer {self.person_token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return dict(orjson.loads(response.read()))
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
 
     def _produce(self) -> None:
         try:
@@ -238,6 +296,12 @@ class KafkaRun:
                 "logs": str(self.log_dir),
             }
         }
+        if self.review_stats is not None:
+            extra["review"] = {
+                "url": self.review_url,
+                "answers_by_reviewer": self.review_stats.get("reviewers", {}),
+                "agreement": self.review_stats.get("agreement", {}),
+            }
         settings = self.settings.model_dump(mode="json", exclude={"kafka", "redis"})
         return build_report(
             self.outcomes(ledger),

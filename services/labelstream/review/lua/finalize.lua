@@ -11,6 +11,7 @@ local seq = redis.call('HINCRBY', item, 'seq', 1)
 entry.answer_id = id .. '#' .. seq
 redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
 redis.call('ZREM', K_CONSOLIDATING, id)
+redis.call('ZREM', P .. ':review:adjudicating', id)
 finish(id, keep)
 redis.call('SET', state_key, state_json)
 keep_joinable(id, rec_key, rec_keep)

@@ -69,7 +69,20 @@ function show(section) {
   for (const id of ["login", "empty", "workspace"]) $(id).hidden = id !== section;
 }
 
+// Hand the record back when the reviewer leaves (page closed, reloaded, signed out): it returns to the
+// queue now instead of when its lease ends. keepalive lets the request outlive the page.
+function releaseHeld() {
+  if (!state.token || !state.item) return;
+  const body = JSON.stringify({ id: state.item.id, lease: state.item.lease });
+  state.item = null;
+  fetch("/api/v1/release", {
+    method: "POST", keepalive: true, body,
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
+  }).catch(() => {});
+}
+
 function signOut(message) {
+  releaseHeld();
   localStorage.removeItem(TOKEN_KEY);
   state.token = null;
   state.item = null;
@@ -402,6 +415,9 @@ function onKey(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("keydown", onKey);
+  window.addEventListener("pagehide", releaseHeld);
+  // back from the browser's page cache: the record was handed back on leaving, so claim again
+  window.addEventListener("pageshow", (event) => { if (event.persisted && state.token) next(); });
   $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token-input").value.trim()); });
   $("sign-out").addEventListener("click", () => signOut("signed out"));
   $("skip").addEventListener("click", skip);

@@ -92,7 +92,7 @@ wait_for_broker() {
   "$py" - "$KAFKA_PORT" <<'EOF' || die "the broker did not answer a metadata request; see $LOG_DIR/kafka.log"
 import sys, time
 port = sys.argv[1]
-deadline = time.monotonic() + 90
+deadline = time.monotonic() + 180  # a JVM start on a busy shared machine took 54-90 s here
 try:
     from confluent_kafka.admin import AdminClient
 except ImportError:  # no venv yet: a TCP connect is the best we can do
@@ -166,11 +166,13 @@ start_redis() {
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
     --pidfile "$pidfile" --logfile "$LOG_DIR/redis.log" --dir "$REDIS_DIR" \
     --appendonly yes --appendfsync everysec --save "" >/dev/null
-  for _ in $(seq 1 50); do
+  # A restart reloads the append-only file first (PING answers LOADING meanwhile): a big one on a busy
+  # machine takes tens of seconds (21 s for 260k keys measured here), so wait up to 2 minutes.
+  for _ in $(seq 1 1200); do
     redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && { say "Redis is up on localhost:$REDIS_PORT"; return; }
     sleep 0.1
   done
-  die "Redis did not answer PING; see $LOG_DIR/redis.log"
+  die "Redis did not answer PING within 2 minutes; see $LOG_DIR/redis.log"
 }
 
 # -------------------------------------------------------------- commands ---

@@ -14,6 +14,20 @@ import pytest
 from labelstream.settings import Settings, load_settings
 from stack_support import unique_settings
 
+#: fixtures that reach the real broker or Redis: a test using one is marked integration (or faults)
+STACK_FIXTURES = {"kafka_up", "redis_up", "settings_factory", "stack_settings", "cli_env"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Markers say what a test needs: one that uses the stack without ``integration``/``faults`` is an error."""
+    unmarked = [
+        item.nodeid for item in items
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and not any(item.get_closest_marker(m) for m in ("integration", "faults"))
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests that use the broker or Redis need @pytest.mark.integration: " + ", ".join(unmarked))
+
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:

@@ -19,3 +19,26 @@ def unique_settings(base: Settings, partitions: int = 3, **sections: dict) -> Se
             "learner": settings.learner.model_copy(update={"metrics_port": 0}),
         }
     )
+
+
+def wait_for_consumer_group(settings: Settings, group: str, timeout: float = 60.0) -> None:
+    """Until consumer group ``group`` has a member with partitions assigned (a consumer that started reading).
+
+    For processes without a health endpoint (``reviewer-sim``): a test that
+    goes on before they consume measures their start-up, not the system.
+    """
+    import time
+
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            description = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
+            if any(member.assignment.topic_partitions for member in description.members):
+                return
+        except Exception:  # noqa: BLE001 - the group does not exist yet, or the coordinator is moving
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"consumer group {group!r} had no member reading after {timeout} s")

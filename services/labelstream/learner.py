@@ -12,7 +12,14 @@ only once a snapshot holding them is published; on restart the learner
 resumes from its latest snapshot and skips events it already holds. A crash
 therefore replays exactly the corrections not in the last snapshot. The human
 labels of replayed corrections may be emitted twice: same id, same label,
-harmless by construction (at-least-once on that path).
+harmless by construction (at-least-once on that path). None is lost: a
+snapshot is published only once the broker has confirmed every human label
+and dead letter of the corrections it holds.
+
+Health: ``/livez`` says faust's event loop turns (a heartbeat timer; waiting
+out an outage is alive, and so is idle); ``/readyz`` (and ``/healthz``) says
+it can learn now: started, the broker answers a metadata request, Redis
+answered its last call.
 
 Corrections from the review service (``Correction.kind``): a label outside the
 label set is dead-lettered (``unknown_label``); an ``answer`` is learned; an
@@ -42,12 +49,16 @@ import asyncio
 import copy
 import logging
 import os
+import tempfile
 import threading
+import time
+from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 import faust
 import redis
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
@@ -73,6 +84,9 @@ log = logging.getLogger("labelstream.learner")
 SERVICE = "learner"
 # Corrections waiting and none handled for this long: the consumer is stuck (see ProgressWatchdog).
 STALL_SECONDS = 60.0
+# /livez turns 503 when faust's event loop has not run the heartbeat timer for this long (a blocked
+# loop); waiting out a broker or Redis outage keeps it turning (every wait there is an await or a retry).
+LIVENESS_SECONDS = 90.0
 # Corrections that are not learned, by kind -> the result counted (labelstream_corrections_total).
 NOT_LEARNED = {"overlap": "overlap_answer", "retraction": "retracted"}
 # A second review is served before new records: the model waits for it.
@@ -91,10 +105,15 @@ class Learner:
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
         self._pending_acks: list[tuple[Any, Any]] = []
+        # Deliveries of the human labels and dead letters sent since the last version (see _delivered).
+        self._sends: list[Awaitable[Any]] = []
         self._deliveries: list[Any] = []  # second-review requests sent, confirmed before the next snapshot
         self._publishing = False
         self._watermarks: Consumer | None = None
         self._last_error = ""
+        self._last_turn = time.monotonic()
+        self._started = False
+        self._kafka_error = ""
         self._challenger_won = False
 
         # -- clients ------------------------------------------------------------------------
@@ -131,12 +150,17 @@ class Learner:
 
     def _build_app(self) -> faust.App:
         s = self.settings
+        faust_dirs = Path(tempfile.gettempdir()) / "labelstream-faust"
+        faust_dirs.mkdir(exist_ok=True)
         app = faust.App(
             s.learner.app_id,
             **faust_broker_settings(s.kafka),
             value_serializer="raw",
             key_serializer="raw",
             web_enabled=False,
+            # faust makes a data directory for tables even when there are none (the learner keeps its state
+            # in Redis): in the temp dir, not "<app_id>-data" in whatever directory the learner was started in.
+            datadir=faust_dirs / f"{s.learner.app_id}-data",
             stream_wait_empty=False,
             topic_disable_leader=True,
             topic_allow_declare=False,
@@ -154,6 +178,7 @@ class Learner:
         self.versions_topic = app.topic(s.topics.model_versions, value_serializer="raw", key_serializer="raw")
         app.agent(self.corrections_topic, name="learn-corrections")(self._agent)
         app.timer(interval=s.learner.publish_every_seconds)(self._on_timer)
+        app.timer(interval=1.0)(self._heartbeat)
         app.on_before_shutdown.connect(self._on_shutdown)
         return app
 
@@ -231,7 +256,7 @@ class Learner:
             policy=stored.reason,
             reviewer=None if consensus else correction.reviewer,
         )
-        await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode())
+        self._sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
         return None
 
     async def _held_for_second_review(self, correction: Correction, stored: StoredRecord, tp: str, offset: int) -> bool:
@@ -341,7 +366,7 @@ class Learner:
             message.value, message.key, kind, error, message.topic, SERVICE, message.partition, message.offset
         )
         key = message.key or f"{message.topic}:{message.partition}:{message.offset}".encode()
-        await self.dlq_topic.send(key=key, value=letter.model_dump_json().encode())
+        self._sends.append(await self.dlq_topic.send(key=key, value=letter.model_dump_json().encode()))
         self.metrics.record_corrections(1, kind)
 
     # -- model versions ------------------------------------------------------------------------
@@ -352,7 +377,11 @@ class Learner:
         if self._unpublished:
             await self._publish()
         elif self._pending_acks:  # only skipped or dead-lettered events: nothing to snapshot
-            await self._ack_pending()
+            count, sends, self._sends = len(self._pending_acks), self._sends, []
+            self._publishing = True
+            await self._delivered(sends)
+            self._publishing = False
+            await self._ack_pending(count)
 
     async def _publish(self) -> None:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
@@ -367,8 +396,10 @@ class Learner:
         )
         self._challenger_won = False
         held_acks, held_unpublished = len(self._pending_acks), len(self._unpublished)  # what this version holds
+        sends, self._sends = self._sends, []  # the labels of the corrections this version holds
         await self._confirm_deliveries()
         self._publishing = True
+        await self._delivered(sends)
         while True:
             try:
                 state.version = version = self.registry.allocate_version()
@@ -391,6 +422,23 @@ class Learner:
         self._unpublished = self._unpublished[held_unpublished:]
         await self._ack_pending(held_acks)
         log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)
+
+    @staticmethod
+    async def _delivered(sends: list[Awaitable[Any]]) -> None:
+        """Wait until the broker has every message in ``sends``; restart in place if one was not delivered.
+
+        faust's ``send`` only queues a message: without this wait a snapshot
+        could hold a correction whose human label (or dead letter) was still
+        in the producer's buffer, and a ``kill -9`` then would lose that label
+        for good (the restarted learner skips what the snapshot holds). A
+        message the producer gave up on is replayed the same way: restarting
+        from the last snapshot re-learns, and re-sends, everything after it.
+        """
+        for sent in sends:
+            try:
+                await sent
+            except Exception as exc:  # noqa: BLE001 - any failure means the message may not be on the broker
+                restart_in_place(f"a human label or dead letter was not delivered ({exc!r})")
 
     async def _confirm_deliveries(self) -> None:
         """Wait until every second-review request sent so far is on the broker (before a snapshot holds its answer)."""
@@ -444,17 +492,43 @@ class Learner:
 
     # -- running -------------------------------------------------------------------------------
 
+    async def _heartbeat(self) -> None:
+        self._last_turn = time.monotonic()
+        self._started = True
+
+    def _watch_broker(self, every: float = 5.0) -> None:
+        """On a thread: ask the broker for the corrections topic's metadata every few seconds (for ``/readyz``)."""
+        probe = Consumer(consumer_config(self.settings.kafka, f"{self.settings.learner.app_id}-probe"))
+        topic = self.settings.topics.corrections
+        while True:
+            try:
+                probe.list_topics(topic, timeout=every)
+                self._kafka_error = ""
+            except KafkaException as exc:
+                self._kafka_error = f"kafka: {exc}"
+            time.sleep(every)
+
+    def liveness(self) -> tuple[bool, dict]:
+        """Alive while faust's event loop turns (waiting out an outage included; idle included)."""
+        idle_for = time.monotonic() - self._last_turn
+        return idle_for < LIVENESS_SECONDS, {"loop_seconds_since_turn": round(idle_for, 1)}
+
     def health(self) -> tuple[bool, dict]:
-        return not self._last_error, {
+        """Ready when started and neither Redis nor the broker failed its last call (``/readyz``, ``/healthz``)."""
+        problem = self._last_error or self._kafka_error or ("" if self._started else "starting")
+        return not problem, {
             "model_version": self.engine.model_version,
             "corrections_applied": self.corrections_applied,
-            "last_error": self._last_error,
+            "last_error": problem,
         }
 
     def run(self, loglevel: str = "warning") -> None:
         """Run the faust worker until SIGTERM/SIGINT."""
-        server, port = start_metrics_server(self.settings.learner.metrics_port, self.health, self.metrics)
+        server, port = start_metrics_server(
+            self.settings.learner.metrics_port, self.health, self.metrics, liveness=self.liveness
+        )
         self.progress_watchdog.start()
+        threading.Thread(target=self._watch_broker, name="broker-probe", daemon=True).start()
         log.info("learner: metrics and health on :%d", port)
         try:
             worker = _Worker(self.app, loglevel=loglevel, quiet=True)

@@ -377,6 +377,16 @@ class MetricsSettings(_Section):
     latency_samples_per_batch: int = Field(100, ge=1, description="Record latencies observed per micro-batch, at most.")
 
 
+class ProduceSettings(_Section):
+    """``labelstream produce``: the declared type of each feature column (``--schema FILE`` overrides it)."""
+
+    columns: dict[str, Literal["number", "integer", "string", "boolean"]] = Field(
+        default_factory=dict,
+        description="Column name -> number | integer | string | boolean. An undeclared column keeps the type of its "
+        "first value; a value that does not fit is an invalid row.",
+    )
+
+
 class Settings(BaseSettings):
     """All labelstream settings."""
 
@@ -402,6 +412,7 @@ class Settings(BaseSettings):
     labels: LabelSetSettings = LabelSetSettings()
     review: ReviewSettings = ReviewSettings()
     weak: WeakSettings = WeakSettings()
+    produce: ProduceSettings = ProduceSettings()
     text: TextSettings = TextSettings()
     label_errors: LabelErrorSettings = LabelErrorSettings()
 

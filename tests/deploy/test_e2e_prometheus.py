@@ -22,13 +22,11 @@ from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.topics import create_topics
 from labelstream.processes import service
 from labelstream.produce import produce_file
-from stack_support import unique_settings
+from stack_support import unique_settings, wait_for_consumer_group
 
 pytestmark = pytest.mark.integration
 
 RECORDS = 4000
-
-
 
 def write_stream(path: Path) -> int:
     rows = sea_with_drift(RECORDS, RECORDS // 2, seed=3)
@@ -61,14 +59,16 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
         )
         prometheus.wait_for('up{job="labelstream-labeler"} == 1')
         prometheus.wait_for('up{job="labelstream-learner"} == 1')
+        wait_for_consumer_group(settings, f"{settings.labeler.group_id}-reviewer-sim")
         send_invalid(settings, 3)
         # 200/s: the contract's anytime-valid proof needs ~1300-1400 records of this stream in process (plus the
         # learner's publishing lag) before the first auto-label and audit, which the drift at 2000 should follow
         report = produce_file(settings, data, id_column="id", label_column="label", rate=200)
         assert report.sent == total
-        deadline = time.monotonic() + 90
-        while len(read_ledger(settings).routing) < total and time.monotonic() < deadline:
-            time.sleep(1)
+        ids = [f"s{i}" for i in range(total)]
+        wait_until(lambda: every_record_routed_and_learned(settings, ids, started[1]), 240,
+                   "every record routed, every review answered and learned", started)
+        assert len(read_ledger(settings).dead_letters) == 3, "only the messages that are not records are dead letters"
         time.sleep(3)  # a few more scrapes and rule evaluations
         yield prometheus, started
     finally:
@@ -76,6 +76,26 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
             prometheus.unscrape(f"labelstream-{kind}")
         for proc in started:
             proc.stop(20)
+
+
+def every_record_routed_and_learned(settings, ids: list[str], learner) -> bool:
+    """Every id has its outcome, every review its human label, and the learner learned every answer."""
+    ledger = read_ledger(settings)
+    if ledger.missing(ids) or len(ledger.dead_letters) < 3:
+        return False
+    reviewed = [i for i, outs in ledger.routing.items() if outs == ["review"]]
+    if not all(ledger.human_labels.get(i) for i in reviewed):
+        return False
+    return (learner.health() or {}).get("corrections_applied", -1) >= len(ledger.human_labels)
+
+
+def wait_until(condition, timeout: float, what: str, processes) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        dead = [p.name for p in processes if not p.alive]
+        assert not dead, f"{dead} exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(1)
 
 
 def send_invalid(settings, n: int) -> None:
@@ -104,6 +124,9 @@ def test_every_alert_expression_evaluates(live_run):
 
 def test_the_drift_alert_fires(live_run):
     prometheus, _ = live_run
+    deadline = time.monotonic() + 30  # the rule is evaluated every second; the detection is already counted
+    while not prometheus.drift_alert_detectors() and time.monotonic() < deadline:
+        time.sleep(0.5)
     detectors = prometheus.drift_alert_detectors()
     # the ADWIN error detectors or the contract's own calibration check, whichever sees the drift first
     assert any(name.startswith("error:") or name == "calibration_check" for name in detectors), detectors

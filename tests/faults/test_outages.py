@@ -1,4 +1,6 @@
-"""The broker, then Redis, down mid-stream for longer than every timeout: the labeler waits it out, never exits.
+"""The broker, then Redis, down mid-stream for longer than every timeout: the services wait it out, never exit.
+
+The labeler, the learner and the oracle reviewer-sim run together through each outage.
 
 Outage length: ``LABELSTREAM_FAULTS_OUTAGE_SECONDS``; CI takes 45 s, past the
 consumer session (10 s) and the transaction timeout (30 s), so that the group
@@ -10,7 +12,9 @@ RELIABILITY.md. The labeler is a real process; records keep coming
 Checked: the process never exits; ``/livez`` never answers 503; ``/readyz``
 answers 503 during the outage and 200 after; every record gets exactly one
 outcome; how long until it commits again, and until it has routed every
-record produced before the restore.
+record produced before the restore. The learner and reviewer-sim never exit,
+the learner's ``/livez`` never answers 503, every review is answered with the
+true label and learned.
 """
 
 from __future__ import annotations
@@ -99,14 +103,20 @@ def ride_out(kind: str, settings_factory, tmp_path) -> dict:
     outage = outage_seconds()
     settings = settings_factory(policy={"review_budget_share": 0.3})
     n = int(RATE * (outage + 60))
-    payloads, _truth = write_stream(tmp_path / "stream.csv", n, seed=8, prefix=f"o{kind[0]}")
+    data = tmp_path / "stream.csv"
+    payloads, truth = write_stream(data, n, seed=8, prefix=f"o{kind[0]}")
     services = Services(settings, tmp_path / "logs")
     try:
         labeler = services.start("labeler", instance="0")
+        # the learner and the oracle reviewer ride out the same outage (robust, issue #12 item 2)
+        learner = services.start("learner")
+        reviewer = services.start("reviewer-sim", "--data", str(data), "--label-column", "label", "--id-column", "id")
         labeler.wait_until_serving(120)
+        learner.wait_until_serving(120)
         pid = labeler.process.pid
         stream = RecordStream(settings, list(payloads.values()), RATE, message_timeout_ms=int((outage + 180) * 1000)).start()
         prober = Prober(labeler.metrics_port).start()
+        learner_prober = Prober(learner.metrics_port).start()
         stream.wait_until(int(RATE * 10))
         wait_for(lambda: committed_records(settings) > 0, 60, "a first commit")
         down_at = time.time()
@@ -121,12 +131,17 @@ def ride_out(kind: str, settings_factory, tmp_path) -> dict:
         ids = list(payloads)
         wait_for(lambda: not read_ledger(settings).missing(ids), 300, "every record routed", 1.0)
         drained_at = time.time()
+        learned_at = wait_for(lambda: every_review_learned(settings, learner) and time.time(), 300,
+                              "every review answered and learned", 1.0)
         time.sleep(3)  # a duplicate would land now
         ledger = read_ledger(settings)
         caught_up = catch_up_seconds(settings, ledger, up_at)
         health = prober.stop()
+        learner_health = learner_prober.stop()
         exited = labeler.process.poll()
+        learner_exited, reviewer_exited = learner.process.poll(), reviewer.process.poll()
         log = labeler.log_path.read_text(errors="replace")
+        learner_log = learner.log_path.read_text(errors="replace")
     finally:
         services.stop_all()
         stack("start", "all")
@@ -148,6 +163,13 @@ def ride_out(kind: str, settings_factory, tmp_path) -> dict:
         "backlog_routed_after_restore_seconds": caught_up,
         "livez": health["livez"],
         "readyz": health["readyz"],
+        "learner_exited": learner_exited is not None,
+        "learner_restarts_in_place": learner_log.count("restarting in place"),
+        "reviewer_sim_exited": reviewer_exited is not None,
+        "reviews_learned_after_restore_seconds": round(learned_at - up_at, 1),
+        "human_labels_wrong": sum(labels[-1]["label"] != truth[i] for i, labels in ledger.human_labels.items()),
+        "learner_livez": learner_health["livez"],
+        "learner_readyz": learner_health["readyz"],
     }
     print(f"{kind} outage:", json.dumps(figures))
     write_figures(f"outage_{kind}", figures)
@@ -156,7 +178,20 @@ def ride_out(kind: str, settings_factory, tmp_path) -> dict:
     assert 503 not in health["livez"], health  # waiting out an outage is being alive
     assert 503 in during, f"/readyz during the outage: {Counter(during)}"
     assert after and all(status == 200 for status in after), Counter(after)
+    assert learner_exited is None, f"the learner exited ({learner_exited}):\n{learner_log[-3000:]}"
+    assert reviewer_exited is None, f"reviewer-sim exited ({reviewer_exited}):\n{reviewer.log_tail()}"
+    assert 503 not in learner_health["livez"], learner_health
+    assert figures["human_labels_wrong"] == 0 and ledger.conflicting_human_labels() == {}
     return figures
+
+
+def every_review_learned(settings, learner) -> bool:
+    """Every record sent to review has its human label, and the learner learned every one."""
+    ledger = read_ledger(settings)
+    reviewed = [i for i, outs in ledger.routing.items() if outs == ["review"]]
+    if not all(ledger.human_labels.get(i) for i in reviewed):
+        return False
+    return (learner.health() or {}).get("corrections_applied", -1) >= len(ledger.human_labels)
 
 
 def test_a_broker_outage_is_ridden_out(settings_factory, tmp_path):

@@ -1,7 +1,10 @@
+import pytest
 from confluent_kafka.admin import ConfigResource
 
 from labelstream.kafka.topics import admin_client, create_topics, describe_topics
 from stack_support import unique_settings
+
+pytestmark = pytest.mark.integration
 
 
 def test_create_is_idempotent_and_model_versions_is_compacted(kafka_up):

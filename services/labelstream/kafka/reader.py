@@ -19,7 +19,10 @@ def read_all(kafka: KafkaSettings, topic: str, timeout: float = 30.0) -> list[Me
     return list(iter_all(kafka, topic, timeout))
 
 
-def iter_all(kafka: KafkaSettings, topic: str, timeout: float = 30.0) -> Iterator[Message]:
+def iter_all(
+    kafka: KafkaSettings, topic: str, timeout: float = 30.0, start: dict[int, int] | None = None
+) -> Iterator[Message]:
+    """Like :func:`read_all`, lazily; ``start`` (partition -> offset) reads only from there on."""
     consumer = Consumer(consumer_config(kafka, "labelstream-reader", **{"enable.auto.offset.store": False}))
     try:
         metadata = consumer.list_topics(topic, timeout=10)
@@ -29,8 +32,9 @@ def iter_all(kafka: KafkaSettings, topic: str, timeout: float = 30.0) -> Iterato
         for p in partitions:
             _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             ends[p] = high
-        todo = {p for p, high in ends.items() if high > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        first = {p: (start or {}).get(p, OFFSET_BEGINNING) for p in partitions}
+        todo = {p for p, high in ends.items() if high > max(first[p], 0)}
+        consumer.assign([TopicPartition(topic, p, first[p]) for p in partitions])
         deadline = time.monotonic() + timeout
         while todo and time.monotonic() < deadline:
             for msg in consumer.consume(10_000, timeout=0.5):

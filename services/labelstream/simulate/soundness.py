@@ -303,14 +303,13 @@ def soundness_markdown(summary: dict[str, Any], command: str) -> str:
     ]
     if config.records < 30_000 or config.seeds < 100:
         lines += [
-            "",
             f"**Reduced size** ({config.records:,} records, {config.seeds} seeds: what fitted a shared 2-core machine). "
             "The issue's full size is `labelstream bench soundness --out BENCHMARKS.md` (100 seeds, 30,000 records; "
             "hours with 2 workers). A short run tests fewer repeated looks, so it is weaker evidence of soundness "
             "than the full one: read the column of runs that ever auto-labeled.",
+            "",
         ]
     lines += [
-        "",
         "| stream | reviewer | runs | failed | failure rate [95 % CI] | promise | runs that auto-labeled "
         "| mean auto share |",
         "|---|---|---:|---:|---|---|---:|---:|",

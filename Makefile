@@ -4,18 +4,41 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/stack.sh
 
-.PHONY: help setup packages up down status test test-unit demo schemas reliability clean
+.PHONY: help setup packages up down status test test-unit demo schemas reliability clean lock lock-upgrade
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+LOCKS := requirements/build.txt requirements/runtime.txt requirements/dev.txt
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(UV_FLAGS)
+
+# The exact versions of requirements/ (hashes checked), then labelstream itself
+# (editable, built by the pinned setuptools of requirements/build.txt).
+$(VENV)/.installed: pyproject.toml $(LOCKS)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -r requirements/build.txt -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv and install labelstream with its dev extras
+setup: $(VENV)/.installed  ## create .venv and install labelstream with its dev + fuzz extras, as locked
+
+$(UV):
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+
+# Regenerate the lockfiles from pyproject.toml, keeping every pin that still fits
+# (a dependency added to pyproject.toml gets its newest version; nothing else moves).
+lock: setup $(UV)  ## regenerate requirements/*.txt after a change of pyproject.toml's dependencies
+	$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(UV_COMPILE) - -o requirements/build.txt
+	$(UV_COMPILE) pyproject.toml --extra dev --extra fuzz -o requirements/dev.txt
+	cp requirements/dev.txt requirements/runtime.txt  # same versions as the tests ran with
+	$(UV_COMPILE) pyproject.toml -o requirements/runtime.txt
+
+lock-upgrade:  ## the same, moving every pin to its newest version (then run make test)
+	$(MAKE) lock UV_FLAGS=--upgrade
 
 packages:  ## install the missing Debian packages the stack and tests need (deploy/debian-packages.txt)
 	deploy/debian-packages.sh install

@@ -22,6 +22,18 @@ label set is dead-lettered (``unknown_label``); an ``answer`` is learned; an
 answer it withdraws is already in the model (an online model cannot forget one
 example), and the reviewer's new answer follows as a correction of its own, is
 learned after it, and supersedes it on ``labels`` (the latest human label wins).
+
+Label-error detection (``label_errors.enabled``, docs/label-errors.md): an
+``answer`` that a confident model contradicts (online confident learning,
+:mod:`labelstream.core.label_errors`) is **held**: its evidence feeds the
+policy at once, as any answer's does (holding it back would bias the
+contract's evidence), but the model does not learn it; the learner asks the
+review service for a second review (a ``review`` request with reason
+``disagreement`` and the flagged answer) and learns the consensus of both
+answers when it comes, as model training only (no second evidence). The hold
+is written to Redis before the request is sent, so that a replayed answer is
+held again, never learned alone as well; the request's delivery is confirmed
+before any snapshot holds the answer's offset, so it is never lost.
 """
 
 from __future__ import annotations
@@ -39,11 +51,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
-from labelstream.core.schemas import Correction, DeadLetter, Label, Record
+from labelstream.core.schemas import Correction, DeadLetter, FlaggedAnswer, Label, Record, ReviewRequest
 from labelstream.core.snapshot import ModelState
 from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.kafka.config import consumer_config, faust_broker_settings
 from labelstream.kafka.events import EventPublisher
+from labelstream.label_error_metrics import register_label_error_metrics
 from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
 from labelstream.policy_metrics import export_policy_metrics
 from labelstream.review.labelset import LabelSet
@@ -51,6 +64,7 @@ from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore, StoredRecord
+from labelstream.store.second_reviews import SecondReviews
 from labelstream.watchdog import ProgressWatchdog, restart_in_place
 from labelstream.weak_metrics import register_weak_metrics
 
@@ -61,6 +75,8 @@ SERVICE = "learner"
 STALL_SECONDS = 60.0
 # Corrections that are not learned, by kind -> the result counted (labelstream_corrections_total).
 NOT_LEARNED = {"overlap": "overlap_answer", "retraction": "retracted"}
+# A second review is served before new records: the model waits for it.
+SECOND_REVIEW_PRIORITY = 1.0
 
 
 class Learner:
@@ -75,6 +91,7 @@ class Learner:
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
         self._pending_acks: list[tuple[Any, Any]] = []
+        self._deliveries: list[Any] = []  # second-review requests sent, confirmed before the next snapshot
         self._publishing = False
         self._watermarks: Consumer | None = None
         self._last_error = ""
@@ -85,10 +102,12 @@ class Learner:
         self.store = RecordStore.from_settings(redis_client, settings)
         self.registry = ModelRegistry.from_settings(redis_client, settings)
         self.label_set = LabelSet.from_settings(redis_client, settings)
+        self.second_reviews = SecondReviews.from_settings(redis_client, settings)
         self.events = EventPublisher(settings, SERVICE)
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         self.metrics.declare_detectors(["calibration_check"])  # at zero: the first drift is a change
         register_weak_metrics(self.metrics, self.engine)  # labeling functions (weak.functions), if any
+        register_label_error_metrics(self.metrics, self.engine)  # label_errors, if enabled
         self._restore()
         self.app = self._build_app()
         # faust can stop fetching after a broker restart without an error: restart in place then
@@ -131,6 +150,7 @@ class Learner:
         self.corrections_topic = app.topic(s.topics.corrections, value_serializer="raw", key_serializer="raw")
         self.labels_topic = app.topic(s.topics.labels, value_serializer="raw", key_serializer="raw")
         self.dlq_topic = app.topic(s.topics.dlq, value_serializer="raw", key_serializer="raw")
+        self.review_topic = app.topic(s.topics.review, value_serializer="raw", key_serializer="raw")
         self.versions_topic = app.topic(s.topics.model_versions, value_serializer="raw", key_serializer="raw")
         app.agent(self.corrections_topic, name="learn-corrections")(self._agent)
         app.timer(interval=s.learner.publish_every_seconds)(self._on_timer)
@@ -176,11 +196,18 @@ class Learner:
         stored = await self._get_stored(correction.id)
         if stored is None:
             return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
+        if await self._held_for_second_review(correction, stored, tp, offset):
+            return None
+        # A second review's consensus: its first answer was evidence already (see the module docstring).
+        held = await self._redis(self.second_reviews.get, correction.id) if correction.kind == "consensus" else None
         self._referee_challenger(stored.features, correction.label)
         generation = getattr(self.engine.policy, "drift_generation", 0)
-        # With labeling functions the whole record (text too) goes in: they vote on it and the label model learns.
-        subject = _record_of(stored) if self.engine.weak is not None else stored.features
-        self.engine.learn(subject, correction.label, stored.evidence(correction.label, correction.timestamp))
+        # With labeling functions or a text featurizer the whole record goes in (LF votes, its text).
+        subject = _record_of(stored) if self.engine.needs_record else stored.features
+        evidence = None if held is not None else stored.evidence(correction.label, correction.timestamp)
+        self.engine.learn(subject, correction.label, evidence)
+        if held is not None and self.engine.label_errors is not None:
+            self.engine.label_errors.resolve(held["label"], correction.label)
         self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:  # the policy's calibration check fired
             self.metrics.record_drift("calibration_check")
@@ -207,6 +234,73 @@ class Learner:
         await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode())
         return None
 
+    async def _held_for_second_review(self, correction: Correction, stored: StoredRecord, tp: str, offset: int) -> bool:
+        """Hold an answer a confident model contradicts (``label_errors``); whether it was held.
+
+        Only a review-service answer (it has an ``answer_id``) is checked: its
+        item can be reopened for one more reviewer.
+        """
+        detector = self.engine.label_errors
+        if detector is None or correction.kind != "answer" or correction.answer_id is None:
+            return False
+        subject = _record_of(stored) if self.engine.needs_record else stored.features
+        flag, probabilities = self.engine.check_answer(subject, correction.label)
+        held_before = await self._redis(self.second_reviews.get, correction.id)
+        replayed = held_before is not None and held_before.get("answer_id") == correction.answer_id
+        if flag is None and not replayed:
+            detector.learn_one(probabilities, correction.label)
+            return False
+        suggested = flag.suggested if flag is not None else str(held_before.get("suggested", ""))
+        confidence = flag.confidence if flag is not None else float(probabilities.get(suggested, 0.0))
+        await self._redis(
+            self.second_reviews.hold, correction.id, correction.answer_id, correction.reviewer, correction.label, suggested
+        )
+        request = ReviewRequest(
+            id=correction.id,
+            record=_record_of(stored) if stored.record_json is not None else Record(id=correction.id, features=stored.features),
+            proposed_label=max(stored.probabilities, key=stored.probabilities.get) if stored.probabilities else None,
+            probabilities=stored.probabilities,
+            reason="disagreement",
+            priority=SECOND_REVIEW_PRIORITY,
+            inclusion_probability=stored.inclusion_probability,
+            model_version=stored.model_version,
+            context=stored.context,
+            flagged_answer=FlaggedAnswer(
+                answer_id=correction.answer_id, reviewer=correction.reviewer, label=correction.label,
+                suggested_label=suggested, confidence=min(1.0, max(0.0, confidence)),
+            ),
+        )
+        # Sent before the offset advances: a snapshot that holds the offset also waits for this delivery.
+        self._deliveries.append(
+            await self.review_topic.send(key=correction.id.encode(), value=request.model_dump_json().encode())
+        )
+        # From here to the offset, no await: a snapshot holds all of this answer's effects or none.
+        detector.learn_one(probabilities, correction.label, flagged=True)
+        generation = getattr(self.engine.policy, "drift_generation", 0)
+        self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp))
+        self.offsets[tp] = offset + 1
+        if getattr(self.engine.policy, "drift_generation", 0) > generation:
+            self.metrics.record_drift("calibration_check")
+            self.events.publish("drift", detector="calibration_check", record_id=correction.id, reactions=["policy"])
+        self.drift.handle(self.engine)
+        self.metrics.record_corrections(1, "held_for_second_review")
+        log.info("answer %s (%s) held for a second review: the model says %s (%.2f)",
+                 correction.answer_id, correction.label, suggested, confidence)
+        return True
+
+    async def _redis(self, call: Any, *args: Any) -> Any:
+        """A Redis call that waits out a Redis restart."""
+        while True:
+            try:
+                result = call(*args)
+            except redis.RedisError as exc:
+                self._last_error = f"redis: {exc}"
+                log.warning("redis unavailable, retrying: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            self._last_error = ""
+            return result
+
     async def _label_problem(self, label: str) -> tuple[str, str] | None:
         """``unknown_label`` when the label set is defined and lacks ``label``; waits out a Redis restart."""
         while True:
@@ -224,16 +318,7 @@ class Learner:
 
     async def _get_stored(self, record_id: str) -> StoredRecord | None:
         """The record's features; while Redis is down (restarting), wait rather than dead-letter good data."""
-        while True:
-            try:
-                stored = self.store.get(record_id)
-            except redis.RedisError as exc:
-                self._last_error = f"redis: {exc}"
-                log.warning("redis unavailable, retrying: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
-            self._last_error = ""
-            return stored
+        return await self._redis(self.store.get, record_id)
 
     def _referee_challenger(self, features: dict[str, Any], label: str) -> None:
         """Show a running challenger the answer (before anyone learns it), and adopt it if it now wins."""
@@ -282,6 +367,7 @@ class Learner:
         )
         self._challenger_won = False
         held_acks, held_unpublished = len(self._pending_acks), len(self._unpublished)  # what this version holds
+        await self._confirm_deliveries()
         self._publishing = True
         while True:
             try:
@@ -306,8 +392,15 @@ class Learner:
         await self._ack_pending(held_acks)
         log.info("published model version %d (%d corrections learned)", version, self.corrections_applied)
 
+    async def _confirm_deliveries(self) -> None:
+        """Wait until every second-review request sent so far is on the broker (before a snapshot holds its answer)."""
+        deliveries, self._deliveries = self._deliveries, []
+        for delivery in deliveries:
+            await delivery
+
     def _adopt_rollback(self) -> None:
-        """If ``labelstream models rollback`` made another version live, learn on from that model.
+        """If ``labelstream models rollback`` (or ``import``, ``bootstrap``: metric ``adopt``) made another
+        version live, learn on from that model.
 
         Checked before each publish (one Redis GET): corrections learned since
         the last version went into the model being rolled back, and go with it.
@@ -317,11 +410,14 @@ class Learner:
             state = None if latest is None or latest <= self.engine.model_version else self.registry.load(latest)
         except redis.RedisError:  # Redis restarting: the next publish checks again
             return
-        if state is None or "rollback_of" not in state.metrics:
+        if state is None or ("rollback_of" not in state.metrics and not state.metrics.get("adopt")):
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
-        self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
-        log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
+        if "rollback_of" in state.metrics:
+            self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
+            log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
+        else:  # labelstream models import / bootstrap: the file's calibration is evidence about this very model
+            log.warning("adopted model version %d (imported or bootstrapped)", latest)
 
     async def _ack_pending(self, count: int | None = None) -> None:
         """Ack the first ``count`` pending events (all by default): only those a published version holds."""

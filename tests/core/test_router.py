@@ -134,7 +134,8 @@ def test_no_record_can_fail_its_batch(monkeypatch):
 
     def poisoned(encode):
         def wrapper(*args, **kwargs):
-            if "encoder-poison" in args[:2]:  # the record id is the first or second argument
+            ids = args[0] if isinstance(args[0], list) else args[:2]  # the record id(s): first or second argument
+            if "encoder-poison" in ids:
                 raise ValueError("injected: cannot encode")
             return encode(*args, **kwargs)
         return wrapper
@@ -145,7 +146,7 @@ def test_no_record_can_fail_its_batch(monkeypatch):
                 raise RecursionError("injected: decoder bug")
             return super().decode(value, key)
 
-    for name in ("encode_label", "encode_review", "encode_deferred"):
+    for name in ("encode_label", "encode_labels", "encode_review", "encode_deferred"):
         monkeypatch.setattr(router_module, name, poisoned(getattr(router_module, name)))
     router = BatchRouter(engine, CrashingDecoder(), TOPICS)
     outcomes = router.route(values, [None] * len(values), [Origin("records", 2, 1000 + i) for i in range(len(values))])
@@ -178,3 +179,104 @@ def test_a_value_too_large_to_carry_is_dead_lettered_by_reference():
 
     forced = router.dead_letter(b'{"id": "ok"}', b"ok", Origin("records", 3, 9), "unpublishable", "refused", by_reference=True)
     assert DeadLetter.model_validate_json(forced.value).truncated and forced.key == b"records:3:9"
+
+
+def test_auto_labels_carry_the_labeling_functions_votes():
+    """With weak.functions, an auto-label an LF voted on is ``method=weak`` with the votes; the others ``auto``."""
+    from labelstream.core.engine import LabelingEngine
+    from labelstream.core.model import OnlineModel
+    from labelstream.core.policy import ThresholdPolicy
+    from labelstream.core.weak import LabelingFunction, WeakSupervision
+
+    lf = LabelingFunction("red", lambda record: "pos" if record.features["colour"] == "red" else None)
+    engine = LabelingEngine(
+        OnlineModel(seed=5), ThresholdPolicy(0.7, cold_start_records=0, cold_start_corrections=0),
+        weak=WeakSupervision.build([lf], batch_timeout=None),
+    )
+    for payload, label in synthetic_records(1000, seed=4):
+        engine.learn(payload["features"], label)
+    payloads = [payload for payload, _ in synthetic_records(400, seed=5)]
+    outcomes = BatchRouter(engine, RecordDecoder(), TOPICS).route(
+        [orjson.dumps(p) for p in payloads], [None] * len(payloads), [Origin("records", 0, i) for i in range(len(payloads))]
+    )
+    labels = {o.routed.record.id: Label.model_validate_json(o.value) for o in outcomes if o.outcome == "label"}
+    red = {p["id"] for p in payloads if p["features"]["colour"] == "red"}
+    assert labels.keys() & red and labels.keys() - red  # both kinds were auto-labeled
+    for record_id, label in labels.items():
+        if record_id in red:
+            assert (label.method, label.votes) == ("weak", {"red": "pos"})
+        else:
+            assert (label.method, label.votes) == ("auto", None)
+
+
+def test_a_model_crash_does_not_count_the_labeling_functions_twice():
+    from labelstream.core.weak import LabelingFunction, WeakSupervision
+
+    _, engine = engine_pair(7)
+    engine.model = ExplodingModel(engine.model)
+    engine.weak = WeakSupervision.build([LabelingFunction("always", lambda record: "pos")], batch_timeout=None)
+    payloads = [payload for payload, _ in synthetic_records(30, seed=7)]
+    payloads[4]["features"]["f00"] = 13.0  # crashes the model: the batch is routed again record by record
+    outcomes = BatchRouter(engine, RecordDecoder(), TOPICS).route(
+        [orjson.dumps(p) for p in payloads], [None] * 30, [Origin("records", 0, i) for i in range(30)]
+    )
+    assert [i for i, o in enumerate(outcomes) if o.outcome == DEAD_LETTER] == [4]
+    assert engine.weak.stats()["always"]["votes"] == 29  # each routed record voted on once
+
+
+def test_evolved_records_keep_a_c_decode_and_are_flagged():
+    _, engine = engine_pair(9)
+    decoder = RecordDecoder()
+    thorough = []
+    decoder._thorough = lambda value: thorough.append(value) or RecordDecoder._thorough(decoder, value)
+    plain = {"id": "p", "features": {"f00": 1.0}}
+    values = [
+        orjson.dumps(plain),
+        orjson.dumps({**plain, "id": "e1", "shop": "s1"}),  # an added field
+        orjson.dumps({**plain, "id": "e2", "schema_version": "1.4"}),  # a newer minor version
+        orjson.dumps({**plain, "id": "b", "features": {"f00": True}, "shop": "s1"}),  # pydantic's path, evolved too
+        b'{"id": "x", "features": {"f00": 1}, "schema_version": 2}',  # a new major version: refused
+    ]
+    outcomes = BatchRouter(engine, decoder, TOPICS).route(values, [None] * 5, [Origin("records", 0, i) for i in range(5)])
+    assert [o.evolved for o in outcomes] == [False, True, True, True, False]
+    assert outcomes[4].reason == "unsupported_schema_version"
+    assert outcomes[1].routed.record.metadata == {"shop": "s1"}
+    assert thorough == values[3:]  # only the boolean feature and the major version reached pydantic
+
+
+def test_a_record_id_routed_within_the_window_is_dead_lettered_as_a_duplicate():
+    from labelstream.core.dedupe import DedupeWindow
+    from labelstream.core.router import DUPLICATE
+
+    _, engine = engine_pair(4)
+    router = BatchRouter(engine, RecordDecoder(), TOPICS, dedupe=DedupeWindow(100))
+    payloads = [payload for payload, _ in synthetic_records(6, seed=4)]
+    first = [orjson.dumps(p) for p in payloads[:4]]
+    again = orjson.dumps({**payloads[1], "features": {"f00": 5.0}})  # the same id with other content: still a duplicate
+    batch1 = first + [first[0]]  # r0 twice in one batch
+    origins1 = [Origin("records", 0, i) for i in range(5)]
+    out1 = router.route(batch1, [None] * 5, origins1)
+    assert [o.outcome == DEAD_LETTER for o in out1] == [False] * 4 + [True]
+    letter = DeadLetter.model_validate_json(out1[4].value)
+    assert (letter.error_kind, letter.offset, letter.raw_bytes()) == (DUPLICATE, 4, first[0])
+    assert "partition 0 offset 0" in letter.error and "labeler.dedupe_window" in letter.error
+
+    # the next batch: r1 again at a new offset is a duplicate; the same messages redone are not
+    out2 = router.route([again, first[2], orjson.dumps(payloads[4])], [None] * 3,
+                        [Origin("records", 0, 5), Origin("records", 0, 2), Origin("records", 0, 6)])
+    assert [o.reason for o in out2][0] == DUPLICATE and all(o.outcome != DEAD_LETTER for o in out2[1:])
+    # an invalid record does not enter the window: its corrected copy is routed
+    bad, fixed = b'{"id": "late", "features": {}}', b'{"id": "late", "features": {"f00": 1.0}}'
+    out3 = router.route([bad, fixed], [None] * 2, [Origin("records", 1, 0), Origin("records", 1, 1)])
+    assert (out3[0].reason, out3[1].outcome != DEAD_LETTER) == ("no_features", True)
+
+
+def test_the_dedupe_window_forgets_the_oldest_ids():
+    from labelstream.core.dedupe import DedupeWindow
+
+    window = DedupeWindow(3)
+    for offset, record_id in enumerate("abcd"):
+        assert window.check(record_id, ("t", 0, offset)) is None
+    assert len(window) == 3
+    assert window.check("a", ("t", 0, 9)) is None  # out of the window: routed again
+    assert window.check("c", ("t", 0, 10)) == ("t", 0, 2)

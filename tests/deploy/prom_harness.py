@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "labelstream.yml"
 DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "labelstream.json"
 GRAFANA_INTERVALS = {"$__rate_interval": "15s", "$__interval": "1s", "$__range": "5m"}
+# the dashboard's own variables as "All" selects them ($job: every job)
+GRAFANA_VARIABLES = {"$job": ".+"}
 
 
 def free_port() -> int:
@@ -129,11 +131,11 @@ class Prometheus:
         groups = self.api("rules", type="alert")["groups"]
         return {rule["name"]: rule["query"] for group in groups for rule in group["rules"]}
 
-    def queries_without_data(self) -> list[str]:
-        """Every dashboard query (``panel: expr``) that returns no series, or only NaN."""
+    def queries_without_data(self, skip_rows: frozenset[str] = frozenset()) -> list[str]:
+        """Every dashboard query (``panel: expr``) that returns no series, or only NaN (rows in ``skip_rows`` left out)."""
         return [
             f"{title}: {expr}"
-            for title, exprs in dashboard_queries().items()
+            for title, exprs in dashboard_queries(skip_rows=skip_rows).items()
             for expr in exprs
             if not any(not math.isnan(float(series["value"][1])) for series in self.query(expr))
         ]
@@ -167,16 +169,24 @@ class Prometheus:
 
 
 def expand_grafana_variables(expr: str) -> str:
-    """Grafana's ``$__rate_interval`` and friends, as fixed ranges Prometheus understands."""
-    for variable, value in GRAFANA_INTERVALS.items():
+    """Grafana's ``$__rate_interval`` and friends, as fixed ranges Prometheus understands; ``$job`` as "All"."""
+    for variable, value in (GRAFANA_INTERVALS | GRAFANA_VARIABLES).items():
         expr = expr.replace(variable, value)
     return expr
 
 
-def dashboard_queries(path: Path = DASHBOARD) -> dict[str, list[str]]:
-    """Panel title -> the PromQL of its targets; annotations as ``annotation: <name>``."""
+def dashboard_queries(path: Path = DASHBOARD, skip_rows: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """Panel title -> the PromQL of its targets; annotations as ``annotation: <name>``.
+
+    Rows are headings, not panels; the panels under a row titled in ``skip_rows`` are left out.
+    """
     dashboard = json.loads(path.read_text())
-    queries = {panel["title"]: [t["expr"] for t in panel.get("targets", [])] for panel in dashboard["panels"]}
+    queries, row = {}, None
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            row = panel["title"]
+        elif row not in skip_rows:
+            queries[panel["title"]] = [t["expr"] for t in panel.get("targets", [])]
     for annotation in dashboard["annotations"]["list"]:
         if "expr" in annotation:
             queries[f"annotation: {annotation['name']}"] = [annotation["expr"]]

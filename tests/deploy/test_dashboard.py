@@ -17,9 +17,11 @@ from collections.abc import Iterator
 
 import pytest
 from prom_harness import DASHBOARD, REPO, RULES, Prometheus, dashboard_queries
+from review_workload import run_review_workload
 from workload import run_workload
 
 from labelstream.metrics import Metrics, all_metric_names, start_metrics_server, stop_metrics_server
+from labelstream.review.metrics import ReviewMetrics
 
 METRIC = re.compile(r"\blabelstream_[a-z0-9_]+")
 GRAFANA = REPO / "deploy" / "grafana"
@@ -52,8 +54,11 @@ def test_rules_and_rule_tests_name_only_defined_metrics():
 def test_dashboard_covers_the_issue_and_uses_the_provisioned_datasource():
     dashboard = json.loads(DASHBOARD.read_text())
     datasource = (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()
-    uids = {panel["datasource"]["uid"] for panel in dashboard["panels"]}
-    assert len(uids) == 1 and f"uid: {uids.pop()}" in datasource
+    panels = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+    uids = {panel["datasource"]["uid"] for panel in panels} | {t["datasource"]["uid"] for p in panels for t in p["targets"]}
+    assert uids == {"${datasource}"}  # the $datasource variable, whose default is the provisioned datasource
+    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+    assert f"uid: {variables['datasource']['current']['value']}" in datasource
     assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
     used = set().union(*(names_in(e) for exprs in dashboard_queries().values() for e in exprs))
     wanted = {
@@ -62,26 +67,32 @@ def test_dashboard_covers_the_issue_and_uses_the_provisioned_datasource():
         "labelstream_review_backlog", "labelstream_deferred_backlog", "labelstream_drift_detections_total",
         "labelstream_record_latency_seconds_bucket", "labelstream_batch_duration_seconds_bucket",
         "labelstream_consumer_lag_records", "labelstream_model_version",
+        "labelstream_labeler_last_commit_timestamp_seconds", "labelstream_batch_retries_total",
+        "labelstream_review_queue_items", "labelstream_review_answers_total", "labelstream_review_answer_seconds_bucket",
+        "labelstream_reviewer_seconds_per_answer", "labelstream_review_agreement_kappa", "labelstream_review_agreement_alpha",
+        "labelstream_reviewer_consensus_agreement_ratio", "labelstream_reviewer_accuracy_estimate",
+        "labelstream_review_consolidated_total",
     }
     assert wanted <= used, wanted - used
 
 
 @pytest.fixture(scope="module")
 def scraped_workload(prometheus: Prometheus) -> Iterator[tuple[Prometheus, list[str]]]:
-    """A labeler and a learner metrics server, scraped by Prometheus, after a drifting workload ran."""
-    labeler, learner = Metrics("labeler"), Metrics("learner")
+    """A labeler, a learner and a review metrics server, scraped by Prometheus, after a drifting workload ran."""
+    labeler, learner, review = Metrics("labeler"), Metrics("learner"), ReviewMetrics()
     servers = []
-    for metrics in (labeler, learner):
+    for job, metrics in (("labeler", labeler), ("learner", learner), ("review", review.registry)):
         server, port = start_metrics_server(0, lambda: (True, {}), metrics, host="127.0.0.1")
-        servers.append(server)
-        prometheus.scrape(f"labelstream-{metrics.service}", port)
-    prometheus.wait_for('up{job="labelstream-learner"} == 1')
-    prometheus.wait_for('up{job="labelstream-labeler"} == 1')
+        servers.append((job, server))
+        prometheus.scrape(f"labelstream-{job}", port)
+    for job, _ in servers:
+        prometheus.wait_for(f'up{{job="labelstream-{job}"}} == 1')
+    run_review_workload(review, seconds=2.0)
     fired = run_workload(labeler, learner, seconds=5.0)
     time.sleep(2.0)  # two more scrapes and rule evaluations after the last update
     yield prometheus, fired
-    for metrics, server in zip((labeler, learner), servers, strict=True):
-        prometheus.unscrape(f"labelstream-{metrics.service}")
+    for job, server in servers:
+        prometheus.unscrape(f"labelstream-{job}")
         stop_metrics_server(server)
 
 
@@ -94,7 +105,7 @@ def test_every_dashboard_query_returns_data(scraped_workload):
 def test_every_alert_expression_evaluates(scraped_workload):
     prometheus, _ = scraped_workload
     health = prometheus.rule_health()
-    assert len(health) == 8 and set(health.values()) == {"ok"}, health
+    assert len(health) == 10 and set(health.values()) == {"ok"}, health
 
 
 def test_the_drift_alert_fires(scraped_workload):

@@ -89,15 +89,17 @@ def send_invalid(settings, n: int) -> None:
 
 
 def test_every_dashboard_query_returns_data(live_run):
+    """The "Reviewers" row needs the review service, which this run leaves out (the Kafka oracle answers):
+    test_dashboard.py checks that row against the real review metrics."""
     prometheus, _ = live_run
-    empty = prometheus.queries_without_data()
+    empty = prometheus.queries_without_data(skip_rows=frozenset({"Reviewers"}))
     assert not empty, "queries without data:\n" + "\n".join(empty)
 
 
 def test_every_alert_expression_evaluates(live_run):
     prometheus, _ = live_run
     health = prometheus.rule_health()
-    assert len(health) == 8 and set(health.values()) == {"ok"}, health
+    assert len(health) == 10 and set(health.values()) == {"ok"}, health
 
 
 def test_the_drift_alert_fires(live_run):

@@ -65,6 +65,7 @@ def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10
         labeler.record_outcomes(Counter((r.decision.outcome, r.decision.reason) for r in routed))
         labeler.record_auto_labels(Counter(r.prediction.label for r in routed if r.decision.outcome == "label"))
         labeler.observe_batch(len(records), time.perf_counter() - began, [r.timestamp for r in records])
+        labeler.record_commit()  # the batch's transaction committed
         for r, (x, label) in zip(routed, rows, strict=True):
             if r.decision.outcome == "label":
                 audits.setdefault(r.prediction.label, []).append(r.prediction.label == label)

@@ -143,3 +143,34 @@ def test_a_batch_failing_without_a_culprit_is_bisected_to_the_record(settings_fa
     assert bisects >= 3  # 64 -> 32 -> ... -> 1, then the record alone
     assert counted == len(values) - 1
     assert committed_after > 3
+
+
+def test_the_labeler_exports_lf_series_and_counts_evolved_records_once(settings_factory):
+    """weak.functions set: the LF series are on /metrics; records from an evolved producer are counted after the commit."""
+    settings = settings_factory(partitions=1, weak={"functions": ["labelstream.simulate.benchmark_lfs:sea"]})
+    values = [orjson.dumps({"id": f"r{i}", "features": {"0": 9.0, "1": 1.0, "2": 1.0}}) for i in range(4)]
+    values.append(orjson.dumps({"id": "e1", "features": {"0": 1.0}, "shop": "s1"}))
+    values.append(orjson.dumps({"id": "e2", "features": {"0": 1.0}, "schema_version": "1.2"}))
+    produce(settings, [(orjson.loads(v)["id"].encode(), v) for v in values])
+    with RunningLabeler(settings) as labeler:
+        wait_for(lambda: outcome_total(labeler) == len(values), 60, "every record routed")
+        metrics = labeler.metrics
+        assert metrics.value("labelstream_records_evolved_total") == 2
+        assert metrics.value("labelstream_lf_votes_total", lf="x0_large") == 4  # "0" > 8.5: the first four records
+        assert metrics.value("labelstream_lf_votes_total", lf="both_small") == 2  # the evolved ones
+
+
+def test_a_record_id_sent_again_is_dead_lettered_not_routed_twice(settings_factory):
+    """labeler.dedupe_window: the second copy of an id (a later batch, another offset) is a duplicate_id dead letter."""
+    settings = settings_factory(partitions=1)
+    first = [(f"d{i}".encode(), record(f"d{i}")) for i in range(5)]
+    with RunningLabeler(settings) as labeler:
+        produce(settings, first)
+        wait_for(lambda: outcome_total(labeler) == 5, 60, "the first copies routed")
+        produce(settings, [first[2], (b"d9", record("d9"))])
+        ledger = wait_for(routed_all(settings, {"d9"}), 60, "the second copy dead-lettered")
+        assert labeler.metrics.value("labelstream_records_invalid_total", error_kind="duplicate_id") == 1
+    assert all(len(ledger.routing[f"d{i}"]) == 1 for i in (0, 1, 2, 3, 4, 9))
+    (letter,) = ledger.dead_letters
+    assert (letter["error_kind"], letter["offset"], base64.b64decode(letter["raw"])) == ("duplicate_id", 5, first[2][1])
+    assert "offset 2" in letter["error"]

@@ -13,10 +13,13 @@ from typing import Any
 
 import orjson
 
-from labelstream.bench.workload import synthetic_records, warm_state
+from labelstream.bench.ideas import Idea, ideas_markdown, measure_ideas
+from labelstream.bench.workload import BENCH_NOISE, synthetic_records, warm_state
 from labelstream.core.build import build_engine
+from labelstream.core.compiled import CompiledLogistic
 from labelstream.core.decode import RecordDecoder
-from labelstream.core.encode import encode_label, encode_review
+from labelstream.core.dedupe import DedupeWindow
+from labelstream.core.encode import encode_labels, encode_review
 from labelstream.drift_handling import build_monitor
 from labelstream.settings import Settings
 
@@ -32,9 +35,33 @@ def best_microseconds_per_record(work: Callable[[], Any], repeats: int = 15) -> 
     return best / BATCH * 1e6
 
 
+def encode_outputs(routed: list, raws: list[bytes]) -> list[bytes]:
+    """What the router encodes: the auto-labels in bulk, the other outcomes one by one."""
+    labels = [r for r in routed if r.decision.outcome == "label"]
+    out = encode_labels([r.record.id for r in labels], [r.prediction.label or "" for r in labels],
+                        [r.prediction.confidence for r in labels], 1, "contract", 1.0)
+    for r, raw in zip(routed, raws, strict=True):
+        if r.decision.outcome != "label":
+            out.append(encode_review(raw, r.record.id, r.prediction.label, r.prediction.probabilities, r.decision.reason, 0.0, 1.0, 1, 1.0))
+    return out
+
+
+def dedupe_pass(records: list, size: int) -> None:
+    """The router's dedupe check on a batch of new ids (each pass a fresh window of the configured size)."""
+    if size:
+        window = DedupeWindow(size)
+        for offset, record in enumerate(records):
+            window.check(record.id, ("records", 0, offset))
+
+
 def hot_path_costs(settings: Settings) -> dict[str, float]:
     """Stage -> microseconds a record."""
-    state = warm_state(settings)
+    return hot_path_measure(settings)[0]
+
+
+def hot_path_measure(settings: Settings) -> tuple[dict[str, float], list[Idea]]:
+    """Stage -> microseconds a record, and the speed ideas measured side by side."""
+    state = warm_state(settings, noise=BENCH_NOISE)
     engine = build_engine(settings)
     engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
     engine.monitor = build_monitor(settings)
@@ -46,24 +73,23 @@ def hot_path_costs(settings: Settings) -> dict[str, float]:
     decisions = engine.policy.decide_many(predictions, engine.model.n_learned, xs)
     routed = engine.process(records)
     gc.freeze()
-    return {
+    costs = {
         "decode + validate": best_microseconds_per_record(lambda: [decoder.decode(raw) for raw in raws]),
         "featurize": best_microseconds_per_record(lambda: engine.featurizer.transform_many([r.features for r in records])),
         "predict": best_microseconds_per_record(lambda: engine._predict(xs)),
         "decide (policy)": best_microseconds_per_record(lambda: engine.policy.decide_many(predictions, engine.model.n_learned, xs)),
         "drift monitor": best_microseconds_per_record(lambda: engine._monitor_batch(records, predictions, decisions)),
-        "encode outputs": best_microseconds_per_record(
-            lambda: [
-                encode_label(r.record.id, r.prediction.label or "", r.prediction.confidence, 1, "contract", 1.0)
-                if r.decision.outcome == "label"
-                else encode_review(raw, r.record.id, r.prediction.label, r.prediction.probabilities, r.decision.reason, 0.0, 1.0, 1, 1.0)
-                for r, raw in zip(routed, raws, strict=True)
-            ]
-        ),
+        "dedupe window": best_microseconds_per_record(lambda: dedupe_pass(records, settings.labeler.dedupe_window)),
+        "encode outputs": best_microseconds_per_record(lambda: encode_outputs(routed, raws)),
     }
+    model = engine.model
+    compiled = model._compiled or CompiledLogistic.from_pipeline(model.estimator)
+    return costs, measure_ideas(raws, routed, compiled, xs, best_microseconds_per_record)
 
 
-def hot_path_markdown(costs: dict[str, float], machine: dict[str, Any], throughput: float | None = None) -> str:
+def hot_path_markdown(
+    costs: dict[str, float], machine: dict[str, Any], throughput: float | None = None, ideas: list[Idea] | None = None
+) -> str:
     lines = [
         "## Hot path: cost of each stage",
         "",
@@ -80,4 +106,6 @@ def hot_path_markdown(costs: dict[str, float], machine: dict[str, Any], throughp
         f"At {total:.1f} µs a record the Python stages alone allow at most {1e6 / total:,.0f} records/s on one core, "
         "before the Kafka client (fetch, produce, transaction commits) and the Redis writes of reviewed and deferred records."
     )
+    if ideas:
+        lines += ideas_markdown(ideas)
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``labelstream bench throughput``: the labeler side by side with raw Kafka pass-through, in one run.
+"""``labelstream bench throughput``: the labeler side by side with raw Kafka pass-through and a Quix Streams peer, in one run.
 
 Every figure comes from the local broker in the same run:
 
@@ -6,7 +6,9 @@ Every figure comes from the local broker in the same run:
 2. the same pass-through as a faust agent (``take`` batches);
 3. the real labeler process (transactions on, default model and policy, a
    warm model version published first) from an empty group to all outcomes
-   committed;
+   committed, and the Quix Streams peer (:mod:`labelstream.bench.quix_peer`)
+   doing the same job; 1 and 3 in ``repeat`` interleaved rounds, reported as
+   medians of the ratios measured within a round (the machine is shared);
 4. end-to-end latency (record produced -> outcome visible to a read_committed
    consumer) at fixed offered rates;
 5. correction -> new model version live in the labeler;
@@ -32,7 +34,8 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from labelstream.bench.workload import synthetic_records, warm_state
+from labelstream.bench.peer import peer_sink_topics, start_peer
+from labelstream.bench.workload import BENCH_NOISE, synthetic_records, warm_state
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.topics import admin_client, create_topics
 from labelstream.processes import ServiceProcess, service
@@ -50,6 +53,11 @@ class ThroughputResult:
     cpu_seconds: float | None = None
     machine_busy: float | None = None
     """Share of all CPUs busy during the run (any process): near 1, the machine is the bound."""
+    rss_mb: float | None = None
+    """Resident memory of the process(es) at the end of the measured window (MiB)."""
+    peak_rss_mb: float | None = None
+    routing: dict[str, float] | None = None
+    """Share of the records by outcome (label, review, deferred, dead_letter), from the labelers' metrics."""
 
     @property
     def records_per_second(self) -> float:
@@ -59,13 +67,21 @@ class ThroughputResult:
     def cpu_seconds_per_1k(self) -> float | None:
         return None if self.cpu_seconds is None else self.cpu_seconds / self.records * 1000
 
+    @property
+    def cpu_us_per_record(self) -> float | None:
+        return None if self.cpu_seconds is None else self.cpu_seconds / self.records * 1e6
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "records": self.records,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
             "cpu_seconds_per_1k": None if self.cpu_seconds is None else round(self.cpu_seconds_per_1k, 4),
+            "cpu_us_per_record": None if self.cpu_seconds is None else round(self.cpu_us_per_record, 2),
             "machine_busy": None if self.machine_busy is None else round(self.machine_busy, 3),
+            "rss_mb": self.rss_mb,
+            "peak_rss_mb": self.peak_rss_mb,
+            "routing": self.routing,
         }
 
 
@@ -77,10 +93,14 @@ class BenchConfig:
     corrections: int = 20
     scale_records: int = 200_000
     log_dir: Path = field(default_factory=lambda: Path(".stack") / "bench")
+    repeat: int = 3
+    """Rounds of pass-through / labeler / peer, interleaved; the report gives medians."""
+    peer: bool = True
+    peer_venv: Path = field(default_factory=lambda: Path(".stack") / "quix-venv")
 
     @classmethod
     def quick(cls) -> BenchConfig:
-        return cls(records=30_000, latency_seconds=8.0, corrections=8, scale_records=20_000)
+        return cls(records=30_000, latency_seconds=8.0, corrections=8, scale_records=20_000, repeat=1)
 
 
 class ThroughputBench:
@@ -96,24 +116,45 @@ class ThroughputBench:
     # -- orchestration -------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        results: dict[str, Any] = {"machine": machine(), "config": {"records": self.config.records}}
+        config = self.config
+        results: dict[str, Any] = {
+            "machine": machine(), "config": {"records": config.records, "repeat": config.repeat, "noise": BENCH_NOISE},
+        }
         try:
             settings = self._namespace("main", partitions=3)
-            self.say(f"producing {self.config.records} records...")
-            produce_records(settings, settings.topics.records, self.config.records)
-            passthrough = self._passthrough("confluent", settings)
-            results["passthrough"] = passthrough.as_dict()
-            self.say(f"pass-through: {passthrough.records_per_second:,.0f} records/s")
+            self.say(f"producing {config.records} records...")
+            produce_records(settings, settings.topics.records, config.records)
+            rounds: dict[str, list[dict[str, Any]]] = {"passthrough": [], "labeler": [], "peer": []}
+            for round_ in range(1, config.repeat + 1):
+                self.say(f"round {round_} of {config.repeat}")
+                passthrough = self._passthrough("confluent", settings)
+                rounds["passthrough"].append(passthrough.as_dict())
+                self.say(f"  pass-through: {passthrough.records_per_second:,.0f} records/s")
+                labeler = self._labeler_throughput(settings, instances=1, total=config.records)
+                rounds["labeler"].append(labeler.as_dict())
+                self.say(f"  labeler: {labeler.records_per_second:,.0f} records/s, RSS {labeler.rss_mb} MiB")
+                if config.peer:
+                    peer = self._peer(settings)
+                    rounds["peer"].append(peer.as_dict())
+                    self.say(f"  Quix Streams peer: {peer.records_per_second:,.0f} records/s")
+            results["rounds"] = rounds
+            for key, runs in rounds.items():
+                if runs:
+                    results[key] = median_run(runs)
+            results["labeler_vs_passthrough"] = median_ratio(rounds["labeler"], rounds["passthrough"])
+            if rounds["peer"]:
+                results["labeler_vs_peer"] = median_ratio(rounds["labeler"], rounds["peer"])
+            self.say(
+                f"labeler / pass-through {results['labeler_vs_passthrough']:.2f}"
+                + (f", labeler / peer {results['labeler_vs_peer']:.2f}" if rounds["peer"] else "") + " (medians)"
+            )
             faust_result = self._passthrough("faust", settings)
             results["faust"] = faust_result.as_dict()
             self.say(f"faust pass-through: {faust_result.records_per_second:,.0f} records/s")
-            labeler = self._labeler_throughput(settings, instances=1, total=self.config.records)
-            results["labeler"] = labeler.as_dict()
-            results["labeler_vs_passthrough"] = round(labeler.records_per_second / passthrough.records_per_second, 3)
-            self.say(f"labeler: {labeler.records_per_second:,.0f} records/s ({results['labeler_vs_passthrough']:.2f} x pass-through)")
-            results["latency"] = {str(rate): self._latency(rate) for rate in self.config.latency_rates}
+            results["latency"] = {str(rate): self._latency(rate) for rate in config.latency_rates}
             results["model_update"] = self._model_update_latency()
             results["scaling"] = self._scaling()
+            results["load_average"] = list(os.getloadavg())
         finally:
             self._clean_up()
         return results
@@ -122,7 +163,7 @@ class ThroughputBench:
         settings = namespaced(self.base, f"bench-{self.run_id}-{name}", partitions)
         create_topics(settings)
         registry = registry_for(settings)
-        registry.publish(warm_state(settings))
+        registry.publish(warm_state(settings, noise=BENCH_NOISE))
         self._namespaces.append(settings)
         return settings
 
@@ -130,6 +171,7 @@ class ThroughputBench:
         admin = admin_client(self.base)
         topics = [t for s in self._namespaces for t in s.topics.data_topics().values()]
         topics += [f"{s.topics.records}.sink-{kind}" for s in self._namespaces for kind in ("confluent", "faust")]
+        topics += [t for s in self._namespaces for t in peer_sink_topics(s)]
         if topics:
             for future in admin.delete_topics(topics, operation_timeout=30).values():
                 try:
@@ -149,7 +191,8 @@ class ThroughputBench:
         from confluent_kafka.admin import NewTopic
 
         admin = admin_client(settings)
-        admin.create_topics([NewTopic(sink, settings.topics.partitions, 1)])[sink].result()
+        if sink not in admin.list_topics(timeout=10).topics:  # made by the first round
+            admin.create_topics([NewTopic(sink, settings.topics.partitions, 1)])[sink].result()
         command = [
             sys.executable, "-m", "labelstream.bench.passthrough", kind,
             "--bootstrap", settings.kafka.bootstrap_servers, "--source", settings.topics.records, "--sink", sink,
@@ -177,10 +220,26 @@ class ThroughputBench:
         try:
             for proc in procs:
                 proc.wait_until_serving()
-            return wait_committed(run_settings, group, total, procs, window)
+            result = wait_committed(run_settings, group, total, procs, window)
+            result.routing = routing_shares([proc.metrics_text() for proc in procs])
+            return result
         finally:
             for proc in procs:
                 proc.stop()
+
+    def _peer(self, settings: Settings) -> ThroughputResult:
+        """The Quix Streams peer, timed like the labeler: its group's committed offsets, its process's CPU."""
+        group = f"bench-quix-{uuid.uuid4().hex[:6]}"
+        peer = start_peer(settings, group, self.config.log_dir, self.config.peer_venv, self.say)
+        try:
+            result = wait_committed(settings, group, self.config.records, [peer])
+        finally:
+            peer.stop()
+        printed = peer.result()
+        if printed and printed["records"]:
+            result.routing = {"label": round(printed["labels"] / printed["records"], 4),
+                              "review": round(printed["reviews"] / printed["records"], 4)}
+        return result
 
     # -- 4: latency ----------------------------------------------------------------------------
 
@@ -266,6 +325,42 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(resident, peak resident) memory of a process in MiB, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def routing_shares(metrics_texts: list[str]) -> dict[str, float]:
+    """Share of records by outcome from ``labelstream_record_outcomes_total`` and the dead letters."""
+    counts: dict[str, float] = {}
+    for text in metrics_texts:
+        for line in text.splitlines():
+            if line.startswith("labelstream_record_outcomes_total{"):
+                outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+                counts[outcome] = counts.get(outcome, 0.0) + float(line.rsplit(" ", 1)[1])
+            elif line.startswith("labelstream_records_invalid_total{"):
+                counts["dead_letter"] = counts.get("dead_letter", 0.0) + float(line.rsplit(" ", 1)[1])
+    total = sum(counts.values())
+    return {k: round(v / total, 4) for k, v in sorted(counts.items()) if v} if total else {}
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median records/s (its other figures with it), and every round's records/s."""
+    ordered = sorted(runs, key=lambda r: r["records_per_second"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["rounds_records_per_second"] = [r["records_per_second"] for r in runs]
+    chosen["cpu_us_per_record"] = statistics.median(r["cpu_us_per_record"] for r in runs if r["cpu_us_per_record"] is not None)
+    return chosen
+
+
+def median_ratio(numerators: list[dict[str, Any]], denominators: list[dict[str, Any]]) -> float:
+    """Median over rounds of the ratio of records/s measured in the same round."""
+    return round(statistics.median(
+        n["records_per_second"] / d["records_per_second"] for n, d in zip(numerators, denominators, strict=True)
+    ), 3)
+
+
 def machine_cpu_times() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs, from /proc/stat."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -312,7 +407,11 @@ def wait_committed(
                 machine_first = machine_cpu_times()
             if done >= end:
                 cpu = sum(cpu_seconds(p.process.pid) for p in procs) - cpu_first
-                return ThroughputResult(done - first, now - started, cpu, machine_busy_since(machine_first))
+                memory = [memory_mb(p.process.pid) for p in procs]
+                return ThroughputResult(
+                    done - first, now - started, cpu, machine_busy_since(machine_first),
+                    rss_mb=round(sum(m[0] for m in memory), 1), peak_rss_mb=round(sum(m[1] for m in memory), 1),
+                )
             for proc in procs:
                 if not proc.alive:
                     raise RuntimeError(f"{proc.name} died:\n{proc.log_tail()}")

@@ -34,16 +34,24 @@ def write_markdown(out: Path | None, name: str, body: str, show: bool = True) ->
 def throughput(
     ctx: typer.Context,
     records: Annotated[int, typer.Option(help="Records for the throughput runs.", min=1000)] = 200_000,
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes (about 2 minutes).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, one round (a few minutes).")] = False,
+    repeat: Annotated[
+        Optional[int],  # noqa: UP007 - typer needs Optional
+        typer.Option(help="Rounds of pass-through / labeler / peer (default 3, 1 with --quick); medians reported.", min=1),
+    ] = None,
+    peer: Annotated[bool, typer.Option(help="Also run the Quix Streams peer (its venv is made once, in .stack/).")] = True,
     out: OutOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Labeler vs raw pass-through on the local broker: records/s, CPU, latency, model update, scaling."""
+    """Labeler vs raw pass-through and a Quix Streams peer on the local broker: records/s, CPU, RSS, latency, scaling."""
     from labelstream.bench.throughput import BenchConfig, ThroughputBench
     from labelstream.bench.throughput_report import throughput_markdown
 
     config = BenchConfig.quick() if quick else BenchConfig(records=records)
+    config.repeat = repeat or config.repeat
+    config.peer = peer
     command = "labelstream bench throughput" + (" --quick" if quick else f" --records {records}")
+    command += (f" --repeat {repeat}" if repeat else "") + ("" if peer else " --no-peer")
     results = ThroughputBench(state(ctx).settings(), config, say=say).run()
     results["command"] = command
     write_markdown(out, "throughput", throughput_markdown(results), show=not as_json)
@@ -51,13 +59,44 @@ def throughput(
         print_json(results)
 
 
+@app.command("label-errors")
+def label_errors(
+    error_rate: Annotated[float, typer.Option(help="Share of wrong answers of every simulated reviewer.", min=0, max=1)] = 0.05,
+    min_confidence: Annotated[str, typer.Option(help="label_errors.min_confidence values to compare with off, e.g. 0.7,0.8,0.9.")] = "0.8",
+    seeds: Annotated[int, typer.Option(help="Seeds per configuration.", min=1)] = 3,
+    quick: Annotated[bool, typer.Option("--quick", help="A shorter SEA stream (3000 records).")] = False,
+    out: OutOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Label-error detection in process: wrong human labels that reach the model, and extra reviews, off vs on."""
+    from labelstream.errors import LabelstreamError
+    from labelstream.simulate.label_errors import label_errors_markdown, run_label_error_bench
+    from labelstream.simulate.quality import machine
+
+    try:
+        levels = tuple(float(value) for value in min_confidence.split(","))
+    except ValueError:
+        raise LabelstreamError(f"invalid --min-confidence {min_confidence!r}: give numbers, e.g. 0.8 or 0.7,0.9") from None
+    command = (f"labelstream bench label-errors --error-rate {error_rate} --min-confidence {min_confidence} --seeds {seeds}"
+               + (" --quick" if quick else ""))
+    result = run_label_error_bench(
+        error_rate, levels, tuple(range(1, seeds + 1)), quick,
+        on_run=lambda run: say(f"{run['dataset']} seed {run['seed']} detection {run['detection']}: "
+                               f"{run['wrong_learned']} of {run['wrong_answers']} wrong answers learned"),
+    )
+    write_markdown(out, "label-errors", label_errors_markdown(result, command, machine()), show=not as_json)
+    if as_json:
+        print_json({key: value for key, value in result.items() if key != "runs"})
+
+
 @app.command("hot-path")
 def hot_path(ctx: typer.Context, out: OutOption = None) -> None:
     """Per-record cost of each hot-path stage, in process (no Kafka): what bounds the labeler."""
-    from labelstream.bench.hot_path import hot_path_costs, hot_path_markdown
+    from labelstream.bench.hot_path import hot_path_markdown, hot_path_measure
     from labelstream.bench.throughput import machine
 
-    write_markdown(out, "hot-path", hot_path_markdown(hot_path_costs(state(ctx).settings()), machine()))
+    costs, ideas = hot_path_measure(state(ctx).settings())
+    write_markdown(out, "hot-path", hot_path_markdown(costs, machine(), ideas=ideas))
 
 
 @app.command("soundness")

@@ -25,6 +25,7 @@ def simulate(
     data: Annotated[Path, typer.Option("--data", help="Labeled .csv (with a header) or .jsonl file.", dir_okay=False)],
     label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
     id_column: Annotated[Opt[str], typer.Option(help="Column holding the record id (default: <file>-<line>).")] = None,
+    text_column: Annotated[Opt[str], typer.Option(help="Column holding the record's text (text.featurizer; in process only).")] = None,
     model: Annotated[Opt[str], typer.Option(help="Model (model.name): logistic, hoeffding_adaptive_tree, arf, gaussian_nb.")] = None,
     policy: Annotated[Opt[str], typer.Option(help="Policy (policy.name): contract, threshold, active_learner.")] = None,
     strategy: Annotated[Opt[str], typer.Option(help="Query strategy (policy.strategy).")] = None,
@@ -61,6 +62,8 @@ def simulate(
         overrides["weak"] = {"functions": lf}
     settings = state(ctx).settings(**overrides)
     reviewer = SimulatedReviewer(reviewer_delay, reviewer_error_rate, reviewer_errors, seed=seed or 0)  # type: ignore[arg-type]
+    if via_kafka and text_column:
+        raise LabelstreamError("--text-column works in process only; drop --via-kafka (labelstream produce takes --text-column)")
     if via_kafka:
         if reviewer.delay_kind != "fixed" or reviewer_errors != "independent":
             raise LabelstreamError("--via-kafka takes a fixed --reviewer-delay and independent --reviewer-errors")
@@ -68,7 +71,8 @@ def simulate(
                                 1.0 - reviewer_error_rate)
     else:
         result = _run_in_process(
-            settings, data, label_column, id_column, window, limit, batch_size, records_per_second, reviewer
+            settings, data, label_column, id_column, window, limit, batch_size, records_per_second, reviewer,
+            text_column=text_column,
         )
     result["reviewer"] = {"delay": reviewer_delay, "error_rate": reviewer_error_rate, "errors": reviewer_errors}
     if report is not None:
@@ -110,11 +114,12 @@ def _run_in_process(
     batch_size: int,
     records_per_second: float,
     reviewer: SimulatedReviewer,
+    text_column: str | None = None,
 ) -> dict[str, Any]:
     from labelstream.datafile import count_rows, open_rows
     from labelstream.simulate.runner import Simulation
 
-    rows = open_rows(data, label_column=label_column, id_column=id_column)
+    rows = open_rows(data, label_column=label_column, id_column=id_column, text_column=text_column)
     total = count_rows(data) if limit is None else min(limit, count_rows(data))
     progress = progress_bar(TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     with progress:

@@ -17,6 +17,7 @@ from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
+from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
 from labelstream.core.policy.active_learner import ActiveLearnerPolicy
@@ -33,14 +34,30 @@ from labelstream.core.strategies import (
     Split,
     VariableUncertainty,
 )
+from labelstream.core.text import TextFeaturizer, build_text_featurizer
 from labelstream.core.weak import WeakSupervision, load_functions
-from labelstream.settings import ModelSettings, PolicySettings, Settings, WeakSettings
+from labelstream.settings import (
+    LabelErrorSettings,
+    ModelSettings,
+    PolicySettings,
+    Settings,
+    TextSettings,
+    WeakSettings,
+)
 
 Clock = Callable[[], float]
 
 
-def build_featurizer(model: ModelSettings) -> Featurizer:
-    return Featurizer(model.categorical_encoding, model.hash_buckets)
+def build_text(text: TextSettings) -> TextFeaturizer | None:
+    """The featurizer of records' text named by ``text.featurizer`` (``None``: text ignored)."""
+    return build_text_featurizer(
+        text.featurizer, text.hash_buckets, text.ngram_max, text.encoder_model_path, text.encoder_tokenizer_path,
+        text.encoder_max_tokens, text.encoder_batch_size, text.encoder_threads,
+    )
+
+
+def build_featurizer(model: ModelSettings, text: TextSettings | None = None) -> Featurizer:
+    return Featurizer(model.categorical_encoding, model.hash_buckets, build_text(text or TextSettings()))
 
 
 def build_model(model: ModelSettings) -> OnlineModel:
@@ -129,10 +146,18 @@ def build_weak(weak: WeakSettings) -> WeakSupervision | None:
     )
 
 
+def build_label_errors(settings: LabelErrorSettings) -> LabelErrorDetector | None:
+    """The label-error detector of ``label_errors`` (``None`` when it is off)."""
+    if not settings.enabled:
+        return None
+    return LabelErrorDetector(settings.min_confidence, settings.min_answers, settings.window)
+
+
 def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingEngine:
     return LabelingEngine(
         build_model(settings.model),
         build_policy(settings.policy, settings.model, clock),
-        build_featurizer(settings.model),
+        build_featurizer(settings.model, settings.text),
         weak=build_weak(settings.weak),
+        label_errors=build_label_errors(settings.label_errors),
     )

@@ -18,7 +18,7 @@ record, the second largest cost of the labeler's hot path; this costs ~1 us.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -56,6 +56,38 @@ def encode_label(
     )
 
 
+def encode_labels(
+    record_ids: Sequence[str],
+    labels: Sequence[str],
+    confidences: Sequence[float],
+    model_version: int | None,
+    policy: str,
+    timestamp: float,
+) -> list[bytes]:
+    """Many auto-labels of one batch (``method="auto"``, no votes): byte for byte what :func:`encode_label` writes.
+
+    The fields a batch shares (version, policy, timestamp) and each class name
+    are encoded once; a label costs ~0.8 us instead of ~2.9 us (this machine).
+
+    >>> encode_labels(["a"], ["spam"], [0.9], 2, "contract", 1.0) == [encode_label("a", "spam", 0.9, 2, "contract", 1.0)]
+    True
+    """
+    dumps = orjson.dumps
+    head = b'{"schema_version":' + dumps(SCHEMA_VERSION) + b',"id":'
+    tail = (
+        b',"method":"auto","model_version":' + dumps(model_version) + b',"policy":' + dumps(policy)
+        + b',"relabeled":false,"reviewer":null,"timestamp":' + dumps(timestamp) + b',"votes":null}'
+    )
+    names: dict[str, bytes] = {}
+    out = []
+    for record_id, label, confidence in zip(record_ids, labels, confidences, strict=True):
+        name = names.get(label)
+        if name is None:
+            name = names[label] = b',"label":' + dumps(label) + b',"confidence":'
+        out.append(b"".join((head, dumps(record_id), name, dumps(confidence), tail)))
+    return out
+
+
 def encode_review(
     record_json: bytes,
     record_id: str,
@@ -82,6 +114,7 @@ def encode_review(
             "model_version": model_version,
             "timestamp": timestamp,
             "context": context if context is not None else {},
+            "flagged_answer": None,  # only the learner's second-review requests carry one (label_errors)
         }
     )
 

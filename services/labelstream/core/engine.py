@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
+from labelstream.core.label_errors import Flag, LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Decision, Evidence, Policy, Prediction
 from labelstream.core.schemas import Record
@@ -46,6 +47,8 @@ from labelstream.core.weak.applier import Votes
 
 WEAK_STATE_KEY = "weak"
 """Key of the label model's learned state in a model version's ``policy_state`` (taken out before the policy sees it)."""
+LABEL_ERRORS_STATE_KEY = "label_errors"
+"""Key of the label-error detector's state in ``policy_state`` (the learner's; taken out like the label model's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,9 @@ class LabelingEngine:
     in :attr:`detections` until the caller takes them with :meth:`drain_detections`.
     With ``weak`` supervision, labeling functions vote on every record and
     the label model combines their votes with the model's probabilities;
-    :meth:`learn` teaches it the LFs' accuracies.
+    :meth:`learn` teaches it the LFs' accuracies. With a ``label_errors``
+    detector, :meth:`check_answer` tells whether a confident model
+    contradicts an answer (the learner then holds it for a second review).
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class LabelingEngine:
         model_version: int = 0,
         monitor: DriftMonitor | None = None,
         weak: WeakSupervision | None = None,
+        label_errors: LabelErrorDetector | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -98,6 +104,7 @@ class LabelingEngine:
         self.model_version = model_version
         self.monitor = monitor
         self.weak = weak
+        self.label_errors = label_errors
         self.detections: list[Detection] = []
 
     @property
@@ -117,9 +124,14 @@ class LabelingEngine:
     def _predict(self, xs: list[dict[str, float]]) -> list[Prediction]:
         return [Prediction.from_probabilities(p) for p in self.model.predict_proba_many(xs)]
 
+    @property
+    def needs_record(self) -> bool:
+        """Whether :meth:`learn` needs the whole record, not its features alone (labeling functions, text)."""
+        return self.weak is not None or self.featurizer.text is not None
+
     def process(self, records: Sequence[Record]) -> list[Routed]:
         """Predict and route a batch of records, in stream order."""
-        xs = self.featurizer.transform_many([record.features for record in records])
+        xs = self.featurizer.transform_records(records)
         if self.weak is None:
             predictions = self._predict(xs)
             votes: list[dict[str, str] | None] = [None] * len(records)
@@ -130,6 +142,11 @@ class LabelingEngine:
             self._monitor_batch(records, predictions, decisions)
         return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
 
+    def score(self, records: Sequence[Record]) -> list[Prediction]:
+        """Predictions for records (their text and the LFs' votes included) without routing them or counting them."""
+        xs = self.featurizer.transform_records(records)
+        return self._predict(xs) if self.weak is None else self._predict_weak(records, xs, new=False)[0]
+
     def _predict_weak(
         self, records: Sequence[Record], xs: list[dict[str, float]], new: bool = True
     ) -> tuple[list[Prediction], list[dict[str, str] | None]]:
@@ -137,8 +154,11 @@ class LabelingEngine:
 
         ``new``: the records are new to the stream (their votes count in the LF analysis)."""
         weak = self.weak
+        # the model first: when it raises, the batch is routed again record by record and the
+        # LFs, not yet applied, vote (and are counted) once per record
+        model_probabilities = self.model.predict_proba_many(xs)
         batch_votes = weak.apply(records, observe=new)
-        probabilities = weak.combine(self.model.predict_proba_many(xs), batch_votes)
+        probabilities = weak.combine(model_probabilities, batch_votes)
         votes = [weak.votes_of(v) or None for v in batch_votes]
         return [Prediction.from_probabilities(p) for p in probabilities], votes
 
@@ -153,23 +173,50 @@ class LabelingEngine:
 
         ``features`` may be the whole :class:`Record`: with labeling functions,
         the label model then learns their accuracies from this answer (from
-        their ``votes`` at routing time when given, else they vote on the record now).
+        their ``votes`` at routing time when given, else they vote on the record now);
+        its ``text`` is featurized (and TF-IDF learns its document frequencies).
         """
         record = features if isinstance(features, Record) else None
         if record is not None:
             features = record.features
         if evidence is not None:
-            self.policy.learn(evidence)
-            if self.monitor is not None:
-                self.detections += self.monitor.update_error(
-                    evidence.correct, evidence.prediction.label, evidence.timestamp or None
-                )
-        x = self.featurizer.transform_one(features)
+            self.learn_evidence(evidence)
+        if record is not None and record.text and self.featurizer.text is not None:
+            self.featurizer.learn_record(record)
+            x = self.featurizer.transform_records([record])[0]
+        else:
+            x = self.featurizer.transform_one(features)
         if self.weak is not None and (votes is not None or record is not None):
             # the model's view before it learns the answer: the label model weighs it against the votes
             self.weak.learn(self._votes_for(record, votes), label, self.model.predict_proba_one(x))
         self.policy.observe(x, label)
         self.model.learn_one(x, label)
+
+    def learn_evidence(self, evidence: Evidence) -> None:
+        """Feed an answer's evidence to the policy (and the error drift detector) without the model learning it."""
+        self.policy.learn(evidence)
+        if self.monitor is not None:
+            self.detections += self.monitor.update_error(
+                evidence.correct, evidence.prediction.label, evidence.timestamp or None
+            )
+
+    def check_answer(
+        self, features: Mapping[str, float | int | str] | Record, label: str
+    ) -> tuple[Flag | None, dict[str, float]]:
+        """Whether the model, confident, contradicts an answer, and the model's probabilities (pure).
+
+        ``(None, {})`` without a detector. Call before the model learns the
+        answer (out-of-sample probabilities), then teach the detector with
+        ``label_errors.learn_one(probabilities, label, flagged)``.
+        """
+        if self.label_errors is None:
+            return None, {}
+        if isinstance(features, Record):
+            x = self.featurizer.transform_records([features])[0]  # its text too
+        else:
+            x = self.featurizer.transform_one(features)
+        probabilities = self.model.predict_proba_one(x)
+        return self.label_errors.check(probabilities, label), probabilities
 
     def _votes_for(self, record: Record | None, votes: Mapping[str, str] | None) -> Votes:
         if votes is not None:
@@ -189,12 +236,7 @@ class LabelingEngine:
         Label); the others keep waiting.
         """
         result = Relabel()
-        if self.weak is None:
-            predictions = self.predict([record.features for record in records])
-        else:
-            xs = self.featurizer.transform_many([record.features for record in records])
-            predictions = self._predict_weak(records, xs, new=False)[0]
-        for record, prediction, reason, label in zip(records, predictions, defer_reasons, proposed_labels, strict=True):
+        for record, prediction, reason, label in zip(records, self.score(records), defer_reasons, proposed_labels, strict=True):
             if self.policy.accepts_deferred(prediction, reason, label):
                 result.labeled.append((record, prediction))
             else:
@@ -228,6 +270,11 @@ class LabelingEngine:
             weak_state = policy_state.pop(WEAK_STATE_KEY)
             if self.weak is not None:
                 self.weak.load_learned_state(weak_state)
+        if LABEL_ERRORS_STATE_KEY in policy_state:
+            policy_state = dict(policy_state)
+            detector_state = policy_state.pop(LABEL_ERRORS_STATE_KEY)
+            if self.label_errors is not None:
+                self.label_errors.load_state(detector_state)
         self.policy.load_learned_state(policy_state)
         self.model_version = version
 
@@ -236,6 +283,8 @@ class LabelingEngine:
         state = dict(self.policy.learned_state())
         if self.weak is not None:
             state[WEAK_STATE_KEY] = self.weak.learned_state()
+        if self.label_errors is not None:
+            state[LABEL_ERRORS_STATE_KEY] = self.label_errors.state()
         return state
 
 

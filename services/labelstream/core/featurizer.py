@@ -3,32 +3,49 @@
 Numbers pass through as floats; a string (categorical) value becomes a
 one-hot indicator ``"name=value": 1.0``, or with ``categorical_encoding=
 "hashed"`` an indicator in one of ``hash_buckets`` stable buckets per feature
-(bounded width for high-cardinality features). Text is not featurized yet.
+(bounded width for high-cardinality features). A record's ``text`` goes
+through the ``text`` featurizer (:mod:`labelstream.core.text`) when there is
+one: :meth:`Featurizer.transform_records` adds its columns.
 
 >>> featurizer = Featurizer()
 >>> featurizer.transform_one({"x": 2, "colour": "red"})
 {'x': 2.0, 'colour=red': 1.0}
 >>> Featurizer("hashed", hash_buckets=8).transform_one({"colour": "red"})
 {'colour#7': 1.0}
+>>> from labelstream.core.schemas import Record
+>>> from labelstream.core.text import TfidfText
+>>> with_text = Featurizer(text=TfidfText(buckets=8, ngram_max=1))
+>>> with_text.learn_record(Record(id="a", features={}, text="hello world"))
+>>> with_text.transform_records([Record(id="b", features={"x": 1}, text="hello")])
+[{'x': 1.0, 'text#6': 1.0}]
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from labelstream.core.schemas import Record
+    from labelstream.core.text import TextFeaturizer
 
 Encoding = Literal["one_hot", "hashed"]
 
 
 class Featurizer:
-    """Turns feature mappings (name -> number or string) into model inputs."""
+    """Turns feature mappings (name -> number or string), and records' text, into model inputs."""
 
-    def __init__(self, categorical_encoding: Encoding = "one_hot", hash_buckets: int = 1024) -> None:
+    text: TextFeaturizer | None = None  # class default: featurizers pickled before text existed load without one
+
+    def __init__(
+        self, categorical_encoding: Encoding = "one_hot", hash_buckets: int = 1024, text: TextFeaturizer | None = None
+    ) -> None:
         if categorical_encoding not in ("one_hot", "hashed"):
             raise ValueError(f"unknown categorical_encoding {categorical_encoding!r} (one_hot or hashed)")
         self.categorical_encoding = categorical_encoding
         self.hash_buckets = hash_buckets
+        self.text = text
 
     def transform_one(self, features: Mapping[str, float | int | str]) -> dict[str, float]:
         """One record's model input."""
@@ -48,3 +65,20 @@ class Featurizer:
     def transform_many(self, batch: Iterable[Mapping[str, float | int | str]]) -> list[dict[str, float]]:
         """Model inputs for a batch, in order."""
         return [self.transform_one(features) for features in batch]
+
+    def transform_records(self, records: Sequence[Record]) -> list[dict[str, float]]:
+        """Model inputs of a batch of records: features, plus the text featurizer's columns for those with text."""
+        xs = self.transform_many([record.features for record in records])
+        text = self.text
+        if text is None:
+            return xs
+        with_text = [i for i, record in enumerate(records) if record.text]
+        if with_text:
+            for i, columns in zip(with_text, text.transform_many([records[i].text for i in with_text]), strict=True):
+                xs[i].update(columns)
+        return xs
+
+    def learn_record(self, record: Record) -> None:
+        """Let the text featurizer learn from a record the model learns (TF-IDF's document frequencies)."""
+        if self.text is not None and record.text:
+            self.text.learn_one(record.text)

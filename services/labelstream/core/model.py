@@ -1,6 +1,7 @@
 """The online model: a river classifier built from settings, with string labels.
 
-Default: ``StandardScaler | OneVsRestClassifier(LogisticRegression)``; also
+Default: ``StandardScaler | OneVsRestClassifier(LogisticRegression)`` (the
+scaler leaves TF-IDF text columns as they are: :class:`TextAwareScaler`); also
 a Hoeffding adaptive tree, an adaptive random forest (ARF) and Gaussian naive
 Bayes. Batches of the default model are predicted in one matrix product
 (:mod:`labelstream.core.compiled`); the others one by one.
@@ -24,6 +25,7 @@ from typing import Literal
 from river import base, compose, forest, linear_model, multiclass, naive_bayes, optim, preprocessing, tree
 
 from labelstream.core.compiled import CompiledLogistic
+from labelstream.core.text import TFIDF_PREFIX, passes_unscaled
 
 ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]
 MODEL_NAMES: tuple[str, ...] = ("logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb")
@@ -32,13 +34,43 @@ MODEL_NAMES: tuple[str, ...] = ("logistic", "hoeffding_adaptive_tree", "arf", "g
 _MIN_BATCH_FOR_MANY = 16
 
 
+class TextAwareScaler(preprocessing.StandardScaler):
+    """river's StandardScaler, except that TF-IDF columns pass unscaled (:func:`~labelstream.core.text.passes_unscaled`).
+
+    river learns each feature's mean and variance from the records that carry
+    it; a word's TF-IDF weight standardized that way says how much more than
+    usual the word weighs, no longer that it is there. The featurizer adds text
+    columns last, so a record without text is told by its last column alone
+    (the numeric path pays one check).
+    """
+
+    def learn_one(self, x: dict) -> None:
+        super().learn_one(_without_text(x) if x and next(reversed(x)).startswith(TFIDF_PREFIX) else x)
+
+    def transform_one(self, x: dict) -> dict:
+        if not x or not next(reversed(x)).startswith(TFIDF_PREFIX):
+            return super().transform_one(x)
+        scaled = super().transform_one(_without_text(x))
+        scaled.update((name, value) for name, value in x.items() if passes_unscaled(name))
+        return scaled
+
+    @staticmethod
+    def passes(name: str) -> bool:
+        """Whether column ``name`` passes unscaled (the compiled path asks)."""
+        return passes_unscaled(name)
+
+
+def _without_text(x: dict) -> dict:
+    return {name: value for name, value in x.items() if not passes_unscaled(name)}
+
+
 def build_estimator(name: ModelName, seed: int = 42, learning_rate: float = 0.05) -> base.Classifier:
     """A fresh river classifier for ``name``."""
     if name == "logistic":
         classifier = multiclass.OneVsRestClassifier(
             linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate))
         )
-        return compose.Pipeline(preprocessing.StandardScaler(), classifier)
+        return compose.Pipeline(TextAwareScaler(), classifier)
     if name == "hoeffding_adaptive_tree":
         return tree.HoeffdingAdaptiveTreeClassifier(grace_period=50, seed=seed)
     if name == "arf":

@@ -33,14 +33,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from labelstream.core.decode import DecodeError, RecordDecoder
-from labelstream.core.encode import encode_deferred, encode_label, encode_review
+from labelstream.core.dedupe import DedupeWindow
+from labelstream.core.encode import encode_deferred, encode_label, encode_labels, encode_review
 from labelstream.core.engine import LabelingEngine, Routed
 from labelstream.core.policy import Prediction
-from labelstream.core.schemas import DeadLetter, Record
+from labelstream.core.schemas import RECORD_FIELDS, DeadLetter, Record
 
 DEAD_LETTER = "dead_letter"
 """The ``outcome`` of an input that went to the DLQ (its ``reason`` is the error kind)."""
+DUPLICATE = "duplicate_id"
+"""The error kind of a record whose id was already routed within the dedupe window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ class Outcome:
     event_time: float | None = None
     routed_at: float = 0.0
     model_version: int | None = None
+    evolved: bool = False
+    """The record carried fields the schema does not know or a newer minor version (docs/schema-evolution.md)."""
 
 
 class BatchRouter:
@@ -104,6 +111,9 @@ class BatchRouter:
         Dead letters carry values up to this size; larger ones go by reference.
     clock
         Epoch seconds, stamped on outcome messages.
+    dedupe
+        When given, a record whose id was routed at another place within the
+        window is dead-lettered as ``duplicate_id`` instead of routed again.
     """
 
     def __init__(
@@ -114,8 +124,10 @@ class BatchRouter:
         service: str = "labeler",
         dead_letter_inline_bytes: int = 512 * 1024,
         clock: Callable[[], float] = time.time,
+        dedupe: DedupeWindow | None = None,
     ) -> None:
         self.engine = engine
+        self.dedupe = dedupe
         self.decoder = decoder
         self.topics = topics
         self.service = service
@@ -129,14 +141,20 @@ class BatchRouter:
         outcomes: list[Outcome | None] = [None] * len(values)
         records: list[Record] = []
         positions: list[int] = []
+        evolved: set[int] = set()
         for i, (value, key) in enumerate(zip(values, keys, strict=True)):
-            decoded = self._decode(value, key)
+            decoded, is_evolved = self._decode(value, key)
             if isinstance(decoded, DecodeError):
                 outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
+            elif self.dedupe is not None and (first := self._first_routing(decoded.id, origins[i])):
+                outcomes[i] = self.dead_letter(value, key, origins[i], DUPLICATE, first)
             else:
                 records.append(decoded)
                 positions.append(i)
+                if is_evolved:
+                    evolved.add(i)
         now = self.clock()
+        auto_labels: list[tuple[int, Routed]] = []
         for i, result in zip(positions, self._process(records), strict=True):
             origin = origins[i]
             if isinstance(result, str):
@@ -144,11 +162,14 @@ class BatchRouter:
             elif not _finite(result.prediction):  # e.g. gaussian_nb on a feature near the float maximum
                 error = f"non-finite class probabilities {result.prediction.probabilities}"[:500]
                 outcomes[i] = self.dead_letter(values[i], keys[i], origin, "model_error", error)
+            elif result.decision.outcome == "label" and result.votes is None:
+                auto_labels.append((i, result))  # encoded together below
             else:
-                try:
-                    outcomes[i] = self._encode(result, values[i], now, origin)
-                except Exception as exc:  # noqa: BLE001 - one record's outcome must not fail its batch
-                    outcomes[i] = self.dead_letter(values[i], keys[i], origin, "encode_error", _describe(exc))
+                self._encode_one(outcomes, i, result, values, keys, now, origin)
+        if auto_labels:
+            self._encode_labels(outcomes, auto_labels, values, keys, now, origins)
+        for i in evolved:
+            outcomes[i].evolved = True
         return outcomes  # type: ignore[return-value] - every position is filled above
 
     def dead_letter(
@@ -162,11 +183,37 @@ class BatchRouter:
         dlq_key = key if key and not letter.truncated else f"{origin.topic}:{origin.partition}:{origin.offset}".encode()
         return Outcome(self.topics.dlq, dlq_key, letter.model_dump_json().encode(), DEAD_LETTER, kind, event_time=origin.timestamp)
 
-    def _decode(self, value: bytes | None, key: bytes | None) -> Record | DecodeError:
+    def _first_routing(self, record_id: str, origin: Origin) -> str | None:
+        """Why a record is a duplicate (its id was routed at another place within the window), else ``None``."""
+        first = self.dedupe.check(record_id, (origin.topic, origin.partition, origin.offset))
+        if first is None:
+            return None
+        return (
+            f"id {record_id[:64]!r} was already routed from {first[0]} partition {first[1]} offset {first[2]}, "
+            f"within the last {self.dedupe.size} ids this labeler routed (labeler.dedupe_window)"
+        )
+
+    def _decode(self, value: bytes | None, key: bytes | None) -> tuple[Record | DecodeError, bool]:
+        """The record (or why not), and whether it was evolved (fields the schema does not know, a 1.N version).
+
+        The decoder's own order: its C fast path, then its slow path split in
+        two, the evolved path in C (an evolved record keeps a C decode) and
+        pydantic's last word, so that the evolved ones can be counted.
+        """
+        decoder = self.decoder
         try:
-            return self.decoder.decode(value, key)
+            if value and len(value) <= decoder.max_record_bytes:
+                record = decoder._fast(value)
+                evolved = False
+                if record is None:
+                    record = decoder._evolved(value)
+                    evolved = record is not None
+                if record is not None and (key is None or key == record.id.encode()):
+                    return record, evolved
+            result = decoder.decode(value, key)  # empty, too large, key mismatch, or pydantic's verdict
+            return result, isinstance(result, Record) and _has_unknown_fields(value)
         except Exception as exc:  # noqa: BLE001 - the decoder never raises on bad input; a bug must not stall the stream
-            return DecodeError("decode_error", _describe(exc))
+            return DecodeError("decode_error", _describe(exc)), False
 
     def _process(self, records: list[Record]) -> list[Routed | str]:
         """Route a batch; if the engine raises, route one by one so only the poison records fail (as str).
@@ -187,13 +234,47 @@ class BatchRouter:
                     results.append(_describe(exc))
             return results
 
+    def _encode_one(
+        self, outcomes: list, i: int, item: Routed, values: Sequence, keys: Sequence, now: float, origin: Origin
+    ) -> None:
+        try:
+            outcomes[i] = self._encode(item, values[i], now, origin)
+        except Exception as exc:  # noqa: BLE001 - one record's outcome must not fail its batch
+            outcomes[i] = self.dead_letter(values[i], keys[i], origin, "encode_error", _describe(exc))
+
+    def _encode_labels(
+        self, outcomes: list, items: list[tuple[int, Routed]], values: Sequence, keys: Sequence, now: float,
+        origins: Sequence[Origin],
+    ) -> None:
+        """The batch's plain auto-labels in one call; should it raise, one by one (the culprit is dead-lettered)."""
+        version = self.engine.model_version or None
+        try:
+            encoded = encode_labels(
+                [item.record.id for _, item in items], [item.prediction.label or "" for _, item in items],
+                [item.prediction.confidence for _, item in items], version, self.engine.policy.name, now,
+            )
+        except Exception:  # noqa: BLE001
+            for i, item in items:
+                self._encode_one(outcomes, i, item, values, keys, now, origins[i])
+            return
+        labels = self.topics.labels
+        for (i, item), value in zip(items, encoded, strict=True):
+            record = item.record
+            event_time = record.timestamp if record.timestamp is not None else origins[i].timestamp
+            outcomes[i] = Outcome(
+                labels, record.id.encode(), value, "label", item.decision.reason, item, values[i], event_time, now, version
+            )
+
     def _encode(self, item: Routed, record_json: bytes, now: float, origin: Origin) -> Outcome:
         record, prediction, decision = item.record, item.prediction, item.decision
         key = record.id.encode()
         version = self.engine.model_version or None
         outcome = decision.outcome
         if outcome == "label":
-            value = encode_label(record.id, prediction.label or "", prediction.confidence, version, self.engine.policy.name, now)
+            value = encode_label(
+                record.id, prediction.label or "", prediction.confidence, version, self.engine.policy.name, now,
+                method=item.method, votes=item.votes,
+            )
             topic = self.topics.labels
         elif outcome == "review":
             value = encode_review(
@@ -213,6 +294,15 @@ class BatchRouter:
 def _finite(prediction: Prediction) -> bool:
     """Whether every class probability is a finite number (NaN cannot be published as a label)."""
     return all(math.isfinite(p) for p in prediction.probabilities.values())
+
+
+def _has_unknown_fields(value: bytes) -> bool:
+    """Whether a record's top level has fields the schema does not know (pydantic's path: rare)."""
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:  # NaN literals: pydantic reads them, orjson does not
+        return False
+    return isinstance(data, dict) and not data.keys() <= RECORD_FIELDS
 
 
 def _describe(exc: BaseException) -> str:

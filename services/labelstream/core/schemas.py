@@ -231,6 +231,18 @@ class Label(_TopicValue):
     )
 
 
+class FlaggedAnswer(BaseModel):
+    """An answer held for a second review (``reason="disagreement"``): who gave it, and what the model says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer_id: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    reviewer: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    label: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    suggested_label: StrictStr = Field(description="The class the confident model predicts instead.")
+    confidence: Annotated[float, Field(ge=0, le=1)] = Field(description="The model's probability of it.")
+
+
 class ReviewRequest(_TopicValue):
     """A record that needs a human answer, the value on ``review``."""
 
@@ -249,6 +261,10 @@ class ReviewRequest(_TopicValue):
         default_factory=dict,
         description="How the policy routed the record (opaque: model version, drift generation, threshold, "
         "review probability, ...); only the policy reads it.",
+    )
+    flagged_answer: FlaggedAnswer | None = Field(
+        None, description="reason=disagreement: the answer a confident model contradicted (label_errors); the "
+        "review service asks one more reviewer and consolidates both answers (never shown to that reviewer).",
     )
 
 

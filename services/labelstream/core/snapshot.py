@@ -13,6 +13,16 @@ executed.
 Traceback (most recent call last):
 ...
 labelstream.errors.SnapshotRejected: snapshot signature does not match (wrong key or tampered bytes)
+
+A model file (``labelstream models export`` / ``import``) is a snapshot in the
+same format. :func:`load_model_file` refuses one that is unsigned or signed
+with another key unless ``trust`` (then it is unpickled anyway: only for a file
+whose origin you trust, since unpickling runs code the file names):
+
+>>> load_model_file(blob, key=b"other", trust=True)[0].version, load_model_file(blob, key=b"other", trust=True)[1]
+(1, 'signed with another key')
+>>> load_model_file(pickle.dumps(state), key=b"k", trust=True)[1]
+'unsigned'
 """
 
 from __future__ import annotations
@@ -75,3 +85,22 @@ def load_snapshot(blob: bytes, key: bytes) -> ModelState:
     if not isinstance(state, ModelState):
         raise SnapshotRejected(f"snapshot holds a {type(state).__name__}, not a ModelState")
     return state
+
+
+def load_model_file(blob: bytes, key: bytes, trust: bool = False) -> tuple[ModelState, str]:
+    """A model file's state and how it was checked: ``"signed"`` (verified with ``key``), else (only with ``trust``)
+    ``"signed with another key"`` or ``"unsigned"``; :class:`SnapshotRejected` otherwise."""
+    try:
+        return load_snapshot(blob, key), "signed"
+    except SnapshotRejected:
+        if not trust:
+            raise
+    signed = blob.startswith(MAGIC) and len(blob) > len(MAGIC) + _DIGEST_SIZE
+    payload = blob[len(MAGIC) + _DIGEST_SIZE :] if signed else blob
+    try:
+        state = pickle.loads(payload)  # noqa: S301 - the caller trusts the file (--trust)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means not a model file
+        raise SnapshotRejected(f"not a labelstream model file ({type(exc).__name__}: {exc})"[:300]) from exc
+    if not isinstance(state, ModelState):
+        raise SnapshotRejected(f"the file holds a {type(state).__name__}, not a ModelState")
+    return state, "signed with another key" if signed else "unsigned"

@@ -7,7 +7,9 @@ relabel outcome (an auto label with ``relabeled=true``, or a review request
 with reason ``relabel``). A human label (``method=human``) supersedes an auto
 label for the same id; repeated human labels for an id with the same label
 are the same answer delivered twice (harmless). The final label of an id is
-its latest human label, else its auto label.
+its latest human label, else its auto label. A second review the learner asks
+for (a ``review`` request carrying a ``flagged_answer``, ``label_errors``) is
+no routing outcome either: it is kept in ``second_reviews``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Ledger:
     routed: dict[str, dict] = field(default_factory=dict)
     """The first routing message of each id (its Label, ReviewRequest or Deferred value)."""
     dead_letters: list[dict] = field(default_factory=list)
+    second_reviews: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    """Second-review requests (label_errors) per id: the learner's, not the labeler's."""
 
     def add_label(self, value: dict) -> None:
         if value["method"] in ("human", "consensus"):  # a reviewer's answer, or the consensus of several
@@ -52,6 +56,9 @@ class Ledger:
         self.routed.setdefault(value["id"], value)
 
     def add_review(self, value: dict) -> None:
+        if value.get("flagged_answer") is not None:
+            self.second_reviews[value["id"]].append(value)
+            return
         if value["reason"] == "relabel":
             self.relabels[value["id"]].append("review")
         else:

@@ -125,7 +125,9 @@ class RoutingHandler:
         outcomes: Counter[tuple[str, str]] = Counter()
         auto_classes: Counter[str] = Counter()
         invalid: Counter[str] = Counter()
+        evolved = 0
         for output in outputs:
+            evolved += output.evolved
             if output.outcome == DEAD_LETTER:
                 invalid[output.reason] += 1
                 continue
@@ -138,6 +140,8 @@ class RoutingHandler:
         metrics.record_auto_labels(auto_classes)
         for kind, n in invalid.items():
             metrics.record_invalid(kind, n)
+        if evolved:
+            metrics.record_evolved(evolved)
         metrics.observe_batch(len(messages), seconds, [o.event_time for o in outputs])
         for (outcome, _reason), n in outcomes.items():
             self.routed[outcome] += n

@@ -34,6 +34,7 @@ from typing import Any
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import RecordDecoder
+from labelstream.core.dedupe import DedupeWindow
 from labelstream.core.router import BatchRouter, OutputTopics
 from labelstream.drift_handling import DriftHandler, build_monitor
 from labelstream.kafka.events import EventPublisher
@@ -47,6 +48,7 @@ from labelstream.store.connection import redis_client
 from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore
 from labelstream.watchdog import restart_in_place
+from labelstream.weak_metrics import register_weak_metrics
 
 log = logging.getLogger("labelstream.labeler")
 
@@ -71,6 +73,7 @@ class Labeler:
         self.metrics = Metrics.from_settings(SERVICE, settings.metrics)
         self.engine = build_engine(settings)
         self.engine.monitor = build_monitor(settings)
+        register_weak_metrics(self.metrics, self.engine)  # labeling functions (weak.functions), if any
         topics = settings.topics
         self.router = BatchRouter(
             self.engine,
@@ -78,6 +81,7 @@ class Labeler:
             OutputTopics(topics.labels, topics.review, topics.deferred, topics.dlq),
             SERVICE,
             settings.labeler.dead_letter_inline_bytes,
+            dedupe=DedupeWindow(settings.labeler.dedupe_window) if settings.labeler.dedupe_window else None,
         )
 
         # -- clients (none waits for its server: an outage at start is ridden out like any other) --

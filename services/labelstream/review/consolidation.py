@@ -16,6 +16,11 @@ consolidates it:
    and agreement state, so a restart resumes both where the last published
    consensus left them.
 
+A second review (``label_errors``: an answer a confident model contradicted,
+reopened with one more reviewer) is consolidated the same way, but teaches
+neither the consensus nor the agreement tracker: it was chosen *because* its
+first answer looked wrong, so it would bias the estimate of that reviewer.
+
 The algorithms are the core's (:mod:`labelstream.core.consensus`,
 :mod:`labelstream.core.agreement`); this module runs them on the queue.
 """
@@ -96,8 +101,9 @@ class Consolidator:
         label = self.consensus.predict_one(answers)
         if label is None:
             return 0
-        self.consensus.learn_one(answers)
-        self.tracker.add_item(answers, label)
+        if self.queue.item_field(record_id, "second_review") is None:  # a second review is no random sample
+            self.consensus.learn_one(answers)
+            self.tracker.add_item(answers, label)
         correction = {
             "kind": "consensus",
             "id": record_id,

@@ -4,7 +4,9 @@ The consumer reads ``review`` with ``read_committed`` (the labeler's
 transactions) in the group ``review.group_id``. A batch is enqueued in one
 script, then its offsets are committed. A crash in between replays the batch,
 and the queue ignores ids it already holds (whatever their state), so a
-restart neither loses a request nor serves one twice. A request that fails
+restart neither loses a request nor serves one twice. A second review
+(``reason="disagreement"`` with a flagged answer, from the learner) reopens
+its answered item instead (:meth:`ReviewQueue.reopen`, idempotent too). A request that fails
 validation goes to the dead-letter topic (``invalid_review_request``) and does
 not stall its partition. While Redis is down the batch waits and nothing is
 committed.
@@ -94,7 +96,8 @@ class ReviewIngest:
         while not stop.is_set():
             self.heartbeat = time.monotonic()
             try:
-                self.enqueued += self.queue.enqueue(items)
+                self.enqueued += self.queue.enqueue([item for item in items if item.flagged_answer is None])
+                self.enqueued += self.queue.reopen([item for item in items if item.flagged_answer is not None])
                 return True
             except redis.RedisError as exc:
                 self.last_error = f"redis: {exc}"

@@ -14,6 +14,12 @@ waits.
 ('r1', -0.4, '0001700000000.500000|r1', 1)
 >>> QueueItem.from_request(raw, overlap_share=1.0, overlap_k=3).needed
 3
+
+A request for a second review (``reason="disagreement"``, sent by the learner
+for a flagged answer, ``label_errors``) carries the flagged answer: the queue
+reopens the item with it (:meth:`~labelstream.review.queue.ReviewQueue.reopen`),
+and the request a reviewer receives leaves it out, so the second reviewer
+answers without seeing the first answer.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class QueueItem:
     needed: int
     request: bytes
     stored: bytes
+    flagged_answer: dict | None = None
+    """A second review's flagged answer (answer_id, reviewer, label); ``None`` for a plain request."""
 
     @classmethod
     def from_request(cls, raw: bytes, overlap_share: float = 0.0, overlap_k: int = 2) -> QueueItem:
@@ -66,13 +74,15 @@ class QueueItem:
             context=request.context,
         )
         timestamp = max(0.0, request.timestamp)
+        flagged = request.flagged_answer
         return cls(
             id=request.id,
             score=-request.priority,
             member=f"{timestamp:0{MEMBER_TIME_WIDTH}.6f}|{request.id}",
-            needed=overlap_k if in_overlap(request.id, overlap_share) else 1,
-            request=raw,
+            needed=overlap_k if flagged is None and in_overlap(request.id, overlap_share) else 1,
+            request=raw if flagged is None else request.model_dump_json(exclude={"flagged_answer"}).encode(),
             stored=stored.to_json(),
+            flagged_answer=None if flagged is None else flagged.model_dump(),
         )
 
 

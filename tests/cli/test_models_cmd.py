@@ -1,0 +1,84 @@
+"""``labelstream models bootstrap / export / import`` against the real Redis and Kafka."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from labelstream.cli.main import app
+from labelstream.errors import LabelstreamError
+from labelstream.settings import load_settings
+from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(cli_env):
+    return {**cli_env, "LABELSTREAM_MODEL__MODEL_NAME": f"m{uuid.uuid4().hex[:8]}"}
+
+
+def registry(env) -> ModelRegistry:
+    settings = load_settings(model={"model_name": env["LABELSTREAM_MODEL__MODEL_NAME"]},
+                             redis={"url": env["LABELSTREAM_REDIS__URL"]})
+    return ModelRegistry.from_settings(connect(settings.redis), settings)
+
+
+def test_bootstrap_publishes_version_1_then_export_and_import_round_trip(env, tmp_path):
+    data = tmp_path / "seed.csv"
+    assert runner.invoke(app, ["datasets", "export", "sea", str(data), "--size", "2000"]).exit_code == 0
+    result = runner.invoke(app, ["models", "bootstrap", "--data", str(data), "--label-column", "label",
+                                 "--id-column", "id", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["version"] == 1 and summary["trained"] + summary["held_out"] == 2000
+    assert summary["evidence"] == summary["held_out"] and summary["holdout_accuracy"] > 0.9
+    v1 = registry(env).load_latest()
+    assert v1.version == 1 and v1.model.n_learned == summary["trained"] and v1.metrics["adopt"] == 1.0
+    assert v1.policy_state  # the calibration travels with the version
+
+    again = runner.invoke(app, ["models", "bootstrap", "--data", str(data), "--label-column", "label"], env=env)
+    assert isinstance(again.exception, LabelstreamError) and "--force" in str(again.exception)
+
+    exported = tmp_path / "model.lsm"
+    assert runner.invoke(app, ["models", "export", str(exported)], env=env).exit_code == 0
+    imported = runner.invoke(app, ["models", "import", str(exported), "--force"], env=env)
+    assert imported.exit_code == 0, imported.output
+    v2 = registry(env).load_latest()
+    assert v2.version == 2 and v2.metrics["imported"] == 1.0 and v2.model.n_learned == v1.model.n_learned
+
+
+def test_import_refuses_tampered_and_unsigned_files_unless_trusted(env, tmp_path):
+    data = tmp_path / "seed.csv"
+    assert runner.invoke(app, ["datasets", "export", "sea", str(data), "--size", "300"]).exit_code == 0
+    signed = tmp_path / "v1.lsm"
+    made = runner.invoke(app, ["models", "bootstrap", "--data", str(data), "--label-column", "label", "--out", str(signed)], env=env)
+    assert made.exit_code == 0, made.output
+    assert registry(env).latest_version() is None  # --out publishes nothing
+
+    tampered = tmp_path / "tampered.lsm"
+    blob = bytearray(signed.read_bytes())
+    blob[-20] ^= 1
+    tampered.write_bytes(bytes(blob))
+    refused = runner.invoke(app, ["models", "import", str(tampered)], env=env)
+    assert isinstance(refused.exception, LabelstreamError)
+    assert "signature does not match" in str(refused.exception) and "--trust" in str(refused.exception)
+
+    from labelstream.core.snapshot import load_snapshot
+
+    key = b"dev-only-insecure-key"
+    unsigned = tmp_path / "unsigned.pkl"
+    unsigned.write_bytes(pickle.dumps(load_snapshot(signed.read_bytes(), key)))
+    refused = runner.invoke(app, ["models", "import", str(unsigned)], env=env)
+    assert isinstance(refused.exception, LabelstreamError) and "missing signature" in str(refused.exception)
+    assert registry(env).latest_version() is None
+
+    trusted = runner.invoke(app, ["models", "import", str(unsigned), "--trust"], env=env)
+    assert trusted.exit_code == 0, trusted.output
+    assert "unsigned" in trusted.output and registry(env).latest_version() == 1

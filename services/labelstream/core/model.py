@@ -1,7 +1,8 @@
 """The online model: a river classifier built from settings, with string labels.
 
 Default: ``StandardScaler | OneVsRestClassifier(LogisticRegression)`` (the
-scaler leaves TF-IDF text columns as they are: :class:`TextAwareScaler`); also
+scaler leaves categorical indicators and TF-IDF text columns as they are:
+:class:`TextAwareScaler`); also
 a Hoeffding adaptive tree, an adaptive random forest (ARF) and Gaussian naive
 Bayes. Batches of the default model are predicted in one matrix product
 (:mod:`labelstream.core.compiled`); the others one by one.
@@ -25,7 +26,6 @@ from typing import Literal
 from river import base, compose, forest, linear_model, multiclass, naive_bayes, optim, preprocessing, tree
 
 from labelstream.core.compiled import CompiledLogistic
-from labelstream.core.text import TFIDF_PREFIX, passes_unscaled
 
 ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]
 MODEL_NAMES: tuple[str, ...] = ("logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb")
@@ -35,22 +35,30 @@ _MIN_BATCH_FOR_MANY = 16
 
 
 class TextAwareScaler(preprocessing.StandardScaler):
-    """river's StandardScaler, except that TF-IDF columns pass unscaled (:func:`~labelstream.core.text.passes_unscaled`).
+    """river's StandardScaler, except that indicator and TF-IDF columns pass unscaled (:func:`passes_unscaled`).
 
     river learns each feature's mean and variance from the records that carry
-    it; a word's TF-IDF weight standardized that way says how much more than
-    usual the word weighs, no longer that it is there. The featurizer adds text
-    columns last, so a record without text is told by its last column alone
-    (the numeric path pays one check).
+    it. A categorical indicator (``colour=red``, hashed ``colour#7``) is 1.0 in
+    every record that carries it: mean 1, variance 0, so river scales it to 0
+    and the model never sees the category (the bug this class fixes). A word's
+    TF-IDF weight standardized that way says how much more than usual the word
+    weighs, no longer that it is there. Both pass as they are; numbers are
+    standardized as before.
+
+    >>> scaler = TextAwareScaler()
+    >>> for i in range(4):
+    ...     scaler.learn_one({"x": float(i), "colour=red": 1.0})
+    >>> {name: round(value, 3) for name, value in scaler.transform_one({"x": 3.0, "colour=red": 1.0}).items()}
+    {'x': 1.342, 'colour=red': 1.0}
     """
 
     def learn_one(self, x: dict) -> None:
-        super().learn_one(_without_text(x) if x and next(reversed(x)).startswith(TFIDF_PREFIX) else x)
+        super().learn_one(_scaled_part(x) if _has_unscaled(x) else x)
 
     def transform_one(self, x: dict) -> dict:
-        if not x or not next(reversed(x)).startswith(TFIDF_PREFIX):
+        if not _has_unscaled(x):
             return super().transform_one(x)
-        scaled = super().transform_one(_without_text(x))
+        scaled = super().transform_one(_scaled_part(x))
         scaled.update((name, value) for name, value in x.items() if passes_unscaled(name))
         return scaled
 
@@ -60,7 +68,22 @@ class TextAwareScaler(preprocessing.StandardScaler):
         return passes_unscaled(name)
 
 
-def _without_text(x: dict) -> dict:
+def passes_unscaled(name: str) -> bool:
+    """Whether a model input column bypasses the default model's scaler.
+
+    The featurizer's categorical indicators (one-hot ``name=value``, hashed
+    ``name#bucket``) and TF-IDF columns (``text#term``): a column whose name
+    holds ``=`` or ``#``. A numeric feature so named passes unscaled too (a
+    documented limit: name numeric features without them).
+    """
+    return "=" in name or "#" in name
+
+
+def _has_unscaled(x: dict) -> bool:
+    return any("=" in name or "#" in name for name in x)
+
+
+def _scaled_part(x: dict) -> dict:
     return {name: value for name, value in x.items() if not passes_unscaled(name)}
 
 

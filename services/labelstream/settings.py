@@ -369,6 +369,28 @@ class LabelErrorSettings(_Section):
     window: int = Field(1000, ge=1, description="Answers per class the running thresholds average over.")
 
 
+class SelfTrainingSettings(_Section):
+    """Self-training (labelstream.core.self_training): the model also learns its surest auto-labels.
+
+    Off by default: on the benchmark it did not pay (BENCHMARKS.md, "Labeling methods").
+    """
+
+    enabled: bool = Field(False, description="Learn auto-labels scored at least min_confidence, with weight `weight`.")
+    min_confidence: float = Field(0.99, ge=0, le=1, description="The auto-label's score must reach this (stricter "
+                                  "than the calibrated threshold that let it out).")
+    weight: float = Field(0.3, gt=0, le=1, description="Sample weight of a self-taught example (a human answer: 1).")
+
+
+class ImbalanceSettings(_Section):
+    """Class imbalance (labelstream.core.imbalance): balanced learning weights and the class-mix monitor."""
+
+    balanced_weights: bool = Field(False, description="Weigh each human answer by its class's online inverse "
+                                   "frequency, n / (k * n_class), capped at max_weight.")
+    max_weight: float = Field(10.0, ge=1, description="Cap of a class's weight.")
+    class_mix_window: int = Field(1000, ge=1, description="Auto-labels and answers the class-mix monitor compares "
+                                  "(labelstream_auto_label_class_share, labelstream_class_mix_distance).")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -415,6 +437,8 @@ class Settings(BaseSettings):
     produce: ProduceSettings = ProduceSettings()
     text: TextSettings = TextSettings()
     label_errors: LabelErrorSettings = LabelErrorSettings()
+    self_training: SelfTrainingSettings = SelfTrainingSettings()
+    imbalance: ImbalanceSettings = ImbalanceSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

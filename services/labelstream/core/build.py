@@ -17,11 +17,13 @@ from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
+from labelstream.core.imbalance import ClassMixMonitor, ClassWeights
 from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
 from labelstream.core.policy.active_learner import ActiveLearnerPolicy
 from labelstream.core.policy.contract import ContractPolicy
+from labelstream.core.self_training import SelfTraining
 from labelstream.core.strategies import (
     Entropy,
     FixedUncertainty,
@@ -160,4 +162,8 @@ def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingE
         build_featurizer(settings.model, settings.text),
         weak=build_weak(settings.weak),
         label_errors=build_label_errors(settings.label_errors),
+        self_training=SelfTraining(settings.self_training.min_confidence, settings.self_training.weight,
+                                   settings.policy.target_precision) if settings.self_training.enabled else None,
+        class_weights=ClassWeights(settings.imbalance.max_weight) if settings.imbalance.balanced_weights else None,
+        class_mix=ClassMixMonitor(settings.imbalance.class_mix_window),
     )

@@ -38,10 +38,12 @@ from dataclasses import dataclass, field
 
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
+from labelstream.core.imbalance import ClassMixMonitor, ClassWeights
 from labelstream.core.label_errors import Flag, LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Decision, Evidence, Policy, Prediction
 from labelstream.core.schemas import Record
+from labelstream.core.self_training import SelfTraining
 from labelstream.core.weak import WeakSupervision
 from labelstream.core.weak.applier import Votes
 
@@ -49,6 +51,10 @@ WEAK_STATE_KEY = "weak"
 """Key of the label model's learned state in a model version's ``policy_state`` (taken out before the policy sees it)."""
 LABEL_ERRORS_STATE_KEY = "label_errors"
 """Key of the label-error detector's state in ``policy_state`` (the learner's; taken out like the label model's)."""
+CLASS_WEIGHTS_STATE_KEY = "class_weights"
+"""Key of the balanced class weights' answer counts in ``policy_state`` (taken out like the label model's)."""
+ANSWERED_MIX_STATE_KEY = "answered_mix"
+"""Key of the recent answers' labels in ``policy_state``: the labeler's class-mix monitor compares its auto-labels to them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,10 @@ class LabelingEngine:
     :meth:`learn` teaches it the LFs' accuracies. With a ``label_errors``
     detector, :meth:`check_answer` tells whether a confident model
     contradicts an answer (the learner then holds it for a second review).
+    With ``class_weights``, each answer is learned with its class's balanced
+    weight; with ``self_training``, :meth:`learn_auto` teaches the model its
+    surest auto-labels; with ``class_mix``, auto-labels and answers feed the
+    class-mix monitor (:mod:`labelstream.core.imbalance`).
     """
 
     def __init__(
@@ -97,6 +107,9 @@ class LabelingEngine:
         monitor: DriftMonitor | None = None,
         weak: WeakSupervision | None = None,
         label_errors: LabelErrorDetector | None = None,
+        self_training: SelfTraining | None = None,
+        class_weights: ClassWeights | None = None,
+        class_mix: ClassMixMonitor | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -105,6 +118,9 @@ class LabelingEngine:
         self.monitor = monitor
         self.weak = weak
         self.label_errors = label_errors
+        self.self_training = self_training
+        self.class_weights = class_weights
+        self.class_mix = class_mix
         self.detections: list[Detection] = []
 
     @property
@@ -140,6 +156,10 @@ class LabelingEngine:
         decisions = self.policy.decide_many(predictions, self.model.n_learned, xs)
         if self.monitor is not None:
             self._monitor_batch(records, predictions, decisions)
+        if self.class_mix is not None:
+            for prediction, decision in zip(predictions, decisions, strict=True):
+                if decision.outcome == "label":
+                    self.class_mix.observe_auto(prediction.label)
         return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
 
     def score(self, records: Sequence[Record]) -> list[Prediction]:
@@ -190,7 +210,35 @@ class LabelingEngine:
             # the model's view before it learns the answer: the label model weighs it against the votes
             self.weak.learn(self._votes_for(record, votes), label, self.model.predict_proba_one(x))
         self.policy.observe(x, label)
-        self.model.learn_one(x, label)
+        if self.class_mix is not None:
+            self.class_mix.observe_answer(label)
+        if self.class_weights is None:
+            self.model.learn_one(x, label)
+        else:
+            self.class_weights.learn_one(label)
+            self.model.learn_one(x, label, self.class_weights.weight(label))
+
+    def learn_auto(self, routed: Sequence[Routed]) -> int:
+        """Self-training: the model learns the auto-labels :attr:`self_training` accepts; how many it learned.
+
+        Call with routed records (any outcome: only auto-labels are considered) in the process
+        that learns (the learner, the simulation). The audits that guard it are the policy's
+        (``policy.audits``, the contract's); the calibration never sees these labels.
+        """
+        trainer = self.self_training
+        if trainer is None:
+            return 0
+        audits = getattr(self.policy, "audits", None)
+        chosen = [item for item in routed if item.decision.outcome == "label" and trainer.accepts(item.prediction, audits)]
+        if not chosen:
+            return 0
+        xs = self.featurizer.transform_records([item.record for item in chosen])
+        for x, item in zip(xs, chosen, strict=True):
+            label = item.prediction.label
+            weight = trainer.weight * (1.0 if self.class_weights is None else self.class_weights.weight(label))
+            self.model.learn_one(x, label, min(weight, 1.0), answer=False)
+        trainer.learned += len(chosen)
+        return len(chosen)
 
     def learn_evidence(self, evidence: Evidence) -> None:
         """Feed an answer's evidence to the policy (and the error drift detector) without the model learning it."""
@@ -275,6 +323,13 @@ class LabelingEngine:
             detector_state = policy_state.pop(LABEL_ERRORS_STATE_KEY)
             if self.label_errors is not None:
                 self.label_errors.load_state(detector_state)
+        policy_state = dict(policy_state)
+        counts = policy_state.pop(CLASS_WEIGHTS_STATE_KEY, None)
+        if counts is not None and self.class_weights is not None:
+            self.class_weights.load_state(counts)
+        answered = policy_state.pop(ANSWERED_MIX_STATE_KEY, None)
+        if answered is not None and self.class_mix is not None:
+            self.class_mix.load_answers(answered)
         self.policy.load_learned_state(policy_state)
         self.model_version = version
 
@@ -285,6 +340,10 @@ class LabelingEngine:
             state[WEAK_STATE_KEY] = self.weak.learned_state()
         if self.label_errors is not None:
             state[LABEL_ERRORS_STATE_KEY] = self.label_errors.state()
+        if self.class_weights is not None:
+            state[CLASS_WEIGHTS_STATE_KEY] = self.class_weights.state()
+        if self.class_mix is not None:
+            state[ANSWERED_MIX_STATE_KEY] = self.class_mix.answers()
         return state
 
 

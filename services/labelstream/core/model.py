@@ -115,11 +115,20 @@ class OnlineModel:
         self.n_learned = 0
         self._compiled: CompiledLogistic | None = None
 
-    def learn_one(self, x: dict[str, float], label: str) -> None:
-        """Learn from one labeled example."""
-        self.estimator.learn_one(x, label)
+    def learn_one(self, x: dict[str, float], label: str, weight: float = 1.0, answer: bool = True) -> None:
+        """Learn from one labeled example.
+
+        ``weight``: the example's sample weight (balanced class weights, self-training); Gaussian
+        naive Bayes takes none and ignores it. ``answer=False``: not a human answer (self-training),
+        not counted in :attr:`n_learned` (the policy's cold start counts answers).
+        """
+        if weight == 1.0 or self.name == "gaussian_nb":
+            self.estimator.learn_one(x, label)
+        else:
+            self.estimator.learn_one(x, label, w=weight)
         self.classes.add(label)
-        self.n_learned += 1
+        if answer:
+            self.n_learned += 1
         self._compiled = None
 
     def __getstate__(self) -> dict:

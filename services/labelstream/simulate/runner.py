@@ -139,6 +139,7 @@ class Simulation:
                 "seconds": round(elapsed, 3),
                 "records_per_second": round(len(self.outcomes) / elapsed, 1) if elapsed > 0 else None,
                 **self._weak_report(),
+                **self._methods_report(),
             },
         )
         return SimulationResult(self.outcomes, report, self.invalid_rows)
@@ -149,6 +150,15 @@ class Simulation:
         if weak is None:
             return {}
         return {"labeling_functions": weak_report(weak, self.outcomes)}
+
+    def _methods_report(self) -> dict[str, Any]:
+        """Self-training and class-mix figures (``self_training`` only when it is on)."""
+        engine, out = self.engine, {}
+        if engine.self_training is not None:
+            out["self_training"] = {"learned": engine.self_training.learned, "paused": engine.self_training.paused}
+        if engine.class_mix is not None:
+            out["class_mix"] = {"distance": engine.class_mix.distance(), "shares": engine.class_mix.shares()}
+        return out
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -184,6 +194,7 @@ class Simulation:
     def _route(self, batch: list[tuple[Record, str]]) -> None:
         engine = self.engine
         routed = engine.process([record for record, _ in batch])
+        engine.learn_auto(routed)  # self-training, when on (the learner's part in the services)
         for (record, true_label), item in zip(batch, routed, strict=True):
             index = len(self.outcomes)
             self.now = index / self.records_per_second

@@ -3,7 +3,7 @@
 import pytest
 
 from labelstream.core.build import build_engine, build_weak
-from labelstream.core.engine import WEAK_STATE_KEY, LabelingEngine
+from labelstream.core.engine import ANSWERED_MIX_STATE_KEY, WEAK_STATE_KEY, LabelingEngine
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Evidence, Prediction, ThresholdPolicy
 from labelstream.core.schemas import Record
@@ -61,7 +61,7 @@ def test_the_label_model_travels_in_the_policy_state_and_the_policy_never_sees_i
     for _ in range(50):
         learner.learn(records(1.0)[0], "pos", Evidence(Prediction.from_probabilities({"pos": 0.9, "neg": 0.1}), "pos"))
     state = learner.learned_state()
-    assert set(state) - {WEAK_STATE_KEY} == set(learner.policy.learned_state())
+    assert set(state) - {WEAK_STATE_KEY, ANSWERED_MIX_STATE_KEY} == set(learner.policy.learned_state())
     seen = {}
     labeler.policy.load_learned_state = lambda policy_state: seen.update(policy_state)
     labeler.swap_model(learner.model, learner.featurizer, state, 2)

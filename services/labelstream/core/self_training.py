@@ -1,0 +1,75 @@
+"""Self-training: the model also learns its surest auto-labels, with a weight below 1, while audits hold.
+
+Semi-supervised self-training (pseudo-labeling) on a stream: an auto-label
+whose score reaches ``min_confidence`` (stricter than the calibrated
+threshold that let it out) is learned by the model with weight ``weight``
+— the human answers keep weight 1. The risk is confirmation: a model that
+teaches itself its own mistakes. So the contract's random audits guard it: as
+soon as the audit interval of the predicted class (or of all auto-labels)
+lies wholly below the precision target — the audits have shown the
+auto-labels are wrong too often — self-training stops for that class (and
+resumes if later audits lift the interval). Off by default: the benchmark
+(BENCHMARKS.md, "Labeling methods") shows what it pays.
+
+The answers the calibration and the audits learn from are human answers
+only; self-training changes the model, never the evidence, so the contract's
+guarantee does not rest on it.
+
+>>> from labelstream.core.audit import AuditEstimator
+>>> from labelstream.core.policy import Prediction
+>>> trainer = SelfTraining(min_confidence=0.95, weight=0.3, target=0.9)
+>>> sure = Prediction.from_probabilities({"spam": 0.98, "ham": 0.02})
+>>> trainer.accepts(sure, AuditEstimator()), trainer.accepts(Prediction.from_probabilities({"spam": 0.9, "ham": 0.1}))
+(True, False)
+>>> audits = AuditEstimator()
+>>> for i in range(60):
+...     audits.learn_one("spam", correct=i % 2 == 0, inclusion_probability=1.0)  # half of them wrong
+>>> trainer.accepts(sure, audits), trainer.paused
+(False, 1)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labelstream.core.audit import AuditEstimator
+    from labelstream.core.policy import Prediction
+
+
+class SelfTraining:
+    """Which auto-labels the model learns (and with which weight).
+
+    Parameters
+    ----------
+    min_confidence
+        The model's probability of the auto-label must reach this.
+    weight
+        The weight of a self-taught example (a human answer weighs 1).
+    target
+        The precision target: audits whose interval lies below it stop self-training.
+    """
+
+    def __init__(self, min_confidence: float = 0.99, weight: float = 0.5, target: float = 0.95) -> None:
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight}")
+        self.min_confidence = min_confidence
+        self.weight = weight
+        self.target = target
+        self.learned = 0
+        """Auto-labels the model learned."""
+        self.paused = 0
+        """Auto-labels sure enough but refused because audits showed precision below the target."""
+
+    def accepts(self, prediction: Prediction, audits: AuditEstimator | None = None) -> bool:
+        """Whether the model learns this auto-label (counts refusals by the audits in :attr:`paused`)."""
+        if prediction.label is None or prediction.confidence < self.min_confidence:
+            return False
+        if audits is not None and (self._below(audits, prediction.label) or self._below(audits, None)):
+            self.paused += 1
+            return False
+        return True
+
+    def _below(self, audits: AuditEstimator, label: str | None) -> bool:
+        estimate = audits.estimate(label)
+        return estimate.effective_size > 0 and estimate.upper < self.target

@@ -24,17 +24,24 @@ class Part(StrEnum):
     methods = "methods"
 
 
-def _methods(quick: bool, jobs: int, out: Path | None) -> None:
-    """The labeling-methods rows: each capability on vs off (section "quality-methods")."""
-    from labelstream.simulate.methods import methods_markdown, run_methods_bench
+def _methods(quick: bool, jobs: int, out: Path | None, only: tuple[str, ...] = ()) -> None:
+    """The labeling-methods rows: each capability on vs off (section "quality-methods", or one section a
+    capability with ``--capability``)."""
+    from labelstream.simulate.methods import capabilities, methods_markdown, run_methods_bench
+
+    unknown = [c for c in only if c not in capabilities()]
+    if unknown:
+        raise typer.BadParameter(f"unknown capability {unknown[0]!r}; choose from {', '.join(capabilities())}")
 
     def show(run: MethodRun) -> None:
         precision = "-" if run.auto_precision is None else f"{run.auto_precision:.1%}"
         say(f"{run.stream:10s} {run.config:26s} seed {run.seed}: auto {run.auto_share:6.1%} at {precision:>6}  ({run.seconds:.0f} s)")
 
-    summary = run_methods_bench(quick=quick, jobs=jobs, on_result=show)
-    body = methods_markdown(summary, "labelstream bench quality --part methods" + (" --quick" if quick else ""))
-    write_markdown(out, "quality-methods", body)
+    summary = run_methods_bench(quick=quick, jobs=jobs, on_result=show, only=only)
+    command = "labelstream bench quality --part methods" + (" --quick" if quick else "")
+    command += "".join(f" --capability '{c}'" for c in only)
+    section = "quality-methods" + "".join("-" + c.replace(" ", "-") for c in only)
+    write_markdown(out, section, methods_markdown(summary, command))
 
 
 def quality(
@@ -43,11 +50,13 @@ def quality(
     strategy: Annotated[Optional[str], typer.Option(help="The strategy whose targets are checked (default: policy.strategy).")] = None,  # noqa: UP007
     part: Annotated[Part, typer.Option(help="strategies (query strategies, baselines, oracle), methods (labeling methods on vs off) or all.")] = Part.all,
     out: OutOption = None,
+    capability: Annotated[Optional[list[str]], typer.Option(help="With --part methods: only this capability (repeatable; "  # noqa: UP007
+                          "its own section of --out).")] = None,
 ) -> None:
     """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle;
     and each labeling method (labeling functions so far) on vs off."""
     if part in (Part.all, Part.methods):
-        _methods(quick, jobs, out)
+        _methods(quick, jobs, out, tuple(capability or ()))
     if part == Part.methods:
         return
     from labelstream.simulate.quality import run_bench

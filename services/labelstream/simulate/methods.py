@@ -179,26 +179,35 @@ def _run_job(job: tuple[MethodStream, MethodConfig, int, BenchSettings, Path]) -
     return run_method(*job)
 
 
+def capabilities() -> list[str]:
+    """The capabilities benchmarked, in order (``bench quality --part methods --capability``)."""
+    return list(dict.fromkeys(config.capability for config in method_configs()))
+
+
 def run_methods_bench(
     quick: bool = False,
     jobs: int = 1,
     seeds: tuple[int, ...] = (1, 2, 3),
     bench: BenchSettings | None = None,
     on_result: Callable[[MethodRun], None] | None = None,
+    only: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Every configuration on every stream and seed; rows of means, grouped by stream."""
+    """Every configuration (of the capabilities in ``only``; empty: all) on every stream and seed; rows of means,
+    grouped by stream."""
     bench = bench or BenchSettings()
-    streams = method_streams(quick)
+    chosen = set(only or capabilities())
+    streams = [s for s in method_streams(quick) if chosen & set(s.capabilities)]
     with tempfile.TemporaryDirectory(prefix="labelstream-methods-") as tmp:
         paths = {}
         for stream in streams:
             paths[stream] = Path(tmp) / f"{stream.dataset}.csv"
             export_dataset(stream.dataset, paths[stream], stream.size, stream.data_seed)
-        configs = [c for c in method_configs() if encoder_installed() or c.sections.get("text", {}).get("featurizer") != "encoder"]
+        configs = [c for c in method_configs() if c.capability in chosen
+                   and (encoder_installed() or c.sections.get("text", {}).get("featurizer") != "encoder")]
         work = [(s, c, seed, bench, paths[s]) for s in streams for c in configs if c.applies_to(s) for seed in seeds]
         runs = list(_map(work, jobs, on_result))
-    return {"streams": [_summarize(stream, runs) for stream in streams], "seeds": seeds, "bench": bench,
-            "quick": quick, "machine": machine()}
+    return {"streams": [_summarize(stream, runs, chosen) for stream in streams], "seeds": seeds, "bench": bench,
+            "quick": quick, "machine": machine(), "capabilities": [c for c in capabilities() if c in chosen]}
 
 
 def _map(work: list, jobs: int, on_result: Callable[[MethodRun], None] | None) -> Iterator[MethodRun]:
@@ -220,10 +229,10 @@ def _mean(values: list[float | None]) -> float | None:
     return mean(present) if present else None
 
 
-def _summarize(stream: MethodStream, runs: list[MethodRun]) -> dict[str, Any]:
+def _summarize(stream: MethodStream, runs: list[MethodRun], chosen: set[str]) -> dict[str, Any]:
     rows = []
     for config in method_configs():
-        if not config.applies_to(stream):
+        if not config.applies_to(stream) or config.capability not in chosen:
             continue
         mine = [r for r in runs if r.stream == stream.dataset and r.config == config.name]
         rows.append({
@@ -245,8 +254,10 @@ def methods_markdown(summary: dict[str, Any], command: str) -> str:
     """The "Labeling methods" section of BENCHMARKS.md."""
     bench, machine_info = summary["bench"], summary["machine"]
     seeds = ", ".join(map(str, summary["seeds"]))
+    chosen = summary.get("capabilities") or capabilities()
+    title = "## Labeling methods" if chosen == capabilities() else f"### Labeling methods: {', '.join(chosen)}"
     out = [
-        "## Labeling methods",
+        title,
         "",
         f"Command: `{command}` — {machine_info['date']}, {machine_info['arch']}, {machine_info['cpus']} CPUs, "
         f"Python {machine_info['python']}.",

@@ -391,6 +391,15 @@ class ImbalanceSettings(_Section):
                                   "(labelstream_auto_label_class_share, labelstream_class_mix_distance).")
 
 
+class CommitteeSettings(_Section):
+    """A committee of models beside the main one (labelstream.core.committee): its disagreement is a review reason."""
+
+    models: list[ModelName] = Field(default_factory=list, description="The members (other models than model.name, "
+                                    "so their mistakes differ). Empty: no committee.")
+    require_agreement: bool = Field(True, description="An auto-label needs every member to predict the same label; "
+                                    "else the record is reviewed with reason disagreement (within the budget).")
+
+
 class MetricsSettings(_Section):
     """Prometheus metrics: label caps and windows (each service has its own ``metrics_port``)."""
 
@@ -439,6 +448,7 @@ class Settings(BaseSettings):
     label_errors: LabelErrorSettings = LabelErrorSettings()
     self_training: SelfTrainingSettings = SelfTrainingSettings()
     imbalance: ImbalanceSettings = ImbalanceSettings()
+    committee: CommitteeSettings = CommitteeSettings()
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
 from labelstream.core.imbalance import ClassMixMonitor, ClassWeights
@@ -166,4 +167,6 @@ def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingE
                                    settings.policy.target_precision) if settings.self_training.enabled else None,
         class_weights=ClassWeights(settings.imbalance.max_weight) if settings.imbalance.balanced_weights else None,
         class_mix=ClassMixMonitor(settings.imbalance.class_mix_window),
+        committee=Committee([OnlineModel(name, seed=settings.model.seed + 100 + i) for i, name in enumerate(
+            settings.committee.models)], settings.committee.require_agreement) if settings.committee.models else None,
     )

@@ -36,12 +36,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from labelstream.core.committee import Committee
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
 from labelstream.core.imbalance import ClassMixMonitor, ClassWeights
 from labelstream.core.label_errors import Flag, LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Decision, Evidence, Policy, Prediction
+from labelstream.core.policy.base import review_within_budget
 from labelstream.core.schemas import Record
 from labelstream.core.self_training import SelfTraining
 from labelstream.core.weak import WeakSupervision
@@ -53,6 +55,8 @@ LABEL_ERRORS_STATE_KEY = "label_errors"
 """Key of the label-error detector's state in ``policy_state`` (the learner's; taken out like the label model's)."""
 CLASS_WEIGHTS_STATE_KEY = "class_weights"
 """Key of the balanced class weights' answer counts in ``policy_state`` (taken out like the label model's)."""
+COMMITTEE_STATE_KEY = "committee"
+"""Key of the committee's members in ``policy_state`` (they learn in the learner, vote in the labelers)."""
 ANSWERED_MIX_STATE_KEY = "answered_mix"
 """Key of the recent answers' labels in ``policy_state``: the labeler's class-mix monitor compares its auto-labels to them."""
 
@@ -95,7 +99,9 @@ class LabelingEngine:
     With ``class_weights``, each answer is learned with its class's balanced
     weight; with ``self_training``, :meth:`learn_auto` teaches the model its
     surest auto-labels; with ``class_mix``, auto-labels and answers feed the
-    class-mix monitor (:mod:`labelstream.core.imbalance`).
+    class-mix monitor (:mod:`labelstream.core.imbalance`); with a
+    ``committee`` that requires agreement, an auto-label some member does not
+    predict goes to review with reason ``disagreement``.
     """
 
     def __init__(
@@ -110,6 +116,7 @@ class LabelingEngine:
         self_training: SelfTraining | None = None,
         class_weights: ClassWeights | None = None,
         class_mix: ClassMixMonitor | None = None,
+        committee: Committee | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -121,6 +128,7 @@ class LabelingEngine:
         self.self_training = self_training
         self.class_weights = class_weights
         self.class_mix = class_mix
+        self.committee = committee
         self.detections: list[Detection] = []
 
     @property
@@ -154,6 +162,8 @@ class LabelingEngine:
         else:
             predictions, votes = self._predict_weak(records, xs)
         decisions = self.policy.decide_many(predictions, self.model.n_learned, xs)
+        if self.committee is not None and self.committee.require_agreement:
+            decisions = self._committee_check(predictions, decisions, xs)
         if self.monitor is not None:
             self._monitor_batch(records, predictions, decisions)
         if self.class_mix is not None:
@@ -161,6 +171,25 @@ class LabelingEngine:
                 if decision.outcome == "label":
                     self.class_mix.observe_auto(prediction.label)
         return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
+
+    def _committee_check(
+        self, predictions: list[Prediction], decisions: list[Decision], xs: list[dict[str, float]]
+    ) -> list[Decision]:
+        """Auto-labels the committee does not all predict: a review (reason ``disagreement``) within the budget.
+
+        The decision's context still says ``outcome: label``: the contract keeps such answers out of its
+        calibration (a committee-selected sample is not the design it knows)."""
+        budget = getattr(self.policy, "budget", None)
+        out = list(decisions)
+        for i, (prediction, decision) in enumerate(zip(predictions, decisions, strict=True)):
+            if decision.outcome != "label" or self.committee.agrees(xs[i], prediction.label):
+                continue
+            if budget is None:
+                out[i] = Decision("review", "disagreement", 1.0, decision.priority, decision.context)
+            else:
+                out[i] = review_within_budget(budget, "disagreement", "disagreement", priority=decision.priority,
+                                              context=decision.context)
+        return out
 
     def score(self, records: Sequence[Record]) -> list[Prediction]:
         """Predictions for records (their text and the LFs' votes included) without routing them or counting them."""
@@ -212,11 +241,13 @@ class LabelingEngine:
         self.policy.observe(x, label)
         if self.class_mix is not None:
             self.class_mix.observe_answer(label)
-        if self.class_weights is None:
-            self.model.learn_one(x, label)
-        else:
+        weight = 1.0
+        if self.class_weights is not None:
             self.class_weights.learn_one(label)
-            self.model.learn_one(x, label, self.class_weights.weight(label))
+            weight = self.class_weights.weight(label)
+        self.model.learn_one(x, label, weight)
+        if self.committee is not None:
+            self.committee.learn_one(x, label, weight)
 
     def learn_auto(self, routed: Sequence[Routed]) -> int:
         """Self-training: the model learns the auto-labels :attr:`self_training` accepts; how many it learned.
@@ -284,8 +315,14 @@ class LabelingEngine:
         Label); the others keep waiting.
         """
         result = Relabel()
-        for record, prediction, reason, label in zip(records, self.score(records), defer_reasons, proposed_labels, strict=True):
-            if self.policy.accepts_deferred(prediction, reason, label):
+        committee = self.committee if self.committee is not None and self.committee.require_agreement else None
+        xs = self.featurizer.transform_records(records) if committee is not None else [None] * len(records)
+        for record, prediction, reason, label, x in zip(
+            records, self.score(records), defer_reasons, proposed_labels, xs, strict=True
+        ):
+            if self.policy.accepts_deferred(prediction, reason, label) and (
+                committee is None or committee.agrees(x, prediction.label)
+            ):
                 result.labeled.append((record, prediction))
             else:
                 result.waiting.append(record)
@@ -327,6 +364,9 @@ class LabelingEngine:
         counts = policy_state.pop(CLASS_WEIGHTS_STATE_KEY, None)
         if counts is not None and self.class_weights is not None:
             self.class_weights.load_state(counts)
+        members = policy_state.pop(COMMITTEE_STATE_KEY, None)
+        if members is not None and self.committee is not None:
+            self.committee.load_state(members)
         answered = policy_state.pop(ANSWERED_MIX_STATE_KEY, None)
         if answered is not None and self.class_mix is not None:
             self.class_mix.load_answers(answered)
@@ -342,6 +382,8 @@ class LabelingEngine:
             state[LABEL_ERRORS_STATE_KEY] = self.label_errors.state()
         if self.class_weights is not None:
             state[CLASS_WEIGHTS_STATE_KEY] = self.class_weights.state()
+        if self.committee is not None:
+            state[COMMITTEE_STATE_KEY] = self.committee.state()
         if self.class_mix is not None:
             state[ANSWERED_MIX_STATE_KEY] = self.class_mix.answers()
         return state

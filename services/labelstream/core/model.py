@@ -119,10 +119,17 @@ class OnlineModel:
         """Learn from one labeled example.
 
         ``weight``: the example's sample weight (balanced class weights, self-training); Gaussian
-        naive Bayes takes none and ignores it. ``answer=False``: not a human answer (self-training),
-        not counted in :attr:`n_learned` (the policy's cold start counts answers).
+        naive Bayes takes none and ignores it. ``answer=False``: not a human answer (self-training):
+        not counted in :attr:`n_learned` (the policy's cold start counts answers), and the scaler
+        of the default model does not learn it (the surest records lie far out: learning their
+        spread would shrink every scaled input, and with it every score).
         """
-        if weight == 1.0 or self.name == "gaussian_nb":
+        if not answer and isinstance(self.estimator, compose.Pipeline):
+            *steps, classifier = self.estimator.steps.values()
+            for step in steps:
+                x = step.transform_one(x)
+            classifier.learn_one(x, label, w=weight)
+        elif weight == 1.0 or self.name == "gaussian_nb":
             self.estimator.learn_one(x, label)
         else:
             self.estimator.learn_one(x, label, w=weight)

@@ -33,6 +33,7 @@ from river.datasets import synth
 
 from labelstream.datafile import detect_format
 from labelstream.errors import InputFileError
+from labelstream.simulate.imbalanced_data import rare_classes
 from labelstream.simulate.text_data import tickets
 
 Stream = Iterator[tuple[dict[str, Any], Any]]
@@ -103,6 +104,10 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "hyperplane", "rotating-free hyperplane, 10 features, 5% label noise",
             _stationary(lambda s: synth.Hyperplane(seed=s, n_features=10)), 10_000,
+        ),
+        DatasetSpec(
+            "rare_classes", "three classes of 90 %, 8 % and 2 %, numeric and categorical features, seeded "
+            "(labelstream.simulate.imbalanced_data)", rare_classes, 10_000,
         ),
         DatasetSpec(
             "tickets", "support messages (text), 4 classes, seeded (labelstream.simulate.text_data)",

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -95,6 +96,10 @@ def method_streams(quick: bool = False) -> list[MethodStream]:
                      ("labeling functions", "warm start")),
         MethodStream("tickets", DATASETS["tickets"].model, "", 1000 if quick else None, SYNTHETIC_SEED,
                      ("text",), DATASETS["tickets"].text_column),
+        MethodStream("sea_drift", DATASETS["sea_drift"].model, f"{LFS}:sea", 3000 if quick else None, SYNTHETIC_SEED,
+                     ("self-training", "committee")),
+        MethodStream("rare_classes", DATASETS["rare_classes"].model, "", 3000 if quick else None, SYNTHETIC_SEED,
+                     ("imbalance",)),
     ]
 
 
@@ -110,6 +115,14 @@ def method_configs() -> list[MethodConfig]:
         MethodConfig("text", "text ignored", {"text": {"featurizer": "none"}}),
         MethodConfig("text", "text: TF-IDF", {"text": {"featurizer": "tfidf"}}),
         MethodConfig("text", "text: sentence encoder", {"text": {"featurizer": "encoder"}}),
+        MethodConfig("self-training", "budget 0.05, self-training off", {"policy": {"review_budget_share": 0.05}}),
+        MethodConfig("self-training", "budget 0.05, self-training on",
+                     {"policy": {"review_budget_share": 0.05}, "self_training": {"enabled": True}}),
+        MethodConfig("committee", "no committee"),
+        MethodConfig("committee", "committee: tree + naive Bayes must agree",
+                     {"committee": {"models": ["hoeffding_adaptive_tree", "gaussian_nb"], "require_agreement": True}}),
+        MethodConfig("imbalance", "unweighted"),
+        MethodConfig("imbalance", "balanced weights (cap 10)", {"imbalance": {"balanced_weights": True}}),
     ]
 
 
@@ -133,6 +146,11 @@ class MethodRun:
     first_auto: int | None
     label_accuracy: float | None
     seconds: float
+    rare_auto_share: float | None = None
+    """Share of the records of the stream's rarest true class that were auto-labeled."""
+    rare_auto_precision: float | None = None
+    """Precision of the auto-labels that name the rarest class."""
+    class_mix_distance: float | None = None
 
 
 def run_method(stream: MethodStream, config: MethodConfig, seed: int, bench: BenchSettings, path: Path) -> MethodRun:
@@ -154,8 +172,21 @@ def run_method(stream: MethodStream, config: MethodConfig, seed: int, bench: Ben
     first = next((o.index for o in result.outcomes if o.auto), None)
     return MethodRun(
         stream.dataset, config.name, seed, report["auto_share"], report["auto_precision"], report["review_share"],
-        first, report["label_accuracy"], time.perf_counter() - started,
+        first, report["label_accuracy"], time.perf_counter() - started, *_rarest(result.outcomes),
+        (report.get("class_mix") or {}).get("distance"),
     )
+
+
+def _rarest(outcomes: list) -> tuple[float | None, float | None]:
+    """Auto share of the rarest true class's records, and precision of the auto-labels naming it."""
+    counts = Counter(o.true_label for o in outcomes)
+    if len(counts) < 2:
+        return None, None
+    rarest = min(counts, key=counts.__getitem__)
+    of_class = [o for o in outcomes if o.true_label == rarest]
+    naming = [o for o in outcomes if o.auto and o.label == rarest]
+    precision = sum(o.true_label == rarest for o in naming) / len(naming) if naming else None
+    return sum(o.auto for o in of_class) / len(of_class), precision
 
 
 STATIONARY_TWIN = {"sea_drift": "sea", "agrawal_drift": "agrawal"}
@@ -245,6 +276,9 @@ def _summarize(stream: MethodStream, runs: list[MethodRun], chosen: set[str]) ->
             "never_auto": sum(r.first_auto is None for r in mine),
             "label_accuracy": _mean([r.label_accuracy for r in mine]),
             "seconds": _mean([r.seconds for r in mine]),
+            "rare_auto_share": _mean([r.rare_auto_share for r in mine]),
+            "rare_auto_precision": _mean([r.rare_auto_precision for r in mine]),
+            "class_mix_distance": _mean([r.class_mix_distance for r in mine]),
             "runs": len(mine),
         })
     return {"stream": stream, "rows": rows}
@@ -273,9 +307,11 @@ def methods_markdown(summary: dict[str, Any], command: str) -> str:
     for entry in summary["streams"]:
         stream = entry["stream"]
         size = "all records" if stream.size is None else f"{stream.size} records"
+        rare = "imbalance" in stream.capabilities  # the rarest class's figures and the class-mix distance
         out += ["", f"### {stream.dataset} ({size}, model {stream.model})", "",
-                "| capability | configuration | auto share | auto precision | review share | first auto-label | label accuracy | seconds |",
-                "|---|---|---|---|---|---|---|---|"]
+                "| capability | configuration | auto share | auto precision | review share | first auto-label | label accuracy | seconds |"
+                + (" rarest class: auto share | rarest class: auto precision | class-mix distance |" if rare else ""),
+                "|---|---|---|---|---|---|---|---|" + ("---|---|---|" if rare else "")]
         for row in entry["rows"]:
             if not row["runs"]:
                 out.append(f"| {row['capability']} | {row['config']} | not run: `pip install 'labelstream[text]'` |||||| ")
@@ -286,6 +322,8 @@ def methods_markdown(summary: dict[str, Any], command: str) -> str:
             out.append(
                 f"| {row['capability']} | {row['config']} | {_pct(row['auto_share'])} | {_pct(row['auto_precision'])} | "
                 f"{_pct(row['review_share'])} | {first} | {_pct(row['label_accuracy'])} | {row['seconds']:.1f} |"
+                + (f" {_pct(row['rare_auto_share'])} | {_pct(row['rare_auto_precision'])} | "
+                   f"{'-' if row['class_mix_distance'] is None else format(row['class_mix_distance'], '.3f')} |" if rare else "")
             )
     return "\n".join(out) + "\n"
 

@@ -152,10 +152,12 @@ class Simulation:
         return {"labeling_functions": weak_report(weak, self.outcomes)}
 
     def _methods_report(self) -> dict[str, Any]:
-        """Self-training and class-mix figures (``self_training`` only when it is on)."""
+        """Self-training, committee and class-mix figures (the first two only when on)."""
         engine, out = self.engine, {}
         if engine.self_training is not None:
             out["self_training"] = {"learned": engine.self_training.learned, "paused": engine.self_training.paused}
+        if engine.committee is not None:
+            out["committee"] = {"checked": engine.committee.checked, "disagreed": engine.committee.disagreed}
         if engine.class_mix is not None:
             out["class_mix"] = {"distance": engine.class_mix.distance(), "shares": engine.class_mix.shares()}
         return out

@@ -387,6 +387,11 @@ class ImbalanceSettings(_Section):
     balanced_weights: bool = Field(False, description="Weigh each human answer by its class's online inverse "
                                    "frequency, n / (k * n_class), capped at max_weight.")
     max_weight: float = Field(10.0, ge=1, description="Cap of a class's weight.")
+    rare_budget_share: float = Field(0.0, ge=0, lt=1, description="Share of the review budget kept for records "
+                                     "predicted as a rare class that the policy would defer (reason rare_class); the "
+                                     "policy's budget shrinks by as much. 0: none.")
+    rare_below: float = Field(0.1, gt=0, le=1, description="A class is rare while its share of the recent answers "
+                              "(class_mix_window) is below this.")
     class_mix_window: int = Field(1000, ge=1, description="Auto-labels and answers the class-mix monitor compares "
                                   "(labelstream_auto_label_class_share, labelstream_class_mix_distance).")
 

@@ -39,3 +39,13 @@ def test_the_labeler_compares_its_auto_labels_with_the_learners_answers():
     labeler.process([Record(id=str(i), features={"x": 3.0}) for i in range(10)])  # all auto-labeled pos
     assert labeler.class_mix.shares() == {"neg": {"auto": 0.0, "answered": 0.5}, "pos": {"auto": 1.0, "answered": 0.5}}
     assert labeler.class_mix.distance() == 0.5
+
+
+def test_the_rare_class_reserve_is_taken_from_the_policys_budget():
+    from labelstream.core.build import build_engine
+    from labelstream.settings import load_settings
+
+    engine = build_engine(load_settings(policy={"review_budget_share": 0.3}, imbalance={"rare_budget_share": 0.2}))
+    assert engine.policy.budget.share + engine.rare_reserve.budget.share == 0.3
+    assert engine.rare_reserve.budget.share == 0.3 * 0.2
+    assert build_engine(load_settings()).rare_reserve is None

@@ -18,7 +18,7 @@ from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
-from labelstream.core.imbalance import ClassMixMonitor, ClassWeights
+from labelstream.core.imbalance import ClassMixMonitor, ClassWeights, RareClassReserve
 from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
@@ -157,9 +157,10 @@ def build_label_errors(settings: LabelErrorSettings) -> LabelErrorDetector | Non
 
 
 def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingEngine:
+    policy_settings, rare_reserve = _split_rare_budget(settings, clock)
     return LabelingEngine(
         build_model(settings.model),
-        build_policy(settings.policy, settings.model, clock),
+        build_policy(policy_settings, settings.model, clock),
         build_featurizer(settings.model, settings.text),
         weak=build_weak(settings.weak),
         label_errors=build_label_errors(settings.label_errors),
@@ -169,4 +170,19 @@ def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingE
         class_mix=ClassMixMonitor(settings.imbalance.class_mix_window),
         committee=Committee([OnlineModel(name, seed=settings.model.seed + 100 + i) for i, name in enumerate(
             settings.committee.models)], settings.committee.require_agreement) if settings.committee.models else None,
+        rare_reserve=rare_reserve,
     )
+
+
+def _split_rare_budget(settings: Settings, clock: Clock) -> tuple[PolicySettings, RareClassReserve | None]:
+    """The policy's settings with its budget shrunk by ``imbalance.rare_budget_share``, and the reserve that takes it."""
+    share = settings.imbalance.rare_budget_share
+    policy = settings.policy
+    if not share:
+        return policy, None
+    scaled = {name: None if getattr(policy, name) is None else getattr(policy, name) * factor
+              for factor, name in ((1 - share, "review_budget_share"), (1 - share, "review_budget_per_minute"))}
+    rare = ReviewBudget(None if policy.review_budget_share is None else policy.review_budget_share * share,
+                        None if policy.review_budget_per_minute is None else policy.review_budget_per_minute * share,
+                        reserve=0.0, clock=clock)
+    return policy.model_copy(update=scaled), RareClassReserve(rare, settings.imbalance.rare_below)

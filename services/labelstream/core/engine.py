@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from labelstream.core.committee import Committee
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
-from labelstream.core.imbalance import ClassMixMonitor, ClassWeights
+from labelstream.core.imbalance import ClassMixMonitor, ClassWeights, RareClassReserve
 from labelstream.core.label_errors import Flag, LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Decision, Evidence, Policy, Prediction
@@ -117,6 +117,7 @@ class LabelingEngine:
         class_weights: ClassWeights | None = None,
         class_mix: ClassMixMonitor | None = None,
         committee: Committee | None = None,
+        rare_reserve: RareClassReserve | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -129,6 +130,7 @@ class LabelingEngine:
         self.class_weights = class_weights
         self.class_mix = class_mix
         self.committee = committee
+        self.rare_reserve = rare_reserve
         self.detections: list[Detection] = []
 
     @property
@@ -164,6 +166,8 @@ class LabelingEngine:
         decisions = self.policy.decide_many(predictions, self.model.n_learned, xs)
         if self.committee is not None and self.committee.require_agreement:
             decisions = self._committee_check(predictions, decisions, xs)
+        if self.rare_reserve is not None:
+            decisions = self._rare_check(predictions, decisions)
         if self.monitor is not None:
             self._monitor_batch(records, predictions, decisions)
         if self.class_mix is not None:
@@ -189,6 +193,16 @@ class LabelingEngine:
             else:
                 out[i] = review_within_budget(budget, "disagreement", "disagreement", priority=decision.priority,
                                               context=decision.context)
+        return out
+
+    def _rare_check(self, predictions: list[Prediction], decisions: list[Decision]) -> list[Decision]:
+        """Deferred records predicted as a rare class: reviewed from the rare-class reserve while it has room."""
+        reserve = self.rare_reserve
+        answered = self.class_mix.shares() if self.class_mix is not None else {}
+        out = []
+        for prediction, decision in zip(predictions, decisions, strict=True):
+            reserve.budget.count_record()
+            out.append(reserve.review(prediction, decision, answered) or decision)
         return out
 
     def score(self, records: Sequence[Record]) -> list[Prediction]:

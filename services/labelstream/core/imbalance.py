@@ -1,4 +1,4 @@
-"""Class imbalance: balanced learning weights, and a monitor of the auto-label class mix.
+"""Class imbalance: balanced learning weights, a review share for rare classes, a monitor of the class mix.
 
 **Balanced weights.** With classes of very different sizes an online model
 learns the common ones and scores the rare ones low, so the rare ones rarely
@@ -7,6 +7,14 @@ online inverse frequency of its class, ``n / (k * n_c)`` (``n`` answers, ``k``
 classes, ``n_c`` of the class — scikit-learn's ``class_weight="balanced"``,
 counted as the answers stream in), capped at ``max_weight`` so the first
 answer of a new class does not swamp the model.
+
+**Rare-class reserve.** :class:`RareClassReserve` holds a share of the review
+budget (``imbalance.rare_budget_share`` of it: the policy's own budget shrinks
+by as much) for records predicted as a class whose share of the recent answers
+is below ``rare_below``: such a record the policy would leave waiting
+(``deferred``) is reviewed with reason ``rare_class`` while the reserve has
+room. These answers teach the model the rare class; they are not calibration
+evidence (the decision's context keeps the policy's outcome).
 
 **Class mix.** :class:`ClassMixMonitor` keeps the last ``window`` auto-labels
 and answers and compares their class shares: the total variation distance
@@ -32,7 +40,12 @@ away from what humans see (a class auto-labeled far more, or never).
 from __future__ import annotations
 
 from collections import Counter, deque
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labelstream.core.budget import ReviewBudget
+    from labelstream.core.policy import Decision, Prediction
 
 
 class ClassWeights:
@@ -99,3 +112,45 @@ class ClassMixMonitor:
         if not self._auto or not self._answered:
             return None
         return 0.5 * sum(abs(s["auto"] - s["answered"]) for s in self.shares().values())
+
+
+class RareClassReserve:
+    """Reviews, from a budget of their own, of records predicted as a rare class that the policy would defer.
+
+    >>> from labelstream.core.budget import ReviewBudget
+    >>> from labelstream.core.policy import Decision, Prediction
+    >>> reserve = RareClassReserve(ReviewBudget(share=0.5, reserve=0.0), rare_below=0.1)
+    >>> waiting = Decision("deferred", "over_budget", context={"outcome": "deferred"})
+    >>> rare = Prediction.from_probabilities({"fraud": 0.6, "ok": 0.4})
+    >>> answered = {"ok": {"answered": 0.97}, "fraud": {"answered": 0.03}}
+    >>> reserve.budget.count_record(); reserve.budget.count_record()
+    >>> decision = reserve.review(rare, waiting, answered)
+    >>> decision.outcome, decision.reason, decision.context["outcome"]
+    ('review', 'rare_class', 'deferred')
+    >>> reserve.review(Prediction.from_probabilities({"ok": 0.6, "fraud": 0.4}), waiting, answered) is None
+    True
+    """
+
+    def __init__(self, budget: ReviewBudget, rare_below: float = 0.1) -> None:
+        self.budget = budget
+        self.rare_below = rare_below
+        self.reviewed = 0
+
+    def review(
+        self, prediction: Prediction, decision: Decision, answered: Mapping[str, Mapping[str, float]]
+    ) -> Decision | None:
+        """A ``rare_class`` review instead of ``decision`` (a deferral), or ``None`` to keep it.
+
+        ``answered``: class -> ``{"answered": share}`` (:meth:`ClassMixMonitor.shares`); a class
+        never answered counts as rare."""
+        from labelstream.core.policy import Decision
+
+        if decision.outcome != "deferred" or prediction.label is None:
+            return None
+        if answered.get(prediction.label, {}).get("answered", 0.0) >= self.rare_below:
+            return None
+        admission = self.budget.admission_rate()
+        if not self.budget.try_spend():
+            return None
+        self.reviewed += 1
+        return Decision("review", "rare_class", admission, decision.priority, decision.context)

@@ -123,6 +123,9 @@ def method_configs() -> list[MethodConfig]:
                      {"committee": {"models": ["hoeffding_adaptive_tree", "gaussian_nb"], "require_agreement": True}}),
         MethodConfig("imbalance", "unweighted"),
         MethodConfig("imbalance", "balanced weights (cap 10)", {"imbalance": {"balanced_weights": True}}),
+        MethodConfig("imbalance", "rare-class share 0.2 of the budget", {"imbalance": {"rare_budget_share": 0.2}}),
+        MethodConfig("imbalance", "balanced weights + rare-class share 0.2",
+                     {"imbalance": {"balanced_weights": True, "rare_budget_share": 0.2}}),
     ]
 
 

@@ -29,6 +29,14 @@ no metric work for LFs. Series (label ``lf``: the LF's name):
 >>> _ = engine.process([Record(id="1", features={"x": 1.0})])
 >>> metrics.value("labelstream_lf_votes_total", lf="always_yes"), metrics.value("labelstream_lf_coverage_ratio", lf="always_yes", over="routed")
 (1.0, 1.0)
+
+The class mix (:class:`MethodsCollector`, registered by the same call):
+
+>>> from labelstream.core.imbalance import ClassMixMonitor
+>>> engine.class_mix = ClassMixMonitor()
+>>> engine.class_mix.observe_auto("yes"); engine.class_mix.observe_answer("no")
+>>> metrics.value("labelstream_class_mix_distance"), metrics.value("labelstream_auto_label_class_share", label="yes", over="auto")
+(1.0, 1.0)
 """
 
 from __future__ import annotations
@@ -96,6 +104,61 @@ class WeakCollector(Collector):
         return iter(())  # no fixed series: registration does not call collect()
 
 
+class MethodsCollector(Collector):
+    """The class mix, self-training, committee and rare-class reserve series of an engine (each when it has one).
+
+    - ``labelstream_auto_label_class_share{label,over}``: share of each class among the last
+      ``imbalance.class_mix_window`` auto-labels (``over="auto"``) and answers (``over="answered"``;
+      in a labeler, the learner's window shipped with the model version);
+    - ``labelstream_class_mix_distance``: total variation distance between the two (0: same mix);
+    - ``labelstream_self_training_learned_total``, ``labelstream_self_training_paused_total``: auto-labels
+      the model learned / refused while audits showed precision below the target;
+    - ``labelstream_committee_disagreements_total``: auto-labels the committee did not all predict;
+    - ``labelstream_rare_class_reviews_total``: reviews from the rare-class reserve.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Any]:
+        engine = self.engine
+        mix = getattr(engine, "class_mix", None)
+        if mix is not None:
+            shares = GaugeMetricFamily("labelstream_auto_label_class_share",
+                                       "Share of each class among recent auto-labels (over=auto) and answers (over=answered).",
+                                       labels=["label", "over"])
+            for label, row in mix.shares().items():
+                for over in ("auto", "answered"):
+                    shares.add_metric([label, over], row[over])
+            yield shares
+            distance = mix.distance()
+            if distance is not None:
+                yield GaugeMetricFamily("labelstream_class_mix_distance",
+                                        "Total variation distance between the auto-label and the answered class mix.",
+                                        value=distance)
+        trainer = getattr(engine, "self_training", None)
+        if trainer is not None:
+            yield CounterMetricFamily("labelstream_self_training_learned", "Auto-labels the model learned (self-training).",
+                                      value=float(trainer.learned))
+            yield CounterMetricFamily("labelstream_self_training_paused",
+                                      "Sure auto-labels not learned: audits showed precision below the target.",
+                                      value=float(trainer.paused))
+        committee = getattr(engine, "committee", None)
+        if committee is not None:
+            yield CounterMetricFamily("labelstream_committee_disagreements",
+                                      "Auto-labels the committee did not all predict.", value=float(committee.disagreed))
+        reserve = getattr(engine, "rare_reserve", None)
+        if reserve is not None:
+            yield CounterMetricFamily("labelstream_rare_class_reviews", "Reviews from the rare-class reserve.",
+                                      value=float(reserve.reviewed))
+
+    def describe(self) -> Iterator[Any]:
+        return iter(())
+
+
 def register_weak_metrics(metrics: Metrics, engine: Any) -> None:
-    """Export the LF series of ``engine`` (a :class:`~labelstream.core.engine.LabelingEngine`) on ``metrics``."""
+    """Export the labeling methods' series of ``engine`` (a :class:`~labelstream.core.engine.LabelingEngine`) on
+    ``metrics``: the LFs' (:class:`WeakCollector`) and the class mix, self-training, committee and rare-class
+    reserve (:class:`MethodsCollector`), each when the engine has it."""
     metrics.registry.register(WeakCollector(engine))
+    metrics.registry.register(MethodsCollector(engine))

@@ -255,11 +255,13 @@ class LabelingEngine:
         self.policy.observe(x, label)
         if self.class_mix is not None:
             self.class_mix.observe_answer(label)
-        weight = 1.0
-        if self.class_weights is not None:
+        if self.class_weights is None:
+            weight = 1.0
+            self.model.learn_one(x, label)
+        else:
             self.class_weights.learn_one(label)
             weight = self.class_weights.weight(label)
-        self.model.learn_one(x, label, weight)
+            self.model.learn_one(x, label, weight)
         if self.committee is not None:
             self.committee.learn_one(x, label, weight)
 

@@ -296,7 +296,7 @@ NOTES = {
     "(`labelstream lf stats --data FILE --lf ...` shows their accuracies).",
     "text": "Text: the seeded `tickets` messages (`labelstream datasets export tickets FILE --size 10000`); the sentence "
     "encoder is all-MiniLM-L6-v2 int8 (ONNX, the `[text]` extra).",
-    "self-training": "Self-training: review budget 0.05 in both rows; on = `self_training.enabled` at its defaults "
+    "self-training": "Self-training: review budget 0.05 in every row; on = `self_training.enabled`, at its defaults unless the row says otherwise "
     "(auto-labels scored 0.99 or more learned with weight 0.3, stopped while audits show precision below the target).",
     "committee": "Committee: a Hoeffding adaptive tree and Gaussian naive Bayes beside the logistic model; an auto-label "
     "needs both to predict it, else the record is reviewed (reason `disagreement`) within the budget.",

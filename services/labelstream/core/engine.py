@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from labelstream.core.committee import Committee
 from labelstream.core.drift import Detection, DriftMonitor
@@ -148,7 +149,7 @@ class LabelingEngine:
         return self._predict(self.featurizer.transform_many(features_batch))
 
     def _predict(self, xs: list[dict[str, float]]) -> list[Prediction]:
-        return [Prediction.from_probabilities(p) for p in self.model.predict_proba_many(xs)]
+        return self.model.predict_many(xs)
 
     @property
     def needs_record(self) -> bool:
@@ -319,24 +320,27 @@ class LabelingEngine:
         return self.weak.applier.apply([record])[0]
 
     def relabel(
-        self, records: Sequence[Record], defer_reasons: Sequence[str], proposed_labels: Sequence[str | None]
+        self, records: Sequence[Record], defer_reasons: Sequence[str], proposed_labels: Sequence[str | None],
+        contexts: Sequence[Mapping[str, Any]] | None = None,
     ) -> Relabel:
         """Re-score deferred records under the current model: which the policy now accepts.
 
         Call after a new model version (or new calibration) lands, with each
         record's defer reason and the label the model proposed when it was
-        deferred (the Deferred message's ``proposed_label``): the contract
-        relabels only records deferred for lack of evidence whose label still
-        stands. Accepted records are auto-labeled (``relabeled=True`` on their
-        Label); the others keep waiting.
+        deferred (the Deferred message's ``proposed_label``), and its routing
+        context (``contexts``, from the stored record; it tells the drift
+        generation): the contract relabels only records deferred for lack of
+        evidence in the current generation whose label still stands. Accepted
+        records are auto-labeled (``relabeled=True`` on their Label); the
+        others keep waiting.
         """
         result = Relabel()
+        contexts = contexts if contexts is not None else [None] * len(records)
         committee = self.committee if self.committee is not None and self.committee.require_agreement else None
         xs = self.featurizer.transform_records(records) if committee is not None else [None] * len(records)
-        for record, prediction, reason, label, x in zip(
-            records, self.score(records), defer_reasons, proposed_labels, xs, strict=True
-        ):
-            if self.policy.accepts_deferred(prediction, reason, label) and (
+        rows = zip(records, self.score(records), defer_reasons, proposed_labels, contexts, xs, strict=True)
+        for record, prediction, reason, label, context, x in rows:
+            if self.policy.accepts_deferred(prediction, reason, label, context) and (
                 committee is None or committee.agrees(x, prediction.label)
             ):
                 result.labeled.append((record, prediction))

@@ -15,7 +15,7 @@ commits again after the kill; the partition has a new leader; the restarted
 broker is back in every partition's in-sync replicas.
 
 Size: ``LABELSTREAM_FAULTS_RECORDS`` (CI: 3000 at 200/s; ``bench/faults.py``
-runs it at its size and writes the figures into RELIABILITY.md).
+runs it at its ``--records`` and rate and writes the figures into RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from fault_harness import (
     audit,
     committed_records,
     figures,
+    rate_wanted,
     reviewed_ids,
     seed_wanted,
     settle,
@@ -58,6 +59,11 @@ RATE = 200.0
 
 def cluster_records() -> int:
     return int(os.environ.get(RECORDS_ENV) or CI_RECORDS) if os.environ.get(FULL_ENV) else CI_RECORDS
+
+
+def cluster_rate(n: int) -> float:
+    """CI: 200/s; the benchmark's size streams at its rate (what streams it in ~100 s)."""
+    return rate_wanted(n) if os.environ.get(FULL_ENV) else RATE
 
 
 def free_port_block(size: int) -> int:
@@ -111,6 +117,7 @@ def partition_state(settings, topic: str) -> dict[int, tuple[int, list[int]]]:  
 
 def test_killing_a_partition_leader_of_a_3_broker_cluster_loses_nothing(redis_up, tmp_path):
     n, seed = cluster_records(), seed_wanted()
+    rate = cluster_rate(n)
     cluster = Cluster(tmp_path / "cluster")
     started = time.monotonic()
     cluster.stack("start", "kafka", "--brokers", str(BROKERS))
@@ -134,7 +141,7 @@ def test_killing_a_partition_leader_of_a_3_broker_cluster_loses_nothing(redis_up
 
             kill_fault = Fault("kill_partition_leader", at_record=int(n * 0.3))
             restart_fault = Fault("restart_broker", at_record=int(n * 0.6))
-            stream = RecordStream(settings, list(payloads.values()), RATE, limit=kill_fault.at_record).start()
+            stream = RecordStream(settings, list(payloads.values()), rate, limit=kill_fault.at_record).start()
             stream.wait_until(kill_fault.at_record)
             wait_for(lambda: committed_records(settings) > 0, 60, "a first commit")
             leader = partition_state(settings, records_topic)[0][0]
@@ -159,7 +166,7 @@ def test_killing_a_partition_leader_of_a_3_broker_cluster_loses_nothing(redis_up
             ledger = settle(settings, list(payloads), learner, timeout=180 + n / 200)
             result = audit(settings, payloads, truth, learner, ledger)
             faults = [kill_fault, restart_fault]
-            figures("cluster_leader_kill", settings, result, faults, time.monotonic() - started, rate=RATE, seed=seed,
+            figures("cluster_leader_kill", settings, result, faults, time.monotonic() - started, rate=rate, seed=seed,
                     brokers=BROKERS, killed_broker=leader, new_leader=new_leader)
         finally:
             services.stop_all()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import cohen_kappa_score
 
 from labelstream.core.agreement import AgreementTracker, cohen_kappa, krippendorff_alpha
 from reviewer_simulation import ReviewerPanel
@@ -61,15 +60,27 @@ def test_kappa_is_nan_where_undefined_and_negative_below_chance():
 label_pairs = st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from("abcd")), min_size=1, max_size=60)
 
 
+def kappa_from_the_confusion_matrix(first: tuple[str, ...], second: tuple[str, ...]) -> float:
+    """Cohen (1960) written as matrix algebra: an implementation independent of core/agreement.py's counting."""
+    labels = sorted(set(first) | set(second))
+    index = {label: i for i, label in enumerate(labels)}
+    table = np.zeros((len(labels), len(labels)))
+    np.add.at(table, ([index[a] for a in first], [index[b] for b in second]), 1)
+    table /= table.sum()
+    observed, expected = np.trace(table), table.sum(axis=1) @ table.sum(axis=0)
+    return float((observed - expected) / (1 - expected))
+
+
 @settings(max_examples=200, deadline=None)
 @given(label_pairs)
-def test_kappa_matches_scikit_learn(pairs):
+def test_kappa_matches_the_matrix_formula_and_is_symmetric(pairs):
     ours = cohen_kappa(pairs)
     first, second = zip(*pairs, strict=True)
     if math.isnan(ours):
         assert len(set(first) | set(second)) == 1
         return
-    assert ours == pytest.approx(cohen_kappa_score(first, second), abs=1e-9)
+    assert ours == pytest.approx(kappa_from_the_confusion_matrix(first, second), abs=1e-9)
+    assert cohen_kappa([(b, a) for a, b in pairs]) == pytest.approx(ours, abs=1e-12)
 
 
 # -- Krippendorff's alpha -----------------------------------------------------------------------

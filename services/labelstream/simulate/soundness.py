@@ -140,6 +140,10 @@ class Cell:
         interval = two_sided(rate, n, confidence_level)
         return {"rate": rate, "lower": interval.lower, "upper": interval.upper}
 
+    def auto_labeled(self) -> int:
+        """Runs that emitted at least one auto-label (a run that never does cannot fail)."""
+        return sum(r.auto_share > 0 for r in self.runs)
+
     def mean_auto_share(self) -> float:
         return sum(r.auto_share for r in self.runs) / len(self.runs) if self.runs else float("nan")
 
@@ -154,6 +158,7 @@ REVIEWERS = (
     ReviewerConfig("instant"),
     ReviewerConfig("delay 500", delay="500"),
     ReviewerConfig("wrong 3 %, accuracy 0.97 assumed", error_rate=0.03, assumed_accuracy=0.97),
+    ReviewerConfig("delay 500 + wrong 3 %", delay="500", error_rate=0.03, assumed_accuracy=0.97),
 )
 
 
@@ -244,10 +249,12 @@ def _run_job(job: tuple[SoundnessStream, ReviewerConfig, int, SoundnessConfig]) 
 
 
 def cells() -> list[tuple[SoundnessStream, ReviewerConfig]]:
-    """Every stream with the instant reviewer; the late and the noisy reviewer on the hardest stream."""
-    pairs = [(stream, REVIEWERS[0]) for stream in STREAMS]
-    pairs += [(STREAMS[0], reviewer) for reviewer in REVIEWERS[1:]]
-    return pairs
+    """Ceilings target-0.01, -0.02 and +0.01, each with the instant and the late-and-noisy reviewer.
+
+    (``--reviewer-delay 500 --reviewer-error-rate 0.03``: the issue's pair of real-people conditions at once.)
+    """
+    instant, late_noisy = REVIEWERS[0], REVIEWERS[3]
+    return [(stream, reviewer) for stream in STREAMS[:3] for reviewer in (instant, late_noisy)]
 
 
 def run_bench(
@@ -293,15 +300,27 @@ def soundness_markdown(summary: dict[str, Any], command: str) -> str:
         "threshold (exact, from the clean labels of a held-out sample). The contract promises a failure rate of at most "
         f"{alpha:.2f}; the interval is Clopper–Pearson at 95 %.",
         "",
-        "| stream | reviewer | runs | failed | failure rate [95 % CI] | promise | mean auto share |",
-        "|---|---|---:|---:|---|---|---:|",
+    ]
+    if config.records < 30_000 or config.seeds < 100:
+        lines += [
+            f"**Reduced size** ({config.records:,} records, {config.seeds} seeds: what fitted a shared 2-core machine). "
+            "The issue's full size is `labelstream bench soundness --out BENCHMARKS.md` (100 seeds, 30,000 records; "
+            "hours with 2 workers). A short run tests fewer repeated looks, so it is weaker evidence of soundness "
+            "than the full one: read the column of runs that ever auto-labeled.",
+            "",
+        ]
+    lines += [
+        "| stream | reviewer | runs | failed | failure rate [95 % CI] | promise | runs that auto-labeled "
+        "| mean auto share |",
+        "|---|---|---:|---:|---|---|---:|---:|",
     ]
     for cell in summary["cells"]:
         rate = cell.failure_rate()
         kept = "kept" if rate["rate"] <= alpha else "**broken**"
         lines.append(
             f"| {cell.stream.name} | {cell.reviewer.name} | {len(cell.runs)} | {cell.failures} | "
-            f"{rate['rate']:.3f} [{rate['lower']:.3f}, {rate['upper']:.3f}] | {kept} | {cell.mean_auto_share():.1%} |"
+            f"{rate['rate']:.3f} [{rate['lower']:.3f}, {rate['upper']:.3f}] | {kept} | {cell.auto_labeled()} | "
+            f"{cell.mean_auto_share():.1%} |"
         )
     return "\n".join(lines)
 
@@ -316,7 +335,7 @@ def soundness_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
         rows.append({
             "stream": cell.stream.name, "reviewer": cell.reviewer.name, "runs": len(cell.runs),
             "failed": cell.failures, "failure_rate": rate, "promise_kept": rate["rate"] <= alpha,
-            "mean_auto_share": cell.mean_auto_share(),
+            "mean_auto_share": cell.mean_auto_share(), "runs_auto_labeled": cell.auto_labeled(),
             "first_failures": [r.first_failure for r in cell.runs if r.failed],
         })
     return {

@@ -1,8 +1,10 @@
 """The broker, then Redis, down mid-stream for longer than every timeout: the services wait it out, never exit.
 
-One run, one set of services: the labeler, the learner and the oracle reviewer-sim
-start once and ride out a broker outage and then a Redis outage while records
-keep coming (the producer buffers while the broker is down).
+One run, one set of services: the labeler, the learner, the review service and
+``reviewer-sim --via-api`` reviewers (``LABELSTREAM_FAULTS_REVIEWERS=oracle``: the
+oracle reviewer-sim on the review topic instead) start once and ride out a broker
+outage and then a Redis outage while records keep coming (the producer buffers
+while the broker is down).
 
 Outage length: ``LABELSTREAM_FAULTS_OUTAGE_SECONDS``; CI takes 20 s with the
 labeler's transaction timeout at 10 s, so each outage outlasts the consumer
@@ -54,6 +56,9 @@ from labelstream.kafka.reader import read_all
 pytestmark = pytest.mark.faults
 
 OUTAGE_ENV = "LABELSTREAM_FAULTS_OUTAGE_SECONDS"
+# who answers the reviews: "api" (CI), the review service and ``reviewer-sim --via-api`` (three reviewers,
+# never wrong), or "oracle", reviewer-sim answering the review topic itself
+REVIEWERS_ENV = "LABELSTREAM_FAULTS_REVIEWERS"
 CI_OUTAGE_SECONDS = 20.0
 RATE = 100.0
 
@@ -141,7 +146,11 @@ def transaction_timeout_ms(outage: float) -> int:
 
 def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
     seconds = outage_seconds()
-    settings = settings_factory(policy={"review_budget_share": 0.3},
+    via_api = (os.environ.get(REVIEWERS_ENV) or "api") == "api"
+    # through the API each answer is an HTTP request (~4/s here under load): a review share the reviewers keep up with
+    review_share = 0.03 if via_api else 0.3
+    settings = settings_factory(policy={"review_budget_share": review_share},
+                                **({"labels": {"classes": ["neg", "pos"]}} if via_api else {}),
                                 labeler={"transaction_timeout_ms": transaction_timeout_ms(seconds)})
     # before, during and after each outage (its restart included): the stream never runs dry mid-run
     lead, tail = int(RATE * 5), int(RATE * 5)
@@ -156,7 +165,15 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
     try:
         labeler = services.start("labeler", instance="0")
         learner = services.start("learner")
-        reviewer = services.start("reviewer-sim", "--data", str(data), "--label-column", "label", "--id-column", "id")
+        truth_args = ("--data", str(data), "--label-column", "label", "--id-column", "id")
+        if via_api:
+            review = services.start("review")
+            review.wait_until_serving(120)
+            reviewer = services.start("reviewer-sim", "--via-api", "--url", f"http://127.0.0.1:{review.metrics_port}", *truth_args,
+                                      "--reviewers", "3", "--error-rate", "0,0,0", "--seed", "5")
+        else:
+            review = None
+            reviewer = services.start("reviewer-sim", *truth_args)
         labeler.wait_until_serving(120)
         learner.wait_until_serving(120)
         pid = labeler.process.pid
@@ -184,6 +201,7 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         learner_health = learner_prober.stop()
         exited = labeler.process.poll()
         learner_exited, reviewer_exited = learner.process.poll(), reviewer.process.poll()
+        review_exited = None if review is None else review.process.poll()
         log = labeler.log_path.read_text(errors="replace")
         learner_log = learner.log_path.read_text(errors="replace")
     finally:
@@ -211,6 +229,8 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         "learner_exited": learner_exited is not None,
         "learner_restarts_in_place": learner_log.count("restarting in place"),
         "reviewer_sim_exited": reviewer_exited is not None,
+        "reviewers": "review service + reviewer-sim --via-api" if via_api else "reviewer-sim (oracle)",
+        "review_service_exited": review_exited is not None,
         "human_labels_wrong": sum(labels[-1]["label"] != truth[i] for i, labels in ledger.human_labels.items()),
         "learner_livez": learner_health["livez"],
         "learner_readyz": learner_health["readyz"],
@@ -238,6 +258,7 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
     assert after and all(status == 200 for status in after), Counter(after)
     assert learner_exited is None, f"the learner exited ({learner_exited}):\n{learner_log[-3000:]}"
     assert reviewer_exited is None, f"reviewer-sim exited ({reviewer_exited}):\n{reviewer.log_tail()}"
+    assert review_exited is None, f"the review service exited ({review_exited}):\n{review.log_tail()}"
     assert 503 not in learner_health["livez"], learner_health
     # every review answered once, with the true label, and learned exactly once
     assert messages == distinct == reviewed, (messages, distinct, reviewed)

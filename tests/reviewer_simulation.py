@@ -176,16 +176,18 @@ def batch_dawid_skene(
     posterior /= posterior.sum(axis=1, keepdims=True)
     pseudo = np.full((k, k), prior_strength * (1 - prior_accuracy) / (k - 1))
     np.fill_diagonal(pseudo, prior_strength * prior_accuracy)
+    # one_hot[r, u, j] = 1 if reviewer r answered item u with label j (a row of zeros: no answer), so that
+    # both EM steps are matrix products: counts[r][true, given] and each item's log-likelihood
+    one_hot = np.stack([(answer[:, r, None] == np.arange(k)).astype(float) for r in range(len(reviewers))])
     for _ in range(iterations):
         class_prior = (posterior.sum(axis=0) + 1.0) / (len(items) + k)
         confusion = np.empty((len(reviewers), k, k))
         for r in range(len(reviewers)):
-            counts = np.stack([posterior[answer[:, r] == given].sum(axis=0) for given in range(k)], axis=1) + pseudo
+            counts = posterior.T @ one_hot[r] + pseudo
             confusion[r] = counts / counts.sum(axis=1, keepdims=True)
         log_posterior = np.tile(np.log(class_prior), (len(items), 1))
         for r in range(len(reviewers)):
-            given = answer[:, r] >= 0
-            log_posterior[given] += np.log(confusion[r][:, answer[given, r]]).T
+            log_posterior += one_hot[r] @ np.log(confusion[r]).T
         posterior = np.exp(log_posterior - log_posterior.max(axis=1, keepdims=True))
         posterior /= posterior.sum(axis=1, keepdims=True)
     return {name: float(class_prior @ np.diag(confusion[r])) for r, name in enumerate(reviewers)}

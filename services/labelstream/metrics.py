@@ -506,9 +506,15 @@ def metric_names(registry: CollectorRegistry) -> set[str]:
 
 def all_metric_names() -> set[str]:
     """Every ``labelstream_`` sample name a service can expose (to check dashboards and alert rules)."""
+    from types import SimpleNamespace
+
+    from labelstream.core.label_errors import LabelErrorDetector
+    from labelstream.label_error_metrics import register_label_error_metrics
     from labelstream.review.metrics import ReviewMetrics  # the review service's own set (it imports this module)
 
-    names = metric_names(Metrics(service="names").registry) | metric_names(ReviewMetrics().registry)
+    learner = Metrics(service="names")
+    register_label_error_metrics(learner, SimpleNamespace(label_errors=LabelErrorDetector()))  # label_errors enabled
+    names = metric_names(learner.registry) | metric_names(ReviewMetrics().registry)
     return {name for name in names if name.startswith("labelstream_")}
 
 

@@ -206,7 +206,9 @@ class LabelerSettings(_Section):
     transactional_id: str = Field(
         "labelstream-labeler", description="Prefix; each labeler instance appends its own suffix."
     )
-    batch_size: int = Field(500, ge=1, le=100_000)
+    batch_size: int = Field(
+        2000, ge=1, le=100_000, description="Most records in one transaction (fewer when commit_interval_ms is up first)."
+    )
     batch_max_wait_ms: int = Field(50, ge=1)
     relabel_batch: int = Field(5000, ge=1, description="Deferred records re-scored per new model version.")
     transaction_timeout_ms: int = Field(
@@ -214,8 +216,9 @@ class LabelerSettings(_Section):
     )
     metrics_port: int = Field(9400, ge=0, le=65535, description="0 picks a free port.")
     commit_interval_ms: int = Field(
-        100, ge=1, description="A transaction commits when this long has passed since its first record, when "
-        "batch_size records are in, or when nothing more is waiting, whichever comes first."
+        100, ge=1, description="A transaction commits once it has routed what was waiting when it began (what "
+        "arrives meanwhile goes into the next one), when batch_size records are in, or when this long has passed "
+        "since its first record, whichever comes first; fetches are sized to what can be routed in this time."
     )
     dead_letter_inline_bytes: int = Field(
         512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "

@@ -33,3 +33,18 @@ def test_compiled_weights_follow_learning():
     for _ in range(50):
         model.learn_one({"x": 1.0}, "a")
     assert model.predict_proba_many(batch)[0]["a"] > before
+
+
+def test_compiled_predictions_equal_the_arg_max_of_the_probabilities():
+    """predict_many (NumPy's arg-max over the batch) is Prediction.from_probabilities of each row."""
+    from labelstream.core.policy import Prediction
+
+    model = OnlineModel("logistic", seed=2)
+    for i in range(40):
+        model.learn_one({"x": 1.0, "c=a": float(i % 2)}, "a")
+        model.learn_one({"x": -1.0}, "b")
+        model.learn_one({"y": 1.0}, "c")
+    batch = [{"x": v / 10, "y": (v % 3) / 2} for v in range(-20, 20)] + [{}] * 3
+    predictions = model.predict_many(batch)
+    assert predictions == [Prediction.from_probabilities(p) for p in model.predict_proba_many(batch)]
+    assert len({p.label for p in predictions}) == 3

@@ -115,9 +115,17 @@ class ExplodingModel:
         return getattr(self._model, name)
 
     def predict_proba_many(self, xs):
+        self._explode(xs)
+        return self._model.predict_proba_many(xs)
+
+    def predict_many(self, xs):
+        self._explode(xs)
+        return self._model.predict_many(xs)
+
+    @staticmethod
+    def _explode(xs):
         if any(x.get("f00") == 13.0 for x in xs):
             raise OverflowError("injected: the model cannot take f00=13")
-        return self._model.predict_proba_many(xs)
 
 
 def test_no_record_can_fail_its_batch(monkeypatch):

@@ -43,7 +43,9 @@ def run_review_workload(metrics: ReviewMetrics, seconds: float, items: int = 300
             agreed = consensus.predict_one(answers)
             consensus.learn_one(answers)
             tracker.add_item(answers, agreed)
-            metrics.consolidated.labels("adjudicated" if needs_adjudication(answers) else "agreed").inc()
+            # a disagreement goes to adjudication; one in four of those times out (consolidated from the answers it has)
+            result = "agreed" if not needs_adjudication(answers) else "timed_out" if rng.random() < 0.25 else "adjudicated"
+            metrics.consolidated.labels(result).inc()
             metrics.set_agreement(tracker.kappa(), tracker.alpha(), tracker.consensus_agreement(), consensus.reviewer_accuracy())
         if i % 10 == 0:
             metrics.record_skip(rng.choice(sorted(ACCURACY)))

@@ -19,9 +19,11 @@ from river.datasets import synth
 
 from labelstream.core.drift import DriftMonitor
 from labelstream.core.engine import LabelingEngine
+from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Evidence, ThresholdPolicy
 from labelstream.core.schemas import Record
+from labelstream.label_error_metrics import register_label_error_metrics
 from labelstream.metrics import OVERALL, Metrics
 
 TARGET = 0.95
@@ -44,7 +46,9 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
 
 def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10_000, batch: int = 100) -> list[str]:
     """Stream ``n`` SEA records (drift at n/2) over about ``seconds``; the drift detectors that fired."""
-    engine = LabelingEngine(OnlineModel(seed=1), ThresholdPolicy(0.9, 100, 50), monitor=DriftMonitor())
+    engine = LabelingEngine(OnlineModel(seed=1), ThresholdPolicy(0.9, 100, 50), monitor=DriftMonitor(),
+                            label_errors=LabelErrorDetector(min_answers=20))
+    register_label_error_metrics(learner, engine)  # as the learner does with label_errors enabled
     stream = sea_with_drift(n, n // 2)
     audits: dict[str, list[int]] = {}
     fired: list[str] = []
@@ -70,6 +74,12 @@ def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10
             if r.decision.outcome == "label":
                 audits.setdefault(r.prediction.label, []).append(r.prediction.label == label)
             else:
+                # the learner checks a human answer before learning it; after the drift a confident model contradicts
+                # the (perfect) reviewer, and the second review confirms the first answer
+                flag, probabilities = engine.check_answer(x, label)
+                engine.label_errors.learn_one(probabilities, label, flagged=flag is not None)
+                if flag is not None:
+                    engine.label_errors.resolve(flag, label)
                 engine.learn(x, label, Evidence(r.prediction, label, timestamp=time.time()))
                 corrections_since.append(time.time())
                 learner.record_corrections()

@@ -133,7 +133,7 @@ THINK = 14.0
 
 
 @pytest.mark.integration
-def test_long_thinking_keeps_the_lease_and_sigterm_stops_at_once(redis_up, tmp_path):
+def test_long_thinking_keeps_the_lease_and_sigterm_hands_the_held_items_back_at_once(redis_up, tmp_path):
     settings, review = review_stack(redis_up, tmp_path, lease_seconds=LEASE)
     ids = [f"h{i}" for i in range(6)]
     names = ["sim-1", "sim-2"]
@@ -167,10 +167,13 @@ def test_long_thinking_keeps_the_lease_and_sigterm_stops_at_once(redis_up, tmp_p
                     sim.kill()
             assert sim.returncode == 0, err[-3000:]
             tallies = json.loads(out.strip().splitlines()[-1])["reviewers"]
-            assert {name: (t["answered"], t["lease_lost"]) for name, t in tallies.items()} == {n: (1, 0) for n in names}
+            assert {name: (t["answered"], t["lease_lost"], t["released"]) for name, t in tallies.items()} == {
+                n: (1, 0, 1) for n in names}
             assert sim_tokens(settings) == []
-            # the two items they held come back when their leases end (not skipped: either may still answer them)
-            wait_for(lambda: api.get("/api/v1/stats").json()["queue"]["waiting"] == 4, LEASE + 30, "the held items back")
+            # the two items they held were handed back on the way out (POST /release): waiting again now, not
+            # after their leases (not skipped either: either reviewer may still answer them)
+            queue = api.get("/api/v1/stats").json()["queue"]
+            assert (queue["waiting"], queue["leased"]) == (4, 0), queue
     finally:
         review.stop(20)
     assert len(corrections(settings)) == 2  # nothing answered after the stop

@@ -174,3 +174,36 @@ def test_a_record_id_sent_again_is_dead_lettered_not_routed_twice(settings_facto
     (letter,) = ledger.dead_letters
     assert (letter["error_kind"], letter["offset"], base64.b64decode(letter["raw"])) == ("duplicate_id", 5, first[2][1])
     assert "offset 2" in letter["error"]
+
+
+class FailsFirstCommits(Producer):
+    """A real producer whose first commits fail abortably (injected); before failing, it reads the relabel
+    queue, while the batch's records are in Redis and its outcomes not committed."""
+
+    failures = 0
+    queue_while_uncommitted: list[set[str]] = []
+    store: RecordStore | None = None
+
+    def commit_transaction(self, *args):
+        if FailsFirstCommits.failures > 0:
+            FailsFirstCommits.failures -= 1
+            FailsFirstCommits.queue_while_uncommitted.append(set(FailsFirstCommits.store.deferred_ids()))
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG, "injected: rejected", txn_requires_abort=True))
+        return super().commit_transaction(*args)
+
+
+def test_deferred_records_join_the_relabel_queue_only_once_committed(settings_factory):
+    """A record in the relabel queue before its deferred outcome commits could be relabeled, then routed and
+    relabeled again after the redo (two relabels, seen in the rebalance fault test): it is queued after the commit."""
+    settings = settings_factory(partitions=1, policy={"review_budget_share": 0.001})
+    store = RecordStore.from_settings(connect(settings.redis), settings)
+    FailsFirstCommits.failures, FailsFirstCommits.queue_while_uncommitted, FailsFirstCommits.store = 2, [], store
+    values = [(f"q{i}".encode(), record(f"q{i}")) for i in range(40)]
+    with RunningLabeler(settings, producer_factory=FailsFirstCommits):
+        produce(settings, values)
+        ledger = wait_for(lambda: len((lg := read_ledger(settings)).routing) == len(values) and lg, 60, "every record routed")
+        deferred = {i for i, outs in ledger.routing.items() if outs == ["deferred"]}
+        queued = wait_for(lambda: (q := set(store.deferred_ids())) >= deferred and q, 30, "the deferred records queued")
+    assert len(FailsFirstCommits.queue_while_uncommitted) == 2 and deferred
+    assert FailsFirstCommits.queue_while_uncommitted == [set(), set()]  # stored in Redis, not queued yet
+    assert ledger.duplicated() == {} and queued == deferred

@@ -18,6 +18,8 @@ import numpy as np
 
 from labelstream.core.compiled import feature_matrix
 from labelstream.core.encode import encode_label, encode_labels
+from labelstream.core.policy import Prediction
+from labelstream.core.router import Origin
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,34 @@ def measure_ideas(raws: list[bytes], routed: list, compiled, xs: list[dict], tim
         "a few % at best; a stream whose records vary in their keys makes one group per record and is slower",
         *_pair(timer, lambda: feature_matrix(compiled.index, xs), lambda: _rows_grouped(compiled.index, xs)),
     ))
+    ideas.append(Idea(
+        "predictions", "a dict of probabilities a row, then max() over it (Prediction.from_probabilities)",
+        "NumPy's arg-max over the probability matrix (CompiledLogistic.predict_many)", True,
+        "equal predictions, the first of equal maxima in class order as before (tested); a small gain (~0.3 µs, 7 %, in 200 alternating passes): building the Prediction objects is the cost",
+        *_pair(timer, lambda: [Prediction.from_probabilities(p) for p in compiled.predict_proba_many(xs)],
+               lambda: compiled.predict_many(xs)),
+    ))
+    ideas.append(Idea(
+        "message origin", "a frozen dataclass a message", "a NamedTuple a message", True, "same fields, immutable",
+        *_pair(timer, lambda: [_OriginDataclass("records", 1, i, 1.0) for i in range(len(raws))],
+               lambda: [Origin("records", 1, i, 1.0) for i in range(len(raws))]),
+    ))
     record_ids = [f"r{i}" for i in range(len(raws))]
     ideas.append(Idea(
         "dedupe window", "OrderedDict, popitem(last=False)", "dict + deque of ids", True, "same semantics (tested)",
         *_pair(timer, lambda: _window_ordered(record_ids), lambda: _window_deque(record_ids)),
     ))
     return ideas
+
+
+@dataclass(frozen=True, slots=True)
+class _OriginDataclass:
+    """What :class:`Origin` was before (a frozen dataclass)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float | None = None
 
 
 def _pair(timer: Callable[[Callable], float], before: Callable, after: Callable, turns: int = 3) -> tuple[float, float]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from labelstream.settings import Settings, load_settings
+if TYPE_CHECKING:  # pydantic-settings is loaded with the settings, not by `labelstream --help`
+    from labelstream.settings import Settings
 
 
 @dataclass
@@ -18,6 +20,8 @@ class CliState:
 
     def settings(self, **overrides: dict) -> Settings:
         """Settings from the config file and environment (validated on first use)."""
+        from labelstream.settings import load_settings
+
         if overrides:
             return load_settings(self.config_file, **overrides)
         if self._settings is None:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from labelstream.cli.context import state
 from labelstream.cli.output import JsonFlag, command_group, print_json, say
 from labelstream.errors import LabelstreamError
-from labelstream.review.labelset import LabelSet
-from labelstream.settings import Settings
-from labelstream.store.connection import connect
+
+if TYPE_CHECKING:  # redis is imported by the commands that use it, not by `labelstream --help`
+    from labelstream.review.labelset import LabelSet
+    from labelstream.settings import Settings
 
 app = command_group("The label set: the only labels reviewers may give and the learner learns.")
 
 
 def _label_set(settings: Settings) -> LabelSet:
+    from labelstream.review.labelset import LabelSet
+    from labelstream.store.connection import connect
+
     return LabelSet.from_settings(connect(settings.redis), settings)
 
 

@@ -5,20 +5,19 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from labelstream.cli.context import state
 from labelstream.cli.output import JsonFlag, Table, command_group, print_json
-from labelstream.core.build import build_weak
-from labelstream.core.decode import DecodeError, RecordDecoder
-from labelstream.core.engine import WEAK_STATE_KEY
-from labelstream.core.schemas import Record
-from labelstream.core.weak import LFAnalysis, WeakSupervision
-from labelstream.datafile import open_rows
 from labelstream.errors import LabelstreamError
-from labelstream.settings import Settings
+
+if TYPE_CHECKING:  # the engine imports river, numpy and scipy: `labelstream --help` must not pay for them
+    from labelstream.core.decode import RecordDecoder
+    from labelstream.core.schemas import Record
+    from labelstream.core.weak import LFAnalysis, WeakSupervision
+    from labelstream.settings import Settings
 
 app = command_group("Labeling functions: coverage, overlap, conflict and accuracy of each.")
 
@@ -60,6 +59,10 @@ def stats(
 def _file_stats(
     settings: Settings, data: Path, label_column: str | None, id_column: str | None, text_column: str | None
 ) -> dict[str, dict[str, Any]]:
+    from labelstream.core.build import build_weak
+    from labelstream.core.decode import RecordDecoder
+    from labelstream.datafile import open_rows
+
     settings = settings.model_copy(update={"weak": settings.weak.model_copy(update={"batch_timeout_ms": None, "halflife_answers": None})})
     weak = build_weak(settings.weak)
     assert weak is not None
@@ -76,6 +79,8 @@ def _file_stats(
 
 
 def _batches(rows: Iterator, decoder: RecordDecoder) -> Iterator[list[tuple[Record, str | None]]]:
+    from labelstream.core.decode import DecodeError
+
     batch: list[tuple[Record, str | None]] = []
     for row in rows:
         if row.payload is None:
@@ -92,6 +97,8 @@ def _batches(rows: Iterator, decoder: RecordDecoder) -> Iterator[list[tuple[Reco
 
 
 def _live_stats(settings: Settings) -> dict[str, dict[str, Any]]:
+    from labelstream.core.build import build_weak
+    from labelstream.core.engine import WEAK_STATE_KEY
     from labelstream.store.connection import connect
     from labelstream.store.models import ModelRegistry
 

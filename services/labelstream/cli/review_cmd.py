@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime
 import sys
 import time
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from labelstream.cli.context import state
 from labelstream.cli.output import JsonFlag, Table, command_group, print_json, say
 from labelstream.errors import LabelstreamError
-from labelstream.review.auth import ROLES, TokenStore
-from labelstream.settings import Settings
-from labelstream.store.connection import connect
+from labelstream.review.auth import ROLES
+
+if TYPE_CHECKING:  # redis is imported by the commands that use it, not by `labelstream --help`
+    from labelstream.review.auth import TokenStore
+    from labelstream.settings import Settings
 
 # no_args_is_help off: `labelstream review` alone starts the terminal reviewer (token from $LABELSTREAM_REVIEW_TOKEN)
 app = command_group("The review service: tokens for reviewers, expiring waiting items.", no_args_is_help=False)
@@ -23,6 +25,9 @@ app.add_typer(token_app, name="token")
 
 
 def _tokens(settings: Settings) -> TokenStore:
+    from labelstream.review.auth import TokenStore
+    from labelstream.store.connection import connect
+
     return TokenStore(connect(settings.redis), settings.redis.key_prefix)
 
 
@@ -88,6 +93,7 @@ def expire(
     if not ids and older_than_days is None:
         raise typer.BadParameter("give record ids or --older-than-days", param_hint="IDS")
     from labelstream.review.queue import ReviewQueue
+    from labelstream.store.connection import connect
 
     settings = state(ctx).settings()
     queue = ReviewQueue.from_settings(connect(settings.redis), settings)

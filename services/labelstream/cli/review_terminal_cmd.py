@@ -15,9 +15,9 @@ from rich.console import Console
 
 from labelstream.cli.context import state
 from labelstream.errors import LabelstreamError
-from labelstream.review_client.client import TOKEN_ENV
 
 URL_ENV = "LABELSTREAM_REVIEW_URL"
+TOKEN_ENV = "LABELSTREAM_REVIEW_TOKEN"  # a token from the environment stays out of the process list and shell history
 HELP = (
     "Review records in the terminal (labelstream review --token T: keys 1-9, s, u, q as on the page), "
     "or manage the review service: tokens for reviewers, expiring waiting items."

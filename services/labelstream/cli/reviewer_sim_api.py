@@ -12,18 +12,13 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from labelstream.errors import LabelstreamError
-from labelstream.review_client.simulated import (
-    ReviewerSpec,
-    SimulatedReviewers,
-    error_rates_for,
-    issue_tokens,
-    reviewer_names,
-    revoke_tokens,
-)
-from labelstream.settings import Settings
+
+if TYPE_CHECKING:
+    from labelstream.settings import Settings
 
 log = logging.getLogger("labelstream.reviewer_sim.api")
 
@@ -42,8 +37,8 @@ def parse_rates(text: str | None) -> list[float]:
 
 
 def run_via_api(
-    settings: Settings,
-    truth: Mapping[str, str],
+    load_settings: Callable[[], Settings],
+    load_truth: Callable[[], Mapping[str, str]],
     *,
     url: str | None,
     reviewers: int | None,
@@ -57,13 +52,17 @@ def run_via_api(
     as_json: bool,
     accuracy: float = 1.0,
 ) -> None:
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
+    """Run K simulated reviewers until stopped.
+
+    The arguments are checked before anything slow (the settings, the truth
+    file, the HTTP client, Redis): ``load_settings`` and ``load_truth`` are
+    called only then, so a mistyped option fails at once.
+    """
+    from labelstream.review.auth import check_reviewer_name
+    from labelstream.review_client.simulated import error_rates_for, reviewer_names
+
     if accuracy != 1.0:
         raise LabelstreamError("--accuracy is the oracle's; with --via-api give --error-rate")
-    if not truth:
-        raise LabelstreamError("the truth file has no labeled rows: the simulated reviewers would have nothing to answer")
-    url = (url or f"http://localhost:{settings.review.port}").rstrip("/")
     count = reviewers if reviewers is not None else max(1, len(tokens))
     if tokens and len(tokens) != count:
         raise LabelstreamError(f"--reviewers {count} with {len(tokens)} --token: give one token per reviewer")
@@ -71,13 +70,45 @@ def run_via_api(
         rates = error_rates_for(count, parse_rates(error_rate))
     except ValueError as exc:
         raise LabelstreamError(f"--error-rate: {exc}") from None
+    names = reviewer_names(name_prefix, count)
+    if not tokens:
+        try:
+            for name in names:
+                check_reviewer_name(name)
+        except ValueError as exc:
+            raise LabelstreamError(f"--name-prefix: {exc}") from None
+    truth = load_truth()
+    if not truth:
+        raise LabelstreamError("the truth file has no labeled rows: the simulated reviewers would have nothing to answer")
+    settings = load_settings()
+    _run(settings, truth, (url or f"http://localhost:{settings.review.port}").rstrip("/"), names, rates,
+         tokens=tokens, delay=delay, skip_rate=skip_rate, seed=seed, stop_when_idle=stop_when_idle, as_json=as_json)
 
+
+def _run(
+    settings: Settings,
+    truth: Mapping[str, str],
+    url: str,
+    names: list[str],
+    rates: list[float],
+    *,
+    tokens: Sequence[str],
+    delay: float,
+    skip_rate: float,
+    seed: int,
+    stop_when_idle: float,
+    as_json: bool,
+) -> None:
+    from labelstream.review_client.simulated import ReviewerSpec, SimulatedReviewers, issue_tokens, revoke_tokens
+
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
+    count = len(names)
     created: list[str] = []
     if tokens:
         names = [_name_of(url, token) for token in tokens]
         given = list(tokens)
     else:
-        names = reviewer_names(name_prefix, count)
         try:
             created = given = issue_tokens(settings.redis.url, settings.redis.key_prefix, names)
         except ValueError as exc:  # a bad --name-prefix

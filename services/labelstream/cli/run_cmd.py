@@ -89,14 +89,17 @@ def reviewer_sim(
     log_level: LogLevel = Level.info,
 ) -> None:
     """A simulated reviewer: answers the review topic from a label column (oracle), or --via-api K reviewers work the review service."""
-    from labelstream.reviewer_sim import truth_from_file
-
     _logging(log_level)
-    truth = truth_from_file(str(data), label_column, id_column)
+
+    def load_truth() -> dict[str, str]:
+        from labelstream.reviewer_sim import truth_from_file
+
+        return truth_from_file(str(data), label_column, id_column)
+
     if via_api:
         from labelstream.cli.reviewer_sim_api import run_via_api
 
-        run_via_api(state(ctx).settings(), truth, url=url, reviewers=reviewers, delay=delay, error_rate=error_rate,
+        run_via_api(state(ctx).settings, load_truth, url=url, reviewers=reviewers, delay=delay, error_rate=error_rate,
                     skip_rate=skip_rate or 0.0, tokens=token or [], name_prefix=name_prefix or "sim", seed=seed,
                     stop_when_idle=stop_when_idle or 0.0, as_json=as_json, accuracy=accuracy)
         return
@@ -109,7 +112,7 @@ def reviewer_sim(
         raise LabelstreamError(f"{', '.join(given)}: only with --via-api (the oracle answers the review topic itself)")
     from labelstream.reviewer_sim import SimulatedReviewer
 
-    reviewer = SimulatedReviewer(state(ctx).settings(), truth, delay, accuracy)
+    reviewer = SimulatedReviewer(state(ctx).settings(), load_truth(), delay, accuracy)
     signal.signal(signal.SIGTERM, reviewer.stop)
     signal.signal(signal.SIGINT, reviewer.stop)
     reviewer.run()

@@ -116,10 +116,15 @@ def _run_in_process(
     reviewer: SimulatedReviewer,
     text_column: str | None = None,
 ) -> dict[str, Any]:
+    import itertools
+
     from labelstream.datafile import count_rows, open_rows
-    from labelstream.simulate.runner import Simulation
 
     rows = open_rows(data, label_column=label_column, id_column=id_column, text_column=text_column)
+    first = next(rows, None)  # a missing column fails here, before the engine (river) loads
+    rows = itertools.chain([] if first is None else [first], rows)
+    from labelstream.simulate.runner import Simulation
+
     total = count_rows(data) if limit is None else min(limit, count_rows(data))
     progress = progress_bar(TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     with progress:

@@ -122,7 +122,7 @@ class LabelingEngine:
         return self._predict(self.featurizer.transform_many(features_batch))
 
     def _predict(self, xs: list[dict[str, float]]) -> list[Prediction]:
-        return [Prediction.from_probabilities(p) for p in self.model.predict_proba_many(xs)]
+        return self.model.predict_many(xs)
 
     @property
     def needs_record(self) -> bool:

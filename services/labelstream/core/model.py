@@ -25,6 +25,7 @@ from typing import Literal
 from river import base, compose, forest, linear_model, multiclass, naive_bayes, optim, preprocessing, tree
 
 from labelstream.core.compiled import CompiledLogistic
+from labelstream.core.policy.base import Prediction
 from labelstream.core.text import TFIDF_PREFIX, passes_unscaled
 
 ModelName = Literal["logistic", "hoeffding_adaptive_tree", "arf", "gaussian_nb"]
@@ -118,6 +119,16 @@ class OnlineModel:
             rows = self._compiled.predict_proba_many(xs)
             return rows if len(self._compiled.classes) == len(self.classes) else [self._complete(r) for r in rows]
         return [self.predict_proba_one(x) for x in xs]
+
+    def predict_many(self, xs: Sequence[dict[str, float]]) -> list[Prediction]:
+        """Predictions for a batch, in order: ``Prediction.from_probabilities`` of :meth:`predict_proba_many`
+        (the compiled model takes the arg-max of the whole batch in NumPy)."""
+        if self.name == "logistic" and self.classes and len(xs) >= _MIN_BATCH_FOR_MANY:
+            if self._compiled is None:
+                self._compiled = CompiledLogistic.from_pipeline(self.estimator)
+            if len(self._compiled.classes) == len(self.classes):
+                return self._compiled.predict_many(xs)
+        return [Prediction.from_probabilities(p) for p in self.predict_proba_many(xs)]
 
     def _complete(self, proba: dict) -> dict[str, float]:
         """Every known class present, labels as strings, values clipped into [0, 1]."""

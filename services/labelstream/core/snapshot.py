@@ -5,6 +5,8 @@ is a pickle. The signature is checked in constant time *before* anything is
 unpickled, so bytes written by anyone without the key are refused and never
 executed.
 
+>>> from labelstream.core.featurizer import Featurizer
+>>> from labelstream.core.model import OnlineModel
 >>> state = ModelState(model=OnlineModel(), featurizer=Featurizer(), version=1)
 >>> blob = dump_snapshot(state, key=b"k")
 >>> load_snapshot(blob, key=b"k").version
@@ -32,11 +34,13 @@ import hmac
 import pickle
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labelstream.core.featurizer import Featurizer
-from labelstream.core.model import OnlineModel
 from labelstream.errors import SnapshotRejected
+
+if TYPE_CHECKING:  # types only: listing versions (labelstream models list) need not load river
+    from labelstream.core.featurizer import Featurizer
+    from labelstream.core.model import OnlineModel
 
 MAGIC = b"LSNAP1"
 _DIGEST_SIZE = hashlib.sha256().digest_size

@@ -73,6 +73,7 @@ class RoutingHandler:
         # Redis writes overlap the Kafka produce calls (the thread waits on the socket, not the GIL).
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redis-writer")
         self._kept: dict[Where, Outcome] = {}
+        self._unqueued: dict[str, float] = {}  # committed deferred ids not in the relabel queue yet (Redis away)
         self.routed = Counter[str]()
 
     # -- BatchHandler --------------------------------------------------------------------------
@@ -100,7 +101,7 @@ class RoutingHandler:
         stored = [self._stored(o) for o in outputs if o.routed is not None and (o.outcome != "label" or self.store_auto_labeled)]
         if not stored:
             return _noop
-        future = self._writer.submit(self.store.put_many, stored, False)
+        future = self._writer.submit(self.store.put_many, stored, False, False)  # counted and queued after the commit
 
         def wait() -> None:
             try:
@@ -150,6 +151,9 @@ class RoutingHandler:
         reviews = sum(n for (outcome, _reason), n in outcomes.items() if outcome == "review")
         if reviews:
             self._writer.submit(self._count_reviews, reviews)
+        deferred = {o.routed.record.id: o.routed_at for o in outputs if o.outcome == "deferred" and o.routed is not None}
+        if deferred:
+            self._writer.submit(self._queue_deferred, deferred)
         self.drift.handle(self.router.engine)
 
     def remember(self, messages: Sequence[Message], outputs: Sequence[Outcome]) -> None:
@@ -176,6 +180,18 @@ class RoutingHandler:
             self.store.count_reviews(n)
         except redis.RedisError as exc:
             log.warning("review backlog counter not updated (+%d): %s", n, exc)
+
+    def _queue_deferred(self, waiting_since: dict[str, float]) -> None:
+        """After the commit: deferred records join the relabel queue (a crash or Redis away here: they stay
+        deferred, never relabeled twice; relabel is at most once, RELIABILITY.md). Runs on the writer thread;
+        with Redis away, the ids wait for the next commit's call."""
+        self._unqueued.update(waiting_since)
+        try:
+            self.store.queue_deferred(self._unqueued)
+        except redis.RedisError as exc:
+            log.warning("%d deferred records not queued for relabel yet: %s", len(self._unqueued), exc)
+            return
+        self._unqueued = {}
 
     def _stored(self, outcome: Outcome) -> StoredRecord:
         routed = outcome.routed

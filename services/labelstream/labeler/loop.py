@@ -7,9 +7,11 @@ transactional producer, the offsets and every failure. One cycle:
 
 1. **between batches**: the handler may swap in a new model or relabel;
 2. **collect**: take what is queued (waiting up to ``batch_max_wait_ms`` only
-   when nothing is), route it, produce the outputs into the open
-   transaction; go on while records are queued, until ``batch_size`` records
-   or ``commit_interval_ms`` since the first;
+   when nothing is), up to what can be routed in ``commit_interval_ms``,
+   route it, produce the outputs into the open transaction; go on only while
+   fetches come back full, until ``batch_size`` records or
+   ``commit_interval_ms`` since the first (group commit: what arrives during
+   a transaction goes into the next one, so the batch grows with the rate);
 3. **commit**: wait for the handler's side effects, add the input offsets,
    commit: the outputs and the offsets become visible together or not at all;
 4. **after the commit**: the handler counts (metrics, counters a redone batch
@@ -183,6 +185,7 @@ class TransactionLoop:
         self._dropped = False
         self._backoff = 0.0
         self._limit = self.batch_size  # lowered while bisecting a batch that failed without naming a culprit
+        self._seconds_per_record = 0.0  # routing + producing, averaged: sizes fetches to the commit interval
         self._single_failures: dict[tuple[str, int, int], int] = {}
         self._stop = threading.Event()
         self._last_consumer_error = 0.0
@@ -258,16 +261,27 @@ class TransactionLoop:
         return True
 
     def _collect(self) -> _Batch | None:
-        """Fetch, route and produce until the batch is full, its time is up, or nothing more is queued."""
+        """Fetch, route and produce what is queued; commit once it is in (group commit).
+
+        One fetch takes what was queued, up to a size whose routing fits in
+        ``commit_interval_ms`` (:meth:`_fetch_size`): what arrives meanwhile
+        waits for the next transaction, so a record waits for at most one
+        transaction besides its own. At 1k records/s a transaction carries the
+        few records that came during the last commit; at 50k/s a full batch.
+        A fetch that came back full goes on (more may be queued) until the
+        batch is full or its time is up.
+        """
         batch = _Batch()
         wait = self.max_wait
         while len(batch.messages) < self._limit:
-            chunk = self._fetch(self._limit - len(batch.messages), wait)
+            wanted = min(self._limit - len(batch.messages), self._fetch_size())
+            chunk = self._fetch(wanted, wait)
             if self._dropped:  # partitions were revoked meanwhile: what we hold is not ours to commit
                 self._drop(batch.messages + chunk)
                 return None
             if not chunk:
                 break
+            routing = time.perf_counter()
             outputs = self._route(chunk)
             batch.waiters.append(self.handler.prepare(outputs))
             try:
@@ -281,10 +295,26 @@ class TransactionLoop:
                 self._fail(batch, failure)
                 return None
             batch.add(chunk, outputs)
-            if time.perf_counter() - batch.started >= self.commit_interval:
-                break
+            now = time.perf_counter()
+            self._observe_routing(len(chunk), now - routing)
+            if len(chunk) < wanted or now - batch.started >= self.commit_interval:
+                break  # took all that was queued, or its time is up: commit now
             wait = 0.0
         return batch
+
+    def _fetch_size(self) -> int:
+        """How many records one fetch may take: as many as can be routed and produced in ``commit_interval_ms``
+        (from the recent cost a record; ``batch_size`` until measured)."""
+        if self._seconds_per_record <= 0:
+            return self.batch_size
+        return max(1, min(self.batch_size, int(self.commit_interval / self._seconds_per_record)))
+
+    def _observe_routing(self, records: int, seconds: float) -> None:
+        """Track the cost of routing and producing a record (exponential average over chunks of 50 or more)."""
+        if records < 50:  # a few records cost more each (fixed costs): they would size fetches too small
+            return
+        each = seconds / records
+        self._seconds_per_record = each if self._seconds_per_record <= 0 else 0.8 * self._seconds_per_record + 0.2 * each
 
     def _route(self, messages: list[Message]) -> list[Output]:
         """The handler's outputs; should it raise (a bug), one message at a time, and one that still

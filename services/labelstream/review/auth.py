@@ -24,10 +24,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
-import redis
+
+if TYPE_CHECKING:  # only a type here: `labelstream review token --help` need not load redis
+    import redis
 
 Role = Literal["reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("reviewer", "admin")

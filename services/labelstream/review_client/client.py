@@ -41,8 +41,6 @@ from typing import Any
 import httpx
 
 API = "/api/v1"
-TOKEN_ENV = "LABELSTREAM_REVIEW_TOKEN"
-"""Environment variable the CLI clients read a token from (kept out of the process list and shell history)."""
 
 
 class ReviewApiError(Exception):

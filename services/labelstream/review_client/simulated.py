@@ -23,11 +23,13 @@ so a run's answers do not depend on which thread claimed first: rerunning it
 gives each reviewer the same answer to the same item.
 
 Stops cleanly on :meth:`SimulatedReviewers.stop` (SIGTERM, Ctrl-C): an answer
-already sent is completed, a reviewer thinking stops thinking and leaves its
-item to the lease (it returns to the queue after ``review.lease_seconds``; a
-skip would hide it from that reviewer for good, and an overlap item needs
-``overlap_k`` different reviewers). Items whose record is not in the truth
-file are skipped (the simulator cannot know their label).
+already sent is completed, a reviewer thinking stops thinking and hands its
+item back (``POST /api/v1/release``, one attempt): it is waiting again at once,
+for anyone, this reviewer included (a skip would hide it from that reviewer for
+good, and an overlap item needs ``overlap_k`` different reviewers). If the
+release fails (the service is down, the lease already ended) the item returns
+when its lease ends, after at most ``review.lease_seconds``. Items whose record
+is not in the truth file are skipped (the simulator cannot know their label).
 
 >>> behaviour = Behaviour(error_rate=0.2, delay_seconds=4.0, skip_rate=0.0, seed=7)
 >>> behaviour.decide("sim-1", "r42", "cat", ("cat", "dog", "bird")) == behaviour.decide("sim-1", "r42", "cat", ("cat", "dog", "bird"))
@@ -121,6 +123,7 @@ class Tally:
     skipped: int = 0
     no_truth: int = 0
     lease_lost: int = 0
+    released: int = 0  # items handed back unanswered at stop
     rejected: int = 0
     unavailable: int = 0
     think_seconds: float = 0.0
@@ -212,6 +215,7 @@ class ApiReviewer:
             if now >= end:
                 return True
             if self.stop.wait(min(end, next_beat) - now):
+                self._release(item)
                 return False
             if time.monotonic() >= next_beat and time.monotonic() < end:
                 next_beat += beat_every
@@ -231,6 +235,7 @@ class ApiReviewer:
             except Unavailable as exc:  # an answer is safe to send again: the service keeps the first
                 self._unavailable(exc)
                 if self.stop.is_set():
+                    self._release(item)
                     return
                 continue
             except LeaseLost:
@@ -253,6 +258,14 @@ class ApiReviewer:
             self.tally.lease_lost += 1
         except Unavailable as exc:
             self._unavailable(exc)
+
+    def _release(self, item: ReviewItem) -> None:
+        """Stopping with ``item`` unanswered: hand it back now rather than hold it until the lease ends."""
+        try:
+            self.client.release(item.id, item.lease)
+            self.tally.released += 1
+        except ReviewApiError as exc:  # lease gone, service down: the lease brings it back
+            log.info("%s: could not hand %s back (%s); it returns when its lease ends", self.name, item.id, exc.detail)
 
     def _unavailable(self, exc: Unavailable) -> None:
         self.tally.unavailable += 1

@@ -9,7 +9,7 @@ under ``<prefix>:rec:<id>``. Deferred ids are also indexed in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +127,7 @@ class RecordStore:
     def review_backlog(self) -> int:
         return max(0, int(self.client.get(self.review_open_key) or 0))
 
-    def put_many(self, records: Sequence[StoredRecord], count_reviews: bool = True) -> None:
+    def put_many(self, records: Sequence[StoredRecord], count_reviews: bool = True, queue_deferred: bool = True) -> None:
         """Store a batch in one round trip: one Lua call (not transactional with Kafka; a redone batch overwrites).
 
         One script call instead of a pipeline of SETs: the client packs one
@@ -135,14 +135,24 @@ class RecordStore:
         ``count_reviews=False`` the review-backlog counter is left alone: the
         labeler stores before its transaction commits and counts after it
         (:meth:`count_reviews`), so that a retried batch does not count twice.
+        With ``queue_deferred=False`` deferred records are not put in the
+        relabel queue: the labeler queues them after the commit
+        (:meth:`queue_deferred`), so that no labeler relabels a record whose
+        deferred outcome may never commit (it would be routed, deferred and
+        relabeled again: two relabels).
         """
         if not records:
             return
         keys = [self._key(r.id) for r in records]
-        deferred = [arg for r in records if r.outcome == "deferred" for arg in (r.routed_at, r.id)]
+        deferred = [arg for r in records if r.outcome == "deferred" for arg in (r.routed_at, r.id)] if queue_deferred else []
         reviews = sum(r.outcome == "review" for r in records) if count_reviews else 0
         args = [self.ttl_seconds, len(records), *(r.to_json() for r in records), reviews, *deferred]
         self._put_script(keys=[*keys, self.deferred_key, self.review_open_key], args=args, client=self.client)
+
+    def queue_deferred(self, waiting_since: Mapping[str, float]) -> None:
+        """Put deferred ids (-> when they were routed) in the relabel queue."""
+        if waiting_since:
+            self.client.zadd(self.deferred_key, dict(waiting_since))
 
     def count_reviews(self, n: int) -> None:
         """``n`` more review requests published (the review-backlog counter)."""

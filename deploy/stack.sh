@@ -103,19 +103,20 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
-default.replication.factor=$r
-min.insync.replicas=$isr
-offsets.topic.replication.factor=$r
+offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=$r
-transaction.state.log.min.isr=$isr
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
-share.coordinator.state.topic.replication.factor=$r
-share.coordinator.state.topic.min.isr=$isr
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 message.max.bytes=2097152
 EOF
+  # a cluster: replicated topics and internal topics (the last value of a key wins)
+  [[ "$n" == 1 ]] || printf '%s
+' "default.replication.factor=$r" "min.insync.replicas=$isr"     "offsets.topic.replication.factor=$r" "transaction.state.log.replication.factor=$r"     "transaction.state.log.min.isr=$isr" "share.coordinator.state.topic.replication.factor=$r"     "share.coordinator.state.topic.min.isr=$isr" >> "$dir/server.properties"
 }
 
 format_storage() {  # node

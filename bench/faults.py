@@ -2,7 +2,7 @@
 """Run the fault suite at benchmark size and write RELIABILITY.md from its figures.
 
     .venv/bin/python bench/faults.py                 # 200000 records per scenario
-    .venv/bin/python bench/faults.py --records 20000 # the CI size
+    .venv/bin/python bench/faults.py --records 8000  # the CI size (all faults)
 
 Runs ``pytest -m faults tests/faults`` against the running stack (``make up``)
 with ``LABELSTREAM_FAULTS_RECORDS`` set; every figure comes from a test that

@@ -31,8 +31,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    """Settings from the environment (CI points them at its stack)."""
-    return load_settings()
+    """Settings from the environment (CI points them at its stack).
+
+    No review budget: the service tests were written when that was the default (it is 0.3 now), and
+    many count on every cold-start record reaching review; a test that wants a budget sets one.
+    """
+    return load_settings(policy={"review_budget_share": None})
 
 
 @pytest.fixture(scope="session")

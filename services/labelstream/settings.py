@@ -152,7 +152,7 @@ class PolicySettings(_Section):
     target_precision: float = Field(0.95, gt=0, lt=1)
     confidence_level: float = Field(0.95, gt=0, lt=1)
     review_budget_share: float | None = Field(
-        None, gt=0, le=1, description="Share of the stream humans may review (None, or null in the environment: no limit)."
+        0.3, gt=0, le=1, description="Share of the stream humans may review (None, or null in the environment: no limit)."
     )
     review_budget_per_minute: float | None = Field(None, gt=0)
     budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")

@@ -27,12 +27,14 @@ def phishing_csv(tmp_path_factory):
 def test_simulate_writes_the_report(phishing_csv, tmp_path):
     report_path = tmp_path / "report.json"
     result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--id-column", "id",
-                                 "--review-budget", "0.3", "--seed", "3", "--report", str(report_path)])
+                                 "--seed", "3", "--report", str(report_path)])
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     assert set(REPORT_KEYS) <= set(report)
     assert report["records"] == 400
+    # A newcomer's first run, with the defaults: humans review within a finite budget, not most of the stream.
     assert report["settings"]["policy"]["review_budget_share"] == 0.3 and report["settings"]["model"]["seed"] == 3
+    assert report["review_share"] <= 0.3 + 1 / 400
     assert "auto-labeled" in result.output
 
 

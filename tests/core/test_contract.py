@@ -215,6 +215,43 @@ def test_relabel_accepts_only_unselected_records_whose_label_stands():
     assert sorted(record.id for record in relabel.waiting) == ["b", "c", "d"]  # d: "ham" has no threshold
 
 
+def budgeted_engine(share: float, cold_start_records: int = 0) -> tuple[LabelingEngine, ContractPolicy]:
+    """An engine whose model tells x = 1 (spam) from x = -1 (ham), under a contract with a review budget."""
+    contract = ContractPolicy(PrecisionCalibrator(), Split(seed=1), ReviewBudget(share=share, reserve=0.0),
+                              cold_start_records=cold_start_records, cold_start_corrections=0, seed=1)
+    engine = LabelingEngine(OnlineModel(seed=1), contract)
+    for _ in range(100):
+        engine.learn({"x": 1.0}, "spam")
+        engine.learn({"x": -1.0}, "ham")
+    return engine, contract
+
+
+def test_records_deferred_before_a_reset_are_never_relabeled_under_the_new_evidence():
+    """A proof describes its generation's stream: records deferred before a drift wait for a human."""
+    engine, contract = budgeted_engine(share=0.01)
+    old = [contract.decide(two_class(0.99), n_learned=200) for _ in range(3)][-1]  # the budget turns it away
+    assert (old.outcome, old.reason, old.context["generation"]) == ("deferred", "no_evidence", 0)
+    contract.on_drift("calibration_check")
+    new = [contract.decide(two_class(0.99), n_learned=200) for _ in range(3)][-1]
+    assert (new.outcome, new.reason, new.context["generation"]) == ("deferred", "no_evidence", 1)
+    prove(contract, "spam", n=600, low=0.5)
+    records = [Record(id=name, features={"x": 1.0}) for name in ("before", "after")]
+    relabel = engine.relabel(records, [old.reason, new.reason], ["spam", "spam"], [old.context, new.context])
+    assert [r.id for r, _ in relabel.labeled] == ["after"] and [r.id for r in relabel.waiting] == ["before"]
+
+
+def test_cold_start_records_over_the_budget_wait_for_a_proof():
+    """Turned away at random in the cold start, they are relabeled like records deferred for lack of evidence."""
+    engine, contract = budgeted_engine(share=0.2, cold_start_records=50)
+    decisions = [contract.decide(two_class(0.99), n_learned=0) for _ in range(50)]
+    deferred = [d for d in decisions if d.outcome == "deferred"]
+    assert {d.reason for d in deferred} == {"no_evidence"} and len(deferred) >= 35
+    record = Record(id="a", features={"x": 1.0})
+    assert engine.relabel([record], [deferred[0].reason], ["spam"]).labeled == []  # nothing proven yet
+    prove(contract, "spam", n=600, low=0.5)
+    assert [r.id for r, _ in engine.relabel([record], [deferred[0].reason], ["spam"]).labeled] == ["a"]
+
+
 def test_boundary_reviews_take_the_least_confident_share():
     contract = policy(boundary_share=0.1)
     prove(contract, n=600, low=0.9)

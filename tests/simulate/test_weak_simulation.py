@@ -20,7 +20,8 @@ def phishing_csv(tmp_path_factory):
 
 
 def simulate(path, **weak):
-    settings = load_settings(model={"seed": 1}, policy={"seed": 1}, weak=weak)
+    # No review budget, as when these figures were chosen (the default budget, 0.3, leaves Phishing no proof).
+    settings = load_settings(model={"seed": 1}, policy={"seed": 1, "review_budget_share": None}, weak=weak)
     return Simulation(settings).run(open_rows(path, label_column="label", id_column="id"))
 
 

@@ -3,10 +3,11 @@ method on vs off; ``--out`` writes the sections of BENCHMARKS.md."""
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -14,6 +15,7 @@ from labelstream.cli.bench_cmd import OutOption, write_markdown
 from labelstream.cli.output import Table, say
 
 if TYPE_CHECKING:
+    from labelstream.simulate.coverage import Variant
     from labelstream.simulate.methods import MethodRun
     from labelstream.simulate.quality import RunResult
 
@@ -22,6 +24,7 @@ class Part(StrEnum):
     all = "all"
     strategies = "strategies"
     methods = "methods"
+    coverage = "coverage"
 
 
 def _methods(quick: bool, jobs: int, out: Path | None) -> None:
@@ -37,18 +40,63 @@ def _methods(quick: bool, jobs: int, out: Path | None) -> None:
     write_markdown(out, "quality-methods", body)
 
 
+def parse_variant(spec: str) -> Variant:
+    """``"NAME:key=value,key=value"`` (policy settings; values JSON or plain strings) -> a :class:`Variant`."""
+    from labelstream.errors import LabelstreamError
+    from labelstream.simulate.coverage import Variant
+
+    name, _, assignments = spec.partition(":")
+    policy: dict[str, Any] = {}
+    for item in filter(None, assignments.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise LabelstreamError(f"invalid --variant {spec!r}: give NAME:key=value,..., e.g. overall:guarantee=overall")
+        try:
+            policy[key.strip()] = json.loads(value)
+        except ValueError:
+            policy[key.strip()] = value
+    if not name.strip():
+        raise LabelstreamError(f"invalid --variant {spec!r}: give NAME:key=value,..., e.g. overall:guarantee=overall")
+    return Variant(name.strip(), policy)
+
+
+def _coverage(quick: bool, jobs: int, variants: list[str], out: Path | None) -> None:
+    """The coverage table: the defaults (and variants) against the hindsight oracle (section "coverage")."""
+    from labelstream.simulate.coverage import COLUMNS, DEFAULT, CoverageRun, coverage_markdown, run_coverage, table_rows
+
+    parsed = [DEFAULT, *(parse_variant(v) for v in variants)]
+
+    def show(run: CoverageRun) -> None:
+        name = f"threshold {run.threshold}" if run.threshold is not None else f"{run.reviewer} / {run.variant}"
+        precision = "-" if run.auto_precision is None else f"{run.auto_precision:.1%}"
+        say(f"{run.stream:14s} {name:46s} auto {run.auto_share:6.1%} at {precision:>6}  ({run.seconds:.0f} s)")
+
+    summary = run_coverage(parsed, quick=quick, jobs=jobs, on_run=show)
+    command = "labelstream bench quality --part coverage" + (" --quick" if quick else "")
+    command += "".join(f" --variant '{v}'" for v in variants)
+    table = Table(*COLUMNS, title="coverage")
+    for row in table_rows(summary):
+        table.add_row(*row)
+    table.print()
+    write_markdown(out, "coverage", coverage_markdown(summary, command), show=False)
+
+
 def quality(
     quick: Annotated[bool, typer.Option("--quick", help="Shorter streams and a coarser oracle grid.")] = False,
     jobs: Annotated[int, typer.Option(help="Parallel simulations.", min=1)] = min(2, os.cpu_count() or 1),
     strategy: Annotated[Optional[str], typer.Option(help="The strategy whose targets are checked (default: policy.strategy).")] = None,  # noqa: UP007
-    part: Annotated[Part, typer.Option(help="strategies (query strategies, baselines, oracle), methods (labeling methods on vs off) or all.")] = Part.all,
+    part: Annotated[Part, typer.Option(help="strategies (query strategies, baselines, oracle), methods (labeling methods on vs off), coverage (the defaults against the hindsight oracle, instant and late/noisy reviewers) or all.")] = Part.all,
+    variant: Annotated[list[str], typer.Option(help="--part coverage: also run this variant of the policy settings, NAME:key=value,... (repeatable).")] = [],  # noqa: B006 - typer needs a list default
     out: OutOption = None,
 ) -> None:
     """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle;
+    the coverage table (the defaults against the hindsight oracle);
     and each labeling method (labeling functions so far) on vs off."""
+    if part in (Part.all, Part.coverage):
+        _coverage(quick, jobs, variant, out)
     if part in (Part.all, Part.methods):
         _methods(quick, jobs, out)
-    if part == Part.methods:
+    if part in (Part.methods, Part.coverage):
         return
     from labelstream.simulate.quality import run_bench
     from labelstream.simulate.quality_markdown import COLUMNS, quality_markdown, stream_rows

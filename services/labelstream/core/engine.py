@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer
@@ -224,20 +225,25 @@ class LabelingEngine:
         return self.weak.applier.apply([record])[0]
 
     def relabel(
-        self, records: Sequence[Record], defer_reasons: Sequence[str], proposed_labels: Sequence[str | None]
+        self, records: Sequence[Record], defer_reasons: Sequence[str], proposed_labels: Sequence[str | None],
+        contexts: Sequence[Mapping[str, Any]] | None = None,
     ) -> Relabel:
         """Re-score deferred records under the current model: which the policy now accepts.
 
         Call after a new model version (or new calibration) lands, with each
         record's defer reason and the label the model proposed when it was
-        deferred (the Deferred message's ``proposed_label``): the contract
-        relabels only records deferred for lack of evidence whose label still
-        stands. Accepted records are auto-labeled (``relabeled=True`` on their
-        Label); the others keep waiting.
+        deferred (the Deferred message's ``proposed_label``), and its routing
+        context (``contexts``, from the stored record; it tells the drift
+        generation): the contract relabels only records deferred for lack of
+        evidence in the current generation whose label still stands. Accepted
+        records are auto-labeled (``relabeled=True`` on their Label); the
+        others keep waiting.
         """
         result = Relabel()
-        for record, prediction, reason, label in zip(records, self.score(records), defer_reasons, proposed_labels, strict=True):
-            if self.policy.accepts_deferred(prediction, reason, label):
+        contexts = contexts if contexts is not None else [None] * len(records)
+        rows = zip(records, self.score(records), defer_reasons, proposed_labels, contexts, strict=True)
+        for record, prediction, reason, label, context in rows:
+            if self.policy.accepts_deferred(prediction, reason, label, context):
                 result.labeled.append((record, prediction))
             else:
                 result.waiting.append(record)

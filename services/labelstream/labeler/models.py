@@ -109,7 +109,7 @@ class ModelKeeper:
         stored = [s for s in self.store.get_many(claimed) if s is not None and s.record_json is not None]
         records = [Record.model_validate_json(s.record_json) for s in stored]
         proposed = [Prediction.from_probabilities(s.probabilities).label for s in stored]
-        result = self.engine.relabel(records, [s.reason for s in stored], proposed)
+        result = self.engine.relabel(records, [s.reason for s in stored], proposed, [s.context for s in stored])
         now = time.time()
         labels = [
             Outcome(self.settings.topics.labels, record.id.encode(), self._label(record, prediction, now), "label", "relabeled")

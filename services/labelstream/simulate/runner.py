@@ -110,7 +110,7 @@ class Simulation:
         self.outcomes: list[RecordOutcome] = []
         self.drift_events: list[dict[str, Any]] = []
         self.invalid_rows: list[tuple[int, str]] = []
-        self._deferred: dict[int, tuple[Record, str, str | None]] = {}  # index -> record, reason, proposed label
+        self._deferred: dict[int, tuple[Record, str, str | None, dict[str, Any]]] = {}  # index -> record, reason, proposed label, context
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
         self._answers: list[tuple[int, int, Routed, str]] = []  # heap: (due record index, order, item, answer)
@@ -194,7 +194,7 @@ class Simulation:
                 due = index + 1 + self.reviewer.delay_records()  # at once: after its batch
                 heapq.heappush(self._answers, (due, index, item, answer))
             elif item.decision.outcome == "deferred":
-                self._deferred[index] = (record, item.decision.reason, item.prediction.label)
+                self._deferred[index] = (record, item.decision.reason, item.prediction.label, item.decision.context)
             self.outcomes.append(self._outcome(index, item, true_label, answer))
         self._deliver(until=len(self.outcomes))
 
@@ -270,8 +270,8 @@ class Simulation:
         if not self._deferred:
             return
         indexes = list(self._deferred)
-        records, reasons, proposed = zip(*(self._deferred[i] for i in indexes), strict=True)
-        relabel = self.engine.relabel(records, reasons, proposed)
+        records, reasons, proposed, contexts = zip(*(self._deferred[i] for i in indexes), strict=True)
+        relabel = self.engine.relabel(records, reasons, proposed, contexts)
         accepted = {record.id: prediction for record, prediction in relabel.labeled}
         for index in indexes:
             prediction = accepted.get(self._deferred[index][0].id)

@@ -133,9 +133,13 @@ class Policy(ABC):
         """Whether this prediction would be auto-labeled now, with no side effect (deferred relabel)."""
         return False
 
-    def accepts_deferred(self, prediction: Prediction, defer_reason: str, proposed_label: str | None) -> bool:
-        """Whether a record deferred for ``defer_reason`` (when the model proposed ``proposed_label``), re-scored
-        now as ``prediction``, is auto-labeled (default: as a new record would be)."""
+    def accepts_deferred(
+        self, prediction: Prediction, defer_reason: str, proposed_label: str | None,
+        context: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Whether a record deferred for ``defer_reason`` (when the model proposed ``proposed_label``, routed with
+        :attr:`Decision.context` ``context``), re-scored now as ``prediction``, is auto-labeled (default: as a new
+        record would be)."""
         return self.accepts(prediction)
 
     def learn(self, evidence: Evidence) -> None:

@@ -47,8 +47,9 @@ def _outages(outages: list[dict]) -> list[str]:
     lines = [
         "## Outages: the broker, then Redis, down mid-stream",
         "",
-        "The labeler (a real process) while records keep coming at 200/s: the broker stopped for the",
-        "outage, then started again; the same for Redis (`tests/faults/test_outages.py`).",
+        "The labeler, the learner and the reviewers (real processes, started once) while records keep",
+        "coming at 100/s: the broker stopped for the outage, then started again; then the same for Redis",
+        "(`tests/faults/test_outages.py`). `/livez` and `/readyz` counts cover the whole run.",
         "",
         "| figure | " + " | ".join(f"{o['outage']} down" for o in outages) + " |",
         "|---|" + "---|" * len(outages),
@@ -59,8 +60,15 @@ def _outages(outages: list[dict]) -> list[str]:
         ("labeler exited", lambda o: "no" if not o["exited"] else "**yes**"),
         ("restarts in place (stuck-call watchdog)", lambda o: o["restarts_in_place"]),
         ("lost / duplicated", lambda o: f"{o['lost']} / {o['duplicated']}"),
+        ("reviews answered by", lambda o: o.get("reviewers", "reviewer-sim (oracle)")),
+        ("reviews learned once / corrections", lambda o: f"{o['learned']} / {o['corrections']}" if "learned" in o else ""),
+        ("review service exited", lambda o: "**yes**" if o.get("review_service_exited") else "no"),
+        ("learner, reviewer-sim exited", lambda o: ", ".join(
+            "**yes**" if o.get(k) else "no" for k in ("learner_exited", "reviewer_sim_exited"))),
+        ("labeler transaction timeout (s)", lambda o: o.get("transaction_timeout_ms", 30_000) / 1000),
         ("first commit after the restore (s)", lambda o: o["commit_after_restore_seconds"]),
         ("every record produced before the restore routed, after (s)", lambda o: o["backlog_routed_after_restore_seconds"]),
+        ("every review so far answered and learned, after (s)", lambda o: o.get("reviews_learned_after_restore_seconds", "")),
         ("`/livez` answers (status: count)", lambda o: _counts(o["livez"])),
         ("`/readyz` answers (status: count)", lambda o: _counts(o["readyz"])),
     ]

@@ -2,11 +2,21 @@
 # labelstream local stack: a real Apache Kafka broker (KRaft, one node, run
 # with `java` from Maven Central jars) and a real Redis server. No Docker.
 #
-#   deploy/stack.sh start  [kafka|redis|all]   start (harmless when running)
+#   deploy/stack.sh start  [kafka|redis|all] [--brokers N]   start (harmless when running)
 #   deploy/stack.sh stop   [kafka|redis|all]   stop what this script started
 #   deploy/stack.sh restart [kafka|redis|all]
 #   deploy/stack.sh status
 #   deploy/stack.sh env                         print the LABELSTREAM_ exports
+#
+# --brokers N (3 for a cluster that survives a dead broker) starts N KRaft nodes, each
+# broker and controller (static quorum), on this machine: node 1 on the ports below,
+# node i on broker port LABELSTREAM_KAFKA_PORT + 2(i-1) and controller port that + 1.
+# Topics and the internal topics get replication min(N, 3) and, from 3 brokers on,
+# min.insync.replicas 2: a write is acknowledged once two replicas hold it, so one broker
+# can die (kill -9) without losing it. The stack directory remembers N: later
+# start/stop/restart/status/env need no --brokers, and `start` brings back exactly the
+# nodes that are down (after a kill -9 of one broker, say). `env` then lists every
+# broker in the bootstrap servers and sets LABELSTREAM_TOPICS__REPLICATION_FACTOR.
 #
 # Settings (environment):
 #   LABELSTREAM_KAFKA_PORT   broker port            (default 9092)
@@ -26,6 +36,26 @@ JARS_DIR="$REPO/deploy/kafka/libs"
 KAFKA_DIR="$STACK_DIR/kafka"
 REDIS_DIR="$STACK_DIR/redis"
 LOG_DIR="$STACK_DIR/logs"
+BROKERS_FILE="$KAFKA_DIR/brokers"
+BROKERS=""  # from --brokers, else what the stack directory remembers, else 1
+
+brokers() {
+  if [[ -n "$BROKERS" ]]; then echo "$BROKERS"
+  elif [[ -f "$BROKERS_FILE" ]]; then cat "$BROKERS_FILE"
+  else echo 1; fi
+}
+replication() { local n; n="$(brokers)"; echo $(( n < 3 ? n : 3 )); }
+min_isr() { if [[ "$(replication)" -ge 3 ]]; then echo 2; else echo 1; fi; }
+node_dir() { if [[ "$(brokers)" == 1 ]]; then echo "$KAFKA_DIR"; else echo "$KAFKA_DIR/node$1"; fi; }
+node_log() { if [[ "$(brokers)" == 1 ]]; then echo "$LOG_DIR/kafka.log"; else echo "$LOG_DIR/kafka-$1.log"; fi; }
+node_name() { if [[ "$(brokers)" == 1 ]]; then echo Kafka; else echo "Kafka node $1"; fi; }
+broker_port() { if [[ "$1" == 1 ]]; then echo "$KAFKA_PORT"; else echo $(( KAFKA_PORT + 2 * ($1 - 1) )); fi; }
+controller_port() { if [[ "$1" == 1 ]]; then echo "$CONTROLLER_PORT"; else echo $(( KAFKA_PORT + 2 * ($1 - 1) + 1 )); fi; }
+bootstrap_servers() {
+  local list="" i
+  for i in $(seq 1 "$(brokers)"); do list="${list:+$list,}localhost:$(broker_port "$i")"; done
+  echo "$list"
+}
 
 say() { printf '[stack] %s\n' "$*"; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -51,18 +81,27 @@ fetch_jars() {
   touch "$JARS_DIR/.complete"
 }
 
-write_kafka_config() {
-  mkdir -p "$KAFKA_DIR/data" "$LOG_DIR"
-  cat > "$KAFKA_DIR/server.properties" <<EOF
+write_kafka_config() {  # node
+  local node="$1" dir n r isr quorum
+  dir="$(node_dir "$1")"; n="$(brokers)"; r="$(replication)"; isr="$(min_isr)"
+  mkdir -p "$dir/data" "$LOG_DIR"
+  if [[ "$n" == 1 ]]; then
+    quorum="controller.quorum.bootstrap.servers=localhost:$CONTROLLER_PORT"
+  else
+    local voters="" i
+    for i in $(seq 1 "$n"); do voters="${voters:+$voters,}$i@localhost:$(controller_port "$i")"; done
+    quorum="controller.quorum.voters=$voters"
+  fi
+  cat > "$dir/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=localhost:$CONTROLLER_PORT
-listeners=PLAINTEXT://localhost:$KAFKA_PORT,CONTROLLER://localhost:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT
+node.id=$node
+$quorum
+listeners=PLAINTEXT://localhost:$(broker_port "$node"),CONTROLLER://localhost:$(controller_port "$node")
+advertised.listeners=PLAINTEXT://localhost:$(broker_port "$node")
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$KAFKA_DIR/data
+log.dirs=$dir/data
 num.partitions=1
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
@@ -75,21 +114,32 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 message.max.bytes=2097152
 EOF
+  # a cluster: replicated topics and internal topics (the last value of a key wins)
+  [[ "$n" == 1 ]] || printf '%s
+' "default.replication.factor=$r" "min.insync.replicas=$isr"     "offsets.topic.replication.factor=$r" "transaction.state.log.replication.factor=$r"     "transaction.state.log.min.isr=$isr" "share.coordinator.state.topic.replication.factor=$r"     "share.coordinator.state.topic.min.isr=$isr" >> "$dir/server.properties"
 }
 
-format_storage() {
-  if [[ -f "$KAFKA_DIR/data/meta.properties" ]]; then return; fi
-  local cluster_id
-  cluster_id="$(java -cp "$JARS_DIR/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
-  say "formatting KRaft storage (cluster $cluster_id)"
+format_storage() {  # node
+  local dir cluster_id
+  dir="$(node_dir "$1")"
+  if [[ -f "$dir/data/meta.properties" ]]; then return; fi
+  if [[ -f "$KAFKA_DIR/cluster-id" ]]; then cluster_id="$(cat "$KAFKA_DIR/cluster-id")"
+  else
+    # what `StorageTool random-uuid` prints (16 random bytes, base64url), without a JVM start
+    cluster_id="$("$(python_bin)" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+    echo "$cluster_id" > "$KAFKA_DIR/cluster-id"
+  fi
+  say "formatting KRaft storage of $(node_name "$1") (cluster $cluster_id)"
+  local quorum_args=(--standalone)
+  [[ "$(brokers)" == 1 ]] || quorum_args=()  # a static quorum: controller.quorum.voters names the voters
   java -cp "$JARS_DIR/*" kafka.tools.StorageTool format -t "$cluster_id" \
-    -c "$KAFKA_DIR/server.properties" --standalone >>"$LOG_DIR/kafka-format.log" 2>&1 \
+    -c "$dir/server.properties" "${quorum_args[@]}" >>"$LOG_DIR/kafka-format.log" 2>&1 \
     || die "formatting Kafka storage failed; see $LOG_DIR/kafka-format.log"
 }
 
-wait_for_broker() {
+wait_for_broker() {  # port log
   local py; py="$(python_bin)"
-  "$py" - "$KAFKA_PORT" <<'EOF' || die "the broker did not answer a metadata request; see $LOG_DIR/kafka.log"
+  "$py" - "$1" <<'EOF' || die "the broker did not answer a metadata request; see $2"
 import sys, time
 port = sys.argv[1]
 deadline = time.monotonic() + 180  # a JVM start on a busy shared machine took 54-90 s here
@@ -117,25 +167,55 @@ EOF
 }
 
 start_kafka() {
-  local pidfile="$KAFKA_DIR/kafka.pid"
-  if pid_alive "$pidfile"; then say "Kafka already running (pid $(cat "$pidfile"), port $KAFKA_PORT)"; return; fi
-  for port in "$KAFKA_PORT" "$CONTROLLER_PORT"; do
-    port_open "$port" && die "port $port is taken by another process; choose another with LABELSTREAM_KAFKA_PORT (and LABELSTREAM_KAFKA_CONTROLLER_PORT)"
+  local n node port t0
+  n="$(brokers)"
+  if [[ -f "$BROKERS_FILE" && "$(cat "$BROKERS_FILE")" != "$n" ]]; then
+    die "$KAFKA_DIR holds a $(cat "$BROKERS_FILE")-broker stack: stop it and remove $KAFKA_DIR, or use another LABELSTREAM_STACK_DIR"
+  fi
+  if [[ ! -f "$BROKERS_FILE" && "$n" != 1 && -f "$KAFKA_DIR/data/meta.properties" ]]; then
+    die "$KAFKA_DIR holds a 1-broker stack: stop it and remove $KAFKA_DIR, or use another LABELSTREAM_STACK_DIR"
+  fi
+  local down=()
+  for node in $(seq 1 "$n"); do
+    local pidfile; pidfile="$(node_dir "$node")/kafka.pid"
+    if pid_alive "$pidfile"; then say "$(node_name "$node") already running (pid $(cat "$pidfile"), port $(broker_port "$node"))"; continue; fi
+    for port in "$(broker_port "$node")" "$(controller_port "$node")"; do
+      port_open "$port" && die "port $port is taken by another process; choose another with LABELSTREAM_KAFKA_PORT (and LABELSTREAM_KAFKA_CONTROLLER_PORT)"
+    done
+    down+=("$node")
   done
+  [[ ${#down[@]} == 0 ]] && return
   command -v java >/dev/null || die "Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless"
   fetch_jars
-  write_kafka_config
-  format_storage
-  local started; started=$(date +%s.%N)
-  say "starting Kafka on localhost:$KAFKA_PORT (logs: $LOG_DIR/kafka.log)"
-  nohup java "-Xms256m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-    -Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info \
-    -cp "$JARS_DIR/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
-    >>"$LOG_DIR/kafka.log" 2>&1 < /dev/null &
-  echo $! > "$pidfile"
-  wait_for_broker
-  say "Kafka is up ($(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $started}") s)"
+  mkdir -p "$KAFKA_DIR" "$LOG_DIR"
+  echo "$n" > "$BROKERS_FILE"
+  for node in "${down[@]}"; do write_kafka_config "$node"; done
+  format_storage "${down[0]}"  # writes the cluster id the others share
+  for node in "${down[@]:1}"; do format_storage "$node" & done  # one JVM each: at once
+  wait
+  for node in "${down[@]}"; do
+    [[ -f "$(node_dir "$node")/data/meta.properties" ]] || die "formatting Kafka storage failed; see $LOG_DIR/kafka-format.log"
+  done
+  t0=$(date +%s.%N)
+  for node in "${down[@]}"; do  # all at once: a multi-node quorum needs a majority up to elect a leader
+    local dir; dir="$(node_dir "$node")"
+    say "starting $(node_name "$node") on localhost:$(broker_port "$node") (logs: $(node_log "$node"))"
+    nohup java "-Xms256m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+      -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+      -Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info \
+      -cp "$JARS_DIR/*" kafka.Kafka "$dir/server.properties" \
+      >>"$(node_log "$node")" 2>&1 < /dev/null &
+    echo $! > "$dir/kafka.pid"
+  done
+  for node in "${down[@]}"; do wait_for_broker "$(broker_port "$node")" "$(node_log "$node")"; done
+  local what="Kafka is up"; [[ "$n" == 1 ]] || what="Kafka is up ($n brokers, replication $(replication), min.insync.replicas $(min_isr))"
+  say "$what ($(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s)"
+}
+
+stop_kafka() {  # every node at once (a clean shutdown of one waits on the others otherwise)
+  local node
+  for node in $(seq 1 "$(brokers)"); do stop_pid "$(node_name "$node")" "$(node_dir "$node")/kafka.pid" & done
+  wait
 }
 
 stop_pid() {  # name pidfile
@@ -178,17 +258,34 @@ start_redis() {
 # -------------------------------------------------------------- commands ---
 
 print_env() {
-  echo "export LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS=localhost:$KAFKA_PORT"
+  echo "export LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS=$(bootstrap_servers)"
+  [[ "$(brokers)" == 1 ]] || echo "export LABELSTREAM_TOPICS__REPLICATION_FACTOR=$(replication)"
   echo "export LABELSTREAM_REDIS__URL=redis://localhost:$REDIS_PORT/0"
 }
 
 status() {
-  if pid_alive "$KAFKA_DIR/kafka.pid"; then say "Kafka: running (pid $(cat "$KAFKA_DIR/kafka.pid"), localhost:$KAFKA_PORT)"; else say "Kafka: stopped"; fi
+  local node
+  for node in $(seq 1 "$(brokers)"); do
+    local pidfile; pidfile="$(node_dir "$node")/kafka.pid"
+    if pid_alive "$pidfile"; then say "$(node_name "$node"): running (pid $(cat "$pidfile"), localhost:$(broker_port "$node"))"
+    else say "$(node_name "$node"): stopped"; fi
+  done
   if pid_alive "$REDIS_DIR/redis.pid"; then say "Redis: running (pid $(cat "$REDIS_DIR/redis.pid"), localhost:$REDIS_PORT)"; else say "Redis: stopped"; fi
 }
 
-cmd="${1:-status}"; what="${2:-all}"
-case "$what" in kafka|redis|all) ;; *) die "unknown service '$what' (kafka, redis or all)";; esac
+cmd="${1:-status}"; shift || true
+what=all
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --brokers) BROKERS="${2:-}"; shift; shift || true ;;
+    --brokers=*) BROKERS="${1#--brokers=}"; shift ;;
+    kafka|redis|all) what="$1"; shift ;;
+    *) die "unknown service '$1' (kafka, redis or all)";;
+  esac
+done
+if [[ -n "$BROKERS" ]]; then
+  [[ "$BROKERS" =~ ^[1-9][0-9]?$ ]] || die "--brokers needs a number of brokers (1, 3, ...)"
+fi
 case "$cmd" in
   start)
     [[ "$what" != redis ]] && start_kafka
@@ -196,11 +293,11 @@ case "$cmd" in
     print_env > "$STACK_DIR/env"
     ;;
   stop)
-    [[ "$what" != redis ]] && stop_pid Kafka "$KAFKA_DIR/kafka.pid"
+    [[ "$what" != redis ]] && stop_kafka
     [[ "$what" != kafka ]] && stop_pid Redis "$REDIS_DIR/redis.pid"
     ;;
   restart)
-    "$0" stop "$what"; "$0" start "$what" ;;
+    "$0" stop "$what"; "$0" start "$what" ${BROKERS:+--brokers "$BROKERS"} ;;
   status) status ;;
   env) print_env ;;
   *) die "unknown command '$cmd' (start, stop, restart, status, env)";;

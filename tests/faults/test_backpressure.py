@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_harness import RecordStream, Services, health_count, wait_for, write_figures, write_stream
+from fault_harness import RecordStream, Services, committed_records, health_count, wait_for, write_figures, write_stream
 
 from labelstream.kafka.outcomes import read_ledger
 
@@ -40,11 +40,14 @@ def test_labeler_keeps_going_in_bounded_memory_when_review_is_down(settings_fact
         rss_before = rss_mb(pid)
         stream.limit = RECORDS
         stream.join(300)
+        # the group's committed offsets reach RECORDS when the last batch commits: a cheap poll, then one ledger read
+        wait_for(lambda: committed_records(settings) >= RECORDS, 240, f"all {RECORDS} records committed", interval=0.5)
+
         def all_routed():
             ledger = read_ledger(settings, timeout=120)
             return ledger if len(ledger.routing) >= RECORDS else None
 
-        ledger = wait_for(all_routed, 240, f"all {RECORDS} records routed", interval=2)
+        ledger = wait_for(all_routed, 60, f"all {RECORDS} records routed", interval=2)
         rss_after = rss_mb(pid)
         assert labeler.alive
     finally:

@@ -211,6 +211,15 @@ class Services:
         self.started.append(proc)
         return proc
 
+    def start_loop(self, data: Path) -> tuple[ServiceProcess, ServiceProcess]:
+        """Labeler 0, the learner and the oracle reviewer on ``data``; returns (labeler, learner) once both serve."""
+        labeler = self.start("labeler", instance="0")
+        learner = self.start("learner")
+        self.start("reviewer-sim", "--data", str(data), "--label-column", "label", "--id-column", "id")
+        labeler.wait_until_serving(120)
+        learner.wait_until_serving(120)
+        return labeler, learner
+
     def stop_all(self) -> None:
         for proc in self.started:
             proc.stop(20)

@@ -133,11 +133,7 @@ def test_killing_a_partition_leader_of_a_3_broker_cluster_loses_nothing(redis_up
         payloads, truth = write_stream(data, n, seed, prefix="k")
         services = Services(settings, tmp_path / "logs")
         try:
-            labeler = services.start("labeler", instance="0")
-            learner = services.start("learner")
-            services.start("reviewer-sim", "--data", str(data), "--label-column", "label", "--id-column", "id")
-            labeler.wait_until_serving(120)
-            learner.wait_until_serving(120)
+            labeler, learner = services.start_loop(data)
 
             kill_fault = Fault("kill_partition_leader", at_record=int(n * 0.3))
             restart_fault = Fault("restart_broker", at_record=int(n * 0.6))

@@ -49,11 +49,7 @@ def test_kills_and_restarts_lose_nothing_and_duplicate_nothing(settings_factory,
     services = Services(settings, tmp_path / "logs")
     started = time.monotonic()
     try:
-        labeler = services.start("labeler", instance="0")
-        learner = services.start("learner")
-        services.start("reviewer-sim", "--data", str(data), "--label-column", "label", "--id-column", "id")
-        labeler.wait_until_serving(120)
-        learner.wait_until_serving(120)
+        labeler, learner = services.start_loop(data)
 
         faults = fault_plan(n, seed, FULL_FAULTS if full_plan() else CI_FAULTS)
         stream = RecordStream(settings, list(payloads.values()), rate_wanted(n), limit=faults[0].at_record).start()

@@ -102,6 +102,13 @@ def test_river_entropy_sampler_asks_with_rivers_probability():
     assert ours == pytest.approx(EntropySampler(classifier=None, discount_factor=2)._p(probabilities))
 
 
+def test_river_entropy_sampler_never_asks_when_one_class_holds_all_the_mass():
+    # river's own _p divides by log2(1) = 0 here (a probability a hair below 1.0 leaves a tiny entropy).
+    for top in (1.0, 1 - 1e-12):
+        query = RiverEntropySampler(seed=1).query(Prediction.from_probabilities({"a": top, "b": 0.0}))
+        assert query.inclusion_probability == 0.0
+
+
 def test_committee_disagreement_grows_when_members_disagree_with_the_main_model():
     committee = QueryByCommittee([OnlineModel("gaussian_nb", seed=1), OnlineModel("logistic", seed=2)])
     for i in range(300):

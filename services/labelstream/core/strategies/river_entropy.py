@@ -28,7 +28,14 @@ class RiverEntropySampler(QueryStrategy):
         self._sampler = EntropySampler(classifier=None, discount_factor=discount_factor, seed=seed)
 
     def _probability(self, prediction: Prediction, x: Features | None) -> float:
-        return self._sampler._p(prediction.probabilities) if prediction.probabilities else 1.0
+        probabilities = prediction.probabilities
+        if not probabilities:
+            return 1.0
+        if sum(1 for p in probabilities.values() if p > 0) < 2:
+            # One class holds all the mass: no uncertainty. river would divide by log2(1) = 0
+            # when that class's probability is a hair below 1.0 (a tiny non-zero entropy).
+            return 0.0
+        return self._sampler._p(probabilities)
 
     def informativeness(self, prediction: Prediction, x: Features | None = None) -> float:
         return entropy(prediction.probabilities)

@@ -59,8 +59,18 @@ def main() -> int:
     return write(report_dir, args.out)
 
 
+#: figures every RELIABILITY.md needs: the run itself (written only after the whole suite passed) and its two
+#: always-run scenarios; the other sections appear when their scenario wrote figures
+REQUIRED = ("run", "crash_recovery", "rebalance")
+
+
 def write(report_dir: Path, out: Path) -> int:
     figures = {path.stem: json.loads(path.read_text()) for path in sorted(report_dir.glob("*.json"))}
+    missing = [name for name in REQUIRED if name not in figures]
+    if missing:  # a failed or partial run: render nothing rather than figures no passing run produced
+        print(f"error: {report_dir} holds no {', '.join(f'{m}.json' for m in missing)} (not the figures of a passing "
+              f"bench/faults.py run); {out} left as it was. Run bench/faults.py again", file=sys.stderr)
+        return 2
     out.write_text(render(figures))
     print(f"wrote {out}")
     return 0

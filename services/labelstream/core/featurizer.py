@@ -15,7 +15,7 @@ path, so the compiled predictions of the default model
 on such a record (river gave NaN probabilities for a NaN and raised on
 ``None``; one NaN learned made the scaler's mean NaN for good). Records read
 from Kafka never carry them (the schema dead-letters ``null`` and non-finite
-features, ``not_finite``; an empty CSV cell is an absent feature); feature
+features: ``wrong_type``, ``not_finite``; an empty CSV cell is an absent feature); feature
 mappings given to the engine in Python may.
 
 >>> featurizer = Featurizer()

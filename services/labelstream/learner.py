@@ -121,7 +121,7 @@ class Learner:
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
         self._self_taught = 0  # auto-labels learned since the last version (self-training)
-        self._snapshotting = False  # from taking a snapshot's state to storing it: the agents wait
+        self._snapshotting = False  # from taking a snapshot's state to storing it: the agents wait (_snapshot_stored)
         self._pending_acks: list[tuple[Any, Any]] = []
         # Deliveries of the human labels and dead letters sent since the last version (see _delivered).
         self._sends: list[Awaitable[Any]] = []
@@ -218,7 +218,6 @@ class Learner:
 
     async def _self_train(self, message: Any) -> None:
         """Learn one auto-label read back from ``labels`` if it is sure enough (see the module docstring)."""
-        await self._snapshot_stored()
         tp = f"{message.topic}:{message.partition}"
         if message.offset < self.offsets.get(tp, 0):
             return
@@ -241,8 +240,12 @@ class Learner:
         self.offsets[tp] = message.offset + 1
 
     async def _snapshot_stored(self) -> None:
-        """Wait while a snapshot is being taken (its model is pickled when stored, after its offsets were copied:
-        what an agent learned in between would be in the model, its offset not, and replayed after a crash)."""
+        """Wait while a snapshot is being taken; the last await before an agent learns.
+
+        A snapshot copies the offsets first and pickles the model when it stores it, after
+        awaiting the deliveries: what an agent learned in between was in the model and not
+        in the offsets, so a crash before the next version replayed it (learned twice).
+        """
         while self._snapshotting:
             await asyncio.sleep(0.01)
 
@@ -280,6 +283,7 @@ class Learner:
             return None
         # A second review's consensus: its first answer was evidence already (see the module docstring).
         held = await self._redis(self.second_reviews.get, correction.id) if correction.kind == "consensus" else None
+        await self._snapshot_stored()  # the last await before the learning and its offset
         self._referee_challenger(stored.features, correction.label)
         generation = getattr(self.engine.policy, "drift_generation", 0)
         # With labeling functions or a text featurizer the whole record goes in (LF votes, its text).
@@ -354,6 +358,7 @@ class Learner:
         self._deliveries.append(
             await self.review_topic.send(key=correction.id.encode(), value=request.model_dump_json().encode())
         )
+        await self._snapshot_stored()
         # From here to the offset, no await: a snapshot holds all of this answer's effects or none.
         detector.learn_one(probabilities, correction.label, flagged=True)
         generation = getattr(self.engine.policy, "drift_generation", 0)
@@ -441,7 +446,7 @@ class Learner:
     async def _publish(self) -> None:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
         self._adopt_rollback()
-        self._snapshotting = True  # self-training waits until the state is stored or frozen (_snapshot_stored)
+        self._snapshotting = True  # the agents do not learn until the state is stored or frozen (_snapshot_stored)
         state = ModelState(
             model=self.engine.model,
             featurizer=self.engine.featurizer,

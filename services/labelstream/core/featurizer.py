@@ -8,22 +8,24 @@ through the ``text`` featurizer (:mod:`labelstream.core.text`) when there is
 one: :meth:`Featurizer.transform_records` adds its columns.
 
 **Missing values**: a feature that is absent, ``None`` or not a finite number
-(NaN, an infinity) is *missing*: it is left out of the model input, so it
-contributes nothing to a score and is not learned. One rule before every
-path, so the compiled predictions of the default model
-(:mod:`labelstream.core.compiled`) and river's own ``predict_proba_one`` agree
-on such a record (river gave NaN probabilities for a NaN and raised on
-``None``; one NaN learned made the scaler's mean NaN for good). Records read
-from Kafka never carry them (the schema dead-letters ``null`` and non-finite
-features: ``wrong_type``, ``not_finite``; an empty CSV cell is an absent feature); feature
-mappings given to the engine in Python may.
+(NaN, an infinity) is *missing*: it contributes nothing to a score and is
+not learned, the same in every path. ``None`` is left out here; a
+non-finite number is left out by the model (:class:`~labelstream.core.model.OnlineModel`
+on river's paths, :mod:`labelstream.core.compiled` in its matrix), where it
+costs nothing on the labeler's compiled path. Before, river gave NaN
+probabilities for a NaN and raised on ``None`` while the compiled path
+treated both as absent, and one NaN learned made the scaler's mean NaN for
+good. Records read from Kafka never carry them (the schema dead-letters
+``null`` and non-finite features: ``wrong_type``, ``not_finite``; an empty
+CSV cell is an absent feature); feature mappings given to the engine in
+Python may.
 
 >>> featurizer = Featurizer()
 >>> featurizer.transform_one({"x": 2, "colour": "red"})
 {'x': 2.0, 'colour=red': 1.0}
 >>> Featurizer("hashed", hash_buckets=8).transform_one({"colour": "red"})
 {'colour#7': 1.0}
->>> featurizer.transform_one({"x": float("nan"), "y": None, "z": float("inf"), "w": 1})  # missing values
+>>> featurizer.transform_one({"x": None, "w": 1})  # missing
 {'w': 1.0}
 >>> from labelstream.core.schemas import Record
 >>> from labelstream.core.text import TfidfText
@@ -61,7 +63,7 @@ class Featurizer:
         self.text = text
 
     def transform_one(self, features: Mapping[str, float | int | str | None]) -> dict[str, float]:
-        """One record's model input (missing values left out: see the module docstring)."""
+        """One record's model input (``None`` left out: see the module docstring)."""
         x: dict[str, float] = {}
         hashed = self.categorical_encoding == "hashed"
         try:
@@ -78,9 +80,6 @@ class Featurizer:
             if not any(value is None for value in features.values()):
                 raise
             return self.transform_one({name: value for name, value in features.items() if value is not None})
-        total = sum(x.values())  # one C loop: a NaN or an infinity anywhere makes the sum NaN or infinite
-        if total - total != 0.0:
-            x = {name: value for name, value in x.items() if value - value == 0.0}
         return x
 
     def transform_many(self, batch: Iterable[Mapping[str, float | int | str]]) -> list[dict[str, float]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -71,17 +72,20 @@ def demo(
         f"through labeler + learner + {who}; model {settings.model.name}, review budget {review_budget:.0%}"
     )
     console.print(Text(f"topics: {run.namespace}.*   logs: {run.log_dir}   (Ctrl-C stops everything)"))
-    bar = Bar(TextColumn("[bold]routed"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    task = bar.add_task("routed", total=n)
     try:
-        with Live(console=console, refresh_per_second=4) as live:
+        if console.is_terminal:
+            bar = Bar(TextColumn("[bold]routed"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            task = bar.add_task("routed", total=n)
+            with Live(console=console, refresh_per_second=4) as live:
 
-            def show(progress: Progress) -> None:
-                bar.update(task, completed=progress.routed)
-                live.update(Group(bar, _progress_table(progress)))
+                def show(progress: Progress) -> None:
+                    bar.update(task, completed=progress.routed)
+                    live.update(Group(bar, _progress_table(progress)))
 
-            result = run.run(on_progress=show, on_started=_announce_review_page)
-        console.print()
+                result = run.run(on_progress=show, on_started=_announce_review_page)
+            console.print()
+        else:  # piped or logged: a plain line every PIPED_PROGRESS_SECONDS instead of a live view nobody sees
+            result = run.run(on_progress=_progress_lines(n), on_started=_announce_review_page)
     finally:
         if started_stack:
             stop_stack()
@@ -98,6 +102,26 @@ def _announce_review_page(run: KafkaRun) -> None:
     console.print(Text(f"review page: {run.review_url}/#token={run.person_token}", overflow="fold"))
     console.print(Text(f"  (or open {run.review_url}/ and paste the token of reviewer "
                        f"'{run.human.person}': {run.person_token})", overflow="fold"))
+
+
+PIPED_PROGRESS_SECONDS = 10.0
+
+
+def _progress_lines(total: int) -> Callable[[Progress], None]:
+    """``on_progress`` for a stderr that is not a terminal: one line (under 80 columns) every few seconds."""
+    last = {"at": -PIPED_PROGRESS_SECONDS, "routed": -1}
+
+    def show(p: Progress) -> None:
+        all_routed = p.routed >= total and last["routed"] < total  # the line that says every record is routed
+        if p.elapsed - last["at"] < PIPED_PROGRESS_SECONDS and not all_routed:
+            return
+        last.update(at=p.elapsed, routed=p.routed)
+        auto = f"{p.auto / p.routed:.2f}" if p.routed else "-"
+        precision = f"{p.auto_precision:.3f}" if p.auto_precision is not None else "-"
+        console.print(Text(f"routed {p.routed}/{total}  {p.records_per_second:.0f}/s  auto {auto}  precision {precision}  "
+                           f"queue {p.review_queue}  answered {p.answered}  deferred {p.deferred}  model {p.model_version}"))
+
+    return show
 
 
 def _progress_table(p: Progress) -> RichTable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +39,7 @@ def demo(
     overlap: Annotated[float, typer.Option(help="Share of reviewed records answered by two reviewers (agreement).", min=0, max=1)] = 0.1,
     oracle: Annotated[bool, typer.Option("--oracle", help="No review service: one instant, never-wrong reviewer on the review topic.")] = False,
     review_budget: Annotated[float, typer.Option(help="Share of the stream humans may review.", min=0.001, max=1)] = 0.3,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics and Redis keys afterwards.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics, Redis keys and exported dataset afterwards.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,  # noqa: UP007
 ) -> None:
     """Start the stack if needed, run labeler + learner + review service with simulated reviewers, stream a dataset, show it live.
@@ -89,6 +90,8 @@ def demo(
     finally:
         if started_stack:
             stop_stack()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)  # the exported dataset (the logs stay in .stack/runs/)
     _summary_table(result).print()
     if report is not None:
         report.write_text(json.dumps(result, indent=2))

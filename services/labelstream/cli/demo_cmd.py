@@ -108,21 +108,28 @@ def _announce_review_page(run: KafkaRun) -> None:
 
 
 PIPED_PROGRESS_SECONDS = 10.0
+_PIPED_COLUMNS = (("routed", 11), ("rec/s", 6), ("auto", 5), ("precision", 9), ("queue", 6), ("answered", 8),
+                  ("deferred", 8), ("model", 5))
 
 
 def _progress_lines(total: int) -> Callable[[Progress], None]:
-    """``on_progress`` for a stderr that is not a terminal: one line (under 80 columns) every few seconds."""
+    """``on_progress`` for a stderr that is not a terminal: a header, then a row every few seconds (72 columns)."""
     last = {"at": -PIPED_PROGRESS_SECONDS, "routed": -1}
 
+    def line(cells: tuple) -> None:
+        console.print(Text("  ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, _PIPED_COLUMNS, strict=True))))
+
     def show(p: Progress) -> None:
-        all_routed = p.routed >= total and last["routed"] < total  # the line that says every record is routed
+        all_routed = p.routed >= total and last["routed"] < total  # the row that says every record is routed
         if p.elapsed - last["at"] < PIPED_PROGRESS_SECONDS and not all_routed:
             return
+        if last["routed"] < 0:
+            line(tuple(name for name, _ in _PIPED_COLUMNS))
         last.update(at=p.elapsed, routed=p.routed)
         auto = f"{p.auto / p.routed:.2f}" if p.routed else "-"
         precision = f"{p.auto_precision:.3f}" if p.auto_precision is not None else "-"
-        console.print(Text(f"routed {p.routed}/{total}  {p.records_per_second:.0f}/s  auto {auto}  precision {precision}  "
-                           f"queue {p.review_queue}  answered {p.answered}  deferred {p.deferred}  model {p.model_version}"))
+        line((f"{p.routed}/{total}", f"{p.records_per_second:.0f}", auto, precision, p.review_queue, p.answered,
+              p.deferred, p.model_version))
 
     return show
 

@@ -169,7 +169,7 @@ class Learner:
     def _build_app(self) -> faust.App:
         s = self.settings
         faust_dirs = Path(tempfile.gettempdir()) / "labelstream-faust"
-        faust_dirs.mkdir(exist_ok=True)
+        faust_dirs.mkdir(parents=True, exist_ok=True)
         app = faust.App(
             s.learner.app_id,
             **faust_broker_settings(s.kafka),
@@ -177,7 +177,8 @@ class Learner:
             key_serializer="raw",
             web_enabled=False,
             # faust makes a data directory for tables even when there are none (the learner keeps its state
-            # in Redis): in the temp dir, not "<app_id>-data" in whatever directory the learner was started in.
+            # in Redis): in the temp dir, not "<app_id>-data" in whatever directory the learner was started in;
+            # removed on stop when it holds no file.
             datadir=faust_dirs / f"{s.learner.app_id}-data",
             stream_wait_empty=False,
             topic_disable_leader=True,
@@ -600,6 +601,7 @@ class Learner:
         finally:
             stop_metrics_server(server)
             self.events.flush(5)
+            _remove_empty_dirs(Path(self.app.conf.datadir))
 
 
 class _Worker(faust.Worker):
@@ -639,6 +641,16 @@ def _auto_label(value: bytes | None) -> tuple[str, float] | None:
     except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
         pass
     return None
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    """Remove ``root`` and the directories under it, bottom-up, as far as they hold no file."""
+    for path in [*sorted(root.rglob("*"), reverse=True), root]:
+        if path.is_dir():
+            try:
+                path.rmdir()
+            except OSError:
+                pass  # not empty: a file in it is kept
 
 
 def _exit_after(seconds: float) -> None:

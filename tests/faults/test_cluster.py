@@ -202,7 +202,7 @@ def test_killing_a_partition_leader_of_a_3_broker_cluster_loses_nothing(redis_up
             restart_fault = Fault("restart_broker", at_record=int(n * 0.6))
             stream = RecordStream(settings, list(payloads.values()), rate, limit=kill_fault.at_record).start()
             stream.wait_until(kill_fault.at_record)
-            wait_for(lambda: committed_records(settings) > 0, 60, "a first commit")
+            wait_for(lambda: committed_records(settings) > 0, 120, "a first commit")  # a wait, not a figure: room for load
             leader = wait_for(lambda: max(leader_of(settings, records_topic), 0), 30, "the leader of partition 0")
             committed = committed_records(settings)
             kill_fault.at = time.time()

@@ -13,9 +13,13 @@ transactional producer, the offsets and every failure. One cycle:
    ``commit_interval_ms`` since the first (group commit: what arrives during
    a transaction goes into the next one, so the batch grows with the rate);
 3. **commit**: wait for the handler's side effects, add the input offsets,
-   commit: the outputs and the offsets become visible together or not at all;
-4. **after the commit**: the handler counts (metrics, counters a redone batch
-   must not inflate).
+   commit: the outputs and the offsets become visible together or not at all.
+   Meanwhile a helper thread routes what is queued for the next batch (the
+   commit waits on the broker with the GIL released): fetched before the
+   commit, published in the next transaction, or kept and rewound with this
+   batch when it does not commit. Transactions stay strictly one at a time;
+4. **after the commit**: the routing ahead is joined, then the handler counts
+   (metrics, counters a redone batch must not inflate, drift reactions).
 
 When a batch does not commit, the loop aborts it and seeks its partitions
 back to the batch's first offsets (which are the committed ones), and the
@@ -46,6 +50,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -151,6 +156,21 @@ class _Batch:
         self.outputs += outputs
 
 
+@dataclass
+class _Ahead:
+    """Messages fetched for the next batch and routed on the helper thread while this one commits."""
+
+    messages: list[Message]
+    wanted: int
+    routing: Future  # -> (outputs, seconds spent routing)
+
+    def outputs(self) -> tuple[list[Output], float]:
+        return self.routing.result()
+
+
+_DROPPED = _Ahead([], 0, Future())
+"""What :meth:`TransactionLoop._route_ahead` answers when a rebalance took the batch away."""
+
 Retried = Callable[[str], None]
 """Called with the reason of each batch retry (for the retries metric)."""
 
@@ -189,6 +209,9 @@ class TransactionLoop:
         self._single_failures: dict[tuple[str, int, int], int] = {}
         self._stop = threading.Event()
         self._last_consumer_error = 0.0
+        # Routes the next batch while this one commits (one thread: routing stays in input order).
+        self._router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-ahead")
+        self._ahead: _Ahead | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -219,6 +242,8 @@ class TransactionLoop:
 
     def close(self) -> None:
         """Abort what is open and leave the group."""
+        self._router.shutdown(wait=True)
+        self._ahead = None  # routed, never published: fetched again from the committed offsets
         self.transactions.abort(10)
         try:
             self.consumer.close()
@@ -273,16 +298,23 @@ class TransactionLoop:
         """
         batch = _Batch()
         wait = self.max_wait
+        ahead, self._ahead = self._ahead, None
         while len(batch.messages) < self._limit:
-            wanted = min(self._limit - len(batch.messages), self._fetch_size())
-            chunk = self._fetch(wanted, wait)
-            if self._dropped:  # partitions were revoked meanwhile: what we hold is not ours to commit
-                self._drop(batch.messages + chunk)
-                return None
-            if not chunk:
-                break
-            routing = time.perf_counter()
-            outputs = self._route(chunk)
+            if ahead is not None:  # routed while the last batch committed
+                chunk, wanted = ahead.messages, ahead.wanted
+                outputs, routed = ahead.outputs()
+                ahead = None
+                routing = time.perf_counter() - routed
+            else:
+                wanted = min(self._limit - len(batch.messages), self._fetch_size())
+                chunk = self._fetch(wanted, wait)
+                if self._dropped:  # partitions were revoked meanwhile: what we hold is not ours to commit
+                    self._drop(batch.messages + chunk)
+                    return None
+                if not chunk:
+                    break
+                routing = time.perf_counter()
+                outputs = self._route(chunk)
             batch.waiters.append(self.handler.prepare(outputs))
             try:
                 if not self.transactions.in_transaction:
@@ -343,7 +375,11 @@ class TransactionLoop:
             return replacement
 
     def _commit(self, batch: _Batch) -> None:
-        """Wait for the side effects, add the offsets, commit; on failure see :meth:`_fail`."""
+        """Route what is queued ahead (:meth:`_route_ahead`), wait for the side effects, add the offsets,
+        commit; on failure see :meth:`_fail`. The handler counts only once the routing ahead is joined."""
+        ahead = self._route_ahead(batch)
+        if ahead is _DROPPED:
+            return
         try:
             for wait in batch.waiters:
                 wait()
@@ -352,13 +388,39 @@ class TransactionLoop:
                 self.transactions.send_offsets(offsets, self.consumer.consumer_group_metadata(), SEND_OFFSETS_TIMEOUT)
             self._commit_transaction()
         except (RetryLater, TransactionFailed) as failure:
-            self._fail(batch, failure)
+            self._fail(batch, failure, ahead)
             return
         seconds = time.perf_counter() - batch.started
+        if ahead is not None:
+            ahead.outputs()  # joined before the handler counts (drift reactions touch the engine it routes with)
         self.state.succeeded()
         self._backoff = 0.0
         self._after_commit(offsets)
         self.handler.committed(batch.messages, batch.outputs, seconds)
+        self._ahead = ahead
+
+    def _route_ahead(self, batch: _Batch) -> _Ahead | None:
+        """Fetch what is queued now (no wait) and route it on the helper thread while ``batch`` commits.
+
+        Not while bisecting (the next batch's size is what isolates a culprit).
+        ``None`` when nothing is queued; ``_DROPPED`` when the partitions were
+        revoked during the fetch (``batch`` and the fetch are dropped: not ours to commit).
+        """
+        if self._limit < self.batch_size:
+            return None
+        wanted = min(self._limit, self._fetch_size())
+        chunk = self._fetch(wanted, 0.0)
+        if self._dropped:
+            self._drop(batch.messages + chunk)
+            return _DROPPED
+        if not chunk:
+            return None
+        return _Ahead(chunk, wanted, self._router.submit(self._route_timed, chunk))
+
+    def _route_timed(self, messages: list[Message]) -> tuple[list[Output], float]:
+        started = time.perf_counter()
+        outputs = self._route(messages)
+        return outputs, time.perf_counter() - started
 
     def _commit_transaction(self) -> None:
         """Commit; after a timeout (outcome unknown) commit again, for as long as it takes (each call guarded)."""
@@ -376,8 +438,9 @@ class TransactionLoop:
 
     # -- failures ------------------------------------------------------------------------------
 
-    def _fail(self, batch: _Batch, failure: TransactionFailed | RetryLater) -> None:
-        """Abort, keep the batch's outputs for the redo, rewind; then fix, bisect or wait by the kind of failure."""
+    def _fail(self, batch: _Batch, failure: TransactionFailed | RetryLater, ahead: _Ahead | None = None) -> None:
+        """Abort, keep the batch's outputs (and those routed ahead) for the redo, rewind; then fix, bisect or
+        wait by the kind of failure."""
         kind = failure.kind if isinstance(failure, TransactionFailed) else "redis"
         error = str(failure)
         log.warning("batch of %d not committed (%s): %s", len(batch.messages), kind, error)
@@ -407,7 +470,12 @@ class TransactionLoop:
             self._backoff = MIN_BACKOFF if not self._backoff else min(self._backoff * 2, MAX_BACKOFF)
         self.on_retry(reason)
         self.handler.remember(batch.messages, batch.outputs)
-        self._rewind(batch.messages)
+        if ahead is None:
+            self._rewind(batch.messages)
+            return
+        outputs, _seconds = ahead.outputs()  # routed once: the redo publishes them as they are
+        self.handler.remember(ahead.messages, outputs)
+        self._rewind(batch.messages + ahead.messages)  # each partition back to its first offset in either
 
     def _culprits(self, batch: _Batch, failures: list) -> dict[int, str]:
         """Which inputs' outputs the broker refused (matched by topic, key and value)."""

@@ -149,11 +149,9 @@ class RoutingHandler:
         total = sum(self.routed.values())
         metrics.set_review_budget_used(self.routed["review"] / total if total else 0.0)
         reviews = sum(n for (outcome, _reason), n in outcomes.items() if outcome == "review")
-        if reviews:
-            self._writer.submit(self._count_reviews, reviews)
         deferred = {o.routed.record.id: o.routed_at for o in outputs if o.outcome == "deferred" and o.routed is not None}
-        if deferred:
-            self._writer.submit(self._queue_deferred, deferred)
+        if reviews or deferred:
+            self._writer.submit(self._count_and_queue, reviews, deferred)  # one Redis round trip
         self.drift.handle(self.router.engine)
 
     def remember(self, messages: Sequence[Message], outputs: Sequence[Outcome]) -> None:
@@ -174,22 +172,17 @@ class RoutingHandler:
     def close(self) -> None:
         self._writer.shutdown(wait=True)
 
-    def _count_reviews(self, n: int) -> None:
-        """After the commit: the review-backlog counter (approximate across crashes: a crash here skips it)."""
-        try:
-            self.store.count_reviews(n)
-        except redis.RedisError as exc:
-            log.warning("review backlog counter not updated (+%d): %s", n, exc)
-
-    def _queue_deferred(self, waiting_since: dict[str, float]) -> None:
-        """After the commit: deferred records join the relabel queue (a crash or Redis away here: they stay
-        deferred, never relabeled twice; relabel is at most once, RELIABILITY.md). Runs on the writer thread;
-        with Redis away, the ids wait for the next commit's call."""
+    def _count_and_queue(self, reviews: int, waiting_since: dict[str, float]) -> None:
+        """After the commit, in one Redis round trip: the review-backlog counter (approximate across crashes: a
+        crash or Redis away here skips it) and the deferred records into the relabel queue (a crash or Redis away
+        here: they stay deferred, never relabeled twice; relabel is at most once, RELIABILITY.md). Runs on the
+        writer thread; with Redis away, the deferred ids wait for the next commit's call."""
         self._unqueued.update(waiting_since)
         try:
-            self.store.queue_deferred(self._unqueued)
+            self.store.count_and_queue(reviews, self._unqueued)
         except redis.RedisError as exc:
-            log.warning("%d deferred records not queued for relabel yet: %s", len(self._unqueued), exc)
+            log.warning("review backlog counter not updated (+%d), %d deferred records not queued for relabel yet: %s",
+                        reviews, len(self._unqueued), exc)
             return
         self._unqueued = {}
 

@@ -485,17 +485,21 @@ def measure_latency(settings: Settings, rate: int, seconds: float) -> tuple[list
     reader.start()
     producer = Producer(producer_config(settings.kafka, **{"linger.ms": 0}))
     warm_up(producer, settings)
-    n = int(rate * seconds)
+    # Made before the clock starts: drawing 20 features costs ~15 us a record, 15 % of a core at 10k/s that
+    # the labeler would not get (2 CPUs). In the timed loop, only the timestamp is spliced in.
+    made = [
+        (payload["id"], payload["id"].encode(), orjson.dumps(payload)[1:])
+        for payload, _label in synthetic_records(int(rate * seconds), seed=7, prefix=f"l{rate}-")
+    ]
     interval = 1.0 / rate
     start = time.perf_counter()
-    for i, (payload, _label) in enumerate(synthetic_records(n, seed=7, prefix=f"l{rate}-")):
+    for i, (record_id, key, rest) in enumerate(made):
         delay = start + i * interval - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
         now = time.time()
-        payload["timestamp"] = now
-        sent[payload["id"]] = now
-        producer.produce(settings.topics.records, key=payload["id"].encode(), value=orjson.dumps(payload))
+        sent[record_id] = now
+        producer.produce(settings.topics.records, key=key, value=b'{"timestamp":' + orjson.dumps(now) + b"," + rest)
         producer.poll(0)
     producer.flush(30)
     stop_time = time.time()

@@ -320,8 +320,8 @@ class TransactionLoop:
                 if not self.transactions.in_transaction:
                     self.transactions.begin()
                     batch.started = time.perf_counter()
-                for index, (message, output) in enumerate(zip(chunk, outputs, strict=True)):
-                    outputs[index] = self._produce(message, output)
+                for index, rejected in self.transactions.produce_many(outputs).items():
+                    outputs[index] = self._rejected(chunk[index], outputs[index], rejected)
             except TransactionFailed as failure:
                 batch.add(chunk, outputs)
                 self._fail(batch, failure)
@@ -363,16 +363,12 @@ class TransactionLoop:
                 outputs.append(self.handler.replace(message, None, f"routing raised {type(exc).__name__}: {exc}"[:500]))
         return outputs
 
-    def _produce(self, message: Message, output: Output) -> Output:
-        """Produce one output; one the client refuses outright is replaced by a dead letter by reference."""
-        try:
-            self.transactions.produce(output.topic, output.key, output.value)
-            return output
-        except MessageRejected as exc:
-            replacement = self.handler.replace(message, output, f"its outcome ({len(output.value)} bytes) was refused: {exc}")
-            log.warning("%s[%d]@%d: outcome refused (%s), dead-lettered by reference", message.topic(), message.partition(), message.offset(), exc)
-            self.transactions.produce(replacement.topic, replacement.key, replacement.value)
-            return replacement
+    def _rejected(self, message: Message, output: Output, exc: MessageRejected) -> Output:
+        """An output the client refused outright: a dead letter by reference takes its place (produced now)."""
+        replacement = self.handler.replace(message, output, f"its outcome ({len(output.value)} bytes) was refused: {exc}")
+        log.warning("%s[%d]@%d: outcome refused (%s), dead-lettered by reference", message.topic(), message.partition(), message.offset(), exc)
+        self.transactions.produce(replacement.topic, replacement.key, replacement.value)
+        return replacement
 
     def _commit(self, batch: _Batch) -> None:
         """Route what is queued ahead (:meth:`_route_ahead`), wait for the side effects, add the offsets,

@@ -21,6 +21,7 @@ from labeler_support import RunningLabeler, limit_message_bytes
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.labeler import Labeler
+from labelstream.labeler.loop import ROUTE_AHEAD_MIN
 from labelstream.store.connection import connect
 from labelstream.store.records import RecordStore
 
@@ -222,12 +223,14 @@ class FailsSecondCommit(Producer):
         return super().commit_transaction(*args)
 
 
-def test_a_batch_routed_ahead_of_a_failed_commit_is_kept_not_routed_again(settings_factory):
-    """While a batch commits, the next one is routed on a helper thread; when the commit fails, both are
-    rewound and redone with the outcomes they had: each record is routed (budget, drift, dedupe) and counted once."""
-    settings = settings_factory(partitions=1, labeler={"batch_size": 50})
+@pytest.mark.parametrize("batch_size", [100, 20], ids=["routed-ahead", "fetched-ahead"])
+def test_a_batch_routed_ahead_of_a_failed_commit_is_kept_not_routed_again(settings_factory, batch_size):
+    """While a batch commits, the next one is routed on a helper thread (or, under ROUTE_AHEAD_MIN records,
+    only fetched); when the commit fails, both are rewound and redone with the outcomes they had: each record
+    is routed (budget, drift, dedupe) and counted once."""
+    settings = settings_factory(partitions=1, labeler={"batch_size": batch_size})
     FailsSecondCommit.commits = 0
-    values = [(f"p{i}".encode(), record(f"p{i}")) for i in range(300)]
+    values = [(f"p{i}".encode(), record(f"p{i}")) for i in range(400)]
     produce(settings, values)  # all queued before the labeler starts: the first batch's commit has a next one to route
     routed: list[str] = []
     remembered: list[int] = []
@@ -241,6 +244,10 @@ def test_a_batch_routed_ahead_of_a_failed_commit_is_kept_not_routed_again(settin
         retries = labeler.metrics.value("labelstream_batch_retries_total", reason="broker")
     assert ledger.duplicated() == {} and set(ledger.routing) == {v[0].decode() for v in values}
     assert retries == 1
-    assert min(remembered) == 50 and max(remembered) >= 100  # the failed batch held 50-99; what was routed ahead was kept too
+    assert min(remembered) == batch_size  # the failed (second) batch
+    if batch_size >= ROUTE_AHEAD_MIN:
+        assert max(remembered) >= 2 * batch_size  # what was routed ahead was kept too
+    else:
+        assert max(remembered) == 2 * batch_size - 1  # fetched ahead, not routed: rewound, nothing to keep
     assert sorted(routed) == sorted(v[0].decode() for v in values)  # nothing routed twice
     assert counted == len(values)

@@ -30,6 +30,10 @@ from labelstream.store.records import RecordStore, StoredRecord
 
 log = logging.getLogger("labelstream.labeler")
 
+# Fewer records than this are stored in Redis on the loop's thread: one round trip costs less than the hand-off
+# to the writer thread and back, which under CPU contention costs milliseconds (low rates: small batches).
+STORE_INLINE_MAX = 64
+
 Where = tuple[str, int, int]
 """(topic, partition, offset) of an input message."""
 
@@ -101,6 +105,8 @@ class RoutingHandler:
         stored = [self._stored(o) for o in outputs if o.routed is not None and (o.outcome != "label" or self.store_auto_labeled)]
         if not stored:
             return _noop
+        if len(stored) < STORE_INLINE_MAX:
+            return self._store_now(stored)
         future = self._writer.submit(self.store.put_many, stored, False, False)  # counted and queued after the commit
 
         def wait() -> None:
@@ -110,6 +116,20 @@ class RoutingHandler:
                 raise RetryLater(f"redis: {exc}") from exc
 
         return wait
+
+    def _store_now(self, stored: list[StoredRecord]) -> Callable[[], None]:
+        """A few records stored on the loop's thread; the waiter raises what Redis raised."""
+        try:
+            self.store.put_many(stored, False, False)
+        except redis.RedisError as exc:
+            failure = RetryLater(f"redis: {exc}")
+            failure.__cause__ = exc
+
+            def fail() -> None:
+                raise failure
+
+            return fail
+        return _noop
 
     def replace(self, message: Message, output: Outcome | None, reason: str) -> Outcome:
         """A dead letter by reference. A dead letter that could not be published keeps its kind and error;

@@ -300,7 +300,9 @@ class TransactionLoop:
         transaction besides its own. At 1k records/s a transaction carries the
         few records that came during the last commit; at 50k/s a full batch.
         A fetch that came back full goes on (more may be queued) until the
-        batch is full or its time is up.
+        batch is full or its time is up; so does a batch that begins with what
+        was fetched ahead during the last commit (what came during the commit
+        is queued behind it).
         """
         batch = _Batch()
         wait = self.max_wait

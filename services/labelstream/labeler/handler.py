@@ -105,7 +105,8 @@ class RoutingHandler:
         return [outcome if outcome is not None else next(routed) for outcome in kept]
 
     def prepare(self, outputs: Sequence[Outcome]) -> Callable[[], None]:
-        """Store the records the learner will need (on a helper thread); the waiter raises RetryLater if Redis fails."""
+        """Store the records the learner will need (on the writer thread, or at once when a few); the waiter raises
+        RetryLater if Redis fails."""
         stored = [self._stored(o) for o in outputs if o.routed is not None and (
             o.outcome != "label" or self.store_auto_labeled or o.routed.prediction.confidence >= self.store_auto_from)]
         if not stored:

@@ -21,6 +21,7 @@ from labeler_support import RunningLabeler, limit_message_bytes
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.labeler import Labeler
+from labelstream.labeler.loop import ROUTE_AHEAD_MIN
 from labelstream.store.connection import connect
 from labelstream.store.records import RecordStore
 
@@ -207,3 +208,46 @@ def test_deferred_records_join_the_relabel_queue_only_once_committed(settings_fa
     assert len(FailsFirstCommits.queue_while_uncommitted) == 2 and deferred
     assert FailsFirstCommits.queue_while_uncommitted == [set(), set()]  # stored in Redis, not queued yet
     assert ledger.duplicated() == {} and queued == deferred
+
+
+class FailsSecondCommit(Producer):
+    """A real producer whose second commit fails once, the broker away for a moment (transient: abort,
+    back off, redo)."""
+
+    commits = 0
+
+    def commit_transaction(self, *args):
+        FailsSecondCommit.commits += 1
+        if FailsSecondCommit.commits == 2:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "injected: broker away", retriable=True, txn_requires_abort=True))
+        return super().commit_transaction(*args)
+
+
+@pytest.mark.parametrize("batch_size", [100, 20], ids=["routed-ahead", "fetched-ahead"])
+def test_a_batch_routed_ahead_of_a_failed_commit_is_kept_not_routed_again(settings_factory, batch_size):
+    """While a batch commits, the next one is routed on a helper thread (or, under ROUTE_AHEAD_MIN records,
+    only fetched); when the commit fails, both are rewound and redone with the outcomes they had: each record
+    is routed (budget, drift, dedupe) and counted once."""
+    settings = settings_factory(partitions=1, labeler={"batch_size": batch_size})
+    FailsSecondCommit.commits = 0
+    values = [(f"p{i}".encode(), record(f"p{i}")) for i in range(400)]
+    produce(settings, values)  # all queued before the labeler starts: the first batch's commit has a next one to route
+    routed: list[str] = []
+    remembered: list[int] = []
+    with RunningLabeler(settings, producer_factory=FailsSecondCommit) as labeler:
+        route, remember = labeler.handler.router.route, labeler.handler.remember
+        labeler.handler.router.route = lambda values_, keys, origins: (routed.extend(k.decode() for k in keys), route(values_, keys, origins))[1]
+        labeler.handler.remember = lambda messages, outputs: (remembered.extend(m.offset() for m in messages), remember(messages, outputs))[1]
+        ledger = wait_for(lambda: len((lg := read_ledger(settings)).routing) == len(values) and lg, 60, "every record routed")
+        time.sleep(0.5)
+        counted = outcome_total(labeler)
+        retries = labeler.metrics.value("labelstream_batch_retries_total", reason="broker")
+    assert ledger.duplicated() == {} and set(ledger.routing) == {v[0].decode() for v in values}
+    assert retries == 1
+    assert min(remembered) == batch_size  # the failed (second) batch
+    if batch_size >= ROUTE_AHEAD_MIN:
+        assert max(remembered) >= 2 * batch_size  # what was routed ahead was kept too
+    else:
+        assert max(remembered) == 2 * batch_size - 1  # fetched ahead, not routed: rewound, nothing to keep
+    assert sorted(routed) == sorted(v[0].decode() for v in values)  # nothing routed twice
+    assert counted == len(values)

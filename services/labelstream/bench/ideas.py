@@ -9,9 +9,12 @@ whether the labeler uses it.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -20,6 +23,7 @@ from labelstream.core.compiled import feature_matrix
 from labelstream.core.encode import encode_label, encode_labels
 from labelstream.core.policy import Prediction
 from labelstream.core.router import Origin
+from labelstream.labeler.transactions import Transactions
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,72 @@ def measure_ideas(raws: list[bytes], routed: list, compiled, xs: list[dict], tim
         *_pair(timer, lambda: [_OriginDataclass("records", 1, i, 1.0) for i in range(len(raws))],
                lambda: [Origin("records", 1, i, 1.0) for i in range(len(raws))]),
     ))
+    ideas.append(Idea(
+        "feature matrix rows", "a Python list per row, filled by column index", "operator.itemgetter over the known columns "
+        "(C), a get per column for a row that lacks one", False,
+        "a one-hot categorical leaves all but one of its columns out of every row, so every row takes the fallback",
+        *_pair(timer, lambda: feature_matrix(compiled.index, xs), lambda: _rows_itemgetter(compiled.index, xs)),
+    ))
+    ideas.append(_produce_idea(raws, timer))
     record_ids = [f"r{i}" for i in range(len(raws))]
     ideas.append(Idea(
         "dedupe window", "OrderedDict, popitem(last=False)", "dict + deque of ids", True, "same semantics (tested)",
         *_pair(timer, lambda: _window_ordered(record_ids), lambda: _window_deque(record_ids)),
     ))
     return ideas
+
+
+class _Output(NamedTuple):
+    topic: str
+    key: bytes
+    value: bytes
+
+
+def _produce_idea(raws: list[bytes], timer: Callable[[Callable], float]) -> Idea:
+    """Queueing a batch's outputs in the Kafka client: a method call a message, or one loop (no broker needed:
+    the client queues what it cannot send yet; the queue is purged after each pass)."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": "127.0.0.1:1", "linger.ms": 60_000, "log_level": 0,
+                         "queue.buffering.max.messages": 1_000_000})
+    wrapper = Transactions({"bootstrap.servers": "127.0.0.1:1"}, factory=lambda _config: producer)
+    wrapper._producer = producer
+    outputs = [_Output("labels", f"r{i}".encode(), raw) for i, raw in enumerate(raws)]
+
+    def each() -> None:
+        for output in outputs:  # as the loop did: its _produce, then Transactions.produce, a message
+            _produce_one(wrapper, output)
+        producer.purge()
+
+    def many() -> None:
+        wrapper.produce_many(outputs)
+        producer.purge()
+
+    before, after = _pair(timer, each, many)
+    return Idea(
+        "produce outputs", "a call a message: TransactionLoop._produce -> Transactions.produce -> produce(topic, value=, key=)",
+        "Transactions.produce_many: one loop over the client's produce(topic, value, key)", True,
+        "same messages in the same order; a message the fast call does not take goes the careful way (tested)",
+        before, after,
+    )
+
+
+def _produce_one(wrapper: Transactions, output: _Output) -> _Output:
+    wrapper.produce(output.topic, output.key, output.value)
+    return output
+
+
+def _rows_itemgetter(index: dict[str, int], xs: list[dict]) -> np.ndarray:
+    """``index`` lists the columns in their order (as CompiledLogistic builds it)."""
+    nan = math.nan
+    get = itemgetter(*index)
+    rows = []
+    for x in xs:
+        try:
+            rows.append(get(x))
+        except KeyError:
+            rows.append([x.get(name, nan) for name in index])
+    return np.array(rows, dtype=float).reshape(len(rows), len(index))
 
 
 @dataclass(frozen=True, slots=True)

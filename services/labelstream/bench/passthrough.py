@@ -6,6 +6,11 @@ first record consumed to the last one delivered.
 
     python -m labelstream.bench.passthrough confluent --source T --sink T2 --count N
     python -m labelstream.bench.passthrough faust --source T --sink T2 --count N
+    python -m labelstream.bench.passthrough transactional --source T --sink T2 --count 0
+
+``transactional`` is the latency floor: the labeler's transaction cycle with
+nothing in it (consume what is queued, produce it, send the offsets, commit;
+the labeler's producer settings), until stopped (``--count 0``) or ``N`` records.
 """
 
 from __future__ import annotations
@@ -63,6 +68,51 @@ def confluent_passthrough(bootstrap: str, source: str, sink: str, count: int, ba
     return {"records": done, "seconds": seconds, "cpu_seconds": cpu}
 
 
+def transactional_passthrough(bootstrap: str, source: str, sink: str, count: int, batch_size: int, wait_ms: int) -> dict:
+    import signal
+
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    group = f"bench-txn-{os.getpid()}"
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
+        "isolation.level": "read_committed", "enable.partition.eof": False,
+    })
+    producer = Producer({
+        "bootstrap.servers": bootstrap, "transactional.id": group, "enable.idempotence": True, "acks": "all",
+        "linger.ms": 1, "compression.type": "lz4", "retry.backoff.ms": 5, "retry.backoff.max.ms": 200,
+    })
+    producer.init_transactions(30)
+    stopped: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopped.append(1))
+    consumer.subscribe([source])
+    done = 0
+    started = cpu_started = None
+    while not stopped and (count <= 0 or done < count):
+        first = consumer.poll(wait_ms / 1000)
+        if first is None:
+            continue
+        messages = [m for m in (first, *consumer.consume(batch_size - 1, 0)) if m.error() is None]
+        if not messages:
+            continue
+        if started is None:
+            started, cpu_started = time.perf_counter(), time.process_time()
+        producer.begin_transaction()
+        last: dict[int, int] = {}
+        for msg in messages:
+            producer.produce(sink, key=msg.key(), value=msg.value())
+            last[msg.partition()] = msg.offset() + 1
+        producer.send_offsets_to_transaction(
+            [TopicPartition(source, p, o) for p, o in last.items()], consumer.consumer_group_metadata(), 10
+        )
+        producer.commit_transaction(30)
+        done += len(messages)
+    consumer.close()
+    if started is None:
+        return {"records": 0, "seconds": 0.0, "cpu_seconds": 0.0}
+    return {"records": done, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}
+
+
 def faust_passthrough(bootstrap: str, source: str, sink: str, count: int, batch_size: int, wait_ms: int) -> dict:
     import faust
 
@@ -109,7 +159,7 @@ def faust_passthrough(bootstrap: str, source: str, sink: str, count: int, batch_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["confluent", "faust"])
+    parser.add_argument("kind", choices=["confluent", "faust", "transactional"])
     parser.add_argument("--bootstrap", default="localhost:9092")
     parser.add_argument("--source", required=True)
     parser.add_argument("--sink", required=True)
@@ -117,7 +167,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--wait-ms", type=int, default=50)
     args = parser.parse_args()
-    run = confluent_passthrough if args.kind == "confluent" else faust_passthrough
+    run = {"confluent": confluent_passthrough, "faust": faust_passthrough, "transactional": transactional_passthrough}[args.kind]
     result = run(args.bootstrap, args.source, args.sink, args.count, args.batch_size, args.wait_ms)
     if result:
         print(json.dumps(result), flush=True)

@@ -30,6 +30,10 @@ from labelstream.store.records import RecordStore, StoredRecord
 
 log = logging.getLogger("labelstream.labeler")
 
+# Fewer records than this are stored in Redis on the loop's thread: one round trip costs less than the hand-off
+# to the writer thread and back, which under CPU contention costs milliseconds (low rates: small batches).
+STORE_INLINE_MAX = 64
+
 Where = tuple[str, int, int]
 """(topic, partition, offset) of an input message."""
 
@@ -101,11 +105,14 @@ class RoutingHandler:
         return [outcome if outcome is not None else next(routed) for outcome in kept]
 
     def prepare(self, outputs: Sequence[Outcome]) -> Callable[[], None]:
-        """Store the records the learner will need (on a helper thread); the waiter raises RetryLater if Redis fails."""
+        """Store the records the learner will need (on the writer thread, or at once when a few); the waiter raises
+        RetryLater if Redis fails."""
         stored = [self._stored(o) for o in outputs if o.routed is not None and (
             o.outcome != "label" or self.store_auto_labeled or o.routed.prediction.confidence >= self.store_auto_from)]
         if not stored:
             return _noop
+        if len(stored) < STORE_INLINE_MAX:
+            return self._store_now(stored)
         future = self._writer.submit(self.store.put_many, stored, False, False)  # counted and queued after the commit
 
         def wait() -> None:
@@ -115,6 +122,20 @@ class RoutingHandler:
                 raise RetryLater(f"redis: {exc}") from exc
 
         return wait
+
+    def _store_now(self, stored: list[StoredRecord]) -> Callable[[], None]:
+        """A few records stored on the loop's thread; the waiter raises what Redis raised."""
+        try:
+            self.store.put_many(stored, False, False)
+        except redis.RedisError as exc:
+            failure = RetryLater(f"redis: {exc}")
+            failure.__cause__ = exc
+
+            def fail() -> None:
+                raise failure
+
+            return fail
+        return _noop
 
     def replace(self, message: Message, output: Outcome | None, reason: str) -> Outcome:
         """A dead letter by reference. A dead letter that could not be published keeps its kind and error;
@@ -154,11 +175,9 @@ class RoutingHandler:
         total = sum(self.routed.values())
         metrics.set_review_budget_used(self.routed["review"] / total if total else 0.0)
         reviews = sum(n for (outcome, _reason), n in outcomes.items() if outcome == "review")
-        if reviews:
-            self._writer.submit(self._count_reviews, reviews)
         deferred = {o.routed.record.id: o.routed_at for o in outputs if o.outcome == "deferred" and o.routed is not None}
-        if deferred:
-            self._writer.submit(self._queue_deferred, deferred)
+        if reviews or deferred:
+            self._writer.submit(self._count_and_queue, reviews, deferred)  # one Redis round trip
         self.drift.handle(self.router.engine)
 
     def remember(self, messages: Sequence[Message], outputs: Sequence[Outcome]) -> None:
@@ -179,22 +198,17 @@ class RoutingHandler:
     def close(self) -> None:
         self._writer.shutdown(wait=True)
 
-    def _count_reviews(self, n: int) -> None:
-        """After the commit: the review-backlog counter (approximate across crashes: a crash here skips it)."""
-        try:
-            self.store.count_reviews(n)
-        except redis.RedisError as exc:
-            log.warning("review backlog counter not updated (+%d): %s", n, exc)
-
-    def _queue_deferred(self, waiting_since: dict[str, float]) -> None:
-        """After the commit: deferred records join the relabel queue (a crash or Redis away here: they stay
-        deferred, never relabeled twice; relabel is at most once, RELIABILITY.md). Runs on the writer thread;
-        with Redis away, the ids wait for the next commit's call."""
+    def _count_and_queue(self, reviews: int, waiting_since: dict[str, float]) -> None:
+        """After the commit, in one Redis round trip: the review-backlog counter (approximate across crashes: a
+        crash or Redis away here skips it) and the deferred records into the relabel queue (a crash or Redis away
+        here: they stay deferred, never relabeled twice; relabel is at most once, RELIABILITY.md). Runs on the
+        writer thread; with Redis away, the deferred ids wait for the next commit's call."""
         self._unqueued.update(waiting_since)
         try:
-            self.store.queue_deferred(self._unqueued)
+            self.store.count_and_queue(reviews, self._unqueued)
         except redis.RedisError as exc:
-            log.warning("%d deferred records not queued for relabel yet: %s", len(self._unqueued), exc)
+            log.warning("review backlog counter not updated (+%d), %d deferred records not queued for relabel yet: %s",
+                        reviews, len(self._unqueued), exc)
             return
         self._unqueued = {}
 

@@ -13,9 +13,15 @@ transactional producer, the offsets and every failure. One cycle:
    ``commit_interval_ms`` since the first (group commit: what arrives during
    a transaction goes into the next one, so the batch grows with the rate);
 3. **commit**: wait for the handler's side effects, add the input offsets,
-   commit: the outputs and the offsets become visible together or not at all;
-4. **after the commit**: the handler counts (metrics, counters a redone batch
-   must not inflate).
+   commit: the outputs and the offsets become visible together or not at all.
+   Meanwhile a helper thread routes what is queued for the next batch (the
+   commit waits on the broker with the GIL released): fetched before the
+   commit, published in the next transaction, or kept and rewound with this
+   batch when it does not commit (fewer than ``ROUTE_AHEAD_MIN`` records are
+   routed after the commit instead; what arrives during the commit joins the
+   next batch either way). Transactions stay strictly one at a time;
+4. **after the commit**: the routing ahead is joined, then the handler counts
+   (metrics, counters a redone batch must not inflate, drift reactions).
 
 When a batch does not commit, the loop aborts it and seeks its partitions
 back to the batch's first offsets (which are the committed ones), and the
@@ -46,6 +52,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,6 +75,9 @@ INIT_TIMEOUT = 10.0
 # Backoff after a failed batch: doubles from MIN to MAX (with jitter), back to MIN after a commit.
 MIN_BACKOFF = 0.25
 MAX_BACKOFF = 10.0
+# Fewer records queued at a commit are routed after it on the loop's thread, not ahead on the helper thread:
+# routing them takes less than the two thread hand-offs, which under CPU contention cost milliseconds each.
+ROUTE_AHEAD_MIN = 64
 # One record whose transaction fails this often (abortable, unattributed) while the broker answers is dead-lettered.
 SINGLE_RECORD_ATTEMPTS = 3
 
@@ -151,6 +161,22 @@ class _Batch:
         self.outputs += outputs
 
 
+@dataclass
+class _Ahead:
+    """Messages fetched for the next batch, routed on the helper thread while this one commits
+    (``routing`` is ``None`` for a few: they are routed on the loop's thread when their batch begins)."""
+
+    messages: list[Message]
+    wanted: int
+    routing: Future | None  # -> (outputs, seconds spent routing)
+
+    def outputs(self) -> tuple[list[Output], float]:
+        return self.routing.result()
+
+
+_DROPPED = _Ahead([], 0, Future())
+"""What :meth:`TransactionLoop._route_ahead` answers when a rebalance took the batch away."""
+
 Retried = Callable[[str], None]
 """Called with the reason of each batch retry (for the retries metric)."""
 
@@ -189,6 +215,9 @@ class TransactionLoop:
         self._single_failures: dict[tuple[str, int, int], int] = {}
         self._stop = threading.Event()
         self._last_consumer_error = 0.0
+        # Routes the next batch while this one commits (one thread: routing stays in input order).
+        self._router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-ahead")
+        self._ahead: _Ahead | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -219,6 +248,8 @@ class TransactionLoop:
 
     def close(self) -> None:
         """Abort what is open and leave the group."""
+        self._router.shutdown(wait=True)
+        self._ahead = None  # routed, never published: fetched again from the committed offsets
         self.transactions.abort(10)
         try:
             self.consumer.close()
@@ -269,27 +300,42 @@ class TransactionLoop:
         transaction besides its own. At 1k records/s a transaction carries the
         few records that came during the last commit; at 50k/s a full batch.
         A fetch that came back full goes on (more may be queued) until the
-        batch is full or its time is up.
+        batch is full or its time is up; so does a batch that begins with what
+        was fetched ahead during the last commit (what came during the commit
+        is queued behind it).
         """
         batch = _Batch()
         wait = self.max_wait
+        ahead, self._ahead = self._ahead, None
         while len(batch.messages) < self._limit:
-            wanted = min(self._limit - len(batch.messages), self._fetch_size())
-            chunk = self._fetch(wanted, wait)
-            if self._dropped:  # partitions were revoked meanwhile: what we hold is not ours to commit
-                self._drop(batch.messages + chunk)
-                return None
-            if not chunk:
-                break
-            routing = time.perf_counter()
-            outputs = self._route(chunk)
+            if ahead is not None:  # fetched (and routed, unless a few) while the last batch committed
+                chunk, wanted = ahead.messages, ahead.wanted
+                if ahead.routing is None:
+                    routing = time.perf_counter()
+                    outputs = self._route(chunk)
+                else:
+                    outputs, routed = ahead.outputs()
+                    routing = time.perf_counter() - routed
+                ahead = None
+                took_all = False  # what came during the commit is queued behind it: fetch on
+            else:
+                wanted = min(self._limit - len(batch.messages), self._fetch_size())
+                chunk = self._fetch(wanted, wait)
+                if self._dropped:  # partitions were revoked meanwhile: what we hold is not ours to commit
+                    self._drop(batch.messages + chunk)
+                    return None
+                if not chunk:
+                    break
+                routing = time.perf_counter()
+                outputs = self._route(chunk)
+                took_all = len(chunk) < wanted
             batch.waiters.append(self.handler.prepare(outputs))
             try:
                 if not self.transactions.in_transaction:
                     self.transactions.begin()
                     batch.started = time.perf_counter()
-                for index, (message, output) in enumerate(zip(chunk, outputs, strict=True)):
-                    outputs[index] = self._produce(message, output)
+                for index, rejected in self.transactions.produce_many(outputs).items():
+                    outputs[index] = self._rejected(chunk[index], outputs[index], rejected)
             except TransactionFailed as failure:
                 batch.add(chunk, outputs)
                 self._fail(batch, failure)
@@ -297,7 +343,7 @@ class TransactionLoop:
             batch.add(chunk, outputs)
             now = time.perf_counter()
             self._observe_routing(len(chunk), now - routing)
-            if len(chunk) < wanted or now - batch.started >= self.commit_interval:
+            if took_all or now - batch.started >= self.commit_interval:
                 break  # took all that was queued, or its time is up: commit now
             wait = 0.0
         return batch
@@ -331,19 +377,19 @@ class TransactionLoop:
                 outputs.append(self.handler.replace(message, None, f"routing raised {type(exc).__name__}: {exc}"[:500]))
         return outputs
 
-    def _produce(self, message: Message, output: Output) -> Output:
-        """Produce one output; one the client refuses outright is replaced by a dead letter by reference."""
-        try:
-            self.transactions.produce(output.topic, output.key, output.value)
-            return output
-        except MessageRejected as exc:
-            replacement = self.handler.replace(message, output, f"its outcome ({len(output.value)} bytes) was refused: {exc}")
-            log.warning("%s[%d]@%d: outcome refused (%s), dead-lettered by reference", message.topic(), message.partition(), message.offset(), exc)
-            self.transactions.produce(replacement.topic, replacement.key, replacement.value)
-            return replacement
+    def _rejected(self, message: Message, output: Output, exc: MessageRejected) -> Output:
+        """An output the client refused outright: a dead letter by reference takes its place (produced now)."""
+        replacement = self.handler.replace(message, output, f"its outcome ({len(output.value)} bytes) was refused: {exc}")
+        log.warning("%s[%d]@%d: outcome refused (%s), dead-lettered by reference", message.topic(), message.partition(), message.offset(), exc)
+        self.transactions.produce(replacement.topic, replacement.key, replacement.value)
+        return replacement
 
     def _commit(self, batch: _Batch) -> None:
-        """Wait for the side effects, add the offsets, commit; on failure see :meth:`_fail`."""
+        """Route what is queued ahead (:meth:`_route_ahead`), wait for the side effects, add the offsets,
+        commit; on failure see :meth:`_fail`. The handler counts only once the routing ahead is joined."""
+        ahead = self._route_ahead(batch)
+        if ahead is _DROPPED:
+            return
         try:
             for wait in batch.waiters:
                 wait()
@@ -352,13 +398,41 @@ class TransactionLoop:
                 self.transactions.send_offsets(offsets, self.consumer.consumer_group_metadata(), SEND_OFFSETS_TIMEOUT)
             self._commit_transaction()
         except (RetryLater, TransactionFailed) as failure:
-            self._fail(batch, failure)
+            self._fail(batch, failure, ahead)
             return
         seconds = time.perf_counter() - batch.started
+        if ahead is not None and ahead.routing is not None:
+            ahead.outputs()  # joined before the handler counts (drift reactions touch the engine it routes with)
         self.state.succeeded()
         self._backoff = 0.0
         self._after_commit(offsets)
         self.handler.committed(batch.messages, batch.outputs, seconds)
+        self._ahead = ahead
+
+    def _route_ahead(self, batch: _Batch) -> _Ahead | None:
+        """Fetch what is queued now (no wait) and route it on the helper thread while ``batch`` commits.
+
+        Not while bisecting (the next batch's size is what isolates a culprit).
+        ``None`` when nothing is queued; ``_DROPPED`` when the partitions were
+        revoked during the fetch (``batch`` and the fetch are dropped: not ours to commit).
+        """
+        if self._limit < self.batch_size:
+            return None
+        wanted = min(self._limit, self._fetch_size())
+        chunk = self._fetch(wanted, 0.0)
+        if self._dropped:
+            self._drop(batch.messages + chunk)
+            return _DROPPED
+        if not chunk:
+            return None
+        if len(chunk) < ROUTE_AHEAD_MIN:
+            return _Ahead(chunk, wanted, None)
+        return _Ahead(chunk, wanted, self._router.submit(self._route_timed, chunk))
+
+    def _route_timed(self, messages: list[Message]) -> tuple[list[Output], float]:
+        started = time.perf_counter()
+        outputs = self._route(messages)
+        return outputs, time.perf_counter() - started
 
     def _commit_transaction(self) -> None:
         """Commit; after a timeout (outcome unknown) commit again, for as long as it takes (each call guarded)."""
@@ -376,8 +450,9 @@ class TransactionLoop:
 
     # -- failures ------------------------------------------------------------------------------
 
-    def _fail(self, batch: _Batch, failure: TransactionFailed | RetryLater) -> None:
-        """Abort, keep the batch's outputs for the redo, rewind; then fix, bisect or wait by the kind of failure."""
+    def _fail(self, batch: _Batch, failure: TransactionFailed | RetryLater, ahead: _Ahead | None = None) -> None:
+        """Abort, keep the batch's outputs (and those routed ahead) for the redo, rewind; then fix, bisect or
+        wait by the kind of failure."""
         kind = failure.kind if isinstance(failure, TransactionFailed) else "redis"
         error = str(failure)
         log.warning("batch of %d not committed (%s): %s", len(batch.messages), kind, error)
@@ -407,7 +482,13 @@ class TransactionLoop:
             self._backoff = MIN_BACKOFF if not self._backoff else min(self._backoff * 2, MAX_BACKOFF)
         self.on_retry(reason)
         self.handler.remember(batch.messages, batch.outputs)
-        self._rewind(batch.messages)
+        if ahead is None:
+            self._rewind(batch.messages)
+            return
+        if ahead.routing is not None:
+            outputs, _seconds = ahead.outputs()  # routed once: the redo publishes them as they are
+            self.handler.remember(ahead.messages, outputs)
+        self._rewind(batch.messages + ahead.messages)  # each partition back to its first offset in either
 
     def _culprits(self, batch: _Batch, failures: list) -> dict[int, str]:
         """Which inputs' outputs the broker refused (matched by topic, key and value)."""

@@ -158,6 +158,17 @@ class RecordStore:
         """``n`` more review requests published (the review-backlog counter)."""
         self.client.incrby(self.review_open_key, n)
 
+    def count_and_queue(self, reviews: int, waiting_since: Mapping[str, float]) -> None:
+        """:meth:`count_reviews` and :meth:`queue_deferred` in one round trip (a pipeline, not a transaction:
+        on an error either may have been applied; both are safe to lose or, for the queue, to repeat)."""
+        pipe = self.client.pipeline(transaction=False)
+        if reviews:
+            pipe.incrby(self.review_open_key, reviews)
+        if waiting_since:
+            pipe.zadd(self.deferred_key, dict(waiting_since))
+        if len(pipe):
+            pipe.execute()
+
     def get(self, record_id: str) -> StoredRecord | None:
         """The stored record, or ``None`` when unknown or expired."""
         raw = self.client.get(self._key(record_id))

@@ -178,6 +178,11 @@ class PolicySettings(_Section):
         description="The share of right answers reviewers give at most; below 1 the contract holds against the truth "
         "only if reviewers err independently of the model (docs/contract.md). 1: no assumption.",
     )
+    reviewer_accuracy_from_overlap: bool = Field(
+        False,
+        description="Measure how accurate reviewers are at most from overlap items (review.overlap_share) and lower "
+        "the agreement bar to match: half the error goes to that bound (docs/contract.md, Noisy reviewers).",
+    )
     scan_starts: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
         (0.99, 0.9, 0.7),
         min_length=1,

@@ -113,3 +113,14 @@ def test_wrong_answers_are_learned_but_precision_is_measured_against_the_label_c
     assert 0.12 <= wrong / len(reviewed) <= 0.28  # the human labels carry the reviewer's mistakes
     labeled = [o for o in result.outcomes if o.label is not None]
     assert result.report["label_accuracy"] == pytest.approx(sum(o.label == o.true_label for o in labeled) / len(labeled))
+
+
+def test_overlap_items_get_a_second_answer_within_the_budget_and_teach_the_reviewer_bound(sea_csv):
+    settings = load_settings(policy={"review_budget_share": 0.3, "reviewer_accuracy_from_overlap": True},
+                             review={"overlap_share": 0.5})
+    simulation = Simulation(settings, reviewer=SimulatedReviewer(error_rate=0.1, seed=1))
+    report = simulation.run(open_rows(sea_csv, label_column="label", id_column="id")).report
+    bound = simulation.engine.policy.reviewer_bound
+    assert report["overlap_answers"] == bound.pairs > 50
+    assert report["review_share"] + report["overlap_answers"] / 1500 <= 0.3 + 2 / 1500  # second answers spend budget
+    assert bound.agreements < bound.pairs  # two reviewers wrong 10 % of the time disagree sometimes

@@ -1,7 +1,7 @@
 """End to end: the real labeler, learner and simulated reviewer on the real broker, scraped by a real Prometheus.
 
-A SEA stream whose concept switches halfway (variant 0 -> 3) is produced to
-``records`` (and a few messages that are not records); the services label it
+A SEA stream whose labels swap halfway (every ``True`` becomes ``False`` and
+back) is produced to ``records`` (and a few messages that are not records); the services label it
 under the precision contract, the reviewer answers from the label column,
 the learner learns. Then, through Prometheus's HTTP API: every
 dashboard query returns data, every alert rule evaluates without error, and
@@ -27,9 +27,19 @@ from stack_support import unique_settings, wait_for_consumer_group
 pytestmark = pytest.mark.integration
 
 RECORDS = 4000
+SWAPPED = {"True": "False", "False": "True"}
 
 def write_stream(path: Path) -> int:
-    rows = sea_with_drift(RECORDS, RECORDS // 2, seed=3)
+    """SEA with its labels swapped from the middle on.
+
+    A drift every detector must see: what is under test here is the path from a
+    detection to the metric, the dashboard and the alert, not the detectors'
+    power (tests/core/test_drift.py). A milder change (SEA variant 0 -> 3, a
+    threshold moved from 8 to 9.5) went unseen in about one run in four: ~300
+    reviews after it, near a boundary the model was relearning.
+    """
+    half = RECORDS // 2
+    rows = [(x, label if i < half else SWAPPED[label]) for i, (x, label) in enumerate(sea_with_drift(RECORDS, half, seed=3))]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "x0", "x1", "x2", "label"])

@@ -91,3 +91,31 @@ def test_the_bound_never_raises_the_accuracy_the_user_assumed():
     policy.learn(Evidence(Prediction.from_probabilities({"a": 0.99, "b": 0.01}), "a", reason="cold_start",
                           context={"outcome": "review", "generation": 0, "p_review": 1.0}))
     assert policy.calibrator.bar == pytest.approx(agreement_bar(0.95, 0.9))
+
+
+def ever_proves_with_a_moving_bar(seed: int, final_accuracy: float, answers: int = 800) -> bool:
+    """A model exactly at the target everywhere, reviewers right 97 % of the time; the calibrator's assumed
+    accuracy steps down from 1 to ``final_accuracy`` as a bound would (after 50, 100, 150 answers). Every
+    answer bets on 0.9 (scores in [0.9, 1])."""
+    rng = random.Random(seed)
+    steps = {50: 0.99, 100: 0.98, 150: final_accuracy}
+    cal = PrecisionCalibrator(0.95, 0.95, grid=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99), scan_starts=(0.99, 0.9),
+                              check_window=0)
+    for n in range(answers):
+        if n in steps:
+            cal.set_reviewer_accuracy(max(steps[n], final_accuracy))
+        right, reviewer_right = rng.random() < 0.95, rng.random() < ACCURACY
+        cal.learn_one("a", rng.uniform(0.9, 1.0), right == reviewer_right)  # agreement with the (binary) reviewer
+        if cal.threshold("a") is not None:
+            return True
+    return False
+
+
+def test_a_bar_that_steps_down_to_the_true_accuracy_keeps_the_promise():
+    runs = 30
+    assert sum(ever_proves_with_a_moving_bar(seed, ACCURACY) for seed in range(runs)) <= binom.ppf(0.999, runs, ALPHA)
+
+
+def test_the_moving_bar_harness_catches_a_bar_below_the_true_accuracy():
+    runs = 6
+    assert sum(ever_proves_with_a_moving_bar(seed, 0.9) for seed in range(runs)) > binom.ppf(0.999, runs, ALPHA)

@@ -7,7 +7,9 @@ never skip, when the broker or Redis is not there.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     if unmarked:
         raise pytest.UsageError("tests that use the broker or Redis need @pytest.mark.integration: " + ", ".join(unmarked))
+
+
+REPO = Path(__file__).resolve().parents[1]
+_LITTER_BEFORE = pytest.StashKey[set[str]]()
+
+
+def _untracked() -> set[str]:
+    """Untracked, not ignored paths of the checkout, empty directories included (``git status`` hides those)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard", "--directory"],
+            cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return set()  # not a git checkout: nothing to compare
+    return set(listed.stdout.splitlines())
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_LITTER_BEFORE] = _untracked()
+
+
+_LITTER = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite leaves the checkout as it found it: a test or a service it started writes under ``tmp_path``."""
+    before = session.config.stash.get(_LITTER_BEFORE, None)
+    if before is None:
+        return
+    litter = sorted(_untracked() - before)
+    session.config.stash[_LITTER] = litter
+    if litter:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    litter = terminalreporter.config.stash.get(_LITTER, [])
+    if litter:
+        terminalreporter.section("files left in the checkout", red=True)
+        terminalreporter.write_line(
+            "error: the tests left new files in the checkout: " + ", ".join(litter) + " (write them under tmp_path)",
+            red=True,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,18 @@ answers when it comes, as model training only (no second evidence). The hold
 is written to Redis before the request is sent, so that a replayed answer is
 held again, never learned alone as well; the request's delivery is confirmed
 before any snapshot holds the answer's offset, so it is never lost.
+
+Self-training (``self_training.enabled``, docs/self-training.md): a second
+agent reads ``labels`` back; an automatic label (``auto``/``weak``) scored at
+least ``self_training.min_confidence`` is joined with its features (the
+labeler keeps those auto-labels in Redis when self-training is on) and
+learned with weight ``self_training.weight``, while the policy's audits allow
+(:mod:`labelstream.core.self_training`). Its offsets are in the snapshots
+like the corrections', so a crash replays exactly the labels no version
+holds. The learner reads uncommitted messages (faust): a label of a batch the
+labeler redid after an aborted transaction is read twice and learned once (a
+window of recent ids); one whose transaction never committed may be learned
+(the model's own sure prediction, at a weight below 1).
 """
 
 from __future__ import annotations
@@ -57,11 +69,13 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import orjson
 import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, decode_correction
+from labelstream.core.policy import Prediction
 from labelstream.core.schemas import Correction, DeadLetter, FlaggedAnswer, Label, Record, ReviewRequest
 from labelstream.core.snapshot import ModelState
 from labelstream.drift_handling import DriftHandler, build_monitor
@@ -89,6 +103,8 @@ STALL_SECONDS = 60.0
 LIVENESS_SECONDS = 90.0
 # Corrections that are not learned, by kind -> the result counted (labelstream_corrections_total).
 NOT_LEARNED = {"overlap": "overlap_answer", "retraction": "retracted"}
+# Labels on ``labels`` that self-training may learn (not the human ones: those came as corrections).
+AUTO_METHODS = frozenset({"auto", "weak"})
 # A second review is served before new records: the model waits for it.
 SECOND_REVIEW_PRIORITY = 1.0
 
@@ -104,6 +120,8 @@ class Learner:
         self.offsets: dict[str, int] = {}
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
+        self._self_taught = 0  # auto-labels learned since the last version (self-training)
+        self._snapshotting = False  # from taking a snapshot's state to storing it: the agents wait (_snapshot_stored)
         self._pending_acks: list[tuple[Any, Any]] = []
         # Deliveries of the human labels and dead letters sent since the last version (see _delivered).
         self._sends: list[Awaitable[Any]] = []
@@ -151,7 +169,7 @@ class Learner:
     def _build_app(self) -> faust.App:
         s = self.settings
         faust_dirs = Path(tempfile.gettempdir()) / "labelstream-faust"
-        faust_dirs.mkdir(exist_ok=True)
+        faust_dirs.mkdir(parents=True, exist_ok=True)
         app = faust.App(
             s.learner.app_id,
             **faust_broker_settings(s.kafka),
@@ -159,7 +177,8 @@ class Learner:
             key_serializer="raw",
             web_enabled=False,
             # faust makes a data directory for tables even when there are none (the learner keeps its state
-            # in Redis): in the temp dir, not "<app_id>-data" in whatever directory the learner was started in.
+            # in Redis): in the temp dir, not "<app_id>-data" in whatever directory the learner was started in;
+            # removed on stop when it holds no file.
             datadir=faust_dirs / f"{s.learner.app_id}-data",
             stream_wait_empty=False,
             topic_disable_leader=True,
@@ -177,6 +196,8 @@ class Learner:
         self.review_topic = app.topic(s.topics.review, value_serializer="raw", key_serializer="raw")
         self.versions_topic = app.topic(s.topics.model_versions, value_serializer="raw", key_serializer="raw")
         app.agent(self.corrections_topic, name="learn-corrections")(self._agent)
+        if self.engine.self_training is not None:
+            app.agent(self.labels_topic, name="self-training")(self._self_training_agent)
         app.timer(interval=s.learner.publish_every_seconds)(self._on_timer)
         app.timer(interval=1.0)(self._heartbeat)
         app.on_before_shutdown.connect(self._on_shutdown)
@@ -190,6 +211,44 @@ class Learner:
             self._pending_acks.append((stream, event))
             if len(self._unpublished) >= self.settings.learner.publish_every_corrections and not self._publishing:
                 await self._publish()
+
+    async def _self_training_agent(self, stream: faust.StreamT) -> None:
+        async for event in stream.noack().events():
+            await self._self_train(event.message)
+            self._pending_acks.append((stream, event))
+
+    async def _self_train(self, message: Any) -> None:
+        """Learn one auto-label read back from ``labels`` if it is sure enough (see the module docstring)."""
+        tp = f"{message.topic}:{message.partition}"
+        if message.offset < self.offsets.get(tp, 0):
+            return
+        trainer = self.engine.self_training
+        label = _auto_label(message.value)
+        record_id = message.key.decode() if message.key else ""
+        if label is None or label[1] < trainer.min_confidence or not record_id or not trainer.first_time(record_id):
+            self.offsets[tp] = message.offset + 1
+            return
+        stored = await self._get_stored(record_id)
+        await self._snapshot_stored()
+        # From here to the offset, no await: a snapshot holds this label's learning and its offset, or neither.
+        if stored is None:
+            trainer.unjoinable += 1
+        else:
+            subject = _record_of(stored) if self.engine.needs_record else stored.features
+            name, confidence = label
+            if self.engine.learn_auto_label(subject, Prediction({name: confidence}, name, confidence)):
+                self._self_taught += 1
+        self.offsets[tp] = message.offset + 1
+
+    async def _snapshot_stored(self) -> None:
+        """Wait while a snapshot is being taken; the last await before an agent learns.
+
+        A snapshot copies the offsets first and pickles the model when it stores it, after
+        awaiting the deliveries: what an agent learned in between was in the model and not
+        in the offsets, so a crash before the next version replayed it (learned twice).
+        """
+        while self._snapshotting:
+            await asyncio.sleep(0.01)
 
     async def _handle(self, message: Any) -> None:
         """Learn one correction (or dead-letter it), unless the latest snapshot already holds it."""
@@ -225,6 +284,7 @@ class Learner:
             return None
         # A second review's consensus: its first answer was evidence already (see the module docstring).
         held = await self._redis(self.second_reviews.get, correction.id) if correction.kind == "consensus" else None
+        await self._snapshot_stored()  # the last await before the learning and its offset
         self._referee_challenger(stored.features, correction.label)
         generation = getattr(self.engine.policy, "drift_generation", 0)
         # With labeling functions or a text featurizer the whole record goes in (LF votes, its text).
@@ -299,6 +359,7 @@ class Learner:
         self._deliveries.append(
             await self.review_topic.send(key=correction.id.encode(), value=request.model_dump_json().encode())
         )
+        await self._snapshot_stored()
         # From here to the offset, no await: a snapshot holds all of this answer's effects or none.
         detector.learn_one(probabilities, correction.label, flagged=True)
         generation = getattr(self.engine.policy, "drift_generation", 0)
@@ -374,7 +435,7 @@ class Learner:
     async def _on_timer(self) -> None:
         if self._publishing:  # a publish waits for Redis
             return
-        if self._unpublished:
+        if self._unpublished or self._self_taught:
             await self._publish()
         elif self._pending_acks:  # only skipped or dead-lettered events: nothing to snapshot
             count, sends, self._sends = len(self._pending_acks), self._sends, []
@@ -386,6 +447,7 @@ class Learner:
     async def _publish(self) -> None:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
         self._adopt_rollback()
+        self._snapshotting = True  # the agents do not learn until the state is stored or frozen (_snapshot_stored)
         state = ModelState(
             model=self.engine.model,
             featurizer=self.engine.featurizer,
@@ -396,6 +458,7 @@ class Learner:
         )
         self._challenger_won = False
         held_acks, held_unpublished = len(self._pending_acks), len(self._unpublished)  # what this version holds
+        self._self_taught = 0
         sends, self._sends = self._sends, []  # the labels of the corrections this version holds
         await self._confirm_deliveries()
         self._publishing = True
@@ -409,7 +472,9 @@ class Learner:
                 self._last_error = f"redis: {exc}"
                 log.warning("redis unavailable, model version not published yet, retrying: %s", exc)
                 state = copy.deepcopy(state)
+                self._snapshotting = False
                 await asyncio.sleep(0.5)
+        self._snapshotting = False
         self._publishing = False
         self._last_error = ""
         self.engine.model_version = version
@@ -475,7 +540,7 @@ class Learner:
             await stream.ack(event)
 
     async def _on_shutdown(self, *_args: Any, **_kwargs: Any) -> None:
-        if self._unpublished:
+        if self._unpublished or self._self_taught:
             await self._publish()
 
     def _corrections_waiting(self) -> bool:
@@ -536,6 +601,7 @@ class Learner:
         finally:
             stop_metrics_server(server)
             self.events.flush(5)
+            _remove_empty_dirs(Path(self.app.conf.datadir))
 
 
 class _Worker(faust.Worker):
@@ -564,6 +630,27 @@ def _record_of(stored: StoredRecord) -> Record | dict[str, Any]:
         return Record.model_validate_json(stored.record_json)
     except ValueError:
         return stored.features
+
+
+def _auto_label(value: bytes | None) -> tuple[str, float] | None:
+    """(label, score) of an automatic label on ``labels``; ``None`` for a human one or anything unreadable."""
+    try:
+        data = orjson.loads(value or b"")
+        if data.get("method") in AUTO_METHODS:
+            return str(data["label"]), float(data["confidence"])
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+        pass
+    return None
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    """Remove ``root`` and the directories under it, bottom-up, as far as they hold no file."""
+    for path in [*sorted(root.rglob("*"), reverse=True), root]:
+        if path.is_dir():
+            try:
+                path.rmdir()
+            except OSError:
+                pass  # not empty: a file in it is kept
 
 
 def _exit_after(seconds: float) -> None:

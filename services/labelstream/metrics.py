@@ -508,12 +508,20 @@ def all_metric_names() -> set[str]:
     """Every ``labelstream_`` sample name a service can expose (to check dashboards and alert rules)."""
     from types import SimpleNamespace
 
+    from labelstream.core.imbalance import ClassMixMonitor
     from labelstream.core.label_errors import LabelErrorDetector
     from labelstream.label_error_metrics import register_label_error_metrics
     from labelstream.review.metrics import ReviewMetrics  # the review service's own set (it imports this module)
+    from labelstream.weak_metrics import MethodsCollector
 
     learner = Metrics(service="names")
     register_label_error_metrics(learner, SimpleNamespace(label_errors=LabelErrorDetector()))  # label_errors enabled
+    mix = ClassMixMonitor()
+    mix.observe_auto("a"), mix.observe_answer("a")  # the distance is exported once both windows hold a label
+    learner.registry.register(MethodsCollector(SimpleNamespace(  # each labeling method switched on
+        class_mix=mix, self_training=SimpleNamespace(learned=0, paused=0, unjoinable=0), committee=SimpleNamespace(disagreed=0),
+        rare_reserve=SimpleNamespace(reviewed=0),
+    )))
     names = metric_names(learner.registry) | metric_names(ReviewMetrics().registry)
     return {name for name in names if name.startswith("labelstream_")}
 

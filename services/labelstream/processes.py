@@ -48,6 +48,8 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if "TMPDIR" in self.env:
+            Path(self.env["TMPDIR"]).mkdir(parents=True, exist_ok=True)  # tempfile ignores a TMPDIR that is not there
         log = self.log_path.open("ab")
         log.write(f"\n--- start {self.starts + 1} at {time.strftime('%H:%M:%S')} ---\n".encode())
         log.flush()
@@ -122,8 +124,13 @@ class ServiceProcess:
 def service(
     settings: Settings, kind: str, log_dir: Path, *extra_args: str, instance: str | None = None, env: dict | None = None
 ) -> ServiceProcess:
-    """A (not yet started) ``labelstream run <kind>`` process for ``settings``."""
-    child_env = {**os.environ, **settings_to_env(settings), **(env or {})}
+    """A (not yet started) ``labelstream run <kind>`` process for ``settings``.
+
+    Its temporary files (the learner's faust data directory among them) go under
+    ``log_dir/tmp``, next to its log: a test's services write only under its
+    ``tmp_path``, never into the directory the tests were started from.
+    """
+    child_env = {**os.environ, **settings_to_env(settings), "TMPDIR": str(log_dir / "tmp"), **(env or {})}
     port = None
     if kind in _PORT_SETTING:
         port = free_port()

@@ -380,7 +380,8 @@ class LabelErrorSettings(_Section):
 class SelfTrainingSettings(_Section):
     """Self-training (labelstream.core.self_training): the model also learns its surest auto-labels.
 
-    Off by default: on the benchmark it did not pay (BENCHMARKS.md, "Labeling methods").
+    Off by default: on the benchmark it did not pay (BENCHMARKS.md, "Labeling methods"). In the services the
+    labeler keeps the sure auto-labels' features in Redis and the learner learns them (docs/self-training.md).
     """
 
     enabled: bool = Field(False, description="Learn auto-labels scored at least min_confidence, with weight `weight`.")

@@ -113,6 +113,7 @@ class MethodsCollector(Collector):
     - ``labelstream_class_mix_distance``: total variation distance between the two (0: same mix);
     - ``labelstream_self_training_learned_total``, ``labelstream_self_training_paused_total``: auto-labels
       the model learned / refused while audits showed precision below the target;
+      ``labelstream_self_training_unjoinable_total``: sure auto-labels whose features the learner did not find;
     - ``labelstream_committee_disagreements_total``: auto-labels the committee did not all predict;
     - ``labelstream_rare_class_reviews_total``: reviews from the rare-class reserve.
     """
@@ -143,6 +144,9 @@ class MethodsCollector(Collector):
             yield CounterMetricFamily("labelstream_self_training_paused",
                                       "Sure auto-labels not learned: audits showed precision below the target.",
                                       value=float(trainer.paused))
+            yield CounterMetricFamily("labelstream_self_training_unjoinable",
+                                      "Sure auto-labels the learner could not learn: features not in Redis.",
+                                      value=float(trainer.unjoinable))
         committee = getattr(engine, "committee", None)
         if committee is not None:
             yield CounterMetricFamily("labelstream_committee_disagreements",

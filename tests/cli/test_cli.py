@@ -59,6 +59,12 @@ def test_every_command_has_plain_help_that_is_not_cut(command):
     assert not set("╭╮╰╯│…") & set(result.output), "help must be plain text, never boxed or cut"
     commands = result.output.partition("Commands:")[2]
     assert "..." not in commands, "a command's help was cut"
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80, "wider than 80 columns"
+    split = [line.strip() for line in lines if line.rstrip().endswith("-") and line.rstrip()[-2:-1].isalnum()]
+    assert not split, f"a word or option name split at its hyphen across lines (reword it): {split}"
+    options = [line for line in lines if line.lstrip().startswith("--")]
+    assert not [line for line in options if "<list[" in line], "a repeatable option needs a metavar naming one value"
 
 
 def test_every_command_that_lists_or_describes_has_json():

@@ -37,3 +37,9 @@ def test_help_version_and_usage_errors_import_no_heavy_library():
     assert loaded_by("--version") == []
     assert loaded_by("run", "reviewer-sim", "--help") == []
     assert loaded_by("produce", "--no-such-option") == []
+
+
+def test_listing_the_datasets_imports_no_heavy_library():
+    """``datasets list`` reads the specs; river loads only when a stream is made (``datasets export``)."""
+    assert loaded_by("datasets", "list") == []
+    assert loaded_by("datasets", "list", "--json") == []

@@ -19,12 +19,14 @@ from river.datasets import synth
 
 from labelstream.core.drift import DriftMonitor
 from labelstream.core.engine import LabelingEngine
+from labelstream.core.imbalance import ClassMixMonitor
 from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Evidence, ThresholdPolicy
 from labelstream.core.schemas import Record
 from labelstream.label_error_metrics import register_label_error_metrics
 from labelstream.metrics import OVERALL, Metrics
+from labelstream.weak_metrics import register_weak_metrics
 
 TARGET = 0.95
 
@@ -47,8 +49,9 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
 def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10_000, batch: int = 100) -> list[str]:
     """Stream ``n`` SEA records (drift at n/2) over about ``seconds``; the drift detectors that fired."""
     engine = LabelingEngine(OnlineModel(seed=1), ThresholdPolicy(0.9, 100, 50), monitor=DriftMonitor(),
-                            label_errors=LabelErrorDetector(min_answers=20))
+                            label_errors=LabelErrorDetector(min_answers=20), class_mix=ClassMixMonitor(500))
     register_label_error_metrics(learner, engine)  # as the learner does with label_errors enabled
+    register_weak_metrics(labeler, engine)  # as the labeler does: the class mix of its auto-labels and the answers
     stream = sea_with_drift(n, n // 2)
     audits: dict[str, list[int]] = {}
     fired: list[str] = []

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 import time
 
 import orjson
@@ -64,9 +66,11 @@ def confluent_passthrough(bootstrap: str, source: str, sink: str, count: int, ba
 def faust_passthrough(bootstrap: str, source: str, sink: str, count: int, batch_size: int, wait_ms: int) -> dict:
     import faust
 
+    datadir = tempfile.mkdtemp(prefix="bench-faust-")  # faust's table directory (no tables): not in the cwd
     app = faust.App(
         f"bench-faust-{os.getpid()}",
         broker=f"kafka://{bootstrap}",
+        datadir=datadir,
         value_serializer="raw",
         key_serializer="raw",
         web_enabled=False,
@@ -95,6 +99,7 @@ def faust_passthrough(bootstrap: str, source: str, sink: str, count: int, batch_
                     "cpu_seconds": time.process_time() - state["cpu"],
                 }
                 os.write(1, (json.dumps(result) + "\n").encode())  # faust redirects sys.stdout to its log
+                shutil.rmtree(datadir, ignore_errors=True)
                 os._exit(0)
 
     worker = faust.Worker(app, loglevel=os.environ.get("BENCH_FAUST_LOGLEVEL", "error"), quiet=True)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 import time
 
 import orjson
@@ -62,6 +64,7 @@ def main() -> None:
         if state["done"] == args.count:
             app.stop()
 
+    state_dir = tempfile.mkdtemp(prefix="bench-quix-")  # Quix's default is "state/" in the cwd
     app = Application(
         broker_address=args.bootstrap,
         consumer_group=args.group,
@@ -73,6 +76,7 @@ def main() -> None:
         auto_create_topics=False,
         use_changelog_topics=False,
         on_message_processed=processed,
+        state_dir=state_dir,
     )
     source = app.topic(args.source, value_deserializer="json")
     labels = app.topic(args.labels, value_serializer="json")
@@ -90,7 +94,10 @@ def main() -> None:
     sdf = app.dataframe(source).apply(route)
     sdf[sdf["route"] == "label"].to_topic(labels)
     sdf[sdf["route"] == "review"].to_topic(review)
-    app.run()  # commits the last checkpoint (a transaction) on stop
+    try:
+        app.run()  # commits the last checkpoint (a transaction) on stop
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
     seconds, cpu = time.perf_counter() - state["started"], time.process_time() - state["cpu"]
     result = {"records": state["done"], "seconds": seconds, "cpu_seconds": cpu,
               "labels": state["labels"], "reviews": state["done"] - state["labels"]}

@@ -36,7 +36,13 @@ def export(
     size: Annotated[Optional[int], typer.Option(help="Records (default: the dataset's size).", min=1)] = None,  # noqa: UP007
     seed: Annotated[int, typer.Option(help="Seed of synthetic streams.")] = 0,
 ) -> None:
-    """Write a dataset; then `labelstream simulate --data PATH --label-column label --id-column id`."""
+    """Write a dataset to a CSV or JSONL file, for simulate, produce and the benchmarks.
+
+    Then, for example:
+
+    \b
+      labelstream simulate --data PATH --label-column label --id-column id
+    """
     from labelstream.simulate.datasets import dataset, export_dataset
 
     spec = dataset(name)

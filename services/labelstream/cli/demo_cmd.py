@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -37,7 +39,7 @@ def demo(
     overlap: Annotated[float, typer.Option(help="Share of reviewed records answered by two reviewers (agreement).", min=0, max=1)] = 0.1,
     oracle: Annotated[bool, typer.Option("--oracle", help="No review service: one instant, never-wrong reviewer on the review topic.")] = False,
     review_budget: Annotated[float, typer.Option(help="Share of the stream humans may review.", min=0.001, max=1)] = 0.3,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics and Redis keys afterwards.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics, Redis keys and exported dataset afterwards.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,  # noqa: UP007
 ) -> None:
     """Start the stack if needed, run labeler + learner + review service with simulated reviewers, stream a dataset, show it live.
@@ -71,20 +73,25 @@ def demo(
         f"through labeler + learner + {who}; model {settings.model.name}, review budget {review_budget:.0%}"
     )
     console.print(Text(f"topics: {run.namespace}.*   logs: {run.log_dir}   (Ctrl-C stops everything)"))
-    bar = Bar(TextColumn("[bold]routed"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    task = bar.add_task("routed", total=n)
     try:
-        with Live(console=console, refresh_per_second=4) as live:
+        if console.is_terminal:
+            bar = Bar(TextColumn("[bold]routed"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            task = bar.add_task("routed", total=n)
+            with Live(console=console, refresh_per_second=4) as live:
 
-            def show(progress: Progress) -> None:
-                bar.update(task, completed=progress.routed)
-                live.update(Group(bar, _progress_table(progress)))
+                def show(progress: Progress) -> None:
+                    bar.update(task, completed=progress.routed)
+                    live.update(Group(bar, _progress_table(progress)))
 
-            result = run.run(on_progress=show, on_started=_announce_review_page)
-        console.print()
+                result = run.run(on_progress=show, on_started=_announce_review_page)
+            console.print()
+        else:  # piped or logged: a plain line every PIPED_PROGRESS_SECONDS instead of a live view nobody sees
+            result = run.run(on_progress=_progress_lines(n), on_started=_announce_review_page)
     finally:
         if started_stack:
             stop_stack()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)  # the exported dataset (the logs stay in .stack/runs/)
     _summary_table(result).print()
     if report is not None:
         report.write_text(json.dumps(result, indent=2))
@@ -98,6 +105,33 @@ def _announce_review_page(run: KafkaRun) -> None:
     console.print(Text(f"review page: {run.review_url}/#token={run.person_token}", overflow="fold"))
     console.print(Text(f"  (or open {run.review_url}/ and paste the token of reviewer "
                        f"'{run.human.person}': {run.person_token})", overflow="fold"))
+
+
+PIPED_PROGRESS_SECONDS = 10.0
+_PIPED_COLUMNS = (("routed", 11), ("rec/s", 6), ("auto", 5), ("precision", 9), ("queue", 6), ("answered", 8),
+                  ("deferred", 8), ("model", 5))
+
+
+def _progress_lines(total: int) -> Callable[[Progress], None]:
+    """``on_progress`` for a stderr that is not a terminal: a header, then a row every few seconds (72 columns)."""
+    last = {"at": -PIPED_PROGRESS_SECONDS, "routed": -1}
+
+    def line(cells: tuple) -> None:
+        console.print(Text("  ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, _PIPED_COLUMNS, strict=True))))
+
+    def show(p: Progress) -> None:
+        all_routed = p.routed >= total and last["routed"] < total  # the row that says every record is routed
+        if p.elapsed - last["at"] < PIPED_PROGRESS_SECONDS and not all_routed:
+            return
+        if last["routed"] < 0:
+            line(tuple(name for name, _ in _PIPED_COLUMNS))
+        last.update(at=p.elapsed, routed=p.routed)
+        auto = f"{p.auto / p.routed:.2f}" if p.routed else "-"
+        precision = f"{p.auto_precision:.3f}" if p.auto_precision is not None else "-"
+        line((f"{p.routed}/{total}", f"{p.records_per_second:.0f}", auto, precision, p.review_queue, p.answered,
+              p.deferred, p.model_version))
+
+    return show
 
 
 def _progress_table(p: Progress) -> RichTable:

@@ -32,7 +32,7 @@ def stats(
     label_column: Annotated[Opt[str], typer.Option(help="With --data: the column holding the true label.")] = None,
     id_column: Annotated[Opt[str], typer.Option(help="With --data: the column holding the record id.")] = None,
     text_column: Annotated[Opt[str], typer.Option(help="With --data: the column holding the record's text.")] = None,
-    lf: Annotated[Opt[list[str]], typer.Option("--lf", help='Labeling function "pkg.module:name" or "pkg.module" (repeatable; default: weak.functions).')] = None,
+    lf: Annotated[Opt[list[str]], typer.Option("--lf", metavar="<module[:name]>", help='Labeling function "pkg.module:name" or "pkg.module" (repeatable; default: weak.functions).')] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Per LF: polarity, coverage, overlap, conflict, empirical accuracy (vs human answers) and learned accuracy.

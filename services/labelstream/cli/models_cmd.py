@@ -266,4 +266,4 @@ def import_model(
         say(f"warning: {path} is {checked}; loaded because of --trust")
     announcement = _publish_adopted(settings, model_state, {"imported": 1.0}, force)
     say(f"{path} published as version {announcement.version} of model {settings.model.model_name} "
-        f"({', '.join(announcement.classes)}); labelers pick it up within seconds")
+        f"(classes {', '.join(announcement.classes) or 'none yet'}); labelers pick it up within seconds")

@@ -93,14 +93,17 @@ def quality(
     jobs: Annotated[int, typer.Option(help="Parallel simulations.", min=1)] = min(2, os.cpu_count() or 1),
     strategy: Annotated[Optional[str], typer.Option(help="The strategy whose targets are checked (default: policy.strategy).")] = None,  # noqa: UP007
     part: Annotated[Part, typer.Option(help="strategies (query strategies, baselines, oracle), methods (labeling methods on vs off), coverage (the defaults against the hindsight oracle, instant and late/noisy reviewers) or all.")] = Part.all,
-    variant: Annotated[list[str], typer.Option(help="--part coverage: also run this variant of the policy settings, NAME:key=value,... (repeatable).")] = [],  # noqa: B006 - typer needs a list default
+    variant: Annotated[list[str], typer.Option(metavar="<name:key=value,...>", help="--part coverage: also run this variant of the policy settings, NAME:key=value,... (repeatable).")] = [],  # noqa: B006 - typer needs a list default
     out: OutOption = None,
-    capability: Annotated[Optional[list[str]], typer.Option(help="With --part methods: only this capability (repeatable; "  # noqa: UP007
+    capability: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="With --part methods: only this capability (repeatable; "  # noqa: UP007
                           "its own section of --out).")] = None,
 ) -> None:
     """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle;
-    the coverage table (the defaults against the hindsight oracle);
-    and each labeling method (labeling functions so far) on vs off."""
+    the coverage table (the defaults against the hindsight oracle); and each labeling method on vs off.
+
+    The labeling methods (--part methods): labeling functions, warm start, text, self-training, committee and
+    class imbalance; --capability NAME runs one of them.
+    """
     if part in (Part.all, Part.coverage):
         _coverage(quick, jobs, variant, out)
     if part in (Part.all, Part.methods):

@@ -74,14 +74,14 @@ def reviewer_sim(
     data: Annotated[Path, typer.Option(help="Labeled CSV/JSONL file holding the true labels.", exists=True, dir_okay=False)],
     label_column: Annotated[str, typer.Option(help="Column with the true label.")],
     id_column: Annotated[Optional[str], typer.Option(help="Column with the record id (as given to produce).")] = None,  # noqa: UP007
-    delay: Annotated[float, typer.Option("--delay", "--delay-seconds", help="Seconds a 'human' takes to answer (--via-api: the mean of a random think time).", min=0)] = 0.0,
+    delay: Annotated[float, typer.Option("--delay", "--delay-seconds", help="Seconds a 'human' takes to answer: fixed, or with --via-api the mean of a random think time.", min=0)] = 0.0,
     accuracy: Annotated[float, typer.Option(help="Share of correct answers (1 = perfect oracle; without --via-api).", min=0, max=1)] = 1.0,
     via_api: Annotated[bool, typer.Option("--via-api", rich_help_panel=VIA_API, help="Work the review service's queue through its HTTP API, as K reviewers with tokens of their own.")] = False,
     url: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="The review service's URL (default: localhost, port review.port).")] = None,  # noqa: UP007
     reviewers: Annotated[Optional[int], typer.Option(rich_help_panel=VIA_API, help="How many reviewers (default 1, or one per --token).", min=1, max=100)] = None,  # noqa: UP007
     error_rate: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="Share of wrong answers: one for all (0.1) or one per reviewer (0.05,0.2,0.35).")] = None,  # noqa: UP007
     skip_rate: Annotated[Optional[float], typer.Option(rich_help_panel=VIA_API, help="Share of items skipped.", min=0, max=1)] = None,  # noqa: UP007
-    token: Annotated[Optional[list[str]], typer.Option(rich_help_panel=VIA_API, help="Use this token (repeat for more) instead of creating tokens in the review service's Redis.")] = None,  # noqa: UP007
+    token: Annotated[Optional[list[str]], typer.Option(rich_help_panel=VIA_API, metavar="<token>", help="Use this token (repeat for more) instead of creating tokens in the review service's Redis.")] = None,  # noqa: UP007
     name_prefix: Annotated[Optional[str], typer.Option(rich_help_panel=VIA_API, help="Created reviewers are named PREFIX-1 ... PREFIX-K (default: sim).")] = None,  # noqa: UP007
     seed: Annotated[int, typer.Option(rich_help_panel=VIA_API, help="Seed of every reviewer's choices (a rerun gives the same answers).")] = 0,
     stop_when_idle: Annotated[Optional[float], typer.Option(rich_help_panel=VIA_API, help="Exit once no item came for this many seconds (default: run until stopped).", min=0)] = None,  # noqa: UP007

@@ -48,7 +48,7 @@ def simulate(
     rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
     as_json: JsonFlag = False,
     lf: Annotated[Opt[list[str]], typer.Option(
-        "--lf", help='Labeling function "pkg.module:name" or "pkg.module" (repeatable; replaces weak.functions).',
+        "--lf", metavar="<module[:name]>", help='Labeling function "pkg.module:name" or "pkg.module" (repeatable; replaces weak.functions).',
     )] = None,
 ) -> None:
     """Stream a labeled file through the labeling core; reviews are answered from the label column.

@@ -6,7 +6,8 @@ never learns, so between two model versions the weights are constants:
 compiled once per version, a micro-batch costs one matrix product. Results
 equal river's ``predict_proba_one`` (a test compares them), including
 river's semantics for a feature absent from a record (it contributes
-nothing, rather than the scaled value of 0).
+nothing, rather than the scaled value of 0); a NaN or infinite value is
+missing the same way (:mod:`labelstream.core.featurizer`).
 
 >>> from labelstream.core.model import OnlineModel
 >>> model = OnlineModel("logistic", seed=1)
@@ -101,7 +102,9 @@ class CompiledLogistic:
 
     def probabilities(self, xs: Sequence[dict[str, float]]) -> np.ndarray:
         """Class probabilities, one row per input, a column per class (in ``classes`` order)."""
-        scaled = np.nan_to_num((feature_matrix(self.index, xs) - self.means) * self.inverse_std, nan=0.0)
+        with np.errstate(invalid="ignore"):  # an infinity times a zero inverse deviation
+            scaled = (feature_matrix(self.index, xs) - self.means) * self.inverse_std
+        scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)  # absent, NaN, infinite: missing
         logits = scaled @ self.weights.T + self.intercepts
         # river's sigmoid: exactly 0 below -30 and 1 above 30
         with np.errstate(over="ignore"):

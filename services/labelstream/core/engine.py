@@ -281,12 +281,31 @@ class LabelingEngine:
         if not chosen:
             return 0
         xs = self.featurizer.transform_records([item.record for item in chosen])
-        for x, item in zip(xs, chosen, strict=True):
-            label = item.prediction.label
+        self._learn_taught(xs, [item.prediction.label for item in chosen])
+        return len(chosen)
+
+    def learn_auto_label(self, features: Mapping[str, float | int | str] | Record, prediction: Prediction) -> bool:
+        """Self-training in the learner: learn one auto-label read back from ``labels``; whether it was learned.
+
+        ``prediction``: the auto-label and its score as published; :attr:`self_training` decides
+        (its score, the policy's audits), as :meth:`learn_auto` does for a routed batch.
+        """
+        trainer = self.self_training
+        if trainer is None or not trainer.accepts(prediction, getattr(self.policy, "audits", None)):
+            return False
+        if isinstance(features, Record):
+            x = self.featurizer.transform_records([features])[0]
+        else:
+            x = self.featurizer.transform_one(features)
+        self._learn_taught([x], [prediction.label])
+        return True
+
+    def _learn_taught(self, xs: Sequence[dict[str, float]], labels: Sequence[str | None]) -> None:
+        trainer = self.self_training
+        for x, label in zip(xs, labels, strict=True):
             weight = trainer.weight * (1.0 if self.class_weights is None else self.class_weights.weight(label))
             self.model.learn_one(x, label, min(weight, 1.0), answer=False)
-        trainer.learned += len(chosen)
-        return len(chosen)
+        trainer.learned += len(xs)
 
     def learn_evidence(self, evidence: Evidence) -> None:
         """Feed an answer's evidence to the policy (and the error drift detector) without the model learning it."""

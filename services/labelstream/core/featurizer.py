@@ -7,11 +7,26 @@ one-hot indicator ``"name=value": 1.0``, or with ``categorical_encoding=
 through the ``text`` featurizer (:mod:`labelstream.core.text`) when there is
 one: :meth:`Featurizer.transform_records` adds its columns.
 
+**Missing values**: a feature that is absent, ``None`` or not a finite number
+(NaN, an infinity) is *missing*: it contributes nothing to a score and is
+not learned, the same in every path. ``None`` is left out here; a
+non-finite number is left out by the model (:class:`~labelstream.core.model.OnlineModel`
+on river's paths, :mod:`labelstream.core.compiled` in its matrix), where it
+costs nothing on the labeler's compiled path. Before, river gave NaN
+probabilities for a NaN and raised on ``None`` while the compiled path
+treated both as absent, and one NaN learned made the scaler's mean NaN for
+good. Records read from Kafka never carry them (the schema dead-letters
+``null`` and non-finite features: ``wrong_type``, ``not_finite``; an empty
+CSV cell is an absent feature); feature mappings given to the engine in
+Python may.
+
 >>> featurizer = Featurizer()
 >>> featurizer.transform_one({"x": 2, "colour": "red"})
 {'x': 2.0, 'colour=red': 1.0}
 >>> Featurizer("hashed", hash_buckets=8).transform_one({"colour": "red"})
 {'colour#7': 1.0}
+>>> featurizer.transform_one({"x": None, "w": 1})  # missing
+{'w': 1.0}
 >>> from labelstream.core.schemas import Record
 >>> from labelstream.core.text import TfidfText
 >>> with_text = Featurizer(text=TfidfText(buckets=8, ngram_max=1))
@@ -47,19 +62,24 @@ class Featurizer:
         self.hash_buckets = hash_buckets
         self.text = text
 
-    def transform_one(self, features: Mapping[str, float | int | str]) -> dict[str, float]:
-        """One record's model input."""
+    def transform_one(self, features: Mapping[str, float | int | str | None]) -> dict[str, float]:
+        """One record's model input (``None`` left out: see the module docstring)."""
         x: dict[str, float] = {}
         hashed = self.categorical_encoding == "hashed"
-        for name, value in features.items():
-            if type(value) is str:
-                if hashed:
-                    bucket = zlib.crc32(value.encode()) % self.hash_buckets
-                    x[f"{name}#{bucket}"] = 1.0
+        try:
+            for name, value in features.items():
+                if type(value) is str:
+                    if hashed:
+                        bucket = zlib.crc32(value.encode()) % self.hash_buckets
+                        x[f"{name}#{bucket}"] = 1.0
+                    else:
+                        x[f"{name}={value}"] = 1.0
                 else:
-                    x[f"{name}={value}"] = 1.0
-            else:
-                x[name] = float(value)
+                    x[name] = float(value)
+        except TypeError:
+            if not any(value is None for value in features.values()):
+                raise
+            return self.transform_one({name: value for name, value in features.items() if value is not None})
         return x
 
     def transform_many(self, batch: Iterable[Mapping[str, float | int | str]]) -> list[dict[str, float]]:

@@ -69,6 +69,19 @@ class TextAwareScaler(preprocessing.StandardScaler):
         return passes_unscaled(name)
 
 
+def finite(x: dict[str, float]) -> dict[str, float]:
+    """``x`` without its NaN and infinite values: missing, as if absent (the compiled path agrees; see
+    :mod:`labelstream.core.featurizer`). One ``sum`` when all are finite.
+
+    >>> finite({"x": float("nan"), "y": float("-inf"), "z": 2.0})
+    {'z': 2.0}
+    """
+    total = sum(x.values())  # a NaN or an infinity anywhere makes the sum NaN or infinite
+    if total - total == 0.0:
+        return x
+    return {name: value for name, value in x.items() if value - value == 0.0}
+
+
 def passes_unscaled(name: str) -> bool:
     """Whether a model input column bypasses the default model's scaler.
 
@@ -125,6 +138,7 @@ class OnlineModel:
         of the default model does not learn it (the surest records lie far out: learning their
         spread would shrink every scaled input, and with it every score).
         """
+        x = finite(x)
         if not answer and isinstance(self.estimator, compose.Pipeline):
             *steps, classifier = self.estimator.steps.values()
             for step in steps:
@@ -146,7 +160,7 @@ class OnlineModel:
         """Class probabilities for one input; empty before anything is learned."""
         if not self.classes:
             return {}
-        return self._complete(self.estimator.predict_proba_one(x))
+        return self._complete(self.estimator.predict_proba_one(finite(x)))
 
     def predict_proba_many(self, xs: Sequence[dict[str, float]]) -> list[dict[str, float]]:
         """Class probabilities for a batch, in order."""

@@ -15,6 +15,12 @@ The answers the calibration and the audits learn from are human answers
 only; self-training changes the model, never the evidence, so the contract's
 guarantee does not rest on it.
 
+In the services the learner does it (docs/self-training.md): the labeler
+keeps the features of the auto-labels that reach ``min_confidence`` in Redis,
+the learner reads ``labels`` back and learns them; :meth:`SelfTraining.first_time`
+keeps a label it reads twice (a batch redone after an aborted transaction)
+from being learned twice.
+
 >>> from labelstream.core.audit import AuditEstimator
 >>> from labelstream.core.policy import Prediction
 >>> trainer = SelfTraining(min_confidence=0.95, weight=0.3, target=0.9)
@@ -26,10 +32,13 @@ guarantee does not rest on it.
 ...     audits.learn_one("spam", correct=i % 2 == 0, inclusion_probability=1.0)  # half of them wrong
 >>> trainer.accepts(sure, audits), trainer.paused
 (False, 1)
+>>> trainer.first_time("r1"), trainer.first_time("r1")
+(True, False)
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,18 +57,37 @@ class SelfTraining:
         The weight of a self-taught example (a human answer weighs 1).
     target
         The precision target: audits whose interval lies below it stop self-training.
+    window
+        Record ids :meth:`first_time` remembers.
     """
 
-    def __init__(self, min_confidence: float = 0.99, weight: float = 0.5, target: float = 0.95) -> None:
+    def __init__(self, min_confidence: float = 0.99, weight: float = 0.5, target: float = 0.95,
+                 window: int = 100_000) -> None:
         if not 0 < weight <= 1:
             raise ValueError(f"weight must be in (0, 1], got {weight}")
         self.min_confidence = min_confidence
         self.weight = weight
         self.target = target
+        self.window = window
         self.learned = 0
         """Auto-labels the model learned."""
         self.paused = 0
         """Auto-labels sure enough but refused because audits showed precision below the target."""
+        self.unjoinable = 0
+        """Sure auto-labels the learner could not learn: their features were not in Redis (expired, or
+        labeled before self-training was on)."""
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def first_time(self, record_id: str) -> bool:
+        """Whether no auto-label of this record was seen among the last :attr:`window` (and remember it)."""
+        if record_id in self._seen:
+            return False
+        self._seen.add(record_id)
+        self._order.append(record_id)
+        if len(self._order) > self.window:
+            self._seen.discard(self._order.popleft())
+        return True
 
     def accepts(self, prediction: Prediction, audits: AuditEstimator | None = None) -> bool:
         """Whether the model learns this auto-label (counts refusals by the audits in :attr:`paused`)."""

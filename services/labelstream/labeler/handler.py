@@ -51,6 +51,8 @@ class RoutingHandler:
         Updated after each commit.
     store_auto_labeled
         Also keep auto-labeled records in Redis.
+    store_auto_from
+        Also keep the auto-labeled records scored at least this (self-training: the learner learns them).
     between_batches
         Called by the loop outside any transaction (model swaps, relabel).
     """
@@ -63,12 +65,14 @@ class RoutingHandler:
         drift: DriftHandler,
         store_auto_labeled: bool = False,
         between_batches: Callable[[], None] = _noop,
+        store_auto_from: float | None = None,
     ) -> None:
         self.router = router
         self.store = store
         self.metrics = metrics
         self.drift = drift
         self.store_auto_labeled = store_auto_labeled
+        self.store_auto_from = 2.0 if store_auto_from is None else store_auto_from  # above any score: none
         self._between_batches = between_batches
         # Redis writes overlap the Kafka produce calls (the thread waits on the socket, not the GIL).
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redis-writer")
@@ -98,7 +102,8 @@ class RoutingHandler:
 
     def prepare(self, outputs: Sequence[Outcome]) -> Callable[[], None]:
         """Store the records the learner will need (on a helper thread); the waiter raises RetryLater if Redis fails."""
-        stored = [self._stored(o) for o in outputs if o.routed is not None and (o.outcome != "label" or self.store_auto_labeled)]
+        stored = [self._stored(o) for o in outputs if o.routed is not None and (
+            o.outcome != "label" or self.store_auto_labeled or o.routed.prediction.confidence >= self.store_auto_from)]
         if not stored:
             return _noop
         future = self._writer.submit(self.store.put_many, stored, False, False)  # counted and queued after the commit

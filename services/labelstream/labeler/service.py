@@ -98,6 +98,7 @@ class Labeler:
             DriftHandler(settings, SERVICE, self.metrics, self.events),
             settings.redis.store_auto_labeled,
             between_batches=self.models.adopt_pending,
+            store_auto_from=settings.self_training.min_confidence if settings.self_training.enabled else None,
         )
         self.loop = TransactionLoop(
             settings,

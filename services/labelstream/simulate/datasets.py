@@ -21,6 +21,7 @@ id,0,1,2,label
 from __future__ import annotations
 
 import csv
+import importlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from river import datasets
-from river.datasets import synth
 
 from labelstream.datafile import detect_format
 from labelstream.errors import InputFileError
@@ -57,8 +56,22 @@ class DatasetSpec:
         return (size or self.size) // 2 if self.drifts else None
 
 
-def _real(dataset_class: type) -> Callable[[int, int], Stream]:
-    return lambda size, seed: itertools.islice(iter(dataset_class()), size)
+# river (with numpy and scipy, ~1-2 s of imports) loads only when a stream is made: listing the
+# datasets (``labelstream datasets list``) needs their specs alone.
+
+
+def _river(module: str, name: str) -> Callable[..., Any]:
+    """``river.<module>.<name>``, imported on first use."""
+    return getattr(importlib.import_module(f"river.{module}"), name)
+
+
+def _real(name: str) -> Callable[[int, int], Stream]:
+    return lambda size, seed: itertools.islice(iter(_river("datasets", name)()), size)
+
+
+def _synth(name: str, **params: Any) -> Callable[[int], Any]:
+    """A seeded river synthetic generator: ``seed -> river.datasets.synth.<name>(seed=seed, **params)``."""
+    return lambda seed: _river("datasets.synth", name)(seed=seed, **params)
 
 
 def _abrupt(before: Callable[[int], Any], after: Callable[[int], Any]) -> Callable[[int, int], Stream]:
@@ -76,34 +89,31 @@ def _stationary(generator: Callable[[int], Any]) -> Callable[[int, int], Stream]
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec("phishing", "river Phishing: 1,250 web pages, phishing or not", _real(datasets.Phishing), 1250),
+        DatasetSpec("phishing", "river Phishing: 1,250 web pages, phishing or not", _real("Phishing"), 1250),
         DatasetSpec(
-            "bananas", "river Bananas: 5,300 2-d points, two banana-shaped classes", _real(datasets.Bananas), 5300, "arf",
+            "bananas", "river Bananas: 5,300 2-d points, two banana-shaped classes", _real("Bananas"), 5300, "arf",
         ),
         DatasetSpec(
-            "image_segments", "river ImageSegments: 2,310 image regions, 7 classes", _real(datasets.ImageSegments), 2310,
+            "image_segments", "river ImageSegments: 2,310 image regions, 7 classes", _real("ImageSegments"), 2310,
         ),
-        DatasetSpec("sea", "SEA variant 0 (x1 + x2 <= 8)", _stationary(lambda s: synth.SEA(variant=0, seed=s)), 10_000),
+        DatasetSpec("sea", "SEA variant 0 (x1 + x2 <= 8)", _stationary(_synth("SEA", variant=0)), 10_000),
         DatasetSpec(
             "sea_drift", "SEA, variant 0 then 3 (threshold 8 -> 9.5) halfway",
-            _abrupt(lambda s: synth.SEA(variant=0, seed=s), lambda s: synth.SEA(variant=3, seed=s)), 10_000,
+            _abrupt(_synth("SEA", variant=0), _synth("SEA", variant=3)), 10_000,
             drifts=True,
         ),
         DatasetSpec(
-            "agrawal", "Agrawal loan function 0", _stationary(lambda s: synth.Agrawal(classification_function=0, seed=s)),
+            "agrawal", "Agrawal loan function 0", _stationary(_synth("Agrawal", classification_function=0)),
             10_000, "hoeffding_adaptive_tree",
         ),
         DatasetSpec(
             "agrawal_drift", "Agrawal, loan function 0 then 2 halfway",
-            _abrupt(
-                lambda s: synth.Agrawal(classification_function=0, seed=s),
-                lambda s: synth.Agrawal(classification_function=2, seed=s),
-            ),
+            _abrupt(_synth("Agrawal", classification_function=0), _synth("Agrawal", classification_function=2)),
             10_000, "hoeffding_adaptive_tree", drifts=True,
         ),
         DatasetSpec(
             "hyperplane", "rotating-free hyperplane, 10 features, 5% label noise",
-            _stationary(lambda s: synth.Hyperplane(seed=s, n_features=10)), 10_000,
+            _stationary(_synth("Hyperplane", n_features=10)), 10_000,
         ),
         DatasetSpec(
             "rare_classes", "three classes of 90 %, 8 % and 2 %, numeric and categorical features, seeded "

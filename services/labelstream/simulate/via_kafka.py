@@ -116,6 +116,7 @@ class KafkaRun:
         self.review_url: str | None = None
         self.person_token: str | None = None
         self.review_stats: dict[str, Any] | None = None
+        self.self_training: dict[str, int] | None = None
 
     def run(
         self,
@@ -137,6 +138,7 @@ class KafkaRun:
             producer.start()
             self._follow(follower, producer, started, on_progress, idle_timeout)
             self.review_stats = self._review_stats()
+            self.self_training = self._self_training()
         finally:
             for proc in self.services:
                 proc.stop(20)
@@ -184,6 +186,21 @@ class KafkaRun:
                 return dict(orjson.loads(response.read()))
         except (urllib.error.URLError, OSError, ValueError):
             return None
+
+    def _self_training(self) -> dict[str, int] | None:
+        """The learner's self-training counters at the end (``self_training.enabled``), as the in-process report has them."""
+        if not self.settings.self_training.enabled:
+            return None
+        try:
+            text = self.services[1].metrics_text()
+        except (urllib.error.URLError, OSError):
+            return None
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("labelstream_self_training_") and "_total " in line:
+                name = line.split(" ", 1)[0].removeprefix("labelstream_self_training_").removesuffix("_total")
+                counts[name] = int(float(line.rsplit(" ", 1)[1]))
+        return counts
 
     def _produce(self) -> None:
         try:
@@ -296,6 +313,8 @@ class KafkaRun:
                 "logs": str(self.log_dir),
             }
         }
+        if self.self_training is not None:
+            extra["self_training"] = self.self_training
         if self.review_stats is not None:
             extra["review"] = {
                 "url": self.review_url,

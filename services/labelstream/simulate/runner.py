@@ -36,6 +36,7 @@ Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 
 from __future__ import annotations
 
+import copy
 import heapq
 import random
 import time
@@ -44,6 +45,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from labelstream.core.build import build_engine
+from labelstream.core.calibration_versions import version_disagreement
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.drift import DriftMonitor
 from labelstream.core.engine import LabelingEngine, Routed
@@ -120,6 +122,8 @@ class Simulation:
         self._decoder = RecordDecoder.from_limits(settings.limits)
         self._answers: list[tuple[int, int, Routed, str, str | None]] = []  # heap: (due, order, item, answer, overlap answer)
         self.overlap_answers = 0
+        self._recent: list[dict[str, float]] = []  # the latest records' model inputs (policy.version_change_reset)
+        self._previous_model: Any = None
         self._overlap_rng = random.Random(settings.policy.seed * 7919 + 1)
         self._second_reviewer = SimulatedReviewer(
             None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 2
@@ -208,6 +212,8 @@ class Simulation:
         engine = self.engine
         routed = engine.process([record for record, _ in batch])
         engine.learn_auto(routed)  # self-training, when on (the learner's part in the services)
+        if self.settings.policy.version_change_reset is not None:
+            self._recent = (self._recent + [self.engine.featurizer.transform_one(r.features) for r, _ in batch])[-500:]
         for (record, true_label), item in zip(batch, routed, strict=True):
             index = len(self.outcomes)
             self.now = index / self.records_per_second
@@ -235,6 +241,23 @@ class Simulation:
             self._handle_drift()
             if self._learned_since_version >= self.settings.learner.publish_every_corrections:
                 self._new_version()
+
+    def _check_version_change(self) -> None:
+        """``policy.version_change_reset``: a new generation when this version relabels the recent auto region."""
+        bar = self.settings.policy.version_change_reset
+        calibrator = getattr(self.engine.policy, "calibrator", None)
+        if bar is None or calibrator is None:
+            return
+        previous, self._previous_model = self._previous_model, copy.deepcopy(self.engine.model)
+        if previous is None or not self._recent:
+            return
+        thresholds = calibrator.thresholds()
+        if not any(t is not None for t in thresholds.values()):
+            return
+        region, share = version_disagreement(previous.predict_many(self._recent), self.engine.model.predict_many(self._recent), thresholds)
+        if region and share > bar:
+            self.engine.policy.on_drift("version_change")
+            self.drift_events.append({"detector": "version_change", "at_record": len(self.outcomes), "steps": ["policy"]})
 
     def _overlap_answer(self, true_label: str, item: Routed) -> str | None:
         """A second reviewer's answer, for ``review.overlap_share`` of reviewed records (one more review spent)."""
@@ -304,6 +327,7 @@ class Simulation:
         """A model version lands: deferred records the policy now accepts are auto-labeled."""
         self._learned_since_version = 0
         self.engine.model_version += 1
+        self._check_version_change()
         if self.deferred_ttl is not None:
             oldest = len(self.outcomes) - self.deferred_ttl
             for index in [i for i in self._deferred if i < oldest]:

@@ -78,7 +78,7 @@ from labelstream.core.strategies.base import QueryStrategy
 OVERALL = "__all__"
 """The calibration key of every class under the overall guarantee."""
 
-EVIDENCE_DETECTORS: tuple[str, ...] = ("calibration_check", "challenger", "rollback")
+EVIDENCE_DETECTORS: tuple[str, ...] = ("calibration_check", "challenger", "rollback", "version_change")
 """Drifts that reset the calibration (all the learner's). The others only raise audits: the error
 detectors too, since the error rate of *reviewed* records moves whenever routing does (a threshold
 proven, a budget filling up) — the calibration check judges each answer at its own score instead."""

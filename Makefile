@@ -62,7 +62,7 @@ test: setup packages  ## run the whole test suite against the running stack
 test-unit: setup  ## only the tests that need no services
 	$(PY) -m pytest -m "not integration and not faults" tests/core tests/test_settings.py services
 
-reliability: setup  ## the fault suite at 200k records and 5-minute outages (about 25 min), figures into RELIABILITY.md
+reliability: setup  ## the fault suite at 200k records, 5-minute outages and the 3-broker cluster (about 45 min), figures into RELIABILITY.md
 	$(PY) bench/faults.py --records 200000 --seed 6 --rate 1000
 
 schemas: setup  ## regenerate schemas/ from the pydantic models

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -46,21 +47,57 @@ def main() -> int:
     env["LABELSTREAM_FAULTS_OUTAGE_SECONDS"] = str(args.outage_seconds)
     env["LABELSTREAM_FAULTS_FULL"] = "1"  # every fault of each scenario (CI strikes a subset)
     env.setdefault("LABELSTREAM_FUZZ_RUNS", "300000")  # a fixed number of fuzzed inputs (CI fuzzes for 15 s)
-    started = time.monotonic()
+    started, date = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    loads = LoadSampler().start()
     command = [sys.executable, "-m", "pytest", "-m", "faults", "tests/faults", "-p", "no:cacheprovider", "-q", "-s",
                "--timeout", "3600"]
     result = subprocess.run(command, cwd=REPO, env=env, check=False)
     if result.returncode != 0:
         print(f"the fault suite failed (exit {result.returncode}); RELIABILITY.md not written", file=sys.stderr)
         return result.returncode
-    run = {"records": args.records, "seed": args.seed, "rate": args.rate, "seconds": round(time.monotonic() - started)}
+    run = {"records": args.records, "seed": args.seed, "rate": args.rate, "seconds": round(time.monotonic() - started),
+           "date": date, "load_average": loads.stop()}
     (report_dir / "run.json").write_text(json.dumps(run))
     print(f"figures in {report_dir}")
     return write(report_dir, args.out)
 
 
+#: figures every RELIABILITY.md needs: the run itself (written only after the whole suite passed) and its two
+#: always-run scenarios; the other sections appear when their scenario wrote figures
+REQUIRED = ("run", "crash_recovery", "rebalance")
+
+
+class LoadSampler:
+    """The 1-minute load average every 30 s while the suite runs: (lowest, highest)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(30):
+                return
+
+    def stop(self) -> list[float]:
+        self._stop.set()
+        self._thread.join()
+        return [round(min(self.samples), 1), round(max(self.samples), 1)]
+
+
 def write(report_dir: Path, out: Path) -> int:
     figures = {path.stem: json.loads(path.read_text()) for path in sorted(report_dir.glob("*.json"))}
+    missing = [name for name in REQUIRED if name not in figures]
+    if missing:  # a failed or partial run: render nothing rather than figures no passing run produced
+        print(f"error: {report_dir} holds no {', '.join(f'{m}.json' for m in missing)} (not the figures of a passing "
+              f"bench/faults.py run); {out} left as it was. Run bench/faults.py again", file=sys.stderr)
+        return 2
     out.write_text(render(figures))
     print(f"wrote {out}")
     return 0
@@ -84,7 +121,7 @@ def render(figures: dict) -> str:
         "",
         "CI runs the same tests smaller (`make test`): 8000 records, the kills only in the crash test (the broker",
         "and Redis go down in the outage test), 20 s outages, 15 s of fuzzing.",
-        f"This run: {run['seconds'] / 60:.1f} minutes in all.",
+        f"This run: {run_when(run)}{run['seconds'] / 60:.1f} minutes in all{run_load(run)}.",
         "",
         "## Crash and restart: nothing lost, nothing duplicated",
         "",
@@ -156,6 +193,18 @@ def render(figures: dict) -> str:
     return "\n".join(lines)
 
 
+def run_when(run: dict) -> str:
+    return f"{run['date']}, " if run.get("date") else ""
+
+
+def run_load(run: dict) -> str:
+    """The machine's load during the run (2 cores, shared with other work: recovery times stretch with it)."""
+    if not run.get("load_average"):
+        return ""
+    low, high = run["load_average"]
+    return f", load average {low:g}-{high:g} (1 minute, 2 cores)"
+
+
 def cluster_section(c: dict) -> list[str]:
     kill, restart = c["faults"]
     return [
@@ -177,6 +226,10 @@ def cluster_section(c: dict) -> list[str]:
         f"| partition 0 led by another broker (node {c['new_leader']}) after (s) | {kill['down_seconds']} |",
         f"| first labeler commit after the kill (s) | {kill['recovery_seconds']} |",
         f"| restarted broker back in every partition's in-sync replicas after (s) | {restart['down_seconds']} |",
+        "",
+        "The new leader comes after the dead broker's session times out (`broker.session.timeout.ms`, 9 s); the",
+        "labeler's transactions and the producer's idempotent retries carry the batches in flight across the change",
+        "of leader; the restarted broker catches up from the survivors' replicas. CI runs this test at 3000 records.",
         "",
     ]
 

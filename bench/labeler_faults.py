@@ -71,6 +71,8 @@ def _outages(outages: list[dict]) -> list[str]:
         ("every review so far answered and learned, after (s)", lambda o: o.get("reviews_learned_after_restore_seconds", "")),
         ("`/livez` answers (status: count)", lambda o: _counts(o["livez"])),
         ("`/readyz` answers (status: count)", lambda o: _counts(o["readyz"])),
+        ("learner `/livez`, `/readyz` answers", lambda o: f"{_counts(o['learner_livez'])}; {_counts(o['learner_readyz'])}"
+         if "learner_livez" in o else ""),
     ]
     for name, cell in rows:
         lines.append(f"| {name} | " + " | ".join(str(cell(o)) for o in outages) + " |")
@@ -78,6 +80,9 @@ def _outages(outages: list[dict]) -> list[str]:
         "",
         "`/livez` stays 200 while the labeler waits (a liveness probe must not restart it); `/readyz`",
         "turns 503 while it cannot commit and 200 again after (0: no answer, during a restart in place).",
+        "Every review was answered once with the true label and learned exactly once (the learner's count and",
+        "its latest snapshot's equal the distinct corrections); the oracle reviewer-sim instead of the review",
+        "service: `LABELSTREAM_FAULTS_REVIEWERS=oracle`.",
         "",
     ]
     return lines

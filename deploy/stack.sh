@@ -137,11 +137,11 @@ format_storage() {  # node
     || die "formatting Kafka storage failed; see $LOG_DIR/kafka-format.log"
 }
 
-wait_for_broker() {  # port log
+wait_for_broker() {  # port log [brokers]: until the node answers metadata listing every broker of the cluster
   local py; py="$(python_bin)"
-  "$py" - "$1" <<'EOF' || die "the broker did not answer a metadata request; see $2"
+  "$py" - "$1" "${3:-1}" <<'EOF' || die "the broker did not answer a metadata request listing all ${3:-1} broker(s); see $2"
 import sys, time
-port = sys.argv[1]
+port, expected = sys.argv[1], int(sys.argv[2])
 deadline = time.monotonic() + 180  # a JVM start on a busy shared machine took 54-90 s here
 try:
     from confluent_kafka.admin import AdminClient
@@ -157,7 +157,8 @@ admin = AdminClient({"bootstrap.servers": f"localhost:{port}", "log_level": 0})
 while time.monotonic() < deadline:
     try:
         md = admin.list_topics(timeout=2)
-        if md.brokers:
+        # a cluster is usable (replication N topics, a restarted node back in the ISRs) once every broker is in it
+        if len(md.brokers) >= expected:
             sys.exit(0)
     except Exception:
         pass
@@ -207,7 +208,7 @@ start_kafka() {
       >>"$(node_log "$node")" 2>&1 < /dev/null &
     echo $! > "$dir/kafka.pid"
   done
-  for node in "${down[@]}"; do wait_for_broker "$(broker_port "$node")" "$(node_log "$node")"; done
+  for node in "${down[@]}"; do wait_for_broker "$(broker_port "$node")" "$(node_log "$node")" "$n"; done
   local what="Kafka is up"; [[ "$n" == 1 ]] || what="Kafka is up ($n brokers, replication $(replication), min.insync.replicas $(min_isr))"
   say "$what ($(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s)"
 }

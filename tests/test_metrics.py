@@ -2,6 +2,7 @@
 
 import json
 import math
+import time
 import urllib.error
 import urllib.request
 
@@ -126,8 +127,11 @@ def test_liveness_and_readiness_are_separate_checks():
 
 
 def test_labeler_progress_metrics():
+    before = time.time()
     metrics = Metrics("labeler")
-    assert math.isnan(metrics.value("labelstream_labeler_last_commit_timestamp_seconds"))
+    # before its first commit: its start (so that a labeler stalled from its start ages too)
+    assert before <= metrics.value("labelstream_labeler_last_commit_timestamp_seconds") <= time.time()
+    assert math.isnan(Metrics("learner").value("labelstream_labeler_last_commit_timestamp_seconds"))
     assert metrics.value("labelstream_batch_retries_total", reason="broker") == 0
     metrics.record_commit(at=123.0)
     metrics.record_batch_retry("poison")

@@ -308,10 +308,12 @@ class Metrics:
         """The labeler's transactions (the "stalled labeler" alert reads them with the lag)."""
         self.labeler_last_commit = Gauge(
             "labelstream_labeler_last_commit_timestamp_seconds",
-            "Epoch seconds of the last committed transaction (NaN before the first).",
+            "Epoch seconds of the last committed transaction (the labeler's start before the first).",
             registry=r,
         )
-        self.labeler_last_commit.set(math.nan)
+        # A labeler stuck from its start (a restart into the same stall) must age too: with NaN,
+        # time() - NaN > 300 is never true and the stalled-labeler alert could not fire on it.
+        self.labeler_last_commit.set(self._started_at if self.service == "labeler" else math.nan)
         self.labeler_commits = Counter(
             "labelstream_labeler_commits_total", "Transactions committed (batches with their offsets).", registry=r
         )

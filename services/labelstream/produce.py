@@ -33,6 +33,7 @@ from labelstream.core.schemas import DeadLetter
 from labelstream.datafile import STDIN, ColumnTypes, FileFormat, Row, open_rows
 from labelstream.errors import InputFileError, ServiceUnavailable
 from labelstream.kafka.config import consumer_config, producer_config
+from labelstream.kafka.reachability import require_kafka
 from labelstream.kafka.reader import iter_all
 from labelstream.produce_state import ProduceState, file_size
 from labelstream.settings import Settings
@@ -146,6 +147,7 @@ class ProduceRun:
         self.on_row = on_row
         self.decoder = RecordDecoder.from_limits(settings.limits)
         self._timeout_ms = max(int(delivery_timeout * 1000), 1000)
+        require_kafka(settings.kafka)  # at once when no broker is there (a producer would retry for 10 s)
         self.producer = Producer(producer_config(settings.kafka, **{"message.timeout.ms": self._timeout_ms}))
         self.report = ProduceReport()
         self._delivered: list[int] = []

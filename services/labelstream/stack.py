@@ -5,10 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
-
 from labelstream.errors import ServiceUnavailable
-from labelstream.kafka.config import admin_config
+from labelstream.kafka.reachability import unreachable_reason
 from labelstream.settings import Settings
 
 
@@ -19,11 +17,10 @@ def stack_script() -> Path | None:
 
 
 def kafka_reachable(settings: Settings, timeout: float = 3.0) -> bool:
-    try:
-        AdminClient({**admin_config(settings.kafka), "log_level": 0}).list_topics(timeout=timeout)
+    try:  # refused at once when nothing listens, else one metadata request
+        return unreachable_reason(settings.kafka, metadata_timeout=timeout) is None
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
-    return True
 
 
 def ensure_stack(settings: Settings) -> bool:

@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, 
 
 from labelstream.errors import ServiceUnavailable
 from labelstream.kafka.config import admin_config, consumer_config
+from labelstream.kafka.reachability import require_kafka
 from labelstream.settings import Settings
 
 # librdkafka's own log lines (connection refused, ...) go to this logger, silent unless the
@@ -68,6 +69,7 @@ def existing_topics(admin: AdminClient, timeout: float = 10.0, bootstrap_servers
 
 def create_topics(settings: Settings, timeout: float = 30.0) -> tuple[list[str], list[str]]:
     """Create the topics that do not exist; return (created, already present)."""
+    require_kafka(settings.kafka)  # at once when no broker is there, not after the metadata timeout
     admin = admin_client(settings)
     present = existing_topics(admin, bootstrap_servers=settings.kafka.bootstrap_servers)
     missing = [spec for spec in topic_specs(settings) if spec.name not in present]
@@ -119,6 +121,7 @@ def describe_topics(
     partition it wrote (a labeler writes one per batch). ``on_progress(read,
     total)`` follows the reading, in offsets.
     """
+    require_kafka(settings.kafka)
     admin = admin_client(settings)
     metadata = existing_metadata(admin, bootstrap_servers=settings.kafka.bootstrap_servers)
     roles = {spec.name: spec.role for spec in topic_specs(settings)}

@@ -178,6 +178,18 @@ class PolicySettings(_Section):
         description="The share of right answers reviewers give at most; below 1 the contract holds against the truth "
         "only if reviewers err independently of the model (docs/contract.md). 1: no assumption.",
     )
+    reviewer_accuracy_from_overlap: bool = Field(
+        False,
+        description="Measure how accurate reviewers are at most from overlap items (review.overlap_share) and lower "
+        "the agreement bar to match: half the error goes to that bound (docs/contract.md, Noisy reviewers).",
+    )
+    version_change_reset: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Open a new calibration generation when a new model version labels more than this share of the "
+        "recent would-be auto-labels differently from its predecessor (label-free; None: off). Simulation only so far.",
+    )
     scan_starts: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
         (0.99, 0.9, 0.7),
         min_length=1,

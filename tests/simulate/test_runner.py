@@ -113,3 +113,45 @@ def test_wrong_answers_are_learned_but_precision_is_measured_against_the_label_c
     assert 0.12 <= wrong / len(reviewed) <= 0.28  # the human labels carry the reviewer's mistakes
     labeled = [o for o in result.outcomes if o.label is not None]
     assert result.report["label_accuracy"] == pytest.approx(sum(o.label == o.true_label for o in labeled) / len(labeled))
+
+
+def test_overlap_items_get_a_second_answer_within_the_budget_and_teach_the_reviewer_bound(sea_csv):
+    settings = load_settings(policy={"review_budget_share": 0.3, "reviewer_accuracy_from_overlap": True},
+                             review={"overlap_share": 0.5})
+    simulation = Simulation(settings, reviewer=SimulatedReviewer(error_rate=0.1, seed=1))
+    report = simulation.run(open_rows(sea_csv, label_column="label", id_column="id")).report
+    bound = simulation.engine.policy.reviewer_bound
+    assert report["overlap_answers"] == bound.pairs > 50
+    assert report["review_share"] + report["overlap_answers"] / 1500 <= 0.3 + 2 / 1500  # second answers spend budget
+    assert bound.agreements < bound.pairs  # two reviewers wrong 10 % of the time disagree sometimes
+
+
+
+class _Fixed:
+    """A model stand-in that predicts one label at 0.99 for every input."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def predict_many(self, xs):
+        from labelstream.core.policy.base import Prediction
+
+        other = "b" if self.label == "a" else "a"
+        return [Prediction.from_probabilities({self.label: 0.99, other: 0.01}) for _ in xs]
+
+
+def test_a_new_version_that_relabels_the_auto_region_opens_a_generation():
+    """policy.version_change_reset: a version labeling the recent would-be auto-labels differently resets; the same
+    labels do not."""
+    simulation = Simulation(load_settings(policy={"version_change_reset": 0.05}))
+    for _ in range(300):
+        simulation.engine.policy.calibrator.learn_one("a", 0.99, True)
+    simulation._recent = [{"x": 1.0}] * 20
+    simulation._previous_model, simulation.engine.model = _Fixed("b"), _Fixed("a")
+    simulation._check_version_change()
+    assert [e["detector"] for e in simulation.drift_events] == ["version_change"]
+    assert simulation.engine.policy.generation == 1
+    for _ in range(300):  # proven again in the new generation
+        simulation.engine.policy.calibrator.learn_one("a", 0.99, True)
+    simulation._check_version_change()  # its predecessor is now a copy of the same model
+    assert len(simulation.drift_events) == 1 and simulation.engine.policy.calibrator.threshold("a") is not None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
@@ -100,8 +101,12 @@ def build_budget(policy: PolicySettings, clock: Clock = time.monotonic) -> Revie
 
 
 def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
+    """The calibrator; with ``reviewer_accuracy_from_overlap`` it gets half the error (the other half: the bound)."""
+    confidence = policy.confidence_level
+    if policy.reviewer_accuracy_from_overlap:
+        confidence = 1.0 - (1.0 - confidence) / 2
     return PrecisionCalibrator(
-        policy.target_precision, policy.confidence_level, scan_starts=policy.scan_starts,
+        policy.target_precision, confidence, scan_starts=policy.scan_starts,
         reviewer_accuracy=policy.reviewer_accuracy,
     )
 
@@ -127,6 +132,8 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             drift_alert_records=policy.drift_alert_records,
             seed=policy.seed,
             guarantee=policy.guarantee,
+            reviewer_bound=ReviewerAccuracyBound((1.0 - policy.confidence_level) / 2)
+            if policy.reviewer_accuracy_from_overlap else None,
         )
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 

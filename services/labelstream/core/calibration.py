@@ -251,6 +251,21 @@ class PrecisionCalibrator:
         self._stale: set[str] = set()
         self.answers = 0
 
+    def set_reviewer_accuracy(self, reviewer_accuracy: float) -> None:
+        """From the next answer on, hold the agreement to the bar of reviewers right at most this often.
+
+        The bets of later answers are ``f / bar`` with the new bar (still predictable: fixed before
+        the answer). Sound as long as ``reviewer_accuracy`` is an upper bound of the reviewers'
+        accuracy at every moment it is in force, e.g. a
+        :class:`~labelstream.core.calibration_reviewers.ReviewerAccuracyBound` (whose error then adds
+        to this calibrator's).
+        """
+        if not 0.5 < reviewer_accuracy <= 1.0:
+            raise ValueError(f"reviewer_accuracy must be in (0.5, 1], got {reviewer_accuracy}")
+        self.reviewer_accuracy = reviewer_accuracy
+        self.bar = agreement_bar(self.target_precision, reviewer_accuracy)
+        self._lambdas = np.asarray((0.0, *self.bets)) / self.bar
+
     def reset(self) -> None:
         """Open a new generation: wealth above 1 is cut back to 1, so no class is auto-accepted until evidence rebuilds."""
         log_wealth = {label: self.log_wealth(label) for label in self._log_wealth}

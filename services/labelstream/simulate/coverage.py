@@ -14,7 +14,9 @@ any variants asked for (ideas measured against the default). Each row gives:
 - **precision** of the auto-labels against the file's true labels (never the
   reviewer's answers), and the **worst full 500-record window** from 300
   records after a drift;
-- the **review share** (the default budget bounds it).
+- the **review share** (the default budget bounds it), second answers to
+  overlap items included (a variant may set ``review.overlap_share``: keys
+  with a dot name another section's setting).
 
 >>> [s.dataset for s in coverage_streams(quick=True)][:3]
 ['phishing', 'bananas', 'image_segments']
@@ -101,10 +103,14 @@ class Job:
     threshold: float | None = None  # an oracle run
 
     def run(self) -> CoverageRun:
-        policy: dict[str, Any] = {"seed": self.stream.seed, **self.variant.policy}
+        policy: dict[str, Any] = {"seed": self.stream.seed}
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in self.variant.policy.items():  # "review.overlap_share": another section's setting
+            section, _, name = key.rpartition(".")
+            (sections.setdefault(section, {}) if section else policy)[name] = value
         if self.threshold is not None:
             policy.update(name="threshold", confidence_threshold=self.threshold)
-        settings = load_settings(model={"name": self.stream.model, "seed": self.stream.seed}, policy=policy)
+        settings = load_settings(model={"name": self.stream.model, "seed": self.stream.seed}, policy=policy, **sections)
         started = time.perf_counter()
         simulation = Simulation(settings, WINDOW, deferred_ttl=2000, reviewer=self.reviewer.build(self.stream.seed))
         result = simulation.run(open_rows(self.path, label_column="label", id_column="id"))
@@ -114,7 +120,8 @@ class Job:
         worst = min((w["auto_precision"] for w in windows if w["auto_precision"] is not None), default=None)
         return CoverageRun(
             self.stream.dataset, self.reviewer.name, self.variant.name, report["auto_share"], report["auto_precision"],
-            report["review_share"], worst, self.threshold, time.perf_counter() - started,
+            report["review_share"] + report.get("overlap_answers", 0) / max(report["records"], 1), worst, self.threshold,
+            time.perf_counter() - started,
         )
 
 
@@ -214,7 +221,8 @@ def coverage_markdown(summary: dict[str, Any], command: str) -> str:
         "time. *Oracle*: the fixed threshold (grid "
         f"{', '.join(str(t) for t in ORACLE_GRID)}; the `threshold` policy, same budget, instant perfect reviewer) "
         "that auto-labels the most at precision >= the target, chosen after the run. Precision is against the true "
-        f"labels; the worst window is the worst full {WINDOW}-record window from {AFTER_DRIFT} records after a drift.",
+        f"labels; the worst window is the worst full {WINDOW}-record window from {AFTER_DRIFT} records after a drift; "
+        "the review share counts second answers to overlap items (`review.overlap_share`) too.",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),

@@ -59,7 +59,12 @@ def quality_markdown(summary: dict[str, Any], command: str) -> str:
         f"chosen after the run. Windows after a drift: every full {bench.window}-record window from "
         f"{bench.after_drift} records after it. Query strategies choose only among records below a proven "
         "threshold: while a class has none (too little evidence yet), its records are offered to review within "
-        "the budget, so where the contract stays in that phase the strategies' rows coincide.",
+        "the budget, so where the contract stays in that phase the strategies' rows coincide. Auto precision is "
+        "over the whole stream, while the contract promises it per class, per threshold, at each moment: it can sit "
+        "below the target without breaking the promise by chance (at most 1 - confidence), in the window after a "
+        "drift before answers reveal it, or when a new model version is worse above a threshold its predecessors "
+        "proved (agrawal_drift's Hoeffding adaptive tree: docs/contract.md, \"What a whole-stream precision figure "
+        "can show\").",
     ]
     for entry in summary["streams"]:
         stream = entry["stream"]

@@ -13,7 +13,11 @@ model version "lands" and they are re-scored (``engine.relabel``): those the
 policy now accepts are auto-labeled with ``relabeled=True``. With drift
 detection on (``drift.enabled``), detections go to the drift reaction
 (policy notified, challenger started), and a winning challenger becomes a
-new model version.
+new model version. With ``review.overlap_share``, that share of reviewed
+records gets a second, independent answer (within the review budget) from a
+reviewer with the same error rate, spending the budget like a review: the pair goes to the policy
+(``learn_overlap``: how accurate reviewers are at most), the first answer is
+learned.
 
 Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 (this drives a per-minute review budget and evidence ageing).
@@ -32,13 +36,16 @@ Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 
 from __future__ import annotations
 
+import copy
 import heapq
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from labelstream.core.build import build_engine
+from labelstream.core.calibration_versions import version_disagreement
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.drift import DriftMonitor
 from labelstream.core.engine import LabelingEngine, Routed
@@ -113,7 +120,14 @@ class Simulation:
         self._deferred: dict[int, tuple[Record, str, str | None, dict[str, Any]]] = {}  # index -> record, reason, proposed label, context
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
-        self._answers: list[tuple[int, int, Routed, str]] = []  # heap: (due record index, order, item, answer)
+        self._answers: list[tuple[int, int, Routed, str, str | None]] = []  # heap: (due, order, item, answer, overlap answer)
+        self.overlap_answers = 0
+        self._recent: list[dict[str, float]] = []  # the latest records' model inputs (policy.version_change_reset)
+        self._previous_model: Any = None
+        self._overlap_rng = random.Random(settings.policy.seed * 7919 + 1)
+        self._second_reviewer = SimulatedReviewer(
+            None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 2
+        )
         self._labels: dict[str, None] = {}  # labels seen so far, in order (a wrong answer is one of them)
 
     def run(self, rows: Iterable[Row]) -> SimulationResult:
@@ -136,6 +150,7 @@ class Simulation:
             self.drift_events,
             extra={
                 "invalid_rows": len(self.invalid_rows),
+                "overlap_answers": self.overlap_answers,
                 "seconds": round(elapsed, 3),
                 "records_per_second": round(len(self.outcomes) / elapsed, 1) if elapsed > 0 else None,
                 **self._weak_report(),
@@ -197,6 +212,8 @@ class Simulation:
         engine = self.engine
         routed = engine.process([record for record, _ in batch])
         engine.learn_auto(routed)  # self-training, when on (the learner's part in the services)
+        if self.settings.policy.version_change_reset is not None:
+            self._recent = (self._recent + [self.engine.featurizer.transform_one(r.features) for r, _ in batch])[-500:]
         for (record, true_label), item in zip(batch, routed, strict=True):
             index = len(self.outcomes)
             self.now = index / self.records_per_second
@@ -205,7 +222,7 @@ class Simulation:
             if item.decision.outcome == "review":
                 answer = self.reviewer.answer(true_label, item.prediction.label, list(self._labels))
                 due = index + 1 + self.reviewer.delay_records()  # at once: after its batch
-                heapq.heappush(self._answers, (due, index, item, answer))
+                heapq.heappush(self._answers, (due, index, item, answer, self._overlap_answer(true_label, item)))
             elif item.decision.outcome == "deferred":
                 self._deferred[index] = (record, item.decision.reason, item.prediction.label, item.decision.context)
             self.outcomes.append(self._outcome(index, item, true_label, answer))
@@ -214,14 +231,48 @@ class Simulation:
     def _deliver(self, until: int | None) -> None:
         """Learn the answers due by record ``until`` (all of them with ``None``), in the order they arrive."""
         while self._answers and (until is None or self._answers[0][0] <= until):
-            _due, _index, item, answer = heapq.heappop(self._answers)
+            _due, _index, item, answer, second = heapq.heappop(self._answers)
             generation = self._drift_generation()
             self._answer(item, answer)
+            if second is not None and hasattr(self.engine.policy, "learn_overlap"):
+                self.engine.policy.learn_overlap([answer, second])
             if self._drift_generation() > generation:  # the policy's own calibration check reset its evidence
                 self.drift_events.append({"detector": "calibration_check", "at_record": len(self.outcomes), "steps": ["policy"]})
             self._handle_drift()
             if self._learned_since_version >= self.settings.learner.publish_every_corrections:
                 self._new_version()
+
+    def _check_version_change(self) -> None:
+        """``policy.version_change_reset``: a new generation when this version relabels the recent auto region."""
+        bar = self.settings.policy.version_change_reset
+        calibrator = getattr(self.engine.policy, "calibrator", None)
+        if bar is None or calibrator is None:
+            return
+        previous, self._previous_model = self._previous_model, copy.deepcopy(self.engine.model)
+        if previous is None or not self._recent:
+            return
+        thresholds = calibrator.thresholds()
+        if not any(t is not None for t in thresholds.values()):
+            return
+        region, share = version_disagreement(previous.predict_many(self._recent), self.engine.model.predict_many(self._recent), thresholds)
+        if region and share > bar:
+            self.engine.policy.on_drift("version_change")
+            self.drift_events.append({"detector": "version_change", "at_record": len(self.outcomes), "steps": ["policy"]})
+
+    def _overlap_answer(self, true_label: str, item: Routed) -> str | None:
+        """A second reviewer's answer, for ``review.overlap_share`` of reviewed records (one more review spent)."""
+        share = self.settings.review.overlap_share
+        if share <= 0 or self._overlap_rng.random() >= share:
+            return None
+        budget = getattr(self.engine.policy, "budget", None)
+        if budget is not None:
+            # Spent even when the budget is just full (a record's review was just admitted): the gate then turns
+            # the next requests away until the stream catches up, so overlap takes its share of the budget instead
+            # of only its leftovers (a budget in use is always full). Not a request: the gate's admission rate
+            # describes records, not second answers.
+            budget.spend()
+        self.overlap_answers += 1
+        return self._second_reviewer.answer(true_label, item.prediction.label, list(self._labels))
 
     def _outcome(self, index: int, item: Routed, true_label: str, answer: str | None) -> RecordOutcome:
         decision, prediction = item.decision, item.prediction
@@ -276,6 +327,7 @@ class Simulation:
         """A model version lands: deferred records the policy now accepts are auto-labeled."""
         self._learned_since_version = 0
         self.engine.model_version += 1
+        self._check_version_change()
         if self.deferred_ttl is not None:
             oldest = len(self.outcomes) - self.deferred_ttl
             for index in [i for i in self._deferred if i < oldest]:

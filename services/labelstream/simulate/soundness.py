@@ -88,6 +88,7 @@ class ReviewerConfig:
     delay: str = "0"
     error_rate: float = 0.0
     assumed_accuracy: float = 1.0  # policy.reviewer_accuracy of the runs
+    overlap_share: float = 0.0  # review.overlap_share: a second answer, and policy.reviewer_accuracy_from_overlap
 
     def build(self, seed: int) -> SimulatedReviewer:
         return SimulatedReviewer(self.delay, self.error_rate, seed=seed)
@@ -159,6 +160,7 @@ REVIEWERS = (
     ReviewerConfig("delay 500", delay="500"),
     ReviewerConfig("wrong 3 %, accuracy 0.97 assumed", error_rate=0.03, assumed_accuracy=0.97),
     ReviewerConfig("delay 500 + wrong 3 %", delay="500", error_rate=0.03, assumed_accuracy=0.97),
+    ReviewerConfig("delay 500 + wrong 3 %, accuracy from 20 % overlap", delay="500", error_rate=0.03, overlap_share=0.2),
 )
 
 
@@ -169,8 +171,10 @@ def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config
         policy={
             "target_precision": config.target_precision, "confidence_level": config.confidence_level,
             "review_budget_share": config.review_budget_share, "seed": seed,
-            "reviewer_accuracy": reviewer.assumed_accuracy, **config.policy,
+            "reviewer_accuracy": reviewer.assumed_accuracy,
+            "reviewer_accuracy_from_overlap": reviewer.overlap_share > 0, **config.policy,
         },
+        review={"overlap_share": reviewer.overlap_share},
     )
     started = time.perf_counter()
     checker = _Checkpoints(stream, seed, config) if not stream.below_target else None
@@ -249,12 +253,13 @@ def _run_job(job: tuple[SoundnessStream, ReviewerConfig, int, SoundnessConfig]) 
 
 
 def cells() -> list[tuple[SoundnessStream, ReviewerConfig]]:
-    """Ceilings target-0.01, -0.02 and +0.01, each with the instant and the late-and-noisy reviewer.
+    """Ceilings target-0.01, -0.02 and +0.01, each with the instant and the late-and-noisy reviewer (told its
+    accuracy, or measuring it on overlap items).
 
     (``--reviewer-delay 500 --reviewer-error-rate 0.03``: the issue's pair of real-people conditions at once.)
     """
-    instant, late_noisy = REVIEWERS[0], REVIEWERS[3]
-    return [(stream, reviewer) for stream in STREAMS[:3] for reviewer in (instant, late_noisy)]
+    instant, late_noisy, overlap = REVIEWERS[0], REVIEWERS[3], REVIEWERS[4]
+    return [(stream, reviewer) for stream in STREAMS[:3] for reviewer in (instant, late_noisy, overlap)]
 
 
 def run_bench(

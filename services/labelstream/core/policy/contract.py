@@ -70,6 +70,7 @@ from labelstream.core.audit import AuditEstimator
 from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator, Selection
+from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
 from labelstream.core.policy.threshold import ColdStart
 from labelstream.core.strategies.base import QueryStrategy
@@ -77,7 +78,7 @@ from labelstream.core.strategies.base import QueryStrategy
 OVERALL = "__all__"
 """The calibration key of every class under the overall guarantee."""
 
-EVIDENCE_DETECTORS: tuple[str, ...] = ("calibration_check", "challenger", "rollback")
+EVIDENCE_DETECTORS: tuple[str, ...] = ("calibration_check", "challenger", "rollback", "version_change")
 """Drifts that reset the calibration (all the learner's). The others only raise audits: the error
 detectors too, since the error rate of *reviewed* records moves whenever routing does (a threshold
 proven, a budget filling up) — the calibration check judges each answer at its own score instead."""
@@ -123,6 +124,10 @@ class ContractPolicy(Policy):
         ``"per_class"``: each predicted class's auto-labels meet the target; ``"overall"``: all
         auto-labels together do (one threshold, evidence pooled over the classes — more coverage
         sooner, a weaker promise: a rare class may be worse).
+    reviewer_bound
+        Measures how accurate reviewers are at most from overlap items (:meth:`learn_overlap`) and
+        lowers the calibrator's agreement bar to match (never above the calibrator's own
+        ``reviewer_accuracy``). Its ``alpha`` adds to the calibrator's error: give each a share.
     """
 
     name = "contract"
@@ -141,11 +146,14 @@ class ContractPolicy(Policy):
         drift_alert_records: int = 1000,
         seed: int | None = None,
         guarantee: str = "per_class",
+        reviewer_bound: ReviewerAccuracyBound | None = None,
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
         self.guarantee = guarantee
         self.calibrator = calibrator
+        self.reviewer_bound = reviewer_bound
+        self._assumed_accuracy = calibrator.reviewer_accuracy  # the user's cap; the overlap bound only lowers it
         self.strategy = strategy
         self.budget = budget or ReviewBudget()
         self.audit_share = audit_share
@@ -282,6 +290,24 @@ class ContractPolicy(Policy):
         if contradicted:
             self.on_drift("calibration_check")
 
+    def learn_overlap(self, answers: list[str]) -> None:
+        """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.
+
+        Only the first two answers count (a third one, an adjudication, is not independent of them).
+        Without a ``reviewer_bound`` this does nothing.
+        """
+        if self.reviewer_bound is None or len(answers) < 2:
+            return
+        self.reviewer_bound.learn_pair(answers[0], answers[1])
+        self._apply_reviewer_bound()
+
+    def _apply_reviewer_bound(self) -> None:
+        if self.reviewer_bound is None:
+            return
+        accuracy = min(self._assumed_accuracy, self.reviewer_bound.upper())
+        if accuracy < self.calibrator.reviewer_accuracy:
+            self.calibrator.set_reviewer_accuracy(accuracy)
+
     def observe(self, x: Features, label: str) -> None:
         self.strategy.learn_one(x, label)
 
@@ -312,6 +338,7 @@ class ContractPolicy(Policy):
             "audits_total": self.audits_total.state(),
             "drift_generation": self.drift_generation,
             "strategy": self.strategy.learned_state(),
+            "reviewer_bound": None if self.reviewer_bound is None else self.reviewer_bound.state(),
         }
 
     def load_learned_state(self, state: dict[str, Any]) -> None:
@@ -330,6 +357,9 @@ class ContractPolicy(Policy):
         self.audits.load_state(state.get("audits", {}))
         self.audits_total.load_state(state.get("audits_total", {}))
         self.strategy.load_learned_state(state.get("strategy", {}))
+        if self.reviewer_bound is not None:
+            self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
+            self._apply_reviewer_bound()
         loaded = int(state.get("drift_generation", 0))
         self.drift_generation = max(self.drift_generation, loaded)
         if loaded > self._alerted_generation:

@@ -1,0 +1,121 @@
+"""The reviewer-accuracy bound from overlap items: it is ever below the true accuracy in at most alpha of runs,
+and the contract's agreement bar follows it (only down, never below what it proves)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from labelstream.core.calibration import PrecisionCalibrator, agreement_bar
+from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
+from labelstream.core.policy.base import Evidence, Prediction
+from labelstream.core.policy.contract import ContractPolicy
+from labelstream.core.strategies import VariableUncertainty
+
+ALPHA, ACCURACY, PAIRS, RUNS = 0.05, 0.97, 1600, 300
+
+
+def agreements(seed: int, classes: int = 2) -> np.ndarray:
+    """Whether two independent reviewers, each right ``ACCURACY`` of the time, agree on each of ``PAIRS`` items."""
+    rng = np.random.default_rng(seed)
+    right = rng.random((PAIRS, 2)) < ACCURACY
+    wrong_as = rng.integers(1, classes, (PAIRS, 2))  # which wrong label, when wrong
+    return (right[:, 0] & right[:, 1]) | (~right[:, 0] & ~right[:, 1] & (wrong_as[:, 0] == wrong_as[:, 1]))
+
+
+def ever_below(agree: np.ndarray, bound_of) -> bool:
+    """Whether the bound, looked at after every pair, is ever below the true accuracy."""
+    bound = bound_of()
+    for same in agree:
+        bound.learn_pair("a", "a" if same else "b")
+        if bound.upper() < ACCURACY:
+            return True
+    return False
+
+
+class PointEstimate(ReviewerAccuracyBound):
+    """The control: sqrt of the observed agreement, looked at every time — what the checkpoints guard against."""
+
+    def upper(self) -> float:
+        return float(np.sqrt(self.agreements / self.pairs)) if self.pairs >= self.first else 1.0
+
+
+@pytest.mark.parametrize("classes", [2, 5])
+def test_the_bound_is_ever_below_the_true_accuracy_in_at_most_alpha_of_runs(classes):
+    fails = sum(ever_below(agreements(seed, classes), lambda: ReviewerAccuracyBound(ALPHA)) for seed in range(RUNS))
+    assert fails <= binom.ppf(0.999, RUNS, ALPHA)
+
+
+def test_the_harness_catches_a_point_estimate():
+    fails = sum(ever_below(agreements(seed), lambda: PointEstimate(ALPHA)) for seed in range(RUNS))
+    assert fails > binom.ppf(0.999, RUNS, ALPHA)
+
+
+def test_the_bound_only_moves_down_and_approaches_the_accuracy():
+    bound, seen = ReviewerAccuracyBound(ALPHA), []
+    for same in agreements(1):
+        bound.learn_pair("x", "x" if same else "y")
+        seen.append(bound.upper())
+    assert seen[0] == 1.0 and all(b <= a for a, b in zip(seen, seen[1:], strict=False))
+    assert ACCURACY <= seen[-1] < 0.99
+
+
+def _policy(accuracy: float = 1.0) -> ContractPolicy:
+    calibrator = PrecisionCalibrator(0.95, 0.975, reviewer_accuracy=accuracy)
+    return ContractPolicy(calibrator, VariableUncertainty(), reviewer_bound=ReviewerAccuracyBound(0.025), seed=1)
+
+
+def test_overlap_answers_lower_the_agreement_bar_and_travel_with_the_state():
+    rng, policy = random.Random(2), _policy()
+    for _ in range(400):
+        policy.learn_overlap(["a", "a" if rng.random() < 0.94 else "b"])
+    accuracy = policy.reviewer_bound.upper()
+    assert accuracy < 0.995 and policy.calibrator.reviewer_accuracy == accuracy
+    assert policy.calibrator.bar == pytest.approx(agreement_bar(0.95, accuracy))
+    # Fewer flawless answers prove a threshold of a model that agrees 97 % of the time with such reviewers.
+    assert policy.calibrator.answers_to_prove(0.97) < PrecisionCalibrator(0.95, 0.975).answers_to_prove(0.97) / 2
+
+    labeler = _policy()
+    labeler.load_learned_state(policy.learned_state())
+    assert labeler.calibrator.bar == policy.calibrator.bar and labeler.reviewer_bound.pairs == 400
+
+
+def test_the_bound_never_raises_the_accuracy_the_user_assumed():
+    policy = _policy(accuracy=0.9)
+    for _ in range(400):
+        policy.learn_overlap(["a", "a"])
+    assert policy.calibrator.reviewer_accuracy == 0.9
+    policy.learn(Evidence(Prediction.from_probabilities({"a": 0.99, "b": 0.01}), "a", reason="cold_start",
+                          context={"outcome": "review", "generation": 0, "p_review": 1.0}))
+    assert policy.calibrator.bar == pytest.approx(agreement_bar(0.95, 0.9))
+
+
+def ever_proves_with_a_moving_bar(seed: int, final_accuracy: float, answers: int = 800) -> bool:
+    """A model exactly at the target everywhere, reviewers right 97 % of the time; the calibrator's assumed
+    accuracy steps down from 1 to ``final_accuracy`` as a bound would (after 50, 100, 150 answers). Every
+    answer bets on 0.9 (scores in [0.9, 1])."""
+    rng = random.Random(seed)
+    steps = {50: 0.99, 100: 0.98, 150: final_accuracy}
+    cal = PrecisionCalibrator(0.95, 0.95, grid=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99), scan_starts=(0.99, 0.9),
+                              check_window=0)
+    for n in range(answers):
+        if n in steps:
+            cal.set_reviewer_accuracy(max(steps[n], final_accuracy))
+        right, reviewer_right = rng.random() < 0.95, rng.random() < ACCURACY
+        cal.learn_one("a", rng.uniform(0.9, 1.0), right == reviewer_right)  # agreement with the (binary) reviewer
+        if cal.threshold("a") is not None:
+            return True
+    return False
+
+
+def test_a_bar_that_steps_down_to_the_true_accuracy_keeps_the_promise():
+    runs = 30
+    assert sum(ever_proves_with_a_moving_bar(seed, ACCURACY) for seed in range(runs)) <= binom.ppf(0.999, runs, ALPHA)
+
+
+def test_the_moving_bar_harness_catches_a_bar_below_the_true_accuracy():
+    runs = 6
+    assert sum(ever_proves_with_a_moving_bar(seed, 0.9) for seed in range(runs)) > binom.ppf(0.999, runs, ALPHA)

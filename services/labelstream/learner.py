@@ -24,7 +24,10 @@ answered its last call.
 Corrections from the review service (``Correction.kind``): a label outside the
 label set is dead-lettered (``unknown_label``); an ``answer`` is learned; an
 ``overlap`` answer is not learned alone, the ``consensus`` of its item is
-(emitted with ``method=consensus``), so an overlap item is learned once; a
+(emitted with ``method=consensus``), so an overlap item is learned once (with
+``policy.reviewer_accuracy_from_overlap`` its first two answers also teach the
+policy's reviewer-accuracy bound, which ships with each model version, and its
+first answer, not the consensus, is the policy's evidence); a
 ``retraction`` (a reviewer's undo) is not learned and changes nothing: the
 answer it withdraws is already in the model (an online model cannot forget one
 example), and the reviewer's new answer follows as a correction of its own, is
@@ -289,7 +292,9 @@ class Learner:
         generation = getattr(self.engine.policy, "drift_generation", 0)
         # With labeling functions or a text featurizer the whole record goes in (LF votes, its text).
         subject = _record_of(stored) if self.engine.needs_record else stored.features
-        evidence = None if held is not None else stored.evidence(correction.label, correction.timestamp)
+        evidence = None if held is not None else stored.evidence(self._evidence_label(correction), correction.timestamp)
+        if held is None and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
+            self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
         self.engine.learn(subject, correction.label, evidence)
         if held is not None and self.engine.label_errors is not None:
             self.engine.label_errors.resolve(held["label"], correction.label)
@@ -318,6 +323,17 @@ class Learner:
         )
         self._sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
         return None
+
+    def _evidence_label(self, correction: Correction) -> str:
+        """The label the policy's evidence compares with: with a reviewer-accuracy bound, an overlap item's first answer.
+
+        The bound measures one reviewer's accuracy, so the evidence must be one reviewer's answer: the
+        consensus is more accurate than that, and an agreement bar lowered for one reviewer's errors would
+        then overstate the precision (docs/contract.md, Noisy reviewers). The model still learns the consensus.
+        """
+        if correction.answers and getattr(self.engine.policy, "reviewer_bound", None) is not None:
+            return next(iter(correction.answers.values()))
+        return correction.label
 
     async def _held_for_second_review(self, correction: Correction, stored: StoredRecord, tp: str, offset: int) -> bool:
         """Hold an answer a confident model contradicts (``label_errors``); whether it was held.

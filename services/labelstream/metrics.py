@@ -252,6 +252,12 @@ class Metrics:
         self.calibration_generation = Gauge(
             "labelstream_calibration_generation", "Calibration generation (a new one after each drift reset).", registry=r
         )
+        self.reviewer_accuracy = Gauge(
+            "labelstream_policy_reviewer_accuracy",
+            "Reviewer accuracy the precision contract's agreement bar assumes (1: none; measured from overlap items "
+            "with policy.reviewer_accuracy_from_overlap).",
+            registry=r,
+        )
         self.thresholds = Gauge(
             "labelstream_auto_accept_threshold",
             "Score threshold to auto-accept a class (+Inf: not auto-accepted).",

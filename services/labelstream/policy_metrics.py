@@ -13,6 +13,7 @@ def export_policy_metrics(metrics: Metrics, policy: Policy, target_precision: fl
     calibrator = getattr(policy, "calibrator", None)
     if calibrator is not None:
         metrics.set_thresholds(calibrator.thresholds())
+        metrics.reviewer_accuracy.set(calibrator.reviewer_accuracy)
     audits = getattr(policy, "audits", None)
     if audits is not None:
         estimates = {label: p for label, p in audits.estimates().items()}

@@ -77,6 +77,7 @@ import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from labelstream.core.build import build_engine
+from labelstream.core.calibration_versions import VersionChangeCheck
 from labelstream.core.decode import DecodeError, decode_correction
 from labelstream.core.policy import Prediction
 from labelstream.core.schemas import Correction, DeadLetter, FlaggedAnswer, Label, Record, ReviewRequest
@@ -136,6 +137,8 @@ class Learner:
         self._started = False
         self._kafka_error = ""
         self._challenger_won = False
+        bar = settings.policy.version_change_reset
+        self.version_check = VersionChangeCheck(bar) if bar is not None else None  # see _check_version_change
 
         # -- clients ------------------------------------------------------------------------
         redis_client = connect(settings.redis, wait_seconds=30)
@@ -145,7 +148,7 @@ class Learner:
         self.second_reviews = SecondReviews.from_settings(redis_client, settings)
         self.events = EventPublisher(settings, SERVICE)
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
-        self.metrics.declare_detectors(["calibration_check"])  # at zero: the first drift is a change
+        self.metrics.declare_detectors(["calibration_check", *(["version_change"] if self.version_check else [])])
         register_weak_metrics(self.metrics, self.engine)  # labeling functions (weak.functions), if any
         register_label_error_metrics(self.metrics, self.engine)  # label_errors, if enabled
         self._restore()
@@ -295,6 +298,8 @@ class Learner:
         evidence = None if held is not None else stored.evidence(self._evidence_label(correction), correction.timestamp)
         if held is None and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
             self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
+        if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
+            self.version_check.observe(self.engine.featurizer.transform_one(stored.features))
         self.engine.learn(subject, correction.label, evidence)
         if held is not None and self.engine.label_errors is not None:
             self.engine.label_errors.resolve(held["label"], correction.label)
@@ -334,6 +339,24 @@ class Learner:
         if correction.answers and getattr(self.engine.policy, "reviewer_bound", None) is not None:
             return next(iter(correction.answers.values()))
         return correction.label
+
+    def _check_version_change(self) -> None:
+        """``policy.version_change_reset``: a new calibration generation when the version about to be published
+        labels more than the bar's share of the recent would-be auto-labels differently from the last one.
+
+        The recent records are the learned corrections' (the learner sees no other records' features): reviews
+        near the thresholds and the audits, which sample the auto region (docs/contract.md).
+        """
+        calibrator = getattr(self.engine.policy, "calibrator", None)
+        if self.version_check is None or calibrator is None:
+            return
+        if self.version_check.changed(self.engine.model, calibrator.thresholds()):
+            region, share = self.version_check.last
+            self.engine.policy.on_drift("version_change")
+            self.metrics.record_drift("version_change")
+            self.events.publish("drift", detector="version_change", reactions=["policy"], region=region, share=share)
+            log.warning("the new model version labels %.1f %% of %d recent would-be auto-labels differently: "
+                        "new calibration generation", 100 * share, region)
 
     async def _held_for_second_review(self, correction: Correction, stored: StoredRecord, tp: str, offset: int) -> bool:
         """Hold an answer a confident model contradicts (``label_errors``); whether it was held.
@@ -463,6 +486,7 @@ class Learner:
     async def _publish(self) -> None:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
         self._adopt_rollback()
+        self._check_version_change()  # before the state is taken: a new generation ships with this version
         self._snapshotting = True  # the agents do not learn until the state is stored or frozen (_snapshot_stored)
         state = ModelState(
             model=self.engine.model,

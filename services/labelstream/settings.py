@@ -188,7 +188,8 @@ class PolicySettings(_Section):
         gt=0,
         le=1,
         description="Open a new calibration generation when a new model version labels more than this share of the "
-        "recent would-be auto-labels differently from its predecessor (label-free; None: off). Simulation only so far.",
+        "recent would-be auto-labels differently from its predecessor (label-free; None: off). The learner checks at "
+        "publish time on the records it learned (docs/contract.md).",
     )
     scan_starts: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
         (0.99, 0.9, 0.7),

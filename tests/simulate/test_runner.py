@@ -146,8 +146,11 @@ def test_a_new_version_that_relabels_the_auto_region_opens_a_generation():
     simulation = Simulation(load_settings(policy={"version_change_reset": 0.05}))
     for _ in range(300):
         simulation.engine.policy.calibrator.learn_one("a", 0.99, True)
-    simulation._recent = [{"x": 1.0}] * 20
-    simulation._previous_model, simulation.engine.model = _Fixed("b"), _Fixed("a")
+    check = simulation._version_check
+    for _ in range(20):
+        check.observe({"x": 1.0})
+    assert not check.changed(_Fixed("b"), {})  # the previous version
+    simulation.engine.model = _Fixed("a")
     simulation._check_version_change()
     assert [e["detector"] for e in simulation.drift_events] == ["version_change"]
     assert simulation.engine.policy.generation == 1

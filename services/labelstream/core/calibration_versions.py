@@ -19,7 +19,10 @@ A share above a bar is a reason to open a new generation (only ever a
 
 from __future__ import annotations
 
+import copy
+from collections import deque
 from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from labelstream.core.policy.base import Prediction
 
@@ -37,3 +40,56 @@ def version_disagreement(
     if not region:
         return 0, 0.0
     return len(region), sum(a != b for a, b in region) / len(region)
+
+
+class _Predicts(Protocol):
+    def predict_many(self, xs: Sequence[dict[str, float]]) -> list[Prediction]: ...
+
+
+class VersionChangeCheck:
+    """The check at each new model version: recent model inputs, the previous version, and a bar.
+
+    Parameters
+    ----------
+    bar
+        A new version labeling more than this share of the recent would-be auto-labels differently
+        from the previous one fails the check (``policy.version_change_reset``).
+    window
+        How many recent model inputs it keeps.
+
+    >>> class Sign:  # a stand-in model: the sign of x, sure of it
+    ...     def __init__(self, flip): self.flip = flip
+    ...     def predict_many(self, xs):
+    ...         return [Prediction.from_probabilities({"a": 0.99, "b": 0.01} if (x["x"] > 0) != self.flip
+    ...                                               else {"a": 0.01, "b": 0.99}) for x in xs]
+    >>> check = VersionChangeCheck(bar=0.2)
+    >>> for i in range(10):
+    ...     check.observe({"x": i - 4.5})
+    >>> check.changed(Sign(False), {"a": 0.9, "b": 0.9})  # the first version: nothing to compare with
+    False
+    >>> check.changed(Sign(False), {"a": 0.9, "b": 0.9}), check.changed(Sign(True), {"a": 0.9, "b": 0.9})
+    (False, True)
+    >>> check.last
+    (10, 1.0)
+    """
+
+    def __init__(self, bar: float, window: int = 500) -> None:
+        self.bar = bar
+        self._recent: deque[dict[str, float]] = deque(maxlen=window)
+        self._previous: Any = None
+        self.last: tuple[int, float] = (0, 0.0)  # the latest comparison: region size, share relabeled
+
+    def observe(self, x: Mapping[str, float]) -> None:
+        """A recent record's model input."""
+        self._recent.append(dict(x))
+
+    def changed(self, model: _Predicts, thresholds: Mapping[str, float | None]) -> bool:
+        """Whether ``model`` (the new version) relabels more than ``bar`` of the recent auto region; it becomes
+        the version the next one is compared with. ``False`` while no class has a threshold."""
+        previous, self._previous = self._previous, copy.deepcopy(model)
+        if previous is None or not self._recent or not any(t is not None for t in thresholds.values()):
+            return False
+        recent = list(self._recent)
+        self.last = version_disagreement(previous.predict_many(recent), model.predict_many(recent), thresholds)
+        region, share = self.last
+        return region > 0 and share > self.bar

@@ -36,7 +36,6 @@ Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 
 from __future__ import annotations
 
-import copy
 import heapq
 import random
 import time
@@ -45,7 +44,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from labelstream.core.build import build_engine
-from labelstream.core.calibration_versions import version_disagreement
+from labelstream.core.calibration_versions import VersionChangeCheck
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.drift import DriftMonitor
 from labelstream.core.engine import LabelingEngine, Routed
@@ -122,8 +121,8 @@ class Simulation:
         self._decoder = RecordDecoder.from_limits(settings.limits)
         self._answers: list[tuple[int, int, Routed, str, str | None]] = []  # heap: (due, order, item, answer, overlap answer)
         self.overlap_answers = 0
-        self._recent: list[dict[str, float]] = []  # the latest records' model inputs (policy.version_change_reset)
-        self._previous_model: Any = None
+        bar = settings.policy.version_change_reset
+        self._version_check = VersionChangeCheck(bar) if bar is not None else None  # policy.version_change_reset
         self._overlap_rng = random.Random(settings.policy.seed * 7919 + 1)
         self._second_reviewer = SimulatedReviewer(
             None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 2
@@ -212,8 +211,9 @@ class Simulation:
         engine = self.engine
         routed = engine.process([record for record, _ in batch])
         engine.learn_auto(routed)  # self-training, when on (the learner's part in the services)
-        if self.settings.policy.version_change_reset is not None:
-            self._recent = (self._recent + [self.engine.featurizer.transform_one(r.features) for r, _ in batch])[-500:]
+        if self._version_check is not None:
+            for record, _ in batch:
+                self._version_check.observe(self.engine.featurizer.transform_one(record.features))
         for (record, true_label), item in zip(batch, routed, strict=True):
             index = len(self.outcomes)
             self.now = index / self.records_per_second
@@ -244,18 +244,10 @@ class Simulation:
 
     def _check_version_change(self) -> None:
         """``policy.version_change_reset``: a new generation when this version relabels the recent auto region."""
-        bar = self.settings.policy.version_change_reset
         calibrator = getattr(self.engine.policy, "calibrator", None)
-        if bar is None or calibrator is None:
+        if self._version_check is None or calibrator is None:
             return
-        previous, self._previous_model = self._previous_model, copy.deepcopy(self.engine.model)
-        if previous is None or not self._recent:
-            return
-        thresholds = calibrator.thresholds()
-        if not any(t is not None for t in thresholds.values()):
-            return
-        region, share = version_disagreement(previous.predict_many(self._recent), self.engine.model.predict_many(self._recent), thresholds)
-        if region and share > bar:
+        if self._version_check.changed(self.engine.model, calibrator.thresholds()):
             self.engine.policy.on_drift("version_change")
             self.drift_events.append({"detector": "version_change", "at_record": len(self.outcomes), "steps": ["policy"]})
 

@@ -361,6 +361,7 @@ class Audit:
     duplicated: int
     dead_letters: int
     outcomes: dict[str, int]
+    relabel_outcomes: dict[str, int]
     corrections: int
     distinct_corrections: int
     learned: int
@@ -436,6 +437,7 @@ def audit(settings: Settings, payloads: dict[str, dict], truth: dict[str, str], 
         duplicated=len(duplicated),
         dead_letters=len(ledger.dead_letters),
         outcomes=dict(ledger.outcome_counts()),
+        relabel_outcomes=dict(Counter(outs[-1] for outs in ledger.relabels.values() if outs)),
         corrections=messages,
         distinct_corrections=distinct,
         learned=learner_applied(learner),

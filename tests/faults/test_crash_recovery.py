@@ -68,7 +68,11 @@ def test_kills_and_restarts_lose_nothing_and_duplicate_nothing(settings_factory,
     assert result.duplicated == 0, result.examples
     assert result.routed == n
     assert result.dead_letters == 0
-    assert set(result.outcomes) == {"label", "review", "deferred"}, result.outcomes
+    # Every path ran: auto-labels (on arrival, or by relabel when the first proof came after the stream:
+    # under load the 8000 records can all be routed before the answers prove a threshold), reviews, deferrals.
+    assert {"review", "deferred"} <= set(result.outcomes), result.outcomes
+    assert result.outcomes.get("label", 0) + result.relabel_outcomes.get("label", 0) > 0, (
+        result.outcomes, result.relabel_outcomes)
     # Every review answered once (the reviewer is an oracle) and every answer learned exactly once.
     assert result.corrections == result.distinct_corrections == reviewed
     assert result.learned == result.distinct_corrections, (result.learned, result.distinct_corrections)

@@ -9,22 +9,13 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from labelstream.core.policy.base import Prediction
 from labelstream.kafka.reader import read_all
 from labelstream.learner import Learner
+from model_support import FixedModel
 
 pytestmark = pytest.mark.integration
 
 
-class _Fixed:
-    """A model that predicts one label, sure of it."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def predict_many(self, xs):
-        other = "b" if self.label == "a" else "a"
-        return [Prediction.from_probabilities({self.label: 0.99, other: 0.01}) for _ in xs]
 
 
 def test_a_version_that_relabels_the_auto_region_opens_a_generation_before_it_is_published(settings_factory):
@@ -38,13 +29,13 @@ def test_a_version_that_relabels_the_auto_region_opens_a_generation_before_it_is
         policy.calibrator.learn_one("a", 0.99, True)
     for _ in range(20):
         learner.version_check.observe({"x": 1.0})
-    learner.engine.model = _Fixed("a")
+    learner.engine.model = FixedModel("a")
     learner._check_version_change()  # the first version: the one the next is compared with
     assert policy.generation == 0
     learner._check_version_change()  # the same labels: no reset
     assert policy.generation == 0 and policy.calibrator.threshold("a") is not None
 
-    learner.engine.model = _Fixed("b")  # relabels every would-be auto-label
+    learner.engine.model = FixedModel("b")  # relabels every would-be auto-label
     learner._check_version_change()
     assert policy.generation == 1 and policy.calibrator.threshold("a") is None
     assert learner.engine.learned_state()["calibration"]["generation"] == 1  # ships with the version

@@ -14,6 +14,7 @@ from labelstream.simulate.datasets import export_dataset
 from labelstream.simulate.report import REPORT_KEYS
 from labelstream.simulate.reviewer import SimulatedReviewer
 from labelstream.simulate.runner import Simulation
+from model_support import FixedModel
 
 
 @pytest.fixture(scope="module")
@@ -126,20 +127,6 @@ def test_overlap_items_get_a_second_answer_within_the_budget_and_teach_the_revie
     assert bound.agreements < bound.pairs  # two reviewers wrong 10 % of the time disagree sometimes
 
 
-
-class _Fixed:
-    """A model stand-in that predicts one label at 0.99 for every input."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def predict_many(self, xs):
-        from labelstream.core.policy.base import Prediction
-
-        other = "b" if self.label == "a" else "a"
-        return [Prediction.from_probabilities({self.label: 0.99, other: 0.01}) for _ in xs]
-
-
 def test_a_new_version_that_relabels_the_auto_region_opens_a_generation():
     """policy.version_change_reset: a version labeling the recent would-be auto-labels differently resets; the same
     labels do not."""
@@ -149,8 +136,8 @@ def test_a_new_version_that_relabels_the_auto_region_opens_a_generation():
     check = simulation._version_check
     for _ in range(20):
         check.observe({"x": 1.0})
-    assert not check.changed(_Fixed("b"), {})  # the previous version
-    simulation.engine.model = _Fixed("a")
+    assert not check.changed(FixedModel("b"), {})  # the previous version
+    simulation.engine.model = FixedModel("a")
     simulation._check_version_change()
     assert [e["detector"] for e in simulation.drift_events] == ["version_change"]
     assert simulation.engine.policy.generation == 1

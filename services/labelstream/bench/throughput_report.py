@@ -8,14 +8,17 @@ from typing import Any
 def _shares(scaling: dict[str, Any]) -> str:
     """Where the CPU went in the scaling runs: each labeler's and the broker's share, in cores."""
     parts = []
-    for name, run in (("one labeler", scaling["one"]), ("two", scaling["two"])):
+    for name, run in (("one labeler", scaling["one"]), ("two labelers", scaling["two"])):
         shares = run.get("cpu_shares")
         if not shares:
             return ""
         labelers = " + ".join(f"{x:.2f}" for x in shares)
         broker = run.get("broker_cpu_share")
-        parts.append(f"{name}: labelers {labelers} cores" + (f", broker {broker:.2f}" if broker is not None else ""))
-    return " CPU in cores during the measured window — " + "; ".join(parts) + "."
+        parts.append(f"{name} {labelers}" + (f" (broker {broker:.2f})" if broker is not None else ""))
+    idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
+    return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "."
+            + (" One of the two labelers hardly worked: the group had not spread the partitions yet (a run too short)."
+               if idle else ""))
 
 
 def _busy(result: dict[str, Any]) -> str:

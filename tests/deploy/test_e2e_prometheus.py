@@ -20,7 +20,7 @@ from workload import sea_with_drift
 
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.topics import create_topics
-from labelstream.processes import service
+from labelstream.processes import service, stop_all
 from labelstream.produce import produce_file
 from stack_support import unique_settings, wait_for_consumer_group
 
@@ -84,8 +84,7 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
     finally:
         for kind in ("labeler", "learner"):
             prometheus.unscrape(f"labelstream-{kind}")
-        for proc in started:
-            proc.stop(20)
+        stop_all(started, 20)
 
 
 def every_record_routed_and_learned(settings, ids: list[str], learner) -> bool:

@@ -37,7 +37,7 @@ from client_support import LABELSTREAM, cli_env, url, wait_for
 from labelstream.datafile import open_rows
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.reader import read_all
-from labelstream.processes import service
+from labelstream.processes import service, stop_all
 from labelstream.produce import produce_file
 from labelstream.simulate.datasets import export_dataset
 
@@ -103,8 +103,7 @@ def test_label_errors_through_the_services_with_reviewers_wrong_5_percent(settin
                 sim.kill()
         assert sim.returncode == 0, err[-3000:]
     finally:
-        for proc in reversed(started):
-            proc.stop(20)
+        stop_all(started, 20)
 
     ledger, reviewed, corrections, held = state["ledger"], state["reviewed"], state["corrections"], state["held"]
     # -- nothing lost, nothing learned twice --------------------------------------------------

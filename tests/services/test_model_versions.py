@@ -16,7 +16,7 @@ from labelstream.core.build import build_engine
 from labelstream.core.snapshot import MAGIC, ModelState
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.reader import read_all
-from labelstream.processes import service
+from labelstream.processes import service, stop_all
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
 
@@ -180,5 +180,4 @@ def test_rollback_brings_an_old_model_back_to_labeler_and_learner(stack_settings
         events = [orjson.loads(m.value()) for m in read_all(stack_settings.kafka, stack_settings.topics.events)]
         assert any(e["kind"] == "rollback" and e["detail"]["to_version"] == target for e in events)
     finally:
-        for proc in procs:
-            proc.stop()
+        stop_all(procs)

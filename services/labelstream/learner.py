@@ -125,7 +125,9 @@ class Learner:
         self.corrections_applied = 0
         self._unpublished: list[float] = []  # correction timestamps learned since the last version
         self._self_taught = 0  # auto-labels learned since the last version (self-training)
-        self._snapshotting = False  # from taking a snapshot's state to storing it: the agents wait (_snapshot_stored)
+        # Clear from taking a snapshot's state to storing it (or freezing a copy): the agents wait (_snapshot_stored).
+        self._stored = asyncio.Event()
+        self._stored.set()
         self._pending_acks: list[tuple[Any, Any]] = []
         # Deliveries of the human labels and dead letters sent since the last version (see _delivered).
         self._sends: list[Awaitable[Any]] = []
@@ -252,9 +254,11 @@ class Learner:
         A snapshot copies the offsets first and pickles the model when it stores it, after
         awaiting the deliveries: what an agent learned in between was in the model and not
         in the offsets, so a crash before the next version replayed it (learned twice).
+        Set, it returns without yielding (the caller's next steps run before any other task).
+        Woken, it looks again: another snapshot may have begun before this task ran.
         """
-        while self._snapshotting:
-            await asyncio.sleep(0.01)
+        while not self._stored.is_set():
+            await self._stored.wait()
 
     async def _handle(self, message: Any) -> None:
         """Learn one correction (or dead-letter it), unless the latest snapshot already holds it."""
@@ -488,7 +492,7 @@ class Learner:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
         self._adopt_rollback()
         self._check_version_change()  # before the state is taken: a new generation ships with this version
-        self._snapshotting = True  # the agents do not learn until the state is stored or frozen (_snapshot_stored)
+        self._stored.clear()  # the agents do not learn until the state is stored or frozen (_snapshot_stored)
         state = ModelState(
             model=self.engine.model,
             featurizer=self.engine.featurizer,
@@ -513,9 +517,9 @@ class Learner:
                 self._last_error = f"redis: {exc}"
                 log.warning("redis unavailable, model version not published yet, retrying: %s", exc)
                 state = copy.deepcopy(state)
-                self._snapshotting = False
+                self._stored.set()
                 await asyncio.sleep(0.5)
-        self._snapshotting = False
+        self._stored.set()
         self._publishing = False
         self._last_error = ""
         self.engine.model_version = version

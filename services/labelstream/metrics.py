@@ -518,6 +518,7 @@ def all_metric_names() -> set[str]:
 
     from labelstream.core.imbalance import ClassMixMonitor
     from labelstream.core.label_errors import LabelErrorDetector
+    from labelstream.core.self_training import SelfTraining
     from labelstream.label_error_metrics import register_label_error_metrics
     from labelstream.review.metrics import ReviewMetrics  # the review service's own set (it imports this module)
     from labelstream.weak_metrics import MethodsCollector
@@ -527,7 +528,7 @@ def all_metric_names() -> set[str]:
     mix = ClassMixMonitor()
     mix.observe_auto("a"), mix.observe_answer("a")  # the distance is exported once both windows hold a label
     learner.registry.register(MethodsCollector(SimpleNamespace(  # each labeling method switched on
-        class_mix=mix, self_training=SimpleNamespace(learned=0, paused=0, unjoinable=0), committee=SimpleNamespace(disagreed=0),
+        class_mix=mix, self_training=SelfTraining(), committee=SimpleNamespace(disagreed=0),
         rare_reserve=SimpleNamespace(reviewed=0),
     )))
     names = metric_names(learner.registry) | metric_names(ReviewMetrics().registry)

@@ -21,7 +21,7 @@ no metric work for LFs. Series (label ``lf``: the LF's name):
 >>> from labelstream.core.policy import ThresholdPolicy
 >>> from labelstream.core.schemas import Record
 >>> from labelstream.core.weak import LabelingFunction, WeakSupervision
->>> from labelstream.metrics import Metrics
+>>> from labelstream.metrics import OVERALL, Metrics
 >>> lf = LabelingFunction("always_yes", lambda record: "yes")
 >>> engine = LabelingEngine(OnlineModel(), ThresholdPolicy(), weak=WeakSupervision.build([lf], batch_timeout=None))
 >>> metrics = Metrics(service="labeler")
@@ -47,7 +47,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from labelstream.metrics import Metrics
+from labelstream.metrics import OVERALL, Metrics
 
 FAILURE_KINDS = {"error": "errors", "slow": "slow", "timeout": "timed_out", "skipped": "skipped"}
 
@@ -114,6 +114,8 @@ class MethodsCollector(Collector):
     - ``labelstream_self_training_learned_total``, ``labelstream_self_training_paused_total``: auto-labels
       the model learned / refused while audits showed precision below the target;
       ``labelstream_self_training_unjoinable_total``: sure auto-labels whose features the learner did not find;
+      ``labelstream_self_training_open{class}``: the audit guard's state, 1 while it lets the class's sure
+      auto-labels be learned, 0 while it stops them (``class="__all__"``: overall);
     - ``labelstream_committee_disagreements_total``: auto-labels the committee did not all predict;
     - ``labelstream_rare_class_reviews_total``: reviews from the rare-class reserve.
     """
@@ -147,6 +149,7 @@ class MethodsCollector(Collector):
             yield CounterMetricFamily("labelstream_self_training_unjoinable",
                                       "Sure auto-labels the learner could not learn: features not in Redis.",
                                       value=float(trainer.unjoinable))
+            yield self._guard(trainer, getattr(getattr(engine, "policy", None), "audits", None))
         committee = getattr(engine, "committee", None)
         if committee is not None:
             yield CounterMetricFamily("labelstream_committee_disagreements",
@@ -155,6 +158,16 @@ class MethodsCollector(Collector):
         if reserve is not None:
             yield CounterMetricFamily("labelstream_rare_class_reviews", "Reviews from the rare-class reserve.",
                                       value=float(reserve.reviewed))
+
+    @staticmethod
+    def _guard(trainer: Any, audits: Any) -> GaugeMetricFamily:
+        guard = GaugeMetricFamily("labelstream_self_training_open",
+                                  "1 while the audits let self-training learn the class's sure auto-labels, 0 while they "
+                                  "stop it (class=__all__: the overall audits).", labels=["class"])
+        guard.add_metric([OVERALL], float(trainer.open_for(None, audits)))
+        for label in audits.estimates() if audits is not None else ():
+            guard.add_metric([label], float(trainer.open_for(label, audits)))
+        return guard
 
     def describe(self) -> Iterator[Any]:
         return iter(())

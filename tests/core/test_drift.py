@@ -177,3 +177,18 @@ def test_a_non_finite_confidence_is_ignored():
     assert monitor.update_prediction(poison, "label") == []
     assert all(math.isfinite(v) or math.isnan(v) for v in monitor.estimates().values())
     assert not any(math.isnan(v) for k, v in monitor.estimates().items() if k.startswith("confidence"))
+
+
+def test_missing_feature_values_are_ignored_by_the_feature_detectors():
+    """None, NaN and infinities are missing (the rule of ``labelstream.core.featurizer``): the feature detectors skip
+    them — no crash, no NaN in ADWIN's window (which would hide every later change) — and still find a real shift."""
+    missing = [None, float("nan"), float("inf"), float("-inf")]
+    rows = [{"x": missing[i % 4] if i % 5 == 0 else (0.0 if i < 1000 else 5.0), "gone": missing[i % 4]} for i in range(1500)]
+    monitor = DriftMonitor(features=True, prediction_warmup=100)
+    found = [d for row in rows for d in monitor.update_features(row)]
+    assert [d.detector for d in found] == ["feature:x"] and found[0].direction == "increase"
+    assert monitor.detector_names() == ["confidence", "feature:x"]  # no detector for a feature never present
+    assert monitor._features["x"].updates == 1200 and math.isfinite(monitor.estimates()["feature:x"])
+    engine = LabelingEngine(OnlineModel(seed=1), ThresholdPolicy(0.9, 0, 0), monitor=DriftMonitor(features=True))
+    (routed,) = engine.process([Record.model_construct(id="a", features={"x": None, "y": float("nan"), "z": 1.0})])
+    assert routed.decision.outcome and engine.monitor._features.keys() == {"z"}

@@ -24,6 +24,7 @@ from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Evidence, ThresholdPolicy
 from labelstream.core.schemas import Record
+from labelstream.core.self_training import SelfTraining
 from labelstream.label_error_metrics import register_label_error_metrics
 from labelstream.metrics import OVERALL, Metrics
 from labelstream.weak_metrics import register_weak_metrics
@@ -49,7 +50,8 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
 def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10_000, batch: int = 100) -> list[str]:
     """Stream ``n`` SEA records (drift at n/2) over about ``seconds``; the drift detectors that fired."""
     engine = LabelingEngine(OnlineModel(seed=1), ThresholdPolicy(0.9, 100, 50), monitor=DriftMonitor(),
-                            label_errors=LabelErrorDetector(min_answers=20), class_mix=ClassMixMonitor(500))
+                            label_errors=LabelErrorDetector(min_answers=20), class_mix=ClassMixMonitor(500),
+                            self_training=SelfTraining(min_confidence=0.99, weight=0.5, target=TARGET))
     register_label_error_metrics(learner, engine)  # as the learner does with label_errors enabled
     register_weak_metrics(labeler, engine)  # as the labeler does: the class mix of its auto-labels and the answers
     stream = sea_with_drift(n, n // 2)
@@ -72,6 +74,7 @@ def run_workload(labeler: Metrics, learner: Metrics, seconds: float, n: int = 10
         labeler.record_outcomes(Counter((r.decision.outcome, r.decision.reason) for r in routed))
         labeler.record_auto_labels(Counter(r.prediction.label for r in routed if r.decision.outcome == "label"))
         labeler.observe_batch(len(records), time.perf_counter() - began, [r.timestamp for r in records])
+        engine.learn_auto(routed)  # self-training: the learner's part in the services
         labeler.record_commit()  # the batch's transaction committed
         for r, (x, label) in zip(routed, rows, strict=True):
             if r.decision.outcome == "label":

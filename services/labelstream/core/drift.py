@@ -16,7 +16,8 @@ value and is fed with small verbs:
   ``class_share_of="auto_labels"`` — which also moves whenever the policy
   starts or stops auto-accepting a class, a change of routing, not of data;
 - :meth:`~DriftMonitor.update_features` with each record's numeric features
-  (``feature:<name>``, off by default: wide records would need many detectors).
+  (``feature:<name>``, off by default: wide records would need many detectors;
+  missing values are skipped).
 
 Each verb returns the detections it caused as :class:`Detection` values
 (plain data). The monitor never acts on them: the caller turns them into
@@ -246,12 +247,17 @@ class DriftMonitor:
         return found
 
     def update_features(self, features: Mapping[str, object], timestamp: float | None = None) -> list[Detection]:
-        """A record's numeric features (nothing unless ``features`` is on); call before ``update_prediction``."""
+        """A record's numeric features (nothing unless ``features`` is on); call before ``update_prediction``.
+
+        A missing value (``None``, NaN, an infinity: the rule of :mod:`labelstream.core.featurizer`) is
+        skipped, as an absent feature is: it is no observation of the feature's level, and one NaN in an
+        ADWIN window would make its mean NaN and hide every later change.
+        """
         if not self.features:
             return []
         found: list[Detection] = []
         for name, value in features.items():
-            if type(value) is str:
+            if type(value) is str or value is None or value - value != 0.0:  # categorical, or missing (None, NaN, inf)
                 continue
             detector = self._features.get(name)
             if detector is None:

@@ -30,8 +30,8 @@ from being learned twice.
 >>> audits = AuditEstimator()
 >>> for i in range(60):
 ...     audits.learn_one("spam", correct=i % 2 == 0, inclusion_probability=1.0)  # half of them wrong
->>> trainer.accepts(sure, audits), trainer.paused
-(False, 1)
+>>> trainer.accepts(sure, audits), trainer.paused, trainer.open_for("spam", audits), trainer.open_for("spam", None)
+(False, 1, False, True)
 >>> trainer.first_time("r1"), trainer.first_time("r1")
 (True, False)
 """
@@ -93,10 +93,18 @@ class SelfTraining:
         """Whether the model learns this auto-label (counts refusals by the audits in :attr:`paused`)."""
         if prediction.label is None or prediction.confidence < self.min_confidence:
             return False
-        if audits is not None and (self._below(audits, prediction.label) or self._below(audits, None)):
+        if not self.open_for(prediction.label, audits):
             self.paused += 1
             return False
         return True
+
+    def open_for(self, label: str | None, audits: AuditEstimator | None) -> bool:
+        """The guard's state: whether sure auto-labels of class ``label`` are learned now (``None``: of any
+        class the audits allow), i.e. neither that class's audit interval nor the overall one lies wholly
+        below the target (no audits: always)."""
+        if audits is None:
+            return True
+        return not ((label is not None and self._below(audits, label)) or self._below(audits, None))
 
     def _below(self, audits: AuditEstimator, label: str | None) -> bool:
         estimate = audits.estimate(label)

@@ -1,5 +1,7 @@
 """Labeling functions: the decorator, and loading them by module path."""
 
+import sys
+
 import pytest
 
 from labelstream import ABSTAIN, LabelingFunction, labeling_function
@@ -53,3 +55,19 @@ def test_a_bad_path_is_a_config_error_naming_it(path, message):
 def test_two_functions_with_one_name_are_refused():
     with pytest.raises(ConfigError, match="two labeling functions are named 'positive'"):
         load_functions(["lfs_for_tests:positive", "lfs_for_tests"])
+
+
+def test_a_module_in_the_current_directory_is_found_as_python_m_would(tmp_path, monkeypatch):
+    """The README's ``mypkg/lfs.py`` beside you, ``weak.functions = ["mypkg.lfs"]``: a console script has no
+    current directory on ``sys.path`` (``python -m`` has), so the import failed before."""
+    (tmp_path / "lfs_beside_me").mkdir()
+    (tmp_path / "lfs_beside_me" / "rules.py").write_text(
+        "from labelstream import ABSTAIN, labeling_function\n\n"
+        "@labeling_function()\ndef shouty(record):\n    return 'spam' if (record.text or '').isupper() else ABSTAIN\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    (lf,) = resolve("lfs_beside_me.rules")
+    assert lf.name == "shouty" and lf(Record(id="1", features={}, text="WIN NOW")) == "spam"
+    with pytest.raises(ConfigError, match="current directory"):
+        resolve("no_such_module_here:rule")

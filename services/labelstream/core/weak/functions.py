@@ -25,6 +25,8 @@ True
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -95,11 +97,11 @@ def resolve(path: str) -> list[LabelingFunction]:
     """
     module_name, _, attribute = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
     except Exception as exc:  # noqa: BLE001 - any import failure is a configuration error to report
         raise ConfigError(
             f"labeling function {path!r}: cannot import {module_name!r} ({type(exc).__name__}: {exc}); "
-            "check weak.functions / --lf and that the module is on PYTHONPATH"
+            "check weak.functions / --lf and that the module is on PYTHONPATH or in the current directory"
         ) from exc
     if not attribute:
         found = registered(module.__name__)
@@ -112,6 +114,24 @@ def resolve(path: str) -> list[LabelingFunction]:
             raise ConfigError(f"labeling function {path!r}: {module_name!r} has no attribute {attribute!r}")
         target = getattr(target, part)
     return _as_functions(target, path, attribute.rsplit(".", 1)[-1])
+
+
+def _import(module_name: str) -> Any:
+    """Import ``module_name``; one not found anywhere is looked for in the current directory too.
+
+    ``python -m`` puts the current directory on ``sys.path``, a console script
+    (``labelstream run learner``) does not: without this, ``mypkg/lfs.py``
+    beside you would need ``PYTHONPATH=.``. Appended, not prepended (as
+    uvicorn's ``--app-dir`` does), so an installed module of the same name wins.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        here = os.getcwd()
+        if exc.name != module_name.partition(".")[0] or here in sys.path or "" in sys.path:
+            raise
+        sys.path.append(here)
+        return importlib.import_module(module_name)
 
 
 def _as_functions(target: Any, path: str, name: str) -> list[LabelingFunction]:

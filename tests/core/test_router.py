@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import random
+import types
 
 import orjson
 import pytest
@@ -13,6 +14,7 @@ from labelstream.bench.workload import synthetic_records, warm_state
 from labelstream.core import router as router_module
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
+from labelstream.core.policy.base import Policy
 from labelstream.core.router import DEAD_LETTER, BatchRouter, Origin, OutputTopics
 from labelstream.core.schemas import DeadLetter, Deferred, Label, ReviewRequest
 from labelstream.settings import load_settings
@@ -48,7 +50,9 @@ def stream(n: int, seed: int) -> list[bytes]:
 
 
 def per_record(engine, values: list[bytes]) -> list[tuple]:
-    """The per-record path: decode, then ``engine.process`` one record at a time."""
+    """The per-record path: decode, then ``engine.process`` one record at a time, the policy's ``decide`` for each
+    (not the batch ``decide_many`` the router's engine calls)."""
+    engine.policy.decide_many = types.MethodType(Policy.decide_many, engine.policy)
     decoder = RecordDecoder()
     out = []
     for value in values:

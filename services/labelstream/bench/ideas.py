@@ -154,6 +154,19 @@ class _OriginDataclass:
     timestamp: float | None = None
 
 
+def decide_idea(policy, predictions: list, n_learned: int, xs: list[dict], timer: Callable[[Callable], float]) -> Idea:
+    """The policy's batch decide against its per-record decide (the base class's loop), on the same policy."""
+    from labelstream.core.policy.base import Policy
+
+    return Idea(
+        "decide", "the policy's decide, record by record", f"{type(policy).__name__}.decide_many: per-batch lookups "
+        "hoisted, the auto-label route inlined, a class's plain auto-labels share one Decision", True,
+        "equal decisions, budget and random draws in the same order (tests/core/test_contract_decide_many.py)",
+        *_pair(timer, lambda: Policy.decide_many(policy, predictions, n_learned, xs),
+               lambda: policy.decide_many(predictions, n_learned, xs)),
+    )
+
+
 def _pair(timer: Callable[[Callable], float], before: Callable, after: Callable, turns: int = 3) -> tuple[float, float]:
     """(before, after) µs, timed in alternating turns (best of each), so that a burst of other work hits both."""
     best = [float("inf"), float("inf")]

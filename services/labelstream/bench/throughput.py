@@ -58,6 +58,10 @@ class ThroughputResult:
     peak_rss_mb: float | None = None
     routing: dict[str, float] | None = None
     """Share of the records by outcome (label, review, deferred, dead_letter), from the labelers' metrics."""
+    cpu_shares: list[float] | None = None
+    """CPU of each process during the run, in cores (1.0: one core all the time)."""
+    broker_cpu_share: float | None = None
+    """CPU of the local Kafka broker during the run, in cores (``None``: no local broker found)."""
 
     @property
     def records_per_second(self) -> float:
@@ -82,6 +86,8 @@ class ThroughputResult:
             "rss_mb": self.rss_mb,
             "peak_rss_mb": self.peak_rss_mb,
             "routing": self.routing,
+            "cpu_shares": None if self.cpu_shares is None else [round(x, 3) for x in self.cpu_shares],
+            "broker_cpu_share": None if self.broker_cpu_share is None else round(self.broker_cpu_share, 3),
         }
 
 
@@ -251,13 +257,14 @@ class ThroughputBench:
         try:
             proc.wait_until_serving()
             time.sleep(2)  # let the group settle before measuring
-            latencies, parts = measure_latency(settings, rate, self.config.latency_seconds)
+            latencies, parts, since_start = measure_latency(settings, rate, self.config.latency_seconds)
         finally:
             proc.stop()
         summary = percentiles(latencies)
         summary["offered_rate"] = rate
         summary["to_outcome"] = percentiles(parts[0])
         summary["outcome_to_visible"] = percentiles(parts[1])
+        summary["steady"] = steady(latencies, since_start)
         self.say(
             f"latency at {rate}/s: p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms"
             f" (to the outcome produced p99 {summary['to_outcome']['p99_ms']:.1f}, then to visible p99 "
@@ -278,11 +285,12 @@ class ThroughputBench:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - our own module
         try:
             time.sleep(4)  # init_transactions, join the group
-            latencies, _parts = measure_latency(settings, rate, self.config.latency_seconds)
+            latencies, _parts, since_start = measure_latency(settings, rate, self.config.latency_seconds)
         finally:
             proc.terminate()
             proc.wait(30)
         summary = percentiles(latencies)
+        summary["steady"] = steady(latencies, since_start)
         self.say(f"floor (transactional pass-through) at {rate}/s: p50 {summary['p50_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms")
         return summary
 
@@ -350,6 +358,19 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_cpu_seconds() -> float | None:
+    """CPU seconds of the local Kafka broker(s) ``deploy/stack.sh`` started (their pid files), or ``None``."""
+    stack = Path(os.environ.get("LABELSTREAM_STACK_DIR", ".stack"))
+    total, found = 0.0, False
+    for pidfile in stack.glob("kafka*/**/kafka.pid"):
+        try:
+            total += cpu_seconds(int(pidfile.read_text().strip()))
+            found = True
+        except (OSError, ValueError):
+            continue
+    return total if found else None
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -422,7 +443,8 @@ def wait_committed(
     partitions = [TopicPartition(topic, p) for p in watcher.list_topics(topic, timeout=10).topics[topic].partitions]
     begin, end = max(1, int(window[0] * total)), int(window[1] * total)
     started = first = None
-    cpu_first = 0.0
+    cpu_first: list[float] = []
+    broker_first: float | None = None
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -430,14 +452,19 @@ def wait_committed(
             now = time.perf_counter()
             if done >= begin and first is None:
                 first, started = done, now
-                cpu_first = sum(cpu_seconds(p.process.pid) for p in procs)
+                cpu_first = [cpu_seconds(p.process.pid) for p in procs]
+                broker_first = broker_cpu_seconds()
                 machine_first = machine_cpu_times()
             if done >= end:
-                cpu = sum(cpu_seconds(p.process.pid) for p in procs) - cpu_first
+                cpu = [cpu_seconds(p.process.pid) - before for p, before in zip(procs, cpu_first, strict=True)]
+                broker = broker_cpu_seconds()
                 memory = [memory_mb(p.process.pid) for p in procs]
+                seconds = now - started
                 return ThroughputResult(
-                    done - first, now - started, cpu, machine_busy_since(machine_first),
+                    done - first, seconds, sum(cpu), machine_busy_since(machine_first),
                     rss_mb=round(sum(m[0] for m in memory), 1), peak_rss_mb=round(sum(m[1] for m in memory), 1),
+                    cpu_shares=[c / seconds for c in cpu] if seconds else None,
+                    broker_cpu_share=(broker - broker_first) / seconds if broker is not None and broker_first is not None and seconds else None,
                 )
             for proc in procs:
                 if not proc.alive:
@@ -448,14 +475,18 @@ def wait_committed(
     raise TimeoutError(f"only {done} of {total} offsets committed in {timeout} s")
 
 
-def measure_latency(settings: Settings, rate: int, seconds: float) -> tuple[list[float], tuple[list[float], list[float]]]:
+def measure_latency(
+    settings: Settings, rate: int, seconds: float
+) -> tuple[list[float], tuple[list[float], list[float]], list[float]]:
     """Produce at ``rate`` for ``seconds``; latency of each record until its outcome is visible (read_committed),
-    and its two parts: until the outcome was produced (its message timestamp), then until visible."""
+    its two parts: until the outcome was produced (its message timestamp), then until visible; and when each
+    was produced (seconds since the first)."""
     sys.setswitchinterval(0.0005)  # the producer and the measuring consumer share this process
     sent: dict[str, float] = {}
     latencies: list[float] = []
     to_outcome: list[float] = []
     to_visible: list[float] = []
+    since_start: list[float] = []
     stop = threading.Event()
     consumer = Consumer(consumer_config(settings.kafka, f"latency-{uuid.uuid4().hex[:6]}", **{"fetch.wait.max.ms": 1}))
     outputs = [settings.topics.labels, settings.topics.review, settings.topics.deferred]
@@ -473,6 +504,7 @@ def measure_latency(settings: Settings, rate: int, seconds: float) -> tuple[list
                     produced_at = sent.get(msg.key().decode())
                     if produced_at is not None:
                         latencies.append(received - produced_at)
+                        since_start.append(produced_at - first_sent)
                         kind, outcome_ms = msg.timestamp()
                         if kind:  # the outcome's create time (ms): when the labeler produced it
                             to_outcome.append(max(0.0, outcome_ms / 1000 - produced_at))
@@ -481,6 +513,7 @@ def measure_latency(settings: Settings, rate: int, seconds: float) -> tuple[list
                 return
 
     stop_time = float("inf")
+    first_sent = time.time()  # reset when the first record is sent
     reader = threading.Thread(target=consume, daemon=True)
     reader.start()
     producer = Producer(producer_config(settings.kafka, **{"linger.ms": 0}))
@@ -493,6 +526,7 @@ def measure_latency(settings: Settings, rate: int, seconds: float) -> tuple[list
     ]
     interval = 1.0 / rate
     start = time.perf_counter()
+    first_sent = time.time()
     for i, (record_id, key, rest) in enumerate(made):
         delay = start + i * interval - time.perf_counter()
         if delay > 0:
@@ -506,7 +540,7 @@ def measure_latency(settings: Settings, rate: int, seconds: float) -> tuple[list
     stop.set()
     reader.join(30)
     consumer.close()
-    return latencies, (to_outcome, to_visible)
+    return latencies, (to_outcome, to_visible), since_start
 
 
 def available(consumer: Consumer, wait: float) -> list:
@@ -594,6 +628,15 @@ def wait_for_version(follower: Consumer, at_least: int, settings: Settings, stor
             if version >= at_least:
                 return version, value["timestamp"]
     return None
+
+
+STEADY_AFTER = 2.0
+"""Seconds from the start of a latency run after which records count as steady state."""
+
+
+def steady(latencies: list[float], since_start: list[float]) -> dict[str, Any]:
+    """Percentiles of the records produced after the first :data:`STEADY_AFTER` seconds (start-up left out)."""
+    return percentiles([latency for latency, at in zip(latencies, since_start, strict=True) if at >= STEADY_AFTER])
 
 
 def percentiles(latencies: list[float]) -> dict[str, Any]:

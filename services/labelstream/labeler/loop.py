@@ -80,6 +80,10 @@ MAX_BACKOFF = 10.0
 ROUTE_AHEAD_MIN = 64
 # One record whose transaction fails this often (abortable, unattributed) while the broker answers is dead-lettered.
 SINGLE_RECORD_ATTEMPTS = 3
+# A transaction that takes longer than this, first begin to counted, is logged with where its time went
+# (at most one line every SLOW_LOG_EVERY seconds): what a latency tail is made of.
+SLOW_TRANSACTION_SECONDS = 0.5
+SLOW_LOG_EVERY = 10.0
 
 
 class Output(Protocol):
@@ -155,6 +159,7 @@ class _Batch:
     outputs: list[Output] = field(default_factory=list)
     waiters: list[Callable[[], None]] = field(default_factory=list)
     started: float = 0.0
+    routing: float = 0.0  # seconds spent routing and producing its records on the loop's thread
 
     def add(self, messages: Sequence[Message], outputs: Sequence[Output]) -> None:
         self.messages += messages
@@ -218,6 +223,7 @@ class TransactionLoop:
         # Routes the next batch while this one commits (one thread: routing stays in input order).
         self._router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-ahead")
         self._ahead: _Ahead | None = None
+        self._slow_logged = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -342,6 +348,7 @@ class TransactionLoop:
                 return None
             batch.add(chunk, outputs)
             now = time.perf_counter()
+            batch.routing += now - routing
             self._observe_routing(len(chunk), now - routing)
             if took_all or now - batch.started >= self.commit_interval:
                 break  # took all that was queued, or its time is up: commit now
@@ -390,24 +397,45 @@ class TransactionLoop:
         ahead = self._route_ahead(batch)
         if ahead is _DROPPED:
             return
+        marks = [time.perf_counter()]  # commit phases: side effects, send_offsets, commit, join, count
         try:
             for wait in batch.waiters:
                 wait()
+            marks.append(time.perf_counter())
             offsets = next_offsets(batch.messages)
             with self.stall_watchdog.guard("send_offsets_to_transaction", SEND_OFFSETS_TIMEOUT + STALL_GRACE_SECONDS):
                 self.transactions.send_offsets(offsets, self.consumer.consumer_group_metadata(), SEND_OFFSETS_TIMEOUT)
+            marks.append(time.perf_counter())
             self._commit_transaction()
         except (RetryLater, TransactionFailed) as failure:
             self._fail(batch, failure, ahead)
             return
-        seconds = time.perf_counter() - batch.started
+        marks.append(time.perf_counter())
+        seconds = marks[-1] - batch.started
         if ahead is not None and ahead.routing is not None:
             ahead.outputs()  # joined before the handler counts (drift reactions touch the engine it routes with)
+        marks.append(time.perf_counter())
         self.state.succeeded()
         self._backoff = 0.0
         self._after_commit(offsets)
         self.handler.committed(batch.messages, batch.outputs, seconds)
         self._ahead = ahead
+        marks.append(time.perf_counter())
+        if marks[-1] - batch.started > SLOW_TRANSACTION_SECONDS:
+            self._log_slow(batch, marks)
+
+    def _log_slow(self, batch: _Batch, marks: list[float]) -> None:
+        """Where a slow transaction's time went (at most one line every ``SLOW_LOG_EVERY`` seconds)."""
+        if marks[-1] - self._slow_logged < SLOW_LOG_EVERY:
+            return
+        self._slow_logged = marks[-1]
+        ms = [round((b - a) * 1000) for a, b in zip(marks, marks[1:], strict=False)]
+        log.info(
+            "slow transaction: %d records in %d ms: fetching, routing and producing %d ms (routing %d ms of it), "
+            "then waiting for Redis %d ms, send_offsets %d ms, commit %d ms, joining the routing ahead %d ms, counting %d ms",
+            len(batch.messages), round((marks[-1] - batch.started) * 1000), round((marks[0] - batch.started) * 1000),
+            round(batch.routing * 1000), *ms,
+        )
 
     def _route_ahead(self, batch: _Batch) -> _Ahead | None:
         """Fetch what is queued now (no wait) and route it on the helper thread while ``batch`` commits.

@@ -63,7 +63,7 @@ labeler that adopts a snapshot of a newer generation raises its audits too.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labelstream.core.audit import AuditEstimator
@@ -213,6 +213,84 @@ class ContractPolicy(Policy):
         if query.ask:
             return Decision("review", "uncertain", query.inclusion_probability, query.priority, context)
         return Decision("deferred", "over_budget", 1.0, query.priority, context)
+
+    def decide_many(
+        self, predictions: Sequence[Prediction], n_learned: int, xs: Sequence[Features] | None = None
+    ) -> list[Decision]:
+        """Exactly what :meth:`decide` answers record by record, at a fraction of its cost (the labeler's batches).
+
+        The same calls on the budget, the cold start, the boundary sampler and the strategy, the same
+        random draws and equal decisions (same contexts, keys in the same order), in stream order. What
+        no decision can change within a batch is looked up once: the model version, the generation,
+        each class's threshold (evidence comes from :meth:`learn`, never from deciding), the strategy's
+        floor (looked up again after each query); the budget's admission rates are read again after
+        each call that moves them. An auto-label is the common case: the route of
+        :meth:`_auto_or_check` is inlined, and the auto-labels of a class share one :class:`Decision`
+        while its context stands (a decision is frozen and nobody writes to a decided context). Every
+        other route calls the methods :meth:`decide` calls. tests/core/test_contract_decide_many.py
+        holds the two equal through every route.
+        """
+        budget, strategy, cold, draw, near_boundary = self.budget, self.strategy, self._cold_start, self._rng.random, self._boundary.ask
+        version, generation = self.model_version, self.generation
+        thresholds: dict[str, float | None] = {}
+        shared: dict[tuple[str, bool, bool], Decision] = {}  # (class, on alert, near) -> its auto-label while the rates stand
+        least = strategy.least_probability()
+        admit_reserved, admit = budget.admission_rate(reserved=True), budget.admission_rate()
+        decisions: list[Decision] = []
+        for i, prediction in enumerate(predictions):
+            budget.count_record()
+            on_alert = self._alert_left > 0
+            if on_alert:
+                self._alert_left -= 1
+            label = prediction.label
+            if cold.active(n_learned) or label is None:
+                context: dict[str, Any] = {"model_version": version, "generation": generation, "threshold": None}
+                decision = self._uniform(context, "cold_start", "no_evidence", reserved=True)
+            else:
+                threshold = thresholds[label] if label in thresholds else thresholds.setdefault(
+                    label, self.calibrator.threshold(self._key(label)))
+                audit_share = self.drift_audit_share if on_alert else self.audit_share
+                if threshold is not None and prediction.confidence >= threshold:  # _auto_or_check, inlined
+                    p_audit = audit_share * admit_reserved
+                    near = near_boundary(prediction.confidence - threshold)
+                    total = p_audit + (1.0 - p_audit) * admit if near else p_audit
+                    drawn = audit_share > 0 and draw() < audit_share
+                    if not drawn and not near:
+                        decision = shared.get((label, on_alert, near))
+                        if decision is None:
+                            decision = shared[label, on_alert, near] = Decision("label", "confident", 1.0, 0.0, {
+                                "model_version": version, "generation": generation, "threshold": threshold,
+                                "p_audit": p_audit, "p_floor": least * admit, "p_review": total, "outcome": "label",
+                            })
+                        decisions.append(decision)
+                        continue  # the budget was not asked
+                    context = {"model_version": version, "generation": generation, "threshold": threshold,
+                               "p_audit": p_audit, "p_floor": least * admit, "p_review": total}
+                    if drawn and budget.try_spend(reserved=True):
+                        decision = Decision("review", "audit", total, 1.0, context)
+                    elif near and budget.try_spend():
+                        decision = Decision("review", "uncertain", total, strategy.informativeness(prediction), context)
+                    else:
+                        decision = Decision("label", "confident", 1.0, 0.0, context)
+                else:
+                    context = {"model_version": version, "generation": generation, "threshold": threshold}
+                    if threshold is None:
+                        decision = self._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
+                    else:
+                        context["p_audit"] = audit_share * admit_reserved
+                        context["p_floor"] = least * admit
+                        query = strategy.query(prediction, None if xs is None else xs[i], budget)
+                        context["p_review"] = query.inclusion_probability
+                        decision = (
+                            Decision("review", "uncertain", query.inclusion_probability, query.priority, context)
+                            if query.ask else Decision("deferred", "over_budget", 1.0, query.priority, context)
+                        )
+                        least = strategy.least_probability()
+            context["outcome"] = decision.outcome
+            decisions.append(decision)
+            admit_reserved, admit = budget.admission_rate(reserved=True), budget.admission_rate()
+            shared.clear()
+        return decisions
 
     def _uniform(self, context: dict[str, Any], reason: str, defer_reason: str, reserved: bool) -> Decision:
         """A review within the budget, as likely for every record of the class (the gate's admission rate)."""

@@ -68,6 +68,8 @@ def _outages(outages: list[dict]) -> list[str]:
         ("labeler transaction timeout (s)", lambda o: o.get("transaction_timeout_ms", 30_000) / 1000),
         ("first commit after the restore (s)", lambda o: o["commit_after_restore_seconds"]),
         ("every record produced before the restore routed, after (s)", lambda o: o["backlog_routed_after_restore_seconds"]),
+        ("review service enqueued a review request again, after (s)", lambda o: o.get("review_ingest_after_restore_seconds") or ""),
+        ("learner learned a correction again, after (s)", lambda o: o.get("learner_after_restore_seconds") or ""),
         ("every review so far answered and learned, after (s)", lambda o: o.get("reviews_learned_after_restore_seconds", "")),
         ("`/livez` answers (status: count)", lambda o: _counts(o["livez"])),
         ("`/readyz` answers (status: count)", lambda o: _counts(o["readyz"])),

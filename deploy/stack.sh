@@ -203,6 +203,7 @@ start_kafka() {
     say "starting $(node_name "$node") on localhost:$(broker_port "$node") (logs: $(node_log "$node"))"
     nohup java "-Xms256m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
       -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+      -Dorg.slf4j.simpleLogger.showDateTime=true "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS" \
       -Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info \
       -cp "$JARS_DIR/*" kafka.Kafka "$dir/server.properties" \
       >>"$(node_log "$node")" 2>&1 < /dev/null &

@@ -128,6 +128,22 @@ def test_a_user_error_is_one_line_naming_the_fix(case):
     assert result.stdout == ""
 
 
+def test_a_port_taken_after_the_check_is_the_same_error_from_the_services_own_bind():
+    """The command checks the port before the slow start (below); the service's bind, the last word, says the same."""
+    from labelstream.cli.run_cmd import _port_setting
+    from labelstream.errors import PortInUse
+    from labelstream.metrics import start_metrics_server
+
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortInUse) as raised, _port_setting("learner.metrics_port"):
+            start_metrics_server(port)
+    assert str(raised.value) == (f"port {port} is already in use (another labelstream service?); stop what holds it, "
+                                 "or set learner.metrics_port (LABELSTREAM_LEARNER__METRICS_PORT; 0 picks a free port)")
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("service", ["labeler", "learner"])
 def test_a_busy_metrics_port_is_one_error_line(service, cli_env):

@@ -87,8 +87,10 @@ def scraped_workload(prometheus: Prometheus) -> Iterator[tuple[Prometheus, list[
         prometheus.scrape(f"labelstream-{job}", port)
     for job, _ in servers:
         prometheus.wait_for(f'up{{job="labelstream-{job}"}} == 1')
-    run_review_workload(review, seconds=2.0)
-    fired = run_workload(labeler, learner, seconds=5.0)
+    # paced over a few 1 s scrapes, so every rate and quantile has samples while the counters move (the
+    # workloads' own CPU time is under 1 s; 5 s of pacing was 4 s of sleeping)
+    run_review_workload(review, seconds=1.5)
+    fired = run_workload(labeler, learner, seconds=3.0)
     time.sleep(2.0)  # two more scrapes and rule evaluations after the last update
     yield prometheus, fired
     for job, server in servers:

@@ -119,24 +119,61 @@ class Outage:
     resumed_at: float = 0.0  # the labeler committed again
     caught_up_at: float = 0.0  # every record produced before the restore routed
     learned_at: float = 0.0  # every review so far answered and learned
+    # when each downstream process first did work again after the restore (its counter grew)
+    ingest_resumed_at: float = 0.0  # the review service enqueued a review request
+    learner_resumed_at: float = 0.0  # the learner learned a correction
 
 
-def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, ids: list[str], learner) -> None:
+class Resumption:
+    """Polls the review service's ``enqueued`` and the learner's ``corrections_applied`` from the restore on."""
+
+    def __init__(self, outage: Outage, review, learner) -> None:  # noqa: ANN001
+        self.outage, self.review, self.learner = outage, review, learner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Resumption:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _count(self, proc, key: str) -> int | None:  # noqa: ANN001
+        value = None if proc is None else (proc.health() or {}).get(key)
+        return None if value is None else int(value)
+
+    def _run(self) -> None:
+        first = {"ingest": None, "learner": None}
+        while not self._stop.wait(0.5) and not (self.outage.ingest_resumed_at and self.outage.learner_resumed_at):
+            for name, proc, key in (("ingest", self.review, "enqueued"), ("learner", self.learner, "corrections_applied")):
+                count = self._count(proc, key)
+                if count is None:
+                    continue
+                if first[name] is None:
+                    first[name] = count
+                elif count > first[name] and not getattr(self.outage, f"{name}_resumed_at"):
+                    setattr(self.outage, f"{name}_resumed_at", time.time())
+
+
+def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, ids: list[str], learner, review) -> None:
     """Stop ``outage.kind`` for ``seconds`` while the stream goes on, start it, wait until everything caught up."""
     outage.down_at = time.time()
     stack("stop", outage.kind)
     time.sleep(seconds)
     stack("start", outage.kind)
     outage.up_at = time.time()
-    wait_for_stack(settings)
-    committed = committed_records(settings)
-    outage.resumed_at = wait_for(lambda: committed_records(settings) > committed and time.time(), 180,
-                                 f"a commit after the {outage.kind} outage", 0.2)
-    before = ids[: stream.sent]  # produced (at least handed to the producer) before now
-    wait_for(lambda: not read_ledger(settings).missing(before), 300, f"the records of the {outage.kind} outage routed", 1.0)
-    outage.caught_up_at = time.time()
-    outage.learned_at = wait_for(lambda: every_review_learned(settings, learner) and time.time(), 300,
-                                 f"the reviews of the {outage.kind} outage answered and learned", 1.0)
+    with Resumption(outage, review, learner):
+        wait_for_stack(settings)
+        committed = committed_records(settings)
+        outage.resumed_at = wait_for(lambda: committed_records(settings) > committed and time.time(), 180,
+                                     f"a commit after the {outage.kind} outage", 0.2)
+        before = ids[: stream.sent]  # produced (at least handed to the producer) before now
+        wait_for(lambda: not read_ledger(settings).missing(before), 300, f"the records of the {outage.kind} outage routed", 1.0)
+        outage.caught_up_at = time.time()
+        outage.learned_at = wait_for(lambda: every_review_learned(settings, learner) and time.time(), 300,
+                                     f"the reviews of the {outage.kind} outage answered and learned", 1.0)
 
 
 def transaction_timeout_ms(outage: float) -> int:
@@ -183,9 +220,9 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         learner_prober = Prober(learner.metrics_port).start()
         stream.wait_until(lead)
         wait_for(lambda: committed_records(settings) > 0, 60, "a first commit")
-        take_down(outages[0], seconds, settings, stream, ids, learner)
+        take_down(outages[0], seconds, settings, stream, ids, learner, review)
         stream.limit = lead + 2 * per_outage
-        take_down(outages[1], seconds, settings, stream, ids, learner)
+        take_down(outages[1], seconds, settings, stream, ids, learner, review)
         stream.limit = n
         stream.join(seconds + 300)
         wait_for(lambda: not read_ledger(settings).missing(ids), 300, "every record routed", 1.0)
@@ -244,6 +281,8 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
             "commit_after_restore_seconds": round(outage.resumed_at - outage.up_at, 1),
             "backlog_routed_after_restore_seconds": caught,
             "reviews_learned_after_restore_seconds": round(outage.learned_at - outage.up_at, 1),
+            "review_ingest_after_restore_seconds": round(outage.ingest_resumed_at - outage.up_at, 1) if outage.ingest_resumed_at else None,
+            "learner_after_restore_seconds": round(outage.learner_resumed_at - outage.up_at, 1) if outage.learner_resumed_at else None,
         }
         print(f"{outage.kind} outage:", json.dumps(figures))
         write_figures(f"outage_{outage.kind}", figures)

@@ -21,7 +21,7 @@ from confluent_kafka import Producer
 from review_support import LABELS, corrections, new_token, review_sections, start_review, url, wait_for
 
 from labelstream.kafka.config import producer_config
-from labelstream.processes import service
+from labelstream.processes import service, stop_all
 from stack_support import REPO
 
 pytestmark = pytest.mark.integration
@@ -149,8 +149,7 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         mine = wait_for(published, 60, "the corrections")
         version_after = model_version(learner)
     finally:
-        for proc in (review, learner, labeler):
-            proc.stop(20)
+        stop_all((review, learner, labeler), 20)
 
     assert all(c["reviewer"] == "ana" for c in mine)
     first = {c["id"]: c for c in reversed(mine) if c["kind"] == "answer"}  # the first answer of each id

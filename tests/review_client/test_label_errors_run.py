@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from client_support import LABELSTREAM, cli_env, url, wait_for
 from labelstream.datafile import open_rows
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.reader import read_all
-from labelstream.processes import service
+from labelstream.processes import service, stop_all
 from labelstream.produce import produce_file
 from labelstream.simulate.datasets import export_dataset
 
@@ -67,13 +68,15 @@ def test_label_errors_through_the_services_with_reviewers_wrong_5_percent(settin
         review = started[2]
         assert produce_file(settings, data, id_column="id", label_column="label", rate=400).sent == RECORDS
         wait_for(lambda: len(read_ledger(settings).routing) >= RECORDS, 120, "every record routed", interval=1.0)
-        sim = subprocess.run(
+        # The reviewers work until the run is settled, then get SIGTERM (they hand back what they hold and exit 0):
+        # no idle wait for second reviews that might still come (settled means none can: every reviewed record
+        # has its final human label, and a held answer has none until its second review's consensus).
+        sim = subprocess.Popen(
             [LABELSTREAM, "run", "reviewer-sim", "--via-api", "--url", url(review), "--data", str(data),
              "--label-column", "label", "--id-column", "id", "--reviewers", "3", "--error-rate", str(ERROR_RATE),
-             "--delay-seconds", "0.02", "--seed", "5", "--stop-when-idle", "10", "--json", "--log-level", "warning"],
-            env=cli_env(settings), capture_output=True, text=True, timeout=900,
+             "--delay-seconds", "0.02", "--seed", "5", "--json", "--log-level", "warning"],
+            env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        assert sim.returncode == 0, sim.stderr[-3000:]
         learner = started[1]
 
         def settled() -> dict | None:  # every reviewed record has its human label, every second review its consensus
@@ -85,11 +88,22 @@ def test_label_errors_through_the_services_with_reviewers_wrong_5_percent(settin
             done = all(ledger.human_labels.get(i) for i in reviewed) and held <= consensus
             return {"ledger": ledger, "reviewed": reviewed, "corrections": corrections, "held": held} if done else None
 
-        state = wait_for(settled, 120, "every answer learned, every second review consolidated", interval=1.0)
-        metrics = learner.metrics_text()
+        try:
+            def settled_while_reviewing() -> dict | None:
+                assert sim.poll() is None, f"reviewer-sim exited with {sim.returncode}: {sim.stderr.read()[-3000:]}"
+                return settled()
+
+            state = wait_for(settled_while_reviewing, 900, "every answer learned, every second review consolidated",
+                             interval=2.0)
+            metrics = learner.metrics_text()
+            sim.send_signal(signal.SIGTERM)
+            _, err = sim.communicate(timeout=60)
+        finally:
+            if sim.poll() is None:
+                sim.kill()
+        assert sim.returncode == 0, err[-3000:]
     finally:
-        for proc in reversed(started):
-            proc.stop(20)
+        stop_all(started, 20)
 
     ledger, reviewed, corrections, held = state["ledger"], state["reviewed"], state["corrections"], state["held"]
     # -- nothing lost, nothing learned twice --------------------------------------------------

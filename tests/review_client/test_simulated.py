@@ -103,10 +103,11 @@ def test_reviewer_sim_via_api_answers_every_item_once_as_its_seeded_choices_say(
         publish_requests(settings, [request(record_id) for record_id in truth])
         with client(review, new_token(settings, "observer")) as api:
             wait_enqueued(api, len(truth))
+        # every item is queued before the reviewers start (no skips, no lease ends): 1 s of empty claims is the end
         sim = subprocess.run(
             [LABELSTREAM, "run", "reviewer-sim", "--via-api", "--url", url(review), "--data",
              str(write_truth(tmp_path / "truth.jsonl", truth)), "--label-column", "label", "--id-column", "id",
-             "--reviewers", "3", "--error-rate", "0.1,0.3,0.5", "--seed", "5", "--stop-when-idle", "3", "--json"],
+             "--reviewers", "3", "--error-rate", "0.1,0.3,0.5", "--seed", "5", "--stop-when-idle", "1", "--json"],
             env=cli_env(settings), capture_output=True, text=True, timeout=300,
         )
         assert sim.returncode == 0, sim.stderr[-3000:]

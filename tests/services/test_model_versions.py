@@ -16,7 +16,7 @@ from labelstream.core.build import build_engine
 from labelstream.core.snapshot import MAGIC, ModelState
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.reader import read_all
-from labelstream.processes import service
+from labelstream.processes import service, stop_all
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
 
@@ -80,6 +80,18 @@ def outcome_versions(settings) -> list[tuple[float, int | None]]:
     return out
 
 
+def events(settings) -> list[dict]:
+    return [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.events)]
+
+
+def poll_until(condition, timeout: float, what: str, interval: float = 0.25):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(interval)
+    return value
+
+
 def test_new_version_is_live_within_2_seconds_and_tampered_one_is_refused(stack_settings, tmp_path):
     registry = registry_for(stack_settings)
     producer = Producer(producer_config(stack_settings.kafka))
@@ -87,10 +99,11 @@ def test_new_version_is_live_within_2_seconds_and_tampered_one_is_refused(stack_
     try:
         labeler.wait_until_serving()
         with RecordStream(stack_settings):
-            time.sleep(2)
+            # polls, not sleeps: the labeler is routing before the version comes, and runs it once it came
+            poll_until(lambda: outcome_versions(stack_settings), 30, "the labeler routing records")
             announcement = registry.publish(trained_state(stack_settings, version=1))
             published_at = announce(stack_settings, producer, announcement.model_dump_json().encode())
-            time.sleep(3)
+            poll_until(lambda: any(v == 1 for _, v in outcome_versions(stack_settings)), 30, "a record routed by version 1")
 
             # A snapshot signed with another key: code that would run if it were unpickled.
             marker = tmp_path / "pwned"
@@ -104,7 +117,12 @@ def test_new_version_is_live_within_2_seconds_and_tampered_one_is_refused(stack_
             registry.client.set(registry.snapshot_key(2), forged)
             forged_announcement = announcement.model_copy(update={"version": 2, "snapshot_key": registry.snapshot_key(2)})
             tampered_at = announce(stack_settings, producer, forged_announcement.model_dump_json().encode())
-            time.sleep(3)
+            # the refusal is out, and a second of records (~200) was routed after it: by the model it kept
+            refused = poll_until(lambda: [e for e in events(stack_settings) if e["kind"] == "model_rejected"], 30,
+                                 "the forged version refused")
+            after = max(tampered_at + 0.5, refused[0]["timestamp"]) + 1.0
+            poll_until(lambda: any(ts > after for ts, _ in outcome_versions(stack_settings)), 30,
+                       "records routed a second after the refusal")
 
         versions = outcome_versions(stack_settings)
         first_v1 = min(ts for ts, v in versions if v == 1)
@@ -113,8 +131,7 @@ def test_new_version_is_live_within_2_seconds_and_tampered_one_is_refused(stack_
         assert after_tamper and set(after_tamper) == {1}, "the labeler must keep the previous model"
         assert not marker.exists(), "the forged snapshot was unpickled"
 
-        events = [orjson.loads(m.value()) for m in read_all(stack_settings.kafka, stack_settings.topics.events)]
-        rejected = [e for e in events if e["kind"] == "model_rejected"]
+        rejected = [e for e in events(stack_settings) if e["kind"] == "model_rejected"]
         assert rejected and rejected[0]["detail"]["version"] == 2
         assert "signature" in rejected[0]["detail"]["error"]
         assert labeler.alive
@@ -180,5 +197,4 @@ def test_rollback_brings_an_old_model_back_to_labeler_and_learner(stack_settings
         events = [orjson.loads(m.value()) for m in read_all(stack_settings.kafka, stack_settings.topics.events)]
         assert any(e["kind"] == "rollback" and e["detail"]["to_version"] == target for e in events)
     finally:
-        for proc in procs:
-            proc.stop()
+        stop_all(procs)

@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from labelstream.core.schemas import Correction
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.reader import read_all
-from labelstream.processes import ServiceProcess, service
+from labelstream.processes import ServiceProcess, service, stop_all
 from labelstream.produce import produce_file
 
 pytestmark = pytest.mark.integration
@@ -65,5 +65,4 @@ def test_the_bound_learned_from_overlap_answers_reaches_the_labelers_policy(sett
         assert 0 < seen < 0.95, f"the labeler's policy still assumes reviewer accuracy {seen}"
         assert reviewer_accuracy(learner) <= seen
     finally:
-        for proc in (labeler, learner):
-            proc.stop()
+        stop_all((labeler, learner))

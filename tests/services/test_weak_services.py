@@ -44,7 +44,7 @@ def test_the_learner_learns_lf_accuracies_and_ships_them_with_model_versions(set
     settings = settings_factory(weak={"functions": [LFS]})
     data = tmp_path / "phishing.csv"
     truth = write_dataset(data, datasets.Phishing(), "w")
-    ledger = run_stream(settings, started, data, truth, rate=150)
+    ledger = run_stream(settings, started, data, truth, rate=600)
     check_exactly_once(ledger, truth)  # LFs in the labeler and the learner change no guarantee
     answered = len(ledger.human_labels)
 

@@ -54,6 +54,11 @@ def run_terminal(url: str, token: str) -> None:
         if console.is_terminal:
             console.set_alt_screen(True)
         try:
+            # first contact: a wrong URL or a service not started is said within a second, not after the 5 s of
+            # retries that ride out a restart once the session runs
+            client.retry_seconds = 1.0
+            client.me()
+            client.retry_seconds = 5.0
             summary = session.run()
         except Unauthorized as exc:
             raise LabelstreamError(f"the review service at {url} refused the token ({exc.detail}); "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -35,13 +37,28 @@ def _logging(level: Level) -> None:
 
 
 @contextmanager
-def _port_setting(setting: str) -> Iterator[None]:
-    """A busy port names the setting that moves it."""
+def _port_setting(setting: str, port: int | None = None) -> Iterator[None]:
+    """A busy port names the setting that moves it; ``port`` is checked at once, before the service's slow start."""
     try:
+        if port:
+            _check_port_free(port)
         yield
     except PortInUse as exc:
         env = "LABELSTREAM_" + setting.upper().replace(".", "__")
         raise PortInUse(f"{exc}; stop what holds it, or set {setting} ({env}; 0 picks a free port)", exc.port) from exc
+
+
+def _check_port_free(port: int, host: str = "0.0.0.0") -> None:
+    """:class:`PortInUse` if ``host:port`` is taken: said in a second, not after the imports and the broker's
+    first contact (5-10 s); the service's own bind stays the last word (its server binds the same way)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # not ours to judge here: the service's bind reports it
+            raise PortInUse(f"port {port} is already in use (another labelstream service?)", port) from exc
 
 
 @app.command("labeler")
@@ -51,21 +68,23 @@ def labeler(
     log_level: LogLevel = Level.info,
 ) -> None:
     """The hot path: records -> labels / review / deferred, exactly once."""
-    from labelstream.labeler import run_labeler
-
     _logging(log_level)
-    with _port_setting("labeler.metrics_port"):
-        run_labeler(state(ctx).settings(), instance)
+    settings = state(ctx).settings()
+    with _port_setting("labeler.metrics_port", settings.labeler.metrics_port):
+        from labelstream.labeler import run_labeler
+
+        run_labeler(settings, instance)
 
 
 @app.command("learner")
 def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
     """Learns from corrections and publishes model versions (one per model)."""
-    from labelstream.learner import run_learner
-
     _logging(log_level)
-    with _port_setting("learner.metrics_port"):
-        run_learner(state(ctx).settings(), "info" if log_level is Level.debug else "warning")
+    settings = state(ctx).settings()
+    with _port_setting("learner.metrics_port", settings.learner.metrics_port):
+        from labelstream.learner import run_learner
+
+        run_learner(settings, "info" if log_level is Level.debug else "warning")
 
 
 @app.command("reviewer-sim")

@@ -61,6 +61,12 @@ def consumer_config(kafka: KafkaSettings, group_id: str, **forced: Any) -> dict[
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "enable.partition.eof": False,
+        # After a broker restart the group coordinator reloads the group with its old member and waits for that
+        # member's session to expire before a rejoining consumer gets partitions: librdkafka's default 45 s made
+        # the review service's ingest resume ~35 s after the labeler's (10 s, as here). Heartbeats are sent by
+        # librdkafka's own thread, so a busy Python loop does not miss them.
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 3_000,
     }
     return {**defaults, **client_config(kafka), **kafka.client_extra, **forced}
 

@@ -75,6 +75,10 @@ INIT_TIMEOUT = 10.0
 # Backoff after a failed batch: doubles from MIN to MAX (with jitter), back to MIN after a commit.
 MIN_BACKOFF = 0.25
 MAX_BACKOFF = 10.0
+# ... but at most this after a failed init_transactions: the call itself already waited INIT_TIMEOUT (the broker
+# answers nothing, or "not coordinator" while it loads), so a doubling backoff on top only delays the first attempt
+# after the coordinator is back (cycles of 10 + 10 s measured after a broker restart: up to 20 s lost).
+INIT_RETRY_BACKOFF = 1.0
 # Fewer records queued at a commit are routed after it on the loop's thread, not ahead on the helper thread:
 # routing them takes less than the two thread hand-offs, which under CPU contention cost milliseconds each.
 ROUTE_AHEAD_MIN = 64
@@ -243,7 +247,7 @@ class TransactionLoop:
                     return
             self.state.failed("the broker does not answer (init_transactions)")
             self._stop.wait(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            backoff = min(backoff * 2, INIT_RETRY_BACKOFF)
 
     def stop(self) -> None:
         self._stop.set()
@@ -274,6 +278,7 @@ class TransactionLoop:
             with self.stall_watchdog.guard("init_transactions", INIT_TIMEOUT + STALL_GRACE_SECONDS):
                 if not self.transactions.ensure_ready(INIT_TIMEOUT):
                     self._fail_later("producer", "the broker does not answer (init_transactions)")
+                    self._backoff = min(self._backoff, INIT_RETRY_BACKOFF)
                     return
         self.handler.between_batches()
         batch = self._collect()

@@ -29,7 +29,7 @@ from labelstream.errors import LabelstreamError
 from labelstream.kafka.outcomes import Ledger, OutcomeFollower
 from labelstream.kafka.reader import read_all
 from labelstream.kafka.topics import admin_client, create_topics
-from labelstream.processes import ServiceProcess, service
+from labelstream.processes import ServiceProcess, service, stop_all
 from labelstream.produce import ProduceReport, produce_file
 from labelstream.review.auth import TokenStore
 from labelstream.reviewer_sim import truth_from_file
@@ -140,8 +140,7 @@ class KafkaRun:
             self.review_stats = self._review_stats()
             self.self_training = self._self_training()
         finally:
-            for proc in self.services:
-                proc.stop(20)
+            stop_all(self.services, 20)
             follower.close()
             self.drift_events = self._read_drift_events()
             if not self.keep:

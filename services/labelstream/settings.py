@@ -321,7 +321,9 @@ class DriftSettings(_Section):
     challenger_eval_window: int = Field(200, ge=1, description="Latest answers its accuracy is compared on.")
     challenger_min_evaluations: int = Field(50, ge=1)
     challenger_max_evaluations: int = Field(2000, ge=1, description="Dropped if it has not won by then.")
-    challenger_margin: float = Field(0.0, ge=0, le=1, description="Accuracy it must win by.")
+    challenger_margin: float = Field(
+        0.03, ge=0, le=1, description="Accuracy it must win by (a swap resets the calibration: not on noise; "
+        "docs/contract.md).")
 
 
 class WeakSettings(_Section):

@@ -243,3 +243,21 @@ def test_calibration_check_reports_a_drift_and_not_a_steady_stream():
 def test_review_probability_must_be_positive():
     with pytest.raises(ValueError):
         calibrator().learn_one("a", 0.9, True, Selection(0.0))
+
+
+@pytest.mark.parametrize("seed", [9, 12, 18])
+def test_calibration_check_stays_quiet_on_a_steady_stream(seed):
+    """A steady stream (each answer right as often as expected) raises no alarm in 1,000 answers; a check at
+    the earlier 1e-3 raises one on these seeds (the harness can fail: a false alarm every few thousand answers)."""
+    from labelstream.core.calibration_check import CalibrationCheck
+
+    def alarmed(check: CalibrationCheck) -> bool:
+        rng = random.Random(seed)
+        for _ in range(1000):
+            expected = rng.choice((0.6, 0.8, 0.9, 0.97))
+            if check.update("a", expected, rng.random() < expected):
+                return True
+        return False
+
+    assert not alarmed(CalibrationCheck())
+    assert alarmed(CalibrationCheck(alpha=1e-3))

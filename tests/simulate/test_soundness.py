@@ -43,3 +43,33 @@ def test_the_markdown_names_the_promise_and_each_row():
 
 def test_doctests():
     assert doctest.testmod(soundness_module).failed == 0
+
+
+def test_chosen_cells_run_seed_major(monkeypatch):
+    """Each seed of every chosen cell before the next seed: an interrupted run's progress lines make a balanced table."""
+    from labelstream.simulate.soundness import RunOutcome, cells, run_bench
+
+    def fake(job):  # the harness's order only: no simulation
+        stream, reviewer, seed, _config = job
+        return RunOutcome(stream.name, reviewer.name, seed, False, 0.0, None)
+
+    monkeypatch.setattr(soundness_module, "_run_job", fake)
+    chosen = cells(("-0.01", "+0.01"), ("instant", "late-noisy"))
+    order: list[tuple[int, str, str]] = []
+    summary = run_bench(SoundnessConfig(records=1000, seeds=3), 1, lambda r: order.append((r.seed, r.stream, r.reviewer)), chosen)
+    assert [seed for seed, _, _ in order] == [0] * 4 + [1] * 4 + [2] * 4
+    assert {(s, r) for _, s, r in order} == {(s.name, r.name) for s, r in chosen}
+    assert [len(cell.runs) for cell in summary["cells"]] == [3, 3, 3, 3]
+    text = soundness_markdown(summary | {"machine": {"date": "d", "arch": "a", "cpus": "2", "python": "3"}},
+                              "labelstream bench soundness")
+    assert "**Chosen rows** (4 of the 9" in text
+
+
+def test_the_command_names_an_unknown_stream():
+    from typer.testing import CliRunner
+
+    from labelstream.cli.main import app
+
+    result = CliRunner().invoke(app, ["bench", "soundness", "--stream", "-0.5", "--seeds", "1"])
+    message = str(result.exception)  # the CLI's entry point prints it as one "error: ..." line
+    assert result.exit_code != 0 and "invalid --stream '-0.5'" in message and "-0.01, -0.02, +0.01, +0.03" in message

@@ -104,11 +104,22 @@ def soundness(
     seeds: Annotated[int, typer.Option(help="Runs (seeds) per stream and reviewer.", min=1)] = 100,
     records: Annotated[int, typer.Option(help="Records per run.", min=1000)] = 30_000,
     jobs: Annotated[int, typer.Option(help="Parallel simulations (the machine is shared: 2 at most).", min=1)] = 2,
+    stream: Annotated[list[str] | None, typer.Option(
+        help="A stream by its ceiling's offset from the target: -0.01, -0.02, +0.01, +0.03 (repeat; "
+             "default -0.01, -0.02, +0.01).")] = None,
+    reviewer: Annotated[list[str] | None, typer.Option(
+        help="instant, late-noisy (500 records late, wrong 3 %) or late-noisy-overlap (repeat; default all three).",
+    )] = None,
     out: OutOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """How often the contract ever auto-labels under a threshold below the target (noisy SEA streams)."""
+    from labelstream.errors import LabelstreamError
     from labelstream.simulate.soundness import (
+        DEFAULT_REVIEWERS,
+        DEFAULT_STREAMS,
+        REVIEWER_KEYS,
+        STREAM_KEYS,
         RunOutcome,
         SoundnessConfig,
         cells,
@@ -117,8 +128,14 @@ def soundness(
         soundness_markdown,
     )
 
+    streams, reviewers = tuple(stream or DEFAULT_STREAMS), tuple(reviewer or DEFAULT_REVIEWERS)
+    for value, known, flag in ((streams, STREAM_KEYS, "--stream"), (reviewers, REVIEWER_KEYS, "--reviewer")):
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise LabelstreamError(f"invalid {flag} {unknown[0]!r}: use one of {', '.join(known)}")
+    chosen = cells(streams, reviewers)
     config = SoundnessConfig(records=records, seeds=seeds)
-    total = len(cells()) * seeds
+    total = len(chosen) * seeds
     done: list[RunOutcome] = []
 
     def show(result: RunOutcome) -> None:
@@ -129,8 +146,12 @@ def soundness(
             f"auto {result.auto_share:6.1%}  ({result.seconds:.0f} s)"
         )
 
-    summary = run_bench(config, jobs, show)
+    summary = run_bench(config, jobs, show, chosen)
     command = "labelstream bench soundness" + ("" if (seeds, records) == (100, 30_000) else f" --seeds {seeds} --records {records}")
+    if streams != DEFAULT_STREAMS:
+        command += "".join(f" --stream={s}" for s in streams)
+    if reviewers != DEFAULT_REVIEWERS:
+        command += "".join(f" --reviewer {r}" for r in reviewers)
     write_markdown(out, "soundness", soundness_markdown(summary, command), show=not as_json)
     if as_json:
         print_json(soundness_json(summary, command))

@@ -252,22 +252,37 @@ def _run_job(job: tuple[SoundnessStream, ReviewerConfig, int, SoundnessConfig]) 
     return run_one(*job)
 
 
-def cells() -> list[tuple[SoundnessStream, ReviewerConfig]]:
-    """Ceilings target-0.01, -0.02 and +0.01, each with the instant and the late-and-noisy reviewer (told its
-    accuracy, or measuring it on overlap items).
+STREAM_KEYS = {"-0.01": STREAMS[0], "-0.02": STREAMS[1], "+0.01": STREAMS[2], "+0.03": STREAMS[3]}
+REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-noisy-overlap": REVIEWERS[4]}
+DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
+DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")
+
+
+def cells(
+    streams: tuple[str, ...] = DEFAULT_STREAMS, reviewers: tuple[str, ...] = DEFAULT_REVIEWERS,
+) -> list[tuple[SoundnessStream, ReviewerConfig]]:
+    """Each stream (its ceiling's offset from the target: by default -0.01, -0.02 and +0.01) with each reviewer
+    (by default the instant one and the late-and-noisy one, told its accuracy or measuring it on overlap items).
 
     (``--reviewer-delay 500 --reviewer-error-rate 0.03``: the issue's pair of real-people conditions at once.)
+
+    >>> [(s.name, r.name) for s, r in cells(("-0.01",), ("instant",))]
+    [('ceiling target-0.01', 'instant')]
     """
-    instant, late_noisy, overlap = REVIEWERS[0], REVIEWERS[3], REVIEWERS[4]
-    return [(stream, reviewer) for stream in STREAMS[:3] for reviewer in (instant, late_noisy, overlap)]
+    return [(STREAM_KEYS[s], REVIEWER_KEYS[r]) for s in streams for r in reviewers]
 
 
 def run_bench(
     config: SoundnessConfig, jobs: int = 1, on_result: Callable[[RunOutcome], None] | None = None,
+    chosen: list[tuple[SoundnessStream, ReviewerConfig]] | None = None,
 ) -> dict[str, Any]:
-    """Every cell with ``config.seeds`` seeds; the cells with their runs."""
-    table = [Cell(stream, reviewer) for stream, reviewer in cells()]
-    work = [(cell.stream, cell.reviewer, seed, config) for cell in table for seed in range(config.seeds)]
+    """Every cell (``chosen``, default :func:`cells`) with ``config.seeds`` seeds; the cells with their runs.
+
+    Seed-major order: after any number of results every cell has (about) the same number of seeds, so the
+    progress lines of an interrupted run still make a balanced table.
+    """
+    table = [Cell(stream, reviewer) for stream, reviewer in (chosen if chosen is not None else cells())]
+    work = [(cell.stream, cell.reviewer, seed, config) for seed in range(config.seeds) for cell in table]
     by_key = {(cell.stream.name, cell.reviewer.name): cell for cell in table}
     started = time.perf_counter()
     if jobs <= 1:
@@ -306,6 +321,12 @@ def soundness_markdown(summary: dict[str, Any], command: str) -> str:
         f"{alpha:.2f}; the interval is Clopper–Pearson at 95 %.",
         "",
     ]
+    if len(summary["cells"]) < len(cells()):
+        lines += [
+            f"**Chosen rows** ({len(summary['cells'])} of the {len(cells())} of the default run: what fitted the "
+            "time on a shared 2-core machine at this size; `--stream` and `--reviewer` choose them).",
+            "",
+        ]
     if config.records < 30_000 or config.seeds < 100:
         lines += [
             f"**Reduced size** ({config.records:,} records, {config.seeds} seeds: what fitted a shared 2-core machine). "

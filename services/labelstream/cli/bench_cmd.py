@@ -105,10 +105,10 @@ def soundness(
     records: Annotated[int, typer.Option(help="Records per run.", min=1000)] = 30_000,
     jobs: Annotated[int, typer.Option(help="Parallel simulations (the machine is shared: 2 at most).", min=1)] = 2,
     stream: Annotated[list[str] | None, typer.Option(
-        help="A stream by its ceiling's offset from the target: -0.01, -0.02, +0.01, +0.03 (repeat; "
+        metavar="<offset>", help="A stream by its ceiling's offset from the target: -0.01, -0.02, +0.01, +0.03 (repeat; "
              "default -0.01, -0.02, +0.01).")] = None,
     reviewer: Annotated[list[str] | None, typer.Option(
-        help="instant, late-noisy (500 records late, wrong 3 %) or late-noisy-overlap (repeat; default all three).",
+        metavar="<reviewer>", help="instant, late-noisy (500 records late, wrong 3 %) or late-noisy-overlap (repeat; default all three).",
     )] = None,
     out: OutOption = None,
     as_json: JsonFlag = False,

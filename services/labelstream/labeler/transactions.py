@@ -45,6 +45,8 @@ from labelstream.errors import LabelstreamError
 
 log = logging.getLogger("labelstream.labeler.transactions")
 
+# Our own abort emptied the client's queue: not an answer of the broker.
+PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 # The broker refused the message for what it is: no retry can succeed.
 CONTENT_ERRORS = frozenset({
     KafkaError.MSG_SIZE_TOO_LARGE,
@@ -314,5 +316,7 @@ class Transactions:
         return TransactionFailed(kind, error, call)
 
     def _on_delivery(self, error: KafkaError | None, msg: Any) -> None:  # noqa: ANN401 - a confluent_kafka Message
-        if error is not None:
+        # A purge is our own abort emptying the queue (its outputs are redone), not the broker's answer:
+        # counted, it made an injected abortable failure look like an outage (backoff, no bisecting).
+        if error is not None and error.code() not in PURGED:
             self._delivery_failures.append(DeliveryFailure(msg.topic(), msg.key(), msg.value(), error.code(), error.str()))

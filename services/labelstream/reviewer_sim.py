@@ -4,7 +4,10 @@ Used by ``simulate --via-kafka``, the demo, the benchmarks and the fault
 suite. It consumes ``review`` in its own group, waits ``delay`` seconds after
 each request's timestamp (a human's think time), and publishes a
 :class:`~labelstream.core.schemas.Correction` with the true label. At-least-once:
-offsets are committed after the corrections are delivered.
+offsets are committed after the corrections are delivered; a request this
+process already answered (a replay after a rebalance lost an uncommitted
+offset, e.g. while a partition leader moves) is not answered again, as a
+person would not.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class SimulatedReviewer:
         self.unknown = 0
         self._classes = sorted(set(truth.values()))
         self._rng = random.Random(seed)
+        self._seen: dict[int, int] = {}  # review partition -> last offset this process answered
         self._stop = threading.Event()
         group = group_id or f"{settings.labeler.group_id}-reviewer-sim"
         self.consumer = Consumer(consumer_config(settings.kafka, group))
@@ -82,6 +86,9 @@ class SimulatedReviewer:
             return 0
         answered = 0
         for msg in messages:
+            if msg.offset() <= self._seen.get(msg.partition(), -1):
+                continue  # a replay: answered by this process before its offset was committed
+            self._seen[msg.partition()] = msg.offset()
             request = orjson.loads(msg.value())
             true_label = self.truth.get(request["id"])
             if true_label is None:

@@ -191,6 +191,12 @@ class PolicySettings(_Section):
         "recent would-be auto-labels differently from its predecessor (label-free; None: off). The learner checks at "
         "publish time on the records it learned (docs/contract.md).",
     )
+    proof_confirm_answers: int = Field(
+        0,
+        ge=0,
+        description="A class's threshold in force is the highest proven after each of its latest this many answers: a "
+        "new or lower threshold waits until fresh answers confirm it (only withholds; docs/contract.md). 0: at once.",
+    )
     scan_starts: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
         (0.99, 0.9, 0.7),
         min_length=1,

@@ -261,3 +261,26 @@ def test_calibration_check_stays_quiet_on_a_steady_stream(seed):
 
     assert not alarmed(CalibrationCheck())
     assert alarmed(CalibrationCheck(alpha=1e-3))
+
+
+def test_confirmation_uses_a_threshold_only_once_it_stayed_proven_through_newer_answers():
+    """``confirm_answers``: the threshold in force is the highest proven after each of the latest k answers —
+    never below a proven one (nothing unproven is used), and a new or lower proof waits k - 1 answers."""
+    k, rng = 8, random.Random(4)
+    plain, confirming = calibrator(), calibrator(confirm_answers=k)
+    history, lowered = [], 0
+    for _ in range(3000):
+        score = rng.uniform(0.5, 1.0)
+        right = rng.random() < (0.99 if score >= 0.7 else 0.9)
+        for cal in (plain, confirming):
+            cal.learn_one("a", score, right)
+        history.append(plain.threshold("a"))
+        used, recent = confirming.threshold("a"), history[-k:]
+        assert used == (None if None in recent else max(recent))
+        lowered += used is not None and used > recent[-1]
+    assert lowered > 0 and confirming.threshold("a") is not None  # lower proofs waited, and the class is labeled
+    copy = calibrator(confirm_answers=k)  # the recent proofs travel with the state (labelers use the same threshold)
+    copy.load_state(confirming.state())
+    copy.learn_one("a", 0.55, True)
+    confirming.learn_one("a", 0.55, True)
+    assert copy.threshold("a") == confirming.threshold("a")

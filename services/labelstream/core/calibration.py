@@ -79,6 +79,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -205,6 +206,14 @@ class PrecisionCalibrator:
     headroom
         Each bet's log-wealth is capped this far above the bar (``None``: no cap), so that a
         threshold proven long ago is un-proven by a few wrong answers after a drift.
+    confirm_answers
+        The threshold in force is the highest of the class's proven thresholds after each of its
+        latest ``confirm_answers`` answers (none if one of them had none; 0: the proven one at
+        once): a lower threshold, or a first one, is used once it has stayed proven through that
+        many newer answers. Only ever withholds (the threshold in force is never below a proven
+        one, so the guarantee is untouched); it keeps a proof completed on old evidence from
+        opening the score range where a drift shows first until fresh answers confirm it
+        (docs/contract.md, "The worst window after a drift").
     reviewer_accuracy
         The share of right answers reviewers give *at most* (1: perfect reviewers, the default).
         Answers are compared with the reviewers' labels, not with the truth: a prediction at
@@ -223,6 +232,7 @@ class PrecisionCalibrator:
         check_window: int = 50,
         reviewer_accuracy: float = 1.0,
         headroom: float | None = 1.5,
+        confirm_answers: int = 0,
     ) -> None:
         if not 0.5 < reviewer_accuracy <= 1.0:
             raise ValueError(f"reviewer_accuracy must be in (0.5, 1], got {reviewer_accuracy}")
@@ -236,6 +246,7 @@ class PrecisionCalibrator:
         self.check_window = check_window
         self.reviewer_accuracy = reviewer_accuracy
         self.headroom = headroom
+        self.confirm_answers = confirm_answers
         self.bar = agreement_bar(target_precision, reviewer_accuracy)
         self.check = CalibrationCheck(check_window)
         self.generation = 0
@@ -249,6 +260,7 @@ class PrecisionCalibrator:
         self._log_wealth: dict[str, np.ndarray] = {}  # label -> log-wealth per (grid threshold, bet)
         self._thresholds: dict[str, float | None] = {}
         self._stale: set[str] = set()
+        self._recent_proofs: dict[str, deque[float | None]] = {}  # label -> proven threshold after each recent answer
         self.answers = 0
 
     def set_reviewer_accuracy(self, reviewer_accuracy: float) -> None:
@@ -307,6 +319,11 @@ class PrecisionCalibrator:
         k = self._bin(score)
         self._update_bins(label, k, correct, selection.probability)
         self._bet(label, k, correct, selection)
+        if self.confirm_answers > 0:  # the proof after each answer, for the threshold in force (_confirmed)
+            proven = self._scan(label)
+            self._recent_proofs.setdefault(label, deque(maxlen=self.confirm_answers)).append(proven)
+            self._thresholds[label] = self._confirmed(label, proven)
+            self._stale.discard(label)
         self.answers += 1
         return contradicted
 
@@ -372,9 +389,16 @@ class PrecisionCalibrator:
     def threshold(self, label: str) -> float | None:
         """The lowest proven threshold for predicted class ``label``; ``None`` when none is proven."""
         if label in self._stale:
-            self._thresholds[label] = self._scan(label)
+            self._thresholds[label] = self._confirmed(label, self._scan(label))
             self._stale.discard(label)
         return self._thresholds.get(label)
+
+    def _confirmed(self, label: str, proven: float | None) -> float | None:
+        """The threshold in force: the highest proven after each of the class's latest answers (``None`` if one was not)."""
+        recent = self._recent_proofs.get(label)
+        if proven is None or self.confirm_answers <= 0 or not recent:
+            return proven
+        return None if None in recent else max(proven, *recent)
 
     def thresholds(self) -> dict[str, float | None]:
         """Every class with evidence -> its threshold."""
@@ -434,7 +458,8 @@ class PrecisionCalibrator:
             "answers": self.answers,
             "classes": {
                 label: {"bins": self._bins.get(label, np.zeros((5, len(self.grid)))).tolist(),
-                        "log_wealth": wealth.tolist()}
+                        "log_wealth": wealth.tolist(),
+                        "recent_proofs": list(self._recent_proofs.get(label, ()))}
                 for label, wealth in self._log_wealth.items()
             },
         }
@@ -459,6 +484,9 @@ class PrecisionCalibrator:
         self.answers = int(state.get("answers", 0))
         for label, (bins, log_wealth) in classes.items():
             self._log_wealth[label] = log_wealth
+            if self.confirm_answers > 0:
+                recent = state["classes"][label].get("recent_proofs", [])
+                self._recent_proofs[label] = deque(recent[-self.confirm_answers :], maxlen=self.confirm_answers)
             if bins[_COUNT].any():
                 self._bins[label] = bins
                 self._stale.add(label)

@@ -125,6 +125,18 @@ class Job:
         )
 
 
+def fits(variant: Variant, reviewer: Reviewer) -> bool:
+    """Whether ``variant`` is a valid setting for ``reviewer``: one that tells the contract reviewers err
+    (``reviewer_accuracy`` < 1) runs only with reviewers who err at least that often — telling it more errors
+    than reviewers make is the misconfiguration docs/contract.md warns against, not a variant to measure.
+
+    >>> fits(Variant("told", {"reviewer_accuracy": 0.97}), REVIEWERS[0]), fits(Variant("told", {"reviewer_accuracy": 0.97}), REVIEWERS[1])
+    (False, True)
+    """
+    accuracy = float(variant.policy.get("reviewer_accuracy", 1.0))
+    return 1.0 - reviewer.error_rate <= accuracy + 1e-12
+
+
 def _run(job: Job) -> CoverageRun:
     return job.run()
 
@@ -144,7 +156,8 @@ def run_coverage(
         for stream in bench_streams:
             path = Path(tmp) / f"{stream.dataset}.csv"
             export_dataset(stream.dataset, path, stream.size, stream.seed)
-            work += [Job(stream, path, reviewer, variant) for reviewer in REVIEWERS for variant in variants]
+            work += [Job(stream, path, reviewer, variant) for reviewer in REVIEWERS for variant in variants
+                     if fits(variant, reviewer)]
             work += [Job(stream, path, REVIEWERS[0], DEFAULT, t) for t in ORACLE_GRID]
         runs = list(_map(work, jobs, on_run))
     return summarize(runs, bench_streams, variants, time.perf_counter() - started)

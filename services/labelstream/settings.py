@@ -191,11 +191,12 @@ class PolicySettings(_Section):
         "recent would-be auto-labels differently from its predecessor (label-free; None: off). The learner checks at "
         "publish time on the records it learned (docs/contract.md).",
     )
-    proof_confirm_answers: int = Field(
-        0,
-        ge=0,
-        description="A class's threshold in force is the highest proven after each of its latest this many answers: a "
-        "new or lower threshold waits until fresh answers confirm it (only withholds; docs/contract.md). 0: at once.",
+    pause_alpha: float | None = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="Pause a class's auto-labels while its recent answers contradict the calibration at this level "
+        "(a second, quicker calibration check; only withholds; docs/contract.md). None: no pause.",
     )
     scan_starts: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
         (0.99, 0.9, 0.7),

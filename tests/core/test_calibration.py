@@ -263,24 +263,32 @@ def test_calibration_check_stays_quiet_on_a_steady_stream(seed):
     assert alarmed(CalibrationCheck(alpha=1e-3))
 
 
-def test_confirmation_uses_a_threshold_only_once_it_stayed_proven_through_newer_answers():
-    """``confirm_answers``: the threshold in force is the highest proven after each of the latest k answers —
-    never below a proven one (nothing unproven is used), and a new or lower proof waits k - 1 answers."""
-    k, rng = 8, random.Random(4)
-    plain, confirming = calibrator(), calibrator(confirm_answers=k)
-    history, lowered = [], 0
-    for _ in range(3000):
-        score = rng.uniform(0.5, 1.0)
-        right = rng.random() < (0.99 if score >= 0.7 else 0.9)
-        for cal in (plain, confirming):
-            cal.learn_one("a", score, right)
-        history.append(plain.threshold("a"))
-        used, recent = confirming.threshold("a"), history[-k:]
-        assert used == (None if None in recent else max(recent))
-        lowered += used is not None and used > recent[-1]
-    assert lowered > 0 and confirming.threshold("a") is not None  # lower proofs waited, and the class is labeled
-    copy = calibrator(confirm_answers=k)  # the recent proofs travel with the state (labelers use the same threshold)
-    copy.load_state(confirming.state())
-    copy.learn_one("a", 0.55, True)
-    confirming.learn_one("a", 0.55, True)
-    assert copy.threshold("a") == confirming.threshold("a")
+def test_a_pause_withholds_every_class_while_recent_answers_contradict_the_calibration_and_forgets_nothing():
+    """``pause_alpha``: a quicker check whose alarm only withholds — the threshold in force is the plain
+    calibrator's or none, a drift seen in one class's answers pauses the others too, and the proofs come back
+    when the answers agree again (no reset)."""
+    rng = random.Random(6)
+    plain, pausing = calibrator(check_window=50), calibrator(check_window=50, pause_alpha=0.01)
+
+    def answer(label: str, score: float, right: bool) -> None:
+        for cal in (plain, pausing):
+            cal.learn_one(label, score, right)
+        assert pausing.threshold("a") in (None, plain.threshold("a"))
+
+    for _ in range(600):  # both classes calibrated: right 99.5 % of the time at 0.92
+        answer(rng.choice("ab"), 0.92, rng.random() < 0.995)
+    for _ in range(50):  # a steady stream is paused about 1 % of the time (a run of wrong answers): let it pass
+        if pausing.paused:
+            answer("b", 0.92, True)
+    assert pausing.threshold("a") == plain.threshold("a") == 0.9 and not pausing.paused
+    answer("b", 0.92, False)
+    answer("b", 0.92, False)
+    answer("b", 0.92, False)  # class b's answers turn: a is withheld before the reset check sees a drift
+    assert pausing.paused == {"b"} and pausing.threshold("a") is None and plain.threshold("a") == 0.9
+    assert pausing.generation == plain.generation == 0
+    copy = calibrator(check_window=50, pause_alpha=0.01)  # labelers adopt the pause with the state
+    copy.load_state(pausing.state())
+    assert copy.paused == {"b"} and copy.threshold("a") is None
+    for _ in range(60):
+        answer("b", 0.92, True)
+    assert not pausing.paused and pausing.threshold("a") == 0.9  # nothing was forgotten

@@ -107,7 +107,7 @@ def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
         confidence = 1.0 - (1.0 - confidence) / 2
     return PrecisionCalibrator(
         policy.target_precision, confidence, scan_starts=policy.scan_starts,
-        reviewer_accuracy=policy.reviewer_accuracy, confirm_answers=policy.proof_confirm_answers,
+        reviewer_accuracy=policy.reviewer_accuracy, pause_alpha=policy.pause_alpha,
     )
 
 

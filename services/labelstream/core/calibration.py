@@ -79,7 +79,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +101,11 @@ DEFAULT_BETS: tuple[float, ...] = (0.3, 0.5, 0.7, 0.85, 0.95)
 
 # Rows of a class's per-bin sums.
 _COUNT, _WEIGHT, _SUCCESS, _WEIGHTED_SUCCESS, _SQUARED = range(5)
+
+# Answers per class the pause check tests together (its newest 10 and 20): a short memory, so that a false
+# alarm lifts after a few answers that agree (with 50, like the reset check, SEA 20k with late, noisy reviewers
+# lost 24 points of auto share on one seed).
+PAUSE_WINDOW = 20
 
 # The calibration check's expectation: the share of correct answers in the bin, widened to its
 # neighbours until they hold this many answers.
@@ -206,14 +210,17 @@ class PrecisionCalibrator:
     headroom
         Each bet's log-wealth is capped this far above the bar (``None``: no cap), so that a
         threshold proven long ago is un-proven by a few wrong answers after a drift.
-    confirm_answers
-        The threshold in force is the highest of the class's proven thresholds after each of its
-        latest ``confirm_answers`` answers (none if one of them had none; 0: the proven one at
-        once): a lower threshold, or a first one, is used once it has stayed proven through that
-        many newer answers. Only ever withholds (the threshold in force is never below a proven
-        one, so the guarantee is untouched); it keeps a proof completed on old evidence from
-        opening the score range where a drift shows first until fresh answers confirm it
-        (docs/contract.md, "The worst window after a drift").
+    pause_alpha
+        A second calibration check at this (larger) level, over each class's newest
+        :data:`PAUSE_WINDOW` answers: while it finds any class's recent answers contradicting the
+        calibration, no class has a threshold in force (``None``: no pause) — the
+        reset is for every class too, and a drift often shows first in the answers of another class
+        than the one auto-labeled (reviewed uniformly while it has no threshold).
+        It only withholds auto-labels — its records are routed as if nothing were proven — so any
+        level is sound; the reset check (``check_window``, 1e-4) stays the one that forgets. It
+        shortens the stretch after a drift in which late answers are already contradicting the
+        calibration but not yet enough for a reset (docs/contract.md, "The worst window after a
+        drift").
     reviewer_accuracy
         The share of right answers reviewers give *at most* (1: perfect reviewers, the default).
         Answers are compared with the reviewers' labels, not with the truth: a prediction at
@@ -232,7 +239,7 @@ class PrecisionCalibrator:
         check_window: int = 50,
         reviewer_accuracy: float = 1.0,
         headroom: float | None = 1.5,
-        confirm_answers: int = 0,
+        pause_alpha: float | None = None,
     ) -> None:
         if not 0.5 < reviewer_accuracy <= 1.0:
             raise ValueError(f"reviewer_accuracy must be in (0.5, 1], got {reviewer_accuracy}")
@@ -246,9 +253,9 @@ class PrecisionCalibrator:
         self.check_window = check_window
         self.reviewer_accuracy = reviewer_accuracy
         self.headroom = headroom
-        self.confirm_answers = confirm_answers
         self.bar = agreement_bar(target_precision, reviewer_accuracy)
         self.check = CalibrationCheck(check_window)
+        self.pause_check = None if pause_alpha is None else CalibrationCheck(PAUSE_WINDOW, pause_alpha)
         self.generation = 0
         self._grid = np.asarray(self.grid)
         self._lambdas = np.asarray((0.0, *self.bets)) / self.bar  # column 0: cash
@@ -260,7 +267,7 @@ class PrecisionCalibrator:
         self._log_wealth: dict[str, np.ndarray] = {}  # label -> log-wealth per (grid threshold, bet)
         self._thresholds: dict[str, float | None] = {}
         self._stale: set[str] = set()
-        self._recent_proofs: dict[str, deque[float | None]] = {}  # label -> proven threshold after each recent answer
+        self.paused: set[str] = set()  # classes whose recent answers the pause check finds contradicting
         self.answers = 0
 
     def set_reviewer_accuracy(self, reviewer_accuracy: float) -> None:
@@ -285,6 +292,8 @@ class PrecisionCalibrator:
         for label, total in log_wealth.items():  # rebalanced evenly over the bets, at most 1
             self._log_wealth[label] = np.repeat(np.minimum(total, 0.0)[:, None], len(self._lambdas), axis=1)
         self.check.reset()
+        if self.pause_check is not None:
+            self.pause_check.reset()
         self.generation += 1
 
     def __len__(self) -> int:
@@ -316,14 +325,14 @@ class PrecisionCalibrator:
         score, correct = float(score), bool(correct)
         expected = self._expected(label, score)
         contradicted = expected is not None and self.check.update(label, expected, correct)
+        if self.pause_check is not None and expected is not None:
+            if self.pause_check.update(label, expected, correct):
+                self.paused.add(label)
+            else:
+                self.paused.discard(label)
         k = self._bin(score)
         self._update_bins(label, k, correct, selection.probability)
         self._bet(label, k, correct, selection)
-        if self.confirm_answers > 0:  # the proof after each answer, for the threshold in force (_confirmed)
-            proven = self._scan(label)
-            self._recent_proofs.setdefault(label, deque(maxlen=self.confirm_answers)).append(proven)
-            self._thresholds[label] = self._confirmed(label, proven)
-            self._stale.discard(label)
         self.answers += 1
         return contradicted
 
@@ -387,18 +396,13 @@ class PrecisionCalibrator:
         return _log_mean_exp(log_wealth)
 
     def threshold(self, label: str) -> float | None:
-        """The lowest proven threshold for predicted class ``label``; ``None`` when none is proven."""
+        """The lowest proven threshold for predicted class ``label``; ``None`` when none is proven (or paused)."""
+        if self.paused:
+            return None
         if label in self._stale:
-            self._thresholds[label] = self._confirmed(label, self._scan(label))
+            self._thresholds[label] = self._scan(label)
             self._stale.discard(label)
         return self._thresholds.get(label)
-
-    def _confirmed(self, label: str, proven: float | None) -> float | None:
-        """The threshold in force: the highest proven after each of the class's latest answers (``None`` if one was not)."""
-        recent = self._recent_proofs.get(label)
-        if proven is None or self.confirm_answers <= 0 or not recent:
-            return proven
-        return None if None in recent else max(proven, *recent)
 
     def thresholds(self) -> dict[str, float | None]:
         """Every class with evidence -> its threshold."""
@@ -456,10 +460,10 @@ class PrecisionCalibrator:
             "format": 2,
             "generation": self.generation,
             "answers": self.answers,
+            "paused": sorted(self.paused),
             "classes": {
                 label: {"bins": self._bins.get(label, np.zeros((5, len(self.grid)))).tolist(),
-                        "log_wealth": wealth.tolist(),
-                        "recent_proofs": list(self._recent_proofs.get(label, ()))}
+                        "log_wealth": wealth.tolist()}
                 for label, wealth in self._log_wealth.items()
             },
         }
@@ -482,11 +486,9 @@ class PrecisionCalibrator:
         if any(bins.shape != (5, len(self.grid)) or wealth.shape != shape for bins, wealth in classes.values()):
             return
         self.answers = int(state.get("answers", 0))
+        self.paused = set(state.get("paused", ()))
         for label, (bins, log_wealth) in classes.items():
             self._log_wealth[label] = log_wealth
-            if self.confirm_answers > 0:
-                recent = state["classes"][label].get("recent_proofs", [])
-                self._recent_proofs[label] = deque(recent[-self.confirm_answers :], maxlen=self.confirm_answers)
             if bins[_COUNT].any():
                 self._bins[label] = bins
                 self._stale.add(label)

@@ -30,3 +30,7 @@ def test_after_a_drift_the_estimate_is_the_new_generation_and_the_cumulative_kee
     assert metrics.value("labelstream_auto_precision_cumulative", stat="estimate") == 36 / 50
     low, high = (metrics.value("labelstream_auto_precision_cumulative", stat=s) for s in ("lower", "upper"))
     assert low < 36 / 50 < high
+    assert metrics.value("labelstream_policy_paused") == 0.0
+    policy.calibrator.paused.add("spam")  # what the pause check does while answers contradict the calibration
+    export_policy_metrics(metrics, policy, 0.95)
+    assert metrics.value("labelstream_policy_paused") == 1.0

@@ -258,6 +258,12 @@ class Metrics:
             "with policy.reviewer_accuracy_from_overlap).",
             registry=r,
         )
+        self.policy_paused = Gauge(
+            "labelstream_policy_paused",
+            "1 while the precision contract pauses auto-labeling (recent answers contradict the calibration; "
+            "policy.pause_alpha), else 0.",
+            registry=r,
+        )
         self.thresholds = Gauge(
             "labelstream_auto_accept_threshold",
             "Score threshold to auto-accept a class (+Inf: not auto-accepted).",

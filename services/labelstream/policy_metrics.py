@@ -14,6 +14,7 @@ def export_policy_metrics(metrics: Metrics, policy: Policy, target_precision: fl
     if calibrator is not None:
         metrics.set_thresholds(calibrator.thresholds())
         metrics.reviewer_accuracy.set(calibrator.reviewer_accuracy)
+        metrics.policy_paused.set(1.0 if getattr(calibrator, "paused", None) else 0.0)
     audits = getattr(policy, "audits", None)
     if audits is not None:
         estimates = {label: p for label, p in audits.estimates().items()}

@@ -237,6 +237,10 @@ class LabelerSettings(_Section):
         512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
         "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
     )
+    trace_file: str = Field(
+        "", description="Append one JSON line per committed transaction to this file: its records, how long they had "
+        "waited when it began, and where its time went (labeler/trace.py). For diagnosing latency; empty: off."
+    )
     dedupe_window: int = Field(
         100_000, ge=0, description="A record whose id is among the last this many ids the labeler routed (at another "
         "offset) is dead-lettered as duplicate_id instead of getting a second outcome; 0 turns it off (docs/dedupe.md)."

@@ -38,6 +38,8 @@ from labelstream.bench.peer import peer_sink_topics, start_peer
 from labelstream.bench.workload import BENCH_NOISE, synthetic_records, warm_state
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.topics import admin_client, create_topics
+from labelstream.labeler.trace import describe as describe_trace
+from labelstream.labeler.trace import summarize as summarize_trace
 from labelstream.processes import ServiceProcess, service
 from labelstream.settings import Settings, namespaced
 from labelstream.store.connection import connect
@@ -253,14 +255,18 @@ class ThroughputBench:
         """The labeler's latency at ``rate``, split at the outcome's produce time; then the floor: the same
         transaction cycle with nothing in it (:func:`~labelstream.bench.passthrough.transactional_passthrough`)."""
         settings = self._namespace(f"lat{rate}", partitions=3)
+        trace = (self.config.log_dir / f"trace-{self.run_id}-{rate}.jsonl").absolute()
+        settings = settings.model_copy(update={"labeler": settings.labeler.model_copy(update={"trace_file": str(trace)})})
         proc = service(settings, "labeler", self.config.log_dir, instance="0").start()
         try:
             proc.wait_until_serving()
             time.sleep(2)  # let the group settle before measuring
+            began = time.time()
             latencies, parts, since_start = measure_latency(settings, rate, self.config.latency_seconds)
         finally:
             proc.stop()
         summary = percentiles(latencies)
+        summary["transactions"] = summarize_trace(trace, settings.labeler.batch_size, since=began + STEADY_AFTER)
         summary["offered_rate"] = rate
         summary["to_outcome"] = percentiles(parts[0])
         summary["outcome_to_visible"] = percentiles(parts[1])
@@ -270,6 +276,7 @@ class ThroughputBench:
             f" (to the outcome produced p99 {summary['to_outcome']['p99_ms']:.1f}, then to visible p99 "
             f"{summary['outcome_to_visible']['p99_ms']:.1f})"
         )
+        self.say(f"  its transactions after the first {STEADY_AFTER:.0f} s: {describe_trace(summary['transactions'])}")
         summary["floor"] = self._latency_floor(rate)
         return summary
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelstream.labeler.trace import describe as describe_trace
+
 
 def _shares(scaling: dict[str, Any]) -> str:
     """Where the CPU went in the scaling runs: each labeler's and the broker's share, in cores."""
@@ -101,6 +103,11 @@ def throughput_markdown(r: dict[str, Any]) -> str:
             f"| {part(x.get('floor', {}), 'steady')} |"
         )
     u = r["model_update"]
+    traced = [(rate, x["transactions"]) for rate, x in r["latency"].items() if x.get("transactions", {}).get("transactions")]
+    lines += [""] + [
+        f"The labeler's transactions at {int(rate):,}/s after the first 2 s (its `labeler.trace_file`): {describe_trace(t)}."
+        for rate, t in traced
+    ]
     lines += [
         "",
         "Latency: record produced → its outcome visible to a `read_committed` consumer (targets: p99 ≤ 20 ms at 1k/s, ≤ 50 ms at 10k/s). "

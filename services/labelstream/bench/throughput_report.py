@@ -124,7 +124,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
     ]
     s = r["scaling"]
     lines += [
-        f"Scaling on a 2-partition topic (rate while the committed share goes from 20 % to 90 %): 1 labeler {s['one']['records_per_second']:,.0f}/s, "
+        f"Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate while the "
+        f"committed share goes from 20 % to 90 %): 1 labeler {s['one']['records_per_second']:,.0f}/s, "
         f"2 labelers {s['two']['records_per_second']:,.0f}/s: **{s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck). "
         f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
         "(the broker, Redis and the benchmark share them)." + _shares(s),

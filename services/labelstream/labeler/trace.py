@@ -62,7 +62,8 @@ class TransactionTrace:
 
 def summarize(path: str | Path, batch_size: int, since: float | None = None) -> dict[str, Any]:
     """What a trace says (transactions that began at ``since`` or later): how many, their size, how many were full,
-    how long their records had waited when they began, and the p50/p99 of each phase (ms)."""
+    how long the oldest and the youngest record of a record's transaction had waited when it began (p50/p99 over
+    records), and the p50/p99 of each phase over transactions (ms)."""
     rows = [orjson.loads(line) for line in Path(path).read_bytes().splitlines() if line.strip()]
     rows = [row for row in rows if since is None or row["at"] >= since]
     if not rows:
@@ -76,8 +77,9 @@ def summarize(path: str | Path, batch_size: int, since: float | None = None) -> 
         "transactions": len(rows),
         "records_median": statistics.median(row["records"] for row in rows),
         "full_share": round(sum(row["records"] >= batch_size for row in rows) / len(rows), 3),
-        "oldest_waited_ms": pct([row["oldest_s"] * 1000 for row in rows]),
-        "youngest_waited_ms": pct([row["youngest_s"] * 1000 for row in rows]),
+        # each transaction counted once a record it holds, as records see them (a burst after a stall is many)
+        "oldest_waited_ms": pct([row["oldest_s"] * 1000 for row in rows for _ in range(row["records"])]),
+        "youngest_waited_ms": pct([row["youngest_s"] * 1000 for row in rows for _ in range(row["records"])]),
         "cycle_ms": pct([sum(row["ms"].values()) for row in rows]),
         "phases_ms": {phase: pct([row["ms"].get(phase, 0.0) for row in rows]) for phase in PHASES},
     }
@@ -90,7 +92,7 @@ def describe(summary: dict[str, Any]) -> str:
     phases = summary["phases_ms"]
     return (
         f"{summary['transactions']} transactions of {summary['records_median']:.0f} records (median), "
-        f"{summary['full_share']:.0%} of them full; when one began, its oldest record had waited "
+        f"{summary['full_share']:.0%} of them full; when a record's transaction began, its oldest record had waited "
         f"{summary['oldest_waited_ms']['p50']:.0f} ms (p50) / {summary['oldest_waited_ms']['p99']:.0f} ms (p99), "
         f"its youngest {summary['youngest_waited_ms']['p50']:.0f} / {summary['youngest_waited_ms']['p99']:.0f} ms; "
         f"a transaction took {summary['cycle_ms']['p50']:.0f} / {summary['cycle_ms']['p99']:.0f} ms, of which collecting "

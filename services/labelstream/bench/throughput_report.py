@@ -19,8 +19,9 @@ def _shares(scaling: dict[str, Any]) -> str:
         parts.append(f"{name} {labelers}" + (f" (broker {broker:.2f})" if broker is not None else ""))
     idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
     return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "."
-            + (" One of the two labelers hardly worked: the group had not spread the partitions yet (a run too short)."
-               if idle else ""))
+            + (" One of the two labelers hardly worked inside the measured window (each held its partition before the "
+               "records came: the window was too short for the machine's scheduling, e.g. --quick's records on a busy "
+               "machine)." if idle else ""))
 
 
 def _busy(result: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from stack_support import unique_settings
 
 pytestmark = pytest.mark.integration
 
-ITEMS = 12
+ITEMS = 14
 CALLS = [
     ("POST", "/api/v1/claim", None),
     ("POST", "/api/v1/answer", {"id": "api0", "lease": "x", "label": "cat"}),
@@ -39,6 +39,8 @@ CALLS = [
     ("GET", "/api/v1/guidelines", None),
     ("GET", "/api/v1/me", None),
     ("POST", "/api/v1/admin/expire", {"ids": ["api0"]}),
+    ("GET", "/api/v1/recent", None),
+    ("POST", "/api/v1/correct", {"answer_id": "api0#1", "label": "cat"}),
 ]
 
 
@@ -105,6 +107,36 @@ def test_an_answer_goes_to_corrections_under_the_tokens_reviewer_and_is_learned(
     wait_for(lambda: learner_results(stack).get("learned") == 1, 60, "the answer learned")
     labels = read_ledger(stack.settings).human_labels[item["id"]]
     assert [(v["label"], v["reviewer"]) for v in labels] == [("dog", "ana")]
+
+
+def test_a_reviewer_corrects_a_recent_answer_and_the_learner_takes_the_new_label(stack):
+    with client(stack.review, new_token(stack.settings, "eve")) as eve:
+        first, second = [], []
+        for holder, label in ((first, "dog"), (second, "cat")):
+            item = eve.post("/api/v1/claim").json()["item"]
+            holder.append(eve.post("/api/v1/answer", json={"id": item["id"], "lease": item["lease"], "label": label}).json())
+        recent = eve.get("/api/v1/recent").json()
+        assert [a["answer_id"] for a in recent["answers"]] == [second[0]["answer_id"], first[0]["answer_id"]]
+        assert recent["answers"][1]["correctable_until"] > recent["answers"][1]["answered_at"]
+        body = {"answer_id": first[0]["answer_id"], "label": "bird", "note": "it has wings"}
+        assert eve.post("/api/v1/correct", json=body | {"label": "maybe"}).status_code == 422
+        fixed = eve.post("/api/v1/correct", json=body)
+        assert fixed.status_code == 200, fixed.text
+        assert eve.post("/api/v1/correct", json=body).json() == fixed.json()  # sent again: the same, nothing more
+        stale = eve.post("/api/v1/correct", json=body | {"label": "cat"})
+        assert stale.status_code == 409 and "corrected or undone since" in stale.json()["detail"]
+        assert eve.get("/api/v1/recent").json()["answers"][1] | {"answered_at": 0, "correctable_until": 0} == {
+            "id": first[0]["id"], "answer_id": fixed.json()["answer_id"], "label": "bird", "answered_at": 0,
+            "correctable_until": 0, "corrected_from": "dog", "overlap": False}
+        assert eve.get("/api/v1/stats").json()["me"]["answered_today"] == 2  # a correction is not one more answer
+    record = first[0]["id"]
+    published = wait_for(lambda: (c := [c for c in corrections(stack.settings) if c["id"] == record]) and len(c) == 3 and c,
+                         30, "the answer, its retraction and the new answer")
+    assert [(c["kind"], c["label"], c.get("supersedes"), c.get("note")) for c in published] == [
+        ("answer", "dog", None, None), ("retraction", "dog", first[0]["answer_id"], None), ("answer", "bird", None, "it has wings")]
+    # the latest human label of the record is the corrected one
+    wait_for(lambda: [v["label"] for v in read_ledger(stack.settings).human_labels.get(record, [])][-1:] == ["bird"], 60,
+             "the corrected label on labels")
 
 
 def test_another_reviewers_lease_is_a_conflict(stack):

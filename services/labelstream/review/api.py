@@ -28,6 +28,8 @@ from labelstream.review.api_models import (
     AgreementStats,
     AnswerIn,
     AnswerOut,
+    CorrectIn,
+    CorrectOut,
     ExpireIn,
     ExpireOut,
     GuidelinesOut,
@@ -40,6 +42,8 @@ from labelstream.review.api_models import (
     ProbeOut,
     Problem,
     QueueStats,
+    RecentAnswer,
+    RecentOut,
     ReleaseOut,
     ReviewerStats,
     SkipOut,
@@ -194,7 +198,40 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         """Withdraw your last answer (within `undo_seconds`): a retraction is published and the record is yours again."""
         result = queue.undo(who.reviewer)
         metrics.record_undo(who.reviewer)
-        return UndoOut(retraction_id=result.retraction_id, item=item_out(result.item))
+        return UndoOut(retraction_id=result.retraction_id, item=item_out(result.item), withdrawn_label=result.label,
+                       withdrawn_note=result.note or None)
+
+    @router.get("/recent", response_model=RecentOut)
+    def recent(who: Who) -> RecentOut:
+        """Your last answers, newest first, and until when each can be corrected (POST /api/v1/correct)."""
+        window = review.correct_seconds
+        answers = []
+        for entry in queue.recent(who.reviewer):
+            correctable = window > 0 and not entry.get("overlap")
+            answers.append(RecentAnswer(
+                id=entry["id"], answer_id=entry["answer_id"], label=entry["label"], answered_at=entry["at"],
+                correctable_until=entry["at"] + window if correctable else None, corrected_from=entry.get("was"),
+                overlap=bool(entry.get("overlap")),
+            ))
+        return RecentOut(answers=answers, correct_seconds=window)
+
+    @router.post("/correct", response_model=CorrectOut, responses={409: {"model": Problem, "description": "Not correctable."}})
+    def correct(body: CorrectIn, who: Who) -> CorrectOut:
+        """Give one of your recent answers another label (within `correct_seconds`): a retraction of it and the new
+        answer are published, as by an undo, and the record is not served again (sent again after a lost response:
+        same result)."""
+        if body.label not in ctx.labels:
+            raise HTTPException(422, f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
+                                     "an admin adds a label with: labelstream labels add NAME")
+        if body.note is not None and len(body.note) > review.max_note_length:
+            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+        if review.correct_seconds <= 0:
+            raise LeaseConflict("correcting answers is off (review.correct_seconds = 0)")
+        result = queue.correct(who.reviewer, body.answer_id, body.label, body.note)
+        if result.changed and not result.repeated:
+            metrics.record_correction(who.reviewer)
+        return CorrectOut(id=result.id, answer_id=result.answer_id, retraction_id=result.retraction_id or None,
+                          label=body.label, changed=result.changed)
 
     @router.get("/labels", response_model=LabelsOut)
     def labels(who: Who) -> LabelsOut:

@@ -68,6 +68,39 @@ class AnswerOut(BaseModel):
 class UndoOut(BaseModel):
     retraction_id: str = Field(description="answer_id of the retraction published for the withdrawn answer.")
     item: Item
+    withdrawn_label: str = Field("", description="The label of the withdrawn answer.")
+    withdrawn_note: str | None = Field(None, description="The note sent with it, if any.")
+
+
+class CorrectIn(_Body):
+    """A new label for one of your recent answers (GET /api/v1/recent)."""
+
+    answer_id: Annotated[str, Field(min_length=3, max_length=300, description="The answer to correct ('<id>#<n>').")]
+    label: Annotated[str, Field(min_length=1, max_length=256, description="One of the label set.")]
+    note: Annotated[str, Field(max_length=100_000)] | None = Field(None, description="Optional remark, published with it.")
+
+
+class CorrectOut(BaseModel):
+    id: str = Field(description="The record id.")
+    answer_id: str = Field(description="The new answer's id (the same as before when the label did not change).")
+    retraction_id: str | None = Field(None, description="The retraction of the corrected answer (none when unchanged).")
+    label: str
+    changed: bool
+
+
+class RecentAnswer(BaseModel):
+    id: str
+    answer_id: str
+    label: str
+    answered_at: float = Field(description="When the record was first answered (epoch seconds).")
+    correctable_until: float | None = Field(description="Until when it can be corrected (epoch seconds); none: it cannot.")
+    corrected_from: str | None = Field(None, description="The label it had before a correction.")
+    overlap: bool = False
+
+
+class RecentOut(BaseModel):
+    answers: list[RecentAnswer] = Field(description="Your last answers, newest first (at most 50).")
+    correct_seconds: float = Field(description="How long an answer can be corrected after it is given.")
 
 
 class HeartbeatOut(BaseModel):

@@ -71,6 +71,19 @@ class Undone:
 
     retraction_id: str
     item: LeasedItem
+    label: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Corrected:
+    """A corrected answer: the new answer's id, the retraction's (empty: nothing changed) and the record id."""
+
+    answer_id: str
+    retraction_id: str
+    id: str
+    changed: bool
+    repeated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +121,7 @@ class ReviewQueue:
 
     SCRIPTS = (
         "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
-        "adjudication_timeout", "reopen",
+        "adjudication_timeout", "reopen", "correct",
     )
 
     def __init__(
@@ -120,6 +133,7 @@ class ReviewQueue:
         undo_seconds: float = 30.0,
         done_keep_seconds: int = 7 * 24 * 3600,
         answered_keep_seconds: int = 7 * 24 * 3600,
+        correct_seconds: float = 900.0,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -128,6 +142,7 @@ class ReviewQueue:
         self.undo_seconds = undo_seconds
         self.done_keep_seconds = done_keep_seconds
         self.answered_keep_seconds = answered_keep_seconds
+        self.correct_seconds = correct_seconds
         self._scripts = {name: client.register_script(_load_script(name)) for name in self.SCRIPTS}
         self.outbox_key = f"{prefix}:review:outbox"
         self.consolidating_key = f"{prefix}:review:consolidating"
@@ -143,6 +158,7 @@ class ReviewQueue:
             review.undo_seconds,
             review.done_keep_seconds,
             review.answered_keep_seconds,
+            review.correct_seconds,
         )
 
     def _run(self, name: str, *args: object) -> object:
@@ -223,7 +239,25 @@ class ReviewQueue:
         now = time.time() if now is None else now
         reply = self._run("undo", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, _day(now))
         self._raise_conflict(reply)
-        return Undone(_text(reply[6]), LeasedItem.from_reply(reply))
+        return Undone(_text(reply[6]), LeasedItem.from_reply(reply), _text(reply[7]), _text(reply[8]))
+
+    def correct(
+        self, reviewer: str, answer_id: str, label: str, note: str | None = None, now: float | None = None
+    ) -> Corrected:
+        """Replace one of the reviewer's recent answers (within ``correct_seconds``): retraction + new answer."""
+        now = time.time() if now is None else now
+        record_id = answer_id.rpartition("#")[0]
+        reply = self._run(
+            "correct", reviewer, answer_id, label, note or "", now, self.correct_seconds, self.records.key(record_id),
+            self.answered_keep_seconds,
+        )
+        self._raise_conflict(reply)
+        status = _text(reply[0])
+        return Corrected(_text(reply[1]), _text(reply[2]), _text(reply[3]), changed=status != "same", repeated=status == "repeat")
+
+    def recent(self, reviewer: str, limit: int = 50) -> list[dict]:
+        """The reviewer's last answers, newest first: id, answer_id, label, at (first answered), overlap, was, ..."""
+        return [orjson.loads(raw) for raw in self.client.lrange(f"{self.prefix}:review:recent:{reviewer}", 0, limit - 1)]
 
     @staticmethod
     def _raise_conflict(reply: object) -> None:

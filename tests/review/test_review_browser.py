@@ -98,7 +98,7 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         version_before = model_version(learner)
         produce_records(settings, 0, 10)  # routed before any answer: cold start, no proposal
 
-        page = chromium.new_page(viewport={"width": 1440, "height": 900})
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
         page.goto(f"{url(review)}/#token={token}")
         title = page.locator("#record-title")
         page.locator("#workspace").wait_for(state="visible", timeout=60_000)
@@ -120,7 +120,8 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         skipped = press("s")
         page.keyboard.press("u")  # the last answer comes back ...
         page.wait_for_function("id => document.getElementById('record-title').textContent === id", arg=answered[2])
-        assert page.locator("#status").inner_text().startswith("answer withdrawn")
+        assert "your answer bird withdrawn" in page.locator("#status").inner_text()
+        assert page.locator(".label-button.was-answer").get_attribute("data-label") == "bird"  # what was taken back
         press("1")  # ... and is answered again: cat
         page.wait_for_function("() => document.getElementById('count-today').textContent === '3'", timeout=20_000)
         wait_for(lambda: model_version(learner) > version_before, 60, "a new model version")
@@ -139,12 +140,28 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         page.keyboard.press("?")
         page.screenshot(path=str(SCREENSHOTS / "review-page-keys.png"))
         page.keyboard.press("Escape")
+        # an earlier answer corrected from the recent answers: r, down to the one before the last, 3 = bird
+        page.keyboard.press("r")
+        page.locator("#recent-list .recent-row").nth(1).wait_for()
+        page.keyboard.press("ArrowDown")
+        holding = current()
+        page.keyboard.press("3")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('corrected')")
+        assert current() == holding  # the digit corrected the old answer; the record on screen is still unanswered
+        page.wait_for_function("() => document.querySelector('#recent-list .selected .label').textContent.endsWith('→ bird')")
+        page.screenshot(path=str(SCREENSHOTS / "review-page-recent.png"))
+        page.keyboard.press("Escape")
+        page.set_viewport_size({"width": 420, "height": 860})
+        page.locator(".label-button").first.wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 420  # nothing wider than the window
+        assert page.locator(".label-button").first.bounding_box()["y"] < 860  # the labels stay in view
+        page.screenshot(path=str(SCREENSHOTS / "review-page-narrow.png"))
         print(f"review page: {SPRINT} answers by hotkey in {elapsed:.1f} s = {SPRINT / elapsed * 60:.0f} items/min "
               f"(screenshots in {SCREENSHOTS})")
 
         def published() -> list[dict] | None:
             mine = [c for c in corrections(settings) if c["id"] in {*answered, *sprint}]
-            return mine if len(mine) >= 5 + SPRINT else None
+            return mine if len(mine) >= 7 + SPRINT else None
 
         mine = wait_for(published, 60, "the corrections")
         version_after = model_version(learner)
@@ -154,12 +171,15 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
     assert all(c["reviewer"] == "ana" for c in mine)
     first = {c["id"]: c for c in reversed(mine) if c["kind"] == "answer"}  # the first answer of each id
     assert [first[i]["label"] for i in answered] == ["cat", "dog", "bird"]
-    retraction = [c for c in mine if c["kind"] == "retraction"]
-    assert len(retraction) == 1 and retraction[0]["id"] == answered[2]
+    retraction = [c for c in mine if c["kind"] == "retraction" and c["id"] == answered[2]]
+    assert len(retraction) == 1
     assert retraction[0]["supersedes"] == first[answered[2]]["answer_id"] and retraction[0]["label"] == "bird"
     again = [c for c in mine if c["id"] == answered[2] and c["kind"] == "answer"]
     assert [c["label"] for c in again] == ["bird", "cat"]
     assert skipped not in {c["id"] for c in mine}
+    corrected = [(c["kind"], c["label"]) for c in mine if c["id"] == sprint[-2]]
+    assert corrected == [("answer", LABELS[(SPRINT - 2) % len(LABELS)]), ("retraction", LABELS[(SPRINT - 2) % len(LABELS)]),
+                         ("answer", "bird")]
     assert len({c["answer_id"] for c in mine}) == len(mine)
     assert version_after > version_before
     assert (SCREENSHOTS / "review-page.png").stat().st_size > 20_000

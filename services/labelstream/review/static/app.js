@@ -16,6 +16,7 @@ const state = {
   emptyTimer: null,
   leaseTimer: null,
   today: null,
+  recent: { rows: [], sel: 0 },
 };
 
 // -- talking to the API -------------------------------------------------------------------------
@@ -32,7 +33,7 @@ async function api(method, path, body) {
   }
   let response;
   try {
-    response = await fetch(`/api/v1/${path}`, init);
+    response = await fetch(`api/v1/${path}`, init);  // relative: the page also works behind a proxy at a sub-path
   } catch (err) {
     throw new ApiError(0, "the review service does not answer; retrying");
   }
@@ -75,7 +76,7 @@ function releaseHeld() {
   if (!state.token || !state.item) return;
   const body = JSON.stringify({ id: state.item.id, lease: state.item.lease });
   state.item = null;
-  fetch("/api/v1/release", {
+  fetch("api/v1/release", {
     method: "POST", keepalive: true, body,
     headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
   }).catch(() => {});
@@ -255,6 +256,7 @@ function visibleLabels(filter) {
 }
 
 async function answer(label) {
+  if (!$("recent").hidden) { correctRecent(label); return; }  // the recent answers are open: labels correct the chosen one
   if (!state.item || state.busy) return;
   state.busy = true;
   const item = state.item;
@@ -265,7 +267,7 @@ async function answer(label) {
     const result = await api("POST", "answer", { id: item.id, lease: item.lease, label, ...(note ? { note } : {}) });
     state.undoUntil = Date.now() + result.undo_seconds * 1000;
     bumpToday(1);
-    say(`${label} · saved${result.undo_seconds ? " · u to undo" : ""}`);
+    say(`${item.id} → ${label} · saved${result.undo_seconds ? " · u undoes it" : ""}`);
     await next();
     refreshStats();
   } catch (err) {
@@ -301,7 +303,11 @@ async function undo() {
     state.undoUntil = 0;
     bumpToday(-1);
     showItem(result.item);
-    say("answer withdrawn: answer again");
+    $("note").value = result.withdrawn_note || "";
+    const was = document.querySelector(`.label-button[data-label="${CSS.escape(result.withdrawn_label)}"]`);
+    if (was) was.classList.add("was-answer");
+    say(`${result.item.id}: your answer ${result.withdrawn_label} withdrawn · answer it again`);
+    if (!$("recent").hidden) loadRecent();
   } catch (err) {
     if (err.status !== 401) say(err.message, "warn");
   } finally {
@@ -365,12 +371,107 @@ function ago(epoch) {
   return `${Math.round(s / 86400)} days ago`;
 }
 
+// -- your recent answers: correct one -----------------------------------------------------------------
+
+async function loadRecent() {
+  try {
+    const data = await api("GET", "recent");
+    state.recent.rows = data.answers;
+    state.recent.sel = Math.min(state.recent.sel, Math.max(0, data.answers.length - 1));
+    renderRecent();
+  } catch (err) { if (err.status !== 401) say(err.message, "warn"); }
+}
+
+function correctable(row) {
+  if (row.overlap) return [false, "overlap item: cannot be changed alone"];
+  if (row.correctable_until == null || Date.now() / 1000 > row.correctable_until) return [false, "too old to change"];
+  return [true, `changeable ${remaining(row.correctable_until - Date.now() / 1000)}`];
+}
+
+function renderRecent() {
+  const list = $("recent-list");
+  list.replaceChildren();
+  if (!state.recent.rows.length) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "No answers yet today.";
+    list.append(li);
+    return;
+  }
+  state.recent.rows.forEach((row, i) => {
+    const li = document.createElement("li");
+    const [ok, why] = correctable(row);
+    li.className = `recent-row${i === state.recent.sel ? " selected" : ""}${ok ? "" : " locked"}`;
+    li.setAttribute("aria-selected", String(i === state.recent.sel));
+    const id = document.createElement("span");
+    id.className = "mono id";
+    id.textContent = row.id;
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = row.corrected_from ? `${row.corrected_from} → ${row.label}` : row.label;
+    const meta = document.createElement("span");
+    meta.className = "small muted meta";
+    meta.textContent = `${ago(row.answered_at)} · ${why}`;
+    li.append(id, label, meta);
+    li.addEventListener("click", () => { state.recent.sel = i; renderRecent(); });
+    list.append(li);
+  });
+  const chosen = state.recent.rows[state.recent.sel];
+  $("labels-mode").textContent = chosen ? `Labels now correct ${chosen.id} (${chosen.label}) · Esc: back to ${state.item ? state.item.id : "the queue"}` : "";
+  const selected = list.querySelector(".selected");
+  if (selected) selected.scrollIntoView({ block: "nearest" });
+}
+
+function toggleRecent(force) {
+  const panel = $("recent");
+  const open = force === undefined ? panel.hidden : force;
+  panel.hidden = !open;
+  if (open) { $("guidelines").hidden = true; state.recent.sel = 0; loadRecent(); }
+  $("labels-mode").hidden = !open;
+  $("labels").classList.toggle("correcting", open);
+  sidePanels();
+}
+
+function moveRecent(delta) {
+  const n = state.recent.rows.length;
+  if (!n) return;
+  state.recent.sel = Math.max(0, Math.min(n - 1, state.recent.sel + delta));
+  renderRecent();
+}
+
+async function correctRecent(label) {
+  const row = state.recent.rows[state.recent.sel];
+  if (!row || state.busy) return;
+  const [ok, why] = correctable(row);
+  if (!ok) { say(`${row.id}: ${why}`, "warn"); return; }
+  if (label === row.label) { say(`${row.id} is already ${label}`); return; }
+  state.busy = true;
+  try {
+    await api("POST", "correct", { answer_id: row.answer_id, label });
+    say(`${row.id}: ${row.label} → ${label} · corrected`);
+  } catch (err) {
+    if (err.status !== 401) say(`${row.id}: ${err.message}`, "warn");
+  } finally {
+    state.busy = false;
+    loadRecent();
+  }
+}
+
+function remaining(seconds) {
+  return seconds < 90 ? `${Math.max(0, Math.round(seconds))} s more` : `${Math.round(seconds / 60)} min more`;
+}
+
 // -- keyboard -------------------------------------------------------------------------------------------
 
 function toggleGuidelines() {
   const panel = $("guidelines");
   panel.hidden = !panel.hidden;
-  $("app").classList.toggle("with-guidelines", !panel.hidden);
+  if (!panel.hidden) toggleRecent(false);
+  sidePanels();
+}
+
+function sidePanels() {
+  $("app").classList.toggle("with-side", !$("guidelines").hidden || !$("recent").hidden);
 }
 
 function toggleHelp(force) {
@@ -385,6 +486,7 @@ function onKey(event) {
   if (event.key === "Escape") {
     toggleHelp(false);
     if (typing) target.blur();
+    else if (!$("recent").hidden) toggleRecent(false);
     return;
   }
   if (typing) {
@@ -400,12 +502,23 @@ function onKey(event) {
   }
   if (!state.token) return;
   const key = event.key;
+  if (!$("recent").hidden) {  // the recent answers have the keys: digits correct the chosen one, never answer
+    if (key === "ArrowDown" || key === "j") { event.preventDefault(); moveRecent(1); return; }
+    if (key === "ArrowUp" || key === "k") { event.preventDefault(); moveRecent(-1); return; }
+    if (key >= "1" && key <= "9") {
+      event.preventDefault();
+      const name = state.labels[Number(key) - 1];
+      if (name) correctRecent(name);
+      return;
+    }
+  }
   if (key >= "1" && key <= "9") {
     const name = visibleLabels($("label-filter").value.trim().toLowerCase())[Number(key) - 1];
     if (name) { event.preventDefault(); answer(name); }
   } else if (key === "s") { event.preventDefault(); skip(); }
   else if (key === "u") { event.preventDefault(); undo(); }
   else if (key === "g") { event.preventDefault(); toggleGuidelines(); }
+  else if (key === "r") { event.preventDefault(); toggleRecent(); }
   else if (key === "n") { event.preventDefault(); $("note").focus(); }
   else if (key === "/") { event.preventDefault(); if (!$("filter-row").hidden) $("label-filter").focus(); }
   else if (key === "?") { event.preventDefault(); toggleHelp(); }
@@ -425,6 +538,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("retry").addEventListener("click", next);
   $("toggle-guidelines").addEventListener("click", toggleGuidelines);
   $("close-guidelines").addEventListener("click", toggleGuidelines);
+  $("toggle-recent").addEventListener("click", () => toggleRecent());
+  $("close-recent").addEventListener("click", () => toggleRecent(false));
   $("toggle-help").addEventListener("click", () => toggleHelp());
   $("help").addEventListener("click", () => toggleHelp(false));
   setInterval(refreshStats, STATS_EVERY_MS);

@@ -205,7 +205,8 @@ class TerminalReviewer:
             return
         self.summary.undone += 1
         self.summary.answered -= 1
-        self._say(f"↶ your answer to {result.item.id} is withdrawn: answer it again", "yellow")
+        was = f" ({result.label})" if result.label else ""
+        self._say(f"↶ your answer to {result.item.id}{was} is withdrawn: answer it again", "yellow")
         self._next(result.item)
 
     # -- plumbing ----------------------------------------------------------------------------------------

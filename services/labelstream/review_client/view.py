@@ -57,7 +57,7 @@ HELP = [
     ("g", "the labeling guidelines"),
     ("v", "the whole record (every feature, all of its text)"),
     ("?", "these keys"),
-    ("q", "quit (a record you hold returns to the queue when its lease ends)"),
+    ("q", "quit (a record you hold goes back to the queue)"),
 ]
 
 
@@ -174,7 +174,7 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
         parts.append(_crop(text, inner, text_rows))
     if not parts:
         parts.append(Text("(no features)", style="dim"))
-    subtitle = [item.reason or "review", f"priority {item.priority:.3g}"]
+    subtitle = [(item.reason or "review").replace("_", " "), f"priority {item.priority:.3g}"]
     if item.overlap:
         subtitle.append("overlap")
     return Panel(

@@ -27,7 +27,7 @@ from stack_support import unique_settings
 
 pytestmark = pytest.mark.integration
 
-ITEMS = 14
+ITEMS = 15
 CALLS = [
     ("POST", "/api/v1/claim", None),
     ("POST", "/api/v1/answer", {"id": "api0", "lease": "x", "label": "cat"}),
@@ -137,6 +137,19 @@ def test_a_reviewer_corrects_a_recent_answer_and_the_learner_takes_the_new_label
     # the latest human label of the record is the corrected one
     wait_for(lambda: [v["label"] for v in read_ledger(stack.settings).human_labels.get(record, [])][-1:] == ["bird"], 60,
              "the corrected label on labels")
+
+
+def test_a_reviewer_not_sure_skips_with_a_note_and_the_next_one_reads_it(stack):
+    with client(stack.review, new_token(stack.settings, "fay")) as fay, client(stack.review, new_token(stack.settings, "gil")) as gil:
+        item = fay.post("/api/v1/claim").json()["item"]
+        assert item["skip_notes"] == []
+        skipped = fay.post("/api/v1/skip", json={"id": item["id"], "lease": item["lease"], "note": "not sure: a fox?"})
+        assert skipped.status_code == 200, skipped.text
+        again = gil.post("/api/v1/claim").json()["item"]
+        assert again["id"] == item["id"]
+        assert [(n["reviewer"], n["note"]) for n in again["skip_notes"]] == [("fay", "not sure: a fox?")]
+        assert gil.post("/api/v1/release", json={"id": again["id"], "lease": again["lease"]}).status_code == 200
+    assert [c for c in corrections(stack.settings) if c["id"] == item["id"]] == []  # a skip publishes nothing
 
 
 def test_another_reviewers_lease_is_a_conflict(stack):

@@ -18,7 +18,7 @@ import time
 import orjson
 import pytest
 from confluent_kafka import Producer
-from review_support import LABELS, corrections, new_token, review_sections, start_review, url, wait_for
+from review_support import LABELS, client, corrections, new_token, review_sections, start_review, url, wait_for
 
 from labelstream.kafka.config import producer_config
 from labelstream.processes import service, stop_all
@@ -97,6 +97,9 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         learner.wait_until_serving(90)
         version_before = model_version(learner)
         produce_records(settings, 0, 10)  # routed before any answer: cold start, no proposal
+        with client(review, new_token(settings, "bo")) as bo:  # bo is not sure about the first one and says why
+            passed = wait_for(lambda: (r := bo.post("/api/v1/claim")).status_code == 200 and r.json(), 60, "a record for bo")["item"]
+            bo.post("/api/v1/skip", json={"id": passed["id"], "lease": passed["lease"], "note": "not sure: two animals"})
 
         page = chromium.new_page(viewport={"width": 1366, "height": 768})
         page.goto(f"{url(review)}/#token={token}")
@@ -104,6 +107,9 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         page.locator("#workspace").wait_for(state="visible", timeout=60_000)
         assert page.locator("#reviewer").inner_text() == "ana"
         assert "#token" not in page.url  # the token left the address bar
+        assert page.locator("#record-title").inner_text() == passed["id"]
+        assert page.locator("#skip-notes").inner_text() == "bo skipped it: not sure: two animals"
+        page.screenshot(path=str(SCREENSHOTS / "review-page-skip-note.png"))
 
         def current() -> str:
             return title.inner_text()

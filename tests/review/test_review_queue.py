@@ -116,9 +116,13 @@ def test_a_skipped_item_goes_to_others_only(client):
     queue = make_queue(client)
     queue.enqueue(items(("a", 0.9, 1.0), ("b", 0.1, 1.0)))
     first = queue.claim("ana").item
-    queue.skip(first.id, "ana", first.lease)
+    queue.skip(first.id, "ana", first.lease, note="not sure: a fox?", now=5.0)
     assert queue.claim("ana").item.id == "b"
-    assert queue.claim("bob").item.id == "a"  # ahead of anything fresh of lower priority
+    taken = queue.claim("bob").item
+    assert taken.id == "a"  # ahead of anything fresh of lower priority
+    assert queue.skip_notes("a") == [{"reviewer": "ana", "note": "not sure: a fox?", "at": 5.0}]  # bob sees why
+    queue.skip(taken.id, "bob", taken.lease)  # a skip without a note adds none
+    assert [n["reviewer"] for n in queue.skip_notes("a")] == ["ana"] and queue.skip_notes("b") == []
 
 
 def test_undo_publishes_a_retraction_and_gives_the_item_back(client):

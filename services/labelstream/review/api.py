@@ -46,6 +46,8 @@ from labelstream.review.api_models import (
     RecentOut,
     ReleaseOut,
     ReviewerStats,
+    SkipIn,
+    SkipNote,
     SkipOut,
     StatsOut,
     UndoOut,
@@ -149,6 +151,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             requested_at=request.get("timestamp"),
             labels=ctx.labels.labels() or sorted(request.get("probabilities", {})),  # open set: the model's classes
             overlap=item.overlap,
+            skip_notes=[SkipNote(**note) for note in queue.skip_notes(item.id)],
         )
 
     @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
@@ -176,9 +179,11 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
                          undo_seconds=review.undo_seconds)
 
     @router.post("/skip", response_model=SkipOut, responses=CONFLICT)
-    def skip(body: LeaseRef, who: Who) -> SkipOut:
-        """Pass on your leased record: it goes to other reviewers, never back to you."""
-        queue.skip(body.id, who.reviewer, body.lease)
+    def skip(body: SkipIn, who: Who) -> SkipOut:
+        """Pass on your leased record: it goes to other reviewers, never back to you; a note (why) goes with it."""
+        if body.note is not None and len(body.note) > review.max_note_length:
+            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+        queue.skip(body.id, who.reviewer, body.lease, body.note)
         metrics.record_skip(who.reviewer)
         return SkipOut(id=body.id)
 

@@ -28,6 +28,18 @@ class AnswerIn(LeaseRef):
     note: Annotated[str, Field(max_length=100_000)] | None = Field(None, description="Optional remark, published with the answer.")
 
 
+class SkipIn(LeaseRef):
+    note: Annotated[str, Field(max_length=100_000)] | None = Field(
+        None, description="Why you pass (not sure, needs an expert, ...): shown to the next reviewers of the record."
+    )
+
+
+class SkipNote(BaseModel):
+    reviewer: str
+    note: str
+    at: float = Field(description="When they skipped (epoch seconds).")
+
+
 class ExpireIn(_Body):
     ids: Annotated[list[ItemId], Field(max_length=10_000)] = Field(default_factory=list, description="Items to expire.")
     older_than_seconds: Annotated[float, Field(ge=0)] | None = Field(
@@ -51,6 +63,7 @@ class Item(BaseModel):
     requested_at: float | None = None
     labels: list[str] = Field(description="The label set, in hotkey order.")
     overlap: bool = Field(description="Several reviewers answer this item independently.")
+    skip_notes: list[SkipNote] = Field(default_factory=list, description="Notes of reviewers who skipped it, oldest first.")
 
 
 class ItemOut(BaseModel):

@@ -212,10 +212,15 @@ class ReviewQueue:
         self._raise_conflict(reply)
         return float(reply[1])
 
-    def skip(self, record_id: str, reviewer: str, lease: str, now: float | None = None) -> None:
-        """Give the item back; it is never served to this reviewer again."""
-        reply = self._run("skip", record_id, reviewer, lease, time.time() if now is None else now)
+    def skip(self, record_id: str, reviewer: str, lease: str, note: str | None = None, now: float | None = None) -> None:
+        """Give the item back; it is never served to this reviewer again. A note goes with it to the next reviewers."""
+        reply = self._run("skip", record_id, reviewer, lease, time.time() if now is None else now, note or "")
         self._raise_conflict(reply)
+
+    def skip_notes(self, record_id: str) -> list[dict]:
+        """The notes of the reviewers who skipped the item (reviewer, note, at), oldest first."""
+        raw = self.item_field(record_id, "skip_notes")
+        return orjson.loads(raw) if raw else []
 
     def release(self, record_id: str, reviewer: str, lease: str, now: float | None = None) -> None:
         """Hand the item back unanswered, now (not when the lease ends); unlike a skip, it may come back to them."""

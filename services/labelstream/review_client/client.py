@@ -191,9 +191,9 @@ class ReviewClient:
         data = self._call("POST", "/answer", body).json()
         return AnswerReceipt(data["answer_id"], data["id"], data["label"], data["state"], float(data["undo_seconds"]))
 
-    def skip(self, item_id: str, lease: str) -> None:
-        """Pass on a leased item: others get it, this reviewer never again."""
-        self._call("POST", "/skip", {"id": item_id, "lease": lease})
+    def skip(self, item_id: str, lease: str, note: str | None = None) -> None:
+        """Pass on a leased item: others get it, this reviewer never again; a note (why) is shown to them."""
+        self._call("POST", "/skip", {"id": item_id, "lease": lease} | ({"note": note} if note else {}))
 
     def release(self, item_id: str, lease: str) -> None:
         """Hand a leased item back unanswered (the reviewer leaves): it returns to the queue now."""

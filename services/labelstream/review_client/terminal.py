@@ -183,7 +183,7 @@ class TerminalReviewer:
         item = self.screen.item
         assert item is not None
         try:
-            self.client.skip(item.id, item.lease)
+            self.client.skip(item.id, item.lease, self.screen.note or None)
         except LeaseLost:
             self._lost(item)
             return
@@ -191,7 +191,9 @@ class TerminalReviewer:
             self._say(f"{exc.detail}: not skipped, press s again", "red")
             return
         self.summary.skipped += 1
-        self._say(f"skipped {item.id}: it goes to the others", "yellow")
+        noted = " with your note" if self.screen.note else ""
+        self.screen.note = ""
+        self._say(f"skipped {item.id}: it goes to the others{noted}", "yellow")
         self._next(None)
 
     def undo(self) -> None:

@@ -8,12 +8,14 @@ Pure functions from a :class:`Screen` (what is known now) to rich renderables;
 >>> item = ReviewItem.from_json({"id": "r-17", "lease": "L", "lease_expires_at": 0.0, "lease_seconds": 120,
 ...     "record": {"id": "r-17", "features": {"petal_length": 4.9, "colour": "violet"}}, "proposed_label": "setosa",
 ...     "probabilities": {"setosa": 0.55, "versicolor": 0.45}, "reason": "uncertain", "priority": 0.8,
-...     "labels": ["setosa", "versicolor", "virginica"], "overlap": False})
+...     "labels": ["setosa", "versicolor", "virginica"], "overlap": False,
+...     "skip_notes": [{"reviewer": "bo", "note": "not sure: the petals are torn", "at": 0.0}]})
 >>> with console.capture() as capture:
 ...     console.print(render(Screen("ana", item=item), console.size))
 >>> print("\\n".join(line.rstrip() for line in capture.get().splitlines()))
  labelstream review · ana
 ╭─ r-17 ───────────────────────────────────────────────────────────────────────╮
+│ bo skipped: not sure: the petals are torn                                    │
 │ petal_length  4.9                                                            │
 │ colour        violet                                                         │
 ╰─────────────────────────────────────────────────── uncertain · priority 0.8 ─╯
@@ -148,6 +150,11 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     features = _features(item.record)
     text = str(item.record.get("text") or "")
     inner = width - 4
+    notes = [  # why earlier reviewers passed on it (the last two)
+        Text(f"{n.get('reviewer')} skipped: {n.get('note')}", style="yellow", no_wrap=True, overflow="ellipsis")
+        for n in (item.raw.get("skip_notes") or [])[-2:]
+    ]
+    rows = max(1, rows - len(notes))
     text_rows = 0
     if text:
         text_rows = min(max(1, rows // 2), math.ceil(len(text) / max(inner, 1)))
@@ -174,6 +181,7 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
         parts.append(_crop(text, inner, text_rows))
     if not parts:
         parts.append(Text("(no features)", style="dim"))
+    parts = notes + parts
     subtitle = [(item.reason or "review").replace("_", " "), f"priority {item.priority:.3g}"]
     if item.overlap:
         subtitle.append("overlap")

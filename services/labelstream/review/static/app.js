@@ -167,6 +167,16 @@ function renderRecord(item) {
   if (item.model_version) meta.push(`model v${item.model_version}`);
   if (record.source) meta.push(`source ${record.source}`);
   $("record-meta").textContent = meta.join(" · ");
+  const notes = $("skip-notes");
+  notes.replaceChildren();
+  for (const n of item.skip_notes || []) {
+    const li = document.createElement("li");
+    const who = document.createElement("strong");
+    who.textContent = `${n.reviewer} skipped it`;
+    li.append(who, `: ${n.note}`);
+    notes.append(li);
+  }
+  notes.hidden = !(item.skip_notes || []).length;
   const text = $("record-text");
   text.hidden = !record.text;
   text.textContent = record.text || "";
@@ -283,9 +293,10 @@ async function skip() {
   if (!state.item || state.busy) return;
   state.busy = true;
   const item = state.item;
+  const note = $("note").value.trim();
   try {
-    await api("POST", "skip", { id: item.id, lease: item.lease });
-    say("skipped");
+    await api("POST", "skip", { id: item.id, lease: item.lease, ...(note ? { note } : {}) });
+    say(note ? `${item.id} skipped · the next reviewer sees your note` : `${item.id} skipped · it goes to the others`);
     await next();
   } catch (err) {
     if (err.status === 409) await next();

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -40,6 +44,7 @@ CALLS = [
     ("GET", "/api/v1/me", None),
     ("POST", "/api/v1/admin/expire", {"ids": ["api0"]}),
     ("GET", "/api/v1/recent", None),
+    ("GET", "/api/v1/admin/overview", None),
     ("POST", "/api/v1/correct", {"answer_id": "api0#1", "label": "cat"}),
 ]
 
@@ -198,6 +203,24 @@ def test_admin_calls_need_the_admin_role(stack):
         assert eve.post("/api/v1/admin/expire", json={"ids": ["api11"]}).status_code == 403
         assert boss.post("/api/v1/admin/expire", json={"ids": ["api11", "no-such-item"]}).json() == {"expired": 1}
         assert boss.get("/api/v1/me").json() == {"reviewer": "boss", "role": "admin"}
+        assert eve.get("/api/v1/admin/overview").status_code == 403
+        view = boss.get("/api/v1/admin/overview").json()
+    # what the earlier tests of this module did, seen by the lead: ana answered one, eve two (one corrected),
+    # fay skipped one with a note that is waiting again, every request here is "uncertain"
+    days = view["reviewers"]
+    assert (days["ana"]["answered_today"], days["eve"]["answered_today"], days["fay"]["skipped_today"]) == (1, 2, 1)
+    assert days["ana"]["seconds_per_answer"] > 0 and days["ana"]["holding"] is None
+    [(reason, row)] = view["waiting_by_reason"].items()
+    assert (reason, row["waiting"], row["with_notes"]) == ("uncertain", view["queue"]["waiting"], 1)
+    assert 0 < row["oldest_seconds"] < 600 and view["counted"] == row["waiting"] and not view["capped"]
+    # the same from the command line, straight from Redis
+    env = {**os.environ, "LABELSTREAM_REDIS__URL": stack.settings.redis.url,
+           "LABELSTREAM_REDIS__KEY_PREFIX": stack.settings.redis.key_prefix}
+    printed = subprocess.run([sys.executable, "-m", "labelstream", "review", "status"], capture_output=True, text=True,
+                             env=env | {"COLUMNS": "80"}, check=True).stdout
+    assert re.search(rf"^uncertain +{row['waiting']} +[1-9]\d* +1 +\d+ seconds?$", printed, re.MULTILINE), printed
+    assert re.search(r"^fay +0 +1 +- ", printed, re.MULTILINE), printed
+    assert max(len(line) for line in printed.splitlines()) <= 80
 
 
 def test_guidelines_labels_probes_metrics_and_openapi(stack):

@@ -39,6 +39,7 @@ from labelstream.review.api_models import (
     LabelsOut,
     LeaseRef,
     MeOut,
+    OverviewOut,
     ProbeOut,
     Problem,
     QueueStats,
@@ -58,6 +59,7 @@ from labelstream.review.guidelines import GuidelinesFile
 from labelstream.review.items import LeasedItem
 from labelstream.review.labelset import LabelSet
 from labelstream.review.metrics import ReviewMetrics
+from labelstream.review.overview import lead_overview
 from labelstream.review.queue import LeaseConflict, ReviewQueue
 from labelstream.settings import Settings
 
@@ -267,6 +269,14 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             reviewers=queue.reviewers_today(),
             agreement=AgreementStats(**ctx.consolidator.summary()),
         )
+
+    @router.get("/admin/overview", response_model=OverviewOut,
+                responses={403: {"model": Problem, "description": "Admins only."}})
+    def overview(who: Who) -> OverviewOut:
+        """Admin: waiting records by reason and age, who holds what, each reviewer's day and agreement."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        return lead_overview(queue, ctx.consolidator)
 
     @router.post("/admin/expire", response_model=ExpireOut, responses={403: {"model": Problem, "description": "Admins only."}})
     def expire(body: ExpireIn, who: Who) -> ExpireOut:

@@ -179,6 +179,38 @@ class ExpireOut(BaseModel):
     expired: int
 
 
+class ReasonStats(BaseModel):
+    waiting: int
+    skipped: int = Field(description="Of them, skipped by someone at least once.")
+    with_notes: int = Field(description="Of them, skipped with a note (someone was not sure).")
+    oldest_seconds: float = Field(description="Age of the oldest one, since the labeler asked for a review.")
+
+
+class HeldItem(BaseModel):
+    id: str
+    reviewer: str
+    held_seconds: float = Field(description="Since the reviewer claimed it.")
+
+
+class ReviewerDay(BaseModel):
+    answered_today: int
+    skipped_today: int
+    seconds_per_answer: float | None = Field(description="Median claim-to-answer seconds over their last 100 answers.")
+    holding: str | None = Field(description="The record they hold now, if any.")
+    consensus_agreement: float | None = Field(None, description="Share of their overlap answers equal to the consensus.")
+    accuracy_estimate: float | None = Field(None, description="Dawid-Skene's estimate (consolidation=dawid_skene only).")
+
+
+class OverviewOut(BaseModel):
+    queue: QueueStats
+    waiting_by_reason: dict[str, ReasonStats] = Field(description="Waiting items by the reason they are here.")
+    counted: int = Field(description="Waiting items the breakdown by reason read.")
+    capped: bool = Field(description="True when there were more waiting items than it reads (the best-ranked first).")
+    held: list[HeldItem]
+    reviewers: dict[str, ReviewerDay] = Field(description="Everyone who answered or skipped today or holds a record.")
+    agreement: AgreementStats
+
+
 class Problem(BaseModel):
     detail: str
 

@@ -38,6 +38,8 @@ from labelstream.review.items import LeasedItem, QueueItem
 from labelstream.settings import Settings
 from labelstream.store.records import RecordStore
 
+OVERVIEW_LIMIT = 20_000
+"""Waiting items of each line the overview reads for its breakdown by reason."""
 SCAN_LIMIT = 5000
 """Items of the seen queue (overlap and skipped items) a claim looks through for one the reviewer may take."""
 
@@ -93,6 +95,21 @@ class QueueCounts:
     consolidating: int
     outbox: int
     answered: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """A review lead's view (:meth:`ReviewQueue.overview`); plain data, JSON-able but for ``counts``."""
+
+    counts: QueueCounts
+    waiting_by_reason: dict[str, dict[str, float]]
+    """reason -> waiting, skipped (at least once), with_notes (skip notes), oldest_seconds (since requested)"""
+    counted: int
+    capped: bool
+    held: list[dict]
+    """id, reviewer, held_seconds of every leased item"""
+    reviewers: dict[str, dict]
+    """name -> answered_today, skipped_today, seconds_per_answer (median, last 100), holding (an id or None)"""
 
 
 def _load_script(name: str) -> str:
@@ -214,7 +231,8 @@ class ReviewQueue:
 
     def skip(self, record_id: str, reviewer: str, lease: str, note: str | None = None, now: float | None = None) -> None:
         """Give the item back; it is never served to this reviewer again. A note goes with it to the next reviewers."""
-        reply = self._run("skip", record_id, reviewer, lease, time.time() if now is None else now, note or "")
+        now = time.time() if now is None else now
+        reply = self._run("skip", record_id, reviewer, lease, now, note or "", _day(now))
         self._raise_conflict(reply)
 
     def skip_notes(self, record_id: str) -> list[dict]:
@@ -352,6 +370,46 @@ class ReviewQueue:
         """Answers today of every reviewer who answered today."""
         raw = self.client.hgetall(f"{self.prefix}:review:day:{_day(time.time() if now is None else now)}")
         return {_text(k): int(v) for k, v in raw.items()}
+
+    def overview(self, now: float | None = None, limit: int = OVERVIEW_LIMIT) -> Overview:
+        """What a review lead looks at: waiting items by reason and age, who holds what, each reviewer's day.
+
+        Reads the first ``limit`` waiting items of each line (best-ranked first) for the breakdown by reason;
+        the totals are exact.
+        """
+        now = time.time() if now is None else now
+        p = f"{self.prefix}:review"
+        members = [_text(m) for key in (f"{p}:waiting", f"{p}:waiting_seen") for m in self.client.zrange(key, 0, limit - 1)]
+        by_reason: dict[str, dict[str, float]] = {}
+        for start in range(0, len(members), 1000):
+            chunk = members[start:start + 1000]
+            pipe = self.client.pipeline(transaction=False)
+            for member in chunk:
+                pipe.hmget(f"{p}:item:{member.split('|', 1)[1]}", ["request", "skips", "skip_notes"])
+            for member, (request, skips, notes) in zip(chunk, pipe.execute(), strict=True):
+                reason = str(orjson.loads(request).get("reason") or "unknown") if request else "unknown"
+                row = by_reason.setdefault(reason, {"waiting": 0, "skipped": 0, "with_notes": 0, "oldest_seconds": 0.0})
+                row["waiting"] += 1
+                row["skipped"] += 1 if skips else 0
+                row["with_notes"] += 1 if notes else 0
+                row["oldest_seconds"] = max(row["oldest_seconds"], now - float(member.split("|", 1)[0]))
+        held = []
+        for record_id in [_text(i) for i in self.client.zrange(f"{p}:leases", 0, -1)]:
+            holder, leased_at = self.item_fields(record_id, "holder", "leased_at")
+            if holder is not None:
+                held.append({"id": record_id, "reviewer": holder, "held_seconds": now - float(leased_at or now)})
+        day = _day(now)
+        answered = {_text(k): int(v) for k, v in self.client.hgetall(f"{p}:day:{day}").items()}
+        skipped = {_text(k): int(v) for k, v in self.client.hgetall(f"{p}:skipday:{day}").items()}
+        reviewers = {}
+        for name in sorted({*answered, *skipped, *(h["reviewer"] for h in held)}):
+            seconds = [float(s) for s in self.client.lrange(f"{p}:secs:{name}", 0, 99)]
+            reviewers[name] = {
+                "answered_today": answered.get(name, 0), "skipped_today": skipped.get(name, 0),
+                "seconds_per_answer": statistics.median(seconds) if seconds else None,
+                "holding": next((h["id"] for h in held if h["reviewer"] == name), None),
+            }
+        return Overview(self.counts(), by_reason, len(members), len(members) >= limit, held, reviewers)
 
     def state(self, record_id: str) -> str | None:
         """An item's state (``None``: unknown or forgotten)."""

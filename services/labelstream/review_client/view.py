@@ -53,9 +53,9 @@ MORE_TEXT = " … (v: all of it)"
 HELP = [
     ("1 – 9", "answer with that label"),
     ("/", "type part of a label, Enter answers with the first match (for more than 9 labels)"),
-    ("s", "skip: others get the record, you never see it again"),
+    ("s", "skip: others get the record, you never see it again (with your note: why)"),
     ("u", "undo your last answer (for a short while): the record comes back to you"),
-    ("n", "write a note, sent with your next answer"),
+    ("n", "write a note, sent with your next answer or skip"),
     ("g", "the labeling guidelines"),
     ("v", "the whole record (every feature, all of its text)"),
     ("?", "these keys"),

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import orjson
 import pytest
 from confluent_kafka import Producer
@@ -56,6 +59,44 @@ def produce_records(settings, first: int, n: int) -> list[str]:
         ids.append(record_id)
     assert producer.flush(30) == 0
     return ids
+
+
+class SubPathProxy:
+    """A reverse proxy serving the review service under ``/review/`` (the prefix stripped), as nginx would."""
+
+    PREFIX = "/review"
+
+    def __init__(self, upstream: str) -> None:
+        prefix = self.PREFIX
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+            def forward(self) -> None:
+                if not self.path.startswith(prefix + "/"):
+                    self.send_error(404, "outside the proxied prefix")
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+                answer = httpx.request(self.command, upstream + self.path[len(prefix):], headers=headers, content=body)
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{prefix}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def model_version(learner) -> float:
@@ -162,6 +203,19 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         assert page.evaluate("document.documentElement.scrollWidth") <= 420  # nothing wider than the window
         assert page.locator(".label-button").first.bounding_box()["y"] < 860  # the labels stay in view
         page.screenshot(path=str(SCREENSHOTS / "review-page-narrow.png"))
+        # behind a reverse proxy at a sub-path: every request of the page stays under the prefix
+        proxy = SubPathProxy(url(review))
+        try:
+            proxied = chromium.new_page(viewport={"width": 1366, "height": 768})
+            requests: list[str] = []
+            proxied.on("request", lambda r: requests.append(r.url))
+            proxied.goto(f"{proxy.url}#token={token}")
+            proxied.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            assert proxied.locator("#reviewer").inner_text() == "ana" and proxied.locator("#record-title").inner_text()
+            assert any("/api/v1/claim" in r for r in requests) and all(r.startswith(proxy.url) for r in requests), requests
+            proxied.close()
+        finally:
+            proxy.close()
         print(f"review page: {SPRINT} answers by hotkey in {elapsed:.1f} s = {SPRINT / elapsed * 60:.0f} items/min "
               f"(screenshots in {SCREENSHOTS})")
 

@@ -56,6 +56,7 @@ HELP = [
     ("s", "skip: others get the record, you never see it again (with your note: why)"),
     ("u", "undo your last answer (for a short while): the record comes back to you"),
     ("n", "write a note, sent with your next answer or skip"),
+    ("r", "your recent answers: pick one, give it another label (within review.correct_seconds)"),
     ("g", "the labeling guidelines"),
     ("v", "the whole record (every feature, all of its text)"),
     ("?", "these keys"),
@@ -101,6 +102,26 @@ def render_help() -> RenderableType:
     for key, meaning in HELP:
         table.add_row(key, meaning)
     return Group(Text("Keys", style="bold"), Text(""), table)
+
+
+def render_recent(rows: list[Mapping[str, Any]], now: float) -> RenderableType:
+    """Your last answers, numbered for ``r`` (newest first), and how long each can still be corrected."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column(no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column(style="dim", no_wrap=True)
+    for i, row in enumerate(rows, 1):
+        until = row.get("correctable_until")
+        if row.get("overlap"):
+            left = "overlap item: not alone"
+        elif until is None or until <= now:
+            left = "too old to change"
+        else:
+            left = f"changeable {(until - now) / 60:.0f} min more" if until - now >= 90 else f"changeable {until - now:.0f} s more"
+        was = f"{row['corrected_from']} → " if row.get("corrected_from") else ""
+        table.add_row(str(i), str(row["id"]), f"{was}{row['label']}", left)
+    return Group(Text("Your recent answers", style="bold"), table)
 
 
 def render_record(item: ReviewItem) -> RenderableType:

@@ -26,7 +26,8 @@ end
 if state ~= 'done' then return {'conflict', 'that item is ' .. state .. ' now'} end
 local first = tonumber(mine.first_at or mine.at)
 if now > first + window then
-  return {'conflict', 'answers can be corrected for ' .. window .. ' s after they are given (review.correct_seconds)'}
+  local span = window >= 120 and (math.floor(window / 60) .. ' min') or (math.floor(window) .. ' s')
+  return {'conflict', 'too old: an answer can be changed for ' .. span .. ' (review.correct_seconds)'}
 end
 if mine.label == label then return {'same', old, '', id} end
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -213,14 +210,30 @@ def test_admin_calls_need_the_admin_role(stack):
     [(reason, row)] = view["waiting_by_reason"].items()
     assert (reason, row["waiting"], row["with_notes"]) == ("uncertain", view["queue"]["waiting"], 1)
     assert 0 < row["oldest_seconds"] < 600 and view["counted"] == row["waiting"] and not view["capped"]
-    # the same from the command line, straight from Redis
-    env = {**os.environ, "LABELSTREAM_REDIS__URL": stack.settings.redis.url,
-           "LABELSTREAM_REDIS__KEY_PREFIX": stack.settings.redis.key_prefix}
-    printed = subprocess.run([sys.executable, "-m", "labelstream", "review", "status"], capture_output=True, text=True,
-                             env=env | {"COLUMNS": "80"}, check=True).stdout
-    assert re.search(rf"^uncertain +{row['waiting']} +[1-9]\d* +1 +\d+ seconds?$", printed, re.MULTILINE), printed
-    assert re.search(r"^fay +0 +1 +- ", printed, re.MULTILINE), printed
-    assert max(len(line) for line in printed.splitlines()) <= 80
+    # the same from the command line, straight from Redis, while eve holds a record (and left the page open)
+    from typer.testing import CliRunner
+
+    from labelstream.cli.main import app
+
+    def cli(*args: str) -> str:
+        env = {"LABELSTREAM_REDIS__URL": stack.settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": stack.settings.redis.key_prefix}
+        result = CliRunner().invoke(app, ["review", *args], env=env, terminal_width=80)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    with client(stack.review, new_token(stack.settings, "eve")) as eve, client(stack.review, stack.admin) as boss:
+        held = eve.post("/api/v1/claim").json()["item"]  # the best-ranked: the one fay skipped with a note
+        printed = cli("status")
+        assert re.search(rf"^uncertain +{row['waiting'] - 1} +0 +0 +\d+ seconds?$", printed, re.MULTILINE), printed
+        assert re.search(r"^fay +0 +1 +- ", printed, re.MULTILINE), printed
+        assert re.search(rf"^eve +2 +0 +[\d.]+ +- +{held['id']}$", printed, re.MULTILINE), printed
+        assert max(len(line) for line in printed.splitlines()) <= 80
+        assert eve.post("/api/v1/admin/requeue", json={"reviewer": "eve"}).status_code == 403
+        # the lead takes it back: into the queue now, and eve's page learns it at its next heartbeat
+        assert cli("requeue", "--reviewer", "eve").strip() == "requeued 1 held item(s)"
+        assert eve.post("/api/v1/heartbeat", json={"id": held["id"], "lease": held["lease"]}).status_code == 409
+        assert boss.post("/api/v1/admin/requeue", json={"ids": [held["id"]]}).json() == {"requeued": 0}  # not held now
+        assert boss.get("/api/v1/admin/overview").json()["held"] == []
 
 
 def test_guidelines_labels_probes_metrics_and_openapi(stack):

@@ -104,6 +104,30 @@ def expire(
     print(f"expired {expired} waiting item(s)", file=sys.stdout)
 
 
+@app.command("requeue")
+def requeue(
+    ctx: typer.Context,
+    ids: Annotated[Optional[list[str]], typer.Argument(help="Record ids of held items.")] = None,  # noqa: UP007
+    reviewer: Annotated[Optional[str], typer.Option(help="...or every item this reviewer holds.")] = None,  # noqa: UP007
+    held_longer_than_minutes: Annotated[
+        Optional[float], typer.Option(help="...or every item held longer than this.", min=0)  # noqa: UP007
+    ] = None,
+) -> None:
+    """Take held records back from their reviewers into the queue now (someone left with the page open)."""
+    if not ids and reviewer is None and held_longer_than_minutes is None:
+        raise typer.BadParameter("give record ids, --reviewer or --held-longer-than-minutes", param_hint="IDS")
+    from labelstream.review.queue import ReviewQueue
+    from labelstream.store.connection import connect
+
+    settings = state(ctx).settings()
+    queue = ReviewQueue.from_settings(connect(settings.redis), settings)
+    older = None if held_longer_than_minutes is None else time.time() - held_longer_than_minutes * 60
+    chosen = list(ids or [])
+    if reviewer is not None or older is not None:
+        chosen += queue.held_ids(reviewer, older)
+    print(f"requeued {queue.requeue(chosen)} held item(s)", file=sys.stdout)
+
+
 @app.command("status")
 def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The review lead's view: waiting records by reason and age, who holds what, each reviewer's day, agreement."""

@@ -46,6 +46,8 @@ from labelstream.review.api_models import (
     RecentAnswer,
     RecentOut,
     ReleaseOut,
+    RequeueIn,
+    RequeueOut,
     ReviewerStats,
     SkipIn,
     SkipNote,
@@ -277,6 +279,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         if not who.is_admin:
             raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
         return lead_overview(queue, ctx.consolidator)
+
+    @router.post("/admin/requeue", response_model=RequeueOut,
+                 responses={403: {"model": Problem, "description": "Admins only."}})
+    def requeue(body: RequeueIn, who: Who) -> RequeueOut:
+        """Admin: take held records back from their reviewers (gone, page left open), into the queue now."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        ids = list(body.ids) + (queue.held_ids(body.reviewer) if body.reviewer else [])
+        return RequeueOut(requeued=queue.requeue(ids))
 
     @router.post("/admin/expire", response_model=ExpireOut, responses={403: {"model": Problem, "description": "Admins only."}})
     def expire(body: ExpireIn, who: Who) -> ExpireOut:

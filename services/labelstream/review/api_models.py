@@ -179,6 +179,17 @@ class ExpireOut(BaseModel):
     expired: int
 
 
+class RequeueIn(_Body):
+    ids: Annotated[list[ItemId], Field(max_length=10_000)] = Field(default_factory=list, description="Held items.")
+    reviewer: Annotated[str, Field(min_length=1, max_length=256)] | None = Field(
+        None, description="...or every item this reviewer holds."
+    )
+
+
+class RequeueOut(BaseModel):
+    requeued: int
+
+
 class ReasonStats(BaseModel):
     waiting: int
     skipped: int = Field(description="Of them, skipped by someone at least once.")

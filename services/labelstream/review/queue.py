@@ -138,7 +138,7 @@ class ReviewQueue:
 
     SCRIPTS = (
         "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
-        "adjudication_timeout", "reopen", "correct",
+        "adjudication_timeout", "reopen", "correct", "requeue",
     )
 
     def __init__(
@@ -297,6 +297,22 @@ class ReviewQueue:
         """Admin: take waiting items out of the queue for good; how many were waiting."""
         ids = list(record_ids)
         return int(self._run("expire", self.done_keep_seconds, *ids)) if ids else 0
+
+    def requeue(self, record_ids: Iterable[str]) -> int:
+        """Admin: take leased items back from their holders, into the queue now; how many were leased."""
+        ids = list(record_ids)
+        return int(self._run("requeue", *ids)) if ids else 0
+
+    def held_ids(self, reviewer: str | None = None, older_than: float | None = None) -> list[str]:
+        """Ids of leased items (held by ``reviewer``, claimed before ``older_than`` epoch seconds, if given)."""
+        held = []
+        for record_id in (_text(i) for i in self.client.zrange(f"{self.prefix}:review:leases", 0, -1)):
+            holder, leased_at = self.item_fields(record_id, "holder", "leased_at")
+            if holder is None or (reviewer is not None and holder != reviewer):
+                continue
+            if older_than is None or float(leased_at or 0) < older_than:
+                held.append(record_id)
+        return held
 
     def waiting_ids(self, older_than: float | None = None, limit: int = 100_000) -> list[str]:
         """Ids of waiting items, best-ranked first (requested before ``older_than`` epoch seconds, if given)."""

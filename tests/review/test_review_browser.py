@@ -216,6 +216,23 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
             proxied.close()
         finally:
             proxy.close()
+        # a page left open holds its record only while someone is there: no key for 10 minutes, no more heartbeats
+        left_open = chromium.new_page(viewport={"width": 1366, "height": 768})
+        left_open.clock.install()
+        beats: list[str] = []
+        left_open.on("request", lambda r: beats.append(r.url) if r.url.endswith("/heartbeat") else None)
+        left_open.goto(f"{url(review)}/#token={new_token(settings, 'cy')}")
+        left_open.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        left_open.clock.run_for("09:30")  # present (the last key 9.5 minutes ago): the heartbeats keep the record
+        left_open.wait_for_timeout(300)
+        present = len(beats)
+        assert present >= 20, beats  # one every 20 s (a third of the 60 s lease)
+        left_open.clock.run_for("10:00")
+        left_open.wait_for_timeout(300)
+        assert len(beats) <= present + 2 and "away?" in left_open.locator("#lease").inner_text()
+        left_open.keyboard.press("1")  # back: a fresh claim, not an answer to a record whose lease ended
+        left_open.wait_for_function("() => document.getElementById('status').textContent.startsWith('you were away')")
+        left_open.close()
         print(f"review page: {SPRINT} answers by hotkey in {elapsed:.1f} s = {SPRINT / elapsed * 60:.0f} items/min "
               f"(screenshots in {SCREENSHOTS})")
 

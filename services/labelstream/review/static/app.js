@@ -5,6 +5,9 @@ const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "labelstream.review.token";
 const EMPTY_RETRY_MS = 4000;
 const STATS_EVERY_MS = 10000;
+// A page left open keeps its record only while someone is there: after this long without a key or a click the
+// heartbeats stop, the lease runs out and the record goes back to the queue for the others.
+const AWAY_MS = 10 * 60 * 1000;
 
 const state = {
   token: null,
@@ -17,6 +20,8 @@ const state = {
   leaseTimer: null,
   today: null,
   recent: { rows: [], sel: 0 },
+  lastActivity: Date.now(),
+  settleUntil: 0,
 };
 
 // -- talking to the API -------------------------------------------------------------------------
@@ -266,6 +271,7 @@ function visibleLabels(filter) {
 }
 
 async function answer(label) {
+  if (Date.now() < state.settleUntil) return;
   if (!$("recent").hidden) { correctRecent(label); return; }  // the recent answers are open: labels correct the chosen one
   if (!state.item || state.busy) return;
   state.busy = true;
@@ -290,7 +296,7 @@ async function answer(label) {
 }
 
 async function skip() {
-  if (!state.item || state.busy) return;
+  if (!state.item || state.busy || Date.now() < state.settleUntil) return;
   state.busy = true;
   const item = state.item;
   const note = $("note").value.trim();
@@ -327,9 +333,25 @@ async function undo() {
   }
 }
 
+function away() { return Date.now() - state.lastActivity > AWAY_MS; }
+
+// A key or a click: the reviewer is here. Back after being away long enough for the lease to end, they get a fresh
+// claim (the next record, or this one again if nobody took it) instead of an answer refused with a 409.
+function activity(event) {
+  const wasAway = away() && state.item && Date.now() / 1000 > state.item.lease_expires_at;
+  state.lastActivity = Date.now();
+  if (!wasAway) return false;
+  if (event) event.preventDefault();
+  state.settleUntil = Date.now() + 1500;  // the click that woke the page must not answer the record that comes next
+  say("you were away: your record went back to the queue, here is the next one", "warn", 5000);
+  next();
+  return true;
+}
+
 async function heartbeat() {
   const item = state.item;
   if (!item) return;
+  if (away()) { renderLease(); return; }  // nobody here: let the lease run out
   try {
     const result = await api("POST", "heartbeat", { id: item.id, lease: item.lease });
     if (state.item === item) item.lease_expires_at = result.lease_expires_at;
@@ -362,7 +384,8 @@ function renderLease() {
   const item = state.item;
   if (!item) return;
   const left = Math.max(0, Math.round(item.lease_expires_at - Date.now() / 1000));
-  $("lease").textContent = `held for you ${left < 60 ? `${left} s` : `${Math.round(left / 60)} min`}`;
+  const span = left < 60 ? `${left} s` : `${Math.round(left / 60)} min`;
+  $("lease").textContent = away() ? `away? back to the queue in ${span}` : `held for you ${span}`;
   renderUndo();
 }
 
@@ -491,6 +514,7 @@ function toggleHelp(force) {
 }
 
 function onKey(event) {
+  if (activity(event)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
@@ -539,6 +563,7 @@ function onKey(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("keydown", onKey);
+  document.addEventListener("pointerdown", (event) => { if (activity(event)) event.stopPropagation(); }, true);
   window.addEventListener("pagehide", releaseHeld);
   // back from the browser's page cache: the record was handed back on leaving, so claim again
   window.addEventListener("pageshow", (event) => { if (event.persisted && state.token) next(); });

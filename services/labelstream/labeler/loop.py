@@ -422,9 +422,8 @@ class TransactionLoop:
             self._commit_transaction()
         except (RetryLater, TransactionFailed) as failure:
             self._fail(batch, failure, ahead)
-            return
-        except StuckCalls as exc:  # the last resort: the crash-and-restart the transactions are built for
-            self.stall_watchdog.on_stall(str(exc))
+            if isinstance(failure, StuckCalls):  # the last resort: the crash-and-restart the transactions are built for
+                self.stall_watchdog.on_stall(f"{self.transactions.stuck_producers} abandoned producers still stuck: {failure}")
             return
         marks.append(time.perf_counter())
         seconds = marks[-1] - batch.started

@@ -33,7 +33,7 @@ the next :meth:`Transactions.ensure_ready` makes a new producer with the same
 transactional id, whose ``init_transactions`` (once the broker answers) fences
 the abandoned one and aborts its transaction, as for a zombie process. The
 process goes on (no restart); an abandoned producer is dropped once its call
-returns. More than ``max_abandoned`` still stuck at once raises :class:`StuckCalls`.
+returns. More than ``max_abandoned`` still stuck at once fails the batch with :class:`StuckCalls`.
 
 A producer that keeps being fenced means another process uses the same
 transactional id: after ``max_fencings`` within ``fencing_window`` seconds
@@ -93,16 +93,16 @@ class TransactionFailed(Exception):
         super().__init__(f"{call}: {kind}: {error}")
 
 
+class StuckCalls(TransactionFailed):
+    """Too many abandoned producers still have a call stuck in the client: fail the batch, then restart (the last resort)."""
+
+
 class MessageRejected(Exception):
     """The client refused one message (e.g. larger than ``message.max.bytes``); the transaction is intact."""
 
 
 class DuplicateInstance(LabelstreamError):
     """Fenced again and again: another process has this transactional id."""
-
-
-class StuckCalls(Exception):
-    """Too many abandoned producers still have a call stuck in the client (the last resort: restart)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +301,8 @@ class Transactions:
         except KafkaException as exc:
             raise self._failure(exc, "send_offsets_to_transaction") from exc
         except CallOverstayed as exc:
-            self._abandon(str(exc))
-            raise TransactionFailed("transient", None, f"send_offsets_to_transaction stuck ({exc}; librdkafka 5456)") from exc
+            failure = TransactionFailed if self._abandon(str(exc)) <= self.max_abandoned else StuckCalls
+            raise failure("transient", None, f"send_offsets_to_transaction stuck ({exc}; librdkafka 5456)") from exc
 
     def commit(self, timeout: float) -> None:
         """Commit. A retriable failure (a timeout: the outcome is not known yet) raises kind ``retry_commit``:
@@ -355,8 +355,9 @@ class Transactions:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _abandon(self, why: str) -> None:
-        """Leave this producer to its stuck call; the next :meth:`ensure_ready` makes a new one that fences it."""
+    def _abandon(self, why: str) -> int:
+        """Leave this producer to its stuck call (the next :meth:`ensure_ready` makes a new one that fences it);
+        how many abandoned producers are still stuck."""
         producer, caller = self._producer, self._caller
         self._producer = self._caller = None
         self._initialized = self._needs_abort = self.in_transaction = False
@@ -367,9 +368,7 @@ class Transactions:
             log.debug("purging the abandoned producer: %s", exc)
         self._abandoned.append((producer, caller))
         log.warning("abandoned the transactional producer: %s; a new one will fence it", why)
-        self._reap_abandoned()
-        if len(self._abandoned) > self.max_abandoned:
-            raise StuckCalls(f"{len(self._abandoned)} abandoned producers still have a call stuck in librdkafka")
+        return self.stuck_producers
 
     def _reap_abandoned(self) -> None:
         """Drop the abandoned producers whose stuck call has returned (fenced, or timed out at last)."""

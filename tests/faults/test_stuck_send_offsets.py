@@ -92,8 +92,9 @@ def test_a_send_offsets_stuck_in_a_broker_outage_does_not_restart_the_labeler(se
             wait_for(lambda: not read_ledger(settings).missing(ids), 120, "every record routed", 1.0)
             time.sleep(2)  # a duplicate would land now
             transactions = labeler.loop.transactions
-            wait_for(lambda: transactions.stuck_producers == 0, 60, "the abandoned producer's call returned", 0.5)
-            created, abandoned = transactions.producers_created, transactions.producers_abandoned
+            # whether the abandoned producer's call has returned (then it was dropped) is librdkafka's affair:
+            # it returned within seconds of the restore in one run, not within 60 s in another; it is reported
+            created, abandoned, stuck = transactions.producers_created, transactions.producers_abandoned, transactions.stuck_producers
     finally:
         CoordinatorGoesAway.restored.set()
         stack("start", "kafka")
@@ -101,7 +102,7 @@ def test_a_send_offsets_stuck_in_a_broker_outage_does_not_restart_the_labeler(se
     ledger = read_ledger(settings)
     print(f"stuck send_offsets: abandoned after {abandoned_after:.1f} s, broker down {OUTAGE_SECONDS:g} s, "
           f"first commit {resumed_after:.1f} s after the restore, longest loop pause {max(turns):.1f} s, "
-          f"producers created {created}, {time.monotonic() - started:.0f} s in all")
+          f"producers created {created}, still stuck {stuck}, {time.monotonic() - started:.0f} s in all")
     assert len(ledger.missing(ids)) == 0 and ledger.duplicated() == {} and ledger.dead_letters == []
     assert abandoned == 1 and created >= 2  # one producer left to its stuck call, a new one; no restart (no stall)
     bound = labeler_loop.SEND_OFFSETS_TIMEOUT + labeler_loop.STALL_GRACE_SECONDS

@@ -33,7 +33,12 @@ the next :meth:`Transactions.ensure_ready` makes a new producer with the same
 transactional id, whose ``init_transactions`` (once the broker answers) fences
 the abandoned one and aborts its transaction, as for a zombie process. The
 process goes on (no restart); an abandoned producer is dropped once its call
-returns. More than ``max_abandoned`` still stuck at once fails the batch with :class:`StuckCalls`.
+returns, which librdkafka may never do (its coordinator request is retried only
+on a broker's state change: one test run saw it return seconds after the
+broker came back, another not within a minute), so each can cost a thread and
+an idle client for the life of the process. More than ``max_abandoned`` still
+stuck at once fails the batch with :class:`StuckCalls` and the loop restarts
+the process in place (the last resort, which frees them).
 
 A producer that keeps being fenced means another process uses the same
 transactional id: after ``max_fencings`` within ``fencing_window`` seconds
@@ -154,7 +159,7 @@ class Transactions:
         factory: Callable[[dict[str, Any]], Producer] = Producer,
         max_fencings: int = 3,
         fencing_window: float = 600.0,
-        max_abandoned: int = 4,
+        max_abandoned: int = 8,
     ) -> None:
         self.transactional_id = config.get("transactional.id", "")
         self._config = {**config, "on_delivery": self._on_delivery, "delivery.report.only.error": True}

@@ -237,6 +237,10 @@ class LabelerSettings(_Section):
         512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
         "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
     )
+    trace_file: str = Field(
+        "", description="Append one JSON line per committed transaction to this file: its records, how long they had "
+        "waited when it began, and where its time went (labeler/trace.py). For diagnosing latency; empty: off."
+    )
     dedupe_window: int = Field(
         100_000, ge=0, description="A record whose id is among the last this many ids the labeler routed (at another "
         "offset) is dead-lettered as duplicate_id instead of getting a second outcome; 0 turns it off (docs/dedupe.md)."
@@ -276,6 +280,10 @@ class ReviewSettings(_Section):
     )
     lease_seconds: float = Field(120.0, ge=5, le=86_400, description="A claimed item returns to the queue after this without a heartbeat.")
     undo_seconds: float = Field(30.0, ge=0, le=3600, description="A reviewer may undo their last answer for this long.")
+    correct_seconds: float = Field(
+        900.0, ge=0, le=7 * 24 * 3600,
+        description="A reviewer may give any of their recent answers another label for this long (0: off).",
+    )
     overlap_share: float = Field(0.0, ge=0, le=1, description="Share of items answered by overlap_k reviewers.")
     overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
     adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")

@@ -10,7 +10,7 @@ import pytest
 from river.datasets import synth
 
 from labelstream.core.challenger import Challenger
-from labelstream.core.drift import Detection, DriftMonitor
+from labelstream.core.drift import Detection, Detector, DriftMonitor
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Evidence, Prediction, ThresholdPolicy
@@ -192,3 +192,81 @@ def test_missing_feature_values_are_ignored_by_the_feature_detectors():
     engine = LabelingEngine(OnlineModel(seed=1), ThresholdPolicy(0.9, 0, 0), monitor=DriftMonitor(features=True))
     (routed,) = engine.process([Record.model_construct(id="a", features={"x": None, "y": float("nan"), "z": 1.0})])
     assert routed.decision.outcome and engine.monitor._features.keys() == {"z"}
+
+
+def _stream(rng: random.Random, n: int) -> list[float]:
+    """Values whose level moves abruptly a few times (so that ADWIN detects, resets and detects again)."""
+    values, level = [], 0.2
+    for i in range(n):
+        if i % 1500 == 0:
+            level = rng.choice([0.1, 0.2, 0.5, 0.8])
+        values.append(float(rng.random() < level) if i % 2 else rng.gauss(level, 0.1))
+    return values
+
+
+@pytest.mark.parametrize(("clock", "grace_period", "delta"), [(16, 30, 0.0002), (32, 10, 0.002), (1, 5, 0.01), (5, 100, 0.002)])
+def test_detector_reports_what_rivers_adwin_detects_value_by_value(clock, grace_period, delta):
+    """The detector drives river's ADWIN engine directly and reads the window only on clock ticks: every
+    detection (when, the window's width, the means before and after) is what river.drift.ADWIN gives."""
+    from river.drift import ADWIN
+
+    values = _stream(random.Random(clock), 12_000)
+    adwin = ADWIN(delta=delta, clock=clock, grace_period=grace_period)
+    expected = []
+    for i, value in enumerate(values, start=1):
+        drift_before, total, width = adwin.drift_detected, adwin.total, adwin.width
+        adwin.update(value)
+        if adwin.drift_detected and not drift_before:
+            dropped = width + 1 - adwin.width
+            expected.append((i, adwin.width, (total + value - adwin.total) / dropped, adwin.estimation))
+    assert len(expected) >= 3  # the stream moves: detections, resets, detections again
+
+    one = Detector("x", "both", delta, clock, grace_period)
+    found_one = [d for d in (one.update(v) for v in values) if d]
+    many = Detector("x", "both", delta, clock, grace_period)
+    rng, found_many, at = random.Random(1), [], 0
+    while at < len(values):
+        size = rng.choice([1, 7, 100, 2000])
+        found_many += many.update_many(values[at:at + size], range(at + 1, at + size + 1))
+        at += size
+    for found in (found_one, found_many):
+        assert [(d.index, d.window, d.estimate_before, d.estimate_after) for d in found] == expected
+    assert one.estimate == many.estimate == adwin.estimation
+
+
+@pytest.mark.parametrize("class_share_of", ["auto_labels", "predictions"])
+def test_batched_prediction_updates_give_the_per_record_detections(class_share_of):
+    """update_predictions on batches of any size == update_prediction record by record: the same detections in
+    the same order, the same estimates (class mix and confidence shifting, new classes mid-batch, the class cap,
+    poison NaNs, predictions without a label)."""
+    rng = random.Random(5)
+    classes = ["a", "b", "c", "d", "e"]
+    predictions, outcomes, timestamps = [], [], []
+    for i in range(20_000):
+        phase = i // 4000
+        label = rng.choice(classes[: 2 + phase]) if rng.random() < 0.7 else classes[phase % 2]
+        confidence = rng.uniform(0.5, 1.0) if phase % 2 == 0 else rng.uniform(0.4, 0.7)
+        if rng.random() < 0.01:
+            predictions.append(Prediction({}, None, 0.0))
+        elif rng.random() < 0.01:
+            predictions.append(Prediction({label: math.nan}, label, math.nan))
+        else:
+            predictions.append(Prediction({label: confidence}, label, confidence))
+        outcomes.append(rng.choice(["label", "label", "label", "review", "deferred"]))
+        timestamps.append(None if i % 3 else 1000.0 + i)
+
+    def monitor() -> DriftMonitor:
+        return DriftMonitor(class_share_of=class_share_of, prediction_warmup=500, max_classes=4, clock=8)
+
+    one = monitor()
+    expected = [d for p, o, t in zip(predictions, outcomes, timestamps, strict=True) for d in one.update_prediction(p, o, t)]
+    assert len({d.detector for d in expected}) >= 3
+    batched, found, at = monitor(), [], 0
+    while at < len(predictions):
+        size = rng.choice([1, 3, 64, 500, 2000])
+        found += batched.update_predictions(predictions[at:at + size], outcomes[at:at + size], timestamps[at:at + size])
+        at += size
+    assert found == expected
+    assert batched.estimates() == one.estimates()
+    assert batched.detector_names() == one.detector_names()
+    assert batched.n_records == one.n_records

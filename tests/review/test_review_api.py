@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -27,7 +28,7 @@ from stack_support import unique_settings
 
 pytestmark = pytest.mark.integration
 
-ITEMS = 12
+ITEMS = 15
 CALLS = [
     ("POST", "/api/v1/claim", None),
     ("POST", "/api/v1/answer", {"id": "api0", "lease": "x", "label": "cat"}),
@@ -39,6 +40,9 @@ CALLS = [
     ("GET", "/api/v1/guidelines", None),
     ("GET", "/api/v1/me", None),
     ("POST", "/api/v1/admin/expire", {"ids": ["api0"]}),
+    ("GET", "/api/v1/recent", None),
+    ("GET", "/api/v1/admin/overview", None),
+    ("POST", "/api/v1/correct", {"answer_id": "api0#1", "label": "cat"}),
 ]
 
 
@@ -107,6 +111,49 @@ def test_an_answer_goes_to_corrections_under_the_tokens_reviewer_and_is_learned(
     assert [(v["label"], v["reviewer"]) for v in labels] == [("dog", "ana")]
 
 
+def test_a_reviewer_corrects_a_recent_answer_and_the_learner_takes_the_new_label(stack):
+    with client(stack.review, new_token(stack.settings, "eve")) as eve:
+        first, second = [], []
+        for holder, label in ((first, "dog"), (second, "cat")):
+            item = eve.post("/api/v1/claim").json()["item"]
+            holder.append(eve.post("/api/v1/answer", json={"id": item["id"], "lease": item["lease"], "label": label}).json())
+        recent = eve.get("/api/v1/recent").json()
+        assert [a["answer_id"] for a in recent["answers"]] == [second[0]["answer_id"], first[0]["answer_id"]]
+        assert recent["answers"][1]["correctable_until"] > recent["answers"][1]["answered_at"]
+        body = {"answer_id": first[0]["answer_id"], "label": "bird", "note": "it has wings"}
+        assert eve.post("/api/v1/correct", json=body | {"label": "maybe"}).status_code == 422
+        fixed = eve.post("/api/v1/correct", json=body)
+        assert fixed.status_code == 200, fixed.text
+        assert eve.post("/api/v1/correct", json=body).json() == fixed.json()  # sent again: the same, nothing more
+        stale = eve.post("/api/v1/correct", json=body | {"label": "cat"})
+        assert stale.status_code == 409 and "corrected or undone since" in stale.json()["detail"]
+        assert eve.get("/api/v1/recent").json()["answers"][1] | {"answered_at": 0, "correctable_until": 0} == {
+            "id": first[0]["id"], "answer_id": fixed.json()["answer_id"], "label": "bird", "answered_at": 0,
+            "correctable_until": 0, "corrected_from": "dog", "overlap": False}
+        assert eve.get("/api/v1/stats").json()["me"]["answered_today"] == 2  # a correction is not one more answer
+    record = first[0]["id"]
+    published = wait_for(lambda: (c := [c for c in corrections(stack.settings) if c["id"] == record]) and len(c) == 3 and c,
+                         30, "the answer, its retraction and the new answer")
+    assert [(c["kind"], c["label"], c.get("supersedes"), c.get("note")) for c in published] == [
+        ("answer", "dog", None, None), ("retraction", "dog", first[0]["answer_id"], None), ("answer", "bird", None, "it has wings")]
+    # the latest human label of the record is the corrected one
+    wait_for(lambda: [v["label"] for v in read_ledger(stack.settings).human_labels.get(record, [])][-1:] == ["bird"], 60,
+             "the corrected label on labels")
+
+
+def test_a_reviewer_not_sure_skips_with_a_note_and_the_next_one_reads_it(stack):
+    with client(stack.review, new_token(stack.settings, "fay")) as fay, client(stack.review, new_token(stack.settings, "gil")) as gil:
+        item = fay.post("/api/v1/claim").json()["item"]
+        assert item["skip_notes"] == []
+        skipped = fay.post("/api/v1/skip", json={"id": item["id"], "lease": item["lease"], "note": "not sure: a fox?"})
+        assert skipped.status_code == 200, skipped.text
+        again = gil.post("/api/v1/claim").json()["item"]
+        assert again["id"] == item["id"]
+        assert [(n["reviewer"], n["note"]) for n in again["skip_notes"]] == [("fay", "not sure: a fox?")]
+        assert gil.post("/api/v1/release", json={"id": again["id"], "lease": again["lease"]}).status_code == 200
+    assert [c for c in corrections(stack.settings) if c["id"] == item["id"]] == []  # a skip publishes nothing
+
+
 def test_another_reviewers_lease_is_a_conflict(stack):
     with client(stack.review, new_token(stack.settings, "bob")) as bob, client(stack.review, new_token(stack.settings, "cyd")) as cyd:
         item = bob.post("/api/v1/claim").json()["item"]
@@ -153,6 +200,40 @@ def test_admin_calls_need_the_admin_role(stack):
         assert eve.post("/api/v1/admin/expire", json={"ids": ["api11"]}).status_code == 403
         assert boss.post("/api/v1/admin/expire", json={"ids": ["api11", "no-such-item"]}).json() == {"expired": 1}
         assert boss.get("/api/v1/me").json() == {"reviewer": "boss", "role": "admin"}
+        assert eve.get("/api/v1/admin/overview").status_code == 403
+        view = boss.get("/api/v1/admin/overview").json()
+    # what the earlier tests of this module did, seen by the lead: ana answered one, eve two (one corrected),
+    # fay skipped one with a note that is waiting again, every request here is "uncertain"
+    days = view["reviewers"]
+    assert (days["ana"]["answered_today"], days["eve"]["answered_today"], days["fay"]["skipped_today"]) == (1, 2, 1)
+    assert days["ana"]["seconds_per_answer"] > 0 and days["ana"]["holding"] is None
+    [(reason, row)] = view["waiting_by_reason"].items()
+    assert (reason, row["waiting"], row["with_notes"]) == ("uncertain", view["queue"]["waiting"], 1)
+    assert 0 < row["oldest_seconds"] < 600 and view["counted"] == row["waiting"] and not view["capped"]
+    # the same from the command line, straight from Redis, while eve holds a record (and left the page open)
+    from typer.testing import CliRunner
+
+    from labelstream.cli.main import app
+
+    def cli(*args: str) -> str:
+        env = {"LABELSTREAM_REDIS__URL": stack.settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": stack.settings.redis.key_prefix}
+        result = CliRunner().invoke(app, ["review", *args], env=env, terminal_width=80)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    with client(stack.review, new_token(stack.settings, "eve")) as eve, client(stack.review, stack.admin) as boss:
+        held = eve.post("/api/v1/claim").json()["item"]  # the best-ranked: the one fay skipped with a note
+        printed = cli("status")
+        assert re.search(rf"^uncertain +{row['waiting'] - 1} +0 +0 +\d+ seconds?$", printed, re.MULTILINE), printed
+        assert re.search(r"^fay +0 +1 +- ", printed, re.MULTILINE), printed
+        assert re.search(rf"^eve +2 +0 +[\d.]+ +- +{held['id']}$", printed, re.MULTILINE), printed
+        assert max(len(line) for line in printed.splitlines()) <= 80
+        assert eve.post("/api/v1/admin/requeue", json={"reviewer": "eve"}).status_code == 403
+        # the lead takes it back: into the queue now, and eve's page learns it at its next heartbeat
+        assert cli("requeue", "--reviewer", "eve").strip() == "requeued 1 held item(s)"
+        assert eve.post("/api/v1/heartbeat", json={"id": held["id"], "lease": held["lease"]}).status_code == 409
+        assert boss.post("/api/v1/admin/requeue", json={"ids": [held["id"]]}).json() == {"requeued": 0}  # not held now
+        assert boss.get("/api/v1/admin/overview").json()["held"] == []
 
 
 def test_guidelines_labels_probes_metrics_and_openapi(stack):

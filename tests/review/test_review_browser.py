@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import orjson
 import pytest
 from confluent_kafka import Producer
-from review_support import LABELS, corrections, new_token, review_sections, start_review, url, wait_for
+from review_support import LABELS, client, corrections, new_token, review_sections, start_review, url, wait_for
 
 from labelstream.kafka.config import producer_config
 from labelstream.processes import service, stop_all
@@ -56,6 +59,44 @@ def produce_records(settings, first: int, n: int) -> list[str]:
         ids.append(record_id)
     assert producer.flush(30) == 0
     return ids
+
+
+class SubPathProxy:
+    """A reverse proxy serving the review service under ``/review/`` (the prefix stripped), as nginx would."""
+
+    PREFIX = "/review"
+
+    def __init__(self, upstream: str) -> None:
+        prefix = self.PREFIX
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+            def forward(self) -> None:
+                if not self.path.startswith(prefix + "/"):
+                    self.send_error(404, "outside the proxied prefix")
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+                answer = httpx.request(self.command, upstream + self.path[len(prefix):], headers=headers, content=body)
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{prefix}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def model_version(learner) -> float:
@@ -97,13 +138,19 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         learner.wait_until_serving(90)
         version_before = model_version(learner)
         produce_records(settings, 0, 10)  # routed before any answer: cold start, no proposal
+        with client(review, new_token(settings, "bo")) as bo:  # bo is not sure about the first one and says why
+            passed = wait_for(lambda: (r := bo.post("/api/v1/claim")).status_code == 200 and r.json(), 60, "a record for bo")["item"]
+            bo.post("/api/v1/skip", json={"id": passed["id"], "lease": passed["lease"], "note": "not sure: two animals"})
 
-        page = chromium.new_page(viewport={"width": 1440, "height": 900})
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
         page.goto(f"{url(review)}/#token={token}")
         title = page.locator("#record-title")
         page.locator("#workspace").wait_for(state="visible", timeout=60_000)
         assert page.locator("#reviewer").inner_text() == "ana"
         assert "#token" not in page.url  # the token left the address bar
+        assert page.locator("#record-title").inner_text() == passed["id"]
+        assert page.locator("#skip-notes").inner_text() == "bo skipped it: not sure: two animals"
+        page.screenshot(path=str(SCREENSHOTS / "review-page-skip-note.png"))
 
         def current() -> str:
             return title.inner_text()
@@ -120,7 +167,8 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         skipped = press("s")
         page.keyboard.press("u")  # the last answer comes back ...
         page.wait_for_function("id => document.getElementById('record-title').textContent === id", arg=answered[2])
-        assert page.locator("#status").inner_text().startswith("answer withdrawn")
+        assert "your answer bird withdrawn" in page.locator("#status").inner_text()
+        assert page.locator(".label-button.was-answer").get_attribute("data-label") == "bird"  # what was taken back
         press("1")  # ... and is answered again: cat
         page.wait_for_function("() => document.getElementById('count-today').textContent === '3'", timeout=20_000)
         wait_for(lambda: model_version(learner) > version_before, 60, "a new model version")
@@ -139,12 +187,58 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         page.keyboard.press("?")
         page.screenshot(path=str(SCREENSHOTS / "review-page-keys.png"))
         page.keyboard.press("Escape")
+        # an earlier answer corrected from the recent answers: r, down to the one before the last, 3 = bird
+        page.keyboard.press("r")
+        page.locator("#recent-list .recent-row").nth(1).wait_for()
+        page.keyboard.press("ArrowDown")
+        holding = current()
+        page.keyboard.press("3")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('corrected')")
+        assert current() == holding  # the digit corrected the old answer; the record on screen is still unanswered
+        page.wait_for_function("() => document.querySelector('#recent-list .selected .label').textContent.endsWith('→ bird')")
+        page.screenshot(path=str(SCREENSHOTS / "review-page-recent.png"))
+        page.keyboard.press("Escape")
+        page.set_viewport_size({"width": 420, "height": 860})
+        page.locator(".label-button").first.wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 420  # nothing wider than the window
+        assert page.locator(".label-button").first.bounding_box()["y"] < 860  # the labels stay in view
+        page.screenshot(path=str(SCREENSHOTS / "review-page-narrow.png"))
+        # behind a reverse proxy at a sub-path: every request of the page stays under the prefix
+        proxy = SubPathProxy(url(review))
+        try:
+            proxied = chromium.new_page(viewport={"width": 1366, "height": 768})
+            requests: list[str] = []
+            proxied.on("request", lambda r: requests.append(r.url))
+            proxied.goto(f"{proxy.url}#token={token}")
+            proxied.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            assert proxied.locator("#reviewer").inner_text() == "ana" and proxied.locator("#record-title").inner_text()
+            assert any("/api/v1/claim" in r for r in requests) and all(r.startswith(proxy.url) for r in requests), requests
+            proxied.close()
+        finally:
+            proxy.close()
+        # a page left open holds its record only while someone is there: no key for 10 minutes, no more heartbeats
+        left_open = chromium.new_page(viewport={"width": 1366, "height": 768})
+        left_open.clock.install()
+        beats: list[str] = []
+        left_open.on("request", lambda r: beats.append(r.url) if r.url.endswith("/heartbeat") else None)
+        left_open.goto(f"{url(review)}/#token={new_token(settings, 'cy')}")
+        left_open.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        left_open.clock.run_for("09:30")  # present (the last key 9.5 minutes ago): the heartbeats keep the record
+        left_open.wait_for_timeout(300)
+        present = len(beats)
+        assert present >= 20, beats  # one every 20 s (a third of the 60 s lease)
+        left_open.clock.run_for("10:00")
+        left_open.wait_for_timeout(300)
+        assert len(beats) <= present + 2 and "away?" in left_open.locator("#lease").inner_text()
+        left_open.keyboard.press("1")  # back: a fresh claim, not an answer to a record whose lease ended
+        left_open.wait_for_function("() => document.getElementById('status').textContent.startsWith('you were away')")
+        left_open.close()
         print(f"review page: {SPRINT} answers by hotkey in {elapsed:.1f} s = {SPRINT / elapsed * 60:.0f} items/min "
               f"(screenshots in {SCREENSHOTS})")
 
         def published() -> list[dict] | None:
             mine = [c for c in corrections(settings) if c["id"] in {*answered, *sprint}]
-            return mine if len(mine) >= 5 + SPRINT else None
+            return mine if len(mine) >= 7 + SPRINT else None
 
         mine = wait_for(published, 60, "the corrections")
         version_after = model_version(learner)
@@ -154,12 +248,15 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
     assert all(c["reviewer"] == "ana" for c in mine)
     first = {c["id"]: c for c in reversed(mine) if c["kind"] == "answer"}  # the first answer of each id
     assert [first[i]["label"] for i in answered] == ["cat", "dog", "bird"]
-    retraction = [c for c in mine if c["kind"] == "retraction"]
-    assert len(retraction) == 1 and retraction[0]["id"] == answered[2]
+    retraction = [c for c in mine if c["kind"] == "retraction" and c["id"] == answered[2]]
+    assert len(retraction) == 1
     assert retraction[0]["supersedes"] == first[answered[2]]["answer_id"] and retraction[0]["label"] == "bird"
     again = [c for c in mine if c["id"] == answered[2] and c["kind"] == "answer"]
     assert [c["label"] for c in again] == ["bird", "cat"]
     assert skipped not in {c["id"] for c in mine}
+    corrected = [(c["kind"], c["label"]) for c in mine if c["id"] == sprint[-2]]
+    assert corrected == [("answer", LABELS[(SPRINT - 2) % len(LABELS)]), ("retraction", LABELS[(SPRINT - 2) % len(LABELS)]),
+                         ("answer", "bird")]
     assert len({c["answer_id"] for c in mine}) == len(mine)
     assert version_after > version_before
     assert (SCREENSHOTS / "review-page.png").stat().st_size > 20_000

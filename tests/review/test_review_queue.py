@@ -116,9 +116,13 @@ def test_a_skipped_item_goes_to_others_only(client):
     queue = make_queue(client)
     queue.enqueue(items(("a", 0.9, 1.0), ("b", 0.1, 1.0)))
     first = queue.claim("ana").item
-    queue.skip(first.id, "ana", first.lease)
+    queue.skip(first.id, "ana", first.lease, note="not sure: a fox?", now=5.0)
     assert queue.claim("ana").item.id == "b"
-    assert queue.claim("bob").item.id == "a"  # ahead of anything fresh of lower priority
+    taken = queue.claim("bob").item
+    assert taken.id == "a"  # ahead of anything fresh of lower priority
+    assert queue.skip_notes("a") == [{"reviewer": "ana", "note": "not sure: a fox?", "at": 5.0}]  # bob sees why
+    queue.skip(taken.id, "bob", taken.lease)  # a skip without a note adds none
+    assert [n["reviewer"] for n in queue.skip_notes("a")] == ["ana"] and queue.skip_notes("b") == []
 
 
 def test_undo_publishes_a_retraction_and_gives_the_item_back(client):
@@ -353,3 +357,39 @@ def test_a_released_item_returns_to_the_queue_now_and_may_come_back(client):
     assert queue.claim("ana").item.id == "b"
     queue.release("a", "bob", queue.claim("bob").item.lease)
     assert queue.claim("cyd").item.id == "a"
+
+
+def test_a_recent_answer_is_corrected_by_a_retraction_and_a_new_answer_within_its_window(client):
+    queue = make_queue(client, correct_seconds=600.0)
+    queue.enqueue(items(("a", 0.9, 1.0), ("b", 0.8, 1.0), ("c", 0.7, 1.0)) + items(("o", 0.1, 1.0), overlap=1.0))
+    given = {}
+    for label in ("dog", "cat", "bird"):
+        item = queue.claim("ana").item
+        given[item.id] = queue.answer(item.id, "ana", item.lease, label, now=1000.0)
+    assert [e["id"] for e in queue.recent("ana")] == ["c", "b", "a"]
+    fixed = queue.correct("ana", given["a"].answer_id, "bird", note="misread", now=1100.0)
+    assert (fixed.id, fixed.answer_id, fixed.retraction_id, fixed.changed) == ("a", "a#3", "a#2", True)
+    assert [(e["kind"], e["id"], e["label"], e["answer_id"], e.get("supersedes"), e.get("note")) for e in outbox(queue)[3:]] == [
+        ("retraction", "a", "dog", "a#2", "a#1", None),
+        ("answer", "a", "bird", "a#3", None, "misread"),
+    ]
+    retry = queue.correct("ana", "a#1", "bird", now=1101.0)  # a retry after a lost response: the same, nothing more
+    assert (retry.answer_id, retry.retraction_id, retry.changed, retry.repeated) == ("a#3", "a#2", True, True)
+    assert queue.correct("ana", "a#3", "bird", now=1102.0).changed is False  # the same label again: nothing to do
+    overlap = queue.claim("bob").item
+    assert len(outbox(queue)) == 5 and queue.state("a") == "done" and overlap.id == "o"  # a is not served again
+    with pytest.raises(LeaseConflict, match="corrected or undone since"):
+        queue.correct("ana", "a#1", "cat", now=1103.0)
+    with pytest.raises(LeaseConflict, match="review.correct_seconds"):
+        queue.correct("ana", "b#1", "dog", now=1000.0 + 601)
+    with pytest.raises(LeaseConflict, match="not yours"):
+        queue.correct("bob", "b#1", "dog", now=1100.0)
+    recent = {e["id"]: e for e in queue.recent("ana")}
+    assert (recent["a"]["label"], recent["a"]["answer_id"], recent["a"]["was"]) == ("bird", "a#3", "dog")
+    # the corrected answer is no longer "the last one" an undo would withdraw; c (answered last) still is
+    assert queue.undo("ana", now=1001.0).item.id == "c" and [e["id"] for e in queue.recent("ana")] == ["b", "a"]
+    # an overlap item's answers are consolidated together: one is not corrected alone
+    queue.answer(overlap.id, "bob", overlap.lease, "cat", now=1000.0)
+    assert queue.recent("bob")[0]["overlap"] is True
+    with pytest.raises(LeaseConflict, match="overlap item"):
+        queue.correct("bob", "o#1", "dog", now=1001.0)

@@ -95,9 +95,16 @@ def test_the_calls_of_a_reviewers_day(stack):
         stats = ana.stats()
         assert stats["reviewer"] == "ana" and stats["me"]["answered_today"] == 1
         assert "review.guidelines_file" in ana.guidelines()  # none configured: the service says how
-    [answer] = published(stack.settings, item.id, 1)
+        [recent] = ana.recent()
+        assert (recent["answer_id"], recent["label"]) == (receipt.answer_id, "dog")
+        fixed = ana.correct(receipt.answer_id, "cat")  # on second thought
+        assert ana.recent()[0] | {"answered_at": 0, "correctable_until": 0} == {
+            "id": item.id, "answer_id": fixed["answer_id"], "label": "cat", "corrected_from": "dog", "overlap": False,
+            "answered_at": 0, "correctable_until": 0}
+    answer, retraction, corrected = published(stack.settings, item.id, 3)
     assert (answer["reviewer"], answer["label"], answer["note"], answer["answer_id"]) == ("ana", "dog", "tail visible",
                                                                                           receipt.answer_id)
+    assert (retraction["kind"], retraction["supersedes"], corrected["label"]) == ("retraction", receipt.answer_id, "cat")
 
 
 def test_each_refusal_is_its_exception(stack):

@@ -117,11 +117,15 @@ def test_a_refused_token_is_one_error_line_and_keys_can_be_piped(redis_up, tmp_p
         token = new_token(settings, "ben")
         with client(review, token) as api:
             wait_enqueued(api, 3)
-        piped = subprocess.run([LABELSTREAM, "review", "--url", url(review)], input="3/do\nq",
+        piped = subprocess.run([LABELSTREAM, "review", "--url", url(review)], input="3/do\nr2\n1\nq",
                                env=cli_env(settings, LABELSTREAM_REVIEW_TOKEN=token), capture_output=True, text=True,
                                timeout=120)
         assert piped.returncode == 0, piped.stderr
         assert "✓ p0: bird" in piped.stdout and "✓ p1: dog" in piped.stdout
+        assert "✎ p0: bird → cat (corrected)" in piped.stdout  # r, the second newest answer, label 1
+        p0 = wait_for(lambda: (found := [(c["kind"], c["label"]) for c in corrections(settings) if c["id"] == "p0"])
+                      and len(found) >= 3 and found, 30, "p0's answer, retraction and corrected answer")
+        assert p0 == [("answer", "bird"), ("retraction", "bird"), ("answer", "cat")]
         assert "\x1b" not in piped.stdout  # plain text on a pipe
         assert "ben: 2 answered, 0 skipped, 0 undone" in piped.stderr
     finally:

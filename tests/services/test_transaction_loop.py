@@ -22,6 +22,7 @@ from labelstream.kafka.config import producer_config
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.labeler import Labeler
 from labelstream.labeler.loop import ROUTE_AHEAD_MIN
+from labelstream.labeler.trace import PHASES, summarize
 from labelstream.store.connection import connect
 from labelstream.store.records import RecordStore
 
@@ -161,9 +162,12 @@ def test_the_labeler_exports_lf_series_and_counts_evolved_records_once(settings_
         assert metrics.value("labelstream_lf_votes_total", lf="both_small") == 2  # the evolved ones
 
 
-def test_a_record_id_sent_again_is_dead_lettered_not_routed_twice(settings_factory):
-    """labeler.dedupe_window: the second copy of an id (a later batch, another offset) is a duplicate_id dead letter."""
+def test_a_record_id_sent_again_is_dead_lettered_not_routed_twice(settings_factory, tmp_path):
+    """labeler.dedupe_window: the second copy of an id (a later batch, another offset) is a duplicate_id dead letter.
+    With labeler.trace_file, a line a committed transaction says its records and where its time went."""
     settings = settings_factory(partitions=1)
+    trace = tmp_path / "trace.jsonl"
+    settings = settings.model_copy(update={"labeler": settings.labeler.model_copy(update={"trace_file": str(trace)})})
     first = [(f"d{i}".encode(), record(f"d{i}")) for i in range(5)]
     with RunningLabeler(settings) as labeler:
         produce(settings, first)
@@ -171,7 +175,12 @@ def test_a_record_id_sent_again_is_dead_lettered_not_routed_twice(settings_facto
         produce(settings, [first[2], (b"d9", record("d9"))])
         ledger = wait_for(routed_all(settings, {"d9"}), 60, "the second copy dead-lettered")
         assert labeler.metrics.value("labelstream_records_invalid_total", error_kind="duplicate_id") == 1
+        committed = labeler.loop.state.batches_committed
     assert all(len(ledger.routing[f"d{i}"]) == 1 for i in (0, 1, 2, 3, 4, 9))
+    lines = [orjson.loads(line) for line in trace.read_bytes().splitlines()]
+    assert len(lines) == committed and sum(line["records"] for line in lines) == 7
+    assert all(line["oldest_s"] >= line["youngest_s"] and sum(n for n, _ms in line["chunks"]) == line["records"] for line in lines)
+    assert set(lines[0]["ms"]) == set(PHASES) and summarize(trace, batch_size=2000)["transactions"] == committed
     (letter,) = ledger.dead_letters
     assert (letter["error_kind"], letter["offset"], base64.b64decode(letter["raw"])) == ("duplicate_id", 5, first[2][1])
     assert "offset 2" in letter["error"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from labelstream.bench.ideas import Idea, decide_idea, ideas_markdown, measure_ideas
+from labelstream.bench.ideas import Idea, decide_idea, drift_idea, ideas_markdown, measure_ideas
 from labelstream.bench.workload import BENCH_NOISE, synthetic_records, warm_state
 from labelstream.core.build import build_engine
 from labelstream.core.compiled import CompiledLogistic
@@ -86,6 +86,8 @@ def hot_path_measure(settings: Settings) -> tuple[dict[str, float], list[Idea]]:
     compiled = model._compiled or CompiledLogistic.from_pipeline(model.estimator)
     ideas = measure_ideas(raws, routed, compiled, xs, best_microseconds_per_record)
     ideas.append(decide_idea(engine.policy, predictions, engine.model.n_learned, xs, best_microseconds_per_record))
+    if engine.monitor is not None:
+        ideas.append(drift_idea(engine.monitor, predictions, decisions, records, best_microseconds_per_record))
     return costs, ideas
 
 

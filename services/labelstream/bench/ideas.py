@@ -9,6 +9,7 @@ whether the labeler uses it.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -164,6 +165,23 @@ def decide_idea(policy, predictions: list, n_learned: int, xs: list[dict], timer
         "equal decisions, budget and random draws in the same order (tests/core/test_contract_decide_many.py)",
         *_pair(timer, lambda: Policy.decide_many(policy, predictions, n_learned, xs),
                lambda: policy.decide_many(predictions, n_learned, xs)),
+    )
+
+
+def drift_idea(monitor, predictions: list, decisions: list, records: list, timer: Callable[[Callable], float]) -> Idea:
+    """The drift monitor fed the batch at once against record by record (two monitors of the same settings)."""
+    one, batched = copy.deepcopy(monitor), copy.deepcopy(monitor)
+    outcomes, timestamps = [d.outcome for d in decisions], [r.timestamp for r in records]
+
+    def per_record() -> None:
+        for prediction, outcome, timestamp in zip(predictions, outcomes, timestamps, strict=True):
+            one.update_prediction(prediction, outcome, timestamp)
+
+    return Idea(
+        "drift monitor", "update_prediction a record: each detector's update in turn",
+        "update_predictions: each detector fed its run of the batch in one loop (the window read on clock ticks only)",
+        True, "the same detections in the same order (tests/core/test_drift.py, also against river.drift.ADWIN)",
+        *_pair(timer, per_record, lambda: batched.update_predictions(predictions, outcomes, timestamps)),
     )
 
 

@@ -32,12 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from labelstream.bench.peer import peer_sink_topics, start_peer
 from labelstream.bench.workload import BENCH_NOISE, synthetic_records, warm_state
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.topics import admin_client, create_topics
+from labelstream.labeler.trace import describe as describe_trace
+from labelstream.labeler.trace import summarize as summarize_trace
 from labelstream.processes import ServiceProcess, service
 from labelstream.settings import Settings, namespaced
 from labelstream.store.connection import connect
@@ -215,9 +217,14 @@ class ThroughputBench:
     # -- 3: the labeler ------------------------------------------------------------------------
 
     def _labeler_throughput(
-        self, settings: Settings, instances: int, total: int, window: tuple[float, float] = (0.0, 1.0)
+        self, settings: Settings, instances: int, total: int, window: tuple[float, float] = (0.0, 1.0),
+        records: list[tuple[bytes, bytes]] | None = None,
     ) -> ThroughputResult:
-        """From an empty group to every input offset committed (offsets commit with the outputs)."""
+        """From an empty group to every input offset committed (offsets commit with the outputs).
+
+        With ``records``, the topic is empty until every labeler holds its partitions (the group is stable):
+        then they are produced, so that no labeler starts with another's share of the work.
+        """
         group = f"{settings.labeler.group_id}-x{instances}-{uuid.uuid4().hex[:4]}"
         run_settings = settings.model_copy(
             update={"labeler": settings.labeler.model_copy(update={"group_id": group, "transactional_id": group})}
@@ -226,6 +233,9 @@ class ThroughputBench:
         try:
             for proc in procs:
                 proc.wait_until_serving()
+            if records is not None:
+                wait_group_stable(run_settings, group, instances)
+                produce_made(run_settings, records)
             result = wait_committed(run_settings, group, total, procs, window)
             result.routing = routing_shares([proc.metrics_text() for proc in procs])
             return result
@@ -253,14 +263,18 @@ class ThroughputBench:
         """The labeler's latency at ``rate``, split at the outcome's produce time; then the floor: the same
         transaction cycle with nothing in it (:func:`~labelstream.bench.passthrough.transactional_passthrough`)."""
         settings = self._namespace(f"lat{rate}", partitions=3)
+        trace = (self.config.log_dir / f"trace-{self.run_id}-{rate}.jsonl").absolute()
+        settings = settings.model_copy(update={"labeler": settings.labeler.model_copy(update={"trace_file": str(trace)})})
         proc = service(settings, "labeler", self.config.log_dir, instance="0").start()
         try:
             proc.wait_until_serving()
             time.sleep(2)  # let the group settle before measuring
+            began = time.time()
             latencies, parts, since_start = measure_latency(settings, rate, self.config.latency_seconds)
         finally:
             proc.stop()
         summary = percentiles(latencies)
+        summary["transactions"] = summarize_trace(trace, settings.labeler.batch_size, since=began + STEADY_AFTER)
         summary["offered_rate"] = rate
         summary["to_outcome"] = percentiles(parts[0])
         summary["outcome_to_visible"] = percentiles(parts[1])
@@ -270,6 +284,7 @@ class ThroughputBench:
             f" (to the outcome produced p99 {summary['to_outcome']['p99_ms']:.1f}, then to visible p99 "
             f"{summary['outcome_to_visible']['p99_ms']:.1f})"
         )
+        self.say(f"  its transactions after the first {STEADY_AFTER:.0f} s: {describe_trace(summary['transactions'])}")
         summary["floor"] = self._latency_floor(rate)
         return summary
 
@@ -314,11 +329,15 @@ class ThroughputBench:
     # -- 6: one vs two labelers ----------------------------------------------------------------
 
     def _scaling(self) -> dict[str, Any]:
-        settings = self._namespace("scale", partitions=2)
-        produce_records(settings, settings.topics.records, self.config.scale_records)
+        """One labeler, then two, on a 2-partition topic each, produced once the group holds its partitions (a labeler
+        that joins first would otherwise work through the other's partition while the group rebalances: measured,
+        one labeler committed 4,000 records of the other's partition before the second one had any)."""
+        records = made_records(self.config.scale_records)
         steady = (0.2, 0.9)
-        one = self._labeler_throughput(settings, instances=1, total=self.config.scale_records, window=steady)
-        two = self._labeler_throughput(settings, instances=2, total=self.config.scale_records, window=steady)
+        one = self._labeler_throughput(self._namespace("scale1", partitions=2), instances=1, total=len(records),
+                                       window=steady, records=records)
+        two = self._labeler_throughput(self._namespace("scale2", partitions=2), instances=2, total=len(records),
+                                       window=steady, records=records)
         ratio = two.records_per_second / one.records_per_second
         self.say(f"1 labeler: {one.records_per_second:,.0f}/s, 2 labelers: {two.records_per_second:,.0f}/s ({ratio:.2f} x)")
         return {"one": one.as_dict(), "two": two.as_dict(), "ratio": round(ratio, 3)}
@@ -352,6 +371,45 @@ def produce_records(settings: Settings, topic: str, n: int, seed: int = 1) -> No
             except BufferError:
                 producer.poll(0.05)
     producer.flush(120)
+
+
+def made_records(n: int, seed: int = 1) -> list[tuple[bytes, bytes]]:
+    """``n`` records of the workload as (key, value), encoded ahead (drawing them costs ~15 us a record)."""
+    return [(payload["id"].encode(), orjson.dumps(payload)) for payload, _label in synthetic_records(n, seed=seed)]
+
+
+def produce_made(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    """Produce encoded records as fast as the client takes them."""
+    producer = Producer(producer_config(settings.kafka, **{"linger.ms": 5}))
+    produce, topic = producer.produce, settings.topics.records
+    for key, value in records:
+        while True:
+            try:
+                produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
+def wait_group_stable(settings: Settings, group: str, members: int, timeout: float = 120) -> None:
+    """Until ``group`` is stable with ``members`` members, each holding at least one partition."""
+    from confluent_kafka import ConsumerGroupState
+
+    admin = admin_client(settings)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            (future,) = admin.describe_consumer_groups([group], request_timeout=10).values()
+            description = future.result()
+            if description.state == ConsumerGroupState.STABLE and len(description.members) == members and all(
+                member.assignment.topic_partitions for member in description.members
+            ):
+                return
+        except KafkaException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"group {group} not stable with {members} members in {timeout} s")
 
 
 def cpu_seconds(pid: int) -> float:

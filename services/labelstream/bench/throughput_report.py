@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelstream.labeler.trace import describe as describe_trace
+
 
 def _shares(scaling: dict[str, Any]) -> str:
     """Where the CPU went in the scaling runs: each labeler's and the broker's share, in cores."""
@@ -17,8 +19,9 @@ def _shares(scaling: dict[str, Any]) -> str:
         parts.append(f"{name} {labelers}" + (f" (broker {broker:.2f})" if broker is not None else ""))
     idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
     return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "."
-            + (" One of the two labelers hardly worked: the group had not spread the partitions yet (a run too short)."
-               if idle else ""))
+            + (" One of the two labelers hardly worked inside the measured window (each held its partition before the "
+               "records came: the window was too short for the machine's scheduling, e.g. --quick's records on a busy "
+               "machine)." if idle else ""))
 
 
 def _busy(result: dict[str, Any]) -> str:
@@ -101,6 +104,11 @@ def throughput_markdown(r: dict[str, Any]) -> str:
             f"| {part(x.get('floor', {}), 'steady')} |"
         )
     u = r["model_update"]
+    traced = [(rate, x["transactions"]) for rate, x in r["latency"].items() if x.get("transactions", {}).get("transactions")]
+    lines += [""] + [
+        f"The labeler's transactions at {int(rate):,}/s after the first 2 s (its `labeler.trace_file`): {describe_trace(t)}."
+        for rate, t in traced
+    ]
     lines += [
         "",
         "Latency: record produced → its outcome visible to a `read_committed` consumer (targets: p99 ≤ 20 ms at 1k/s, ≤ 50 ms at 10k/s). "
@@ -117,7 +125,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
     ]
     s = r["scaling"]
     lines += [
-        f"Scaling on a 2-partition topic (rate while the committed share goes from 20 % to 90 %): 1 labeler {s['one']['records_per_second']:,.0f}/s, "
+        f"Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate while the "
+        f"committed share goes from 20 % to 90 %): 1 labeler {s['one']['records_per_second']:,.0f}/s, "
         f"2 labelers {s['two']['records_per_second']:,.0f}/s: **{s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck). "
         f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
         "(the broker, Redis and the benchmark share them)." + _shares(s),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from labelstream.cli.context import state
-from labelstream.cli.output import JsonFlag, Table, command_group, print_json, say
+from labelstream.cli.output import JsonFlag, Table, command_group, human_duration, print_json, say
 from labelstream.errors import LabelstreamError
 from labelstream.review.auth import ROLES
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # redis is imported by the commands that use it, not by `labe
     from labelstream.settings import Settings
 
 # no_args_is_help off: `labelstream review` alone starts the terminal reviewer (token from $LABELSTREAM_REVIEW_TOKEN)
-app = command_group("The review service: tokens for reviewers, expiring waiting items.", no_args_is_help=False)
+app = command_group("The review service: tokens for reviewers, the lead's status, expiring waiting items.", no_args_is_help=False)
 token_app = command_group("Review tokens: one per reviewer, stored only as a hash.")
 app.add_typer(token_app, name="token")
 
@@ -102,3 +102,73 @@ def expire(
         doomed += queue.waiting_ids(older_than=time.time() - older_than_days * 86400)
     expired = queue.expire(doomed)
     print(f"expired {expired} waiting item(s)", file=sys.stdout)
+
+
+@app.command("requeue")
+def requeue(
+    ctx: typer.Context,
+    ids: Annotated[Optional[list[str]], typer.Argument(help="Record ids of held items.")] = None,  # noqa: UP007
+    reviewer: Annotated[Optional[str], typer.Option(help="...or every item this reviewer holds.")] = None,  # noqa: UP007
+    held_longer_than_minutes: Annotated[
+        Optional[float], typer.Option(help="...or every item held longer than this.", min=0)  # noqa: UP007
+    ] = None,
+) -> None:
+    """Take held records back from their reviewers into the queue now (someone left with the page open)."""
+    if not ids and reviewer is None and held_longer_than_minutes is None:
+        raise typer.BadParameter("give record ids, --reviewer or --held-longer-than-minutes", param_hint="IDS")
+    from labelstream.review.queue import ReviewQueue
+    from labelstream.store.connection import connect
+
+    settings = state(ctx).settings()
+    queue = ReviewQueue.from_settings(connect(settings.redis), settings)
+    older = None if held_longer_than_minutes is None else time.time() - held_longer_than_minutes * 60
+    chosen = list(ids or [])
+    if reviewer is not None or older is not None:
+        chosen += queue.held_ids(reviewer, older)
+    print(f"requeued {queue.requeue(chosen)} held item(s)", file=sys.stdout)
+
+
+@app.command("status")
+def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The review lead's view: waiting records by reason and age, who holds what, each reviewer's day, agreement."""
+    from labelstream.review.consolidation import Consolidator
+    from labelstream.review.labelset import LabelSet
+    from labelstream.review.metrics import ReviewMetrics
+    from labelstream.review.overview import lead_overview
+    from labelstream.review.queue import ReviewQueue
+    from labelstream.store.connection import connect
+
+    settings = state(ctx).settings()
+    client = connect(settings.redis)
+    queue = ReviewQueue.from_settings(client, settings)
+    review = settings.review
+    consolidator = Consolidator(queue, ReviewMetrics(), review.consolidation, review.adjudication,
+                                LabelSet.from_settings(client, settings).labels(), review.adjudication_timeout_seconds)
+    view = lead_overview(queue, consolidator)
+    if as_json:
+        print_json(view.model_dump())
+        return
+    q = view.queue
+    print(f"queue: {q.waiting} waiting, {q.leased} held, {q.consolidating} consolidating, "
+          f"{q.unpublished} not yet published, {q.answered} answered")
+    if view.waiting_by_reason:
+        note = f" (the first {view.counted})" if view.capped else ""
+        by_reason = Table("reason", "waiting", "skipped", "noted", "oldest", title=f"waiting by reason{note}")
+        for reason, row in sorted(view.waiting_by_reason.items(), key=lambda kv: -kv[1].waiting):
+            by_reason.add_row(reason.replace("_", " "), row.waiting, row.skipped, row.with_notes,
+                              human_duration(int(row.oldest_seconds * 1000)))
+        by_reason.print()
+    if view.reviewers:
+        people = Table("reviewer", "answers", "skips", "s/answer", "agreement", "holding", title="reviewers today")
+        for name, day in view.reviewers.items():
+            spa = "-" if day.seconds_per_answer is None else f"{day.seconds_per_answer:.1f}"
+            agrees = "-" if day.consensus_agreement is None else f"{day.consensus_agreement:.0%}"
+            people.add_row(name, day.answered_today, day.skipped_today, spa, agrees, day.holding or "-")
+        people.print()
+    else:
+        print("reviewers today: nobody has answered yet")
+    a = view.agreement
+    if a.kappa is not None or a.alpha is not None:
+        kappa = "-" if a.kappa is None else f"{a.kappa:.2f}"
+        alpha = "-" if a.alpha is None else f"{a.alpha:.2f}"
+        print(f"agreement on overlap items: kappa {kappa}, alpha {alpha} ({a.consolidation})")

@@ -42,11 +42,14 @@ adaptive windowing", SDM 2007.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from river.drift import ADWIN
+try:  # ADWIN's engine itself: river.drift's package would import river.datasets (scikit-learn) and KSWIN (scipy.stats)
+    from river._river_rust.drift import AdaptiveWindowing
+except ImportError:  # pragma: no cover - a river without its Rust ADWIN: the public class (slower start, same results)
+    AdaptiveWindowing = None
 
 from labelstream.core.policy.base import Prediction
 from labelstream.core.schemas import Event
@@ -91,6 +94,11 @@ class Detection:
 class Detector:
     """One ADWIN on one monitored value, alarming on the directions that matter.
 
+    The window is river's ADWIN (its Rust engine, ``AdaptiveWindowing``,
+    driven as :class:`river.drift.ADWIN` drives it: the update after a
+    detection starts a new window). :meth:`update_many` feeds a run of values
+    in one loop with the results of as many :meth:`update` calls.
+
     >>> detector = Detector("confidence", alarm_on="decrease", warmup=0)
     >>> any(detector.update(0.9) for _ in range(1000))
     False
@@ -114,36 +122,98 @@ class Detector:
         self.clock = clock
         self.grace_period = grace_period
         self.warmup = warmup
-        self._adwin = ADWIN(delta=delta, clock=clock, grace_period=grace_period)
         self.updates = 0
+        self._new_window()
+        self._detected = False  # the last update detected a change: the next one starts a new window
+
+    def _new_window(self) -> None:
+        if AdaptiveWindowing is None:  # pragma: no cover - see the import
+            from river.drift import ADWIN
+
+            self._window = ADWIN(self.delta, self.clock, grace_period=self.grace_period)._helper
+        else:
+            self._window = AdaptiveWindowing(
+                delta=self.delta, clock=self.clock, max_buckets=5, min_window_length=5, grace_period=self.grace_period
+            )
+        self._ticks = 0  # updates of this window: it looks for a change on every clock-th one only
 
     @property
     def estimate(self) -> float:
         """Mean of the current window."""
-        return self._adwin.estimation
+        width = self._window.get_width()
+        return self._window.get_total() / width if width else 0.0
+
+    @property
+    def drift_detected(self) -> bool:
+        """Whether the last update detected a change (river's ``ADWIN.drift_detected``)."""
+        return self._detected
 
     def update(self, value: float, index: int | None = None, timestamp: float | None = None) -> Detection | None:
         """Add one value; the detection it caused, if any (and if its direction matters)."""
-        adwin = self._adwin
-        if adwin.drift_detected:  # river resets the whole window on the update after a detection
-            adwin.update(value)
-            self.updates += 1
-            return None
-        total, width = adwin.total, adwin.width
-        adwin.update(value)
+        if self._detected:  # river resets the whole window on the update after a detection
+            self._new_window()
+        self._ticks += 1
         self.updates += 1
-        if not adwin.drift_detected or self.updates <= self.warmup:
+        window = self._window
+        if self._ticks % self.clock:
+            self._detected = window.update(value)  # False with river's ADWIN (see update_many)
             return None
-        dropped = width + 1 - adwin.width
-        before = (total + value - adwin.total) / dropped if dropped else adwin.estimation
-        after = adwin.estimation
+        total, width = window.get_total(), window.get_width()
+        self._detected = window.update(value)
+        if not self._detected or self.updates <= self.warmup:
+            return None
+        return self._detection(value, total, width, self.updates if index is None else index, timestamp)
+
+    def update_many(
+        self, values: Sequence[float], indexes: Sequence[int] | None = None, timestamps: Sequence[float | None] | None = None
+    ) -> list[Detection]:
+        """Add values in order; the detections they caused (as :meth:`update` one by one would report them).
+
+        ADWIN looks for a change only on every ``clock``-th value of a window
+        (river's ``AdaptiveWindowing``; ``tests/core/test_drift.py`` holds it to
+        river's :class:`~river.drift.ADWIN` value by value): the window's sum and
+        width, which a detection reports, are read before those values only.
+        """
+        found: list[Detection] = []
+        window, update, clock, updates = self._window, self._window.update, self.clock, self.updates
+        ticks, detected = self._ticks, self._detected
+        for position, value in enumerate(values):
+            if detected:  # river resets the whole window on the update after a detection
+                self._new_window()
+                window, update, ticks, detected = self._window, self._window.update, 0, False
+            ticks += 1
+            updates += 1
+            if ticks % clock:
+                detected = update(value)  # False with river's ADWIN (held by the test named above)
+                continue
+            total, width = window.get_total(), window.get_width()
+            if not update(value):
+                continue
+            detected = True
+            if updates <= self.warmup:
+                continue
+            self.updates = updates
+            detection = self._detection(
+                value, total, width, updates if indexes is None else indexes[position],
+                None if timestamps is None else timestamps[position],
+            )
+            if detection is not None:
+                found.append(detection)
+        self.updates, self._ticks, self._detected = updates, ticks, detected
+        return found
+
+    def _detection(self, value: float, total: float, width: float, index: int, timestamp: float | None) -> Detection | None:
+        """The detection the update of ``value`` made (the window held ``total`` over ``width`` before it), unless
+        its direction does not matter."""
+        window = self._window
+        after_width = window.get_width()
+        dropped = width + 1 - after_width
+        after = window.get_total() / after_width if after_width else 0.0
+        before = (total + value - window.get_total()) / dropped if dropped else after
         direction: Direction = "increase" if after > before else "decrease"
         if self.alarm_on not in ("both", direction):
             return None
-        return Detection(
-            self.name, self.updates if index is None else index, self.updates, before, after, int(adwin.width), direction,
-            timestamp,
-        )
+        return Detection(self.name, index, self.updates, before, after, int(after_width), direction, timestamp)
 
 
 class DriftMonitor:
@@ -245,6 +315,62 @@ class DriftMonitor:
             for label, detector in self._class_share.items():
                 self._add(found, detector.update(float(label == key), self.n_records, timestamp))
         return found
+
+    def update_predictions(
+        self, predictions: Sequence[Prediction], outcomes: Sequence[str], timestamps: Sequence[float | None]
+    ) -> list[Detection]:
+        """A batch of routed records: the detections of :meth:`update_prediction` called on each in turn, in the
+        same order, each detector fed its run of values in one loop (:meth:`Detector.update_many`).
+
+        >>> import random
+        >>> rng = random.Random(1)
+        >>> labels = [("a" if rng.random() < (0.8 if i < 3000 else 0.3) else "b") for i in range(6000)]
+        >>> predictions = [Prediction({label: 0.9}, label, 0.9) for label in labels]
+        >>> monitor = DriftMonitor(prediction_warmup=0)
+        >>> found = monitor.update_predictions(predictions, ["label"] * 6000, [None] * 6000)
+        >>> [(d.detector, d.direction, d.index > 3000) for d in found]
+        [('class_share:a', 'decrease', True), ('class_share:b', 'increase', True)]
+        """
+        start = self.n_records
+        self.n_records += len(predictions)
+        shares = self.class_share
+        every = self.class_share_of == "predictions"
+        confidence: list[float] = []
+        confidence_at: list[int] = []
+        share_keys: list[str] = []  # the class-share key of each record that feeds them, in order
+        share_at: list[int] = []
+        born: dict[str, int] = {}  # class-share detectors made in this batch: position of their first record
+        for position, (prediction, outcome) in enumerate(zip(predictions, outcomes, strict=True)):
+            if prediction.label is None or not math.isfinite(prediction.confidence):  # a poison record's NaN
+                continue
+            confidence.append(prediction.confidence)
+            confidence_at.append(position)
+            if shares and (every or outcome == "label"):
+                known = len(self._class_share)
+                key, _ = self._per_class(self._class_share, CLASS_SHARE, prediction.label, "both", per_record=True)
+                if len(self._class_share) > known:
+                    born[key] = len(share_keys)
+                share_keys.append(key)
+                share_at.append(position)
+        found: list[tuple[int, int, Detection]] = []  # (position, detector's rank in update_prediction, detection)
+        if self.confidence and confidence:
+            self._collect(found, 0, self._confidence, confidence, confidence_at, start, timestamps)
+        for rank, (label, detector) in enumerate(self._class_share.items(), start=1):
+            first = born.get(label, 0)
+            if first < len(share_keys):
+                values = [float(key == label) for key in share_keys[first:]]
+                self._collect(found, rank, detector, values, share_at[first:], start, timestamps)
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [detection for _position, _rank, detection in found]
+
+    @staticmethod
+    def _collect(
+        found: list, rank: int, detector: Detector, values: list[float], positions: list[int], start: int,
+        timestamps: Sequence[float | None],
+    ) -> None:
+        indexes = [start + position + 1 for position in positions]
+        for detection in detector.update_many(values, indexes, [timestamps[position] for position in positions]):
+            found.append((detection.index - start - 1, rank, detection))
 
     def update_features(self, features: Mapping[str, object], timestamp: float | None = None) -> list[Detection]:
         """A record's numeric features (nothing unless ``features`` is on); call before ``update_prediction``.

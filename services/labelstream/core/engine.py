@@ -376,6 +376,11 @@ class LabelingEngine:
         self, records: Sequence[Record], predictions: list[Prediction], decisions: list[Decision]
     ) -> None:
         monitor = self.monitor
+        if not monitor.features:  # each detector fed its run of the batch in one loop: the same detections
+            self.detections += monitor.update_predictions(
+                predictions, [d.outcome for d in decisions], [r.timestamp for r in records]
+            )
+            return
         for record, prediction, decision in zip(records, predictions, decisions, strict=True):
             self.detections += monitor.update_features(record.features, record.timestamp)
             self.detections += monitor.update_prediction(prediction, decision.outcome, record.timestamp)

@@ -63,6 +63,7 @@ from typing import Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from labelstream.kafka.config import consumer_config, producer_config
+from labelstream.labeler.trace import TransactionTrace
 from labelstream.labeler.transactions import MessageRejected, StuckCalls, TransactionFailed, Transactions
 from labelstream.settings import Settings
 from labelstream.watchdog import StallWatchdog, restart_in_place
@@ -171,6 +172,10 @@ class _Batch:
     waiters: list[Callable[[], None]] = field(default_factory=list)
     started: float = 0.0
     routing: float = 0.0  # seconds spent routing and producing its records on the loop's thread
+    began: float = 0.0  # perf_counter when collecting began (began_at: the same in epoch seconds), for the trace
+    began_at: float = 0.0
+    ahead: int = 0  # records fetched and routed ahead while the batch before committed
+    chunks: list[tuple[int, float]] = field(default_factory=list)  # (records, seconds routing + producing) a fetch
 
     def add(self, messages: Sequence[Message], outputs: Sequence[Output]) -> None:
         self.messages += messages
@@ -235,6 +240,7 @@ class TransactionLoop:
         self._router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-ahead")
         self._ahead: _Ahead | None = None
         self._slow_logged = 0.0
+        self._trace = TransactionTrace(labeler.trace_file) if labeler.trace_file else None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -273,6 +279,8 @@ class TransactionLoop:
         except (KafkaException, RuntimeError) as exc:
             log.debug("closing the consumer: %s", exc)
         self.transactions.close(10)
+        if self._trace is not None:
+            self._trace.close()
 
     # -- the cycle -----------------------------------------------------------------------------
 
@@ -322,7 +330,7 @@ class TransactionLoop:
         was fetched ahead during the last commit (what came during the commit
         is queued behind it).
         """
-        batch = _Batch()
+        batch = _Batch(began=time.perf_counter(), began_at=time.time())
         wait = self.max_wait
         ahead, self._ahead = self._ahead, None
         while len(batch.messages) < self._limit:
@@ -335,6 +343,7 @@ class TransactionLoop:
                     outputs, routed = ahead.outputs()
                     routing = time.perf_counter() - routed
                 ahead = None
+                batch.ahead = len(chunk)
                 took_all = False  # what came during the commit is queued behind it: fetch on
             else:
                 wanted = min(self._limit - len(batch.messages), self._fetch_size())
@@ -361,6 +370,7 @@ class TransactionLoop:
             batch.add(chunk, outputs)
             now = time.perf_counter()
             batch.routing += now - routing
+            batch.chunks.append((len(chunk), now - routing))
             self._observe_routing(len(chunk), now - routing)
             if took_all or now - batch.started >= self.commit_interval:
                 break  # took all that was queued, or its time is up: commit now
@@ -438,6 +448,8 @@ class TransactionLoop:
         marks.append(time.perf_counter())
         if marks[-1] - batch.started > SLOW_TRANSACTION_SECONDS:
             self._log_slow(batch, marks)
+        if self._trace is not None:
+            self._trace.write(batch.began_at, batch.messages, batch.ahead, batch.chunks, marks, batch.began)
 
     def _log_slow(self, batch: _Batch, marks: list[float]) -> None:
         """Where a slow transaction's time went (at most one line every ``SLOW_LOG_EVERY`` seconds)."""

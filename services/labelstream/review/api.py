@@ -28,6 +28,8 @@ from labelstream.review.api_models import (
     AgreementStats,
     AnswerIn,
     AnswerOut,
+    CorrectIn,
+    CorrectOut,
     ExpireIn,
     ExpireOut,
     GuidelinesOut,
@@ -37,11 +39,18 @@ from labelstream.review.api_models import (
     LabelsOut,
     LeaseRef,
     MeOut,
+    OverviewOut,
     ProbeOut,
     Problem,
     QueueStats,
+    RecentAnswer,
+    RecentOut,
     ReleaseOut,
+    RequeueIn,
+    RequeueOut,
     ReviewerStats,
+    SkipIn,
+    SkipNote,
     SkipOut,
     StatsOut,
     UndoOut,
@@ -52,6 +61,7 @@ from labelstream.review.guidelines import GuidelinesFile
 from labelstream.review.items import LeasedItem
 from labelstream.review.labelset import LabelSet
 from labelstream.review.metrics import ReviewMetrics
+from labelstream.review.overview import lead_overview
 from labelstream.review.queue import LeaseConflict, ReviewQueue
 from labelstream.settings import Settings
 
@@ -145,6 +155,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             requested_at=request.get("timestamp"),
             labels=ctx.labels.labels() or sorted(request.get("probabilities", {})),  # open set: the model's classes
             overlap=item.overlap,
+            skip_notes=[SkipNote(**note) for note in queue.skip_notes(item.id)],
         )
 
     @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
@@ -172,9 +183,11 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
                          undo_seconds=review.undo_seconds)
 
     @router.post("/skip", response_model=SkipOut, responses=CONFLICT)
-    def skip(body: LeaseRef, who: Who) -> SkipOut:
-        """Pass on your leased record: it goes to other reviewers, never back to you."""
-        queue.skip(body.id, who.reviewer, body.lease)
+    def skip(body: SkipIn, who: Who) -> SkipOut:
+        """Pass on your leased record: it goes to other reviewers, never back to you; a note (why) goes with it."""
+        if body.note is not None and len(body.note) > review.max_note_length:
+            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+        queue.skip(body.id, who.reviewer, body.lease, body.note)
         metrics.record_skip(who.reviewer)
         return SkipOut(id=body.id)
 
@@ -194,7 +207,40 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         """Withdraw your last answer (within `undo_seconds`): a retraction is published and the record is yours again."""
         result = queue.undo(who.reviewer)
         metrics.record_undo(who.reviewer)
-        return UndoOut(retraction_id=result.retraction_id, item=item_out(result.item))
+        return UndoOut(retraction_id=result.retraction_id, item=item_out(result.item), withdrawn_label=result.label,
+                       withdrawn_note=result.note or None)
+
+    @router.get("/recent", response_model=RecentOut)
+    def recent(who: Who) -> RecentOut:
+        """Your last answers, newest first, and until when each can be corrected (POST /api/v1/correct)."""
+        window = review.correct_seconds
+        answers = []
+        for entry in queue.recent(who.reviewer):
+            correctable = window > 0 and not entry.get("overlap")
+            answers.append(RecentAnswer(
+                id=entry["id"], answer_id=entry["answer_id"], label=entry["label"], answered_at=entry["at"],
+                correctable_until=entry["at"] + window if correctable else None, corrected_from=entry.get("was"),
+                overlap=bool(entry.get("overlap")),
+            ))
+        return RecentOut(answers=answers, correct_seconds=window)
+
+    @router.post("/correct", response_model=CorrectOut, responses={409: {"model": Problem, "description": "Not correctable."}})
+    def correct(body: CorrectIn, who: Who) -> CorrectOut:
+        """Give one of your recent answers another label (within `correct_seconds`): a retraction of it and the new
+        answer are published, as by an undo, and the record is not served again (sent again after a lost response:
+        same result)."""
+        if body.label not in ctx.labels:
+            raise HTTPException(422, f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
+                                     "an admin adds a label with: labelstream labels add NAME")
+        if body.note is not None and len(body.note) > review.max_note_length:
+            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+        if review.correct_seconds <= 0:
+            raise LeaseConflict("correcting answers is off (review.correct_seconds = 0)")
+        result = queue.correct(who.reviewer, body.answer_id, body.label, body.note)
+        if result.changed and not result.repeated:
+            metrics.record_correction(who.reviewer)
+        return CorrectOut(id=result.id, answer_id=result.answer_id, retraction_id=result.retraction_id or None,
+                          label=body.label, changed=result.changed)
 
     @router.get("/labels", response_model=LabelsOut)
     def labels(who: Who) -> LabelsOut:
@@ -225,6 +271,23 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             reviewers=queue.reviewers_today(),
             agreement=AgreementStats(**ctx.consolidator.summary()),
         )
+
+    @router.get("/admin/overview", response_model=OverviewOut,
+                responses={403: {"model": Problem, "description": "Admins only."}})
+    def overview(who: Who) -> OverviewOut:
+        """Admin: waiting records by reason and age, who holds what, each reviewer's day and agreement."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        return lead_overview(queue, ctx.consolidator)
+
+    @router.post("/admin/requeue", response_model=RequeueOut,
+                 responses={403: {"model": Problem, "description": "Admins only."}})
+    def requeue(body: RequeueIn, who: Who) -> RequeueOut:
+        """Admin: take held records back from their reviewers (gone, page left open), into the queue now."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        ids = list(body.ids) + (queue.held_ids(body.reviewer) if body.reviewer else [])
+        return RequeueOut(requeued=queue.requeue(ids))
 
     @router.post("/admin/expire", response_model=ExpireOut, responses={403: {"model": Problem, "description": "Admins only."}})
     def expire(body: ExpireIn, who: Who) -> ExpireOut:

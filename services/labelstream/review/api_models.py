@@ -28,6 +28,18 @@ class AnswerIn(LeaseRef):
     note: Annotated[str, Field(max_length=100_000)] | None = Field(None, description="Optional remark, published with the answer.")
 
 
+class SkipIn(LeaseRef):
+    note: Annotated[str, Field(max_length=100_000)] | None = Field(
+        None, description="Why you pass (not sure, needs an expert, ...): shown to the next reviewers of the record."
+    )
+
+
+class SkipNote(BaseModel):
+    reviewer: str
+    note: str
+    at: float = Field(description="When they skipped (epoch seconds).")
+
+
 class ExpireIn(_Body):
     ids: Annotated[list[ItemId], Field(max_length=10_000)] = Field(default_factory=list, description="Items to expire.")
     older_than_seconds: Annotated[float, Field(ge=0)] | None = Field(
@@ -51,6 +63,7 @@ class Item(BaseModel):
     requested_at: float | None = None
     labels: list[str] = Field(description="The label set, in hotkey order.")
     overlap: bool = Field(description="Several reviewers answer this item independently.")
+    skip_notes: list[SkipNote] = Field(default_factory=list, description="Notes of reviewers who skipped it, oldest first.")
 
 
 class ItemOut(BaseModel):
@@ -68,6 +81,39 @@ class AnswerOut(BaseModel):
 class UndoOut(BaseModel):
     retraction_id: str = Field(description="answer_id of the retraction published for the withdrawn answer.")
     item: Item
+    withdrawn_label: str = Field("", description="The label of the withdrawn answer.")
+    withdrawn_note: str | None = Field(None, description="The note sent with it, if any.")
+
+
+class CorrectIn(_Body):
+    """A new label for one of your recent answers (GET /api/v1/recent)."""
+
+    answer_id: Annotated[str, Field(min_length=3, max_length=300, description="The answer to correct ('<id>#<n>').")]
+    label: Annotated[str, Field(min_length=1, max_length=256, description="One of the label set.")]
+    note: Annotated[str, Field(max_length=100_000)] | None = Field(None, description="Optional remark, published with it.")
+
+
+class CorrectOut(BaseModel):
+    id: str = Field(description="The record id.")
+    answer_id: str = Field(description="The new answer's id (the same as before when the label did not change).")
+    retraction_id: str | None = Field(None, description="The retraction of the corrected answer (none when unchanged).")
+    label: str
+    changed: bool
+
+
+class RecentAnswer(BaseModel):
+    id: str
+    answer_id: str
+    label: str
+    answered_at: float = Field(description="When the record was first answered (epoch seconds).")
+    correctable_until: float | None = Field(description="Until when it can be corrected (epoch seconds); none: it cannot.")
+    corrected_from: str | None = Field(None, description="The label it had before a correction.")
+    overlap: bool = False
+
+
+class RecentOut(BaseModel):
+    answers: list[RecentAnswer] = Field(description="Your last answers, newest first (at most 50).")
+    correct_seconds: float = Field(description="How long an answer can be corrected after it is given.")
 
 
 class HeartbeatOut(BaseModel):
@@ -131,6 +177,49 @@ class StatsOut(BaseModel):
 
 class ExpireOut(BaseModel):
     expired: int
+
+
+class RequeueIn(_Body):
+    ids: Annotated[list[ItemId], Field(max_length=10_000)] = Field(default_factory=list, description="Held items.")
+    reviewer: Annotated[str, Field(min_length=1, max_length=256)] | None = Field(
+        None, description="...or every item this reviewer holds."
+    )
+
+
+class RequeueOut(BaseModel):
+    requeued: int
+
+
+class ReasonStats(BaseModel):
+    waiting: int
+    skipped: int = Field(description="Of them, skipped by someone at least once.")
+    with_notes: int = Field(description="Of them, skipped with a note (someone was not sure).")
+    oldest_seconds: float = Field(description="Age of the oldest one, since the labeler asked for a review.")
+
+
+class HeldItem(BaseModel):
+    id: str
+    reviewer: str
+    held_seconds: float = Field(description="Since the reviewer claimed it.")
+
+
+class ReviewerDay(BaseModel):
+    answered_today: int
+    skipped_today: int
+    seconds_per_answer: float | None = Field(description="Median claim-to-answer seconds over their last 100 answers.")
+    holding: str | None = Field(description="The record they hold now, if any.")
+    consensus_agreement: float | None = Field(None, description="Share of their overlap answers equal to the consensus.")
+    accuracy_estimate: float | None = Field(None, description="Dawid-Skene's estimate (consolidation=dawid_skene only).")
+
+
+class OverviewOut(BaseModel):
+    queue: QueueStats
+    waiting_by_reason: dict[str, ReasonStats] = Field(description="Waiting items by the reason they are here.")
+    counted: int = Field(description="Waiting items the breakdown by reason read.")
+    capped: bool = Field(description="True when there were more waiting items than it reads (the best-ranked first).")
+    held: list[HeldItem]
+    reviewers: dict[str, ReviewerDay] = Field(description="Everyone who answered or skipped today or holds a record.")
+    agreement: AgreementStats
 
 
 class Problem(BaseModel):

@@ -40,6 +40,10 @@ class ReviewMetrics:
         self.answers = Counter("labelstream_review_answers_total", "Answers accepted, by reviewer.", ["reviewer"], registry=r)
         self.skips = Counter("labelstream_review_skips_total", "Items skipped, by reviewer.", ["reviewer"], registry=r)
         self.undos = Counter("labelstream_review_undos_total", "Answers undone, by reviewer.", ["reviewer"], registry=r)
+        self.corrected = Counter(
+            "labelstream_review_corrected_total", "Recent answers given another label (POST /api/v1/correct), by reviewer.",
+            ["reviewer"], registry=r,
+        )
         self.leases_expired = Counter(
             "labelstream_review_leases_expired_total", "Leases that ran out (the item went back to the queue).", registry=r
         )
@@ -98,6 +102,9 @@ class ReviewMetrics:
 
     def record_undo(self, reviewer: str) -> None:
         self.undos.labels(self.reviewer_label(reviewer)).inc()
+
+    def record_correction(self, reviewer: str) -> None:
+        self.corrected.labels(self.reviewer_label(reviewer)).inc()
 
     def set_queue(self, waiting: int, leased: int, outbox: int) -> None:
         self.queue_items.labels("waiting").set(waiting)

@@ -38,6 +38,8 @@ from labelstream.review.items import LeasedItem, QueueItem
 from labelstream.settings import Settings
 from labelstream.store.records import RecordStore
 
+OVERVIEW_LIMIT = 20_000
+"""Waiting items of each line the overview reads for its breakdown by reason."""
 SCAN_LIMIT = 5000
 """Items of the seen queue (overlap and skipped items) a claim looks through for one the reviewer may take."""
 
@@ -71,6 +73,19 @@ class Undone:
 
     retraction_id: str
     item: LeasedItem
+    label: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Corrected:
+    """A corrected answer: the new answer's id, the retraction's (empty: nothing changed) and the record id."""
+
+    answer_id: str
+    retraction_id: str
+    id: str
+    changed: bool
+    repeated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +95,21 @@ class QueueCounts:
     consolidating: int
     outbox: int
     answered: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """A review lead's view (:meth:`ReviewQueue.overview`); plain data, JSON-able but for ``counts``."""
+
+    counts: QueueCounts
+    waiting_by_reason: dict[str, dict[str, float]]
+    """reason -> waiting, skipped (at least once), with_notes (skip notes), oldest_seconds (since requested)"""
+    counted: int
+    capped: bool
+    held: list[dict]
+    """id, reviewer, held_seconds of every leased item"""
+    reviewers: dict[str, dict]
+    """name -> answered_today, skipped_today, seconds_per_answer (median, last 100), holding (an id or None)"""
 
 
 def _load_script(name: str) -> str:
@@ -108,7 +138,7 @@ class ReviewQueue:
 
     SCRIPTS = (
         "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
-        "adjudication_timeout", "reopen",
+        "adjudication_timeout", "reopen", "correct", "requeue",
     )
 
     def __init__(
@@ -120,6 +150,7 @@ class ReviewQueue:
         undo_seconds: float = 30.0,
         done_keep_seconds: int = 7 * 24 * 3600,
         answered_keep_seconds: int = 7 * 24 * 3600,
+        correct_seconds: float = 900.0,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -128,6 +159,7 @@ class ReviewQueue:
         self.undo_seconds = undo_seconds
         self.done_keep_seconds = done_keep_seconds
         self.answered_keep_seconds = answered_keep_seconds
+        self.correct_seconds = correct_seconds
         self._scripts = {name: client.register_script(_load_script(name)) for name in self.SCRIPTS}
         self.outbox_key = f"{prefix}:review:outbox"
         self.consolidating_key = f"{prefix}:review:consolidating"
@@ -143,6 +175,7 @@ class ReviewQueue:
             review.undo_seconds,
             review.done_keep_seconds,
             review.answered_keep_seconds,
+            review.correct_seconds,
         )
 
     def _run(self, name: str, *args: object) -> object:
@@ -196,10 +229,16 @@ class ReviewQueue:
         self._raise_conflict(reply)
         return float(reply[1])
 
-    def skip(self, record_id: str, reviewer: str, lease: str, now: float | None = None) -> None:
-        """Give the item back; it is never served to this reviewer again."""
-        reply = self._run("skip", record_id, reviewer, lease, time.time() if now is None else now)
+    def skip(self, record_id: str, reviewer: str, lease: str, note: str | None = None, now: float | None = None) -> None:
+        """Give the item back; it is never served to this reviewer again. A note goes with it to the next reviewers."""
+        now = time.time() if now is None else now
+        reply = self._run("skip", record_id, reviewer, lease, now, note or "", _day(now))
         self._raise_conflict(reply)
+
+    def skip_notes(self, record_id: str) -> list[dict]:
+        """The notes of the reviewers who skipped the item (reviewer, note, at), oldest first."""
+        raw = self.item_field(record_id, "skip_notes")
+        return orjson.loads(raw) if raw else []
 
     def release(self, record_id: str, reviewer: str, lease: str, now: float | None = None) -> None:
         """Hand the item back unanswered, now (not when the lease ends); unlike a skip, it may come back to them."""
@@ -223,7 +262,25 @@ class ReviewQueue:
         now = time.time() if now is None else now
         reply = self._run("undo", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, _day(now))
         self._raise_conflict(reply)
-        return Undone(_text(reply[6]), LeasedItem.from_reply(reply))
+        return Undone(_text(reply[6]), LeasedItem.from_reply(reply), _text(reply[7]), _text(reply[8]))
+
+    def correct(
+        self, reviewer: str, answer_id: str, label: str, note: str | None = None, now: float | None = None
+    ) -> Corrected:
+        """Replace one of the reviewer's recent answers (within ``correct_seconds``): retraction + new answer."""
+        now = time.time() if now is None else now
+        record_id = answer_id.rpartition("#")[0]
+        reply = self._run(
+            "correct", reviewer, answer_id, label, note or "", now, self.correct_seconds, self.records.key(record_id),
+            self.answered_keep_seconds,
+        )
+        self._raise_conflict(reply)
+        status = _text(reply[0])
+        return Corrected(_text(reply[1]), _text(reply[2]), _text(reply[3]), changed=status != "same", repeated=status == "repeat")
+
+    def recent(self, reviewer: str, limit: int = 50) -> list[dict]:
+        """The reviewer's last answers, newest first: id, answer_id, label, at (first answered), overlap, was, ..."""
+        return [orjson.loads(raw) for raw in self.client.lrange(f"{self.prefix}:review:recent:{reviewer}", 0, limit - 1)]
 
     @staticmethod
     def _raise_conflict(reply: object) -> None:
@@ -240,6 +297,22 @@ class ReviewQueue:
         """Admin: take waiting items out of the queue for good; how many were waiting."""
         ids = list(record_ids)
         return int(self._run("expire", self.done_keep_seconds, *ids)) if ids else 0
+
+    def requeue(self, record_ids: Iterable[str]) -> int:
+        """Admin: take leased items back from their holders, into the queue now; how many were leased."""
+        ids = list(record_ids)
+        return int(self._run("requeue", *ids)) if ids else 0
+
+    def held_ids(self, reviewer: str | None = None, older_than: float | None = None) -> list[str]:
+        """Ids of leased items (held by ``reviewer``, claimed before ``older_than`` epoch seconds, if given)."""
+        held = []
+        for record_id in (_text(i) for i in self.client.zrange(f"{self.prefix}:review:leases", 0, -1)):
+            holder, leased_at = self.item_fields(record_id, "holder", "leased_at")
+            if holder is None or (reviewer is not None and holder != reviewer):
+                continue
+            if older_than is None or float(leased_at or 0) < older_than:
+                held.append(record_id)
+        return held
 
     def waiting_ids(self, older_than: float | None = None, limit: int = 100_000) -> list[str]:
         """Ids of waiting items, best-ranked first (requested before ``older_than`` epoch seconds, if given)."""
@@ -313,6 +386,46 @@ class ReviewQueue:
         """Answers today of every reviewer who answered today."""
         raw = self.client.hgetall(f"{self.prefix}:review:day:{_day(time.time() if now is None else now)}")
         return {_text(k): int(v) for k, v in raw.items()}
+
+    def overview(self, now: float | None = None, limit: int = OVERVIEW_LIMIT) -> Overview:
+        """What a review lead looks at: waiting items by reason and age, who holds what, each reviewer's day.
+
+        Reads the first ``limit`` waiting items of each line (best-ranked first) for the breakdown by reason;
+        the totals are exact.
+        """
+        now = time.time() if now is None else now
+        p = f"{self.prefix}:review"
+        members = [_text(m) for key in (f"{p}:waiting", f"{p}:waiting_seen") for m in self.client.zrange(key, 0, limit - 1)]
+        by_reason: dict[str, dict[str, float]] = {}
+        for start in range(0, len(members), 1000):
+            chunk = members[start:start + 1000]
+            pipe = self.client.pipeline(transaction=False)
+            for member in chunk:
+                pipe.hmget(f"{p}:item:{member.split('|', 1)[1]}", ["request", "skips", "skip_notes"])
+            for member, (request, skips, notes) in zip(chunk, pipe.execute(), strict=True):
+                reason = str(orjson.loads(request).get("reason") or "unknown") if request else "unknown"
+                row = by_reason.setdefault(reason, {"waiting": 0, "skipped": 0, "with_notes": 0, "oldest_seconds": 0.0})
+                row["waiting"] += 1
+                row["skipped"] += 1 if skips else 0
+                row["with_notes"] += 1 if notes else 0
+                row["oldest_seconds"] = max(row["oldest_seconds"], now - float(member.split("|", 1)[0]))
+        held = []
+        for record_id in [_text(i) for i in self.client.zrange(f"{p}:leases", 0, -1)]:
+            holder, leased_at = self.item_fields(record_id, "holder", "leased_at")
+            if holder is not None:
+                held.append({"id": record_id, "reviewer": holder, "held_seconds": now - float(leased_at or now)})
+        day = _day(now)
+        answered = {_text(k): int(v) for k, v in self.client.hgetall(f"{p}:day:{day}").items()}
+        skipped = {_text(k): int(v) for k, v in self.client.hgetall(f"{p}:skipday:{day}").items()}
+        reviewers = {}
+        for name in sorted({*answered, *skipped, *(h["reviewer"] for h in held)}):
+            seconds = [float(s) for s in self.client.lrange(f"{p}:secs:{name}", 0, 99)]
+            reviewers[name] = {
+                "answered_today": answered.get(name, 0), "skipped_today": skipped.get(name, 0),
+                "seconds_per_answer": statistics.median(seconds) if seconds else None,
+                "holding": next((h["id"] for h in held if h["reviewer"] == name), None),
+            }
+        return Overview(self.counts(), by_reason, len(members), len(members) >= limit, held, reviewers)
 
     def state(self, record_id: str) -> str | None:
         """An item's state (``None``: unknown or forgotten)."""

@@ -132,6 +132,8 @@ class UndoResult:
 
     retraction_id: str
     item: ReviewItem
+    label: str = ""
+    """The label of the withdrawn answer."""
 
 
 class ReviewClient:
@@ -189,9 +191,9 @@ class ReviewClient:
         data = self._call("POST", "/answer", body).json()
         return AnswerReceipt(data["answer_id"], data["id"], data["label"], data["state"], float(data["undo_seconds"]))
 
-    def skip(self, item_id: str, lease: str) -> None:
-        """Pass on a leased item: others get it, this reviewer never again."""
-        self._call("POST", "/skip", {"id": item_id, "lease": lease})
+    def skip(self, item_id: str, lease: str, note: str | None = None) -> None:
+        """Pass on a leased item: others get it, this reviewer never again; a note (why) is shown to them."""
+        self._call("POST", "/skip", {"id": item_id, "lease": lease} | ({"note": note} if note else {}))
 
     def release(self, item_id: str, lease: str) -> None:
         """Hand a leased item back unanswered (the reviewer leaves): it returns to the queue now."""
@@ -204,7 +206,16 @@ class ReviewClient:
     def undo(self) -> UndoResult:
         """Withdraw this reviewer's last answer (within the service's undo window); :class:`LeaseLost` if none."""
         data = self._call("POST", "/undo", repeatable=False).json()
-        return UndoResult(data["retraction_id"], ReviewItem.from_json(data["item"]))
+        return UndoResult(data["retraction_id"], ReviewItem.from_json(data["item"]), str(data.get("withdrawn_label") or ""))
+
+    def recent(self) -> list[dict[str, Any]]:
+        """This reviewer's last answers, newest first (``id``, ``answer_id``, ``label``, ``correctable_until``, ...)."""
+        return list(self._call("GET", "/recent").json()["answers"])
+
+    def correct(self, answer_id: str, label: str, note: str | None = None) -> dict[str, Any]:
+        """Give one of this reviewer's recent answers another label (sent again after a lost response: same result)."""
+        body = {"answer_id": answer_id, "label": label} | ({"note": note} if note else {})
+        return dict(self._call("POST", "/correct", body).json())
 
     def labels(self) -> tuple[list[str], bool]:
         """The label set in hotkey order, and whether it is open (any label accepted)."""

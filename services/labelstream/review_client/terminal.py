@@ -35,7 +35,7 @@ from labelstream.review_client.client import (
     Unavailable,
 )
 from labelstream.review_client.keys import KeyReader
-from labelstream.review_client.view import Screen, render, render_guidelines, render_help, render_record
+from labelstream.review_client.view import Screen, render, render_guidelines, render_help, render_recent, render_record
 
 QUIT_KEYS = {"q", "Q", "\x04"}  # q, Ctrl-D
 
@@ -148,6 +148,8 @@ class TerminalReviewer:
         elif key == "n":
             self.screen.note = self.keys.line(" note (Enter alone clears it): ")
             self._drawn = None
+        elif key == "r":
+            self.correct_recent()
         elif key == "g":
             self._show(self._guidelines())
         elif key == "v" and item is not None:
@@ -183,7 +185,7 @@ class TerminalReviewer:
         item = self.screen.item
         assert item is not None
         try:
-            self.client.skip(item.id, item.lease)
+            self.client.skip(item.id, item.lease, self.screen.note or None)
         except LeaseLost:
             self._lost(item)
             return
@@ -191,7 +193,9 @@ class TerminalReviewer:
             self._say(f"{exc.detail}: not skipped, press s again", "red")
             return
         self.summary.skipped += 1
-        self._say(f"skipped {item.id}: it goes to the others", "yellow")
+        noted = " with your note" if self.screen.note else ""
+        self.screen.note = ""
+        self._say(f"skipped {item.id}: it goes to the others{noted}", "yellow")
         self._next(None)
 
     def undo(self) -> None:
@@ -205,8 +209,50 @@ class TerminalReviewer:
             return
         self.summary.undone += 1
         self.summary.answered -= 1
-        self._say(f"↶ your answer to {result.item.id} is withdrawn: answer it again", "yellow")
+        was = f" ({result.label})" if result.label else ""
+        self._say(f"↶ your answer to {result.item.id}{was} is withdrawn: answer it again", "yellow")
         self._next(result.item)
+
+    def correct_recent(self) -> None:
+        """``r``: the last nine answers; pick one by number, then its new label (a number or part of the name)."""
+        try:
+            rows = self.client.recent()[:9]
+            labels = list(self.screen.item.labels) if self.screen.item else self.client.labels()[0]
+        except ReviewApiError as exc:
+            self._say(f"{exc.detail}: your recent answers could not be fetched", "red")
+            return
+        if not rows:
+            self._say("no answers of yours to correct yet", "yellow")
+            return
+        self._drawn = None
+        self.console.print(render_recent(rows, time.time()))
+        pick = self.keys.line(f" correct which (1-{len(rows)}, Enter: none)? ")
+        if not pick:
+            self._say("")
+            return
+        if not pick.isdigit() or not 1 <= int(pick) <= len(rows):
+            self._say(f"no answer {pick!r} in the list", "yellow")
+            return
+        row = rows[int(pick) - 1]
+        choices = "  ".join(f"{i} {name}" for i, name in enumerate(labels[:9], 1))
+        typed = self.keys.line(f" new label for {row['id']} ({choices}): ")
+        if typed.isdigit() and 1 <= int(typed) <= min(9, len(labels)):
+            label: str | None = labels[int(typed) - 1]
+        else:
+            label = find_label(labels, typed) if typed and labels else (typed or None)
+        if label is None:
+            self._say(f"no label matches {typed!r}: nothing changed", "yellow")
+            return
+        try:
+            result = self.client.correct(row["answer_id"], label, self.screen.note or None)
+        except LeaseLost as exc:  # 409: too old, an overlap item, corrected meanwhile
+            self._say(f"{row['id']} not changed: {exc.detail}", "yellow")
+            return
+        except ReviewApiError as exc:
+            self._say(f"{row['id']} not changed: {exc.detail}", "red")
+            return
+        changed = "corrected" if result.get("changed") else "unchanged"
+        self._say(f"✎ {row['id']}: {row['label']} → {label} ({changed})", "green")
 
     # -- plumbing ----------------------------------------------------------------------------------------
 

@@ -8,12 +8,14 @@ Pure functions from a :class:`Screen` (what is known now) to rich renderables;
 >>> item = ReviewItem.from_json({"id": "r-17", "lease": "L", "lease_expires_at": 0.0, "lease_seconds": 120,
 ...     "record": {"id": "r-17", "features": {"petal_length": 4.9, "colour": "violet"}}, "proposed_label": "setosa",
 ...     "probabilities": {"setosa": 0.55, "versicolor": 0.45}, "reason": "uncertain", "priority": 0.8,
-...     "labels": ["setosa", "versicolor", "virginica"], "overlap": False})
+...     "labels": ["setosa", "versicolor", "virginica"], "overlap": False,
+...     "skip_notes": [{"reviewer": "bo", "note": "not sure: the petals are torn", "at": 0.0}]})
 >>> with console.capture() as capture:
 ...     console.print(render(Screen("ana", item=item), console.size))
 >>> print("\\n".join(line.rstrip() for line in capture.get().splitlines()))
  labelstream review · ana
 ╭─ r-17 ───────────────────────────────────────────────────────────────────────╮
+│ bo skipped: not sure: the petals are torn                                    │
 │ petal_length  4.9                                                            │
 │ colour        violet                                                         │
 ╰─────────────────────────────────────────────────── uncertain · priority 0.8 ─╯
@@ -51,13 +53,14 @@ MORE_TEXT = " … (v: all of it)"
 HELP = [
     ("1 – 9", "answer with that label"),
     ("/", "type part of a label, Enter answers with the first match (for more than 9 labels)"),
-    ("s", "skip: others get the record, you never see it again"),
+    ("s", "skip: others get the record, you never see it again (with your note: why)"),
     ("u", "undo your last answer (for a short while): the record comes back to you"),
-    ("n", "write a note, sent with your next answer"),
+    ("n", "write a note, sent with your next answer or skip"),
+    ("r", "your recent answers: pick one, give it another label (within review.correct_seconds)"),
     ("g", "the labeling guidelines"),
     ("v", "the whole record (every feature, all of its text)"),
     ("?", "these keys"),
-    ("q", "quit (a record you hold returns to the queue when its lease ends)"),
+    ("q", "quit (a record you hold goes back to the queue)"),
 ]
 
 
@@ -99,6 +102,26 @@ def render_help() -> RenderableType:
     for key, meaning in HELP:
         table.add_row(key, meaning)
     return Group(Text("Keys", style="bold"), Text(""), table)
+
+
+def render_recent(rows: list[Mapping[str, Any]], now: float) -> RenderableType:
+    """Your last answers, numbered for ``r`` (newest first), and how long each can still be corrected."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column(no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column(style="dim", no_wrap=True)
+    for i, row in enumerate(rows, 1):
+        until = row.get("correctable_until")
+        if row.get("overlap"):
+            left = "overlap item: not alone"
+        elif until is None or until <= now:
+            left = "too old to change"
+        else:
+            left = f"changeable {(until - now) / 60:.0f} min more" if until - now >= 90 else f"changeable {until - now:.0f} s more"
+        was = f"{row['corrected_from']} → " if row.get("corrected_from") else ""
+        table.add_row(str(i), str(row["id"]), f"{was}{row['label']}", left)
+    return Group(Text("Your recent answers", style="bold"), table)
 
 
 def render_record(item: ReviewItem) -> RenderableType:
@@ -148,6 +171,11 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     features = _features(item.record)
     text = str(item.record.get("text") or "")
     inner = width - 4
+    notes = [  # why earlier reviewers passed on it (the last two)
+        Text(f"{n.get('reviewer')} skipped: {n.get('note')}", style="yellow", no_wrap=True, overflow="ellipsis")
+        for n in (item.raw.get("skip_notes") or [])[-2:]
+    ]
+    rows = max(1, rows - len(notes))
     text_rows = 0
     if text:
         text_rows = min(max(1, rows // 2), math.ceil(len(text) / max(inner, 1)))
@@ -174,7 +202,8 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
         parts.append(_crop(text, inner, text_rows))
     if not parts:
         parts.append(Text("(no features)", style="dim"))
-    subtitle = [item.reason or "review", f"priority {item.priority:.3g}"]
+    parts = notes + parts
+    subtitle = [(item.reason or "review").replace("_", " "), f"priority {item.priority:.3g}"]
     if item.overlap:
         subtitle.append("overlap")
     return Panel(

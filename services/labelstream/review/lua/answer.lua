@@ -34,9 +34,13 @@ if note ~= '' then entry.note = note end
 redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
 
 if undo > 0 then
-  redis.call('SET', k_last(reviewer), cjson.encode({id = id, answer_id = answer_id, label = label, at = now}),
+  redis.call('SET', k_last(reviewer), cjson.encode({id = id, answer_id = answer_id, label = label, at = now, note = note}),
     'PX', math.floor(undo * 1000))
 end
+local recent = k_recent(reviewer)
+redis.call('LPUSH', recent, cjson.encode({id = id, answer_id = answer_id, label = label, at = now, overlap = needed > 1}))
+redis.call('LTRIM', recent, 0, RECENT_MAX - 1)
+redis.call('EXPIRE', recent, 3 * DAY_SECONDS)
 local day_key = P .. ':review:day:' .. day
 redis.call('HINCRBY', day_key, reviewer, 1)
 redis.call('EXPIRE', day_key, 3 * DAY_SECONDS)

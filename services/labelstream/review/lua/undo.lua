@@ -2,7 +2,8 @@
 -- outbox (history is not edited), the answer leaves the item, and the item comes back to the
 -- reviewer under a new lease. An item they held meanwhile returns to the queue.
 -- ARGV: prefix, reviewer, new lease, now, lease seconds, day (YYYY-MM-DD).
--- Reply: {'undone', id, lease, expires, request, needed, retraction answer_id} or {'conflict', why}.
+-- Reply: {'undone', id, lease, expires, request, needed, retraction answer_id, withdrawn label, its note}
+-- or {'conflict', why}.
 local reviewer, lease = ARGV[2], ARGV[3]
 local now, seconds, day = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local raw = redis.call('GET', k_last(reviewer))
@@ -34,6 +35,8 @@ redis.call('RPUSH', K_OUTBOX, cjson.encode({kind = 'retraction', id = id, label 
 redis.call('HDEL', k_answers(id), reviewer)
 redis.call('SREM', k_seen(id), reviewer)
 redis.call('DEL', k_last(reviewer))
+local head = redis.call('LINDEX', k_recent(reviewer), 0)
+if head and cjson.decode(head).answer_id == last.answer_id then redis.call('LPOP', k_recent(reviewer)) end
 redis.call('ZREM', K_CONSOLIDATING, id)
 redis.call('ZREM', K_AGAIN, member)
 redis.call('ZREM', K_WAITING, member)
@@ -42,4 +45,7 @@ redis.call('HINCRBY', P .. ':review:day:' .. day, reviewer, -1)
 redis.call('LPOP', P .. ':review:secs:' .. reviewer)
 redis.call('DECR', P .. ':review:answers_total')
 lease_to(id, reviewer, lease, now, seconds)
-return item_reply('undone', id, retraction)
+local reply = item_reply('undone', id, retraction)
+table.insert(reply, last.label)
+table.insert(reply, last.note or '')
+return reply

@@ -5,6 +5,9 @@ const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "labelstream.review.token";
 const EMPTY_RETRY_MS = 4000;
 const STATS_EVERY_MS = 10000;
+// A page left open keeps its record only while someone is there: after this long without a key or a click the
+// heartbeats stop, the lease runs out and the record goes back to the queue for the others.
+const AWAY_MS = 10 * 60 * 1000;
 
 const state = {
   token: null,
@@ -16,6 +19,9 @@ const state = {
   emptyTimer: null,
   leaseTimer: null,
   today: null,
+  recent: { rows: [], sel: 0 },
+  lastActivity: Date.now(),
+  settleUntil: 0,
 };
 
 // -- talking to the API -------------------------------------------------------------------------
@@ -32,7 +38,7 @@ async function api(method, path, body) {
   }
   let response;
   try {
-    response = await fetch(`/api/v1/${path}`, init);
+    response = await fetch(`api/v1/${path}`, init);  // relative: the page also works behind a proxy at a sub-path
   } catch (err) {
     throw new ApiError(0, "the review service does not answer; retrying");
   }
@@ -75,7 +81,7 @@ function releaseHeld() {
   if (!state.token || !state.item) return;
   const body = JSON.stringify({ id: state.item.id, lease: state.item.lease });
   state.item = null;
-  fetch("/api/v1/release", {
+  fetch("api/v1/release", {
     method: "POST", keepalive: true, body,
     headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
   }).catch(() => {});
@@ -166,6 +172,16 @@ function renderRecord(item) {
   if (item.model_version) meta.push(`model v${item.model_version}`);
   if (record.source) meta.push(`source ${record.source}`);
   $("record-meta").textContent = meta.join(" · ");
+  const notes = $("skip-notes");
+  notes.replaceChildren();
+  for (const n of item.skip_notes || []) {
+    const li = document.createElement("li");
+    const who = document.createElement("strong");
+    who.textContent = `${n.reviewer} skipped it`;
+    li.append(who, `: ${n.note}`);
+    notes.append(li);
+  }
+  notes.hidden = !(item.skip_notes || []).length;
   const text = $("record-text");
   text.hidden = !record.text;
   text.textContent = record.text || "";
@@ -255,6 +271,8 @@ function visibleLabels(filter) {
 }
 
 async function answer(label) {
+  if (Date.now() < state.settleUntil) return;
+  if (!$("recent").hidden) { correctRecent(label); return; }  // the recent answers are open: labels correct the chosen one
   if (!state.item || state.busy) return;
   state.busy = true;
   const item = state.item;
@@ -265,7 +283,7 @@ async function answer(label) {
     const result = await api("POST", "answer", { id: item.id, lease: item.lease, label, ...(note ? { note } : {}) });
     state.undoUntil = Date.now() + result.undo_seconds * 1000;
     bumpToday(1);
-    say(`${label} · saved${result.undo_seconds ? " · u to undo" : ""}`);
+    say(`${item.id} → ${label} · saved${result.undo_seconds ? " · u undoes it" : ""}`);
     await next();
     refreshStats();
   } catch (err) {
@@ -278,12 +296,13 @@ async function answer(label) {
 }
 
 async function skip() {
-  if (!state.item || state.busy) return;
+  if (!state.item || state.busy || Date.now() < state.settleUntil) return;
   state.busy = true;
   const item = state.item;
+  const note = $("note").value.trim();
   try {
-    await api("POST", "skip", { id: item.id, lease: item.lease });
-    say("skipped");
+    await api("POST", "skip", { id: item.id, lease: item.lease, ...(note ? { note } : {}) });
+    say(note ? `${item.id} skipped · the next reviewer sees your note` : `${item.id} skipped · it goes to the others`);
     await next();
   } catch (err) {
     if (err.status === 409) await next();
@@ -301,7 +320,11 @@ async function undo() {
     state.undoUntil = 0;
     bumpToday(-1);
     showItem(result.item);
-    say("answer withdrawn: answer again");
+    $("note").value = result.withdrawn_note || "";
+    const was = document.querySelector(`.label-button[data-label="${CSS.escape(result.withdrawn_label)}"]`);
+    if (was) was.classList.add("was-answer");
+    say(`${result.item.id}: your answer ${result.withdrawn_label} withdrawn · answer it again`);
+    if (!$("recent").hidden) loadRecent();
   } catch (err) {
     if (err.status !== 401) say(err.message, "warn");
   } finally {
@@ -310,9 +333,25 @@ async function undo() {
   }
 }
 
+function away() { return Date.now() - state.lastActivity > AWAY_MS; }
+
+// A key or a click: the reviewer is here. Back after being away long enough for the lease to end, they get a fresh
+// claim (the next record, or this one again if nobody took it) instead of an answer refused with a 409.
+function activity(event) {
+  const wasAway = away() && state.item && Date.now() / 1000 > state.item.lease_expires_at;
+  state.lastActivity = Date.now();
+  if (!wasAway) return false;
+  if (event) event.preventDefault();
+  state.settleUntil = Date.now() + 1500;  // the click that woke the page must not answer the record that comes next
+  say("you were away: your record went back to the queue, here is the next one", "warn", 5000);
+  next();
+  return true;
+}
+
 async function heartbeat() {
   const item = state.item;
   if (!item) return;
+  if (away()) { renderLease(); return; }  // nobody here: let the lease run out
   try {
     const result = await api("POST", "heartbeat", { id: item.id, lease: item.lease });
     if (state.item === item) item.lease_expires_at = result.lease_expires_at;
@@ -345,7 +384,8 @@ function renderLease() {
   const item = state.item;
   if (!item) return;
   const left = Math.max(0, Math.round(item.lease_expires_at - Date.now() / 1000));
-  $("lease").textContent = `held for you ${left < 60 ? `${left} s` : `${Math.round(left / 60)} min`}`;
+  const span = left < 60 ? `${left} s` : `${Math.round(left / 60)} min`;
+  $("lease").textContent = away() ? `away? back to the queue in ${span}` : `held for you ${span}`;
   renderUndo();
 }
 
@@ -365,12 +405,107 @@ function ago(epoch) {
   return `${Math.round(s / 86400)} days ago`;
 }
 
+// -- your recent answers: correct one -----------------------------------------------------------------
+
+async function loadRecent() {
+  try {
+    const data = await api("GET", "recent");
+    state.recent.rows = data.answers;
+    state.recent.sel = Math.min(state.recent.sel, Math.max(0, data.answers.length - 1));
+    renderRecent();
+  } catch (err) { if (err.status !== 401) say(err.message, "warn"); }
+}
+
+function correctable(row) {
+  if (row.overlap) return [false, "overlap item: cannot be changed alone"];
+  if (row.correctable_until == null || Date.now() / 1000 > row.correctable_until) return [false, "too old to change"];
+  return [true, `changeable ${remaining(row.correctable_until - Date.now() / 1000)}`];
+}
+
+function renderRecent() {
+  const list = $("recent-list");
+  list.replaceChildren();
+  if (!state.recent.rows.length) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "No answers yet today.";
+    list.append(li);
+    return;
+  }
+  state.recent.rows.forEach((row, i) => {
+    const li = document.createElement("li");
+    const [ok, why] = correctable(row);
+    li.className = `recent-row${i === state.recent.sel ? " selected" : ""}${ok ? "" : " locked"}`;
+    li.setAttribute("aria-selected", String(i === state.recent.sel));
+    const id = document.createElement("span");
+    id.className = "mono id";
+    id.textContent = row.id;
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = row.corrected_from ? `${row.corrected_from} → ${row.label}` : row.label;
+    const meta = document.createElement("span");
+    meta.className = "small muted meta";
+    meta.textContent = `${ago(row.answered_at)} · ${why}`;
+    li.append(id, label, meta);
+    li.addEventListener("click", () => { state.recent.sel = i; renderRecent(); });
+    list.append(li);
+  });
+  const chosen = state.recent.rows[state.recent.sel];
+  $("labels-mode").textContent = chosen ? `Labels now correct ${chosen.id} (${chosen.label}) · Esc: back to ${state.item ? state.item.id : "the queue"}` : "";
+  const selected = list.querySelector(".selected");
+  if (selected) selected.scrollIntoView({ block: "nearest" });
+}
+
+function toggleRecent(force) {
+  const panel = $("recent");
+  const open = force === undefined ? panel.hidden : force;
+  panel.hidden = !open;
+  if (open) { $("guidelines").hidden = true; state.recent.sel = 0; loadRecent(); }
+  $("labels-mode").hidden = !open;
+  $("labels").classList.toggle("correcting", open);
+  sidePanels();
+}
+
+function moveRecent(delta) {
+  const n = state.recent.rows.length;
+  if (!n) return;
+  state.recent.sel = Math.max(0, Math.min(n - 1, state.recent.sel + delta));
+  renderRecent();
+}
+
+async function correctRecent(label) {
+  const row = state.recent.rows[state.recent.sel];
+  if (!row || state.busy) return;
+  const [ok, why] = correctable(row);
+  if (!ok) { say(`${row.id}: ${why}`, "warn"); return; }
+  if (label === row.label) { say(`${row.id} is already ${label}`); return; }
+  state.busy = true;
+  try {
+    await api("POST", "correct", { answer_id: row.answer_id, label });
+    say(`${row.id}: ${row.label} → ${label} · corrected`);
+  } catch (err) {
+    if (err.status !== 401) say(`${row.id}: ${err.message}`, "warn");
+  } finally {
+    state.busy = false;
+    loadRecent();
+  }
+}
+
+function remaining(seconds) {
+  return seconds < 90 ? `${Math.max(0, Math.round(seconds))} s more` : `${Math.round(seconds / 60)} min more`;
+}
+
 // -- keyboard -------------------------------------------------------------------------------------------
 
 function toggleGuidelines() {
   const panel = $("guidelines");
   panel.hidden = !panel.hidden;
-  $("app").classList.toggle("with-guidelines", !panel.hidden);
+  if (!panel.hidden) toggleRecent(false);
+  sidePanels();
+}
+
+function sidePanels() {
+  $("app").classList.toggle("with-side", !$("guidelines").hidden || !$("recent").hidden);
 }
 
 function toggleHelp(force) {
@@ -379,12 +514,14 @@ function toggleHelp(force) {
 }
 
 function onKey(event) {
+  if (activity(event)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
   if (event.key === "Escape") {
     toggleHelp(false);
     if (typing) target.blur();
+    else if (!$("recent").hidden) toggleRecent(false);
     return;
   }
   if (typing) {
@@ -400,12 +537,23 @@ function onKey(event) {
   }
   if (!state.token) return;
   const key = event.key;
+  if (!$("recent").hidden) {  // the recent answers have the keys: digits correct the chosen one, never answer
+    if (key === "ArrowDown" || key === "j") { event.preventDefault(); moveRecent(1); return; }
+    if (key === "ArrowUp" || key === "k") { event.preventDefault(); moveRecent(-1); return; }
+    if (key >= "1" && key <= "9") {
+      event.preventDefault();
+      const name = state.labels[Number(key) - 1];
+      if (name) correctRecent(name);
+      return;
+    }
+  }
   if (key >= "1" && key <= "9") {
     const name = visibleLabels($("label-filter").value.trim().toLowerCase())[Number(key) - 1];
     if (name) { event.preventDefault(); answer(name); }
   } else if (key === "s") { event.preventDefault(); skip(); }
   else if (key === "u") { event.preventDefault(); undo(); }
   else if (key === "g") { event.preventDefault(); toggleGuidelines(); }
+  else if (key === "r") { event.preventDefault(); toggleRecent(); }
   else if (key === "n") { event.preventDefault(); $("note").focus(); }
   else if (key === "/") { event.preventDefault(); if (!$("filter-row").hidden) $("label-filter").focus(); }
   else if (key === "?") { event.preventDefault(); toggleHelp(); }
@@ -415,6 +563,7 @@ function onKey(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("keydown", onKey);
+  document.addEventListener("pointerdown", (event) => { if (activity(event)) event.stopPropagation(); }, true);
   window.addEventListener("pagehide", releaseHeld);
   // back from the browser's page cache: the record was handed back on leaving, so claim again
   window.addEventListener("pageshow", (event) => { if (event.persisted && state.token) next(); });
@@ -425,6 +574,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("retry").addEventListener("click", next);
   $("toggle-guidelines").addEventListener("click", toggleGuidelines);
   $("close-guidelines").addEventListener("click", toggleGuidelines);
+  $("toggle-recent").addEventListener("click", () => toggleRecent());
+  $("close-recent").addEventListener("click", () => toggleRecent(false));
   $("toggle-help").addEventListener("click", () => toggleHelp());
   $("help").addEventListener("click", () => toggleHelp(false));
   setInterval(refreshStats, STATS_EVERY_MS);

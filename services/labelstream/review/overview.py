@@ -1,0 +1,31 @@
+"""A review lead's overview: the queue by reason and age, who holds what, each reviewer's day and agreement.
+
+Served as ``GET /api/v1/admin/overview`` and printed by ``labelstream review status``
+(which reads Redis directly, so it works while the service is down).
+"""
+
+from __future__ import annotations
+
+from labelstream.review.api_models import AgreementStats, HeldItem, OverviewOut, QueueStats, ReasonStats, ReviewerDay
+from labelstream.review.consolidation import Consolidator
+from labelstream.review.queue import ReviewQueue
+
+
+def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | None = None) -> OverviewOut:
+    """The overview now (agreement as of the last consensus the consolidator knows)."""
+    view = queue.overview(now)
+    agreement = AgreementStats(**consolidator.summary())
+    accuracy = agreement.accuracy_estimate or {}
+    c = view.counts
+    return OverviewOut(
+        queue=QueueStats(waiting=c.waiting, leased=c.leased, consolidating=c.consolidating, unpublished=c.outbox,
+                         answered=c.answered),
+        waiting_by_reason={reason: ReasonStats(**row) for reason, row in view.waiting_by_reason.items()},
+        counted=view.counted,
+        capped=view.capped,
+        held=[HeldItem(**h) for h in view.held],
+        reviewers={name: ReviewerDay(**day, consensus_agreement=agreement.consensus_agreement.get(name),
+                                     accuracy_estimate=accuracy.get(name))
+                   for name, day in view.reviewers.items()},
+        agreement=agreement,
+    )

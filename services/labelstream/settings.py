@@ -281,6 +281,10 @@ class ReviewSettings(_Section):
     port: int = Field(9402, ge=0, le=65535, description="Web page, API, /metrics and probes (0 picks a free port).")
     host: str = Field("0.0.0.0", description="Interface the service listens on.")
     group_id: str = Field("labelstream-review", description="Consumer group of the review topic.")
+    instance_id: str | None = Field(
+        None, description="Static member id of this service in group_id (a restart or a broker restart takes its "
+        "partitions back at once); unique per running service. Unset: the group id, host name and port; '' for none."
+    )
     lease_seconds: float = Field(120.0, ge=5, le=86_400, description="A claimed item returns to the queue after this without a heartbeat.")
     undo_seconds: float = Field(30.0, ge=0, le=3600, description="A reviewer may undo their last answer for this long.")
     correct_seconds: float = Field(

@@ -288,6 +288,8 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         write_figures(f"outage_{outage.kind}", figures)
 
     assert exited is None, f"the labeler exited ({exited}):\n{log[-3000:]}"
+    # the same process throughout: a restart in place (exec) keeps the pid, so its log line is what tells
+    assert common["restarts_in_place"] == 0, log[-3000:]
     assert common["lost"] == 0 and common["duplicated"] == 0 and common["dead_letters"] == 0, ledger.duplicated()
     assert 503 not in health["livez"], health  # waiting out an outage is being alive
     for outage in outages:

@@ -40,9 +40,13 @@ outcomes without routing again. Then, by the kind of failure:
 - the producer fenced or broken: a new one (its ``init_transactions`` aborts
   what the old one left open).
 
-A transactional call stuck past its own timeout (librdkafka issues 5456,
-5511) is caught by the :class:`StallWatchdog`, which restarts the process in
-place; the restart rides out an outage like any cycle does.
+``send_offsets_to_transaction``, which can block past its own timeout for as
+long as the group coordinator is away (librdkafka issues 5456, 5511), runs on a
+helper thread with a bound: past it the producer is abandoned to its stuck call
+and a new one fences it (:mod:`labelstream.labeler.transactions`); the process
+goes on. Any other transactional call stuck past its own timeout is caught by
+the :class:`StallWatchdog`, which restarts the process in place (the last
+resort; none measured since the bound).
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.labeler.trace import TransactionTrace
-from labelstream.labeler.transactions import MessageRejected, TransactionFailed, Transactions
+from labelstream.labeler.transactions import MessageRejected, StuckCalls, TransactionFailed, Transactions
 from labelstream.settings import Settings
 from labelstream.watchdog import StallWatchdog, restart_in_place
 
@@ -68,7 +72,10 @@ log = logging.getLogger("labelstream.labeler.loop")
 
 # How long a transactional call may overstay its own timeout before the watchdog restarts the process.
 STALL_GRACE_SECONDS = 5.0
-# send_offsets_to_transaction's timeout: short, so that a call that ignores it is caught soon.
+# send_offsets_to_transaction's timeout: short, so that a call that ignores it is caught soon. It is also the
+# producer's socket.timeout.ms (librdkafka's default is the transaction timeout minus 0.1 s, 29.9 s here):
+# send_offsets' first request waits for an answer that long whatever the call's timeout (measured: a 10 s call
+# returned after 60.0 s with a 60 s transaction timeout, after 10.0 s with socket.timeout.ms 10000).
 SEND_OFFSETS_TIMEOUT = 10.0
 COMMIT_TIMEOUT = 60.0
 # init_transactions / a retried abort: bounded, so that the loop turns (and /livez stays live) during an outage.
@@ -418,12 +425,15 @@ class TransactionLoop:
                 wait()
             marks.append(time.perf_counter())
             offsets = next_offsets(batch.messages)
-            with self.stall_watchdog.guard("send_offsets_to_transaction", SEND_OFFSETS_TIMEOUT + STALL_GRACE_SECONDS):
-                self.transactions.send_offsets(offsets, self.consumer.consumer_group_metadata(), SEND_OFFSETS_TIMEOUT)
+            # bounded on a helper thread, the loop turning meanwhile: past the bound the producer is abandoned
+            self.transactions.send_offsets(offsets, self.consumer.consumer_group_metadata(), SEND_OFFSETS_TIMEOUT,
+                                           SEND_OFFSETS_TIMEOUT + STALL_GRACE_SECONDS, self.state.turned)
             marks.append(time.perf_counter())
             self._commit_transaction()
         except (RetryLater, TransactionFailed) as failure:
             self._fail(batch, failure, ahead)
+            if isinstance(failure, StuckCalls):  # the last resort: the crash-and-restart the transactions are built for
+                self.stall_watchdog.on_stall(f"{self.transactions.stuck_producers} abandoned producers still stuck: {failure}")
             return
         marks.append(time.perf_counter())
         seconds = marks[-1] - batch.started
@@ -702,6 +712,7 @@ class TransactionLoop:
             **{
                 "transactional.id": f"{labeler.transactional_id}-{self.instance}",
                 "transaction.timeout.ms": labeler.transaction_timeout_ms,
+                "socket.timeout.ms": min(int(SEND_OFFSETS_TIMEOUT * 1000), labeler.transaction_timeout_ms + 100),
                 "linger.ms": 1,
                 # A transaction that starts while the previous one's markers are still being
                 # written gets CONCURRENT_TRANSACTIONS and is retried after retry.backoff.ms:

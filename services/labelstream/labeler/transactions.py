@@ -25,6 +25,21 @@ transaction goes on without it. Messages the broker refuses after the fact
 (e.g. over the topic's ``max.message.bytes``) are kept in
 :meth:`Transactions.take_delivery_failures` for the loop to name the culprit.
 
+``send_offsets_to_transaction`` can block past its timeout for as long as the
+group coordinator is away (librdkafka issue 5456): :meth:`Transactions.send_offsets`
+waits for it at most a bound (:mod:`labelstream.kafka.bounded`); a call that
+overstays *abandons* the producer, stuck call and all, and raises ``transient``:
+the next :meth:`Transactions.ensure_ready` makes a new producer with the same
+transactional id, whose ``init_transactions`` (once the broker answers) fences
+the abandoned one and aborts its transaction, as for a zombie process. The
+process goes on (no restart); an abandoned producer is dropped once its call
+returns, which librdkafka may never do (its coordinator request is retried only
+on a broker's state change: one test run saw it return seconds after the
+broker came back, another not within a minute), so each can cost a thread and
+an idle client for the life of the process. More than ``max_abandoned`` still
+stuck at once fails the batch with :class:`StuckCalls` and the loop restarts
+the process in place (the last resort, which frees them).
+
 A producer that keeps being fenced means another process uses the same
 transactional id: after ``max_fencings`` within ``fencing_window`` seconds
 :class:`DuplicateInstance` ends the process rather than fencing it back.
@@ -42,6 +57,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from labelstream.errors import LabelstreamError
+from labelstream.kafka.bounded import BoundedCaller, CallOverstayed
 
 log = logging.getLogger("labelstream.labeler.transactions")
 
@@ -80,6 +96,10 @@ class TransactionFailed(Exception):
         self.error = error
         self.call = call
         super().__init__(f"{call}: {kind}: {error}")
+
+
+class StuckCalls(TransactionFailed):
+    """Too many abandoned producers still have a call stuck in the client: fail the batch, then restart (the last resort)."""
 
 
 class MessageRejected(Exception):
@@ -139,6 +159,7 @@ class Transactions:
         factory: Callable[[dict[str, Any]], Producer] = Producer,
         max_fencings: int = 3,
         fencing_window: float = 600.0,
+        max_abandoned: int = 8,
     ) -> None:
         self.transactional_id = config.get("transactional.id", "")
         self._config = {**config, "on_delivery": self._on_delivery, "delivery.report.only.error": True}
@@ -152,6 +173,10 @@ class Transactions:
         self.producers_created = 0
         self._fencings: deque[float] = deque()
         self._delivery_failures: list[DeliveryFailure] = []
+        self._caller: BoundedCaller | None = None  # the current producer's send_offsets thread
+        self._abandoned: list[tuple[Producer, BoundedCaller]] = []  # their calls still stuck in the client
+        self.max_abandoned = max_abandoned
+        self.producers_abandoned = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -169,8 +194,10 @@ class Transactions:
         """
         if self._needs_abort:
             self.replace()
+        self._reap_abandoned()
         if self._producer is None:
             self._producer = self._factory(self._config)
+            self._caller = BoundedCaller("send-offsets")
             self._initialized = False
             self.producers_created += 1
         try:
@@ -200,6 +227,9 @@ class Transactions:
                 )
         log.warning("replacing the transactional producer (%s)", failure)
         producer, self._producer = self._producer, None
+        if self._caller is not None:
+            self._caller.close()
+            self._caller = None
         self._initialized = self._needs_abort = self.in_transaction = False
         if producer is not None:
             try:
@@ -210,6 +240,8 @@ class Transactions:
     def close(self, timeout: float = 10.0) -> None:
         if self._producer is not None:
             self._producer.flush(timeout)
+        if self._caller is not None:
+            self._caller.close()
 
     # -- one transaction -----------------------------------------------------------------------
 
@@ -255,8 +287,27 @@ class Transactions:
                     refused[index] = exc
         return refused
 
-    def send_offsets(self, offsets: Sequence[TopicPartition], group_metadata: object, timeout: float) -> None:
-        self._call("send_offsets_to_transaction", lambda p: p.send_offsets_to_transaction(offsets, group_metadata, timeout))
+    def send_offsets(
+        self,
+        offsets: Sequence[TopicPartition],
+        group_metadata: object,
+        timeout: float,
+        limit: float,
+        on_wait: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Add the offsets to the transaction, waiting at most ``limit`` s (``on_wait`` about every second).
+
+        Past ``limit`` the producer is abandoned (see the module docstring) and
+        this raises kind ``transient``: abort (nothing left to abort), back off,
+        redo the batch with a new producer."""
+        try:
+            self._caller.call(self._producer.send_offsets_to_transaction, offsets, group_metadata, timeout,
+                              limit=limit, on_wait=on_wait)
+        except KafkaException as exc:
+            raise self._failure(exc, "send_offsets_to_transaction") from exc
+        except CallOverstayed as exc:
+            failure = TransactionFailed if self._abandon(str(exc)) <= self.max_abandoned else StuckCalls
+            raise failure("transient", None, f"send_offsets_to_transaction stuck ({exc}; librdkafka 5456)") from exc
 
     def commit(self, timeout: float) -> None:
         """Commit. A retriable failure (a timeout: the outcome is not known yet) raises kind ``retry_commit``:
@@ -287,6 +338,12 @@ class Transactions:
                 log.warning("abort_transaction: %s; the producer will be replaced", failure)
                 self._needs_abort = True
 
+    @property
+    def stuck_producers(self) -> int:
+        """Abandoned producers whose stuck call has not returned yet."""
+        self._reap_abandoned()
+        return len(self._abandoned)
+
     def take_delivery_failures(self) -> list[DeliveryFailure]:
         failures, self._delivery_failures = self._delivery_failures, []
         return failures
@@ -302,6 +359,26 @@ class Transactions:
             return False
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _abandon(self, why: str) -> int:
+        """Leave this producer to its stuck call (the next :meth:`ensure_ready` makes a new one that fences it);
+        how many abandoned producers are still stuck."""
+        producer, caller = self._producer, self._caller
+        self._producer = self._caller = None
+        self._initialized = self._needs_abort = self.in_transaction = False
+        self.producers_abandoned += 1
+        try:
+            producer.purge(in_queue=True, in_flight=False, blocking=False)  # its queued outputs never go out
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("purging the abandoned producer: %s", exc)
+        self._abandoned.append((producer, caller))
+        log.warning("abandoned the transactional producer: %s; a new one will fence it", why)
+        return self.stuck_producers
+
+    def _reap_abandoned(self) -> None:
+        """Drop the abandoned producers whose stuck call has returned (fenced, or timed out at last)."""
+        if self._abandoned:
+            self._abandoned = [(producer, caller) for producer, caller in self._abandoned if not caller.finished()]
 
     def _call(self, name: str, call: Callable[[Producer], None]) -> None:
         try:

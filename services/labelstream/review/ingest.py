@@ -10,16 +10,29 @@ its answered item instead (:meth:`ReviewQueue.reopen`, idempotent too). A reques
 validation goes to the dead-letter topic (``invalid_review_request``) and does
 not stall its partition. While Redis is down the batch waits and nothing is
 committed.
+
+The consumer is a *static* group member (``group.instance.id``, from
+``review.instance_id`` or the group id, host name and port): after a restart of
+the service or of the broker it takes its partitions back at once instead of
+waiting for its old member's session to expire. A fatal consumer error (a
+static member fenced: its session expired during an outage, librdkafka 3437,
+or another service runs with the same id) makes a new consumer that joins again;
+fenced ``FENCINGS_BEFORE_DYNAMIC`` times within ``FENCING_WINDOW`` seconds, the
+id is taken to be shared and the service goes on as a dynamic member (a
+warning names the fix) rather than fence the other one back and forth. A
+duplicate is harmless either way: the queue ignores ids it holds.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
+from collections import deque
 
 import redis
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pydantic import ValidationError
 
 from labelstream.core.schemas import DeadLetter
@@ -31,6 +44,17 @@ from labelstream.settings import Settings
 log = logging.getLogger("labelstream.review.ingest")
 
 SERVICE = "review"
+FENCINGS_BEFORE_DYNAMIC = 3
+FENCING_WINDOW = 600.0
+
+
+def static_instance_id(settings: Settings) -> str | None:
+    """``review.instance_id``, else ``<group id>-<host name>-<port>`` (one service per host and port); ``None``
+    for dynamic membership (``review.instance_id`` set to ``''``, or port 0: not known before the start)."""
+    review = settings.review
+    if review.instance_id is not None:
+        return review.instance_id or None
+    return f"{review.group_id}-{socket.gethostname()}-{review.port}" if review.port else None
 
 
 class ReviewIngest:
@@ -41,7 +65,10 @@ class ReviewIngest:
     def __init__(self, settings: Settings, queue: ReviewQueue) -> None:
         self.settings = settings
         self.queue = queue
-        self.consumer = Consumer(consumer_config(settings.kafka, settings.review.group_id))
+        self.instance_id = static_instance_id(settings)
+        self._fencings: deque[float] = deque()
+        self.rejoins = 0
+        self.consumer = self._new_consumer()
         self.dlq = Producer(producer_config(settings.kafka, **{"linger.ms": 5}))
         self.enqueued = 0
         self.invalid = 0
@@ -62,10 +89,14 @@ class ReviewIngest:
         self.heartbeat = time.monotonic()
         messages = []
         for message in self.consumer.consume(self.BATCH, timeout):
-            if message.error() is None:
+            error = message.error()
+            if error is None:
                 messages.append(message)
+            elif error.fatal() or error.code() == KafkaError._FATAL:
+                self._rejoin(error)
+                return 0  # what was read is not committed: the new consumer reads it again
             else:
-                self.last_error = f"kafka: {message.error()}"
+                self.last_error = f"kafka: {error}"
         if not messages:
             return 0
         items = [item for item in (self._prepare(message) for message in messages) if item is not None]
@@ -77,6 +108,31 @@ class ReviewIngest:
         self._commit(messages)
         self.last_error = ""
         return len(messages)
+
+    def _new_consumer(self) -> Consumer:
+        static = {"group.instance.id": self.instance_id} if self.instance_id else {}
+        return Consumer(consumer_config(self.settings.kafka, self.settings.review.group_id, **static))
+
+    def _rejoin(self, error: KafkaError) -> None:
+        """A new consumer after a fatal one (see the module docstring); dynamic after repeated fencings."""
+        self.last_error = f"kafka: {error}"
+        self.rejoins += 1
+        now = time.monotonic()
+        self._fencings.append(now)
+        while self._fencings and now - self._fencings[0] > FENCING_WINDOW:
+            self._fencings.popleft()
+        if self.instance_id and len(self._fencings) >= FENCINGS_BEFORE_DYNAMIC:
+            log.warning("fenced %d times in %.0f s: another review service seems to run with instance id %r; going on "
+                        "as a dynamic member (give each review service its own review.instance_id)",
+                        len(self._fencings), FENCING_WINDOW, self.instance_id)
+            self.instance_id = None
+        log.warning("fatal consumer error, joining the group again with a new consumer: %s", error)
+        try:
+            self.consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("closing the failed consumer: %s", exc)
+        self.consumer = self._new_consumer()
+        self.consumer.subscribe([self.settings.topics.review])
 
     def _prepare(self, message: Message) -> QueueItem | None:
         review = self.settings.review

@@ -21,7 +21,19 @@ import httpx
 import orjson
 import pytest
 from confluent_kafka import Producer
-from review_support import LABELS, client, corrections, new_token, review_sections, start_review, url, wait_for
+from review_support import (
+    LABELS,
+    client,
+    corrections,
+    new_token,
+    publish_requests,
+    request,
+    review_sections,
+    start_review,
+    url,
+    wait_enqueued,
+    wait_for,
+)
 
 from labelstream.kafka.config import producer_config
 from labelstream.processes import service, stop_all
@@ -260,3 +272,81 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
     assert len({c["answer_id"] for c in mine}) == len(mine)
     assert version_after > version_before
     assert (SCREENSHOTS / "review-page.png").stat().st_size > 20_000
+
+
+def test_the_lead_view_shows_the_overview_and_requeues_a_held_record(settings_factory, chromium, tmp_path):
+    """The review service alone (requests put on the review topic): what the API says is what the lead reads."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    lead, ana = new_token(settings, "lead", "admin"), new_token(settings, "ana")
+    try:
+        publish_requests(settings, [request("cold1", 0.9, reason="cold_start"), request("cold2", 0.8, reason="cold_start"),
+                                    request("cold3", 0.7, reason="cold_start"), request("audit1", 0.5, reason="audit"),
+                                    request("audit2", 0.4, reason="audit"), request("unsure1", 0.3)])
+        with client(review, ana) as as_ana, client(review, lead) as as_lead, client(review, None) as anonymous:
+            wait_enqueued(as_lead, 6)
+            first = as_ana.post("/api/v1/claim").json()["item"]
+            assert (first["id"], first["reason"], first["reason_title"]) == ("cold1", "cold_start", "calibrating")
+            assert as_ana.post("/api/v1/answer", json={"id": "cold1", "lease": first["lease"], "label": "dog"}).status_code == 200
+            holding = as_ana.post("/api/v1/claim").json()["item"]  # cold2, held by ana
+            held = holding["id"]
+            assert anonymous.get("/api/v1/admin/overview").status_code == 401
+            assert as_ana.get("/api/v1/admin/overview").status_code == 403
+            view = as_lead.get("/api/v1/admin/overview").json()
+
+            page = chromium.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{url(review)}/admin#token={lead}")
+            page.locator("#board").wait_for(state="visible", timeout=30_000)
+            assert "#token" not in page.url
+
+            def cells(selector: str) -> list[str]:
+                return [c.strip() for c in page.locator(f"{selector} td").all_inner_texts()]
+
+            for reason, row in view["waiting_by_reason"].items():
+                assert cells(f"#reasons tr[data-reason='{reason}']")[:4] == [
+                    row["title"], str(row["waiting"]), str(row["skipped"]), str(row["with_notes"])]
+            assert cells("#reasons tr[data-reason='cold_start']")[:2] == ["calibrating", "1"]
+            assert "No threshold is proven yet" in page.locator("#reasons tr[data-reason='cold_start'] td").first.get_attribute("title")
+            assert page.locator("#q-waiting").inner_text() == str(view["queue"]["waiting"]) == "4"
+            assert page.locator("#q-leased").inner_text() == "1"
+            day = view["reviewers"]["ana"]
+            assert cells("#people tr[data-reviewer='ana']") == [
+                "ana", "1", "0", f"{day['seconds_per_answer']:.1f}", "–", "–", held]
+            assert cells(f"#held tr[data-id='{held}']")[:2] == [held, "ana"]
+            page.locator("details summary").click()  # what the reasons mean, without hovering (a phone)
+            assert "calibrating (cold_start)" in page.locator("#reasons-legend").inner_text()
+            page.screenshot(path=str(SCREENSHOTS / "admin-page.png"))
+            page.set_viewport_size({"width": 420, "height": 860})
+            page.wait_for_timeout(200)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 420
+            page.screenshot(path=str(SCREENSHOTS / "admin-page-narrow.png"), full_page=True)
+            page.set_viewport_size({"width": 1366, "height": 768})
+
+            page.locator(f"#held tr[data-id='{held}'] button.requeue").click()  # the lead takes it back from ana
+            page.wait_for_function("() => document.getElementById('status').textContent.includes('waiting again')")
+            page.locator(f"#held tr[data-id='{held}']").wait_for(state="detached")
+            after = as_lead.get("/api/v1/admin/overview").json()
+            assert after["held"] == [] and after["waiting_by_reason"]["cold_start"]["waiting"] == 2
+            page.wait_for_function("() => document.getElementById('q-waiting').textContent === '5'")
+            assert as_ana.post("/api/v1/answer", json={"id": held, "lease": holding["lease"], "label": "cat"}).status_code == 409
+
+            # a reviewer's token: refused on the page, and no link to it on the review page; the lead has the link
+            refused = chromium.new_page(viewport={"width": 1366, "height": 768})
+            refused.goto(f"{url(review)}/admin#token={ana}")
+            refused.locator("#refused").wait_for(state="visible", timeout=30_000)
+            assert "ana has the reviewer role" in refused.locator("#refused-detail").inner_text()
+            assert refused.locator("#board").is_hidden()
+            refused.screenshot(path=str(SCREENSHOTS / "admin-page-refused.png"))
+            refused.goto(f"{url(review)}/#token={ana}")  # the review page: the next record is a cold-start one
+            refused.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            assert refused.locator("#reason").inner_text() == "calibrating"
+            assert "No threshold is proven yet for this class" in refused.locator("#reason").get_attribute("title")
+            assert refused.locator("#admin-link").is_hidden()
+            refused.keyboard.press("?")
+            assert "Why this record is here: calibrating — No threshold is proven yet" in refused.locator("#help-reason").inner_text()
+            refused.screenshot(path=str(SCREENSHOTS / "review-page-calibrating.png"))
+            page.goto(f"{url(review)}/")  # the lead on the review page (same token, kept by the browser)
+            page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            assert page.locator("#admin-link").is_visible()
+    finally:
+        review.stop(20)

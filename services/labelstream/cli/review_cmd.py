@@ -155,7 +155,7 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         note = f" (the first {view.counted})" if view.capped else ""
         by_reason = Table("reason", "waiting", "skipped", "noted", "oldest", title=f"waiting by reason{note}")
         for reason, row in sorted(view.waiting_by_reason.items(), key=lambda kv: -kv[1].waiting):
-            by_reason.add_row(reason.replace("_", " "), row.waiting, row.skipped, row.with_notes,
+            by_reason.add_row(row.title or reason, row.waiting, row.skipped, row.with_notes,
                               human_duration(int(row.oldest_seconds * 1000)))
         by_reason.print()
     if view.reviewers:

@@ -63,6 +63,7 @@ from labelstream.review.labelset import LabelSet
 from labelstream.review.metrics import ReviewMetrics
 from labelstream.review.overview import lead_overview
 from labelstream.review.queue import LeaseConflict, ReviewQueue
+from labelstream.review.reasons import describe
 from labelstream.settings import Settings
 
 Probe = Callable[[], tuple[bool, dict[str, Any]]]
@@ -141,6 +142,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
 
     def item_out(item: LeasedItem) -> Item:
         request = item.request
+        reason_title, reason_help = describe(request.get("reason", ""))
         return Item(
             id=item.id,
             lease=item.lease,
@@ -150,6 +152,8 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             proposed_label=request.get("proposed_label"),
             probabilities=request.get("probabilities", {}),
             reason=request.get("reason", ""),
+            reason_title=reason_title,
+            reason_help=reason_help,
             priority=request.get("priority", 0.0),
             model_version=request.get("model_version"),
             requested_at=request.get("timestamp"),
@@ -329,6 +333,11 @@ def _add_service_routes(app: FastAPI, ctx: ReviewContext) -> None:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-cache"})
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_page() -> FileResponse:
+        # The lead's view: the HTML holds no data; it reads /api/v1/admin/overview with an admin token (403 otherwise).
+        return FileResponse(str(STATIC / "admin.html"), headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 

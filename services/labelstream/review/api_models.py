@@ -58,6 +58,8 @@ class Item(BaseModel):
     proposed_label: str | None
     probabilities: dict[str, float]
     reason: str = Field(description="Why it is here: uncertain, audit, cold_start, drift, disagreement, relabel.")
+    reason_title: str = Field("", description="The reason in a reviewer's words (cold_start: 'calibrating').")
+    reason_help: str = Field("", description="What the reason means, in a sentence.")
     priority: float
     model_version: int | None = None
     requested_at: float | None = None
@@ -195,6 +197,8 @@ class ReasonStats(BaseModel):
     skipped: int = Field(description="Of them, skipped by someone at least once.")
     with_notes: int = Field(description="Of them, skipped with a note (someone was not sure).")
     oldest_seconds: float = Field(description="Age of the oldest one, since the labeler asked for a review.")
+    title: str = Field("", description="The reason in a reviewer's words (cold_start: 'calibrating').")
+    help: str = Field("", description="What the reason means, in a sentence.")
 
 
 class HeldItem(BaseModel):

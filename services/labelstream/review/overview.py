@@ -9,6 +9,7 @@ from __future__ import annotations
 from labelstream.review.api_models import AgreementStats, HeldItem, OverviewOut, QueueStats, ReasonStats, ReviewerDay
 from labelstream.review.consolidation import Consolidator
 from labelstream.review.queue import ReviewQueue
+from labelstream.review.reasons import describe
 
 
 def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | None = None) -> OverviewOut:
@@ -20,7 +21,8 @@ def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | N
     return OverviewOut(
         queue=QueueStats(waiting=c.waiting, leased=c.leased, consolidating=c.consolidating, unpublished=c.outbox,
                          answered=c.answered),
-        waiting_by_reason={reason: ReasonStats(**row) for reason, row in view.waiting_by_reason.items()},
+        waiting_by_reason={reason: ReasonStats(**row, title=describe(reason)[0], help=describe(reason)[1])
+                           for reason, row in view.waiting_by_reason.items()},
         counted=view.counted,
         capped=view.capped,
         held=[HeldItem(**h) for h in view.held],

@@ -155,7 +155,7 @@ class TerminalReviewer:
         elif key == "v" and item is not None:
             self._show(render_record(item))
         elif key == "?":
-            self._show(render_help())
+            self._show(render_help(None if item is None else item.reason))
         # any other key: nothing
 
     # -- the actions -----------------------------------------------------------------------------------

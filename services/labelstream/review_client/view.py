@@ -43,6 +43,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from labelstream.review.reasons import describe
 from labelstream.review_client.client import ReviewItem
 
 HOTKEYS = "1-9 label · / find · s skip · u undo · n note · g guide · ? keys · q quit"
@@ -95,13 +96,22 @@ def render(screen: Screen, size: ConsoleDimensions) -> RenderableType:
     return Group(*parts)
 
 
-def render_help() -> RenderableType:
+def render_help(reason: str | None = None) -> RenderableType:
+    """The keys, and why the record on screen is in review (its reason in a reviewer's words)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
     for key, meaning in HELP:
         table.add_row(key, meaning)
-    return Group(Text("Keys", style="bold"), Text(""), table)
+    parts: list[RenderableType] = [Text("Keys", style="bold"), Text(""), table]
+    if reason is not None:
+        parts += [Text(""), _why(reason)]
+    return Group(*parts)
+
+
+def _why(reason: str) -> Text:
+    title, explained = describe(reason)
+    return Text.assemble(("Why this record is here: ", "dim"), (title, "bold"), f" — {explained}" if explained else "")
 
 
 def render_recent(rows: list[Mapping[str, Any]], now: float) -> RenderableType:
@@ -134,6 +144,7 @@ def render_record(item: ReviewItem) -> RenderableType:
     parts: list[RenderableType] = [Text(f"record {item.id}", style="bold"), table]
     if item.record.get("text"):
         parts += [Text(""), Text(str(item.record["text"]))]
+    parts += [Text(""), _why(item.reason)]
     return Group(*parts)
 
 
@@ -203,7 +214,7 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     if not parts:
         parts.append(Text("(no features)", style="dim"))
     parts = notes + parts
-    subtitle = [(item.reason or "review").replace("_", " "), f"priority {item.priority:.3g}"]
+    subtitle = [describe(item.reason)[0], f"priority {item.priority:.3g}"]  # cold_start reads "calibrating" (? explains)
     if item.overlap:
         subtitle.append("overlap")
     return Panel(

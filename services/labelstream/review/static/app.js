@@ -94,6 +94,7 @@ function signOut(message) {
   state.item = null;
   stopTimers();
   $("reviewer").textContent = "";
+  $("admin-link").hidden = true;
   $("login-error").textContent = message || "";
   show("login");
   $("token-input").focus();
@@ -105,6 +106,7 @@ async function signIn(token) {
     const me = await api("GET", "me");
     localStorage.setItem(TOKEN_KEY, token);
     $("reviewer").textContent = me.reviewer;
+    $("admin-link").hidden = me.role !== "admin";  // the lead's view, for admins only (the API refuses the others)
     $("login-error").textContent = "";
     const [labels, guidelines] = await Promise.all([api("GET", "labels"), api("GET", "guidelines")]);
     state.labels = labels.labels;
@@ -163,9 +165,13 @@ function showItem(item) {
 function renderRecord(item) {
   const record = item.record || {};
   $("record-title").textContent = item.id;
-  const reason = $("reason");
-  reason.textContent = (item.reason || "").replace("_", " ");
+  const reason = $("reason");  // in a reviewer's words (cold_start reads "calibrating"); the explanation on hover and in ?
+  reason.textContent = item.reason_title || (item.reason || "").replace("_", " ");
+  reason.title = item.reason_help || "";
   reason.className = `badge reason-${item.reason}`;
+  $("help-reason").hidden = !item.reason_help;
+  $("help-reason-title").textContent = reason.textContent;
+  $("help-reason-text").textContent = item.reason_help || "";
   $("overlap").hidden = !item.overlap;
   const meta = [];
   if (item.requested_at) meta.push(`requested ${ago(item.requested_at)}`);

@@ -1,0 +1,240 @@
+// labelstream lead view: GET /api/v1/admin/overview drawn as tables, refreshed every few seconds; requeue a held record.
+// The HTML carries no data: everything comes from the API with the admin's token (401 without one, 403 for a reviewer).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "labelstream.review.token";  // the review page's: an admin signed in there is signed in here
+const REFRESH_MS = 4000;
+
+const state = { token: null, timer: null, updatedAt: 0, busy: false };
+
+class ApiError extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: { Authorization: `Bearer ${state.token}` } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(`api/v1/${path}`, init);  // relative: works behind a proxy at a sub-path
+  } catch (err) {
+    throw new ApiError(0, "the review service does not answer; retrying");
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.detail || response.statusText);
+  return data;
+}
+
+let statusTimer = null;
+function say(text, kind = "info", ms = 3000) {
+  const el = $("status");
+  el.textContent = text;
+  el.className = `status show ${kind === "warn" ? "warn" : ""}`;
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => { el.className = "status"; }, ms);
+}
+
+function show(section) {
+  for (const id of ["login", "refused", "board"]) $(id).hidden = id !== section;
+  document.querySelector(".counters").hidden = section !== "board";
+  $("updated").hidden = section !== "board";
+}
+
+function signOut(message) {
+  localStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  clearInterval(state.timer);
+  $("reviewer").textContent = "";
+  $("login-error").textContent = message || "";
+  show("login");
+  $("token-input").focus();
+}
+
+async function signIn(token) {
+  state.token = token;
+  let me;
+  try {
+    me = await api("GET", "me");
+  } catch (err) {
+    if (err.status === 401) signOut(err.message); else say(err.message, "warn");
+    return;
+  }
+  localStorage.setItem(TOKEN_KEY, token);
+  $("reviewer").textContent = me.reviewer;
+  if (me.role !== "admin") {
+    refuse(`${me.reviewer} has the reviewer role: the lead view needs an admin token.`);
+    return;
+  }
+  await refresh();
+  clearInterval(state.timer);
+  state.timer = setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+}
+
+function refuse(detail) {
+  clearInterval(state.timer);
+  $("refused-detail").textContent = detail;
+  show("refused");
+}
+
+// -- the overview -----------------------------------------------------------------------------------------------
+
+async function refresh() {
+  let view;
+  try {
+    view = await api("GET", "admin/overview");
+  } catch (err) {
+    if (err.status === 401) signOut(err.message);
+    else if (err.status === 403) refuse(err.message);
+    else $("updated").textContent = `not updated: ${err.message}`;
+    return;
+  }
+  state.updatedAt = Date.now();
+  show("board");
+  render(view);
+  $("updated").textContent = `updated ${new Date(state.updatedAt).toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
+}
+
+function render(view) {
+  const q = view.queue;
+  for (const key of ["waiting", "leased", "consolidating", "unpublished"]) $(`q-${key}`).textContent = String(q[key]);
+  renderReasons(view);
+  renderAgreement(view.agreement);
+  renderPeople(view.reviewers);
+  renderHeld(view.held);
+}
+
+function cell(text, className, title) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  if (title) td.title = title;
+  return td;
+}
+
+function emptyRow(body, columns, text) {
+  const tr = document.createElement("tr");
+  const td = cell(text, "muted empty-row");
+  td.colSpan = columns;
+  tr.append(td);
+  body.append(tr);
+}
+
+function renderReasons(view) {
+  const body = $("reasons");
+  body.replaceChildren();
+  const rows = Object.entries(view.waiting_by_reason).sort((a, b) => b[1].waiting - a[1].waiting);
+  if (!rows.length) emptyRow(body, 5, "Nothing is waiting.");
+  for (const [reason, row] of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.reason = reason;
+    const name = cell(row.title || reason, "reason-name", row.help ? `${row.help} (reason: ${reason})` : reason);
+    tr.append(name, cell(String(row.waiting), "num"), cell(String(row.skipped), "num"), cell(String(row.with_notes), "num"),
+      cell(duration(row.oldest_seconds), "num"));
+    body.append(tr);
+  }
+  $("reasons-note").textContent = view.capped
+    ? `By reason: the ${view.counted} best-ranked waiting records (of ${view.queue.waiting}).` : "";
+  const legend = $("reasons-legend");
+  legend.replaceChildren();
+  for (const [reason, row] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = `${row.title || reason} (${reason})`;
+    const dd = document.createElement("dd");
+    dd.textContent = row.help || "";
+    legend.append(dt, dd);
+  }
+  legend.parentElement.hidden = !rows.length;
+}
+
+function renderAgreement(a) {
+  $("kappa").textContent = fixed(a.kappa);
+  $("alpha").textContent = fixed(a.alpha);
+  $("consolidation").textContent = a.consolidation.replace("_", "-");
+  $("agreement-note").textContent = a.kappa == null && a.alpha == null
+    ? "No overlap records answered yet (review.overlap_share sends a share of records to several reviewers)."
+    : "1 = the reviewers always agree, 0 = no more often than chance.";
+}
+
+function renderPeople(reviewers) {
+  const body = $("people");
+  body.replaceChildren();
+  const names = Object.keys(reviewers);
+  if (!names.length) emptyRow(body, 7, "Nobody has answered, skipped or claimed a record today.");
+  for (const name of names) {
+    const day = reviewers[name];
+    const tr = document.createElement("tr");
+    tr.dataset.reviewer = name;
+    const spa = day.seconds_per_answer;
+    tr.append(cell(name, "name"), cell(String(day.answered_today), "num"), cell(String(day.skipped_today), "num"),
+      cell(spa == null ? "–" : spa < 10 ? spa.toFixed(1) : String(Math.round(spa)), "num"),
+      cell(pct(day.consensus_agreement), "num"), cell(pct(day.accuracy_estimate), "num"),
+      cell(day.holding || "–", "mono id"));
+    body.append(tr);
+  }
+}
+
+function renderHeld(held) {
+  const body = $("held");
+  body.replaceChildren();
+  if (!held.length) emptyRow(body, 4, "No record is held.");
+  for (const h of held.slice().sort((a, b) => b.held_seconds - a.held_seconds)) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = h.id;
+    const action = document.createElement("td");
+    action.className = "action";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "requeue";
+    button.textContent = "Requeue";
+    button.title = `Take ${h.id} back from ${h.reviewer} into the queue now`;
+    button.addEventListener("click", () => requeue(h.id, h.reviewer));
+    action.append(button);
+    tr.append(cell(h.id, "mono id"), cell(h.reviewer), cell(duration(h.held_seconds), "num"), action);
+    body.append(tr);
+  }
+}
+
+async function requeue(id, reviewer) {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    const result = await api("POST", "admin/requeue", { ids: [id] });
+    say(result.requeued ? `${id}: taken back from ${reviewer}, waiting again` : `${id}: no longer held (answered or returned)`);
+  } catch (err) {
+    if (err.status === 401) signOut(err.message); else say(`${id}: ${err.message}`, "warn");
+  } finally {
+    state.busy = false;
+    refresh();
+  }
+}
+
+// -- formatting -------------------------------------------------------------------------------------------------
+
+function fixed(x) { return x == null ? "–" : x.toFixed(2); }
+function pct(x) { return x == null ? "–" : `${Math.round(x * 100)} %`; }
+function duration(s) {
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
+function tokenFromLocation() {
+  const match = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
+  if (!match) return null;
+  history.replaceState(null, "", location.pathname + location.search);  // keep the token out of history
+  return decodeURIComponent(match[1]);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token-input").value.trim()); });
+  $("sign-out").addEventListener("click", () => signOut("signed out"));
+  $("refused-sign-out").addEventListener("click", () => signOut(""));
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && state.token && !$("board").hidden) refresh(); });
+  const token = tokenFromLocation() || localStorage.getItem(TOKEN_KEY);
+  if (token) signIn(token); else signOut();
+});

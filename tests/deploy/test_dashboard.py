@@ -71,7 +71,7 @@ def test_dashboard_covers_the_issue_and_uses_the_provisioned_datasource():
         "labelstream_review_queue_items", "labelstream_review_answers_total", "labelstream_review_answer_seconds_bucket",
         "labelstream_reviewer_seconds_per_answer", "labelstream_review_agreement_kappa", "labelstream_review_agreement_alpha",
         "labelstream_reviewer_consensus_agreement_ratio", "labelstream_reviewer_accuracy_estimate",
-        "labelstream_review_consolidated_total",
+        "labelstream_review_consolidated_total", "labelstream_policy_paused",
     }
     assert wanted <= used, wanted - used
 

@@ -2,13 +2,14 @@
 
 The wire value stays the policy's (``ReviewRequest.reason``: ``cold_start``, ``audit``, ...); only what people read
 changes. ``cold_start`` was shown as "cold start", which reads as "the model is new" while model v3 proposes a label
-with 90 %: it means no threshold is proven yet *for this class*, so every record of it is reviewed — "calibrating".
+with 90 %: it means no threshold is proven yet *for this class* (or the contract's pause holds it back), so every
+record of it is reviewed — "calibrating".
 "audit" reads as an audit of the reviewer; it is a random spot check of a label the model would have given alone.
 "drift" and "disagreement" are an ops word and an ambiguous one (reviewers disagreeing?). Imports nothing, so the
 terminal reviewer uses it without the web stack.
 
->>> describe("cold_start")
-('calibrating', 'No threshold is proven yet for this class, so every record of it is reviewed: your answers are the evidence that lets the model label it alone.')
+>>> describe("cold_start")[0]
+'calibrating'
 >>> describe("something_new")
 ('something new', '')
 """
@@ -27,8 +28,8 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "cold_start": (
         "calibrating",
-        "No threshold is proven yet for this class, so every record of it is reviewed: your answers are the evidence "
-        "that lets the model label it alone.",
+        "No threshold is proven yet for this class (or it is paused while recent answers contradict it), so every "
+        "record of it is reviewed: your answers are the evidence that lets the model label it alone.",
     ),
     "drift": (
         "data changed",

@@ -2,41 +2,11 @@
 // The HTML carries no data: everything comes from the API with the admin's token (401 without one, 403 for a reviewer).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "labelstream.review.token";  // the review page's: an admin signed in there is signed in here
 const REFRESH_MS = 4000;
 
 const state = { token: null, timer: null, updatedAt: 0, busy: false };
 
-class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
-
-async function api(method, path, body) {
-  const init = { method, headers: { Authorization: `Bearer ${state.token}` } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(`api/v1/${path}`, init);  // relative: works behind a proxy at a sub-path
-  } catch (err) {
-    throw new ApiError(0, "the review service does not answer; retrying");
-  }
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data.detail || response.statusText);
-  return data;
-}
-
-let statusTimer = null;
-function say(text, kind = "info", ms = 3000) {
-  const el = $("status");
-  el.textContent = text;
-  el.className = `status show ${kind === "warn" ? "warn" : ""}`;
-  clearTimeout(statusTimer);
-  statusTimer = setTimeout(() => { el.className = "status"; }, ms);
-}
+function api(method, path, body) { return callApi(state.token, method, path, body); }
 
 function show(section) {
   for (const id of ["login", "refused", "board"]) $(id).hidden = id !== section;
@@ -221,13 +191,6 @@ function duration(s) {
   if (s < 5400) return `${Math.round(s / 60)} min`;
   if (s < 172800) return `${Math.round(s / 3600)} h`;
   return `${Math.round(s / 86400)} days`;
-}
-
-function tokenFromLocation() {
-  const match = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-  if (!match) return null;
-  history.replaceState(null, "", location.pathname + location.search);  // keep the token out of history
-  return decodeURIComponent(match[1]);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,8 +1,6 @@
 // labelstream review page: one record at a time, keyboard first. Talks to /api/v1 with the reviewer's token.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "labelstream.review.token";
 const EMPTY_RETRY_MS = 4000;
 const STATS_EVERY_MS = 10000;
 // A page left open keeps its record only while someone is there: after this long without a key or a click the
@@ -26,50 +24,16 @@ const state = {
 
 // -- talking to the API -------------------------------------------------------------------------
 
-class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
-
 async function api(method, path, body) {
-  const init = { method, headers: { Authorization: `Bearer ${state.token}` } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
   try {
-    response = await fetch(`api/v1/${path}`, init);  // relative: the page also works behind a proxy at a sub-path
+    return await callApi(state.token, method, path, body);
   } catch (err) {
-    throw new ApiError(0, "the review service does not answer; retrying");
+    if (err.status === 401) signOut(err.message || "sign in again");
+    throw err;
   }
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    if (response.status === 401) signOut(data.detail || "sign in again");
-    throw new ApiError(response.status, data.detail || response.statusText);
-  }
-  return data;
-}
-
-// -- status line ----------------------------------------------------------------------------------
-
-let statusTimer = null;
-function say(text, kind = "info", ms = 2600) {
-  const el = $("status");
-  el.textContent = text;
-  el.className = `status show ${kind === "warn" ? "warn" : ""}`;
-  clearTimeout(statusTimer);
-  statusTimer = setTimeout(() => { el.className = "status"; }, ms);
 }
 
 // -- sign in / out -----------------------------------------------------------------------------------
-
-function tokenFromLocation() {
-  const match = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-  if (!match) return null;
-  history.replaceState(null, "", location.pathname + location.search);  // keep the token out of history
-  return decodeURIComponent(match[1]);
-}
 
 function show(section) {
   for (const id of ["login", "empty", "workspace"]) $(id).hidden = id !== section;

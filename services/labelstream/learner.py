@@ -355,7 +355,7 @@ class Learner:
         calibrator = getattr(self.engine.policy, "calibrator", None)
         if self.version_check is None or calibrator is None:
             return
-        if self.version_check.changed(self.engine.model, calibrator.thresholds()):
+        if self.version_check.changed(self.engine.model, calibrator.thresholds(), getattr(self.engine.policy, "generation", None)):
             region, share = self.version_check.last
             self.engine.policy.on_drift("version_change")
             self.metrics.record_drift("version_change")

@@ -184,12 +184,13 @@ class PolicySettings(_Section):
         "the agreement bar to match: half the error goes to that bound (docs/contract.md, Noisy reviewers).",
     )
     version_change_reset: float | None = Field(
-        None,
+        0.02,
         gt=0,
         le=1,
         description="Open a new calibration generation when a new model version labels more than this share of the "
-        "recent would-be auto-labels differently from its predecessor (label-free; None: off). The learner checks at "
-        "publish time on the records it learned (docs/contract.md).",
+        "recent would-be auto-labels differently from its predecessor, or from the version in force when the "
+        "generation opened (label-free; None: off). The learner checks at publish time on the records it learned "
+        "(docs/contract.md).",
     )
     pause_alpha: float | None = Field(
         0.01,

@@ -6,7 +6,7 @@ import doctest
 
 import labelstream.core.calibration_versions as versions_module
 from labelstream.core.calibration import PrecisionCalibrator
-from labelstream.core.calibration_versions import version_disagreement
+from labelstream.core.calibration_versions import VersionChangeCheck, version_disagreement
 from labelstream.core.policy.base import Prediction
 from labelstream.core.policy.contract import ContractPolicy, is_evidence_detector
 from labelstream.core.strategies import Split
@@ -33,3 +33,36 @@ def test_a_version_change_opens_a_generation():
 
 def test_doctests():
     assert doctest.testmod(versions_module).failed == 0
+
+
+class _Boundary:
+    """A stand-in model: class "a" above ``cut``, sure of it (a model that moves a little at every version)."""
+
+    def __init__(self, cut: float) -> None:
+        self.cut = cut
+
+    def predict_many(self, xs):
+        return [p("a", 0.99) if x["x"] > self.cut else p("b", 0.99) for x in xs]
+
+
+def test_small_steps_add_up_against_the_generation_s_first_version():
+    """Each version relabels 1 % of the auto region (under a 2 % bar); after three the versions that proved the
+    thresholds are 3 % away: the check fires with the generation, and never without it (predecessors only)."""
+    fired = {}
+    for generation in (None, 0):
+        check = VersionChangeCheck(bar=0.02)
+        for i in range(100):
+            check.observe({"x": i + 0.5})
+        fired[generation] = [check.changed(_Boundary(cut), {"a": 0.9, "b": 0.9}, generation) for cut in range(5)]
+    assert fired[None] == [False] * 5
+    assert fired[0] == [False, False, False, True, True]
+
+
+def test_a_new_generation_moves_the_reference():
+    check = VersionChangeCheck(bar=0.02)
+    for i in range(100):
+        check.observe({"x": i + 0.5})
+    assert [check.changed(_Boundary(cut), {"a": 0.9}, 0) for cut in range(4)] == [False, False, False, True]
+    # The reset opened generation 1 while version 3 was in force: later versions are compared with it, not
+    # with version 0 (4 is 1 of its 97 auto-labels away, 5 is 2 of 97: over the bar).
+    assert [check.changed(_Boundary(cut), {"a": 0.9}, 1) for cut in (4, 5)] == [False, True]

@@ -77,19 +77,34 @@ class VersionChangeCheck:
         self.bar = bar
         self._recent: deque[dict[str, float]] = deque(maxlen=window)
         self._previous: Any = None
+        self._reference: Any = None  # the version in force when the calibration's generation opened
+        self._generation: int | None = None
         self.last: tuple[int, float] = (0, 0.0)  # the latest comparison: region size, share relabeled
 
     def observe(self, x: Mapping[str, float]) -> None:
         """A recent record's model input."""
         self._recent.append(dict(x))
 
-    def changed(self, model: _Predicts, thresholds: Mapping[str, float | None]) -> bool:
+    def changed(self, model: _Predicts, thresholds: Mapping[str, float | None], generation: int | None = None) -> bool:
         """Whether ``model`` (the new version) relabels more than ``bar`` of the recent auto region; it becomes
-        the version the next one is compared with. ``False`` while no class has a threshold."""
+        the version the next one is compared with. ``False`` while no class has a threshold.
+
+        With ``generation`` (the calibration's), the new version is also compared with the *reference*: the
+        version in force when that generation opened, whose answers are the oldest evidence the proofs still
+        hold. A model that moves a little at every version (each step under the bar) is caught once it has
+        moved more than the bar away from the versions that proved its thresholds.
+        """
         previous, self._previous = self._previous, copy.deepcopy(model)
+        if generation is not None and (generation != self._generation or self._reference is None):
+            self._generation = generation
+            self._reference = previous if previous is not None else self._previous
         if previous is None or not self._recent or not any(t is not None for t in thresholds.values()):
             return False
         recent = list(self._recent)
-        self.last = version_disagreement(previous.predict_many(recent), model.predict_many(recent), thresholds)
+        current = model.predict_many(recent)
+        self.last = version_disagreement(previous.predict_many(recent), current, thresholds)
+        if generation is not None and self._reference is not None and self._reference is not previous:
+            since = version_disagreement(self._reference.predict_many(recent), current, thresholds)
+            self.last = max(self.last, since, key=lambda last: last[1])
         region, share = self.last
         return region > 0 and share > self.bar

@@ -247,7 +247,8 @@ class Simulation:
         calibrator = getattr(self.engine.policy, "calibrator", None)
         if self._version_check is None or calibrator is None:
             return
-        if self._version_check.changed(self.engine.model, calibrator.thresholds()):
+        generation = getattr(self.engine.policy, "generation", None)
+        if self._version_check.changed(self.engine.model, calibrator.thresholds(), generation):
             self.engine.policy.on_drift("version_change")
             self.drift_events.append({"detector": "version_change", "at_record": len(self.outcomes), "steps": ["policy"]})
 

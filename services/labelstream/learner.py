@@ -77,7 +77,7 @@ import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from labelstream.core.build import build_engine
-from labelstream.core.calibration_versions import VersionChangeCheck
+from labelstream.core.calibration_versions import VersionChangeCheck, evidence_margin
 from labelstream.core.decode import DecodeError, decode_correction
 from labelstream.core.policy import Prediction
 from labelstream.core.schemas import Correction, DeadLetter, FlaggedAnswer, Label, Record, ReviewRequest
@@ -355,7 +355,9 @@ class Learner:
         calibrator = getattr(self.engine.policy, "calibrator", None)
         if self.version_check is None or calibrator is None:
             return
-        if self.version_check.changed(self.engine.model, calibrator.thresholds(), getattr(self.engine.policy, "generation", None)):
+        thresholds = calibrator.thresholds()
+        generation = getattr(self.engine.policy, "generation", None)
+        if self.version_check.changed(self.engine.model, thresholds, generation, evidence_margin(calibrator, thresholds)):
             region, share = self.version_check.last
             self.engine.policy.on_drift("version_change")
             self.metrics.record_drift("version_change")

@@ -66,3 +66,13 @@ def test_a_new_generation_moves_the_reference():
     # The reset opened generation 1 while version 3 was in force: later versions are compared with it, not
     # with version 0 (4 is 1 of its 97 auto-labels away, 5 is 2 of 97: over the bar).
     assert [check.changed(_Boundary(cut), {"a": 0.9}, 1) for cut in (4, 5)] == [False, True]
+
+
+def test_evidence_far_above_the_target_allows_a_larger_move():
+    """A 3 % move fires against a 2 % bar, but not when the evidence is 5 points above the agreement bar."""
+    for margin, expected in ((0.0, True), (0.05, False)):
+        check = VersionChangeCheck(bar=0.02)
+        for i in range(100):
+            check.observe({"x": i + 0.5})
+        assert check.changed(_Boundary(0), {"a": 0.9}, 0, margin) is False
+        assert check.changed(_Boundary(3), {"a": 0.9}, 0, margin) is expected

@@ -85,7 +85,10 @@ class VersionChangeCheck:
         """A recent record's model input."""
         self._recent.append(dict(x))
 
-    def changed(self, model: _Predicts, thresholds: Mapping[str, float | None], generation: int | None = None) -> bool:
+    def changed(
+        self, model: _Predicts, thresholds: Mapping[str, float | None], generation: int | None = None,
+        margin: float = 0.0,
+    ) -> bool:
         """Whether ``model`` (the new version) relabels more than ``bar`` of the recent auto region; it becomes
         the version the next one is compared with. ``False`` while no class has a threshold.
 
@@ -93,6 +96,9 @@ class VersionChangeCheck:
         version in force when that generation opened, whose answers are the oldest evidence the proofs still
         hold. A model that moves a little at every version (each step under the bar) is caught once it has
         moved more than the bar away from the versions that proved its thresholds.
+
+        ``margin`` (see :func:`evidence_margin`) raises the bar: a model whose evidence is that far above the
+        target can relabel that share of its auto region and stay above it.
         """
         previous, self._previous = self._previous, copy.deepcopy(model)
         if generation is not None and (generation != self._generation or self._reference is None):
@@ -107,4 +113,33 @@ class VersionChangeCheck:
             since = version_disagreement(self._reference.predict_many(recent), current, thresholds)
             self.last = max(self.last, since, key=lambda last: last[1])
         region, share = self.last
-        return region > 0 and share > self.bar
+        return region > 0 and share > max(self.bar, margin)
+
+
+class _Calibration(Protocol):
+    bar: float
+
+    def precision_above(self, label: str, threshold: float) -> Any: ...
+
+
+def evidence_margin(calibrator: _Calibration, thresholds: Mapping[str, float | None]) -> float:
+    """How far the evidence is above the agreement bar, at worst over the classes with a threshold in force.
+
+    The lower end of each class's (pointwise) interval for the precision above its threshold, minus the bar; 0
+    when no class has a threshold or an interval is undefined. A version that relabels a share ``d`` of the
+    auto region moves the precision above a threshold by about ``d`` at most, so the evidence's margin is what
+    the model may move before its proofs no longer cover it.
+
+    >>> from types import SimpleNamespace
+    >>> intervals = {"a": SimpleNamespace(estimate=0.99), "b": SimpleNamespace(estimate=0.97)}
+    >>> calibrator = SimpleNamespace(bar=0.95, precision_above=lambda label, t: intervals[label])
+    >>> round(evidence_margin(calibrator, {"a": 0.9, "b": 0.8}), 3), evidence_margin(calibrator, {"a": None})
+    (0.02, 0.0)
+    """
+    margins = []
+    for label, threshold in thresholds.items():
+        if threshold is None:
+            continue
+        estimate = calibrator.precision_above(label, threshold).estimate
+        margins.append(estimate - calibrator.bar if estimate == estimate else 0.0)  # NaN: no evidence
+    return max(0.0, min(margins)) if margins else 0.0

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from labelstream.core.build import build_engine
-from labelstream.core.calibration_versions import VersionChangeCheck
+from labelstream.core.calibration_versions import VersionChangeCheck, evidence_margin
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.drift import DriftMonitor
 from labelstream.core.engine import LabelingEngine, Routed
@@ -248,7 +248,9 @@ class Simulation:
         if self._version_check is None or calibrator is None:
             return
         generation = getattr(self.engine.policy, "generation", None)
-        if self._version_check.changed(self.engine.model, calibrator.thresholds(), generation):
+        thresholds = calibrator.thresholds()
+        margin = evidence_margin(calibrator, thresholds)
+        if self._version_check.changed(self.engine.model, thresholds, generation, margin):
             self.engine.policy.on_drift("version_change")
             self.drift_events.append({"detector": "version_change", "at_record": len(self.outcomes), "steps": ["policy"]})
 

@@ -189,8 +189,8 @@ class PolicySettings(_Section):
         le=1,
         description="Open a new calibration generation when a new model version labels more than this share of the "
         "recent would-be auto-labels differently from its predecessor, or from the version in force when the "
-        "generation opened (label-free; None: off). The learner checks at publish time on the records it learned "
-        "(docs/contract.md).",
+        "generation opened, beyond the evidence's margin above the target (label-free; None: off). The learner "
+        "checks at publish time on the records it learned (docs/contract.md).",
     )
     pause_alpha: float | None = Field(
         0.01,

@@ -184,7 +184,7 @@ class PolicySettings(_Section):
         "the agreement bar to match: half the error goes to that bound (docs/contract.md, Noisy reviewers).",
     )
     version_change_reset: float | None = Field(
-        0.02,
+        None,
         gt=0,
         le=1,
         description="Open a new calibration generation when a new model version labels more than this share of the "

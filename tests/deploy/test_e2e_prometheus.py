@@ -1,6 +1,6 @@
 """End to end: the real labeler, learner and simulated reviewer on the real broker, scraped by a real Prometheus.
 
-A SEA stream whose labels swap halfway (every ``True`` becomes ``False`` and
+A SEA stream whose labels swap at record 3,000 of 5,000 (every ``True`` becomes ``False`` and
 back) is produced to ``records`` (and a few messages that are not records); the services label it
 under the precision contract, the reviewer answers from the label column,
 the learner learns. Then, through Prometheus's HTTP API: every
@@ -26,7 +26,9 @@ from stack_support import unique_settings, wait_for_consumer_group
 
 pytestmark = pytest.mark.integration
 
-RECORDS = 4000
+RECORDS = 5000
+DRIFT_AT = 3000  # 15 s of the stream at 200/s before the swap: the first proof needs ~1300-1400 records plus the
+# learner's publishing lag, which a loaded machine stretches (at 2000 a loaded CI run once auto-labeled nothing)
 SWAPPED = {"True": "False", "False": "True"}
 
 def write_stream(path: Path) -> int:
@@ -38,8 +40,8 @@ def write_stream(path: Path) -> int:
     threshold moved from 8 to 9.5) went unseen in about one run in four: ~300
     reviews after it, near a boundary the model was relearning.
     """
-    half = RECORDS // 2
-    rows = [(x, label if i < half else SWAPPED[label]) for i, (x, label) in enumerate(sea_with_drift(RECORDS, half, seed=3))]
+    rows = [(x, label if i < DRIFT_AT else SWAPPED[label])
+            for i, (x, label) in enumerate(sea_with_drift(RECORDS, DRIFT_AT, seed=3))]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "x0", "x1", "x2", "label"])
@@ -72,7 +74,7 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
         wait_for_consumer_group(settings, f"{settings.labeler.group_id}-reviewer-sim")
         send_invalid(settings, 3)
         # 200/s: the contract's anytime-valid proof needs ~1300-1400 records of this stream in process (plus the
-        # learner's publishing lag) before the first auto-label and audit, which the drift at 2000 should follow
+        # learner's publishing lag) before the first auto-label and audit, which the drift at DRIFT_AT should follow
         report = produce_file(settings, data, id_column="id", label_column="label", rate=200)
         assert report.sent == total
         ids = [f"s{i}" for i in range(total)]

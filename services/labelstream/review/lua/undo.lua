@@ -28,7 +28,10 @@ if held and held ~= id then
   if held_state == 'leased' and held_by == reviewer then requeue(held) end
 end
 
-local retraction = push_retraction(id, last.label, reviewer, last.answer_id, now)
+local seq = redis.call('HINCRBY', item, 'seq', 1)
+local retraction = id .. '#' .. seq
+redis.call('RPUSH', K_OUTBOX, cjson.encode({kind = 'retraction', id = id, label = last.label, reviewer = reviewer,
+  answer_id = retraction, supersedes = last.answer_id, timestamp = now}))
 redis.call('HDEL', k_answers(id), reviewer)
 redis.call('SREM', k_seen(id), reviewer)
 redis.call('DEL', k_last(reviewer))

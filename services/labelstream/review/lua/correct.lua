@@ -31,9 +31,7 @@ if now > first + window then
 end
 if mine.label == label then return {'same', old, '', id} end
 
-local retraction = id .. '#' .. redis.call('HINCRBY', item, 'seq', 1)
-redis.call('RPUSH', K_OUTBOX, cjson.encode({kind = 'retraction', id = id, label = mine.label, reviewer = reviewer,
-  answer_id = retraction, supersedes = old, timestamp = now}))
+local retraction = push_retraction(id, mine.label, reviewer, old, now)
 local seq = redis.call('HINCRBY', item, 'seq', 1)
 local answer_id = id .. '#' .. seq
 local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, answer_id = answer_id, timestamp = now}

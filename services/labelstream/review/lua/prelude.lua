@@ -92,6 +92,14 @@ local function keep_joinable(id, rec_key, keep)
   end
 end
 
+-- A retraction of a reviewer's answer into the outbox (history is not edited): its answer id.
+local function push_retraction(id, label, reviewer, supersedes, now)
+  local retraction = id .. '#' .. redis.call('HINCRBY', k_item(id), 'seq', 1)
+  redis.call('RPUSH', K_OUTBOX, cjson.encode({kind = 'retraction', id = id, label = label, reviewer = reviewer,
+    answer_id = retraction, supersedes = supersedes, timestamp = now}))
+  return retraction
+end
+
 local function item_reply(status, id, extra)
   local v = redis.call('HMGET', k_item(id), 'lease', 'expires', 'request', 'needed')
   return {status, id, v[1], v[2], v[3], v[4], extra or ''}

@@ -28,10 +28,7 @@ if held and held ~= id then
   if held_state == 'leased' and held_by == reviewer then requeue(held) end
 end
 
-local seq = redis.call('HINCRBY', item, 'seq', 1)
-local retraction = id .. '#' .. seq
-redis.call('RPUSH', K_OUTBOX, cjson.encode({kind = 'retraction', id = id, label = last.label, reviewer = reviewer,
-  answer_id = retraction, supersedes = last.answer_id, timestamp = now}))
+local retraction = push_retraction(id, last.label, reviewer, last.answer_id, now)
 redis.call('HDEL', k_answers(id), reviewer)
 redis.call('SREM', k_seen(id), reviewer)
 redis.call('DEL', k_last(reviewer))

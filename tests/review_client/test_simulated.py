@@ -7,6 +7,7 @@ import math
 import signal
 import statistics
 import subprocess
+import threading
 import time
 from collections import Counter
 
@@ -28,7 +29,13 @@ from client_support import (
 )
 
 from labelstream.review.auth import TokenStore
-from labelstream.review_client.simulated import THINK_SIGMA, Behaviour, error_rates_for
+from labelstream.review_client.simulated import (
+    THINK_SIGMA,
+    Behaviour,
+    ReviewerSpec,
+    SimulatedReviewers,
+    error_rates_for,
+)
 from labelstream.store.connection import connect
 
 # -- choices ---------------------------------------------------------------------------------------
@@ -127,6 +134,38 @@ def test_reviewer_sim_via_api_answers_every_item_once_as_its_seeded_choices_say(
     assert {name: (t["answered"], t["wrong"]) for name, t in tallies.items()} == {
         name: (by_reviewer[name], wrong[name]) for name in rates
     }
+
+
+@pytest.mark.integration
+def test_stop_when_idle_waits_for_every_reviewer_to_look_again_after_the_last_answer(redis_up, tmp_path):
+    # One item for three reviewers (overlap_k = 3). The first to claim it thinks 1.1-1.6 s; the two others found
+    # nothing and poll again 2-6 s later (poll_seconds 4). When the first answers, the item is back in line for
+    # them: a stop after 1 s of empty claims (what stop_when_idle meant before) ends the run before they look
+    # again, and the item never gets its other two answers (test_overlap_run timed out so on a loaded CI run).
+    settings, review = review_stack(redis_up, tmp_path, overlap_share=1.0, overlap_k=3, adjudication=False,
+                                    undo_seconds=0.0)
+    names = ["sim-1", "sim-2", "sim-3"]
+    seed = next(s for s in range(10_000) if all(
+        1.1 < Behaviour(0.0, 1.3, seed=s).decide(name, "one", "cat", LABELS).think_seconds < 1.6 for name in names))
+    try:
+        publish_requests(settings, [request("one")])
+        with client(review, new_token(settings, "observer")) as api:
+            wait_enqueued(api, 1)
+        crew = SimulatedReviewers(url(review), [ReviewerSpec(n, new_token(settings, n), 0.0) for n in names],
+                                  {"one": "cat"}, delay_seconds=1.3, seed=seed, stop_when_idle=1.0, poll_seconds=4.0)
+        guard = threading.Timer(60, crew.stop)  # a run that never sees itself idle fails below rather than hangs
+        guard.start()
+        started = time.monotonic()
+        try:
+            tallies = crew.run(report_every=0)
+        finally:
+            guard.cancel()
+        assert time.monotonic() - started < 50  # it did stop by itself, once idle
+        assert {name: t["answered"] for name, t in tallies.items()} == dict.fromkeys(names, 1)
+        consensus = wait_for(lambda: [c for c in corrections(settings) if c["kind"] == "consensus"], 30, "the consensus")
+        assert sorted(consensus[0]["answers"]) == names
+    finally:
+        review.stop(20)
 
 
 LEASE = 9.0

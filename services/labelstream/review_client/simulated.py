@@ -127,12 +127,15 @@ class Tally:
     rejected: int = 0
     unavailable: int = 0
     think_seconds: float = 0.0
-    last_item_at: float = field(default=0.0, repr=False)
+    last_item_at: float = field(default=0.0, repr=False)  # when it last claimed an item (monotonic)
+    last_done_at: float = field(default=0.0, repr=False)  # when it last finished one: answered, skipped, handed back
     last_claim_empty: bool = field(default=False, repr=False)
+    empty_claim_sent_at: float = field(default=0.0, repr=False)  # when its last claim that found nothing was sent
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["last_item_at"], data["last_claim_empty"]
+        for name in ("last_item_at", "last_done_at", "last_claim_empty", "empty_claim_sent_at"):
+            del data[name]
         data["think_seconds"] = round(self.think_seconds, 3)
         return data
 
@@ -172,18 +175,23 @@ class ApiReviewer:
 
     def step(self) -> bool:
         """Claim and work one item; ``False`` when there was none (after waiting to poll again)."""
+        sent_at = time.monotonic()
         try:
             item = self.client.claim()
         except Unavailable as exc:
             self._unavailable(exc)
             return False
         if item is None:
+            self.tally.empty_claim_sent_at = sent_at
             self.tally.last_claim_empty = True
             self.stop.wait(self.poll_seconds * (0.5 + self._jitter.random()))
             return False
         self.tally.last_claim_empty = False
         self.tally.last_item_at = time.monotonic()
-        self.work(item)
+        try:
+            self.work(item)
+        finally:
+            self.tally.last_done_at = time.monotonic()
         return True
 
     def work(self, item: ReviewItem) -> None:
@@ -297,7 +305,8 @@ class SimulatedReviewers:
     delay_seconds, skip_rate, seed
         See :class:`Behaviour`.
     stop_when_idle
-        Stop once no reviewer has had an item for this many seconds (0: never).
+        Stop once every reviewer has claimed in vain since the last item any of them finished, and that was
+        this many seconds ago (0: never); see :meth:`idle`.
     client_factory
         Makes a reviewer's client from ``(url, token, stop)`` (tests).
     """
@@ -371,12 +380,20 @@ class SimulatedReviewers:
         return self.summary()
 
     def idle(self) -> bool:
-        """Every reviewer's last claim found nothing and none had an item for ``stop_when_idle`` seconds."""
+        """Nothing is left for these reviewers, as far as they can tell, for ``stop_when_idle`` seconds.
+
+        That is: no reviewer holds an item, every reviewer's last claim found nothing *and was sent after the
+        last item any of them claimed or finished*, and that last item is ``stop_when_idle`` seconds old. An
+        answer to an overlap item puts it back in line for the others, so a claim that found nothing before it
+        says nothing about after it: a reviewer still waiting to poll again must claim once more. (Idle seconds
+        alone, shorter than the poll interval, stopped runs with overlap items short of their answers.)
+        """
         if self.stop_when_idle <= 0:
             return False
-        now = time.monotonic()
-        return all(
-            r.tally.last_claim_empty and now - r.tally.last_item_at >= self.stop_when_idle for r in self.reviewers
+        tallies = [r.tally for r in self.reviewers]
+        activity = max(max(t.last_item_at, t.last_done_at) for t in tallies)
+        return time.monotonic() - activity >= self.stop_when_idle and all(
+            t.last_claim_empty and t.empty_claim_sent_at > activity for t in tallies
         )
 
     def join(self, timeout: float = 30.0) -> None:

@@ -388,8 +388,91 @@ def test_a_recent_answer_is_corrected_by_a_retraction_and_a_new_answer_within_it
     assert (recent["a"]["label"], recent["a"]["answer_id"], recent["a"]["was"]) == ("bird", "a#3", "dog")
     # the corrected answer is no longer "the last one" an undo would withdraw; c (answered last) still is
     assert queue.undo("ana", now=1001.0).item.id == "c" and [e["id"] for e in queue.recent("ana")] == ["b", "a"]
-    # an overlap item's answers are consolidated together: one is not corrected alone
+    # an overlap item's vote is corrected too: an overlap answer replaces it (test below)
     queue.answer(overlap.id, "bob", overlap.lease, "cat", now=1000.0)
     assert queue.recent("bob")[0]["overlap"] is True
-    with pytest.raises(LeaseConflict, match="overlap item"):
-        queue.correct("bob", "o#1", "dog", now=1001.0)
+    fixed = queue.correct("bob", "o#1", "dog", now=1001.0)
+    assert (fixed.overlap, fixed.state, outbox(queue)[-1]["kind"]) == (True, "waiting", "overlap")
+
+
+def test_a_corrected_overlap_vote_replaces_the_vote_and_a_changed_consensus_is_superseded(client):
+    queue = make_queue(client, undo_seconds=0.0, correct_seconds=600.0)
+    metrics = ReviewMetrics()
+    consolidator = Consolidator(queue, metrics, "majority", adjudication=False)
+    queue.enqueue(items(("settled", 0.9, 1.0), ("pending", 0.8, 1.0), ("racing", 0.7, 1.0), overlap=1.0, k=3))
+    votes = {"settled": ("cat", "cat", "dog"), "pending": ("cat", "dog", "cat"), "racing": ("cat", "cat", "dog")}
+    ids: dict[tuple[str, str], str] = {}
+    for index, reviewer in enumerate(("ana", "bob", "cyd")):
+        for _ in range(3 if reviewer != "cyd" else 1):  # cyd answers "settled" only, for now
+            item = queue.claim(reviewer).item
+            ids[item.id, reviewer] = queue.answer(item.id, reviewer, item.lease, votes[item.id][index]).answer_id
+    assert consolidator.run_once() == 1
+    first = [e for e in outbox(queue) if e["kind"] == "consensus"]
+    assert [(e["id"], e["label"]) for e in first] == [("settled", "cat")]
+
+    # settled: bob's cat becomes dog, so dog has two votes of three: the consensus is superseded
+    fixed = queue.correct("bob", ids["settled", "bob"], "dog")
+    assert (fixed.overlap, fixed.state) == (True, "done") and queue.state("settled") == "done"
+    assert [(e["kind"], e["label"], e.get("supersedes")) for e in outbox(queue)[-2:]] == [
+        ("retraction", "cat", ids["settled", "bob"]), ("overlap", "dog", None)]
+    assert queue.claim("dan").item.id == "pending"  # a done item is not served again
+    before = len(outbox(queue))
+    assert consolidator.run_once() == 0 and consolidator.reconsolidate_corrected() == 0  # published already
+    superseding = outbox(queue)[before:]
+    assert [(e["kind"], e["id"], e["label"], e["reviewer"], e.get("supersedes")) for e in superseding] == [
+        ("retraction", "settled", "cat", "consensus", first[0]["answer_id"]), ("consensus", "settled", "dog", "consensus", None)]
+    assert superseding[1]["answers"] == {"ana": "cat", "bob": "dog", "cyd": "dog"}
+    assert superseding[1]["confidence"] == pytest.approx(2 / 3)
+    assert all(Correction.model_validate(e) for e in superseding)
+    assert metrics.value("labelstream_review_consolidated_total", result="recomputed") == 1
+    # a correction that leaves the label as it is publishes no new consensus
+    queue.correct("ana", ids["settled", "ana"], "bird")
+    before = len(outbox(queue))
+    assert consolidator.reconsolidate_corrected() == 0 and len(outbox(queue)) == before
+    assert queue.ready_to_reconsolidate() == []
+
+    # pending: ana's vote is corrected before the item has all its answers; the consensus counts the new one
+    assert queue.correct("ana", ids["pending", "ana"], "dog").state in ("waiting", "leased")
+    queue.release("pending", "dan", queue.claim("dan").item.lease)
+    item = queue.claim("cyd").item
+    assert item.id == "pending"
+    queue.answer(item.id, "cyd", item.lease, "cat")
+    # racing: its answers are read for consolidation, then a vote is corrected before the consensus is stored
+    item = queue.claim("cyd").item
+    queue.answer(item.id, "cyd", item.lease, "dog")
+    rev = queue.item_field("racing", "rev")
+    queue.correct("ana", ids["racing", "ana"], "dog")
+    assert queue.finalize("racing", {"kind": "consensus", "id": "racing", "label": "cat"}, 3, consolidator.state_key,
+                          b"{}", rev) is None  # stale: the old votes would have made it cat
+    assert consolidator.run_once() == 2
+    consensus = {e["id"]: e for e in outbox(queue) if e["kind"] == "consensus"}
+    assert (consensus["pending"]["label"], consensus["pending"]["answers"]) == ("dog", {"ana": "dog", "bob": "dog", "cyd": "cat"})
+    assert (consensus["racing"]["label"], consensus["racing"]["answers"]) == ("dog", {"ana": "dog", "bob": "cat", "cyd": "dog"})
+
+
+def test_the_answer_history_pages_back_past_the_last_50_with_a_cursor_that_survives_new_answers(client):
+    queue = make_queue(client, undo_seconds=30.0)
+    queue.enqueue(items(*[(f"h{i:03d}", 1 - i / 1000, 1.0) for i in range(125)]))
+    for i in range(120):
+        item = queue.claim("ana").item
+        assert item.id == f"h{i:03d}"
+        queue.answer(item.id, "ana", item.lease, "cat", now=1000.0 + i)
+    first, more = queue.history("ana")
+    assert [e["id"] for e in first] == [f"h{i:03d}" for i in range(119, 69, -1)] and more
+    # answers given meanwhile go in front; a correction changes its entry in place: the cursor still holds
+    item = queue.claim("ana").item
+    queue.answer(item.id, "ana", item.lease, "dog", now=1200.0)
+    queue.correct("ana", first[-1]["answer_id"], "bird", now=1201.0)
+    second, more = queue.history("ana", after=first[-1]["id"])
+    assert [e["id"] for e in second] == [f"h{i:03d}" for i in range(69, 19, -1)] and more
+    third, more = queue.history("ana", after=second[-1]["id"], limit=50)
+    assert [e["id"] for e in third] == [f"h{i:03d}" for i in range(19, -1, -1)] and not more
+    assert queue.history("ana", after="h050", limit=3) == (
+        [e for e in second if e["id"] in ("h049", "h048", "h047")], True)
+    assert queue.recent("ana", limit=2) == queue.history("ana", limit=2)[0]
+    assert queue.recent("ana")[0]["id"] == "h120" and queue.history("ana")[0][50 - 1]["id"] == "h071"
+    # an undone answer leaves the history: a cursor on it is refused, not silently restarted
+    assert queue.undo("ana", now=1202.0).item.id == "h120"
+    with pytest.raises(LeaseConflict, match="no longer in your history"):
+        queue.history("ana", after="h120")
+    assert queue.history("bob") == ([], False)

@@ -16,7 +16,7 @@ from importlib.resources import files
 from typing import Annotated, Any
 
 import redis
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -214,25 +214,33 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         return UndoOut(retraction_id=result.retraction_id, item=item_out(result.item), withdrawn_label=result.label,
                        withdrawn_note=result.note or None)
 
-    @router.get("/recent", response_model=RecentOut)
-    def recent(who: Who) -> RecentOut:
-        """Your last answers, newest first, and until when each can be corrected (POST /api/v1/correct)."""
+    @router.get("/recent", response_model=RecentOut,
+                responses={409: {"model": Problem, "description": "The cursor's answer is no longer in your history."}})
+    def recent(
+        who: Who,
+        cursor: Annotated[str | None, Query(max_length=256, description="`next_cursor` of the previous page.")] = None,
+        limit: Annotated[int, Query(ge=1, le=500, description="Answers per page.")] = 50,
+    ) -> RecentOut:
+        """Your answers, newest first, a page at a time (your last 2000 are kept), and until when each can be
+        corrected (POST /api/v1/correct)."""
         window = review.correct_seconds
         answers = []
-        for entry in queue.recent(who.reviewer):
-            correctable = window > 0 and not entry.get("overlap")
+        entries, more = queue.history(who.reviewer, cursor or None, limit)
+        for entry in entries:
+            correctable = window > 0
             answers.append(RecentAnswer(
                 id=entry["id"], answer_id=entry["answer_id"], label=entry["label"], answered_at=entry["at"],
                 correctable_until=entry["at"] + window if correctable else None, corrected_from=entry.get("was"),
                 overlap=bool(entry.get("overlap")),
             ))
-        return RecentOut(answers=answers, correct_seconds=window)
+        return RecentOut(answers=answers, correct_seconds=window, next_cursor=entries[-1]["id"] if more and entries else None)
 
     @router.post("/correct", response_model=CorrectOut, responses={409: {"model": Problem, "description": "Not correctable."}})
     def correct(body: CorrectIn, who: Who) -> CorrectOut:
         """Give one of your recent answers another label (within `correct_seconds`): a retraction of it and the new
         answer are published, as by an undo, and the record is not served again (sent again after a lost response:
-        same result)."""
+        same result). On an overlap item the new answer replaces your vote: the consensus counts it, or if it was
+        published already, is recomputed and superseded when its label changes."""
         if body.label not in ctx.labels:
             raise HTTPException(422, f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
                                      "an admin adds a label with: labelstream labels add NAME")
@@ -243,8 +251,9 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         result = queue.correct(who.reviewer, body.answer_id, body.label, body.note)
         if result.changed and not result.repeated:
             metrics.record_correction(who.reviewer)
+        consensus = ("recomputed" if result.state == "done" else "pending") if result.overlap else None
         return CorrectOut(id=result.id, answer_id=result.answer_id, retraction_id=result.retraction_id or None,
-                          label=body.label, changed=result.changed)
+                          label=body.label, changed=result.changed, consensus=consensus)
 
     @router.get("/labels", response_model=LabelsOut)
     def labels(who: Who) -> LabelsOut:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,6 +101,11 @@ class CorrectOut(BaseModel):
     retraction_id: str | None = Field(None, description="The retraction of the corrected answer (none when unchanged).")
     label: str
     changed: bool
+    consensus: Literal["pending", "recomputed"] | None = Field(
+        None, description="An overlap item: 'pending', not consolidated yet (the new vote counts when it is); "
+        "'recomputed', consolidated already (the consensus is recomputed with the new vote, and superseded on "
+        "corrections if its label changes). None: an item answered by one reviewer.",
+    )
 
 
 class RecentAnswer(BaseModel):
@@ -114,8 +119,11 @@ class RecentAnswer(BaseModel):
 
 
 class RecentOut(BaseModel):
-    answers: list[RecentAnswer] = Field(description="Your last answers, newest first (at most 50).")
+    answers: list[RecentAnswer] = Field(description="Your answers, newest first: a page of `limit` (50) after `cursor`.")
     correct_seconds: float = Field(description="How long an answer can be corrected after it is given.")
+    next_cursor: str | None = Field(
+        None, description="Pass it as `cursor` for the next (older) page; none: this page ends your history."
+    )
 
 
 class HeartbeatOut(BaseModel):

@@ -115,30 +115,54 @@ class Consolidator:
                             "they have (flagged adjudication_timed_out)", timed_out, self.adjudication_timeout_seconds)
         done = 0
         for record_id in self.queue.ready_to_consolidate(now):
+            # rev before the answers: a vote corrected after this read makes the publication stale
+            rev, adjudication, timed_out = self.queue.item_fields(record_id, "rev", "adjudicated", "adjudication_timed_out")
             answers = dict(self.queue.answers(record_id))  # in the order given: majority ties go to the first
             if not answers:
                 continue
-            adjudication, timed_out = self.queue.item_fields(record_id, "adjudicated", "adjudication_timed_out")
             if self.adjudication and adjudication != "1" and needs_adjudication(answers):
                 deadline = now + self.adjudication_timeout_seconds if self.adjudication_timeout_seconds > 0 else 0.0
                 if self.queue.adjudicate(record_id, deadline):
                     log.info("overlap item %s: answers disagree, one more reviewer will answer", record_id)
                 continue
-            done += self._consolidate(record_id, answers, adjudication == "1", timed_out == "1", now)
+            done += self._consolidate(record_id, answers, adjudication == "1", timed_out == "1", now, rev)
         if done:
             self._export()  # once a pass: kappa and alpha go over the whole window
+        self.reconsolidate_corrected(now)
         return done
 
-    def _consolidate(self, record_id: str, answers: dict[str, str], adjudicated: bool, timed_out: bool, now: float) -> int:
+    def reconsolidate_corrected(self, now: float | None = None) -> int:
+        """Recompute the consensus of consolidated items whose votes were corrected since; how many changed label.
+
+        The recomputation uses the consensus as learned now but does not learn the item again (it was
+        learned once, with the votes it had then; Dawid-Skene cannot take an item back), nor does the
+        agreement tracker count it twice. A changed label is published as a retraction of the old
+        consensus and the new consensus (the learner learns it after the old one, and ``labels`` gets
+        it as the latest); an unchanged one publishes nothing.
+        """
+        now = time.time() if now is None else now
+        changed = 0
+        for record_id in self.queue.ready_to_reconsolidate():
+            fields = self.queue.item_fields(record_id, "rev", "consensus_label", "adjudicated", "adjudication_timed_out")
+            rev, old_label, adjudicated, timed_out = fields
+            answers = dict(self.queue.answers(record_id))
+            label = self.consensus.predict_one(answers) if answers else None
+            correction = None
+            if label is not None and label != old_label:
+                correction = self._correction(record_id, answers, label, adjudicated == "1" and timed_out != "1",
+                                              timed_out == "1", now)
+            if self.queue.reconsolidate(record_id, rev, correction, now) == "published":
+                changed += 1
+                self.metrics.consolidated.labels("recomputed").inc()
+                log.info("overlap item %s: a corrected vote changed its consensus %s -> %s", record_id, old_label, label)
+        return changed
+
+    def _correction(
+        self, record_id: str, answers: dict[str, str], label: str, adjudicated: bool, timed_out: bool, now: float
+    ) -> dict[str, Any]:
+        """The consensus correction of an item (without its answer id, which the queue gives)."""
         probabilities = self.consensus.predict_proba_one(answers)
-        label = self.consensus.predict_one(answers)
-        if label is None:
-            return 0
-        adjudicated = adjudicated and not timed_out  # one more reviewer answered
-        if self.queue.item_field(record_id, "second_review") is None:  # a second review is no random sample
-            self.consensus.learn_one(answers)
-            self.tracker.add_item(first_answers(answers, adjudicated), label)
-        correction = {
+        return {
             "kind": "consensus",
             "id": record_id,
             "label": label,
@@ -150,13 +174,26 @@ class Consolidator:
             "adjudication_timed_out": timed_out,
             "timestamp": now,
         }
+
+    def _consolidate(
+        self, record_id: str, answers: dict[str, str], adjudicated: bool, timed_out: bool, now: float,
+        rev: str | None = None,
+    ) -> int:
+        label = self.consensus.predict_one(answers)
+        if label is None:
+            return 0
+        adjudicated = adjudicated and not timed_out  # one more reviewer answered
+        correction = self._correction(record_id, answers, label, adjudicated, timed_out, now)  # before learning it
+        if self.queue.item_field(record_id, "second_review") is None:  # a second review is no random sample
+            self.consensus.learn_one(answers)
+            self.tracker.add_item(first_answers(answers, adjudicated), label)
         state = orjson.dumps({"consensus": self.consensus.state(), "agreement": self.tracker.state()})
         try:
-            answer_id = self.queue.finalize(record_id, correction, len(answers), self.state_key, state)
+            answer_id = self.queue.finalize(record_id, correction, len(answers), self.state_key, state, rev)
         except Exception:
             self.load()  # the learning above did not happen as far as Redis knows: forget it too
             raise
-        if answer_id is None:  # undone or changed meanwhile
+        if answer_id is None:  # undone, or a vote corrected, meanwhile
             self.load()
             return 0
         unanimous = len(set(answers.values())) == 1

@@ -72,7 +72,8 @@ class ReviewMetrics:
         self.consolidated = Counter(
             "labelstream_review_consolidated_total",
             "Overlap items consolidated: agreed (unanimous), adjudicated (answers disagreed), timed_out (disagreed, no "
-            "adjudicator answered within review.adjudication_timeout_seconds).",
+            "adjudicator answered within review.adjudication_timeout_seconds); recomputed (a corrected vote changed the "
+            "published consensus, superseded).",
             ["result"],
             registry=r,
         )
@@ -82,7 +83,7 @@ class ReviewMetrics:
         self.outbox = Gauge("labelstream_review_outbox_items", "Corrections accepted, not yet published.", registry=r)
         for state in ("waiting", "leased"):
             self.queue_items.labels(state)
-        for result in ("agreed", "adjudicated", "timed_out"):
+        for result in ("agreed", "adjudicated", "timed_out", "recomputed"):
             self.consolidated.labels(result)
         for kind in ("answer", "overlap", "consensus", "retraction"):
             self.published.labels(kind)

@@ -13,6 +13,10 @@ item is served to ``needed`` different reviewers, one after the other; when the
 last answer can no longer be undone it is consolidated
 (:mod:`~labelstream.review.consolidation`).
 
+A reviewer may correct a recent answer (:meth:`ReviewQueue.correct`); on an
+overlap item the new answer replaces their vote, and a consensus already
+published is recomputed (superseded if its label changes).
+
 Item states: ``waiting`` -> ``leased`` -> ``done`` (one answer needed), or back to
 ``waiting`` (overlap: more answers needed; skipped; lease expired), or
 ``consolidating`` (overlap: all answers in) -> ``done`` or ``waiting`` (adjudication; back to
@@ -42,6 +46,8 @@ OVERVIEW_LIMIT = 20_000
 """Waiting items of each line the overview reads for its breakdown by reason."""
 SCAN_LIMIT = 5000
 """Items of the seen queue (overlap and skipped items) a claim looks through for one the reviewer may take."""
+HISTORY_MAX = 2000
+"""Answers of a reviewer's history kept (the newest; for 3 days after their last answer): RECENT_MAX in prelude.lua."""
 
 
 class LeaseConflict(Exception):
@@ -79,13 +85,16 @@ class Undone:
 
 @dataclass(frozen=True, slots=True)
 class Corrected:
-    """A corrected answer: the new answer's id, the retraction's (empty: nothing changed) and the record id."""
+    """A corrected answer: the new answer's id, the retraction's (empty: nothing changed), the record id, its state."""
 
     answer_id: str
     retraction_id: str
     id: str
     changed: bool
     repeated: bool = False
+    state: str = ""
+    """the item's state: ``done``, or for an overlap item still collecting answers ``waiting``, ``leased``, ..."""
+    overlap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +147,7 @@ class ReviewQueue:
 
     SCRIPTS = (
         "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
-        "adjudication_timeout", "reopen", "correct", "requeue",
+        "adjudication_timeout", "reopen", "correct", "requeue", "reconsolidate", "recent",
     )
 
     def __init__(
@@ -163,6 +172,7 @@ class ReviewQueue:
         self._scripts = {name: client.register_script(_load_script(name)) for name in self.SCRIPTS}
         self.outbox_key = f"{prefix}:review:outbox"
         self.consolidating_key = f"{prefix}:review:consolidating"
+        self.reconsolidate_key = f"{prefix}:review:reconsolidate"
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings) -> ReviewQueue:
@@ -267,7 +277,11 @@ class ReviewQueue:
     def correct(
         self, reviewer: str, answer_id: str, label: str, note: str | None = None, now: float | None = None
     ) -> Corrected:
-        """Replace one of the reviewer's recent answers (within ``correct_seconds``): retraction + new answer."""
+        """Replace one of the reviewer's recent answers (within ``correct_seconds``): retraction + new answer.
+
+        On an overlap item the new answer replaces the reviewer's vote; a consensus already published is
+        recomputed by the leader (:meth:`ready_to_reconsolidate`, :meth:`reconsolidate`).
+        """
         now = time.time() if now is None else now
         record_id = answer_id.rpartition("#")[0]
         reply = self._run(
@@ -276,11 +290,22 @@ class ReviewQueue:
         )
         self._raise_conflict(reply)
         status = _text(reply[0])
-        return Corrected(_text(reply[1]), _text(reply[2]), _text(reply[3]), changed=status != "same", repeated=status == "repeat")
+        return Corrected(_text(reply[1]), _text(reply[2]), _text(reply[3]), changed=status != "same",
+                         repeated=status == "repeat", state=_text(reply[4]), overlap=_text(reply[5]) == "overlap")
 
     def recent(self, reviewer: str, limit: int = 50) -> list[dict]:
         """The reviewer's last answers, newest first: id, answer_id, label, at (first answered), overlap, was, ..."""
-        return [orjson.loads(raw) for raw in self.client.lrange(f"{self.prefix}:review:recent:{reviewer}", 0, limit - 1)]
+        return self.history(reviewer, limit=limit)[0]
+
+    def history(self, reviewer: str, after: str | None = None, limit: int = 50) -> tuple[list[dict], bool]:
+        """A page of the reviewer's answers (newest first) after the one to record ``after``; and whether more follow.
+
+        The last :data:`HISTORY_MAX` answers are kept. :class:`LeaseConflict` when ``after`` is no longer in the
+        history (its answer was undone, or is older than the kept ones).
+        """
+        reply = self._run("recent", reviewer, after or "", limit)
+        self._raise_conflict(reply)
+        return [orjson.loads(raw) for raw in reply[2:]], _text(reply[1]) == "1"
 
     @staticmethod
     def _raise_conflict(reply: object) -> None:
@@ -353,13 +378,34 @@ class ReviewQueue:
         """Items past their adjudication deadline, not leased: back to consolidation with the answers they have."""
         return int(self._run("adjudication_timeout", time.time() if now is None else now, limit))
 
-    def finalize(self, record_id: str, correction: dict, n_answers: int, state_key: str, state_json: bytes) -> str | None:
-        """Publish a consensus (into the outbox) with the consensus state; its answer id, ``None`` if stale."""
+    def finalize(
+        self, record_id: str, correction: dict, n_answers: int, state_key: str, state_json: bytes, rev: str | None = None
+    ) -> str | None:
+        """Publish a consensus (into the outbox) with the consensus state; its answer id, ``None`` if stale.
+
+        ``rev``: the item's ``rev`` field read before its answers (a corrected vote changes it).
+        """
         reply = self._run(
             "finalize", record_id, orjson.dumps(correction), n_answers, self.done_keep_seconds, state_key, state_json,
-            self.records.key(record_id), self.answered_keep_seconds,
+            self.records.key(record_id), self.answered_keep_seconds, rev or "",
         )
         return _text(reply[1]) if _text(reply[0]) == "ok" else None
+
+    def ready_to_reconsolidate(self, limit: int = 100) -> list[str]:
+        """Consolidated overlap items with a vote corrected since: their consensus is to be recomputed."""
+        return [_text(m) for m in self.client.zrange(self.reconsolidate_key, 0, limit - 1)]
+
+    def reconsolidate(self, record_id: str, rev: str | None, correction: dict | None, now: float | None = None) -> str:
+        """Publish a recomputed consensus (``None``: its label did not change, nothing to publish).
+
+        ``published`` (a retraction of the old consensus, then the new one), ``unchanged``, or ``stale``
+        (a vote changed again since ``rev`` was read: the item stays listed).
+        """
+        reply = self._run(
+            "reconsolidate", record_id, rev or "", orjson.dumps(correction) if correction else "",
+            time.time() if now is None else now, self.records.key(record_id), self.answered_keep_seconds,
+        )
+        return _text(reply[0])
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
 -- expiry), p:review:holding:<reviewer> (the id a reviewer holds), p:review:consolidating (id -> when
 -- its answers can no longer be undone), p:review:outbox (corrections to publish, oldest first),
 -- p:review:last:<reviewer> (their last answer, while it can be undone), p:review:recent:<reviewer>
--- (their last RECENT_MAX answers, newest first, for correcting one).
+-- (their last RECENT_MAX answers, newest first: their history, for correcting one).
 -- The queue order is the sorted sets' order: score = -priority, then member = "<%020.6f request
 -- timestamp>|<id>" (older first); the id is the member from character 22 on.
 local P = ARGV[1]
@@ -23,7 +23,7 @@ local function k_seen(id) return P .. ':review:item:' .. id .. ':seen' end
 local function k_holding(reviewer) return P .. ':review:holding:' .. reviewer end
 local function k_last(reviewer) return P .. ':review:last:' .. reviewer end
 local function k_recent(reviewer) return P .. ':review:recent:' .. reviewer end
-local RECENT_MAX = 50
+local RECENT_MAX = 2000  -- queue.HISTORY_MAX
 local function id_of(member) return string.sub(member, 22) end
 
 -- Back in line: the fresh queue if nobody has seen the item, else the queue that checks who has.

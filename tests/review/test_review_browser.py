@@ -350,3 +350,77 @@ def test_the_lead_view_shows_the_overview_and_requeues_a_held_record(settings_fa
             assert page.locator("#admin-link").is_visible()
     finally:
         review.stop(20)
+
+
+def test_the_recent_answers_page_back_and_an_overlap_vote_corrected_supersedes_its_consensus(
+        settings_factory, chromium, tmp_path):
+    """The review service alone; every record an overlap record for two reviewers (no adjudication).
+
+    ana has answered 60 records (her history's first page holds 50): she goes down the list past its end, the older
+    answers load, and she gives the oldest, o00, another label. bo had answered o00 dog where ana said cat (a tie:
+    the consensus took ana's cat, the first answer); her cat becoming dog makes the consensus dog, so the service
+    publishes a retraction of the cat consensus and a dog one.
+    """
+    settings = settings_factory(**review_sections(overlap_share=1.0, overlap_k=2, adjudication=False, undo_seconds=0.0,
+                                                  correct_seconds=900.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, bo = new_token(settings, "ana"), new_token(settings, "bo")
+    ids = [f"o{i:02d}" for i in range(61)]
+    try:
+        publish_requests(settings, [request(record_id, priority=0.9 - i / 1000) for i, record_id in enumerate(ids)])
+        with client(review, ana) as as_ana, client(review, bo) as as_bo:
+            wait_enqueued(as_ana, len(ids))
+            for record_id in ids[:60]:  # o60 stays for the page to show
+                item = as_ana.post("/api/v1/claim").json()["item"]
+                assert item["id"] == record_id and item["overlap"]
+                as_ana.post("/api/v1/answer", json={"id": record_id, "lease": item["lease"], "label": "cat"}).raise_for_status()
+            item = as_bo.post("/api/v1/claim").json()["item"]
+            assert item["id"] == "o00"
+            as_bo.post("/api/v1/answer", json={"id": "o00", "lease": item["lease"], "label": "dog"}).raise_for_status()
+            as_bo.post("/api/v1/release", json={"id": "o01", "lease": as_bo.post("/api/v1/claim").json()["item"]["lease"]})
+
+            def consensus() -> list[dict]:
+                return [c for c in corrections(settings) if c["id"] == "o00" and c["reviewer"] == "consensus"]
+
+            first = wait_for(consensus, 30, "o00's consensus")
+            assert [(c["kind"], c["label"]) for c in first] == [("consensus", "cat")]
+            page_one = as_ana.get("/api/v1/recent").json()
+            assert len(page_one["answers"]) == 50 and page_one["next_cursor"] == "o10"
+
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/#token={ana}")
+        page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#record-title").inner_text() == "o60"
+        page.keyboard.press("r")
+        page.locator("#recent-list .recent-row").nth(49).wait_for()
+        assert page.locator("#recent-list .recent-row").count() == 50
+        assert page.locator("#recent-list .recent-more").inner_text() == "50 shown · older answers ↓"
+        assert "overlap vote" in page.locator("#recent-list .recent-row .meta").first.inner_text()
+        for _ in range(49):
+            page.keyboard.press("ArrowDown")
+        page.screenshot(path=str(SCREENSHOTS / "review-page-history-end-of-page.png"))
+        assert page.locator("#recent-list .selected .id").inner_text() == "o10"  # the first page's last
+        page.keyboard.press("ArrowDown")  # past the first page: the older answers load, the choice goes on to o09
+        page.wait_for_function("() => document.querySelectorAll('#recent-list .recent-row').length === 60")
+        page.wait_for_function("() => document.querySelector('#recent-list .selected .id').textContent === 'o09'")
+        assert page.locator("#recent-list .recent-more").count() == 0  # the whole history is shown
+        for _ in range(9):
+            page.keyboard.press("ArrowDown")
+        page.wait_for_function("() => document.querySelector('#recent-list .selected .id').textContent === 'o00'")
+        page.keyboard.press("2")  # dog
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('corrected')")
+        assert page.locator("#status").inner_text() == "o00: cat → dog · corrected · its consensus is recomputed"
+        assert page.locator("#recent-list .selected .label").inner_text() == "cat → dog"
+        assert page.locator("#recent-list .recent-row").count() == 60  # corrected in place: the older page stays
+        assert page.locator("#record-title").inner_text() == "o60"  # the record on screen is still unanswered
+        page.screenshot(path=str(SCREENSHOTS / "review-page-history-overlap-corrected.png"))
+
+        superseded = wait_for(lambda: (c := consensus()) and len(c) == 3 and c, 30, "the superseding consensus")
+        assert [(c["kind"], c["label"]) for c in superseded] == [("consensus", "cat"), ("retraction", "cat"),
+                                                                 ("consensus", "dog")]
+        assert superseded[1]["supersedes"] == first[0]["answer_id"]
+        assert superseded[2]["answers"] == {"ana": "dog", "bo": "dog"}
+        votes = [(c["kind"], c["label"]) for c in corrections(settings) if c["id"] == "o00" and c["reviewer"] == "ana"]
+        assert votes == [("overlap", "cat"), ("retraction", "cat"), ("overlap", "dog")]
+    finally:
+        review.stop(20)

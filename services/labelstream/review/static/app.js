@@ -17,7 +17,7 @@ const state = {
   emptyTimer: null,
   leaseTimer: null,
   today: null,
-  recent: { rows: [], sel: 0 },
+  recent: { rows: [], sel: 0, next: null, loading: false },
   lastActivity: Date.now(),
   settleUntil: 0,
 };
@@ -377,17 +377,34 @@ function ago(epoch) {
 
 // -- your recent answers: correct one -----------------------------------------------------------------
 
+// The first page of your history (older pages come as you go down the list: loadOlder).
 async function loadRecent() {
   try {
     const data = await api("GET", "recent");
     state.recent.rows = data.answers;
+    state.recent.next = data.next_cursor;
     state.recent.sel = Math.min(state.recent.sel, Math.max(0, data.answers.length - 1));
     renderRecent();
   } catch (err) { if (err.status !== 401) say(err.message, "warn"); }
 }
 
+async function loadOlder() {
+  if (!state.recent.next || state.recent.loading) return;
+  state.recent.loading = true;
+  try {
+    const data = await api("GET", `recent?cursor=${encodeURIComponent(state.recent.next)}`);
+    state.recent.rows = state.recent.rows.concat(data.answers);
+    state.recent.next = data.next_cursor;
+  } catch (err) {
+    if (err.status === 409) { state.recent.sel = 0; await loadRecent(); }  // that answer was undone: start again
+    else if (err.status !== 401) say(err.message, "warn");
+  } finally {
+    state.recent.loading = false;
+    renderRecent();
+  }
+}
+
 function correctable(row) {
-  if (row.overlap) return [false, "overlap item: cannot be changed alone"];
   if (row.correctable_until == null || Date.now() / 1000 > row.correctable_until) return [false, "too old to change"];
   return [true, `changeable ${remaining(row.correctable_until - Date.now() / 1000)}`];
 }
@@ -415,15 +432,28 @@ function renderRecent() {
     label.textContent = row.corrected_from ? `${row.corrected_from} → ${row.label}` : row.label;
     const meta = document.createElement("span");
     meta.className = "small muted meta";
-    meta.textContent = `${ago(row.answered_at)} · ${why}`;
+    meta.textContent = `${ago(row.answered_at)} · ${why}${row.overlap ? " · overlap vote" : ""}`;
     li.append(id, label, meta);
     li.addEventListener("click", () => { state.recent.sel = i; renderRecent(); });
     list.append(li);
   });
+  if (state.recent.next) {
+    const li = document.createElement("li");
+    li.className = "recent-more";
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "linklike";
+    more.textContent = state.recent.loading ? "loading older answers…" : `${state.recent.rows.length} shown · older answers ↓`;
+    more.addEventListener("click", loadOlder);
+    li.append(more);
+    list.append(li);
+  }
   const chosen = state.recent.rows[state.recent.sel];
   $("labels-mode").textContent = chosen ? `Labels now correct ${chosen.id} (${chosen.label}) · Esc: back to ${state.item ? state.item.id : "the queue"}` : "";
   const selected = list.querySelector(".selected");
   if (selected) selected.scrollIntoView({ block: "nearest" });
+  const more = list.querySelector(".recent-more");  // at the last row loaded: the way to the older ones in view too
+  if (more && state.recent.sel === state.recent.rows.length - 1) more.scrollIntoView({ block: "nearest" });
 }
 
 function toggleRecent(force) {
@@ -439,6 +469,10 @@ function toggleRecent(force) {
 function moveRecent(delta) {
   const n = state.recent.rows.length;
   if (!n) return;
+  if (delta > 0 && state.recent.sel >= n - 1 && state.recent.next) {  // past the end of what is loaded: the next page
+    if (!state.recent.loading) loadOlder().then(() => { if (state.recent.rows.length > n) moveRecent(delta); });
+    return;
+  }
   state.recent.sel = Math.max(0, Math.min(n - 1, state.recent.sel + delta));
   renderRecent();
 }
@@ -451,13 +485,17 @@ async function correctRecent(label) {
   if (label === row.label) { say(`${row.id} is already ${label}`); return; }
   state.busy = true;
   try {
-    await api("POST", "correct", { answer_id: row.answer_id, label });
-    say(`${row.id}: ${row.label} → ${label} · corrected`);
+    const done = await api("POST", "correct", { answer_id: row.answer_id, label });
+    const consensus = { pending: " · your vote counts in its consensus", recomputed: " · its consensus is recomputed" };
+    say(`${row.id}: ${row.label} → ${label} · corrected${consensus[done.consensus] || ""}`, "info", 4000);
+    // in place, so the older pages loaded stay: the list holds the new answer id (a second correction needs it)
+    Object.assign(row, { answer_id: done.answer_id, label, corrected_from: row.corrected_from || row.label });
+    renderRecent();
   } catch (err) {
     if (err.status !== 401) say(`${row.id}: ${err.message}`, "warn");
+    loadRecent();
   } finally {
     state.busy = false;
-    loadRecent();
   }
 }
 

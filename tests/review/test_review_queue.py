@@ -476,3 +476,24 @@ def test_the_answer_history_pages_back_past_the_last_50_with_a_cursor_that_survi
     with pytest.raises(LeaseConflict, match="no longer in your history"):
         queue.history("ana", after="h120")
     assert queue.history("bob") == ([], False)
+
+
+def test_a_consensus_keeps_its_answers_in_the_order_they_were_given(client):
+    # the learner takes the first answer as one reviewer's (docs/contract.md, Noisy reviewers): a Lua table has
+    # no order, so the scripts add the answer id to the correction's JSON rather than decode and encode it again
+    queue = make_queue(client, undo_seconds=0.0, correct_seconds=600.0)
+    consolidator = Consolidator(queue, ReviewMetrics(), "majority", adjudication=False)
+    queue.enqueue(items(("a", 0.9, 1.0), overlap=1.0, k=4))
+    order = ["zed", "mia", "ana", "bob"]
+    for reviewer, label in zip(order, ["cat", "dog", "dog", "cat"], strict=True):
+        item = queue.claim(reviewer).item
+        queue.answer(item.id, reviewer, item.lease, label)
+    assert consolidator.run_once() == 1
+    consensus = [e for e in outbox(queue) if e["kind"] == "consensus"]
+    assert list(consensus[0]["answers"].items()) == [("zed", "cat"), ("mia", "dog"), ("ana", "dog"), ("bob", "cat")]
+    assert consensus[0]["label"] == "cat" and consensus[0]["answer_id"] == "a#5"  # a tie: the first answer's label
+    queue.correct("bob", "a#4", "dog")  # dog 3 of 4 now: the recomputed consensus, in the same order
+    assert consolidator.reconsolidate_corrected() == 1
+    recomputed = outbox(queue)[-1]
+    assert list(recomputed["answers"].items()) == [("zed", "cat"), ("mia", "dog"), ("ana", "dog"), ("bob", "dog")]
+    assert (recomputed["label"], recomputed["answer_id"]) == ("dog", "a#9")

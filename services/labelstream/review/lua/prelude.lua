@@ -100,6 +100,13 @@ local function push_retraction(id, label, reviewer, supersedes, now)
   return retraction
 end
 
+-- A correction's JSON object (compact, as orjson writes it) with its answer_id added, the rest left as it is:
+-- decoding and encoding it again would lose the order of its 'answers' (a Lua table has none), which is the
+-- order the reviewers answered in (the learner takes the first as one reviewer's answer).
+local function with_answer_id(json, answer_id)
+  return string.sub(json, 1, -2) .. ',"answer_id":' .. cjson.encode(answer_id) .. '}'
+end
+
 local function item_reply(status, id, extra)
   local v = redis.call('HMGET', k_item(id), 'lease', 'expires', 'request', 'needed')
   return {status, id, v[1], v[2], v[3], v[4], extra or ''}

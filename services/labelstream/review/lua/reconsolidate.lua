@@ -20,8 +20,8 @@ redis.call('ZREM', K_RECONSOLIDATE, id)
 if raw == '' then return {'unchanged'} end
 local entry = cjson.decode(raw)
 local retraction = push_retraction(id, old_label, entry.reviewer, old_id, now)
-entry.answer_id = id .. '#' .. redis.call('HINCRBY', item, 'seq', 1)
-redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
-redis.call('HSET', item, 'consensus_id', entry.answer_id, 'consensus_label', entry.label)
+local answer_id = id .. '#' .. redis.call('HINCRBY', item, 'seq', 1)
+redis.call('RPUSH', K_OUTBOX, with_answer_id(raw, answer_id))
+redis.call('HSET', item, 'consensus_id', answer_id, 'consensus_label', entry.label)
 keep_joinable(id, rec_key, rec_keep)
-return {'published', entry.answer_id, retraction}
+return {'published', answer_id, retraction}

@@ -424,3 +424,55 @@ def test_the_recent_answers_page_back_and_an_overlap_vote_corrected_supersedes_i
         assert votes == [("overlap", "cat"), ("retraction", "cat"), ("overlap", "dog")]
     finally:
         review.stop(20)
+
+
+def test_not_sure_sends_a_record_to_an_expert_whom_the_page_and_the_lead_view_show_it_to(settings_factory, chromium, tmp_path):
+    """The review service alone: ana is not sure of x1 (e, with a note); only eve, an expert, is served it."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, bo, eve, lead = (new_token(settings, "ana"), new_token(settings, "bo"), new_token(settings, "eve", "expert"),
+                          new_token(settings, "lead", "admin"))
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8), request("x3", 0.7)])
+        with client(review, lead) as as_lead:
+            wait_enqueued(as_lead, 3)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/#token={ana}")
+        page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#record-title").inner_text() == "x1" and page.locator("#expert-stat").is_hidden()
+        assert page.locator("#unsure").inner_text() == "Not sure e"  # the hotkey is on the page
+        page.keyboard.press("n")
+        page.keyboard.type("two animals in one review")
+        page.keyboard.press("Escape")
+        page.keyboard.press("e")
+        page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+        assert page.locator("#status").inner_text() == "x1 goes to an expert with your note · 1 waiting for one"
+        page.locator("#expert-stat").wait_for(state="visible")
+        assert page.locator("#expert-depth").inner_text() == "1"
+        page.screenshot(path=str(SCREENSHOTS / "review-page-not-sure-sent.png"))
+        with client(review, bo) as as_bo:  # a reviewer is not served it: x3 (x2 is ana's now)
+            assert as_bo.post("/api/v1/claim").json()["item"]["id"] == "x3"
+            stats = as_bo.get("/api/v1/stats").json()["queue"]
+            assert (stats["expert"], stats["waiting"], stats["leased"]) == (1, 0, 2)
+
+        lead_view = chromium.new_page(viewport={"width": 1366, "height": 768})
+        lead_view.goto(f"{url(review)}/admin#token={lead}")
+        lead_view.locator("#board").wait_for(state="visible", timeout=30_000)
+        lead_view.wait_for_function("() => document.getElementById('q-expert').textContent === '1'")
+        assert [c.strip() for c in lead_view.locator("#people tr[data-reviewer='ana'] td").all_inner_texts()][:3] == [
+            "ana", "0", "0 · 1 not sure"]
+        lead_view.screenshot(path=str(SCREENSHOTS / "admin-page-not-sure.png"))
+
+        expert = chromium.new_page(viewport={"width": 1366, "height": 768})
+        expert.goto(f"{url(review)}/#token={eve}")
+        expert.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert expert.locator("#record-title").inner_text() == "x1" and expert.locator("#expert").is_visible()
+        assert expert.locator("#skip-notes").inner_text() == "ana was not sure: two animals in one review"
+        expert.screenshot(path=str(SCREENSHOTS / "review-page-expert.png"))
+        expert.keyboard.press("2")  # dog (then nothing is left for eve: x2 and x3 are held)
+        answered = wait_for(lambda: [c for c in corrections(settings) if c["id"] == "x1"], 30, "the expert's answer")
+        assert [(c["kind"], c["label"], c["reviewer"]) for c in answered] == [("answer", "dog", "eve")]
+        with client(review, lead) as as_lead:
+            assert as_lead.get("/api/v1/admin/overview").json()["queue"]["expert"] == 0
+    finally:
+        review.stop(20)

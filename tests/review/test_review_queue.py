@@ -497,3 +497,30 @@ def test_a_consensus_keeps_its_answers_in_the_order_they_were_given(client):
     recomputed = outbox(queue)[-1]
     assert list(recomputed["answers"].items()) == [("zed", "cat"), ("mia", "dog"), ("ana", "dog"), ("bob", "dog")]
     assert (recomputed["label"], recomputed["answer_id"]) == ("dog", "a#9")
+
+
+def test_an_item_a_reviewer_is_not_sure_of_goes_to_experts_only(client):
+    queue = make_queue(client, undo_seconds=0.0)
+    queue.enqueue(items(("hard", 0.9, 1.0), ("easy", 0.5, 1.0)) + items(("pair", 0.1, 1.0), overlap=1.0, k=2))
+    item = queue.claim("ana").item
+    assert item.id == "hard"
+    queue.unsure("hard", "ana", item.lease, note="two animals?")
+    assert queue.counts().expert == 1 and queue.counts().waiting == 2  # not in the reviewers' line any more
+    assert queue.claim("bob").item.id == "easy"  # a reviewer is not served it
+    expert = queue.claim("eve", expert=True).item  # an expert is, before the rest
+    assert expert.id == "hard" and queue.skip_notes("hard")[0] | {"at": 0} == {
+        "reviewer": "ana", "note": "two animals?", "at": 0, "unsure": True}
+    queue.release("hard", "eve", expert.lease)  # handed back (or a lease ended): to the experts again
+    assert queue.counts().expert == 1 and queue.claim("ana", expert=False).item.id == "pair"
+    with pytest.raises(LeaseConflict):
+        queue.unsure("hard", "eve", expert.lease)  # the lease is gone
+    expert = queue.claim("eve", expert=True).item
+    assert queue.answer("hard", "eve", expert.lease, "dog").state == "done" and queue.counts().expert == 0
+    # an overlap item: once an expert answered, its other answer may come from anyone
+    pair = queue.claim("ana").item  # ana holds "pair" from above: the same lease renewed
+    queue.unsure("pair", "ana", pair.lease)
+    assert queue.claim("cyd").item is None
+    pair = queue.claim("eve", expert=True).item
+    assert pair.id == "pair" and queue.answer("pair", "eve", pair.lease, "cat").state == "waiting"
+    assert queue.counts().expert == 0 and queue.claim("cyd").item.id == "pair"
+    assert queue.overview().reviewers["ana"]["unsure_today"] == 2

@@ -149,7 +149,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         print_json(view.model_dump())
         return
     q = view.queue
-    print(f"queue: {q.waiting} waiting, {q.leased} held, {q.consolidating} consolidating, "
+    experts = f"{q.expert} for experts, " if q.expert else ""  # records reviewers were not sure of
+    print(f"queue: {q.waiting} waiting, {experts}{q.leased} held, {q.consolidating} consolidating, "
           f"{q.unpublished} not yet published, {q.answered} answered")
     if view.waiting_by_reason:
         note = f" (the first {view.counted})" if view.capped else ""

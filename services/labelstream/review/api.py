@@ -54,6 +54,7 @@ from labelstream.review.api_models import (
     SkipOut,
     StatsOut,
     UndoOut,
+    UnsureOut,
 )
 from labelstream.review.auth import Principal, TokenStore
 from labelstream.review.consolidation import Consolidator
@@ -160,12 +161,13 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             labels=ctx.labels.labels() or sorted(request.get("probabilities", {})),  # open set: the model's classes
             overlap=item.overlap,
             skip_notes=[SkipNote(**note) for note in queue.skip_notes(item.id)],
+            expert=queue.item_field(item.id, "expert") is not None,
         )
 
     @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
     def claim(who: Who) -> Any:
         """The next record for you, leased for `lease_seconds` (the one you hold, if any: a reload keeps it)."""
-        result = queue.claim(who.reviewer)
+        result = queue.claim(who.reviewer, expert=who.is_expert)
         metrics.leases_expired.inc(result.reaped)
         if result.item is None:
             return Response(status_code=204)
@@ -194,6 +196,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         queue.skip(body.id, who.reviewer, body.lease, body.note)
         metrics.record_skip(who.reviewer)
         return SkipOut(id=body.id)
+
+    @router.post("/unsure", response_model=UnsureOut, responses=CONFLICT)
+    def unsure(body: SkipIn, who: Who) -> UnsureOut:
+        """Not sure: your leased record goes to the experts (reviewers with the expert role), never back to you; a
+        note (why) goes with it."""
+        if body.note is not None and len(body.note) > review.max_note_length:
+            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+        queue.unsure(body.id, who.reviewer, body.lease, body.note)
+        return UnsureOut(id=body.id, expert_waiting=queue.counts().expert)
 
     @router.post("/release", response_model=ReleaseOut, responses=CONFLICT)
     def release(body: LeaseRef, who: Who) -> ReleaseOut:
@@ -280,7 +291,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             reviewer=who.reviewer,
             me=ReviewerStats(answered_today=today, seconds_per_answer=median),
             queue=QueueStats(waiting=counts.waiting, leased=counts.leased, consolidating=counts.consolidating,
-                             unpublished=counts.outbox, answered=counts.answered),
+                             unpublished=counts.outbox, answered=counts.answered, expert=counts.expert),
             reviewers=queue.reviewers_today(),
             agreement=AgreementStats(**ctx.consolidator.summary()),
         )

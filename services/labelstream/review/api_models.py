@@ -38,6 +38,12 @@ class SkipNote(BaseModel):
     reviewer: str
     note: str
     at: float = Field(description="When they skipped (epoch seconds).")
+    unsure: bool = Field(False, description="They were not sure (POST /api/v1/unsure): sent it to the experts.")
+
+
+class UnsureOut(BaseModel):
+    id: str
+    expert_waiting: int = Field(description="Records waiting for an expert now, this one included.")
 
 
 class ExpireIn(_Body):
@@ -66,6 +72,7 @@ class Item(BaseModel):
     labels: list[str] = Field(description="The label set, in hotkey order.")
     overlap: bool = Field(description="Several reviewers answer this item independently.")
     skip_notes: list[SkipNote] = Field(default_factory=list, description="Notes of reviewers who skipped it, oldest first.")
+    expert: bool = Field(False, description="A reviewer was not sure of it: it is served to experts only.")
 
 
 class ItemOut(BaseModel):
@@ -167,6 +174,7 @@ class QueueStats(BaseModel):
     consolidating: int
     unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     answered: int
+    expert: int = Field(0, description="Records a reviewer was not sure of, waiting for an expert (not in waiting).")
 
 
 class AgreementStats(BaseModel):
@@ -218,6 +226,7 @@ class HeldItem(BaseModel):
 class ReviewerDay(BaseModel):
     answered_today: int
     skipped_today: int
+    unsure_today: int = Field(0, description="Records they sent to the experts today (not sure).")
     seconds_per_answer: float | None = Field(description="Median claim-to-answer seconds over their last 100 answers.")
     holding: str | None = Field(description="The record they hold now, if any.")
     consensus_agreement: float | None = Field(None, description="Share of their overlap answers equal to the consensus.")

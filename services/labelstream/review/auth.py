@@ -6,8 +6,8 @@ a copy of Redis gives no usable token; a fast hash is enough for a secret of
 that entropy (as GitHub stores its tokens). The reviewer id of every answer is
 the token's name, never a field of the request.
 
-Roles: ``reviewer`` answers items; ``admin`` also calls the admin endpoints
-(expire items).
+Roles: ``reviewer`` answers items; ``expert`` also gets the items reviewers
+were not sure of (first); ``admin`` also calls the admin endpoints (expire items).
 
 >>> check_reviewer_name("ana.lopez")
 'ana.lopez'
@@ -31,8 +31,8 @@ import orjson
 if TYPE_CHECKING:  # only a type here: `labelstream review token --help` need not load redis
     import redis
 
-Role = Literal["reviewer", "admin"]
-ROLES: tuple[Role, ...] = ("reviewer", "admin")
+Role = Literal["reviewer", "expert", "admin"]
+ROLES: tuple[Role, ...] = ("reviewer", "expert", "admin")
 TOKEN_PREFIX = "lsr_"
 CONSENSUS_REVIEWER = "consensus"
 """The ``reviewer`` of a consensus correction; no token may take the name."""
@@ -64,6 +64,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_expert(self) -> bool:
+        return self.role == "expert"
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,8 @@ class QueueCounts:
     consolidating: int
     outbox: int
     answered: int
+    expert: int = 0
+    """waiting for an expert (not counted in ``waiting``)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ class Overview:
     held: list[dict]
     """id, reviewer, held_seconds of every leased item"""
     reviewers: dict[str, dict]
-    """name -> answered_today, skipped_today, seconds_per_answer (median, last 100), holding (an id or None)"""
+    """name -> answered_today, skipped_today, unsure_today, seconds_per_answer (median, last 100), holding (an id or None)"""
 
 
 def _load_script(name: str) -> str:
@@ -147,7 +149,7 @@ class ReviewQueue:
 
     SCRIPTS = (
         "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
-        "adjudication_timeout", "reopen", "correct", "requeue", "reconsolidate", "recent",
+        "adjudication_timeout", "reopen", "correct", "requeue", "reconsolidate", "recent", "unsure",
     )
 
     def __init__(
@@ -223,10 +225,14 @@ class ReviewQueue:
 
     # -- a reviewer's calls ----------------------------------------------------------------------
 
-    def claim(self, reviewer: str, now: float | None = None) -> Claim:
-        """Lease the next item to ``reviewer`` (or return the one they hold, lease renewed)."""
+    def claim(self, reviewer: str, now: float | None = None, expert: bool = False) -> Claim:
+        """Lease the next item to ``reviewer`` (or return the one they hold, lease renewed).
+
+        An ``expert`` gets the items reviewers were not sure of (:meth:`unsure`) first.
+        """
         now = time.time() if now is None else now
-        reply = self._run("claim", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, SCAN_LIMIT)
+        reply = self._run("claim", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, SCAN_LIMIT,
+                          "1" if expert else "0")
         status = _text(reply[0])
         if status == "empty":
             return Claim(None, int(reply[1]))
@@ -243,6 +249,12 @@ class ReviewQueue:
         """Give the item back; it is never served to this reviewer again. A note goes with it to the next reviewers."""
         now = time.time() if now is None else now
         reply = self._run("skip", record_id, reviewer, lease, now, note or "", _day(now))
+        self._raise_conflict(reply)
+
+    def unsure(self, record_id: str, reviewer: str, lease: str, note: str | None = None, now: float | None = None) -> None:
+        """The reviewer is not sure: the item goes to the experts' queue (never back to them), with the note."""
+        now = time.time() if now is None else now
+        reply = self._run("unsure", record_id, reviewer, lease, now, note or "", _day(now))
         self._raise_conflict(reply)
 
     def skip_notes(self, record_id: str) -> list[dict]:
@@ -416,8 +428,9 @@ class ReviewQueue:
             pipe.zcard(key)
         pipe.llen(self.outbox_key)
         pipe.get(f"{p}:answers_total")
-        waiting, waiting_seen, leased, consolidating, outbox, answered = pipe.execute()
-        return QueueCounts(waiting + waiting_seen, leased, consolidating, outbox, int(answered or 0))
+        pipe.zcard(f"{p}:expert")
+        waiting, waiting_seen, leased, consolidating, outbox, answered, expert = pipe.execute()
+        return QueueCounts(waiting + waiting_seen, leased, consolidating, outbox, int(answered or 0), expert)
 
     def reviewer_stats(self, reviewer: str, now: float | None = None) -> tuple[int, float | None]:
         """(answers today, median seconds per answer over their last 100) of one reviewer."""
@@ -463,11 +476,13 @@ class ReviewQueue:
         day = _day(now)
         answered = {_text(k): int(v) for k, v in self.client.hgetall(f"{p}:day:{day}").items()}
         skipped = {_text(k): int(v) for k, v in self.client.hgetall(f"{p}:skipday:{day}").items()}
+        unsure = {_text(k): int(v) for k, v in self.client.hgetall(f"{p}:unsureday:{day}").items()}
         reviewers = {}
-        for name in sorted({*answered, *skipped, *(h["reviewer"] for h in held)}):
+        for name in sorted({*answered, *skipped, *unsure, *(h["reviewer"] for h in held)}):
             seconds = [float(s) for s in self.client.lrange(f"{p}:secs:{name}", 0, 99)]
             reviewers[name] = {
                 "answered_today": answered.get(name, 0), "skipped_today": skipped.get(name, 0),
+                "unsure_today": unsure.get(name, 0),
                 "seconds_per_answer": statistics.median(seconds) if seconds else None,
                 "holding": next((h["id"] for h in held if h["reviewer"] == name), None),
             }

@@ -11,8 +11,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_ADJUDICATING, '-inf', now, 'LI
   local state = redis.call('HGET', item, 'state')
   if state == 'waiting' then
     local member = redis.call('HGET', item, 'member')
-    redis.call('ZREM', K_WAITING, member)
-    redis.call('ZREM', K_AGAIN, member)
+    unqueue(member)
     redis.call('HINCRBY', item, 'needed', -1)
     redis.call('HSET', item, 'state', 'consolidating', 'adjudication_timed_out', 1)
     redis.call('ZADD', K_CONSOLIDATING, now, id)

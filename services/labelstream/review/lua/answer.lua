@@ -50,6 +50,7 @@ redis.call('LTRIM', secs_key, 0, 99)
 redis.call('INCR', P .. ':review:answers_total')
 keep_joinable(id, rec_key, rec_keep)
 
+redis.call('HDEL', item, 'expert')  -- answered: the rest of an overlap item's answers may come from anyone
 local state
 if needed <= 1 then
   state = 'done'

@@ -1,10 +1,11 @@
 -- The next item for a reviewer, leased to them: the best-ranked item they have neither answered
--- nor skipped. A reviewer holds one item at a time: claiming again returns the held item (a page
--- reload) with its lease renewed. Expired leases are reaped first.
--- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue.
+-- nor skipped; for an expert, the experts' queue first (items a reviewer was not sure of). A reviewer
+-- holds one item at a time: claiming again returns the held item (a page reload) with its lease
+-- renewed. Expired leases are reaped first.
+-- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert.
 -- Reply: {status, id, lease, expires, request, needed, reaped} with status claimed | held, or {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
-local now, seconds, limit = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, seconds, limit, expert = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 local reaped = reap(now, 1000)
 
 local held = redis.call('GET', k_holding(reviewer))
@@ -16,6 +17,20 @@ if held then
     return item_reply('held', held, reaped)
   end
   redis.call('DEL', k_holding(reviewer))
+end
+
+if expert then  -- the best item of the experts' queue this expert has not seen (answered, skipped, unsure)
+  for offset = 0, limit - 1, 100 do
+    local batch = redis.call('ZRANGE', K_EXPERT, offset, offset + 99)
+    if #batch == 0 then break end
+    for _, member in ipairs(batch) do
+      if redis.call('SISMEMBER', k_seen(id_of(member)), reviewer) == 0 then
+        redis.call('ZREM', K_EXPERT, member)
+        lease_to(id_of(member), reviewer, lease, now, seconds)
+        return item_reply('claimed', id_of(member), reaped)
+      end
+    end
+  end
 end
 
 -- The top of the fresh queue, and the best item of the seen queue this reviewer may take if it

@@ -9,8 +9,7 @@ for i = 3, #ARGV do
   if state == 'waiting' or state == 'leased' then
     if holder then release_holding(holder, id) end
     redis.call('ZREM', K_LEASES, id)
-    redis.call('ZREM', K_WAITING, member)
-    redis.call('ZREM', K_AGAIN, member)
+    unqueue(member)
     redis.call('HSET', item, 'state', 'expired')
     redis.call('HDEL', item, 'lease', 'holder', 'leased_at', 'expires')
     for _, key in ipairs({item, k_answers(id), k_seen(id)}) do redis.call('EXPIRE', key, keep) end

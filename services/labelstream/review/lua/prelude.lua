@@ -2,7 +2,8 @@
 -- Keys (p = prefix): p:review:item:<id> (hash: state, member, score, needed, request, stored, lease,
 -- holder, leased_at, expires, seq), p:review:item:<id>:answers (reviewer -> answer JSON),
 -- p:review:item:<id>:seen (reviewers who answered or skipped it), p:review:waiting (items nobody has
--- seen), p:review:waiting_seen (items someone has seen: overlap, skipped), p:review:leases (id ->
+-- seen), p:review:waiting_seen (items someone has seen: overlap, skipped), p:review:expert (items a
+-- reviewer was not sure of: served to experts only while the item's 'expert' field is set), p:review:leases (id ->
 -- expiry), p:review:holding:<reviewer> (the id a reviewer holds), p:review:consolidating (id -> when
 -- its answers can no longer be undone), p:review:outbox (corrections to publish, oldest first),
 -- p:review:last:<reviewer> (their last answer, while it can be undone), p:review:recent:<reviewer>
@@ -12,6 +13,7 @@
 local P = ARGV[1]
 local K_WAITING = P .. ':review:waiting'
 local K_AGAIN = P .. ':review:waiting_seen'
+local K_EXPERT = P .. ':review:expert'
 local K_LEASES = P .. ':review:leases'
 local K_CONSOLIDATING = P .. ':review:consolidating'
 local K_OUTBOX = P .. ':review:outbox'
@@ -26,18 +28,26 @@ local function k_recent(reviewer) return P .. ':review:recent:' .. reviewer end
 local RECENT_MAX = 2000  -- queue.HISTORY_MAX
 local function id_of(member) return string.sub(member, 22) end
 
--- Back in line: the fresh queue if nobody has seen the item, else the queue that checks who has.
+-- Back in line: the experts' queue if a reviewer was not sure of it (until someone answers it), the fresh
+-- queue if nobody has seen the item, else the queue that checks who has.
 local function requeue(id)
   local item = k_item(id)
-  local score, member = unpack(redis.call('HMGET', item, 'score', 'member'))
+  local score, member, expert = unpack(redis.call('HMGET', item, 'score', 'member', 'expert'))
   redis.call('HSET', item, 'state', 'waiting')
   redis.call('HDEL', item, 'lease', 'holder', 'leased_at', 'expires')
   redis.call('ZREM', K_LEASES, id)
-  if redis.call('SCARD', k_seen(id)) > 0 then
+  if expert then
+    redis.call('ZADD', K_EXPERT, score, member)
+  elseif redis.call('SCARD', k_seen(id)) > 0 then
     redis.call('ZADD', K_AGAIN, score, member)
   else
     redis.call('ZADD', K_WAITING, score, member)
   end
+end
+
+-- Out of whichever line the item waits in.
+local function unqueue(member)
+  for _, key in ipairs({K_WAITING, K_AGAIN, K_EXPERT}) do redis.call('ZREM', key, member) end
 end
 
 local function release_holding(reviewer, id)

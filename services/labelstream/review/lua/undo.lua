@@ -35,8 +35,7 @@ redis.call('DEL', k_last(reviewer))
 local head = redis.call('LINDEX', k_recent(reviewer), 0)
 if head and cjson.decode(head).answer_id == last.answer_id then redis.call('LPOP', k_recent(reviewer)) end
 redis.call('ZREM', K_CONSOLIDATING, id)
-redis.call('ZREM', K_AGAIN, member)
-redis.call('ZREM', K_WAITING, member)
+unqueue(member)
 for _, key in ipairs({item, k_answers(id), k_seen(id)}) do redis.call('PERSIST', key) end
 redis.call('HINCRBY', P .. ':review:day:' .. day, reviewer, -1)
 redis.call('LPOP', P .. ':review:secs:' .. reviewer)

@@ -70,7 +70,7 @@ async function refresh() {
 
 function render(view) {
   const q = view.queue;
-  for (const key of ["waiting", "leased", "consolidating", "unpublished"]) $(`q-${key}`).textContent = String(q[key]);
+  for (const key of ["waiting", "leased", "expert", "consolidating", "unpublished"]) $(`q-${key}`).textContent = String(q[key]);
   renderReasons(view);
   renderAgreement(view.agreement);
   renderPeople(view.reviewers);
@@ -139,7 +139,8 @@ function renderPeople(reviewers) {
     const tr = document.createElement("tr");
     tr.dataset.reviewer = name;
     const spa = day.seconds_per_answer;
-    tr.append(cell(name, "name"), cell(String(day.answered_today), "num"), cell(String(day.skipped_today), "num"),
+    const skips = day.unsure_today ? `${day.skipped_today} · ${day.unsure_today} not sure` : String(day.skipped_today);
+    tr.append(cell(name, "name"), cell(String(day.answered_today), "num"), cell(skips, "num"),
       cell(spa == null ? "–" : spa < 10 ? spa.toFixed(1) : String(Math.round(spa)), "num"),
       cell(pct(day.consensus_agreement), "num"), cell(pct(day.accuracy_estimate), "num"),
       cell(day.holding || "–", "mono id"));

@@ -137,6 +137,7 @@ function renderRecord(item) {
   $("help-reason-title").textContent = reason.textContent;
   $("help-reason-text").textContent = item.reason_help || "";
   $("overlap").hidden = !item.overlap;
+  $("expert").hidden = !item.expert;
   const meta = [];
   if (item.requested_at) meta.push(`requested ${ago(item.requested_at)}`);
   if (item.model_version) meta.push(`model v${item.model_version}`);
@@ -147,7 +148,7 @@ function renderRecord(item) {
   for (const n of item.skip_notes || []) {
     const li = document.createElement("li");
     const who = document.createElement("strong");
-    who.textContent = `${n.reviewer} skipped it`;
+    who.textContent = `${n.reviewer} ${n.unsure ? "was not sure" : "skipped it"}`;
     li.append(who, `: ${n.note}`);
     notes.append(li);
   }
@@ -282,6 +283,25 @@ async function skip() {
   }
 }
 
+// Not sure: the record goes to the experts (never back to this reviewer), the note with it.
+async function unsure() {
+  if (!state.item || state.busy || Date.now() < state.settleUntil) return;
+  state.busy = true;
+  const item = state.item;
+  const note = $("note").value.trim();
+  try {
+    const sent = await api("POST", "unsure", { id: item.id, lease: item.lease, ...(note ? { note } : {}) });
+    say(`${item.id} goes to an expert${note ? " with your note" : ""} · ${sent.expert_waiting} waiting for one`, "info", 4000);
+    await next();
+    refreshStats();
+  } catch (err) {
+    if (err.status === 409) await next();
+    else if (err.status !== 401) say(err.message, "warn");
+  } finally {
+    state.busy = false;
+  }
+}
+
 async function undo() {
   if (state.busy || !state.token) return;
   state.busy = true;
@@ -339,6 +359,8 @@ async function refreshStats() {
     state.today = stats.me.answered_today;
     $("count-today").textContent = String(state.today);
     $("queue-depth").textContent = String(stats.queue.waiting);
+    $("expert-depth").textContent = String(stats.queue.expert);
+    $("expert-stat").hidden = !stats.queue.expert;  // only while records wait for an expert
     const spi = stats.me.seconds_per_answer;
     $("seconds-per-item").textContent = spi == null ? "–" : spi < 10 ? spi.toFixed(1) : Math.round(spi);
   } catch (err) { /* shown on the next action */ }
@@ -559,6 +581,7 @@ function onKey(event) {
     const name = visibleLabels($("label-filter").value.trim().toLowerCase())[Number(key) - 1];
     if (name) { event.preventDefault(); answer(name); }
   } else if (key === "s") { event.preventDefault(); skip(); }
+  else if (key === "e") { event.preventDefault(); unsure(); }
   else if (key === "u") { event.preventDefault(); undo(); }
   else if (key === "g") { event.preventDefault(); toggleGuidelines(); }
   else if (key === "r") { event.preventDefault(); toggleRecent(); }
@@ -578,6 +601,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token-input").value.trim()); });
   $("sign-out").addEventListener("click", () => signOut("signed out"));
   $("skip").addEventListener("click", skip);
+  $("unsure").addEventListener("click", unsure);
   $("undo").addEventListener("click", undo);
   $("retry").addEventListener("click", next);
   $("toggle-guidelines").addEventListener("click", toggleGuidelines);

@@ -117,7 +117,7 @@ def test_a_refused_token_is_one_error_line_and_keys_can_be_piped(redis_up, tmp_p
         token = new_token(settings, "ben")
         with client(review, token) as api:
             wait_enqueued(api, 3)
-        piped = subprocess.run([LABELSTREAM, "review", "--url", url(review)], input="3/do\nr2\n1\nq",
+        piped = subprocess.run([LABELSTREAM, "review", "--url", url(review)], input="3/do\nr2\n1\neq",
                                env=cli_env(settings, LABELSTREAM_REVIEW_TOKEN=token), capture_output=True, text=True,
                                timeout=120)
         assert piped.returncode == 0, piped.stderr
@@ -127,6 +127,9 @@ def test_a_refused_token_is_one_error_line_and_keys_can_be_piped(redis_up, tmp_p
                       and len(found) >= 3 and found, 30, "p0's answer, retraction and corrected answer")
         assert p0 == [("answer", "bird"), ("retraction", "bird"), ("answer", "cat")]
         assert "\x1b" not in piped.stdout  # plain text on a pipe
-        assert "ben: 2 answered, 0 skipped, 0 undone" in piped.stderr
+        assert "p2 goes to an expert (1 waiting for one)" in piped.stdout  # e: not sure
+        assert "ben: 2 answered, 1 skipped, 0 undone" in piped.stderr  # the record sent to an expert counts as skipped
+        with client(review, token) as api:
+            assert api.get("/api/v1/stats").json()["queue"]["expert"] == 1 and api.post("/api/v1/claim").status_code == 204
     finally:
         review.stop(20)

@@ -195,6 +195,11 @@ class ReviewClient:
         """Pass on a leased item: others get it, this reviewer never again; a note (why) is shown to them."""
         self._call("POST", "/skip", {"id": item_id, "lease": lease} | ({"note": note} if note else {}))
 
+    def unsure(self, item_id: str, lease: str, note: str | None = None) -> int:
+        """Not sure: the item goes to the experts (never back to this reviewer); how many wait for one now."""
+        body = {"id": item_id, "lease": lease} | ({"note": note} if note else {})
+        return int(self._call("POST", "/unsure", body).json()["expert_waiting"])
+
     def release(self, item_id: str, lease: str) -> None:
         """Hand a leased item back unanswered (the reviewer leaves): it returns to the queue now."""
         self._call("POST", "/release", {"id": item_id, "lease": lease}, repeatable=False)  # quitting: no retries

@@ -3,7 +3,7 @@
 One record at a time, through the same API v1 as the page: its features and
 text, the model's proposal with its class probabilities, the reason it is
 here; ``1``-``9`` answer with a label, ``/`` finds a label by name (more than
-nine labels), ``s`` skips, ``u`` undoes the last answer, ``n`` writes a note
+nine labels), ``s`` skips, ``e`` sends it to an expert (not sure), ``u`` undoes the last answer, ``n`` writes a note
 sent with the next answer, ``g`` shows the guidelines, ``v`` the whole record,
 ``?`` the keys, ``q`` quits (a record on screen goes back to the queue:
 ``POST /api/v1/release``). While a record is on screen a heartbeat every
@@ -143,6 +143,8 @@ class TerminalReviewer:
                 self.answer(label)
         elif key == "s" and item is not None:
             self.skip()
+        elif key == "e" and item is not None:
+            self.unsure()
         elif key == "u":
             self.undo()
         elif key == "n":
@@ -198,6 +200,23 @@ class TerminalReviewer:
         self._say(f"skipped {item.id}: it goes to the others{noted}", "yellow")
         self._next(None)
 
+    def unsure(self) -> None:
+        item = self.screen.item
+        assert item is not None
+        try:
+            waiting = self.client.unsure(item.id, item.lease, self.screen.note or None)
+        except LeaseLost:
+            self._lost(item)
+            return
+        except Unavailable as exc:
+            self._say(f"{exc.detail}: not sent, press e again", "red")
+            return
+        self.summary.skipped += 1
+        noted = " with your note" if self.screen.note else ""
+        self.screen.note = ""
+        self._say(f"{item.id} goes to an expert{noted} ({waiting} waiting for one)", "yellow")
+        self._next(None)
+
     def undo(self) -> None:
         try:
             result = self.client.undo()
@@ -245,13 +264,15 @@ class TerminalReviewer:
             return
         try:
             result = self.client.correct(row["answer_id"], label, self.screen.note or None)
-        except LeaseLost as exc:  # 409: too old, an overlap item, corrected meanwhile
+        except LeaseLost as exc:  # 409: too old, a second review, corrected meanwhile
             self._say(f"{row['id']} not changed: {exc.detail}", "yellow")
             return
         except ReviewApiError as exc:
             self._say(f"{row['id']} not changed: {exc.detail}", "red")
             return
         changed = "corrected" if result.get("changed") else "unchanged"
+        if result.get("changed") and result.get("consensus"):
+            changed += ", its consensus " + ("counts it" if result["consensus"] == "pending" else "is recomputed")
         self._say(f"✎ {row['id']}: {row['label']} → {label} ({changed})", "green")
 
     # -- plumbing ----------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ HELP = [
     ("1 – 9", "answer with that label"),
     ("/", "type part of a label, Enter answers with the first match (for more than 9 labels)"),
     ("s", "skip: others get the record, you never see it again (with your note: why)"),
+    ("e", "not sure: an expert gets the record (the expert role), you never see it again"),
     ("u", "undo your last answer (for a short while): the record comes back to you"),
     ("n", "write a note, sent with your next answer or skip"),
     ("r", "your recent answers: pick one, give it another label (within review.correct_seconds)"),
@@ -123,12 +124,12 @@ def render_recent(rows: list[Mapping[str, Any]], now: float) -> RenderableType:
     table.add_column(style="dim", no_wrap=True)
     for i, row in enumerate(rows, 1):
         until = row.get("correctable_until")
-        if row.get("overlap"):
-            left = "overlap item: not alone"
-        elif until is None or until <= now:
+        if until is None or until <= now:
             left = "too old to change"
         else:
             left = f"changeable {(until - now) / 60:.0f} min more" if until - now >= 90 else f"changeable {until - now:.0f} s more"
+        if row.get("overlap"):
+            left += " · overlap vote"
         was = f"{row['corrected_from']} → " if row.get("corrected_from") else ""
         table.add_row(str(i), str(row["id"]), f"{was}{row['label']}", left)
     return Group(Text("Your recent answers", style="bold"), table)
@@ -183,7 +184,8 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     text = str(item.record.get("text") or "")
     inner = width - 4
     notes = [  # why earlier reviewers passed on it (the last two)
-        Text(f"{n.get('reviewer')} skipped: {n.get('note')}", style="yellow", no_wrap=True, overflow="ellipsis")
+        Text(f"{n.get('reviewer')} {'was not sure' if n.get('unsure') else 'skipped'}: {n.get('note')}", style="yellow",
+             no_wrap=True, overflow="ellipsis")
         for n in (item.raw.get("skip_notes") or [])[-2:]
     ]
     rows = max(1, rows - len(notes))

@@ -454,6 +454,7 @@ def test_not_sure_sends_a_record_to_an_expert_whom_the_page_and_the_lead_view_sh
             assert as_bo.post("/api/v1/claim").json()["item"]["id"] == "x3"
             stats = as_bo.get("/api/v1/stats").json()["queue"]
             assert (stats["expert"], stats["waiting"], stats["leased"]) == (1, 0, 2)
+        wait_for(lambda: 'labelstream_review_queue_items{state="expert"} 1.0' in review.metrics_text(), 10, "the gauge")
 
         lead_view = chromium.new_page(viewport={"width": 1366, "height": 768})
         lead_view.goto(f"{url(review)}/admin#token={lead}")

@@ -81,7 +81,7 @@ class ReviewMetrics:
             "labelstream_review_corrections_published_total", "Corrections published, by kind.", ["kind"], registry=r
         )
         self.outbox = Gauge("labelstream_review_outbox_items", "Corrections accepted, not yet published.", registry=r)
-        for state in ("waiting", "leased"):
+        for state in ("waiting", "leased", "expert"):
             self.queue_items.labels(state)
         for result in ("agreed", "adjudicated", "timed_out", "recomputed"):
             self.consolidated.labels(result)
@@ -107,9 +107,10 @@ class ReviewMetrics:
     def record_correction(self, reviewer: str) -> None:
         self.corrected.labels(self.reviewer_label(reviewer)).inc()
 
-    def set_queue(self, waiting: int, leased: int, outbox: int) -> None:
+    def set_queue(self, waiting: int, leased: int, outbox: int, expert: int = 0) -> None:
         self.queue_items.labels("waiting").set(waiting)
         self.queue_items.labels("leased").set(leased)
+        self.queue_items.labels("expert").set(expert)  # not sure: waiting for an expert (not in waiting)
         self.outbox.set(outbox)
 
     def set_agreement(

@@ -101,7 +101,7 @@ class ReviewService:
                     self.consolidator.load()
                     last_load = time.monotonic()
                 counts = self.queue.counts()
-                self.metrics.set_queue(counts.waiting, counts.leased, counts.outbox)
+                self.metrics.set_queue(counts.waiting, counts.leased, counts.outbox, counts.expert)
             except redis.RedisError as exc:
                 log.warning("redis unavailable: %s", exc)
             if time.monotonic() - self._kafka_checked > KAFKA_CHECK_SECONDS:

@@ -22,6 +22,7 @@ the service keeps the first); only a refused token ends the session
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Console, RenderableType
@@ -184,37 +185,30 @@ class TerminalReviewer:
         self._next(None)
 
     def skip(self) -> None:
-        item = self.screen.item
-        assert item is not None
-        try:
-            self.client.skip(item.id, item.lease, self.screen.note or None)
-        except LeaseLost:
-            self._lost(item)
-            return
-        except Unavailable as exc:
-            self._say(f"{exc.detail}: not skipped, press s again", "red")
-            return
-        self.summary.skipped += 1
-        noted = " with your note" if self.screen.note else ""
-        self.screen.note = ""
-        self._say(f"skipped {item.id}: it goes to the others{noted}", "yellow")
-        self._next(None)
+        self._hand_on(lambda item, note: self.client.skip(item.id, item.lease, note), "s",
+                      lambda item, noted, _: f"skipped {item.id}: it goes to the others{noted}")
 
     def unsure(self) -> None:
+        self._hand_on(lambda item, note: self.client.unsure(item.id, item.lease, note), "e",
+                      lambda item, noted, waiting: f"{item.id} goes to an expert{noted} ({waiting} waiting for one)")
+
+    def _hand_on(self, send: Callable[[ReviewItem, str | None], object], key: str,
+                 told: Callable[[ReviewItem, str, object], str]) -> None:
+        """The record on screen goes on unanswered, the note with it (a skip, or to an expert); counted as skipped."""
         item = self.screen.item
         assert item is not None
         try:
-            waiting = self.client.unsure(item.id, item.lease, self.screen.note or None)
+            result = send(item, self.screen.note or None)
         except LeaseLost:
             self._lost(item)
             return
         except Unavailable as exc:
-            self._say(f"{exc.detail}: not sent, press e again", "red")
+            self._say(f"{exc.detail}: not sent, press {key} again", "red")
             return
         self.summary.skipped += 1
         noted = " with your note" if self.screen.note else ""
         self.screen.note = ""
-        self._say(f"{item.id} goes to an expert{noted} ({waiting} waiting for one)", "yellow")
+        self._say(told(item, noted, result), "yellow")
         self._next(None)
 
     def undo(self) -> None:

@@ -266,32 +266,15 @@ async function answer(label) {
   }
 }
 
-async function skip() {
+// Hand the record on unanswered, the note with it: a skip (to the other reviewers) or "not sure" (to the experts).
+async function handOn(path, told, ms) {
   if (!state.item || state.busy || Date.now() < state.settleUntil) return;
   state.busy = true;
   const item = state.item;
   const note = $("note").value.trim();
   try {
-    await api("POST", "skip", { id: item.id, lease: item.lease, ...(note ? { note } : {}) });
-    say(note ? `${item.id} skipped · the next reviewer sees your note` : `${item.id} skipped · it goes to the others`);
-    await next();
-  } catch (err) {
-    if (err.status === 409) await next();
-    else if (err.status !== 401) say(err.message, "warn");
-  } finally {
-    state.busy = false;
-  }
-}
-
-// Not sure: the record goes to the experts (never back to this reviewer), the note with it.
-async function unsure() {
-  if (!state.item || state.busy || Date.now() < state.settleUntil) return;
-  state.busy = true;
-  const item = state.item;
-  const note = $("note").value.trim();
-  try {
-    const sent = await api("POST", "unsure", { id: item.id, lease: item.lease, ...(note ? { note } : {}) });
-    say(`${item.id} goes to an expert${note ? " with your note" : ""} · ${sent.expert_waiting} waiting for one`, "info", 4000);
+    const result = await api("POST", path, { id: item.id, lease: item.lease, ...(note ? { note } : {}) });
+    say(told(item, note, result), "info", ms);
     await next();
     refreshStats();
   } catch (err) {
@@ -301,6 +284,13 @@ async function unsure() {
     state.busy = false;
   }
 }
+
+const skip = () => handOn("skip", (item, note) =>
+  note ? `${item.id} skipped · the next reviewer sees your note` : `${item.id} skipped · it goes to the others`);
+
+// Not sure: the record goes to the experts (never back to this reviewer).
+const unsure = () => handOn("unsure", (item, note, sent) =>
+  `${item.id} goes to an expert${note ? " with your note" : ""} · ${sent.expert_waiting} waiting for one`, 4000);
 
 async function undo() {
   if (state.busy || !state.token) return;

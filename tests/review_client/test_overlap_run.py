@@ -88,7 +88,9 @@ def test_an_overlap_run_through_the_api_measures_agreement_and_reviewer_accuracy
             wait_enqueued(api, ITEMS, timeout=120)
             started = time.monotonic()
             # every item is in the queue before the reviewers start (no lease expires, none is skipped): once every
-            # reviewer's claim comes back empty no item can come, so 1 s of idling ends the run (was 5 s)
+            # reviewer has claimed in vain since the last answer anyone gave, no item can come, so 1 s of that ends
+            # the run (stop_when_idle; an empty claim sent before another reviewer's answer to an overlap item does
+            # not count: that answer puts the item back in line, see SimulatedReviewers.idle)
             sim = subprocess.run(
                 [LABELSTREAM, "run", "reviewer-sim", "--via-api", "--url", url(review),
                  "--data", str(write_truth(tmp_path / "truth.jsonl", truth)), "--label-column", "label", "--id-column", "id",

@@ -424,7 +424,9 @@ def broker_cpu_seconds() -> float | None:
     """CPU seconds of the local Kafka broker(s) ``deploy/stack.sh`` started (their pid files), or ``None``."""
     stack = Path(os.environ.get("LABELSTREAM_STACK_DIR", ".stack"))
     total, found = 0.0, False
-    for pidfile in stack.glob("kafka*/**/kafka.pid"):
+    # Not "kafka*/**": that walks the brokers' log directories, which they delete under it (FileNotFoundError
+    # from the walk: a CpuWindow test failed so after the fault suite). One node: kafka/; a cluster: kafka/nodeN/.
+    for pidfile in [*stack.glob("kafka*/kafka.pid"), *stack.glob("kafka*/node*/kafka.pid")]:
         try:
             total += cpu_seconds(int(pidfile.read_text().strip()))
             found = True

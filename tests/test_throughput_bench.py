@@ -1,6 +1,10 @@
 """The throughput benchmark's arithmetic: routing shares from metrics, medians of within-round ratios."""
 
-from labelstream.bench.throughput import median_ratio, median_run, routing_shares
+import os
+import time
+
+from labelstream.bench.throughput import CpuWindow, median_ratio, median_run, routing_shares
+from labelstream.bench.throughput_report import throughput_markdown
 
 METRICS = """# HELP labelstream_record_outcomes_total Valid records by outcome and reason.
 labelstream_record_outcomes_total{outcome="label",reason="confident"} 75.0
@@ -26,3 +30,33 @@ def test_ratios_are_taken_within_a_round_then_the_median():
     chosen = median_run(labeler)
     assert (chosen["records_per_second"], chosen["cpu_us_per_record"]) == (50.0, 25.0)
     assert chosen["rounds_records_per_second"] == [50.0, 10.0, 60.0]
+
+
+def test_cpu_window_gives_each_process_its_cpu_between_start_and_stop():
+    window = CpuWindow({"bench": os.getpid()})
+    window.clock("stop")  # no start: no figure
+    assert window.cores == {}
+    window.clock("start")
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall < 0.3:  # busy: whatever share of a core the machine gives it
+        pass
+    expected = (time.process_time() - cpu) / (time.perf_counter() - wall)
+    window.clock("stop")
+    assert abs(window.cores["bench"] - expected) < 0.1  # /proc counts in 10 ms ticks: 0.03 of 0.3 s each end
+    assert window.cores["bench"] > 0.05
+    assert 0 < window.cores["machine"] <= (os.cpu_count() or 1)
+
+
+def test_the_report_gives_the_cpu_of_each_process_while_a_rate_was_offered():
+    run = {"records": 1000, "records_per_second": 100.0, "cpu_us_per_record": 10.0, "rss_mb": 1.0, "peak_rss_mb": 1.0}
+    latency = {"n": 10, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0,
+               "cpu_cores": {"labeler": 0.41, "bench": 0.28, "broker": 0.6, "machine": 1.9}}
+    scaling = {"one": run, "two": run, "ratio": 1.0}
+    results = {"machine": {"date": "d", "machine": "m", "cpus": 2, "python": "3.11"}, "command": "c",
+               "config": {"records": 1000}, "passthrough": run, "labeler": run, "labeler_vs_passthrough": 1.0,
+               "latency": {"10000": latency, "1000": {k: v for k, v in latency.items() if k != "cpu_cores"}},
+               "model_update": {"n": 1, "p50_ms": 1.0, "p95_ms": 1.0}, "scaling": scaling}
+    text = throughput_markdown(results)
+    assert ("CPU while 10,000/s was offered, in cores of the 2: the labeler 0.41, the broker 0.6, "
+            "the benchmark's producer and reader 0.28; the whole machine 1.9.") in text
+    assert "CPU while 1,000/s" not in text

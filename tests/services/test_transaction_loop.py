@@ -186,6 +186,24 @@ def test_a_record_id_sent_again_is_dead_lettered_not_routed_twice(settings_facto
     assert "offset 2" in letter["error"]
 
 
+def test_a_transaction_begins_at_least_the_gap_after_the_one_before(settings_factory, tmp_path):
+    """labeler.min_transaction_gap_ms: records that come during the gap join the next transaction."""
+    settings = settings_factory(partitions=1)
+    trace = tmp_path / "trace.jsonl"
+    labeler_settings = settings.labeler.model_copy(update={"trace_file": str(trace), "min_transaction_gap_ms": 300})
+    settings = settings.model_copy(update={"labeler": labeler_settings})
+    producer = Producer(producer_config(settings.kafka, **{"linger.ms": 0}))
+    with RunningLabeler(settings) as labeler:
+        for i in range(12):  # one record every 0.05 s: back to back, a transaction each
+            producer.produce(settings.topics.records, key=f"g{i}".encode(), value=record(f"g{i}"), partition=0)
+            assert producer.flush(10) == 0
+            time.sleep(0.05)
+        wait_for(lambda: outcome_total(labeler) == 12, 60, "every record routed")
+    began = [orjson.loads(line)["at"] for line in trace.read_bytes().splitlines()]
+    assert len(began) < 12
+    assert all(later - earlier >= 0.295 for earlier, later in zip(began, began[1:], strict=False))
+
+
 class FailsFirstCommits(Producer):
     """A real producer whose first commits fail abortably (injected); before failing, it reads the relabel
     queue, while the batch's records are in Redis and its outcomes not committed."""

@@ -29,6 +29,22 @@ def _busy(result: dict[str, Any]) -> str:
     return "?" if busy is None else f"{busy:.0%}"
 
 
+LATENCY_NOTE = (
+    "Why p99 at 10k/s was seconds (3.98 s at 20:36 on 2026-12-01, 1.12 s at 17:24): the benchmark itself. Its producer "
+    "slept once a record (10,000 wake-ups and tiny produce requests a second) and its reader asked for new outcomes "
+    "every millisecond; with no labeler running, that alone took ~0.6 cores of the bench process and ~0.7 of the "
+    "broker. The labeler was left ~0.4 cores, about what 10k/s costs it, so every stall (a slow commit, another "
+    "process) left a queue that drained at a few hundred records a second: seconds of latency, and a p99 that swings "
+    "from run to run (1.1 to 4 s). Interleaved A/B at 10k/s, 20 s each, 2026-12-01 21:50-22:22, load 2-7 from other "
+    "jobs: sleeping a record p99 981 / 3,022 / 2,399 ms, pacing at 1 ms 190 / 346 / 295 ms; then linger 1 ms 141 / 125 "
+    "vs 0 ms 200 / 192; then the reader's idle fetch 20 ms 149 vs 1 ms 222 / 266. No regression in the labeler: its "
+    "code of 155cd93 (the 17:24 run) against today's, same measurement, interleaved: p99 362 / 1,745 / 828 ms vs "
+    "326 / 508 / 125 ms. Did not pay: the labeler's consumer holding fetches for 64 KiB or 5 ms (fetch.min.bytes, "
+    "fetch.wait.max.ms) instead of answering each produce: 10k/s p99 300 / 79 ms vs 141 / 125, 1k/s 45 / 42 vs 45 / 43 "
+    "(no clear gain; not used)."
+)
+
+
 def throughput_markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [
@@ -109,6 +125,12 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         f"The labeler's transactions at {int(rate):,}/s after the first 2 s (its `labeler.trace_file`): {describe_trace(t)}."
         for rate, t in traced
     ]
+    cores = [(rate, x["cpu_cores"]) for rate, x in r["latency"].items() if x.get("cpu_cores")]
+    lines += [""] + [
+        f"CPU while {int(rate):,}/s was offered, in cores of the {m['cpus']}: the labeler {c['labeler']}, the broker "
+        f"{c.get('broker', '-')}, the benchmark's producer and reader {c['bench']}; the whole machine {c['machine']}."
+        for rate, c in cores
+    ]
     lines += [
         "",
         "Latency: record produced → its outcome visible to a `read_committed` consumer (targets: p99 ≤ 20 ms at 1k/s, ≤ 50 ms at 10k/s). "
@@ -118,7 +140,11 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         "commit; no routing, `python -m labelstream.bench.passthrough transactional`): the part of the latency that is Kafka's "
         "transactions and the measurement's, on this machine at that moment. \"After the first 2 s\": the records produced "
         "from 2 s into the run on: steady state, without what the start from idle adds (the producer's first transactions "
-        "and outcome-topic metadata, a backlog the first stall leaves).",
+        "and outcome-topic metadata, a backlog the first stall leaves). The measuring producer sends at the offered rate, "
+        "waking at most once a millisecond (records sent on time or up to 1 ms late, each stamped when sent; linger 1 ms), "
+        "and the reader's idle fetches wait up to 20 ms (answered as soon as a commit makes outcomes visible).",
+        "",
+        LATENCY_NOTE,
         "",
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",

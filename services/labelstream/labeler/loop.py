@@ -5,7 +5,10 @@ messages into one output message each (and does what must precede the
 commit, such as storing records in Redis); the loop owns the consumer, the
 transactional producer, the offsets and every failure. One cycle:
 
-1. **between batches**: the handler may swap in a new model or relabel;
+1. **between batches**: the handler may swap in a new model or relabel; then,
+   if the last cycle began less than ``min_transaction_gap_ms`` ago, wait for
+   the rest of it (at low rates, fewer and fuller transactions: each costs the
+   broker its markers whatever it holds);
 2. **collect**: take what is queued (waiting up to ``batch_max_wait_ms`` only
    when nothing is), up to what can be routed in ``commit_interval_ms``,
    route it, produce the outputs into the open transaction; go on only while
@@ -225,6 +228,8 @@ class TransactionLoop:
         self.batch_size = labeler.batch_size
         self.commit_interval = labeler.commit_interval_ms / 1000
         self.max_wait = labeler.batch_max_wait_ms / 1000
+        self.min_gap = labeler.min_transaction_gap_ms / 1000
+        self._cycle_began = 0.0  # perf_counter when the last cycle began collecting
         self.transactions = Transactions(self._producer_config(), **({"factory": producer_factory} if producer_factory else {}))
         self.consumer = self._new_consumer()
         self.stall_watchdog = StallWatchdog(on_stall)
@@ -296,9 +301,20 @@ class TransactionLoop:
                     self._backoff = min(self._backoff, INIT_RETRY_BACKOFF)
                     return
         self.handler.between_batches()
+        if not self._wait_gap():
+            return
         batch = self._collect()
         if batch is not None and batch.messages:
             self._commit(batch)
+
+    def _wait_gap(self) -> bool:
+        """Until ``min_transaction_gap_ms`` has passed since the last transaction began collecting (what arrives
+        meanwhile joins this one); ``False`` when stopped meanwhile."""
+        remaining = self._cycle_began + self.min_gap - time.perf_counter()
+        if remaining > 0 and self._stop.wait(remaining):
+            return False
+        self._cycle_began = time.perf_counter()
+        return True
 
     def publish(self, outputs: Sequence[Output]) -> bool:
         """Publish outputs in a transaction of their own, outside any batch (no offsets); ``False`` if not committed."""

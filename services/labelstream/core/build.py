@@ -24,6 +24,7 @@ from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
 from labelstream.core.policy.active_learner import ActiveLearnerPolicy
+from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.policy.contract import ContractPolicy
 from labelstream.core.self_training import SelfTraining
 from labelstream.core.strategies import (
@@ -111,6 +112,14 @@ def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
     )
 
 
+def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
+    """The per-version recheck of the thresholds in force (``policy.version_recheck``), at the calibrator's error."""
+    if not policy.version_recheck:
+        return None
+    return VersionRecheck(1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window,
+                          scan_starts=policy.scan_starts)
+
+
 def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic) -> Policy:
     """The routing policy named by ``policy.name``; ``clock`` drives a per-minute review budget."""
     budget = build_budget(policy, clock)
@@ -134,6 +143,7 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             guarantee=policy.guarantee,
             reviewer_bound=ReviewerAccuracyBound((1.0 - policy.confidence_level) / 2)
             if policy.reviewer_accuracy_from_overlap else None,
+            recheck=build_recheck(policy),
         )
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 

@@ -1,0 +1,181 @@
+"""The thresholds in force, re-tested against each new model version on the answers of their generation.
+
+The betting proofs of :class:`~labelstream.core.calibration.PrecisionCalibrator`
+rest on answers to the model versions that scored them. A model that *slides*
+(learns, version after version, a little worse above a threshold proven on its
+predecessors) is then outside them: the 30,000-record soundness run found it
+(docs/contract.md, "A model that slides under its proven threshold"). This
+recheck closes the gap. At each new version it re-scores the generation's
+answered records (their model inputs are kept, :meth:`VersionRecheck.keep`)
+with the *new* version and tests, once, each class's thresholds against the
+target with the same bets as the proof: every answered record that the new
+version predicts in the class at a score >= ``t`` multiplies a wealth by
+``1 + λ w (y - m)``, ``y`` the new prediction's agreement with the answer,
+``w`` the record's review weight relative to the least likely record of the
+design then (``p_least / p_review``, fixed when it was routed, so the new
+version does not change it). Thresholds are scanned from each scan start
+downwards to the first one not validated (a fixed sequence, the error split
+over the starts). Class ``c``'s ``k``-th recheck spends ``α 6 / (π² k²)``
+(:func:`spent`), which sums to ``α`` over every version ever published: with
+probability at least ``1 - α`` no version auto-labels class ``c`` under a
+threshold whose precision, *for that version*, is below the target.
+
+The threshold in force is the calibrator's if the new version validated it,
+else the lowest validated threshold above it, else none (the class's
+auto-labels are withdrawn until a later version validates one again; its
+proof is not forgotten).
+
+>>> from labelstream.core.policy.base import Prediction
+>>> class Constant:  # a stand-in model: every record "a" at 0.9
+...     def predict_many(self, xs):
+...         return [Prediction.from_probabilities({"a": 0.9, "b": 0.1}) for _ in xs]
+>>> recheck = VersionRecheck(alpha=0.05)
+>>> for i in range(1000):
+...     recheck.keep({"x": float(i)}, "a" if i % 50 else "b", weight=1.0)  # 98 % right
+>>> validated = recheck.run(Constant(), {"a": 0.8}, bar=0.95)
+>>> recheck.in_force("a", 0.8), validated["a"][:2]
+(0.8, (0.0, 0.01))
+>>> for i in range(1000):
+...     recheck.keep({"x": float(i)}, "a" if i % 10 else "b", weight=1.0)  # now 94 % right in all
+>>> recheck.run(Constant(), {"a": 0.8}, bar=0.95)["a"], recheck.in_force("a", 0.8)
+((), None)
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from labelstream.core.calibration import DEFAULT_BETS, DEFAULT_GRID, DEFAULT_STARTS
+from labelstream.core.policy.base import Prediction
+
+ANY_CLASS = "__all__"
+"""The key of the overall guarantee: one threshold for every predicted class."""
+
+
+def spent(alpha: float, k: int) -> float:
+    """The error the ``k``-th recheck of a class spends: ``α 6 / (π² k²)``, summing to ``α`` over ``k = 1, 2, ...``.
+
+    >>> round(spent(0.05, 1), 5), round(spent(0.05, 10), 7)
+    (0.0304, 0.000304)
+    >>> round(sum(spent(0.05, k) for k in range(1, 200_000)), 6)
+    0.05
+    """
+    return alpha * 6.0 / (math.pi**2 * k * k)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """An answered record of the generation: its model input, the answer, its relative review weight."""
+
+    x: dict[str, float]
+    answer: str
+    weight: float
+
+
+class _Predicts(Protocol):
+    def predict_many(self, xs: Sequence[dict[str, float]]) -> list[Prediction]: ...
+
+
+class VersionRecheck:
+    """Validates the thresholds in force for each new model version (module docstring).
+
+    Parameters
+    ----------
+    alpha
+        The error of all rechecks of a class together (``1 - confidence_level``).
+    window
+        How many of the generation's newest answered records are re-scored (the cost of a recheck).
+    grid, scan_starts, bets
+        As the calibrator's (the same thresholds, the same fixed-sequence scans, the same bets).
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.05,
+        window: int = 3000,
+        grid: Sequence[float] = DEFAULT_GRID,
+        scan_starts: Sequence[float] = DEFAULT_STARTS,
+        bets: Sequence[float] = DEFAULT_BETS,
+    ) -> None:
+        self.alpha = alpha
+        self.grid = tuple(grid)
+        self._grid = np.asarray(self.grid)
+        self.bets = np.asarray(bets)
+        self._starts = sorted({max(bisect.bisect_right(self.grid, s) - 1, 0) for s in scan_starts}, reverse=True)
+        self._kept: deque[KeptAnswer] = deque(maxlen=window)
+        self.checks: dict[str, int] = {}  # class -> rechecks so far (all generations): the k of its next spending
+        self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
+        self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at the latest recheck
+
+    def keep(self, x: Mapping[str, float], answer: str, weight: float) -> None:
+        """An answered record of the current generation (``weight``: ``p_least / p_review``, in (0, 1])."""
+        self._kept.append(KeptAnswer(dict(x), answer, min(max(weight, 0.0), 1.0)))
+
+    def reset(self) -> None:
+        """A new generation: its answers are not evidence, and nothing is validated until the next version."""
+        self._kept.clear()
+        self.validated.clear()
+
+    def run(self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float) -> dict[str, tuple[float, ...]]:
+        """Test each class's thresholds against ``model`` (the new version); what it validated, per class.
+
+        ``thresholds``: the calibrator's proven threshold of each class (``None``: none, nothing to test;
+        with the overall guarantee one key, :data:`ANY_CLASS`). ``bar``: the agreement bar in force.
+        """
+        self.validated = {}
+        tested = [key for key, t in thresholds.items() if t is not None]
+        if not tested:
+            return self.validated
+        kept = list(self._kept)
+        predictions = model.predict_many([k.x for k in kept]) if kept else []
+        lambdas = self.bets / bar
+        for key in tested:
+            k = self.checks[key] = self.checks.get(key, 0) + 1
+            log_wealth = self._log_wealth(key, kept, predictions, lambdas, bar)
+            passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k))
+            valid = np.zeros(len(self.grid), dtype=bool)
+            for start in self._starts:
+                failures = np.flatnonzero(~passed[: start + 1])
+                valid[(int(failures[-1]) + 1 if failures.size else 0) : start + 1] = True
+            self.validated[key] = tuple(self.grid[i] for i in np.flatnonzero(valid))
+            self.last[key] = float(log_wealth[max(bisect.bisect_right(self.grid, thresholds[key]) - 1, 0)])
+        return self.validated
+
+    def _log_wealth(
+        self, key: str, kept: list[KeptAnswer], predictions: list[Prediction], lambdas: np.ndarray, bar: float
+    ) -> np.ndarray:
+        """Per grid threshold: the log of the mean over the bets of the wealth, on the new version's region."""
+        per_bin = np.zeros((len(self.grid), len(lambdas)))
+        for kept_answer, prediction in zip(kept, predictions, strict=True):
+            if prediction.label is None or (key != ANY_CLASS and prediction.label != key):
+                continue
+            agrees = 1.0 if prediction.label == kept_answer.answer else 0.0
+            b = max(bisect.bisect_right(self.grid, prediction.confidence) - 1, 0)
+            per_bin[b] += np.log1p(lambdas * kept_answer.weight * (agrees - bar))
+        above = np.flip(np.cumsum(np.flip(per_bin, axis=0), axis=0), axis=0)  # sums over records with score >= t
+        top = above.max(axis=1)
+        return top + np.log(np.exp(above - top[:, None]).mean(axis=1))
+
+    def in_force(self, key: str, threshold: float) -> float | None:
+        """The threshold in force for ``key`` when the calibrator proves ``threshold``: the lowest validated one
+        at or above it (``None``: the current version validated none)."""
+        validated = self.validated.get(key, ())
+        i = bisect.bisect_left(validated, threshold - 1e-12)
+        return validated[i] if i < len(validated) else None
+
+    def state(self) -> dict[str, Any]:
+        """What the labelers need (the validated thresholds) and the spending's count; the answers stay here."""
+        return {"validated": {key: list(values) for key, values in self.validated.items()}, "checks": dict(self.checks)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Adopt :meth:`state` (a labeler adopting the learner's version, or a learner restoring its snapshot)."""
+        self.validated = {key: tuple(values) for key, values in (state.get("validated") or {}).items()}
+        loaded = {key: int(n) for key, n in (state.get("checks") or {}).items()}
+        self.checks = {key: max(loaded.get(key, 0), self.checks.get(key, 0)) for key in loaded | self.checks}

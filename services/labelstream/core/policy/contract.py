@@ -471,7 +471,7 @@ class ContractPolicy(Policy):
     def census_context(self) -> dict[str, Any]:
         """Every record reviewed (probability 1) in the current generation: its answer is unbiased evidence."""
         return {"outcome": "review", "model_version": self.model_version, "generation": self.generation,
-                "threshold": None, "p_review": 1.0}
+                "threshold": None, "p_review": 1.0, "p_least": 1.0}
 
     # -- state -------------------------------------------------------------------------------------
 

@@ -15,8 +15,8 @@ version predicts in the class at a score >= ``t`` multiplies a wealth by
 design then (``p_least / p_review``, fixed when it was routed, so the new
 version does not change it). Thresholds are scanned from each scan start
 downwards to the first one not validated (a fixed sequence, the error split
-over the starts). Class ``c``'s ``k``-th recheck spends ``α 6 / (π² k²)``
-(:func:`spent`), which sums to ``α`` over every version ever published: with
+over the starts). Class ``c``'s ``k``-th recheck spends ``α / (C (k+1) ln²(k+1))``
+(:func:`spent`), which sums to ``α`` at most over every version ever published: with
 probability at least ``1 - α`` no version auto-labels class ``c`` under a
 threshold whose precision, *for that version*, is below the target.
 
@@ -59,15 +59,21 @@ ANY_CLASS = "__all__"
 """The key of the overall guarantee: one threshold for every predicted class."""
 
 
-def spent(alpha: float, k: int) -> float:
-    """The error the ``k``-th recheck of a class spends: ``α 6 / (π² k²)``, summing to ``α`` over ``k = 1, 2, ...``.
+SPENDING_NORM = 2.1098
+"""An upper bound of ``sum over j >= 2 of 1 / (j ln² j)`` (2.0477 up to 10⁷, plus ``1 / ln 10⁷`` for the rest)."""
 
-    >>> round(spent(0.05, 1), 5), round(spent(0.05, 10), 7)
-    (0.0304, 0.000304)
-    >>> round(sum(spent(0.05, k) for k in range(1, 200_000)), 6)
-    0.05
+
+def spent(alpha: float, k: int) -> float:
+    """The error the ``k``-th recheck of a class spends: ``α / (C (k + 1) ln²(k + 1))``, summing to at most ``α``
+    over ``k = 1, 2, ...`` (``C``: :data:`SPENDING_NORM`). It decays slower than ``6 / (π² k²)``: the 100th
+    recheck gets 3.6 times more, the 1,000th 17 times more; the first 0.81 times as much.
+
+    >>> round(spent(0.05, 1), 4), round(spent(0.05, 10), 6), round(spent(0.05, 100), 7)
+    (0.0247, 0.000375, 1.1e-05)
+    >>> sum(spent(0.05, k) for k in range(1, 1_000_000)) < 0.05
+    True
     """
-    return alpha * 6.0 / (math.pi**2 * k * k)
+    return alpha / (SPENDING_NORM * (k + 1) * math.log(k + 1) ** 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,7 @@ class VersionRecheck:
     def __init__(
         self,
         alpha: float = 0.05,
-        window: int = 3000,
+        window: int = 20_000,
         grid: Sequence[float] = DEFAULT_GRID,
         scan_starts: Sequence[float] = DEFAULT_STARTS,
         bets: Sequence[float] = DEFAULT_BETS,
@@ -152,13 +158,15 @@ class VersionRecheck:
         self, key: str, kept: list[KeptAnswer], predictions: list[Prediction], lambdas: np.ndarray, bar: float
     ) -> np.ndarray:
         """Per grid threshold: the log of the mean over the bets of the wealth, on the new version's region."""
+        rows = [(prediction.confidence, float(prediction.label == kept_answer.answer), kept_answer.weight)
+                for kept_answer, prediction in zip(kept, predictions, strict=True)
+                if prediction.label is not None and (key == ANY_CLASS or prediction.label == key)]
         per_bin = np.zeros((len(self.grid), len(lambdas)))
-        for kept_answer, prediction in zip(kept, predictions, strict=True):
-            if prediction.label is None or (key != ANY_CLASS and prediction.label != key):
-                continue
-            agrees = 1.0 if prediction.label == kept_answer.answer else 0.0
-            b = max(bisect.bisect_right(self.grid, prediction.confidence) - 1, 0)
-            per_bin[b] += np.log1p(lambdas * kept_answer.weight * (agrees - bar))
+        if rows:
+            scores, agrees, weights = np.asarray(rows).T
+            bins = np.maximum(np.searchsorted(self._grid, scores, side="right") - 1, 0)
+            terms = np.log1p(np.outer(weights * (agrees - bar), lambdas))
+            np.add.at(per_bin, bins, terms)
         above = np.flip(np.cumsum(np.flip(per_bin, axis=0), axis=0), axis=0)  # sums over records with score >= t
         top = above.max(axis=1)
         return top + np.log(np.exp(above - top[:, None]).mean(axis=1))

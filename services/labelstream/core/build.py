@@ -116,8 +116,7 @@ def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
     """The per-version recheck of the thresholds in force (``policy.version_recheck``), at the calibrator's error."""
     if not policy.version_recheck:
         return None
-    return VersionRecheck(1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window,
-                          scan_starts=policy.scan_starts)
+    return VersionRecheck(1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window)
 
 
 def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic) -> Policy:

@@ -13,9 +13,9 @@ version predicts in the class at a score >= ``t`` multiplies a wealth by
 ``1 + λ w (y - m)``, ``y`` the new prediction's agreement with the answer,
 ``w`` the record's review weight relative to the least likely record of the
 design then (``p_least / p_review``, fixed when it was routed, so the new
-version does not change it). Thresholds are scanned from each scan start
-downwards to the first one not validated (a fixed sequence, the error split
-over the starts). Class ``c``'s ``k``-th recheck spends ``α / (C (k+1) ln²(k+1))``
+version does not change it). Thresholds are scanned from each of
+:data:`RECHECK_STARTS` *upwards* to the first one not validated (a fixed
+sequence, the error split over the starts). Class ``c``'s ``k``-th recheck spends ``α / (C (k+1) ln²(k+1))``
 (:func:`spent`), which sums to ``α`` at most over every version ever published: with
 probability at least ``1 - α`` no version auto-labels class ``c`` under a
 threshold whose precision, *for that version*, is below the target.
@@ -52,8 +52,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from labelstream.core.calibration import DEFAULT_BETS, DEFAULT_GRID, DEFAULT_STARTS
+from labelstream.core.calibration import DEFAULT_BETS, DEFAULT_GRID
 from labelstream.core.policy.base import Prediction
+
+RECHECK_STARTS: tuple[float, ...] = (0.0, 0.7, 0.9)
+"""Where the recheck's scans start (upwards: the largest region, with the most evidence, first; the error is split
+evenly over them)."""
 
 ANY_CLASS = "__all__"
 """The key of the overall guarantee: one threshold for every predicted class."""
@@ -98,8 +102,12 @@ class VersionRecheck:
         The error of all rechecks of a class together (``1 - confidence_level``).
     window
         How many of the generation's newest answered records are re-scored (the cost of a recheck).
-    grid, scan_starts, bets
-        As the calibrator's (the same thresholds, the same fixed-sequence scans, the same bets).
+    grid, bets
+        As the calibrator's (the same thresholds, the same bets).
+    scan_starts
+        Each scan runs *upwards* from its start to the first threshold not validated (a fixed sequence): the
+        largest region first, where the new version's evidence is most plentiful (the calibrator scans downwards
+        from its own starts, whose top regions often hold too few answers for the recheck's smaller error).
     """
 
     def __init__(
@@ -107,14 +115,14 @@ class VersionRecheck:
         alpha: float = 0.05,
         window: int = 20_000,
         grid: Sequence[float] = DEFAULT_GRID,
-        scan_starts: Sequence[float] = DEFAULT_STARTS,
+        scan_starts: Sequence[float] = RECHECK_STARTS,
         bets: Sequence[float] = DEFAULT_BETS,
     ) -> None:
         self.alpha = alpha
         self.grid = tuple(grid)
         self._grid = np.asarray(self.grid)
         self.bets = np.asarray(bets)
-        self._starts = sorted({max(bisect.bisect_right(self.grid, s) - 1, 0) for s in scan_starts}, reverse=True)
+        self._starts = sorted({max(bisect.bisect_right(self.grid, s) - 1, 0) for s in scan_starts})
         self._kept: deque[KeptAnswer] = deque(maxlen=window)
         self.checks: dict[str, int] = {}  # class -> rechecks so far (all generations): the k of its next spending
         self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
@@ -147,9 +155,9 @@ class VersionRecheck:
             log_wealth = self._log_wealth(key, kept, predictions, lambdas, bar)
             passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k))
             valid = np.zeros(len(self.grid), dtype=bool)
-            for start in self._starts:
-                failures = np.flatnonzero(~passed[: start + 1])
-                valid[(int(failures[-1]) + 1 if failures.size else 0) : start + 1] = True
+            for start in self._starts:  # upwards from each start to the first threshold not validated
+                failures = np.flatnonzero(~passed[start:])
+                valid[start : start + (int(failures[0]) if failures.size else len(self.grid))] = True
             self.validated[key] = tuple(self.grid[i] for i in np.flatnonzero(valid))
             self.last[key] = float(log_wealth[max(bisect.bisect_right(self.grid, thresholds[key]) - 1, 0)])
         return self.validated

@@ -179,12 +179,16 @@ class VersionRecheck:
         top = above.max(axis=1)
         return top + np.log(np.exp(above - top[:, None]).mean(axis=1))
 
-    def in_force(self, key: str, threshold: float) -> float | None:
-        """The threshold in force for ``key`` when the calibrator proves ``threshold``: the lowest validated one
-        at or above it (``None``: the current version validated none)."""
+    def in_force(self, key: str, threshold: float, proven: Sequence[float] | None = None) -> float | None:
+        """The threshold in force for ``key`` when the calibrator's lowest proven one is ``threshold``: the lowest
+        threshold at or above it that the current version validated and, if ``proven`` (the calibrator's proven
+        thresholds) is given, that is among them (``None``: none is both)."""
         validated = self.validated.get(key, ())
-        i = bisect.bisect_left(validated, threshold - 1e-12)
-        return validated[i] if i < len(validated) else None
+        allowed = None if proven is None else {round(t, 6) for t in proven}
+        for value in validated[bisect.bisect_left(validated, threshold - 1e-12) :]:
+            if allowed is None or round(value, 6) in allowed:
+                return value
+        return None
 
     def state(self) -> dict[str, Any]:
         """What the labelers need (the validated thresholds) and the spending's count; the answers stay here."""

@@ -191,12 +191,13 @@ class ContractPolicy(Policy):
         return self.calibrator.generation
 
     def threshold(self, key: str) -> float | None:
-        """The threshold in force for calibration key ``key``: the calibrator's proof, where the current model
-        version's recheck validated it (the lowest validated one above it, else none)."""
+        """The threshold in force for calibration key ``key``: the calibrator's lowest proven one, if the current
+        model version's recheck validated it; else the lowest threshold above it both proven and validated; else
+        none. Every threshold in force is proven (the calibrator's promise) *and* validated (the version's)."""
         threshold = self.calibrator.threshold(key)
         if threshold is None or self.recheck is None:
             return threshold
-        return self.recheck.in_force(key, threshold)
+        return self.recheck.in_force(key, threshold, self.calibrator.proven(key))
 
     def thresholds(self) -> dict[str, float | None]:
         """Every calibration key with evidence -> its threshold in force."""

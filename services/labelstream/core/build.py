@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
@@ -24,7 +25,6 @@ from labelstream.core.label_errors import LabelErrorDetector
 from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
 from labelstream.core.policy.active_learner import ActiveLearnerPolicy
-from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.policy.contract import ContractPolicy
 from labelstream.core.self_training import SelfTraining
 from labelstream.core.strategies import (

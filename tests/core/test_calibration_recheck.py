@@ -9,7 +9,7 @@ import pytest
 
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
-from labelstream.core.calibration_recheck import VersionRecheck, spent
+from labelstream.core.calibration_recheck import VersionRecheck, share, spent
 from labelstream.core.policy.base import Evidence, Prediction
 from labelstream.core.policy.contract import ContractPolicy
 from labelstream.core.strategies import VariableUncertainty
@@ -136,15 +136,17 @@ def test_a_bad_threshold_is_validated_at_most_alpha_of_the_time() -> None:
 
 
 def test_the_error_is_spent_as_documented() -> None:
-    """The k-th recheck of a class needs a log-wealth of log(starts / spent(alpha, k)), counted per class."""
+    """The k-th recheck of a class in a generation needs a log-wealth of log(starts / spent(alpha, k, generation));
+    k counts per class and starts again in a newer generation."""
 
     class Same:
         def predict_many(self, xs):
             return [Prediction.from_probabilities({"a": 0.8, "b": 0.2}) for _ in xs]
 
-    total = sum(spent(0.05, k) for k in range(1, 1_000_000))
-    assert 0.045 < total < 0.05  # the tail past 10^6 is < 0.05 / (2.1098 ln 10^6) = 0.0017
-    assert spent(0.05, 1) == pytest.approx(0.05 / (2.1098 * 2 * math.log(2) ** 2))
+    one = sum(share(k) for k in range(1, 1_000_000))
+    assert 0.95 < one < 1.0  # the tail past 10^6 is < 1 / (2.1098 ln 10^6) = 0.034
+    assert spent(0.05, 1) == pytest.approx(0.05 / (2.1098 * 2 * math.log(2) ** 2) ** 2)
+    assert spent(0.05, 4, generation=2) == pytest.approx(0.05 * share(3) * share(4))
     recheck = VersionRecheck(alpha=0.05, scan_starts=(0.7,))
     for i in range(400):
         recheck.keep({}, "a" if i % 100 else "b", weight=1.0)  # log-wealth 8.8: enough up to k = 17
@@ -158,6 +160,10 @@ def test_the_error_is_spent_as_documented() -> None:
     assert 0.7 in recheck.run(Same(), {"a": 0.7}, bar=0.95)["a"]
     assert recheck.run(Same(), {"a": 0.7}, bar=0.95)["a"] == ()  # k = k_last + 1: the bar moved past the wealth
     assert recheck.last["a"] == pytest.approx(wealth)
+    recheck.run(Same(), {"a": 0.7}, bar=0.95, generation=1)  # a newer generation: k = 1 again, at share(2)
+    assert recheck.checks == {"a": 1} and recheck.generation == 1
+    recheck.run(Same(), {"a": 0.7}, bar=0.95, generation=0)  # an older one never spends its error again
+    assert recheck.checks == {"a": 2} and recheck.generation == 1
 
 
 def test_contexts_carry_a_least_probability_below_every_review_probability() -> None:

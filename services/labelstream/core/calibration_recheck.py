@@ -15,8 +15,9 @@ version predicts in the class at a score >= ``t`` multiplies a wealth by
 design then (``p_least / p_review``, fixed when it was routed, so the new
 version does not change it). Thresholds are scanned from each of
 :data:`RECHECK_STARTS` *upwards* to the first one not validated (a fixed
-sequence, the error split over the starts). Class ``c``'s ``k``-th recheck spends ``α / (C (k+1) ln²(k+1))``
-(:func:`spent`), which sums to ``α`` at most over every version ever published: with
+sequence, the error split over the starts). Class ``c``'s ``k``-th recheck in generation ``g`` spends
+``α share(g + 1) share(k)`` (:func:`spent`, ``share(j) = 1 / (C (j+1) ln²(j+1))``),
+which sums to ``α`` at most over every version ever published: with
 probability at least ``1 - α`` no version auto-labels class ``c`` under a
 threshold whose precision, *for that version*, is below the target.
 
@@ -67,17 +68,25 @@ SPENDING_NORM = 2.1098
 """An upper bound of ``sum over j >= 2 of 1 / (j ln² j)`` (2.0477 up to 10⁷, plus ``1 / ln 10⁷`` for the rest)."""
 
 
-def spent(alpha: float, k: int) -> float:
-    """The error the ``k``-th recheck of a class spends: ``α / (C (k + 1) ln²(k + 1))``, summing to at most ``α``
-    over ``k = 1, 2, ...`` (``C``: :data:`SPENDING_NORM`). It decays slower than ``6 / (π² k²)``: the 100th
-    recheck gets 3.6 times more, the 1,000th 17 times more; the first 0.81 times as much.
+def share(j: int) -> float:
+    """The ``j``-th term (``j = 1, 2, ...``) of a sequence summing to at most 1: ``1 / (C (j + 1) ln²(j + 1))``."""
+    return 1.0 / (SPENDING_NORM * (j + 1) * math.log(j + 1) ** 2)
 
-    >>> round(spent(0.05, 1), 4), round(spent(0.05, 10), 6), round(spent(0.05, 100), 7)
-    (0.0247, 0.000375, 1.1e-05)
-    >>> sum(spent(0.05, k) for k in range(1, 1_000_000)) < 0.05
+
+def spent(alpha: float, k: int, generation: int = 0) -> float:
+    """The error the ``k``-th recheck of a class in calibration generation ``generation`` spends:
+    ``α share(generation + 1) share(k)``, summing to at most ``α`` over every generation and every ``k``.
+
+    Each generation starts again at ``k = 1``: after a reset the first versions, which decide how soon the
+    class auto-labels again, spend the most. ``share`` decays slower than ``6 / (π² k²)``: its 100th term is
+    3.6 times larger, its 1,000th 17 times.
+
+    >>> round(spent(0.05, 1), 4), round(spent(0.05, 10), 6), round(spent(0.05, 100), 7), round(spent(0.05, 1, 3), 5)
+    (0.0122, 0.000185, 5.4e-06, 0.0009)
+    >>> sum(spent(0.05, k, g) for g in range(2000) for k in range(1, 2000)) < 0.05
     True
     """
-    return alpha / (SPENDING_NORM * (k + 1) * math.log(k + 1) ** 2)
+    return alpha * share(generation + 1) * share(k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +133,8 @@ class VersionRecheck:
         self.bets = np.asarray(bets)
         self._starts = sorted({max(bisect.bisect_right(self.grid, s) - 1, 0) for s in scan_starts})
         self._kept: deque[KeptAnswer] = deque(maxlen=window)
-        self.checks: dict[str, int] = {}  # class -> rechecks so far (all generations): the k of its next spending
+        self.checks: dict[str, int] = {}  # class -> rechecks so far in ``generation``: the k of its last spending
+        self.generation = 0  # the calibration generation the counts are of
         self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
         self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at the latest recheck
 
@@ -137,13 +147,19 @@ class VersionRecheck:
         self._kept.clear()
         self.validated.clear()
 
-    def run(self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float) -> dict[str, tuple[float, ...]]:
+    def run(
+        self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float, generation: int = 0
+    ) -> dict[str, tuple[float, ...]]:
         """Test each class's thresholds against ``model`` (the new version); what it validated, per class.
 
         ``thresholds``: the calibrator's proven threshold of each class (``None``: none, nothing to test;
         with the overall guarantee one key, :data:`ANY_CLASS`). ``bar``: the agreement bar in force.
+        ``generation``: the calibration's, which only moves forward (a newer one starts the counts again).
         """
         self.validated = {}
+        if generation > self.generation:
+            self.generation, self.checks = generation, {}
+        generation = self.generation  # never an older one's: each (generation, k) spends once
         tested = [key for key, t in thresholds.items() if t is not None]
         if not tested:
             return self.validated
@@ -153,7 +169,7 @@ class VersionRecheck:
         for key in tested:
             k = self.checks[key] = self.checks.get(key, 0) + 1
             log_wealth = self._log_wealth(key, kept, predictions, lambdas, bar)
-            passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k))
+            passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k, generation))
             valid = np.zeros(len(self.grid), dtype=bool)
             for start in self._starts:  # upwards from each start to the first threshold not validated
                 failures = np.flatnonzero(~passed[start:])
@@ -192,10 +208,15 @@ class VersionRecheck:
 
     def state(self) -> dict[str, Any]:
         """What the labelers need (the validated thresholds) and the spending's count; the answers stay here."""
-        return {"validated": {key: list(values) for key, values in self.validated.items()}, "checks": dict(self.checks)}
+        return {"validated": {key: list(values) for key, values in self.validated.items()},
+                "checks": dict(self.checks), "generation": self.generation}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Adopt :meth:`state` (a labeler adopting the learner's version, or a learner restoring its snapshot)."""
         self.validated = {key: tuple(values) for key, values in (state.get("validated") or {}).items()}
+        generation = int(state.get("generation", 0))
         loaded = {key: int(n) for key, n in (state.get("checks") or {}).items()}
-        self.checks = {key: max(loaded.get(key, 0), self.checks.get(key, 0)) for key in loaded | self.checks}
+        if generation > self.generation:
+            self.generation, self.checks = generation, loaded
+        elif generation == self.generation:
+            self.checks = {key: max(loaded.get(key, 0), self.checks.get(key, 0)) for key in loaded | self.checks}

@@ -431,7 +431,7 @@ class ContractPolicy(Policy):
         the thresholds it validated per key. Call with the version about to be published."""
         if self.recheck is None:
             return {}
-        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar)
+        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation)
 
     def learn_overlap(self, answers: list[str]) -> None:
         """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.

@@ -15,9 +15,10 @@ version predicts in the class at a score >= ``t`` multiplies a wealth by
 design then (``p_least / p_review``, fixed when it was routed, so the new
 version does not change it). Thresholds are scanned from each of
 :data:`RECHECK_STARTS` *upwards* to the first one not validated (a fixed
-sequence, the error split over the starts). Class ``c``'s ``k``-th recheck in generation ``g`` spends
-``α share(g + 1) share(k)`` (:func:`spent`, ``share(j) = 1 / (C (j+1) ln²(j+1))``),
-which sums to ``α`` at most over every version ever published: with
+sequence, the error split over the starts). Class ``c``'s ``n``-th recheck ever, its ``k``-th in generation ``g``,
+spends ``α/2 (share(n) + share(g + 1) share(k))`` (:func:`spent`,
+``share(j) = 1 / (C (j+1) ln²(j+1))``), which sums to ``α`` at most over every
+version ever published: with
 probability at least ``1 - α`` no version auto-labels class ``c`` under a
 threshold whose precision, *for that version*, is below the target.
 
@@ -73,20 +74,24 @@ def share(j: int) -> float:
     return 1.0 / (SPENDING_NORM * (j + 1) * math.log(j + 1) ** 2)
 
 
-def spent(alpha: float, k: int, generation: int = 0) -> float:
-    """The error the ``k``-th recheck of a class in calibration generation ``generation`` spends:
-    ``α share(generation + 1) share(k)``, summing to at most ``α`` over every generation and every ``k``.
+def spent(alpha: float, k: int, generation: int = 0, total: int | None = None) -> float:
+    """The error a class's recheck spends: its ``total``-th ever, and its ``k``-th in calibration generation
+    ``generation``: ``α/2 (share(total) + share(generation + 1) share(k))``.
 
-    Each generation starts again at ``k = 1``: after a reset the first versions, which decide how soon the
-    class auto-labels again, spend the most. ``share`` decays slower than ``6 / (π² k²)``: its 100th term is
-    3.6 times larger, its 1,000th 17 times.
+    Over every recheck ever this sums to at most ``α`` (each half to ``α/2``). The first half is the plain
+    per-version spending, for long generations; the second starts again at ``k = 1`` in each generation, so
+    that after a reset the first versions, which decide how soon the class auto-labels again, spend more.
+    ``share`` decays slower than ``6 / (π² k²)`` (its 100th term is 3.6 times larger, its 1,000th 17 times).
+    Without ``total``: the second sequence alone, at ``α``.
 
-    >>> round(spent(0.05, 1), 4), round(spent(0.05, 10), 6), round(spent(0.05, 100), 7), round(spent(0.05, 1, 3), 5)
-    (0.0122, 0.000185, 5.4e-06, 0.0009)
-    >>> sum(spent(0.05, k, g) for g in range(2000) for k in range(1, 2000)) < 0.05
+    >>> round(spent(0.05, 1, 0, 1), 4), round(spent(0.05, 1, 2, 40), 5), round(spent(0.05, 100, 0, 100), 7)
+    (0.0184, 0.00078, 8.2e-06)
+    >>> sum(spent(0.05, k, g, g * 50 + k) for g in range(400) for k in range(1, 51)) < 0.05
     True
     """
-    return alpha * share(generation + 1) * share(k)
+    if total is None:
+        return alpha * share(generation + 1) * share(k)
+    return alpha / 2 * (share(total) + share(generation + 1) * share(k))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,7 @@ class VersionRecheck:
         self._kept: deque[KeptAnswer] = deque(maxlen=window)
         self.checks: dict[str, int] = {}  # class -> rechecks so far in ``generation``: the k of its last spending
         self.generation = 0  # the calibration generation the counts are of
+        self.total: dict[str, int] = {}  # class -> rechecks so far, all generations
         self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
         self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at the latest recheck
 
@@ -168,8 +174,9 @@ class VersionRecheck:
         lambdas = self.bets / bar
         for key in tested:
             k = self.checks[key] = self.checks.get(key, 0) + 1
+            n = self.total[key] = self.total.get(key, 0) + 1
             log_wealth = self._log_wealth(key, kept, predictions, lambdas, bar)
-            passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k, generation))
+            passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k, generation, n))
             valid = np.zeros(len(self.grid), dtype=bool)
             for start in self._starts:  # upwards from each start to the first threshold not validated
                 failures = np.flatnonzero(~passed[start:])
@@ -209,11 +216,13 @@ class VersionRecheck:
     def state(self) -> dict[str, Any]:
         """What the labelers need (the validated thresholds) and the spending's count; the answers stay here."""
         return {"validated": {key: list(values) for key, values in self.validated.items()},
-                "checks": dict(self.checks), "generation": self.generation}
+                "checks": dict(self.checks), "generation": self.generation, "total": dict(self.total)}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Adopt :meth:`state` (a labeler adopting the learner's version, or a learner restoring its snapshot)."""
         self.validated = {key: tuple(values) for key, values in (state.get("validated") or {}).items()}
+        total = {key: int(n) for key, n in (state.get("total") or {}).items()}
+        self.total = {key: max(total.get(key, 0), self.total.get(key, 0)) for key in total | self.total}
         generation = int(state.get("generation", 0))
         loaded = {key: int(n) for key, n in (state.get("checks") or {}).items()}
         if generation > self.generation:

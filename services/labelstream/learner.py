@@ -409,7 +409,7 @@ class Learner:
         # From here to the offset, no await: a snapshot holds all of this answer's effects or none.
         detector.learn_one(probabilities, correction.label, flagged=True)
         generation = getattr(self.engine.policy, "drift_generation", 0)
-        self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp))
+        self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), self.engine.model_input(subject))
         self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:
             self.metrics.record_drift("calibration_check")
@@ -494,6 +494,7 @@ class Learner:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
         self._adopt_rollback()
         self._check_version_change()  # before the state is taken: a new generation ships with this version
+        self.engine.policy.recheck_version(self.engine.model)  # the thresholds this version validated ship with it
         self._stored.clear()  # the agents do not learn until the state is stored or frozen (_snapshot_stored)
         state = ModelState(
             model=self.engine.model,

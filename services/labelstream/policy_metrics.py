@@ -12,7 +12,8 @@ def export_policy_metrics(metrics: Metrics, policy: Policy, target_precision: fl
     generation and over all of them, and the generation (contract policy)."""
     calibrator = getattr(policy, "calibrator", None)
     if calibrator is not None:
-        metrics.set_thresholds(calibrator.thresholds())
+        in_force = getattr(policy, "thresholds", None)  # the contract's: proven and validated for this version
+        metrics.set_thresholds(in_force() if callable(in_force) else calibrator.thresholds())
         metrics.reviewer_accuracy.set(calibrator.reviewer_accuracy)
         metrics.policy_paused.set(1.0 if getattr(calibrator, "paused", None) else 0.0)
     audits = getattr(policy, "audits", None)

@@ -192,6 +192,15 @@ class PolicySettings(_Section):
         "generation opened, beyond the evidence's margin above the target (label-free; None: off). The learner "
         "checks at publish time on the records it learned (docs/contract.md).",
     )
+    version_recheck: bool = Field(
+        True,
+        description="Re-test each class's threshold in force against every new model version on the generation's "
+        "answered records (the same bets as the proof, alpha / (2.11 (k+1) ln^2(k+1)) for the k-th); a threshold the "
+        "version does not validate is withdrawn until one does (docs/contract.md, The recheck). False: off.",
+    )
+    version_recheck_window: int = Field(
+        20_000, ge=1, description="How many of the generation's newest answered records the recheck re-scores."
+    )
     pause_alpha: float | None = Field(
         0.01,
         gt=0,

@@ -274,12 +274,13 @@ def test_each_decision_carries_its_routing_context():
     unsure = contract.decide(two_class(0.97), n_learned=100)
     assert unsure.outcome == "review"
     assert unsure.context == {"model_version": 5, "generation": 0, "threshold": None, "outcome": "review",
-                              "p_review": 1.0, "p_audit": 1.0, "p_floor": 1.0}
+                              "p_review": 1.0, "p_audit": 1.0, "p_floor": 1.0, "p_least": 1.0}
     prove(contract, "spam")
     threshold = contract.calibrator.threshold("spam")
     sure = contract.decide(two_class(0.999), n_learned=100)
     assert sure.outcome == "label" and threshold is not None
     assert sure.context == {"model_version": 5, "generation": 0, "threshold": threshold, "outcome": "label",
-                            "p_review": 0.0, "p_audit": 0.0, "p_floor": contract.strategy.least_probability()}
+                            "p_review": 0.0, "p_audit": 0.0, "p_floor": contract.strategy.least_probability(),
+                            "p_least": 0.0}  # no audits: some record is never reviewed
     contract.on_drift("calibration_check")
     assert contract.decide(two_class(0.999), n_learned=100).context["generation"] == 1

@@ -47,6 +47,7 @@ def warm_state(settings: Settings, n: int = 4000, seed: int = 99, version: int =
     for payload, label in synthetic_records(n, seed=seed, prefix="warm", noise=noise):
         prediction = engine.predict([payload["features"]])[0]
         engine.learn(payload["features"], label, Evidence(prediction, label, context=engine.policy.census_context()))
+    engine.policy.recheck_version(engine.model)  # as the learner does before it publishes a version
     return ModelState(
         model=engine.model, featurizer=engine.featurizer, version=version, policy_state=engine.policy.learned_state()
     )

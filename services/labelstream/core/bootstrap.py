@@ -125,19 +125,22 @@ def warm_start(
         predictions = engine.score([record for record, _ in batch])
         # every decision before any evidence is learned: the whole held-out part is routed as a cold start
         decisions = policy.decide_many(predictions, 0)
-        for (_, label), prediction, decision in zip(batch, predictions, decisions, strict=True):
+        for (record, label), prediction, decision in zip(batch, predictions, decisions, strict=True):
             correct += prediction.label == label
             if decision.outcome == "review":
-                evidence.append(Evidence(
+                evidence.append((engine.model_input(record), Evidence(
                     prediction, label, decision.reason, decision.inclusion_probability, context=decision.context,
-                ))
-    for item in evidence:
+                )))
+    for x, item in evidence:
         policy.learn(item)
+        policy.keep_answer(x, item)
+    policy.recheck_version(engine.model)  # the thresholds proven on held-out answers, validated for this model
     result.evidence = len(evidence)
     result.holdout_accuracy = correct / len(held_out) if held_out else None
     engine.policy.load_learned_state(policy.learned_state())
     calibrator = getattr(engine.policy, "calibrator", None)
     if calibrator is not None:  # the contract: per class, or one key for all under its overall guarantee
         overall = getattr(engine.policy, "guarantee", "per_class") == "overall"
-        result.thresholds = {label: calibrator.threshold("__all__" if overall else label) for label in sorted(engine.model.classes)}
+        in_force = getattr(engine.policy, "threshold", calibrator.threshold)
+        result.thresholds = {label: in_force("__all__" if overall else label) for label in sorted(engine.model.classes)}
     return result

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
@@ -111,6 +112,13 @@ def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
     )
 
 
+def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
+    """The per-version recheck of the thresholds in force (``policy.version_recheck``), at the calibrator's error."""
+    if not policy.version_recheck:
+        return None
+    return VersionRecheck(1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window)
+
+
 def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic) -> Policy:
     """The routing policy named by ``policy.name``; ``clock`` drives a per-minute review budget."""
     budget = build_budget(policy, clock)
@@ -134,6 +142,7 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             guarantee=policy.guarantee,
             reviewer_bound=ReviewerAccuracyBound((1.0 - policy.confidence_level) / 2)
             if policy.reviewer_accuracy_from_overlap else None,
+            recheck=build_recheck(policy),
         )
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 

@@ -266,6 +266,7 @@ class PrecisionCalibrator:
         self._bins: dict[str, np.ndarray] = {}  # label -> (count, weight, successes, weighted successes, squared weight) per bin
         self._log_wealth: dict[str, np.ndarray] = {}  # label -> log-wealth per (grid threshold, bet)
         self._thresholds: dict[str, float | None] = {}
+        self._proven: dict[str, tuple[float, ...]] = {}  # label -> every grid threshold some scan proves
         self._stale: set[str] = set()
         self.paused: set[str] = set()  # classes whose recent answers the pause check finds contradicting
         self.answers = 0
@@ -400,26 +401,38 @@ class PrecisionCalibrator:
         if self.paused:
             return None
         if label in self._stale:
-            self._thresholds[label] = self._scan(label)
+            self._thresholds[label], self._proven[label] = self._scan(label)
             self._stale.discard(label)
         return self._thresholds.get(label)
+
+    def proven(self, label: str) -> tuple[float, ...]:
+        """Every grid threshold of class ``label`` that some scan proves (with evidence), increasing; () when paused."""
+        if self.threshold(label) is None:
+            return ()
+        return self._proven.get(label, ())
 
     def thresholds(self) -> dict[str, float | None]:
         """Every class with evidence -> its threshold."""
         return {label: self.threshold(label) for label in sorted(self._bins)}
 
-    def _scan(self, label: str) -> float | None:
-        """Fixed-sequence scans from each start downwards, each stopping at its first unproven threshold."""
+    def _scan(self, label: str) -> tuple[float | None, tuple[float, ...]]:
+        """Fixed-sequence scans from each start downwards, each stopping at its first unproven threshold: the lowest
+        threshold proven with evidence, and every threshold proven (from that lowest one up)."""
         unproven = np.flatnonzero(self.log_wealth(label) < self.proof_level)
         with_evidence = self._bins[label][_COUNT] > 0
         best = None
+        proven = np.zeros(len(self.grid), dtype=bool)
         for start in self._starts:
             first_failure = unproven[unproven <= start]
             low = int(first_failure[-1]) + 1 if first_failure.size else 0  # proven: low .. start
             candidates = np.flatnonzero(with_evidence[low : start + 1])
-            if candidates.size and (best is None or low + int(candidates[0]) < best):
-                best = low + int(candidates[0])
-        return None if best is None else self.grid[best]
+            if candidates.size:
+                proven[low + int(candidates[0]) : start + 1] = True
+                if best is None or low + int(candidates[0]) < best:
+                    best = low + int(candidates[0])
+        if best is None:
+            return None, ()
+        return self.grid[best], tuple(self.grid[i] for i in np.flatnonzero(proven))
 
     def answers_to_prove(self, precision: float = 1.0, limit: int = 100_000) -> int | None:
         """Answers (uniform design, one score) a fresh threshold needs before it is proven, at ``precision``.

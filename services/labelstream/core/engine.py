@@ -243,13 +243,13 @@ class LabelingEngine:
         record = features if isinstance(features, Record) else None
         if record is not None:
             features = record.features
-        if evidence is not None:
-            self.learn_evidence(evidence)
         if record is not None and record.text and self.featurizer.text is not None:
             self.featurizer.learn_record(record)
             x = self.featurizer.transform_records([record])[0]
         else:
             x = self.featurizer.transform_one(features)
+        if evidence is not None:
+            self.learn_evidence(evidence, x)
         if self.weak is not None and (votes is not None or record is not None):
             # the model's view before it learns the answer: the label model weighs it against the votes
             self.weak.learn(self._votes_for(record, votes), label, self.model.predict_proba_one(x))
@@ -307,13 +307,25 @@ class LabelingEngine:
             self.model.learn_one(x, label, min(weight, 1.0), answer=False)
         trainer.learned += len(xs)
 
-    def learn_evidence(self, evidence: Evidence) -> None:
-        """Feed an answer's evidence to the policy (and the error drift detector) without the model learning it."""
+    def learn_evidence(self, evidence: Evidence, x: dict[str, float] | None = None) -> None:
+        """Feed an answer's evidence to the policy (and the error drift detector) without the model learning it.
+
+        With the record's model input ``x`` (:meth:`model_input`) the policy also keeps it, to re-test later
+        model versions on this answer (:meth:`~labelstream.core.policy.base.Policy.keep_answer`).
+        """
         self.policy.learn(evidence)
+        if x is not None:
+            self.policy.keep_answer(x, evidence)
         if self.monitor is not None:
             self.detections += self.monitor.update_error(
                 evidence.correct, evidence.prediction.label, evidence.timestamp or None
             )
+
+    def model_input(self, features: Mapping[str, float | int | str] | Record) -> dict[str, float]:
+        """The model input of a record (or its features), without learning anything."""
+        if isinstance(features, Record):
+            return self.featurizer.transform_records([features])[0]
+        return self.featurizer.transform_one(features)
 
     def check_answer(
         self, features: Mapping[str, float | int | str] | Record, label: str

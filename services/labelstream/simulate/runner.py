@@ -323,6 +323,7 @@ class Simulation:
         self._learned_since_version = 0
         self.engine.model_version += 1
         self._check_version_change()
+        self.engine.policy.recheck_version(self.engine.model)  # the thresholds in force, re-tested on this version
         if self.deferred_ttl is not None:
             oldest = len(self.outcomes) - self.deferred_ttl
             for index in [i for i in self._deferred if i < oldest]:

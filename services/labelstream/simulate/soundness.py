@@ -238,9 +238,8 @@ class _Checkpoints:
 
 def _thresholds(policy: Any) -> dict[str, float]:
     """Each class's threshold in force (the contract's proven ones; a fixed threshold policy's for every class)."""
-    calibrator = getattr(policy, "calibrator", None)
-    if calibrator is not None:
-        return {c: t for c, t in calibrator.thresholds().items() if t is not None}
+    if hasattr(policy, "calibrator"):  # the contract's in force: proven, and validated for the current version
+        return {c: t for c, t in policy.thresholds().items() if t is not None}
     return {label: policy.confidence_threshold for label in ("True", "False")}
 
 

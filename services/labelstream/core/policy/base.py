@@ -148,6 +148,13 @@ class Policy(ABC):
     def observe(self, x: Features, label: str) -> None:
         """See a labeled model input (policies that train models of their own; default: nothing)."""
 
+    def keep_answer(self, x: Features, evidence: Evidence) -> None:
+        """An answered record's model input with its evidence (policies that re-test model versions; default: nothing)."""
+
+    def recheck_version(self, model: Any) -> Any:
+        """A model version is about to be published: re-test what depends on it (default: nothing)."""
+        return None
+
     def learned_state(self) -> dict[str, Any]:
         """State built from evidence, shipped with model snapshots (default: none)."""
         return {}

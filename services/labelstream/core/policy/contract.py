@@ -70,12 +70,13 @@ from labelstream.core.audit import AuditEstimator
 from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator, Selection
+from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
 from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
 from labelstream.core.policy.threshold import ColdStart
 from labelstream.core.strategies.base import QueryStrategy
 
-OVERALL = "__all__"
+OVERALL = ANY_CLASS
 """The calibration key of every class under the overall guarantee."""
 
 EVIDENCE_DETECTORS: tuple[str, ...] = ("calibration_check", "challenger", "rollback", "version_change")
@@ -128,6 +129,10 @@ class ContractPolicy(Policy):
         Measures how accurate reviewers are at most from overlap items (:meth:`learn_overlap`) and
         lowers the calibrator's agreement bar to match (never above the calibrator's own
         ``reviewer_accuracy``). Its ``alpha`` adds to the calibrator's error: give each a share.
+    recheck
+        Re-tests the thresholds in force against each new model version (:meth:`recheck_version`) on the
+        generation's answered records (:meth:`keep_answer`); a class's threshold is in force only where the
+        current version validated it (``None``: the calibrator's thresholds as proven).
     """
 
     name = "contract"
@@ -147,12 +152,14 @@ class ContractPolicy(Policy):
         seed: int | None = None,
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
+        recheck: VersionRecheck | None = None,
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
         self.guarantee = guarantee
         self.calibrator = calibrator
         self.reviewer_bound = reviewer_bound
+        self.recheck = recheck
         self._assumed_accuracy = calibrator.reviewer_accuracy  # the user's cap; the overlap bound only lowers it
         self.strategy = strategy
         self.budget = budget or ReviewBudget()
@@ -183,6 +190,31 @@ class ContractPolicy(Policy):
         """The calibration generation (evidence of another one is not used)."""
         return self.calibrator.generation
 
+    def threshold(self, key: str) -> float | None:
+        """The threshold in force for calibration key ``key``: the calibrator's lowest proven one, if the current
+        model version's recheck validated it; else the lowest threshold above it both proven and validated; else
+        none. Every threshold in force is proven (the calibrator's promise) *and* validated (the version's)."""
+        threshold = self.calibrator.threshold(key)
+        if threshold is None or self.recheck is None:
+            return threshold
+        return self.recheck.in_force(key, threshold, self.calibrator.proven(key))
+
+    def thresholds(self) -> dict[str, float | None]:
+        """Every calibration key with evidence -> its threshold in force."""
+        return {key: self.threshold(key) for key in self.calibrator.thresholds()}
+
+    def _least(self, cold: bool, audit_share: float, admit_reserved: float, admit: float, least: float) -> float:
+        """The least review probability of any record under the design in force (``p_least`` of a context).
+
+        A lower bound of every record's ``p_review`` at this moment, the same for all of them: the recheck
+        weighs an answer by ``p_least / p_review`` whatever class a new model version puts it in.
+        """
+        if cold:
+            return admit_reserved
+        if not any(t is not None for t in self.thresholds().values()):
+            return min(admit, admit_reserved)
+        return min(audit_share * admit_reserved, least * admit, admit, admit_reserved)
+
     # -- routing -------------------------------------------------------------------------------
 
     def decide(self, prediction: Prediction, n_learned: int, x: Features | None = None) -> Decision:
@@ -196,14 +228,19 @@ class ContractPolicy(Policy):
         self._alert_left = max(self._alert_left - 1, 0)
         # How this record was routed, for the evidence its answer will become (see Decision.context).
         context: dict[str, Any] = {"model_version": self.model_version, "generation": self.generation, "threshold": None}
-        if self._cold_start.active(n_learned) or prediction.label is None:
+        cold = self._cold_start.active(n_learned)
+        audit_share = self.drift_audit_share if on_alert else self.audit_share
+        context["p_least"] = self._least(
+            cold, audit_share, self.budget.admission_rate(reserved=True), self.budget.admission_rate(),
+            self.strategy.least_probability(),
+        )
+        if cold or prediction.label is None:
             # Deferred as ``no_evidence``: a cold-start record the budget turned away is as plain a sample of the
             # stream as one deferred for lack of a threshold, so a later proof may relabel it (coverage).
             return self._uniform(context, "cold_start", "no_evidence", reserved=True)
-        threshold = context["threshold"] = self.calibrator.threshold(self._key(prediction.label))
+        threshold = context["threshold"] = self.threshold(self._key(prediction.label))
         if threshold is None:
             return self._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
-        audit_share = self.drift_audit_share if on_alert else self.audit_share
         context["p_audit"] = audit_share * self.budget.admission_rate(reserved=True)
         context["p_floor"] = self.strategy.least_probability() * self.budget.admission_rate()
         if prediction.confidence >= threshold:
@@ -232,6 +269,7 @@ class ContractPolicy(Policy):
         """
         budget, strategy, cold, draw, near_boundary = self.budget, self.strategy, self._cold_start, self._rng.random, self._boundary.ask
         version, generation = self.model_version, self.generation
+        any_threshold = any(t is not None for t in self.thresholds().values())
         thresholds: dict[str, float | None] = {}
         shared: dict[tuple[str, bool, bool], Decision] = {}  # (class, on alert, near) -> its auto-label while the rates stand
         least = strategy.least_probability()
@@ -243,13 +281,21 @@ class ContractPolicy(Policy):
             if on_alert:
                 self._alert_left -= 1
             label = prediction.label
-            if cold.active(n_learned) or label is None:
-                context: dict[str, Any] = {"model_version": version, "generation": generation, "threshold": None}
+            is_cold = cold.active(n_learned)
+            audit_share = self.drift_audit_share if on_alert else self.audit_share
+            if is_cold:  # _least, inlined
+                p_least = admit_reserved
+            elif not any_threshold:
+                p_least = min(admit, admit_reserved)
+            else:
+                p_least = min(audit_share * admit_reserved, least * admit, admit, admit_reserved)
+            if is_cold or label is None:
+                context: dict[str, Any] = {"model_version": version, "generation": generation, "threshold": None,
+                                           "p_least": p_least}
                 decision = self._uniform(context, "cold_start", "no_evidence", reserved=True)
             else:
                 threshold = thresholds[label] if label in thresholds else thresholds.setdefault(
-                    label, self.calibrator.threshold(self._key(label)))
-                audit_share = self.drift_audit_share if on_alert else self.audit_share
+                    label, self.threshold(self._key(label)))
                 if threshold is not None and prediction.confidence >= threshold:  # _auto_or_check, inlined
                     p_audit = audit_share * admit_reserved
                     near = near_boundary(prediction.confidence - threshold)
@@ -260,12 +306,12 @@ class ContractPolicy(Policy):
                         if decision is None:
                             decision = shared[label, on_alert, near] = Decision("label", "confident", 1.0, 0.0, {
                                 "model_version": version, "generation": generation, "threshold": threshold,
-                                "p_audit": p_audit, "p_floor": least * admit, "p_review": total, "outcome": "label",
+                                "p_least": p_least, "p_audit": p_audit, "p_floor": least * admit, "p_review": total, "outcome": "label",
                             })
                         decisions.append(decision)
                         continue  # the budget was not asked
                     context = {"model_version": version, "generation": generation, "threshold": threshold,
-                               "p_audit": p_audit, "p_floor": least * admit, "p_review": total}
+                               "p_least": p_least, "p_audit": p_audit, "p_floor": least * admit, "p_review": total}
                     if drawn and budget.try_spend(reserved=True):
                         decision = Decision("review", "audit", total, 1.0, context)
                     elif near and budget.try_spend():
@@ -273,7 +319,8 @@ class ContractPolicy(Policy):
                     else:
                         decision = Decision("label", "confident", 1.0, 0.0, context)
                 else:
-                    context = {"model_version": version, "generation": generation, "threshold": threshold}
+                    context = {"model_version": version, "generation": generation, "threshold": threshold,
+                               "p_least": p_least}
                     if threshold is None:
                         decision = self._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
                     else:
@@ -320,7 +367,7 @@ class ContractPolicy(Policy):
     def accepts(self, prediction: Prediction) -> bool:
         if prediction.label is None:
             return False
-        threshold = self.calibrator.threshold(self._key(prediction.label))
+        threshold = self.threshold(self._key(prediction.label))
         return threshold is not None and prediction.confidence >= threshold
 
     def accepts_deferred(
@@ -368,6 +415,24 @@ class ContractPolicy(Policy):
         if contradicted:
             self.on_drift("calibration_check")
 
+    def keep_answer(self, x: Features, evidence: Evidence) -> None:
+        """An answer's model input, for the recheck of later versions: only evidence of this generation, with its
+        design's least review probability (``p_least``; answers routed before it existed are left out)."""
+        if self.recheck is None or evidence.prediction.label is None:
+            return
+        context = evidence.context
+        selection, least = selection_of(context), context.get("p_least")
+        if selection is None or least is None or context.get("generation") != self.generation:
+            return
+        self.recheck.keep(x, evidence.true_label, float(least) / selection.probability)
+
+    def recheck_version(self, model: Any) -> dict[str, tuple[float, ...]]:
+        """A new model version: re-test the calibrator's thresholds against it (no-op without a ``recheck``);
+        the thresholds it validated per key. Call with the version about to be published."""
+        if self.recheck is None:
+            return {}
+        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation)
+
     def learn_overlap(self, answers: list[str]) -> None:
         """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.
 
@@ -397,6 +462,8 @@ class ContractPolicy(Policy):
             if self.drift_reset_evidence:
                 self.calibrator.reset()
                 self.audits = AuditEstimator(self.calibrator.confidence_level)
+                if self.recheck is not None:
+                    self.recheck.reset()
         self._alert_left = self.drift_alert_records
 
     def on_model_version(self, version: int) -> None:
@@ -405,7 +472,7 @@ class ContractPolicy(Policy):
     def census_context(self) -> dict[str, Any]:
         """Every record reviewed (probability 1) in the current generation: its answer is unbiased evidence."""
         return {"outcome": "review", "model_version": self.model_version, "generation": self.generation,
-                "threshold": None, "p_review": 1.0}
+                "threshold": None, "p_review": 1.0, "p_least": 1.0}
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -417,6 +484,7 @@ class ContractPolicy(Policy):
             "drift_generation": self.drift_generation,
             "strategy": self.strategy.learned_state(),
             "reviewer_bound": None if self.reviewer_bound is None else self.reviewer_bound.state(),
+            "recheck": None if self.recheck is None else self.recheck.state(),
         }
 
     def load_learned_state(self, state: dict[str, Any]) -> None:
@@ -429,9 +497,15 @@ class ContractPolicy(Policy):
             return
         generation = self.calibrator.generation
         self.calibrator.load_state(state.get("calibration", {}))
-        if self.calibrator.generation < generation:
+        rolled_back = self.calibrator.generation < generation
+        if rolled_back:
             self.calibrator.reset()  # the rolled-back evidence belongs to an older generation: start afresh
             self.calibrator.generation = generation + 1
+        if self.recheck is not None:  # the validated thresholds travel with their version; kept answers do not
+            self.recheck.reset()
+            self.recheck.load_state(state.get("recheck") or {})
+            if rolled_back:
+                self.recheck.validated.clear()
         self.audits.load_state(state.get("audits", {}))
         self.audits_total.load_state(state.get("audits_total", {}))
         self.strategy.load_learned_state(state.get("strategy", {}))

@@ -1,0 +1,231 @@
+"""The thresholds in force, re-tested against each new model version on the answers of their generation.
+
+The betting proofs of :class:`~labelstream.core.calibration.PrecisionCalibrator`
+rest on answers to the model versions that scored them. A model that *slides*
+(learns, version after version, a little worse above a threshold proven on its
+predecessors) is then outside them: the 30,000-record soundness run found it
+(docs/contract.md, "A model that slides under its proven threshold"). This
+recheck closes the gap. At each new version it re-scores the generation's
+answered records (their model inputs are kept, :meth:`VersionRecheck.keep`)
+with the *new* version and tests, once, each class's thresholds against the
+target with the same bets as the proof: every answered record that the new
+version predicts in the class at a score >= ``t`` multiplies a wealth by
+``1 + λ w (y - m)``, ``y`` the new prediction's agreement with the answer,
+``w`` the record's review weight relative to the least likely record of the
+design then (``p_least / p_review``, fixed when it was routed, so the new
+version does not change it). Thresholds are scanned from each of
+:data:`RECHECK_STARTS` *upwards* to the first one not validated (a fixed
+sequence, the error split over the starts). Class ``c``'s ``n``-th recheck ever, its ``k``-th in generation ``g``,
+spends ``α/2 (share(n) + share(g + 1) share(k))`` (:func:`spent`,
+``share(j) = 1 / (C (j+1) ln²(j+1))``), which sums to ``α`` at most over every
+version ever published: with
+probability at least ``1 - α`` no version auto-labels class ``c`` under a
+threshold whose precision, *for that version*, is below the target.
+
+The threshold in force is the calibrator's if the new version validated it,
+else the lowest validated threshold above it, else none (the class's
+auto-labels are withdrawn until a later version validates one again; its
+proof is not forgotten).
+
+>>> from labelstream.core.policy.base import Prediction
+>>> class Constant:  # a stand-in model: every record "a" at 0.9
+...     def predict_many(self, xs):
+...         return [Prediction.from_probabilities({"a": 0.9, "b": 0.1}) for _ in xs]
+>>> recheck = VersionRecheck(alpha=0.05)
+>>> for i in range(1000):
+...     recheck.keep({"x": float(i)}, "a" if i % 50 else "b", weight=1.0)  # 98 % right
+>>> validated = recheck.run(Constant(), {"a": 0.8}, bar=0.95)
+>>> recheck.in_force("a", 0.8), validated["a"][:2]
+(0.8, (0.0, 0.01))
+>>> for i in range(1000):
+...     recheck.keep({"x": float(i)}, "a" if i % 10 else "b", weight=1.0)  # now 94 % right in all
+>>> recheck.run(Constant(), {"a": 0.8}, bar=0.95)["a"], recheck.in_force("a", 0.8)
+((), None)
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from labelstream.core.calibration import DEFAULT_BETS, DEFAULT_GRID
+from labelstream.core.policy.base import Prediction
+
+RECHECK_STARTS: tuple[float, ...] = (0.0, 0.7, 0.9)
+"""Where the recheck's scans start (upwards: the largest region, with the most evidence, first; the error is split
+evenly over them)."""
+
+ANY_CLASS = "__all__"
+"""The key of the overall guarantee: one threshold for every predicted class."""
+
+
+SPENDING_NORM = 2.1098
+"""An upper bound of ``sum over j >= 2 of 1 / (j ln² j)`` (2.0477 up to 10⁷, plus ``1 / ln 10⁷`` for the rest)."""
+
+
+def share(j: int) -> float:
+    """The ``j``-th term (``j = 1, 2, ...``) of a sequence summing to at most 1: ``1 / (C (j + 1) ln²(j + 1))``."""
+    return 1.0 / (SPENDING_NORM * (j + 1) * math.log(j + 1) ** 2)
+
+
+def spent(alpha: float, k: int, generation: int = 0, total: int | None = None) -> float:
+    """The error a class's recheck spends: its ``total``-th ever, and its ``k``-th in calibration generation
+    ``generation``: ``α/2 (share(total) + share(generation + 1) share(k))``.
+
+    Over every recheck ever this sums to at most ``α`` (each half to ``α/2``). The first half is the plain
+    per-version spending, for long generations; the second starts again at ``k = 1`` in each generation, so
+    that after a reset the first versions, which decide how soon the class auto-labels again, spend more.
+    ``share`` decays slower than ``6 / (π² k²)`` (its 100th term is 3.6 times larger, its 1,000th 17 times).
+    Without ``total``: the second sequence alone, at ``α``.
+
+    >>> round(spent(0.05, 1, 0, 1), 4), round(spent(0.05, 1, 2, 40), 5), round(spent(0.05, 100, 0, 100), 7)
+    (0.0184, 0.00078, 8.2e-06)
+    >>> sum(spent(0.05, k, g, g * 50 + k) for g in range(400) for k in range(1, 51)) < 0.05
+    True
+    """
+    if total is None:
+        return alpha * share(generation + 1) * share(k)
+    return alpha / 2 * (share(total) + share(generation + 1) * share(k))
+
+
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """An answered record of the generation: its model input, the answer, its relative review weight."""
+
+    x: dict[str, float]
+    answer: str
+    weight: float
+
+
+class _Predicts(Protocol):
+    def predict_many(self, xs: Sequence[dict[str, float]]) -> list[Prediction]: ...
+
+
+class VersionRecheck:
+    """Validates the thresholds in force for each new model version (module docstring).
+
+    Parameters
+    ----------
+    alpha
+        The error of all rechecks of a class together (``1 - confidence_level``).
+    window
+        How many of the generation's newest answered records are re-scored (the cost of a recheck).
+    grid, bets
+        As the calibrator's (the same thresholds, the same bets).
+    scan_starts
+        Each scan runs *upwards* from its start to the first threshold not validated (a fixed sequence): the
+        largest region first, where the new version's evidence is most plentiful (the calibrator scans downwards
+        from its own starts, whose top regions often hold too few answers for the recheck's smaller error).
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.05,
+        window: int = 20_000,
+        grid: Sequence[float] = DEFAULT_GRID,
+        scan_starts: Sequence[float] = RECHECK_STARTS,
+        bets: Sequence[float] = DEFAULT_BETS,
+    ) -> None:
+        self.alpha = alpha
+        self.grid = tuple(grid)
+        self._grid = np.asarray(self.grid)
+        self.bets = np.asarray(bets)
+        self._starts = sorted({max(bisect.bisect_right(self.grid, s) - 1, 0) for s in scan_starts})
+        self._kept: deque[KeptAnswer] = deque(maxlen=window)
+        self.checks: dict[str, int] = {}  # class -> rechecks so far in ``generation``: the k of its last spending
+        self.generation = 0  # the calibration generation the counts are of
+        self.total: dict[str, int] = {}  # class -> rechecks so far, all generations
+        self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
+        self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at the latest recheck
+
+    def keep(self, x: Mapping[str, float], answer: str, weight: float) -> None:
+        """An answered record of the current generation (``weight``: ``p_least / p_review``, in (0, 1])."""
+        self._kept.append(KeptAnswer(dict(x), answer, min(max(weight, 0.0), 1.0)))
+
+    def reset(self) -> None:
+        """A new generation: its answers are not evidence, and nothing is validated until the next version."""
+        self._kept.clear()
+        self.validated.clear()
+
+    def run(
+        self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float, generation: int = 0
+    ) -> dict[str, tuple[float, ...]]:
+        """Test each class's thresholds against ``model`` (the new version); what it validated, per class.
+
+        ``thresholds``: the calibrator's proven threshold of each class (``None``: none, nothing to test;
+        with the overall guarantee one key, :data:`ANY_CLASS`). ``bar``: the agreement bar in force.
+        ``generation``: the calibration's, which only moves forward (a newer one starts the counts again).
+        """
+        self.validated = {}
+        if generation > self.generation:
+            self.generation, self.checks = generation, {}
+        generation = self.generation  # never an older one's: each (generation, k) spends once
+        tested = [key for key, t in thresholds.items() if t is not None]
+        if not tested:
+            return self.validated
+        kept = list(self._kept)
+        predictions = model.predict_many([k.x for k in kept]) if kept else []
+        lambdas = self.bets / bar
+        for key in tested:
+            k = self.checks[key] = self.checks.get(key, 0) + 1
+            n = self.total[key] = self.total.get(key, 0) + 1
+            log_wealth = self._log_wealth(key, kept, predictions, lambdas, bar)
+            passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k, generation, n))
+            valid = np.zeros(len(self.grid), dtype=bool)
+            for start in self._starts:  # upwards from each start to the first threshold not validated
+                failures = np.flatnonzero(~passed[start:])
+                valid[start : start + (int(failures[0]) if failures.size else len(self.grid))] = True
+            self.validated[key] = tuple(self.grid[i] for i in np.flatnonzero(valid))
+            self.last[key] = float(log_wealth[max(bisect.bisect_right(self.grid, thresholds[key]) - 1, 0)])
+        return self.validated
+
+    def _log_wealth(
+        self, key: str, kept: list[KeptAnswer], predictions: list[Prediction], lambdas: np.ndarray, bar: float
+    ) -> np.ndarray:
+        """Per grid threshold: the log of the mean over the bets of the wealth, on the new version's region."""
+        rows = [(prediction.confidence, float(prediction.label == kept_answer.answer), kept_answer.weight)
+                for kept_answer, prediction in zip(kept, predictions, strict=True)
+                if prediction.label is not None and (key == ANY_CLASS or prediction.label == key)]
+        per_bin = np.zeros((len(self.grid), len(lambdas)))
+        if rows:
+            scores, agrees, weights = np.asarray(rows).T
+            bins = np.maximum(np.searchsorted(self._grid, scores, side="right") - 1, 0)
+            terms = np.log1p(np.outer(weights * (agrees - bar), lambdas))
+            np.add.at(per_bin, bins, terms)
+        above = np.flip(np.cumsum(np.flip(per_bin, axis=0), axis=0), axis=0)  # sums over records with score >= t
+        top = above.max(axis=1)
+        return top + np.log(np.exp(above - top[:, None]).mean(axis=1))
+
+    def in_force(self, key: str, threshold: float, proven: Sequence[float] | None = None) -> float | None:
+        """The threshold in force for ``key`` when the calibrator's lowest proven one is ``threshold``: the lowest
+        threshold at or above it that the current version validated and, if ``proven`` (the calibrator's proven
+        thresholds) is given, that is among them (``None``: none is both)."""
+        validated = self.validated.get(key, ())
+        allowed = None if proven is None else {round(t, 6) for t in proven}
+        for value in validated[bisect.bisect_left(validated, threshold - 1e-12) :]:
+            if allowed is None or round(value, 6) in allowed:
+                return value
+        return None
+
+    def state(self) -> dict[str, Any]:
+        """What the labelers need (the validated thresholds) and the spending's count; the answers stay here."""
+        return {"validated": {key: list(values) for key, values in self.validated.items()},
+                "checks": dict(self.checks), "generation": self.generation, "total": dict(self.total)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Adopt :meth:`state` (a labeler adopting the learner's version, or a learner restoring its snapshot)."""
+        self.validated = {key: tuple(values) for key, values in (state.get("validated") or {}).items()}
+        total = {key: int(n) for key, n in (state.get("total") or {}).items()}
+        self.total = {key: max(total.get(key, 0), self.total.get(key, 0)) for key in total | self.total}
+        generation = int(state.get("generation", 0))
+        loaded = {key: int(n) for key, n in (state.get("checks") or {}).items()}
+        if generation > self.generation:
+            self.generation, self.checks = generation, loaded
+        elif generation == self.generation:
+            self.checks = {key: max(loaded.get(key, 0), self.checks.get(key, 0)) for key in loaded | self.checks}

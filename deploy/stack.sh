@@ -125,8 +125,11 @@ format_storage() {  # node
   if [[ -f "$dir/data/meta.properties" ]]; then return; fi
   if [[ -f "$KAFKA_DIR/cluster-id" ]]; then cluster_id="$(cat "$KAFKA_DIR/cluster-id")"
   else
-    # what `StorageTool random-uuid` prints (16 random bytes, base64url), without a JVM start
-    cluster_id="$("$(python_bin)" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+    # what `StorageTool random-uuid` prints (16 random bytes, base64url), without a JVM start; like Kafka's
+    # Uuid.randomUuid, never one that starts with "-" (StorageTool would read it as an option: 1 start in 64 failed)
+    cluster_id="$("$(python_bin)" -c 'import base64, uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')"
     echo "$cluster_id" > "$KAFKA_DIR/cluster-id"
   fi
   say "formatting KRaft storage of $(node_name "$1") (cluster $cluster_id)"

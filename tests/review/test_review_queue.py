@@ -371,7 +371,7 @@ def test_a_recent_answer_is_corrected_by_a_retraction_and_a_new_answer_within_it
     assert (fixed.id, fixed.answer_id, fixed.retraction_id, fixed.changed) == ("a", "a#3", "a#2", True)
     assert [(e["kind"], e["id"], e["label"], e["answer_id"], e.get("supersedes"), e.get("note")) for e in outbox(queue)[3:]] == [
         ("retraction", "a", "dog", "a#2", "a#1", None),
-        ("answer", "a", "bird", "a#3", None, "misread"),
+        ("answer", "a", "bird", "a#3", "a#1", "misread"),  # supersedes: the learner counts a once
     ]
     retry = queue.correct("ana", "a#1", "bird", now=1101.0)  # a retry after a lost response: the same, nothing more
     assert (retry.answer_id, retry.retraction_id, retry.changed, retry.repeated) == ("a#3", "a#2", True, True)
@@ -414,13 +414,13 @@ def test_a_corrected_overlap_vote_replaces_the_vote_and_a_changed_consensus_is_s
     fixed = queue.correct("bob", ids["settled", "bob"], "dog")
     assert (fixed.overlap, fixed.state) == (True, "done") and queue.state("settled") == "done"
     assert [(e["kind"], e["label"], e.get("supersedes")) for e in outbox(queue)[-2:]] == [
-        ("retraction", "cat", ids["settled", "bob"]), ("overlap", "dog", None)]
+        ("retraction", "cat", ids["settled", "bob"]), ("overlap", "dog", ids["settled", "bob"])]
     assert queue.claim("dan").item.id == "pending"  # a done item is not served again
     before = len(outbox(queue))
     assert consolidator.run_once() == 0 and consolidator.reconsolidate_corrected() == 0  # published already
     superseding = outbox(queue)[before:]
     assert [(e["kind"], e["id"], e["label"], e["reviewer"], e.get("supersedes")) for e in superseding] == [
-        ("retraction", "settled", "cat", "consensus", first[0]["answer_id"]), ("consensus", "settled", "dog", "consensus", None)]
+        ("retraction", "settled", "cat", "consensus", first[0]["answer_id"]), ("consensus", "settled", "dog", "consensus", first[0]["answer_id"])]
     assert superseding[1]["answers"] == {"ana": "cat", "bob": "dog", "cyd": "dog"}
     assert superseding[1]["confidence"] == pytest.approx(2 / 3)
     assert all(Correction.model_validate(e) for e in superseding)

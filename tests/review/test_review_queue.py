@@ -524,3 +524,31 @@ def test_an_item_a_reviewer_is_not_sure_of_goes_to_experts_only(client):
     assert pair.id == "pair" and queue.answer("pair", "eve", pair.lease, "cat").state == "waiting"
     assert queue.counts().expert == 0 and queue.claim("cyd").item.id == "pair"
     assert queue.overview().reviewers["ana"]["unsure_today"] == 2
+
+
+def test_an_item_no_expert_takes_in_time_goes_back_to_the_other_reviewers_note_kept(client):
+    queue = make_queue(client, lease_seconds=60.0, expert_wait_seconds=600.0)
+    queue.enqueue(items(("held", 0.9, 1.0), ("hard", 0.8, 1.0), ("late", 0.7, 1.0)))
+    for reviewer, record_id, now in (("ana", "held", 1000.0), ("ana", "hard", 1000.0), ("bob", "late", 1500.0)):
+        item = queue.claim(reviewer, now=now).item
+        assert item.id == record_id
+        queue.unsure(record_id, reviewer, item.lease, note="two animals?" if record_id == "hard" else None, now=now)
+    held = queue.claim("eve", now=1550.0, expert=True).item  # an expert holds "held" past its deadline
+    assert held.id == "held"
+    assert queue.time_out_experts(now=1599.0) == 0  # not 600 s yet
+    assert queue.time_out_experts(now=1601.0) == 1  # hard; held is the expert's; late waits since 1500
+    assert (queue.counts().expert, queue.counts().waiting, queue.counts().expert_timed_out) == (1, 1, 1)
+    assert queue.item_fields("hard", "expert", "no_expert") == [None, "1601"]
+    assert queue.skip_notes("hard")[0]["note"] == "two animals?"  # the note goes with it
+    assert queue.claim("ana", now=1602.0).item is None  # never back to who was not sure
+    back = queue.claim("cyd", now=1602.0).item
+    assert back.id == "hard" and queue.answer("hard", "cyd", back.lease, "dog", now=1603.0).state == "done"
+    queue.release("held", "eve", held.lease, now=1605.0)  # the expert hands it back: past its deadline, it goes
+    assert queue.time_out_experts(now=1611.0) == 1 and queue.claim("dan", now=1612.0).item.id == "held"
+    assert queue.time_out_experts(now=2101.0) == 1 and queue.counts().expert_timed_out == 3  # late
+    assert queue.time_out_experts(now=9999.0) == 0 and client.zcard(f"{queue.prefix}:review:expert_since") == 0
+    forever = make_queue(client, expert_wait_seconds=0.0)  # 0: wait for an expert forever
+    forever.enqueue(items(("x", 0.9, 1.0)))
+    item = forever.claim("ana", now=1000.0).item
+    forever.unsure("x", "ana", item.lease, now=1000.0)
+    assert forever.time_out_experts(now=10**9) == 0 and forever.counts().expert == 1

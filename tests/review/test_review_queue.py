@@ -552,3 +552,6 @@ def test_an_item_no_expert_takes_in_time_goes_back_to_the_other_reviewers_note_k
     item = forever.claim("ana", now=1000.0).item
     forever.unsure("x", "ana", item.lease, now=1000.0)
     assert forever.time_out_experts(now=10**9) == 0 and forever.counts().expert == 1
+    taken = forever.claim("eve", now=1001.0, expert=True).item
+    forever.answer("x", "eve", taken.lease, "cat", now=1002.0)  # answered: no longer listed as waiting for one
+    assert client.zcard(f"{forever.prefix}:review:expert_since") == 0

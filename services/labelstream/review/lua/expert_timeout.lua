@@ -5,7 +5,6 @@
 -- next call, once its lease ends); one answered, expired or forgotten meanwhile just leaves the list.
 -- ARGV: prefix, now, wait seconds, max items. Reply: how many went back.
 local now, wait, max = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local K_EXPERT_SINCE = P .. ':review:expert_since'
 local moved = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_EXPERT_SINCE, '-inf', now - wait, 'LIMIT', 0, max)) do
   local item = k_item(id)

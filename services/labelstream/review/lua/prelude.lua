@@ -15,6 +15,7 @@ local P = ARGV[1]
 local K_WAITING = P .. ':review:waiting'
 local K_AGAIN = P .. ':review:waiting_seen'
 local K_EXPERT = P .. ':review:expert'
+local K_EXPERT_SINCE = P .. ':review:expert_since'
 local K_LEASES = P .. ':review:leases'
 local K_CONSOLIDATING = P .. ':review:consolidating'
 local K_OUTBOX = P .. ':review:outbox'

@@ -11,7 +11,7 @@ if problem then return {'conflict', problem} end
 local item = k_item(id)
 redis.call('SADD', k_seen(id), reviewer)
 if not redis.call('HGET', item, 'expert') then  -- since when it waits for an expert (expert_timeout.lua)
-  redis.call('ZADD', P .. ':review:expert_since', now, id)
+  redis.call('ZADD', K_EXPERT_SINCE, now, id)
 end
 redis.call('HSET', item, 'expert', 1)
 redis.call('HINCRBY', item, 'unsure', 1)

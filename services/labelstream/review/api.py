@@ -233,12 +233,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     @router.get("/recent", response_model=RecentOut,
                 responses={409: {"model": Problem, "description": "The cursor's answer is no longer in your history."}})
     def recent(
+        request: Request,
         who: Who,
-        cursor: Annotated[str | None, Query(max_length=256, description="`next_cursor` of the previous page.")] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=256, description="`next_cursor` of the previous page.")] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Answers per page.")] = 50,
     ) -> RecentOut:
         """Your answers, newest first, a page at a time (your last 2000 are kept), and until when each can be
         corrected (POST /api/v1/correct)."""
+        if unknown := sorted(set(request.query_params) - {"cursor", "limit"}):  # a misspelt cursor would restart the list
+            raise HTTPException(422, f"unknown query parameter {unknown[0]!r} (cursor and limit are known)")
         window = review.correct_seconds
         answers = []
         entries, more = queue.history(who.reviewer, cursor or None, limit)

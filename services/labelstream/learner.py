@@ -299,12 +299,12 @@ class Learner:
         generation = getattr(self.engine.policy, "drift_generation", 0)
         # With labeling functions or a text featurizer the whole record goes in (LF votes, its text).
         subject = _record_of(stored) if self.engine.needs_record else stored.features
-        evidence = None if held is not None else stored.evidence(self._evidence_label(correction), correction.timestamp)
+        evidence = None if held is not None or correction.counted_before else stored.evidence(self._evidence_label(correction), correction.timestamp)
         if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
             self.version_check.observe(self.engine.featurizer.transform_one(stored.features))
         self.engine.learn(subject, correction.label, evidence)
         # After the evidence: its bet used the bar in force before this item's answers (docs/contract.md, 5).
-        if held is None and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
+        if held is None and not correction.counted_before and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
             self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
         if held is not None and self.engine.label_errors is not None:
             self.engine.label_errors.resolve(held["label"], correction.label)

@@ -314,6 +314,10 @@ class ReviewSettings(_Section):
         900.0, ge=0, description="An item no further reviewer answered within this is consolidated from the answers it "
         "has, flagged adjudication_timed_out (e.g. only overlap_k reviewers exist); 0: wait for one however long.",
     )
+    expert_wait_seconds: float = Field(
+        3600.0, ge=0, description="A record a reviewer was not sure of that no expert took within this goes back to "
+        "the other reviewers (never to whoever was not sure), flagged 'no expert took it'; 0: wait for an expert forever.",
+    )
     consolidation: Literal["majority", "dawid_skene"] = Field(
         "majority", description="How an overlap item's answers become the one label the learner learns."
     )

@@ -135,7 +135,8 @@ def test_a_reviewer_corrects_a_recent_answer_and_the_learner_takes_the_new_label
     published = wait_for(lambda: (c := [c for c in corrections(stack.settings) if c["id"] == record]) and len(c) == 3 and c,
                          30, "the answer, its retraction and the new answer")
     assert [(c["kind"], c["label"], c.get("supersedes"), c.get("note")) for c in published] == [
-        ("answer", "dog", None, None), ("retraction", "dog", first[0]["answer_id"], None), ("answer", "bird", None, "it has wings")]
+        ("answer", "dog", None, None), ("retraction", "dog", first[0]["answer_id"], None),
+        ("answer", "bird", first[0]["answer_id"], "it has wings")]  # supersedes: the learner counts the record once
     # the latest human label of the record is the corrected one
     wait_for(lambda: [v["label"] for v in read_ledger(stack.settings).human_labels.get(record, [])][-1:] == ["bird"], 60,
              "the corrected label on labels")

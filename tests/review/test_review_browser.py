@@ -477,3 +477,56 @@ def test_not_sure_sends_a_record_to_an_expert_whom_the_page_and_the_lead_view_sh
             assert as_lead.get("/api/v1/admin/overview").json()["queue"]["expert"] == 0
     finally:
         review.stop(20)
+
+
+def test_not_sure_without_an_expert_is_refused_and_a_record_no_expert_takes_goes_back_to_the_others(
+        settings_factory, chromium, tmp_path):
+    """No expert token: e is refused (the record stays); with one who never comes, x1 is back after
+    review.expert_wait_seconds (1 s here), with the note and "no expert took it", for bo, not for ana."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0, expert_wait_seconds=1.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, bo, lead = new_token(settings, "ana"), new_token(settings, "bo"), new_token(settings, "lead", "admin")
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8)])
+        with client(review, lead) as as_lead:
+            wait_enqueued(as_lead, 2)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/#token={ana}")
+        page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        page.keyboard.press("e")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('expert role')")
+        assert page.locator("#status").inner_text() == (
+            "nobody else has the expert role, so no one would answer it: skip it (s) with a note instead, or ask an "
+            "admin for one (labelstream review token add NAME --role expert)")
+        assert page.locator("#record-title").inner_text() == "x1"  # still ana's
+        page.screenshot(path=str(SCREENSHOTS / "review-page-not-sure-no-expert.png"))
+
+        new_token(settings, "eve", "expert")  # an expert who never opens the page
+        page.keyboard.press("n")
+        page.keyboard.type("two animals in one review")
+        page.keyboard.press("Escape")
+        page.keyboard.press("e")
+        page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+        with client(review, lead) as as_lead:
+            wait_for(lambda: as_lead.get("/api/v1/admin/overview").json()["queue"]["expert_timed_out"] == 1, 20,
+                     "x1 back from the experts")
+            queue = as_lead.get("/api/v1/admin/overview").json()["queue"]
+            assert (queue["expert"], queue["waiting"]) == (0, 1)
+        wait_for(lambda: "labelstream_review_expert_timeouts_total 1.0" in review.metrics_text(), 10, "the counter")
+
+        others = chromium.new_page(viewport={"width": 1366, "height": 768})
+        others.goto(f"{url(review)}/#token={bo}")
+        others.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert others.locator("#record-title").inner_text() == "x1" and others.locator("#no-expert").is_visible()
+        assert others.locator("#expert").is_hidden()
+        assert others.locator("#skip-notes").inner_text() == "ana was not sure: two animals in one review"
+        others.screenshot(path=str(SCREENSHOTS / "review-page-no-expert-took-it.png"))
+
+        lead_view = chromium.new_page(viewport={"width": 1366, "height": 768})
+        lead_view.goto(f"{url(review)}/admin#token={lead}")
+        lead_view.locator("#board").wait_for(state="visible", timeout=30_000)
+        lead_view.wait_for_function("() => document.getElementById('q-expert_timed_out').textContent === '1'")
+        assert lead_view.locator("#q-expert_timed_out-box").is_visible()
+        lead_view.screenshot(path=str(SCREENSHOTS / "admin-page-no-expert-took.png"))
+    finally:
+        review.stop(20)

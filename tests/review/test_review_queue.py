@@ -371,7 +371,7 @@ def test_a_recent_answer_is_corrected_by_a_retraction_and_a_new_answer_within_it
     assert (fixed.id, fixed.answer_id, fixed.retraction_id, fixed.changed) == ("a", "a#3", "a#2", True)
     assert [(e["kind"], e["id"], e["label"], e["answer_id"], e.get("supersedes"), e.get("note")) for e in outbox(queue)[3:]] == [
         ("retraction", "a", "dog", "a#2", "a#1", None),
-        ("answer", "a", "bird", "a#3", None, "misread"),
+        ("answer", "a", "bird", "a#3", "a#1", "misread"),  # supersedes: the learner counts a once
     ]
     retry = queue.correct("ana", "a#1", "bird", now=1101.0)  # a retry after a lost response: the same, nothing more
     assert (retry.answer_id, retry.retraction_id, retry.changed, retry.repeated) == ("a#3", "a#2", True, True)
@@ -414,13 +414,13 @@ def test_a_corrected_overlap_vote_replaces_the_vote_and_a_changed_consensus_is_s
     fixed = queue.correct("bob", ids["settled", "bob"], "dog")
     assert (fixed.overlap, fixed.state) == (True, "done") and queue.state("settled") == "done"
     assert [(e["kind"], e["label"], e.get("supersedes")) for e in outbox(queue)[-2:]] == [
-        ("retraction", "cat", ids["settled", "bob"]), ("overlap", "dog", None)]
+        ("retraction", "cat", ids["settled", "bob"]), ("overlap", "dog", ids["settled", "bob"])]
     assert queue.claim("dan").item.id == "pending"  # a done item is not served again
     before = len(outbox(queue))
     assert consolidator.run_once() == 0 and consolidator.reconsolidate_corrected() == 0  # published already
     superseding = outbox(queue)[before:]
     assert [(e["kind"], e["id"], e["label"], e["reviewer"], e.get("supersedes")) for e in superseding] == [
-        ("retraction", "settled", "cat", "consensus", first[0]["answer_id"]), ("consensus", "settled", "dog", "consensus", None)]
+        ("retraction", "settled", "cat", "consensus", first[0]["answer_id"]), ("consensus", "settled", "dog", "consensus", first[0]["answer_id"])]
     assert superseding[1]["answers"] == {"ana": "cat", "bob": "dog", "cyd": "dog"}
     assert superseding[1]["confidence"] == pytest.approx(2 / 3)
     assert all(Correction.model_validate(e) for e in superseding)
@@ -524,3 +524,34 @@ def test_an_item_a_reviewer_is_not_sure_of_goes_to_experts_only(client):
     assert pair.id == "pair" and queue.answer("pair", "eve", pair.lease, "cat").state == "waiting"
     assert queue.counts().expert == 0 and queue.claim("cyd").item.id == "pair"
     assert queue.overview().reviewers["ana"]["unsure_today"] == 2
+
+
+def test_an_item_no_expert_takes_in_time_goes_back_to_the_other_reviewers_note_kept(client):
+    queue = make_queue(client, lease_seconds=60.0, expert_wait_seconds=600.0)
+    queue.enqueue(items(("held", 0.9, 1.0), ("hard", 0.8, 1.0), ("late", 0.7, 1.0)))
+    for reviewer, record_id, now in (("ana", "held", 1000.0), ("ana", "hard", 1000.0), ("bob", "late", 1500.0)):
+        item = queue.claim(reviewer, now=now).item
+        assert item.id == record_id
+        queue.unsure(record_id, reviewer, item.lease, note="two animals?" if record_id == "hard" else None, now=now)
+    held = queue.claim("eve", now=1550.0, expert=True).item  # an expert holds "held" past its deadline
+    assert held.id == "held"
+    assert queue.time_out_experts(now=1599.0) == 0  # not 600 s yet
+    assert queue.time_out_experts(now=1601.0) == 1  # hard; held is the expert's; late waits since 1500
+    assert (queue.counts().expert, queue.counts().waiting, queue.counts().expert_timed_out) == (1, 1, 1)
+    assert queue.item_fields("hard", "expert", "no_expert") == [None, "1601"]
+    assert queue.skip_notes("hard")[0]["note"] == "two animals?"  # the note goes with it
+    assert queue.claim("ana", now=1602.0).item is None  # never back to who was not sure
+    back = queue.claim("cyd", now=1602.0).item
+    assert back.id == "hard" and queue.answer("hard", "cyd", back.lease, "dog", now=1603.0).state == "done"
+    queue.release("held", "eve", held.lease, now=1605.0)  # the expert hands it back: past its deadline, it goes
+    assert queue.time_out_experts(now=1611.0) == 1 and queue.claim("dan", now=1612.0).item.id == "held"
+    assert queue.time_out_experts(now=2101.0) == 1 and queue.counts().expert_timed_out == 3  # late
+    assert queue.time_out_experts(now=9999.0) == 0 and client.zcard(f"{queue.prefix}:review:expert_since") == 0
+    forever = make_queue(client, expert_wait_seconds=0.0)  # 0: wait for an expert forever
+    forever.enqueue(items(("x", 0.9, 1.0)))
+    item = forever.claim("ana", now=1000.0).item
+    forever.unsure("x", "ana", item.lease, now=1000.0)
+    assert forever.time_out_experts(now=10**9) == 0 and forever.counts().expert == 1
+    taken = forever.claim("eve", now=1001.0, expert=True).item
+    forever.answer("x", "eve", taken.lease, "cat", now=1002.0)  # answered: no longer listed as waiting for one
+    assert client.zcard(f"{forever.prefix}:review:expert_since") == 0

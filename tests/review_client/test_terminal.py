@@ -117,6 +117,10 @@ def test_a_refused_token_is_one_error_line_and_keys_can_be_piped(redis_up, tmp_p
         token = new_token(settings, "ben")
         with client(review, token) as api:
             wait_enqueued(api, 3)
+        no_expert = subprocess.run([LABELSTREAM, "review", "--url", url(review)], input="eq", timeout=120,
+                                   env=cli_env(settings, LABELSTREAM_REVIEW_TOKEN=token), capture_output=True, text=True)
+        assert "nobody else has the expert role" in no_expert.stdout and "0 skipped" in no_expert.stderr  # p0 stays
+        new_token(settings, "eve", "expert")
         piped = subprocess.run([LABELSTREAM, "review", "--url", url(review)], input="3/do\nr2\n1\neq",
                                env=cli_env(settings, LABELSTREAM_REVIEW_TOKEN=token), capture_output=True, text=True,
                                timeout=120)

@@ -288,6 +288,10 @@ CorrectionKind = Literal["answer", "overlap", "consensus", "retraction"]
 - ``consensus``: the one label consolidated from an overlap item's answers; learned
   (``labels`` gets it with ``method=consensus``).
 - ``retraction``: an undo; withdraws the earlier correction ``supersedes`` names; not learned.
+
+An ``answer`` or ``consensus`` with ``supersedes`` is a correction of one learned before (a reviewer
+corrected their answer, or a corrected vote changed a consensus): learned, but its record was evidence
+once already (:attr:`Correction.counted_before`).
 """
 
 
@@ -327,7 +331,8 @@ class Correction(_TopicValue):
     )
     kind: CorrectionKind = Field("answer", description="answer, overlap, consensus or retraction (see CorrectionKind).")
     supersedes: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
-        None, description="retraction: the answer_id it withdraws."
+        None, description="retraction: the answer_id it withdraws; answer, overlap, consensus: the answer_id it "
+        "replaces (a correction, published after the retraction of that answer)."
     )
     answers: dict[StrictStr, StrictStr] | None = Field(
         None, description="consensus: reviewer -> label of every answer it consolidates.", max_length=100
@@ -341,6 +346,18 @@ class Correction(_TopicValue):
         False, description="consensus: the answers disagreed and no further reviewer answered within "
         "review.adjudication_timeout_seconds; consolidated from the answers there were.",
     )
+
+    @property
+    def counted_before(self) -> bool:
+        """A correction of a learned answer or consensus: the model learns it, the policy's evidence and
+        reviewer-accuracy bound do not count its record again (a bet placed cannot be taken back).
+
+        >>> Correction(id="r1", label="dog", answer_id="r1#3", supersedes="r1#1").counted_before
+        True
+        >>> Correction(id="r1", label="dog", kind="retraction", supersedes="r1#1").counted_before
+        False
+        """
+        return self.supersedes is not None and self.kind != "retraction"
 
 
 class DeadLetter(_TopicValue):

@@ -144,6 +144,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     def item_out(item: LeasedItem) -> Item:
         request = item.request
         reason_title, reason_help = describe(request.get("reason", ""))
+        expert, no_expert = queue.item_fields(item.id, "expert", "no_expert")
         return Item(
             id=item.id,
             lease=item.lease,
@@ -161,7 +162,8 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             labels=ctx.labels.labels() or sorted(request.get("probabilities", {})),  # open set: the model's classes
             overlap=item.overlap,
             skip_notes=[SkipNote(**note) for note in queue.skip_notes(item.id)],
-            expert=queue.item_field(item.id, "expert") is not None,
+            expert=expert is not None,
+            no_expert=no_expert is not None,
         )
 
     @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
@@ -203,6 +205,9 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         note (why) goes with it."""
         if body.note is not None and len(body.note) > review.max_note_length:
             raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+        if not ctx.tokens.experts() - {who.reviewer}:
+            raise HTTPException(422, "nobody else has the expert role, so no one would answer it: skip it (s) with a "
+                                "note instead, or ask an admin for one (labelstream review token add NAME --role expert)")
         queue.unsure(body.id, who.reviewer, body.lease, body.note)
         return UnsureOut(id=body.id, expert_waiting=queue.counts().expert)
 
@@ -228,12 +233,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     @router.get("/recent", response_model=RecentOut,
                 responses={409: {"model": Problem, "description": "The cursor's answer is no longer in your history."}})
     def recent(
+        request: Request,
         who: Who,
-        cursor: Annotated[str | None, Query(max_length=256, description="`next_cursor` of the previous page.")] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=256, description="`next_cursor` of the previous page.")] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Answers per page.")] = 50,
     ) -> RecentOut:
         """Your answers, newest first, a page at a time (your last 2000 are kept), and until when each can be
         corrected (POST /api/v1/correct)."""
+        if unknown := sorted(set(request.query_params) - {"cursor", "limit"}):  # a misspelt cursor would restart the list
+            raise HTTPException(422, f"unknown query parameter {unknown[0]!r} (cursor and limit are known)")
         window = review.correct_seconds
         answers = []
         entries, more = queue.history(who.reviewer, cursor or None, limit)
@@ -291,7 +299,8 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             reviewer=who.reviewer,
             me=ReviewerStats(answered_today=today, seconds_per_answer=median),
             queue=QueueStats(waiting=counts.waiting, leased=counts.leased, consolidating=counts.consolidating,
-                             unpublished=counts.outbox, answered=counts.answered, expert=counts.expert),
+                             unpublished=counts.outbox, answered=counts.answered, expert=counts.expert,
+                             expert_timed_out=counts.expert_timed_out),
             reviewers=queue.reviewers_today(),
             agreement=AgreementStats(**ctx.consolidator.summary()),
         )

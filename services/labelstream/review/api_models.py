@@ -73,6 +73,8 @@ class Item(BaseModel):
     overlap: bool = Field(description="Several reviewers answer this item independently.")
     skip_notes: list[SkipNote] = Field(default_factory=list, description="Notes of reviewers who skipped it, oldest first.")
     expert: bool = Field(False, description="A reviewer was not sure of it: it is served to experts only.")
+    no_expert: bool = Field(False, description="A reviewer was not sure of it and no expert took it within "
+                            "review.expert_wait_seconds: back with the other reviewers.")
 
 
 class ItemOut(BaseModel):
@@ -175,6 +177,8 @@ class QueueStats(BaseModel):
     unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     answered: int
     expert: int = Field(0, description="Records a reviewer was not sure of, waiting for an expert (not in waiting).")
+    expert_timed_out: int = Field(0, description="Records no expert took within review.expert_wait_seconds, sent back "
+                                  "to the other reviewers (all time).")
 
 
 class AgreementStats(BaseModel):

@@ -116,6 +116,10 @@ class TokenStore:
             infos.append(TokenInfo(digest.decode()[:10], data["reviewer"], data["role"], data["created_at"]))
         return sorted(infos, key=lambda info: info.created_at)
 
+    def experts(self) -> set[str]:
+        """The reviewers with a token of the expert role."""
+        return {data["reviewer"] for data in map(orjson.loads, self.client.hvals(self.key)) if data["role"] == "expert"}
+
     def revoke(self, reviewer_or_id: str) -> int:
         """Revoke every token of a reviewer, or the one whose id is given; how many were revoked."""
         doomed = [

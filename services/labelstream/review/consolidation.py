@@ -143,14 +143,16 @@ class Consolidator:
         now = time.time() if now is None else now
         changed = 0
         for record_id in self.queue.ready_to_reconsolidate():
-            fields = self.queue.item_fields(record_id, "rev", "consensus_label", "adjudicated", "adjudication_timed_out")
-            rev, old_label, adjudicated, timed_out = fields
+            fields = self.queue.item_fields(record_id, "rev", "consensus_label", "adjudicated", "adjudication_timed_out",
+                                            "consensus_id")
+            rev, old_label, adjudicated, timed_out, old_id = fields
             answers = dict(self.queue.answers(record_id))
             label = self.consensus.predict_one(answers) if answers else None
             correction = None
             if label is not None and label != old_label:
                 correction = self._correction(record_id, answers, label, adjudicated == "1" and timed_out != "1",
                                               timed_out == "1", now)
+                correction["supersedes"] = old_id  # the learner learns it, not as evidence again (counted_before)
             if self.queue.reconsolidate(record_id, rev, correction, now) == "published":
                 changed += 1
                 self.metrics.consolidated.labels("recomputed").inc()

@@ -47,6 +47,10 @@ class ReviewMetrics:
         self.leases_expired = Counter(
             "labelstream_review_leases_expired_total", "Leases that ran out (the item went back to the queue).", registry=r
         )
+        self.expert_timeouts = Counter(
+            "labelstream_review_expert_timeouts_total",
+            "Records no expert took within review.expert_wait_seconds: back to the other reviewers.", registry=r,
+        )
         self.answer_seconds = Histogram(
             "labelstream_review_answer_seconds", "Claim to answer, all reviewers.", buckets=ANSWER_BUCKETS, registry=r
         )

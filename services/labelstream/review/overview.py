@@ -20,7 +20,8 @@ def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | N
     c = view.counts
     return OverviewOut(
         queue=QueueStats(waiting=c.waiting, leased=c.leased, consolidating=c.consolidating, unpublished=c.outbox,
-                         answered=c.answered, expert=c.expert),
+                         answered=c.answered, expert=c.expert,
+                         expert_timed_out=c.expert_timed_out),
         waiting_by_reason={reason: ReasonStats(**row, title=describe(reason)[0], help=describe(reason)[1])
                            for reason, row in view.waiting_by_reason.items()},
         counted=view.counted,

@@ -106,6 +106,8 @@ class QueueCounts:
     answered: int
     expert: int = 0
     """waiting for an expert (not counted in ``waiting``)"""
+    expert_timed_out: int = 0
+    """ever sent back to the reviewers because no expert took them within ``review.expert_wait_seconds``"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,7 @@ class ReviewQueue:
 
     SCRIPTS = (
         "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
-        "adjudication_timeout", "reopen", "correct", "requeue", "reconsolidate", "recent", "unsure",
+        "adjudication_timeout", "reopen", "correct", "requeue", "reconsolidate", "recent", "unsure", "expert_timeout",
     )
 
     def __init__(
@@ -162,6 +164,7 @@ class ReviewQueue:
         done_keep_seconds: int = 7 * 24 * 3600,
         answered_keep_seconds: int = 7 * 24 * 3600,
         correct_seconds: float = 900.0,
+        expert_wait_seconds: float = 3600.0,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -171,6 +174,7 @@ class ReviewQueue:
         self.done_keep_seconds = done_keep_seconds
         self.answered_keep_seconds = answered_keep_seconds
         self.correct_seconds = correct_seconds
+        self.expert_wait_seconds = expert_wait_seconds
         self._scripts = {name: client.register_script(_load_script(name)) for name in self.SCRIPTS}
         self.outbox_key = f"{prefix}:review:outbox"
         self.consolidating_key = f"{prefix}:review:consolidating"
@@ -188,6 +192,7 @@ class ReviewQueue:
             review.done_keep_seconds,
             review.answered_keep_seconds,
             review.correct_seconds,
+            review.expert_wait_seconds,
         )
 
     def _run(self, name: str, *args: object) -> object:
@@ -256,6 +261,13 @@ class ReviewQueue:
         now = time.time() if now is None else now
         reply = self._run("unsure", record_id, reviewer, lease, now, note or "", _day(now))
         self._raise_conflict(reply)
+
+    def time_out_experts(self, now: float | None = None, limit: int = 100) -> int:
+        """Items no expert took within ``expert_wait_seconds`` (0: never): back to the reviewers who have not seen
+        them, notes kept, flagged ``no_expert``; an item an expert holds is left to them. How many went back."""
+        if self.expert_wait_seconds <= 0:
+            return 0
+        return int(self._run("expert_timeout", time.time() if now is None else now, self.expert_wait_seconds, limit))
 
     def skip_notes(self, record_id: str) -> list[dict]:
         """The notes of the reviewers who skipped the item (reviewer, note, at), oldest first."""
@@ -429,8 +441,10 @@ class ReviewQueue:
         pipe.llen(self.outbox_key)
         pipe.get(f"{p}:answers_total")
         pipe.zcard(f"{p}:expert")
-        waiting, waiting_seen, leased, consolidating, outbox, answered, expert = pipe.execute()
-        return QueueCounts(waiting + waiting_seen, leased, consolidating, outbox, int(answered or 0), expert)
+        pipe.get(f"{p}:expert_timeouts")
+        waiting, waiting_seen, leased, consolidating, outbox, answered, expert, timed_out = pipe.execute()
+        return QueueCounts(waiting + waiting_seen, leased, consolidating, outbox, int(answered or 0), expert,
+                           int(timed_out or 0))
 
     def reviewer_stats(self, reviewer: str, now: float | None = None) -> tuple[int, float | None]:
         """(answers today, median seconds per answer over their last 100) of one reviewer."""

@@ -5,7 +5,8 @@ Settings -> clients -> loops. Three threads beside the web server:
 - *ingest*: ``review`` topic -> queue (:mod:`~labelstream.review.ingest`);
 - *publisher* (leader only): outbox -> ``corrections`` (:mod:`~labelstream.review.outbox`);
 - *maintenance*, every second: expired leases back to the queue and overlap
-  items consolidated (leader only), queue gauges, a Kafka reachability check.
+  items consolidated, records no expert took back to the reviewers (leader only),
+  queue gauges, a Kafka reachability check.
 
 A Redis or broker outage stops none of them: each retries and ``/readyz``
 answers 503 until both are back (the API answers 503 while Redis is down;
@@ -97,6 +98,10 @@ class ReviewService:
                 if self.publisher_loop.is_leader:
                     self.metrics.leases_expired.inc(self.queue.reap())
                     self.consolidator.run_once()
+                    if timed_out := self.queue.time_out_experts():
+                        self.metrics.expert_timeouts.inc(timed_out)
+                        log.warning("%d records waited %.0f s for an expert in vain: back to the other reviewers",
+                                    timed_out, self.settings.review.expert_wait_seconds)
                 elif time.monotonic() - last_load > 5:  # another instance consolidates: follow its state
                     self.consolidator.load()
                     last_load = time.monotonic()

@@ -196,7 +196,10 @@ class ReviewClient:
         self._call("POST", "/skip", {"id": item_id, "lease": lease} | ({"note": note} if note else {}))
 
     def unsure(self, item_id: str, lease: str, note: str | None = None) -> int:
-        """Not sure: the item goes to the experts (never back to this reviewer); how many wait for one now."""
+        """Not sure: the item goes to the experts (never back to this reviewer); how many wait for one now.
+
+        :class:`Rejected` when nobody else has the expert role (the item stays leased to you).
+        """
         body = {"id": item_id, "lease": lease} | ({"note": note} if note else {})
         return int(self._call("POST", "/unsure", body).json()["expert_waiting"])
 

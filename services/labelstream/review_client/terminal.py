@@ -205,6 +205,9 @@ class TerminalReviewer:
         except Unavailable as exc:
             self._say(f"{exc.detail}: not sent, press {key} again", "red")
             return
+        except Rejected as exc:  # e with nobody else of the expert role: the record stays on screen
+            self._say(exc.detail, "red")
+            return
         self.summary.skipped += 1
         noted = " with your note" if self.screen.note else ""
         self.screen.note = ""

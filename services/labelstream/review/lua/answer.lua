@@ -51,6 +51,7 @@ redis.call('INCR', P .. ':review:answers_total')
 keep_joinable(id, rec_key, rec_keep)
 
 redis.call('HDEL', item, 'expert')  -- answered: the rest of an overlap item's answers may come from anyone
+redis.call('ZREM', K_EXPERT_SINCE, id)
 local state
 if needed <= 1 then
   state = 'done'

@@ -41,7 +41,8 @@ if mine.label == label then return {'same', old, '', id, state, kind} end
 local retraction = push_retraction(id, mine.label, reviewer, old, now)
 local seq = redis.call('HINCRBY', item, 'seq', 1)
 local answer_id = id .. '#' .. seq
-local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, answer_id = answer_id, timestamp = now}
+local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, answer_id = answer_id, timestamp = now,
+  supersedes = old}  -- the learner learns it but does not count its record as evidence again
 if overlap then entry.kind = 'overlap' end
 if note ~= '' then entry.note = note end
 redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))

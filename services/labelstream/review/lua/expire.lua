@@ -10,6 +10,7 @@ for i = 3, #ARGV do
     if holder then release_holding(holder, id) end
     redis.call('ZREM', K_LEASES, id)
     unqueue(member)
+    redis.call('ZREM', K_EXPERT_SINCE, id)
     redis.call('HSET', item, 'state', 'expired')
     redis.call('HDEL', item, 'lease', 'holder', 'leased_at', 'expires')
     for _, key in ipairs({item, k_answers(id), k_seen(id)}) do redis.call('EXPIRE', key, keep) end

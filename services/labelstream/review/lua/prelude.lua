@@ -3,7 +3,8 @@
 -- holder, leased_at, expires, seq), p:review:item:<id>:answers (reviewer -> answer JSON),
 -- p:review:item:<id>:seen (reviewers who answered or skipped it), p:review:waiting (items nobody has
 -- seen), p:review:waiting_seen (items someone has seen: overlap, skipped), p:review:expert (items a
--- reviewer was not sure of: served to experts only while the item's 'expert' field is set), p:review:leases (id ->
+-- reviewer was not sure of: served to experts only while the item's 'expert' field is set; p:review:expert_since:
+-- id -> when it went there), p:review:leases (id ->
 -- expiry), p:review:holding:<reviewer> (the id a reviewer holds), p:review:consolidating (id -> when
 -- its answers can no longer be undone), p:review:outbox (corrections to publish, oldest first),
 -- p:review:last:<reviewer> (their last answer, while it can be undone), p:review:recent:<reviewer>
@@ -14,6 +15,7 @@ local P = ARGV[1]
 local K_WAITING = P .. ':review:waiting'
 local K_AGAIN = P .. ':review:waiting_seen'
 local K_EXPERT = P .. ':review:expert'
+local K_EXPERT_SINCE = P .. ':review:expert_since'
 local K_LEASES = P .. ':review:leases'
 local K_CONSOLIDATING = P .. ':review:consolidating'
 local K_OUTBOX = P .. ':review:outbox'

@@ -10,6 +10,9 @@ local problem = lease_problem(id, reviewer, lease, now)
 if problem then return {'conflict', problem} end
 local item = k_item(id)
 redis.call('SADD', k_seen(id), reviewer)
+if not redis.call('HGET', item, 'expert') then  -- since when it waits for an expert (expert_timeout.lua)
+  redis.call('ZADD', K_EXPERT_SINCE, now, id)
+end
 redis.call('HSET', item, 'expert', 1)
 redis.call('HINCRBY', item, 'unsure', 1)
 redis.call('HINCRBY', P .. ':review:unsureday:' .. day, reviewer, 1)

@@ -70,7 +70,8 @@ async function refresh() {
 
 function render(view) {
   const q = view.queue;
-  for (const key of ["waiting", "leased", "expert", "consolidating", "unpublished"]) $(`q-${key}`).textContent = String(q[key]);
+  for (const key of ["waiting", "leased", "expert", "expert_timed_out", "consolidating", "unpublished"]) $(`q-${key}`).textContent = String(q[key]);
+  $("q-expert_timed_out-box").hidden = !q.expert_timed_out;  // only once some went back to the reviewers
   renderReasons(view);
   renderAgreement(view.agreement);
   renderPeople(view.reviewers);

@@ -138,6 +138,7 @@ function renderRecord(item) {
   $("help-reason-text").textContent = item.reason_help || "";
   $("overlap").hidden = !item.overlap;
   $("expert").hidden = !item.expert;
+  $("no-expert").hidden = !item.no_expert;
   const meta = [];
   if (item.requested_at) meta.push(`requested ${ago(item.requested_at)}`);
   if (item.model_version) meta.push(`model v${item.model_version}`);

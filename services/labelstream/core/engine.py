@@ -338,11 +338,7 @@ class LabelingEngine:
         """
         if self.label_errors is None:
             return None, {}
-        if isinstance(features, Record):
-            x = self.featurizer.transform_records([features])[0]  # its text too
-        else:
-            x = self.featurizer.transform_one(features)
-        probabilities = self.model.predict_proba_one(x)
+        probabilities = self.model.predict_proba_one(self.model_input(features))  # a record: its text too
         return self.label_errors.check(probabilities, label), probabilities
 
     def _votes_for(self, record: Record | None, votes: Mapping[str, str] | None) -> Votes:

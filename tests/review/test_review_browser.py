@@ -528,5 +528,15 @@ def test_not_sure_without_an_expert_is_refused_and_a_record_no_expert_takes_goes
         lead_view.wait_for_function("() => document.getElementById('q-expert_timed_out').textContent === '1'")
         assert lead_view.locator("#q-expert_timed_out-box").is_visible()
         lead_view.screenshot(path=str(SCREENSHOTS / "admin-page-no-expert-took.png"))
+        # and the lead's command line says it too
+        from typer.testing import CliRunner
+
+        from labelstream.cli.main import app
+        env = {"LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix,
+               "LABELSTREAM_REVIEW__EXPERT_WAIT_SECONDS": "1"}
+        status = CliRunner().invoke(app, ["review", "status"], env=env, terminal_width=80)
+        assert status.exit_code == 0, status.output
+        assert ("1 went back to all reviewers: no expert took them within review.expert_wait_seconds (1 second)"
+                in status.stdout), status.stdout
     finally:
         review.stop(20)

@@ -152,6 +152,9 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     experts = f"{q.expert} for experts, " if q.expert else ""  # records reviewers were not sure of
     print(f"queue: {q.waiting} waiting, {experts}{q.leased} held, {q.consolidating} consolidating, "
           f"{q.unpublished} not yet published, {q.answered} answered")
+    if q.expert_timed_out:  # as the admin page: only once some went back to the reviewers
+        print(f"{q.expert_timed_out} went back to all reviewers: no expert took them within "
+              f"review.expert_wait_seconds ({human_duration(int(review.expert_wait_seconds * 1000))})")
     if view.waiting_by_reason:
         note = f" (the first {view.counted})" if view.capped else ""
         by_reason = Table("reason", "waiting", "skipped", "noted", "oldest", title=f"waiting by reason{note}")

@@ -219,6 +219,10 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     subtitle = [describe(item.reason)[0], f"priority {item.priority:.3g}"]  # cold_start reads "calibrating" (? explains)
     if item.overlap:
         subtitle.append("overlap")
+    if item.raw.get("expert"):
+        subtitle.append("for an expert")  # a reviewer was not sure of it; it came to you as an expert
+    elif item.raw.get("no_expert"):
+        subtitle.append("no expert took it")  # back with everyone after review.expert_wait_seconds
     return Panel(
         Group(*parts),
         title=Text(item.id, style="bold"),

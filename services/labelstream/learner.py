@@ -38,12 +38,16 @@ first answer, not the consensus, is the policy's evidence); a
 answer it withdraws is already in the model (an online model cannot forget one
 example), and the reviewer's new answer follows as a correction of its own, is
 learned after it, and supersedes it on ``labels`` (the latest human label wins).
+The new answer names the one it replaces (``supersedes``, set by the review
+queue after an undo as after a correction), so the record's evidence, counted
+with the first answer, is not counted again (``Correction.counted_before``; a
+bet placed cannot be taken back) — on the held path below too.
 
 Label-error detection (``label_errors.enabled``, docs/label-errors.md): an
 ``answer`` that a confident model contradicts (online confident learning,
 :mod:`labelstream.core.label_errors`) is **held**: its evidence feeds the
 policy at once, as any answer's does (holding it back would bias the
-contract's evidence), but the model does not learn it; the learner asks the
+contract's evidence; not when it supersedes an answer already counted), but the model does not learn it; the learner asks the
 review service for a second review (a ``review`` request with reason
 ``disagreement`` and the flagged answer) and learns the consensus of both
 answers when it comes, as model training only (no second evidence). The hold
@@ -437,7 +441,8 @@ class Learner:
         # From here to the offset, no await: a snapshot holds all of this answer's effects or none.
         detector.learn_one(probabilities, correction.label, flagged=True)
         generation = getattr(self.engine.policy, "drift_generation", 0)
-        self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), self.engine.model_input(subject))
+        if not correction.counted_before:  # a superseding answer (an undo or a correction): its record counted once
+            self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), self.engine.model_input(subject))
         self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:
             self.metrics.record_drift("calibration_check")

@@ -14,17 +14,23 @@ what the learner's model learns.
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import orjson
 import pytest
 from confluent_kafka import Producer
 
 from labelstream.core.build import build_engine
 from labelstream.core.schemas import Correction
 from labelstream.kafka.config import producer_config
-from labelstream.processes import service, stop_all
+from labelstream.kafka.reader import read_all
+from labelstream.processes import ServiceProcess, service, stop_all
+from labelstream.produce import produce_file
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
@@ -108,3 +114,79 @@ def test_a_restarted_learner_keeps_the_answers_its_recheck_validates_with(settin
         assert in_force(settings, "a")[1] is not None
     finally:
         stop_all([learner])
+
+
+def metric(proc: ServiceProcess, name: str) -> float | None:
+    found = re.search(rf"^{re.escape(name)} (\S+)$", proc.metrics_text(), re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+def produce_records(settings: Settings, path: Path, ids: list[str], xs: list[float]) -> None:
+    path.write_text("id,x\n" + "".join(f"{i},{x}\n" for i, x in zip(ids, xs, strict=True)))
+    produce_file(settings, path, id_column="id")
+
+
+def auto_labeled(settings: Settings, prefix: str) -> list[str]:
+    """The auto-labels on ``labels`` of the records whose id starts with ``prefix``."""
+    labels = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.labels)]
+    return [label["label"] for label in labels if label["id"].startswith(prefix) and label["method"] == "auto"]
+
+
+def test_a_version_that_slid_is_published_with_the_class_withdrawn_and_the_labeler_stops_auto_labeling_it(
+    settings_factory, tmp_path
+):
+    settings = settings_factory(
+        partitions=1, learner={"publish_every_corrections": 100, "publish_every_seconds": 0.5},
+        policy={"cold_start_records": 0, "cold_start_corrections": 0},
+    )
+    rng = random.Random(11)
+    learner, labeler = service(settings, "learner", tmp_path), service(settings, "labeler", tmp_path, instance="0")
+    try:
+        for proc in (learner, labeler):
+            proc.start()
+        for proc in (learner, labeler):
+            proc.wait_until_serving()
+        xs, labels = separable(rng, 600)
+        answer(settings, [f"r{i}" for i in range(600)], xs, labels, labels)
+        state = wait_version(settings, lambda s: s["corrections"] == 600)
+        assert state["recheck"]["validated"].get("a") and in_force(settings, "a")[1] is not None
+
+        deadline = time.monotonic() + 30  # the labeler adopts a version in force for "a"
+        while metric(labeler, 'labelstream_auto_accept_threshold{class="a"}') in (None, math.inf) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        before = [f"p{i}" for i in range(100)]
+        produce_records(settings, tmp_path / "before.csv", before, [rng.uniform(0.6, 1.0) for _ in before])
+        deadline = time.monotonic() + 30
+        while len(auto := auto_labeled(settings, "p")) < 50 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert len(auto) >= 50 and set(auto) == {"a"}, "records far above 0 are auto-labeled a"
+
+        # The model slides: more answers above 0, now 60 % a and 40 % b (each predicted right when it was routed,
+        # so the calibrator's proofs stand). It still predicts a above 0, at about 0.7, right about 73 % of the time.
+        xs = [rng.uniform(0.3, 1.0) for _ in range(600)]
+        slid = ["a" if rng.random() < 0.6 else "b" for _ in xs]
+        answer(settings, [f"s{i}" for i in range(600)], xs, slid, slid)
+        state = wait_version(settings, lambda s: s["corrections"] == 1200 and not s["recheck"]["validated"].get("a"))
+        assert state["corrections"] == 1200 and not state["recheck"]["validated"].get("a"), state.get("recheck")
+        proven, threshold = in_force(settings, "a")
+        assert proven is not None and threshold is None  # proven on the older versions, withdrawn from this one
+
+        deadline = time.monotonic() + 30  # the labeler adopts it
+        while metric(labeler, 'labelstream_auto_accept_threshold{class="a"}') != math.inf and time.monotonic() < deadline:
+            time.sleep(0.3)
+        after = [f"q{i}" for i in range(100)]
+        produce_records(settings, tmp_path / "after.csv", after, [rng.uniform(0.6, 1.0) for _ in after])
+        routed = sum(routed_by_outcome(labeler).values())
+        deadline = time.monotonic() + 30
+        while sum(routed_by_outcome(labeler).values()) < routed + 100 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert sum(routed_by_outcome(labeler).values()) >= routed + 100
+        assert auto_labeled(settings, "q") == []
+    finally:
+        stop_all([labeler, learner])
+
+
+def routed_by_outcome(proc: ServiceProcess) -> dict[str, float]:
+    """The labeler's records by (outcome, reason) so far."""
+    found = re.findall(r'^labelstream_record_outcomes_total\{([^}]*)\} (\S+)$', proc.metrics_text(), re.MULTILINE)
+    return {labels: float(value) for labels, value in found}

@@ -47,10 +47,11 @@ Label-error detection (``label_errors.enabled``, docs/label-errors.md): an
 ``answer`` that a confident model contradicts (online confident learning,
 :mod:`labelstream.core.label_errors`) is **held**: its evidence feeds the
 policy at once, as any answer's does (holding it back would bias the
-contract's evidence; not when it supersedes an answer already counted), but the model does not learn it; the learner asks the
-review service for a second review (a ``review`` request with reason
-``disagreement`` and the flagged answer) and learns the consensus of both
-answers when it comes, as model training only (no second evidence). The hold
+contract's evidence; not when it supersedes an answer already counted), but
+the model does not learn it; the learner asks the review service for a second
+review (a ``review`` request with reason ``disagreement`` and the flagged
+answer) and learns the consensus of both answers when it comes, as model
+training only (no second evidence). The hold
 is written to Redis before the request is sent, so that a replayed answer is
 held again, never learned alone as well; the request's delivery is confirmed
 before any snapshot holds the answer's offset, so it is never lost.

@@ -16,6 +16,12 @@ harmless by construction (at-least-once on that path). None is lost: a
 snapshot is published only once the broker has confirmed every human label
 and dead letter of the corrections it holds.
 
+The recheck's answers (``policy.version_recheck``: the model inputs of the
+generation's answered records, which each new version is re-tested on) are
+stored beside each published version (:mod:`labelstream.store.recheck_answers`)
+and read back on restart, so a restarted learner keeps validating its
+thresholds instead of withdrawing them until new answers come.
+
 Health: ``/livez`` says faust's event loop turns (a heartbeat timer; waiting
 out an outage is alive, and so is idle); ``/readyz`` (and ``/healthz``) says
 it can learn now: started, the broker answers a metadata request, Redis
@@ -32,15 +38,20 @@ first answer, not the consensus, is the policy's evidence); a
 answer it withdraws is already in the model (an online model cannot forget one
 example), and the reviewer's new answer follows as a correction of its own, is
 learned after it, and supersedes it on ``labels`` (the latest human label wins).
+The new answer names the one it replaces (``supersedes``, set by the review
+queue after an undo as after a correction), so the record's evidence, counted
+with the first answer, is not counted again (``Correction.counted_before``; a
+bet placed cannot be taken back) — on the held path below too.
 
 Label-error detection (``label_errors.enabled``, docs/label-errors.md): an
 ``answer`` that a confident model contradicts (online confident learning,
 :mod:`labelstream.core.label_errors`) is **held**: its evidence feeds the
 policy at once, as any answer's does (holding it back would bias the
-contract's evidence), but the model does not learn it; the learner asks the
-review service for a second review (a ``review`` request with reason
-``disagreement`` and the flagged answer) and learns the consensus of both
-answers when it comes, as model training only (no second evidence). The hold
+contract's evidence; not when it supersedes an answer already counted), but
+the model does not learn it; the learner asks the review service for a second
+review (a ``review`` request with reason ``disagreement`` and the flagged
+answer) and learns the consensus of both answers when it comes, as model
+training only (no second evidence). The hold
 is written to Redis before the request is sent, so that a replayed answer is
 held again, never learned alone as well; the request's delivery is confirmed
 before any snapshot holds the answer's offset, so it is never lost.
@@ -92,6 +103,7 @@ from labelstream.review.labelset import LabelSet
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
+from labelstream.store.recheck_answers import RecheckAnswers
 from labelstream.store.records import RecordStore, StoredRecord
 from labelstream.store.second_reviews import SecondReviews
 from labelstream.watchdog import ProgressWatchdog, restart_in_place
@@ -148,6 +160,7 @@ class Learner:
         self.registry = ModelRegistry.from_settings(redis_client, settings)
         self.label_set = LabelSet.from_settings(redis_client, settings)
         self.second_reviews = SecondReviews.from_settings(redis_client, settings)
+        self.recheck_answers = RecheckAnswers.from_settings(redis_client, settings)
         self.events = EventPublisher(settings, SERVICE)
         self.drift = DriftHandler(settings, SERVICE, self.metrics, self.events)
         self.metrics.declare_detectors(["calibration_check", *(["version_change"] if self.version_check else [])])
@@ -168,11 +181,31 @@ class Learner:
             log.info("no model version yet: starting a fresh %s model", self.settings.model.name)
             return
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+        self._restore_kept_answers(state.version)
         self.offsets = dict(state.source_offsets)
         # Not model.n_learned: a challenger that won is a new model that learned only a recent window.
         self.corrections_applied = int(state.metrics.get("corrections_applied", state.model.n_learned))
         self.metrics.set_model(state.version, state.created_at, self.settings.model.model_name, state.model.name)
         log.info("resumed from model version %d (%d corrections learned)", state.version, state.model.n_learned)
+
+    def _restore_kept_answers(self, version: int) -> None:
+        """The recheck's answers stored with ``version`` (see :mod:`labelstream.store.recheck_answers`): without
+        them the next version's recheck would have no evidence and withdraw every threshold."""
+        load = getattr(self.engine.policy, "load_kept_answers", None)
+        if load is None or getattr(self.engine.policy, "recheck", None) is None:
+            return
+        adopted = load(self.recheck_answers.load(version))
+        log.info("recheck: %d answers of the generation kept from version %d", adopted, version)
+
+    def _save_kept_answers(self, version: int, kept: dict[str, Any] | None) -> None:
+        """Store the recheck's answers of ``version`` beside it; a failure only costs validations after a restart."""
+        if kept is None:
+            return
+        try:
+            self.recheck_answers.save(version, kept)
+        except redis.RedisError as exc:
+            log.warning("recheck answers of version %d not stored (a restart from it withdraws until new answers "
+                        "validate again): %s", version, exc)
 
     def _build_app(self) -> faust.App:
         s = self.settings
@@ -409,7 +442,8 @@ class Learner:
         # From here to the offset, no await: a snapshot holds all of this answer's effects or none.
         detector.learn_one(probabilities, correction.label, flagged=True)
         generation = getattr(self.engine.policy, "drift_generation", 0)
-        self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), self.engine.model_input(subject))
+        if not correction.counted_before:  # a superseding answer (an undo or a correction): its record counted once
+            self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), self.engine.model_input(subject))
         self.offsets[tp] = offset + 1
         if getattr(self.engine.policy, "drift_generation", 0) > generation:
             self.metrics.record_drift("calibration_check")
@@ -504,6 +538,7 @@ class Learner:
             metrics={"corrections_applied": float(self.corrections_applied), "challenger": float(self._challenger_won)},
             source_offsets=dict(self.offsets),
         )
+        kept_answers = getattr(self.engine.policy, "kept_answers", lambda: None)()  # taken with the state
         self._challenger_won = False
         held_acks, held_unpublished = len(self._pending_acks), len(self._unpublished)  # what this version holds
         self._self_taught = 0
@@ -523,6 +558,7 @@ class Learner:
                 self._stored.set()
                 await asyncio.sleep(0.5)
         self._stored.set()
+        self._save_kept_answers(version, kept_answers)
         self._publishing = False
         self._last_error = ""
         self.engine.model_version = version

@@ -195,3 +195,28 @@ def test_only_this_generations_answers_are_kept() -> None:
     assert len(policy.recheck._kept) == 0 and policy.recheck.validated == {}
     policy.keep_answer({"x": 0.3}, old)  # routed in the older generation
     assert len(policy.recheck._kept) == 0
+
+
+def test_the_kept_answers_carry_over_to_a_restarted_policy_of_the_same_generation_only() -> None:
+    policy, model = _policy(), Line(0.0)
+    _prove(policy, model, 3000)
+    policy.recheck_version(model)
+    proven = policy.threshold("a")
+    assert proven is not None
+    kept = policy.kept_answers()
+
+    restarted = _policy()  # a learner restarted from the snapshot: proofs and counts back, kept answers not
+    restarted.load_learned_state(policy.learned_state())
+    assert restarted.load_kept_answers(kept) == 3000
+    restarted.recheck_version(model)
+    assert restarted.threshold("a") == proven
+
+    without = _policy()  # what a restart did before: no answer to re-score, the threshold withdrawn
+    without.load_learned_state(policy.learned_state())
+    without.recheck_version(model)
+    assert without.threshold("a") is None
+
+    newer = _policy()  # answers of another generation are not this generation's evidence
+    newer.load_learned_state(policy.learned_state())
+    newer.on_drift("calibration_check")
+    assert newer.load_kept_answers(kept) == 0 and newer.kept_answers()["answers"] == []

@@ -16,6 +16,7 @@ would be learned alone and then again in its consensus.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -28,6 +29,7 @@ from labelstream.kafka.config import producer_config
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.reader import read_all
 from labelstream.processes import service
+from labelstream.store.models import ModelRegistry
 from labelstream.store.records import RecordStore, StoredRecord
 
 pytestmark = pytest.mark.integration
@@ -113,3 +115,43 @@ def test_a_contradicted_answer_is_held_reviewed_again_and_its_consensus_learned_
     assert versions[-1]["n_learned"] == TRAINING + 1  # the held answer never, its consensus once
     requests = [orjson.loads(m.value()) for m in read_all(settings.kafka, settings.topics.review)]
     assert [r["flagged_answer"]["answer_id"] for r in requests] == ["w1#1", "w1#1"]  # asked again: the queue ignores it
+
+
+def test_a_held_answer_superseded_by_another_held_answer_is_evidence_once(settings_factory, tmp_path):
+    """Undone (or corrected) and answered again, both flagged: two holds, two second-review requests, but the
+    record's evidence counts once, as for any superseding answer (Correction.counted_before)."""
+    settings = settings_factory(
+        **review_sections(), label_errors={"enabled": True, "min_answers": 10, "min_confidence": 0.7},
+        learner={"publish_every_corrections": 20, "publish_every_seconds": 0.5},
+    )
+    # routed for review with probability 1: evidence of generation 0
+    reviewed = {"outcome": "review", "generation": 0, "threshold": None, "p_review": 1.0, "p_least": 1.0}
+    records = [replace(stored(f"t{i}", 1.0 if i % 2 else -1.0), context=reviewed) for i in range(TRAINING)]
+    records += [replace(stored("w1", 1.0), context=reviewed), replace(stored("z", -1.0), context=reviewed)]
+    RecordStore.from_settings(redis.Redis.from_url(settings.redis.url), settings).put_many(records)
+    training = [Correction(id=r.id, label="cat" if r.features["x"] > 0 else "dog", reviewer="ana", answer_id=f"{r.id}#1")
+                for r in records[:TRAINING]]
+    produce(settings, [
+        *training,
+        Correction(id="w1", label="dog", reviewer="bob", answer_id="w1#1"),
+        Correction(id="w1", label="dog", reviewer="bob", answer_id="w1#2", kind="retraction", supersedes="w1#1"),
+        Correction(id="w1", label="dog", reviewer="bob", answer_id="w1#3", supersedes="w1#1"),  # after the undo
+        Correction(id="z", label="dog", reviewer="ana", answer_id="z#1"),  # learned: a version after the holds
+    ])
+    learner = service(settings, "learner", tmp_path / "logs").start()
+    try:
+        learner.wait_until_serving(90)
+        counts = wait_for(
+            lambda: (found := counters(learner.metrics_text(), "labelstream_corrections_total{"))
+            and sum(found.values()) >= TRAINING + 4 and found, 90, "every answer handled",
+        )
+        assert counts == {'result="learned"': TRAINING + 1, 'result="held_for_second_review"': 2, 'result="retracted"': 1}
+        registry = ModelRegistry.from_settings(redis.Redis.from_url(settings.redis.url), settings)
+        evidence = wait_for(
+            lambda: (state := registry.load_latest()) is not None
+            and state.metrics["corrections_applied"] == TRAINING + 1 and state.policy_state["calibration"]["answers"],
+            30, "a version holding every answer",
+        )
+        assert evidence == TRAINING + 2  # the training answers, z, and w1 once (it was twice: each hold added its answer)
+    finally:
+        learner.stop(20)

@@ -139,8 +139,11 @@ def test_undo_publishes_a_retraction_and_gives_the_item_back(client):
     assert [(e["kind"], e["label"], e["answer_id"], e.get("supersedes")) for e in outbox(queue)] == [
         ("answer", "dog", answer.answer_id, None),
         ("retraction", "dog", "a#2", answer.answer_id),
-        ("answer", "cat", "a#3", None),
+        ("answer", "cat", "a#3", answer.answer_id),
     ]
+    # The new answer supersedes the undone one: the learner learns it but the record's evidence, counted with the
+    # first answer (a bet placed cannot be taken back), is not counted again.
+    assert [Correction.model_validate(e).counted_before for e in outbox(queue)] == [False, False, True]
     queue.undo("ana")
     with pytest.raises(LeaseConflict, match="nothing to undo"):
         queue.undo("ana")  # only the last answer

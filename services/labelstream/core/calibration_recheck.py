@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -146,7 +147,34 @@ class VersionRecheck:
 
     def keep(self, x: Mapping[str, float], answer: str, weight: float) -> None:
         """An answered record of the current generation (``weight``: ``p_least / p_review``, in (0, 1])."""
-        self._kept.append(KeptAnswer(dict(x), answer, min(max(weight, 0.0), 1.0)))
+        # interned names: one string per feature in memory and in :meth:`kept_state`'s pickle, not one per answer
+        self._kept.append(KeptAnswer({sys.intern(k): v for k, v in x.items()}, answer, min(max(weight, 0.0), 1.0)))
+
+    def kept_state(self) -> dict[str, Any]:
+        """The kept answers, compact (model inputs, answers, weights as parallel lists), for a restarted learner.
+
+        Not part of :meth:`state` (labelers need only the validated thresholds): the learner stores it beside
+        each version it publishes (:class:`~labelstream.store.recheck_answers.RecheckAnswers`).
+
+        >>> recheck = VersionRecheck(window=2)
+        >>> for i in range(3):
+        ...     recheck.keep({"x": float(i)}, "a", 0.5)
+        >>> state = recheck.kept_state()
+        >>> state["x"], state["answers"], state["weights"]
+        ([{'x': 1.0}, {'x': 2.0}], ['a', 'a'], [0.5, 0.5])
+        >>> restarted = VersionRecheck(window=2)
+        >>> restarted.load_kept(state)
+        >>> restarted.kept_state() == state
+        True
+        """
+        kept = list(self._kept)
+        return {"x": [k.x for k in kept], "answers": [k.answer for k in kept], "weights": [k.weight for k in kept]}
+
+    def load_kept(self, state: Mapping[str, Any]) -> None:
+        """Adopt :meth:`kept_state` (a restarted learner; the caller checks that it is of the current generation)."""
+        self._kept.clear()
+        for x, answer, weight in zip(state.get("x", ()), state.get("answers", ()), state.get("weights", ()), strict=True):
+            self.keep(x, answer, weight)
 
     def reset(self) -> None:
         """A new generation: its answers are not evidence, and nothing is validated until the next version."""

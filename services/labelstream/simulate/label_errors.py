@@ -106,9 +106,9 @@ class LabelErrorSimulation(Simulation):
             return
         engine.label_errors.learn_one(probabilities, first, flagged=True)
         decision = item.decision
-        engine.learn_evidence(Evidence(
+        engine.learn_evidence(Evidence(  # its model input too: the recheck keeps held answers, as the learner does
             item.prediction, first, decision.reason, decision.inclusion_probability, self.now, context=decision.context,
-        ))
+        ), engine.model_input(item.record))
         answers = {"first": first, "second": self._review(truth, self._second_rng)}
         if answers["second"] != first:  # adjudication
             answers["third"] = self._review(truth, self._second_rng)

@@ -426,6 +426,20 @@ class ContractPolicy(Policy):
             return
         self.recheck.keep(x, evidence.true_label, float(least) / selection.probability)
 
+    def kept_answers(self) -> dict[str, Any] | None:
+        """The answers kept for the recheck, with their generation (``None`` without a recheck): what a restarted
+        learner needs besides the snapshot to keep validating its thresholds (:meth:`load_kept_answers`)."""
+        if self.recheck is None:
+            return None
+        return {"generation": self.generation, **self.recheck.kept_state()}
+
+    def load_kept_answers(self, state: Mapping[str, Any] | None) -> int:
+        """Adopt :meth:`kept_answers` if they are of the current generation (else nothing); how many were adopted."""
+        if self.recheck is None or not state or state.get("generation") != self.generation:
+            return 0
+        self.recheck.load_kept(state)
+        return len(state.get("answers", ()))
+
     def recheck_version(self, model: Any) -> dict[str, tuple[float, ...]]:
         """A new model version: re-test the calibrator's thresholds against it (no-op without a ``recheck``);
         the thresholds it validated per key. Call with the version about to be published."""
@@ -502,6 +516,7 @@ class ContractPolicy(Policy):
             self.calibrator.reset()  # the rolled-back evidence belongs to an older generation: start afresh
             self.calibrator.generation = generation + 1
         if self.recheck is not None:  # the validated thresholds travel with their version; kept answers do not
+            # (the learner stores them beside it: load_kept_answers)
             self.recheck.reset()
             self.recheck.load_state(state.get("recheck") or {})
             if rolled_back:

@@ -30,6 +30,8 @@ release_holding(reviewer, id)
 
 local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, answer_id = answer_id, timestamp = now}
 if needed > 1 then entry.kind = 'overlap' end
+local retracted = redis.call('HGET', item, 'retracted')  -- an undone answer of this single item (undo.lua)
+if retracted and needed <= 1 then entry.supersedes = retracted end
 if note ~= '' then entry.note = note end
 redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
 

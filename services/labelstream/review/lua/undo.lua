@@ -29,6 +29,9 @@ if held and held ~= id then
 end
 
 local retraction = push_retraction(id, last.label, reviewer, last.answer_id, now)
+-- A single item's answer was learned (and counted as evidence) on its own: the item's next answer supersedes
+-- it, so that the learner learns it without counting the record's evidence twice (Correction.counted_before).
+if tonumber(redis.call('HGET', item, 'needed') or '1') <= 1 then redis.call('HSET', item, 'retracted', last.answer_id) end
 redis.call('HDEL', k_answers(id), reviewer)
 redis.call('SREM', k_seen(id), reviewer)
 redis.call('DEL', k_last(reviewer))

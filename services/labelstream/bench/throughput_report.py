@@ -7,16 +7,22 @@ from typing import Any
 from labelstream.labeler.trace import describe as describe_trace
 
 
-def _shares(scaling: dict[str, Any]) -> str:
-    """Where the CPU went in the scaling runs: each labeler's and the broker's share, in cores."""
+def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
+    """Where the CPU went in the scaling runs, in cores: each labeler, the broker, the benchmark's process (it
+    produces the records and watches the offsets) and the rest of the machine (Redis, other processes)."""
     parts = []
     for name, run in (("one labeler", scaling["one"]), ("two labelers", scaling["two"])):
         shares = run.get("cpu_shares")
         if not shares:
             return ""
         labelers = " + ".join(f"{x:.2f}" for x in shares)
-        broker = run.get("broker_cpu_share")
-        parts.append(f"{name} {labelers}" + (f" (broker {broker:.2f})" if broker is not None else ""))
+        others = [(what, run.get(key)) for what, key in (("broker", "broker_cpu_share"), ("benchmark", "bench_cpu_share"))]
+        others = [(what, x) for what, x in others if x is not None]
+        busy = run.get("machine_busy")
+        if busy is not None:
+            others.append(("rest of the machine", max(0.0, busy * cpus - sum(shares) - sum(x for _, x in others))))
+            others.append(("idle", max(0.0, (1 - busy) * cpus)))
+        parts.append(f"{name} {labelers}" + (" (" + ", ".join(f"{what} {x:.2f}" for what, x in others) + ")" if others else ""))
     idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
     return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "."
             + (" One of the two labelers hardly worked inside the measured window (each held its partition before the "
@@ -155,6 +161,6 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         f"committed share goes from 20 % to 90 %): 1 labeler {s['one']['records_per_second']:,.0f}/s, "
         f"2 labelers {s['two']['records_per_second']:,.0f}/s: **{s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck). "
         f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
-        "(the broker, Redis and the benchmark share them)." + _shares(s),
+        "(the broker, Redis and the benchmark share them)." + _shares(s, m["cpus"] or 2),
     ]
     return "\n".join(lines)

@@ -44,6 +44,8 @@ from labelstream.processes import service
 from labelstream.settings import Settings
 
 LOGS = Path(".stack") / "probe"
+# Frames every sample of a thread has (entry points, thread pools): left out of the summary.
+WRAPPERS = re.compile(r"\((typer|threading|concurrent|<frozen runpy>|labelstream/cli|labelstream/__main__)")
 
 
 def thread_cpu(pid: int) -> dict[str, tuple[str, float]]:
@@ -59,13 +61,13 @@ def thread_cpu(pid: int) -> dict[str, tuple[str, float]]:
     return threads
 
 
-def by_function(raw: Path, top: int = 25) -> list[tuple[float, str]]:
+def by_function(raw: Path, top: int = 40) -> list[tuple[float, str]]:
     """Share of py-spy's samples (raw format) in which each function is on the stack."""
     total, inclusive = 0, collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         total += int(count)
-        seen = {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")}
+        seen = {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";") if not WRAPPERS.search(frame)}
         for frame in seen:
             inclusive[frame] += int(count)
     return [(n / total, frame) for frame, n in inclusive.most_common(top)] if total else []

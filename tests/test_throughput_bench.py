@@ -4,7 +4,7 @@ import os
 import time
 
 from labelstream.bench.throughput import CpuWindow, median_ratio, median_run, routing_shares
-from labelstream.bench.throughput_report import throughput_markdown
+from labelstream.bench.throughput_report import _shares, throughput_markdown
 
 METRICS = """# HELP labelstream_record_outcomes_total Valid records by outcome and reason.
 labelstream_record_outcomes_total{outcome="label",reason="confident"} 75.0
@@ -60,3 +60,15 @@ def test_the_report_gives_the_cpu_of_each_process_while_a_rate_was_offered():
     assert ("CPU while 10,000/s was offered, in cores of the 2: the labeler 0.41, the broker 0.6, "
             "the benchmark's producer and reader 0.28; the whole machine 1.9.") in text
     assert "CPU while 1,000/s" not in text
+
+
+def test_the_scaling_note_gives_every_process_its_share_of_the_cores():
+    one = {"records_per_second": 100.0, "machine_busy": 0.6, "cpu_shares": [0.9], "broker_cpu_share": 0.1,
+           "bench_cpu_share": 0.05}
+    two = {"records_per_second": 150.0, "machine_busy": 0.9, "cpu_shares": [0.6, 0.7], "broker_cpu_share": 0.2,
+           "bench_cpu_share": 0.1}
+    text = _shares({"one": one, "two": two, "ratio": 1.5}, cpus=2)
+    assert ("one labeler 0.90 (broker 0.10, benchmark 0.05, rest of the machine 0.15, idle 0.80); two labelers "
+            "0.60 + 0.70 (broker 0.20, benchmark 0.10, rest of the machine 0.20, idle 0.20)") in text
+    del one["bench_cpu_share"], one["machine_busy"]
+    assert "one labeler 0.90 (broker 0.10);" in _shares({"one": one, "two": two, "ratio": 1.5})

@@ -64,6 +64,8 @@ class ThroughputResult:
     """CPU of each process during the run, in cores (1.0: one core all the time)."""
     broker_cpu_share: float | None = None
     """CPU of the local Kafka broker during the run, in cores (``None``: no local broker found)."""
+    bench_cpu_share: float | None = None
+    """CPU of the benchmark's own process during the run (producing the records, watching the offsets), in cores."""
 
     @property
     def records_per_second(self) -> float:
@@ -90,6 +92,7 @@ class ThroughputResult:
             "routing": self.routing,
             "cpu_shares": None if self.cpu_shares is None else [round(x, 3) for x in self.cpu_shares],
             "broker_cpu_share": None if self.broker_cpu_share is None else round(self.broker_cpu_share, 3),
+            "bench_cpu_share": None if self.bench_cpu_share is None else round(self.bench_cpu_share, 3),
         }
 
 
@@ -536,6 +539,7 @@ def wait_committed(
     started = first = None
     cpu_first: list[float] = []
     broker_first: float | None = None
+    bench_first = 0.0
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -545,10 +549,12 @@ def wait_committed(
                 first, started = done, now
                 cpu_first = [cpu_seconds(p.process.pid) for p in procs]
                 broker_first = broker_cpu_seconds()
+                bench_first = cpu_seconds(os.getpid())
                 machine_first = machine_cpu_times()
             if done >= end:
                 cpu = [cpu_seconds(p.process.pid) - before for p, before in zip(procs, cpu_first, strict=True)]
                 broker = broker_cpu_seconds()
+                bench = cpu_seconds(os.getpid()) - bench_first
                 memory = [memory_mb(p.process.pid) for p in procs]
                 seconds = now - started
                 return ThroughputResult(
@@ -556,6 +562,7 @@ def wait_committed(
                     rss_mb=round(sum(m[0] for m in memory), 1), peak_rss_mb=round(sum(m[1] for m in memory), 1),
                     cpu_shares=[c / seconds for c in cpu] if seconds else None,
                     broker_cpu_share=(broker - broker_first) / seconds if broker is not None and broker_first is not None and seconds else None,
+                    bench_cpu_share=bench / seconds if seconds else None,
                 )
             for proc in procs:
                 if not proc.alive:

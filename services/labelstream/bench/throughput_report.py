@@ -7,16 +7,22 @@ from typing import Any
 from labelstream.labeler.trace import describe as describe_trace
 
 
-def _shares(scaling: dict[str, Any]) -> str:
-    """Where the CPU went in the scaling runs: each labeler's and the broker's share, in cores."""
+def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
+    """Where the CPU went in the scaling runs, in cores: each labeler, the broker, the benchmark's process (it
+    produces the records and watches the offsets) and the rest of the machine (Redis, other processes)."""
     parts = []
     for name, run in (("one labeler", scaling["one"]), ("two labelers", scaling["two"])):
         shares = run.get("cpu_shares")
         if not shares:
             return ""
         labelers = " + ".join(f"{x:.2f}" for x in shares)
-        broker = run.get("broker_cpu_share")
-        parts.append(f"{name} {labelers}" + (f" (broker {broker:.2f})" if broker is not None else ""))
+        others = [(what, run.get(key)) for what, key in (("broker", "broker_cpu_share"), ("benchmark", "bench_cpu_share"))]
+        others = [(what, x) for what, x in others if x is not None]
+        busy = run.get("machine_busy")
+        if busy is not None:
+            others.append(("rest of the machine", max(0.0, busy * cpus - sum(shares) - sum(x for _, x in others))))
+            others.append(("idle", max(0.0, (1 - busy) * cpus)))
+        parts.append(f"{name} {labelers}" + (" (" + ", ".join(f"{what} {x:.2f}" for what, x in others) + ")" if others else ""))
     idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
     return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "."
             + (" One of the two labelers hardly worked inside the measured window (each held its partition before the "
@@ -44,6 +50,36 @@ LATENCY_NOTE = (
     "(no clear gain; not used)."
 )
 
+
+HOT_PATH_V2_NOTE = (
+    "Where the labeler's time goes (issue 14, 2026-12-02, `.venv/bin/python bench/labeler_probe.py max-rate --records 300000 "
+    "--profile F`, and `... latency` for the A/B pairs; load 1-3 from other jobs). **CPU at full speed:** 17,602 records/s at 38.5 us CPU a record (01:25, the machine 100 % busy: niced jobs of others took the idle core; at 01:08, load 2: 20.0k/s at 48.9 us, 23.7k/s at 40.9 us with py-spy attached). "
+    "The Kafka client is not the cost: librdkafka's own threads (fetch, lz4, produce batching) used 0.03 cores, the "
+    "Python threads 0.58 (0.93-0.94 at 01:08); the labeler is bound by the one core its GIL allows. Of the samples of the thread holding the "
+    "GIL, 78 % were routing in the pure core (BatchRouter.route: decode 19 %, predict 17 % of which the feature "
+    "matrix 12, featurize 14, decide 6, dedupe 5, drift monitor 4, encode ~7), 23 % the loop's own thread (fetch, "
+    "produce_many 2 %, Redis stores 2 %, commit and counting 5 %, and ~8 % at the loop's idle line: GIL hand-offs). Hence 0.5x pass-through (~12 us a record) is out of reach while the pure core's Python stages "
+    "alone cost more than that (the hot-path table: 16 us best case); what is left in the transaction loop and handler "
+    "is a fifth. **Latency at 1k/s:** on the quieter machine at 01:03-01:08 the labeler's p99 was 38-51 ms (after 2 s: "
+    "27-47), the transactional pass-through floor's 38-39 ms at 00:54-00:56 (after 2 s 34-36; load 4): the labeler "
+    "is at the floor, which is above the 20 ms target on this machine. Its tail (the trace): a send_offsets_to_transaction "
+    "of 40-53 ms or a commit of 12-21 ms now and then, Kafka's transaction calls on a 2-core machine whose broker "
+    "takes 0.6-0.7 cores at 1k/s (about 1,000 produce requests and as many fetches a second, ~200 transactions); "
+    "nothing the labeler waits for needlessly. The 98 ms of the 23:27 run was that machine's moment. "
+    "**At 10k/s** a record waits for the transaction being collected and its own: cycles of 12-24 ms (median), "
+    "routing ~200 records ~10 ms of it, so p50 24-47 ms and p99 99-171 ms (after 2 s 93-172) in 4 runs of the "
+    "default against a floor of 44-57 ms; "
+    "at ~45 us a record the routing is what to cut. "
+    "**Ideas that did not pay** (interleaved pairs, same measurement): min_transaction_gap_ms 10 at 1k/s: p99 34 / 41 "
+    "/ 45 ms vs 38 / 43 / 46 without (after 2 s 28 / 29 / 24 vs 27 / 32 / 28), p50 12 vs 8-9 ms, but the labeler "
+    "0.33 vs 0.46 cores and the broker 0.53 vs 0.67 (fewer, fuller transactions: worth it where CPU is short, not "
+    "for p99; 20 ms: p99 36-44, p50 19); and, each with a temporary patch of the loop not kept: the labeler's "
+    "sys.setswitchinterval 1 ms (10k/s p99 155 / 152 vs 171 / 147 ms), committing a batch that begins with the "
+    "records routed ahead at once instead of fetching on (10k/s p50 45 / 40 vs 36 / 24 ms: those records wait out "
+    "the commit anyway), the producer's retry.backoff.max.ms 10 instead of 200 (1k/s p99 after 2 s 38 / 51 / 80 vs "
+    "35 / 42 / 47 ms), the labeler's consumer holding fetches for 1 MB or 5 ms (1k/s p99 after 2 s 79 / 56 vs "
+    "81 / 51 ms, the broker 0.04-0.07 cores less; as in the note above)."
+)
 
 def throughput_markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
@@ -146,6 +182,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         "",
         LATENCY_NOTE,
         "",
+        HOT_PATH_V2_NOTE,
+        "",
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",
     ]
@@ -155,6 +193,6 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         f"committed share goes from 20 % to 90 %): 1 labeler {s['one']['records_per_second']:,.0f}/s, "
         f"2 labelers {s['two']['records_per_second']:,.0f}/s: **{s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck). "
         f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
-        "(the broker, Redis and the benchmark share them)." + _shares(s),
+        "(the broker, Redis and the benchmark share them)." + _shares(s, m["cpus"] or 2),
     ]
     return "\n".join(lines)

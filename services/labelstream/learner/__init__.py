@@ -67,6 +67,14 @@ holds. The learner reads uncommitted messages (faust): a label of a batch the
 labeler redid after an aborted transaction is read twice and learned once (a
 window of recent ids); one whose transaction never committed may be learned
 (the model's own sure prediction, at a weight below 1).
+
+The parts: :mod:`~labelstream.learner.service` (clients, the faust app, its
+agents, health), :mod:`~labelstream.learner.answers` (one correction learned;
+an answer's record is featurized once, :class:`~labelstream.learner.joined.ModelInput`),
+:mod:`~labelstream.learner.second_review` (label-error holds),
+:mod:`~labelstream.learner.versions` (restore, publish, ack),
+:mod:`~labelstream.learner.self_training`, and
+:mod:`~labelstream.learner.pending` (what the last version does not hold yet).
 """
 
 from __future__ import annotations

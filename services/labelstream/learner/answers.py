@@ -6,6 +6,7 @@ The kinds of correction and what each does are in :mod:`labelstream.learner`'s d
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -16,12 +17,12 @@ from labelstream.core.schemas import Correction, Label
 from labelstream.drift_handling import DriftHandler
 from labelstream.kafka.events import EventPublisher
 from labelstream.learner.answer_drift import AnswerDrift
-from labelstream.learner.joined import subject_of
+from labelstream.learner.joined import ModelInput, subject_of
 from labelstream.learner.pending import Pending, RedisRetry
 from labelstream.learner.second_review import SecondReviewHold
 from labelstream.metrics import Metrics
 from labelstream.review.labelset import LabelSet
-from labelstream.store.records import RecordStore
+from labelstream.store.records import RecordStore, StoredRecord
 from labelstream.store.second_reviews import SecondReviews
 
 log = logging.getLogger("labelstream.learner")
@@ -77,18 +78,21 @@ class AnswerLearner:
         stored = await self.retry.call(self.store.get, correction.id)  # Redis restarting: wait, do not dead-letter
         if stored is None:
             return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
-        if await self.hold.held(correction, stored, tp, offset):
+        subject = subject_of(self.engine, stored)
+        model_input = ModelInput(self.engine, subject)  # featurized once: label-error check, version check, model
+        if await self.hold.held(correction, stored, tp, offset, model_input):
             return None
         # A second review's consensus: its first answer was evidence already (see the module docstring).
         held = await self.retry.call(self.second_reviews.get, correction.id) if correction.kind == "consensus" else None
         await self.pending.snapshot_stored()  # the last await before the learning and its offset
-        self._referee_challenger(stored.features, correction.label)
+        self._referee_challenger(stored.features, correction.label, lambda: self._features_input(stored, model_input))
         generation = self.answer_drift.generation()
-        subject = subject_of(self.engine, stored)
         evidence = None if held is not None or correction.counted_before else stored.evidence(self._evidence_label(correction), correction.timestamp)
         if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
-            self.version_check.observe(self.engine.featurizer.transform_one(stored.features))
-        self.engine.learn(subject, correction.label, evidence)
+            self.version_check.observe(self._features_input(stored, model_input))
+        # A text featurizer's input changes as it learns the record: engine.learn featurizes it then.
+        x = model_input.get() if self.engine.featurizer.text is None else None
+        self.engine.learn(subject, correction.label, evidence, x=x)
         # After the evidence: its bet used the bar in force before this item's answers (docs/contract.md, 5).
         if held is None and not correction.counted_before and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
             self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
@@ -142,12 +146,19 @@ class AnswerLearner:
             return next(iter(correction.answers.values()))
         return correction.label
 
-    def _referee_challenger(self, features: dict[str, Any], label: str) -> None:
+    def _features_input(self, stored: StoredRecord, model_input: ModelInput) -> dict[str, float]:
+        """The input the version check and a challenger take: the features' (the model's own input, unless a
+        text featurizer adds the text's columns to that)."""
+        if self.engine.featurizer.text is None:
+            return model_input.get()
+        return self.engine.featurizer.transform_one(stored.features)
+
+    def _referee_challenger(self, features: dict[str, Any], label: str, features_input: Callable[[], dict[str, float]]) -> None:
         """Show a running challenger the answer (before anyone learns it), and adopt it if it now wins."""
         reaction = self.drift.reaction
         if reaction.challenger is None or not reaction.challenger.active:
             return
-        x = self.engine.featurizer.transform_one(features)
+        x = features_input()
         champion = self.engine.predict([features])[0].label
         reaction.observe_answer(x, label, champion)
         winner = reaction.take_winner()

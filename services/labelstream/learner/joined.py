@@ -1,4 +1,4 @@
-"""A stored record as the learner's model and review requests take it (joined from Redis by id)."""
+"""A stored record as the learner's model and review requests take it (joined from Redis by id), featurized once."""
 
 from __future__ import annotations
 
@@ -23,3 +23,31 @@ def subject_of(engine: LabelingEngine, stored: StoredRecord) -> Record | dict[st
     """What the engine learns from: with labeling functions or a text featurizer the whole record (LF votes,
     its text), else its features."""
     return record_of(stored) if engine.needs_record else stored.features
+
+
+class ModelInput:
+    """A record's model input, featurized on first use and reused while the engine keeps the featurizer that
+    made it (a rollback adopted meanwhile brings its own): an answer is featurized once, not per use.
+
+    Examples
+    --------
+    >>> from labelstream.core.build import build_engine
+    >>> from labelstream.settings import Settings
+    >>> engine = build_engine(Settings())
+    >>> x = ModelInput(engine, {"size": 2, "colour": "red"})
+    >>> x.get(), x.get() is x.get()
+    ({'size': 2.0, 'colour=red': 1.0}, True)
+    """
+
+    def __init__(self, engine: LabelingEngine, subject: Record | dict[str, Any]) -> None:
+        self.engine = engine
+        self.subject = subject
+        self._x: dict[str, float] | None = None
+        self._featurizer: Any = None
+
+    def get(self) -> dict[str, float]:
+        """The model input (:meth:`LabelingEngine.model_input`) under the engine's featurizer now."""
+        if self._x is None or self._featurizer is not self.engine.featurizer:
+            self._featurizer = self.engine.featurizer
+            self._x = self.engine.model_input(self.subject)
+        return self._x

@@ -11,7 +11,7 @@ from typing import Any
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.schemas import Correction, FlaggedAnswer, Record, ReviewRequest
 from labelstream.learner.answer_drift import AnswerDrift
-from labelstream.learner.joined import record_of, subject_of
+from labelstream.learner.joined import ModelInput, record_of
 from labelstream.learner.pending import Pending, RedisRetry
 from labelstream.metrics import Metrics
 from labelstream.store.records import StoredRecord
@@ -44,17 +44,16 @@ class SecondReviewHold:
         self.drift = drift
         self.metrics = metrics
 
-    async def held(self, correction: Correction, stored: StoredRecord, tp: str, offset: int) -> bool:
+    async def held(self, correction: Correction, stored: StoredRecord, tp: str, offset: int, model_input: ModelInput) -> bool:
         """Hold an answer a confident model contradicts (``label_errors``); whether it was held.
 
         Only a review-service answer (it has an ``answer_id``) is checked: its
-        item can be reopened for one more reviewer.
+        item can be reopened for one more reviewer. ``model_input``: the answer's record, featurized once.
         """
         detector = self.engine.label_errors
         if detector is None or correction.kind != "answer" or correction.answer_id is None:
             return False
-        subject = subject_of(self.engine, stored)
-        flag, probabilities = self.engine.check_answer(subject, correction.label)
+        flag, probabilities = self.engine.check_answer(model_input.subject, correction.label, model_input.get())
         held_before = await self.retry.call(self.second_reviews.get, correction.id)
         replayed = held_before is not None and held_before.get("answer_id") == correction.answer_id
         if flag is None and not replayed:
@@ -75,7 +74,7 @@ class SecondReviewHold:
         detector.learn_one(probabilities, correction.label, flagged=True)
         generation = self.drift.generation()
         if not correction.counted_before:  # a superseding answer (an undo or a correction): its record counted once
-            self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), self.engine.model_input(subject))
+            self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), model_input.get())
         self.pending.advance(tp, offset)
         self.drift.report(generation, correction.id)
         self.metrics.record_corrections(1, "held_for_second_review")

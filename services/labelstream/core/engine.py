@@ -241,8 +241,8 @@ class LabelingEngine:
         their ``votes`` at routing time when given, else they vote on the record now);
         its ``text`` is featurized (and TF-IDF learns its document frequencies).
         ``x``: its model input when the caller has it already (:meth:`model_input`), so
-        that it is not featurized twice; ignored with a text featurizer, whose input of
-        the record changes as it learns the record.
+        that it is not featurized twice; ignored for a record with text under a text
+        featurizer, whose input of the record changes as it learns the record.
         """
         record = features if isinstance(features, Record) else None
         if record is not None:
@@ -250,7 +250,7 @@ class LabelingEngine:
         if record is not None and record.text and self.featurizer.text is not None:
             self.featurizer.learn_record(record)
             x = self.featurizer.transform_records([record])[0]
-        elif x is None or self.featurizer.text is not None:
+        elif x is None:
             x = self.featurizer.transform_one(features)
         if evidence is not None:
             self.learn_evidence(evidence, x)

@@ -6,7 +6,6 @@ The kinds of correction and what each does are in :mod:`labelstream.learner`'s d
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -22,7 +21,7 @@ from labelstream.learner.pending import Pending, RedisRetry
 from labelstream.learner.second_review import SecondReviewHold
 from labelstream.metrics import Metrics
 from labelstream.review.labelset import LabelSet
-from labelstream.store.records import RecordStore, StoredRecord
+from labelstream.store.records import RecordStore
 from labelstream.store.second_reviews import SecondReviews
 
 log = logging.getLogger("labelstream.learner")
@@ -85,14 +84,12 @@ class AnswerLearner:
         # A second review's consensus: its first answer was evidence already (see the module docstring).
         held = await self.retry.call(self.second_reviews.get, correction.id) if correction.kind == "consensus" else None
         await self.pending.snapshot_stored()  # the last await before the learning and its offset
-        self._referee_challenger(stored.features, correction.label, lambda: self._features_input(stored, model_input))
+        self._referee_challenger(stored.features, correction.label, model_input)
         generation = self.answer_drift.generation()
         evidence = None if held is not None or correction.counted_before else stored.evidence(self._evidence_label(correction), correction.timestamp)
         if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
-            self.version_check.observe(self._features_input(stored, model_input))
-        # A text featurizer's input changes as it learns the record: engine.learn featurizes it then.
-        x = model_input.get() if self.engine.featurizer.text is None else None
-        self.engine.learn(subject, correction.label, evidence, x=x)
+            self.version_check.observe(model_input.of_features())
+        self.engine.learn(subject, correction.label, evidence, x=None if model_input.has_text() else model_input.get())
         # After the evidence: its bet used the bar in force before this item's answers (docs/contract.md, 5).
         if held is None and not correction.counted_before and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
             self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
@@ -146,19 +143,12 @@ class AnswerLearner:
             return next(iter(correction.answers.values()))
         return correction.label
 
-    def _features_input(self, stored: StoredRecord, model_input: ModelInput) -> dict[str, float]:
-        """The input the version check and a challenger take: the features' (the model's own input, unless a
-        text featurizer adds the text's columns to that)."""
-        if self.engine.featurizer.text is None:
-            return model_input.get()
-        return self.engine.featurizer.transform_one(stored.features)
-
-    def _referee_challenger(self, features: dict[str, Any], label: str, features_input: Callable[[], dict[str, float]]) -> None:
+    def _referee_challenger(self, features: dict[str, Any], label: str, model_input: ModelInput) -> None:
         """Show a running challenger the answer (before anyone learns it), and adopt it if it now wins."""
         reaction = self.drift.reaction
         if reaction.challenger is None or not reaction.challenger.active:
             return
-        x = features_input()
+        x = model_input.of_features()
         champion = self.engine.predict([features])[0].label
         reaction.observe_answer(x, label, champion)
         winner = reaction.take_winner()

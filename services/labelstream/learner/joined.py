@@ -35,8 +35,8 @@ class ModelInput:
     >>> from labelstream.settings import Settings
     >>> engine = build_engine(Settings())
     >>> x = ModelInput(engine, {"size": 2, "colour": "red"})
-    >>> x.get(), x.get() is x.get()
-    ({'size': 2.0, 'colour=red': 1.0}, True)
+    >>> x.get(), x.get() is x.get(), x.of_features() is x.get()
+    ({'size': 2.0, 'colour=red': 1.0}, True, True)
     """
 
     def __init__(self, engine: LabelingEngine, subject: Record | dict[str, Any]) -> None:
@@ -51,3 +51,15 @@ class ModelInput:
             self._featurizer = self.engine.featurizer
             self._x = self.engine.model_input(self.subject)
         return self._x
+
+    def has_text(self) -> bool:
+        """Whether the input has text columns (a record with text, a text featurizer): they change once the
+        featurizer learns the record (TF-IDF's document frequencies), so :meth:`LabelingEngine.learn` makes its own."""
+        return isinstance(self.subject, Record) and bool(self.subject.text) and self.engine.featurizer.text is not None
+
+    def of_features(self) -> dict[str, float]:
+        """The input of the record's features alone (what the version check and a challenger take)."""
+        if not self.has_text():
+            return self.get()
+        features = self.subject.features if isinstance(self.subject, Record) else self.subject
+        return self.engine.featurizer.transform_one(features)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelstream.cli.main import app
-from labelstream.errors import ConfigError, InputFileError
+from labelstream.errors import ConfigError, InputFileError, LabelstreamError
 from labelstream.simulate.report import REPORT_KEYS
 
 runner = CliRunner()
@@ -87,3 +87,26 @@ def test_a_bad_reviewer_delay_is_a_clear_error(phishing_csv):
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "invalid reviewer delay 'soon'" in result.stderr
+
+
+def test_deferred_ttl_stops_re_scoring_older_deferred_records(tmp_path):
+    sea = tmp_path / "sea.csv"
+    assert runner.invoke(app, ["datasets", "export", "sea", str(sea), "--size", "2000"]).exit_code == 0
+    reports = {}
+    for ttl in (None, 1):
+        report_path = tmp_path / f"report-{ttl}.json"
+        flags = [] if ttl is None else ["--deferred-ttl", str(ttl)]
+        result = runner.invoke(app, ["simulate", "--data", str(sea), "--label-column", "label", "--id-column", "id",
+                                     "--seed", "3", "--report", str(report_path), *flags])
+        assert result.exit_code == 0, result.output
+        reports[ttl] = json.loads(report_path.read_text())
+    assert reports[None]["deferred_ttl"] is None and reports[1]["deferred_ttl"] == 1
+    # Kept until the end, deferred records are auto-labeled when a version proves their class; after 1 record, hardly any.
+    assert reports[None]["relabeled_share"] > 0.1
+    assert reports[1]["relabeled_share"] < reports[None]["relabeled_share"] / 10
+
+
+def test_deferred_ttl_is_in_process_only(phishing_csv):
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--via-kafka",
+                                 "--deferred-ttl", "2000"])
+    assert isinstance(result.exception, LabelstreamError) and "redis.record_ttl_seconds" in str(result.exception)

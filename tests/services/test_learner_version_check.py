@@ -30,13 +30,13 @@ def test_a_version_that_relabels_the_auto_region_opens_a_generation_before_it_is
     for _ in range(20):
         learner.version_check.observe({"x": 1.0})
     learner.engine.model = FixedModel("a")
-    learner._check_version_change()  # the first version: the one the next is compared with
+    learner.versions.check_version_change()  # the first version: the one the next is compared with
     assert policy.generation == 0
-    learner._check_version_change()  # the same labels: no reset
+    learner.versions.check_version_change()  # the same labels: no reset
     assert policy.generation == 0 and policy.calibrator.threshold("a") is not None
 
     learner.engine.model = FixedModel("b")  # relabels every would-be auto-label
-    learner._check_version_change()
+    learner.versions.check_version_change()
     assert policy.generation == 1 and policy.calibrator.threshold("a") is None
     assert learner.engine.learned_state()["calibration"]["generation"] == 1  # ships with the version
     learner.events._producer.flush(10)

@@ -37,6 +37,11 @@ def simulate(
     limit: Annotated[Opt[int], typer.Option(help="Only the first N rows.", min=1)] = None,
     batch_size: Annotated[int, typer.Option(help="Records routed together; answers arrive after their batch.", min=1)] = 1,
     records_per_second: Annotated[float, typer.Option(help="Pace of the virtual clock (per-minute budgets, evidence age).", min=0.001)] = 10.0,
+    deferred_ttl: Annotated[Opt[int], typer.Option(
+        metavar="N", min=1,
+        help="A deferred record is re-scored at new model versions for N records after it, then dropped, as the "
+             "services drop it when its Redis TTL ends (the coverage bench uses 2000; default: until the end; in process only).",
+    )] = None,
     via_kafka: Annotated[bool, typer.Option("--via-kafka", help="Run through the real services on the local stack.")] = False,
     reviewer_delay: Annotated[str, typer.Option(
         help="Answers arrive this many records after their record: N, or exp:N (exponential, mean N; in process only).",
@@ -64,6 +69,9 @@ def simulate(
     reviewer = SimulatedReviewer(reviewer_delay, reviewer_error_rate, reviewer_errors, seed=seed or 0)  # type: ignore[arg-type]
     if via_kafka and text_column:
         raise LabelstreamError("--text-column works in process only; drop --via-kafka (labelstream produce takes --text-column)")
+    if via_kafka and deferred_ttl is not None:
+        raise LabelstreamError("--deferred-ttl works in process only; with --via-kafka the services keep a deferred "
+                               "record for redis.record_ttl_seconds")
     if via_kafka:
         if reviewer.delay_kind != "fixed" or reviewer_errors != "independent":
             raise LabelstreamError("--via-kafka takes a fixed --reviewer-delay and independent --reviewer-errors")
@@ -72,8 +80,9 @@ def simulate(
     else:
         result = _run_in_process(
             settings, data, label_column, id_column, window, limit, batch_size, records_per_second, reviewer,
-            text_column=text_column,
+            text_column=text_column, deferred_ttl=deferred_ttl,
         )
+        result["deferred_ttl"] = deferred_ttl
     result["reviewer"] = {"delay": reviewer_delay, "error_rate": reviewer_error_rate, "errors": reviewer_errors}
     if report is not None:
         report.write_text(json.dumps(result, indent=2, default=str))
@@ -115,6 +124,7 @@ def _run_in_process(
     records_per_second: float,
     reviewer: SimulatedReviewer,
     text_column: str | None = None,
+    deferred_ttl: int | None = None,
 ) -> dict[str, Any]:
     import itertools
 
@@ -130,7 +140,7 @@ def _run_in_process(
     with progress:
         task = progress.add_task("records", total=total)
         simulation = Simulation(
-            settings, window, batch_size, records_per_second,
+            settings, window, batch_size, records_per_second, deferred_ttl=deferred_ttl,
             on_record=lambda done: progress.update(task, completed=done), reviewer=reviewer,
         )
         result = simulation.run(_first(rows, limit))

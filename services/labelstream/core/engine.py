@@ -232,6 +232,7 @@ class LabelingEngine:
         label: str,
         evidence: Evidence | None = None,
         votes: Mapping[str, str] | None = None,
+        x: dict[str, float] | None = None,
     ) -> None:
         """Learn a human answer; ``evidence`` (what was predicted at routing time) also feeds the policy.
 
@@ -239,6 +240,9 @@ class LabelingEngine:
         the label model then learns their accuracies from this answer (from
         their ``votes`` at routing time when given, else they vote on the record now);
         its ``text`` is featurized (and TF-IDF learns its document frequencies).
+        ``x``: its model input when the caller has it already (:meth:`model_input`), so
+        that it is not featurized twice; ignored for a record with text under a text
+        featurizer, whose input of the record changes as it learns the record.
         """
         record = features if isinstance(features, Record) else None
         if record is not None:
@@ -246,7 +250,7 @@ class LabelingEngine:
         if record is not None and record.text and self.featurizer.text is not None:
             self.featurizer.learn_record(record)
             x = self.featurizer.transform_records([record])[0]
-        else:
+        elif x is None:
             x = self.featurizer.transform_one(features)
         if evidence is not None:
             self.learn_evidence(evidence, x)
@@ -328,17 +332,19 @@ class LabelingEngine:
         return self.featurizer.transform_one(features)
 
     def check_answer(
-        self, features: Mapping[str, float | int | str] | Record, label: str
+        self, features: Mapping[str, float | int | str] | Record, label: str, x: dict[str, float] | None = None
     ) -> tuple[Flag | None, dict[str, float]]:
         """Whether the model, confident, contradicts an answer, and the model's probabilities (pure).
 
         ``(None, {})`` without a detector. Call before the model learns the
         answer (out-of-sample probabilities), then teach the detector with
-        ``label_errors.learn_one(probabilities, label, flagged)``.
+        ``label_errors.learn_one(probabilities, label, flagged)``. ``x``: the
+        record's :meth:`model_input` when the caller has it already.
         """
         if self.label_errors is None:
             return None, {}
-        probabilities = self.model.predict_proba_one(self.model_input(features))  # a record: its text too
+        x = self.model_input(features) if x is None else x  # a record: its text too
+        probabilities = self.model.predict_proba_one(x)
         return self.label_errors.check(probabilities, label), probabilities
 
     def _votes_for(self, record: Record | None, votes: Mapping[str, str] | None) -> Votes:

@@ -1,0 +1,160 @@
+"""One human answer learned: joined with its record, learned by the model, its evidence to the policy, its label out.
+
+The kinds of correction and what each does are in :mod:`labelstream.learner`'s docstring.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+
+from labelstream.core.calibration_versions import VersionChangeCheck
+from labelstream.core.engine import LabelingEngine
+from labelstream.core.schemas import Correction, Label
+from labelstream.drift_handling import DriftHandler
+from labelstream.kafka.events import EventPublisher
+from labelstream.learner.answer_drift import AnswerDrift
+from labelstream.learner.joined import ModelInput, subject_of
+from labelstream.learner.pending import Pending, RedisRetry
+from labelstream.learner.second_review import SecondReviewHold
+from labelstream.metrics import Metrics
+from labelstream.review.labelset import LabelSet
+from labelstream.store.records import RecordStore
+from labelstream.store.second_reviews import SecondReviews
+
+log = logging.getLogger("labelstream.learner")
+
+# Corrections that are not learned, by kind -> the result counted (labelstream_corrections_total).
+NOT_LEARNED = {"overlap": "overlap_answer", "retraction": "retracted"}
+
+
+class AnswerLearner:
+    """Learns one correction: the model learns it, the policy weighs its evidence, its label goes to ``labels``."""
+
+    def __init__(
+        self,
+        engine: LabelingEngine,
+        store: RecordStore,
+        label_set: LabelSet,
+        second_reviews: SecondReviews,
+        topics: dict[str, Any],
+        pending: Pending,
+        retry: RedisRetry,
+        drift: DriftHandler,
+        metrics: Metrics,
+        events: EventPublisher,
+        version_check: VersionChangeCheck | None,
+        model_name: str,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.label_set = label_set
+        self.second_reviews = second_reviews
+        self.labels_topic = topics["labels"]
+        self.pending = pending
+        self.retry = retry
+        self.drift = drift
+        self.metrics = metrics
+        self.events = events
+        self.version_check = version_check
+        self.model_name = model_name
+        self.answer_drift = AnswerDrift(engine, drift, metrics, events)
+        self.hold = SecondReviewHold(
+            engine, second_reviews, topics["review"], pending, retry, self.answer_drift, metrics
+        )
+
+    async def learn(self, correction: Correction, tp: str, offset: int) -> tuple[str, str] | None:
+        """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
+        problem = await self._label_problem(correction.label)
+        if problem is not None:
+            return problem
+        if correction.kind in NOT_LEARNED:  # see the module docstring
+            self.pending.advance(tp, offset)
+            self.metrics.record_corrections(1, NOT_LEARNED[correction.kind])
+            return None
+        stored = await self.retry.call(self.store.get, correction.id)  # Redis restarting: wait, do not dead-letter
+        if stored is None:
+            return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
+        subject = subject_of(self.engine, stored)
+        model_input = ModelInput(self.engine, subject)  # featurized once: label-error check, version check, model
+        if await self.hold.held(correction, stored, tp, offset, model_input):
+            return None
+        # A second review's consensus: its first answer was evidence already (see the module docstring).
+        held = await self.retry.call(self.second_reviews.get, correction.id) if correction.kind == "consensus" else None
+        await self.pending.snapshot_stored()  # the last await before the learning and its offset
+        self._referee_challenger(stored.features, correction.label, model_input)
+        generation = self.answer_drift.generation()
+        evidence = None if held is not None or correction.counted_before else stored.evidence(self._evidence_label(correction), correction.timestamp)
+        if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
+            self.version_check.observe(model_input.of_features())
+        self.engine.learn(subject, correction.label, evidence, x=None if model_input.has_text() else model_input.get())
+        # After the evidence: its bet used the bar in force before this item's answers (docs/contract.md, 5).
+        if held is None and not correction.counted_before and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
+            self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
+        if held is not None and self.engine.label_errors is not None:
+            self.engine.label_errors.resolve(held["label"], correction.label)
+        self.pending.advance(tp, offset)
+        self.answer_drift.report(generation, correction.id)
+        if stored.outcome == "review":
+            try:
+                self.store.review_answered()
+            except redis.RedisError as exc:  # a gauge: not worth crashing the agent after the learning
+                log.warning("review backlog not updated: %s", exc)
+        self.pending.corrections_applied += 1
+        self.pending.unpublished.append(correction.timestamp)
+        self.metrics.record_corrections(1, "learned")
+        consensus = correction.kind == "consensus"
+        label = Label(
+            id=correction.id,
+            label=correction.label,
+            confidence=correction.confidence if consensus and correction.confidence is not None else 1.0,
+            method="consensus" if consensus else "human",
+            model_version=self.engine.model_version or None,
+            policy=stored.reason,
+            reviewer=None if consensus else correction.reviewer,
+        )
+        self.pending.sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
+        return None
+
+    async def _label_problem(self, label: str) -> tuple[str, str] | None:
+        """``unknown_label`` when the label set is defined and lacks ``label``; waits out a Redis restart."""
+        while True:
+            try:
+                if label in self.label_set:
+                    return None
+                return "unknown_label", (
+                    f"label {label!r} is not in the label set ({self.label_set.describe()}); "
+                    "an admin adds one with: labelstream labels add NAME"
+                )
+            except redis.RedisError as exc:
+                self.retry.failed(exc)
+                await self.retry.pause()
+
+    def _evidence_label(self, correction: Correction) -> str:
+        """The label the policy's evidence compares with: with a reviewer-accuracy bound, an overlap item's first answer.
+
+        The bound measures one reviewer's accuracy, so the evidence must be one reviewer's answer: the
+        consensus is more accurate than that, and an agreement bar lowered for one reviewer's errors would
+        then overstate the precision (docs/contract.md, Noisy reviewers). The model still learns the consensus.
+        """
+        if correction.answers and getattr(self.engine.policy, "reviewer_bound", None) is not None:
+            return next(iter(correction.answers.values()))
+        return correction.label
+
+    def _referee_challenger(self, features: dict[str, Any], label: str, model_input: ModelInput) -> None:
+        """Show a running challenger the answer (before anyone learns it), and adopt it if it now wins."""
+        reaction = self.drift.reaction
+        if reaction.challenger is None or not reaction.challenger.active:
+            return
+        x = model_input.of_features()
+        champion = self.engine.predict([features])[0].label
+        reaction.observe_answer(x, label, champion)
+        winner = reaction.take_winner()
+        if winner is not None:
+            self.engine.model = winner
+            self.engine.policy.on_drift("challenger")  # a new model's scores need their own evidence
+            self.pending.challenger_won = True
+            self.events.publish("rollback", model_name=self.model_name, reason="challenger won after drift")
+            log.warning("challenger model won after a drift: it becomes the next version")

@@ -112,10 +112,8 @@ def best_test(
 ) -> ClassCeiling:
     """The most powerful valid test of ``region`` with at most ``allowed`` answers in it: the answer count that
     maximizes ``power x (records - answers)`` (answered records are reviewed, not auto-labeled)."""
-    top = ClassCeiling(label, None, len(region), 0.0, 0, 0.0, 0.0)
-    if not region:
-        return top
-    precision = sum(region) / len(region)
+    precision = sum(region) / len(region) if region else 0.0
+    top = ClassCeiling(label, None, len(region), precision, 0, 0.0, 0.0)
     for answers in _sizes(min(len(region), allowed)):
         power = binomial_power(answers, precision, target, 1.0 - confidence)
         expected = power * (len(region) - answers)

@@ -202,7 +202,7 @@ class PolicySettings(_Section):
         20_000, ge=1, description="How many of the generation's newest answered records the recheck re-scores."
     )
     version_recheck_patience: int = Field(
-        0,
+        40,
         ge=0,
         description="For its first this-many rechecks of a generation, a validated class waits (no auto-labels) while "
         "another class is proven but not validated, so that every answer counts fully for the recheck (only "

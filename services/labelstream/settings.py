@@ -201,6 +201,13 @@ class PolicySettings(_Section):
     version_recheck_window: int = Field(
         20_000, ge=1, description="How many of the generation's newest answered records the recheck re-scores."
     )
+    version_recheck_patience: int = Field(
+        40,
+        ge=0,
+        description="For its first this-many rechecks of a generation, a validated class waits (no auto-labels) while "
+        "another class is proven but not validated, so that every answer counts fully for the recheck (only "
+        "withholds; docs/contract.md, The recheck). 0: no waiting.",
+    )
     pause_alpha: float | None = Field(
         0.01,
         gt=0,

@@ -220,3 +220,28 @@ def test_the_kept_answers_carry_over_to_a_restarted_policy_of_the_same_generatio
     newer.load_learned_state(policy.learned_state())
     newer.on_drift("calibration_check")
     assert newer.load_kept_answers(kept) == 0 and newer.kept_answers()["answers"] == []
+
+
+def test_a_validated_class_waits_while_another_proven_class_is_not_validated() -> None:
+    """With patience, class a's validated threshold waits (every record reviewed uniformly, answers at weight 1)
+    while class b is proven but not validated, for a's first ``patience`` rechecks of the generation only."""
+    policy, model = _policy(), Line(0.0)
+    policy.recheck.patience = 3
+    _prove(policy, model, 3000)
+    proven = {key: policy.calibrator.threshold(key) for key in ("a", "b")}
+    assert None not in proven.values()
+    policy.recheck_version(model)
+    assert policy.threshold("a") == proven["a"] and policy.threshold("b") == proven["b"]  # both validated: no wait
+    policy.recheck.validated["b"] = ()  # b proven, not validated by this version
+    assert policy.threshold("b") is None
+    assert policy.threshold("a") is None  # a waits (1 recheck of 3)
+    decision = policy.decide(model.predict_one({"x": 0.45}), n_learned=1000)  # a at 0.95: not auto while it waits
+    assert decision.outcome == "review" and decision.context["p_least"] == decision.context["p_review"] == 1.0
+    for _ in range(3):  # the 2nd to 4th rechecks; b stays unvalidated
+        policy.recheck_version(model)
+        policy.recheck.validated["b"] = ()
+        assert policy.threshold("a") == (None if policy.recheck.checks["a"] <= 3 else proven["a"])
+    assert policy.recheck.checks["a"] == 4 and policy.threshold("a") == proven["a"]  # patience spent: a in force
+    policy.recheck.patience = 0
+    policy.recheck.checks["a"] = 1
+    assert policy.threshold("a") == proven["a"]  # no patience: never waits

@@ -116,7 +116,10 @@ def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
     """The per-version recheck of the thresholds in force (``policy.version_recheck``), at the calibrator's error."""
     if not policy.version_recheck:
         return None
-    return VersionRecheck(1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window)
+    return VersionRecheck(
+        1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window,
+        patience=policy.version_recheck_patience,
+    )
 
 
 def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic) -> Policy:

@@ -123,6 +123,10 @@ class VersionRecheck:
         Each scan runs *upwards* from its start to the first threshold not validated (a fixed sequence): the
         largest region first, where the new version's evidence is most plentiful (the calibrator scans downwards
         from its own starts, whose top regions often hold too few answers for the recheck's smaller error).
+    patience
+        For its first ``patience`` rechecks of a generation, a validated class waits while another class is
+        proven but not validated (:meth:`held`): while no class has a threshold in force every answer counts at
+        weight 1 for the recheck, instead of about the audit rate (0: no waiting).
     """
 
     def __init__(
@@ -132,8 +136,10 @@ class VersionRecheck:
         grid: Sequence[float] = DEFAULT_GRID,
         scan_starts: Sequence[float] = RECHECK_STARTS,
         bets: Sequence[float] = DEFAULT_BETS,
+        patience: int = 0,
     ) -> None:
         self.alpha = alpha
+        self.patience = patience
         self.grid = tuple(grid)
         self._grid = np.asarray(self.grid)
         self.bets = np.asarray(bets)
@@ -240,6 +246,11 @@ class VersionRecheck:
             if allowed is None or round(value, 6) in allowed:
                 return value
         return None
+
+    def held(self, key: str, waiting: Sequence[str]) -> bool:
+        """Whether ``key``'s validated threshold waits: within its first :attr:`patience` rechecks of the generation,
+        while ``waiting`` (the other classes proven but not validated) is not empty. Waiting only withholds."""
+        return bool(waiting) and self.checks.get(key, 0) <= self.patience
 
     def state(self) -> dict[str, Any]:
         """What the labelers need (the validated thresholds) and the spending's count; the answers stay here."""

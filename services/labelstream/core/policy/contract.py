@@ -193,7 +193,18 @@ class ContractPolicy(Policy):
     def threshold(self, key: str) -> float | None:
         """The threshold in force for calibration key ``key``: the calibrator's lowest proven one, if the current
         model version's recheck validated it; else the lowest threshold above it both proven and validated; else
-        none. Every threshold in force is proven (the calibrator's promise) *and* validated (the version's)."""
+        none. Every threshold in force is proven (the calibrator's promise) *and* validated (the version's). With
+        the recheck's ``patience``, a validated threshold also waits while another class is proven but not
+        validated, for the class's first ``patience`` rechecks of the generation (:meth:`VersionRecheck.held`)."""
+        in_force = self._validated(key)
+        if in_force is None or self.recheck is None or not self.recheck.patience:
+            return in_force
+        waiting = [other for other in self.calibrator.thresholds() if other != key
+                   and self.calibrator.threshold(other) is not None and self._validated(other) is None]
+        return None if self.recheck.held(key, waiting) else in_force
+
+    def _validated(self, key: str) -> float | None:
+        """The calibrator's threshold for ``key`` as the recheck lets it stand (before any waiting)."""
         threshold = self.calibrator.threshold(key)
         if threshold is None or self.recheck is None:
             return threshold

@@ -11,7 +11,7 @@ back after a rebalance) is at the same place, so it is never its own duplicate.
 
 The window is bounded and in memory, oldest id out first, and keeps no Python
 object per id: an open-addressing table of 64-bit id hashes and a ring of
-places, in preallocated arrays (~80 bytes an id: 100,000 ids ~ 8 MB). Keeping
+places, in preallocated arrays (~65 bytes an id: 100,000 ids ~ 6 MB). Keeping
 the id strings themselves (a dict of ids) left ~100,000 small long-lived
 objects spread over the allocator's pools among each batch's temporaries, which
 made every stage of routing slower as the window filled: ~18 -> 25-38 us a

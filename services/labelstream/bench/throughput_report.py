@@ -51,6 +51,22 @@ LATENCY_NOTE = (
 )
 
 
+ROUTER_GROWTH_NOTE = (
+    'Why the live router cost more than the hot-path table (issue 14, 2026-12-02): in one process its cost a record'
+    " grew as the dedupe window filled, in every stage alike, and not from the collector (the labeler's tuning ran "
+    'no collection in 100k records). The window kept each id string (and a place tuple) alive: ~100,000 small long-'
+    "lived objects spread over the allocator's pools among each batch's temporaries. Batches routed with and "
+    'without the dedupe check, alternating in one process, cost the same (e.g. 40.8 / 40.7 us at 80k records): the '
+    'check is cheap, the heap it leaves is not; emptying the window mid-run brought the cost down, turning dedupe '
+    'off more. The window is now an open-addressing table of 64-bit id hashes and a ring of places in preallocated '
+    'arrays, no object kept per id (core/dedupe.py). In process, `.venv/bin/python bench/router_drift.py --records '
+    "60000` (us CPU a record per 10k slice, labeler's GC tuning), 02:10, load 0.9: before 18 -> 23-25, after flat "
+    '16-20, dedupe off 16-18; at 100k records (02:14): before 26 -> 37, after flat 29-31. `bench/labeler_probe.py '
+    "max-rate --records 300000`, interleaved after / before, 02:15-02:17 (others' jobs: machine 59-99 % busy): "
+    '19,523 / 14,542 and 20,008 / 17,643 records/s; 45.6 / 50.7 and 42.0 / 54.6 us CPU a record.'
+)
+
+
 HOT_PATH_V2_NOTE = (
     "Where the labeler's time goes (issue 14, 2026-12-02, `.venv/bin/python bench/labeler_probe.py max-rate --records 300000 "
     "--profile F`, and `... latency` for the A/B pairs; load 1-3 from other jobs). **CPU at full speed:** 17,602 records/s at 38.5 us CPU a record (01:25, the machine 100 % busy: niced jobs of others took the idle core; at 01:08, load 2: 20.0k/s at 48.9 us, 23.7k/s at 40.9 us with py-spy attached). "
@@ -183,6 +199,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         LATENCY_NOTE,
         "",
         HOT_PATH_V2_NOTE,
+        "",
+        ROUTER_GROWTH_NOTE,
         "",
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",

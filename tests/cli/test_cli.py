@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file")
+ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file", 'write {"')  # last: a file's shape
 
 
 def all_commands() -> list[list[str]]:
@@ -112,7 +112,9 @@ USER_ERRORS = {
     "bad setting": (["topics", "create"], {"LABELSTREAM_MODEL__NAME": "svm"}, "invalid setting model.name (LABELSTREAM_MODEL__NAME)"),
     "unknown dataset": (["demo", "--dataset", "nope"], {}, "unknown dataset 'nope'; choose one of"),
     "Kafka down": (["topics", "describe"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"}, "kafka.bootstrap_servers"),
-    "Redis down": (["models", "list"], {"LABELSTREAM_REDIS__URL": f"redis://localhost:{closed_port()}/0"}, "does not answer"),
+    "Redis down": (["models", "list"], {"LABELSTREAM_REDIS__URL": f"redis://localhost:{closed_port()}/0"},
+                   "or point redis.url (LABELSTREAM_REDIS__URL) at your Redis"),
+    "bad --schema file": (["produce", "README.md", "--schema", "pyproject.toml"], {}, "pyproject.toml: not JSON"),
 }
 
 

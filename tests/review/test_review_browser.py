@@ -215,6 +215,14 @@ def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settin
         assert page.evaluate("document.documentElement.scrollWidth") <= 420  # nothing wider than the window
         assert page.locator(".label-button").first.bounding_box()["y"] < 860  # the labels stay in view
         page.screenshot(path=str(SCREENSHOTS / "review-page-narrow.png"))
+        # narrower still (a split screen): the label bar takes two rows and the page keeps room for them under it,
+        # so scrolled to the bottom the bar hides none of the buttons (it hid Skip / Not sure / Undo before)
+        page.set_viewport_size({"width": 300, "height": 700})
+        page.wait_for_function("() => document.getElementById('labels').offsetHeight > 96")  # two rows
+        page.wait_for_function("""() => { window.scrollTo(0, document.body.scrollHeight);
+            return document.querySelector('.actions').getBoundingClientRect().bottom
+                <= document.getElementById('labels').getBoundingClientRect().top; }""", timeout=5_000)
+        page.set_viewport_size({"width": 420, "height": 860})
         # behind a reverse proxy at a sub-path: every request of the page stays under the prefix
         proxy = SubPathProxy(url(review))
         try:

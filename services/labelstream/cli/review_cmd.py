@@ -157,7 +157,7 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
               f"review.expert_wait_seconds ({human_duration(int(review.expert_wait_seconds * 1000))})")
     if view.waiting_by_reason:
         note = f" (the first {view.counted})" if view.capped else ""
-        by_reason = Table("reason", "waiting", "skipped", "noted", "oldest", title=f"waiting by reason{note}")
+        by_reason = Table("reason", "waiting", "skipped", "with note", "oldest", title=f"waiting by reason{note}")
         for reason, row in sorted(view.waiting_by_reason.items(), key=lambda kv: -kv[1].waiting):
             by_reason.add_row(row.title or reason, row.waiting, row.skipped, row.with_notes,
                               human_duration(int(row.oldest_seconds * 1000)))
@@ -167,7 +167,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         for name, day in view.reviewers.items():
             spa = "-" if day.seconds_per_answer is None else f"{day.seconds_per_answer:.1f}"
             agrees = "-" if day.consensus_agreement is None else f"{day.consensus_agreement:.0%}"
-            people.add_row(name, day.answered_today, day.skipped_today, spa, agrees, day.holding or "-")
+            skips = f"{day.skipped_today} · {day.unsure_today} not sure" if day.unsure_today else day.skipped_today  # as the page
+            people.add_row(name, day.answered_today, skips, spa, agrees, day.holding or "-")
         people.print()
     else:
         print("reviewers today: nobody has answered yet")

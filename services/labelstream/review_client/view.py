@@ -26,7 +26,7 @@ Pure functions from a :class:`Screen` (what is known now) to rich renderables;
  1 setosa   2 versicolor   3 virginica
 <BLANKLINE>
 <BLANKLINE>
- 1-9 label · / find · s skip · u undo · n note · g guide · ? keys · q quit
+ 1-9 label · s skip · e not sure · u undo · r recent · n note · ? keys · q quit
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from rich.text import Text
 from labelstream.review.reasons import describe
 from labelstream.review_client.client import ReviewItem
 
-HOTKEYS = "1-9 label · / find · s skip · u undo · n note · g guide · ? keys · q quit"
+HOTKEYS = "1-9 label · s skip · e not sure · u undo · r recent · n note · ? keys · q quit"
 MAX_PROBABILITIES = 5
 BAR_WIDTH = 20
 MORE_TEXT = " … (v: all of it)"
@@ -178,15 +178,20 @@ def _stats_line(stats: Mapping[str, Any] | None) -> str:
     return " · ".join(parts) + " "
 
 
+def _skip_note(note: dict) -> str:
+    """"ana skipped: why", or "ana was not sure" ("not sure" is what the queue writes when no note came, as on the page)."""
+    if note.get("unsure"):
+        return f"{note.get('reviewer')} was not sure" + ("" if note.get("note") == "not sure" else f": {note.get('note')}")
+    return f"{note.get('reviewer')} skipped: {note.get('note')}"
+
+
 def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     """Features as a table, then the text, cut to ``rows`` lines inside the panel (``v`` shows it all)."""
     features = _features(item.record)
     text = str(item.record.get("text") or "")
     inner = width - 4
     notes = [  # why earlier reviewers passed on it (the last two)
-        Text(f"{n.get('reviewer')} {'was not sure' if n.get('unsure') else 'skipped'}: {n.get('note')}", style="yellow",
-             no_wrap=True, overflow="ellipsis")
-        for n in (item.raw.get("skip_notes") or [])[-2:]
+        Text(_skip_note(n), style="yellow", no_wrap=True, overflow="ellipsis") for n in (item.raw.get("skip_notes") or [])[-2:]
     ]
     rows = max(1, rows - len(notes))
     text_rows = 0

@@ -27,5 +27,6 @@ def connect(settings: RedisSettings, wait_seconds: float = 0.0) -> redis.Redis:
             return client
         except redis.RedisError as exc:
             if time.monotonic() >= deadline:
-                raise ServiceUnavailable(f"Redis at {settings.url} does not answer ({exc}); is the stack up? (make up)") from exc
+                raise ServiceUnavailable(f"Redis at {settings.url} does not answer ({exc}); start it with 'make up', "
+                                         "or point redis.url (LABELSTREAM_REDIS__URL) at your Redis") from exc
             time.sleep(0.5)

@@ -150,7 +150,7 @@ function renderRecord(item) {
     const li = document.createElement("li");
     const who = document.createElement("strong");
     who.textContent = `${n.reviewer} ${n.unsure ? "was not sure" : "skipped it"}`;
-    li.append(who, `: ${n.note}`);
+    li.append(who, n.unsure && n.note === "not sure" ? "" : `: ${n.note}`);  // "not sure": what the queue writes when no note came
     notes.append(li);
   }
   notes.hidden = !(item.skip_notes || []).length;
@@ -602,6 +602,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("toggle-help").addEventListener("click", () => toggleHelp());
   $("help").addEventListener("click", () => toggleHelp(false));
   setInterval(refreshStats, STATS_EVERY_MS);
+  // On a phone the labels are a bar fixed at the bottom (app.css): keep room for all its rows under the page.
+  new ResizeObserver(() => {
+    const bar = $("labels");
+    $("app").style.paddingBottom = getComputedStyle(bar).position === "fixed" ? `${bar.offsetHeight + 24}px` : "";
+  }).observe($("labels"));
   const token = tokenFromLocation() || localStorage.getItem(TOKEN_KEY);
   if (token) signIn(token); else signOut();
 });

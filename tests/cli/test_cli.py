@@ -184,3 +184,19 @@ def test_models_list_json_without_versions(cli_env, stack_settings):
     result = run("models", "list", "--json", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"model": stack_settings.model.model_name, "live_version": None, "versions": []}
+
+
+def test_datasets_list_on_an_80_column_terminal_keeps_every_word_whole(monkeypatch, capsys):
+    """A terminal table wraps cells at spaces; a word longer than its column would be folded mid-word
+    (the descriptions' module paths were: "(labelstream.simul" / "ate.imbalanced_dat" / "a)")."""
+    from labelstream.cli import datasets_cmd, output
+    from labelstream.simulate.datasets import DATASETS
+
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "80")
+    datasets_cmd.list_datasets(as_json=False)
+    printed = capsys.readouterr().out
+    assert max(map(len, printed.splitlines())) <= 80
+    words = set(printed.split())
+    for spec in DATASETS.values():
+        assert spec.name in words and set(spec.description.split()) <= words, spec.description

@@ -116,11 +116,12 @@ DATASETS: dict[str, DatasetSpec] = {
             _stationary(_synth("Hyperplane", n_features=10)), 10_000,
         ),
         DatasetSpec(
-            "rare_classes", "three classes of 90 %, 8 % and 2 %, numeric and categorical features, seeded "
-            "(labelstream.simulate.imbalanced_data)", rare_classes, 10_000,
+            # made by labelstream.simulate.imbalanced_data; a description's words fit the list's column at 80 columns
+            "rare_classes", "three classes of 90 %, 8 % and 2 %, numeric and categorical features, seeded",
+            rare_classes, 10_000,
         ),
         DatasetSpec(
-            "tickets", "support messages (text), 4 classes, seeded (labelstream.simulate.text_data)",
+            "tickets", "support messages (text), 4 classes, seeded",  # made by labelstream.simulate.text_data
             tickets, 3000, text_column="text",
         ),
     )

@@ -7,7 +7,7 @@ STACK := deploy/stack.sh
 .PHONY: help setup packages up down status test test-unit demo schemas reliability clean lock lock-upgrade
 
 help:  ## list the commands
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 LOCKS := requirements/build.txt requirements/runtime.txt requirements/dev.txt
 UV_VERSION := 0.13.8

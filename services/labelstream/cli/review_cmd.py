@@ -74,11 +74,21 @@ def token_list(
 def token_revoke(
     ctx: typer.Context, name_or_id: Annotated[str, typer.Argument(help="A reviewer (all their tokens) or a token id.")]
 ) -> None:
-    """Revoke tokens: every call with them answers 401 from now on."""
-    revoked = _tokens(state(ctx).settings()).revoke(name_or_id)
+    """Revoke tokens: every call with them answers 401 from now on; a reviewer left without a token gives back
+    the records they hold (their page can no longer say so itself)."""
+    from labelstream.review.queue import ReviewQueue
+    from labelstream.store.connection import connect
+
+    settings = state(ctx).settings()
+    tokens = _tokens(settings)
+    owners = {info.reviewer for info in tokens.list()}
+    revoked = tokens.revoke(name_or_id)
     if not revoked:
         raise LabelstreamError(f"no token of reviewer or id {name_or_id!r} (labelstream review token list)")
-    print(f"revoked {revoked} token(s) of {name_or_id}")
+    gone = owners - {info.reviewer for info in tokens.list()}
+    queue = ReviewQueue.from_settings(connect(settings.redis), settings)
+    requeued = queue.requeue([record_id for reviewer in sorted(gone) for record_id in queue.held_ids(reviewer)])
+    print(f"revoked {revoked} token(s) of {name_or_id}" + (f"; requeued {requeued} record(s) they held" if requeued else ""))
 
 
 @app.command("expire")

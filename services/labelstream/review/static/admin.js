@@ -75,6 +75,8 @@ function render(view) {
   renderReasons(view);
   renderAgreement(view.agreement);
   renderPeople(view.reviewers);
+  // Dawid-Skene's accuracy estimate exists only under that consolidation: no column of dashes otherwise
+  document.querySelector(".people").classList.toggle("no-accuracy", view.agreement.consolidation !== "dawid_skene");
   renderHeld(view.held);
 }
 
@@ -140,8 +142,14 @@ function renderPeople(reviewers) {
     const tr = document.createElement("tr");
     tr.dataset.reviewer = name;
     const spa = day.seconds_per_answer;
-    const skips = day.unsure_today ? `${day.skipped_today} · ${day.unsure_today} not sure` : String(day.skipped_today);
-    tr.append(cell(name, "name"), cell(String(day.answered_today), "num"), cell(skips, "num"),
+    const skips = cell(String(day.skipped_today), "num");
+    if (day.unsure_today) {  // "5 · 2 not sure"; a narrow window breaks it before the "·" only
+      const unsure = document.createElement("span");
+      unsure.className = "nowrap";
+      unsure.textContent = `· ${day.unsure_today} not sure`;
+      skips.append(" ", unsure);
+    }
+    tr.append(cell(name, "name"), cell(String(day.answered_today), "num"), skips,
       cell(spa == null ? "–" : spa < 10 ? spa.toFixed(1) : String(Math.round(spa)), "num"),
       cell(pct(day.consensus_agreement), "num"), cell(pct(day.accuracy_estimate), "num"),
       cell(day.holding || "–", "mono id"));

@@ -19,7 +19,7 @@ from labelstream.errors import LabelstreamError
 URL_ENV = "LABELSTREAM_REVIEW_URL"
 TOKEN_ENV = "LABELSTREAM_REVIEW_TOKEN"  # a token from the environment stays out of the process list and shell history
 HELP = (
-    "Review records in the terminal (labelstream review --token T: keys 1-9, s, u, q as on the page), "
+    "Review records in the terminal (labelstream review --token T: the page's keys, q quits), "
     "or manage the review service: tokens for reviewers, expiring waiting items."
 )
 

@@ -123,6 +123,20 @@ class ServiceProcess:
             return "(no log)"
 
 
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, ``timeout``, a supervisor) stop this command as Ctrl-C does.
+
+    Python's default for SIGTERM ends the process at once, skipping ``finally``:
+    the services a command started (:func:`stop_all`) would run on, orphaned.
+    Call it from the main thread of a command that starts services.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def stop_all(processes: Iterable[ServiceProcess], timeout: float = 30.0) -> None:
     """Stop ``processes`` together: SIGTERM to each at once, then wait for all (SIGKILL after ``timeout``).
 

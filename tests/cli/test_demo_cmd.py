@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
 from labelstream.cli import demo_cmd
 from labelstream.simulate.via_kafka import Progress
 
@@ -17,3 +25,46 @@ def test_piped_progress_is_a_header_then_a_row_every_ten_seconds_and_one_when_al
     assert [row.split()[0] for row in rows] == ["0/4000", "400/4000", "820/4000", "4000/4000", "4000/4000"]
     assert rows[1].split() == ["400/4000", "40", "0.50", "1.000", "20", "280", "10", "7"]
     assert {len(row) for row in rows} == {len(header)} and len(header) <= 80  # aligned columns, 80 wide at most
+
+
+def _children(pid: int) -> set[int]:
+    """Process ids whose parent is ``pid`` (from /proc: no psutil here)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.integration
+def test_sigterm_stops_the_demo_and_every_service_it_started(cli_env):
+    """As Ctrl-C does. Before, SIGTERM (kill, timeout) ended the demo at once and left its labeler, learner and
+    reviewer running, orphaned."""
+    demo = subprocess.Popen([sys.executable, "-m", "labelstream", "demo", "--oracle", "--dataset", "phishing", "--rate", "5"],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(services := _children(demo.pid)) < 3 and time.monotonic() < deadline and demo.poll() is None:
+            time.sleep(0.5)
+        assert len(services) >= 3, demo.stderr.read() if demo.poll() is not None else services  # labeler, learner, reviewer
+        time.sleep(2)
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(60)
+        deadline = time.monotonic() + 30
+        while (running := [pid for pid in services if _alive(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not running, f"still running after the demo stopped: {running}"
+    finally:
+        if demo.poll() is None:
+            demo.kill()

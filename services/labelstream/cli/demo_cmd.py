@@ -49,6 +49,7 @@ def demo(
     records too (keys 1-9 answer, s skips, u undoes).
     """
     # imported here: river takes seconds to import, and --help should not wait for it
+    from labelstream.processes import interrupt_on_sigterm
     from labelstream.simulate.datasets import DATASETS, export_dataset
     from labelstream.simulate.via_kafka import HumanHalf, KafkaRun
     from labelstream.stack import ensure_stack, stop_stack
@@ -60,6 +61,7 @@ def demo(
         model={"name": DATASETS[dataset].model}, policy={"review_budget_share": review_budget},
         review={"overlap_share": 0.0 if oracle else overlap},
     )
+    interrupt_on_sigterm()  # `kill` stops the demo's services too, as Ctrl-C does
     started_stack = ensure_stack(settings)
     workdir = Path(tempfile.mkdtemp(prefix="labelstream-demo-"))
     data = workdir / f"{dataset}.csv"

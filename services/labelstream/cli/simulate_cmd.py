@@ -166,6 +166,9 @@ def _run_via_kafka(
         from labelstream.simulate.via_kafka import KafkaRun
     except ImportError as exc:  # the services side is not installed in this build
         raise LabelstreamError(f"--via-kafka is not available yet ({exc})") from exc
+    from labelstream.processes import interrupt_on_sigterm
+
+    interrupt_on_sigterm()  # `kill` stops the services it starts too, as Ctrl-C does
     return KafkaRun(
         settings, data, label_column, id_column, rate=rate, reviewer_delay=reviewer_seconds,
         reviewer_accuracy=reviewer_accuracy,

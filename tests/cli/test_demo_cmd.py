@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -51,6 +52,7 @@ def _alive(pid: int) -> bool:
 def test_sigterm_stops_the_demo_and_every_service_it_started(cli_env):
     """As Ctrl-C does. Before, SIGTERM (kill, timeout) ended the demo at once and left its labeler, learner and
     reviewer running, orphaned."""
+    services: set[int] = set()
     demo = subprocess.Popen([sys.executable, "-m", "labelstream", "demo", "--oracle", "--dataset", "phishing", "--rate", "5"],
                             env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -68,3 +70,6 @@ def test_sigterm_stops_the_demo_and_every_service_it_started(cli_env):
     finally:
         if demo.poll() is None:
             demo.kill()
+        for pid in services:  # a failed run leaves no orphans behind
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

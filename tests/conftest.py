@@ -165,6 +165,7 @@ def cli_env(stack_settings: Settings) -> Iterator[dict[str, str]]:
     env = dict(os.environ)
     env["LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS"] = stack_settings.kafka.bootstrap_servers
     env["LABELSTREAM_REDIS__URL"] = stack_settings.redis.url
+    env["LABELSTREAM_REDIS__KEY_PREFIX"] = stack_settings.redis.key_prefix  # its own keys: not the stack's models, tokens
     for role, name in stack_settings.topics.data_topics().items():
         env[f"LABELSTREAM_TOPICS__{role.upper()}"] = name
     env["LABELSTREAM_TOPICS__PARTITIONS"] = str(stack_settings.topics.partitions)

@@ -26,7 +26,7 @@ def env(cli_env):
 
 def registry(env) -> ModelRegistry:
     settings = load_settings(model={"model_name": env["LABELSTREAM_MODEL__MODEL_NAME"]},
-                             redis={"url": env["LABELSTREAM_REDIS__URL"]})
+                             redis={"url": env["LABELSTREAM_REDIS__URL"], "key_prefix": env["LABELSTREAM_REDIS__KEY_PREFIX"]})
     return ModelRegistry.from_settings(connect(settings.redis), settings)
 
 

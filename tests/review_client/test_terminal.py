@@ -52,7 +52,7 @@ def test_a_reviewer_works_the_queue_with_the_keys_in_an_80_column_terminal(redis
         lines = [line for line in term.lines() if line]
         assert lines[0].startswith(" labelstream review · ana") and "waiting" in lines[0]
         assert "1 cat   2 dog   3 bird" in screen
-        assert lines[-1].startswith(" 1-9 label · / find · s skip · u undo")
+        assert lines[-1].startswith(" 1-9 label · s skip · e not sure · u undo · r recent")
         panel = [line for line in lines if line.startswith(("╭", "│", "╰"))]
         assert panel and all(len(line) == 80 and line[-1] in "╮│╯" for line in panel), "\n".join(panel)
 

@@ -67,6 +67,26 @@ ROUTER_GROWTH_NOTE = (
 )
 
 
+COLUMNAR_NOTE = (
+    'Columnar predict (issue 14, 2026-12-02): the router decodes the common records of a batch in one loop '
+    "(RecordDecoder.decode_plain_many) and the engine builds the compiled model's input matrix straight from the "
+    "records' features (core/compiled_inputs.py: records with the same fields form a group, whose numbers are read "
+    'with one itemgetter a record and converted by NumPy once, its categorical values looked up in a cache of their'
+    ' columns; anything else goes the per-record way), making a model-input dict only when the policy asks for one '
+    '(featurizer.LazyInputs: ~7 % of the records, for the review strategy). The same predictions to the bit '
+    '(tests/core/test_compiled_inputs.py, test_router.py, test_engine.py). In process, `labelstream bench hot-path`'
+    ' (its ideas rows, 03:44, load 2.5-5): featurize + predict 3.79 -> 2.61 us a record; the whole router against '
+    'the previous router and decoder, the same 2,000-record batches alternating (best of 6 a batch, median of 12 '
+    'batches; 03:42): 16.89 -> 15.42 us. `.venv/bin/python bench/labeler_probe.py max-rate --records 300000`, '
+    "before (main 8e1ecc8) and after interleaved, 4 pairs, 03:47-03:50 and 04:00-04:03, quiet lock held but others'"
+    ' niced jobs running (load 1.3-14, machine 97-100 % busy, so the records/s, 9.9k-20.9k, say nothing): us CPU a '
+    'record before 33.4 / 36.0 / 36.0 / 38.8, after 31.8 / 33.4 / 32.8 / 35.7, lower in every pair by 1.6-3.2 us '
+    '(5-8 %). py-spy of the labeler after it (`... max-rate --records 200000 --profile F`, 03:59, loaded machine): '
+    'BatchRouter.route 75 % of the samples holding the GIL, decode 19 %, featurize + predict 20 % (31 % at 01:25), '
+    'of which building the matrix 17, decide 11.'
+)
+
+
 HOT_PATH_V2_NOTE = (
     "Where the labeler's time goes (issue 14, 2026-12-02, `.venv/bin/python bench/labeler_probe.py max-rate --records 300000 "
     "--profile F`, and `... latency` for the A/B pairs; load 1-3 from other jobs). **CPU at full speed:** 17,602 records/s at 38.5 us CPU a record (01:25, the machine 100 % busy: niced jobs of others took the idle core; at 01:08, load 2: 20.0k/s at 48.9 us, 23.7k/s at 40.9 us with py-spy attached). "
@@ -201,6 +221,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         HOT_PATH_V2_NOTE,
         "",
         ROUTER_GROWTH_NOTE,
+        "",
+        COLUMNAR_NOTE,
         "",
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",

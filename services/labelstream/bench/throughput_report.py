@@ -87,6 +87,19 @@ COLUMNAR_NOTE = (
 )
 
 
+GAP_NOTE = (
+    'min_transaction_gap_ms stays 0 by default (issue 14, 2026-12-02): `.venv/bin/python bench/labeler_probe.py '
+    'latency --rate 1000 --seconds 15 --rounds 4 gap10:min_transaction_gap_ms=10 base: floor:`, 04:05-04:10, quiet '
+    "lock held, load 6.6 falling to 2.3 (others' niced jobs), round by round: p99 with the 10 ms gap 122 / 70 / 87 "
+    '/ 28 ms, without 90 / 77 / 50 / 35 (the floor 51 / 37 / 36 / 33); p50 25 / 17 / 13 / 12 vs 21 / 14 / 12 / 8 '
+    'ms; the labeler 0.40 / 0.37 / 0.33 / 0.32 cores vs 0.39 / 0.45 / 0.46 / 0.44, the broker 0.79 / 0.64 / 0.53 / '
+    '0.51 vs 0.74 / 0.68 / 0.68 / 0.64. The gap saves about 0.1 core in the labeler and as much in the broker at '
+    '1k/s, but the p99 is no lower (lower in 2 rounds of 4, higher in 2) and the p50 is 1-4 ms higher, as in the '
+    'pairs above; a run at 03:50-03:53 under load 7-12 (p99 115 / 269 / 406 vs 299 / 153 / 68 ms) said only that '
+    'the machine was busy. A setting for a machine short of CPU, not the default.'
+)
+
+
 HOT_PATH_V2_NOTE = (
     "Where the labeler's time goes (issue 14, 2026-12-02, `.venv/bin/python bench/labeler_probe.py max-rate --records 300000 "
     "--profile F`, and `... latency` for the A/B pairs; load 1-3 from other jobs). **CPU at full speed:** 17,602 records/s at 38.5 us CPU a record (01:25, the machine 100 % busy: niced jobs of others took the idle core; at 01:08, load 2: 20.0k/s at 48.9 us, 23.7k/s at 40.9 us with py-spy attached). "
@@ -223,6 +236,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         ROUTER_GROWTH_NOTE,
         "",
         COLUMNAR_NOTE,
+        "",
+        GAP_NOTE,
         "",
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",

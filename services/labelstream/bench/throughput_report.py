@@ -78,12 +78,14 @@ COLUMNAR_NOTE = (
     ' (its ideas rows, 03:44, load 2.5-5): featurize + predict 3.79 -> 2.61 us a record; the whole router against '
     'the previous router and decoder, the same 2,000-record batches alternating (best of 6 a batch, median of 12 '
     'batches; 03:42): 16.89 -> 15.42 us. `.venv/bin/python bench/labeler_probe.py max-rate --records 300000`, '
-    "before (main 8e1ecc8) and after interleaved, 4 pairs, 03:47-03:50 and 04:00-04:03, quiet lock held but others'"
-    ' niced jobs running (load 1.3-14, machine 97-100 % busy, so the records/s, 9.9k-20.9k, say nothing): us CPU a '
-    'record before 33.4 / 36.0 / 36.0 / 38.8, after 31.8 / 33.4 / 32.8 / 35.7, lower in every pair by 1.6-3.2 us '
-    '(5-8 %). py-spy of the labeler after it (`... max-rate --records 200000 --profile F`, 03:59, loaded machine): '
-    'BatchRouter.route 75 % of the samples holding the GIL, decode 19 %, featurize + predict 20 % (31 % at 01:25), '
-    'of which building the matrix 17, decide 11.'
+    'before (main 8e1ecc8) and after interleaved, 6 pairs, 03:47-03:50, 04:00-04:03 and 04:12-04:15, quiet lock '
+    "held but others' niced jobs running (load 1.3-14, the machine 87-100 % busy): us CPU a record before 33.4 / "
+    '36.0 / 36.0 / 38.8 / 36.6 / 32.1, after 31.8 / 33.4 / 32.8 / 35.7 / 31.4 / 29.8, lower in every pair (medians '
+    '36.0 -> 32.3, -10 %); records/s ranged 9.9k-26.4k with the load and say little, except in the quietest pair '
+    '(04:12-04:13, load 2.4-3.4, machine 87-94 % busy): before 22,492, after 26,364 records/s. py-spy of the '
+    'labeler after it (`... max-rate --records 200000 --profile F`, 03:59, loaded machine): BatchRouter.route 75 % '
+    'of the samples holding the GIL, decode 19 %, featurize + predict 20 % (31 % at 01:25), of which building the '
+    'matrix 17, decide 11.'
 )
 
 

@@ -4,7 +4,11 @@ Builds the router as the labeler does (warm model, drift monitor, dedupe window)
 benchmark's records in 2,000-record batches; per 10,000-record slice it prints CPU microseconds a record (the thread's CPU time: others' load does not count) and how
 many of them the garbage collector's collections took (by generation: count, us a record).
 
-    .venv/bin/python bench/router_drift.py --records 100000 [--dedupe 0] [--gc labeler|default|off]
+    .venv/bin/python bench/router_drift.py --records 100000 [--dedupe 0] [--gc labeler|default|off] [--inputs both]
+
+``--inputs both`` routes every batch twice, alternating, with two routers alike but for how the engine
+builds the model's inputs: ``columnar`` (the default: the matrix from the features, column by column) and
+``per-record`` (featurize -> feature matrix); it prints both costs per slice.
 
 ``--gc labeler`` (the default) tunes the collector as ``labelstream run labeler`` does
 (``tune_garbage_collector``: ``gc.freeze()`` and a gen-0 threshold of 100,000); ``default`` leaves Python's.
@@ -31,10 +35,11 @@ BATCH = 2000
 SLICE = 10_000
 
 
-def build_router(settings: Settings, dedupe: int | None = None) -> BatchRouter:
+def build_router(settings: Settings, dedupe: int | None = None, columnar: bool = True) -> BatchRouter:
     """The router as the labeler builds it, with the benchmarks' warm model (``dedupe``: the window's size)."""
     state = warm_state(settings, noise=BENCH_NOISE)
     engine = build_engine(settings)
+    engine.columnar = columnar
     engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
     engine.monitor = build_monitor(settings)
     window = settings.labeler.dedupe_window if dedupe is None else dedupe
@@ -71,8 +76,11 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--dedupe", type=int, default=None, help="dedupe window size (default: the settings')")
     parser.add_argument("--gc", choices=("labeler", "default", "off"), default="labeler", help="the collector's tuning")
+    parser.add_argument("--inputs", choices=("columnar", "per-record", "both"), default="columnar",
+                        help="how the engine builds the model's inputs (both: alternating, batch by batch)")
     args = parser.parse_args()
-    router = build_router(Settings(), args.dedupe)
+    kinds = ["columnar", "per-record"] if args.inputs == "both" else [args.inputs]
+    routers = [build_router(Settings(), args.dedupe, kind == "columnar") for kind in kinds]
     values = [orjson.dumps(p) for p, _ in synthetic_records(args.records, seed=3)]
     keys = [None] * len(values)
     origins = [Origin("records", 0, i, 0.0) for i in range(len(values))]
@@ -82,15 +90,17 @@ def main() -> None:
     elif args.gc == "off":
         gc.disable()
     timer = GcTimer()
-    slice_time = 0.0
+    slice_time = [0.0] * len(routers)
     for start in range(0, len(values), BATCH):
         end = start + BATCH
-        began = time.thread_time()
-        router.route(values[start:end], keys[start:end], origins[start:end])
-        slice_time += time.thread_time() - began
+        for n, router in enumerate(routers):
+            began = time.thread_time()
+            router.route(values[start:end], keys[start:end], origins[start:end])
+            slice_time[n] += time.thread_time() - began
         if end % SLICE == 0:
-            print(f"records {end - SLICE:>7}-{end:<7} {slice_time / SLICE * 1e6:6.1f} us/record  GC: {timer.take(SLICE)}", flush=True)
-            slice_time = 0.0
+            costs = ", ".join(f"{kind} {t / SLICE * 1e6:6.1f}" for kind, t in zip(kinds, slice_time, strict=True))
+            print(f"records {end - SLICE:>7}-{end:<7} us/record: {costs}  GC: {timer.take(SLICE * len(routers))}", flush=True)
+            slice_time = [0.0] * len(routers)
 
 
 if __name__ == "__main__":

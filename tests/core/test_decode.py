@@ -1,4 +1,6 @@
+import copy
 import json
+import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -140,6 +142,10 @@ def test_fast_path_takes_the_common_record():
     raw = b'{"id": "r1", "features": {"x": 1.5, "n": 3, "c": "red"}, "source": "s", "timestamp": 1764500000.5}'
     fast = decoder._fast(raw)
     assert fast is not None and fast == decoder._thorough(raw)
+    assert fast.model_fields_set == {"id", "features"} and fast.__pydantic_extra__ is None
+    assert pickle.loads(pickle.dumps(fast)) == fast == copy.deepcopy(fast) == fast.model_copy(update={"text": None})
+    evolved = decoder._fast(b'{"id": "r1", "features": {"x": 1}, "metadata": {"shop": "s1"}}')
+    assert evolved.model_fields_set == {"id", "features", "metadata"} and evolved.metadata == {"shop": "s1"}
 
 
 # -- schema evolution: producers add fields and bump the minor version (docs/schema-evolution.md) ----

@@ -47,3 +47,21 @@ def test_a_missing_value_learned_leaves_the_model_sound():
 def test_a_value_of_another_type_is_still_an_error():
     with pytest.raises(TypeError):
         trained_engine().featurizer.transform_one({"x": [1.0]})
+
+
+def test_lazy_inputs_make_each_input_once_when_asked():
+    from labelstream.core.featurizer import Featurizer, LazyInputs
+
+    made = []
+
+    class Counting(Featurizer):
+        def transform_one(self, features):
+            made.append(features)
+            return super().transform_one(features)
+
+    batch = [{"x": 1}, {"c": "red"}, {"x": 2.5}]
+    inputs = LazyInputs(Counting(), batch)
+    assert len(inputs) == 3 and made == []
+    assert inputs[1] == {"c=red": 1.0} and inputs[-2] is inputs[1] and made == [batch[1]]
+    assert list(inputs) == Featurizer().transform_many(batch) and inputs[1:] == [{"c=red": 1.0}, {"x": 2.5}]
+    assert len(made) == 3

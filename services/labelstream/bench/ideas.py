@@ -155,6 +155,29 @@ class _OriginDataclass:
     timestamp: float | None = None
 
 
+def columnar_ideas(decoder, raws: list[bytes], engine, records: list, timer: Callable[[Callable], float]) -> list[Idea]:
+    """The router's batch decode and the engine's inputs built from the features, against the per-record ways."""
+    featurizer, model = engine.featurizer, engine.model
+    compiled = model.compiled_for(len(records))
+    batch = [record.features for record in records]
+    return [
+        Idea(
+            "decode a batch", "RecordDecoder.decode a value (the C fast path, then the checks, three calls)",
+            "RecordDecoder.decode_plain_many: the C fast path of the batch in one loop (the rest as before)", True,
+            "the same records (tests/core/test_router.py); the Record itself built through BaseModel's slot descriptors",
+            *_pair(timer, lambda: [decoder.decode(raw) for raw in raws], lambda: decoder.decode_plain_many(raws)),
+        ),
+        Idea(
+            "featurize + predict", "a model-input dict a record (Featurizer.transform_one), then a matrix row a dict",
+            "the matrix from the features, a group of records with the same fields at a time (core/compiled_inputs.py); "
+            "the inputs made only when the policy asks", True,
+            "the same predictions to the bit (tests/core/test_compiled_inputs.py, test_router.py, test_engine.py)",
+            *_pair(timer, lambda: compiled.predict_many(featurizer.transform_many(batch)),
+                   lambda: compiled.predict_features(batch, featurizer.categorical_encoding, featurizer.hash_buckets)),
+        ),
+    ]
+
+
 def decide_idea(policy, predictions: list, n_learned: int, xs: list[dict], timer: Callable[[Callable], float]) -> Idea:
     """The policy's batch decide against its per-record decide (the base class's loop), on the same policy."""
     from labelstream.core.policy.base import Policy

@@ -67,6 +67,41 @@ ROUTER_GROWTH_NOTE = (
 )
 
 
+COLUMNAR_NOTE = (
+    'Columnar predict (issue 14, 2026-12-02): the router decodes the common records of a batch in one loop '
+    "(RecordDecoder.decode_plain_many) and the engine builds the compiled model's input matrix straight from the "
+    "records' features (core/compiled_inputs.py: records with the same fields form a group, whose numbers are read "
+    'with one itemgetter a record and converted by NumPy once, its categorical values looked up in a cache of their'
+    ' columns; anything else goes the per-record way), making a model-input dict only when the policy asks for one '
+    '(featurizer.LazyInputs: ~7 % of the records, for the review strategy). The same predictions to the bit '
+    '(tests/core/test_compiled_inputs.py, test_router.py, test_engine.py). In process, `labelstream bench hot-path`'
+    ' (its ideas rows, 03:44, load 2.5-5): featurize + predict 3.79 -> 2.61 us a record; the whole router against '
+    'the previous router and decoder, the same 2,000-record batches alternating (best of 6 a batch, median of 12 '
+    'batches; 03:42): 16.89 -> 15.42 us. `.venv/bin/python bench/labeler_probe.py max-rate --records 300000`, '
+    'before (main 8e1ecc8) and after interleaved, 6 pairs, 03:47-03:50, 04:00-04:03 and 04:12-04:15, quiet lock '
+    "held but others' niced jobs running (load 1.3-14, the machine 87-100 % busy): us CPU a record before 33.4 / "
+    '36.0 / 36.0 / 38.8 / 36.6 / 32.1, after 31.8 / 33.4 / 32.8 / 35.7 / 31.4 / 29.8, lower in every pair (medians '
+    '36.0 -> 32.3, -10 %); records/s ranged 9.9k-26.4k with the load and say little, except in the quietest pair '
+    '(04:12-04:13, load 2.4-3.4, machine 87-94 % busy): before 22,492, after 26,364 records/s. py-spy of the '
+    'labeler after it (`... max-rate --records 200000 --profile F`, 03:59, loaded machine): BatchRouter.route 75 % '
+    'of the samples holding the GIL, decode 19 %, featurize + predict 20 % (31 % at 01:25), of which building the '
+    'matrix 17, decide 11.'
+)
+
+
+GAP_NOTE = (
+    'min_transaction_gap_ms stays 0 by default (issue 14, 2026-12-02): `.venv/bin/python bench/labeler_probe.py '
+    'latency --rate 1000 --seconds 15 --rounds 4 gap10:min_transaction_gap_ms=10 base: floor:`, 04:05-04:10, quiet '
+    "lock held, load 6.6 falling to 2.3 (others' niced jobs), round by round: p99 with the 10 ms gap 122 / 70 / 87 "
+    '/ 28 ms, without 90 / 77 / 50 / 35 (the floor 51 / 37 / 36 / 33); p50 25 / 17 / 13 / 12 vs 21 / 14 / 12 / 8 '
+    'ms; the labeler 0.40 / 0.37 / 0.33 / 0.32 cores vs 0.39 / 0.45 / 0.46 / 0.44, the broker 0.79 / 0.64 / 0.53 / '
+    '0.51 vs 0.74 / 0.68 / 0.68 / 0.64. The gap saves about 0.1 core in the labeler and as much in the broker at '
+    '1k/s, but the p99 is no lower (lower in 2 rounds of 4, higher in 2) and the p50 is 1-4 ms higher, as in the '
+    'pairs above; a run at 03:50-03:53 under load 7-12 (p99 115 / 269 / 406 vs 299 / 153 / 68 ms) said only that '
+    'the machine was busy. A setting for a machine short of CPU, not the default.'
+)
+
+
 HOT_PATH_V2_NOTE = (
     "Where the labeler's time goes (issue 14, 2026-12-02, `.venv/bin/python bench/labeler_probe.py max-rate --records 300000 "
     "--profile F`, and `... latency` for the A/B pairs; load 1-3 from other jobs). **CPU at full speed:** 17,602 records/s at 38.5 us CPU a record (01:25, the machine 100 % busy: niced jobs of others took the idle core; at 01:08, load 2: 20.0k/s at 48.9 us, 23.7k/s at 40.9 us with py-spy attached). "
@@ -201,6 +236,10 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         HOT_PATH_V2_NOTE,
         "",
         ROUTER_GROWTH_NOTE,
+        "",
+        COLUMNAR_NOTE,
+        "",
+        GAP_NOTE,
         "",
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",

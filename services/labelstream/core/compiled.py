@@ -23,11 +23,14 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from river import compose
 
+from labelstream.core.compiled_inputs import InputMatrix
+from labelstream.core.featurizer import Encoding
 from labelstream.core.policy.base import Prediction
 
 
@@ -61,6 +64,7 @@ class CompiledLogistic:
         self.classes = classes
         self.weights = weights
         self.intercepts = intercepts
+        self._inputs: InputMatrix | None = None  # built on first use: it caches categorical values' columns
 
     @classmethod
     def from_pipeline(cls, pipeline: compose.Pipeline) -> CompiledLogistic:
@@ -90,10 +94,25 @@ class CompiledLogistic:
         """One :class:`Prediction` per input: equal to ``Prediction.from_probabilities`` of
         :meth:`predict_proba_many` (the arg-max is NumPy's, which also takes the first of equal
         maxima in class order), 1.5 us a record less."""
-        classes = self.classes
-        if not classes:
+        if not self.classes:
             return [Prediction({}, None, 0.0) for _ in xs]
-        probabilities = self.probabilities(xs)
+        return self.predictions(self.probabilities(xs))
+
+    def predict_features(
+        self, batch: Sequence[Mapping[str, Any]], encoding: Encoding = "one_hot", hash_buckets: int = 1024
+    ) -> list[Prediction]:
+        """:meth:`predict_many` of the featurizer's inputs of ``batch`` (feature mappings), its matrix built
+        column by column (:class:`~labelstream.core.compiled_inputs.InputMatrix`): the same predictions."""
+        if not self.classes:
+            return [Prediction({}, None, 0.0) for _ in batch]
+        inputs = self._inputs
+        if inputs is None or inputs.encoding != encoding or inputs.hash_buckets != hash_buckets:
+            inputs = self._inputs = InputMatrix(self.index, encoding, hash_buckets)
+        return self.predictions(self.probabilities_of(inputs.build(batch)))
+
+    def predictions(self, probabilities: np.ndarray) -> list[Prediction]:
+        """A :class:`Prediction` a row of class probabilities (the first of equal maxima in class order)."""
+        classes = self.classes
         best = probabilities.argmax(axis=1).tolist()
         return [
             Prediction(dict(zip(classes, row, strict=True)), classes[k], row[k])
@@ -102,8 +121,12 @@ class CompiledLogistic:
 
     def probabilities(self, xs: Sequence[dict[str, float]]) -> np.ndarray:
         """Class probabilities, one row per input, a column per class (in ``classes`` order)."""
+        return self.probabilities_of(feature_matrix(self.index, xs))
+
+    def probabilities_of(self, matrix: np.ndarray) -> np.ndarray:
+        """:meth:`probabilities` of a :func:`feature_matrix` (NaN where an input is absent)."""
         with np.errstate(invalid="ignore"):  # an infinity times a zero inverse deviation
-            scaled = (feature_matrix(self.index, xs) - self.means) * self.inverse_std
+            scaled = (matrix - self.means) * self.inverse_std
         scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)  # absent, NaN, infinite: missing
         logits = scaled @ self.weights.T + self.intercepts
         # river's sigmoid: exactly 0 below -30 and 1 above 30

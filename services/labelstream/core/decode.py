@@ -23,11 +23,12 @@ Producers may add fields and bump the minor version (docs/schema-evolution.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
 import msgspec
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from labelstream.core.schemas import (
     RECORD_FIELDS,
@@ -77,19 +78,26 @@ def _unchecked_record(
 ) -> Record:
     """A Record from values already checked, without validation.
 
-    What ``Record.model_construct`` does, at 1.4 us instead of 15 us (pydantic
-    2.14); a test checks it equals the validated Record.
+    What ``Record.model_construct`` does, at 0.6 us instead of 15 us (pydantic
+    2.14): BaseModel's slots set through their descriptors (``object.__setattr__``
+    by name: 1.0 us); a test checks it equals the validated Record.
     """
-    record = Record.__new__(Record)
-    fields = {
+    record = _new_record(Record)
+    _set_dict(record, {
         "schema_version": 1, "id": record_id, "features": features, "text": text,
         "source": source, "timestamp": timestamp, "metadata": metadata or {},
-    }
-    object.__setattr__(record, "__dict__", fields)
-    object.__setattr__(record, "__pydantic_fields_set__", set(_FIELDS_SET | {"metadata"} if metadata else _FIELDS_SET))
-    object.__setattr__(record, "__pydantic_extra__", None)
-    object.__setattr__(record, "__pydantic_private__", None)
+    })
+    _set_fields_set(record, {"id", "features", "metadata"} if metadata else {"id", "features"})
+    _set_extra(record, None)
+    _set_private(record, None)
     return record
+
+
+_new_record = Record.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 # pydantic error type -> our error kind (the first error of a record decides).
@@ -182,6 +190,23 @@ class RecordDecoder:
         except msgspec.DecodeError:
             return None
         return _unchecked_record(plain.id, plain.features, plain.text, plain.source, plain.timestamp, plain.metadata)
+
+    def decode_plain_many(self, values: Sequence[bytes | None]) -> list[Record | None]:
+        """:meth:`_fast` of each value within the size limit, in one loop: a record, or ``None`` (then
+        :meth:`decode` decides). The key is not checked. The labeler's batches: one call, not three, a value."""
+        decode, limit, make = self._plain_decoder.decode, self.max_record_bytes, _unchecked_record
+        out: list[Record | None] = []
+        for value in values:
+            if not value or len(value) > limit:
+                out.append(None)
+                continue
+            try:
+                plain = decode(value)
+            except Exception:  # noqa: BLE001 - msgspec's refusal, or anything else: decode() decides
+                out.append(None)
+                continue
+            out.append(make(plain.id, plain.features, plain.text, plain.source, plain.timestamp, plain.metadata))
+        return out
 
     def _evolved(self, value: bytes) -> Record | None:
         """A plain record a producer evolved (fields added, a ``"1.N"`` version) in C, or ``None``.

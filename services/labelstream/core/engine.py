@@ -39,7 +39,7 @@ from typing import Any
 
 from labelstream.core.committee import Committee
 from labelstream.core.drift import Detection, DriftMonitor
-from labelstream.core.featurizer import Featurizer
+from labelstream.core.featurizer import Featurizer, LazyInputs
 from labelstream.core.imbalance import ClassMixMonitor, ClassWeights, RareClassReserve
 from labelstream.core.label_errors import Flag, LabelErrorDetector
 from labelstream.core.model import OnlineModel
@@ -102,7 +102,9 @@ class LabelingEngine:
     surest auto-labels; with ``class_mix``, auto-labels and answers feed the
     class-mix monitor (:mod:`labelstream.core.imbalance`); with a
     ``committee`` that requires agreement, an auto-label some member does not
-    predict goes to review with reason ``disagreement``.
+    predict goes to review with reason ``disagreement``. With ``columnar`` (the default), a batch of the
+    compiled default model is predicted from its records' features column by column
+    (:mod:`labelstream.core.compiled_inputs`), the model inputs made only for the policy routes that use one.
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class LabelingEngine:
         class_mix: ClassMixMonitor | None = None,
         committee: Committee | None = None,
         rare_reserve: RareClassReserve | None = None,
+        columnar: bool = True,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -132,6 +135,7 @@ class LabelingEngine:
         self.class_mix = class_mix
         self.committee = committee
         self.rare_reserve = rare_reserve
+        self.columnar = columnar
         self.detections: list[Detection] = []
 
     @property
@@ -158,12 +162,16 @@ class LabelingEngine:
 
     def process(self, records: Sequence[Record]) -> list[Routed]:
         """Predict and route a batch of records, in stream order."""
-        xs = self.featurizer.transform_records(records)
-        if self.weak is None:
-            predictions = self._predict(xs)
-            votes: list[dict[str, str] | None] = [None] * len(records)
+        votes: list[dict[str, str] | None] = [None] * len(records)
+        columnar = self._predict_columnar(records) if self.columnar and self.weak is None else None
+        if columnar is not None:
+            xs, predictions = columnar
         else:
-            predictions, votes = self._predict_weak(records, xs)
+            xs = self.featurizer.transform_records(records)
+            if self.weak is None:
+                predictions = self._predict(xs)
+            else:
+                predictions, votes = self._predict_weak(records, xs)
         decisions = self.policy.decide_many(predictions, self.model.n_learned, xs)
         if self.committee is not None and self.committee.require_agreement:
             decisions = self._committee_check(predictions, decisions, xs)
@@ -176,6 +184,23 @@ class LabelingEngine:
                 if decision.outcome == "label":
                     self.class_mix.observe_auto(prediction.label)
         return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
+
+    def _predict_columnar(self, records: Sequence[Record]) -> tuple[Sequence[dict[str, float]], list[Prediction]] | None:
+        """The compiled model's predictions from the records' features directly, and their model inputs made
+        only when asked for; ``None`` where that path does not apply (a record with text under a text
+        featurizer, another model, a small batch).
+
+        The same predictions and inputs as featurize -> predict (tests/core/test_engine.py compares them).
+        """
+        featurizer = self.featurizer
+        if featurizer.text is not None and any(record.text for record in records):
+            return None
+        compiled = self.model.compiled_for(len(records))
+        if compiled is None:
+            return None
+        batch = [record.features for record in records]
+        predictions = compiled.predict_features(batch, featurizer.categorical_encoding, featurizer.hash_buckets)
+        return LazyInputs(featurizer, batch), predictions
 
     def _committee_check(
         self, predictions: list[Prediction], decisions: list[Decision], xs: list[dict[str, float]]

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 if TYPE_CHECKING:
     from labelstream.core.schemas import Record
@@ -102,3 +102,41 @@ class Featurizer:
         """Let the text featurizer learn from a record the model learns (TF-IDF's document frequencies)."""
         if self.text is not None and record.text:
             self.text.learn_one(record.text)
+
+
+class LazyInputs(Sequence[dict[str, float]]):
+    """The model inputs of a batch of feature mappings, each made when first asked for (``transform_one``).
+
+    For a batch predicted from its features directly (:mod:`labelstream.core.compiled_inputs`): the
+    policy asks for an input only on the routes that use one (a review strategy's own model, a committee).
+
+    >>> inputs = LazyInputs(Featurizer(), [{"x": 1}, {"colour": "red"}])
+    >>> len(inputs), inputs[1], list(inputs)
+    (2, {'colour=red': 1.0}, [{'x': 1.0}, {'colour=red': 1.0}])
+    """
+
+    __slots__ = ("_batch", "_featurizer", "_made")
+
+    def __init__(self, featurizer: Featurizer, batch: Sequence[Mapping[str, float | int | str | None]]) -> None:
+        self._featurizer = featurizer
+        self._batch = batch
+        self._made: dict[int, dict[str, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._batch)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, float]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, float]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, float] | list[dict[str, float]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._batch)))]
+        features = self._batch[i]  # IndexError past the end (iteration stops there)
+        i %= len(self._batch)
+        x = self._made.get(i)
+        if x is None:
+            x = self._made[i] = self._featurizer.transform_one(features)
+        return x

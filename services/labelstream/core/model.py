@@ -184,12 +184,19 @@ class OnlineModel:
     def predict_many(self, xs: Sequence[dict[str, float]]) -> list[Prediction]:
         """Predictions for a batch, in order: ``Prediction.from_probabilities`` of :meth:`predict_proba_many`
         (the compiled model takes the arg-max of the whole batch in NumPy)."""
-        if self.name == "logistic" and self.classes and len(xs) >= _MIN_BATCH_FOR_MANY:
-            if self._compiled is None:
-                self._compiled = CompiledLogistic.from_pipeline(self.estimator)
-            if len(self._compiled.classes) == len(self.classes):
-                return self._compiled.predict_many(xs)
+        compiled = self.compiled_for(len(xs))
+        if compiled is not None:
+            return compiled.predict_many(xs)
         return [Prediction.from_probabilities(p) for p in self.predict_proba_many(xs)]
+
+    def compiled_for(self, batch_size: int) -> CompiledLogistic | None:
+        """The compiled model whose :meth:`~CompiledLogistic.predict_many` equals :meth:`predict_many` on a batch
+        of this size, or ``None`` (another model, nothing learned, a small batch, a class it has no weights for)."""
+        if self.name != "logistic" or not self.classes or batch_size < _MIN_BATCH_FOR_MANY:
+            return None
+        if self._compiled is None:
+            self._compiled = CompiledLogistic.from_pipeline(self.estimator)
+        return self._compiled if len(self._compiled.classes) == len(self.classes) else None
 
     def _complete(self, proba: dict) -> dict[str, float]:
         """Every known class present, labels as strings, values clipped into [0, 1]."""

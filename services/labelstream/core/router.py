@@ -145,17 +145,22 @@ class BatchRouter:
         records: list[Record] = []
         positions: list[int] = []
         evolved: set[int] = set()
-        for i, (value, key) in enumerate(zip(values, keys, strict=True)):
-            decoded, is_evolved = self._decode(value, key)
-            if isinstance(decoded, DecodeError):
-                outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
-            elif self.dedupe is not None and (first := self._first_routing(decoded.id, origins[i])):
-                outcomes[i] = self.dead_letter(value, key, origins[i], DUPLICATE, first)
-            else:
-                records.append(decoded)
-                positions.append(i)
+        check = None if self.dedupe is None else self.dedupe.check
+        plain = self.decoder.decode_plain_many(values)  # the common records in C, in one call
+        for i, (value, key, decoded) in enumerate(zip(values, keys, plain, strict=True)):
+            if decoded is None or not (key is None or key == decoded.id.encode()):
+                decoded, is_evolved = self._decode(value, key)
+                if isinstance(decoded, DecodeError):
+                    outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
+                    continue
                 if is_evolved:
                     evolved.add(i)
+            if check is not None and (first := check(decoded.id, origins[i][:3])) is not None:
+                outcomes[i] = self.dead_letter(value, key, origins[i], DUPLICATE, self._duplicate(decoded.id, first))
+                evolved.discard(i)
+                continue
+            records.append(decoded)
+            positions.append(i)
         now = self.clock()
         auto_labels: list[tuple[int, Routed]] = []
         for i, result in zip(positions, self._process(records), strict=True):
@@ -186,11 +191,8 @@ class BatchRouter:
         dlq_key = key if key and not letter.truncated else f"{origin.topic}:{origin.partition}:{origin.offset}".encode()
         return Outcome(self.topics.dlq, dlq_key, letter.model_dump_json().encode(), DEAD_LETTER, kind, event_time=origin.timestamp)
 
-    def _first_routing(self, record_id: str, origin: Origin) -> str | None:
-        """Why a record is a duplicate (its id was routed at another place within the window), else ``None``."""
-        first = self.dedupe.check(record_id, (origin.topic, origin.partition, origin.offset))
-        if first is None:
-            return None
+    def _duplicate(self, record_id: str, first: tuple[str, int, int]) -> str:
+        """Why a record is a duplicate: its id was routed at place ``first`` within the window."""
         return (
             f"id {record_id[:64]!r} was already routed from {first[0]} partition {first[1]} offset {first[2]}, "
             f"within the last {self.dedupe.size} ids this labeler routed (labeler.dedupe_window)"
@@ -199,20 +201,16 @@ class BatchRouter:
     def _decode(self, value: bytes | None, key: bytes | None) -> tuple[Record | DecodeError, bool]:
         """The record (or why not), and whether it was evolved (fields the schema does not know, a 1.N version).
 
-        The decoder's own order: its C fast path, then its slow path split in
-        two, the evolved path in C (an evolved record keeps a C decode) and
-        pydantic's last word, so that the evolved ones can be counted.
+        For a value :meth:`RecordDecoder.decode_plain_many` did not take (or whose key differs): the
+        decoder's own order after its C fast path, its slow path split in two, the evolved path in C (an
+        evolved record keeps a C decode) and pydantic's last word, so that the evolved ones can be counted.
         """
         decoder = self.decoder
         try:
             if value and len(value) <= decoder.max_record_bytes:
-                record = decoder._fast(value)
-                evolved = False
-                if record is None:
-                    record = decoder._evolved(value)
-                    evolved = record is not None
+                record = decoder._evolved(value)
                 if record is not None and (key is None or key == record.id.encode()):
-                    return record, evolved
+                    return record, True
             result = decoder.decode(value, key)  # empty, too large, key mismatch, or pydantic's verdict
             return result, isinstance(result, Record) and _has_unknown_fields(value)
         except Exception as exc:  # noqa: BLE001 - the decoder never raises on bad input; a bug must not stall the stream

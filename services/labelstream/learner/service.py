@@ -34,7 +34,8 @@ from labelstream.learner.pending import Pending, RedisRetry
 from labelstream.learner.self_training import SelfTrainingReader
 from labelstream.learner.versions import VersionPublisher
 from labelstream.learner.worker import StoppableWorker, remove_empty_dirs
-from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
+from labelstream.metrics import Metrics
+from labelstream.metrics_server import start_metrics_server, stop_metrics_server
 from labelstream.review.labelset import LabelSet
 from labelstream.settings import Settings
 from labelstream.store.connection import connect

@@ -47,7 +47,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from confluent_kafka import Message, TopicPartition
 
@@ -56,6 +55,7 @@ from labelstream.labeler.batch import DROPPED, Ahead, Batch, BatchHandler, Outpu
 from labelstream.labeler.consumer import GroupConsumer
 from labelstream.labeler.health import LoopState
 from labelstream.labeler.recovery import MIN_BACKOFF, Recovery
+from labelstream.labeler.routing import Routing
 from labelstream.labeler.trace import TransactionTrace
 from labelstream.labeler.transactions import MessageRejected, StuckCalls, TransactionFailed, Transactions
 from labelstream.settings import Settings
@@ -116,9 +116,7 @@ class TransactionLoop:
         self.stall_watchdog = StallWatchdog(on_stall)
         self._stop = threading.Event()
         self.recovery = Recovery(self.transactions, self.consumer, handler, self.state, on_retry, self.batch_size, self._stop)
-        self._seconds_per_record = 0.0  # routing + producing, averaged: sizes fetches to the commit interval
-        # Routes the next batch while this one commits (one thread: routing stays in input order).
-        self._router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-ahead")
+        self.routing = Routing(handler, self.batch_size, self.commit_interval)
         self._ahead: Ahead | None = None
         self._slow_logged = 0.0
         self._trace = TransactionTrace(labeler.trace_file) if labeler.trace_file else None
@@ -157,7 +155,7 @@ class TransactionLoop:
 
     def close(self) -> None:
         """Abort what is open and leave the group."""
-        self._router.shutdown(wait=True)
+        self.routing.shutdown()
         self._ahead = None  # routed, never published: fetched again from the committed offsets
         self.transactions.abort(10)
         self.consumer.close()
@@ -216,7 +214,7 @@ class TransactionLoop:
         """Fetch, route and produce what is queued; commit once it is in (group commit).
 
         One fetch takes what was queued, up to a size whose routing fits in
-        ``commit_interval_ms`` (:meth:`_fetch_size`): what arrives meanwhile
+        ``commit_interval_ms`` (:meth:`Routing.fetch_size`): what arrives meanwhile
         waits for the next transaction, so a record waits for at most one
         transaction besides its own. At 1k records/s a transaction carries the
         few records that came during the last commit; at 50k/s a full batch.
@@ -228,29 +226,29 @@ class TransactionLoop:
         batch = Batch(began=time.perf_counter(), began_at=time.time())
         wait = self.max_wait
         ahead, self._ahead = self._ahead, None
-        consumer, recovery = self.consumer, self.recovery
+        consumer, recovery, routing = self.consumer, self.recovery, self.routing
         while len(batch.messages) < recovery.limit:
             if ahead is not None:  # fetched (and routed, unless a few) while the last batch committed
                 chunk, wanted = ahead.messages, ahead.wanted
                 if ahead.routing is None:
-                    routing = time.perf_counter()
-                    outputs = self._route(chunk)
+                    began = time.perf_counter()
+                    outputs = routing.route(chunk)
                 else:
                     outputs, routed = ahead.outputs()
-                    routing = time.perf_counter() - routed
+                    began = time.perf_counter() - routed
                 ahead = None
                 batch.ahead = len(chunk)
                 took_all = False  # what came during the commit is queued behind it: fetch on
             else:
-                wanted = min(recovery.limit - len(batch.messages), self._fetch_size())
+                wanted = min(recovery.limit - len(batch.messages), routing.fetch_size())
                 chunk = consumer.fetch(wanted, wait)
                 if consumer.dropped:  # partitions were revoked meanwhile: what we hold is not ours to commit
                     consumer.drop(batch.messages + chunk)
                     return None
                 if not chunk:
                     break
-                routing = time.perf_counter()
-                outputs = self._route(chunk)
+                began = time.perf_counter()
+                outputs = routing.route(chunk)
                 took_all = len(chunk) < wanted
             batch.waiters.append(self.handler.prepare(outputs))
             try:
@@ -265,42 +263,13 @@ class TransactionLoop:
                 return None
             batch.add(chunk, outputs)
             now = time.perf_counter()
-            batch.routing += now - routing
-            batch.chunks.append((len(chunk), now - routing))
-            self._observe_routing(len(chunk), now - routing)
+            batch.routing += now - began
+            batch.chunks.append((len(chunk), now - began))
+            routing.observe(len(chunk), now - began)
             if took_all or now - batch.started >= self.commit_interval:
                 break  # took all that was queued, or its time is up: commit now
             wait = 0.0
         return batch
-
-    def _fetch_size(self) -> int:
-        """How many records one fetch may take: as many as can be routed and produced in ``commit_interval_ms``
-        (from the recent cost a record; ``batch_size`` until measured)."""
-        if self._seconds_per_record <= 0:
-            return self.batch_size
-        return max(1, min(self.batch_size, int(self.commit_interval / self._seconds_per_record)))
-
-    def _observe_routing(self, records: int, seconds: float) -> None:
-        """Track the cost of routing and producing a record (exponential average over chunks of 50 or more)."""
-        if records < 50:  # a few records cost more each (fixed costs): they would size fetches too small
-            return
-        each = seconds / records
-        self._seconds_per_record = each if self._seconds_per_record <= 0 else 0.8 * self._seconds_per_record + 0.2 * each
-
-    def _route(self, messages: list[Message]) -> list[Output]:
-        """The handler's outputs; should it raise (a bug), one message at a time, and one that still
-        raises becomes a dead letter by reference: no message can crash-loop the labeler."""
-        try:
-            return self.handler.route(messages)
-        except Exception:  # noqa: BLE001
-            log.exception("routing a batch of %d raised; routing one by one", len(messages))
-        outputs: list[Output] = []
-        for message in messages:
-            try:
-                outputs += self.handler.route([message])
-            except Exception as exc:  # noqa: BLE001
-                outputs.append(self.handler.replace(message, None, f"routing raised {type(exc).__name__}: {exc}"[:500]))
-        return outputs
 
     def _rejected(self, message: Message, output: Output, exc: MessageRejected) -> Output:
         """An output the client refused outright: a dead letter by reference takes its place (produced now)."""
@@ -369,7 +338,7 @@ class TransactionLoop:
         """
         if self.recovery.bisecting:
             return None
-        wanted = min(self.recovery.limit, self._fetch_size())
+        wanted = min(self.recovery.limit, self.routing.fetch_size())
         chunk = self.consumer.fetch(wanted, 0.0)
         if self.consumer.dropped:
             self.consumer.drop(batch.messages + chunk)
@@ -378,12 +347,7 @@ class TransactionLoop:
             return None
         if len(chunk) < ROUTE_AHEAD_MIN:
             return Ahead(chunk, wanted, None)
-        return Ahead(chunk, wanted, self._router.submit(self._route_timed, chunk))
-
-    def _route_timed(self, messages: list[Message]) -> tuple[list[Output], float]:
-        started = time.perf_counter()
-        outputs = self._route(messages)
-        return outputs, time.perf_counter() - started
+        return Ahead(chunk, wanted, self.routing.submit(chunk))
 
     def _commit_transaction(self) -> None:
         """Commit; after a timeout (outcome unknown) commit again, for as long as it takes (each call guarded)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import Producer
+from services_support import learner_and_labeler, metric
 
 from labelstream.core.build import build_engine
 from labelstream.core.schemas import Correction
@@ -116,11 +117,6 @@ def test_a_restarted_learner_keeps_the_answers_its_recheck_validates_with(settin
         stop_all([learner])
 
 
-def metric(proc: ServiceProcess, name: str) -> float | None:
-    found = re.search(rf"^{re.escape(name)} (\S+)$", proc.metrics_text(), re.MULTILINE)
-    return float(found.group(1)) if found else None
-
-
 def produce_records(settings: Settings, path: Path, ids: list[str], xs: list[float]) -> None:
     path.write_text("id,x\n" + "".join(f"{i},{x}\n" for i, x in zip(ids, xs, strict=True)))
     produce_file(settings, path, id_column="id")
@@ -140,12 +136,7 @@ def test_a_version_that_slid_is_published_with_the_class_withdrawn_and_the_label
         policy={"cold_start_records": 0, "cold_start_corrections": 0},
     )
     rng = random.Random(11)
-    learner, labeler = service(settings, "learner", tmp_path), service(settings, "labeler", tmp_path, instance="0")
-    try:
-        for proc in (learner, labeler):
-            proc.start()
-        for proc in (learner, labeler):
-            proc.wait_until_serving()
+    with learner_and_labeler(settings, tmp_path) as (_learner, labeler):
         xs, labels = separable(rng, 600)
         answer(settings, [f"r{i}" for i in range(600)], xs, labels, labels)
         state = wait_version(settings, lambda s: s["corrections"] == 600)
@@ -182,8 +173,6 @@ def test_a_version_that_slid_is_published_with_the_class_withdrawn_and_the_label
             time.sleep(0.3)
         assert sum(routed_by_outcome(labeler).values()) >= routed + 100
         assert auto_labeled(settings, "q") == []
-    finally:
-        stop_all([labeler, learner])
 
 
 def routed_by_outcome(proc: ServiceProcess) -> dict[str, float]:

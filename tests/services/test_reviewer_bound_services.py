@@ -6,17 +6,17 @@ version; a labeler adopts it, so both route with the same, lowered agreement bar
 
 from __future__ import annotations
 
-import re
 import time
 
 import orjson
 import pytest
 from confluent_kafka import Producer
+from services_support import learner_and_labeler, metric
 
 from labelstream.core.schemas import Correction
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.reader import read_all
-from labelstream.processes import ServiceProcess, service, stop_all
+from labelstream.processes import ServiceProcess
 from labelstream.produce import produce_file
 
 pytestmark = pytest.mark.integration
@@ -25,8 +25,7 @@ RECORDS = 60
 
 
 def reviewer_accuracy(proc: ServiceProcess) -> float:
-    found = re.search(r"^labelstream_policy_reviewer_accuracy (\S+)$", proc.metrics_text(), re.MULTILINE)
-    return float(found.group(1)) if found else float("nan")
+    return metric(proc, "labelstream_policy_reviewer_accuracy", missing=float("nan"))
 
 
 def test_the_bound_learned_from_overlap_answers_reaches_the_labelers_policy(settings_factory, tmp_path):
@@ -35,12 +34,7 @@ def test_the_bound_learned_from_overlap_answers_reaches_the_labelers_policy(sett
     )
     data = tmp_path / "records.csv"
     data.write_text("id,x,label\n" + "".join(f"r{i},{i % 2},{'pos' if i % 2 else 'neg'}\n" for i in range(RECORDS)))
-    learner, labeler = service(settings, "learner", tmp_path), service(settings, "labeler", tmp_path, instance="0")
-    try:
-        for proc in (learner, labeler):
-            proc.start()
-        for proc in (learner, labeler):
-            proc.wait_until_serving()
+    with learner_and_labeler(settings, tmp_path) as (learner, labeler):
         produce_file(settings, data, id_column="id", label_column="label")
         deadline = time.monotonic() + 60
         while len(reviewed := read_all(settings.kafka, settings.topics.review)) < RECORDS and time.monotonic() < deadline:
@@ -64,5 +58,3 @@ def test_the_bound_learned_from_overlap_answers_reaches_the_labelers_policy(sett
         # 40 agreeing pairs in 60: one reviewer is right at most ~90 % of the time (the bound is an upper one).
         assert 0 < seen < 0.95, f"the labeler's policy still assumes reviewer accuracy {seen}"
         assert reviewer_accuracy(learner) <= seen
-    finally:
-        stop_all((labeler, learner))

@@ -1,6 +1,6 @@
 """The labeler's side of the transaction loop: route a batch, store what the learner needs, count what committed.
 
-:class:`RoutingHandler` is the :class:`~labelstream.labeler.loop.BatchHandler`
+:class:`RoutingHandler` is the :class:`~labelstream.labeler.batch.BatchHandler`
 of the labeler. It routes with the core's :class:`BatchRouter`, stores the
 reviewed and deferred records in Redis before the commit (the learner joins a
 human answer with them), and counts only after the commit: outcomes, dead
@@ -24,7 +24,7 @@ from confluent_kafka import Message, TopicPartition
 
 from labelstream.core.router import DEAD_LETTER, BatchRouter, Origin, Outcome
 from labelstream.drift_handling import DriftHandler
-from labelstream.labeler.loop import RetryLater
+from labelstream.labeler.batch import RetryLater
 from labelstream.metrics import Metrics
 from labelstream.store.records import RecordStore, StoredRecord
 

@@ -42,7 +42,8 @@ from labelstream.labeler.handler import RoutingHandler
 from labelstream.labeler.loop import TransactionLoop
 from labelstream.labeler.models import ModelKeeper
 from labelstream.labeler.monitor import ProgressMonitor
-from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
+from labelstream.metrics import Metrics
+from labelstream.metrics_server import start_metrics_server, stop_metrics_server
 from labelstream.settings import Settings
 from labelstream.store.connection import redis_client
 from labelstream.store.models import ModelRegistry

@@ -10,16 +10,12 @@ from typing import Any
 
 import redis
 
-from labelstream.core.calibration_versions import VersionChangeCheck
-from labelstream.core.engine import LabelingEngine
 from labelstream.core.schemas import Correction, Label
 from labelstream.drift_handling import DriftHandler
-from labelstream.kafka.events import EventPublisher
 from labelstream.learner.answer_drift import AnswerDrift
+from labelstream.learner.context import LearnerContext
 from labelstream.learner.joined import ModelInput, subject_of
-from labelstream.learner.pending import Pending, RedisRetry
 from labelstream.learner.second_review import SecondReviewHold
-from labelstream.metrics import Metrics
 from labelstream.review.labelset import LabelSet
 from labelstream.store.records import RecordStore
 from labelstream.store.second_reviews import SecondReviews
@@ -35,32 +31,27 @@ class AnswerLearner:
 
     def __init__(
         self,
-        engine: LabelingEngine,
+        context: LearnerContext,
         store: RecordStore,
         label_set: LabelSet,
         second_reviews: SecondReviews,
         topics: dict[str, Any],
-        pending: Pending,
-        retry: RedisRetry,
         drift: DriftHandler,
-        metrics: Metrics,
-        events: EventPublisher,
-        version_check: VersionChangeCheck | None,
         model_name: str,
     ) -> None:
-        self.engine = engine
+        self.engine = engine = context.engine
         self.store = store
         self.label_set = label_set
         self.second_reviews = second_reviews
         self.labels_topic = topics["labels"]
-        self.pending = pending
-        self.retry = retry
+        self.pending = pending = context.pending
+        self.retry = retry = context.retry
         self.drift = drift
-        self.metrics = metrics
-        self.events = events
-        self.version_check = version_check
+        self.metrics = metrics = context.metrics
+        self.events = context.events
+        self.version_check = context.version_check
         self.model_name = model_name
-        self.answer_drift = AnswerDrift(engine, drift, metrics, events)
+        self.answer_drift = AnswerDrift(engine, drift, metrics, context.events)
         self.hold = SecondReviewHold(
             engine, second_reviews, topics["review"], pending, retry, self.answer_drift, metrics
         )

@@ -29,11 +29,13 @@ from labelstream.kafka.config import consumer_config, faust_broker_settings
 from labelstream.kafka.events import EventPublisher
 from labelstream.label_error_metrics import register_label_error_metrics
 from labelstream.learner.answers import AnswerLearner
+from labelstream.learner.context import LearnerContext
 from labelstream.learner.pending import Pending, RedisRetry
 from labelstream.learner.self_training import SelfTrainingReader
 from labelstream.learner.versions import VersionPublisher
 from labelstream.learner.worker import StoppableWorker, remove_empty_dirs
-from labelstream.metrics import Metrics, start_metrics_server, stop_metrics_server
+from labelstream.metrics import Metrics
+from labelstream.metrics_server import start_metrics_server, stop_metrics_server
 from labelstream.review.labelset import LabelSet
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
@@ -82,25 +84,25 @@ class Learner:
         register_label_error_metrics(self.metrics, self.engine)  # label_errors, if enabled
 
         # -- the parts ----------------------------------------------------------------------
+        self.app = self._build_app()
+        context = LearnerContext(self.engine, self.pending, self.redis, self.metrics, self.events, self.version_check)
         self.versions = VersionPublisher(
-            settings, self.engine, self.registry, RecheckAnswers.from_settings(redis_client, settings),
-            self.pending, self.redis, self.metrics, self.events, self.version_check,
+            settings, context, self.registry, RecheckAnswers.from_settings(redis_client, settings), self.versions_topic
         )
         self.versions.restore()
-        self.app = self._build_app()
-        self.versions.versions_topic = self.versions_topic
         self.answers = AnswerLearner(
-            self.engine, self.store, LabelSet.from_settings(redis_client, settings),
+            context, self.store, LabelSet.from_settings(redis_client, settings),
             SecondReviews.from_settings(redis_client, settings),
-            {"labels": self.labels_topic, "review": self.review_topic}, self.pending, self.redis, self.drift,
-            self.metrics, self.events, self.version_check, settings.model.model_name,
+            {"labels": self.labels_topic, "review": self.review_topic}, self.drift, settings.model.model_name,
         )
         self.self_training = SelfTrainingReader(self.engine, self.store, self.pending, self.redis)
+        self._add_agents(self.app)
         # faust can stop fetching after a broker restart without an error: restart in place then
         # (safe: what the last snapshot does not hold is replayed).
         self.progress_watchdog = ProgressWatchdog(self._corrections_waiting, STALL_SECONDS, restart_in_place)
 
     def _build_app(self) -> faust.App:
+        """The faust app and its topics (its agents and timers come once the parts are built: :meth:`_add_agents`)."""
         s = self.settings
         faust_dirs = Path(tempfile.gettempdir()) / "labelstream-faust"
         faust_dirs.mkdir(parents=True, exist_ok=True)
@@ -129,13 +131,16 @@ class Learner:
         self.dlq_topic = app.topic(s.topics.dlq, value_serializer="raw", key_serializer="raw")
         self.review_topic = app.topic(s.topics.review, value_serializer="raw", key_serializer="raw")
         self.versions_topic = app.topic(s.topics.model_versions, value_serializer="raw", key_serializer="raw")
+        return app
+
+    def _add_agents(self, app: faust.App) -> None:
+        """The agents on corrections (and labels, for self-training), the timers, the shutdown hook."""
         app.agent(self.corrections_topic, name="learn-corrections")(self._agent)
         if self.engine.self_training is not None:
             app.agent(self.labels_topic, name="self-training")(self._self_training_agent)
-        app.timer(interval=s.learner.publish_every_seconds)(self.versions.on_timer)
+        app.timer(interval=self.settings.learner.publish_every_seconds)(self.versions.on_timer)
         app.timer(interval=1.0)(self._heartbeat)
         app.on_before_shutdown.connect(self._on_shutdown)
-        return app
 
     # -- the agents ----------------------------------------------------------------------------
 

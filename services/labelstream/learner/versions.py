@@ -12,12 +12,9 @@ from typing import Any
 
 import redis
 
-from labelstream.core.calibration_versions import VersionChangeCheck, evidence_margin
-from labelstream.core.engine import LabelingEngine
+from labelstream.core.calibration_versions import evidence_margin
 from labelstream.core.snapshot import ModelState
-from labelstream.kafka.events import EventPublisher
-from labelstream.learner.pending import Pending, RedisRetry
-from labelstream.metrics import Metrics
+from labelstream.learner.context import LearnerContext
 from labelstream.policy_metrics import export_policy_metrics
 from labelstream.settings import Settings
 from labelstream.store.models import ModelRegistry
@@ -39,25 +36,21 @@ class VersionPublisher:
     def __init__(
         self,
         settings: Settings,
-        engine: LabelingEngine,
+        context: LearnerContext,
         registry: ModelRegistry,
         recheck_answers: RecheckAnswers,
-        pending: Pending,
-        retry: RedisRetry,
-        metrics: Metrics,
-        events: EventPublisher,
-        version_check: VersionChangeCheck | None,
+        versions_topic: Any,  # the faust topic of model-versions
     ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.engine = context.engine
         self.registry = registry
         self.recheck_answers = recheck_answers
-        self.pending = pending
-        self.retry = retry
-        self.metrics = metrics
-        self.events = events
-        self.version_check = version_check
-        self.versions_topic: Any = None  # the faust topic, once the app is built
+        self.pending = context.pending
+        self.retry = context.retry
+        self.metrics = context.metrics
+        self.events = context.events
+        self.version_check = context.version_check
+        self.versions_topic = versions_topic
 
     # -- start ---------------------------------------------------------------------------------
 

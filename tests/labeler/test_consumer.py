@@ -1,0 +1,51 @@
+"""The labeler's group consumer on the real broker: it fetches what is queued, follows its assignment, rewinds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import Producer
+
+from labelstream.kafka.config import producer_config
+from labelstream.labeler.consumer import GroupConsumer
+from labelstream.labeler.health import LoopState
+from labelstream.labeler.transactions import Transactions
+
+pytestmark = pytest.mark.integration
+
+
+class Forgets:
+    def __init__(self) -> None:
+        self.forgotten: list = []
+
+    def forget(self, partitions):
+        self.forgotten.append(list(partitions))
+
+
+def fetch_all(consumer: GroupConsumer, n: int, timeout: float = 60) -> list:
+    fetched, deadline = [], time.monotonic() + timeout
+    while len(fetched) < n and time.monotonic() < deadline:
+        fetched += consumer.fetch(n - len(fetched), 0.5)
+    return fetched
+
+
+def test_it_fetches_in_order_and_a_rewind_fetches_the_same_records_again(settings_factory):
+    settings = settings_factory(partitions=1)
+    producer = Producer(producer_config(settings.kafka))
+    for i in range(5):
+        producer.produce(settings.topics.records, key=f"r{i}".encode(), value=b"{}", partition=0)
+    assert producer.flush(30) == 0
+    retries: list[str] = []
+    consumer = GroupConsumer(settings, "t", Transactions({}), Forgets(), LoopState(), retries.append)
+    try:
+        consumer.subscribe()
+        fetched = fetch_all(consumer, 5)
+        assert [m.offset() for m in fetched] == [0, 1, 2, 3, 4]
+        assert [p.partition for p in consumer.assignment] == [0] and not consumer.dropped
+        assert consumer.fetch(5, 0.2) == []  # nothing more queued
+        consumer.rewind(fetched[3:] + fetched[2:3])  # back to the lowest offset given: 2
+        assert [m.key() for m in fetch_all(consumer, 3)] == [b"r2", b"r3", b"r4"]
+        assert retries == []
+    finally:
+        consumer.close()

@@ -451,12 +451,13 @@ class ContractPolicy(Policy):
         self.recheck.load_kept(state)
         return len(state.get("answers", ()))
 
-    def recheck_version(self, model: Any) -> dict[str, tuple[float, ...]]:
+    def recheck_version(self, model: Any, held_out: bool = False) -> dict[str, tuple[float, ...]]:
         """A new model version: re-test the calibrator's thresholds against it (no-op without a ``recheck``);
-        the thresholds it validated per key. Call with the version about to be published."""
+        the thresholds it validated per key. Call with the version about to be published; ``held_out``: the kept
+        answers are a held-out sample it never learned (a warm start), and its thresholds do not wait."""
         if self.recheck is None:
             return {}
-        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation)
+        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation, held_out)
 
     def learn_overlap(self, answers: list[str]) -> None:
         """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.

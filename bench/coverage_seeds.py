@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The coverage table's rows on several seeds: a policy setting's values against each seed's hindsight oracle.
 
-    .venv/bin/python bench/coverage_seeds.py --setting version_recheck_patience --values 0,20,40,80
+    .venv/bin/python bench/coverage_seeds.py --setting version_recheck_patience --values '0;20;40;80'
+    .venv/bin/python bench/coverage_seeds.py --setting version_recheck_starts --values '[0, 0.7, 0.9];[0, 0.6, 0.7, 0.9]'
     .venv/bin/python bench/coverage_seeds.py --setting version_recheck_patience --values 40 --seeds 42,1,2,3,4
 
 The coverage table (``labelstream bench quality --part coverage``) runs one seed a stream; a setting chosen on
@@ -35,12 +36,12 @@ def _run(job: Job) -> tuple[str, int, CoverageRun]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", required=True, help="a policy setting, e.g. version_recheck_patience")
-    parser.add_argument("--values", required=True, help="comma-separated values (JSON each: 40, 0.1, true)")
+    parser.add_argument("--values", required=True, help="values separated by ';' (JSON each: 40, 0.1, [0, 0.7])")
     parser.add_argument("--seeds", default="42,1,2", help="comma-separated stream and model seeds (default 42,1,2)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel simulations (the machine is shared: 2 at most)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    values = [json.loads(v) for v in args.values.split(",")]
+    values = [json.loads(v) for v in args.values.split(";")]
     with tempfile.TemporaryDirectory(prefix="labelstream-coverage-seeds-") as tmp:
         work: list[Job] = []
         for name, size in STREAMS.items():
@@ -48,7 +49,7 @@ def main() -> None:
                 stream = BenchStream(name, DATASETS[name].model, size, seed)
                 path = Path(tmp) / f"{name}-{seed}.csv"
                 export_dataset(name, path, size, seed)
-                work += [Job(stream, path, REVIEWERS[0], Variant(f"{args.setting}={v}", {args.setting: v})) for v in values]
+                work += [Job(stream, path, REVIEWERS[0], Variant(f"{args.setting}={json.dumps(v)}", {args.setting: v})) for v in values]
                 work += [Job(stream, path, REVIEWERS[0], DEFAULT, t) for t in ORACLE_GRID]
         with ProcessPoolExecutor(args.jobs) as executor:
             results = list(executor.map(_run, work))

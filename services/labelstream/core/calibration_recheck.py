@@ -58,7 +58,7 @@ import numpy as np
 from labelstream.core.calibration import DEFAULT_BETS, DEFAULT_GRID
 from labelstream.core.policy.base import Prediction
 
-RECHECK_STARTS: tuple[float, ...] = (0.0, 0.7, 0.9)
+RECHECK_STARTS: tuple[float, ...] = (0.0, 0.6, 0.65, 0.7, 0.9)
 """Where the recheck's scans start (upwards: the largest region, with the most evidence, first; the error is split
 evenly over them)."""
 

@@ -208,6 +208,12 @@ class PolicySettings(_Section):
         "another class is proven but not validated, so that every answer counts fully for the recheck (only "
         "withholds; docs/contract.md, The recheck). 0: no waiting.",
     )
+    version_recheck_starts: tuple[Annotated[float, Field(ge=0, lt=1)], ...] = Field(
+        (0.0, 0.6, 0.65, 0.7, 0.9),
+        min_length=1,
+        description="Thresholds the recheck's scans start from, upwards (the error is split over them; "
+        "docs/contract.md, The recheck).",
+    )
     pause_alpha: float | None = Field(
         0.01,
         gt=0,

@@ -47,3 +47,12 @@ def test_wrong_history_proves_nothing():
     engine, result = bootstrapped(history(4000, seed=1, flip=0.4))
     assert result.evidence > 1000
     assert all(t is None for t in result.thresholds.values()), result.thresholds
+
+
+def test_the_held_out_answers_stay_to_recheck_the_next_versions():
+    """The held-out answers are the generation's first kept answers: the next version is re-tested on them too."""
+    engine, result = bootstrapped(history(4000, seed=1))
+    assert result.kept == result.evidence > 1000
+    assert len(engine.policy.kept_answers()["answers"]) == result.kept
+    engine.policy.recheck_version(engine.model)  # the next version, before any answer from the stream
+    assert any(engine.policy.recheck.validated.values())  # without the held-out answers: nothing to validate on

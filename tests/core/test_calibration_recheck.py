@@ -245,3 +245,26 @@ def test_a_validated_class_waits_while_another_proven_class_is_not_validated() -
     policy.recheck.patience = 0
     policy.recheck.checks["a"] = 1
     assert policy.threshold("a") == proven["a"]  # no patience: never waits
+
+
+def test_a_version_validated_on_a_held_out_sample_does_not_wait() -> None:
+    """A warm start's first version, validated on held-out answers it never learned: class a's threshold is in force
+    at once, in the policy and in a labeler that adopts the version, although b is proven but not validated; the next
+    version, validated on the stream's answers, waits again."""
+    policy, model = _policy(), Line(0.0)
+    policy.recheck.patience = 3
+    _prove(policy, model, 3000)
+    proven = policy.calibrator.threshold("a")
+    assert proven is not None
+    policy.recheck_version(model, held_out=True)
+    policy.recheck.validated["b"] = ()  # b proven, not validated by this version
+    assert policy.threshold("a") == proven and policy.threshold("b") is None
+    labeler = _policy()
+    labeler.recheck.patience = 3
+    labeler.load_learned_state(policy.learned_state())
+    assert labeler.threshold("a") == proven and labeler.threshold("b") is None
+    policy.recheck_version(model)  # the next version
+    policy.recheck.validated["b"] = ()
+    assert policy.threshold("a") is None  # waits (2 rechecks of 3)
+    labeler.load_learned_state(policy.learned_state())
+    assert labeler.threshold("a") is None

@@ -15,8 +15,13 @@ goes to the calibration **through the policy's public API only**:
    :class:`~labelstream.core.policy.Evidence` with that decision's reason,
    inclusion probability and :attr:`~labelstream.core.policy.Decision.context`,
    and its true label, and the policy learns it (:meth:`Policy.learn`);
-3. the engine's policy adopts that policy's learned state
-   (``learned_state`` / ``load_learned_state``, as from a model snapshot).
+3. version 1 is re-tested on those answers (``recheck_version(model,
+   held_out=True)``: they are a sample it never learned, so the thresholds it
+   validates go in force at once, without waiting for the other classes);
+4. the engine's policy adopts that policy's learned state
+   (``learned_state`` / ``load_learned_state``, as from a model snapshot) and
+   its kept answers (``kept_answers`` / ``load_kept_answers``), on which the
+   next versions are re-tested too.
 
 So the evidence is whatever the policy makes of a reviewed cold-start record —
 valid under its rules whatever they are — and no code here reads or writes a
@@ -66,6 +71,8 @@ class WarmStart:
     held_out: int = 0
     evidence: int = 0
     """Held-out records the policy sent to review (and so learned as evidence)."""
+    kept: int = 0
+    """Held-out answers the engine's policy kept to re-test the next model versions on (its recheck's)."""
     holdout_accuracy: float | None = None
     """Accuracy of version 1 on the held-out part."""
     thresholds: dict[str, float | None] = field(default_factory=dict)
@@ -134,10 +141,12 @@ def warm_start(
     for x, item in evidence:
         policy.learn(item)
         policy.keep_answer(x, item)
-    policy.recheck_version(engine.model)  # the thresholds proven on held-out answers, validated for this model
+    # the thresholds proven on held-out answers, validated for this model on them; they do not wait for the others
+    policy.recheck_version(engine.model, held_out=True)
     result.evidence = len(evidence)
     result.holdout_accuracy = correct / len(held_out) if held_out else None
     engine.policy.load_learned_state(policy.learned_state())
+    result.kept = engine.policy.load_kept_answers(policy.kept_answers())  # for the rechecks of the next versions
     calibrator = getattr(engine.policy, "calibrator", None)
     if calibrator is not None:  # the contract: per class, or one key for all under its overall guarantee
         overall = getattr(engine.policy, "guarantee", "per_class") == "overall"

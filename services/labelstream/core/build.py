@@ -118,7 +118,7 @@ def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
         return None
     return VersionRecheck(
         1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window,
-        patience=policy.version_recheck_patience,
+        scan_starts=policy.version_recheck_starts, patience=policy.version_recheck_patience,
     )
 
 

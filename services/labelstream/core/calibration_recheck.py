@@ -58,7 +58,7 @@ import numpy as np
 from labelstream.core.calibration import DEFAULT_BETS, DEFAULT_GRID
 from labelstream.core.policy.base import Prediction
 
-RECHECK_STARTS: tuple[float, ...] = (0.0, 0.7, 0.9)
+RECHECK_STARTS: tuple[float, ...] = (0.0, 0.6, 0.65, 0.7, 0.9)
 """Where the recheck's scans start (upwards: the largest region, with the most evidence, first; the error is split
 evenly over them)."""
 
@@ -126,7 +126,8 @@ class VersionRecheck:
     patience
         For its first ``patience`` rechecks of a generation, a validated class waits while another class is
         proven but not validated (:meth:`held`): while no class has a threshold in force every answer counts at
-        weight 1 for the recheck, instead of about the audit rate (0: no waiting).
+        weight 1 for the recheck, instead of about the audit rate (0: no waiting). A version validated on a
+        held-out sample (a warm start's, :attr:`held_out`) does not wait.
     """
 
     def __init__(
@@ -150,6 +151,8 @@ class VersionRecheck:
         self.total: dict[str, int] = {}  # class -> rechecks so far, all generations
         self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
         self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at the latest recheck
+        self.held_out = False
+        """Whether the current version was validated on a held-out sample only (a warm start's first version)."""
 
     def keep(self, x: Mapping[str, float], answer: str, weight: float) -> None:
         """An answered record of the current generation (``weight``: ``p_least / p_review``, in (0, 1])."""
@@ -186,17 +189,22 @@ class VersionRecheck:
         """A new generation: its answers are not evidence, and nothing is validated until the next version."""
         self._kept.clear()
         self.validated.clear()
+        self.held_out = False
 
     def run(
-        self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float, generation: int = 0
+        self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float, generation: int = 0,
+        held_out: bool = False,
     ) -> dict[str, tuple[float, ...]]:
         """Test each class's thresholds against ``model`` (the new version); what it validated, per class.
 
         ``thresholds``: the calibrator's proven threshold of each class (``None``: none, nothing to test;
         with the overall guarantee one key, :data:`ANY_CLASS`). ``bar``: the agreement bar in force.
         ``generation``: the calibration's, which only moves forward (a newer one starts the counts again).
+        ``held_out``: the kept answers are a held-out sample the version never learned (a warm start): its
+        validated thresholds do not wait (:meth:`held`).
         """
         self.validated = {}
+        self.held_out = held_out
         if generation > self.generation:
             self.generation, self.checks = generation, {}
         generation = self.generation  # never an older one's: each (generation, k) spends once
@@ -249,17 +257,20 @@ class VersionRecheck:
 
     def held(self, key: str, waiting: Sequence[str]) -> bool:
         """Whether ``key``'s validated threshold waits: within its first :attr:`patience` rechecks of the generation,
-        while ``waiting`` (the other classes proven but not validated) is not empty. Waiting only withholds."""
-        return bool(waiting) and self.checks.get(key, 0) <= self.patience
+        while ``waiting`` (the other classes proven but not validated) is not empty, unless the version in force was
+        validated on a held-out sample (:attr:`held_out`: a warm start's first version). Waiting only withholds."""
+        return bool(waiting) and not self.held_out and self.checks.get(key, 0) <= self.patience
 
     def state(self) -> dict[str, Any]:
         """What the labelers need (the validated thresholds) and the spending's count; the answers stay here."""
         return {"validated": {key: list(values) for key, values in self.validated.items()},
-                "checks": dict(self.checks), "generation": self.generation, "total": dict(self.total)}
+                "checks": dict(self.checks), "generation": self.generation, "total": dict(self.total),
+                "held_out": self.held_out}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Adopt :meth:`state` (a labeler adopting the learner's version, or a learner restoring its snapshot)."""
         self.validated = {key: tuple(values) for key, values in (state.get("validated") or {}).items()}
+        self.held_out = bool(state.get("held_out", False))
         total = {key: int(n) for key, n in (state.get("total") or {}).items()}
         self.total = {key: max(total.get(key, 0), self.total.get(key, 0)) for key in total | self.total}
         generation = int(state.get("generation", 0))

@@ -151,9 +151,18 @@ class Policy(ABC):
     def keep_answer(self, x: Features, evidence: Evidence) -> None:
         """An answered record's model input with its evidence (policies that re-test model versions; default: nothing)."""
 
-    def recheck_version(self, model: Any) -> Any:
-        """A model version is about to be published: re-test what depends on it (default: nothing)."""
+    def recheck_version(self, model: Any, held_out: bool = False) -> Any:
+        """A model version is about to be published: re-test what depends on it (default: nothing). ``held_out``:
+        the answers kept for it are a held-out sample it never learned (a warm start)."""
         return None
+
+    def kept_answers(self) -> dict[str, Any] | None:
+        """The answers kept to re-test later versions (:meth:`keep_answer`), to carry over (default: none)."""
+        return None
+
+    def load_kept_answers(self, state: Mapping[str, Any] | None) -> int:
+        """Adopt :meth:`kept_answers`; how many were adopted (default: none)."""
+        return 0
 
     def learned_state(self) -> dict[str, Any]:
         """State built from evidence, shipped with model snapshots (default: none)."""

@@ -32,15 +32,12 @@ still learns it). Audit answers also feed the
 :class:`~labelstream.core.audit.AuditEstimator` of the generation and the
 cumulative one.
 
-**Who resets what.** The calibration evidence, its generation and the audit
-estimates are *learned* state: built in the learner, shipped in model
-snapshots; only the learner's evidence of a drift (the calibration check, a
-challenger swap, a rollback: :data:`EVIDENCE_DETECTORS`) resets them and
-opens a new generation. Any other drift (the error detectors in the learner;
-confidence, class shares, features in the labeler) only raises the audit
-share for a while: *routing* state, local to each
-labeler like the budget, the random draws and the cold-start counter. A
-labeler that adopts a snapshot of a newer generation raises its audits too.
+**What it learned** (evidence, the thresholds in force, audits, the
+generation, and who resets them on a drift) is a
+:class:`~labelstream.core.policy.contract_evidence.ContractEvidence`, its
+:attr:`ContractPolicy.evidence`; this class routes with it. The routing state
+(the budget, the random draws, the cold-start counter, the raised audits after
+a drift) is local to each labeler.
 
 >>> import random
 >>> from labelstream.core.strategies import VariableUncertainty
@@ -69,33 +66,21 @@ from typing import Any
 from labelstream.core.audit import AuditEstimator
 from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
-from labelstream.core.calibration import PrecisionCalibrator, Selection
-from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
+from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
+from labelstream.core.policy.contract_evidence import (
+    EVIDENCE_DETECTORS,
+    OVERALL,
+    ContractEvidence,
+    is_evidence_detector,
+    selection_of,
+)
 from labelstream.core.policy.threshold import ColdStart
 from labelstream.core.strategies.base import QueryStrategy
 
-OVERALL = ANY_CLASS
-"""The calibration key of every class under the overall guarantee."""
-
-EVIDENCE_DETECTORS: tuple[str, ...] = ("calibration_check", "challenger", "rollback", "version_change")
-"""Drifts that reset the calibration (all the learner's). The others only raise audits: the error
-detectors too, since the error rate of *reviewed* records moves whenever routing does (a threshold
-proven, a budget filling up) — the calibration check judges each answer at its own score instead."""
-
-
-def is_evidence_detector(detector: str) -> bool:
-    """Whether a drift of ``detector`` resets the calibration (``name:label`` is of family ``name``)."""
-    return any(detector == name or detector.startswith(name + ":") for name in EVIDENCE_DETECTORS)
-
-
-def selection_of(context: Mapping[str, Any]) -> Selection | None:
-    """The sampling design of a reviewed record, from its routing context (``None``: not selected by review)."""
-    probability = context.get("p_review")
-    if context.get("outcome") != "review" or not probability or probability <= 0:
-        return None
-    return Selection(float(probability), context.get("threshold"), context.get("p_audit"), context.get("p_floor"))
+__all__ = ["EVIDENCE_DETECTORS", "OVERALL", "ContractPolicy", "is_evidence_detector", "selection_of"]
 
 
 class ContractPolicy(Policy):
@@ -103,8 +88,6 @@ class ContractPolicy(Policy):
 
     Parameters
     ----------
-    calibrator
-        Evidence and per-class thresholds (its target and confidence are the contract).
     strategy
         Which records below the threshold are worth a human answer.
     budget
@@ -121,18 +104,9 @@ class ContractPolicy(Policy):
         After a drift, audit this share of auto-labels for this many records.
     seed
         Seed of the audit draws.
-    guarantee
-        ``"per_class"``: each predicted class's auto-labels meet the target; ``"overall"``: all
-        auto-labels together do (one threshold, evidence pooled over the classes — more coverage
-        sooner, a weaker promise: a rare class may be worse).
-    reviewer_bound
-        Measures how accurate reviewers are at most from overlap items (:meth:`learn_overlap`) and
-        lowers the calibrator's agreement bar to match (never above the calibrator's own
-        ``reviewer_accuracy``). Its ``alpha`` adds to the calibrator's error: give each a share.
-    recheck
-        Re-tests the thresholds in force against each new model version (:meth:`recheck_version`) on the
-        generation's answered records (:meth:`keep_answer`); a class's threshold is in force only where the
-        current version validated it (``None``: the calibrator's thresholds as proven).
+    calibrator, guarantee, reviewer_bound, recheck
+        What it learns from answers and how (:class:`ContractEvidence`: the proofs, the overall or per-class
+        guarantee, the reviewer-accuracy bound from overlap items, the per-version recheck).
     """
 
     name = "contract"
@@ -154,13 +128,7 @@ class ContractPolicy(Policy):
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
     ) -> None:
-        if guarantee not in ("per_class", "overall"):
-            raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
-        self.guarantee = guarantee
-        self.calibrator = calibrator
-        self.reviewer_bound = reviewer_bound
-        self.recheck = recheck
-        self._assumed_accuracy = calibrator.reviewer_accuracy  # the user's cap; the overlap bound only lowers it
+        self.evidence = ContractEvidence(calibrator, guarantee, reviewer_bound, recheck)
         self.strategy = strategy
         self.budget = budget or ReviewBudget()
         self.audit_share = audit_share
@@ -171,9 +139,6 @@ class ContractPolicy(Policy):
         self.drift_audit_share = drift_audit_share
         self.drift_alert_records = drift_alert_records
         self.seed = seed
-        self.audits = AuditEstimator(calibrator.confidence_level)  # this generation's
-        self.audits_total = AuditEstimator(calibrator.confidence_level)  # every generation's
-        self.drift_generation = 0
         self.model_version = 0
         self._rng = random.Random(seed)
         self._cold_start = ColdStart(cold_start_records, cold_start_corrections)
@@ -181,38 +146,58 @@ class ContractPolicy(Policy):
         self._alerted_generation = 0
         self._alert_left = 0
 
-    def _key(self, label: str) -> str:
-        """The calibration key of a predicted class (all classes share one with the overall guarantee)."""
-        return OVERALL if self.guarantee == "overall" else label
+    # -- what it learned (ContractEvidence) ---------------------------------------------------------
+
+    @property
+    def calibrator(self) -> PrecisionCalibrator:
+        """Evidence and per-class thresholds (its target and confidence are the contract)."""
+        return self.evidence.calibrator
+
+    @property
+    def recheck(self) -> VersionRecheck | None:
+        """The per-version recheck of the proven thresholds (``None``: none)."""
+        return self.evidence.recheck
+
+    @property
+    def reviewer_bound(self) -> ReviewerAccuracyBound | None:
+        """The reviewer-accuracy bound from overlap items (``None``: none)."""
+        return self.evidence.reviewer_bound
+
+    @property
+    def guarantee(self) -> str:
+        """``"per_class"`` or ``"overall"``."""
+        return self.evidence.guarantee
+
+    @property
+    def audits(self) -> AuditEstimator:
+        """This generation's audit estimate."""
+        return self.evidence.audits
+
+    @property
+    def audits_total(self) -> AuditEstimator:
+        """Every generation's audit estimate."""
+        return self.evidence.audits_total
+
+    @property
+    def drift_generation(self) -> int:
+        """How many drifts seen in the evidence opened a new generation (monotone, shared through snapshots)."""
+        return self.evidence.drift_generation
 
     @property
     def generation(self) -> int:
         """The calibration generation (evidence of another one is not used)."""
-        return self.calibrator.generation
+        return self.evidence.generation
+
+    def _key(self, label: str) -> str:
+        return self.evidence.key(label)
 
     def threshold(self, key: str) -> float | None:
-        """The threshold in force for calibration key ``key``: the calibrator's lowest proven one, if the current
-        model version's recheck validated it; else the lowest threshold above it both proven and validated; else
-        none. Every threshold in force is proven (the calibrator's promise) *and* validated (the version's). With
-        the recheck's ``patience``, a validated threshold also waits while another class is proven but not
-        validated, for the class's first ``patience`` rechecks of the generation (:meth:`VersionRecheck.held`)."""
-        in_force = self._validated(key)
-        if in_force is None or self.recheck is None or not self.recheck.patience:
-            return in_force
-        waiting = [other for other in self.calibrator.thresholds() if other != key
-                   and self.calibrator.threshold(other) is not None and self._validated(other) is None]
-        return None if self.recheck.held(key, waiting) else in_force
-
-    def _validated(self, key: str) -> float | None:
-        """The calibrator's threshold for ``key`` as the recheck lets it stand (before any waiting)."""
-        threshold = self.calibrator.threshold(key)
-        if threshold is None or self.recheck is None:
-            return threshold
-        return self.recheck.in_force(key, threshold, self.calibrator.proven(key))
+        """The threshold in force for calibration key ``key`` (:meth:`ContractEvidence.threshold`)."""
+        return self.evidence.threshold(key)
 
     def thresholds(self) -> dict[str, float | None]:
         """Every calibration key with evidence -> its threshold in force."""
-        return {key: self.threshold(key) for key in self.calibrator.thresholds()}
+        return self.evidence.thresholds()
 
     def _least(self, cold: bool, audit_share: float, admit_reserved: float, admit: float, least: float) -> float:
         """The least review probability of any record under the design in force (``p_least`` of a context).
@@ -404,77 +389,30 @@ class ContractPolicy(Policy):
     # -- learning ------------------------------------------------------------------------------
 
     def learn(self, evidence: Evidence) -> None:
-        """One answer: audit estimates, then calibration evidence if a review route selected it in this generation."""
-        prediction = evidence.prediction
-        if prediction.label is None:
-            return
-        context = evidence.context
-        selection = selection_of(context)
-        if selection is None:
-            return  # not selected by a review route (or routed before contexts existed): biased, left out
-        same_generation = context.get("generation") == self.generation
-        if evidence.reason == "audit":
-            audit_probability = float(context.get("p_audit") or selection.probability)
-            self.audits_total.learn_one(prediction.label, evidence.correct, audit_probability)
-            if same_generation:
-                self.audits.learn_one(prediction.label, evidence.correct, audit_probability)
-        if not same_generation:
-            return
-        contradicted = self.calibrator.learn_one(
-            self._key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp
-        )
-        if contradicted:
+        """One answer: audit estimates, then calibration evidence if a review route selected it in this generation;
+        evidence contradicting a proven threshold is a drift (``calibration_check``)."""
+        if self.evidence.learn(evidence):
             self.on_drift("calibration_check")
 
     def keep_answer(self, x: Features, evidence: Evidence) -> None:
-        """An answer's model input, for the recheck of later versions: only evidence of this generation, with its
-        design's least review probability (``p_least``; answers routed before it existed are left out)."""
-        if self.recheck is None or evidence.prediction.label is None:
-            return
-        context = evidence.context
-        selection, least = selection_of(context), context.get("p_least")
-        if selection is None or least is None or context.get("generation") != self.generation:
-            return
-        self.recheck.keep(x, evidence.true_label, float(least) / selection.probability)
+        """An answer's model input, for the recheck of later versions (:meth:`ContractEvidence.keep_answer`)."""
+        self.evidence.keep_answer(x, evidence)
 
     def kept_answers(self) -> dict[str, Any] | None:
-        """The answers kept for the recheck, with their generation (``None`` without a recheck): what a restarted
-        learner needs besides the snapshot to keep validating its thresholds (:meth:`load_kept_answers`)."""
-        if self.recheck is None:
-            return None
-        return {"generation": self.generation, **self.recheck.kept_state()}
+        """The answers kept for the recheck, with their generation (:meth:`ContractEvidence.kept_answers`)."""
+        return self.evidence.kept_answers()
 
     def load_kept_answers(self, state: Mapping[str, Any] | None) -> int:
-        """Adopt :meth:`kept_answers` if they are of the current generation (else nothing); how many were adopted."""
-        if self.recheck is None or not state or state.get("generation") != self.generation:
-            return 0
-        self.recheck.load_kept(state)
-        return len(state.get("answers", ()))
+        """Adopt :meth:`kept_answers` if they are of the current generation; how many were adopted."""
+        return self.evidence.load_kept_answers(state)
 
-    def recheck_version(self, model: Any) -> dict[str, tuple[float, ...]]:
-        """A new model version: re-test the calibrator's thresholds against it (no-op without a ``recheck``);
-        the thresholds it validated per key. Call with the version about to be published."""
-        if self.recheck is None:
-            return {}
-        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation)
+    def recheck_version(self, model: Any, held_out: bool = False) -> dict[str, tuple[float, ...]]:
+        """A new model version: re-test the proven thresholds against it (:meth:`ContractEvidence.recheck_version`)."""
+        return self.evidence.recheck_version(model, held_out)
 
     def learn_overlap(self, answers: list[str]) -> None:
-        """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.
-
-        Only the first two answers count (a third one, an adjudication, is not independent of them).
-        Without a ``reviewer_bound`` this does nothing.
-        """
-        if self.reviewer_bound is None or len(answers) < 2:
-            return
-        self.reviewer_bound.learn_pair(answers[0], answers[1])
-        self._apply_reviewer_bound()
-
-    def _apply_reviewer_bound(self) -> None:
-        if self.reviewer_bound is None:
-            return
-        accuracy = min(self._assumed_accuracy, self.reviewer_bound.upper())
-        if accuracy < self.calibrator.reviewer_accuracy:
-            self.calibrator.set_reviewer_accuracy(accuracy)
+        """Answers of two (or more) reviewers to one overlap item (:meth:`ContractEvidence.learn_overlap`)."""
+        self.evidence.learn_overlap(answers)
 
     def observe(self, x: Features, label: str) -> None:
         self.strategy.learn_one(x, label)
@@ -482,13 +420,7 @@ class ContractPolicy(Policy):
     def on_drift(self, detector: str) -> None:
         """A drift seen in the evidence opens a new generation (if configured); any drift raises the audits."""
         if is_evidence_detector(detector):
-            self.drift_generation += 1
-            self._alerted_generation = self.drift_generation
-            if self.drift_reset_evidence:
-                self.calibrator.reset()
-                self.audits = AuditEstimator(self.calibrator.confidence_level)
-                if self.recheck is not None:
-                    self.recheck.reset()
+            self._alerted_generation = self.evidence.new_generation(reset=self.drift_reset_evidence)
         self._alert_left = self.drift_alert_records
 
     def on_model_version(self, version: int) -> None:
@@ -502,44 +434,15 @@ class ContractPolicy(Policy):
     # -- state -------------------------------------------------------------------------------------
 
     def learned_state(self) -> dict[str, Any]:
-        return {
-            "calibration": self.calibrator.state(),
-            "audits": self.audits.state(),
-            "audits_total": self.audits_total.state(),
-            "drift_generation": self.drift_generation,
-            "strategy": self.strategy.learned_state(),
-            "reviewer_bound": None if self.reviewer_bound is None else self.reviewer_bound.state(),
-            "recheck": None if self.recheck is None else self.recheck.state(),
-        }
+        return {**self.evidence.state(), "strategy": self.strategy.learned_state()}
 
     def load_learned_state(self, state: dict[str, Any]) -> None:
-        """Adopt the learner's evidence and generation; a newer drift generation raises this labeler's audits too.
-
-        The generation only moves forward: a snapshot of an older one (a rollback) keeps the newer
-        number, so answers routed since are never taken for evidence of the older generation.
-        """
+        """Adopt the learner's evidence and generation (:meth:`ContractEvidence.load_state`); a newer drift
+        generation raises this labeler's audits too."""
         if not state:
             return
-        generation = self.calibrator.generation
-        self.calibrator.load_state(state.get("calibration", {}))
-        rolled_back = self.calibrator.generation < generation
-        if rolled_back:
-            self.calibrator.reset()  # the rolled-back evidence belongs to an older generation: start afresh
-            self.calibrator.generation = generation + 1
-        if self.recheck is not None:  # the validated thresholds travel with their version; kept answers do not
-            # (the learner stores them beside it: load_kept_answers)
-            self.recheck.reset()
-            self.recheck.load_state(state.get("recheck") or {})
-            if rolled_back:
-                self.recheck.validated.clear()
-        self.audits.load_state(state.get("audits", {}))
-        self.audits_total.load_state(state.get("audits_total", {}))
+        loaded = self.evidence.load_state(state)
         self.strategy.load_learned_state(state.get("strategy", {}))
-        if self.reviewer_bound is not None:
-            self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
-            self._apply_reviewer_bound()
-        loaded = int(state.get("drift_generation", 0))
-        self.drift_generation = max(self.drift_generation, loaded)
         if loaded > self._alerted_generation:
             self._alerted_generation = loaded
             self._alert_left = self.drift_alert_records

@@ -10,10 +10,19 @@ import pytest
 from typer.testing import CliRunner
 
 from labelstream.cli.main import app
+from labelstream.core.bootstrap import split
+from labelstream.core.build import build_engine
+from labelstream.core.decode import RecordDecoder
+from labelstream.datafile import open_rows
 from labelstream.errors import LabelstreamError
+from labelstream.learner.context import LearnerContext
+from labelstream.learner.pending import Pending, RedisRetry
+from labelstream.learner.versions import VersionPublisher
+from labelstream.metrics import Metrics
 from labelstream.settings import load_settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
+from labelstream.store.recheck_answers import RecheckAnswers
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -52,6 +61,33 @@ def test_bootstrap_publishes_version_1_then_export_and_import_round_trip(env, tm
     assert imported.exit_code == 0, imported.output
     v2 = registry(env).load_latest()
     assert v2.version == 2 and v2.metrics["imported"] == 1.0 and v2.model.n_learned == v1.model.n_learned
+
+
+def test_a_learner_started_after_a_bootstrap_rechecks_on_its_held_out_answers(env, tmp_path):
+    data = tmp_path / "seed.csv"
+    assert runner.invoke(app, ["datasets", "export", "sea", str(data), "--size", "1000"]).exit_code == 0
+    result = runner.invoke(app, ["models", "bootstrap", "--data", str(data), "--label-column", "label",
+                                 "--id-column", "id", "--seed", "3", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    settings = load_settings(
+        model={"model_name": env["LABELSTREAM_MODEL__MODEL_NAME"]},
+        redis={"url": env["LABELSTREAM_REDIS__URL"], "key_prefix": env["LABELSTREAM_REDIS__KEY_PREFIX"]},
+    )
+    client = connect(settings.redis)
+    engine = build_engine(settings)
+    context = LearnerContext(engine, Pending(), RedisRetry(), Metrics.from_settings("learner", settings.metrics), events=None)
+    learner = VersionPublisher(settings, context, ModelRegistry.from_settings(client, settings),
+                               RecheckAnswers.from_settings(client, settings), versions_topic=None)
+    learner.restore()  # what a learner does when it starts
+
+    kept = engine.policy.kept_answers()
+    decoder = RecordDecoder.from_limits(settings.limits)
+    rows = ((decoder.validate(row.payload), row.label) for row in open_rows(data, label_column="label", id_column="id"))
+    held_out = [(engine.model_input(record), label) for hold, record, label in split(rows, 0.2, 3) if hold]
+    assert engine.model_version == 1 and summary["kept"] == summary["held_out"] == len(held_out) > 100
+    assert kept["answers"] == [label for _, label in held_out]  # the held-out rows, in file order
+    assert kept["x"] == [x for x, _ in held_out]
 
 
 def test_import_refuses_tampered_and_unsigned_files_unless_trusted(env, tmp_path):

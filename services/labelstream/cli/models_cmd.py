@@ -118,8 +118,17 @@ def _signing_key(settings: Settings, key_file: Path | None) -> bytes:
     return key
 
 
-def _publish_adopted(settings: Settings, model_state: ModelState, metrics: dict[str, float], force: bool) -> ModelVersion:
-    """Publish a model that did not come from the learner as the next version; the learner learns on from it."""
+def _publish_adopted(
+    settings: Settings, model_state: ModelState, metrics: dict[str, float], force: bool, kept: dict[str, Any] | None = None,
+) -> ModelVersion:
+    """Publish a model that did not come from the learner as the next version; the learner learns on from it.
+
+    ``kept``: the policy's kept answers (``Policy.kept_answers``), stored beside the version before it is
+    published, as the learner does for its own versions: a learner starting from it rechecks its next
+    version on them (:mod:`labelstream.store.recheck_answers`).
+    """
+    from labelstream.store.recheck_answers import RecheckAnswers
+
     registry = _registry(settings)
     latest = registry.load_latest()
     if latest is not None and not force:
@@ -131,6 +140,8 @@ def _publish_adopted(settings: Settings, model_state: ModelState, metrics: dict[
     model_state.metrics = {**model_state.metrics, **metrics, "adopt": 1.0}
     # corrections the previous versions learned are not replayed into this model (as on a rollback)
     model_state.source_offsets = dict(latest.source_offsets) if latest is not None else {}
+    if kept is not None:
+        RecheckAnswers.from_settings(registry.client, settings).save(model_state.version, kept)
     announcement = registry.publish(model_state)
     _announce(settings, announcement)
     return announcement
@@ -201,10 +212,10 @@ def bootstrap(
         out.write_bytes(dump_snapshot(model_state, _signing_key(settings, key_file)))
         where = f"written to {out} (labelstream models import {out})"
     else:
-        announcement = _publish_adopted(settings, model_state, {}, force)
+        announcement = _publish_adopted(settings, model_state, {}, force, kept=engine.policy.kept_answers())
         where = f"published as version {announcement.version}; labelers pick it up within seconds"
     summary = {
-        "trained": result.trained, "held_out": result.held_out, "evidence": result.evidence,
+        "trained": result.trained, "held_out": result.held_out, "evidence": result.evidence, "kept": result.kept,
         "holdout_accuracy": result.holdout_accuracy, "invalid_rows": len(invalid),
         "thresholds": result.thresholds, "version": model_state.version, "out": None if out is None else str(out),
     }

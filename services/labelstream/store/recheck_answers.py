@@ -6,7 +6,8 @@ are the learner's alone — labelers need only the thresholds validated, which
 ship in the snapshot — so they are stored under one key of their own,
 ``<p>:model:<m>:recheck_answers``, signed like the snapshots and tagged with
 the version whose state they match. The learner writes it after each version
-it publishes and reads it when it restarts from that version: a restarted
+it publishes (``labelstream models bootstrap`` too, with its held-out answers,
+before it publishes version 1) and reads it when it starts from that version: a restarted
 learner keeps its validations instead of withdrawing every threshold until new
 answers validate them again. A stored set of another version (the learner died
 between the two writes, or a rollback made another version the latest) is not

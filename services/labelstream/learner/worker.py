@@ -1,4 +1,5 @@
-"""The learner's faust worker: a stop that cannot hang, and faust's empty data directory removed after it."""
+"""The learner's faust worker: a stop that cannot hang, no spinner off a terminal, and faust's empty data
+directory removed after it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import IO, Any
 
 import faust
 
@@ -16,10 +18,16 @@ class StoppableWorker(faust.Worker):
     """A faust worker whose stop cannot hang (faust can wait forever when stopped mid-rebalance).
 
     Safe because nothing relies on a graceful stop: unpublished corrections are
-    replayed from the last snapshot's offsets.
+    replayed from the last snapshot's offsets. Its progress spinner runs only on
+    a terminal: faust's writes cursor escape codes into a log file or a pipe.
     """
 
     STOP_GRACE_SECONDS = 15.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not _is_terminal(self.stdout):
+            self.spinner = None  # faust then logs "Ready" instead
 
     def _on_sigterm(self) -> None:
         _exit_after(self.STOP_GRACE_SECONDS)
@@ -38,6 +46,11 @@ def remove_empty_dirs(root: Path) -> None:
                 path.rmdir()
             except OSError:
                 pass  # not empty: a file in it is kept
+
+
+def _is_terminal(stream: IO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
 
 
 def _exit_after(seconds: float) -> None:

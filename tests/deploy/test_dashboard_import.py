@@ -61,3 +61,20 @@ def test_panels_do_not_overlap():
         assert not cells & taken, f"{panel['title']!r} overlaps another panel"
         assert pos["x"] + pos["w"] <= 24
         taken |= cells
+
+
+RECORD_RATE = re.compile(
+    r"sum(\s+by\s*\([^)]*\))?\s*\(rate\(labelstream_records?_[a-z_]+_total\{[^}]*\}\[\$__rate_interval\]\)\)"
+)
+RECORDS_PER_SECOND = "count:records/s"  # Grafana's custom count unit: 40 records/s, 1.2K records/s
+
+
+def test_panels_of_record_rates_read_records_per_second():
+    """Grafana's ``reqps`` reads "req/s": the throughput panels count records, not requests."""
+    panels = [p for p in dashboard()["panels"] if p["type"] != "row"]
+    rates = [p for p in panels if p.get("targets") and all(RECORD_RATE.fullmatch(t["expr"]) for t in p["targets"])]
+    assert {p["title"] for p in rates} >= {"Throughput by outcome", "Outcomes by reason"}
+    for panel in rates:
+        assert panel["fieldConfig"]["defaults"]["unit"] == RECORDS_PER_SECOND, panel["title"]
+    units = {p["title"]: p.get("fieldConfig", {}).get("defaults", {}).get("unit") for p in panels}
+    assert "reqps" not in units.values(), units

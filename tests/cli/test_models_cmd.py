@@ -63,23 +63,34 @@ def test_bootstrap_publishes_version_1_then_export_and_import_round_trip(env, tm
     assert v2.version == 2 and v2.metrics["imported"] == 1.0 and v2.model.n_learned == v1.model.n_learned
 
 
-def test_a_learner_started_after_a_bootstrap_rechecks_on_its_held_out_answers(env, tmp_path):
+@pytest.mark.parametrize("learner_at", ["started after", "running during"])
+def test_a_learner_rechecks_a_bootstrapped_version_on_its_held_out_answers(env, tmp_path, learner_at):
+    """Started after the bootstrap (restore) or running while it publishes (adopted before its next publish)."""
     data = tmp_path / "seed.csv"
     assert runner.invoke(app, ["datasets", "export", "sea", str(data), "--size", "1000"]).exit_code == 0
-    result = runner.invoke(app, ["models", "bootstrap", "--data", str(data), "--label-column", "label",
-                                 "--id-column", "id", "--seed", "3", "--json"], env=env)
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
     settings = load_settings(
         model={"model_name": env["LABELSTREAM_MODEL__MODEL_NAME"]},
         redis={"url": env["LABELSTREAM_REDIS__URL"], "key_prefix": env["LABELSTREAM_REDIS__KEY_PREFIX"]},
     )
-    client = connect(settings.redis)
-    engine = build_engine(settings)
-    context = LearnerContext(engine, Pending(), RedisRetry(), Metrics.from_settings("learner", settings.metrics), events=None)
-    learner = VersionPublisher(settings, context, ModelRegistry.from_settings(client, settings),
-                               RecheckAnswers.from_settings(client, settings), versions_topic=None)
-    learner.restore()  # what a learner does when it starts
+
+    def a_learner():
+        client = connect(settings.redis)
+        engine = build_engine(settings)
+        context = LearnerContext(engine, Pending(), RedisRetry(), Metrics.from_settings("learner", settings.metrics), events=None)
+        return engine, VersionPublisher(settings, context, ModelRegistry.from_settings(client, settings),
+                                        RecheckAnswers.from_settings(client, settings), versions_topic=None)
+
+    if learner_at == "running during":
+        engine, learner = a_learner()
+    result = runner.invoke(app, ["models", "bootstrap", "--data", str(data), "--label-column", "label",
+                                 "--id-column", "id", "--seed", "3", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    if learner_at == "running during":
+        learner._adopt_rollback()  # what a running learner does before its next publish
+    else:
+        engine, learner = a_learner()
+        learner.restore()  # what a learner does when it starts
 
     kept = engine.policy.kept_answers()
     decoder = RecordDecoder.from_limits(settings.limits)

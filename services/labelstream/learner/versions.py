@@ -203,6 +203,7 @@ class VersionPublisher:
             self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
             log.warning("rolled back to the model of version %d (live as version %d)", int(state.metrics["rollback_of"]), latest)
         else:  # labelstream models import / bootstrap: the file's calibration is evidence about this very model
+            self._restore_kept_answers(latest)  # a bootstrap's held-out answers recheck the next versions
             log.warning("adopted model version %d (imported or bootstrapped)", latest)
 
     def check_version_change(self) -> None:

@@ -27,14 +27,13 @@ True
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from labelstream.core.featurizer import Encoding
+from labelstream.core.featurizer import Encoding, category_key
 
 _MAX_CACHED_VALUES = 65_536
 """Categorical values whose column is cached, over all features (hashed values are unbounded in number)."""
@@ -146,10 +145,7 @@ class InputMatrix:
             column = known.get(value)
             if column is not None:
                 return column
-        if self.encoding == "hashed":
-            column = self.index.get(f"{name}#{zlib.crc32(value.encode()) % self.hash_buckets}")
-        else:
-            column = self.index.get(f"{name}={value}")
+        column = self.index.get(category_key(name, value, self.encoding == "hashed", self.hash_buckets))
         if column is not None and self._cached < _MAX_CACHED_VALUES:
             self._categories.setdefault(name, {})[value] = column
             self._cached += 1

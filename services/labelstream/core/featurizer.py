@@ -48,6 +48,18 @@ if TYPE_CHECKING:
 Encoding = Literal["one_hot", "hashed"]
 
 
+
+def category_key(name: str, value: str, hashed: bool, hash_buckets: int) -> str:
+    """The model-input key of a categorical value: its one-hot indicator ``name=value``, or with
+    ``hashed`` its bucket ``name#k`` (crc32, stable across processes).
+
+    >>> category_key("colour", "red", False, 8), category_key("colour", "red", True, 8)
+    ('colour=red', 'colour#7')
+    """
+    if hashed:
+        return f"{name}#{zlib.crc32(value.encode()) % hash_buckets}"
+    return f"{name}={value}"
+
 class Featurizer:
     """Turns feature mappings (name -> number or string), and records' text, into model inputs."""
 
@@ -69,11 +81,7 @@ class Featurizer:
         try:
             for name, value in features.items():
                 if type(value) is str:
-                    if hashed:
-                        bucket = zlib.crc32(value.encode()) % self.hash_buckets
-                        x[f"{name}#{bucket}"] = 1.0
-                    else:
-                        x[f"{name}={value}"] = 1.0
+                    x[category_key(name, value, hashed, self.hash_buckets)] = 1.0
                 else:
                     x[name] = float(value)
         except TypeError:

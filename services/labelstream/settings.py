@@ -314,6 +314,10 @@ class ReviewSettings(_Section):
         None, description="Static member id of this service in group_id (a restart or a broker restart takes its "
         "partitions back at once); unique per running service. Unset: the group id, host name and port; '' for none."
     )
+    ingest_stall_seconds: float = Field(
+        120.0, ge=0, description="Requests wait on the review topic and the ingest takes none for this long: it joins "
+        "the group again with a new consumer (0: never).",
+    )
     lease_seconds: float = Field(120.0, ge=5, le=86_400, description="A claimed item returns to the queue after this without a heartbeat.")
     undo_seconds: float = Field(30.0, ge=0, le=3600, description="A reviewer may undo their last answer for this long.")
     correct_seconds: float = Field(

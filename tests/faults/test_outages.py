@@ -27,11 +27,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -164,7 +166,7 @@ def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, id
     time.sleep(seconds)
     stack("start", outage.kind)
     outage.up_at = time.time()
-    with Resumption(outage, review, learner):
+    with Resumption(outage, review, learner), stacks_on_timeout(review, learner):
         wait_for_stack(settings)
         committed = committed_records(settings)
         outage.resumed_at = wait_for(lambda: committed_records(settings) > committed and time.time(), 180,
@@ -174,6 +176,43 @@ def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, id
         outage.caught_up_at = time.time()
         outage.learned_at = wait_for(lambda: every_review_learned(settings, learner) and time.time(), 300,
                                      f"the reviews of the {outage.kind} outage answered and learned", 1.0)
+
+
+@contextmanager
+def stacks_on_timeout(*procs):  # noqa: ANN001, ANN201
+    """A wait that times out: each service writes its threads' stacks to its log (SIGUSR1) and the failure
+    says what the review service's probes answer, so a stuck loop shows where it waits."""
+    try:
+        yield
+    except AssertionError as exc:
+        details = []
+        for proc in procs:
+            if proc is None or not proc.alive():
+                continue
+            os.kill(proc.process.pid, signal.SIGUSR1)
+            details.append(f"{proc.name} /healthz: {proc.health()}")
+            if proc.name == "review":
+                details.append(f"review /livez: {probe(proc.metrics_port, 'livez')}")
+        time.sleep(1)  # the stacks reach the logs
+        tails = "\n".join(f"--- {proc.name} log ---\n{quiet_tail(proc)}" for proc in procs if proc is not None)
+        raise AssertionError(f"{exc}\n" + "\n".join(details) + "\n" + tails) from exc
+
+
+def quiet_tail(proc, lines: int = 150) -> str:  # noqa: ANN001
+    """The end of a service's log without librdkafka's connection-refused lines (one every 50 ms in an outage)."""
+    text = proc.log_path.read_text(errors="replace") if proc.log_path.exists() else ""
+    return "\n".join([line for line in text.splitlines() if "Connect to ipv4" not in line][-lines:])
+
+
+def probe(port: int, path: str) -> str:
+    """A probe's status and body, or why there is none."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=2) as response:
+            return f"{response.status} {response.read().decode()[:500]}"
+    except urllib.error.HTTPError as exc:
+        return f"{exc.code} {exc.read().decode()[:500]}"
+    except OSError as exc:
+        return f"no answer ({exc})"
 
 
 def transaction_timeout_ms(outage: float) -> int:
@@ -236,6 +275,7 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         time.sleep(2)  # a last /readyz answer after the drain
         health = prober.stop()
         learner_health = learner_prober.stop()
+        review_health = {} if review is None else (review.health() or {})
         exited = labeler.process.poll()
         learner_exited, reviewer_exited = learner.process.poll(), reviewer.process.poll()
         review_exited = None if review is None else review.process.poll()
@@ -268,6 +308,9 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         "reviewer_sim_exited": reviewer_exited is not None,
         "reviewers": "review service + reviewer-sim --via-api" if via_api else "reviewer-sim (oracle)",
         "review_service_exited": review_exited is not None,
+        # the review ingest's consumer replaced: after a stall (no request taken while requests waited), a fencing
+        "review_ingest_stalls": review_health.get("ingest_stalls"),
+        "review_ingest_rejoins": review_health.get("ingest_rejoins"),
         "human_labels_wrong": sum(labels[-1]["label"] != truth[i] for i, labels in ledger.human_labels.items()),
         "learner_livez": learner_health["livez"],
         "learner_readyz": learner_health["readyz"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import faulthandler
 import logging
 import signal
 import socket
@@ -33,7 +34,10 @@ LogLevel = Annotated[Level, typer.Option("--log-level", help="How much the servi
 
 
 def _logging(level: Level) -> None:
+    """The service's log format; ``kill -USR1 PID`` writes every thread's stack to its standard error (a stuck loop
+    shows where it waits, without stopping the service)."""
     logging.basicConfig(level=level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 @contextmanager

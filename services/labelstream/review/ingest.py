@@ -21,6 +21,12 @@ fenced ``FENCINGS_BEFORE_DYNAMIC`` times within ``FENCING_WINDOW`` seconds, the
 id is taken to be shared and the service goes on as a dynamic member (a
 warning names the fix) rather than fence the other one back and forth. A
 duplicate is harmless either way: the queue ignores ids it holds.
+
+A consumer that stops taking requests without any error (no progress while
+requests wait for ``review.ingest_stall_seconds``; see
+:mod:`~labelstream.review.ingest_watch`) is replaced the same way. Offsets are
+committed asynchronously: librdkafka's synchronous commit waits without a
+bound, and a replayed batch is harmless.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from pydantic import ValidationError
 
 from labelstream.core.schemas import DeadLetter
 from labelstream.kafka.config import consumer_config, producer_config
+from labelstream.review.ingest_watch import StallWatch
 from labelstream.review.items import QueueItem
 from labelstream.review.queue import ReviewQueue
 from labelstream.settings import Settings
@@ -67,7 +74,9 @@ class ReviewIngest:
         self.queue = queue
         self.instance_id = static_instance_id(settings)
         self._fencings: deque[float] = deque()
-        self.rejoins = 0
+        self.rejoins = 0  # new consumers after a fatal error
+        self.stalls = 0  # new consumers after a stall
+        self.watch = StallWatch(settings.topics.review, settings.review.ingest_stall_seconds)
         self.consumer = self._new_consumer()
         self.dlq = Producer(producer_config(settings.kafka, **{"linger.ms": 5}))
         self.enqueued = 0
@@ -98,7 +107,14 @@ class ReviewIngest:
             else:
                 self.last_error = f"kafka: {error}"
         if not messages:
+            if stall := self.watch.check(self.consumer):
+                self.stalls += 1
+                self.last_error = f"kafka: ingest stalled ({stall})"
+                log.warning("review requests wait but the ingest takes none (%s): joining the group again with a new "
+                            "consumer", stall)
+                self._replace_consumer()
             return 0
+        self.watch.progress()
         items = [item for item in (self._prepare(message) for message in messages) if item is not None]
         if not self._store(items, stop):
             return 0  # stopping while Redis is down: not committed, replayed at the next start
@@ -111,7 +127,17 @@ class ReviewIngest:
 
     def _new_consumer(self) -> Consumer:
         static = {"group.instance.id": self.instance_id} if self.instance_id else {}
-        return Consumer(consumer_config(self.settings.kafka, self.settings.review.group_id, **static))
+        return Consumer(
+            consumer_config(self.settings.kafka, self.settings.review.group_id, on_commit=_commit_failed, **static)
+        )
+
+    def _replace_consumer(self) -> None:
+        try:
+            self.consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("closing the failed consumer: %s", exc)
+        self.consumer = self._new_consumer()
+        self.consumer.subscribe([self.settings.topics.review])
 
     def _rejoin(self, error: KafkaError) -> None:
         """A new consumer after a fatal one (see the module docstring); dynamic after repeated fencings."""
@@ -127,12 +153,7 @@ class ReviewIngest:
                         len(self._fencings), FENCING_WINDOW, self.instance_id)
             self.instance_id = None
         log.warning("fatal consumer error, joining the group again with a new consumer: %s", error)
-        try:
-            self.consumer.close()
-        except (KafkaException, RuntimeError) as exc:
-            log.debug("closing the failed consumer: %s", exc)
-        self.consumer = self._new_consumer()
-        self.consumer.subscribe([self.settings.topics.review])
+        self._replace_consumer()
 
     def _prepare(self, message: Message) -> QueueItem | None:
         review = self.settings.review
@@ -166,7 +187,13 @@ class ReviewIngest:
         for message in messages:
             key = (message.topic(), message.partition())
             ends[key] = max(ends.get(key, 0), message.offset() + 1)
-        try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False)
-        except KafkaException as exc:  # e.g. a rebalance or a broker restart: the batch is replayed, the queue ignores it
-            log.warning("commit failed, the batch will be replayed (harmless): %s", exc)
+        try:  # asynchronous: the outcome reaches _commit_failed from a later consume
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=True)
+        except KafkaException as exc:
+            _commit_failed(exc.args[0] if exc.args else exc, [])
+
+
+def _commit_failed(error: object, partitions: list[TopicPartition]) -> None:
+    """A failed commit (a rebalance, a broker restart): the batch is replayed, the queue ignores what it holds."""
+    if error is not None:
+        log.warning("commit failed, the batch will be replayed (harmless): %s", error)

@@ -151,6 +151,8 @@ class ReviewService:
             "leader": self.publisher_loop.is_leader,
             "unpublished": outbox,
             "enqueued": self.ingest.enqueued,
+            "ingest_stalls": self.ingest.stalls,  # consumers replaced after a stall (review.ingest_stall_seconds)
+            "ingest_rejoins": self.ingest.rejoins,  # consumers replaced after a fatal error (a fencing)
         }
 
     # -- running -----------------------------------------------------------------------------------

@@ -1,0 +1,129 @@
+"""Notices a review ingest that has stopped taking requests while requests wait, so it can join the group again.
+
+A consumer can stop fetching without raising an error: once in CI, after a
+broker outage during which the ingest's static membership session expired,
+the review service enqueued nothing for the 300 s the test waited, its loop
+still turning (librdkafka 3437 describes a fenced variant, which does raise).
+The watch asks, at most every ``check_seconds``, while the ingest reads nothing:
+
+- *partitions held*: did the consumer's position move, and is any position
+  below the partition's end (high watermark)? A position that stays below the
+  end for ``stall_seconds`` is a stall. (``read_committed`` keeps the position
+  at an open transaction of the labeler; the broker aborts one after its
+  ``transaction.timeout.ms``, 30 s by default, so a transaction alone never
+  lasts as long as the default 120 s.)
+- *nothing held*: did a partition's end move while the group's committed
+  offsets did not? Requests arrived and no member took them for
+  ``stall_seconds``. (An aborted transaction moves the end too: at worst one
+  needless rejoin after it, for an instance that holds no partition.)
+
+While the broker does not answer, the watch says nothing: riding out an
+outage is the consumer's job, and its progress is judged again afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+QUERY_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class IngestMarks:
+    """What the watch saw at one check (partition -> offset)."""
+
+    held: frozenset[int]
+    positions: dict[int, int]
+    ends: dict[int, int]
+    committed: dict[int, int]
+
+    def behind(self) -> list[int]:
+        """Held partitions whose position is below their end."""
+        return [p for p in sorted(self.held) if self.positions.get(p, 0) < self.ends.get(p, 0)]
+
+
+class StallWatch:
+    """Says when an ingest consumer made no progress for ``stall_seconds`` while requests waited.
+
+    >>> watch = StallWatch("review", stall_seconds=60, check_seconds=5, clock=lambda: 0.0)
+    >>> watch.progress()  # the ingest read something: the watch starts over
+    >>> watch.stalled_for  # seconds without progress while requests wait (0: none wait)
+    0.0
+    """
+
+    def __init__(
+        self, topic: str, stall_seconds: float, check_seconds: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.topic = topic
+        self.stall_seconds = stall_seconds
+        self.check_seconds = check_seconds
+        self.clock = clock
+        self._marks: IngestMarks | None = None
+        self._waiting_since: float | None = None
+        self._next_check = clock() + check_seconds
+
+    @property
+    def stalled_for(self) -> float:
+        return 0.0 if self._waiting_since is None else self.clock() - self._waiting_since
+
+    def progress(self) -> None:
+        """The ingest read requests: no stall."""
+        self._marks, self._waiting_since = None, None
+
+    def check(self, consumer: Consumer) -> str | None:
+        """A description of the stall when there is one (then the watch starts over), else ``None``."""
+        now = self.clock()
+        if self.stall_seconds <= 0 or now < self._next_check:
+            return None
+        self._next_check = now + self.check_seconds
+        try:
+            marks = self._observe(consumer)
+        except KafkaException:
+            return None  # the broker does not answer: an outage, not a stall
+        previous, self._marks = self._marks, marks
+        waiting = self._waiting(previous, marks)
+        if not waiting:
+            self._waiting_since = None
+            return None
+        if self._waiting_since is None:
+            self._waiting_since = now
+        if now - self._waiting_since < self.stall_seconds:
+            return None
+        stalled = now - self._waiting_since
+        self.progress()
+        return f"{waiting} for {stalled:.0f} s"
+
+    @staticmethod
+    def _waiting(previous: IngestMarks | None, marks: IngestMarks) -> str:
+        """Why requests wait with no progress since ``previous`` ('' when they do not, or progress was made)."""
+        if previous is None or previous.held != marks.held:
+            return ""  # first look, or a rebalance: judge from the next check on
+        if marks.held:
+            moved = any(previous.positions.get(p) != marks.positions.get(p) for p in marks.held)
+            behind = marks.behind()
+            return "" if moved or not behind else f"positions of partitions {behind} below their ends, not moving"
+        if previous.committed != marks.committed:
+            return ""  # another member of the group consumes
+        grew = [p for p, end in marks.ends.items() if end > previous.ends.get(p, end)]
+        return f"no partition held while partitions {grew} grew and the group committed nothing" if grew else ""
+
+    def _observe(self, consumer: Consumer) -> IngestMarks:
+        metadata = consumer.list_topics(self.topic, timeout=QUERY_TIMEOUT).topics[self.topic]
+        if metadata.error is not None:
+            raise KafkaException(metadata.error)
+        partitions = sorted(metadata.partitions)
+        held = frozenset(tp.partition for tp in consumer.assignment() if tp.topic == self.topic)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), QUERY_TIMEOUT, False)[1] for p in partitions}
+        committed = {
+            tp.partition: tp.offset
+            for tp in consumer.committed([TopicPartition(self.topic, p) for p in partitions], timeout=QUERY_TIMEOUT)
+        }
+        positions = {}
+        for tp in consumer.position([TopicPartition(self.topic, p) for p in sorted(held)]):
+            # not fetched yet: the consumer starts at the committed offset (or the beginning)
+            positions[tp.partition] = tp.offset if tp.offset >= 0 else max(committed.get(tp.partition, 0), 0)
+        return IngestMarks(held, positions, ends, committed)

@@ -52,7 +52,7 @@ def auto_labels(ledger: Ledger) -> int:
 
 def test_kills_and_restarts_lose_nothing_and_duplicate_nothing(settings_factory, tmp_path):
     n, seed = records_wanted(), seed_wanted()
-    settings = settings_factory(policy={"review_budget_share": 0.25})
+    settings = settings_factory(policy={"review_budget_share": 0.4})
     data = tmp_path / "stream.csv"
     payloads, truth = write_stream(data, n, seed)
     services = Services(settings, tmp_path / "logs")

@@ -45,7 +45,7 @@ def generations(procs: list[ServiceProcess]) -> list[int]:
     return [generation(p) for p in procs]
 
 
-def wait_agreed(learner: ServiceProcess, labelers: list[ServiceProcess], at_least: int, timeout: float = 60) -> list[int]:
+def wait_agreed(learner: ServiceProcess, labelers: list[ServiceProcess], at_least: int, timeout: float = 180) -> list[int]:
     """Until both labelers show the learner's generation (>= ``at_least``); the last readings."""
     deadline = time.monotonic() + timeout
     while True:
@@ -55,6 +55,16 @@ def wait_agreed(learner: ServiceProcess, labelers: list[ServiceProcess], at_leas
         if time.monotonic() > deadline:
             return seen
         time.sleep(0.5)
+
+
+def live_learned(labelers: list[ServiceProcess], registry: ModelRegistry) -> int:
+    """The answers learned by the least-trained model the labelers run (0: one runs none yet)."""
+    learned = []
+    for labeler in labelers:
+        version = (labeler.health() or {}).get("model_version") or 0
+        state = registry.load(version) if version else None
+        learned.append(state.model.n_learned if state is not None else 0)
+    return min(learned)
 
 
 def events(settings) -> list[dict]:
@@ -84,8 +94,10 @@ def test_generations_are_the_learners_monotone_and_shared(settings_factory, tmp_
     for row in rows[700:]:  # same ids and labels, every feature 0: the model's confidence falls
         cells = row.rstrip("\n").split(",")
         blank.append(",".join([cells[0], *("0" for _ in cells[1:-1]), cells[-1]]) + "\n")
-    first, shifted, last, tail = (tmp_path / f"{name}.csv" for name in ("first", "shifted", "last", "tail"))
-    first.write_text(header + "".join(rows[:700]))
+    first, baseline, shifted, last, tail = (
+        tmp_path / f"{name}.csv" for name in ("first", "baseline", "shifted", "last", "tail"))
+    first.write_text(header + "".join(rows[:500]))
+    baseline.write_text(header + "".join(rows[500:700]))
     shifted.write_text(header + "".join(blank[:400]))
     last.write_text(header + "".join(blank[400:500]))
     tail.write_text(header + "".join(blank[500:]))
@@ -101,9 +113,17 @@ def test_generations_are_the_learners_monotone_and_shared(settings_factory, tmp_
         for proc in (learner, *labelers):
             proc.wait_until_serving()
         produce_file(settings, first, id_column="id", label_column="label", rate=400)
+        # The features go blank only once both labelers predict with a model that learned: on a loaded machine
+        # they can route all the records before the first answers are learned, and an untrained model's
+        # predictions do not change when the features go blank (no drift to see).
+        deadline = time.monotonic() + 180
+        while (learned := live_learned(labelers, registry)) < 200:
+            assert time.monotonic() < deadline, f"the labelers' models learned {learned} answers, not 200, in 180 s"
+            time.sleep(0.5)
+        produce_file(settings, baseline, id_column="id", label_column="label", rate=200)
         produce_file(settings, shifted, id_column="id", label_column="label", rate=200)
 
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not any(e["kind"] == "drift" and e["service"] == "labeler" and "policy" in e["detail"].get("reactions", [])
                       for e in events(settings)) and time.monotonic() < deadline:
             time.sleep(1)
@@ -128,10 +148,11 @@ def test_generations_are_the_learners_monotone_and_shared(settings_factory, tmp_
         after = wait_agreed(learner, labelers, at_least=before[0] + 1)
         assert after[0] > before[0] and len(set(after)) == 1, f"generations before {before}, after the rollback {after}"
         produce_file(settings, tail, id_column="id", label_column="label", rate=200)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while max(routed_generations(settings), default=-1) < after[0] and time.monotonic() < deadline:
             time.sleep(1)
         assert all(p.alive for p in procs)
+        learners_last = generation(learner)  # the learner may open later generations (calibration checks)
     finally:
         for proc in procs:
             proc.stop()
@@ -142,5 +163,5 @@ def test_generations_are_the_learners_monotone_and_shared(settings_factory, tmp_
     assert per_partition, "no review request carried its routing generation"
     for partition, seen in per_partition.items():
         assert seen == sorted(seen), f"partition {partition} went back a generation: {seen}"
-        assert max(seen) <= after[0]
-    assert max(max(seen) for seen in per_partition.values()) == after[0], "records were routed under the new generation"
+        assert max(seen) <= learners_last, f"partition {partition} routed ahead of the learner ({learners_last}): {seen}"
+    assert max(max(seen) for seen in per_partition.values()) >= after[0], "records were routed under the new generation"

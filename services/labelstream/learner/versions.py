@@ -107,18 +107,9 @@ class VersionPublisher:
         """Snapshot the model with the offsets it holds, announce it, then ack its events."""
         pending = self.pending
         self._adopt_rollback()
-        self.check_version_change()  # before the state is taken: a new generation ships with this version
-        self.engine.policy.recheck_version(self.engine.model)  # the thresholds this version validated ship with it
-        pending.stored.clear()  # the agents do not learn until the state is stored or frozen (Pending.snapshot_stored)
-        state = ModelState(
-            model=self.engine.model,
-            featurizer=self.engine.featurizer,
-            version=0,  # allocated below
-            policy_state=self.engine.learned_state(),  # the policy's, and the label model's (weak.functions)
-            metrics={"corrections_applied": float(pending.corrections_applied), "challenger": float(pending.challenger_won)},
-            source_offsets=dict(pending.offsets),
-        )
-        kept_answers = getattr(self.engine.policy, "kept_answers", lambda: None)()  # taken with the state
+        base = self.engine.model_version  # the version this one grows from
+        metrics = {"corrections_applied": float(pending.corrections_applied), "challenger": float(pending.challenger_won)}
+        state, kept_answers = self._take_state(metrics, dict(pending.offsets))
         pending.challenger_won = False
         held_acks, held_unpublished = len(pending.acks), len(pending.unpublished)  # what this version holds
         pending.self_taught = 0
@@ -129,8 +120,15 @@ class VersionPublisher:
         while True:
             try:
                 state.version = version = self.registry.allocate_version()
-                announcement = self.registry.publish(state)
-                break
+                announcement = self.registry.publish_over(state, base)
+                if announcement is not None:
+                    break
+                # A rollback (or import) went live while this state waited for the broker: publishing the state
+                # would hide it. Its model is adopted (what this state learned goes with the old model) and published.
+                pending.stored.clear()
+                base = self._adopt_rollback() or base
+                log.warning("model version %d not published: version %d went live meanwhile", version, base)
+                state, kept_answers = self._take_state(state.metrics, state.source_offsets)
             except redis.RedisError as exc:  # Redis restarting: retry; freeze the state first, the agent learns on
                 self.retry.failed(exc, "model version not published yet, retrying")
                 state = copy.deepcopy(state)
@@ -150,6 +148,22 @@ class VersionPublisher:
         pending.unpublished = pending.unpublished[held_unpublished:]
         await self.ack(held_acks)
         log.info("published model version %d (%d corrections learned)", version, pending.corrections_applied)
+
+    def _take_state(self, metrics: dict[str, float], offsets: dict[str, int]) -> tuple[ModelState, dict[str, Any] | None]:
+        """The engine's model and learned state as the next version (its number allocated when published), and the
+        recheck's answers taken with it; from here the agents do not learn until it is stored or frozen."""
+        self.check_version_change()  # before the state is taken: a new generation ships with this version
+        self.engine.policy.recheck_version(self.engine.model)  # the thresholds this version validated ship with it
+        self.pending.stored.clear()  # (Pending.snapshot_stored)
+        state = ModelState(
+            model=self.engine.model,
+            featurizer=self.engine.featurizer,
+            version=0,  # allocated by publish
+            policy_state=self.engine.learned_state(),  # the policy's, and the label model's (weak.functions)
+            metrics=metrics,
+            source_offsets=offsets,
+        )
+        return state, getattr(self.engine.policy, "kept_answers", lambda: None)()
 
     @staticmethod
     async def delivered(sends: list[Awaitable[Any]]) -> None:
@@ -184,20 +198,21 @@ class VersionPublisher:
 
     # -- what a version changes ----------------------------------------------------------------
 
-    def _adopt_rollback(self) -> None:
+    def _adopt_rollback(self) -> int | None:
         """If ``labelstream models rollback`` (or ``import``, ``bootstrap``: metric ``adopt``) made another
-        version live, learn on from that model.
+        version live, learn on from that model. The latest version it saw (``None``: none, or Redis away).
 
-        Checked before each publish (one Redis GET): corrections learned since
-        the last version went into the model being rolled back, and go with it.
+        Checked before each publish (one Redis GET), and again when a publish finds that another version
+        went live meanwhile: corrections learned since the last version went into the model being rolled
+        back, and go with it.
         """
         try:
             latest = self.registry.latest_version()
             state = None if latest is None or latest <= self.engine.model_version else self.registry.load(latest)
         except redis.RedisError:  # Redis restarting: the next publish checks again
-            return
+            return None
         if state is None or ("rollback_of" not in state.metrics and not state.metrics.get("adopt")):
-            return
+            return latest
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
         if "rollback_of" in state.metrics:
             self.engine.policy.on_drift("rollback")  # another model: a new calibration generation (docs/contract.md)
@@ -205,6 +220,7 @@ class VersionPublisher:
         else:  # labelstream models import / bootstrap: the file's calibration is evidence about this very model
             self._restore_kept_answers(latest)  # a bootstrap's held-out answers recheck the next versions
             log.warning("adopted model version %d (imported or bootstrapped)", latest)
+        return latest
 
     def check_version_change(self) -> None:
         """``policy.version_change_reset``: a new calibration generation when the version about to be published

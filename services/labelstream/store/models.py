@@ -32,6 +32,11 @@ if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[2]) then redis.ca
 return 1
 """
 
+# The same, unless ``latest`` moved past the version the publisher built on (ARGV[3]): then nothing is stored.
+_PUBLISH_OVER = """
+if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[3]) then return 0 end
+""" + _PUBLISH
+
 
 class ModelRegistry:
     """Publish and load signed model snapshots of one model stream."""
@@ -44,6 +49,7 @@ class ModelRegistry:
         self._base = f"{prefix}:model:{model_name}"
         self._allocate = client.register_script(_ALLOCATE)
         self._publish = client.register_script(_PUBLISH)
+        self._publish_over = client.register_script(_PUBLISH_OVER)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings) -> ModelRegistry:
@@ -94,6 +100,27 @@ class ModelRegistry:
             client=self.client,
         )
         self._prune()
+        return self._announcement(state)
+
+    def publish_over(self, state: ModelState, base: int) -> ModelVersion | None:
+        """:meth:`publish`, but only while the latest version is still ``base``, the one ``state`` grew from.
+
+        ``None``, nothing stored, when another version went live meanwhile (a rollback, an import): the
+        state would hide it. The check and the store are one Redis script.
+        """
+        key = self.snapshot_key(state.version)
+        stored = self._publish_over(
+            keys=[key, f"{self._base}:versions", f"{self._base}:latest"],
+            args=[dump_snapshot(state, self.hmac_key), state.version, base],
+            client=self.client,
+        )
+        if not stored:
+            return None
+        self._prune()
+        return self._announcement(state)
+
+    def _announcement(self, state: ModelState) -> ModelVersion:
+        key = self.snapshot_key(state.version)
         return ModelVersion(
             model_name=self.model_name,
             version=state.version,

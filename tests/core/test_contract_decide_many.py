@@ -113,7 +113,7 @@ def test_decide_many_at_the_threshold_on_nan_scores_and_unknown_classes():
     assert start == len(predictions)
     assert repr(got) == repr(expected)  # a NaN priority is not equal to itself; its repr is (floats' repr is exact)
     assert [list(d.context) for d in got] == [list(d.context) for d in expected]
-    assert sum(d.reason == "confident" and d.context["threshold"] == at for d, p in zip(got, predictions) if p.confidence == at) > 200
+    assert sum(d.reason == "confident" and d.context["threshold"] == at for d, p in zip(got, predictions, strict=True) if p.confidence == at) > 200
 
 
 def test_decide_many_the_raised_audits_end_within_a_run_of_auto_labels():

@@ -81,3 +81,50 @@ def test_decide_many_decides_what_decide_decides(seed, options, routes):
     contexts = [list(d.context) for batch in got for d in batch]
     assert contexts == [list(d.context) for batch in expected for d in batch]  # keys in the same order (JSON bytes)
     assert {f"{d.outcome} {d.reason}" for batch in got for d in batch} == routes  # each route taken
+
+
+def test_decide_many_at_the_threshold_on_nan_scores_and_unknown_classes():
+    """Scores exactly at the threshold (auto-labels), NaN scores (never at it: the strategy decides), a class
+    without evidence, and a drift alert ending within a batch: decide_many decides what decide decides."""
+    one, many = contract(5, boundary_share=0.1, drift_alert_records=700), contract(5, boundary_share=0.1, drift_alert_records=700)
+    at = one.threshold("spam")
+    rng = random.Random(5)
+    predictions = []
+    for _ in range(4000):
+        kind = rng.random()
+        if kind < 0.1:
+            predictions.append(Prediction({"spam": at, "ham": 1 - at}, "spam", at))
+        elif kind < 0.15:
+            predictions.append(Prediction({"spam": float("nan"), "ham": float("nan")}, "spam", float("nan")))
+        elif kind < 0.2:
+            predictions.append(prediction(rng.uniform(0.9, 1.0), "eggs"))
+        else:
+            predictions.append(prediction(rng.uniform(0.85, 1.0), rng.choice(["spam", "spam", "ham"])))
+    expected, got, start = [], [], 0
+    for size in [7, 500, 1, 2000, 300, 1192]:
+        if start == 507:
+            one.on_drift("confidence")
+            many.on_drift("confidence")
+        chunk = predictions[start:start + size]
+        expected += Policy.decide_many(one, chunk, 400)
+        got += many.decide_many(chunk, 400)
+        assert state(many) == state(one)
+        start += size
+    assert start == len(predictions)
+    assert repr(got) == repr(expected)  # a NaN priority is not equal to itself; its repr is (floats' repr is exact)
+    assert [list(d.context) for d in got] == [list(d.context) for d in expected]
+    assert sum(d.reason == "confident" and d.context["threshold"] == at for d, p in zip(got, predictions, strict=True) if p.confidence == at) > 200
+
+
+def test_decide_many_the_raised_audits_end_within_a_run_of_auto_labels():
+    """The auto-labels shared within a run take the audit share of their record: the drift's before the alert
+    ends, the usual one after it."""
+    one, many = contract(5, boundary_share=0.0, drift_alert_records=700), contract(5, boundary_share=0.0, drift_alert_records=700)
+    one.on_drift("confidence")
+    many.on_drift("confidence")
+    sure = [prediction(0.99, "spam") for _ in range(1000)]
+    got = many.decide_many(sure, 400)
+    assert got == Policy.decide_many(one, sure, 400)
+    assert state(many) == state(one)
+    last, first = got[699], got[700]  # the last record on alert and the first after it: one run of auto-labels
+    assert last.reason == first.reason == "confident" and last.context["p_audit"] > first.context["p_audit"]

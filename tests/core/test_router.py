@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import random
 import types
 
@@ -15,7 +16,7 @@ from labelstream.core import router as router_module
 from labelstream.core.build import build_engine
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.engine import Routed
-from labelstream.core.policy.base import Policy
+from labelstream.core.policy.base import Decision, Policy, Prediction
 from labelstream.core.router import DEAD_LETTER, BatchRouter, Origin, OutputTopics
 from labelstream.core.schemas import DeadLetter, Deferred, Label, ReviewRequest
 from labelstream.settings import load_settings
@@ -362,3 +363,35 @@ def test_the_columnar_path_routes_exactly_as_the_per_record_inputs_do():
     assert sum(g[2] for g in got[0]) > 100  # evolved records went through too
     one, _ = engine_pair(3)
     assert [summary(Routed(None, p, d)) for p, d, _ in got[0]] == per_record(one, values)
+
+
+def test_a_non_finite_prediction_in_a_batch_of_finite_ones_is_dead_lettered(monkeypatch):
+    """The batch's one check of every probability (_all_finite) lets no NaN or infinity through as a label."""
+    _, engine = engine_pair(9)
+    process = engine.process
+    bad = {3: math.nan, 7: math.inf, 11: -math.inf}
+
+    def answering_non_finite(records):
+        routed = process(records)
+        for i, value in bad.items():
+            r = routed[i]
+            routed[i] = Routed(r.record, Prediction({"a": value, "b": 0.5}, "b", 0.5), r.decision, r.votes)
+        return routed
+
+    monkeypatch.setattr(engine, "process", answering_non_finite)
+    values = [orjson.dumps(payload) for payload, _ in synthetic_records(40, seed=9)]
+    outcomes = BatchRouter(engine, RecordDecoder(), TOPICS).route(values, [None] * 40, [Origin("records", 0, i) for i in range(40)])
+    assert {i for i, o in enumerate(outcomes) if o.outcome == DEAD_LETTER} == set(bad)
+    assert all(outcomes[i].reason == "model_error" for i in bad)
+
+
+def test_all_finite_is_finite_exactly_when_each_record_is():
+    def routed(*probabilities):
+        return [Routed(None, Prediction(p, None, 0.0), Decision("label", "confident")) for p in probabilities]
+
+    assert router_module._all_finite(routed({"a": 0.2, "b": 0.8}, {"a": 1.0}))
+    assert router_module._all_finite([])
+    for odd in ({"a": math.nan}, {"a": math.inf}, {"a": -math.inf}, {"a": 1e308, "b": 1e308}):
+        assert not router_module._all_finite(routed({"a": 0.5}, odd))
+    assert not router_module._all_finite(routed({"a": math.inf}) + routed({"a": -math.inf}))
+    assert not router_module._all_finite([*routed({"a": 0.5}), "model_error: injected"])

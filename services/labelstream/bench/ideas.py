@@ -183,8 +183,9 @@ def decide_idea(policy, predictions: list, n_learned: int, xs: list[dict], timer
     from labelstream.core.policy.base import Policy
 
     return Idea(
-        "decide", "the policy's decide, record by record", f"{type(policy).__name__}.decide_many: per-batch lookups "
-        "hoisted, the auto-label route inlined, a class's plain auto-labels share one Decision", True,
+        "decide", "the policy's decide, record by record", f"{type(policy).__name__}.decide_many: the batch worked out "
+        "first (thresholds once, who reaches them in NumPy, boundary answers and audit draws in stream order), a run of "
+        "plain auto-labels sharing one Decision a class, the other records decided in turn", True,
         "equal decisions, budget and random draws in the same order (tests/core/test_contract_decide_many.py)",
         *_pair(timer, lambda: Policy.decide_many(policy, predictions, n_learned, xs),
                lambda: policy.decide_many(predictions, n_learned, xs)),

@@ -30,8 +30,11 @@ import numpy as np
 from river import compose
 
 from labelstream.core.compiled_inputs import InputMatrix
+from labelstream.core.constructor import slots_constructor
 from labelstream.core.featurizer import Encoding
 from labelstream.core.policy.base import Prediction
+
+_make_prediction = slots_constructor(Prediction)  # Prediction(...) a row, at less than half the cost
 
 
 def feature_matrix(index: dict[str, int], xs: Sequence[dict[str, float]]) -> np.ndarray:
@@ -112,10 +115,10 @@ class CompiledLogistic:
 
     def predictions(self, probabilities: np.ndarray) -> list[Prediction]:
         """A :class:`Prediction` a row of class probabilities (the first of equal maxima in class order)."""
-        classes = self.classes
+        classes, make = self.classes, _make_prediction
         best = probabilities.argmax(axis=1).tolist()
         return [
-            Prediction(dict(zip(classes, row, strict=True)), classes[k], row[k])
+            make(dict(zip(classes, row, strict=True)), classes[k], row[k])
             for row, k in zip(probabilities.tolist(), best, strict=True)
         ]
 

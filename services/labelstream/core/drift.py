@@ -340,16 +340,21 @@ class DriftMonitor:
         share_keys: list[str] = []  # the class-share key of each record that feeds them, in order
         share_at: list[int] = []
         born: dict[str, int] = {}  # class-share detectors made in this batch: position of their first record
+        detectors = self._class_share
         for position, (prediction, outcome) in enumerate(zip(predictions, outcomes, strict=True)):
-            if prediction.label is None or not math.isfinite(prediction.confidence):  # a poison record's NaN
+            label = prediction.label
+            if label is None or not math.isfinite(prediction.confidence):  # a poison record's NaN
                 continue
             confidence.append(prediction.confidence)
             confidence_at.append(position)
             if shares and (every or outcome == "label"):
-                known = len(self._class_share)
-                key, _ = self._per_class(self._class_share, CLASS_SHARE, prediction.label, "both", per_record=True)
-                if len(self._class_share) > known:
-                    born[key] = len(share_keys)
+                if label in detectors:  # a class seen before: its own detector (what _per_class answers)
+                    key = label
+                else:
+                    known = len(detectors)
+                    key, _ = self._per_class(detectors, CLASS_SHARE, label, "both", per_record=True)
+                    if len(detectors) > known:
+                        born[key] = len(share_keys)
                 share_keys.append(key)
                 share_at.append(position)
         found: list[tuple[int, int, Detection]] = []  # (position, detector's rank in update_prediction, detection)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelstream.core.committee import Committee
+from labelstream.core.constructor import slots_constructor
 from labelstream.core.drift import Detection, DriftMonitor
 from labelstream.core.featurizer import Featurizer, LazyInputs
 from labelstream.core.imbalance import ClassMixMonitor, ClassWeights, RareClassReserve
@@ -76,6 +77,9 @@ class Routed:
     def method(self) -> str:
         """``weak`` when labeling functions voted on the record, else ``auto`` (the method of its auto-label)."""
         return "weak" if self.votes else "auto"
+
+
+_make_routed = slots_constructor(Routed)  # Routed(...) a record, at less than half the cost
 
 
 @dataclass(slots=True)
@@ -183,7 +187,8 @@ class LabelingEngine:
             for prediction, decision in zip(predictions, decisions, strict=True):
                 if decision.outcome == "label":
                     self.class_mix.observe_auto(prediction.label)
-        return [Routed(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
+        make = _make_routed
+        return [make(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
 
     def _predict_columnar(self, records: Sequence[Record]) -> tuple[Sequence[dict[str, float]], list[Prediction]] | None:
         """The compiled model's predictions from the records' features directly, and their model inputs made

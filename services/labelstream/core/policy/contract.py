@@ -59,9 +59,12 @@ a drift) is local to each labeler.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from labelstream.core.audit import AuditEstimator
 from labelstream.core.boundary import BoundarySampler
@@ -69,6 +72,7 @@ from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
+from labelstream.core.constructor import slots_constructor
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
 from labelstream.core.policy.contract_evidence import (
     EVIDENCE_DETECTORS,
@@ -81,6 +85,8 @@ from labelstream.core.policy.threshold import ColdStart
 from labelstream.core.strategies.base import QueryStrategy
 
 __all__ = ["EVIDENCE_DETECTORS", "OVERALL", "ContractPolicy", "is_evidence_detector", "selection_of"]
+
+_make_decision = slots_constructor(Decision)  # Decision(...) with every field, at less than half the cost
 
 
 class ContractPolicy(Policy):
@@ -253,87 +259,75 @@ class ContractPolicy(Policy):
         """Exactly what :meth:`decide` answers record by record, at a fraction of its cost (the labeler's batches).
 
         The same calls on the budget, the cold start, the boundary sampler and the strategy, the same
-        random draws and equal decisions (same contexts, keys in the same order), in stream order. What
-        no decision can change within a batch is looked up once: the model version, the generation,
-        each class's threshold (evidence comes from :meth:`learn`, never from deciding), the strategy's
-        floor (looked up again after each query); the budget's admission rates are read again after
-        each call that moves them. An auto-label is the common case: the route of
-        :meth:`_auto_or_check` is inlined, and the auto-labels of a class share one :class:`Decision`
-        while its context stands (a decision is frozen and nobody writes to a decided context). Every
-        other route calls the methods :meth:`decide` calls. tests/core/test_contract_decide_many.py
-        holds the two equal through every route.
+        random draws and equal decisions (same contexts, keys in the same order), in stream order.
+        What no decision can change within a batch is worked out for the whole batch first: which
+        records fall in the cold start and which on the raised audit share after a drift (both a
+        prefix of the batch), each class's threshold (evidence comes from :meth:`learn`, never from
+        deciding), which records reach their class's threshold (NumPy), the boundary sampler's
+        answers and the audit draws of those (one draw each, in stream order, as :meth:`decide`
+        draws them: nothing else draws from this generator). What is left is a *plain auto-label*:
+        at its threshold, neither drawn nor near it; it asks the budget nothing, so between two other
+        records the plain auto-labels of a class share one :class:`Decision` (a decision is frozen and
+        nobody writes to a decided context). Every other record is decided in turn, as :meth:`decide`
+        would, with the budget's count at that record and the admission rates and the strategy's floor
+        read again after it. tests/core/test_contract_decide_many.py holds the two equal through
+        every route.
         """
-        budget, strategy, cold, draw, near_boundary = self.budget, self.strategy, self._cold_start, self._rng.random, self._boundary.ask
-        version, generation = self.model_version, self.generation
-        any_threshold = any(t is not None for t in self.thresholds().values())
-        thresholds: dict[str, float | None] = {}
-        shared: dict[tuple[str, bool, bool], Decision] = {}  # (class, on alert, near) -> its auto-label while the rates stand
-        least = strategy.least_probability()
-        admit_reserved, admit = budget.admission_rate(reserved=True), budget.admission_rate()
-        decisions: list[Decision] = []
-        for i, prediction in enumerate(predictions):
-            budget.count_record()
-            on_alert = self._alert_left > 0
-            if on_alert:
-                self._alert_left -= 1
-            label = prediction.label
-            is_cold = cold.active(n_learned)
-            audit_share = self.drift_audit_share if on_alert else self.audit_share
-            if is_cold:  # _least, inlined
-                p_least = admit_reserved
-            elif not any_threshold:
-                p_least = min(admit, admit_reserved)
-            else:
-                p_least = min(audit_share * admit_reserved, least * admit, admit, admit_reserved)
-            if is_cold or label is None:
-                context: dict[str, Any] = {"model_version": version, "generation": generation, "threshold": None,
-                                           "p_least": p_least}
-                decision = self._uniform(context, "cold_start", "no_evidence", reserved=True)
-            else:
-                threshold = thresholds[label] if label in thresholds else thresholds.setdefault(
-                    label, self.threshold(self._key(label)))
-                if threshold is not None and prediction.confidence >= threshold:  # _auto_or_check, inlined
-                    p_audit = audit_share * admit_reserved
-                    near = near_boundary(prediction.confidence - threshold)
-                    total = p_audit + (1.0 - p_audit) * admit if near else p_audit
-                    drawn = audit_share > 0 and draw() < audit_share
-                    if not drawn and not near:
-                        decision = shared.get((label, on_alert, near))
-                        if decision is None:
-                            decision = shared[label, on_alert, near] = Decision("label", "confident", 1.0, 0.0, {
-                                "model_version": version, "generation": generation, "threshold": threshold,
-                                "p_least": p_least, "p_audit": p_audit, "p_floor": least * admit, "p_review": total, "outcome": "label",
-                            })
-                        decisions.append(decision)
-                        continue  # the budget was not asked
-                    context = {"model_version": version, "generation": generation, "threshold": threshold,
-                               "p_least": p_least, "p_audit": p_audit, "p_floor": least * admit, "p_review": total}
-                    if drawn and budget.try_spend(reserved=True):
-                        decision = Decision("review", "audit", total, 1.0, context)
-                    elif near and budget.try_spend():
-                        decision = Decision("review", "uncertain", total, strategy.informativeness(prediction), context)
-                    else:
-                        decision = Decision("label", "confident", 1.0, 0.0, context)
-                else:
-                    context = {"model_version": version, "generation": generation, "threshold": threshold,
-                               "p_least": p_least}
-                    if threshold is None:
-                        decision = self._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
-                    else:
-                        context["p_audit"] = audit_share * admit_reserved
-                        context["p_floor"] = least * admit
-                        query = strategy.query(prediction, None if xs is None else xs[i], budget)
-                        context["p_review"] = query.inclusion_probability
-                        decision = (
-                            Decision("review", "uncertain", query.inclusion_probability, query.priority, context)
-                            if query.ask else Decision("deferred", "over_budget", 1.0, query.priority, context)
-                        )
-                        least = strategy.least_probability()
-            context["outcome"] = decision.outcome
-            decisions.append(decision)
-            admit_reserved, admit = budget.admission_rate(reserved=True), budget.admission_rate()
-            shared.clear()
+        n = len(predictions)
+        if not n:
+            return []
+        budget = self.budget
+        labels = [prediction.label for prediction in predictions]
+        cold = self._cold_prefix(n, n_learned)  # records [0, cold) are in the cold start
+        alert = min(self._alert_left, n)  # records [0, alert) audit at the drift's share
+        self._alert_left -= alert
+        in_force = self.thresholds()  # a lookup re-tests the proofs (~0.1 ms a class): once a batch
+        thresholds = {}
+        for label in set(labels[cold:]) - {None}:
+            key = self._key(label)
+            thresholds[label] = in_force[key] if key in in_force else self.threshold(key)
+        bars = {label: t for label, t in thresholds.items() if t is not None}
+        bar = np.array([bars.get(label, math.nan) for label in labels], dtype=float)
+        confidence = np.array([prediction.confidence for prediction in predictions], dtype=float)
+        above = confidence >= bar  # NaN (no threshold, a NaN score) is never at it
+        above[:cold] = False
+        at = np.flatnonzero(above)
+        near = np.zeros(len(at), dtype=bool)
+        if self._boundary.share > 0:  # else it answers False and changes nothing
+            near[:] = self._boundary.ask_many((confidence[at] - bar[at]).tolist())
+        drawn = np.zeros(len(at), dtype=bool)
+        on_alert = int(np.searchsorted(at, alert))  # the first ones are on alert
+        draw = self._rng.random
+        for part, share in ((slice(0, on_alert), self.drift_audit_share), (slice(on_alert, None), self.audit_share)):
+            count = len(drawn[part])
+            if share > 0 and count:
+                drawn[part] = np.array([draw() for _ in range(count)]) < share
+        checked = drawn | near
+        above[at[checked]] = False  # what is left above: the plain auto-labels
+        flags = dict(zip(at[checked].tolist(), zip(drawn[checked].tolist(), near[checked].tolist(), strict=True), strict=True))
+        decisions: list[Decision] = [None] * n  # type: ignore[list-item] - every position is filled below
+        routing = _BatchRouting(self, thresholds, any(t is not None for t in in_force.values()), cold, alert)
+        records, start = budget.records, 0
+        for i in [*np.flatnonzero(~above).tolist(), n]:
+            if start < i:
+                routing.auto_labels(decisions, labels, start, i)
+            if i == n:
+                break
+            budget.records = records + i + 1  # count_record of every record up to this one
+            decisions[i] = routing.decide(i, predictions[i], flags.get(i), xs)
+            start = i + 1
+        budget.records = records + n
         return decisions
+
+    def _cold_prefix(self, n: int, n_learned: int) -> int:
+        """Count ``n`` records in the cold start; how many of them (a prefix: its count only grows) fell in it."""
+        active = self._cold_start.active
+        cold = 0
+        while cold < n and active(n_learned):
+            cold += 1
+        if cold < n:  # the rest would answer False too (n_learned is the batch's): counted at once
+            self._cold_start._seen += n - cold - 1
+        return cold
 
     def _uniform(self, context: dict[str, Any], reason: str, defer_reason: str, reserved: bool) -> Decision:
         """A review within the budget, as likely for every record of the class (the gate's admission rate)."""
@@ -446,3 +440,92 @@ class ContractPolicy(Policy):
         if loaded > self._alerted_generation:
             self._alerted_generation = loaded
             self._alert_left = self.drift_alert_records
+
+
+class _BatchRouting:
+    """The routing state of one :meth:`ContractPolicy.decide_many` call: what stands for the whole batch, and the
+    budget's admission rates and the strategy's floor as they are at the record being decided."""
+
+    def __init__(
+        self, policy: ContractPolicy, thresholds: dict[str, float | None], any_threshold: bool, cold: int, alert: int
+    ) -> None:
+        self.policy = policy
+        self.thresholds = thresholds
+        self.any_threshold = any_threshold
+        self.cold = cold
+        self.alert = alert
+        self.version, self.generation = policy.model_version, policy.generation
+        self._read()
+
+    def _read(self) -> None:
+        budget = self.policy.budget
+        self.least = self.policy.strategy.least_probability()
+        self.admit_reserved, self.admit = budget.admission_rate(reserved=True), budget.admission_rate()
+
+    def _shares(self, on_alert: bool) -> tuple[float, float]:
+        """The audit share, and ``p_least`` of a record past the cold start (:meth:`ContractPolicy._least`)."""
+        policy = self.policy
+        audit_share = policy.drift_audit_share if on_alert else policy.audit_share
+        if not self.any_threshold:
+            return audit_share, min(self.admit, self.admit_reserved)
+        return audit_share, min(audit_share * self.admit_reserved, self.least * self.admit, self.admit, self.admit_reserved)
+
+    def auto_labels(self, decisions: list[Decision], labels: list[str | None], start: int, end: int) -> None:
+        """Records ``start`` to ``end`` are plain auto-labels: one decision a class (and audit share)."""
+        alert = self.alert
+        for a, b in ((start, min(end, alert)), (max(start, alert), end)) if start < alert else ((start, end),):
+            if a >= b:
+                continue
+            audit_share, p_least = self._shares(a < self.alert)
+            p_audit = audit_share * self.admit_reserved
+            shared = {label: _make_decision("label", "confident", 1.0, 0.0, {
+                "model_version": self.version, "generation": self.generation, "threshold": self.thresholds[label],
+                "p_least": p_least, "p_audit": p_audit, "p_floor": self.least * self.admit, "p_review": p_audit,
+                "outcome": "label",
+            }) for label in set(labels[a:b])}
+            decisions[a:b] = map(shared.__getitem__, labels[a:b])
+
+    def decide(
+        self, i: int, prediction: Prediction, checked: tuple[bool, bool] | None, xs: Sequence[Features] | None
+    ) -> Decision:
+        """Record ``i`` of the batch, as :meth:`ContractPolicy.decide` routes it; ``checked``: (drawn for an audit,
+        near the threshold) of a record at its threshold, ``None`` for one below it (or without one). Its model
+        input ``xs[i]`` is read only for the strategy (the engine's inputs may be made when read)."""
+        policy, budget = self.policy, self.policy.budget
+        on_alert = i < self.alert
+        context: dict[str, Any] = {"model_version": self.version, "generation": self.generation, "threshold": None}
+        if i < self.cold:
+            context["p_least"] = self.admit_reserved
+            decision = policy._uniform(context, "cold_start", "no_evidence", reserved=True)
+        else:
+            audit_share, context["p_least"] = self._shares(on_alert)
+            label = prediction.label
+            threshold = None if label is None else self.thresholds[label]
+            if label is None:
+                decision = policy._uniform(context, "cold_start", "no_evidence", reserved=True)
+            elif checked is not None:
+                drawn, near = checked
+                p_audit = audit_share * self.admit_reserved
+                context.update(threshold=threshold, p_audit=p_audit, p_floor=self.least * self.admit,
+                               p_review=p_audit + (1.0 - p_audit) * self.admit if near else p_audit)
+                if drawn and budget.try_spend(reserved=True):
+                    decision = Decision("review", "audit", context["p_review"], 1.0, context)
+                elif near and budget.try_spend():
+                    priority = policy.strategy.informativeness(prediction)
+                    decision = Decision("review", "uncertain", context["p_review"], priority, context)
+                else:
+                    decision = Decision("label", "confident", 1.0, 0.0, context)
+            elif threshold is None:
+                context["threshold"] = None
+                decision = policy._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
+            else:
+                context.update(threshold=threshold, p_audit=audit_share * self.admit_reserved, p_floor=self.least * self.admit)
+                query = policy.strategy.query(prediction, None if xs is None else xs[i], budget)
+                context["p_review"] = query.inclusion_probability
+                decision = (
+                    Decision("review", "uncertain", query.inclusion_probability, query.priority, context)
+                    if query.ask else Decision("deferred", "over_budget", 1.0, query.priority, context)
+                )
+        context["outcome"] = decision.outcome
+        self._read()
+        return decision

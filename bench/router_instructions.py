@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Instructions a record of the batch router, counted by valgrind: a cost that others' load does not change.
+
+On a shared 2-core machine records/s and even CPU time swing with what else runs; the number of
+instructions the router executes does not. This routes the throughput benchmark's records through the
+router as the labeler builds it (warm model, drift monitor, dedupe window, the labeler's GC tuning), in
+500-record batches after 4,000 warm-up records, twice under ``valgrind --tool=callgrind``: once with no
+measured records and once with ``--records``; the difference over ``--records`` is the router's
+instructions a record (interpreter, NumPy and msgspec included; import and set-up cancel out).
+
+    .venv/bin/python bench/router_instructions.py --records 10000                # the tree in services/
+    .venv/bin/python bench/router_instructions.py --records 10000 --code /tmp/before/services   # another tree
+        # (git archive REV services | tar -x -C /tmp/before: compare two revisions on the same warm state)
+
+About 5-10 minutes on this machine (valgrind runs ~50x slower); run it niced. Instructions are not time
+(a cache miss costs more than an add), but a change that removes Python work removes instructions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BATCH = 500
+WARM = 4_000
+
+
+def prepare(path: Path, records: int) -> None:
+    """The warm model state and the encoded records, pickled (so that valgrind does not train the model)."""
+    import orjson
+
+    from labelstream.bench.workload import BENCH_NOISE, synthetic_records, warm_state
+    from labelstream.settings import Settings
+
+    state = warm_state(Settings(), noise=BENCH_NOISE)
+    values = [orjson.dumps(payload) for payload, _ in synthetic_records(WARM + records, seed=3)]
+    path.write_bytes(pickle.dumps((state, values)))
+
+
+def route(path: Path, records: int) -> None:
+    """Warm up, then route ``records`` records (the part valgrind's two runs differ by)."""
+    import gc
+
+    from labelstream.core.build import build_engine
+    from labelstream.core.decode import RecordDecoder
+    from labelstream.core.dedupe import DedupeWindow
+    from labelstream.core.router import BatchRouter, Origin, OutputTopics
+    from labelstream.drift_handling import build_monitor
+    from labelstream.labeler.service import tune_garbage_collector
+    from labelstream.settings import Settings
+
+    state, values = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by prepare()
+    settings = Settings()
+    engine = build_engine(settings)
+    engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+    engine.monitor = build_monitor(settings)
+    router = BatchRouter(engine, RecordDecoder.from_limits(settings.limits), OutputTopics("labels", "review", "deferred", "dlq"),
+                         dedupe=DedupeWindow(settings.labeler.dedupe_window))
+    origins = [Origin("records", 0, i, 0.0) for i in range(len(values))]
+    keys = [None] * len(values)
+    gc.collect()
+    tune_garbage_collector()
+    for start in range(0, WARM + records, BATCH):
+        router.route(values[start:start + BATCH], keys[start:start + BATCH], origins[start:start + BATCH])
+
+
+def instructions(code: Path, state: Path, records: int) -> int:
+    """valgrind's count of instructions of one ``route`` run with the package in ``code``."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(  # noqa: S603
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, __file__, "--route",
+             str(state), "--records", str(records)],
+            env=env, capture_output=True, text=True, errors="replace", check=True,
+        )
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if match is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
+    return int(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000, help="measured records (after 4,000 warm-up ones)")
+    parser.add_argument("--code", type=Path, default=Path(__file__).resolve().parent.parent / "services",
+                        help="the services/ tree whose router is counted")
+    parser.add_argument("--route", type=Path, help=argparse.SUPPRESS)  # the run valgrind watches
+    args = parser.parse_args()
+    if args.route is not None:
+        route(args.route, args.records)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "state.pkl"
+        prepare(state, args.records)
+        base, measured = (instructions(args.code, state, n) for n in (0, args.records))
+    print(f"{args.code}: {(measured - base) / args.records:,.0f} instructions a record "
+          f"({measured:,} with {args.records} records, {base:,} without)")
+
+
+if __name__ == "__main__":
+    main()

@@ -74,8 +74,17 @@ class VersionPublisher:
         load = getattr(self.engine.policy, "load_kept_answers", None)
         if load is None or getattr(self.engine.policy, "recheck", None) is None:
             return
-        adopted = load(self.recheck_answers.load(version))
-        log.info("recheck: %d answers of the generation kept from version %d", adopted, version)
+        stored = self.recheck_answers.load(version)
+        adopted = load(stored)
+        if stored is None:  # the learner died between the version and its answers, or a rollback went live
+            log.warning("recheck: no answers stored with version %d: the recheck starts from the answers to come",
+                        version)
+        elif adopted < len(stored.get("answers", ())):
+            log.warning("recheck: the %d answers stored with version %d are of generation %s, not %s: not kept",
+                        len(stored.get("answers", ())), version, stored.get("generation"),
+                        getattr(self.engine.policy, "generation", None))
+        else:  # 0 when none of the version's answers was kept (e.g. records routed before a model predicted a class)
+            log.info("recheck: %d answers of the generation kept from version %d", adopted, version)
 
     def _save_kept_answers(self, version: int, kept: dict[str, Any] | None) -> None:
         """Store the recheck's answers of ``version`` beside it; a failure only costs validations after a restart."""

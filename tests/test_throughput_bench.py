@@ -103,7 +103,7 @@ def test_scaling_pairs_alternate_and_report_the_median_of_within_pair_ratios():
             "200/s at 42.0 µs CPU a record, 2.00 ×; pair 2 (two, one): 1 labeler 40/s at 50.0 µs CPU a record, "
             "2 labelers 60/s at 55.0 µs CPU a record, 1.50 ×; pair 3 (one, two): 1 labeler 110/s at 41.0 µs CPU a "
             "record, 2 labelers 242/s at 43.0 µs CPU a record, 2.20 ×. **Median ratio 2.00 ×**") in text
-    assert "median runs 1 labeler 100/s at 41.0 µs CPU a record, 2 labelers 200/s at 43.0 µs CPU a record." in text
+    assert "over the runs, 1 labeler 100/s at 41.0 µs CPU a record, 2 labelers 200/s at 43.0 µs CPU a record (" in text
     assert "The 6 scaling runs took 95 s." in text
     one_pair = scaling_markdown(scaling_summary(pairs[:1]))
     assert "1 interleaved pair of runs: pair 1 (one, two)" in one_pair and "**Median ratio 2.00 ×**" in one_pair

@@ -45,10 +45,11 @@ def scaling_markdown(s: dict[str, Any], cpus: int = 2) -> str:
     return (
         "Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate while the "
         f"committed share goes from 20 % to 90 %), {len(pairs)} interleaved pair{'s' if len(pairs) > 1 else ''} of runs: "
-        f"{each}. **Median ratio {s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck); median runs "
-        f"1 labeler {_run(s['one'])}, 2 labelers {_run(s['two'])}. "
+        f"{each}. **Median ratio {s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck); over the runs, "
+        f"1 labeler {_run(s['one'])}, 2 labelers {_run(s['two'])} (records/s: the median run, the slower middle one "
+        "of an even count; CPU: the median). "
         f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
-        "(the broker, Redis and the benchmark share them; median runs)." + _shares(s, cpus)
+        "(the broker, Redis and the benchmark share them; the median runs)." + _shares(s, cpus)
         + (f" The {2 * len(pairs)} scaling runs took {s['seconds']:.0f} s." if "seconds" in s else "")
     )
 

@@ -3,8 +3,15 @@
 import os
 import time
 
-from labelstream.bench.throughput import CpuWindow, median_ratio, median_run, routing_shares
-from labelstream.bench.throughput_report import _shares, throughput_markdown
+from labelstream.bench.throughput import (
+    CpuWindow,
+    median_ratio,
+    median_run,
+    routing_shares,
+    scaling_order,
+    scaling_summary,
+)
+from labelstream.bench.throughput_report import _shares, scaling_markdown, throughput_markdown
 
 METRICS = """# HELP labelstream_record_outcomes_total Valid records by outcome and reason.
 labelstream_record_outcomes_total{outcome="label",reason="confident"} 75.0
@@ -72,3 +79,31 @@ def test_the_scaling_note_gives_every_process_its_share_of_the_cores():
             "0.60 + 0.70 (broker 0.20, benchmark 0.10, rest of the machine 0.20, idle 0.20)") in text
     del one["bench_cpu_share"], one["machine_busy"]
     assert "one labeler 0.90 (broker 0.10);" in _shares({"one": one, "two": two, "ratio": 1.5})
+
+
+def test_scaling_pairs_alternate_and_report_the_median_of_within_pair_ratios():
+    assert [scaling_order(pair) for pair in (1, 2, 3)] == [(1, 2), (2, 1), (1, 2)]
+
+    def run(rate: float, cpu: float) -> dict:
+        return {"records": 1000, "records_per_second": rate, "cpu_us_per_record": cpu}
+
+    # a slow middle pair hits both sides: within-pair ratios 2.0, 1.5, 2.2 -> median 2.0; the ratio of the median
+    # runs would be 180 / 100 = 1.8
+    pairs = [{"one": run(100.0, 40.0), "two": run(200.0, 42.0)}, {"one": run(40.0, 50.0), "two": run(60.0, 55.0)},
+             {"one": run(110.0, 41.0), "two": run(242.0, 43.0)}]
+    summary = scaling_summary(pairs)
+    assert summary["ratio"] == 2.0
+    assert [p["ratio"] for p in summary["pairs"]] == [2.0, 1.5, 2.2]
+    assert [p["order"] for p in summary["pairs"]] == ["one, two", "two, one", "one, two"]
+    assert (summary["one"]["records_per_second"], summary["one"]["cpu_us_per_record"]) == (100.0, 41.0)
+    assert (summary["two"]["records_per_second"], summary["two"]["cpu_us_per_record"]) == (200.0, 43.0)
+    summary["seconds"] = 95.4
+    text = scaling_markdown(summary)
+    assert ("3 interleaved pairs of runs: pair 1 (one, two): 1 labeler 100/s at 40.0 µs CPU a record, 2 labelers "
+            "200/s at 42.0 µs CPU a record, 2.00 ×; pair 2 (two, one): 1 labeler 40/s at 50.0 µs CPU a record, "
+            "2 labelers 60/s at 55.0 µs CPU a record, 1.50 ×; pair 3 (one, two): 1 labeler 110/s at 41.0 µs CPU a "
+            "record, 2 labelers 242/s at 43.0 µs CPU a record, 2.20 ×. **Median ratio 2.00 ×**") in text
+    assert "over the runs, 1 labeler 100/s at 41.0 µs CPU a record, 2 labelers 200/s at 43.0 µs CPU a record (" in text
+    assert "The 6 scaling runs took 95 s." in text
+    one_pair = scaling_markdown(scaling_summary(pairs[:1]))
+    assert "1 interleaved pair of runs: pair 1 (one, two)" in one_pair and "**Median ratio 2.00 ×**" in one_pair

@@ -12,7 +12,7 @@ Every figure comes from the local broker in the same run:
 4. end-to-end latency (record produced -> outcome visible to a read_committed
    consumer) at fixed offered rates;
 5. correction -> new model version live in the labeler;
-6. one vs two labeler processes on a two-partition topic.
+6. one vs two labeler processes on a two-partition topic, in ``scaling_rounds`` interleaved pairs (median ratio).
 """
 
 from __future__ import annotations
@@ -108,10 +108,12 @@ class BenchConfig:
     """Rounds of pass-through / labeler / peer, interleaved; the report gives medians."""
     peer: bool = True
     peer_venv: Path = field(default_factory=lambda: Path(".stack") / "quix-venv")
+    scaling_rounds: int = 2
+    """Pairs of one-labeler / two-labeler runs, interleaved (one, two, two, one, ...); the report gives the median ratio."""
 
     @classmethod
     def quick(cls) -> BenchConfig:
-        return cls(records=30_000, latency_seconds=8.0, corrections=8, scale_records=20_000, repeat=1)
+        return cls(records=30_000, latency_seconds=8.0, corrections=8, scale_records=20_000, repeat=1, scaling_rounds=1)
 
 
 class ThroughputBench:
@@ -129,7 +131,8 @@ class ThroughputBench:
     def run(self) -> dict[str, Any]:
         config = self.config
         results: dict[str, Any] = {
-            "machine": machine(), "config": {"records": config.records, "repeat": config.repeat, "noise": BENCH_NOISE},
+            "machine": machine(), "config": {"records": config.records, "repeat": config.repeat, "noise": BENCH_NOISE,
+                       "scaling_rounds": config.scaling_rounds},
         }
         try:
             settings = self._namespace("main", partitions=3)
@@ -336,16 +339,33 @@ class ThroughputBench:
     def _scaling(self) -> dict[str, Any]:
         """One labeler, then two, on a 2-partition topic each, produced once the group holds its partitions (a labeler
         that joins first would otherwise work through the other's partition while the group rebalances: measured,
-        one labeler committed 4,000 records of the other's partition before the second one had any)."""
+        one labeler committed 4,000 records of the other's partition before the second one had any).
+
+        ``scaling_rounds`` pairs, interleaved (one, two; two, one; ...) so that a drift in the machine's load weighs on
+        both sides alike; the ratio is the median of the ratios within a pair (:func:`scaling_summary`).
+        """
         records = made_records(self.config.scale_records)
         steady = (0.2, 0.9)
-        one = self._labeler_throughput(self._namespace("scale1", partitions=2), instances=1, total=len(records),
-                                       window=steady, records=records)
-        two = self._labeler_throughput(self._namespace("scale2", partitions=2), instances=2, total=len(records),
-                                       window=steady, records=records)
-        ratio = two.records_per_second / one.records_per_second
-        self.say(f"1 labeler: {one.records_per_second:,.0f}/s, 2 labelers: {two.records_per_second:,.0f}/s ({ratio:.2f} x)")
-        return {"one": one.as_dict(), "two": two.as_dict(), "ratio": round(ratio, 3)}
+        began = time.monotonic()
+        pairs: list[dict[str, dict[str, Any]]] = []
+        for pair in range(1, self.config.scaling_rounds + 1):
+            runs: dict[str, dict[str, Any]] = {}
+            for instances in scaling_order(pair):
+                name = "one" if instances == 1 else "two"
+                result = self._labeler_throughput(
+                    self._namespace(f"scale{instances}-{pair}", partitions=2), instances=instances, total=len(records),
+                    window=steady, records=records,
+                )
+                runs[name] = result.as_dict()
+                self.say(f"  scaling pair {pair}, {instances} labeler(s): {result.records_per_second:,.0f}/s, "
+                         f"{result.cpu_us_per_record or 0:.1f} us CPU a record")
+            pairs.append(runs)
+        summary = scaling_summary(pairs)
+        summary["seconds"] = round(time.monotonic() - began, 1)
+        self.say(f"1 labeler: {summary['one']['records_per_second']:,.0f}/s, 2 labelers: "
+                 f"{summary['two']['records_per_second']:,.0f}/s (medians); ratio {summary['ratio']:.2f} x, the median of "
+                 + ", ".join(f"{p['ratio']:.2f}" for p in summary["pairs"]) + f" ({summary['seconds']:.0f} s)")
+        return summary
 
 
 # -- helpers (module level: each does one measurement) ---------------------------------------
@@ -465,6 +485,26 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     chosen["rounds_records_per_second"] = [r["records_per_second"] for r in runs]
     chosen["cpu_us_per_record"] = statistics.median(r["cpu_us_per_record"] for r in runs if r["cpu_us_per_record"] is not None)
     return chosen
+
+
+def scaling_order(pair: int) -> tuple[int, int]:
+    """Labelers of each run of the ``pair``-th (from 1) scaling pair: one, two; then two, one; and so on."""
+    return (1, 2) if pair % 2 else (2, 1)
+
+
+def scaling_summary(pairs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The scaling pairs (each ``{"one": run, "two": run}``) summed up: ``ratio`` the median of the within-pair
+    ratios of records/s, ``one`` and ``two`` the median runs (:func:`median_run`), ``pairs`` every run and its ratio."""
+    ones, twos = [p["one"] for p in pairs], [p["two"] for p in pairs]
+    return {
+        "one": median_run(ones),
+        "two": median_run(twos),
+        "ratio": median_ratio(twos, ones),
+        "pairs": [{"one": p["one"], "two": p["two"],
+                   "ratio": round(p["two"]["records_per_second"] / p["one"]["records_per_second"], 3),
+                   "order": "one, two" if scaling_order(i) == (1, 2) else "two, one"}
+                  for i, p in enumerate(pairs, start=1)],
+    }
 
 
 def median_ratio(numerators: list[dict[str, Any]], denominators: list[dict[str, Any]]) -> float:

@@ -30,6 +30,30 @@ def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
                "machine)." if idle else ""))
 
 
+def _run(run: dict[str, Any]) -> str:
+    cpu = run.get("cpu_us_per_record")
+    return f"{run['records_per_second']:,.0f}/s" + ("" if cpu is None else f" at {cpu:.1f} µs CPU a record")
+
+
+def scaling_markdown(s: dict[str, Any], cpus: int = 2) -> str:
+    """The scaling paragraph: every pair's runs and ratio, the median ratio, where the CPU went (median runs)."""
+    pairs = s.get("pairs") or [{"one": s["one"], "two": s["two"], "ratio": s["ratio"], "order": "one, two"}]
+    each = "; ".join(
+        f"pair {i} ({p['order']}): 1 labeler {_run(p['one'])}, 2 labelers {_run(p['two'])}, {p['ratio']:.2f} ×"
+        for i, p in enumerate(pairs, start=1)
+    )
+    return (
+        "Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate while the "
+        f"committed share goes from 20 % to 90 %), {len(pairs)} interleaved pair{'s' if len(pairs) > 1 else ''} of runs: "
+        f"{each}. **Median ratio {s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck); over the runs, "
+        f"1 labeler {_run(s['one'])}, 2 labelers {_run(s['two'])} (records/s: the median run, the slower middle one "
+        "of an even count; CPU: the median). "
+        f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
+        "(the broker, Redis and the benchmark share them; the median runs)." + _shares(s, cpus)
+        + (f" The {2 * len(pairs)} scaling runs took {s['seconds']:.0f} s." if "seconds" in s else "")
+    )
+
+
 def _busy(result: dict[str, Any]) -> str:
     busy = result.get("machine_busy")
     return "?" if busy is None else f"{busy:.0%}"
@@ -244,12 +268,5 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",
     ]
-    s = r["scaling"]
-    lines += [
-        f"Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate while the "
-        f"committed share goes from 20 % to 90 %): 1 labeler {s['one']['records_per_second']:,.0f}/s, "
-        f"2 labelers {s['two']['records_per_second']:,.0f}/s: **{s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck). "
-        f"All CPUs of the machine were {_busy(s['one'])} busy with one labeler, {_busy(s['two'])} with two "
-        "(the broker, Redis and the benchmark share them)." + _shares(s, m["cpus"] or 2),
-    ]
+    lines += [scaling_markdown(r["scaling"], m["cpus"] or 2)]
     return "\n".join(lines)

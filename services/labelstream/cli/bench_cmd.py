@@ -40,6 +40,10 @@ def throughput(
         typer.Option(help="Rounds of pass-through / labeler / peer (default 3, 1 with --quick); medians reported.", min=1),
     ] = None,
     peer: Annotated[bool, typer.Option(help="Also run the Quix Streams peer (its venv is made once, in .stack/).")] = True,
+    scaling_rounds: Annotated[
+        Optional[int],  # noqa: UP007 - typer needs Optional
+        typer.Option(help="Pairs of one- / two-labeler runs, interleaved (default 2, 1 with --quick); median ratio.", min=1),
+    ] = None,
     out: OutOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -50,8 +54,10 @@ def throughput(
     config = BenchConfig.quick() if quick else BenchConfig(records=records)
     config.repeat = repeat or config.repeat
     config.peer = peer
+    config.scaling_rounds = scaling_rounds or config.scaling_rounds
     command = "labelstream bench throughput" + (" --quick" if quick else f" --records {records}")
     command += (f" --repeat {repeat}" if repeat else "") + ("" if peer else " --no-peer")
+    command += f" --scaling-rounds {scaling_rounds}" if scaling_rounds else ""
     results = ThroughputBench(state(ctx).settings(), config, say=say).run()
     results["command"] = command
     write_markdown(out, "throughput", throughput_markdown(results), show=not as_json)

@@ -82,8 +82,11 @@ class DedupeWindow:
         slot = self._next
         self._next = slot + 1 if slot + 1 < self.size else 0
         if self._used == self.size:
-            self._remove(slot)  # the oldest id leaves; entries may have moved: find the free index again
-            index, _ = self._find(key)
+            # The oldest id leaves. Only one place of the table empties (the hole the shifting ends at): the first
+            # free place of key's probe (home .. index) is that hole if it lies before index, else index still.
+            hole, home = self._remove(slot), key & self._mask
+            if (hole - home) & self._mask < (index - home) & self._mask:
+                index = hole
         else:
             self._used += 1
         self._table[index] = slot + 1
@@ -105,8 +108,9 @@ class DedupeWindow:
                 return index, entry - 1
             index = (index + 1) & mask
 
-    def _remove(self, slot: int) -> None:
-        """Take the id of ring ``slot`` out of the table, shifting back the entries after it (no tombstones)."""
+    def _remove(self, slot: int) -> int:
+        """Take the id of ring ``slot`` out of the table, shifting back the entries after it (no tombstones); the
+        table index left empty."""
         table, hashes, mask = self._table, self._hashes, self._mask
         index = hashes[slot] & mask
         while table[index] != slot + 1:
@@ -122,3 +126,4 @@ class DedupeWindow:
                 table[index] = entry
                 index = probe
         table[index] = 0
+        return index

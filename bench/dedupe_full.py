@@ -1,10 +1,10 @@
-"""In-process cost of ``DedupeWindow.check`` a record: a window filling (as ``bench hot-path`` times it) vs a full one.
+"""In-process cost of ``DedupeWindow.check`` a record: a window filling vs a full one (as ``bench hot-path`` times it).
 
-``bench hot-path`` checks 15 batches of 500 new ids in one 100,000-id window: 7,500 ids, never full, so no
-check evicts. Live, the window is full after its first ``size`` records and every new id evicts the oldest
-(``_remove``: find it, shift back the entries after it). Rounds alternate the states; fresh id strings each
-batch (their hash not cached, as decoded ones). ``--old FILE`` also times a previous ``core/dedupe.py`` on the
-same full window, alternating with this tree's, and prints the ratio within each round.
+A window still filling never evicts (``bench hot-path`` timed that until it filled the window first: 15 batches of
+500 new ids in an empty 100,000-id window). Live, the window is full after its first ``size`` records and every
+new id evicts the oldest (``_remove``: find it, shift back the entries after it). Rounds alternate the states;
+fresh id strings each batch (their hash not cached, as decoded ones). ``--old FILE`` also times a previous
+``core/dedupe.py`` on the same full window, alternating with this tree's, and prints the ratio within each round.
 
     .venv/bin/python bench/dedupe_full.py [--size 100000] [--rounds 10] [--old /path/to/old/dedupe.py]
 """

@@ -11,6 +11,7 @@ instructions a record (interpreter, NumPy and msgspec included; import and set-u
     .venv/bin/python bench/router_instructions.py --records 10000                # the tree in services/
     .venv/bin/python bench/router_instructions.py --records 10000 --code /tmp/before/services   # another tree
         # (git archive REV services | tar -x -C /tmp/before: compare two revisions on the same warm state)
+    .venv/bin/python bench/router_instructions.py --records 10000 --stage inputs   # InputMatrix.build only
 
 About 5-10 minutes on this machine (valgrind runs ~50x slower); run it niced. Instructions are not time
 (a cache miss costs more than an add), but a change that removes Python work removes instructions.
@@ -43,6 +44,21 @@ def prepare(path: Path, records: int) -> None:
     path.write_bytes(pickle.dumps((state, values)))
 
 
+def build_inputs(path: Path, records: int) -> None:
+    """``--stage inputs``: only the compiled model's input matrix (``InputMatrix.build``) of each batch's features."""
+    from labelstream.core.compiled import CompiledLogistic
+    from labelstream.core.compiled_inputs import InputMatrix
+    from labelstream.core.decode import RecordDecoder
+    from labelstream.settings import Settings
+
+    state, values = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by prepare()
+    decoder = RecordDecoder.from_limits(Settings().limits)
+    features = [decoder.decode(value).features for value in values]
+    inputs = InputMatrix(CompiledLogistic.from_pipeline(state.model.estimator).index)
+    for start in range(0, WARM + records, BATCH):
+        inputs.build(features[start:start + BATCH])
+
+
 def route(path: Path, records: int) -> None:
     """Warm up, then route ``records`` records (the part valgrind's two runs differ by)."""
     import gc
@@ -70,13 +86,13 @@ def route(path: Path, records: int) -> None:
         router.route(values[start:start + BATCH], keys[start:start + BATCH], origins[start:start + BATCH])
 
 
-def instructions(code: Path, state: Path, records: int) -> int:
-    """valgrind's count of instructions of one ``route`` run with the package in ``code``."""
+def instructions(code: Path, state: Path, records: int, stage: str = "router") -> int:
+    """valgrind's count of instructions of one ``route`` (or ``build_inputs``) run with the package in ``code``."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(  # noqa: S603
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, __file__, "--route",
-             str(state), "--records", str(records)],
+             str(state), "--records", str(records), "--stage", stage],
             env=env, capture_output=True, text=True, errors="replace", check=True,
         )
     match = re.search(r"Collected : (\d+)", done.stderr)
@@ -90,16 +106,18 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000, help="measured records (after 4,000 warm-up ones)")
     parser.add_argument("--code", type=Path, default=Path(__file__).resolve().parent.parent / "services",
                         help="the services/ tree whose router is counted")
+    parser.add_argument("--stage", choices=["router", "inputs"], default="router",
+                        help="inputs: count only InputMatrix.build of each batch (less noise than the whole router)")
     parser.add_argument("--route", type=Path, help=argparse.SUPPRESS)  # the run valgrind watches
     args = parser.parse_args()
     if args.route is not None:
-        route(args.route, args.records)
+        (build_inputs if args.stage == "inputs" else route)(args.route, args.records)
         return
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state.pkl"
         prepare(state, args.records)
-        base, measured = (instructions(args.code, state, n) for n in (0, args.records))
-    print(f"{args.code}: {(measured - base) / args.records:,.0f} instructions a record "
+        base, measured = (instructions(args.code, state, n, args.stage) for n in (0, args.records))
+    print(f"{args.code} ({args.stage}): {(measured - base) / args.records:,.0f} instructions a record "
           f"({measured:,} with {args.records} records, {base:,} without)")
 
 

@@ -77,3 +77,10 @@ def test_a_value_the_featurizer_refuses_raises_as_it_does():
 def test_an_empty_batch_and_empty_features():
     assert InputMatrix(ONE_HOT).build([]).shape == (0, len(ONE_HOT))
     assert_same(ONE_HOT, [{}] * 20)
+
+
+def test_a_batch_all_alike_from_the_cache_and_with_a_value_the_model_does_not_know():
+    batch = [{"x": float(i), "colour": ["red", "blue"][i % 2], "size": "L"} for i in range(40)]
+    assert_same(ONE_HOT, batch)  # one group; the second build takes every column from the cache
+    batch[3] = {"x": 3.0, "colour": "green", "size": "L"}
+    assert_same(ONE_HOT, batch)

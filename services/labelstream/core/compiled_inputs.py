@@ -5,8 +5,8 @@ then :func:`~labelstream.core.compiled.feature_matrix` (a row a dict). :class:`I
 same matrix from the features themselves. Records with the same fields in the same order (the common
 case: a producer's records share their fields) form a group; a group's numeric values are read with one
 C ``itemgetter`` call a record and converted by NumPy in one call, a column scattered at a time; its
-categorical values are looked up in a cache of the columns they are known to map to (the featurizer's
-encoding, one-hot ``name=value`` or hashed ``name#bucket``). Whatever this cannot take exactly a group
+categorical values are looked up (a ``map`` over the group, in C) in a cache of the columns they are known to
+map to (the featurizer's encoding, one-hot ``name=value`` or hashed ``name#bucket``). Whatever this cannot take exactly a group
 at a time goes the per-record way, row by row with the featurizer's rules: a value of another type than
 in the group's first record (a number where it had a string, ``None``, booleans only, an integer past 64
 bits, ...), a field name holding ``=`` or ``#`` (such a column could coincide with an indicator; the
@@ -82,14 +82,17 @@ class InputMatrix:
         """One row per mapping, a column per known input, NaN where absent (missing values as the featurizer's)."""
         n, width = len(batch), len(self.index)
         matrix = np.full((n, width), math.nan)
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for i, features in enumerate(batch):
-            names = tuple(features)
-            rows = groups.get(names)
-            if rows is None:
-                groups[names] = [i]
-            else:
-                rows.append(i)
+        keys = list(map(tuple, batch))
+        if n and keys.count(keys[0]) == n:  # the common case, all alike: no Python loop a record
+            groups: dict[tuple[str, ...], list[int]] = {keys[0]: list(range(n))}
+        else:
+            groups = {}
+            for i, names in enumerate(keys):
+                rows = groups.get(names)
+                if rows is None:
+                    groups[names] = [i]
+                else:
+                    rows.append(i)
         if len(groups) * _MIN_GROUP > n:
             return np.array([self._row(features) for features in batch], dtype=float).reshape(n, width)
         for names, rows in groups.items():
@@ -106,25 +109,24 @@ class InputMatrix:
             return False
         at = np.array(rows, dtype=np.intp)
         if layout.getter is not None:
-            getter = layout.getter
-            values = np.array([getter(features) for features in members])
+            values = np.array(list(map(layout.getter, members)))
             if values.dtype.kind not in "fi" or values.shape != layout.shape(len(rows)):
                 return False  # a string, None, a big integer, booleans only, a sequence: the row way decides
             if layout.columns.size:
                 values = values.reshape(len(rows), 1) if layout.single else values
                 matrix[at[:, None], layout.columns] = values[:, layout.kept]
         for name in layout.categorical:
-            column_of = self._column_of
-            hit_rows, hit_columns = [], []
-            for i, features in zip(rows, members, strict=True):
-                value = features[name]
-                if type(value) is not str:
-                    return False
-                column = column_of(name, value)
-                if column is not None:
-                    hit_rows.append(i)
-                    hit_columns.append(column)
-            matrix[hit_rows, hit_columns] = 1.0
+            texts = list(map(itemgetter(name), members))
+            if set(map(type, texts)) != {str}:
+                return False
+            columns = list(map(self._categories.get(name, {}).get, texts))  # the cached columns, in C
+            if None in columns:  # a value not cached yet, or one the model does not know
+                columns = [self._column_of(name, text) if column is None else column
+                           for text, column in zip(texts, columns, strict=True)]
+                hits = [(i, column) for i, column in zip(rows, columns, strict=True) if column is not None]
+                matrix[[i for i, _ in hits], [column for _, column in hits]] = 1.0
+            else:
+                matrix[at, columns] = 1.0
         return True
 
     def _layout(self, names: tuple[str, ...], first: Mapping[str, Any]) -> _Layout | None:

@@ -278,7 +278,7 @@ class ContractPolicy(Policy):
             return []
         budget = self.budget
         labels = [prediction.label for prediction in predictions]
-        cold = self._cold_prefix(n, n_learned)  # records [0, cold) are in the cold start
+        cold = self._cold_start.active_prefix(n, n_learned)  # records [0, cold) are in the cold start
         alert = min(self._alert_left, n)  # records [0, alert) audit at the drift's share
         self._alert_left -= alert
         in_force = self.thresholds()  # a lookup re-tests the proofs (~0.1 ms a class): once a batch
@@ -318,16 +318,6 @@ class ContractPolicy(Policy):
             start = i + 1
         budget.records = records + n
         return decisions
-
-    def _cold_prefix(self, n: int, n_learned: int) -> int:
-        """Count ``n`` records in the cold start; how many of them (a prefix: its count only grows) fell in it."""
-        active = self._cold_start.active
-        cold = 0
-        while cold < n and active(n_learned):
-            cold += 1
-        if cold < n:  # the rest would answer False too (n_learned is the batch's): counted at once
-            self._cold_start._seen += n - cold - 1
-        return cold
 
     def _uniform(self, context: dict[str, Any], reason: str, defer_reason: str, reserved: bool) -> Decision:
         """A review within the budget, as likely for every record of the class (the gate's admission rate)."""

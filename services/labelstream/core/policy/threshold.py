@@ -39,6 +39,18 @@ class ColdStart:
         self._seen += 1
         return self._seen <= self.records or n_learned < self.corrections
 
+    def active_prefix(self, n: int, n_learned: int) -> int:
+        """Count ``n`` records; how many of them, from the first, fall in the cold start (``n_learned`` is the same
+        for all: once one is past it, so are the rest). Equal to :meth:`active` called ``n`` times.
+
+        >>> cold = ColdStart(records=3, corrections=0)
+        >>> cold.active_prefix(5, n_learned=0), cold.active_prefix(2, n_learned=0)
+        (3, 0)
+        """
+        cold = max(0, min(n, self.records - self._seen)) if n_learned >= self.corrections else n
+        self._seen += n
+        return cold
+
 
 class ThresholdPolicy(Policy):
     """Auto-label when the top probability reaches ``confidence_threshold``, else review (within ``budget``)."""

@@ -30,9 +30,14 @@ RECORDS = 5000
 DRIFT_AT = 3000  # 15 s of the stream at 200/s before the swap: the first proof needs ~1300-1400 records plus the
 # learner's publishing lag, which a loaded machine stretches (at 2000 a loaded CI run once auto-labeled nothing)
 SWAPPED = {"True": "False", "False": "True"}
+# and if no record is auto-labeled by then, up to SPARE_CHUNKS chunks more of the same concept before the swap,
+# one at a time until one is (a loaded machine once auto-labeled nothing before the swap at 3000)
+SPARE_CHUNKS, SPARE_CHUNK = 8, 250
 
-def write_stream(path: Path) -> int:
-    """SEA with its labels swapped from the middle on.
+def write_stream(workdir: Path) -> tuple[Path, list[Path], Path, Path]:
+    """SEA with its labels swapped from ``DRIFT_AT`` on, in files: the stream before the swap, spare chunks of the
+    same concept (sent one by one only while no record is auto-labeled yet), the stream after the swap; and one
+    file of every row for the reviewer.
 
     A drift every detector must see: what is under test here is the path from a
     detection to the metric, the dashboard and the alert, not the detectors'
@@ -40,14 +45,27 @@ def write_stream(path: Path) -> int:
     threshold moved from 8 to 9.5) went unseen in about one run in four: ~300
     reviews after it, near a boundary the model was relearning.
     """
-    rows = [(x, label if i < DRIFT_AT else SWAPPED[label])
-            for i, (x, label) in enumerate(sea_with_drift(RECORDS, DRIFT_AT, seed=3))]
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "x0", "x1", "x2", "label"])
-        for i, (x, label) in enumerate(rows):
-            writer.writerow([f"s{i}", x["0"], x["1"], x["2"], label])
-    return len(rows)
+    spare = SPARE_CHUNKS * SPARE_CHUNK
+    rows = sea_with_drift(RECORDS + spare, DRIFT_AT + spare, seed=3)
+    ids = [f"s{i}" for i in range(DRIFT_AT)] + [f"p{i}" for i in range(spare)] + [f"s{i}" for i in range(DRIFT_AT, RECORDS)]
+    table = [(record_id, x, label if i < DRIFT_AT + spare else SWAPPED[label])
+             for i, (record_id, (x, label)) in enumerate(zip(ids, rows, strict=True))]
+    chunks = [table[:DRIFT_AT]]
+    chunks += [table[DRIFT_AT + k * SPARE_CHUNK: DRIFT_AT + (k + 1) * SPARE_CHUNK] for k in range(SPARE_CHUNKS)]
+    chunks += [table[DRIFT_AT + spare:], table]
+    paths = [workdir / f"sea_drift_{k}.csv" for k in range(len(chunks))]
+    for path, chunk in zip(paths, chunks, strict=True):
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "x0", "x1", "x2", "label"])
+            for record_id, x, label in chunk:
+                writer.writerow([record_id, x["0"], x["1"], x["2"], label])
+    return paths[0], paths[1:-2], paths[-2], paths[-1]
+
+
+def auto_labeled(settings) -> bool:
+    """Whether the labeler has auto-labeled a record (the contract's first proof)."""
+    return bool(read_ledger(settings).auto_labels)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +74,7 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
     settings = unique_settings(kafka_up, policy={"name": "contract", "review_budget_share": 0.3})
     create_topics(settings)
     workdir = tmp_path_factory.mktemp("e2e")
-    data = workdir / "sea_drift.csv"
-    total = write_stream(data)
+    before, spares, after, data = write_stream(workdir)
     started = []
     try:
         for kind, extra in (("labeler", {"instance": "0"}), ("learner", {})):
@@ -75,9 +92,14 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
         send_invalid(settings, 3)
         # 200/s: the contract's anytime-valid proof needs ~1300-1400 records of this stream in process (plus the
         # learner's publishing lag) before the first auto-label and audit, which the drift at DRIFT_AT should follow
-        report = produce_file(settings, data, id_column="id", label_column="label", rate=200)
-        assert report.sent == total
-        ids = [f"s{i}" for i in range(total)]
+        sent = produce(settings, before)
+        for spare in spares:
+            if wait_for_auto_label(settings, sent, started):
+                break
+            sent += produce(settings, spare)
+        assert wait_for_auto_label(settings, sent, started), "no record auto-labeled before the swap"
+        sent += produce(settings, after)
+        ids = list(sent)
         wait_until(lambda: every_record_routed_and_learned(settings, ids, started[1]), 240,
                    "every record routed, every review answered and learned", started)
         assert len(read_ledger(settings).dead_letters) == 3, "only the messages that are not records are dead letters"
@@ -89,10 +111,26 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
         stop_all(started, 20)
 
 
-def every_record_routed_and_learned(settings, ids: list[str], learner) -> bool:
+def produce(settings, path: Path) -> list[str]:
+    """Send one file at 200/s; the ids sent."""
+    with path.open(newline="") as handle:
+        ids = [row["id"] for row in csv.DictReader(handle)]
+    report = produce_file(settings, path, id_column="id", label_column="label", rate=200)
+    assert report.sent == len(ids) > 0
+    return ids
+
+
+def wait_for_auto_label(settings, sent: list[str], processes) -> bool:
+    """Whether a record is auto-labeled once every record sent so far is routed and every review learned."""
+    wait_until(lambda: every_record_routed_and_learned(settings, sent, processes[1], dead_letters=0), 120,
+               "the records sent so far routed and learned", processes)
+    return auto_labeled(settings)
+
+
+def every_record_routed_and_learned(settings, ids: list[str], learner, dead_letters: int = 3) -> bool:
     """Every id has its outcome, every review its human label, and the learner learned every answer."""
     ledger = read_ledger(settings)
-    if ledger.missing(ids) or len(ledger.dead_letters) < 3:
+    if ledger.missing(ids) or len(ledger.dead_letters) < dead_letters:
         return False
     reviewed = [i for i, outs in ledger.routing.items() if outs == ["review"]]
     if not all(ledger.human_labels.get(i) for i in reviewed):

@@ -159,14 +159,15 @@ class Resumption:
                     setattr(self.outage, f"{name}_resumed_at", time.time())
 
 
-def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, ids: list[str], learner, review) -> None:
+def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, ids: list[str], learner, review,
+              reviewer) -> None:
     """Stop ``outage.kind`` for ``seconds`` while the stream goes on, start it, wait until everything caught up."""
     outage.down_at = time.time()
     stack("stop", outage.kind)
     time.sleep(seconds)
     stack("start", outage.kind)
     outage.up_at = time.time()
-    with Resumption(outage, review, learner), stacks_on_timeout(review, learner):
+    with Resumption(outage, review, learner), stacks_on_timeout(settings, review, learner, reviewer):
         wait_for_stack(settings)
         committed = committed_records(settings)
         outage.resumed_at = wait_for(lambda: committed_records(settings) > committed and time.time(), 180,
@@ -179,15 +180,16 @@ def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, id
 
 
 @contextmanager
-def stacks_on_timeout(*procs):  # noqa: ANN001, ANN201
+def stacks_on_timeout(settings, *procs):  # noqa: ANN001, ANN201
     """A wait that times out: each service writes its threads' stacks to its log (SIGUSR1) and the failure
-    says what the review service's probes answer, so a stuck loop shows where it waits."""
+    says where the reviews stand and what the services' probes answer, so a stuck loop shows where it waits."""
     try:
         yield
     except AssertionError as exc:
-        details = []
+        details = [f"reviews: {review_progress(settings, procs[1])}"]
         for proc in procs:
-            if proc is None or not proc.alive():
+            if proc is None or not proc.alive:
+                details.append(f"{getattr(proc, 'name', '?')}: not running")
                 continue
             os.kill(proc.process.pid, signal.SIGUSR1)
             details.append(f"{proc.name} /healthz: {proc.health()}")
@@ -259,9 +261,9 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         learner_prober = Prober(learner.metrics_port).start()
         stream.wait_until(lead)
         wait_for(lambda: committed_records(settings) > 0, 60, "a first commit")
-        take_down(outages[0], seconds, settings, stream, ids, learner, review)
+        take_down(outages[0], seconds, settings, stream, ids, learner, review, reviewer)
         stream.limit = lead + 2 * per_outage
-        take_down(outages[1], seconds, settings, stream, ids, learner, review)
+        take_down(outages[1], seconds, settings, stream, ids, learner, review, reviewer)
         stream.limit = n
         stream.join(seconds + 300)
         wait_for(lambda: not read_ledger(settings).missing(ids), 300, "every record routed", 1.0)
@@ -349,6 +351,15 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
     assert learned == snapshot == distinct, (learned, snapshot, distinct)
     assert len(ledger.human_labels) == reviewed
     assert common["human_labels_wrong"] == 0 and ledger.conflicting_human_labels() == {}
+
+
+def review_progress(settings, learner) -> dict[str, object]:  # noqa: ANN001
+    """Records sent to review, those still without a human label (a few ids), human labels, and the learner's count."""
+    ledger = read_ledger(settings)
+    reviewed = [i for i, outs in ledger.routing.items() if outs == ["review"]]
+    unanswered = [i for i in reviewed if not ledger.human_labels.get(i)]
+    return {"sent_to_review": len(reviewed), "unanswered": len(unanswered), "unanswered_ids": unanswered[:5],
+            "human_labels": len(ledger.human_labels), "learned": (learner.health() or {}).get("corrections_applied")}
 
 
 def every_review_learned(settings, learner) -> bool:

@@ -74,6 +74,21 @@ def test_holding_nothing_while_the_topic_grows_and_nobody_commits_is_a_stall():
     assert run_checks(watch, clock, 6) == [None] * 6
 
 
+def test_holding_nothing_while_a_backlog_waits_is_a_stall_even_once_the_topic_stops_growing():
+    """The stream paused after the outage: requests from before it wait past the group's offsets, none arrive."""
+    backlog = [marks(held=(), ends={0: 30, 1: 7}, committed={0: 10, 1: 6})] * 6
+    watch, clock = watch_over(backlog)
+    said = run_checks(watch, clock, 6)
+    assert said[:4] == [None] * 4 and said[4] is not None and "[0]" in said[4] and "1" not in said[4].split("[")[1]
+    never_committed = [marks(held=(), ends={0: 5}, committed={0: -1001})] * 6
+    watch, clock = watch_over(never_committed)
+    assert any(run_checks(watch, clock, 6))
+    # the group's offsets at the end, or one transaction marker before it: nothing waits
+    caught_up = [marks(held=(), ends={0: 11, 1: 6}, committed={0: 10, 1: 6})] * 6
+    watch, clock = watch_over(caught_up)
+    assert run_checks(watch, clock, 6) == [None] * 6
+
+
 def test_progress_and_a_rebalance_start_the_watch_over():
     stuck = marks(positions={0: 5}, ends={0: 9})
     watch, clock = watch_over([stuck] * 3 + [marks(held=(0, 1), positions={0: 5, 1: 0}, ends={0: 9, 1: 4})] * 3)
@@ -101,6 +116,27 @@ def test_a_wedged_ingest_consumer_is_replaced_and_the_waiting_requests_are_enque
         ingest.consumer.close()
     assert ingest.stalls == 1 and ingest.consumer is not wedged
     assert ingest.rejoins == 0  # no fatal error was raised: the watch, not the error path, replaced the consumer
+
+
+@pytest.mark.integration
+def test_an_ingest_consumer_that_left_the_group_is_replaced_though_no_request_arrives_after_it(settings_factory):
+    """The consumer holds nothing while the requests published before wait; none come after them (the
+    stream paused): the backlog alone brings the new consumer."""
+    settings = settings_factory(**review_sections(ingest_stall_seconds=3.0))
+    ingest = ReviewIngest(settings, ReviewQueue.from_settings(connect(settings.redis), settings))
+    ingest.watch.check_seconds = 1.0
+    stop = threading.Event()
+    ingest.consumer.subscribe([settings.topics.review])
+    try:
+        publish_requests(settings, [request(f"a{i}") for i in range(10)])
+        steps_until(ingest, stop, 10, "the first requests enqueued")
+        gone = ingest.consumer
+        gone.unsubscribe()  # out of the group: holds nothing, raises nothing
+        publish_requests(settings, [request(f"b{i}") for i in range(10)])
+        steps_until(ingest, stop, 20, "the requests published after the consumer left enqueued")
+    finally:
+        ingest.consumer.close()
+    assert ingest.stalls == 1 and ingest.consumer is not gone and ingest.rejoins == 0
 
 
 def steps_until(ingest: ReviewIngest, stop: threading.Event, enqueued: int, what: str, timeout: float = 60.0) -> None:

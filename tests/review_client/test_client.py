@@ -59,6 +59,22 @@ class LosingTransport(httpx.HTTPTransport):
         return response
 
 
+class FailingTransport(httpx.HTTPTransport):
+    """Answers the first request to each path in ``fail`` with a 500 of its own, without sending it on."""
+
+    def __init__(self, fail: set[str]) -> None:
+        super().__init__()
+        self.fail = set(fail)
+        self.sent: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request.url.path)
+        if request.url.path in self.fail:
+            self.fail.discard(request.url.path)
+            return httpx.Response(500, text="Internal Server Error", request=request)
+        return super().handle_request(request)
+
+
 @pytest.fixture(scope="module")
 def stack(redis_up, tmp_path_factory):
     settings, review = review_stack(redis_up, tmp_path_factory.mktemp("client-logs"), undo_seconds=60.0)
@@ -151,3 +167,20 @@ def test_a_lost_undo_response_is_not_sent_again(stack):
     assert transport.sent.count("/api/v1/undo") == 1
     assert [c["kind"] for c in published(stack.settings, first.id, 1)] == ["answer"]
     assert sorted(c["kind"] for c in published(stack.settings, second.id, 2)) == ["answer", "retraction"]
+
+
+def test_a_server_error_is_retried_like_an_outage(stack):
+    """A 500 (the service failed on that call) is retried where repeating is harmless, as a 503 is; once
+    ``retry_seconds`` have passed it is :class:`Unavailable`, which the simulated reviewers wait out."""
+    transport = FailingTransport({"/api/v1/claim", "/api/v1/answer"})
+    with ReviewClient(stack.url, new_token(stack.settings, "fay"), transport=transport) as fay:
+        item = fay.claim()
+        fay.answer(item.id, item.lease, "cat")
+    assert transport.sent.count("/api/v1/claim") == 2 and transport.sent.count("/api/v1/answer") == 2
+    assert [c["label"] for c in published(stack.settings, item.id, 1)] == ["cat"]
+    always = FailingTransport(set())
+    always.handle_request = lambda request: httpx.Response(500, text="boom", request=request)
+    with ReviewClient(stack.url, new_token(stack.settings, "gus"), transport=always, retry_seconds=1.0) as gus:
+        with pytest.raises(Unavailable) as failed:
+            gus.claim()
+    assert failed.value.status == 500

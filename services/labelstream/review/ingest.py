@@ -53,6 +53,7 @@ log = logging.getLogger("labelstream.review.ingest")
 SERVICE = "review"
 FENCINGS_BEFORE_DYNAMIC = 3
 FENCING_WINDOW = 600.0
+SKIPPED_COMMIT_SECONDS = 5.0
 
 
 def static_instance_id(settings: Settings) -> str | None:
@@ -83,6 +84,8 @@ class ReviewIngest:
         self.invalid = 0
         self.last_error = ""
         self.heartbeat = time.monotonic()
+        self._committed: dict[tuple[str, int], int] = {}  # what this ingest last committed (asked to commit)
+        self._next_skipped_commit = 0.0
 
     def run(self, stop: threading.Event) -> None:
         self.consumer.subscribe([self.settings.topics.review])
@@ -107,6 +110,7 @@ class ReviewIngest:
             else:
                 self.last_error = f"kafka: {error}"
         if not messages:
+            self._commit_skipped()
             if stall := self.watch.check(self.consumer):
                 self.stalls += 1
                 self.last_error = f"kafka: ingest stalled ({stall})"
@@ -124,6 +128,22 @@ class ReviewIngest:
         self._commit(messages)
         self.last_error = ""
         return len(messages)
+
+    def _commit_skipped(self) -> None:
+        """Commit positions that moved past the last commit without a message (transaction markers, aborted
+        requests), at most every ``SKIPPED_COMMIT_SECONDS``: the group's offsets then reach the partitions' ends,
+        so the stall watch does not take what was skipped for requests that wait."""
+        now = time.monotonic()
+        if now < self._next_skipped_commit:
+            return
+        self._next_skipped_commit = now + SKIPPED_COMMIT_SECONDS
+        try:
+            positions = self.consumer.position(self.consumer.assignment())
+        except KafkaException:
+            return
+        moved = [tp for tp in positions if tp.offset >= 0 and tp.offset > self._committed.get((tp.topic, tp.partition), -1)]
+        if moved:
+            self._commit_offsets([TopicPartition(tp.topic, tp.partition, tp.offset) for tp in moved])
 
     def _new_consumer(self) -> Consumer:
         static = {"group.instance.id": self.instance_id} if self.instance_id else {}
@@ -187,10 +207,16 @@ class ReviewIngest:
         for message in messages:
             key = (message.topic(), message.partition())
             ends[key] = max(ends.get(key, 0), message.offset() + 1)
+        self._commit_offsets([TopicPartition(t, p, o) for (t, p), o in ends.items()])
+
+    def _commit_offsets(self, offsets: list[TopicPartition]) -> None:
         try:  # asynchronous: the outcome reaches _commit_failed from a later consume
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=True)
+            self.consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             _commit_failed(exc.args[0] if exc.args else exc, [])
+            return
+        for tp in offsets:
+            self._committed[(tp.topic, tp.partition)] = tp.offset
 
 
 def _commit_failed(error: object, partitions: list[TopicPartition]) -> None:

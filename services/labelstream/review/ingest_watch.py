@@ -12,10 +12,17 @@ The watch asks, at most every ``check_seconds``, while the ingest reads nothing:
   at an open transaction of the labeler; the broker aborts one after its
   ``transaction.timeout.ms``, 30 s by default, so a transaction alone never
   lasts as long as the default 120 s.)
-- *nothing held*: did a partition's end move while the group's committed
-  offsets did not? Requests arrived and no member took them for
-  ``stall_seconds``. (An aborted transaction moves the end too: at worst one
-  needless rejoin after it, for an instance that holds no partition.)
+- *nothing held*: while the group's committed offsets do not move, did a
+  partition's end move, or does a partition's end stay more than one offset
+  past the committed one (a backlog: the last request is followed by at most
+  one transaction marker)? Requests wait and no member takes them for
+  ``stall_seconds``. The backlog case matters once the stream pauses: a
+  consumer that lost the group at an outage's end, with the requests that came
+  before, must not wait for new requests to be noticed. (Aborted transactions
+  past the committed offsets look like a backlog too: the ingest commits its
+  positions when they move past the committed offsets without a message, so
+  such an offset range is committed by whoever holds the partition; at worst one
+  needless rejoin for an instance that holds none.)
 
 While the broker does not answer, the watch says nothing: riding out an
 outage is the consumer's job, and its progress is judged again afterwards.
@@ -40,6 +47,10 @@ class IngestMarks:
     positions: dict[int, int]
     ends: dict[int, int]
     committed: dict[int, int]
+
+    def backlog(self) -> list[int]:
+        """Partitions whose end is more than one offset (a transaction marker) past the group's committed offset."""
+        return [p for p, end in sorted(self.ends.items()) if end - max(self.committed.get(p, 0), 0) > 1]
 
     def behind(self) -> list[int]:
         """Held partitions whose position is below their end."""
@@ -109,7 +120,10 @@ class StallWatch:
         if previous.committed != marks.committed:
             return ""  # another member of the group consumes
         grew = [p for p, end in marks.ends.items() if end > previous.ends.get(p, end)]
-        return f"no partition held while partitions {grew} grew and the group committed nothing" if grew else ""
+        if grew:
+            return f"no partition held while partitions {grew} grew and the group committed nothing"
+        backlog = marks.backlog()
+        return f"no partition held while partitions {backlog} hold requests past the group's offsets" if backlog else ""
 
     def _observe(self, consumer: Consumer) -> IngestMarks:
         metadata = consumer.list_topics(self.topic, timeout=QUERY_TIMEOUT).topics[self.topic]

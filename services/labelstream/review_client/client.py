@@ -10,12 +10,12 @@ exception                 HTTP   what to do
 :class:`Forbidden`        403    an admin call with a reviewer's token
 :class:`LeaseLost`        409    the lease ended (or nothing to undo): claim again
 :class:`Rejected`         422    a label outside the label set, a bad body
-:class:`Unavailable`      503    the service or its Redis is down: retry later
+:class:`Unavailable`      5xx    the service or its Redis is down, or it failed: retry later
 ========================  =====  ===============================================
 
 Retries: a request that never reached the service (connection refused, connect
 timeout) is retried for every call; a request that may have reached it (read
-timeout, dropped connection) and a 503 are retried only where repeating it is
+timeout, dropped connection) and a 5xx are retried only where repeating it is
 harmless: claim (the service returns the item the caller holds), answer (the
 service returns the first answer's result), heartbeat and the reads. Undo is
 never repeated: a second undo would withdraw one more answer. Retries wait
@@ -69,7 +69,7 @@ class Rejected(ReviewApiError):
 
 
 class Unavailable(ReviewApiError):
-    """The service did not answer, or answered 503 (its Redis is down), past the retries."""
+    """The service did not answer, or answered 5xx (503: its Redis is down; 500: it failed), past the retries."""
 
 
 _ERRORS: dict[int, type[ReviewApiError]] = {401: Unauthorized, 403: Forbidden, 409: LeaseLost, 422: Rejected, 503: Unavailable}
@@ -285,7 +285,8 @@ def _error(response: httpx.Response) -> ReviewApiError:
         detail = str(response.json().get("detail", "")) or response.reason_phrase
     except ValueError:
         detail = response.text.strip()[:200] or response.reason_phrase
-    return _ERRORS.get(response.status_code, ReviewApiError)(response.status_code, detail)
+    kind = Unavailable if response.status_code >= 500 else _ERRORS.get(response.status_code, ReviewApiError)
+    return kind(response.status_code, detail)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -55,6 +55,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labelstream.review_client.client import (
+    Forbidden,
     LeaseLost,
     Rejected,
     ReviewApiError,
@@ -126,6 +127,7 @@ class Tally:
     released: int = 0  # items handed back unanswered at stop
     rejected: int = 0
     unavailable: int = 0
+    errors: int = 0  # refusals no step expects (the item is left to its lease)
     think_seconds: float = 0.0
     last_item_at: float = field(default=0.0, repr=False)  # when it last claimed an item (monotonic)
     last_done_at: float = field(default=0.0, repr=False)  # when it last finished one: answered, skipped, handed back
@@ -166,8 +168,15 @@ class ApiReviewer:
         """Work until stopped (or the token is refused)."""
         try:
             while not self.stop.is_set():
-                self.step()
-        except Unauthorized as exc:
+                try:
+                    self.step()
+                except (Unauthorized, Forbidden):
+                    raise
+                except ReviewApiError as exc:  # a refusal no step expects (e.g. 404): said, then on to the next item
+                    self.tally.errors += 1
+                    log.warning("%s: %s; going on with the next item", self.name, exc)
+                    self.stop.wait(1.0 + self._jitter.random())
+        except (Unauthorized, Forbidden) as exc:
             self.failure = exc
             log.error("%s: the review service refused the token (%s); this reviewer stops", self.name, exc.detail)
         finally:

@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-from fault_harness import wait_for
+from fault_harness import stack, wait_for, wait_for_stack
 
 from labelstream.review import ingest as review_ingest
 from labelstream.review.ingest import ReviewIngest
@@ -53,3 +53,35 @@ def test_two_review_services_with_one_instance_id_settle_instead_of_fencing_each
     assert dynamic.rejoins >= review_ingest.FENCINGS_BEFORE_DYNAMIC
     assert static.instance_id == "shared-id" and static.rejoins < review_ingest.FENCINGS_BEFORE_DYNAMIC
     assert first.enqueued + second.enqueued == 60  # each request once (the queue ignores ids it holds)
+
+
+def test_a_static_ingest_whose_session_times_out_in_an_outage_joins_with_a_new_consumer(settings_factory):
+    """librdkafka 3437: a static member's own rejoin after its session timed out can hang (twice in CI, after the
+    outage test's broker outage: nothing enqueued for 300 s, no error). The ingest replaces such a consumer itself;
+    here a broker outage longer than the session (10 s) must bring exactly that, and the requests sent after it
+    must be enqueued."""
+    settings = settings_factory(**review_sections(instance_id="timeout-id"))
+    ingest = ReviewIngest(settings, ReviewQueue.from_settings(connect(settings.redis), settings))
+    stop = threading.Event()
+    ingest.consumer.subscribe([settings.topics.review])
+    try:
+        publish_requests(settings, [request(f"a{i}") for i in range(10)])
+        steps_until(ingest, stop, lambda: ingest.enqueued == 10, 60, "the first requests enqueued")
+        stack("stop", "kafka")
+        try:
+            steps_until(ingest, stop, lambda: ingest.session_rejoins > 0, 40, "the session timed out in the outage")
+        finally:
+            stack("start", "kafka")
+            wait_for_stack(settings)
+        publish_requests(settings, [request(f"b{i}") for i in range(10)])
+        steps_until(ingest, stop, lambda: ingest.enqueued == 20, 90, "the requests sent after the outage enqueued")
+    finally:
+        ingest.consumer.close()
+    assert ingest.session_rejoins == 1 and ingest.rejoins == 0 and ingest.stalls == 0
+
+
+def steps_until(ingest: ReviewIngest, stop: threading.Event, done, timeout: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        ingest.step(stop)

@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from confluent_kafka import KafkaException
 
 from labelstream.review.ingest import ReviewIngest
 from labelstream.review.ingest_watch import IngestMarks, StallWatch
@@ -87,6 +88,25 @@ def test_holding_nothing_while_a_backlog_waits_is_a_stall_even_once_the_topic_st
     caught_up = [marks(held=(), ends={0: 11, 1: 6}, committed={0: 10, 1: 6})] * 6
     watch, clock = watch_over(caught_up)
     assert run_checks(watch, clock, 6) == [None] * 6
+
+
+def test_queries_that_keep_failing_are_a_stall_but_an_outage_that_ends_is_not():
+    """librdkafka 3437: a static member whose session timed out can stay without a coordinator after the broker is
+    back, its queries failing; a new consumer is harmless if the broker is really still down."""
+    failing = KafkaException("Local: Timed out")
+
+    def fail(consumer):  # noqa: ANN001, ANN202
+        raise failing
+
+    watch, clock = watch_over([])
+    watch._observe = fail  # type: ignore[method-assign]
+    said = run_checks(watch, clock, 5)
+    assert said[:3] == [None] * 3 and said[3] is not None and "failed for 30 s" in said[3] and said[4] is None
+    # an outage shorter than stall_seconds, then a consumer that answers at its end: nothing said
+    answers = iter([marks(positions={0: 9}, ends={0: 9})] * 3)
+    watch, clock = watch_over([])
+    watch._observe = lambda consumer: (_ for _ in ()).throw(failing) if clock.now < 30 else next(answers)
+    assert run_checks(watch, clock, 5) == [None] * 5
 
 
 def test_progress_and_a_rebalance_start_the_watch_over():

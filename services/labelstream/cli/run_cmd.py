@@ -18,6 +18,7 @@ import typer
 from labelstream.cli.context import state
 from labelstream.cli.output import command_group
 from labelstream.errors import PortInUse
+from labelstream.log_repeats import quiet_repeats
 
 app = command_group("Run a labelstream service in the foreground.")
 VIA_API = "Reviewers through the review API (--via-api)"
@@ -37,6 +38,7 @@ def _logging(level: Level) -> None:
     """The service's log format; ``kill -USR1 PID`` writes every thread's stack to its standard error (a stuck loop
     shows where it waits, without stopping the service)."""
     logging.basicConfig(level=level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_repeats()  # the learner's Kafka client repeats itself thousands of times a second in a broker outage
     faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 

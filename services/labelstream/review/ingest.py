@@ -22,7 +22,11 @@ id is taken to be shared and the service goes on as a dynamic member (a
 warning names the fix) rather than fence the other one back and forth. A
 duplicate is harmless either way: the queue ignores ids it holds.
 
-A consumer that stops taking requests without any error (no progress while
+A static member whose session times out (an outage longer than
+``session.timeout.ms``) is replaced at once, without waiting for an error:
+librdkafka's own rejoin after it can hang for good (issue 3437; twice in CI,
+the consumer logged "session timed out ... rejoining group" and never joined
+again). A consumer that stops taking requests without any error (no progress while
 requests wait for ``review.ingest_stall_seconds``; see
 :mod:`~labelstream.review.ingest_watch`) is replaced the same way. Offsets are
 committed asynchronously: librdkafka's synchronous commit waits without a
@@ -56,6 +60,18 @@ FENCING_WINDOW = 600.0
 SKIPPED_COMMIT_SECONDS = 5.0
 
 
+class SessionTimeouts(logging.Handler):
+    """Counts the consumer's "session timed out" logs (librdkafka's SESSTMOUT); lets every log through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.args and isinstance(record.args, tuple) and record.args[0] == "SESSTMOUT":
+            self.count += 1
+
+
 def static_instance_id(settings: Settings) -> str | None:
     """``review.instance_id``, else ``<group id>-<host name>-<port>`` (one service per host and port); ``None``
     for dynamic membership (``review.instance_id`` set to ``''``, or port 0: not known before the start)."""
@@ -77,7 +93,15 @@ class ReviewIngest:
         self._fencings: deque[float] = deque()
         self.rejoins = 0  # new consumers after a fatal error
         self.stalls = 0  # new consumers after a stall
+        self.session_rejoins = 0  # new consumers after a static member's session timed out
         self.watch = StallWatch(settings.topics.review, settings.review.ingest_stall_seconds)
+        self.session_timeouts = SessionTimeouts()
+        self._timeouts_seen = 0
+        # the consumer's own logs, through this module's logger; a logger of this ingest's alone (not registered, so
+        # that another ingest in the same process neither counts its timeouts nor keeps it alive)
+        self._kafka_log = logging.Logger("labelstream.review.ingest.kafka")
+        self._kafka_log.parent = log
+        self._kafka_log.addHandler(self.session_timeouts)
         self.consumer = self._new_consumer()
         self.dlq = Producer(producer_config(settings.kafka, **{"linger.ms": 5}))
         self.enqueued = 0
@@ -109,6 +133,11 @@ class ReviewIngest:
                 return 0  # what was read is not committed: the new consumer reads it again
             else:
                 self.last_error = f"kafka: {error}"
+        if self.session_timeouts.count > self._timeouts_seen:
+            self._timeouts_seen = self.session_timeouts.count
+            if self.instance_id:
+                self._session_timed_out()
+                return 0
         if not messages:
             self._commit_skipped()
             if stall := self.watch.check(self.consumer):
@@ -148,7 +177,8 @@ class ReviewIngest:
     def _new_consumer(self) -> Consumer:
         static = {"group.instance.id": self.instance_id} if self.instance_id else {}
         return Consumer(
-            consumer_config(self.settings.kafka, self.settings.review.group_id, on_commit=_commit_failed, **static)
+            consumer_config(self.settings.kafka, self.settings.review.group_id, on_commit=_commit_failed, **static),
+            logger=self._kafka_log,
         )
 
     def _replace_consumer(self) -> None:
@@ -158,6 +188,15 @@ class ReviewIngest:
             log.debug("closing the failed consumer: %s", exc)
         self.consumer = self._new_consumer()
         self.consumer.subscribe([self.settings.topics.review])
+
+    def _session_timed_out(self) -> None:
+        """A static member's session timed out (an outage, a stall): librdkafka's own rejoin can hang for good
+        (issue 3437; seen in CI after a broker outage, no error raised), so a new consumer joins instead."""
+        self.session_rejoins += 1
+        self.last_error = "kafka: the consumer's group session timed out"
+        log.warning("the ingest's group session timed out: joining the group again with a new consumer "
+                    "(a static member's own rejoin can hang: librdkafka issue 3437)")
+        self._replace_consumer()
 
     def _rejoin(self, error: KafkaError) -> None:
         """A new consumer after a fatal one (see the module docstring); dynamic after repeated fencings."""

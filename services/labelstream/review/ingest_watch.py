@@ -24,8 +24,12 @@ The watch asks, at most every ``check_seconds``, while the ingest reads nothing:
   such an offset range is committed by whoever holds the partition; at worst one
   needless rejoin for an instance that holds none.)
 
-While the broker does not answer, the watch says nothing: riding out an
-outage is the consumer's job, and its progress is judged again afterwards.
+While the broker does not answer, the watch waits: riding out an outage is
+the consumer's job, and its progress is judged again afterwards. But queries
+that fail for ``stall_seconds`` in a row are a stall too: a static member whose
+session timed out in an outage can stay without a group coordinator after the
+broker is back (CI, and librdkafka issue 3437), and a new consumer costs
+nothing in an outage that really lasts.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class StallWatch:
         self.clock = clock
         self._marks: IngestMarks | None = None
         self._waiting_since: float | None = None
+        self._failing_since: float | None = None  # since when every observation failed
         self._next_check = clock() + check_seconds
 
     @property
@@ -83,7 +88,7 @@ class StallWatch:
 
     def progress(self) -> None:
         """The ingest read requests: no stall."""
-        self._marks, self._waiting_since = None, None
+        self._marks, self._waiting_since, self._failing_since = None, None, None
 
     def check(self, consumer: Consumer) -> str | None:
         """A description of the stall when there is one (then the watch starts over), else ``None``."""
@@ -93,8 +98,9 @@ class StallWatch:
         self._next_check = now + self.check_seconds
         try:
             marks = self._observe(consumer)
-        except KafkaException:
-            return None  # the broker does not answer: an outage, not a stall
+        except KafkaException as exc:
+            return self._unanswered(now, exc)
+        self._failing_since = None
         previous, self._marks = self._marks, marks
         waiting = self._waiting(previous, marks)
         if not waiting:
@@ -107,6 +113,18 @@ class StallWatch:
         stalled = now - self._waiting_since
         self.progress()
         return f"{waiting} for {stalled:.0f} s"
+
+    def _unanswered(self, now: float, error: KafkaException) -> str | None:
+        """The consumer's queries failed: an outage, or a consumer that lost its group coordinator for good (the
+        static member of librdkafka 3437, whose queries about the group fail long after the broker is back).
+        Failing for ``stall_seconds`` in a row is a stall too; a new consumer is harmless in an outage."""
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._failing_since < self.stall_seconds:
+            return None
+        failing = now - self._failing_since
+        self.progress()
+        return f"the consumer's queries about its group failed for {failing:.0f} s ({error})"
 
     @staticmethod
     def _waiting(previous: IngestMarks | None, marks: IngestMarks) -> str:

@@ -153,6 +153,7 @@ class ReviewService:
             "enqueued": self.ingest.enqueued,
             "ingest_stalls": self.ingest.stalls,  # consumers replaced after a stall (review.ingest_stall_seconds)
             "ingest_rejoins": self.ingest.rejoins,  # consumers replaced after a fatal error (a fencing)
+            "ingest_session_rejoins": self.ingest.session_rejoins,  # ... after a static member's session timed out
         }
 
     # -- running -----------------------------------------------------------------------------------

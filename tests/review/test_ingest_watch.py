@@ -101,7 +101,7 @@ def test_queries_that_keep_failing_are_a_stall_but_an_outage_that_ends_is_not():
     watch, clock = watch_over([])
     watch._observe = fail  # type: ignore[method-assign]
     said = run_checks(watch, clock, 5)
-    assert said[:3] == [None] * 3 and said[3] is not None and "failed for 30 s" in said[3] and said[4] is None
+    assert said[:3] == [None] * 3 and said[3] is not None and "queries about its group failed" in said[3] and said[3].endswith("for 30 s") and said[4] is None
     # an outage shorter than stall_seconds, then a consumer that answers at its end: nothing said
     answers = iter([marks(positions={0: 9}, ends={0: 9})] * 3)
     watch, clock = watch_over([])

@@ -99,32 +99,26 @@ class StallWatch:
         try:
             marks = self._observe(consumer)
         except KafkaException as exc:
-            return self._unanswered(now, exc)
+            # an outage, or a consumer that lost its group coordinator for good (the static member of librdkafka
+            # 3437, whose queries about the group fail long after the broker is back): failing for stall_seconds
+            # in a row is a stall too, and a new consumer is harmless in an outage
+            self._failing_since = self._failing_since if self._failing_since is not None else now
+            return self._lasted(self._failing_since, now, f"the consumer's queries about its group failed ({exc})")
         self._failing_since = None
         previous, self._marks = self._marks, marks
         waiting = self._waiting(previous, marks)
         if not waiting:
             self._waiting_since = None
             return None
-        if self._waiting_since is None:
-            self._waiting_since = now
-        if now - self._waiting_since < self.stall_seconds:
-            return None
-        stalled = now - self._waiting_since
-        self.progress()
-        return f"{waiting} for {stalled:.0f} s"
+        self._waiting_since = self._waiting_since if self._waiting_since is not None else now
+        return self._lasted(self._waiting_since, now, waiting)
 
-    def _unanswered(self, now: float, error: KafkaException) -> str | None:
-        """The consumer's queries failed: an outage, or a consumer that lost its group coordinator for good (the
-        static member of librdkafka 3437, whose queries about the group fail long after the broker is back).
-        Failing for ``stall_seconds`` in a row is a stall too; a new consumer is harmless in an outage."""
-        if self._failing_since is None:
-            self._failing_since = now
-        if now - self._failing_since < self.stall_seconds:
+    def _lasted(self, since: float, now: float, what: str) -> str | None:
+        """``what`` and how long, once it has lasted ``stall_seconds`` (then the watch starts over), else ``None``."""
+        if now - since < self.stall_seconds:
             return None
-        failing = now - self._failing_since
         self.progress()
-        return f"the consumer's queries about its group failed for {failing:.0f} s ({error})"
+        return f"{what} for {now - since:.0f} s"
 
     @staticmethod
     def _waiting(previous: IngestMarks | None, marks: IngestMarks) -> str:

@@ -47,6 +47,7 @@ from pydantic import ValidationError
 
 from labelstream.core.schemas import DeadLetter
 from labelstream.kafka.config import consumer_config, producer_config
+from labelstream.kafka.session import session_logger
 from labelstream.review.ingest_watch import StallWatch
 from labelstream.review.items import QueueItem
 from labelstream.review.queue import ReviewQueue
@@ -58,18 +59,6 @@ SERVICE = "review"
 FENCINGS_BEFORE_DYNAMIC = 3
 FENCING_WINDOW = 600.0
 SKIPPED_COMMIT_SECONDS = 5.0
-
-
-class SessionTimeouts(logging.Handler):
-    """Counts the consumer's "session timed out" logs (librdkafka's SESSTMOUT); lets every log through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.args and isinstance(record.args, tuple) and record.args[0] == "SESSTMOUT":
-            self.count += 1
 
 
 def static_instance_id(settings: Settings) -> str | None:
@@ -95,13 +84,7 @@ class ReviewIngest:
         self.stalls = 0  # new consumers after a stall
         self.session_rejoins = 0  # new consumers after a static member's session timed out
         self.watch = StallWatch(settings.topics.review, settings.review.ingest_stall_seconds)
-        self.session_timeouts = SessionTimeouts()
-        self._timeouts_seen = 0
-        # the consumer's own logs, through this module's logger; a logger of this ingest's alone (not registered, so
-        # that another ingest in the same process neither counts its timeouts nor keeps it alive)
-        self._kafka_log = logging.Logger("labelstream.review.ingest.kafka")
-        self._kafka_log.parent = log
-        self._kafka_log.addHandler(self.session_timeouts)
+        self._kafka_log, self.session_timeouts = session_logger(log)  # the consumer's own log lines
         self.consumer = self._new_consumer()
         self.dlq = Producer(producer_config(settings.kafka, **{"linger.ms": 5}))
         self.enqueued = 0
@@ -133,11 +116,9 @@ class ReviewIngest:
                 return 0  # what was read is not committed: the new consumer reads it again
             else:
                 self.last_error = f"kafka: {error}"
-        if self.session_timeouts.count > self._timeouts_seen:
-            self._timeouts_seen = self.session_timeouts.count
-            if self.instance_id:
-                self._session_timed_out()
-                return 0
+        if self.session_timeouts.new() and self.instance_id:
+            self._session_timed_out()
+            return 0
         if not messages:
             self._commit_skipped()
             if stall := self.watch.check(self.consumer):

@@ -167,9 +167,10 @@ def render(figures: dict) -> str:
         f"| duplicated outcomes | {rebalance['duplicated']} |",
         f"| corrections learned / distinct | {rebalance['audit']['learned']} / {rebalance['audit']['distinct_corrections']} |",
         "",
-        "The dead labeler's partitions wait for its session to time out (10 s, static membership) and",
-        "for its open transaction to be aborted by the broker (`labeler.transaction_timeout_ms`, 30 s);",
-        "the longest wait also holds the survivor's catching up with the backlog those partitions built meanwhile.",
+        "The dead labeler's partitions wait for its session to time out (10 s, static membership) and, if it",
+        "died with offsets pending in an open transaction (the few ms before each commit), for the broker to",
+        "abort it (`labeler.transaction_timeout_ms`, 30 s): the survivor cannot read a committed offset until",
+        "then. The longest wait also holds the survivor's catching up with the backlog those partitions built.",
         "",
     ]
     if "cluster_leader_kill" in figures:

@@ -21,7 +21,7 @@ from labelstream.review import ingest as review_ingest
 from labelstream.review.ingest import ReviewIngest
 from labelstream.review.queue import ReviewQueue
 from labelstream.store.connection import connect
-from review.review_support import publish_requests, request, review_sections
+from review.review_support import publish_requests, request, review_sections, steps_until
 
 pytestmark = pytest.mark.faults
 
@@ -66,22 +66,15 @@ def test_a_static_ingest_whose_session_times_out_in_an_outage_joins_with_a_new_c
     ingest.consumer.subscribe([settings.topics.review])
     try:
         publish_requests(settings, [request(f"a{i}") for i in range(10)])
-        steps_until(ingest, stop, lambda: ingest.enqueued == 10, 60, "the first requests enqueued")
+        steps_until(ingest, stop, lambda: ingest.enqueued == 10, "the first requests enqueued")
         stack("stop", "kafka")
         try:
-            steps_until(ingest, stop, lambda: ingest.session_rejoins > 0, 40, "the session timed out in the outage")
+            steps_until(ingest, stop, lambda: ingest.session_rejoins > 0, "the session timed out in the outage", 40)
         finally:
             stack("start", "kafka")
             wait_for_stack(settings)
         publish_requests(settings, [request(f"b{i}") for i in range(10)])
-        steps_until(ingest, stop, lambda: ingest.enqueued == 20, 90, "the requests sent after the outage enqueued")
+        steps_until(ingest, stop, lambda: ingest.enqueued == 20, "the requests sent after the outage enqueued", 90)
     finally:
         ingest.consumer.close()
     assert ingest.session_rejoins == 1 and ingest.rejoins == 0 and ingest.stalls == 0
-
-
-def steps_until(ingest: ReviewIngest, stop: threading.Event, done, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        ingest.step(stop)

@@ -95,3 +95,11 @@ def wait_enqueued(proc_client: httpx.Client, n: int, timeout: float = 60) -> Non
         queue = proc_client.get("/api/v1/stats").json()["queue"]
         return queue["waiting"] + queue["leased"] + queue["consolidating"] + queue["answered"] >= n
     wait_for(holds, timeout, f"{n} review requests in the queue")
+
+
+def steps_until(ingest, stop, done, what: str, timeout: float = 60.0) -> None:  # noqa: ANN001
+    """Run a ReviewIngest's steps in this thread until ``done()``; fails after ``timeout`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what} ({ingest.enqueued} enqueued)"
+        ingest.step(stop)

@@ -9,7 +9,6 @@ after a broker outage).
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from confluent_kafka import KafkaException
@@ -18,7 +17,7 @@ from labelstream.review.ingest import ReviewIngest
 from labelstream.review.ingest_watch import IngestMarks, StallWatch
 from labelstream.review.queue import ReviewQueue
 from labelstream.store.connection import connect
-from review.review_support import publish_requests, request, review_sections
+from review.review_support import publish_requests, request, review_sections, steps_until
 
 
 def marks(held=(0,), positions=None, ends=None, committed=None) -> IngestMarks:  # noqa: ANN001
@@ -127,11 +126,11 @@ def test_a_wedged_ingest_consumer_is_replaced_and_the_waiting_requests_are_enque
     ingest.consumer.subscribe([settings.topics.review])
     try:  # the ingest's steps in this thread (a consumer is not to be paused from another thread while it consumes)
         publish_requests(settings, [request(f"a{i}") for i in range(10)])
-        steps_until(ingest, stop, 10, "the first requests enqueued")
+        steps_until(ingest, stop, lambda: ingest.enqueued >= 10, "the first requests enqueued")
         wedged = ingest.consumer
         wedged.pause(wedged.assignment())  # fetches nothing, raises nothing
         publish_requests(settings, [request(f"b{i}") for i in range(10)])
-        steps_until(ingest, stop, 20, "the requests that came while the consumer was wedged enqueued")
+        steps_until(ingest, stop, lambda: ingest.enqueued >= 20, "the requests that came while the consumer was wedged enqueued")
     finally:
         ingest.consumer.close()
     assert ingest.stalls == 1 and ingest.consumer is not wedged
@@ -149,18 +148,11 @@ def test_an_ingest_consumer_that_left_the_group_is_replaced_though_no_request_ar
     ingest.consumer.subscribe([settings.topics.review])
     try:
         publish_requests(settings, [request(f"a{i}") for i in range(10)])
-        steps_until(ingest, stop, 10, "the first requests enqueued")
+        steps_until(ingest, stop, lambda: ingest.enqueued >= 10, "the first requests enqueued")
         gone = ingest.consumer
         gone.unsubscribe()  # out of the group: holds nothing, raises nothing
         publish_requests(settings, [request(f"b{i}") for i in range(10)])
-        steps_until(ingest, stop, 20, "the requests published after the consumer left enqueued")
+        steps_until(ingest, stop, lambda: ingest.enqueued >= 20, "the requests published after the consumer left enqueued")
     finally:
         ingest.consumer.close()
     assert ingest.stalls == 1 and ingest.consumer is not gone and ingest.rejoins == 0
-
-
-def steps_until(ingest: ReviewIngest, stop: threading.Event, enqueued: int, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while ingest.enqueued < enqueued:
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what} ({ingest.enqueued} enqueued)"
-        ingest.step(stop)

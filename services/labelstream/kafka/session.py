@@ -29,16 +29,15 @@ class SessionTimeouts(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.count = 0
-        self._seen = 0
+        self._timed_out = False
 
     def emit(self, record: logging.LogRecord) -> None:
         if isinstance(record.args, tuple) and record.args and record.args[0] == "SESSTMOUT":
-            self.count += 1
+            self._timed_out = True
 
     def new(self) -> bool:
         """Whether a timeout came since the last call."""
-        fresh, self._seen = self.count > self._seen, self.count
+        fresh, self._timed_out = self._timed_out, False
         return fresh
 
 

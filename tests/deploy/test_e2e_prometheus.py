@@ -92,15 +92,13 @@ def live_run(prometheus: Prometheus, kafka_up, redis_up, tmp_path_factory):
         send_invalid(settings, 3)
         # 200/s: the contract's anytime-valid proof needs ~1300-1400 records of this stream in process (plus the
         # learner's publishing lag) before the first auto-label and audit, which the drift at DRIFT_AT should follow
-        sent = produce(settings, before)
-        for spare in spares:
-            if wait_for_auto_label(settings, sent, started):
-                break
+        sent, spares_left = produce(settings, before), iter(spares)
+        while not wait_for_auto_label(settings, sent, started):
+            spare = next(spares_left, None)
+            assert spare is not None, "no record auto-labeled before the swap"
             sent += produce(settings, spare)
-        assert wait_for_auto_label(settings, sent, started), "no record auto-labeled before the swap"
         sent += produce(settings, after)
-        ids = list(sent)
-        wait_until(lambda: every_record_routed_and_learned(settings, ids, started[1]), 240,
+        wait_until(lambda: every_record_routed_and_learned(settings, sent, started[1]), 240,
                    "every record routed, every review answered and learned", started)
         assert len(read_ledger(settings).dead_letters) == 3, "only the messages that are not records are dead letters"
         time.sleep(3)  # a few more scrapes and rule evaluations

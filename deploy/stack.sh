@@ -24,6 +24,8 @@
 #   LABELSTREAM_REDIS_PORT   Redis port             (default 6379)
 #   LABELSTREAM_STACK_DIR    data, logs, pid files  (default <repo>/.stack)
 #   LABELSTREAM_KAFKA_HEAP   broker heap            (default 1G)
+#   LABELSTREAM_KAFKA_SETTINGS  extra broker settings, space-separated key=value (they win)
+#   LABELSTREAM_KAFKA_JVM_OPTS  the broker's JVM options (default -XX:+UseG1GC)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -117,6 +119,8 @@ EOF
   # a cluster: replicated topics and internal topics (the last value of a key wins)
   [[ "$n" == 1 ]] || printf '%s
 ' "default.replication.factor=$r" "min.insync.replicas=$isr"     "offsets.topic.replication.factor=$r" "transaction.state.log.replication.factor=$r"     "transaction.state.log.min.isr=$isr" "share.coordinator.state.topic.replication.factor=$r"     "share.coordinator.state.topic.min.isr=$isr" >> "$dir/server.properties"
+  local kv
+  for kv in ${LABELSTREAM_KAFKA_SETTINGS:-}; do echo "$kv" >> "$dir/server.properties"; done
 }
 
 format_storage() {  # node
@@ -204,7 +208,8 @@ start_kafka() {
   for node in "${down[@]}"; do  # all at once: a multi-node quorum needs a majority up to elect a leader
     local dir; dir="$(node_dir "$node")"
     say "starting $(node_name "$node") on localhost:$(broker_port "$node") (logs: $(node_log "$node"))"
-    nohup java "-Xms256m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+    # shellcheck disable=SC2086  # the JVM options are words
+    nohup java "-Xms256m" "-Xmx$KAFKA_HEAP" ${LABELSTREAM_KAFKA_JVM_OPTS:--XX:+UseG1GC} -Djava.awt.headless=true \
       -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
       -Dorg.slf4j.simpleLogger.showDateTime=true "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS" \
       -Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info \

@@ -265,9 +265,9 @@ class LabelerSettings(_Section):
     )
     min_transaction_gap_ms: int = Field(
         0, ge=0, description="A transaction begins at least this long after the one before began (0: at once). "
-        "Back to back, a labeler at 1k records/s commits ~200 transactions of 4 records a second, whose markers cost "
-        "the broker ~0.7 of a core; 10 ms caps them at 100 a second: p99 at 1k/s fell in 6 of 6 interleaved pairs "
-        "(e.g. 88 vs 310 ms, 66 vs 73 at load 2-4); at 10k/s not shown either way. Off until a quiet machine decides."
+        "Back to back, a labeler at 1k records/s commits ~200 small transactions a second, whose markers cost the "
+        "broker CPU; 10 ms caps them at 100 a second and saved ~0.1 core in the labeler and as much in the broker, "
+        "at no lower p99 and a p50 1-4 ms higher (BENCHMARKS.md): a setting for a machine short of CPU."
     )
     dead_letter_inline_bytes: int = Field(
         512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "

@@ -161,7 +161,7 @@ def open_binary(path: str | Path) -> IO[bytes]:
         return sys.stdin.buffer
     path = Path(path)
     if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+        raise InputFileError(f"{path}: no such file; check the path")
     opener = COMPRESSION.get(path.suffix.lower())
     return opener(path, "rb") if opener else path.open("rb")
 

@@ -106,7 +106,10 @@ def test_user_errors_have_no_traceback():
 USER_ERRORS = {
     "bad log level": (["run", "learner", "--log-level", "loud"], {}, "'loud' is not one of 'debug', 'info', 'warning', 'error'"),
     "missing file": (["produce", "no-such-file.csv"], {}, "file 'no-such-file.csv' does not exist"),
-    "missing data file": (["simulate", "--data", "no-such-file.csv", "--label-column", "y"], {}, "no such file"),
+    "missing data file": (["simulate", "--data", "no-such-file.csv", "--label-column", "y"], {}, "no such file; check the path"),
+    "bad TOML config": (["--config", "README.md", "topics", "create"], {}, "config file README.md is not valid TOML"),
+    "env var not JSON": (["topics", "create"], {"LABELSTREAM_WEAK__FUNCTIONS": "mypkg.lfs"},
+                         "LABELSTREAM_WEAK__FUNCTIONS is not valid JSON"),
     "missing config file": (["--config", "no-such.toml", "topics", "create"], {}, "config file no-such.toml does not exist"),
     "unknown option": (["produce", "--no-such-flag", "x.csv"], {}, "No such option: --no-such-flag"),
     "bad setting": (["topics", "create"], {"LABELSTREAM_MODEL__NAME": "svm"}, "invalid setting model.name (LABELSTREAM_MODEL__NAME)"),

@@ -67,6 +67,14 @@ def test_every_command_has_plain_help_that_is_not_cut(command):
     assert not [line for line in options if "<list[" in line], "a repeatable option needs a metavar naming one value"
 
 
+def test_arguments_are_named_in_capitals_as_the_help_texts_say_them():
+    """Usage, help and errors say FILE, VERSION, PATH as the docstrings and README do (typer would say {file})."""
+    for path, command in _walk():
+        for param in command.params:
+            if param.param_type_name == "argument":
+                assert param.metavar and param.metavar.isupper(), f"labelstream {' '.join(path)}: {param.name}"
+
+
 def test_every_command_that_lists_or_describes_has_json():
     listing = [path for path, command in _walk() if path and path[-1] in {"list", "describe", "show", "status", "stats"}]
     assert ["topics", "describe"] in listing and ["models", "list"] in listing

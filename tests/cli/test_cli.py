@@ -75,6 +75,21 @@ def test_arguments_are_named_in_capitals_as_the_help_texts_say_them():
                 assert param.metavar and param.metavar.isupper(), f"labelstream {' '.join(path)}: {param.name}"
 
 
+def test_a_default_quoted_in_help_is_the_settings_default():
+    """'(default: policy.target_precision, 0.95)' in an option's help must not drift from the settings."""
+    import re
+
+    from labelstream.settings import load_settings
+
+    settings = load_settings()
+    quoted = [(path, match) for path, command in _walk() for param in command.params
+              for match in re.finditer(r"default: ([a-z_]+)\.([a-z_]+), ([\w.]+)\)", getattr(param, "help", None) or "")]
+    assert len(quoted) >= 5
+    for path, match in quoted:
+        section, name, shown = match.groups()
+        assert str(getattr(getattr(settings, section), name)) == shown, f"labelstream {' '.join(path)}: {match.group(0)}"
+
+
 def test_every_command_that_lists_or_describes_has_json():
     listing = [path for path, command in _walk() if path and path[-1] in {"list", "describe", "show", "status", "stats"}]
     assert ["topics", "describe"] in listing and ["models", "list"] in listing

@@ -20,7 +20,8 @@ from labelstream.cli.output import command_group
 from labelstream.errors import PortInUse
 from labelstream.log_repeats import quiet_repeats
 
-app = command_group("Run a labelstream service in the foreground.")
+app = command_group("Run a labelstream service in the foreground until Ctrl-C or SIGTERM; logs on stderr. "
+                    "Needs Kafka and Redis: make up.")
 VIA_API = "Reviewers through the review API (--via-api)"
 
 
@@ -70,10 +71,16 @@ def _check_port_free(port: int, host: str = "0.0.0.0") -> None:
 @app.command("labeler")
 def labeler(
     ctx: typer.Context,
-    instance: Annotated[str, typer.Option(help="Unique per labeler process of a group (its transactional id).")] = "0",
+    instance: Annotated[str, typer.Option(help="This labeler's id in its group (part of its transactional id): "
+                                                "give each further labeler its own, 1, 2, ...")] = "0",
     log_level: LogLevel = Level.info,
 ) -> None:
-    """The hot path: records -> labels / review / deferred, exactly once."""
+    """The hot path: records -> labels / review / deferred, exactly once.
+
+    Serves /metrics, /livez and /readyz on labeler.metrics_port (9400; 0 picks a free port). More labelers
+    share the records' partitions (up to their number): each needs its own --instance, and on one machine its
+    own metrics port.
+    """
     _logging(log_level)
     settings = state(ctx).settings()
     with _port_setting("labeler.metrics_port", settings.labeler.metrics_port):
@@ -84,7 +91,10 @@ def labeler(
 
 @app.command("learner")
 def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
-    """Learns from corrections and publishes model versions (one per model)."""
+    """Learns from corrections and publishes model versions (one per model).
+
+    Exactly one learner per model must run. Serves /metrics, /livez and /readyz on learner.metrics_port (9401).
+    """
     _logging(log_level)
     settings = state(ctx).settings()
     with _port_setting("learner.metrics_port", settings.learner.metrics_port):
@@ -97,8 +107,8 @@ def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
 def reviewer_sim(
     ctx: typer.Context,
     data: Annotated[Path, typer.Option(help="Labeled CSV/JSONL file holding the true labels.", exists=True, dir_okay=False)],
-    label_column: Annotated[str, typer.Option(help="Column with the true label.")],
-    id_column: Annotated[Optional[str], typer.Option(help="Column with the record id (as given to produce).")] = None,  # noqa: UP007
+    label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
+    id_column: Annotated[Optional[str], typer.Option(help="Column holding the record id (as given to produce).")] = None,  # noqa: UP007
     delay: Annotated[float, typer.Option("--delay", "--delay-seconds", help="Seconds a 'human' takes to answer: fixed, or with --via-api the mean of a random think time.", min=0)] = 0.0,
     accuracy: Annotated[float, typer.Option(help="Share of correct answers (1 = perfect oracle; without --via-api).", min=0, max=1)] = 1.0,
     via_api: Annotated[bool, typer.Option("--via-api", rich_help_panel=VIA_API, help="Work the review service's queue through its HTTP API, as K reviewers with tokens of their own.")] = False,
@@ -149,7 +159,10 @@ def review(
     port: Annotated[Optional[int], typer.Option(help="Port of the page, API, /metrics and probes (default: review.port, 9402).", min=0, max=65535)] = None,  # noqa: UP007
     log_level: LogLevel = Level.info,
 ) -> None:
-    """The review service: web page, JSON API and work queue for people (review -> corrections)."""
+    """The review service: web page, JSON API and work queue for people (review -> corrections).
+
+    Reviewers open http://localhost:PORT/#token=T with a token from `labelstream review token add NAME`.
+    """
     from labelstream.review.service import run_review
 
     _logging(log_level)

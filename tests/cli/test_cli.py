@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file", 'write {"')  # last: a file's shape
+ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file", "(labelstream run review)",
+               'write {"')  # last: a file's shape
 
 
 def all_commands() -> list[list[str]]:
@@ -140,6 +141,8 @@ USER_ERRORS = {
     "Kafka down": (["topics", "describe"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"}, "kafka.bootstrap_servers"),
     "Redis down": (["models", "list"], {"LABELSTREAM_REDIS__URL": f"redis://localhost:{closed_port()}/0"},
                    "or point redis.url (LABELSTREAM_REDIS__URL) at your Redis"),
+    "review URL without http://": (["review", "--token", "t", "--url", f"localhost:{closed_port()}/"], {},
+                                   "cannot reach the review service at http://localhost:"),  # was: UnsupportedProtocol
     "bad --schema file": (["produce", "README.md", "--schema", "pyproject.toml"], {}, "pyproject.toml: not JSON"),
 }
 

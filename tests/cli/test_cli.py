@@ -143,6 +143,8 @@ USER_ERRORS = {
                    "or point redis.url (LABELSTREAM_REDIS__URL) at your Redis"),
     "review URL without http://": (["review", "--token", "t", "--url", f"localhost:{closed_port()}/"], {},
                                    "cannot reach the review service at http://localhost:"),  # was: UnsupportedProtocol
+    "learner without a broker": (["run", "learner"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"},
+                                 "is unreachable (nothing accepts a connection there)"),  # was faust's traceback, exit 1
     "bad --schema file": (["produce", "README.md", "--schema", "pyproject.toml"], {}, "pyproject.toml: not JSON"),
 }
 
@@ -157,6 +159,19 @@ def test_a_user_error_is_one_line_naming_the_fix(case):
     assert expected in lines[0]
     assert any(hint in lines[0] for hint in ERROR_HINTS), lines[0]
     assert result.stdout == ""
+
+
+def test_a_labeler_without_a_broker_says_what_it_waits_for(caplog):
+    """The labeler waits out a missing broker (as any outage); its first line names the fix, not librdkafka's."""
+    from labelstream.cli.run_cmd import _no_broker_is_a_warning
+    from labelstream.settings import load_settings
+
+    port = closed_port()
+    _no_broker_is_a_warning(load_settings(kafka={"bootstrap_servers": f"localhost:{port}"}))
+    assert [record.getMessage() for record in caplog.records] == [
+        f"Kafka at localhost:{port} is unreachable (nothing accepts a connection there); start it with 'make up', "
+        "or point kafka.bootstrap_servers (LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS) at your brokers; waiting for it"
+    ]
 
 
 def test_a_port_taken_after_the_check_is_the_same_error_from_the_services_own_bind():

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -19,6 +19,9 @@ from labelstream.cli.context import state
 from labelstream.cli.output import command_group
 from labelstream.errors import PortInUse
 from labelstream.log_repeats import quiet_repeats
+
+if TYPE_CHECKING:
+    from labelstream.settings import Settings
 
 app = command_group("Run a labelstream service in the foreground until Ctrl-C or SIGTERM; logs on stderr. "
                     "Needs Kafka and Redis: make up.")
@@ -68,6 +71,24 @@ def _check_port_free(port: int, host: str = "0.0.0.0") -> None:
             raise PortInUse(f"port {port} is already in use (another labelstream service?)", port) from exc
 
 
+def _no_broker_is_an_error(settings: Settings) -> None:
+    """The learner's worker (faust) cannot start without a broker: one error line instead of its traceback."""
+    from labelstream.errors import ServiceUnavailable
+    from labelstream.kafka.reachability import nothing_listens, unreachable_message
+
+    if nothing_listens(settings.kafka):
+        raise ServiceUnavailable(unreachable_message(settings.kafka, "nothing accepts a connection there"))
+
+
+def _no_broker_is_a_warning(settings: Settings) -> None:
+    """The labeler waits for its broker (an outage is never a reason to exit); the first line says what it waits for."""
+    from labelstream.kafka.reachability import nothing_listens, unreachable_message
+
+    if nothing_listens(settings.kafka):
+        logging.getLogger("labelstream.labeler").warning(
+            "%s; waiting for it", unreachable_message(settings.kafka, "nothing accepts a connection there"))
+
+
 @app.command("labeler")
 def labeler(
     ctx: typer.Context,
@@ -83,6 +104,7 @@ def labeler(
     """
     _logging(log_level)
     settings = state(ctx).settings()
+    _no_broker_is_a_warning(settings)
     with _port_setting("labeler.metrics_port", settings.labeler.metrics_port):
         from labelstream.labeler import run_labeler
 
@@ -97,6 +119,7 @@ def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
     """
     _logging(log_level)
     settings = state(ctx).settings()
+    _no_broker_is_an_error(settings)
     with _port_setting("learner.metrics_port", settings.learner.metrics_port):
         from labelstream.learner import run_learner
 

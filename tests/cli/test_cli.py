@@ -162,15 +162,15 @@ def test_a_user_error_is_one_line_naming_the_fix(case):
 
 
 def test_a_labeler_without_a_broker_says_what_it_waits_for(caplog):
-    """The labeler waits out a missing broker (as any outage); its first line names the fix, not librdkafka's."""
+    """The labeler (review service, oracle) waits out a missing broker, as any outage; its first line names the fix."""
     from labelstream.cli.run_cmd import _no_broker_is_a_warning
     from labelstream.settings import load_settings
 
     port = closed_port()
-    _no_broker_is_a_warning(load_settings(kafka={"bootstrap_servers": f"localhost:{port}"}))
-    assert [record.getMessage() for record in caplog.records] == [
+    _no_broker_is_a_warning(load_settings(kafka={"bootstrap_servers": f"localhost:{port}"}), "labeler")
+    assert [(record.name, record.getMessage()) for record in caplog.records] == [("labelstream.labeler",
         f"Kafka at localhost:{port} is unreachable (nothing accepts a connection there); start it with 'make up', "
-        "or point kafka.bootstrap_servers (LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS) at your brokers; waiting for it"
+        "or point kafka.bootstrap_servers (LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS) at your brokers; waiting for it")
     ]
 
 

@@ -80,12 +80,13 @@ def _no_broker_is_an_error(settings: Settings) -> None:
         raise ServiceUnavailable(unreachable_message(settings.kafka, "nothing accepts a connection there"))
 
 
-def _no_broker_is_a_warning(settings: Settings) -> None:
-    """The labeler waits for its broker (an outage is never a reason to exit); the first line says what it waits for."""
+def _no_broker_is_a_warning(settings: Settings, service: str) -> None:
+    """The labeler, the review service and the oracle wait for their broker (an outage is never a reason to exit);
+    the first line says what they wait for."""
     from labelstream.kafka.reachability import nothing_listens, unreachable_message
 
     if nothing_listens(settings.kafka):
-        logging.getLogger("labelstream.labeler").warning(
+        logging.getLogger(f"labelstream.{service}").warning(
             "%s; waiting for it", unreachable_message(settings.kafka, "nothing accepts a connection there"))
 
 
@@ -104,7 +105,7 @@ def labeler(
     """
     _logging(log_level)
     settings = state(ctx).settings()
-    _no_broker_is_a_warning(settings)
+    _no_broker_is_a_warning(settings, "labeler")
     with _port_setting("labeler.metrics_port", settings.labeler.metrics_port):
         from labelstream.labeler import run_labeler
 
@@ -170,7 +171,9 @@ def reviewer_sim(
         raise LabelstreamError(f"{', '.join(given)}: only with --via-api (the oracle answers the review topic itself)")
     from labelstream.reviewer_sim import SimulatedReviewer
 
-    reviewer = SimulatedReviewer(state(ctx).settings(), load_truth(), delay, accuracy)
+    settings = state(ctx).settings()
+    _no_broker_is_a_warning(settings, "reviewer_sim")
+    reviewer = SimulatedReviewer(settings, load_truth(), delay, accuracy)
     signal.signal(signal.SIGTERM, reviewer.stop)
     signal.signal(signal.SIGINT, reviewer.stop)
     reviewer.run()
@@ -189,5 +192,7 @@ def review(
     from labelstream.review.service import run_review
 
     _logging(log_level)
+    settings = state(ctx).settings()
+    _no_broker_is_a_warning(settings, "review")
     with _port_setting("review.port"):
-        run_review(state(ctx).settings(), port)
+        run_review(settings, port)

@@ -147,6 +147,10 @@ def _run_in_process(
         result = simulation.run(_first(rows, limit))
     for line, reason in result.invalid_rows[:10]:
         say(f"line {line}: {reason}")
+    if result.invalid_rows:
+        unlisted = len(result.invalid_rows) - 10
+        say(f"{data.name}: {len(result.invalid_rows)} invalid row(s) skipped, not in the figures"
+            + (f" ({unlisted} not listed)" if unlisted > 0 else ""))
     return result.report
 
 

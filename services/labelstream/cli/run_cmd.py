@@ -130,7 +130,7 @@ def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
 @app.command("reviewer-sim")
 def reviewer_sim(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="Labeled CSV/JSONL file holding the true labels.", exists=True, dir_okay=False)],
+    data: Annotated[Path, typer.Option(help="Labeled .csv (with a header) or .jsonl file holding the true labels.", exists=True, dir_okay=False)],
     label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
     id_column: Annotated[Optional[str], typer.Option(help="Column holding the record id (as given to produce).")] = None,  # noqa: UP007
     delay: Annotated[float, typer.Option("--delay", "--delay-seconds", help="Seconds a 'human' takes to answer: fixed, or with --via-api the mean of a random think time.", min=0)] = 0.0,

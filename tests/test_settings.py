@@ -73,6 +73,11 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
         load_settings(tmp_path / "nope.toml")
 
 
+def test_a_directory_as_config_file_is_said_so(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory, not a TOML file"):
+        load_settings(tmp_path)
+
+
 def test_sasl_needs_credentials(monkeypatch):
     monkeypatch.setenv("LABELSTREAM_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("LABELSTREAM_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")

@@ -563,7 +563,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     if path:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist (set by --config or {CONFIG_FILE_ENV})")
+            problem = "is a directory, not a TOML file" if path.is_dir() else "does not exist"
+            raise ConfigError(f"config file {path} {problem} (set by --config or {CONFIG_FILE_ENV})")
         try:  # read here first: pydantic-settings' own error names neither the file nor the fix
             tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

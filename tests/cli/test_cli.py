@@ -145,6 +145,8 @@ USER_ERRORS = {
                                    "cannot reach the review service at http://localhost:"),  # was: UnsupportedProtocol
     "learner without a broker": (["run", "learner"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"},
                                  "is unreachable (nothing accepts a connection there)"),  # was faust's traceback, exit 1
+    "unknown capability": (["bench", "quality", "--part", "methods", "--capability", "nope"], {},
+                           "Invalid value for --capability: unknown capability 'nope'; choose one of"),  # was "Invalid value:"
     "bad --schema file": (["produce", "README.md", "--schema", "pyproject.toml"], {}, "pyproject.toml: not JSON"),
 }
 

@@ -136,6 +136,7 @@ USER_ERRORS = {
                          "LABELSTREAM_WEAK__FUNCTIONS is not valid JSON"),
     "missing config file": (["--config", "no-such.toml", "topics", "create"], {}, "config file no-such.toml does not exist"),
     "unknown option": (["produce", "--no-such-flag", "x.csv"], {}, "No such option: --no-such-flag"),
+    "mistyped command": (["topic"], {}, "No such command 'topic'; did you mean 'topics'? (see '"),  # was "'topics'?; see"
     "bad setting": (["topics", "create"], {"LABELSTREAM_MODEL__NAME": "svm"}, "invalid setting model.name (LABELSTREAM_MODEL__NAME)"),
     "unknown dataset": (["demo", "--dataset", "nope"], {}, "unknown dataset 'nope'; choose one of"),
     "Kafka down": (["topics", "describe"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"}, "kafka.bootstrap_servers"),

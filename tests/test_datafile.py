@@ -21,6 +21,11 @@ def test_missing_label_column_is_a_clear_error():
         rows_from_text("a,b\n1,2\n", "csv", label_column="z")
 
 
+def test_an_empty_csv_says_what_its_first_line_must_be():
+    with pytest.raises(InputFileError, match=r"^the CSV file is empty; its first line must name the columns \(e.g. id,x1,x2,label\)$"):
+        rows_from_text("", "csv")
+
+
 def test_jsonl_records_and_flat_objects():
     text = '{"id": "r1", "features": {"x": 1}, "label": "a"}\n{"x": 2, "label": "b"}\nnot json\n[1]\n'
     rows = rows_from_text(text, "jsonl", label_column="label")

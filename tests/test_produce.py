@@ -244,3 +244,29 @@ def test_a_missing_topic_is_one_error_not_a_wait(tmp_path, cli_env):
     write_ids_csv(path, 3)
     result = run_cli({**cli_env, "LABELSTREAM_TOPICS__RECORDS": "no-such-topic-here"}, "produce", str(path))
     assert result.returncode == 2 and "topic 'no-such-topic-here' does not exist" in result.stderr, result.stderr
+
+
+
+
+def test_librdkafka_log_lines_go_to_a_logger_not_stderr(stack_settings, caplog, monkeypatch):
+    """librdkafka's own lines ('%4|...|GETPID|...' while a broker loads its coordinator) printed between produce's
+    output; they go to a logger now, silent unless logging is configured. Here: a bootstrap server that refuses."""
+    import logging
+    import socket
+
+    from labelstream import produce
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setattr(produce, "require_kafka", lambda kafka: None)  # it would stop the run before the producer
+    kafka = stack_settings.kafka.model_copy(update={"bootstrap_servers": f"localhost:{closed}"})
+    run = produce.ProduceRun(stack_settings.model_copy(update={"kafka": kafka}), "test")
+    try:
+        with caplog.at_level(logging.DEBUG, logger=produce.log.name):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any(f":{closed}" in r.getMessage() for r in caplog.records):
+                run.producer.poll(0.5)
+        assert any(r.name == produce.log.name and f":{closed}" in r.getMessage() for r in caplog.records)
+    finally:
+        run.producer.flush(0)

@@ -39,9 +39,43 @@ def test_unknown_setting_in_file_is_refused(tmp_path):
         load_settings(config)
 
 
+def test_unknown_setting_says_so_and_not_pydantics_extra_inputs(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[policy]\ntarget_precison = 0.9\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert str(info.value) == ("unknown setting policy.target_precison (LABELSTREAM_POLICY__TARGET_PRECISON); "
+                               "check its spelling (README.md, Settings)")
+
+
+def test_malformed_toml_names_the_file_and_the_fix(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[policy\ntarget_precision = 0.9\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert str(info.value).startswith(f"config file {config} is not valid TOML (")
+    assert str(info.value).endswith("fix it, or leave out --config / LABELSTREAM_CONFIG")
+
+
+@pytest.mark.parametrize(("name", "value", "fix"), [
+    ("LABELSTREAM_WEAK__FUNCTIONS", "mypkg.lfs", """write a list as JSON, e.g. '["a", "b"]'"""),
+    ("LABELSTREAM_KAFKA", "{bad", "write the section as a JSON object, or set each setting as LABELSTREAM_KAFKA__NAME"),
+])
+def test_an_environment_variable_that_is_not_json_is_named(monkeypatch, name, value, fix):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value) == f"{name} is not valid JSON (got {value!r}); {fix}"
+
+
 def test_missing_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_a_directory_as_config_file_is_said_so(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory, not a TOML file"):
+        load_settings(tmp_path)
 
 
 def test_sasl_needs_credentials(monkeypatch):

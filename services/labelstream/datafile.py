@@ -161,7 +161,7 @@ def open_binary(path: str | Path) -> IO[bytes]:
         return sys.stdin.buffer
     path = Path(path)
     if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+        raise InputFileError(f"{path}: no such file; check the path")
     opener = COMPRESSION.get(path.suffix.lower())
     return opener(path, "rb") if opener else path.open("rb")
 
@@ -259,7 +259,7 @@ def _csv_rows(
     reader = csv.reader(lines)
     header = next(reader, [])
     if not header:
-        raise InputFileError("the CSV file is empty (no header line)")
+        raise InputFileError("the CSV file is empty; its first line must name the columns (e.g. id,x1,x2,label)")
     header[0] = header[0].lstrip("\ufeff")  # a byte-order mark
     for column, flag in ((label_column, "--label-column"), (id_column, "--id-column"), (text_column, "--text-column")):
         if column is not None and column not in header:

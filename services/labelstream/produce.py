@@ -18,6 +18,7 @@ What a user can rely on:
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,6 +40,11 @@ from labelstream.produce_state import ProduceState, file_size
 from labelstream.settings import Settings
 
 T = TypeVar("T")
+
+# librdkafka's own log lines (a broker still loading its coordinator, a connection refused) go to this logger,
+# silent unless the program configures logging: produce reports the rows it could not deliver itself
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
 
 #: exit codes of ``labelstream produce`` (2 is a usage error, as for every command)
 EXIT_INVALID_ROWS = 3
@@ -148,7 +154,7 @@ class ProduceRun:
         self.decoder = RecordDecoder.from_limits(settings.limits)
         self._timeout_ms = max(int(delivery_timeout * 1000), 1000)
         require_kafka(settings.kafka)  # at once when no broker is there (a producer would retry for 10 s)
-        self.producer = Producer(producer_config(settings.kafka, **{"message.timeout.ms": self._timeout_ms}))
+        self.producer = Producer(producer_config(settings.kafka, **{"message.timeout.ms": self._timeout_ms, "logger": log}))
         self.report = ProduceReport()
         self._delivered: list[int] = []
         self._acked: dict[int, int] = {}
@@ -248,7 +254,7 @@ class ProduceRun:
         """Per partition of ``records``, its end offset now (where this run's rows can start)."""
         metadata = self.producer.list_topics(self.topic, timeout=10)
         partitions = metadata.topics[self.topic].partitions if self.topic in metadata.topics else {}
-        consumer = Consumer(consumer_config(self.settings.kafka, "labelstream-produce"))
+        consumer = Consumer(consumer_config(self.settings.kafka, "labelstream-produce", logger=log))
         try:
             return {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1] for p in partitions}
         finally:

@@ -17,7 +17,10 @@ labelstream.errors.ConfigError: invalid setting model.name (LABELSTREAM_MODEL__N
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -560,14 +563,20 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     if path:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist (set by --config or {CONFIG_FILE_ENV})")
+            problem = "is a directory, not a TOML file" if path.is_dir() else "does not exist"
+            raise ConfigError(f"config file {path} {problem} (set by --config or {CONFIG_FILE_ENV})")
+        try:  # read here first: pydantic-settings' own error names neither the file nor the fix
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it, or leave out --config / "
+                              f"{CONFIG_FILE_ENV}") from exc
         settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
-    except ValueError as exc:  # malformed TOML, unparsable JSON in an environment variable
-        raise ConfigError(f"invalid settings: {exc}") from exc
+    except ValueError as exc:  # unparsable JSON in an environment variable
+        raise ConfigError(_describe_unparsable(exc)) from exc
 
 
 _SECRET_WORDS = ("password", "key", "secret", "token")
@@ -584,8 +593,29 @@ def _describe(exc: ValidationError) -> str:
         shown = not secret and error["type"] != "missing" and not isinstance(error["input"], dict)
         got = f" (got {error['input']!r})" if shown else ""
         where = f"setting {loc} ({env_name})" if loc else "settings"
+        if error["type"] == "extra_forbidden":  # pydantic's "Extra inputs are not permitted"
+            lines.append(f"unknown {where}; check its spelling (README.md, Settings)")
+            continue
         lines.append(f"invalid {where}: {message}{got}")
     return "\n".join(lines)
+
+
+def _describe_unparsable(exc: ValueError) -> str:
+    """The environment variable behind pydantic-settings' "error parsing value for field ...", and how to write it."""
+    field = re.search(r'field "(\w+)"', str(exc))
+    if field is None:
+        return f"invalid settings: {exc}"
+    section = ENV_PREFIX + field.group(1).upper()
+    for name in sorted(name for name in os.environ if name.upper() == section or name.upper().startswith(section + "__")):
+        value = os.environ[name]
+        try:
+            json.loads(value)
+        except ValueError:
+            got = "" if any(word in name.lower() for word in _SECRET_WORDS) else f" (got {value!r})"
+            if name.upper() == section:
+                return f"{name} is not valid JSON{got}; write the section as a JSON object, or set each setting as {section}__NAME"
+            return f"{name} is not valid JSON{got}; write a list as JSON, e.g. '[\"a\", \"b\"]'"
+    return f"invalid settings: {exc}; check the {section}* environment variables"
 
 
 def namespaced(settings: Settings, namespace: str, partitions: int | None = None, **sections: dict[str, Any]) -> Settings:

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file", 'write {"')  # last: a file's shape
+ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file", "(labelstream run review)",
+               'write {"')  # last: a file's shape
 
 
 def all_commands() -> list[list[str]]:
@@ -67,6 +68,29 @@ def test_every_command_has_plain_help_that_is_not_cut(command):
     assert not [line for line in options if "<list[" in line], "a repeatable option needs a metavar naming one value"
 
 
+def test_arguments_are_named_in_capitals_as_the_help_texts_say_them():
+    """Usage, help and errors say FILE, VERSION, PATH as the docstrings and README do (typer would say {file})."""
+    for path, command in _walk():
+        for param in command.params:
+            if param.param_type_name == "argument":
+                assert param.metavar and param.metavar.isupper(), f"labelstream {' '.join(path)}: {param.name}"
+
+
+def test_a_default_quoted_in_help_is_the_settings_default():
+    """'(default: policy.target_precision, 0.95)' in an option's help must not drift from the settings."""
+    import re
+
+    from labelstream.settings import load_settings
+
+    settings = load_settings()
+    quoted = [(path, match) for path, command in _walk() for param in command.params
+              for match in re.finditer(r"default: ([a-z_]+)\.([a-z_]+), ([\w.]+)\)", getattr(param, "help", None) or "")]
+    assert len(quoted) >= 5
+    for path, match in quoted:
+        section, name, shown = match.groups()
+        assert str(getattr(getattr(settings, section), name)) == shown, f"labelstream {' '.join(path)}: {match.group(0)}"
+
+
 def test_every_command_that_lists_or_describes_has_json():
     listing = [path for path, command in _walk() if path and path[-1] in {"list", "describe", "show", "status", "stats"}]
     assert ["topics", "describe"] in listing and ["models", "list"] in listing
@@ -106,14 +130,24 @@ def test_user_errors_have_no_traceback():
 USER_ERRORS = {
     "bad log level": (["run", "learner", "--log-level", "loud"], {}, "'loud' is not one of 'debug', 'info', 'warning', 'error'"),
     "missing file": (["produce", "no-such-file.csv"], {}, "file 'no-such-file.csv' does not exist"),
-    "missing data file": (["simulate", "--data", "no-such-file.csv", "--label-column", "y"], {}, "no such file"),
+    "missing data file": (["simulate", "--data", "no-such-file.csv", "--label-column", "y"], {}, "no such file; check the path"),
+    "bad TOML config": (["--config", "README.md", "topics", "create"], {}, "config file README.md is not valid TOML"),
+    "env var not JSON": (["topics", "create"], {"LABELSTREAM_WEAK__FUNCTIONS": "mypkg.lfs"},
+                         "LABELSTREAM_WEAK__FUNCTIONS is not valid JSON"),
     "missing config file": (["--config", "no-such.toml", "topics", "create"], {}, "config file no-such.toml does not exist"),
     "unknown option": (["produce", "--no-such-flag", "x.csv"], {}, "No such option: --no-such-flag"),
+    "mistyped command": (["topic"], {}, "No such command 'topic'; did you mean 'topics'? (see '"),  # was "'topics'?; see"
     "bad setting": (["topics", "create"], {"LABELSTREAM_MODEL__NAME": "svm"}, "invalid setting model.name (LABELSTREAM_MODEL__NAME)"),
     "unknown dataset": (["demo", "--dataset", "nope"], {}, "unknown dataset 'nope'; choose one of"),
     "Kafka down": (["topics", "describe"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"}, "kafka.bootstrap_servers"),
     "Redis down": (["models", "list"], {"LABELSTREAM_REDIS__URL": f"redis://localhost:{closed_port()}/0"},
                    "or point redis.url (LABELSTREAM_REDIS__URL) at your Redis"),
+    "review URL without http://": (["review", "--token", "t", "--url", f"localhost:{closed_port()}/"], {},
+                                   "cannot reach the review service at http://localhost:"),  # was: UnsupportedProtocol
+    "learner without a broker": (["run", "learner"], {"LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"localhost:{closed_port()}"},
+                                 "is unreachable (nothing accepts a connection there)"),  # was faust's traceback, exit 1
+    "unknown capability": (["bench", "quality", "--part", "methods", "--capability", "nope"], {},
+                           "Invalid value for --capability: unknown capability 'nope'; choose one of"),  # was "Invalid value:"
     "bad --schema file": (["produce", "README.md", "--schema", "pyproject.toml"], {}, "pyproject.toml: not JSON"),
 }
 
@@ -128,6 +162,19 @@ def test_a_user_error_is_one_line_naming_the_fix(case):
     assert expected in lines[0]
     assert any(hint in lines[0] for hint in ERROR_HINTS), lines[0]
     assert result.stdout == ""
+
+
+def test_a_labeler_without_a_broker_says_what_it_waits_for(caplog):
+    """The labeler (review service, oracle) waits out a missing broker, as any outage; its first line names the fix."""
+    from labelstream.cli.run_cmd import _no_broker_is_a_warning
+    from labelstream.settings import load_settings
+
+    port = closed_port()
+    _no_broker_is_a_warning(load_settings(kafka={"bootstrap_servers": f"localhost:{port}"}), "labeler")
+    assert [(record.name, record.getMessage()) for record in caplog.records] == [("labelstream.labeler",
+        f"Kafka at localhost:{port} is unreachable (nothing accepts a connection there); start it with 'make up', "
+        "or point kafka.bootstrap_servers (LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS) at your brokers; waiting for it")
+    ]
 
 
 def test_a_port_taken_after_the_check_is_the_same_error_from_the_services_own_bind():

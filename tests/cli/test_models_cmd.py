@@ -63,6 +63,13 @@ def test_bootstrap_publishes_version_1_then_export_and_import_round_trip(env, tm
     assert v2.version == 2 and v2.metrics["imported"] == 1.0 and v2.model.n_learned == v1.model.n_learned
 
 
+def test_rollback_to_a_version_not_kept_says_which_are(env):
+    result = runner.invoke(app, ["models", "rollback", "99"], env=env)
+    assert isinstance(result.exception, LabelstreamError)
+    assert str(result.exception) == (f"model {env['LABELSTREAM_MODEL__MODEL_NAME']} has no version 99 (kept: none yet); "
+                                     "see labelstream models list")  # was "(kept: [])"
+
+
 @pytest.mark.parametrize("learner_at", ["started after", "running during"])
 def test_a_learner_rechecks_a_bootstrapped_version_on_its_held_out_answers(env, tmp_path, learner_at):
     """Started after the bootstrap (restore) or running while it publishes (adopted before its next publish)."""

@@ -57,6 +57,16 @@ def test_bad_setting_names_the_setting(phishing_csv):
     assert isinstance(result.exception, ConfigError) and "policy.strategy" in str(result.exception)
 
 
+def test_invalid_rows_are_listed_and_counted(tmp_path, capsys):
+    data = tmp_path / "bad.csv"
+    data.write_text("id,x,label\n" + "".join(f"{i},{i / 10},{'ab'[i % 2]}\n" for i in range(20)) + "20,1\n" * 12)
+    result = runner.invoke(app, ["simulate", "--data", str(data), "--label-column", "label", "--id-column", "id", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["invalid_rows"] == 12
+    assert "line 22: expected 3 columns, found 2" in result.stderr
+    assert "bad.csv: 12 invalid row(s) skipped, not in the figures (2 not listed)" in result.stderr
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["simulate", "--data", str(tmp_path / "none.csv"), "--label-column", "label"])
     assert isinstance(result.exception, InputFileError) and "no such file" in str(result.exception)

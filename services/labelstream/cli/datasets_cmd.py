@@ -31,8 +31,8 @@ def list_datasets(as_json: JsonFlag = False) -> None:
 
 @app.command("export")
 def export(
-    name: Annotated[str, typer.Argument(help="Dataset name (see `labelstream datasets list`).")],
-    path: Annotated[Path, typer.Argument(help="Output .csv or .jsonl file (columns: id, features..., label).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name (see `labelstream datasets list`).")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Output .csv or .jsonl file (columns: id, features..., label).")],
     size: Annotated[Optional[int], typer.Option(help="Records (default: the dataset's size).", min=1)] = None,  # noqa: UP007
     seed: Annotated[int, typer.Option(help="Seed of synthetic streams.")] = 0,
 ) -> None:

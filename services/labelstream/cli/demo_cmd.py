@@ -38,7 +38,7 @@ def demo(
     error_rate: Annotated[float, typer.Option(help="Share of wrong answers of each simulated reviewer.", min=0, max=1)] = 0.01,
     overlap: Annotated[float, typer.Option(help="Share of reviewed records answered by two reviewers (agreement).", min=0, max=1)] = 0.1,
     oracle: Annotated[bool, typer.Option("--oracle", help="No review service: one instant, never-wrong reviewer on the review topic.")] = False,
-    review_budget: Annotated[float, typer.Option(help="Share of the stream humans may review.", min=0.001, max=1)] = 0.3,
+    review_budget: Annotated[float, typer.Option(help="Share of the stream humans may review (policy.review_budget_share).", min=0.001, max=1)] = 0.3,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the run's topics, Redis keys and exported dataset afterwards.")] = False,
     report: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,  # noqa: UP007
 ) -> None:
@@ -46,7 +46,10 @@ def demo(
 
     The simulated reviewers work through the review service's API; the demo
     prints the review page's URL with a token of your own: open it and take
-    records too (keys 1-9 answer, s skips, u undoes).
+    records too (keys 1-9 answer, s skips, u undoes). Live progress goes to
+    stderr (piped: a row every 10 s), the summary to stdout at the end. The
+    end or Ctrl-C stops what the demo started (the stack too, if it started
+    it; one started by make up stays up).
     """
     # imported here: river takes seconds to import, and --help should not wait for it
     from labelstream.processes import interrupt_on_sigterm

@@ -40,7 +40,7 @@ def list_labels(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 @app.command("add")
 def add_labels(
-    ctx: typer.Context, names: Annotated[list[str], typer.Argument(help="Labels to add (quote names with spaces).")]
+    ctx: typer.Context, names: Annotated[list[str], typer.Argument(metavar="NAMES", help="Labels to add (quote names with spaces).")]
 ) -> None:
     """Add labels to the set (an admin action). There is no remove: answers given with a label stay learnable."""
     label_set = _label_set(state(ctx).settings())

@@ -93,8 +93,11 @@ def main() -> None:
         print(exc.format_message())
         sys.exit(2)
     except _USAGE_ERROR as exc:
-        hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
         message = exc.format_message().replace("Value error, ", "").rstrip(".")  # typer's pydantic coercion prefix
+        message = message.replace(". Did you mean", "; did you mean")  # click's suggestion, in our one-line style
+        hint = ""
+        if exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')" if message.endswith("?") else f"; see '{exc.ctx.command_path} --help'"
         print_error(f"{message}{hint}")
         sys.exit(exc.exit_code)
     except _CLICK_EXCEPTION as exc:

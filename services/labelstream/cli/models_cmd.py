@@ -78,7 +78,7 @@ def list_versions(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @app.command("rollback")
 def rollback(
     ctx: typer.Context,
-    version: Annotated[int, typer.Argument(help="The version whose model comes back.")],
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="The version whose model comes back.")],
     reason: Annotated[str, typer.Option(help="Why (recorded in the rollback event).")] = "",
 ) -> None:
     """Make the model of VERSION live again, as a new version the labelers and the learner adopt."""
@@ -235,7 +235,7 @@ def bootstrap(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Model file to write.", dir_okay=False)],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Model file to write.", dir_okay=False)],
     version: Annotated[Opt[int], typer.Option(help="Version to export (default: the live one).")] = None,
     key_file: KeyFile = None,
 ) -> None:
@@ -256,7 +256,7 @@ def export(
 @app.command("import")
 def import_model(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Model file (from models export or bootstrap --out).", exists=True, dir_okay=False)],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Model file (from models export or bootstrap --out).", exists=True, dir_okay=False)],
     trust: Annotated[bool, typer.Option(
         "--trust", help="Load a file that is unsigned or signed with another key (loading runs code the file names).",
     )] = False,

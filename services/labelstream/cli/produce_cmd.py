@@ -14,7 +14,7 @@ from labelstream.cli.output import JsonFlag, Table, print_error, print_json, pro
 
 def produce(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="A .csv (with a header line) or .jsonl file, optionally .gz or .bz2; - reads standard input.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A .csv (with a header line) or .jsonl file, optionally .gz or .bz2; - reads standard input.")],
     id_column: Annotated[Optional[str], typer.Option(help="Column holding the record id (default: <file>-<line>).")] = None,  # noqa: UP007
     label_column: Annotated[Optional[str], typer.Option(help="Column to leave out of the features (the true label).")] = None,  # noqa: UP007
     text_column: Annotated[Optional[str], typer.Option(help="Column to send as the record's text.")] = None,  # noqa: UP007

@@ -34,7 +34,8 @@ def _methods(quick: bool, jobs: int, out: Path | None, only: tuple[str, ...] = (
 
     unknown = [c for c in only if c not in capabilities()]
     if unknown:
-        raise typer.BadParameter(f"unknown capability {unknown[0]!r}; choose from {', '.join(capabilities())}")
+        raise typer.BadParameter(f"unknown capability {unknown[0]!r}; choose one of {', '.join(capabilities())}",
+                                 param_hint="--capability")
 
     def show(run: MethodRun) -> None:
         precision = "-" if run.auto_precision is None else f"{run.auto_precision:.1%}"

@@ -38,7 +38,7 @@ def _when(epoch: float) -> str:
 @token_app.command("add")
 def token_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The reviewer's name: the reviewer id of their answers.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The reviewer's name: the reviewer id of their answers.")],
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)} (admins may also expire items).")] = "reviewer",
 ) -> None:
     """Create a token for a reviewer; it is printed once, alone on the last line (stdout)."""
@@ -72,7 +72,7 @@ def token_list(
 
 @token_app.command("revoke")
 def token_revoke(
-    ctx: typer.Context, name_or_id: Annotated[str, typer.Argument(help="A reviewer (all their tokens) or a token id.")]
+    ctx: typer.Context, name_or_id: Annotated[str, typer.Argument(metavar="NAME_OR_ID", help="A reviewer (all their tokens) or a token id.")]
 ) -> None:
     """Revoke tokens: every call with them answers 401 from now on; a reviewer left without a token gives back
     the records they hold (their page can no longer say so itself)."""
@@ -94,7 +94,7 @@ def token_revoke(
 @app.command("expire")
 def expire(
     ctx: typer.Context,
-    ids: Annotated[Optional[list[str]], typer.Argument(help="Record ids of waiting items.")] = None,  # noqa: UP007
+    ids: Annotated[Optional[list[str]], typer.Argument(metavar="IDS", help="Record ids of waiting items.")] = None,  # noqa: UP007
     older_than_days: Annotated[
         Optional[float], typer.Option(help="...or every item requested more than this many days ago.", min=0)  # noqa: UP007
     ] = None,
@@ -117,7 +117,7 @@ def expire(
 @app.command("requeue")
 def requeue(
     ctx: typer.Context,
-    ids: Annotated[Optional[list[str]], typer.Argument(help="Record ids of held items.")] = None,  # noqa: UP007
+    ids: Annotated[Optional[list[str]], typer.Argument(metavar="IDS", help="Record ids of held items.")] = None,  # noqa: UP007
     reviewer: Annotated[Optional[str], typer.Option(help="...or every item this reviewer holds.")] = None,  # noqa: UP007
     held_longer_than_minutes: Annotated[
         Optional[float], typer.Option(help="...or every item held longer than this.", min=0)  # noqa: UP007

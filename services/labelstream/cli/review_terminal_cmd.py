@@ -39,8 +39,9 @@ def review(
         return
     if not token:
         raise LabelstreamError(f"no review token: give --token T or set {TOKEN_ENV} (an admin creates one: labelstream review token add NAME)")
-    url = (url or f"http://localhost:{state(ctx).settings().review.port}").rstrip("/")
-    run_terminal(url, token)
+    from labelstream.review_client.client import service_url
+
+    run_terminal(service_url(url or f"localhost:{state(ctx).settings().review.port}"), token)
 
 
 def run_terminal(url: str, token: str) -> None:

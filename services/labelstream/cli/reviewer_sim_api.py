@@ -59,6 +59,7 @@ def run_via_api(
     called only then, so a mistyped option fails at once.
     """
     from labelstream.review.auth import check_reviewer_name
+    from labelstream.review_client.client import service_url
     from labelstream.review_client.simulated import error_rates_for, reviewer_names
 
     if accuracy != 1.0:
@@ -81,7 +82,7 @@ def run_via_api(
     if not truth:
         raise LabelstreamError("the truth file has no labeled rows: the simulated reviewers would have nothing to answer")
     settings = load_settings()
-    _run(settings, truth, (url or f"http://localhost:{settings.review.port}").rstrip("/"), names, rates,
+    _run(settings, truth, service_url(url or f"localhost:{settings.review.port}"), names, rates,
          tokens=tokens, delay=delay, skip_rate=skip_rate, seed=seed, stop_when_idle=stop_when_idle, as_json=as_json)
 
 

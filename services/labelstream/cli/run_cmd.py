@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -20,7 +20,11 @@ from labelstream.cli.output import command_group
 from labelstream.errors import PortInUse
 from labelstream.log_repeats import quiet_repeats
 
-app = command_group("Run a labelstream service in the foreground.")
+if TYPE_CHECKING:
+    from labelstream.settings import Settings
+
+app = command_group("Run a labelstream service in the foreground until Ctrl-C or SIGTERM; logs on stderr. "
+                    "Needs Kafka and Redis: make up.")
 VIA_API = "Reviewers through the review API (--via-api)"
 
 
@@ -67,15 +71,41 @@ def _check_port_free(port: int, host: str = "0.0.0.0") -> None:
             raise PortInUse(f"port {port} is already in use (another labelstream service?)", port) from exc
 
 
+def _no_broker_is_an_error(settings: Settings) -> None:
+    """The learner's worker (faust) cannot start without a broker: one error line instead of its traceback."""
+    from labelstream.errors import ServiceUnavailable
+    from labelstream.kafka.reachability import nothing_listens, unreachable_message
+
+    if nothing_listens(settings.kafka):
+        raise ServiceUnavailable(unreachable_message(settings.kafka, "nothing accepts a connection there"))
+
+
+def _no_broker_is_a_warning(settings: Settings, service: str) -> None:
+    """The labeler, the review service and the oracle wait for their broker (an outage is never a reason to exit);
+    the first line says what they wait for."""
+    from labelstream.kafka.reachability import nothing_listens, unreachable_message
+
+    if nothing_listens(settings.kafka):
+        logging.getLogger(f"labelstream.{service}").warning(
+            "%s; waiting for it", unreachable_message(settings.kafka, "nothing accepts a connection there"))
+
+
 @app.command("labeler")
 def labeler(
     ctx: typer.Context,
-    instance: Annotated[str, typer.Option(help="Unique per labeler process of a group (its transactional id).")] = "0",
+    instance: Annotated[str, typer.Option(help="This labeler's id in its group (part of its transactional id): "
+                                                "give each further labeler its own, 1, 2, ...")] = "0",
     log_level: LogLevel = Level.info,
 ) -> None:
-    """The hot path: records -> labels / review / deferred, exactly once."""
+    """The hot path: records -> labels / review / deferred, exactly once.
+
+    Serves /metrics, /livez and /readyz on labeler.metrics_port (9400; 0 picks a free port). More labelers
+    share the records' partitions (up to their number): each needs its own --instance, and on one machine its
+    own metrics port.
+    """
     _logging(log_level)
     settings = state(ctx).settings()
+    _no_broker_is_a_warning(settings, "labeler")
     with _port_setting("labeler.metrics_port", settings.labeler.metrics_port):
         from labelstream.labeler import run_labeler
 
@@ -84,9 +114,13 @@ def labeler(
 
 @app.command("learner")
 def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
-    """Learns from corrections and publishes model versions (one per model)."""
+    """Learns from corrections and publishes model versions (one per model).
+
+    Exactly one learner per model must run. Serves /metrics, /livez and /readyz on learner.metrics_port (9401).
+    """
     _logging(log_level)
     settings = state(ctx).settings()
+    _no_broker_is_an_error(settings)
     with _port_setting("learner.metrics_port", settings.learner.metrics_port):
         from labelstream.learner import run_learner
 
@@ -96,9 +130,9 @@ def learner(ctx: typer.Context, log_level: LogLevel = Level.info) -> None:
 @app.command("reviewer-sim")
 def reviewer_sim(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="Labeled CSV/JSONL file holding the true labels.", exists=True, dir_okay=False)],
-    label_column: Annotated[str, typer.Option(help="Column with the true label.")],
-    id_column: Annotated[Optional[str], typer.Option(help="Column with the record id (as given to produce).")] = None,  # noqa: UP007
+    data: Annotated[Path, typer.Option(help="Labeled .csv (with a header) or .jsonl file holding the true labels.", exists=True, dir_okay=False)],
+    label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
+    id_column: Annotated[Optional[str], typer.Option(help="Column holding the record id (as given to produce).")] = None,  # noqa: UP007
     delay: Annotated[float, typer.Option("--delay", "--delay-seconds", help="Seconds a 'human' takes to answer: fixed, or with --via-api the mean of a random think time.", min=0)] = 0.0,
     accuracy: Annotated[float, typer.Option(help="Share of correct answers (1 = perfect oracle; without --via-api).", min=0, max=1)] = 1.0,
     via_api: Annotated[bool, typer.Option("--via-api", rich_help_panel=VIA_API, help="Work the review service's queue through its HTTP API, as K reviewers with tokens of their own.")] = False,
@@ -137,7 +171,9 @@ def reviewer_sim(
         raise LabelstreamError(f"{', '.join(given)}: only with --via-api (the oracle answers the review topic itself)")
     from labelstream.reviewer_sim import SimulatedReviewer
 
-    reviewer = SimulatedReviewer(state(ctx).settings(), load_truth(), delay, accuracy)
+    settings = state(ctx).settings()
+    _no_broker_is_a_warning(settings, "reviewer_sim")
+    reviewer = SimulatedReviewer(settings, load_truth(), delay, accuracy)
     signal.signal(signal.SIGTERM, reviewer.stop)
     signal.signal(signal.SIGINT, reviewer.stop)
     reviewer.run()
@@ -149,9 +185,14 @@ def review(
     port: Annotated[Optional[int], typer.Option(help="Port of the page, API, /metrics and probes (default: review.port, 9402).", min=0, max=65535)] = None,  # noqa: UP007
     log_level: LogLevel = Level.info,
 ) -> None:
-    """The review service: web page, JSON API and work queue for people (review -> corrections)."""
+    """The review service: web page, JSON API and work queue for people (review -> corrections).
+
+    Reviewers open http://localhost:PORT/#token=T with a token from `labelstream review token add NAME`.
+    """
     from labelstream.review.service import run_review
 
     _logging(log_level)
+    settings = state(ctx).settings()
+    _no_broker_is_a_warning(settings, "review")
     with _port_setting("review.port"):
-        run_review(state(ctx).settings(), port)
+        run_review(settings, port)

@@ -26,11 +26,11 @@ def simulate(
     label_column: Annotated[str, typer.Option(help="Column holding the true label.")],
     id_column: Annotated[Opt[str], typer.Option(help="Column holding the record id (default: <file>-<line>).")] = None,
     text_column: Annotated[Opt[str], typer.Option(help="Column holding the record's text (text.featurizer; in process only).")] = None,
-    model: Annotated[Opt[str], typer.Option(help="Model (model.name): logistic, hoeffding_adaptive_tree, arf, gaussian_nb.")] = None,
-    policy: Annotated[Opt[str], typer.Option(help="Policy (policy.name): contract, threshold, active_learner.")] = None,
-    strategy: Annotated[Opt[str], typer.Option(help="Query strategy (policy.strategy).")] = None,
-    target_precision: Annotated[Opt[float], typer.Option(help="Precision target of auto-labels (policy.target_precision).")] = None,
-    review_budget: Annotated[Opt[float], typer.Option(help="Share of the stream humans may review (policy.review_budget_share).")] = None,
+    model: Annotated[Opt[str], typer.Option(help="Model: logistic, hoeffding_adaptive_tree, arf, gaussian_nb (default: model.name, logistic).")] = None,
+    policy: Annotated[Opt[str], typer.Option(help="Policy: contract, threshold, active_learner (default: policy.name, contract).")] = None,
+    strategy: Annotated[Opt[str], typer.Option(help="Query strategy (default: policy.strategy, split).")] = None,
+    target_precision: Annotated[Opt[float], typer.Option(help="Precision target of auto-labels (default: policy.target_precision, 0.95).")] = None,
+    review_budget: Annotated[Opt[float], typer.Option(help="Share of the stream humans may review (default: policy.review_budget_share, 0.3).")] = None,
     seed: Annotated[Opt[int], typer.Option(help="Seed of the model and of the policy's draws.")] = None,
     report: Annotated[Opt[Path], typer.Option(help="Write the JSON report here.")] = None,
     window: Annotated[int, typer.Option(help="Records per window in the report.", min=1)] = 500,
@@ -58,6 +58,7 @@ def simulate(
 ) -> None:
     """Stream a labeled file through the labeling core; reviews are answered from the label column.
 
+    Prints a summary on stdout (--json: the whole report, per class and per window; --report also writes it).
     Precision is always measured against the label column, also when the simulated reviewer errs.
     """
     from labelstream.simulate.reviewer import SimulatedReviewer
@@ -146,6 +147,10 @@ def _run_in_process(
         result = simulation.run(_first(rows, limit))
     for line, reason in result.invalid_rows[:10]:
         say(f"line {line}: {reason}")
+    if result.invalid_rows:
+        unlisted = len(result.invalid_rows) - 10
+        say(f"{data.name}: {len(result.invalid_rows)} invalid row(s) skipped, not in the figures"
+            + (f" ({unlisted} not listed)" if unlisted > 0 else ""))
     return result.report
 
 

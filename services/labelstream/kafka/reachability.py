@@ -55,10 +55,21 @@ def _accepts_tcp(host: str, port: int, timeout: float) -> bool:
     return True
 
 
+def nothing_listens(kafka: KafkaSettings) -> bool:
+    """True when no bootstrap server accepts a TCP connection: certain at once, no metadata timeout waited."""
+    addresses = bootstrap_addresses(kafka)
+    return bool(addresses) and not any(_accepts_tcp(host, port, CONNECT_TIMEOUT) for host, port in addresses)
+
+
+def unreachable_message(kafka: KafkaSettings, reason: str) -> str:
+    """The one error line of an unreachable Kafka: where, why, and the fix."""
+    return (f"Kafka at {kafka.bootstrap_servers} is unreachable ({reason}); start it with 'make up', "
+            "or point kafka.bootstrap_servers (LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS) at your brokers")
+
+
 def unreachable_reason(kafka: KafkaSettings, metadata_timeout: float = METADATA_TIMEOUT) -> str | None:
     """None when a broker answers a metadata request; else why not, in a few words."""
-    addresses = bootstrap_addresses(kafka)
-    if addresses and not any(_accepts_tcp(host, port, CONNECT_TIMEOUT) for host, port in addresses):
+    if nothing_listens(kafka):
         return "nothing accepts a connection there"
     admin = AdminClient({**admin_config(kafka), "logger": log})
     try:
@@ -72,7 +83,4 @@ def require_kafka(kafka: KafkaSettings, metadata_timeout: float = METADATA_TIMEO
     """Raise :class:`ServiceUnavailable` (one line, naming the fix) unless Kafka answers."""
     reason = unreachable_reason(kafka, metadata_timeout)
     if reason is not None:
-        raise ServiceUnavailable(
-            f"Kafka at {kafka.bootstrap_servers} is unreachable ({reason}); start it with 'make up', "
-            "or point kafka.bootstrap_servers (LABELSTREAM_KAFKA__BOOTSTRAP_SERVERS) at your brokers"
-        )
+        raise ServiceUnavailable(unreachable_message(kafka, reason))

@@ -43,6 +43,16 @@ import httpx
 API = "/api/v1"
 
 
+def service_url(url: str) -> str:
+    """The review service's base URL as given, ``http://`` added when it has no scheme (``localhost:9402``).
+
+    >>> service_url("localhost:9402/"), service_url("https://review.example/x")
+    ('http://localhost:9402', 'https://review.example/x')
+    """
+    url = url.strip().rstrip("/")
+    return url if "://" in url else f"http://{url}"
+
+
 class ReviewApiError(Exception):
     """The review API refused a call; ``status`` is the HTTP status (0: no answer), ``detail`` its one-line reason."""
 
@@ -164,7 +174,7 @@ class ReviewClient:
         stop: threading.Event | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = service_url(url)
         self.retry_seconds = retry_seconds
         self._stop = stop or threading.Event()
         self._http = httpx.Client(

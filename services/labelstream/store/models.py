@@ -76,7 +76,8 @@ class ModelRegistry:
         """
         old = self.load(to_version)
         if old is None:
-            raise KeyError(f"model {self.model_name} has no version {to_version} (kept: {self.versions()})")
+            kept = ", ".join(map(str, self.versions())) or "none yet"
+            raise KeyError(f"model {self.model_name} has no version {to_version} (kept: {kept}); see labelstream models list")
         latest = self.load_latest()
         state = ModelState(
             model=old.model,

@@ -33,3 +33,18 @@ def test_other_templates_and_loggers_are_not_held_back():
     assert quiet.filter(record("Failed fetch messages from %s: %s", "aiokafka.consumer.fetcher", 1, "x"))
     assert quiet.filter(record("Unable to update metadata from %r", "aiokafka.conn", [1]))
     assert not quiet.filter(record("Unable to update metadata from %r", "aiokafka.client", [2]))
+
+
+def test_librdkafka_lines_are_alike_by_facility_client_and_text_but_numbers():
+    from labelstream.log_repeats import librdkafka_key
+
+    quiet = RepeatFilter(window_seconds=10, clock=lambda: 0.0, key=librdkafka_key)
+
+    def line(facility: str, client: str, text: str) -> logging.LogRecord:
+        return record("%s [%s] %s", "labelstream.labeler.kafka", facility, client, text)
+
+    assert quiet.filter(line("FAIL", "rdkafka#consumer-2", "localhost:9092/1: Connect failed (after 0ms in state CONNECT)"))
+    assert not quiet.filter(line("FAIL", "rdkafka#consumer-2", "localhost:9092/1: Connect failed (after 12ms in state CONNECT)"))
+    assert quiet.filter(line("FAIL", "rdkafka#consumer-3", "localhost:9092/1: Connect failed (after 0ms in state CONNECT)"))
+    assert quiet.filter(line("SESSTMOUT", "rdkafka#consumer-2", "Consumer group session timed out"))
+    assert quiet.filter(line("FAIL", "rdkafka#consumer-2", "localhost:9092/1: Disconnected"))

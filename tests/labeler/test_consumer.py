@@ -49,3 +49,30 @@ def test_it_fetches_in_order_and_a_rewind_fetches_the_same_records_again(setting
         assert retries == []
     finally:
         consumer.close()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_with_no_broker_its_client_lines_reach_the_log_once_a_window(caplog):
+    """librdkafka's failed connections (~20 a second per consumer with no broker; 681 lines in 17 s from a labeler
+    before) go through the service's logging, a run of like lines passing once per window."""
+    import logging
+    import socket
+
+    from labelstream.settings import load_settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = load_settings(kafka={"bootstrap_servers": f"localhost:{port}"})
+    caplog.set_level(logging.INFO, logger="labelstream.labeler.kafka")
+    consumer = GroupConsumer(settings, "t", Transactions({}), Forgets(), LoopState(), [].append)
+    consumer.subscribe()
+    try:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            consumer.fetch(10, 0.2)
+    finally:
+        consumer.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "labelstream.labeler.kafka"]
+    failed = [line for line in lines if line.startswith("FAIL") and f":{port} failed" in line]
+    assert len(failed) == 1, lines  # the first; the rest of the 4 s held back (10 s window)

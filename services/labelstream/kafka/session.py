@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+from labelstream.log_repeats import RepeatFilter, librdkafka_key
+
 
 class SessionTimeouts(logging.Handler):
     """Counts librdkafka's "session timed out" log lines; lets every line through to the parent logger.
@@ -43,9 +45,11 @@ class SessionTimeouts(logging.Handler):
 
 def session_logger(parent: logging.Logger) -> tuple[logging.Logger, SessionTimeouts]:
     """A logger for one consumer (under ``parent``, not registered: another consumer neither counts its timeouts nor
-    keeps it alive) and the handler that counts its session timeouts."""
+    keeps it alive) and the handler that counts its session timeouts; like lines pass once per 10 s (the first
+    timeout's line always does)."""
     timeouts = SessionTimeouts()
     logger = logging.Logger(f"{parent.name}.kafka")
     logger.parent = parent
+    logger.addFilter(RepeatFilter(key=librdkafka_key))  # ~20 failed connections a second in an outage
     logger.addHandler(timeouts)
     return logger, timeouts

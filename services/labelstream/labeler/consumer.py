@@ -20,9 +20,12 @@ from labelstream.kafka.config import consumer_config
 from labelstream.labeler.batch import BatchHandler, Retried, first_offsets
 from labelstream.labeler.health import LoopState
 from labelstream.labeler.transactions import Transactions
+from labelstream.log_repeats import client_logger
 from labelstream.settings import Settings
 
 log = logging.getLogger("labelstream.labeler.consumer")
+# librdkafka's own lines of the labeler's consumers (runs of like lines held back: log_repeats.librdkafka_key)
+KAFKA_LOGGER = "labelstream.labeler.kafka"
 
 
 class GroupConsumer:
@@ -152,5 +155,6 @@ class GroupConsumer:
                     "group.instance.id": f"{self.settings.labeler.transactional_id}-{self.instance}",
                     "session.timeout.ms": 10_000,
                 },
-            )
+            ),
+            logger=client_logger(KAFKA_LOGGER),
         )

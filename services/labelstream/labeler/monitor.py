@@ -17,6 +17,8 @@ import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from labelstream.kafka.config import consumer_config
+from labelstream.labeler.consumer import KAFKA_LOGGER
+from labelstream.log_repeats import client_logger
 from labelstream.metrics import Metrics
 from labelstream.settings import Settings
 from labelstream.store.records import RecordStore
@@ -64,10 +66,12 @@ class ProgressMonitor:
 
     def _run(self) -> None:
         # Never subscribes: it only reads the group's committed offsets and the watermarks.
-        self._consumer = Consumer(consumer_config(self.settings.kafka, self.settings.labeler.group_id))
+        self._consumer = Consumer(consumer_config(self.settings.kafka, self.settings.labeler.group_id),
+                                  logger=client_logger(KAFKA_LOGGER))
         try:
             while not self._stop.is_set():
                 self.round()
+                self._consumer.poll(0)  # serves its log lines (never a message: it does not subscribe)
                 self._stop.wait(self.interval)
         finally:
             self._consumer.close()

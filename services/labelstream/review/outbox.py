@@ -41,10 +41,13 @@ from pydantic import ValidationError
 from labelstream.core.schemas import Correction
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.topics import _watermarks as watermarks  # rides out a leader election
+from labelstream.log_repeats import client_logger
 from labelstream.review.leader import LeaderLock
 from labelstream.settings import Settings
 
 log = logging.getLogger("labelstream.review.outbox")
+# librdkafka's own lines of the outbox's clients (runs of like lines held back: log_repeats.librdkafka_key)
+KAFKA_LOGGER = "labelstream.review.outbox.kafka"
 
 # KEYS: leader lock, outbox, positions. ARGV: leader token, entries published, then (partition, offset) pairs.
 _TRIM = """
@@ -92,7 +95,8 @@ class OutboxPublisher:
         self.rejected_key = f"{prefix}:review:outbox:rejected"
         self._trim = client.register_script(_TRIM)
         self._drop = client.register_script(_DROP)
-        self.producer = Producer(producer_config(settings.kafka, **{"linger.ms": 2, "client.id": "labelstream-review"}))
+        self.producer = Producer(producer_config(settings.kafka, **{"linger.ms": 2, "client.id": "labelstream-review"}),
+                                 logger=client_logger(KAFKA_LOGGER))  # its lines served by run()'s poll
         self.last_success = time.monotonic()
         self.last_error = ""
 
@@ -185,7 +189,8 @@ class OutboxPublisher:
 
     def _published_since(self, positions: dict[int, int]) -> tuple[set[str], dict[int, int]]:
         """Answer ids on ``corrections`` from ``positions`` (all of it where none is stored) to its end, and the ends."""
-        consumer = Consumer(consumer_config(self.settings.kafka, f"{self.settings.review.group_id}-outbox-scan"))
+        consumer = Consumer(consumer_config(self.settings.kafka, f"{self.settings.review.group_id}-outbox-scan"),
+                            logger=client_logger(KAFKA_LOGGER))  # ~20 lines a second with no broker; never served
         ids: set[str] = set()
         try:
             partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
@@ -239,6 +244,7 @@ class PublisherLoop:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.heartbeat = time.monotonic()
+            self.publisher.producer.poll(0)  # its log lines (and nothing else: each produce() waits for its reports)
             try:
                 if not self._lead():
                     stop.wait(self.LEADER_CHECK_SECONDS)

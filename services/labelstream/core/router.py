@@ -266,10 +266,11 @@ class BatchRouter:
     ) -> None:
         """The batch's plain auto-labels in one call; should it raise, one by one (the culprit is dead-lettered)."""
         version = self.engine.model_version or None
+        routed = [item for _, item in items]
         try:
             encoded = encode_labels(
-                [item.record.id for _, item in items], [item.prediction.label or "" for _, item in items],
-                [item.prediction.confidence for _, item in items], version, self.engine.policy.name, now,
+                list(map(_record_id, routed)), [label or "" for label in map(_label, routed)],
+                list(map(_confidence, routed)), version, self.engine.policy.name, now,
             )
         except Exception:  # noqa: BLE001
             for i, item in items:
@@ -331,6 +332,9 @@ def _all_finite(results: list[Routed | str]) -> bool:
 
 
 _probabilities = operator.attrgetter("prediction.probabilities")
+_record_id = operator.attrgetter("record.id")
+_label = operator.attrgetter("prediction.label")
+_confidence = operator.attrgetter("prediction.confidence")
 
 
 def _has_unknown_fields(value: bytes) -> bool:

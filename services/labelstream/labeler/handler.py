@@ -17,7 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from itertools import compress
+from itertools import compress, repeat
 from operator import attrgetter
 
 import orjson
@@ -155,7 +155,9 @@ class RoutingHandler:
         outcomes = Counter({key: n for key, n in counts.items() if key[0] != DEAD_LETTER})
         invalid = {reason: n for (outcome, reason), n in counts.items() if outcome == DEAD_LETTER}
         kinds = list(map(_outcome_of, outputs))
-        auto_classes = Counter(label or "" for label in map(_label_of, compress(outputs, map("label".__eq__, kinds))))
+        auto_classes: Counter[str] = Counter()
+        for label, n in Counter(map(_label_of, compress(outputs, map("label".__eq__, kinds)))).items():
+            auto_classes[label or ""] += n  # a class at a time; no label counts as ""
         evolved = sum(map(_evolved_of, outputs))
         metrics = self.metrics
         metrics.record_received(len(messages))
@@ -233,13 +235,10 @@ def _origin(message: Message) -> Origin:
 
 def _origins(messages: Sequence[Message]) -> list[Origin]:
     """:func:`_origin` of each message: the getters mapped in C, the tuples made without ``Origin.__new__``'s call."""
-    return [
-        _new_tuple(Origin, (topic, partition, offset, ms / 1000 if kind else None))
-        for topic, partition, offset, (kind, ms) in zip(
-            map(Message.topic, messages), map(Message.partition, messages), map(Message.offset, messages),
-            map(Message.timestamp, messages), strict=True,
-        )
-    ]
+    stamps = [ms / 1000 if kind else None for kind, ms in map(Message.timestamp, messages)]
+    places = zip(map(Message.topic, messages), map(Message.partition, messages), map(Message.offset, messages), stamps,
+                 strict=True)
+    return list(map(_new_tuple, repeat(Origin), places))
 
 
 _new_tuple = tuple.__new__

@@ -215,7 +215,8 @@ class RecordDecoder:
         for the next records with the same names in the same order: ~0.25 us a record); the same records either
         way (tests/core/test_decode.py).
         """
-        decode, limit, make = self._names_unchecked_decoder.decode, self.max_record_bytes, _unchecked_record
+        decode, limit = self._names_unchecked_decoder.decode, self.max_record_bytes
+        new, set_dict, set_fields_set, set_extra, set_private = _new_record, _set_dict, _set_fields_set, _set_extra, _set_private
         longest, fits = self.max_feature_name_length, self._names_fit
         out: list[Record | None] = []
         append = out.append
@@ -238,7 +239,17 @@ class RecordDecoder:
             if not fit:
                 append(None)
                 continue
-            append(make(plain.id, features, plain.text, plain.source, plain.timestamp, plain.metadata))
+            # _unchecked_record, inlined (a Python call less a record); msgspec made a new metadata dict for each
+            metadata = plain.metadata
+            record = new(Record)
+            set_dict(record, {
+                "schema_version": 1, "id": plain.id, "features": features, "text": plain.text,
+                "source": plain.source, "timestamp": plain.timestamp, "metadata": metadata,
+            })
+            set_fields_set(record, {"id", "features", "metadata"} if metadata else {"id", "features"})
+            set_extra(record, None)
+            set_private(record, None)
+            append(record)
         return out
 
     def _evolved(self, value: bytes) -> Record | None:

@@ -138,6 +138,30 @@ def test_fast_path_accepts_only_what_pydantic_accepts(payload):
     check_agrees_with_pydantic(small._fast, small, payload)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(payloads, max_size=6))
+def test_the_batch_path_takes_exactly_what_the_fast_path_takes(batch):
+    """decode_plain_many checks the feature names after msgspec (once a set of names): the same records as _fast."""
+    raws = [json.dumps(payload).encode() for payload in batch]
+    for raw, many in zip(raws, small.decode_plain_many(raws), strict=True):
+        fast = small._fast(raw) if len(raw) <= small.max_record_bytes else None
+        assert (many is None) == (fast is None), raw
+        if fast is not None:
+            assert many == fast and many.model_dump_json() == fast.model_dump_json()
+            assert many.model_fields_set == fast.model_fields_set
+
+
+def test_the_batch_path_checks_each_name_length_whatever_their_total():
+    names = {
+        "fits": {"abcdefghij": 1, "x": 2},  # each within 10, total 11
+        "empty": {"": 1, "x": 2},
+        "long": {"abcdefghijk": 1},
+        "long among short": {"a": 1, "abcdefghijk": 2},
+    }
+    raws = [json.dumps({"id": "r", "features": features}).encode() for features in names.values()] * 2  # then remembered
+    assert [record is not None for record in small.decode_plain_many(raws)] == [True, False, False, False] * 2
+
+
 def test_fast_path_takes_the_common_record():
     raw = b'{"id": "r1", "features": {"x": 1.5, "n": 3, "c": "red"}, "source": "s", "timestamp": 1764500000.5}'
     fast = decoder._fast(raw)

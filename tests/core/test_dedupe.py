@@ -77,3 +77,28 @@ def test_the_window_keeps_no_reference_to_the_ids():
     for offset in range(len(ids)):
         window.check(ids[offset], ("records", 0, offset))
     assert [sys.getrefcount(record_id) for record_id in ids] == before
+
+
+def test_check_many_answers_and_leaves_the_window_as_the_checks_one_by_one():
+    """The router's batch form: same answers, same window afterwards (then checked one by one alike)."""
+    rng = random.Random(23)
+    for size in (1, 2, 7, 64, 500):
+        one, many = DedupeWindow(size), DedupeWindow(size)
+        seen: list[tuple[str, tuple]] = []
+        for batch in range(60):
+            ids, places = [], []
+            for offset in range(batch * 100, batch * 100 + rng.randrange(1, 100)):
+                if seen and rng.random() < 0.4:
+                    record_id, place = rng.choice(seen[-3 * size:])
+                    if rng.random() < 0.5:
+                        place = (rng.choice(["records", "other"]), rng.randrange(3), offset)
+                else:
+                    record_id, place = f"id-{offset}", ("records", rng.randrange(3), offset)
+                    seen.append((record_id, place))
+                ids.append(record_id)
+                places.append((*place, 1.5) if rng.random() < 0.5 else place)  # an Origin's timestamp: not read
+            assert many.check_many(ids, places) == [one.check(i, p[:3]) for i, p in zip(ids, places, strict=True)]
+            assert (len(many), many._next, list(many._table), list(many._hashes)) == (
+                len(one), one._next, list(one._table), list(one._hashes))
+        probes = [record_id for record_id, _ in seen[-2 * size:]]
+        assert [many.check(i, ("x", 9, 9)) for i in probes] == [one.check(i, ("x", 9, 9)) for i in probes]

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
+from operator import getitem
 from typing import Any
 
 import numpy as np
@@ -115,12 +117,11 @@ class CompiledLogistic:
 
     def predictions(self, probabilities: np.ndarray) -> list[Prediction]:
         """A :class:`Prediction` a row of class probabilities (the first of equal maxima in class order)."""
-        classes, make = self.classes, _make_prediction
+        classes, rows = self.classes, probabilities.tolist()
         best = probabilities.argmax(axis=1).tolist()
-        return [
-            make(dict(zip(classes, row, strict=True)), classes[k], row[k])
-            for row, k in zip(probabilities.tolist(), best, strict=True)
-        ]
+        # mapped in C (no Python frame a row): each row's dict of class -> probability, its best class and probability
+        return list(map(_make_prediction, map(dict, map(partial(zip, classes), rows)), map(classes.__getitem__, best),
+                        map(getitem, rows, best)))
 
     def probabilities(self, xs: Sequence[dict[str, float]]) -> np.ndarray:
         """Class probabilities, one row per input, a column per class (in ``classes`` order)."""

@@ -373,8 +373,8 @@ class DriftMonitor:
         found: list, rank: int, detector: Detector, values: list[float], positions: list[int], start: int,
         timestamps: Sequence[float | None],
     ) -> None:
-        indexes = [start + position + 1 for position in positions]
-        for detection in detector.update_many(values, indexes, [timestamps[position] for position in positions]):
+        indexes = list(map((start + 1).__add__, positions))  # mapped in C
+        for detection in detector.update_many(values, indexes, list(map(timestamps.__getitem__, positions))):
             found.append((detection.index - start - 1, rank, detection))
 
     def update_features(self, features: Mapping[str, object], timestamp: float | None = None) -> list[Detection]:

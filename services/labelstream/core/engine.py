@@ -33,6 +33,7 @@ probabilities; a record an LF voted on carries the votes and ``method="weak"``:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,8 @@ class Routed:
         return "weak" if self.votes else "auto"
 
 
+_outcome_of = operator.attrgetter("outcome")
+_timestamp_of = operator.attrgetter("timestamp")
 _make_routed = slots_constructor(Routed)  # Routed(...) a record, at less than half the cost
 
 
@@ -422,7 +425,7 @@ class LabelingEngine:
         monitor = self.monitor
         if not monitor.features:  # each detector fed its run of the batch in one loop: the same detections
             self.detections += monitor.update_predictions(
-                predictions, [d.outcome for d in decisions], [r.timestamp for r in records]
+                predictions, list(map(_outcome_of, decisions)), list(map(_timestamp_of, records))
             )
             return
         for record, prediction, decision in zip(records, predictions, decisions, strict=True):

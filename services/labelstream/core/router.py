@@ -146,7 +146,6 @@ class BatchRouter:
         records: list[Record] = []
         positions: list[int] = []
         evolved: set[int] = set()
-        check = None if self.dedupe is None else self.dedupe.check
         plain = self.decoder.decode_plain_many(values)  # the common records in C, in one call
         for i, (value, key, decoded) in enumerate(zip(values, keys, plain, strict=True)):
             if decoded is None or not (key is None or key == decoded.id.encode()):
@@ -156,12 +155,12 @@ class BatchRouter:
                     continue
                 if is_evolved:
                     evolved.add(i)
-            if check is not None and (first := check(decoded.id, origins[i][:3])) is not None:
-                outcomes[i] = self.dead_letter(value, key, origins[i], DUPLICATE, self._duplicate(decoded.id, first))
-                evolved.discard(i)
-                continue
             records.append(decoded)
             positions.append(i)
+        if self.dedupe is not None and records:  # in stream order, as a check a record
+            firsts = self.dedupe.check_many([record.id for record in records], [origins[i] for i in positions])
+            if firsts.count(None) != len(firsts):
+                records, positions = self._drop_duplicates(records, positions, firsts, values, keys, origins, outcomes, evolved)
         now = self.clock()
         auto_labels: list[tuple[int, Routed]] = []
         results = self._process(records)
@@ -182,6 +181,21 @@ class BatchRouter:
         for i in evolved:
             outcomes[i].evolved = True
         return outcomes  # type: ignore[return-value] - every position is filled above
+
+    def _drop_duplicates(
+        self, records: list[Record], positions: list[int], firsts: list, values: Sequence, keys: Sequence,
+        origins: Sequence[Origin], outcomes: list, evolved: set[int],
+    ) -> tuple[list[Record], list[int]]:
+        """The records whose id the window did not hold elsewhere; the others dead-lettered as ``duplicate_id``."""
+        kept_records, kept_positions = [], []
+        for record, i, first in zip(records, positions, firsts, strict=True):
+            if first is None:
+                kept_records.append(record)
+                kept_positions.append(i)
+            else:
+                outcomes[i] = self.dead_letter(values[i], keys[i], origins[i], DUPLICATE, self._duplicate(record.id, first))
+                evolved.discard(i)
+        return kept_records, kept_positions
 
     def dead_letter(
         self, value: bytes | None, key: bytes | None, origin: Origin, kind: str, error: str, by_reference: bool = False
@@ -252,10 +266,11 @@ class BatchRouter:
     ) -> None:
         """The batch's plain auto-labels in one call; should it raise, one by one (the culprit is dead-lettered)."""
         version = self.engine.model_version or None
+        routed = [item for _, item in items]
         try:
             encoded = encode_labels(
-                [item.record.id for _, item in items], [item.prediction.label or "" for _, item in items],
-                [item.prediction.confidence for _, item in items], version, self.engine.policy.name, now,
+                list(map(_record_id, routed)), [label or "" for label in map(_label, routed)],
+                list(map(_confidence, routed)), version, self.engine.policy.name, now,
             )
         except Exception:  # noqa: BLE001
             for i, item in items:
@@ -317,6 +332,9 @@ def _all_finite(results: list[Routed | str]) -> bool:
 
 
 _probabilities = operator.attrgetter("prediction.probabilities")
+_record_id = operator.attrgetter("record.id")
+_label = operator.attrgetter("prediction.label")
+_confidence = operator.attrgetter("prediction.confidence")
 
 
 def _has_unknown_fields(value: bytes) -> bool:

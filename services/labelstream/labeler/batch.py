@@ -96,11 +96,13 @@ DROPPED = Ahead([], 0, Future())
 
 
 def next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
-    """The offset to commit per partition: one past the last message of the batch."""
+    """The offset to commit per partition: one past the last message of the batch (the getters mapped in C)."""
     last: dict[tuple[str, int], int] = {}
-    for msg in messages:
-        key = (msg.topic(), msg.partition())
-        last[key] = max(last.get(key, -1), msg.offset())
+    get = last.get
+    topics_partitions = zip(map(Message.topic, messages), map(Message.partition, messages), strict=True)
+    for key, offset in zip(topics_partitions, map(Message.offset, messages), strict=True):
+        if offset > get(key, -1):
+            last[key] = offset
     return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
 
 

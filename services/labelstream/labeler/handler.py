@@ -17,6 +17,8 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import compress, repeat
+from operator import attrgetter
 
 import orjson
 import redis
@@ -92,10 +94,9 @@ class RoutingHandler:
         return self._route(messages)
 
     def _route(self, messages: Sequence[Message]) -> list[Outcome]:
-        values = [m.value() for m in messages]
-        keys = [m.key() for m in messages]
-        origins = [_origin(m) for m in messages]
-        return self.router.route(values, keys, origins)
+        values = list(map(Message.value, messages))  # the client's getters mapped in C: no Python call a message
+        keys = list(map(Message.key, messages))
+        return self.router.route(values, keys, _origins(messages))
 
     def _route_with_kept(self, messages: Sequence[Message]) -> list[Outcome]:
         """A redo: outcomes already decided for these offsets are published again as they were."""
@@ -149,18 +150,15 @@ class RoutingHandler:
         if self._kept:
             for m in messages:
                 self._kept.pop((m.topic(), m.partition(), m.offset()), None)
-        outcomes: Counter[tuple[str, str]] = Counter()
+        # Counted in C (map, compress, Counter), each in the order first seen, as a loop a record counted them.
+        counts = Counter(map(_outcome_and_reason, outputs))
+        outcomes = Counter({key: n for key, n in counts.items() if key[0] != DEAD_LETTER})
+        invalid = {reason: n for (outcome, reason), n in counts.items() if outcome == DEAD_LETTER}
+        kinds = list(map(_outcome_of, outputs))
         auto_classes: Counter[str] = Counter()
-        invalid: Counter[str] = Counter()
-        evolved = 0
-        for output in outputs:
-            evolved += output.evolved
-            if output.outcome == DEAD_LETTER:
-                invalid[output.reason] += 1
-                continue
-            outcomes[(output.outcome, output.reason)] += 1
-            if output.outcome == "label":
-                auto_classes[output.routed.prediction.label or ""] += 1
+        for label, n in Counter(map(_label_of, compress(outputs, map("label".__eq__, kinds)))).items():
+            auto_classes[label or ""] += n  # a class at a time; no label counts as ""
+        evolved = sum(map(_evolved_of, outputs))
         metrics = self.metrics
         metrics.record_received(len(messages))
         metrics.record_outcomes(outcomes)
@@ -175,7 +173,8 @@ class RoutingHandler:
         total = sum(self.routed.values())
         metrics.set_review_budget_used(self.routed["review"] / total if total else 0.0)
         reviews = sum(n for (outcome, _reason), n in outcomes.items() if outcome == "review")
-        deferred = {o.routed.record.id: o.routed_at for o in outputs if o.outcome == "deferred" and o.routed is not None}
+        deferred = {o.routed.record.id: o.routed_at for o in compress(outputs, map("deferred".__eq__, kinds))
+                    if o.routed is not None}
         if reviews or deferred:
             self._writer.submit(self._count_and_queue, reviews, deferred)  # one Redis round trip
         self.drift.handle(self.router.engine)
@@ -232,3 +231,18 @@ class RoutingHandler:
 def _origin(message: Message) -> Origin:
     kind, ms = message.timestamp()
     return Origin(message.topic(), message.partition(), message.offset(), ms / 1000 if kind else None)
+
+
+def _origins(messages: Sequence[Message]) -> list[Origin]:
+    """:func:`_origin` of each message: the getters mapped in C, the tuples made without ``Origin.__new__``'s call."""
+    stamps = [ms / 1000 if kind else None for kind, ms in map(Message.timestamp, messages)]
+    places = zip(map(Message.topic, messages), map(Message.partition, messages), map(Message.offset, messages), stamps,
+                 strict=True)
+    return list(map(_new_tuple, repeat(Origin), places))
+
+
+_new_tuple = tuple.__new__
+_outcome_and_reason = attrgetter("outcome", "reason")
+_outcome_of = attrgetter("outcome")
+_label_of = attrgetter("routed.prediction.label")
+_evolved_of = attrgetter("evolved")

@@ -17,3 +17,23 @@ def test_full_window_is_full_and_each_pass_evicts() -> None:
 def test_no_window_when_dedupe_is_off() -> None:
     assert full_window(0) is None
     dedupe_pass(None, [["a"]])
+
+
+def test_json_has_every_stage_and_idea_of_the_table(tmp_path) -> None:
+    """``bench hot-path --json``: a script reads the same stages and ideas the Markdown shows, and --out still writes."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from labelstream.cli.main import app
+
+    out = tmp_path / "B.md"
+    result = CliRunner().invoke(app, ["bench", "hot-path", "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    table = out.read_text()
+    assert set(data["us_per_record"]) == {"decode + validate", "featurize + predict", "decide (policy)", "drift monitor",
+                                          "dedupe window (full: evicts)", "encode outputs"}
+    for stage, us in data["us_per_record"].items():
+        assert f"| {stage} | {us:.2f} |" in table
+    assert data["ideas"] and all(f"| {idea['name']} |" in table for idea in data["ideas"])

@@ -96,13 +96,17 @@ def label_errors(
 
 
 @app.command("hot-path")
-def hot_path(ctx: typer.Context, out: OutOption = None) -> None:
+def hot_path(ctx: typer.Context, out: OutOption = None, as_json: JsonFlag = False) -> None:
     """Per-record cost of each hot-path stage, in process (no Kafka): what bounds the labeler."""
+    import dataclasses
+
     from labelstream.bench.hot_path import hot_path_markdown, hot_path_measure
     from labelstream.bench.throughput import machine
 
     costs, ideas = hot_path_measure(state(ctx).settings())
-    write_markdown(out, "hot-path", hot_path_markdown(costs, machine(), ideas=ideas))
+    write_markdown(out, "hot-path", hot_path_markdown(costs, machine(), ideas=ideas), show=not as_json)
+    if as_json:
+        print_json({"machine": machine(), "us_per_record": costs, "ideas": [dataclasses.asdict(i) for i in ideas]})
 
 
 @app.command("soundness")

@@ -9,7 +9,7 @@ librdkafka's clients (the labeler's, the review service's) log through
 :func:`client_logger`: their lines share one template, so they are alike when
 the facility, the client and the text but its numbers match
 (:func:`librdkafka_key`); with no broker a labeler's two consumers logged a
-failed connection every ~50 ms each (~20 a second) (681 lines in 17 s).
+failed connection every ~50 ms each, ~20 a second (681 lines in 17 s).
 """
 
 from __future__ import annotations

@@ -104,9 +104,10 @@ def hot_path(ctx: typer.Context, out: OutOption = None, as_json: JsonFlag = Fals
     from labelstream.bench.throughput import machine
 
     costs, ideas = hot_path_measure(state(ctx).settings())
-    write_markdown(out, "hot-path", hot_path_markdown(costs, machine(), ideas=ideas), show=not as_json)
+    facts = machine()
+    write_markdown(out, "hot-path", hot_path_markdown(costs, facts, ideas=ideas), show=not as_json)
     if as_json:
-        print_json({"machine": machine(), "us_per_record": costs, "ideas": [dataclasses.asdict(i) for i in ideas]})
+        print_json({"machine": facts, "us_per_record": costs, "ideas": [dataclasses.asdict(i) for i in ideas]})
 
 
 @app.command("soundness")

@@ -106,6 +106,19 @@ def test_benchmarks_write_markdown_only_when_asked():
         options = {opt: param for param in command.params for opt in param.opts}
         assert "--out" in options and options["--out"].default is None, path
         assert not [p for p in command.params if "BENCHMARKS" in str(p.default)], path
+        assert "--json" in options, f"labelstream {' '.join(path)} needs --json: scripts read benchmark figures"
+
+
+def test_bench_quality_json_is_the_whole_stdout():
+    """Piped to a script: one JSON object, the part's rows; the Markdown and the progress lines stay off stdout."""
+    result = run("bench", "quality", "--part", "methods", "--capability", "committee", "--quick", "--jobs", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert list(data) == ["methods"]
+    (stream,) = data["methods"]["streams"]
+    assert [row["config"] for row in stream["rows"]] == ["no committee", "committee: tree + naive Bayes must agree"]
+    assert all(0 < row["auto_share"] < 1 and row["runs"] == 3 for row in stream["rows"])
+    assert "committee" in result.stderr  # the progress lines
 
 
 def test_version():

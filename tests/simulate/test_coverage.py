@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from labelstream.cli.quality_cmd import parse_variant
 from labelstream.errors import LabelstreamError
-from labelstream.simulate.coverage import CoverageRun, coverage_markdown, hindsight_oracle, summarize
+from labelstream.simulate.coverage import CoverageRun, coverage_json, coverage_markdown, hindsight_oracle, summarize
 from labelstream.simulate.quality import BenchStream, machine
 
 
@@ -29,6 +31,9 @@ def test_rows_divide_by_their_streams_oracle_and_name_the_command():
     text = coverage_markdown(summary, "labelstream bench quality --part coverage")
     assert "`labelstream bench quality --part coverage`" in text
     assert "| phishing | instant | overall | 45.0% | 60.0% @0.7 | 0.75 | 98.0% | - | 20.0% |" in text
+    rows = json.loads(json.dumps(coverage_json(summary, "cmd")))["rows"]
+    assert [(r["configuration"], r["auto_share"], r["oracle_threshold"], r["auto_over_oracle"]) for r in rows] == [
+        ("default", 0.3, 0.7, 0.5), ("overall", 0.45, 0.7, 0.75)]
 
 
 def test_variants_parse_settings_and_reject_nonsense():

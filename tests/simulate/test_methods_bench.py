@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from labelstream.simulate.datasets import export_dataset
 from labelstream.simulate.methods import (
     MethodStream,
     _summarize,
     method_configs,
+    methods_json,
     methods_markdown,
     run_method,
 )
@@ -27,6 +30,10 @@ def test_a_run_per_configuration_and_the_section(tmp_path):
     text = methods_markdown(summary, "labelstream bench quality --part methods")
     assert "### phishing (500 records, model logistic)" in text
     assert text.count("| labeling functions |") == 3
+    (entry,) = json.loads(json.dumps(methods_json(summary, "cmd")))["streams"]
+    assert entry["stream"] == "phishing" and entry["records"] == 500
+    assert [row["config"] for row in entry["rows"]] == [run.config for run in runs]
+    assert [row["auto_share"] for row in entry["rows"]] == [run.auto_share for run in runs]
 
 
 def test_configs_name_the_stream_lfs():

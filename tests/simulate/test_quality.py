@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from labelstream.simulate.quality import (
     BenchSettings,
     BenchStream,
@@ -13,7 +15,7 @@ from labelstream.simulate.quality import (
     summarize,
     targets,
 )
-from labelstream.simulate.quality_markdown import quality_markdown
+from labelstream.simulate.quality_markdown import quality_json, quality_markdown
 from labelstream.simulate.report import RecordOutcome
 
 
@@ -68,3 +70,19 @@ def test_markdown_has_the_command_the_machine_and_every_stream():
     assert text.startswith("## Quality") and "`labelstream bench quality --quick`" in text
     assert "CPUs, Python" in text and "### sea_drift" in text and "hindsight oracle: threshold 0.6" in text
     assert "**missed**" in text  # 0.7 / 0.8 < 0.9
+
+
+def test_json_has_the_tables_figures_and_the_missed_targets():
+    stream = BenchStream("sea_drift", "logistic", 4000, 42)
+    rows = [result("contract / split (default)", 0.99, 0.7, kind="strategy", strategy="split",
+                   windows=[{"auto_precision": 0.93}, {"auto_precision": 0.97}]),
+            result("threshold 0.6", 0.98, 0.8, threshold=0.6)]
+    for row in rows:
+        row.stream = "sea_drift"
+    data = json.loads(json.dumps(quality_json(summarize(rows, [stream], "split", BenchSettings(), quick=True), "cmd")))
+    (entry,) = data["streams"]
+    assert entry["stream"] == "sea_drift" and entry["drift_at"] == stream.drift_at == 2000  # half of 4000
+    assert [(r["configuration"], r["auto_share"], r["worst_window_after_drift"]) for r in entry["rows"]] == [
+        ("contract / split (default)", 0.7, 0.93)]
+    assert entry["oracle"]["configuration"] == "threshold 0.6" and entry["oracle"]["auto_share"] == 0.8
+    assert {m["target"] for m in data["targets_missed"]} == {"auto share / oracle", "worst 500-record window after drift+300"}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from labelstream.cli.bench_cmd import OutOption, write_markdown
-from labelstream.cli.output import Table, say
+from labelstream.cli.output import JsonFlag, Table, print_json, say
 
 if TYPE_CHECKING:
     from labelstream.simulate.coverage import Variant
@@ -27,10 +27,10 @@ class Part(StrEnum):
     coverage = "coverage"
 
 
-def _methods(quick: bool, jobs: int, out: Path | None, only: tuple[str, ...] = ()) -> None:
+def _methods(quick: bool, jobs: int, out: Path | None, only: tuple[str, ...] = (), print_section: bool = True) -> dict[str, Any]:
     """The labeling-methods rows: each capability on vs off (section "quality-methods", or one section a
-    capability with ``--capability``)."""
-    from labelstream.simulate.methods import capabilities, methods_markdown, run_methods_bench
+    capability with ``--capability``); returns them as JSON-able data."""
+    from labelstream.simulate.methods import capabilities, methods_json, methods_markdown, run_methods_bench
 
     unknown = [c for c in only if c not in capabilities()]
     if unknown:
@@ -45,7 +45,8 @@ def _methods(quick: bool, jobs: int, out: Path | None, only: tuple[str, ...] = (
     command = "labelstream bench quality --part methods" + (" --quick" if quick else "")
     command += "".join(f" --capability '{c}'" for c in only)
     section = "quality-methods" + "".join("-" + c.replace(" ", "-") for c in only)
-    write_markdown(out, section, methods_markdown(summary, command))
+    write_markdown(out, section, methods_markdown(summary, command), show=print_section)
+    return methods_json(summary, command)
 
 
 def parse_variant(spec: str) -> Variant:
@@ -68,9 +69,18 @@ def parse_variant(spec: str) -> Variant:
     return Variant(name.strip(), policy)
 
 
-def _coverage(quick: bool, jobs: int, variants: list[str], out: Path | None) -> None:
-    """The coverage table: the defaults (and variants) against the hindsight oracle (section "coverage")."""
-    from labelstream.simulate.coverage import COLUMNS, DEFAULT, CoverageRun, coverage_markdown, run_coverage, table_rows
+def _coverage(quick: bool, jobs: int, variants: list[str], out: Path | None, show_table: bool) -> dict[str, Any]:
+    """The coverage table: the defaults (and variants) against the hindsight oracle (section "coverage");
+    returns it as JSON-able data."""
+    from labelstream.simulate.coverage import (
+        COLUMNS,
+        DEFAULT,
+        CoverageRun,
+        coverage_json,
+        coverage_markdown,
+        run_coverage,
+        table_rows,
+    )
 
     parsed = [DEFAULT, *(parse_variant(v) for v in variants)]
 
@@ -82,11 +92,13 @@ def _coverage(quick: bool, jobs: int, variants: list[str], out: Path | None) -> 
     summary = run_coverage(parsed, quick=quick, jobs=jobs, on_run=show)
     command = "labelstream bench quality --part coverage" + (" --quick" if quick else "")
     command += "".join(f" --variant '{v}'" for v in variants)
-    table = Table(*COLUMNS, title="coverage")
-    for row in table_rows(summary):
-        table.add_row(*row)
-    table.print()
+    if show_table:
+        table = Table(*COLUMNS, title="coverage")
+        for row in table_rows(summary):
+            table.add_row(*row)
+        table.print()
     write_markdown(out, "coverage", coverage_markdown(summary, command), show=False)
+    return coverage_json(summary, command)
 
 
 def quality(
@@ -98,34 +110,48 @@ def quality(
     out: OutOption = None,
     capability: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="With --part methods: only this capability (repeatable; "  # noqa: UP007
                           "its own section of --out).")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Simulate Phishing, Bananas, SEA and Agrawal with an abrupt drift: each strategy, the baselines, the oracle;
     the coverage table (the defaults against the hindsight oracle); and each labeling method on vs off.
 
     The labeling methods (--part methods): labeling functions, warm start, text, self-training, committee and
-    class imbalance; --capability NAME runs one of them.
+    class imbalance; --capability NAME runs one of them. --json prints one object with a key per part run
+    (coverage, methods, strategies; shares as fractions) instead of the tables.
     """
+    result: dict[str, Any] = {}
     if part in (Part.all, Part.coverage):
-        _coverage(quick, jobs, variant, out)
+        result["coverage"] = _coverage(quick, jobs, variant, out, show_table=not as_json)
     if part in (Part.all, Part.methods):
-        _methods(quick, jobs, out, tuple(capability or ()))
-    if part in (Part.methods, Part.coverage):
-        return
-    from labelstream.simulate.quality import run_bench
-    from labelstream.simulate.quality_markdown import COLUMNS, quality_markdown, stream_rows
+        result["methods"] = _methods(quick, jobs, out, tuple(capability or ()), print_section=not as_json)
+    if part in (Part.all, Part.strategies):
+        result["strategies"] = _strategies(quick, jobs, strategy, out, show=not as_json)
+    if as_json:
+        print_json(result)
 
-    def show(result: RunResult) -> None:
+
+def _strategies(quick: bool, jobs: int, strategy: str | None, out: Path | None, show: bool) -> dict[str, Any]:
+    """Every query strategy, the baselines and the oracle's grid on each stream (section "quality"); returns them
+    as JSON-able data."""
+    from labelstream.simulate.quality import run_bench
+    from labelstream.simulate.quality_markdown import COLUMNS, quality_json, quality_markdown, stream_rows
+
+    def progress(result: RunResult) -> None:
         share = f"{result.auto_share:.1%}"
         precision = "-" if result.auto_precision is None else f"{result.auto_precision:.1%}"
         say(f"{result.stream:14s} {result.config.name:42s} auto {share:>6} at {precision:>6}  ({result.seconds:.0f} s)")
 
-    summary = run_bench(quick=quick, jobs=jobs, default_strategy=strategy, on_result=show)
+    summary = run_bench(quick=quick, jobs=jobs, default_strategy=strategy, on_result=progress)
     command = "labelstream bench quality" + (" --quick" if quick else "")
-    for entry in summary["streams"]:
-        table = Table(*COLUMNS, title=entry["stream"].dataset)
-        for row in stream_rows(entry):
-            table.add_row(*row)
-        table.print()
+    data = quality_json(summary, command)
+    if show:
+        for entry in summary["streams"]:
+            table = Table(*COLUMNS, title=entry["stream"].dataset)
+            for row in stream_rows(entry):
+                table.add_row(*row)
+            table.print()
     write_markdown(out, "quality", quality_markdown(summary, command), show=False)
-    missed = [(e["stream"].dataset, t["target"]) for e in summary["streams"] for t in e["targets"] if t["met"] is False]
-    print(f"targets missed: {len(missed)}" + "".join(f"\n  {s}: {t}" for s, t in missed))
+    if show:
+        missed = data["targets_missed"]
+        print(f"targets missed: {len(missed)}" + "".join(f"\n  {m['stream']}: {m['target']}" for m in missed))
+    return data

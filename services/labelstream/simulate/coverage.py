@@ -245,6 +245,7 @@ def coverage_markdown(summary: dict[str, Any], command: str) -> str:
 
 
 def coverage_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
+    """The coverage part of ``labelstream bench quality --json``: the table's figures as fractions."""
     rows = []
     for row in summary["rows"]:
         run, best = row["run"], row["oracle"]

@@ -351,5 +351,12 @@ def methods_markdown(summary: dict[str, Any], command: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def methods_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
+    """The methods part of ``labelstream bench quality --json``: each stream's rows (means over the seeds)."""
+    streams = [{"stream": e["stream"].dataset, "model": e["stream"].model, "records": e["stream"].size,
+                "rows": e["rows"]} for e in summary["streams"]]
+    return {"command": command, "machine": summary["machine"], "seeds": list(summary["seeds"]), "streams": streams}
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"

@@ -1,4 +1,4 @@
-"""The quality benchmark's results as Markdown (the "Quality" section of BENCHMARKS.md) and plain rows."""
+"""The quality benchmark's results as Markdown (the "Quality" section of BENCHMARKS.md), plain rows and JSON."""
 
 from __future__ import annotations
 
@@ -82,3 +82,31 @@ def quality_markdown(summary: dict[str, Any], command: str) -> str:
             rows.append([entry["stream"].dataset, target["target"], target["required"], shown, verdict[target["met"]]])
     out.append(_table(("stream", "target", "required", "measured", "result"), rows))
     return "\n".join(out) + "\n"
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    """One run's figures as plain data (shares as fractions, ``None`` where there is nothing to measure)."""
+    return {
+        "configuration": result.config.name, "kind": result.config.kind, "policy": result.config.policy,
+        "auto_precision": result.auto_precision, "auto_share": result.auto_share, "review_share": result.review_share,
+        "deferred_share": result.deferred_share, "label_accuracy": result.label_accuracy,
+        "worst_window_after_drift": result.worst_post_drift_precision if result.post_drift_windows else None,
+        "seconds": result.seconds,
+    }
+
+
+def quality_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
+    """The strategies part of ``labelstream bench quality --json``: the tables' figures and the targets."""
+    streams = []
+    for entry in summary["streams"]:
+        stream, best = entry["stream"], entry["oracle"]
+        streams.append({
+            "stream": stream.dataset, "model": stream.model, "records": stream.size, "seed": stream.seed,
+            "drift_at": stream.drift_at, "rows": [run_json(r) for r in entry["rows"]],
+            "oracle": None if best is None else run_json(best),
+            "targets": entry["targets"],
+        })
+    missed = [{"stream": e["stream"].dataset, "target": t["target"]}
+              for e in summary["streams"] for t in e["targets"] if t["met"] is False]
+    return {"command": command, "machine": summary["machine"], "default_strategy": summary["default_strategy"],
+            "streams": streams, "targets_missed": missed}

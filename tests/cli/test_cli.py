@@ -109,6 +109,13 @@ def test_benchmarks_write_markdown_only_when_asked():
         assert "--json" in options, f"labelstream {' '.join(path)} needs --json: scripts read benchmark figures"
 
 
+def test_simulated_reviewers_options_have_one_name_and_say_their_unit():
+    """demo and simulate both take --reviewer-error-rate; a delay says whether it counts seconds or records."""
+    options = {tuple(path): {opt for param in command.params for opt in param.opts} for path, command in _walk()}
+    assert {"--reviewer-error-rate", "--reviewer-delay-seconds"} <= options[("demo",)]
+    assert {"--reviewer-error-rate", "--reviewer-delay-records"} <= options[("simulate",)]
+
+
 def test_bench_quality_json_is_the_whole_stdout():
     """Piped to a script: one JSON object, the part's rows; the Markdown and the progress lines stay off stdout."""
     result = run("bench", "quality", "--part", "methods", "--capability", "committee", "--quick", "--jobs", "1", "--json")

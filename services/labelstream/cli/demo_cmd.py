@@ -32,10 +32,14 @@ def demo(
     # a pace people keep up with: the reviewers' answers teach the model while the stream runs
     rate: Annotated[float, typer.Option(help="Records per second offered.", min=1)] = 40.0,
     size: Annotated[Optional[int], typer.Option(help="Records to stream (0: the whole dataset).", min=0)] = 4000,  # noqa: UP007
-    reviewer_delay: Annotated[float, typer.Option(help="Seconds a simulated reviewer takes per answer (mean).", min=0)] = 0.1,
+    reviewer_delay: Annotated[float, typer.Option(
+        "--reviewer-delay-seconds", "--reviewer-delay", help="Seconds a simulated reviewer takes per answer (mean).", min=0,
+    )] = 0.1,
     reviewers: Annotated[int, typer.Option(help="Simulated reviewers working the review service's API.", min=1, max=20)] = 4,
     # above 1 - policy.target_precision the contract can never prove its target against these answers: no auto-labels
-    error_rate: Annotated[float, typer.Option(help="Share of wrong answers of each simulated reviewer.", min=0, max=1)] = 0.01,
+    error_rate: Annotated[float, typer.Option(
+        "--reviewer-error-rate", "--error-rate", help="Share of wrong answers of each simulated reviewer.", min=0, max=1,
+    )] = 0.01,
     overlap: Annotated[float, typer.Option(help="Share of reviewed records answered by two reviewers (agreement).", min=0, max=1)] = 0.1,
     oracle: Annotated[bool, typer.Option("--oracle", help="No review service: one instant, never-wrong reviewer on the review topic.")] = False,
     review_budget: Annotated[float, typer.Option(help="Share of the stream humans may review (policy.review_budget_share).", min=0.001, max=1)] = 0.3,

@@ -44,6 +44,7 @@ def simulate(
     )] = None,
     via_kafka: Annotated[bool, typer.Option("--via-kafka", help="Run through the real services on the local stack.")] = False,
     reviewer_delay: Annotated[str, typer.Option(
+        "--reviewer-delay", "--reviewer-delay-records",
         help="Answers arrive this many records after their record: N, or exp:N (exponential, mean N; in process only).",
     )] = "0",
     reviewer_error_rate: Annotated[float, typer.Option(help="Probability that an answer is wrong.", min=0, max=1)] = 0.0,

@@ -49,3 +49,25 @@ def test_produce_many_waits_for_room_when_the_queue_is_full():
     refused = wrapper.produce_many([Out("t", str(i).encode(), b"v") for i in range(4)])
     assert refused == {} and producer.queued == [b"0", b"1"] and waited == [b"2", b"3"]
     producer.purge()
+
+
+def test_a_failed_init_serves_the_clients_log_lines(caplog, capfd):
+    """With no broker, init_transactions waits; its client's failed connections (~9 a second on stderr before) go
+    through the logger of the config once the wait is over, a run of like lines as one (10 s window)."""
+    import logging
+    import socket
+
+    from labelstream.labeler.consumer import KAFKA_LOGGER
+    from labelstream.log_repeats import client_logger
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    caplog.set_level(logging.INFO, logger=KAFKA_LOGGER)
+    wrapper = Transactions({"bootstrap.servers": f"localhost:{port}", "transactional.id": "t-log",
+                            "logger": client_logger(KAFKA_LOGGER)})
+    assert wrapper.ensure_ready(2.0) is False  # nothing listens
+    failed = [r.getMessage() for r in caplog.records
+              if r.name == KAFKA_LOGGER and r.getMessage().startswith("FAIL") and f":{port} failed" in r.getMessage()]
+    assert len(failed) == 1, failed
+    assert f":{port} failed" not in capfd.readouterr().err

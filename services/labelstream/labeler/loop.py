@@ -52,12 +52,13 @@ from confluent_kafka import Message, TopicPartition
 
 from labelstream.kafka.config import producer_config
 from labelstream.labeler.batch import DROPPED, Ahead, Batch, BatchHandler, Output, Retried, RetryLater, next_offsets
-from labelstream.labeler.consumer import GroupConsumer
+from labelstream.labeler.consumer import KAFKA_LOGGER, GroupConsumer
 from labelstream.labeler.health import LoopState
 from labelstream.labeler.recovery import MIN_BACKOFF, Recovery
 from labelstream.labeler.routing import Routing
 from labelstream.labeler.trace import TransactionTrace
 from labelstream.labeler.transactions import MessageRejected, StuckCalls, TransactionFailed, Transactions
+from labelstream.log_repeats import client_logger
 from labelstream.settings import Settings
 from labelstream.watchdog import StallWatchdog, restart_in_place
 
@@ -378,6 +379,7 @@ class TransactionLoop:
                 # send_offsets_to_transaction (measured); at 5 ms, p90 is 8 ms.
                 "retry.backoff.ms": 5,
                 "retry.backoff.max.ms": 200,
+                "logger": client_logger(KAFKA_LOGGER),  # served by its commits and by a failed init's poll
             },
         )
 

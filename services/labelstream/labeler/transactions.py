@@ -206,6 +206,9 @@ class Transactions:
                 self._initialized = True
                 self.in_transaction = False
         except KafkaException as exc:
+            # The client's lines of the wait (with a logger in its config) are served now rather than at the first
+            # commit after the outage: at most one wait's worth late, instead of stderr's ~9 lines a second.
+            self._producer.poll(0)
             failure = self._failure(exc, "init_transactions")
             if failure.kind == "fatal":
                 self.replace(failure)

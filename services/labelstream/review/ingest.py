@@ -48,12 +48,14 @@ from pydantic import ValidationError
 from labelstream.core.schemas import DeadLetter
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.session import session_logger
+from labelstream.log_repeats import client_logger
 from labelstream.review.ingest_watch import StallWatch
 from labelstream.review.items import QueueItem
 from labelstream.review.queue import ReviewQueue
 from labelstream.settings import Settings
 
 log = logging.getLogger("labelstream.review.ingest")
+KAFKA_LOGGER = "labelstream.review.ingest.kafka"  # the dead-letter producer's client lines
 
 SERVICE = "review"
 FENCINGS_BEFORE_DYNAMIC = 3
@@ -86,7 +88,8 @@ class ReviewIngest:
         self.watch = StallWatch(settings.topics.review, settings.review.ingest_stall_seconds)
         self._kafka_log, self.session_timeouts = session_logger(log)  # the consumer's own log lines
         self.consumer = self._new_consumer()
-        self.dlq = Producer(producer_config(settings.kafka, **{"linger.ms": 5}))
+        # its lines through the log (a run of like ones once a window), served by step()'s poll
+        self.dlq = Producer(producer_config(settings.kafka, **{"linger.ms": 5}), logger=client_logger(KAFKA_LOGGER))
         self.enqueued = 0
         self.invalid = 0
         self.last_error = ""
@@ -106,6 +109,7 @@ class ReviewIngest:
     def step(self, stop: threading.Event, timeout: float = 0.5) -> int:
         """Consume one batch, store it, commit it; how many messages it held."""
         self.heartbeat = time.monotonic()
+        self.dlq.poll(0)  # its client's log lines
         messages = []
         for message in self.consumer.consume(self.BATCH, timeout):
             error = message.error()

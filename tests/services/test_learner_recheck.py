@@ -166,8 +166,8 @@ def test_a_version_that_slid_is_published_with_the_class_withdrawn_and_the_label
         while metric(labeler, 'labelstream_auto_accept_threshold{class="a"}') != math.inf and time.monotonic() < deadline:
             time.sleep(0.3)
         after = [f"q{i}" for i in range(100)]
+        routed = sum(routed_by_outcome(labeler).values())  # before: the labeler may route some while they are sent
         produce_records(settings, tmp_path / "after.csv", after, [rng.uniform(0.6, 1.0) for _ in after])
-        routed = sum(routed_by_outcome(labeler).values())
         deadline = time.monotonic() + 30
         while sum(routed_by_outcome(labeler).values()) < routed + 100 and time.monotonic() < deadline:
             time.sleep(0.3)

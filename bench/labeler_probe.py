@@ -12,7 +12,8 @@
 
 Each variant is ``name:setting=value,...`` with ``labeler.*`` settings (integers); the measurement is the one
 of ``labelstream bench throughput`` (:func:`labelstream.bench.throughput.measure_latency`, the labeler's
-``trace_file``). Run it on a quiet machine (``/work/team/quiet.sh``): the figures are the machine's too.
+``trace_file``). Run it on a quiet machine (no other jobs; where several share one, take turns with ``flock``): the
+figures are the machine's too.
 """
 
 from __future__ import annotations

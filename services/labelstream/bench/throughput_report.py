@@ -9,7 +9,8 @@ from labelstream.labeler.trace import describe as describe_trace
 
 def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
     """Where the CPU went in the scaling runs, in cores: each labeler, the broker, the benchmark's process (it
-    produces the records and watches the offsets) and the rest of the machine (Redis, other processes)."""
+    produces the records and watches the offsets) and the rest of the machine (Redis, other processes); then
+    whether the labelers wanted more CPU than they got (:func:`_bound`)."""
     parts = []
     for name, run in (("one labeler", scaling["one"]), ("two labelers", scaling["two"])):
         shares = run.get("cpu_shares")
@@ -24,10 +25,55 @@ def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
             others.append(("idle", max(0.0, (1 - busy) * cpus)))
         parts.append(f"{name} {labelers}" + (" (" + ", ".join(f"{what} {x:.2f}" for what, x in others) + ")" if others else ""))
     idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
-    return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "."
+    return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "." + _waits(scaling)
+            + _split(scaling["two"]) + _bound(scaling["two"], cpus)
             + (" One of the two labelers hardly worked inside the measured window (each held its partition before the "
                "records came: the window was too short for the machine's scheduling, e.g. --quick's records on a busy "
                "machine)." if idle else ""))
+
+
+def _waits(scaling: dict[str, Any]) -> str:
+    """How long the labelers' threads were runnable but waiting for a CPU, and the machine's CPU pressure."""
+    runs = [(name, scaling[key]) for name, key in (("one labeler", "one"), ("two labelers", "two"))]
+    if any(run.get("cpu_wait_shares") is None for _, run in runs):
+        return ""
+    text = " Runnable but waiting for a CPU, in seconds a second summed over each labeler's threads: " + "; ".join(
+        f"{name} {' + '.join(f'{x:.2f}' for x in run['cpu_wait_shares'])}" for name, run in runs)
+    if all(run.get("cpu_pressure") is not None for _, run in runs):
+        text += (f"; some task of the machine waited for a CPU {runs[0][1]['cpu_pressure']:.0%} of the window with one "
+                 f"labeler, {runs[1][1]['cpu_pressure']:.0%} with two (/proc/pressure/cpu)")
+    return text + "."
+
+
+def _split(two: dict[str, Any]) -> str:
+    """Each labeler's share of the window's records (one partition each)."""
+    records = two.get("partition_records")
+    if not records or len(records) < 2 or not sum(records):
+        return ""
+    return (" Of the records committed in the two-labeler window, the partitions (one a labeler) took "
+            + " / ".join(f"{r / sum(records):.0%}" for r in records) + ".")
+
+
+BOUND_WAIT = 0.1
+"""A labeler whose threads waited for a CPU less than this (seconds a second) did not want more than it got."""
+BOUND_IDLE = 0.2
+"""Idle cores of the machine above which the cores are not the bound."""
+
+
+def _bound(two: dict[str, Any], cpus: int) -> str:
+    """What bounded the two labelers: the cores (the machine full, the labelers waiting for a CPU) or not (cores
+    idle while the labelers did not wait for one: they waited on something else)."""
+    waits, busy = two.get("cpu_wait_shares"), two.get("machine_busy")
+    if not waits or busy is None:
+        return ""
+    idle = (1 - busy) * cpus
+    if idle >= BOUND_IDLE and max(waits) < BOUND_WAIT:
+        return (f" With two labelers {idle:.2f} cores were idle and neither labeler waited for a CPU: they were not bound "
+                "by the cores but waited on something else (the broker, Redis or their own pacing).")
+    if idle < BOUND_IDLE and min(waits) >= BOUND_WAIT:
+        return (f" With two labelers the cores were the bound: the machine was {busy:.0%} busy and each labeler's threads "
+                f"waited for a CPU {min(waits):.2f} s a second or more.")
+    return ""
 
 
 def _run(run: dict[str, Any]) -> str:
@@ -43,8 +89,8 @@ def scaling_markdown(s: dict[str, Any], cpus: int = 2) -> str:
         for i, p in enumerate(pairs, start=1)
     )
     return (
-        "Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate while the "
-        f"committed share goes from 20 % to 90 %), {len(pairs)} interleaved pair{'s' if len(pairs) > 1 else ''} of runs: "
+        "Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate from when every "
+        f"partition has 20 % of its records committed to when one has 90 %: both labelers at work throughout), {len(pairs)} interleaved pair{'s' if len(pairs) > 1 else ''} of runs: "
         f"{each}. **Median ratio {s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck); over the runs, "
         f"1 labeler {_run(s['one'])}, 2 labelers {_run(s['two'])} (records/s: the median run, the slower middle one "
         "of an even count; CPU: the median). "

@@ -60,7 +60,7 @@ class StateSampler(threading.Thread):
     in which its main thread, any of its Python threads, any thread at all was running or runnable (R), and none was
     (the labeler idle: waiting for the broker, Redis or nothing)."""
 
-    def __init__(self, pids: list[int], every: float = 0.01) -> None:
+    def __init__(self, pids: list[int], every: float) -> None:
         super().__init__(daemon=True)
         self.pids, self.every = pids, every
         self.counts = [{"samples": 0, "main": 0, "python": 0, "any": 0} for _ in pids]
@@ -99,7 +99,8 @@ def sample(watcher: Consumer, partitions: list[TopicPartition], pids: list[int])
     }
 
 
-def run(bench: ThroughputBench, instances: int, records: list, preload: bool, update: dict, every: float, tag: str) -> dict:
+def run(bench: ThroughputBench, instances: int, records: list, preload: bool, update: dict, every: float, tag: str,
+        states_every: float | None) -> dict:
     settings = bench._namespace(f"sp{instances}{tag}", partitions=2)
     group = f"{settings.labeler.group_id}-x{instances}-{uuid.uuid4().hex[:4]}"
     settings = settings.model_copy(
@@ -121,7 +122,7 @@ def run(bench: ThroughputBench, instances: int, records: list, preload: bool, up
     marks: dict[str, float] = {}
     done = threading.Event()
 
-    states = StateSampler([p.process.pid for p in procs])
+    states = StateSampler([p.process.pid for p in procs], states_every or 0.01)
 
     def sampler() -> None:
         while not done.is_set():
@@ -148,7 +149,8 @@ def run(bench: ThroughputBench, instances: int, records: list, preload: bool, up
             marks["stable"] = time.perf_counter()
         thread = threading.Thread(target=sampler, daemon=True)
         thread.start()
-        states.start()
+        if states_every:
+            states.start()
         if not preload:
             marks["produce_start"] = time.perf_counter()
             produce_made(settings, records)
@@ -162,6 +164,12 @@ def run(bench: ThroughputBench, instances: int, records: list, preload: bool, up
             proc.stop()
         watcher.close()
     ends = [tp.offset for tp in _ends(settings, partitions)]
+    for proc in procs:  # the labelers' own account: assignments, slow transactions, retries
+        lines = [line for line in proc.log_tail(200).splitlines()
+                 if any(word in line for word in ("assigned", "revoked", "slow transaction", "WARNING", "retry"))]
+        print(f"   {proc.name}: " + " | ".join(line[11:23] + line.split(":", 3)[-1] for line in lines[-8:]))
+    print("   marks (wall): " + ", ".join(f"{k} {time.strftime('%H:%M:%S', time.localtime(time.time() - time.perf_counter() + v))}"
+                                        f".{int((time.time() - time.perf_counter() + v) % 1 * 1000):03d}" for k, v in marks.items()))
     return {"instances": instances, "preload": preload, "update": update, "samples": samples, "marks": marks, "ends": ends,
             "traces": traces, "threads": threads, "states": states.shares()}
 
@@ -245,9 +253,10 @@ def report(result: dict, slice_seconds: float) -> dict:
     last = crossing(samples, lambda s: sum(s["committed"]), 0.9 * total)
     measured = window(samples, first, last, result["instances"])
     print(f"   benchmark window (20-90 % of all): {first['t'] - t0:.2f} -> {last['t'] - t0:.2f} s: {measured}")
-    print("   running or runnable (share of samples in 20-90 %): " + "; ".join(
-        f"labeler {i}: main thread {st['main']:.0%}, any Python thread {st['python']:.0%}, any thread {st['any']:.0%}"
-        for i, st in enumerate(result["states"])))
+    if result["states"][0]["main"] or result["states"][0]["any"]:
+        print("   running or runnable (share of samples in 20-90 %): " + "; ".join(
+            f"labeler {i}: main thread {st['main']:.0%}, any Python thread {st['python']:.0%}, any thread {st['any']:.0%}"
+            for i, st in enumerate(result["states"])))
     since, until = first["wall"], last["wall"]
     for index, trace in enumerate(result["traces"]):
         print(f"   labeler {index} in the window: " + trace_summary(trace, since, until))
@@ -276,6 +285,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="labeler setting=value (integer), repeatable")
     parser.add_argument("--every", type=float, default=0.02, help="seconds between samples")
     parser.add_argument("--slice", type=float, default=0.5, help="seconds a line of the timeline")
+    parser.add_argument("--states", type=float, help="sample the labelers' thread states every this many seconds "
+                        "(costs this process ~0.2 cores at 0.01)")
     parser.add_argument("--json", type=Path, help="append each run's summary to this file (JSON lines)")
     args = parser.parse_args()
     update = {k: int(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -283,7 +294,7 @@ def main() -> None:
     records = made_records(args.records)
     try:
         for index, instances in enumerate(args.instances):
-            result = run(bench, instances, records, args.preload, update, args.every, f"{index}")
+            result = run(bench, instances, records, args.preload, update, args.every, f"{index}", args.states)
             summary = report(result, args.slice)
             summary["at"] = time.strftime("%H:%M:%S")
             if args.json:

@@ -99,6 +99,9 @@ def test_the_scaling_note_says_whether_the_labelers_waited_for_a_cpu_and_what_bo
     full = {**two, "machine_busy": 0.98, "cpu_wait_shares": [0.5, 0.3]}
     assert _bound(full, cpus=2) == (" With two labelers the cores were the bound: the machine was 98% busy and each "
                                     "labeler's threads waited for a CPU 0.30 s a second or more.")
+    assert _bound(full, cpus=2, one=one).endswith(
+        "; the labelers had 1.20 of the 2 cores (the rest went to the broker, the benchmark and the rest of the machine), "
+        "one labeler alone used 0.90: at the same CPU a record, at most 1.33 × on this machine at that load.")
     # idle cores but a labeler waiting for a CPU, or a full machine with a labeler that did not wait: no verdict
     assert _bound({**two, "cpu_wait_shares": [0.5, 0.05]}, cpus=2) == ""
     assert _bound({**full, "cpu_wait_shares": [0.5, 0.05]}, cpus=2) == ""

@@ -112,7 +112,7 @@ class BenchConfig:
     latency_seconds: float = 20.0
     latency_rates: tuple[int, ...] = (1_000, 10_000)
     corrections: int = 20
-    scale_records: int = 200_000
+    scale_records: int = 400_000
     log_dir: Path = field(default_factory=lambda: Path(".stack") / "bench")
     repeat: int = 3
     """Rounds of pass-through / labeler / peer, interleaved; the report gives medians."""

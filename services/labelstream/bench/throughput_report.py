@@ -26,7 +26,7 @@ def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
         parts.append(f"{name} {labelers}" + (" (" + ", ".join(f"{what} {x:.2f}" for what, x in others) + ")" if others else ""))
     idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
     return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "." + _waits(scaling)
-            + _split(scaling["two"]) + _bound(scaling["two"], cpus)
+            + _split(scaling["two"]) + _bound(scaling["two"], cpus, scaling["one"])
             + (" One of the two labelers hardly worked inside the measured window (each held its partition before the "
                "records came: the window was too short for the machine's scheduling, e.g. --quick's records on a busy "
                "machine)." if idle else ""))
@@ -60,9 +60,11 @@ BOUND_IDLE = 0.2
 """Idle cores of the machine above which the cores are not the bound."""
 
 
-def _bound(two: dict[str, Any], cpus: int) -> str:
+def _bound(two: dict[str, Any], cpus: int, one: dict[str, Any] | None = None) -> str:
     """What bounded the two labelers: the cores (the machine full, the labelers waiting for a CPU) or not (cores
-    idle while the labelers did not wait for one: they waited on something else)."""
+    idle while the labelers did not wait for one: they waited on something else). When the cores were the bound,
+    the most the machine allowed: the cores left to the labelers (all but the broker's, the benchmark's and the
+    rest of the machine's) over what one labeler used alone."""
     waits, busy = two.get("cpu_wait_shares"), two.get("machine_busy")
     if not waits or busy is None:
         return ""
@@ -71,8 +73,15 @@ def _bound(two: dict[str, Any], cpus: int) -> str:
         return (f" With two labelers {idle:.2f} cores were idle and neither labeler waited for a CPU: they were not bound "
                 "by the cores but waited on something else (the broker, Redis or their own pacing).")
     if idle < BOUND_IDLE and min(waits) >= BOUND_WAIT:
-        return (f" With two labelers the cores were the bound: the machine was {busy:.0%} busy and each labeler's threads "
-                f"waited for a CPU {min(waits):.2f} s a second or more.")
+        text = (f" With two labelers the cores were the bound: the machine was {busy:.0%} busy and each labeler's threads "
+                f"waited for a CPU {min(waits):.2f} s a second or more")
+        labelers, alone = sum(two.get("cpu_shares") or []), sum((one or {}).get("cpu_shares") or [])
+        if labelers and alone:
+            text += (f"; the labelers had {labelers:.2f} of the {cpus} cores (the rest went to the broker, the benchmark "
+                     f"and the rest of the machine), one labeler alone used {alone:.2f}: at the same CPU a record, at most "
+                     f"{labelers / alone:.2f} × "
+                     "on this machine at that load")
+        return text + "."
     return ""
 
 

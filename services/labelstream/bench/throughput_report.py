@@ -209,6 +209,29 @@ MAPPED_IN_C_NOTE = (
     'takes LABELSTREAM_KAFKA_SETTINGS and LABELSTREAM_KAFKA_JVM_OPTS for such runs.'
 )
 
+SCALING_NOTE = (
+    "Why two labelers left 0.40 cores idle in the 15:16 run (1.46 ×; issue 14, 2026-12-02), and what changed. The "
+    "window was taken on the sum of the committed offsets (20 % -> 90 % of all records): a labeler that started late "
+    "or finished early worked alone inside it, its idle partner counted as two labelers' time. It happens: of four "
+    "two-labeler runs at 18:23, one had a labeler 38k records behind the other (2.3 s with both at work, against ~5 s "
+    "in the others). The window is now taken on each partition (it opens once every partition has 20 % of its "
+    "records committed and closes once one has 90 %), on 400k records (200k left ~2 s at 70k/s), and the note gives "
+    "each labeler's CPU wait (runnable but not running, /proc/<pid>/task/*/schedstat) and the machine's CPU "
+    "pressure: idle cores with labelers that did not wait for one mean something else held them. Not reproduced "
+    "18:00-18:50: this machine was ~2.8 × slower a record than at 15:21 (`labelstream bench hot-path` 25.6 µs "
+    "against 9.2), and two labelers filled it (97-98 % busy, each waiting for a CPU 0.6-0.9 s a second). A second "
+    "possible source on a faster CPU: per 2,000-record transaction, waiting for Redis, send_offsets and the commit "
+    "took 25-40 % of each labeler's time here (~40-60 ms), 0-6 % of it not covered by routing the next batch ahead "
+    "(`.venv/bin/python bench/scaling_probe.py --instances 2 --records 200000`, its traces); routing 2,000 records "
+    "at the 15:21 speed takes ~40 ms, less than those waits unless they shrink alike; the next quiet run's CPU "
+    "waits will tell. Did not pay: batch_size 10000 (transactions bounded by commit_interval_ms alone): two "
+    "labelers 30.3k against 28.4k records/s (medians of 4 interleaved runs of the probe, 18:32-18:40), the broker "
+    "~25 % less CPU, but at 10k/s p50 213-297 ms against 111-114 and p99 871-1,026 against 595-616 "
+    "(`bench/labeler_probe.py latency --rate 10000 --seconds 15 --rounds 2 base: bs10k:batch_size=10000`, 18:50): "
+    "not used."
+)
+
+
 HOT_PATH_V2_NOTE = (
     "Where the labeler's time goes (issue 14, 2026-12-02, `.venv/bin/python bench/labeler_probe.py max-rate --records 300000 "
     "--profile F`, and `... latency` for the A/B pairs; load 1-3 from other jobs). **CPU at full speed:** 17,602 records/s at 38.5 us CPU a record (01:25, the machine 100 % busy: niced jobs of others took the idle core; at 01:08, load 2: 20.0k/s at 48.9 us, 23.7k/s at 40.9 us with py-spy attached). "
@@ -353,5 +376,5 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",
     ]
-    lines += [scaling_markdown(r["scaling"], m["cpus"] or 2)]
+    lines += [scaling_markdown(r["scaling"], m["cpus"] or 2), "", SCALING_NOTE]
     return "\n".join(lines)

@@ -5,13 +5,16 @@ import time
 
 from labelstream.bench.throughput import (
     CpuWindow,
+    cpu_pressure_seconds,
+    cpu_wait_seconds,
     median_ratio,
     median_run,
+    partition_window,
     routing_shares,
     scaling_order,
     scaling_summary,
 )
-from labelstream.bench.throughput_report import _shares, scaling_markdown, throughput_markdown
+from labelstream.bench.throughput_report import _bound, _shares, scaling_markdown, throughput_markdown
 
 METRICS = """# HELP labelstream_record_outcomes_total Valid records by outcome and reason.
 labelstream_record_outcomes_total{outcome="label",reason="confident"} 75.0
@@ -79,6 +82,43 @@ def test_the_scaling_note_gives_every_process_its_share_of_the_cores():
             "0.60 + 0.70 (broker 0.20, benchmark 0.10, rest of the machine 0.20, idle 0.20)") in text
     del one["bench_cpu_share"], one["machine_busy"]
     assert "one labeler 0.90 (broker 0.10);" in _shares({"one": one, "two": two, "ratio": 1.5})
+
+
+def test_the_scaling_note_says_whether_the_labelers_waited_for_a_cpu_and_what_bound_them():
+    one = {"records_per_second": 100.0, "machine_busy": 0.6, "cpu_shares": [0.9], "broker_cpu_share": 0.1,
+           "cpu_wait_shares": [0.02], "cpu_pressure": 0.05}
+    two = {"records_per_second": 150.0, "machine_busy": 0.8, "cpu_shares": [0.6, 0.6], "broker_cpu_share": 0.2,
+           "cpu_wait_shares": [0.03, 0.05], "cpu_pressure": 0.1, "partition_records": [600, 400]}
+    text = _shares({"one": one, "two": two, "ratio": 1.5}, cpus=2)
+    assert ("Runnable but waiting for a CPU, in seconds a second summed over each labeler's threads: one labeler 0.02; "
+            "two labelers 0.03 + 0.05; some task of the machine waited for a CPU 5% of the window with one labeler, "
+            "10% with two (/proc/pressure/cpu).") in text
+    assert "the partitions (one a labeler) took 60% / 40%." in text
+    assert "With two labelers 0.40 cores were idle and neither labeler waited for a CPU" in text
+    # the machine full and both labelers waiting for a CPU: the cores
+    full = {**two, "machine_busy": 0.98, "cpu_wait_shares": [0.5, 0.3]}
+    assert _bound(full, cpus=2) == (" With two labelers the cores were the bound: the machine was 98% busy and each "
+                                    "labeler's threads waited for a CPU 0.30 s a second or more.")
+    assert _bound(full, cpus=2, one=one).endswith(
+        "; the labelers had 1.20 of the 2 cores (the rest went to the broker, the benchmark and the rest of the machine), "
+        "one labeler alone used 0.90: at the same CPU a record, at most 1.33 × on this machine at that load.")
+    # idle cores but a labeler waiting for a CPU, or a full machine with a labeler that did not wait: no verdict
+    assert _bound({**two, "cpu_wait_shares": [0.5, 0.05]}, cpus=2) == ""
+    assert _bound({**full, "cpu_wait_shares": [0.5, 0.05]}, cpus=2) == ""
+    assert "waiting for a CPU" not in _shares({"one": {**one, "cpu_wait_shares": None}, "two": two, "ratio": 1.5})
+
+
+def test_the_scaling_window_opens_when_every_partition_is_past_its_start_and_closes_when_one_is_near_its_end():
+    opened, closed = partition_window([100, 200], (0.2, 0.9))
+    assert not opened([100, 39]) and opened([20, 40])  # each partition its own share: 20 of 100, 40 of 200
+    assert not closed([89, 179]) and closed([90, 0]) and closed([0, 180])
+
+
+def test_cpu_waits_and_pressure_are_read_from_the_kernel():
+    waited = cpu_wait_seconds(os.getpid())
+    assert waited >= 0 and cpu_wait_seconds(os.getpid()) >= waited  # a clock: never goes back
+    pressure = cpu_pressure_seconds()
+    assert pressure is None or pressure >= 0
 
 
 def test_scaling_pairs_alternate_and_report_the_median_of_within_pair_ratios():

@@ -168,6 +168,8 @@ USER_ERRORS = {
                                  "is unreachable (nothing accepts a connection there)"),  # was faust's traceback, exit 1
     "unknown capability": (["bench", "quality", "--part", "methods", "--capability", "nope"], {},
                            "Invalid value for --capability: unknown capability 'nope'; choose one of"),  # was "Invalid value:"
+    "a part of the throughput section": (["bench", "throughput", "--part", "scaling", "--out", "BENCHMARKS.md"], {},
+                                         "--out writes the whole throughput section: run without --part scaling"),
     "bad --schema file": (["produce", "README.md", "--schema", "pyproject.toml"], {}, "pyproject.toml: not JSON"),
 }
 

@@ -12,7 +12,9 @@ Every figure comes from the local broker in the same run:
 4. end-to-end latency (record produced -> outcome visible to a read_committed
    consumer) at fixed offered rates;
 5. correction -> new model version live in the labeler;
-6. one vs two labeler processes on a two-partition topic, in ``scaling_rounds`` interleaved pairs (median ratio).
+6. one vs two labeler processes on a two-partition topic, in ``scaling_rounds`` interleaved pairs (median ratio),
+   measured while every partition is past 20 % and none past 90 % of its records, with each process's CPU and
+   CPU wait (``--part scaling`` runs this part alone).
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ class ThroughputResult:
     """CPU of the local Kafka broker during the run, in cores (``None``: no local broker found)."""
     bench_cpu_share: float | None = None
     """CPU of the benchmark's own process during the run (producing the records, watching the offsets), in cores."""
+    cpu_wait_shares: list[float] | None = None
+    """Of each process, seconds a second its threads were runnable but waiting for a CPU (summed over its threads):
+    near 0, it did not want more CPU than it got."""
+    cpu_pressure: float | None = None
+    """Share of the run in which some task of the machine was runnable but waiting for a CPU (/proc/pressure/cpu)."""
+    partition_records: list[int] | None = None
+    """Records committed in the measured window, by partition (one labeler a partition in the scaling runs)."""
 
     @property
     def records_per_second(self) -> float:
@@ -93,6 +102,9 @@ class ThroughputResult:
             "cpu_shares": None if self.cpu_shares is None else [round(x, 3) for x in self.cpu_shares],
             "broker_cpu_share": None if self.broker_cpu_share is None else round(self.broker_cpu_share, 3),
             "bench_cpu_share": None if self.bench_cpu_share is None else round(self.bench_cpu_share, 3),
+            "cpu_wait_shares": None if self.cpu_wait_shares is None else [round(x, 3) for x in self.cpu_wait_shares],
+            "cpu_pressure": None if self.cpu_pressure is None else round(self.cpu_pressure, 3),
+            "partition_records": self.partition_records,
         }
 
 
@@ -102,7 +114,7 @@ class BenchConfig:
     latency_seconds: float = 20.0
     latency_rates: tuple[int, ...] = (1_000, 10_000)
     corrections: int = 20
-    scale_records: int = 200_000
+    scale_records: int = 400_000
     log_dir: Path = field(default_factory=lambda: Path(".stack") / "bench")
     repeat: int = 3
     """Rounds of pass-through / labeler / peer, interleaved; the report gives medians."""
@@ -132,7 +144,7 @@ class ThroughputBench:
         config = self.config
         results: dict[str, Any] = {
             "machine": machine(), "config": {"records": config.records, "repeat": config.repeat, "noise": BENCH_NOISE,
-                       "scaling_rounds": config.scaling_rounds},
+                       "scaling_rounds": config.scaling_rounds, "scale_records": config.scale_records},
         }
         try:
             settings = self._namespace("main", partitions=3)
@@ -167,6 +179,19 @@ class ThroughputBench:
             self.say(f"faust pass-through: {faust_result.records_per_second:,.0f} records/s")
             results["latency"] = {str(rate): self._latency(rate) for rate in config.latency_rates}
             results["model_update"] = self._model_update_latency()
+            results["scaling"] = self._scaling()
+            results["load_average"] = list(os.getloadavg())
+        finally:
+            self._clean_up()
+        return results
+
+    def run_scaling(self) -> dict[str, Any]:
+        """Only the scaling part (6): one vs two labelers (``labelstream bench throughput --part scaling``)."""
+        results: dict[str, Any] = {
+            "machine": machine(), "config": {"scale_records": self.config.scale_records,
+                                             "scaling_rounds": self.config.scaling_rounds, "noise": BENCH_NOISE},
+        }
+        try:
             results["scaling"] = self._scaling()
             results["load_average"] = list(os.getloadavg())
         finally:
@@ -229,7 +254,8 @@ class ThroughputBench:
         """From an empty group to every input offset committed (offsets commit with the outputs).
 
         With ``records``, the topic is empty until every labeler holds its partitions (the group is stable):
-        then they are produced, so that no labeler starts with another's share of the work.
+        then they are produced, so that no labeler starts with another's share of the work, and ``window`` is
+        taken on each partition (:func:`wait_committed`'s ``each_partition``).
         """
         group = f"{settings.labeler.group_id}-x{instances}-{uuid.uuid4().hex[:4]}"
         run_settings = settings.model_copy(
@@ -242,7 +268,7 @@ class ThroughputBench:
             if records is not None:
                 wait_group_stable(run_settings, group, instances)
                 produce_made(run_settings, records)
-            result = wait_committed(run_settings, group, total, procs, window)
+            result = wait_committed(run_settings, group, total, procs, window, each_partition=records is not None)
             result.routing = routing_shares([proc.metrics_text() for proc in procs])
             return result
         finally:
@@ -343,6 +369,11 @@ class ThroughputBench:
 
         ``scaling_rounds`` pairs, interleaved (one, two; two, one; ...) so that a drift in the machine's load weighs on
         both sides alike; the ratio is the median of the ratios within a pair (:func:`scaling_summary`).
+
+        Each run is timed from when every partition has 20 % of its records committed to when one has 90 %
+        (:func:`wait_committed`'s ``each_partition``): a window on the sum of the offsets let one labeler's
+        start-up or tail, while the other worked alone, count as two labelers' time (one run of four at 18:23 on
+        2026-12-02 had a labeler 38k records behind the other: 2.3 s of both at work instead of ~5).
         """
         records = made_records(self.config.scale_records)
         steady = (0.2, 0.9)
@@ -555,8 +586,9 @@ def machine_busy_since(start: tuple[int, int]) -> float:
     return (busy - start[0]) / max(total - start[1], 1)
 
 
-def committed_total(consumer: Consumer, partitions: list[TopicPartition]) -> int:
-    return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))
+def committed_offsets(consumer: Consumer, partitions: list[TopicPartition]) -> list[int]:
+    """The group's committed offset of each partition (0 where none)."""
+    return [max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10)]
 
 
 def wait_committed(
@@ -566,51 +598,113 @@ def wait_committed(
     procs: list[ServiceProcess],
     window: tuple[float, float] = (0.0, 1.0),
     timeout: float = 900,
+    each_partition: bool = False,
 ) -> ThroughputResult:
     """Poll the group's committed offsets; time and CPU while the committed share crosses ``window``.
 
-    (0, 1): from the first commit to the last. The scaling runs measure (0.2, 0.9), past the
-    group's start-up rebalances, which otherwise weigh on a few-second run.
+    (0, 1): from the first commit to the last, over all partitions. With ``each_partition`` (the scaling runs,
+    (0.2, 0.9)) the window opens once *every* partition has ``window[0]`` of its records committed and closes once
+    *any* has ``window[1]``: with one labeler a partition, both labelers are at work for the whole window (past
+    their start-up, before either runs out of records). The records must all be in the topic (its end offsets are
+    read once, at the start).
     """
     watcher = Consumer(consumer_config(settings.kafka, group))
     topic = settings.topics.records
-    partitions = [TopicPartition(topic, p) for p in watcher.list_topics(topic, timeout=10).topics[topic].partitions]
-    begin, end = max(1, int(window[0] * total)), int(window[1] * total)
-    started = first = None
-    cpu_first: list[float] = []
-    broker_first: float | None = None
-    bench_first = 0.0
+    partitions = [TopicPartition(topic, p) for p in sorted(watcher.list_topics(topic, timeout=10).topics[topic].partitions)]
+    if each_partition:
+        ends = [watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions]
+        opened, closed = partition_window(ends, window)
+    else:
+        begin, end = max(1, int(window[0] * total)), int(window[1] * total)
+        opened = lambda done: sum(done) >= begin  # noqa: E731
+        closed = lambda done: sum(done) >= end  # noqa: E731
+    first: list[int] | None = None
+    clocks: CpuClocks | None = None
     deadline = time.monotonic() + timeout
+    done: list[int] = []
     try:
         while time.monotonic() < deadline:
-            done = committed_total(watcher, partitions)
-            now = time.perf_counter()
-            if done >= begin and first is None:
-                first, started = done, now
-                cpu_first = [cpu_seconds(p.process.pid) for p in procs]
-                broker_first = broker_cpu_seconds()
-                bench_first = cpu_seconds(os.getpid())
-                machine_first = machine_cpu_times()
-            if done >= end:
-                cpu = [cpu_seconds(p.process.pid) - before for p, before in zip(procs, cpu_first, strict=True)]
-                broker = broker_cpu_seconds()
-                bench = cpu_seconds(os.getpid()) - bench_first
+            done = committed_offsets(watcher, partitions)
+            if first is None and opened(done):
+                first, clocks = done, CpuClocks([p.process.pid for p in procs])
+            if first is not None and closed(done):
+                result = clocks.result(sum(done) - sum(first))
+                result.partition_records = [d - f for d, f in zip(done, first, strict=True)]
                 memory = [memory_mb(p.process.pid) for p in procs]
-                seconds = now - started
-                return ThroughputResult(
-                    done - first, seconds, sum(cpu), machine_busy_since(machine_first),
-                    rss_mb=round(sum(m[0] for m in memory), 1), peak_rss_mb=round(sum(m[1] for m in memory), 1),
-                    cpu_shares=[c / seconds for c in cpu] if seconds else None,
-                    broker_cpu_share=(broker - broker_first) / seconds if broker is not None and broker_first is not None and seconds else None,
-                    bench_cpu_share=bench / seconds if seconds else None,
-                )
+                result.rss_mb = round(sum(m[0] for m in memory), 1)
+                result.peak_rss_mb = round(sum(m[1] for m in memory), 1)
+                return result
             for proc in procs:
                 if not proc.alive:
                     raise RuntimeError(f"{proc.name} died:\n{proc.log_tail()}")
             time.sleep(0.05)
     finally:
         watcher.close()
-    raise TimeoutError(f"only {done} of {total} offsets committed in {timeout} s")
+    raise TimeoutError(f"only {sum(done)} of {total} offsets committed in {timeout} s")
+
+
+def partition_window(ends: list[int], window: tuple[float, float]) -> tuple[Callable[[list[int]], bool], Callable[[list[int]], bool]]:
+    """``(opened, closed)``: tests of the committed offsets of the partitions whose end offsets are ``ends``: opened
+    once every partition has ``window[0]`` of its records committed, closed once any has ``window[1]``."""
+
+    def opened(done: list[int]) -> bool:
+        return all(d >= window[0] * e for d, e in zip(done, ends, strict=True))
+
+    def closed(done: list[int]) -> bool:
+        return any(d >= window[1] * e for d, e in zip(done, ends, strict=True))
+
+    return opened, closed
+
+
+class CpuClocks:
+    """CPU clocks read at the start of a measured window (:func:`wait_committed`): of the measured processes, of the
+    broker, of the benchmark's own process and of the machine; :meth:`result` reads them again."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.started = time.perf_counter()
+        self.cpu = [cpu_seconds(pid) for pid in pids]
+        self.waits = [cpu_wait_seconds(pid) for pid in pids]
+        self.broker = broker_cpu_seconds()
+        self.bench = cpu_seconds(os.getpid())
+        self.machine = machine_cpu_times()
+        self.pressure = cpu_pressure_seconds()
+
+    def result(self, records: int) -> ThroughputResult:
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        cpu = [cpu_seconds(pid) - before for pid, before in zip(self.pids, self.cpu, strict=True)]
+        waits = [cpu_wait_seconds(pid) - before for pid, before in zip(self.pids, self.waits, strict=True)]
+        broker, pressure = broker_cpu_seconds(), cpu_pressure_seconds()
+        return ThroughputResult(
+            records, seconds, sum(cpu), machine_busy_since(self.machine),
+            cpu_shares=[c / seconds for c in cpu],
+            cpu_wait_shares=[w / seconds for w in waits],
+            broker_cpu_share=None if broker is None or self.broker is None else (broker - self.broker) / seconds,
+            bench_cpu_share=(cpu_seconds(os.getpid()) - self.bench) / seconds,
+            cpu_pressure=None if pressure is None or self.pressure is None else min(1.0, (pressure - self.pressure) / seconds),
+        )
+
+
+def cpu_wait_seconds(pid: int) -> float:
+    """Seconds the threads of a process were runnable but waiting for a CPU, summed over its threads (the
+    scheduler's run delay, /proc/<pid>/task/*/schedstat); a thread that ended takes its share with it."""
+    waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            waited += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return waited / 1e9
+
+
+def cpu_pressure_seconds() -> float | None:
+    """Seconds in which at least one task of the machine was runnable but waiting for a CPU (the kernel's pressure
+    stall information, /proc/pressure/cpu "some"), or ``None`` where the kernel does not give it."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
 def measure_latency(

@@ -9,7 +9,8 @@ from labelstream.labeler.trace import describe as describe_trace
 
 def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
     """Where the CPU went in the scaling runs, in cores: each labeler, the broker, the benchmark's process (it
-    produces the records and watches the offsets) and the rest of the machine (Redis, other processes)."""
+    produces the records and watches the offsets) and the rest of the machine (Redis, other processes); then
+    whether the labelers wanted more CPU than they got (:func:`_bound`)."""
     parts = []
     for name, run in (("one labeler", scaling["one"]), ("two labelers", scaling["two"])):
         shares = run.get("cpu_shares")
@@ -24,10 +25,64 @@ def _shares(scaling: dict[str, Any], cpus: int = 2) -> str:
             others.append(("idle", max(0.0, (1 - busy) * cpus)))
         parts.append(f"{name} {labelers}" + (" (" + ", ".join(f"{what} {x:.2f}" for what, x in others) + ")" if others else ""))
     idle = len(scaling["two"]["cpu_shares"]) > 1 and min(scaling["two"]["cpu_shares"]) < 0.05
-    return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "."
+    return (" CPU used during the measured window, in cores: " + "; ".join(parts) + "." + _waits(scaling)
+            + _split(scaling["two"]) + _bound(scaling["two"], cpus, scaling["one"])
             + (" One of the two labelers hardly worked inside the measured window (each held its partition before the "
                "records came: the window was too short for the machine's scheduling, e.g. --quick's records on a busy "
                "machine)." if idle else ""))
+
+
+def _waits(scaling: dict[str, Any]) -> str:
+    """How long the labelers' threads were runnable but waiting for a CPU, and the machine's CPU pressure."""
+    runs = [(name, scaling[key]) for name, key in (("one labeler", "one"), ("two labelers", "two"))]
+    if any(run.get("cpu_wait_shares") is None for _, run in runs):
+        return ""
+    text = " Runnable but waiting for a CPU, in seconds a second summed over each labeler's threads: " + "; ".join(
+        f"{name} {' + '.join(f'{x:.2f}' for x in run['cpu_wait_shares'])}" for name, run in runs)
+    if all(run.get("cpu_pressure") is not None for _, run in runs):
+        text += (f"; some task of the machine waited for a CPU {runs[0][1]['cpu_pressure']:.0%} of the window with one "
+                 f"labeler, {runs[1][1]['cpu_pressure']:.0%} with two (/proc/pressure/cpu)")
+    return text + "."
+
+
+def _split(two: dict[str, Any]) -> str:
+    """Each labeler's share of the window's records (one partition each)."""
+    records = two.get("partition_records")
+    if not records or len(records) < 2 or not sum(records):
+        return ""
+    return (" Of the records committed in the two-labeler window, the partitions (one a labeler) took "
+            + " / ".join(f"{r / sum(records):.0%}" for r in records) + ".")
+
+
+BOUND_WAIT = 0.1
+"""A labeler whose threads waited for a CPU less than this (seconds a second) did not want more than it got."""
+BOUND_IDLE = 0.2
+"""Idle cores of the machine above which the cores are not the bound."""
+
+
+def _bound(two: dict[str, Any], cpus: int, one: dict[str, Any] | None = None) -> str:
+    """What bounded the two labelers: the cores (the machine full, the labelers waiting for a CPU) or not (cores
+    idle while the labelers did not wait for one: they waited on something else). When the cores were the bound,
+    the most the machine allowed: the cores left to the labelers (all but the broker's, the benchmark's and the
+    rest of the machine's) over what one labeler used alone."""
+    waits, busy = two.get("cpu_wait_shares"), two.get("machine_busy")
+    if not waits or busy is None:
+        return ""
+    idle = (1 - busy) * cpus
+    if idle >= BOUND_IDLE and max(waits) < BOUND_WAIT:
+        return (f" With two labelers {idle:.2f} cores were idle and neither labeler waited for a CPU: they were not bound "
+                "by the cores but waited on something else (the broker, Redis or their own pacing).")
+    if idle < BOUND_IDLE and min(waits) >= BOUND_WAIT:
+        text = (f" With two labelers the cores were the bound: the machine was {busy:.0%} busy and each labeler's threads "
+                f"waited for a CPU {min(waits):.2f} s a second or more")
+        labelers, alone = sum(two.get("cpu_shares") or []), sum((one or {}).get("cpu_shares") or [])
+        if labelers and alone:
+            text += (f"; the labelers had {labelers:.2f} of the {cpus} cores (the rest went to the broker, the benchmark "
+                     f"and the rest of the machine), one labeler alone used {alone:.2f}: at the same CPU a record, at most "
+                     f"{labelers / alone:.2f} × "
+                     "on this machine at that load")
+        return text + "."
+    return ""
 
 
 def _run(run: dict[str, Any]) -> str:
@@ -43,8 +98,8 @@ def scaling_markdown(s: dict[str, Any], cpus: int = 2) -> str:
         for i, p in enumerate(pairs, start=1)
     )
     return (
-        "Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate while the "
-        f"committed share goes from 20 % to 90 %), {len(pairs)} interleaved pair{'s' if len(pairs) > 1 else ''} of runs: "
+        "Scaling on a 2-partition topic (records produced once every labeler holds its partition; rate from when every "
+        f"partition has 20 % of its records committed to when one has 90 %: both labelers at work throughout), {len(pairs)} interleaved pair{'s' if len(pairs) > 1 else ''} of runs: "
         f"{each}. **Median ratio {s['ratio']:.2f} ×** (target ≥ 1.7 where the broker is not the bottleneck); over the runs, "
         f"1 labeler {_run(s['one'])}, 2 labelers {_run(s['two'])} (records/s: the median run, the slower middle one "
         "of an even count; CPU: the median). "
@@ -153,6 +208,29 @@ MAPPED_IN_C_NOTE = (
     'labeler p99 74 / 52 vs 58 / 57 ms (no gain); ZGC: only measured under load 4-6, inconclusive. deploy/stack.sh '
     'takes LABELSTREAM_KAFKA_SETTINGS and LABELSTREAM_KAFKA_JVM_OPTS for such runs.'
 )
+
+SCALING_NOTE = (
+    "Why two labelers left 0.40 cores idle in the 15:16 run (1.46 ×; issue 14, 2026-12-02), and what changed. The "
+    "window was taken on the sum of the committed offsets (20 % -> 90 % of all records): a labeler that started late "
+    "or finished early worked alone inside it, its idle partner counted as two labelers' time. It happens: of four "
+    "two-labeler runs at 18:23, one had a labeler 38k records behind the other (2.3 s with both at work, against ~5 s "
+    "in the others). The window is now taken on each partition (it opens once every partition has 20 % of its "
+    "records committed and closes once one has 90 %), on 400k records (200k left ~2 s at 70k/s), and the note gives "
+    "each labeler's CPU wait (runnable but not running, /proc/<pid>/task/*/schedstat) and the machine's CPU "
+    "pressure: idle cores with labelers that did not wait for one mean something else held them. Not reproduced "
+    "18:00-18:50: this machine was ~2.8 × slower a record than at 15:21 (`labelstream bench hot-path` 25.6 µs "
+    "against 9.2), and two labelers filled it (97-98 % busy, each waiting for a CPU 0.6-0.9 s a second). A second "
+    "possible source on a faster CPU: per 2,000-record transaction, waiting for Redis, send_offsets and the commit "
+    "took 25-40 % of each labeler's time here (~40-60 ms), 0-6 % of it not covered by routing the next batch ahead "
+    "(`.venv/bin/python bench/scaling_probe.py --instances 2 --records 200000`, its traces); routing 2,000 records "
+    "at the 15:21 speed takes ~40 ms, less than those waits unless they shrink alike; the next quiet run's CPU "
+    "waits will tell. Did not pay: batch_size 10000 (transactions bounded by commit_interval_ms alone): two "
+    "labelers 30.3k against 28.4k records/s (medians of 4 interleaved runs of the probe, 18:32-18:40), the broker "
+    "~25 % less CPU, but at 10k/s p50 213-297 ms against 111-114 and p99 871-1,026 against 595-616 "
+    "(`bench/labeler_probe.py latency --rate 10000 --seconds 15 --rounds 2 base: bs10k:batch_size=10000`, 18:50): "
+    "not used."
+)
+
 
 HOT_PATH_V2_NOTE = (
     "Where the labeler's time goes (issue 14, 2026-12-02, `.venv/bin/python bench/labeler_probe.py max-rate --records 300000 "
@@ -298,5 +376,5 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",
     ]
-    lines += [scaling_markdown(r["scaling"], m["cpus"] or 2)]
+    lines += [scaling_markdown(r["scaling"], m["cpus"] or 2), "", SCALING_NOTE]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -30,6 +31,11 @@ def write_markdown(out: Path | None, name: str, body: str, show: bool = True) ->
         say(f"written to {out}")
 
 
+class ThroughputPart(StrEnum):
+    all = "all"
+    scaling = "scaling"
+
+
 @app.command("throughput")
 def throughput(
     ctx: typer.Context,
@@ -44,13 +50,21 @@ def throughput(
         Optional[int],  # noqa: UP007 - typer needs Optional
         typer.Option(help="Pairs of one- / two-labeler runs, interleaved (default 2, 1 with --quick); median ratio.", min=1),
     ] = None,
+    part: Annotated[
+        ThroughputPart,
+        typer.Option(help="scaling: only the one- vs two-labeler runs (their paragraph printed; no --out)."),
+    ] = ThroughputPart.all,
     out: OutOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Labeler vs raw pass-through and a Quix Streams peer on the local broker: records/s, CPU, RSS, latency, scaling."""
     from labelstream.bench.throughput import BenchConfig, ThroughputBench
-    from labelstream.bench.throughput_report import throughput_markdown
+    from labelstream.bench.throughput_report import scaling_markdown, throughput_markdown
+    from labelstream.errors import LabelstreamError
 
+    if part != ThroughputPart.all and out is not None:
+        raise LabelstreamError(f"--out writes the whole throughput section: run without --part {part} to write it "
+                               "(see 'labelstream bench throughput --help')")
     config = BenchConfig.quick() if quick else BenchConfig(records=records)
     config.repeat = repeat or config.repeat
     config.peer = peer
@@ -58,7 +72,16 @@ def throughput(
     command = "labelstream bench throughput" + (" --quick" if quick else f" --records {records}")
     command += (f" --repeat {repeat}" if repeat else "") + ("" if peer else " --no-peer")
     command += f" --scaling-rounds {scaling_rounds}" if scaling_rounds else ""
-    results = ThroughputBench(state(ctx).settings(), config, say=say).run()
+    bench = ThroughputBench(state(ctx).settings(), config, say=say)
+    if part == ThroughputPart.scaling:
+        results = bench.run_scaling()
+        results["command"] = command + " --part scaling"
+        if as_json:
+            print_json(results)
+        else:
+            print(scaling_markdown(results["scaling"], results["machine"]["cpus"] or 2))
+        return
+    results = bench.run()
     results["command"] = command
     write_markdown(out, "throughput", throughput_markdown(results), show=not as_json)
     if as_json:

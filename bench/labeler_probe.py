@@ -135,10 +135,11 @@ def latency(rate: int, seconds: float, rounds: int, variants: list[str]) -> None
         for round_ in range(rounds):
             for name, update in parsed:
                 if name == "floor":
-                    summary = bench._latency_floor(rate)
+                    cpu = CpuWindow({"bench": os.getpid()})
+                    summary = bench._latency_floor(rate, cpu.clock)
                     print(f"{time.strftime('%H:%M:%S')} {rate}/s {name:8s} p50 {summary['p50_ms']:6.1f} p99 "
-                          f"{summary['p99_ms']:6.1f} steady p99 {summary['steady']['p99_ms']:6.1f} | load {os.getloadavg()[0]:.1f}",
-                          flush=True)
+                          f"{summary['p99_ms']:6.1f} steady p99 {summary['steady']['p99_ms']:6.1f} | "
+                          f"cores {cpu.cores} | load {os.getloadavg()[0]:.1f}", flush=True)
                     continue
                 settings = bench._namespace(f"probe{round_}{name}", partitions=3)
                 trace = (LOGS / f"trace-{round_}-{name}.jsonl").absolute()

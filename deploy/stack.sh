@@ -26,6 +26,18 @@
 #   LABELSTREAM_KAFKA_HEAP   broker heap            (default 1G)
 #   LABELSTREAM_KAFKA_SETTINGS  extra broker settings, space-separated key=value (they win)
 #   LABELSTREAM_KAFKA_JVM_OPTS  the broker's JVM options (default -XX:+UseG1GC)
+#
+# The broker's JVM stays G1 on the 256m..1G heap: no alternative measured lower the p99 (issue 14,
+# 2026-12-02 17:50-19:16, `labeler_probe.py latency` interleaved against a second broker, pauses from
+# -Xlog:gc,safepoint through bench/gc_pauses.py, a 2-core machine at load 3-17 from other jobs):
+# ZGC (pauses < 0.1 ms) gave 1k/s p99 673 vs 275 ms (floor 233 vs 112), median of 4 pairs;
+# -Xms1G -XX:+AlwaysPreTouch (a young pause every ~25 s, of 35-130 ms) 140 vs 111 ms (floor 97 vs 66,
+# floor p50 33 vs 15 ms) and at 10k/s floor p99 198 vs 136 ms; SerialGC -Xmn32m paused 0.7/s for
+# 20-35 ms. The one lead, not yet a clear gain: G1 with a small young generation (-Xmn32m), 5 pairs of
+# fresh brokers at 1k/s: pauses 0.5-0.9/s of 15-18 ms (max 28-38) against 0.1/s of 41-58 (max 41-73),
+# labeler p99 121 vs 176 ms (lower in 4 pairs of 5), floor p99 69 vs 71 (3 of 5), GC threads +0.02
+# cores; one pair at 10k/s: 1.3 pauses/s of 20 ms (max 44) vs 0.2/s of 36 (max 48), labeler p99 172 vs
+# 149 ms, floor 71 vs 62. Worth repeating on a quiet machine.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

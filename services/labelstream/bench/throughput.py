@@ -322,8 +322,9 @@ class ThroughputBench:
         summary["floor"] = self._latency_floor(rate)
         return summary
 
-    def _latency_floor(self, rate: int) -> dict[str, Any]:
-        """Record -> visible through a transactional pass-through (no routing) at ``rate``: Kafka's part and the measurement's."""
+    def _latency_floor(self, rate: int, clock: Callable[[str], None] = lambda event: None) -> dict[str, Any]:
+        """Record -> visible through a transactional pass-through (no routing) at ``rate``: Kafka's part and the
+        measurement's. ``clock`` is told ``"start"`` and ``"stop"`` around the timed stream (a :class:`CpuWindow`)."""
         settings = self._namespace(f"floor{rate}", partitions=3)
         command = [
             sys.executable, "-m", "labelstream.bench.passthrough", "transactional",
@@ -334,7 +335,7 @@ class ThroughputBench:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - our own module
         try:
             time.sleep(4)  # init_transactions, join the group
-            latencies, _parts, since_start = measure_latency(settings, rate, self.config.latency_seconds)
+            latencies, _parts, since_start = measure_latency(settings, rate, self.config.latency_seconds, clock)
         finally:
             proc.terminate()
             proc.wait(30)

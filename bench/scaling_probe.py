@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -38,6 +39,9 @@ from labelstream.bench.throughput import (
 from labelstream.kafka.config import consumer_config
 from labelstream.processes import service
 from labelstream.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from labeler_probe import thread_cpu as labeler_probe_thread_cpu  # noqa: E402 - a sibling script
 
 LOGS = Path(".stack") / "probe"
 
@@ -175,15 +179,10 @@ def run(bench: ThroughputBench, instances: int, records: list, preload: bool, up
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of a process's threads summed by thread name, from /proc."""
+    """CPU seconds of a process's threads summed by thread name (labeler_probe's reading of /proc)."""
     cores: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        cores[name] = cores.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for name, seconds in labeler_probe_thread_cpu(pid).values():
+        cores[name] = cores.get(name, 0.0) + seconds
     return cores
 
 

@@ -11,7 +11,7 @@
         base: gap10:min_transaction_gap_ms=10 floor:
 
 Each variant is ``name:setting=value,...`` with ``labeler.*`` settings (integers); the measurement is the one
-of ``labelstream bench throughput`` (:func:`labelstream.bench.throughput.measure_latency`, the labeler's
+of ``labelstream bench throughput`` (:func:`labelstream.bench.latency.measure_latency`, the labeler's
 ``trace_file``). Run it on a quiet machine (no other jobs; where several share one, take turns with ``flock``): the
 figures are the machine's too.
 """
@@ -29,17 +29,11 @@ import time
 import uuid
 from pathlib import Path
 
-from labelstream.bench.throughput import (
-    STEADY_AFTER,
-    BenchConfig,
-    CpuWindow,
-    ThroughputBench,
-    measure_latency,
-    percentiles,
-    produce_records,
-    steady,
-    wait_committed,
-)
+from labelstream.bench.committed import wait_committed
+from labelstream.bench.cpu import CpuWindow
+from labelstream.bench.feed import produce_records
+from labelstream.bench.latency import STEADY_AFTER, measure_latency, percentiles, steady
+from labelstream.bench.throughput import BenchConfig, ThroughputBench
 from labelstream.labeler.trace import describe, summarize
 from labelstream.processes import service
 from labelstream.settings import Settings

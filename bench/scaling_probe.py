@@ -26,16 +26,10 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from labelstream.bench.throughput import (
-    BenchConfig,
-    ThroughputBench,
-    broker_cpu_seconds,
-    cpu_seconds,
-    machine_cpu_times,
-    made_records,
-    produce_made,
-    wait_group_stable,
-)
+from labelstream.bench.committed import wait_group_stable
+from labelstream.bench.cpu import broker_cpu_seconds, cpu_seconds, machine_cpu_times
+from labelstream.bench.feed import made_records, produce_made
+from labelstream.bench.throughput import BenchConfig, ThroughputBench
 from labelstream.kafka.config import consumer_config
 from labelstream.processes import service
 from labelstream.settings import Settings

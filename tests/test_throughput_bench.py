@@ -3,17 +3,9 @@
 import os
 import time
 
-from labelstream.bench.throughput import (
-    CpuWindow,
-    cpu_pressure_seconds,
-    cpu_wait_seconds,
-    median_ratio,
-    median_run,
-    partition_window,
-    routing_shares,
-    scaling_order,
-    scaling_summary,
-)
+from labelstream.bench.committed import partition_window
+from labelstream.bench.cpu import CpuWindow, cpu_pressure_seconds, cpu_wait_seconds
+from labelstream.bench.results import median_ratio, median_run, routing_shares, scaling_order, scaling_summary
 from labelstream.bench.throughput_report import _bound, _shares, scaling_markdown, throughput_markdown
 
 METRICS = """# HELP labelstream_record_outcomes_total Valid records by outcome and reason.

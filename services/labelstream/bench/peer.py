@@ -51,7 +51,7 @@ def write_warm_records(path: Path, n: int = 4000, seed: int = 99) -> None:
 
 
 class PeerProcess:
-    """The peer as a subprocess, with what :func:`~labelstream.bench.throughput.wait_committed` reads."""
+    """The peer as a subprocess, with what :func:`~labelstream.bench.committed.wait_committed` reads."""
 
     def __init__(self, command: list[str], log_path: Path) -> None:
         self.name = "quix-peer"

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""The late, noisy reviewer's coverage with reviewer accuracy measured on gold items, against overlap items.
+
+    .venv/bin/python bench/coverage_gold.py
+    .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --jobs 1 --no-oracle
+
+Runs the coverage table's own jobs (:class:`~labelstream.simulate.coverage.Job`: its streams, sizes and seeds, one
+seed a stream; default settings but the ones named) with its late, noisy reviewer (300 records late, wrong 3 % of
+the time) for: the defaults; ``review.gold_share`` 5 % and 10 % with ``policy.reviewer_accuracy_from_gold``; and
+``review.overlap_share`` 10 % with ``policy.reviewer_accuracy_from_overlap``. Gold and second answers spend the
+review budget alike (one more answer each), so the review share column is the same reviewer effort. Prints one
+row per stream and configuration against the stream's hindsight oracle (docs/contract.md, "Reviewer accuracy
+measured on gold items", cites it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from coverage_noise import print_rows
+
+from labelstream.simulate.coverage import DEFAULT, ORACLE_GRID, REVIEWERS, CoverageRun, Job, Variant, coverage_streams
+from labelstream.simulate.datasets import export_dataset
+
+INSTANT, LATE_NOISY = REVIEWERS
+VARIANTS: tuple[Variant, ...] = (
+    DEFAULT,
+    Variant("gold 5 %", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True}),
+    Variant("gold 10 %", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True}),
+    Variant("overlap 10 %", {"review.overlap_share": 0.1, "reviewer_accuracy_from_overlap": True}),
+)
+
+
+def _run(job: Job) -> CoverageRun:
+    return job.run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", default="sea,sea_drift,agrawal_drift,bananas",
+                        help="comma-separated names of the coverage table's streams")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel simulations (the machine is shared: 2 at most)")
+    parser.add_argument("--no-oracle", action="store_true", help="skip the hindsight oracle's grid (no ratio column)")
+    args = parser.parse_args()
+    names = args.streams.split(",")
+    streams = {stream.dataset: stream for stream in coverage_streams()}
+    with tempfile.TemporaryDirectory(prefix="labelstream-coverage-gold-") as tmp:
+        work: list[Job] = []
+        for name in names:
+            stream, path = streams[name], Path(tmp) / f"{name}.csv"
+            export_dataset(name, path, stream.size, stream.seed)
+            work += [Job(stream, path, LATE_NOISY, variant) for variant in VARIANTS]
+            if not args.no_oracle:
+                work += [Job(stream, path, INSTANT, DEFAULT, t) for t in ORACLE_GRID]
+        with ProcessPoolExecutor(args.jobs) as executor:
+            results = list(executor.map(_run, work))
+    print_rows(names, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -120,3 +120,21 @@ def test_deferred_ttl_is_in_process_only(phishing_csv):
     result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--via-kafka",
                                  "--deferred-ttl", "2000"])
     assert isinstance(result.exception, LabelstreamError) and "redis.record_ttl_seconds" in str(result.exception)
+
+
+def test_gold_share_answers_gold_items_and_turns_the_gold_bound_on(phishing_csv, tmp_path):
+    report_path = tmp_path / "report.json"
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--id-column", "id",
+                                 "--reviewer-error-rate", "0.2", "--gold-share", "0.5", "--seed", "3",
+                                 "--report", str(report_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    assert report["settings"]["review"]["gold_share"] == 0.5
+    assert report["settings"]["policy"]["reviewer_accuracy_from_gold"] is True
+    assert 0 < report["gold_right"] < report["gold_answers"] and "gold answers (right)" in result.output
+
+
+def test_gold_share_is_in_process_only(phishing_csv):
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--via-kafka",
+                                 "--gold-share", "0.1"])
+    assert isinstance(result.exception, LabelstreamError) and "review.gold_share" in str(result.exception)

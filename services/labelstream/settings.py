@@ -184,7 +184,8 @@ class PolicySettings(_Section):
     reviewer_accuracy_from_overlap: bool = Field(
         False,
         description="Measure how accurate reviewers are at most from overlap items (review.overlap_share) and lower "
-        "the agreement bar to match: half the error goes to that bound (docs/contract.md, Noisy reviewers).",
+        "the agreement bar to match: half the error goes to that bound, split evenly with the gold bound if that is "
+        "on too (docs/contract.md, Noisy reviewers).",
     )
     reviewer_accuracy_from_gold: bool = Field(
         False,

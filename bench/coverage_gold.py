@@ -8,7 +8,8 @@
 Runs the coverage table's own jobs (:class:`~labelstream.simulate.coverage.Job`: its streams, sizes and seeds, one
 seed a stream unless ``--seeds`` gives synthetic streams others; default settings but the ones named) with its late, noisy reviewer (300 records late, wrong 3 % of
 the time) for: the defaults; ``review.gold_share`` 5 % and 10 % with ``policy.reviewer_accuracy_from_gold``; and
-``review.overlap_share`` 10 % with ``policy.reviewer_accuracy_from_overlap``. Gold and second answers spend the
+``review.overlap_share`` 10 % with ``policy.reviewer_accuracy_from_overlap``; and both sources at 10 % (each
+bound a quarter of the error). Gold and second answers spend the
 review budget alike (one more answer each), so the review share column is the same reviewer effort. Prints one
 row per stream (and seed) and configuration against that stream's hindsight oracle (docs/contract.md, "Reviewer accuracy
 measured on gold items", cites it).
@@ -34,6 +35,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("gold 5 %", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True}),
     Variant("gold 10 %", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True}),
     Variant("overlap 10 %", {"review.overlap_share": 0.1, "reviewer_accuracy_from_overlap": True}),
+    Variant("gold 10 % + overlap 10 %", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
+                                         "review.overlap_share": 0.1, "reviewer_accuracy_from_overlap": True}),
 )
 
 

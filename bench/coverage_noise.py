@@ -68,6 +68,11 @@ def main() -> None:
             work += [Job(stream, path, INSTANT, DEFAULT, t) for t in ORACLE_GRID]
         with ProcessPoolExecutor(args.jobs) as executor:
             results = list(executor.map(_run, work))
+    print_rows(names, results)
+
+
+def print_rows(names: list[str], results: list[CoverageRun]) -> None:
+    """One Markdown row per stream and configuration, against the stream's hindsight oracle (if its grid ran)."""
     print("| stream | reviewer | configuration | auto share | / oracle | precision (truth) | worst window | review share |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for name in names:

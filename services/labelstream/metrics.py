@@ -251,8 +251,9 @@ class Metrics:
         )
         self.reviewer_accuracy = Gauge(
             "labelstream_policy_reviewer_accuracy",
-            "Reviewer accuracy the precision contract's agreement bar assumes (1: none; measured from overlap items "
-            "with policy.reviewer_accuracy_from_overlap).",
+            "Reviewer accuracy the precision contract's agreement bar assumes (1: none): the least of "
+            "policy.reviewer_accuracy and the bounds measured from overlap items (policy.reviewer_accuracy_from_overlap) "
+            "and gold items (policy.reviewer_accuracy_from_gold).",
             registry=r,
         )
         self.policy_paused = Gauge(

@@ -184,7 +184,15 @@ class PolicySettings(_Section):
     reviewer_accuracy_from_overlap: bool = Field(
         False,
         description="Measure how accurate reviewers are at most from overlap items (review.overlap_share) and lower "
-        "the agreement bar to match: half the error goes to that bound (docs/contract.md, Noisy reviewers).",
+        "the agreement bar to match: half the error goes to that bound, split evenly with the gold bound if that is "
+        "on too (docs/contract.md, Noisy reviewers).",
+    )
+    reviewer_accuracy_from_gold: bool = Field(
+        False,
+        description="Measure how accurate reviewers are at most from their answers to gold items (records of known "
+        "label served among the others, review.gold_share) and lower the agreement bar to match: half the error "
+        "goes to the accuracy bounds, split evenly with the overlap bound if that is on too (docs/contract.md, "
+        "Reviewer accuracy measured on gold items). Sound only if gold items are at least as hard as stream items.",
     )
     version_change_reset: float | None = Field(
         None,
@@ -329,6 +337,10 @@ class ReviewSettings(_Section):
     )
     overlap_share: float = Field(0.0, ge=0, le=1, description="Share of items answered by overlap_k reviewers.")
     overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
+    gold_share: float = Field(
+        0.0, ge=0, le=1, description="Share of a reviewer's answers spent on gold items (records of known label served "
+        "among the others, indistinguishably): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold)."
+    )
     adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")
     adjudication_timeout_seconds: float = Field(
         900.0, ge=0, description="An item no further reviewer answered within this is consolidated from the answers it "

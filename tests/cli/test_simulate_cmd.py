@@ -78,13 +78,17 @@ def test_help(command):
     assert result.exit_code == 0 and "Usage" in result.output
 
 
-def test_simulate_with_late_and_wrong_answers(phishing_csv, tmp_path):
+def simulate_report(data, tmp_path, *flags: str):
+    """``labelstream simulate`` on ``data`` with ``flags`` (seed 3): its result and JSON report."""
     report_path = tmp_path / "report.json"
-    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--id-column", "id",
-                                 "--reviewer-delay", "exp:50", "--reviewer-error-rate", "0.2", "--seed", "3",
-                                 "--report", str(report_path)])
+    result = runner.invoke(app, ["simulate", "--data", str(data), "--label-column", "label", "--id-column", "id",
+                                 "--seed", "3", "--report", str(report_path), *flags])
     assert result.exit_code == 0, result.output
-    report = json.loads(report_path.read_text())
+    return result, json.loads(report_path.read_text())
+
+
+def test_simulate_with_late_and_wrong_answers(phishing_csv, tmp_path):
+    _, report = simulate_report(phishing_csv, tmp_path, "--reviewer-delay", "exp:50", "--reviewer-error-rate", "0.2")
     assert report["reviewer"] == {"delay": "exp:50", "error_rate": 0.2, "errors": "independent"}
     assert report["label_accuracy"] < 0.95  # wrong answers are human labels, measured against the label column
 
@@ -120,3 +124,16 @@ def test_deferred_ttl_is_in_process_only(phishing_csv):
     result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--via-kafka",
                                  "--deferred-ttl", "2000"])
     assert isinstance(result.exception, LabelstreamError) and "redis.record_ttl_seconds" in str(result.exception)
+
+
+def test_gold_share_answers_gold_items_and_turns_the_gold_bound_on(phishing_csv, tmp_path):
+    result, report = simulate_report(phishing_csv, tmp_path, "--reviewer-error-rate", "0.2", "--gold-share", "0.5")
+    assert report["settings"]["review"]["gold_share"] == 0.5
+    assert report["settings"]["policy"]["reviewer_accuracy_from_gold"] is True
+    assert 0 < report["gold_right"] < report["gold_answers"] and "gold answers (right)" in result.output
+
+
+def test_gold_share_is_in_process_only(phishing_csv):
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--via-kafka",
+                                 "--gold-share", "0.1"])
+    assert isinstance(result.exception, LabelstreamError) and "review.gold_share" in str(result.exception)

@@ -1,5 +1,5 @@
-"""The reviewer-accuracy bound from overlap items: it is ever below the true accuracy in at most alpha of runs,
-and the contract's agreement bar follows it (only down, never below what it proves)."""
+"""The reviewer-accuracy bounds from overlap and gold items: each is ever below the true accuracy in at most alpha
+of runs, and the contract's agreement bar follows the least of them (only down, never below what they prove)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import binom
 
 from labelstream.core.calibration import PrecisionCalibrator, agreement_bar
-from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.policy.base import Evidence, Prediction
 from labelstream.core.policy.contract import ContractPolicy
 from labelstream.core.strategies import VariableUncertainty
@@ -126,4 +126,113 @@ def test_the_moving_bar_harness_catches_a_bar_below_the_true_accuracy(told):
     """The control: the same correction for reviewers wrong 10 % of the time (more than they are) is caught."""
     runs = 6
     proofs = sum(ever_proves_with_a_moving_bar(seed, 0.9, told=told) for seed in range(runs))
+    assert proofs > binom.ppf(0.999, runs, ALPHA)
+
+
+# -- gold items ----------------------------------------------------------------------------------------------------
+
+
+def gold_answers(seed: int, accuracy: float = ACCURACY) -> np.ndarray:
+    """Whether a reviewer right ``accuracy`` of the time answers each of ``PAIRS`` gold items right."""
+    return np.random.default_rng(seed).random(PAIRS) < accuracy
+
+
+def gold_ever_below(right: np.ndarray, bound: GoldAccuracyBound) -> bool:
+    """Whether the gold bound, looked at after every answer, is ever below the true accuracy."""
+    for correct in right:
+        bound.learn(bool(correct))
+        if bound.upper() < ACCURACY:
+            return True
+    return False
+
+
+class GoldPointEstimate(GoldAccuracyBound):
+    """The control: the observed share right, looked at every time."""
+
+    def upper(self) -> float:
+        return self.right / self.answers if self.answers >= self.first else 1.0
+
+
+def test_the_gold_bound_is_ever_below_the_true_accuracy_in_at_most_alpha_of_runs():
+    fails = sum(gold_ever_below(gold_answers(seed), GoldAccuracyBound(ALPHA)) for seed in range(RUNS))
+    assert fails <= binom.ppf(0.999, RUNS, ALPHA)
+
+
+def test_the_gold_harness_catches_a_point_estimate():
+    fails = sum(gold_ever_below(gold_answers(seed), GoldPointEstimate(ALPHA)) for seed in range(RUNS))
+    assert fails > binom.ppf(0.999, RUNS, ALPHA)
+
+
+def test_the_gold_bound_only_moves_down_approaches_the_accuracy_and_travels_in_its_state():
+    bound, seen = GoldAccuracyBound(ALPHA), []
+    for correct in gold_answers(1):
+        bound.learn(bool(correct))
+        seen.append(bound.upper())
+    assert seen[0] == 1.0 and all(b <= a for a, b in zip(seen, seen[1:], strict=False))
+    assert ACCURACY <= seen[-1] < 0.99
+    copy = GoldAccuracyBound(ALPHA)
+    copy.load_state(bound.state())
+    assert (copy.upper(), copy.answers, copy.right) == (bound.upper(), PAIRS, int(gold_answers(1).sum()))
+
+
+def _gold_policy(overlap: bool = False) -> ContractPolicy:
+    calibrator = PrecisionCalibrator(0.95, 0.975)
+    return ContractPolicy(calibrator, VariableUncertainty(), reviewer_bound=ReviewerAccuracyBound(0.0125) if overlap
+                          else None, gold_bound=GoldAccuracyBound(0.0125), seed=1)
+
+
+def test_gold_answers_lower_the_agreement_bar_and_travel_with_the_state():
+    rng, policy = random.Random(2), _gold_policy()
+    for _ in range(400):
+        policy.learn_gold(rng.random() < 0.94)
+    accuracy = policy.gold_bound.upper()
+    assert accuracy < 0.99 and policy.calibrator.reviewer_accuracy == accuracy
+    assert policy.calibrator.bar == pytest.approx(agreement_bar(0.95, accuracy))
+    labeler = _gold_policy()
+    labeler.load_learned_state(policy.learned_state())
+    assert labeler.calibrator.bar == policy.calibrator.bar and labeler.gold_bound.answers == 400
+
+
+def test_with_both_sources_the_bar_follows_the_least_bound():
+    rng, policy = random.Random(4), _gold_policy(overlap=True)
+    for _ in range(400):
+        policy.learn_overlap(["a", "a"])  # flawless pairs: the overlap bound stays high
+        policy.learn_gold(rng.random() < 0.9)
+    assert policy.gold_bound.upper() < policy.reviewer_bound.upper()
+    assert policy.calibrator.reviewer_accuracy == policy.gold_bound.upper()
+    labeler = _gold_policy(overlap=True)
+    labeler.load_learned_state(policy.learned_state())
+    assert labeler.calibrator.reviewer_accuracy == policy.gold_bound.upper()
+
+
+def ever_proves_with_the_gold_bound(seed: int, gold_accuracy: float = ACCURACY, answers: int = 800) -> bool:
+    """A model exactly at the target (against the truth), reviewers right ``ACCURACY`` of the time on stream
+    items and ``gold_accuracy`` on gold items; every answer also brings a gold answer, and the calibrator's
+    assumed accuracy follows the gold bound (as the policy sets it). Every answer bets on 0.9 (scores in [0.9, 1])."""
+    rng = random.Random(seed)
+    gold = GoldAccuracyBound(0.025)
+    cal = PrecisionCalibrator(0.95, 0.95, grid=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99), scan_starts=(0.99, 0.9),
+                              check_window=0)
+    for _ in range(answers):
+        gold.learn(rng.random() < gold_accuracy)
+        if gold.upper() < cal.reviewer_accuracy:
+            cal.set_reviewer_accuracy(gold.upper())
+        right, reviewer_right = rng.random() < 0.95, rng.random() < ACCURACY
+        cal.learn_one("a", rng.uniform(0.9, 1.0), right == reviewer_right)  # agreement with the (binary) reviewer
+        if cal.threshold("a") is not None:
+            return True
+    return False
+
+
+def test_a_bar_following_the_gold_bound_keeps_the_promise_against_the_truth():
+    runs = 30
+    proofs = sum(ever_proves_with_the_gold_bound(seed) for seed in range(runs))
+    assert proofs <= binom.ppf(0.999, runs, ALPHA)
+
+
+def test_the_gold_harness_catches_gold_items_harder_than_the_stream():
+    """The control, and the assumption it guards: gold items on which reviewers err 15 % of the time (3 % on the
+    stream) lower the bar below the truth, and the model at the target is proven far more often than alpha."""
+    runs = 12
+    proofs = sum(ever_proves_with_the_gold_bound(seed, gold_accuracy=0.85) for seed in range(runs))
     assert proofs > binom.ppf(0.999, runs, ALPHA)

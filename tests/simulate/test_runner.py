@@ -129,6 +129,21 @@ def test_overlap_items_get_a_second_answer_within_the_budget_and_teach_the_revie
     assert bound.agreements < bound.pairs  # two reviewers wrong 10 % of the time disagree sometimes
 
 
+def test_gold_answers_spend_the_budget_and_teach_the_gold_bound_with_the_error_split(sea_csv):
+    settings = load_settings(policy={"review_budget_share": 0.3, "reviewer_accuracy_from_overlap": True,
+                                     "reviewer_accuracy_from_gold": True}, review={"gold_share": 0.5})
+    simulation = Simulation(settings, reviewer=SimulatedReviewer(error_rate=0.1, seed=1))
+    report = simulation.run(open_rows(sea_csv, label_column="label", id_column="id")).report
+    policy = simulation.engine.policy
+    assert report["gold_answers"] == policy.gold_bound.answers > 50 and report["overlap_answers"] == 0
+    assert report["gold_right"] == policy.gold_bound.right < report["gold_answers"]  # wrong 10 % of the time
+    assert report["review_share"] + report["gold_answers"] / 1500 <= 0.3 + 2 / 1500  # gold answers spend budget
+    # Both bounds on: the calibrator keeps half the error, each bound a quarter.
+    assert policy.gold_bound.alpha == policy.reviewer_bound.alpha == pytest.approx(0.05 / 4)
+    assert policy.calibrator.confidence_level == pytest.approx(0.975)
+    assert policy.calibrator.reviewer_accuracy == min(policy.gold_bound.upper(), policy.reviewer_bound.upper())
+
+
 def test_a_new_version_that_relabels_the_auto_region_opens_a_generation():
     """policy.version_change_reset: a version labeling the recent would-be auto-labels differently resets; the same
     labels do not."""

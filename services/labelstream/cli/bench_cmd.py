@@ -142,7 +142,8 @@ def soundness(
         metavar="<offset>", help="A stream by its ceiling's offset from the target: -0.01, -0.02, +0.01, +0.03 (repeat; "
              "default -0.01, -0.02, +0.01).")] = None,
     reviewer: Annotated[list[str] | None, typer.Option(
-        metavar="<reviewer>", help="instant, late-noisy (500 records late, wrong 3 %) or late-noisy-overlap (repeat; default all three).",
+        metavar="<reviewer>", help="instant, late-noisy (500 records late, wrong 3 %, accuracy told), late-noisy-overlap (accuracy from 20 % "
+             "overlap) or late-noisy-gold (accuracy from 10 % gold items) (repeat; default the first three).",
     )] = None,
     out: OutOption = None,
     as_json: JsonFlag = False,

@@ -51,6 +51,12 @@ def simulate(
     reviewer_errors: Annotated[str, typer.Option(
         help="A wrong answer is another label at random (independent) or the model's wrong proposal (with_model).",
     )] = "independent",
+    gold_share: Annotated[Opt[float], typer.Option(
+        "--gold-share", metavar="S", min=0, max=1,
+        help="For this share of reviewed records the reviewer also answers a gold item (a record of known label, "
+             "wrong at --reviewer-error-rate), spending the review budget, and the contract lowers its agreement bar "
+             "to the reviewer accuracy they prove (review.gold_share, policy.reviewer_accuracy_from_gold; in process only).",
+    )] = None,
     rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
     as_json: JsonFlag = False,
     lf: Annotated[Opt[list[str]], typer.Option(
@@ -67,6 +73,11 @@ def simulate(
     overrides = _overrides(model, policy, strategy, target_precision, review_budget, seed)
     if lf:
         overrides["weak"] = {"functions": lf}
+    if gold_share is not None:
+        if via_kafka:
+            raise LabelstreamError("--gold-share works in process only; with --via-kafka set review.gold_share")
+        overrides["review"] = {"gold_share": gold_share}
+        overrides.setdefault("policy", {})["reviewer_accuracy_from_gold"] = gold_share > 0
     settings = state(ctx).settings(**overrides)
     reviewer = SimulatedReviewer(reviewer_delay, reviewer_error_rate, reviewer_errors, seed=seed or 0)  # type: ignore[arg-type]
     if via_kafka and text_column:
@@ -212,6 +223,7 @@ def _print_summary(report: dict[str, Any], data: Path) -> None:
             f"({report['audit_count']} audits)",
         ),
         ("drift events", str(len(report["drift_events"]))),
+        *([("gold answers (right)", f"{report['gold_answers']} ({report['gold_right']})")] if report.get("gold_answers") else []),
         ("model versions", str(report.get("model_versions", "-"))),
     ]
     key_values(rows, title=title).print()

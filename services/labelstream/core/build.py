@@ -16,7 +16,7 @@ from collections.abc import Callable
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.calibration_recheck import VersionRecheck
-from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
@@ -101,10 +101,17 @@ def build_budget(policy: PolicySettings, clock: Clock = time.monotonic) -> Revie
     return ReviewBudget(policy.review_budget_share, policy.review_budget_per_minute, policy.budget_reserve, clock)
 
 
+def reviewer_bound_alpha(policy: PolicySettings) -> float:
+    """Each reviewer-accuracy bound's error: half the contract's, split evenly between the bounds that are on
+    (``reviewer_accuracy_from_overlap``, ``reviewer_accuracy_from_gold``); 0 when none is."""
+    sources = int(policy.reviewer_accuracy_from_overlap) + int(policy.reviewer_accuracy_from_gold)
+    return (1.0 - policy.confidence_level) / 2 / sources if sources else 0.0
+
+
 def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
-    """The calibrator; with ``reviewer_accuracy_from_overlap`` it gets half the error (the other half: the bound)."""
+    """The calibrator; with a reviewer-accuracy bound on it gets half the error (the other half: the bounds)."""
     confidence = policy.confidence_level
-    if policy.reviewer_accuracy_from_overlap:
+    if reviewer_bound_alpha(policy):
         confidence = 1.0 - (1.0 - confidence) / 2
     return PrecisionCalibrator(
         policy.target_precision, confidence, scan_starts=policy.scan_starts,
@@ -143,9 +150,10 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             drift_alert_records=policy.drift_alert_records,
             seed=policy.seed,
             guarantee=policy.guarantee,
-            reviewer_bound=ReviewerAccuracyBound((1.0 - policy.confidence_level) / 2)
+            reviewer_bound=ReviewerAccuracyBound(reviewer_bound_alpha(policy))
             if policy.reviewer_accuracy_from_overlap else None,
             recheck=build_recheck(policy),
+            gold_bound=GoldAccuracyBound(reviewer_bound_alpha(policy)) if policy.reviewer_accuracy_from_gold else None,
         )
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 

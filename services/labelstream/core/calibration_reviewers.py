@@ -1,31 +1,42 @@
-"""How accurate the reviewers are at most, measured on overlap items: an upper confidence bound.
+"""How accurate the reviewers are at most: anytime-valid upper confidence bounds, from overlap or gold items.
 
 The contract compares predictions with reviewers' answers. With reviewers
 who are right a share ``a`` of the time, independently of the model, a
 prediction of precision ``m`` agrees with them at most
 ``m a + (1 - m)(1 - a)`` of the time (:func:`~labelstream.core.calibration.agreement_bar`),
 so an *upper* bound on ``a`` lowers the bar the tests need to beat, soundly.
-This module measures that bound from **overlap items** (one record answered
-by two reviewers).
+This module measures that bound two ways:
 
-If two reviewers answer the same item independently, each right with
-probability ``a``, they agree with probability ``A = a² + s`` where
-``s >= 0`` is the chance that both are wrong *the same way* — so
-``a <= sqrt(A)`` whatever the number of classes and however wrong answers
-are spread. An upper confidence bound on ``A`` is thus one on ``a``.
+* :class:`ReviewerAccuracyBound`, from **overlap items** (one record answered
+  by two reviewers). If two reviewers answer the same item independently,
+  each right with probability ``a``, they agree with probability
+  ``A = a² + s`` where ``s >= 0`` is the chance that both are wrong *the same
+  way* — so ``a <= sqrt(A)`` whatever the number of classes and however wrong
+  answers are spread. An upper confidence bound on ``A`` is thus one on ``a``.
+* :class:`GoldAccuracyBound`, from **gold items** (records whose true label
+  is known, served among the others): each answer is right or wrong, a direct
+  sample of ``a``, and an upper confidence bound on the share right is one
+  on ``a``. Per extra answer it is *not* tighter than a pair when errors are
+  rare and independent (a pair disagrees when *either* reviewer errs: about
+  twice the errors seen, the square root halves them back, and the relative
+  width of the bound shrinks with the errors seen); it measures accuracy
+  against the truth, though, not against another reviewer, so reviewers who
+  err together (which make the overlap bound conservative) do not weaken it.
 
-**Anytime validity.** Pairs arrive one by one and the bound is used at every
+**Anytime validity.** Answers arrive one by one and the bound is used at every
 moment, so it is computed only at fixed checkpoints, ``first``, ``2 first``,
-``4 first``, ... pairs, the ``k``-th a one-sided Clopper–Pearson bound at
-level ``alpha / 2^(k+1)``: with probability at least ``1 - alpha`` *every*
+``4 first``, ... observations, the ``k``-th a one-sided Clopper–Pearson bound
+at level ``alpha / 2^(k+1)``: with probability at least ``1 - alpha`` *every*
 checkpoint's bound holds, and the bound in force is the least of them so far
 (it only moves down).
 
 **Assumptions** (``docs/contract.md``, "Noisy reviewers"): a reviewer's
 accuracy does not depend on the item (nor on whether the model is right),
-and the two answers to an overlap item are independent. Reviewers who err
-*together* (hard items) make ``A`` larger, so the bound is then only more
-conservative.
+and answers are independent. Overlap: reviewers who err *together* (hard
+items) make ``A`` larger, so the bound is then only more conservative. Gold:
+the gold items must be at least as hard for the reviewers as stream items and
+served indistinguishably — easier gold items only make the bound conservative,
+harder ones make it unsound (it may fall below the accuracy on the stream).
 
 >>> import random
 >>> rng = random.Random(3)
@@ -38,26 +49,36 @@ conservative.
 ...     bound.learn_pair(*answers)
 >>> round(bound.upper(), 3), bound.pairs
 (0.978, 800)
+>>> gold = GoldAccuracyBound(alpha=0.025, first=50)
+>>> for _ in range(800):  # the same reviewers' answers to 800 gold items
+...     gold.learn(rng.random() < 0.97)
+>>> round(gold.upper(), 3), gold.answers, gold.right
+(0.986, 800, 777)
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from labelstream.core.bounds import upper_bound
 
 
-class ReviewerAccuracyBound:
-    """An anytime-valid upper confidence bound on reviewer accuracy, from pairs of answers to one item.
+class CheckpointedAccuracyBound:
+    """An anytime-valid upper confidence bound on reviewer accuracy from a stream of successes (module docstring).
+
+    Subclasses say what a success is (:meth:`_observe`) and how a bound on the share of successes bounds the
+    accuracy (:meth:`_accuracy_at_most`); ``_STATE_KEYS`` names the two counts in :meth:`state`.
 
     Parameters
     ----------
     alpha
         Probability that the bound is ever wrong (spent over the checkpoints ``alpha / 2, alpha / 4, ...``).
     first
-        Pairs at the first checkpoint; the next ones double it.
+        Observations at the first checkpoint; the next ones double it.
     """
+
+    _STATE_KEYS: ClassVar[tuple[str, str]] = ("trials", "successes")
 
     def __init__(self, alpha: float = 0.025, first: int = 50) -> None:
         if not 0.0 < alpha < 1.0:
@@ -66,20 +87,23 @@ class ReviewerAccuracyBound:
             raise ValueError(f"first must be at least 1, got {first}")
         self.alpha = alpha
         self.first = first
-        self.pairs = 0
-        self.agreements = 0
+        self._trials = 0
+        self._successes = 0
         self._bound = 1.0
         self._checkpoint = 0  # index k of the next checkpoint
 
-    def learn_pair(self, first_answer: str, second_answer: str) -> None:
-        """Two reviewers' answers to the same item (any order)."""
-        self.pairs += 1
-        self.agreements += int(first_answer == second_answer)
-        if self.pairs == self.first * 2**self._checkpoint:
+    def _observe(self, success: bool) -> None:
+        self._trials += 1
+        self._successes += int(success)
+        if self._trials == self.first * 2**self._checkpoint:
             alpha = self.alpha / 2 ** (self._checkpoint + 1)
-            agreement = upper_bound(self.agreements, self.pairs, alpha)
-            self._bound = min(self._bound, math.sqrt(agreement))
+            self._bound = min(self._bound, self._accuracy_at_most(upper_bound(self._successes, self._trials, alpha)))
             self._checkpoint += 1
+
+    @staticmethod
+    def _accuracy_at_most(share: float) -> float:
+        """The accuracy bound implied by an upper bound on the share of successes."""
+        return share
 
     def upper(self) -> float:
         """The least upper bound on reviewer accuracy so far (1 before the first checkpoint)."""
@@ -87,13 +111,61 @@ class ReviewerAccuracyBound:
 
     def state(self) -> dict[str, Any]:
         """Plain data (travels in model snapshots)."""
-        return {"pairs": self.pairs, "agreements": self.agreements, "bound": self._bound, "checkpoint": self._checkpoint}
+        trials, successes = self._STATE_KEYS
+        return {trials: self._trials, successes: self._successes, "bound": self._bound, "checkpoint": self._checkpoint}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Adopt :meth:`state` (an empty mapping keeps a fresh estimator)."""
         if not state:
             return
-        self.pairs = int(state["pairs"])
-        self.agreements = int(state["agreements"])
+        trials, successes = self._STATE_KEYS
+        self._trials = int(state[trials])
+        self._successes = int(state[successes])
         self._bound = float(state["bound"])
         self._checkpoint = int(state["checkpoint"])
+
+
+class ReviewerAccuracyBound(CheckpointedAccuracyBound):
+    """An anytime-valid upper confidence bound on reviewer accuracy, from pairs of answers to one item
+    (``alpha``, ``first``: :class:`CheckpointedAccuracyBound`, counting pairs)."""
+
+    _STATE_KEYS = ("pairs", "agreements")
+
+    @property
+    def pairs(self) -> int:
+        """Pairs of answers learned."""
+        return self._trials
+
+    @property
+    def agreements(self) -> int:
+        """Pairs whose two answers agreed."""
+        return self._successes
+
+    def learn_pair(self, first_answer: str, second_answer: str) -> None:
+        """Two reviewers' answers to the same item (any order)."""
+        self._observe(first_answer == second_answer)
+
+    @staticmethod
+    def _accuracy_at_most(share: float) -> float:
+        return math.sqrt(share)  # a <= sqrt(agreement)
+
+
+class GoldAccuracyBound(CheckpointedAccuracyBound):
+    """An anytime-valid upper confidence bound on reviewer accuracy, from answers to gold (known-answer) items
+    (``alpha``, ``first``: :class:`CheckpointedAccuracyBound`, counting gold answers)."""
+
+    _STATE_KEYS = ("answers", "right")
+
+    @property
+    def answers(self) -> int:
+        """Gold answers learned."""
+        return self._trials
+
+    @property
+    def right(self) -> int:
+        """Gold answers that were right."""
+        return self._successes
+
+    def learn(self, correct: bool) -> None:
+        """One reviewer's answer to a gold item: whether it was the known label."""
+        self._observe(correct)

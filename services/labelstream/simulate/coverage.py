@@ -15,8 +15,9 @@ any variants asked for (ideas measured against the default). Each row gives:
   reviewer's answers), and the **worst full 500-record window** from 300
   records after a drift;
 - the **review share** (the default budget bounds it), second answers to
-  overlap items included (a variant may set ``review.overlap_share``: keys
-  with a dot name another section's setting).
+  overlap items and answers to gold items included (a variant may set
+  ``review.overlap_share`` or ``review.gold_share``: keys with a dot name
+  another section's setting).
 
 >>> [s.dataset for s in coverage_streams(quick=True)][:3]
 ['phishing', 'bananas', 'image_segments']
@@ -118,9 +119,10 @@ class Job:
         drift_at = self.stream.drift_at
         windows = [] if drift_at is None else post_drift_windows(result.outcomes, drift_at, AFTER_DRIFT, WINDOW)
         worst = min((w["auto_precision"] for w in windows if w["auto_precision"] is not None), default=None)
+        extra_answers = report.get("overlap_answers", 0) + report.get("gold_answers", 0)
         return CoverageRun(
             self.stream.dataset, self.reviewer.name, self.variant.name, report["auto_share"], report["auto_precision"],
-            report["review_share"] + report.get("overlap_answers", 0) / max(report["records"], 1), worst, self.threshold,
+            report["review_share"] + extra_answers / max(report["records"], 1), worst, self.threshold,
             time.perf_counter() - started,
         )
 

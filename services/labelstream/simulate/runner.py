@@ -17,7 +17,10 @@ new model version. With ``review.overlap_share``, that share of reviewed
 records gets a second, independent answer (within the review budget) from a
 reviewer with the same error rate, spending the budget like a review: the pair goes to the policy
 (``learn_overlap``: how accurate reviewers are at most), the first answer is
-learned.
+learned. With ``review.gold_share``, for that share of reviewed records the
+reviewer also answers a gold item (a record of known label, wrong with the
+reviewer's error rate), spending the budget the same way: whether it was
+right goes to the policy with the record's answer (``learn_gold``).
 
 Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 (this drives a per-minute review budget and evidence ageing).
@@ -119,13 +122,20 @@ class Simulation:
         self._deferred: dict[int, tuple[Record, str, str | None, dict[str, Any]]] = {}  # index -> record, reason, proposed label, context
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
-        self._answers: list[tuple[int, int, Routed, str, str | None]] = []  # heap: (due, order, item, answer, overlap answer)
+        # heap: (due, order, item, answer, overlap answer, gold answer right)
+        self._answers: list[tuple[int, int, Routed, str, str | None, bool | None]] = []
         self.overlap_answers = 0
+        self.gold_answers = 0
+        self.gold_right = 0
         bar = settings.policy.version_change_reset
         self._version_check = VersionChangeCheck(bar) if bar is not None else None  # policy.version_change_reset
         self._overlap_rng = random.Random(settings.policy.seed * 7919 + 1)
         self._second_reviewer = SimulatedReviewer(
             None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 2
+        )
+        self._gold_rng = random.Random(settings.policy.seed * 7919 + 3)
+        self._gold_reviewer = SimulatedReviewer(
+            None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 4
         )
         self._labels: dict[str, None] = {}  # labels seen so far, in order (a wrong answer is one of them)
 
@@ -150,6 +160,8 @@ class Simulation:
             extra={
                 "invalid_rows": len(self.invalid_rows),
                 "overlap_answers": self.overlap_answers,
+                "gold_answers": self.gold_answers,
+                "gold_right": self.gold_right,
                 "seconds": round(elapsed, 3),
                 "records_per_second": round(len(self.outcomes) / elapsed, 1) if elapsed > 0 else None,
                 **self._weak_report(),
@@ -222,7 +234,8 @@ class Simulation:
             if item.decision.outcome == "review":
                 answer = self.reviewer.answer(true_label, item.prediction.label, list(self._labels))
                 due = index + 1 + self.reviewer.delay_records()  # at once: after its batch
-                heapq.heappush(self._answers, (due, index, item, answer, self._overlap_answer(true_label, item)))
+                extra = self._overlap_answer(true_label, item), self._gold_answer(true_label)
+                heapq.heappush(self._answers, (due, index, item, answer, *extra))
             elif item.decision.outcome == "deferred":
                 self._deferred[index] = (record, item.decision.reason, item.prediction.label, item.decision.context)
             self.outcomes.append(self._outcome(index, item, true_label, answer))
@@ -231,11 +244,13 @@ class Simulation:
     def _deliver(self, until: int | None) -> None:
         """Learn the answers due by record ``until`` (all of them with ``None``), in the order they arrive."""
         while self._answers and (until is None or self._answers[0][0] <= until):
-            _due, _index, item, answer, second = heapq.heappop(self._answers)
+            _due, _index, item, answer, second, gold_right = heapq.heappop(self._answers)
             generation = self._drift_generation()
             self._answer(item, answer)
             if second is not None and hasattr(self.engine.policy, "learn_overlap"):
                 self.engine.policy.learn_overlap([answer, second])
+            if gold_right is not None and hasattr(self.engine.policy, "learn_gold"):
+                self.engine.policy.learn_gold(gold_right)
             if self._drift_generation() > generation:  # the policy's own calibration check reset its evidence
                 self.drift_events.append({"detector": "calibration_check", "at_record": len(self.outcomes), "steps": ["policy"]})
             self._handle_drift()
@@ -256,18 +271,34 @@ class Simulation:
 
     def _overlap_answer(self, true_label: str, item: Routed) -> str | None:
         """A second reviewer's answer, for ``review.overlap_share`` of reviewed records (one more review spent)."""
-        share = self.settings.review.overlap_share
-        if share <= 0 or self._overlap_rng.random() >= share:
+        if not self._extra_answer(self.settings.review.overlap_share, self._overlap_rng):
             return None
+        self.overlap_answers += 1
+        return self._second_reviewer.answer(true_label, item.prediction.label, list(self._labels))
+
+    def _gold_answer(self, true_label: str) -> bool | None:
+        """For ``review.gold_share`` of reviewed records, whether the reviewer's answer to a gold item was right
+        (one more review spent). The gold item stands in for a record of known label drawn like the stream's: it
+        is answered wrongly at the reviewer's error rate, without a model proposal (``None``: no gold answer)."""
+        if not self._extra_answer(self.settings.review.gold_share, self._gold_rng):
+            return None
+        right = self._gold_reviewer.answer(true_label, None, list(self._labels)) == true_label
+        self.gold_answers += 1
+        self.gold_right += int(right)
+        return right
+
+    def _extra_answer(self, share: float, rng: random.Random) -> bool:
+        """Whether a reviewed record brings an extra answer (an overlap or gold one) at ``share``; it spends the budget."""
+        if share <= 0 or rng.random() >= share:
+            return False
         budget = getattr(self.engine.policy, "budget", None)
         if budget is not None:
             # Spent even when the budget is just full (a record's review was just admitted): the gate then turns
-            # the next requests away until the stream catches up, so overlap takes its share of the budget instead
-            # of only its leftovers (a budget in use is always full). Not a request: the gate's admission rate
-            # describes records, not second answers.
+            # the next requests away until the stream catches up, so extra answers take their share of the budget
+            # instead of only its leftovers (a budget in use is always full). Not a request: the gate's admission
+            # rate describes records, not extra answers.
             budget.spend()
-        self.overlap_answers += 1
-        return self._second_reviewer.answer(true_label, item.prediction.label, list(self._labels))
+        return True
 
     def _outcome(self, index: int, item: Routed, true_label: str, answer: str | None) -> RecordOutcome:
         decision, prediction = item.decision, item.prediction

@@ -89,6 +89,7 @@ class ReviewerConfig:
     error_rate: float = 0.0
     assumed_accuracy: float = 1.0  # policy.reviewer_accuracy of the runs
     overlap_share: float = 0.0  # review.overlap_share: a second answer, and policy.reviewer_accuracy_from_overlap
+    gold_share: float = 0.0  # review.gold_share: a gold answer, and policy.reviewer_accuracy_from_gold
 
     def build(self, seed: int) -> SimulatedReviewer:
         return SimulatedReviewer(self.delay, self.error_rate, seed=seed)
@@ -161,6 +162,7 @@ REVIEWERS = (
     ReviewerConfig("wrong 3 %, accuracy 0.97 assumed", error_rate=0.03, assumed_accuracy=0.97),
     ReviewerConfig("delay 500 + wrong 3 %", delay="500", error_rate=0.03, assumed_accuracy=0.97),
     ReviewerConfig("delay 500 + wrong 3 %, accuracy from 20 % overlap", delay="500", error_rate=0.03, overlap_share=0.2),
+    ReviewerConfig("delay 500 + wrong 3 %, accuracy from 10 % gold", delay="500", error_rate=0.03, gold_share=0.1),
 )
 
 
@@ -172,9 +174,10 @@ def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config
             "target_precision": config.target_precision, "confidence_level": config.confidence_level,
             "review_budget_share": config.review_budget_share, "seed": seed,
             "reviewer_accuracy": reviewer.assumed_accuracy,
-            "reviewer_accuracy_from_overlap": reviewer.overlap_share > 0, **config.policy,
+            "reviewer_accuracy_from_overlap": reviewer.overlap_share > 0,
+            "reviewer_accuracy_from_gold": reviewer.gold_share > 0, **config.policy,
         },
-        review={"overlap_share": reviewer.overlap_share},
+        review={"overlap_share": reviewer.overlap_share, "gold_share": reviewer.gold_share},
     )
     started = time.perf_counter()
     checker = _Checkpoints(stream, seed, config) if not stream.below_target else None
@@ -252,16 +255,18 @@ def _run_job(job: tuple[SoundnessStream, ReviewerConfig, int, SoundnessConfig]) 
 
 
 STREAM_KEYS = {"-0.01": STREAMS[0], "-0.02": STREAMS[1], "+0.01": STREAMS[2], "+0.03": STREAMS[3]}
-REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-noisy-overlap": REVIEWERS[4]}
+REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-noisy-overlap": REVIEWERS[4],
+                 "late-noisy-gold": REVIEWERS[5]}
 DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
-DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")
+DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")  # late-noisy-gold: chosen with --reviewer
 
 
 def cells(
     streams: tuple[str, ...] = DEFAULT_STREAMS, reviewers: tuple[str, ...] = DEFAULT_REVIEWERS,
 ) -> list[tuple[SoundnessStream, ReviewerConfig]]:
     """Each stream (its ceiling's offset from the target: by default -0.01, -0.02 and +0.01) with each reviewer
-    (by default the instant one and the late-and-noisy one, told its accuracy or measuring it on overlap items).
+    (by default the instant one and the late-and-noisy one, told its accuracy or measuring it on overlap items;
+    ``late-noisy-gold``, measuring it on gold items, only when chosen).
 
     (``--reviewer-delay 500 --reviewer-error-rate 0.03``: the issue's pair of real-people conditions at once.)
 

@@ -73,7 +73,7 @@ from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.calibration_recheck import VersionRecheck
-from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.constructor import slots_constructor
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
 from labelstream.core.policy.contract_evidence import (
@@ -114,9 +114,10 @@ class ContractPolicy(Policy):
         After a drift, audit this share of auto-labels for this many records.
     seed
         Seed of the audit draws.
-    calibrator, guarantee, reviewer_bound, recheck
+    calibrator, guarantee, reviewer_bound, recheck, gold_bound
         What it learns from answers and how (:class:`ContractEvidence`: the proofs, the overall or per-class
-        guarantee, the reviewer-accuracy bound from overlap items, the per-version recheck).
+        guarantee, the reviewer-accuracy bound from overlap items, the per-version recheck, the reviewer-accuracy
+        bound from gold items).
     """
 
     name = "contract"
@@ -137,8 +138,9 @@ class ContractPolicy(Policy):
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
+        gold_bound: GoldAccuracyBound | None = None,
     ) -> None:
-        self.evidence = ContractEvidence(calibrator, guarantee, reviewer_bound, recheck)
+        self.evidence = ContractEvidence(calibrator, guarantee, reviewer_bound, recheck, gold_bound)
         self.strategy = strategy
         self.budget = budget or ReviewBudget()
         self.audit_share = audit_share
@@ -172,6 +174,11 @@ class ContractPolicy(Policy):
     def reviewer_bound(self) -> ReviewerAccuracyBound | None:
         """The reviewer-accuracy bound from overlap items (``None``: none)."""
         return self.evidence.reviewer_bound
+
+    @property
+    def gold_bound(self) -> GoldAccuracyBound | None:
+        """The reviewer-accuracy bound from gold items (``None``: none)."""
+        return self.evidence.gold_bound
 
     @property
     def guarantee(self) -> str:
@@ -401,6 +408,10 @@ class ContractPolicy(Policy):
     def learn_overlap(self, answers: list[str]) -> None:
         """Answers of two (or more) reviewers to one overlap item (:meth:`ContractEvidence.learn_overlap`)."""
         self.evidence.learn_overlap(answers)
+
+    def learn_gold(self, correct: bool) -> None:
+        """A reviewer's answer to a gold item, right or not (:meth:`ContractEvidence.learn_gold`)."""
+        self.evidence.learn_gold(correct)
 
     def observe(self, x: Features, label: str) -> None:
         self.strategy.learn_one(x, label)

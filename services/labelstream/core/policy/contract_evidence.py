@@ -36,7 +36,7 @@ from typing import Any
 from labelstream.core.audit import AuditEstimator
 from labelstream.core.calibration import PrecisionCalibrator, Selection
 from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
-from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.policy.base import Evidence, Features
 
 OVERALL = ANY_CLASS
@@ -76,6 +76,9 @@ class ContractEvidence:
         Measures how accurate reviewers are at most from overlap items (:meth:`learn_overlap`) and
         lowers the calibrator's agreement bar to match (never above the calibrator's own
         ``reviewer_accuracy``). Its ``alpha`` adds to the calibrator's error: give each a share.
+    gold_bound
+        The same from answers to gold items (:meth:`learn_gold`); the bar in force follows the least of the
+        user's cap and the bounds present. Its ``alpha`` adds too (both bounds on: both alphas).
     recheck
         Re-tests the proven thresholds against each new model version (:meth:`recheck_version`) on the
         generation's answered records (:meth:`keep_answer`); a class's threshold is in force only where the
@@ -88,6 +91,7 @@ class ContractEvidence:
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
+        gold_bound: GoldAccuracyBound | None = None,
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
@@ -95,7 +99,8 @@ class ContractEvidence:
         self.calibrator = calibrator
         self.reviewer_bound = reviewer_bound
         self.recheck = recheck
-        self._assumed_accuracy = calibrator.reviewer_accuracy  # the user's cap; the overlap bound only lowers it
+        self.gold_bound = gold_bound
+        self._assumed_accuracy = calibrator.reviewer_accuracy  # the user's cap; the bounds only lower it
         self.audits = AuditEstimator(calibrator.confidence_level)  # this generation's
         self.audits_total = AuditEstimator(calibrator.confidence_level)  # every generation's
         self.drift_generation = 0
@@ -203,10 +208,20 @@ class ContractEvidence:
         self.reviewer_bound.learn_pair(answers[0], answers[1])
         self._apply_reviewer_bound()
 
-    def _apply_reviewer_bound(self) -> None:
-        if self.reviewer_bound is None:
+    def learn_gold(self, correct: bool) -> None:
+        """A reviewer's answer to a gold item, right or not: the gold accuracy bound learns it.
+
+        Without a ``gold_bound`` this does nothing.
+        """
+        if self.gold_bound is None:
             return
-        accuracy = min(self._assumed_accuracy, self.reviewer_bound.upper())
+        self.gold_bound.learn(correct)
+        self._apply_reviewer_bound()
+
+    def _apply_reviewer_bound(self) -> None:
+        """The bar in force: the least of the user's cap and the bounds present (it only moves down)."""
+        bounds = [bound.upper() for bound in (self.reviewer_bound, self.gold_bound) if bound is not None]
+        accuracy = min([self._assumed_accuracy, *bounds])
         if accuracy < self.calibrator.reviewer_accuracy:
             self.calibrator.set_reviewer_accuracy(accuracy)
 
@@ -231,6 +246,7 @@ class ContractEvidence:
             "audits_total": self.audits_total.state(),
             "drift_generation": self.drift_generation,
             "reviewer_bound": None if self.reviewer_bound is None else self.reviewer_bound.state(),
+            "gold_bound": None if self.gold_bound is None else self.gold_bound.state(),
             "recheck": None if self.recheck is None else self.recheck.state(),
         }
 
@@ -256,7 +272,9 @@ class ContractEvidence:
         self.audits_total.load_state(state.get("audits_total", {}))
         if self.reviewer_bound is not None:
             self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
-            self._apply_reviewer_bound()
+        if self.gold_bound is not None:
+            self.gold_bound.load_state(state.get("gold_bound") or {})
+        self._apply_reviewer_bound()
         loaded = int(state.get("drift_generation", 0))
         self.drift_generation = max(self.drift_generation, loaded)
         return loaded

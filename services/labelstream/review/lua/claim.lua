@@ -1,8 +1,10 @@
 -- The next item for a reviewer, leased to them: the best-ranked item they have neither answered
 -- nor skipped; for an expert, the experts' queue first (items a reviewer was not sure of). A reviewer
 -- holds one item at a time: claiming again returns the held item (a page reload) with its lease
--- renewed. Expired leases are reaped first.
--- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert.
+-- renewed. Expired leases are reaped first. A gold item offered (review/gold.py) is leased as a new item,
+-- the gold instance, unless it was deleted or served to this reviewer meanwhile.
+-- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert,
+-- then for a gold offer: instance id, gold id, its label, the request JSON.
 -- Reply: {status, id, lease, expires, request, needed, reaped} with status claimed | held, or {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
 local now, seconds, limit, expert = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
@@ -17,6 +19,20 @@ if held then
     return item_reply('held', held, reaped)
   end
   redis.call('DEL', k_holding(reviewer))
+end
+
+local instance, gold, truth, gold_request = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+if instance then
+  local served = P .. ':review:gold:served:' .. reviewer
+  if redis.call('SISMEMBER', K_GOLD_IDS, gold) == 1 and redis.call('SISMEMBER', served, gold) == 0
+      and redis.call('EXISTS', k_item(instance)) == 0 then
+    redis.call('SADD', served, gold)
+    redis.call('HSET', k_item(instance), 'state', 'leased', 'member', string.format('%020.6f', now) .. '|' .. instance,
+      'score', '0', 'needed', 1, 'request', gold_request, 'stored', '', 'enqueued_at', now, 'seq', 0,
+      'gold', gold, 'truth', truth)
+    lease_to(instance, reviewer, lease, now, seconds)
+    return item_reply('claimed', instance, reaped)
+  end
 end
 
 if expert then  -- the best item of the experts' queue this expert has not seen (answered, skipped, unsure)

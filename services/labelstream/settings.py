@@ -330,8 +330,8 @@ class ReviewSettings(_Section):
     overlap_share: float = Field(0.0, ge=0, le=1, description="Share of items answered by overlap_k reviewers.")
     overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
     gold_share: float = Field(
-        0.0, ge=0, le=1, description="The share of a reviewer's items that are gold items (known answers, uploaded by "
-        "an admin: labelstream review gold add FILE) to measure their accuracy; 0: off.",
+        0.0, ge=0, le=1, description="Share of a reviewer's answers spent on gold items (records of known label served "
+        "among the others, indistinguishably): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold)."
     )
     adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")
     adjudication_timeout_seconds: float = Field(

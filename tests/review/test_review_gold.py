@@ -117,6 +117,16 @@ def test_at_share_1_a_claim_gets_a_gold_item_that_looks_like_a_real_one(make):
     assert env.claim("ana")["id"] == "real1"  # every gold item served to ana: the real queue
 
 
+def test_a_gold_item_comes_only_in_place_of_a_real_one(make):
+    env = make()
+    assert env.claim("ana") is None  # nothing for ana: no gold item either (an idle page would tell it)
+    env.enqueue("real1")
+    item = env.claim("ana")
+    assert env.gold_of(item) is not None and env.service.queue.state("real1") == "waiting"  # real1 stays in line
+    env.answer("ana", item, "cat")
+    assert env.gold_of(env.claim("bob")) is not None  # real1 is still there for bob's claim
+
+
 def test_at_share_0_no_gold_item_is_served(make):
     env = make(share=0.0)
     env.enqueue(*(f"r{i}" for i in range(5)))
@@ -181,6 +191,7 @@ def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_
 
 def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_counts(make):
     env = make(undo_seconds=30.0)
+    env.enqueue("real1")
     item = env.claim("ana")
     truth = {g["id"]: g["label"] for g in GOLD}[env.gold_of(item)]
     wrong = next(label for label in LABELS if label != truth)
@@ -202,6 +213,7 @@ def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_cou
 
 def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make):
     env = make(undo_seconds=0.0)
+    env.enqueue("real1")
     truth = {g["id"]: g["label"] for g in GOLD}
     for who, wrong_on in (("ana", set()), ("bob", {"g1", "g2"})):
         for _ in range(3):

@@ -215,9 +215,11 @@ def gold_add(
     id_column: Annotated[Optional[str], typer.Option(help="Column holding the gold item's id (default: <file>-<line>).")] = None,  # noqa: UP007
     text_column: Annotated[Optional[str], typer.Option(help="Column holding the record's text (text.featurizer).")] = None,  # noqa: UP007
 ) -> None:
-    """Add gold items from a data file: every other column is a feature, shown as a record's features are. An id
-    already there is replaced. All or nothing: a row without a label, or with one outside the label set, adds none.
-    Served with no proposal (as a cold-start record); POST /api/v1/admin/gold also takes a proposal to show."""
+    """Add gold items (records of known label) from a CSV or JSONL file.
+
+    Every column but the label, id and text columns is a feature, shown as a record's features are. An id
+    already there is replaced. All or nothing: a row without a label, or with one outside the label set, adds
+    none. Served with no proposal (as a cold-start record); POST /api/v1/admin/gold also takes a proposal."""
     from labelstream.datafile import open_rows
     from labelstream.review.gold import GoldItem
 
@@ -256,8 +258,10 @@ def gold_remove(ctx: typer.Context, gold_id: Annotated[str, typer.Argument(metav
 
 @gold_app.command("stats")
 def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """How many gold items there are, and each reviewer's final gold answers, right, and accuracy with its
-    95 % interval (answers count once their undo window has passed)."""
+    """Each reviewer's accuracy on gold items, with its 95 % interval.
+
+    How many gold items there are, and per reviewer their final gold answers (past the undo window), how many
+    were right, the accuracy and its 95 % Wilson interval."""
     from labelstream.review.overview import gold_stats
 
     settings = state(ctx).settings()

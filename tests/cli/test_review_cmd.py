@@ -99,6 +99,9 @@ def test_gold_add_reads_a_data_file_all_or_nothing_and_stats_reports_each_review
     assert "ana" in table.stdout and "90%" in table.stdout and "60%-98%" in table.stdout and "0%-49%" in table.stdout
     as_json = orjson.loads(run("stats", "--json").stdout)
     assert as_json["reviewers"]["bo"] == {"answers": 4, "right": 0, "accuracy": 0.0, "low": 0.0, "high": 0.49}
+    status = CliRunner().invoke(app, ["review", "status"], env=env)
+    assert "gold items: 2, 14 final answer(s) to them (labelstream review gold stats)" in status.stdout
+    assert orjson.loads(CliRunner().invoke(app, ["review", "status", "--json"], env=env).stdout)["gold"] == as_json
     assert run("remove", "g1").stdout.strip() == "removed gold item g1; 1 in the set"
     missing = run("remove", "g1")
     assert missing.exit_code != 0 and "no gold item 'g1'" in str(missing.exception)

@@ -150,9 +150,10 @@ def requeue(
 def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The review lead's view: waiting records by reason and age, who holds what, each reviewer's day, agreement."""
     from labelstream.review.consolidation import Consolidator
+    from labelstream.review.gold import GoldSet
     from labelstream.review.labelset import LabelSet
     from labelstream.review.metrics import ReviewMetrics
-    from labelstream.review.overview import lead_overview
+    from labelstream.review.overview import gold_stats, lead_overview
     from labelstream.review.queue import ReviewQueue
     from labelstream.store.connection import connect
 
@@ -162,7 +163,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     review = settings.review
     consolidator = Consolidator(queue, ReviewMetrics(), review.consolidation, review.adjudication,
                                 LabelSet.from_settings(client, settings).labels(), review.adjudication_timeout_seconds)
-    view = lead_overview(queue, consolidator)
+    view = lead_overview(queue, consolidator,
+                         gold=gold_stats(GoldSet(client, settings.redis.key_prefix), review.gold_share))
     if as_json:
         print_json(view.model_dump())
         return
@@ -195,6 +197,9 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         kappa = "-" if a.kappa is None else f"{a.kappa:.2f}"
         alpha = "-" if a.alpha is None else f"{a.alpha:.2f}"
         print(f"agreement on overlap items: kappa {kappa}, alpha {alpha} ({a.consolidation})")
+    if view.gold is not None and view.gold.count:
+        answers = sum(row.answers for row in view.gold.reviewers.values())
+        print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats)")
 
 
 def _gold(settings: Settings) -> tuple[GoldSet, LabelSet]:

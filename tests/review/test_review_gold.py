@@ -159,6 +159,25 @@ def test_a_reviewer_never_gets_the_same_gold_item_twice_whatever_they_did_with_i
     assert env.gold_of(env.claim("bob")) in {"g1", "g2", "g3"}  # bob has his own
 
 
+def test_not_sure_or_an_expired_lease_ends_a_gold_item_and_nobody_else_is_served_it(make):
+    env = make()
+    env.tokens["eve"] = new_token(env.settings, "eve", "expert")
+    env.enqueue("real1", "real2")
+    unsure = env.claim("ana")
+    sent = env.call("ana", "POST", "unsure", {"id": unsure["id"], "lease": unsure["lease"]})
+    assert sent.status_code == 200 and sent.json()["expert_waiting"] == 0  # not in the experts' line
+    assert env.service.queue.state(unsure["id"]) == "expired"
+    assert env.claim("eve")["id"] != unsure["id"]
+    lapsed = env.claim("ana")
+    assert env.service.queue.reap(now=time.time() + 3600) == 2  # ana's and eve's leases
+    assert env.service.queue.state(lapsed["id"]) == "expired"
+    late = env.call("ana", "POST", "answer", {"id": lapsed["id"], "lease": lapsed["lease"], "label": "cat"})
+    assert late.status_code == 409 and env.service.gold.pending() == 0
+    third = env.claim("ana")
+    assert len({env.gold_of(unsure), env.gold_of(lapsed), env.gold_of(third)}) == 3
+    assert env.service.queue.counts().waiting == 2  # the real items never left the line
+
+
 def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_window(make):
     env = make(undo_seconds=1.0)
     env.enqueue("real1")

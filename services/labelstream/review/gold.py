@@ -4,22 +4,29 @@ An admin uploads gold items (``POST /api/v1/admin/gold``, ``labelstream review
 gold add FILE``): a record, its known label and, optionally, the proposal,
 probabilities and reason to show. With ``review.gold_share`` above 0, a claim
 is offered a gold item with that probability: one not served to this reviewer
-before, picked at random.
+before, picked at random. It takes the place of the real item the claim found,
+which stays in line; with no real item for the reviewer, no gold item either
+(an idle page that still got records would give gold items away).
 
 Design: a gold item is served as a *gold instance*, an ordinary queue item
 created by the claim itself (``claim.lua``) and leased at once to that
 reviewer, under a fresh random id (``secrets.token_hex``: it names neither the
 gold item nor "gold"). Because it is an ordinary item, leases, heartbeats,
-skip, release, undo and the held-item reload work on it unchanged; only four
-places know it is gold (its ``gold`` and ``truth`` fields):
+skip, release, undo and the held-item reload work on it unchanged, and no
+shared line, count or consolidation has to learn about gold: the simplest
+design that keeps the queue's guarantees. (A gold branch inside the real
+items' lines would need every line, count and scan to skip other reviewers'
+gold.) Besides the claim that makes it, four scripts know it is gold (its ``gold`` and ``truth`` fields):
 
 - handed back unanswered (skip, release, "not sure", lease expired, admin
   requeue) it ends (``requeue`` in ``prelude.lua``): an instance belongs to its
   reviewer and never enters the shared lines;
 - answered (``answer.lua``) it is scored against the known label and its
   correction (kind ``gold``, ``correct`` true or false) waits until the undo
-  window has passed; nothing enters the outbox, the record store is not
-  touched;
+  window has passed, as an overlap item's consensus does (a plain answer is
+  published at once and an undo publishes a retraction after it; a score the
+  policy has counted cannot be taken back); nothing enters the outbox yet,
+  the record store is not touched;
 - undone (``undo.lua``) that waiting correction is dropped; nothing is
   published (the reviewer gets a retraction id as for any undo);
 - corrected (``correct.lua``): refused (409, "a control item"), the simplest
@@ -30,7 +37,7 @@ served to them (``p:review:gold:served:<reviewer>``), whatever happens next.
 The leader's maintenance loop calls :meth:`GoldSet.finalize` every second: due
 gold answers enter the outbox (published to ``corrections`` once, as any
 answer) and are counted per reviewer (answers, right), the figures of
-:meth:`GoldSet.stats`. The learner feeds each to the policy
+:meth:`GoldSet.reviewers`. The learner feeds each to the policy
 (``learn_gold``), never to the model.
 
 Looks: a gold instance shows the uploaded proposal, probabilities and reason.

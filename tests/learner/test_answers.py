@@ -73,11 +73,10 @@ def test_a_policy_without_learn_gold_only_counts_it():
 
 @pytest.mark.skipif(not hasattr(ContractPolicy, "learn_gold"),
                     reason="ContractPolicy.learn_gold arrives with the contract side (branch wt/goldc); runs once merged")
-def test_the_contract_policy_learns_gold_answers(monkeypatch):
-    engine = build_engine(Settings())
+def test_the_contract_policy_measures_reviewers_on_gold_answers():
+    settings = Settings(policy={"reviewer_accuracy_from_gold": True})
+    engine = build_engine(settings)
     assert isinstance(engine.policy, ContractPolicy)
-    calls: list[bool] = []
-    real = engine.policy.learn_gold
-    monkeypatch.setattr(engine.policy, "learn_gold", lambda correct: (calls.append(correct), real(correct))[1])
     learn_all(learner_of(engine), [gold(f"g{i}#1", i % 4 != 0) for i in range(20)])
-    assert calls == [i % 4 != 0 for i in range(20)] and engine.model.n_learned == 0
+    bound = engine.policy.evidence.gold_bound
+    assert (bound.answers, bound.right) == (20, 15) and engine.model.n_learned == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -51,3 +52,56 @@ def test_revoking_a_reviewers_last_token_gives_back_what_they_hold(settings_fact
     assert queue.held_ids("ana") == [] and queue.held_ids("bo") == [held_by_bo]
     assert queue.claim("cy").item.id == held_by_ana  # back in the queue now, not when the lease ends
     assert revoke(one_of_bos) == f"revoked 1 token(s) of {one_of_bos}; requeued 1 record(s) they held"
+
+
+def test_gold_add_reads_a_data_file_all_or_nothing_and_stats_reports_each_reviewer(settings_factory, tmp_path):
+    from labelstream.review.gold import GoldSet
+    from labelstream.review.labelset import LabelSet
+
+    settings = settings_factory()
+    client = connect(settings.redis)
+    labels = LabelSet(client, settings.redis.key_prefix)
+    for name in ("cat", "dog"):
+        labels.add(name)
+    env = {"LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix,
+           "LABELSTREAM_REVIEW__GOLD_SHARE": "0.1"}
+
+    def run(*args: str):  # noqa: ANN202
+        return CliRunner().invoke(app, ["review", "gold", *args], env=env)
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("key,x,colour,truth\ng1,0.5,red,cat\ng2,1.5,blue,cow\ng3,2,red,\n")
+    refused = run("add", str(bad), "--label-column", "truth", "--id-column", "key")
+    assert refused.exit_code != 0
+    assert "nothing added; line 3: label 'cow' is not in the label set" in str(refused.exception)
+    assert str(refused.exception).endswith("(and 1 more)")
+    gold = GoldSet(client, settings.redis.key_prefix)
+    assert gold.count() == 0
+
+    good = tmp_path / "gold.jsonl"
+    good.write_text('{"key": "g1", "x": 0.5, "text": "purr", "truth": "cat"}\n{"key": "g2", "x": 1.5, "truth": "dog"}\n')
+    added = run("add", str(good), "--label-column", "truth", "--id-column", "key", "--text-column", "text")
+    assert added.exit_code == 0, added.output
+    assert added.stdout.strip() == "added 2 gold item(s), replaced 0; 2 in the set"
+    offer = gold.offer("ana", 1.0)
+    request = orjson.loads(offer.request)
+    expected = {"g1": ("cat", {"id": offer.instance, "features": {"x": 0.5}, "text": "purr"}),
+                "g2": ("dog", {"id": offer.instance, "features": {"x": 1.5}})}
+    assert (offer.truth, request["record"]) == expected[offer.gold_id]
+
+    empty = run("stats")
+    assert empty.exit_code == 0 and empty.stdout.splitlines() == [
+        "gold items: 2, served at review.gold_share 0.1", "no final gold answer yet"]
+    client.hset(gold.answers_key, mapping={"ana": 10, "bo": 4})  # as gold_final.lua counts final answers
+    client.hset(gold.right_key, mapping={"ana": 9})
+    table = run("stats")
+    assert table.exit_code == 0, table.output
+    assert "ana" in table.stdout and "90%" in table.stdout and "60%-98%" in table.stdout and "0%-49%" in table.stdout
+    as_json = orjson.loads(run("stats", "--json").stdout)
+    assert as_json["reviewers"]["bo"] == {"answers": 4, "right": 0, "accuracy": 0.0, "low": 0.0, "high": 0.49}
+    status = CliRunner().invoke(app, ["review", "status"], env=env)
+    assert "gold items: 2, 14 final answer(s) to them (labelstream review gold stats)" in status.stdout
+    assert orjson.loads(CliRunner().invoke(app, ["review", "status", "--json"], env=env).stdout)["gold"] == as_json
+    assert run("remove", "g1").stdout.strip() == "removed gold item g1; 1 in the set"
+    missing = run("remove", "g1")
+    assert missing.exit_code != 0 and "no gold item 'g1'" in str(missing.exception)

@@ -548,3 +548,68 @@ def test_not_sure_without_an_expert_is_refused_and_a_record_no_expert_takes_goes
                 in status.stdout), status.stdout
     finally:
         review.stop(20)
+
+
+def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_reviewers_accuracy(
+        settings_factory, chromium, tmp_path):
+    """The review service alone, every claim a gold item (review.gold_share 1): ana answers one on the page, the
+    rest through the API; once final, the lead reads each reviewer's gold accuracy."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0, gold_share=1.0, undo_seconds=1.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, bo, lead = new_token(settings, "ana"), new_token(settings, "bo"), new_token(settings, "lead", "admin")
+    gold = [{"id": f"gold{i}", "record": {"features": {"weight_kg": 4.2 + i, "legs": 4}, "text": TEXTS[i]},
+             "label": label, "proposed_label": "cat", "probabilities": {"cat": 0.55, "dog": 0.45}}
+            for i, label in enumerate(["cat", "dog", "bird"])]
+    truth = {g["id"]: g["label"] for g in gold}
+    try:
+        with client(review, lead) as as_lead, client(review, bo) as as_bo:
+            assert as_lead.post("/api/v1/admin/gold", json={"items": gold}).json()["count"] == 3
+            publish_requests(settings, [request("real1", 0.9)])  # gold items come only in place of real ones
+            wait_enqueued(as_lead, 1)
+            page = chromium.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{url(review)}/#token={ana}")
+            page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            shown = page.locator("#record-title").inner_text()
+            assert shown not in truth and "gold" not in shown  # an opaque id
+            page.screenshot(path=str(SCREENSHOTS / "review-page-gold-item.png"))
+            page.keyboard.press("1")  # cat
+            page.wait_for_function(f"() => document.getElementById('record-title').textContent !== '{shown}'")
+            for _ in range(3):  # bo answers dog to every gold item: right once (gold1)
+                item = as_bo.post("/api/v1/claim").json()["item"]
+                assert as_bo.post("/api/v1/answer", json={"id": item["id"], "lease": item["lease"], "label": "dog"}).status_code == 200
+            wait_for(lambda: sum(r["answers"] for r in as_lead.get("/api/v1/admin/gold").json()["reviewers"].values()) == 4,
+                     30, "4 final gold answers")
+            stats = as_lead.get("/api/v1/admin/gold").json()
+
+            lead_view = chromium.new_page(viewport={"width": 1366, "height": 900})
+            lead_view.goto(f"{url(review)}/admin#token={lead}")
+            lead_view.locator("#board").wait_for(state="visible", timeout=30_000)
+            lead_view.locator("#gold tr[data-reviewer='bo']").wait_for(timeout=10_000)
+
+            def cells(selector: str) -> list[str]:
+                return [c.strip() for c in lead_view.locator(f"{selector} td").all_inner_texts()]
+
+            assert lead_view.locator("#gold-count").inner_text() == "3"
+            assert lead_view.locator("#gold-share").inner_text() == "100 %"
+            bo_row = stats["reviewers"]["bo"]
+            assert cells("#gold tr[data-reviewer='bo']") == [
+                "bo", "3", str(bo_row["right"]), f"{round(bo_row['accuracy'] * 100)} %",
+                f"{round(bo_row['low'] * 100)}–{round(bo_row['high'] * 100)} %"]
+            assert cells("#gold tr[data-reviewer='ana']")[:2] == ["ana", "1"]
+            lead_view.locator(".gold").scroll_into_view_if_needed()
+            lead_view.screenshot(path=str(SCREENSHOTS / "admin-page-gold.png"), full_page=True)
+            lead_view.set_viewport_size({"width": 640, "height": 900})  # about 80 columns of text
+            lead_view.wait_for_timeout(200)
+            assert lead_view.evaluate("document.documentElement.scrollWidth") <= 640
+            lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-narrow.png"))
+            lead_view.set_viewport_size({"width": 400, "height": 900})
+            lead_view.wait_for_timeout(200)
+            assert lead_view.evaluate("document.documentElement.scrollWidth") <= 400
+            lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-phone.png"))
+        published = wait_for(lambda: [c for c in corrections(settings) if c["kind"] == "gold"], 30, "gold corrections")
+        assert len(published) == 4 and all(c["correct"] == (c["label"] == truth[c["id"]]) for c in published)
+        assert sorted((c["reviewer"], c["label"]) for c in published) == [("ana", "cat"), ("bo", "dog"), ("bo", "dog"),
+                                                                          ("bo", "dog")]
+        assert stats["reviewers"]["bo"]["right"] == 1
+    finally:
+        review.stop(20)

@@ -1,10 +1,11 @@
-"""``labelstream review``: tokens of the review service, and expiring items (admin actions)."""
+"""``labelstream review``: tokens of the review service, gold items, and expiring items (admin actions)."""
 
 from __future__ import annotations
 
 import datetime
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -16,12 +17,19 @@ from labelstream.review.auth import ROLES
 
 if TYPE_CHECKING:  # redis is imported by the commands that use it, not by `labelstream --help`
     from labelstream.review.auth import TokenStore
+    from labelstream.review.gold import GoldSet
+    from labelstream.review.labelset import LabelSet
     from labelstream.settings import Settings
 
 # no_args_is_help off: `labelstream review` alone starts the terminal reviewer (token from $LABELSTREAM_REVIEW_TOKEN)
-app = command_group("The review service: tokens for reviewers, the lead's status, expiring waiting items.", no_args_is_help=False)
+app = command_group("The review service: tokens for reviewers, gold items, the lead's status, expiring waiting items.",
+                    no_args_is_help=False)
 token_app = command_group("Review tokens: one per reviewer, stored only as a hash.")
 app.add_typer(token_app, name="token")
+gold_app = command_group(
+    "Gold items: records of known label served among the others (review.gold_share) to measure each reviewer."
+)
+app.add_typer(gold_app, name="gold")
 
 
 def _tokens(settings: Settings) -> TokenStore:
@@ -142,9 +150,10 @@ def requeue(
 def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """The review lead's view: waiting records by reason and age, who holds what, each reviewer's day, agreement."""
     from labelstream.review.consolidation import Consolidator
+    from labelstream.review.gold import GoldSet
     from labelstream.review.labelset import LabelSet
     from labelstream.review.metrics import ReviewMetrics
-    from labelstream.review.overview import lead_overview
+    from labelstream.review.overview import gold_stats, lead_overview
     from labelstream.review.queue import ReviewQueue
     from labelstream.store.connection import connect
 
@@ -154,7 +163,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     review = settings.review
     consolidator = Consolidator(queue, ReviewMetrics(), review.consolidation, review.adjudication,
                                 LabelSet.from_settings(client, settings).labels(), review.adjudication_timeout_seconds)
-    view = lead_overview(queue, consolidator)
+    view = lead_overview(queue, consolidator,
+                         gold=gold_stats(GoldSet(client, settings.redis.key_prefix), review.gold_share))
     if as_json:
         print_json(view.model_dump())
         return
@@ -187,3 +197,92 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         kappa = "-" if a.kappa is None else f"{a.kappa:.2f}"
         alpha = "-" if a.alpha is None else f"{a.alpha:.2f}"
         print(f"agreement on overlap items: kappa {kappa}, alpha {alpha} ({a.consolidation})")
+    if view.gold is not None and view.gold.count:
+        answers = sum(row.answers for row in view.gold.reviewers.values())
+        print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats)")
+
+
+def _gold(settings: Settings) -> tuple[GoldSet, LabelSet]:
+    from labelstream.review.gold import GoldSet
+    from labelstream.review.labelset import LabelSet
+    from labelstream.store.connection import connect
+
+    client = connect(settings.redis)
+    return GoldSet(client, settings.redis.key_prefix), LabelSet.from_settings(client, settings)
+
+
+@gold_app.command("add")
+def gold_add(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(metavar="FILE", help="Records with their known label: .csv (with a header) or "
+                                         ".jsonl (.gz, .bz2 too).", exists=True, dir_okay=False)],
+    label_column: Annotated[str, typer.Option(help="Column holding the known label.")] = "label",
+    id_column: Annotated[Optional[str], typer.Option(help="Column holding the gold item's id (default: <file>-<line>).")] = None,  # noqa: UP007
+    text_column: Annotated[Optional[str], typer.Option(help="Column holding the record's text (text.featurizer).")] = None,  # noqa: UP007
+) -> None:
+    """Add gold items (records of known label) from a CSV or JSONL file.
+
+    Every column but the label, id and text columns is a feature, shown as a record's features are. An id
+    already there is replaced. All or nothing: a row without a label, or with one outside the label set, adds
+    none. Served with no proposal (as a cold-start record); POST /api/v1/admin/gold also takes a proposal."""
+    from labelstream.datafile import open_rows
+    from labelstream.review.gold import GoldItem
+
+    gold, labels = _gold(state(ctx).settings())
+    items: list[GoldItem] = []
+    refused: list[str] = []
+    for row in open_rows(data, label_column=label_column, id_column=id_column, text_column=text_column):
+        if row.payload is None:
+            refused.append(f"line {row.line}: {row.error}")
+        elif not row.label:
+            refused.append(f"line {row.line}: no value in the label column {label_column!r}")
+        elif row.label not in labels:
+            refused.append(f"line {row.line}: label {row.label!r} is not in the label set ({labels.describe()}; "
+                           "labelstream labels add NAME)")
+        else:
+            record = {key: value for key, value in row.payload.items() if key != "id"}
+            items.append(GoldItem(id=str(row.payload["id"]), record=record, label=row.label))
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise LabelstreamError(f"{data}: nothing added; {refused[0]}{more}")
+    if not items:
+        raise LabelstreamError(f"{data}: no rows")
+    unique = list({item.id: item for item in items}.values())
+    added = gold.add(unique)
+    print(f"added {added} gold item(s), replaced {len(unique) - added}; {gold.count()} in the set")
+
+
+@gold_app.command("remove")
+def gold_remove(ctx: typer.Context, gold_id: Annotated[str, typer.Argument(metavar="ID", help="A gold item's id.")]) -> None:
+    """Remove a gold item: it is not served again (answers already given still count)."""
+    gold, _labels = _gold(state(ctx).settings())
+    if not gold.delete(gold_id):
+        raise LabelstreamError(f"no gold item {gold_id!r} (labelstream review gold stats counts them)")
+    print(f"removed gold item {gold_id}; {gold.count()} in the set")
+
+
+@gold_app.command("stats")
+def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Each reviewer's accuracy on gold items, with its 95 % interval.
+
+    How many gold items there are, and per reviewer their final gold answers (past the undo window), how many
+    were right, the accuracy and its 95 % Wilson interval."""
+    from labelstream.review.overview import gold_stats
+
+    settings = state(ctx).settings()
+    gold, _labels = _gold(settings)
+    stats = gold_stats(gold, settings.review.gold_share)
+    if as_json:
+        print_json(stats.model_dump())
+        return
+    serving = f"served at review.gold_share {stats.share:g}" if stats.share > 0 else "not served: review.gold_share is 0"
+    pending = f"; {stats.pending} answer(s) within their undo window" if stats.pending else ""
+    print(f"gold items: {stats.count}, {serving}{pending}")
+    if not stats.reviewers:
+        print("no final gold answer yet")
+        return
+    table = Table("reviewer", "answers", "right", "accuracy", "95 % interval", title="reviewers on gold items")
+    for name, row in stats.reviewers.items():
+        interval = "-" if row.low is None else f"{row.low:.0%}-{row.high:.0%}"
+        table.add_row(name, row.answers, row.right, "-" if row.accuracy is None else f"{row.accuracy:.0%}", interval)
+    table.print()

@@ -20,7 +20,7 @@ URL_ENV = "LABELSTREAM_REVIEW_URL"
 TOKEN_ENV = "LABELSTREAM_REVIEW_TOKEN"  # a token from the environment stays out of the process list and shell history
 HELP = (
     "Review records in the terminal (labelstream review --token T: the page's keys, q quits), "
-    "or manage the review service: tokens for reviewers, expiring waiting items."
+    "or manage the review service: tokens for reviewers, gold items, expiring waiting items."
 )
 
 

@@ -280,7 +280,7 @@ class Deferred(_TopicValue):
     timestamp: float = Field(default_factory=now)
 
 
-CorrectionKind = Literal["answer", "overlap", "consensus", "retraction"]
+CorrectionKind = Literal["answer", "overlap", "consensus", "retraction", "gold"]
 """What a correction is (the review service sets it; corrections from elsewhere are answers):
 
 - ``answer``: a reviewer's answer to an item only they answer; learned.
@@ -288,11 +288,20 @@ CorrectionKind = Literal["answer", "overlap", "consensus", "retraction"]
 - ``consensus``: the one label consolidated from an overlap item's answers; learned
   (``labels`` gets it with ``method=consensus``).
 - ``retraction``: an undo; withdraws the earlier correction ``supersedes`` names; not learned.
+- ``gold``: a reviewer's final answer to a gold item (a control item whose answer is known,
+  :mod:`labelstream.review.gold`), ``correct`` says whether it was right; ``id`` is the gold item's id.
+  Never learned by the model nor evidence: the policy may count it toward the reviewers' accuracy
+  (``learn_gold``). Written as schema ``"1.1"`` (the minor version that added ``correct``); a reader
+  of a release without this kind dead-letters it (upgrade the learner first).
 
 An ``answer`` or ``consensus`` with ``supersedes`` is a correction of one learned before (a reviewer
 corrected their answer, or a corrected vote changed a consensus): learned, but its record was evidence
 once already (:attr:`Correction.counted_before`).
 """
+
+
+CORRECTION_GOLD_VERSION = f"{RECORD_SCHEMA_MAJOR}.1"
+"""The correction schema's minor version that added kind ``gold`` and its field ``correct``."""
 
 
 class Correction(_TopicValue):
@@ -329,7 +338,9 @@ class Correction(_TopicValue):
     answer_id: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
         None, description="Unique id of this answer (review service: '<id>#<n>')."
     )
-    kind: CorrectionKind = Field("answer", description="answer, overlap, consensus or retraction (see CorrectionKind).")
+    kind: CorrectionKind = Field(
+        "answer", description="answer, overlap, consensus, retraction or gold (see CorrectionKind)."
+    )
     supersedes: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
         None, description="retraction: the answer_id it withdraws; answer, overlap, consensus: the answer_id it "
         "replaces (a correction, published after the retraction of that answer)."
@@ -342,10 +353,25 @@ class Correction(_TopicValue):
         None, description="consensus: the method's probability of the label."
     )
     adjudicated: bool = Field(False, description="consensus: the answers disagreed and one more reviewer answered.")
+    correct: bool | None = Field(
+        None, description="gold (schema 1.1): the answer equals the gold item's known label."
+    )
     adjudication_timed_out: bool = Field(
         False, description="consensus: the answers disagreed and no further reviewer answered within "
         "review.adjudication_timeout_seconds; consolidated from the answers there were.",
     )
+
+    def wire_json(self) -> bytes:
+        """The value a writer publishes: ``schema_version`` ``"1.1"`` for a ``gold`` answer (the minor version that
+        added ``correct``), 1 for the rest (what 1.0 has).
+
+        >>> Correction(id="g1", label="cat", kind="gold", correct=True).wire_json()[:24]
+        b'{"schema_version":"1.1",'
+        """
+        if self.kind != "gold":
+            return self.model_dump_json().encode()
+        data = self.model_dump(mode="json") | {"schema_version": CORRECTION_GOLD_VERSION}
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
     @property
     def counted_before(self) -> bool:

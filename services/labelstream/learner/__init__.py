@@ -42,6 +42,11 @@ The new answer names the one it replaces (``supersedes``, set by the review
 queue after an undo as after a correction), so the record's evidence, counted
 with the first answer, is not counted again (``Correction.counted_before``; a
 bet placed cannot be taken back) — on the held path below too.
+A ``gold`` answer (a reviewer's answer to a gold item, a control item whose
+label is known: :mod:`labelstream.review.gold`) is never learned, never
+evidence and never looked up in the record store: a policy with ``learn_gold``
+counts it toward the reviewers' accuracy (``correct``), and it is counted in
+``labelstream_corrections_total`` as ``gold_right`` or ``gold_wrong``.
 
 Label-error detection (``label_errors.enabled``, docs/label-errors.md): an
 ``answer`` that a confident model contradicts (online confident learning,

@@ -1,6 +1,7 @@
 """One human answer learned: joined with its record, learned by the model, its evidence to the policy, its label out.
 
-The kinds of correction and what each does are in :mod:`labelstream.learner`'s docstring.
+The kinds of correction and what each does are in :mod:`labelstream.learner`'s docstring; a ``gold``
+answer (:mod:`labelstream.review.gold`) only reaches the policy (:meth:`AnswerLearner.learn_gold`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class AnswerLearner:
 
     async def learn(self, correction: Correction, tp: str, offset: int) -> tuple[str, str] | None:
         """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
+        if correction.kind == "gold":  # see the module docstring
+            self.learn_gold(correction)
+            self.pending.advance(tp, offset)
+            return None
         problem = await self._label_problem(correction.label)
         if problem is not None:
             return problem
@@ -108,6 +113,13 @@ class AnswerLearner:
         )
         self.pending.sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
         return None
+
+    def learn_gold(self, correction: Correction) -> None:
+        """A reviewer's answer to a gold item: the policy counts it toward the reviewers' accuracy, if it measures
+        that (``learn_gold``); the model never learns it, the record store is not read, nothing goes to ``labels``."""
+        if correction.correct is not None and hasattr(self.engine.policy, "learn_gold"):
+            self.engine.policy.learn_gold(correction.correct)
+        self.metrics.record_corrections(1, "gold_right" if correction.correct else "gold_wrong")
 
     async def _label_problem(self, label: str) -> tuple[str, str] | None:
         """``unknown_label`` when the label set is defined and lacks ``label``; waits out a Redis restart."""

@@ -4,8 +4,8 @@ Every ``/api/v1`` call needs ``Authorization: Bearer <token>``; without a
 valid one it answers 401 before reading anything else, so nothing is written.
 The reviewer id is the token's name. Errors are one JSON shape,
 ``{"detail": "<one line>"}``: 401 (token), 403 (admin only), 409 (the lease is
-not the caller's or has ended; nothing to undo), 422 (invalid body, label
-outside the label set), 503 (Redis unavailable: retry).
+not the caller's or has ended; nothing to undo), 404 (no such gold item), 422
+(invalid body, label outside the label set), 503 (Redis unavailable: retry).
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations, some of them local.
@@ -32,6 +32,10 @@ from labelstream.review.api_models import (
     CorrectOut,
     ExpireIn,
     ExpireOut,
+    GoldAdded,
+    GoldDeleted,
+    GoldIn,
+    GoldStats,
     GuidelinesOut,
     HeartbeatOut,
     Item,
@@ -58,11 +62,12 @@ from labelstream.review.api_models import (
 )
 from labelstream.review.auth import Principal, TokenStore
 from labelstream.review.consolidation import Consolidator
+from labelstream.review.gold import GoldSet
 from labelstream.review.guidelines import GuidelinesFile
 from labelstream.review.items import LeasedItem
 from labelstream.review.labelset import LabelSet
 from labelstream.review.metrics import ReviewMetrics
-from labelstream.review.overview import lead_overview
+from labelstream.review.overview import gold_stats, lead_overview
 from labelstream.review.queue import LeaseConflict, ReviewQueue
 from labelstream.review.reasons import describe
 from labelstream.settings import Settings
@@ -88,6 +93,7 @@ class ReviewContext:
     guidelines: GuidelinesFile
     metrics: ReviewMetrics
     consolidator: Consolidator
+    gold: GoldSet
     live: Probe
     ready: Probe
 
@@ -169,7 +175,8 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
     def claim(who: Who) -> Any:
         """The next record for you, leased for `lease_seconds` (the one you hold, if any: a reload keeps it)."""
-        result = queue.claim(who.reviewer, expert=who.is_expert)
+        offer = ctx.gold.offer(who.reviewer, review.gold_share) if review.gold_share > 0 else None
+        result = queue.claim(who.reviewer, expert=who.is_expert, gold=offer)
         metrics.leases_expired.inc(result.reaped)
         if result.item is None:
             return Response(status_code=204)
@@ -311,7 +318,40 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         """Admin: waiting records by reason and age, who holds what, each reviewer's day and agreement."""
         if not who.is_admin:
             raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
-        return lead_overview(queue, ctx.consolidator)
+        return lead_overview(queue, ctx.consolidator, gold=gold_stats(ctx.gold, review.gold_share))
+
+    admin_only = {403: {"model": Problem, "description": "Admins only."}}
+
+    @router.post("/admin/gold", response_model=GoldAdded, responses=admin_only)
+    def gold_add(body: GoldIn, who: Who) -> GoldAdded:
+        """Admin: add gold items (known answers), served to reviewers at `review.gold_share` to measure them; an id
+        already there is replaced. Their labels must be in the label set."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        for item in body.items:
+            if unknown := sorted(label for label in item.labels_used() if label not in ctx.labels):
+                raise HTTPException(422, f"gold item {item.id!r}: label {unknown[0]!r} is not in the label set "
+                                         f"({ctx.labels.describe()}); an admin adds a label with: labelstream labels add NAME")
+        unique = list({item.id: item for item in body.items}.values())
+        added = ctx.gold.add(unique)
+        return GoldAdded(added=added, replaced=len(unique) - added, count=ctx.gold.count())
+
+    @router.get("/admin/gold", response_model=GoldStats, responses=admin_only)
+    def gold_get(who: Who) -> GoldStats:
+        """Admin: how many gold items there are, and each reviewer's final gold answers, right and accuracy."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        return gold_stats(ctx.gold, review.gold_share)
+
+    @router.delete("/admin/gold/{gold_id}", response_model=GoldDeleted,
+                   responses={**admin_only, 404: {"model": Problem, "description": "No such gold item."}})
+    def gold_delete(gold_id: str, who: Who) -> GoldDeleted:
+        """Admin: remove a gold item; it is not served again (answers already given still count)."""
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        if not ctx.gold.delete(gold_id):
+            raise HTTPException(404, f"no gold item {gold_id!r} (GET /api/v1/admin/gold counts them)")
+        return GoldDeleted(id=gold_id)
 
     @router.post("/admin/requeue", response_model=RequeueOut,
                  responses={403: {"model": Problem, "description": "Admins only."}})

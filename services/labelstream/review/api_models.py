@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelstream.review.auth import Role
+from labelstream.review.gold import GoldItem
 
 ItemId = Annotated[str, Field(min_length=1, max_length=256, description="The record id.")]
 Lease = Annotated[str, Field(min_length=1, max_length=64, description="The lease token the claim returned.")]
@@ -237,6 +238,38 @@ class ReviewerDay(BaseModel):
     accuracy_estimate: float | None = Field(None, description="Dawid-Skene's estimate (consolidation=dawid_skene only).")
 
 
+class GoldIn(_Body):
+    """Gold items to add (an id already there is replaced)."""
+
+    items: Annotated[list[GoldItem], Field(min_length=1, max_length=10_000)]
+
+
+class GoldAdded(BaseModel):
+    added: int = Field(description="New gold items.")
+    replaced: int = Field(description="Gold items of the same id replaced.")
+    count: int = Field(description="Gold items now.")
+
+
+class GoldDeleted(BaseModel):
+    id: str
+    deleted: bool = True
+
+
+class GoldReviewer(BaseModel):
+    answers: int = Field(description="Final answers to gold items (past the undo window).")
+    right: int
+    accuracy: float | None = Field(description="right / answers.")
+    low: float | None = Field(description="95 % Wilson interval of the accuracy: low end.")
+    high: float | None = Field(description="...and high end.")
+
+
+class GoldStats(BaseModel):
+    count: int = Field(description="Gold items in the set.")
+    share: float = Field(description="review.gold_share: the share of a reviewer's items that are gold items.")
+    pending: int = Field(description="Gold answers still within their undo window (not counted yet).")
+    reviewers: dict[str, GoldReviewer] = Field(description="Per reviewer, their final gold answers.")
+
+
 class OverviewOut(BaseModel):
     queue: QueueStats
     waiting_by_reason: dict[str, ReasonStats] = Field(description="Waiting items by the reason they are here.")
@@ -245,6 +278,7 @@ class OverviewOut(BaseModel):
     held: list[HeldItem]
     reviewers: dict[str, ReviewerDay] = Field(description="Everyone who answered or skipped today or holds a record.")
     agreement: AgreementStats
+    gold: GoldStats | None = Field(None, description="Gold items and each reviewer's accuracy on them.")
 
 
 class Problem(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from labelstream.review.gold import GoldOffer
 from labelstream.review.items import LeasedItem, QueueItem
 from labelstream.review.queue_store import QueueStore, as_text, local_day
 
@@ -61,14 +62,16 @@ class Leases(QueueStore):
             ]
         return int(self._run("reopen", *args))
 
-    def claim(self, reviewer: str, now: float | None = None, expert: bool = False) -> Claim:
+    def claim(self, reviewer: str, now: float | None = None, expert: bool = False, gold: GoldOffer | None = None) -> Claim:
         """Lease the next item to ``reviewer`` (or return the one they hold, lease renewed).
 
-        An ``expert`` gets the items reviewers were not sure of (:meth:`unsure`) first.
+        An ``expert`` gets the items reviewers were not sure of (:meth:`unsure`) first. A ``gold`` offer
+        (:meth:`~labelstream.review.gold.GoldSet.offer`) comes before both, unless it is no longer valid.
         """
         now = time.time() if now is None else now
+        offer = [] if gold is None else [gold.instance, gold.gold_id, gold.truth, gold.request]
         reply = self._run("claim", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, SCAN_LIMIT,
-                          "1" if expert else "0")
+                          "1" if expert else "0", *offer)
         status = as_text(reply[0])
         if status == "empty":
             return Claim(None, int(reply[1]))

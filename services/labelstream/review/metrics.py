@@ -84,13 +84,20 @@ class ReviewMetrics:
         self.published = Counter(
             "labelstream_review_corrections_published_total", "Corrections published, by kind.", ["kind"], registry=r
         )
+        self.gold_answers = Counter(
+            "labelstream_review_gold_answers_total",
+            "Final answers to gold items (known answers, review.gold_share), right or wrong (per reviewer: "
+            "GET /api/v1/admin/gold).", ["result"], registry=r,
+        )
         self.outbox = Gauge("labelstream_review_outbox_items", "Corrections accepted, not yet published.", registry=r)
         for state in ("waiting", "leased", "expert"):
             self.queue_items.labels(state)
         for result in ("agreed", "adjudicated", "timed_out", "recomputed"):
             self.consolidated.labels(result)
-        for kind in ("answer", "overlap", "consensus", "retraction"):
+        for kind in ("answer", "overlap", "consensus", "retraction", "gold"):
             self.published.labels(kind)
+        for result in ("right", "wrong"):
+            self.gold_answers.labels(result)
         for gauge in (self.kappa, self.alpha):
             gauge.set(math.nan)  # no overlap item yet: unknown, not 0
 
@@ -110,6 +117,11 @@ class ReviewMetrics:
 
     def record_correction(self, reviewer: str) -> None:
         self.corrected.labels(self.reviewer_label(reviewer)).inc()
+
+    def record_gold(self, right: int, wrong: int) -> None:
+        """Gold answers made final (:meth:`~labelstream.review.gold.GoldSet.finalize`)."""
+        self.gold_answers.labels("right").inc(right)
+        self.gold_answers.labels("wrong").inc(wrong)
 
     def set_queue(self, waiting: int, leased: int, outbox: int, expert: int = 0) -> None:
         self.queue_items.labels("waiting").set(waiting)

@@ -130,7 +130,7 @@ class OutboxPublisher:
             if correction is None:
                 continue
             self.producer.produce(
-                self.topic, key=correction.id.encode(), value=correction.model_dump_json().encode(), on_delivery=delivered
+                self.topic, key=correction.id.encode(), value=correction.wire_json(), on_delivery=delivered
             )
             kinds.append(correction.kind)
             sent += 1

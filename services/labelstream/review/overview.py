@@ -6,14 +6,35 @@ Served as ``GET /api/v1/admin/overview`` and printed by ``labelstream review sta
 
 from __future__ import annotations
 
-from labelstream.review.api_models import AgreementStats, HeldItem, OverviewOut, QueueStats, ReasonStats, ReviewerDay
+from labelstream.review.api_models import (
+    AgreementStats,
+    GoldReviewer,
+    GoldStats,
+    HeldItem,
+    OverviewOut,
+    QueueStats,
+    ReasonStats,
+    ReviewerDay,
+)
 from labelstream.review.consolidation import Consolidator
+from labelstream.review.gold import GoldSet
 from labelstream.review.queue import ReviewQueue
 from labelstream.review.reasons import describe
 
 
-def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | None = None) -> OverviewOut:
-    """The overview now (agreement as of the last consensus the consolidator knows)."""
+def gold_stats(gold: GoldSet, share: float) -> GoldStats:
+    """The gold set's size and each reviewer's final gold answers, accuracy and its 95 % interval."""
+    reviewers = {}
+    for name, figures in gold.reviewers().items():
+        low, high = figures.interval or (None, None)
+        reviewers[name] = GoldReviewer(answers=figures.answers, right=figures.right, accuracy=figures.accuracy,
+                                       low=low, high=high)
+    return GoldStats(count=gold.count(), share=share, pending=gold.pending(), reviewers=reviewers)
+
+
+def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | None = None,
+                  gold: GoldStats | None = None) -> OverviewOut:
+    """The overview now (agreement as of the last consensus the consolidator knows; ``gold``: the gold figures)."""
     view = queue.overview(now)
     agreement = AgreementStats(**consolidator.summary())
     accuracy = agreement.accuracy_estimate or {}
@@ -31,4 +52,5 @@ def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | N
                                      accuracy_estimate=accuracy.get(name))
                    for name, day in view.reviewers.items()},
         agreement=agreement,
+        gold=gold,
     )

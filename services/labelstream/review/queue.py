@@ -25,6 +25,9 @@ Item states: ``waiting`` -> ``leased`` -> ``done`` (one answer needed), or back 
 An admin may set ``expired``. Done and expired items are remembered for
 ``review.done_keep_seconds``.
 
+A gold instance (:mod:`~labelstream.review.gold`) is an item the claim creates
+and leases at once: ``leased`` -> ``done``, or ``expired`` when handed back.
+
 :class:`ReviewQueue` is made of one part a job, over the keys and scripts of
 :class:`~labelstream.review.queue_store.QueueStore`: leases
 (:mod:`~labelstream.review.leases`), answers (:mod:`~labelstream.review.answering`),

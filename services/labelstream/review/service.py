@@ -4,8 +4,9 @@ Settings -> clients -> loops. Three threads beside the web server:
 
 - *ingest*: ``review`` topic -> queue (:mod:`~labelstream.review.ingest`);
 - *publisher* (leader only): outbox -> ``corrections`` (:mod:`~labelstream.review.outbox`);
-- *maintenance*, every second: expired leases back to the queue and overlap
-  items consolidated, records no expert took back to the reviewers (leader only),
+- *maintenance*, every second: expired leases back to the queue, overlap
+  items consolidated, gold answers past their undo window scored and published
+  (:mod:`~labelstream.review.gold`), records no expert took back to the reviewers (leader only),
   queue gauges, a Kafka reachability check.
 
 A Redis or broker outage stops none of them: each retries and ``/readyz``
@@ -30,6 +31,7 @@ from labelstream.errors import PortInUse
 from labelstream.review.api import ReviewContext, create_app
 from labelstream.review.auth import TokenStore
 from labelstream.review.consolidation import Consolidator
+from labelstream.review.gold import GoldSet
 from labelstream.review.guidelines import GuidelinesFile
 from labelstream.review.ingest import ReviewIngest
 from labelstream.review.labelset import LabelSet
@@ -70,6 +72,7 @@ class ReviewService:
             self.queue, self.metrics, settings.review.consolidation, settings.review.adjudication, self.labels.labels(),
             settings.review.adjudication_timeout_seconds,
         )
+        self.gold = GoldSet(self.redis, settings.redis.key_prefix)
         self.context = ReviewContext(
             settings=settings,
             queue=self.queue,
@@ -78,6 +81,7 @@ class ReviewService:
             guidelines=GuidelinesFile(settings.review.guidelines_file),
             metrics=self.metrics,
             consolidator=self.consolidator,
+            gold=self.gold,
             live=self.live,
             ready=self.ready,
         )
@@ -98,6 +102,7 @@ class ReviewService:
                 if self.publisher_loop.is_leader:
                     self.metrics.leases_expired.inc(self.queue.reap())
                     self.consolidator.run_once()
+                    self.metrics.record_gold(*self.gold.finalize())
                     if timed_out := self.queue.time_out_experts():
                         self.metrics.expert_timeouts.inc(timed_out)
                         log.warning("%d records waited %.0f s for an expert in vain: back to the other reviewers",

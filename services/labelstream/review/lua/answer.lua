@@ -1,7 +1,9 @@
 -- Accept an answer, atomically: the item leaves the reviewer, the correction enters the outbox, the
 -- item is marked (done; waiting for more overlap answers; or consolidating once it has them), the
 -- record stays joinable for the learner. The same answer sent again under the same lease (a retry
--- after a lost response) gets the first result and changes nothing.
+-- after a lost response) gets the first result and changes nothing. A gold instance (review/gold.py) is
+-- scored instead: its correction (kind 'gold') waits in p:review:gold:pending until the undo window has
+-- passed (gold_final.lua), and the record store is not touched.
 -- ARGV: prefix, id, reviewer, lease, label, note ('' for none), now, day (YYYY-MM-DD), undo seconds,
 -- done keep seconds, record key, record keep seconds.
 -- Reply: {'ok' | 'repeat', answer_id, new state, seconds since the claim} or {'conflict', why}.
@@ -28,12 +30,19 @@ redis.call('ZREM', K_LEASES, id)
 redis.call('HDEL', item, 'lease', 'holder', 'leased_at', 'expires')
 release_holding(reviewer, id)
 
+local gold, truth = unpack(redis.call('HMGET', item, 'gold', 'truth'))
 local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, answer_id = answer_id, timestamp = now}
 if needed > 1 then entry.kind = 'overlap' end
 local retracted = redis.call('HGET', item, 'retracted')  -- an undone answer of this single item (undo.lua)
 if retracted and needed <= 1 then entry.supersedes = retracted end
 if note ~= '' then entry.note = note end
-redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
+if gold then  -- published under the gold item's id
+  entry.kind, entry.id, entry.correct = 'gold', gold, label == truth
+  redis.call('HSET', K_GOLD_ENTRIES, id, cjson.encode(entry))
+  redis.call('ZADD', K_GOLD_PENDING, now + math.max(undo, 0), id)
+else
+  redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
+end
 
 if undo > 0 then
   redis.call('SET', k_last(reviewer), cjson.encode({id = id, answer_id = answer_id, label = label, at = now, note = note}),
@@ -50,7 +59,7 @@ local secs_key = P .. ':review:secs:' .. reviewer
 redis.call('LPUSH', secs_key, now - leased_at)
 redis.call('LTRIM', secs_key, 0, 99)
 redis.call('INCR', P .. ':review:answers_total')
-keep_joinable(id, rec_key, rec_keep)
+if not gold then keep_joinable(id, rec_key, rec_keep) end
 
 redis.call('HDEL', item, 'expert')  -- answered: the rest of an overlap item's answers may come from anyone
 redis.call('ZREM', K_EXPERT_SINCE, id)

@@ -1,8 +1,11 @@
 -- The next item for a reviewer, leased to them: the best-ranked item they have neither answered
 -- nor skipped; for an expert, the experts' queue first (items a reviewer was not sure of). A reviewer
 -- holds one item at a time: claiming again returns the held item (a page reload) with its lease
--- renewed. Expired leases are reaped first.
--- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert.
+-- renewed. Expired leases are reaped first. A gold item offered (review/gold.py) is leased instead of the
+-- item found, as a new item (the gold instance), unless it was deleted or served to this reviewer meanwhile;
+-- with no item for the reviewer, no gold item either.
+-- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert,
+-- then for a gold offer: instance id, gold id, its label, the request JSON.
 -- Reply: {status, id, lease, expires, request, needed, reaped} with status claimed | held, or {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
 local now, seconds, limit, expert = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
@@ -19,12 +22,32 @@ if held then
   redis.call('DEL', k_holding(reviewer))
 end
 
+-- The gold offer, leased instead of the real item found (which stays where it is): gold only among real
+-- items, so a gold item never comes when the reviewer has nothing else to do. nil when the offer is void.
+local instance, gold, truth, gold_request = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local function serve_gold()
+  if not instance then return nil end
+  local served = P .. ':review:gold:served:' .. reviewer
+  if redis.call('SISMEMBER', K_GOLD_IDS, gold) == 0 or redis.call('SISMEMBER', served, gold) == 1
+      or redis.call('EXISTS', k_item(instance)) == 1 then
+    return nil
+  end
+  redis.call('SADD', served, gold)
+  redis.call('HSET', k_item(instance), 'state', 'leased', 'member', string.format('%020.6f', now) .. '|' .. instance,
+    'score', '0', 'needed', 1, 'request', gold_request, 'stored', '', 'enqueued_at', now, 'seq', 0,
+    'gold', gold, 'truth', truth)
+  lease_to(instance, reviewer, lease, now, seconds)
+  return item_reply('claimed', instance, reaped)
+end
+
 if expert then  -- the best item of the experts' queue this expert has not seen (answered, skipped, unsure)
   for offset = 0, limit - 1, 100 do
     local batch = redis.call('ZRANGE', K_EXPERT, offset, offset + 99)
     if #batch == 0 then break end
     for _, member in ipairs(batch) do
       if redis.call('SISMEMBER', k_seen(id_of(member)), reviewer) == 0 then
+        local golden = serve_gold()
+        if golden then return golden end
         redis.call('ZREM', K_EXPERT, member)
         lease_to(id_of(member), reviewer, lease, now, seconds)
         return item_reply('claimed', id_of(member), reaped)
@@ -57,6 +80,8 @@ while not stop and offset < limit do
 end
 if not pick and fresh_member then pick, from = fresh_member, K_WAITING end
 if not pick then return {'empty', reaped} end
+local golden = serve_gold()
+if golden then return golden end
 redis.call('ZREM', from, pick)
 local id = id_of(pick)
 lease_to(id, reviewer, lease, now, seconds)

@@ -1,5 +1,5 @@
 -- Correct one of a reviewer's recent answers (while review.correct_seconds run since they first
--- answered the item): a retraction of the answer and the new answer enter the outbox, in this order
+-- answered the item; never on a gold instance): a retraction of the answer and the new answer enter the outbox, in this order
 -- (history is not edited; the learner learns the new answer after the withdrawn one, as after an
 -- undo). On an overlap item the new answer replaces the reviewer's vote (kind 'overlap', same place in
 -- the answers' order) and 'rev' counts the change: a consolidation under way with the old vote turns
@@ -20,6 +20,9 @@ local item = k_item(id)
 local state, needed, second = unpack(redis.call('HMGET', item, 'state', 'needed', 'second_review'))
 local raw = redis.call('HGET', k_answers(id), reviewer)
 if not state or not raw then return {'conflict', 'that answer is not yours to correct (undone, or forgotten)'} end
+if redis.call('HGET', item, 'gold') then  -- review/gold.py: a gold answer is final after the undo window
+  return {'conflict', 'that record cannot be corrected: it is a control item with a known answer'}
+end
 local mine = cjson.decode(raw)
 local overlap = tonumber(needed) ~= 1
 local kind = overlap and 'overlap' or 'single'

@@ -9,6 +9,9 @@
 -- its answers can no longer be undone), p:review:outbox (corrections to publish, oldest first),
 -- p:review:last:<reviewer> (their last answer, while it can be undone), p:review:recent:<reviewer>
 -- (their last RECENT_MAX answers, newest first: their history, for correcting one).
+-- Gold instances (review/gold.py) are items with the fields 'gold' (the gold id) and 'truth' (its label);
+-- p:review:gold:ids (the gold set), p:review:gold:served:<reviewer> (gold ids served to them),
+-- p:review:gold:pending (instance -> when its answer is final) and p:review:gold:entries (instance -> correction).
 -- The queue order is the sorted sets' order: score = -priority, then member = "<%020.6f request
 -- timestamp>|<id>" (older first); the id is the member from character 22 on.
 local P = ARGV[1]
@@ -19,6 +22,9 @@ local K_EXPERT_SINCE = P .. ':review:expert_since'
 local K_LEASES = P .. ':review:leases'
 local K_CONSOLIDATING = P .. ':review:consolidating'
 local K_OUTBOX = P .. ':review:outbox'
+local K_GOLD_IDS = P .. ':review:gold:ids'
+local K_GOLD_PENDING = P .. ':review:gold:pending'
+local K_GOLD_ENTRIES = P .. ':review:gold:entries'
 local DAY_SECONDS = 86400
 
 local function k_item(id) return P .. ':review:item:' .. id end
@@ -32,13 +38,17 @@ local function id_of(member) return string.sub(member, 22) end
 
 -- Back in line: the experts' queue if a reviewer was not sure of it (until someone answers it), the fresh
 -- queue if nobody has seen the item, else the queue that checks who has.
+-- A gold instance is its reviewer's alone (review/gold.py): handed back unanswered, it ends.
 local function requeue(id)
   local item = k_item(id)
-  local score, member, expert = unpack(redis.call('HMGET', item, 'score', 'member', 'expert'))
-  redis.call('HSET', item, 'state', 'waiting')
+  local score, member, expert, gold = unpack(redis.call('HMGET', item, 'score', 'member', 'expert', 'gold'))
+  redis.call('HSET', item, 'state', gold and 'expired' or 'waiting')
   redis.call('HDEL', item, 'lease', 'holder', 'leased_at', 'expires')
   redis.call('ZREM', K_LEASES, id)
-  if expert then
+  if gold then
+    redis.call('ZREM', K_EXPERT_SINCE, id)
+    for _, key in ipairs({item, k_answers(id), k_seen(id)}) do redis.call('EXPIRE', key, DAY_SECONDS) end
+  elseif expert then
     redis.call('ZADD', K_EXPERT, score, member)
   elseif redis.call('SCARD', k_seen(id)) > 0 then
     redis.call('ZADD', K_AGAIN, score, member)

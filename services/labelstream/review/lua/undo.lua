@@ -1,6 +1,7 @@
 -- Withdraw a reviewer's last answer (while review.undo_seconds run): a retraction enters the
 -- outbox (history is not edited), the answer leaves the item, and the item comes back to the
--- reviewer under a new lease. An item they held meanwhile returns to the queue.
+-- reviewer under a new lease. An item they held meanwhile returns to the queue. A gold instance's answer
+-- (review/gold.py) was not published: it is dropped from p:review:gold:pending, nothing enters the outbox.
 -- ARGV: prefix, reviewer, new lease, now, lease seconds, day (YYYY-MM-DD).
 -- Reply: {'undone', id, lease, expires, request, needed, retraction answer_id, withdrawn label, its note}
 -- or {'conflict', why}.
@@ -21,6 +22,11 @@ if state == 'leased' then return {'conflict', 'another reviewer holds that item 
 if state ~= 'done' and state ~= 'waiting' and state ~= 'consolidating' then
   return {'conflict', 'that item is ' .. state}
 end
+local gold = redis.call('HGET', item, 'gold')
+if gold and not redis.call('ZSCORE', K_GOLD_PENDING, id) then  -- final already (gold_final.lua)
+  redis.call('DEL', k_last(reviewer))
+  return {'conflict', 'that answer can no longer be undone'}
+end
 
 local held = redis.call('GET', k_holding(reviewer))
 if held and held ~= id then
@@ -28,10 +34,17 @@ if held and held ~= id then
   if held_state == 'leased' and held_by == reviewer then requeue(held) end
 end
 
-local retraction = push_retraction(id, last.label, reviewer, last.answer_id, now)
--- A single item's answer was learned (and counted as evidence) on its own: the item's next answer supersedes
--- it, so that the learner learns it without counting the record's evidence twice (Correction.counted_before).
-if tonumber(redis.call('HGET', item, 'needed') or '1') <= 1 then redis.call('HSET', item, 'retracted', last.answer_id) end
+local retraction
+if gold then
+  redis.call('ZREM', K_GOLD_PENDING, id)
+  redis.call('HDEL', K_GOLD_ENTRIES, id)
+  retraction = id .. '#' .. redis.call('HINCRBY', item, 'seq', 1)  -- an id as any undo's, nothing published
+else
+  retraction = push_retraction(id, last.label, reviewer, last.answer_id, now)
+  -- A single item's answer was learned (and counted as evidence) on its own: the item's next answer supersedes
+  -- it, so that the learner learns it without counting the record's evidence twice (Correction.counted_before).
+  if tonumber(redis.call('HGET', item, 'needed') or '1') <= 1 then redis.call('HSET', item, 'retracted', last.answer_id) end
+end
 redis.call('HDEL', k_answers(id), reviewer)
 redis.call('SREM', k_seen(id), reviewer)
 redis.call('DEL', k_last(reviewer))

@@ -77,6 +77,7 @@ function render(view) {
   renderPeople(view.reviewers);
   // Dawid-Skene's accuracy estimate exists only under that consolidation: no column of dashes otherwise
   document.querySelector(".people").classList.toggle("no-accuracy", view.agreement.consolidation !== "dawid_skene");
+  renderGold(view.gold);
   renderHeld(view.held);
 }
 
@@ -153,6 +154,31 @@ function renderPeople(reviewers) {
       cell(spa == null ? "–" : spa < 10 ? spa.toFixed(1) : String(Math.round(spa)), "num"),
       cell(pct(day.consensus_agreement), "num"), cell(pct(day.accuracy_estimate), "num"),
       cell(day.holding || "–", "mono id"));
+    body.append(tr);
+  }
+}
+
+function renderGold(gold) {
+  const section = document.querySelector(".gold");
+  section.hidden = !gold;
+  if (!gold) return;
+  $("gold-count").textContent = String(gold.count);
+  $("gold-share").textContent = pct(gold.share);
+  $("gold-pending").textContent = String(gold.pending);
+  $("gold-note").textContent = !gold.count
+    ? "No gold items yet: labelstream review gold add FILE uploads records of known label."
+    : !gold.share ? "Not served: review.gold_share is 0." : "";
+  const body = $("gold");
+  body.replaceChildren();
+  const names = Object.keys(gold.reviewers);
+  if (!names.length) emptyRow(body, 5, "No final answer to a gold item yet.");
+  for (const name of names) {
+    const r = gold.reviewers[name];
+    const tr = document.createElement("tr");
+    tr.dataset.reviewer = name;
+    const interval = r.low == null ? "–" : `${Math.round(r.low * 100)}–${Math.round(r.high * 100)} %`;
+    tr.append(cell(name, "name"), cell(String(r.answers), "num"), cell(String(r.right), "num"), cell(pct(r.accuracy), "num"),
+      cell(interval, "num"));
     body.append(tr);
   }
 }

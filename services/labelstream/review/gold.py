@@ -1,0 +1,224 @@
+"""Gold items: control items whose answer is known, served among real items to measure each reviewer.
+
+An admin uploads gold items (``POST /api/v1/admin/gold``, ``labelstream review
+gold add FILE``): a record, its known label and, optionally, the proposal,
+probabilities and reason to show. With ``review.gold_share`` above 0, a claim
+is offered a gold item with that probability: one not served to this reviewer
+before, picked at random. It takes the place of the real item the claim found,
+which stays in line; with no real item for the reviewer, no gold item either
+(an idle page that still got records would give gold items away).
+
+Design: a gold item is served as a *gold instance*, an ordinary queue item
+created by the claim itself (``claim.lua``) and leased at once to that
+reviewer, under a fresh random id (``secrets.token_hex``: it names neither the
+gold item nor "gold"). Because it is an ordinary item, leases, heartbeats,
+skip, release, undo and the held-item reload work on it unchanged, and no
+shared line, count or consolidation has to learn about gold: the simplest
+design that keeps the queue's guarantees. (A gold branch inside the real
+items' lines would need every line, count and scan to skip other reviewers'
+gold.) Besides the claim that makes it, four scripts know it is gold (its ``gold`` and ``truth`` fields):
+
+- handed back unanswered (skip, release, "not sure", lease expired, admin
+  requeue) it ends (``requeue`` in ``prelude.lua``): an instance belongs to its
+  reviewer and never enters the shared lines;
+- answered (``answer.lua``) it is scored against the known label and its
+  correction (kind ``gold``, ``correct`` true or false) waits until the undo
+  window has passed, as an overlap item's consensus does (a plain answer is
+  published at once and an undo publishes a retraction after it; a score the
+  policy has counted cannot be taken back); nothing enters the outbox yet,
+  the record store is not touched;
+- undone (``undo.lua``) that waiting correction is dropped; nothing is
+  published (the reviewer gets a retraction id as for any undo);
+- corrected (``correct.lua``): refused (409, "a control item"), the simplest
+  rule: a gold answer is final once the undo window has passed.
+
+A reviewer is never served the same gold item twice: the claim marks it
+served to them (``p:review:gold:served:<reviewer>``), whatever happens next.
+The leader's maintenance loop calls :meth:`GoldSet.finalize` every second: due
+gold answers enter the outbox (published to ``corrections`` once, as any
+answer) and are counted per reviewer (answers, right), the figures of
+:meth:`GoldSet.reviewers`. The learner feeds each to the policy
+(``learn_gold``), never to the model.
+
+Looks: a gold instance shows the uploaded proposal, probabilities and reason.
+Without a proposal it looks like a record that reached review before the model
+knew anything: no proposal, no probabilities, reason ``cold_start``; with a
+proposal and no reason, ``uncertain``. Its requested time is the claim's; its
+priority 0 and no model version.
+
+Keys (p = ``redis.key_prefix``): ``p:review:gold:items`` (gold id -> JSON),
+``p:review:gold:ids`` (set), ``p:review:gold:served:<reviewer>``,
+``p:review:gold:pending`` (instance -> when its answer is final) with
+``p:review:gold:entries`` (instance -> correction JSON), ``p:review:gold:answers``
+and ``p:review:gold:right`` (reviewer -> count).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+import redis
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+from labelstream.core.schemas import SCHEMA_VERSION, Probabilities, Record, ReviewReason
+from labelstream.review.queue_store import _load_script, as_text
+
+FINALIZE_BATCH = 1000
+"""Due gold answers one finalize step moves to the outbox."""
+Z95 = 1.959964
+
+
+class GoldItem(BaseModel):
+    """One gold item as uploaded: a record and its known label, and what a reviewer is shown with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[StrictStr, Field(min_length=1, max_length=256, description="The gold item's id (never shown).")]
+    record: dict[str, Any] = Field(description="As a review request's record: features, text, ... (its id is replaced).")
+    label: Annotated[StrictStr, Field(min_length=1, max_length=256, description="The known answer.")]
+    proposed_label: StrictStr | None = Field(None, description="The proposal shown (none: no proposal).")
+    probabilities: Probabilities = Field(default_factory=dict, description="The probabilities shown.")
+    reason: ReviewReason | None = Field(None, description="The reason shown (default: uncertain, or cold_start "
+                                        "without a proposal).")
+
+    @field_validator("record")
+    @classmethod
+    def _a_record(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Validated as a record (the id a placeholder: each serving gets its own)."""
+        record = Record.model_validate({**value, "id": "gold"})
+        return record.model_dump(mode="json", exclude_defaults=True, exclude={"id"})
+
+    def labels_used(self) -> set[str]:
+        """Every label it names: checked against the label set."""
+        return {self.label, *([self.proposed_label] if self.proposed_label else []), *self.probabilities}
+
+
+@dataclass(frozen=True, slots=True)
+class GoldOffer:
+    """A gold item offered to one claim: the instance's id, the gold item, its known label, the request shown."""
+
+    instance: str
+    gold_id: str
+    truth: str
+    request: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerGold:
+    """A reviewer's final gold answers, and the accuracy with its 95 % Wilson interval (``None`` before any)."""
+
+    answers: int
+    right: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.right / self.answers if self.answers else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """Wilson score interval: sound at a handful of answers, where right/n alone says little.
+
+        >>> ReviewerGold(10, 9).interval
+        (0.596, 0.982)
+        """
+        if not self.answers:
+            return None
+        n, p, z2 = self.answers, self.right / self.answers, Z95 * Z95
+        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+        half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+        return round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)
+
+
+class GoldSet:
+    """The gold items of one deployment (``redis.key_prefix``): upload, delete, offer to a claim, score, count."""
+
+    def __init__(self, client: redis.Redis, prefix: str, rng: random.Random | None = None) -> None:
+        self.client = client
+        p = f"{prefix}:review:gold"
+        self.items_key, self.ids_key = f"{p}:items", f"{p}:ids"
+        self.pending_key, self.answers_key, self.right_key = f"{p}:pending", f"{p}:answers", f"{p}:right"
+        self.served_prefix = f"{p}:served:"
+        self.prefix = prefix
+        self.rng = rng or random.Random()
+        self._finalize = client.register_script(_load_script("gold_final"))
+
+    # -- the set ---------------------------------------------------------------------------------
+
+    def add(self, items: list[GoldItem]) -> int:
+        """Store gold items (an id already there is replaced); how many were new."""
+        if not items:
+            return 0
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.items_key, mapping={item.id: item.model_dump_json(exclude={"id"}) for item in items})
+        pipe.sadd(self.ids_key, *[item.id for item in items])
+        return int(pipe.execute()[1])
+
+    def delete(self, gold_id: str) -> bool:
+        """Remove a gold item: never served again (instances already served are answered and scored as usual)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(self.items_key, gold_id)
+        pipe.srem(self.ids_key, gold_id)
+        return bool(pipe.execute()[0])
+
+    def count(self) -> int:
+        return int(self.client.scard(self.ids_key))
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def offer(self, reviewer: str, share: float, now: float | None = None) -> GoldOffer | None:
+        """With probability ``share``, a gold item this reviewer was not served yet, as a new instance; else ``None``."""
+        if share <= 0 or self.rng.random() >= share:
+            return None
+        fresh = sorted(as_text(g) for g in self.client.sdiff(self.ids_key, self.served_prefix + reviewer))
+        if not fresh:
+            return None
+        gold_id = self.rng.choice(fresh)
+        raw = self.client.hget(self.items_key, gold_id)
+        if raw is None:  # deleted meanwhile
+            return None
+        gold = orjson.loads(raw)
+        instance = secrets.token_hex(12)
+        proposed = gold.get("proposed_label")
+        request = {
+            "schema_version": SCHEMA_VERSION,
+            "id": instance,
+            "record": {"id": instance, **gold["record"]},
+            "proposed_label": proposed,
+            "probabilities": gold.get("probabilities") or {},
+            "reason": gold.get("reason") or ("uncertain" if proposed else "cold_start"),
+            "priority": 0.0,
+            "inclusion_probability": 1.0,
+            "model_version": None,
+            "timestamp": time.time() if now is None else now,
+            "context": {},
+            "flagged_answer": None,
+        }
+        return GoldOffer(instance, gold_id, gold["label"], orjson.dumps(request))
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def finalize(self, now: float | None = None) -> tuple[int, int]:
+        """Gold answers past their undo window into the outbox, counted per reviewer; (right, wrong) moved."""
+        right, wrong = self._finalize(keys=[], args=[self.prefix, time.time() if now is None else now, FINALIZE_BATCH],
+                                      client=self.client)
+        return int(right), int(wrong)
+
+    def reviewers(self) -> dict[str, ReviewerGold]:
+        """Every reviewer with a final gold answer: answers and right, by name."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(self.answers_key)
+        pipe.hgetall(self.right_key)
+        answers, right = pipe.execute()
+        rights = {as_text(k): int(v) for k, v in right.items()}
+        return {name: ReviewerGold(int(n), rights.get(name, 0))
+                for name, n in sorted((as_text(k), v) for k, v in answers.items())}
+
+    def pending(self) -> int:
+        """Gold answers still within their undo window."""
+        return int(self.client.zcard(self.pending_key))

@@ -1,0 +1,22 @@
+-- Gold answers whose undo window has passed (review/gold.py): into the outbox (kind 'gold', published once
+-- as any answer), counted per reviewer in p:review:gold:answers and p:review:gold:right.
+-- ARGV: prefix, now, max. Reply: {right, wrong} moved.
+local now, max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local right, wrong = 0, 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_GOLD_PENDING, '-inf', now, 'LIMIT', 0, max)) do
+  local raw = redis.call('HGET', K_GOLD_ENTRIES, id)
+  if raw then
+    local entry = cjson.decode(raw)
+    redis.call('RPUSH', K_OUTBOX, raw)
+    redis.call('HINCRBY', P .. ':review:gold:answers', entry.reviewer, 1)
+    if entry.correct then
+      right = right + 1
+      redis.call('HINCRBY', P .. ':review:gold:right', entry.reviewer, 1)
+    else
+      wrong = wrong + 1
+    end
+  end
+  redis.call('ZREM', K_GOLD_PENDING, id)
+  redis.call('HDEL', K_GOLD_ENTRIES, id)
+end
+return {right, wrong}

@@ -1,0 +1,82 @@
+"""The learner's AnswerLearner on gold answers: only the policy hears of them (learn_gold), never the model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from labelstream.core.build import build_engine
+from labelstream.core.policy.contract import ContractPolicy
+from labelstream.core.schemas import Correction
+from labelstream.learner.answers import AnswerLearner
+from labelstream.learner.context import LearnerContext
+from labelstream.learner.pending import Pending, RedisRetry
+from labelstream.metrics import Metrics
+from labelstream.settings import Settings
+
+
+class NoStore:
+    """A record store a gold answer must never read (its id is a gold item's, not a routed record's)."""
+
+    def get(self, record_id: str) -> None:
+        raise AssertionError(f"the record store was read for {record_id!r}")
+
+
+class GoldPolicy:
+    """The policy part a gold answer reaches: learn_gold(correct)."""
+
+    def __init__(self) -> None:
+        self.gold: list[bool] = []
+
+    def learn_gold(self, correct: bool) -> None:
+        self.gold.append(correct)
+
+
+def learner_of(engine) -> AnswerLearner:  # noqa: ANN001
+    settings = Settings()
+    context = LearnerContext(engine, Pending(), RedisRetry(), Metrics.from_settings("learner", settings.metrics), events=None)
+    return AnswerLearner(context, NoStore(), None, None, {"labels": None, "review": None}, None, "m")
+
+
+def gold(answer_id: str, correct: bool) -> Correction:
+    return Correction(id="g1", label="cat", reviewer="ana", answer_id=answer_id, kind="gold", correct=correct)
+
+
+def learn_all(learner: AnswerLearner, corrections: list[Correction]) -> list[object]:
+    async def run() -> list[object]:
+        return [await learner.learn(c, "corrections-0", offset) for offset, c in enumerate(corrections)]
+    return asyncio.run(run())
+
+
+def test_a_gold_answer_reaches_learn_gold_and_is_counted_never_learned_nor_looked_up():
+    engine = build_engine(Settings())
+    engine.policy = policy = GoldPolicy()
+    learner = learner_of(engine)
+    results = learn_all(learner, [gold("a#1", True), gold("b#1", False), gold("c#1", True)])
+    assert results == [None, None, None]  # handled: not dead-lettered
+    assert policy.gold == [True, False, True]
+    assert engine.model.n_learned == 0 and learner.pending.corrections_applied == 0
+    assert learner.pending.offsets == {"corrections-0": 3}  # the offsets advance: a snapshot holds them
+    value = learner.metrics.registry.get_sample_value
+    assert value("labelstream_corrections_total", {"result": "gold_right"}) == 2
+    assert value("labelstream_corrections_total", {"result": "gold_wrong"}) == 1
+
+
+def test_a_policy_without_learn_gold_only_counts_it():
+    engine = build_engine(Settings())
+    learner = learner_of(engine)
+    engine.policy = object()  # a policy that does not measure reviewers
+    assert learn_all(learner, [gold("a#1", False)]) == [None]
+    assert learner.metrics.registry.get_sample_value("labelstream_corrections_total", {"result": "gold_wrong"}) == 1
+
+
+@pytest.mark.skipif(not hasattr(ContractPolicy, "learn_gold"),
+                    reason="ContractPolicy.learn_gold arrives with the contract side (branch wt/goldc); runs once merged")
+def test_the_contract_policy_measures_reviewers_on_gold_answers():
+    settings = Settings(policy={"reviewer_accuracy_from_gold": True})
+    engine = build_engine(settings)
+    assert isinstance(engine.policy, ContractPolicy)
+    learn_all(learner_of(engine), [gold(f"g{i}#1", i % 4 != 0) for i in range(20)])
+    bound = engine.policy.evidence.gold_bound
+    assert (bound.answers, bound.right) == (20, 15) and engine.model.n_learned == 0

@@ -1,0 +1,252 @@
+"""Gold items (review/gold.py): upload, serving among real items, scoring once the undo window has passed, stats."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from review_support import LABELS, corrections, new_token, request, review_sections, wait_for
+
+from labelstream.review.items import QueueItem
+from labelstream.review.service import ReviewService
+
+pytestmark = pytest.mark.integration
+
+GOLD = [
+    {"id": "g1", "record": {"features": {"x": 1.5, "colour": "red"}}, "label": "cat",
+     "proposed_label": "dog", "probabilities": {"cat": 0.4, "dog": 0.6}, "reason": "uncertain"},
+    {"id": "g2", "record": {"features": {"x": -0.5, "colour": "blue"}, "text": "a bird"}, "label": "bird"},
+    {"id": "g3", "record": {"features": {"x": 0.0}}, "label": "dog", "proposed_label": "dog"},
+]
+
+
+class Gold:
+    """The review service in this process (its app under TestClient; its loops only where a test starts them)."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        self.settings = settings
+        self.service = ReviewService(settings)
+        self.http = TestClient(self.service.app)
+        self.tokens = {name: new_token(settings, name, role) for name, role in
+                       (("boss", "admin"), ("ana", "reviewer"), ("bob", "reviewer"))}
+
+    def call(self, who: str, method: str, path: str, json: object = None):  # noqa: ANN201
+        return self.http.request(method, f"/api/v1/{path}", json=json,
+                                 headers={"Authorization": f"Bearer {self.tokens[who]}"})
+
+    def enqueue(self, *ids: str) -> None:
+        self.service.queue.enqueue([QueueItem.from_request(request(i).model_dump_json().encode()) for i in ids])
+
+    def claim(self, who: str) -> dict | None:
+        response = self.call(who, "POST", "claim")
+        assert response.status_code in (200, 204), response.text
+        return response.json()["item"] if response.status_code == 200 else None
+
+    def answer(self, who: str, item: dict, label: str) -> dict:
+        response = self.call(who, "POST", "answer", {"id": item["id"], "lease": item["lease"], "label": label})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def gold_of(self, item: dict) -> str | None:
+        return self.service.queue.item_field(item["id"], "gold")
+
+    def outbox(self) -> list[bytes]:
+        return self.service.redis.lrange(self.service.queue.outbox_key, 0, -1)
+
+
+@pytest.fixture
+def make(settings_factory) -> Iterator:  # noqa: ANN001
+    made: list[Gold] = []
+
+    def build(share: float = 1.0, undo_seconds: float = 30.0, upload: bool = True) -> Gold:
+        env = Gold(settings_factory(**review_sections(gold_share=share, undo_seconds=undo_seconds)))
+        if upload:
+            assert env.call("boss", "POST", "admin/gold", {"items": GOLD}).json()["added"] == 3
+        made.append(env)
+        return env
+
+    yield build
+    for env in made:
+        env.service.shutdown()
+
+
+def test_admins_upload_gold_items_checked_against_the_label_set_and_delete_them(make):
+    env = make(upload=False)
+    assert env.call("ana", "POST", "admin/gold", {"items": GOLD}).status_code == 403
+    cow = env.call("boss", "POST", "admin/gold", {"items": [*GOLD, {**GOLD[0], "id": "g9", "label": "cow"}]})
+    assert cow.status_code == 422 and "'cow' is not in the label set" in cow.json()["detail"]
+    proposal = env.call("boss", "POST", "admin/gold", {"items": [{**GOLD[0], "proposed_label": "cow"}]})
+    assert proposal.status_code == 422
+    no_features = env.call("boss", "POST", "admin/gold", {"items": [{"id": "g9", "record": {"x": 1}, "label": "cat"}]})
+    assert no_features.status_code == 422 and "features" in no_features.json()["detail"]
+    assert env.call("boss", "GET", "admin/gold").json()["count"] == 0  # nothing of a refused upload is stored
+
+    first = env.call("boss", "POST", "admin/gold", {"items": GOLD}).json()
+    assert (first["added"], first["replaced"], first["count"]) == (3, 0, 3)
+    again = env.call("boss", "POST", "admin/gold", {"items": GOLD[:1]}).json()
+    assert (again["added"], again["replaced"], again["count"]) == (0, 1, 3)
+    assert env.call("ana", "DELETE", "admin/gold/g1").status_code == 403
+    assert env.call("boss", "DELETE", "admin/gold/g1").json() == {"id": "g1", "deleted": True}
+    missing = env.call("boss", "DELETE", "admin/gold/g1")
+    assert missing.status_code == 404 and "no gold item 'g1'" in missing.json()["detail"]
+    stats = env.call("boss", "GET", "admin/gold").json()
+    assert stats == {"count": 2, "share": 1.0, "pending": 0, "reviewers": {}}
+
+
+def test_at_share_1_a_claim_gets_a_gold_item_that_looks_like_a_real_one(make):
+    env = make()
+    env.enqueue("real1")
+    served = {}
+    for _ in range(3):
+        item = env.claim("ana")
+        gold_id = env.gold_of(item)
+        assert gold_id is not None and item["id"] not in {"g1", "g2", "g3", "real1"} and "gold" not in item["id"]
+        assert item["record"]["id"] == item["id"] and not item["overlap"]
+        served[gold_id] = item
+        env.answer("ana", item, "cat")
+    assert sorted(served) == ["g1", "g2", "g3"]  # each once
+    g1, g2, g3 = served["g1"], served["g2"], served["g3"]
+    assert g1["record"]["features"] == {"x": 1.5, "colour": "red"}
+    assert (g1["proposed_label"], g1["probabilities"], g1["reason"]) == ("dog", {"cat": 0.4, "dog": 0.6}, "uncertain")
+    assert (g2["proposed_label"], g2["probabilities"], g2["reason"]) == (None, {}, "cold_start")  # no proposal
+    assert g2["record"]["text"] == "a bird" and g2["labels"] == LABELS
+    assert (g3["proposed_label"], g3["reason"]) == ("dog", "uncertain")
+    assert env.claim("ana")["id"] == "real1"  # every gold item served to ana: the real queue
+
+
+def test_a_gold_item_comes_only_in_place_of_a_real_one(make):
+    env = make()
+    assert env.claim("ana") is None  # nothing for ana: no gold item either (an idle page would tell it)
+    env.enqueue("real1")
+    item = env.claim("ana")
+    assert env.gold_of(item) is not None and env.service.queue.state("real1") == "waiting"  # real1 stays in line
+    env.answer("ana", item, "cat")
+    assert env.gold_of(env.claim("bob")) is not None  # real1 is still there for bob's claim
+
+
+def test_at_share_0_no_gold_item_is_served(make):
+    env = make(share=0.0)
+    env.enqueue(*(f"r{i}" for i in range(5)))
+    for _ in range(5):
+        item = env.claim("ana")
+        assert env.gold_of(item) is None
+        env.answer("ana", item, "cat")
+    assert env.claim("ana") is None
+
+
+def test_a_reviewer_never_gets_the_same_gold_item_twice_whatever_they_did_with_it(make):
+    env = make()
+    env.enqueue("real1", "real2")
+    seen = []
+    skipped = env.claim("ana")
+    assert env.call("ana", "POST", "skip", {"id": skipped["id"], "lease": skipped["lease"]}).status_code == 200
+    released = env.claim("ana")
+    hb = env.call("ana", "POST", "heartbeat", {"id": released["id"], "lease": released["lease"]})
+    assert hb.status_code == 200 and hb.json()["lease_expires_at"] >= released["lease_expires_at"]
+    assert env.call("ana", "POST", "release", {"id": released["id"], "lease": released["lease"]}).status_code == 200
+    held = env.claim("ana")
+    assert env.claim("ana")["id"] == held["id"]  # a reload returns the held gold item
+    seen = [env.gold_of(skipped), env.gold_of(released), env.gold_of(held)]
+    assert sorted(seen) == ["g1", "g2", "g3"]
+    # handed back, a gold instance ends: never served to anyone else, nor queued
+    for item in (skipped, released):
+        assert env.service.queue.state(item["id"]) == "expired"
+    env.answer("ana", held, "cat")
+    assert {env.claim("ana")["id"]} <= {"real1", "real2"}
+    assert env.gold_of(env.claim("bob")) in {"g1", "g2", "g3"}  # bob has his own
+
+
+def test_not_sure_or_an_expired_lease_ends_a_gold_item_and_nobody_else_is_served_it(make):
+    env = make()
+    env.tokens["eve"] = new_token(env.settings, "eve", "expert")
+    env.enqueue("real1", "real2")
+    unsure = env.claim("ana")
+    sent = env.call("ana", "POST", "unsure", {"id": unsure["id"], "lease": unsure["lease"]})
+    assert sent.status_code == 200 and sent.json()["expert_waiting"] == 0  # not in the experts' line
+    assert env.service.queue.state(unsure["id"]) == "expired"
+    assert env.claim("eve")["id"] != unsure["id"]
+    lapsed = env.claim("ana")
+    assert env.service.queue.reap(now=time.time() + 3600) == 2  # ana's and eve's leases
+    assert env.service.queue.state(lapsed["id"]) == "expired"
+    late = env.call("ana", "POST", "answer", {"id": lapsed["id"], "lease": lapsed["lease"], "label": "cat"})
+    assert late.status_code == 409 and env.service.gold.pending() == 0
+    third = env.claim("ana")
+    assert len({env.gold_of(unsure), env.gold_of(lapsed), env.gold_of(third)}) == 3
+    assert env.service.queue.counts().waiting == 2  # the real items never left the line
+
+
+def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_window(make):
+    env = make(undo_seconds=1.0)
+    env.enqueue("real1")
+    truth = {g["id"]: g["label"] for g in GOLD}
+    for who, label in (("ana", "cat"), ("bob", "dog")):  # g1 right for ana, wrong for bob; g2, g3 right
+        for _ in GOLD:
+            item = env.claim(who)
+            env.answer(who, item, label if env.gold_of(item) == "g1" else truth[env.gold_of(item)])
+    assert not any(b'"gold"' in raw for raw in env.outbox())  # nothing published within the undo window
+    assert env.service.gold.finalize() == (0, 0)
+    refused = env.call("bob", "POST", "correct", {"answer_id": f"{item['id']}#1", "label": "bird"})
+    assert refused.status_code == 409 and "known answer" in refused.json()["detail"]
+
+    env.service.start_threads()  # the leader's loops: finalize, publish
+    wait_for(lambda: len([c for c in corrections(env.settings) if c["kind"] == "gold"]) >= 6, 30, "6 gold corrections")
+    time.sleep(1.5)  # more maintenance turns: nothing published twice
+    published = corrections(env.settings)
+    gold = [c for c in published if c["kind"] == "gold"]
+    assert Counter(c["answer_id"] for c in gold).most_common(1)[0][1] == 1 and len(gold) == 6
+    assert {(c["reviewer"], c["id"], c["label"], c["correct"]) for c in gold if c["id"] == "g1"} == {
+        ("ana", "g1", "cat", True), ("bob", "g1", "dog", False)}
+    assert all(c["schema_version"] == "1.1" for c in gold)
+    assert [c for c in published if c["kind"] != "gold"] == []  # no answer, no retraction
+    metrics = env.service.metrics
+    right = metrics.value("labelstream_review_gold_answers_total", result="right")
+    wrong = metrics.value("labelstream_review_gold_answers_total", result="wrong")
+    assert (right, wrong) == (5, 1)
+    assert metrics.value("labelstream_review_corrections_published_total", kind="gold") == 6
+
+
+def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_counts(make):
+    env = make(undo_seconds=30.0)
+    env.enqueue("real1")
+    item = env.claim("ana")
+    truth = {g["id"]: g["label"] for g in GOLD}[env.gold_of(item)]
+    wrong = next(label for label in LABELS if label != truth)
+    env.answer("ana", item, wrong)
+    assert env.service.gold.pending() == 1
+    undone = env.call("ana", "POST", "undo")
+    assert undone.status_code == 200, undone.text
+    again = undone.json()["item"]
+    assert again["id"] == item["id"] and undone.json()["withdrawn_label"] == wrong
+    assert env.service.gold.pending() == 0 and env.outbox() == []  # no retraction: nothing was published
+    env.answer("ana", again, truth)
+    assert env.service.gold.finalize(now=time.time() + 31) == (1, 0)
+    assert env.call("ana", "POST", "undo").status_code == 409  # final now
+    entries = env.outbox()
+    assert len(entries) == 1 and b'"correct":true' in entries[0] and b'"kind":"gold"' in entries[0]
+    stats = env.call("boss", "GET", "admin/gold").json()
+    assert stats["reviewers"] == {"ana": {"answers": 1, "right": 1, "accuracy": 1.0, "low": 0.207, "high": 1.0}}
+
+
+def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make):
+    env = make(undo_seconds=0.0)
+    env.enqueue("real1")
+    truth = {g["id"]: g["label"] for g in GOLD}
+    for who, wrong_on in (("ana", set()), ("bob", {"g1", "g2"})):
+        for _ in range(3):
+            item = env.claim(who)
+            gold_id = env.gold_of(item)
+            env.answer(who, item, "bird" if gold_id in wrong_on and truth[gold_id] != "bird" else
+                       ("cat" if gold_id in wrong_on else truth[gold_id]))
+    assert env.service.gold.finalize() == (4, 2)
+    stats = env.call("boss", "GET", "admin/gold").json()
+    assert stats["count"] == 3 and stats["pending"] == 0
+    ana, bob = stats["reviewers"]["ana"], stats["reviewers"]["bob"]
+    assert (ana["answers"], ana["right"], ana["accuracy"]) == (3, 3, 1.0)
+    assert (bob["answers"], bob["right"]) == (3, 1) and bob["low"] < bob["accuracy"] < bob["high"]
+    assert env.call("ana", "GET", "admin/gold").status_code == 403
+    overview = env.call("boss", "GET", "admin/overview").json()
+    assert overview["gold"] == stats
+

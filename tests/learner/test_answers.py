@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from labelstream.core.build import build_engine
 from labelstream.core.policy.contract import ContractPolicy
 from labelstream.core.schemas import Correction
@@ -71,8 +69,6 @@ def test_a_policy_without_learn_gold_only_counts_it():
     assert learner.metrics.registry.get_sample_value("labelstream_corrections_total", {"result": "gold_wrong"}) == 1
 
 
-@pytest.mark.skipif(not hasattr(ContractPolicy, "learn_gold"),
-                    reason="ContractPolicy.learn_gold arrives with the contract side (branch wt/goldc); runs once merged")
 def test_the_contract_policy_measures_reviewers_on_gold_answers():
     settings = Settings(policy={"reviewer_accuracy_from_gold": True})
     engine = build_engine(settings)

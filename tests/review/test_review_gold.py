@@ -199,7 +199,11 @@ def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_
     assert Counter(c["answer_id"] for c in gold).most_common(1)[0][1] == 1 and len(gold) == 6
     assert {(c["reviewer"], c["id"], c["label"], c["correct"]) for c in gold if c["id"] == "g1"} == {
         ("ana", "g1", "cat", True), ("bob", "g1", "dog", False)}
-    assert all(c["schema_version"] == "1.1" for c in gold)
+    assert all(c["schema_version"] == "1.2" for c in gold)
+    # shown with a proposal (g1: "dog", wrong; g3: "dog", right): was it right, was it taken; g2 had none
+    shown = {(c["reviewer"], c["id"]): (c["proposal_correct"], c["agreed_with_proposal"]) for c in gold}
+    assert shown == {("ana", "g1"): (False, False), ("bob", "g1"): (False, True), ("ana", "g3"): (True, True),
+                     ("bob", "g3"): (True, True), ("ana", "g2"): (None, None), ("bob", "g2"): (None, None)}
     assert [c for c in published if c["kind"] != "gold"] == []  # no answer, no retraction
     metrics = env.service.metrics
     right = metrics.value("labelstream_review_gold_answers_total", result="right")

@@ -22,7 +22,8 @@ gold.) Besides the claim that makes it, four scripts know it is gold (its ``gold
   requeue) it ends (``requeue`` in ``prelude.lua``): an instance belongs to its
   reviewer and never enters the shared lines;
 - answered (``answer.lua``) it is scored against the known label and its
-  correction (kind ``gold``, ``correct`` true or false) waits until the undo
+  correction (kind ``gold``, ``correct`` true or false; shown with a proposal,
+  ``proposal_correct`` and ``agreed_with_proposal`` too) waits until the undo
   window has passed, as an overlap item's consensus does (a plain answer is
   published at once and an undo publishes a retraction after it; a score the
   policy has counted cannot be taken back); nothing enters the outbox yet,

@@ -263,10 +263,12 @@ def gold_remove(ctx: typer.Context, gold_id: Annotated[str, typer.Argument(metav
 
 @gold_app.command("stats")
 def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Each reviewer's accuracy on gold items, with its 95 % interval.
+    """Each reviewer's accuracy on gold items, with its 95 % interval; the gold items, worst first.
 
     How many gold items there are, and per reviewer their final gold answers (past the undo window), how many
-    were right, the accuracy and its 95 % Wilson interval."""
+    were right, the accuracy and its 95 % Wilson interval. Then per gold item answered (worst first, at most
+    100): answers, right, share right, the most common wrong answer, and "check label" when most reviewers
+    answered otherwise (a suspect known label)."""
     from labelstream.review.overview import gold_stats
 
     settings = state(ctx).settings()
@@ -286,3 +288,15 @@ def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         interval = "-" if row.low is None else f"{row.low:.0%}-{row.high:.0%}"
         table.add_row(name, row.answers, row.right, "-" if row.accuracy is None else f"{row.accuracy:.0%}", interval)
     table.print()
+    listed = f", the worst {len(stats.items)} of {stats.items_answered}" if stats.items_answered > len(stats.items) else ""
+    items = Table("gold item", "known label", "answers", "right", "share right", "most common wrong", "note",
+                  title=f"gold items, worst first{listed}")
+    for item in stats.items:
+        wrong = f"{item.top_wrong} ({item.top_wrong_answers})" if item.top_wrong else "-"
+        items.add_row(item.id, item.label, item.answers, item.right, f"{item.share_right:.0%}", wrong,
+                      "check its label" if item.check_label else "")
+    items.print()
+    if stats.to_check:
+        print(f"{stats.to_check} gold item(s) to check: at least {stats.suspect_min_answers} answers, under "
+              f"{stats.suspect_below:.0%} right; fix a wrong known label by uploading the item again "
+              "(labelstream review gold add) or remove it (labelstream review gold remove ID)")

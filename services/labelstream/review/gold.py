@@ -271,24 +271,21 @@ class GoldSet:
                                       client=self.client)
         return int(right), int(wrong)
 
+    def _answers_and_right(self, answers_key: str, right_key: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Two count hashes read together: final answers and right ones, by reviewer or by gold id."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(answers_key)
+        pipe.hgetall(right_key)
+        return tuple({as_text(k): int(v) for k, v in counts.items()} for counts in pipe.execute())  # type: ignore[return-value]
+
     def reviewers(self) -> dict[str, ReviewerGold]:
         """Every reviewer with a final gold answer: answers and right, by name."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(self.answers_key)
-        pipe.hgetall(self.right_key)
-        answers, right = pipe.execute()
-        rights = {as_text(k): int(v) for k, v in right.items()}
-        return {name: ReviewerGold(int(n), rights.get(name, 0))
-                for name, n in sorted((as_text(k), v) for k, v in answers.items())}
+        answers, rights = self._answers_and_right(self.answers_key, self.right_key)
+        return {name: ReviewerGold(answers[name], rights.get(name, 0)) for name in sorted(answers)}
 
     def items(self) -> dict[str, GoldItemFigures]:
         """Every gold item in the set with a final answer: its figures, by gold id."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(self.item_answers_key)
-        pipe.hgetall(self.item_right_key)
-        answers, right = pipe.execute()
-        counts = {as_text(k): int(v) for k, v in answers.items()}
-        rights = {as_text(k): int(v) for k, v in right.items()}
+        counts, rights = self._answers_and_right(self.item_answers_key, self.item_right_key)
         ids = sorted(counts)
         if not ids:
             return {}

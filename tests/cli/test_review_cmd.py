@@ -160,3 +160,24 @@ def test_gold_stats_lists_the_gold_items_worst_first_and_flags_a_suspect_label(s
     assert {i: (f.answers, f.right, f.wrong) for i, f in gold.items().items()} == {"g1": (3, 2, {"dog": 1})}
     final_gold_answers(gold, [("ana", "g2", "cat", True)])
     assert gold.items()["g2"].answers == 1 and gold.items()["g2"].wrong == {}
+
+
+def test_gold_add_names_the_line_and_the_fix_of_a_bad_row_in_one_line_and_adds_nothing(settings_factory, tmp_path):
+    from labelstream.review.gold import GoldSet
+
+    settings = settings_factory()
+    env = {"LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix}
+    bad = {  # file -> the error's end
+        "short.csv": ("x,colour,label\n0.5,red,cat\n1.5,blue\n", "line 3: expected 3 columns, found 2; fix or remove that line"),
+        "nan.csv": ("x,label\n0.5,cat\nnan,cat\n", "line 3: features.x: is not finite (nan); fix that value (a finite "
+                    "number or a string)"),
+        "empty.csv": ("x,label\n0.5,\n", "line 2: no value in the label column 'label'; give it its known label or "
+                      "remove that line"),
+        "list.jsonl": ('{"x": 1, "label": "cat"}\n{"x": [1, 2], "label": "cat"}\n',
+                       "line 2: features.x: must be a number or a string, got list; fix that value (a finite number or a string)"),
+    }
+    for name, (text, error) in bad.items():
+        (tmp_path / name).write_text(text)
+        refused = CliRunner().invoke(app, ["review", "gold", "add", str(tmp_path / name)], env=env)
+        assert refused.exit_code != 0 and str(refused.exception) == f"{tmp_path / name}: nothing added; {error}"
+    assert GoldSet(connect(settings.redis), settings.redis.key_prefix).count() == 0

@@ -152,6 +152,8 @@ def test_gold_stats_lists_the_gold_items_worst_first_and_flags_a_suspect_label(s
     assert lines[start + 2].split() == ["g2", "dog", "6", "2", "33%", "cat", "(3)", "check", "its", "label"]
     assert [line.split()[0] for line in lines[start + 3:start + 5]] == ["g3", "g1"]
     assert lines[-1].startswith("1 gold item(s) to check: at least 5 answers, under 50% right; fix a wrong known label")
+    status = CliRunner().invoke(app, ["review", "status"], env=env)
+    assert "gold items: 3, 13 final answer(s) to them (labelstream review gold stats); 1 to check its label" in status.stdout
 
     # uploaded again with the same label: its figures stay; with another label, or removed: they start again
     gold.add([GoldItem(id="g1", record={"features": {"x": 2.0}}, label="cat"),

@@ -200,7 +200,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         print(f"agreement on overlap items: kappa {kappa}, alpha {alpha} ({a.consolidation})")
     if view.gold is not None and view.gold.count:
         answers = sum(row.answers for row in view.gold.reviewers.values())
-        print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats)")
+        check = f"; {view.gold.to_check} to check its label" if view.gold.to_check else ""
+        print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats){check}")
 
 
 def _gold(settings: Settings) -> tuple[GoldSet, LabelSet]:

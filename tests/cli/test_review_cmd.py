@@ -105,3 +105,81 @@ def test_gold_add_reads_a_data_file_all_or_nothing_and_stats_reports_each_review
     assert run("remove", "g1").stdout.strip() == "removed gold item g1; 1 in the set"
     missing = run("remove", "g1")
     assert missing.exit_code != 0 and "no gold item 'g1'" in str(missing.exception)
+
+
+def final_gold_answers(gold, answers: list[tuple[str, str, str, bool]]) -> None:  # noqa: ANN001
+    """(reviewer, gold id, answer, right) scored and made final by the real gold_final.lua, as answer.lua leaves them."""
+    for n, (reviewer, gold_id, label, right) in enumerate(answers):
+        instance = f"i{n}"
+        entry = {"kind": "gold", "id": gold_id, "label": label, "reviewer": reviewer, "answer_id": f"{instance}#1",
+                 "timestamp": 1.0, "correct": right}
+        gold.client.hset(f"{gold.prefix}:review:gold:entries", instance, orjson.dumps(entry))
+        gold.client.zadd(gold.pending_key, {instance: 0})
+    gold.finalize()
+
+
+def test_gold_stats_lists_the_gold_items_worst_first_and_flags_a_suspect_label(settings_factory):
+    from labelstream.review.gold import GoldItem, GoldSet
+
+    settings = settings_factory()
+    gold = GoldSet(connect(settings.redis), settings.redis.key_prefix)
+    gold.add([GoldItem(id=i, record={"features": {"x": 1.0}}, label=label)
+              for i, label in (("g1", "cat"), ("g2", "dog"), ("g3", "cat"))])
+    env = {"LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix}
+    # g2: 6 answers, 2 right, 3 "cat" and 1 "bird": its label is suspect; g1: 2 of 3 right; g3: 1 of 4 (too few)
+    answers = [("ana", "g2", "dog", True), ("bo", "g2", "dog", True), *[(f"r{i}", "g2", "cat", False) for i in range(3)],
+               ("r9", "g2", "bird", False), ("ana", "g1", "cat", True), ("bo", "g1", "cat", True), ("cy", "g1", "dog", False),
+               *[(f"r{i}", "g3", "dog", False) for i in range(3)], ("ana", "g3", "cat", True)]
+    final_gold_answers(gold, answers)
+
+    as_json = orjson.loads(CliRunner().invoke(app, ["review", "gold", "stats", "--json"], env=env).stdout)
+    assert (as_json["items_answered"], as_json["to_check"], as_json["suspect_min_answers"], as_json["suspect_below"]) == (
+        3, 1, 5, 0.5)
+    assert as_json["items"] == [  # the suspect first, then by share right
+        {"id": "g2", "label": "dog", "answers": 6, "right": 2, "share_right": 0.3333, "top_wrong": "cat",
+         "top_wrong_answers": 3, "check_label": True},
+        {"id": "g3", "label": "cat", "answers": 4, "right": 1, "share_right": 0.25, "top_wrong": "dog",
+         "top_wrong_answers": 3, "check_label": False},
+        {"id": "g1", "label": "cat", "answers": 3, "right": 2, "share_right": 0.6667, "top_wrong": "dog",
+         "top_wrong_answers": 1, "check_label": False}]
+    assert as_json["reviewers"]["ana"]["answers"] == 3  # the reviewers' figures as before
+    table = CliRunner().invoke(app, ["review", "gold", "stats"], env=env)
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    start = lines.index("gold items, worst first")
+    assert lines[start + 1].split() == ["gold", "item", "known", "label", "answers", "right", "share", "right", "most",
+                                        "common", "wrong", "note"]
+    assert lines[start + 2].split() == ["g2", "dog", "6", "2", "33%", "cat", "(3)", "check", "its", "label"]
+    assert [line.split()[0] for line in lines[start + 3:start + 5]] == ["g3", "g1"]
+    assert lines[-1].startswith("1 gold item(s) to check: at least 5 answers, under 50% right; fix a wrong known label")
+    status = CliRunner().invoke(app, ["review", "status"], env=env)
+    assert "gold items: 3, 13 final answer(s) to them (labelstream review gold stats); 1 to check its label" in status.stdout
+
+    # uploaded again with the same label: its figures stay; with another label, or removed: they start again
+    gold.add([GoldItem(id="g1", record={"features": {"x": 2.0}}, label="cat"),
+              GoldItem(id="g2", record={"features": {"x": 1.0}}, label="cat")])
+    assert gold.delete("g3")
+    assert {i: (f.answers, f.right, f.wrong) for i, f in gold.items().items()} == {"g1": (3, 2, {"dog": 1})}
+    final_gold_answers(gold, [("ana", "g2", "cat", True)])
+    assert gold.items()["g2"].answers == 1 and gold.items()["g2"].wrong == {}
+
+
+def test_gold_add_names_the_line_and_the_fix_of_a_bad_row_in_one_line_and_adds_nothing(settings_factory, tmp_path):
+    from labelstream.review.gold import GoldSet
+
+    settings = settings_factory()
+    env = {"LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix}
+    bad = {  # file -> the error's end
+        "short.csv": ("x,colour,label\n0.5,red,cat\n1.5,blue\n", "line 3: expected 3 columns, found 2; fix or remove that line"),
+        "nan.csv": ("x,label\n0.5,cat\nnan,cat\n", "line 3: features.x: is not finite (nan); fix that value (a finite "
+                    "number or a string)"),
+        "empty.csv": ("x,label\n0.5,\n", "line 2: no value in the label column 'label'; give it its known label or "
+                      "remove that line"),
+        "list.jsonl": ('{"x": 1, "label": "cat"}\n{"x": [1, 2], "label": "cat"}\n',
+                       "line 2: features.x: must be a number or a string, got list; fix that value (a finite number or a string)"),
+    }
+    for name, (text, error) in bad.items():
+        (tmp_path / name).write_text(text)
+        refused = CliRunner().invoke(app, ["review", "gold", "add", str(tmp_path / name)], env=env)
+        assert refused.exit_code != 0 and str(refused.exception) == f"{tmp_path / name}: nothing added; {error}"
+    assert GoldSet(connect(settings.redis), settings.redis.key_prefix).count() == 0

@@ -31,14 +31,40 @@ class GoldPolicy:
         self.gold.append(correct)
 
 
+class ProposalPolicy:
+    """The interface of schema 1.2: learn_gold(correct, model_right=None, agreed=None), keywords recorded as passed."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, dict[str, bool]]] = []
+
+    def learn_gold(self, correct: bool, model_right: bool | None = None, agreed: bool | None = None) -> None:
+        passed = {"model_right": model_right, "agreed": agreed}
+        self.calls.append((correct, {k: v for k, v in passed.items() if v is not None}))
+
+
+class AnyKeywordPolicy:
+    """A learn_gold that takes any keyword (**shown): it gets exactly those the correction has."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, dict[str, bool]]] = []
+
+    def learn_gold(self, correct: bool, **shown: bool) -> None:
+        self.calls.append((correct, shown))
+
+
 def learner_of(engine) -> AnswerLearner:  # noqa: ANN001
     settings = Settings()
     context = LearnerContext(engine, Pending(), RedisRetry(), Metrics.from_settings("learner", settings.metrics), events=None)
     return AnswerLearner(context, NoStore(), None, None, {"labels": None, "review": None}, None, "m")
 
 
-def gold(answer_id: str, correct: bool) -> Correction:
-    return Correction(id="g1", label="cat", reviewer="ana", answer_id=answer_id, kind="gold", correct=correct)
+def gold(answer_id: str, correct: bool, proposal_correct: bool | None = None, agreed: bool | None = None) -> Correction:
+    return Correction(id="g1", label="cat", reviewer="ana", answer_id=answer_id, kind="gold", correct=correct,
+                      proposal_correct=proposal_correct, agreed_with_proposal=agreed)
+
+
+SHOWN = [  # (correct, proposal right, agreed): a wrong proposal taken, refused, a right one taken, none shown
+    gold("a#1", False, False, True), gold("b#1", True, False, False), gold("c#1", True, True, True), gold("d#1", True)]
 
 
 def learn_all(learner: AnswerLearner, corrections: list[Correction]) -> list[object]:
@@ -69,10 +95,28 @@ def test_a_policy_without_learn_gold_only_counts_it():
     assert learner.metrics.registry.get_sample_value("labelstream_corrections_total", {"result": "gold_wrong"}) == 1
 
 
+def test_a_gold_answer_shown_with_a_proposal_tells_learn_gold_whether_it_was_right_and_taken():
+    for policy in (ProposalPolicy(), AnyKeywordPolicy()):
+        engine = build_engine(Settings())
+        engine.policy = policy
+        assert learn_all(learner_of(engine), SHOWN) == [None] * 4
+        assert policy.calls == [(False, {"model_right": False, "agreed": True}), (True, {"model_right": False, "agreed": False}),
+                                (True, {"model_right": True, "agreed": True}), (True, {})]  # no proposal: no keyword
+
+
+def test_a_policy_whose_learn_gold_takes_only_correct_gets_only_correct():
+    engine = build_engine(Settings())
+    engine.policy = policy = GoldPolicy()
+    assert learn_all(learner_of(engine), SHOWN) == [None] * 4
+    assert policy.gold == [False, True, True, True]
+
+
 def test_the_contract_policy_measures_reviewers_on_gold_answers():
     settings = Settings(policy={"reviewer_accuracy_from_gold": True})
     engine = build_engine(settings)
     assert isinstance(engine.policy, ContractPolicy)
-    learn_all(learner_of(engine), [gold(f"g{i}#1", i % 4 != 0) for i in range(20)])
+    # whatever its learn_gold takes (correct alone, or the proposal's keywords too), the proposal fields are fine
+    learn_all(learner_of(engine), [gold(f"g{i}#1", i % 4 != 0, *((i % 2 == 0, i % 3 == 0) if i % 5 else (None, None)))
+                                   for i in range(20)])
     bound = engine.policy.evidence.gold_bound
     assert (bound.answers, bound.right) == (20, 15) and engine.model.n_learned == 0

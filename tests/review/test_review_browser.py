@@ -613,3 +613,53 @@ def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_r
         assert stats["reviewers"]["bo"]["right"] == 1
     finally:
         review.stop(20)
+
+
+def test_the_lead_view_lists_a_gold_item_most_reviewers_answer_otherwise_to_check_its_label(
+        settings_factory, chromium, tmp_path):
+    """Five reviewers answer two gold items through the API: gold0's known label (bird) gets 1 of 5 right, most say
+    cat; the lead view's Gold items section lists it under "Gold items to check", and gold1 (all right) not."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0, gold_share=1.0, undo_seconds=0.0))
+    review = start_review(settings, tmp_path / "logs")
+    people = ["ana", "bo", "cy", "di", "ed"]
+    tokens = {name: new_token(settings, name) for name in people}
+    lead = new_token(settings, "lead", "admin")
+    gold = [{"id": "gold0", "record": {"features": {"weight_kg": 4.2, "legs": 4}, "text": TEXTS[0]}, "label": "bird",
+             "proposed_label": "cat", "probabilities": {"cat": 0.7, "dog": 0.3}},
+            {"id": "gold1", "record": {"features": {"weight_kg": 30.0, "legs": 4}, "text": TEXTS[1]}, "label": "dog",
+             "proposed_label": "dog", "probabilities": {"cat": 0.2, "dog": 0.8}}]
+    try:
+        with client(review, lead) as as_lead:
+            assert as_lead.post("/api/v1/admin/gold", json={"items": gold}).json()["count"] == 2
+            publish_requests(settings, [request("real1", 0.9)])  # gold items come only in place of real ones
+            wait_enqueued(as_lead, 1)
+            for n, name in enumerate(people):
+                with client(review, tokens[name]) as as_reviewer:
+                    for _ in gold:  # ana answers gold0 right (bird), the others cat; gold1 everyone right
+                        item = as_reviewer.post("/api/v1/claim").json()["item"]
+                        label = "dog" if item["proposed_label"] == "dog" else ("bird" if n == 0 else "cat")
+                        answer = {"id": item["id"], "lease": item["lease"], "label": label}
+                        assert as_reviewer.post("/api/v1/answer", json=answer).status_code == 200
+            def all_final() -> dict | None:
+                stats = as_lead.get("/api/v1/admin/gold").json()
+                return stats if sum(i["answers"] for i in stats["items"]) == 10 else None
+
+            stats = wait_for(all_final, 30, "10 final gold answers")
+            assert stats["to_check"] == 1 and stats["items"][0]["id"] == "gold0"
+
+            lead_view = chromium.new_page(viewport={"width": 1366, "height": 900})
+            lead_view.goto(f"{url(review)}/admin#token={lead}")
+            lead_view.locator("#board").wait_for(state="visible", timeout=30_000)
+            suspect = lead_view.locator("#gold-check li[data-gold='gold0']")
+            suspect.wait_for(timeout=10_000)
+            assert suspect.inner_text() == "gold0: known label bird, 1 of 5 answers right (20 %); most answered cat (4)"
+            assert lead_view.locator("#gold-check li").count() == 1  # gold1, all right, is not listed
+            assert "at least 5 answers, under 50 % right" in lead_view.locator("#gold-check-why").inner_text()
+            lead_view.locator(".gold").scroll_into_view_if_needed()
+            lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-suspect.png"))
+            lead_view.set_viewport_size({"width": 400, "height": 900})
+            lead_view.wait_for_timeout(200)
+            assert lead_view.evaluate("document.documentElement.scrollWidth") <= 400
+            lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-suspect-phone.png"))
+    finally:
+        review.stop(20)

@@ -93,7 +93,8 @@ def test_admins_upload_gold_items_checked_against_the_label_set_and_delete_them(
     missing = env.call("boss", "DELETE", "admin/gold/g1")
     assert missing.status_code == 404 and "no gold item 'g1'" in missing.json()["detail"]
     stats = env.call("boss", "GET", "admin/gold").json()
-    assert stats == {"count": 2, "share": 1.0, "pending": 0, "reviewers": {}}
+    assert stats == {"count": 2, "share": 1.0, "pending": 0, "reviewers": {}, "items": [], "items_answered": 0,
+                     "to_check": 0, "suspect_min_answers": 5, "suspect_below": 0.5}
 
 
 def test_at_share_1_a_claim_gets_a_gold_item_that_looks_like_a_real_one(make):
@@ -199,7 +200,11 @@ def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_
     assert Counter(c["answer_id"] for c in gold).most_common(1)[0][1] == 1 and len(gold) == 6
     assert {(c["reviewer"], c["id"], c["label"], c["correct"]) for c in gold if c["id"] == "g1"} == {
         ("ana", "g1", "cat", True), ("bob", "g1", "dog", False)}
-    assert all(c["schema_version"] == "1.1" for c in gold)
+    assert all(c["schema_version"] == "1.2" for c in gold)
+    # shown with a proposal (g1: "dog", wrong; g3: "dog", right): was it right, was it taken; g2 had none
+    shown = {(c["reviewer"], c["id"]): (c["proposal_correct"], c["agreed_with_proposal"]) for c in gold}
+    assert shown == {("ana", "g1"): (False, False), ("bob", "g1"): (False, True), ("ana", "g3"): (True, True),
+                     ("bob", "g3"): (True, True), ("ana", "g2"): (None, None), ("bob", "g2"): (None, None)}
     assert [c for c in published if c["kind"] != "gold"] == []  # no answer, no retraction
     metrics = env.service.metrics
     right = metrics.value("labelstream_review_gold_answers_total", result="right")
@@ -250,3 +255,27 @@ def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make):
     overview = env.call("boss", "GET", "admin/overview").json()
     assert overview["gold"] == stats
 
+
+
+def test_a_gold_item_most_reviewers_answer_otherwise_is_flagged_to_check_its_label(make):
+    env = make(undo_seconds=0.0)
+    env.enqueue("real1")
+    truth = {g["id"]: g["label"] for g in GOLD}
+    people = ["ana", "bob", "cy", "di", "ed"]
+    for name in people[2:]:
+        env.tokens[name] = new_token(env.settings, name, "reviewer")
+    for n, who in enumerate(people):  # g3 (known label dog): 4 of 5 answer cat; g1, g2: right but for ana on g1
+        for _ in GOLD:
+            item = env.claim(who)
+            gold_id = env.gold_of(item)
+            wrong = (gold_id == "g3" and n > 0) or (gold_id == "g1" and who == "ana")
+            env.answer(who, item, ("cat" if gold_id == "g3" else "bird") if wrong else truth[gold_id])
+    assert env.service.gold.finalize() == (10, 5)
+    stats = env.call("boss", "GET", "admin/gold").json()
+    assert (stats["items_answered"], stats["to_check"]) == (3, 1)
+    assert [(i["id"], i["answers"], i["right"], i["share_right"], i["top_wrong"], i["top_wrong_answers"], i["check_label"])
+            for i in stats["items"]] == [("g3", 5, 1, 0.2, "cat", 4, True), ("g1", 5, 4, 0.8, "bird", 1, False),
+                                         ("g2", 5, 5, 1.0, None, 0, False)]
+    assert env.call("boss", "GET", "admin/overview").json()["gold"] == stats  # the admin page's figures
+    assert env.call("boss", "DELETE", "admin/gold/g3").status_code == 200  # removed: its figures go
+    assert [i["id"] for i in env.call("boss", "GET", "admin/gold").json()["items"]] == ["g1", "g2"]

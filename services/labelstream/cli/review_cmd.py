@@ -16,8 +16,9 @@ from labelstream.errors import LabelstreamError
 from labelstream.review.auth import ROLES
 
 if TYPE_CHECKING:  # redis is imported by the commands that use it, not by `labelstream --help`
+    from labelstream.datafile import Row
     from labelstream.review.auth import TokenStore
-    from labelstream.review.gold import GoldSet
+    from labelstream.review.gold import GoldItem, GoldSet
     from labelstream.review.labelset import LabelSet
     from labelstream.settings import Settings
 
@@ -199,7 +200,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         print(f"agreement on overlap items: kappa {kappa}, alpha {alpha} ({a.consolidation})")
     if view.gold is not None and view.gold.count:
         answers = sum(row.answers for row in view.gold.reviewers.values())
-        print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats)")
+        check = f"; {view.gold.to_check} to check its label" if view.gold.to_check else ""
+        print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats){check}")
 
 
 def _gold(settings: Settings) -> tuple[GoldSet, LabelSet]:
@@ -223,25 +225,20 @@ def gold_add(
     """Add gold items (records of known label) from a CSV or JSONL file.
 
     Every column but the label, id and text columns is a feature, shown as a record's features are. An id
-    already there is replaced. All or nothing: a row without a label, or with one outside the label set, adds
-    none. Served with no proposal (as a cold-start record); POST /api/v1/admin/gold also takes a proposal."""
+    already there is replaced. All or nothing: a bad row (columns missing, no label or one outside the label
+    set, a feature that is not a finite number or a string) adds none, and the error names its line and the
+    fix. Served with no proposal (as a cold-start record); POST /api/v1/admin/gold also takes a proposal."""
     from labelstream.datafile import open_rows
-    from labelstream.review.gold import GoldItem
 
     gold, labels = _gold(state(ctx).settings())
     items: list[GoldItem] = []
     refused: list[str] = []
     for row in open_rows(data, label_column=label_column, id_column=id_column, text_column=text_column):
-        if row.payload is None:
-            refused.append(f"line {row.line}: {row.error}")
-        elif not row.label:
-            refused.append(f"line {row.line}: no value in the label column {label_column!r}")
-        elif row.label not in labels:
-            refused.append(f"line {row.line}: label {row.label!r} is not in the label set ({labels.describe()}; "
-                           "labelstream labels add NAME)")
+        item = _gold_item(row, labels, label_column)
+        if isinstance(item, str):
+            refused.append(f"line {row.line}: {item}")
         else:
-            record = {key: value for key, value in row.payload.items() if key != "id"}
-            items.append(GoldItem(id=str(row.payload["id"]), record=record, label=row.label))
+            items.append(item)
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         raise LabelstreamError(f"{data}: nothing added; {refused[0]}{more}")
@@ -250,6 +247,27 @@ def gold_add(
     unique = list({item.id: item for item in items}.values())
     added = gold.add(unique)
     print(f"added {added} gold item(s), replaced {len(unique) - added}; {gold.count()} in the set")
+
+
+def _gold_item(row: Row, labels: LabelSet, label_column: str) -> GoldItem | str:
+    """One row of a gold file as a gold item, or what is wrong with it and how to fix it."""
+    from pydantic import ValidationError
+
+    from labelstream.review.gold import GoldItem
+
+    if row.payload is None:
+        return f"{row.error}; fix or remove that line"
+    if not row.label:
+        return f"no value in the label column {label_column!r}; give it its known label or remove that line"
+    if row.label not in labels:
+        return f"label {row.label!r} is not in the label set ({labels.describe()}; labelstream labels add NAME)"
+    record = {key: value for key, value in row.payload.items() if key != "id"}
+    try:
+        return GoldItem(id=str(row.payload["id"]), record=record, label=row.label)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:])  # record.features.x -> features.x
+        return f"{where}: {first['msg'].removeprefix('Value error, ')}; fix that value (a finite number or a string)"
 
 
 @gold_app.command("remove")
@@ -263,10 +281,12 @@ def gold_remove(ctx: typer.Context, gold_id: Annotated[str, typer.Argument(metav
 
 @gold_app.command("stats")
 def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Each reviewer's accuracy on gold items, with its 95 % interval.
+    """Each reviewer's accuracy on gold items, with its 95 % interval; the gold items, worst first.
 
     How many gold items there are, and per reviewer their final gold answers (past the undo window), how many
-    were right, the accuracy and its 95 % Wilson interval."""
+    were right, the accuracy and its 95 % Wilson interval. Then per gold item answered (worst first, at most
+    100): answers, right, share right, the most common wrong answer, and "check label" when most reviewers
+    answered otherwise (a suspect known label)."""
     from labelstream.review.overview import gold_stats
 
     settings = state(ctx).settings()
@@ -286,3 +306,15 @@ def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         interval = "-" if row.low is None else f"{row.low:.0%}-{row.high:.0%}"
         table.add_row(name, row.answers, row.right, "-" if row.accuracy is None else f"{row.accuracy:.0%}", interval)
     table.print()
+    listed = f", the worst {len(stats.items)} of {stats.items_answered}" if stats.items_answered > len(stats.items) else ""
+    items = Table("gold item", "known label", "answers", "right", "share right", "most common wrong", "note",
+                  title=f"gold items, worst first{listed}")
+    for item in stats.items:
+        wrong = f"{item.top_wrong} ({item.top_wrong_answers})" if item.top_wrong else "-"
+        items.add_row(item.id, item.label, item.answers, item.right, f"{item.share_right:.0%}", wrong,
+                      "check its label" if item.check_label else "")
+    items.print()
+    if stats.to_check:
+        print(f"{stats.to_check} gold item(s) to check: at least {stats.suspect_min_answers} answers, under "
+              f"{stats.suspect_below:.0%} right; fix a wrong known label by uploading the item again "
+              "(labelstream review gold add) or remove it (labelstream review gold remove ID)")

@@ -291,8 +291,10 @@ CorrectionKind = Literal["answer", "overlap", "consensus", "retraction", "gold"]
 - ``gold``: a reviewer's final answer to a gold item (a control item whose answer is known,
   :mod:`labelstream.review.gold`), ``correct`` says whether it was right; ``id`` is the gold item's id.
   Never learned by the model nor evidence: the policy may count it toward the reviewers' accuracy
-  (``learn_gold``). Written as schema ``"1.1"`` (the minor version that added ``correct``); a reader
-  of a release without this kind dead-letters it (upgrade the learner first).
+  (``learn_gold``). When the gold item was shown with a proposal, ``proposal_correct`` says whether
+  that proposal was the known label and ``agreed_with_proposal`` whether the answer was that proposal
+  (both ``None`` without one). Written as schema ``"1.2"`` (1.1 added ``correct``, 1.2 the two
+  proposal fields); a reader of a release without this kind dead-letters it (upgrade the learner first).
 
 An ``answer`` or ``consensus`` with ``supersedes`` is a correction of one learned before (a reviewer
 corrected their answer, or a corrected vote changed a consensus): learned, but its record was evidence
@@ -300,8 +302,9 @@ once already (:attr:`Correction.counted_before`).
 """
 
 
-CORRECTION_GOLD_VERSION = f"{RECORD_SCHEMA_MAJOR}.1"
-"""The correction schema's minor version that added kind ``gold`` and its field ``correct``."""
+CORRECTION_GOLD_VERSION = f"{RECORD_SCHEMA_MAJOR}.2"
+"""The correction schema's minor version a gold answer is written as: 1.1 added kind ``gold`` and its field
+``correct``, 1.2 its fields ``proposal_correct`` and ``agreed_with_proposal``."""
 
 
 class Correction(_TopicValue):
@@ -317,7 +320,7 @@ class Correction(_TopicValue):
     it reads), and dead-letters another major version
     (``unsupported_schema_version``) or a ``kind`` it does not know.
 
-    >>> Correction.model_validate({"schema_version": "1.2", "id": "r1", "label": "spam", "rubric": "v3"}).label
+    >>> Correction.model_validate({"schema_version": "1.9", "id": "r1", "label": "spam", "rubric": "v3"}).label
     'spam'
     """
 
@@ -356,17 +359,24 @@ class Correction(_TopicValue):
     correct: bool | None = Field(
         None, description="gold (schema 1.1): the answer equals the gold item's known label."
     )
+    proposal_correct: bool | None = Field(
+        None, description="gold (schema 1.2): the proposal shown equals the gold item's known label; none when no "
+        "proposal was shown."
+    )
+    agreed_with_proposal: bool | None = Field(
+        None, description="gold (schema 1.2): the answer equals the proposal shown; none when no proposal was shown."
+    )
     adjudication_timed_out: bool = Field(
         False, description="consensus: the answers disagreed and no further reviewer answered within "
         "review.adjudication_timeout_seconds; consolidated from the answers there were.",
     )
 
     def wire_json(self) -> bytes:
-        """The value a writer publishes: ``schema_version`` ``"1.1"`` for a ``gold`` answer (the minor version that
-        added ``correct``), 1 for the rest (what 1.0 has).
+        """The value a writer publishes: ``schema_version`` ``"1.2"`` for a ``gold`` answer (the minor version of
+        its newest fields, :data:`CORRECTION_GOLD_VERSION`), 1 for the rest (what 1.0 has).
 
         >>> Correction(id="g1", label="cat", kind="gold", correct=True).wire_json()[:24]
-        b'{"schema_version":"1.1",'
+        b'{"schema_version":"1.2",'
         """
         if self.kind != "gold":
             return self.model_dump_json().encode()

@@ -45,7 +45,9 @@ bet placed cannot be taken back) — on the held path below too.
 A ``gold`` answer (a reviewer's answer to a gold item, a control item whose
 label is known: :mod:`labelstream.review.gold`) is never learned, never
 evidence and never looked up in the record store: a policy with ``learn_gold``
-counts it toward the reviewers' accuracy (``correct``), and it is counted in
+counts it toward the reviewers' accuracy (``correct``; shown with a proposal, also
+whether it was right and taken, as ``model_right`` and ``agreed`` when its
+``learn_gold`` takes them: :func:`~labelstream.learner.answers.gold_keywords`), and it is counted in
 ``labelstream_corrections_total`` as ``gold_right`` or ``gold_wrong``.
 
 Label-error detection (``label_errors.enabled``, docs/label-errors.md): an

@@ -6,6 +6,8 @@ answer (:mod:`labelstream.review.gold`) only reaches the policy (:meth:`AnswerLe
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from typing import Any
 
@@ -25,6 +27,27 @@ log = logging.getLogger("labelstream.learner")
 
 # Corrections that are not learned, by kind -> the result counted (labelstream_corrections_total).
 NOT_LEARNED = {"overlap": "overlap_answer", "retraction": "retracted"}
+
+GOLD_KEYWORDS = {"proposal_correct": "model_right", "agreed_with_proposal": "agreed"}
+"""A gold correction's proposal fields (schema 1.2) -> the keyword of the policy's ``learn_gold`` that takes each."""
+
+
+@functools.cache
+def gold_keywords(policy_type: type) -> dict[str, str]:
+    """The :data:`GOLD_KEYWORDS` this kind of policy's ``learn_gold`` takes: its signature, read once per type (a
+    policy of before schema 1.2 takes ``correct`` alone, and is called so).
+
+    >>> class Old:
+    ...     def learn_gold(self, correct: bool) -> None: ...
+    >>> class New:
+    ...     def learn_gold(self, correct: bool, model_right: bool | None = None, agreed: bool | None = None) -> None: ...
+    >>> gold_keywords(Old), gold_keywords(New)
+    ({}, {'proposal_correct': 'model_right', 'agreed_with_proposal': 'agreed'})
+    """
+    parameters = inspect.signature(policy_type.learn_gold).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(GOLD_KEYWORDS)
+    return {field: keyword for field, keyword in GOLD_KEYWORDS.items() if keyword in parameters}
 
 
 class AnswerLearner:
@@ -116,9 +139,16 @@ class AnswerLearner:
 
     def learn_gold(self, correction: Correction) -> None:
         """A reviewer's answer to a gold item: the policy counts it toward the reviewers' accuracy, if it measures
-        that (``learn_gold``); the model never learns it, the record store is not read, nothing goes to ``labels``."""
-        if correction.correct is not None and hasattr(self.engine.policy, "learn_gold"):
-            self.engine.policy.learn_gold(correction.correct)
+        that (``learn_gold``); the model never learns it, the record store is not read, nothing goes to ``labels``.
+
+        Shown with a proposal, the answer also says whether that proposal was right (``model_right``) and whether
+        the reviewer took it (``agreed``): passed as keywords when the correction has them and the policy's
+        ``learn_gold`` takes them (:func:`gold_keywords`)."""
+        policy = self.engine.policy
+        if correction.correct is not None and hasattr(policy, "learn_gold"):
+            shown = {keyword: value for field, keyword in gold_keywords(type(policy)).items()
+                     if (value := getattr(correction, field)) is not None}
+            policy.learn_gold(correction.correct, **shown)
         self.metrics.record_corrections(1, "gold_right" if correction.correct else "gold_wrong")
 
     async def _label_problem(self, label: str) -> tuple[str, str] | None:

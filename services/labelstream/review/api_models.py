@@ -263,11 +263,29 @@ class GoldReviewer(BaseModel):
     high: float | None = Field(description="...and high end.")
 
 
+class GoldItemStats(BaseModel):
+    id: str = Field(description="The gold item's id.")
+    label: str = Field(description="Its known label.")
+    answers: int = Field(description="Final answers to it (past the undo window).")
+    right: int = Field(description="...equal to the known label.")
+    share_right: float = Field(description="right / answers.")
+    top_wrong: str | None = Field(description="The most common wrong answer (none before a wrong answer).")
+    top_wrong_answers: int = Field(description="...and how many gave it.")
+    check_label: bool = Field(description="Suspect: at least suspect_min_answers answers and share_right below "
+                              "suspect_below; most reviewers answered otherwise, its known label may be wrong.")
+
+
 class GoldStats(BaseModel):
     count: int = Field(description="Gold items in the set.")
     share: float = Field(description="review.gold_share: the share of a reviewer's items that are gold items.")
     pending: int = Field(description="Gold answers still within their undo window (not counted yet).")
     reviewers: dict[str, GoldReviewer] = Field(description="Per reviewer, their final gold answers.")
+    items: list[GoldItemStats] = Field(default_factory=list, description="Gold items with a final answer, worst "
+                                       "first (to check first, then by share right), at most the first 100.")
+    items_answered: int = Field(0, description="Gold items with a final answer (items lists at most 100 of them).")
+    to_check: int = Field(0, description="Gold items flagged check_label.")
+    suspect_min_answers: int = Field(description="Answers a gold item needs before it can be flagged.")
+    suspect_below: float = Field(description="The share right below which it is flagged.")
 
 
 class OverviewOut(BaseModel):

@@ -22,7 +22,8 @@ gold.) Besides the claim that makes it, four scripts know it is gold (its ``gold
   requeue) it ends (``requeue`` in ``prelude.lua``): an instance belongs to its
   reviewer and never enters the shared lines;
 - answered (``answer.lua``) it is scored against the known label and its
-  correction (kind ``gold``, ``correct`` true or false) waits until the undo
+  correction (kind ``gold``, ``correct`` true or false; shown with a proposal,
+  ``proposal_correct`` and ``agreed_with_proposal`` too) waits until the undo
   window has passed, as an overlap item's consensus does (a plain answer is
   published at once and an undo publishes a retraction after it; a score the
   policy has counted cannot be taken back); nothing enters the outbox yet,
@@ -46,11 +47,23 @@ knew anything: no proposal, no probabilities, reason ``cold_start``; with a
 proposal and no reason, ``uncertain``. Its requested time is the claim's; its
 priority 0 and no model version.
 
+Suspect gold labels: a known label can be wrong (a typo in the upload, a rule
+that changed). Its sign is a gold item most reviewers answer otherwise, so
+:meth:`GoldSet.finalize` counts each gold item's final answers too (answers,
+right, and each wrong answer), and :meth:`GoldSet.items` reads them: a gold
+item with at least :data:`SUSPECT_MIN_ANSWERS` answers and a share right below
+:data:`SUSPECT_BELOW` is flagged "check its label" (the admin API and page,
+``labelstream review gold stats``). Its figures start again when it is removed
+or uploaded again with another label (answers scored against the old label
+say nothing of the new one).
+
 Keys (p = ``redis.key_prefix``): ``p:review:gold:items`` (gold id -> JSON),
 ``p:review:gold:ids`` (set), ``p:review:gold:served:<reviewer>``,
 ``p:review:gold:pending`` (instance -> when its answer is final) with
 ``p:review:gold:entries`` (instance -> correction JSON), ``p:review:gold:answers``
-and ``p:review:gold:right`` (reviewer -> count).
+and ``p:review:gold:right`` (reviewer -> count), ``p:review:gold:item_answers``
+and ``p:review:gold:item_right`` (gold id -> count),
+``p:review:gold:item_wrong:<gold id>`` (wrong answer -> count).
 """
 
 from __future__ import annotations
@@ -72,6 +85,12 @@ from labelstream.review.queue_store import _load_script, as_text
 FINALIZE_BATCH = 1000
 """Due gold answers one finalize step moves to the outbox."""
 Z95 = 1.959964
+SUSPECT_MIN_ANSWERS = 5
+"""Final answers a gold item needs before it can be flagged: fewer say too little (one slip of two is 50 %)."""
+SUSPECT_BELOW = 0.5
+"""A gold item's share right below which its known label is suspect: most reviewers answered otherwise, and
+a majority of independent reviewers is more often right than one upload (Ground Truth and Label Studio QA
+flag their gold the same way)."""
 
 
 class GoldItem(BaseModel):
@@ -135,6 +154,34 @@ class ReviewerGold:
         return round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)
 
 
+@dataclass(frozen=True, slots=True)
+class GoldItemFigures:
+    """One gold item's final answers: its known label, how many answers and right ones, each wrong answer's count."""
+
+    label: str
+    answers: int
+    right: int
+    wrong: dict[str, int]
+
+    @property
+    def share_right(self) -> float:
+        return self.right / self.answers if self.answers else 0.0
+
+    @property
+    def top_wrong(self) -> tuple[str, int] | None:
+        """The most common wrong answer and its count (a tie: the first label by name); ``None`` before any."""
+        return min(self.wrong.items(), key=lambda kv: (-kv[1], kv[0])) if self.wrong else None
+
+    @property
+    def suspect(self) -> bool:
+        """Check its label: enough answers (:data:`SUSPECT_MIN_ANSWERS`), most of them otherwise (:data:`SUSPECT_BELOW`).
+
+        >>> GoldItemFigures("cat", 6, 2, {"dog": 4}).suspect, GoldItemFigures("cat", 4, 0, {"dog": 4}).suspect
+        (True, False)
+        """
+        return self.answers >= SUSPECT_MIN_ANSWERS and self.share_right < SUSPECT_BELOW
+
+
 class GoldSet:
     """The gold items of one deployment (``redis.key_prefix``): upload, delete, offer to a claim, score, count."""
 
@@ -143,6 +190,8 @@ class GoldSet:
         p = f"{prefix}:review:gold"
         self.items_key, self.ids_key = f"{p}:items", f"{p}:ids"
         self.pending_key, self.answers_key, self.right_key = f"{p}:pending", f"{p}:answers", f"{p}:right"
+        self.item_answers_key, self.item_right_key, self.item_wrong_prefix = (
+            f"{p}:item_answers", f"{p}:item_right", f"{p}:item_wrong:")
         self.served_prefix = f"{p}:served:"
         self.prefix = prefix
         self.rng = rng or random.Random()
@@ -151,20 +200,33 @@ class GoldSet:
     # -- the set ---------------------------------------------------------------------------------
 
     def add(self, items: list[GoldItem]) -> int:
-        """Store gold items (an id already there is replaced); how many were new."""
+        """Store gold items (an id already there is replaced; with another label, its figures start again); how
+        many were new."""
         if not items:
             return 0
+        before = self.client.hmget(self.items_key, [item.id for item in items])
+        relabelled = [item.id for item, old in zip(items, before, strict=True)
+                      if old is not None and orjson.loads(old)["label"] != item.label]
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.items_key, mapping={item.id: item.model_dump_json(exclude={"id"}) for item in items})
         pipe.sadd(self.ids_key, *[item.id for item in items])
+        self._forget_figures(pipe, relabelled)
         return int(pipe.execute()[1])
 
     def delete(self, gold_id: str) -> bool:
-        """Remove a gold item: never served again (instances already served are answered and scored as usual)."""
+        """Remove a gold item: never served again (instances already served are answered and scored as usual);
+        its own figures go (a reviewer's stay)."""
         pipe = self.client.pipeline(transaction=True)
         pipe.hdel(self.items_key, gold_id)
         pipe.srem(self.ids_key, gold_id)
+        self._forget_figures(pipe, [gold_id])
         return bool(pipe.execute()[0])
+
+    def _forget_figures(self, pipe: redis.client.Pipeline, gold_ids: list[str]) -> None:
+        if gold_ids:
+            pipe.hdel(self.item_answers_key, *gold_ids)
+            pipe.hdel(self.item_right_key, *gold_ids)
+            pipe.delete(*[self.item_wrong_prefix + gold_id for gold_id in gold_ids])
 
     def count(self) -> int:
         return int(self.client.scard(self.ids_key))
@@ -209,15 +271,32 @@ class GoldSet:
                                       client=self.client)
         return int(right), int(wrong)
 
+    def _answers_and_right(self, answers_key: str, right_key: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Two count hashes read together: final answers and right ones, by reviewer or by gold id."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(answers_key)
+        pipe.hgetall(right_key)
+        return tuple({as_text(k): int(v) for k, v in counts.items()} for counts in pipe.execute())  # type: ignore[return-value]
+
     def reviewers(self) -> dict[str, ReviewerGold]:
         """Every reviewer with a final gold answer: answers and right, by name."""
+        answers, rights = self._answers_and_right(self.answers_key, self.right_key)
+        return {name: ReviewerGold(answers[name], rights.get(name, 0)) for name in sorted(answers)}
+
+    def items(self) -> dict[str, GoldItemFigures]:
+        """Every gold item in the set with a final answer: its figures, by gold id."""
+        counts, rights = self._answers_and_right(self.item_answers_key, self.item_right_key)
+        ids = sorted(counts)
+        if not ids:
+            return {}
         pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(self.answers_key)
-        pipe.hgetall(self.right_key)
-        answers, right = pipe.execute()
-        rights = {as_text(k): int(v) for k, v in right.items()}
-        return {name: ReviewerGold(int(n), rights.get(name, 0))
-                for name, n in sorted((as_text(k), v) for k, v in answers.items())}
+        pipe.hmget(self.items_key, ids)
+        for gold_id in ids:
+            pipe.hgetall(self.item_wrong_prefix + gold_id)
+        stored, *wrongs = pipe.execute()
+        return {gold_id: GoldItemFigures(orjson.loads(raw)["label"], counts[gold_id], rights.get(gold_id, 0),
+                                         {as_text(k): int(v) for k, v in wrong.items()})
+                for gold_id, raw, wrong in zip(ids, stored, wrongs, strict=True) if raw is not None}  # None: removed
 
     def pending(self) -> int:
         """Gold answers still within their undo window."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from labelstream.review.api_models import (
     AgreementStats,
+    GoldItemStats,
     GoldReviewer,
     GoldStats,
     HeldItem,
@@ -17,19 +18,33 @@ from labelstream.review.api_models import (
     ReviewerDay,
 )
 from labelstream.review.consolidation import Consolidator
-from labelstream.review.gold import GoldSet
+from labelstream.review.gold import SUSPECT_BELOW, SUSPECT_MIN_ANSWERS, GoldSet
 from labelstream.review.queue import ReviewQueue
 from labelstream.review.reasons import describe
 
+GOLD_ITEMS_LISTED = 100
+"""Gold items a gold overview lists, worst first: the ones to look at (the admin page polls it)."""
+
 
 def gold_stats(gold: GoldSet, share: float) -> GoldStats:
-    """The gold set's size and each reviewer's final gold answers, accuracy and its 95 % interval."""
+    """The gold set's size, each reviewer's final gold answers, accuracy and its 95 % interval, and the gold items
+    answered, worst first (suspect labels first)."""
     reviewers = {}
     for name, figures in gold.reviewers().items():
         low, high = figures.interval or (None, None)
         reviewers[name] = GoldReviewer(answers=figures.answers, right=figures.right, accuracy=figures.accuracy,
                                        low=low, high=high)
-    return GoldStats(count=gold.count(), share=share, pending=gold.pending(), reviewers=reviewers)
+    items = []
+    for gold_id, f in gold.items().items():
+        top_wrong, top_wrong_answers = f.top_wrong or (None, 0)
+        items.append(GoldItemStats(id=gold_id, label=f.label, answers=f.answers, right=f.right,
+                                   share_right=round(f.share_right, 4), top_wrong=top_wrong,
+                                   top_wrong_answers=top_wrong_answers, check_label=f.suspect))
+    items.sort(key=lambda i: (not i.check_label, i.share_right, -i.answers, i.id))
+    return GoldStats(count=gold.count(), share=share, pending=gold.pending(), reviewers=reviewers,
+                     items=items[:GOLD_ITEMS_LISTED], items_answered=len(items),
+                     to_check=sum(i.check_label for i in items), suspect_min_answers=SUSPECT_MIN_ANSWERS,
+                     suspect_below=SUSPECT_BELOW)
 
 
 def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | None = None,

@@ -2,8 +2,9 @@
 -- item is marked (done; waiting for more overlap answers; or consolidating once it has them), the
 -- record stays joinable for the learner. The same answer sent again under the same lease (a retry
 -- after a lost response) gets the first result and changes nothing. A gold instance (review/gold.py) is
--- scored instead: its correction (kind 'gold') waits in p:review:gold:pending until the undo window has
--- passed (gold_final.lua), and the record store is not touched.
+-- scored instead (shown with a proposal: was the proposal right, was it taken): its correction (kind
+-- 'gold') waits in p:review:gold:pending until the undo window has passed (gold_final.lua), and the
+-- record store is not touched.
 -- ARGV: prefix, id, reviewer, lease, label, note ('' for none), now, day (YYYY-MM-DD), undo seconds,
 -- done keep seconds, record key, record keep seconds.
 -- Reply: {'ok' | 'repeat', answer_id, new state, seconds since the claim} or {'conflict', why}.
@@ -36,8 +37,12 @@ if needed > 1 then entry.kind = 'overlap' end
 local retracted = redis.call('HGET', item, 'retracted')  -- an undone answer of this single item (undo.lua)
 if retracted and needed <= 1 then entry.supersedes = retracted end
 if note ~= '' then entry.note = note end
-if gold then  -- published under the gold item's id
+if gold then  -- published under the gold item's id; with the proposal shown, was it right, was it taken
   entry.kind, entry.id, entry.correct = 'gold', gold, label == truth
+  local shown = cjson.decode(redis.call('HGET', item, 'request')).proposed_label
+  if type(shown) == 'string' then  -- none shown: JSON null (cjson.null), the fields stay absent
+    entry.proposal_correct, entry.agreed_with_proposal = shown == truth, label == shown
+  end
   redis.call('HSET', K_GOLD_ENTRIES, id, cjson.encode(entry))
   redis.call('ZADD', K_GOLD_PENDING, now + math.max(undo, 0), id)
 else

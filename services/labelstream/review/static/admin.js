@@ -181,6 +181,33 @@ function renderGold(gold) {
       cell(interval, "num"));
     body.append(tr);
   }
+  renderGoldToCheck(gold);
+}
+
+// Gold items most reviewers answered otherwise (check_label): their known label may be wrong. Shown only when some are.
+function renderGoldToCheck(gold) {
+  const suspects = (gold.items || []).filter((item) => item.check_label);
+  $("gold-check").hidden = !suspects.length;
+  $("gold-check-why").textContent = `Most reviewers answered these otherwise (at least ${gold.suspect_min_answers} ` +
+    `answers, under ${pct(gold.suspect_below)} right): the known label may be wrong. Fix it by uploading the item ` +
+    "again with the right label (labelstream review gold add), or remove it (labelstream review gold remove ID).";
+  const list = $("gold-check-list");
+  list.replaceChildren();
+  for (const item of suspects) {
+    const li = document.createElement("li");
+    li.dataset.gold = item.id;
+    const id = document.createElement("code");
+    id.textContent = item.id;
+    const known = document.createElement("strong");
+    known.textContent = item.label;
+    li.append(id, ": known label ", known, `, ${item.right} of ${item.answers} answers right (${pct(item.share_right)})`);
+    if (item.top_wrong) {
+      const wrong = document.createElement("strong");
+      wrong.textContent = item.top_wrong;
+      li.append("; most answered ", wrong, ` (${item.top_wrong_answers})`);
+    }
+    list.append(li);
+  }
 }
 
 function renderHeld(held) {

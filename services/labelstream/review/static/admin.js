@@ -188,9 +188,15 @@ function renderGold(gold) {
 function renderGoldToCheck(gold) {
   const suspects = (gold.items || []).filter((item) => item.check_label);
   $("gold-check").hidden = !suspects.length;
-  $("gold-check-why").textContent = `Most reviewers answered these otherwise (at least ${gold.suspect_min_answers} ` +
+  const command = (text) => {
+    const element = document.createElement("code");
+    element.textContent = text;
+    return element;
+  };
+  $("gold-check-why").replaceChildren(`Most reviewers answered these otherwise (at least ${gold.suspect_min_answers} ` +
     `answers, under ${pct(gold.suspect_below)} right): the known label may be wrong. Fix it by uploading the item ` +
-    "again with the right label (labelstream review gold add), or remove it (labelstream review gold remove ID).";
+    "again with the right label (", command("labelstream review gold add FILE"), "), or remove it (",
+    command("labelstream review gold remove ID"), ").");
   const list = $("gold-check-list");
   list.replaceChildren();
   for (const item of suspects) {

@@ -144,9 +144,9 @@ def soundness(
     reviewer: Annotated[list[str] | None, typer.Option(
         metavar="<reviewer>", help="instant, late-noisy (500 records late, wrong 3 %, accuracy told), late-noisy-overlap (accuracy from 20 % "
              "overlap), late-noisy-gold (accuracy from 10 % gold items); late-with-model (500 late, right where the model is, "
-             "accepting half its wrong proposals, accuracy 0.97 told), late-with-model-default (nothing told), "
-             "late-with-model-overlap (20 % overlap), late-with-model-gold (policy.gold_bound conditional, 10 % gold) "
-             "(repeat; default the first three).",
+             "accepting half its wrong proposals, accuracy 0.97 told), with nothing told: "
+             "late-with-model-default, late-with-model-gold (conditional gold bound, 10 % gold), "
+             "late-with-model-overlap (20 % overlap) (repeat; default the first three).",
     )] = None,
     out: OutOption = None,
     as_json: JsonFlag = False,

@@ -22,6 +22,11 @@ This module measures that bound two ways:
   width of the bound shrinks with the errors seen); it measures accuracy
   against the truth, though, not against another reviewer, so reviewers who
   err together (which make the overlap bound conservative) do not weaken it.
+* :class:`ConditionalGoldBound`, from gold items **shown with the model's
+  proposal**: how often answers agree with a right proposal (``R``) and
+  equal a wrong one (``B``). Its bar ``max(B, m R + (1 - m) B)`` needs no
+  assumption on how reviewers' errors relate to the model, so it holds
+  against reviewers who err where the model does or accept its proposal.
 
 **Anytime validity.** Answers arrive one by one and the bound is used at every
 moment, so it is computed only at fixed checkpoints, ``first``, ``2 first``,
@@ -30,7 +35,8 @@ at level ``alpha / 2^(k+1)``: with probability at least ``1 - alpha`` *every*
 checkpoint's bound holds, and the bound in force is the least of them so far
 (it only moves down).
 
-**Assumptions** (``docs/contract.md``, "Noisy reviewers"): a reviewer's
+**Assumptions** (``docs/contract.md``, "Noisy reviewers"; the conditional
+bound's are in its docstring): a reviewer's
 accuracy does not depend on the item (nor on whether the model is right),
 and answers are independent. Overlap: reviewers who err *together* (hard
 items) make ``A`` larger, so the bound is then only more conservative. Gold:

@@ -20,7 +20,9 @@ The contract promises a failure rate of at most ``1 - confidence_level``;
 each stream runs with ``seeds`` seeds, and the rate is reported with its
 Clopper–Pearson interval. Reviewers: instant and exact (the oracle), late
 (``delay``), or wrong with probability ``error_rate`` (independently of the
-model, and the policy told so with ``policy.reviewer_accuracy``); precision is
+model, and the policy told so with ``policy.reviewer_accuracy``), or following
+the model (``late-with-model*``: right where it is, accepting half its wrong
+proposals; the default, told, overlap and conditional-gold contracts); precision is
 always against the stream's (noisy) label, never against the reviewer's
 answers.
 

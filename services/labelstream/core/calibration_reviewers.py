@@ -190,6 +190,8 @@ class ConditionalGoldBound:
     least ``1 - alpha``. Assumption (``docs/contract.md``): given whether the model is right, reviewers agree with
     it on the stream's records above any tested threshold at most as often as on gold items.
 
+    ``first`` and ``first_wrong``: answers at ``R``'s and ``B``'s first checkpoints (:class:`CheckpointedAccuracyBound`).
+
     >>> import random
     >>> rng = random.Random(5)
     >>> bound = ConditionalGoldBound(alpha=0.025, first=50)
@@ -199,13 +201,15 @@ class ConditionalGoldBound:
     ...     model_right = rng.random() < 0.9
     ...     bound.learn(model_right, agreed=model_right or rng.random() < 0.3)
     >>> round(bound.right_bound.upper(), 3), round(bound.wrong_bound.upper(), 3), round(bound.bar(0.95), 3)
-    (1.0, 0.366, 0.968)
+    (1.0, 0.419, 0.971)
     """
 
-    def __init__(self, alpha: float = 0.025, first: int = 50) -> None:
+    def __init__(self, alpha: float = 0.025, first: int = 50, first_wrong: int = 10) -> None:
         self.alpha = alpha
         self.right_bound = GoldAccuracyBound(alpha / 2, first)  # R: answers agreeing with a right proposal
-        self.wrong_bound = GoldAccuracyBound(alpha / 2, first)  # B: answers equal to a wrong proposal
+        # B: answers equal to a wrong proposal; those are rare (the model is mostly right), so its first checkpoint
+        # comes sooner: until then B is 1 and the bar 1 (nothing provable)
+        self.wrong_bound = GoldAccuracyBound(alpha / 2, first_wrong)
 
     def learn(self, model_right: bool, agreed: bool) -> None:
         """One answer to a gold item shown with the model's proposal: whether the proposal was right (the known

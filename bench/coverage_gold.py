@@ -4,12 +4,14 @@
     .venv/bin/python bench/coverage_gold.py
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --jobs 1 --no-oracle
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift,agrawal_drift --seeds 42,1,2
+    .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --variants "gold 10 %,gold 10 % conditional"
 
 Runs the coverage table's own jobs (:class:`~labelstream.simulate.coverage.Job`: its streams, sizes and seeds, one
 seed a stream unless ``--seeds`` gives synthetic streams others; default settings but the ones named) with its late, noisy reviewer (300 records late, wrong 3 % of
 the time) for: the defaults; ``review.gold_share`` 5 % and 10 % with ``policy.reviewer_accuracy_from_gold``; and
 ``review.overlap_share`` 10 % with ``policy.reviewer_accuracy_from_overlap``; and both sources at 10 % (each
-bound a quarter of the error). Gold and second answers spend the
+bound a quarter of the error); ``--variants`` adds ``gold 10 % conditional`` (``policy.gold_bound = "conditional"``:
+what the bound sound against reviewers who follow the model costs with independent errors). Gold and second answers spend the
 review budget alike (one more answer each), so the review share column is the same reviewer effort. Prints one
 row per stream (and seed) and configuration against that stream's hindsight oracle (docs/contract.md, "Reviewer accuracy
 measured on gold items", cites it).
@@ -38,6 +40,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("gold 10 % + overlap 10 %", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
                                          "review.overlap_share": 0.1, "reviewer_accuracy_from_overlap": True}),
 )
+CONDITIONAL = Variant("gold 10 % conditional", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
+                                                "gold_bound": "conditional"})
 
 
 def _name(stream: BenchStream, seeded: bool) -> str:
@@ -55,7 +59,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="parallel simulations (the machine is shared: 2 at most)")
     parser.add_argument("--no-oracle", action="store_true", help="skip the hindsight oracle's grid (no ratio column)")
     parser.add_argument("--seeds", help="comma-separated stream and model seeds (default: the table's)")
+    parser.add_argument("--variants", help="comma-separated configurations (default: all but the conditional one)")
     args = parser.parse_args()
+    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL)}
+    variants = [known[name] for name in args.variants.split(",")] if args.variants else list(VARIANTS)
     table = {stream.dataset: stream for stream in coverage_streams()}
     streams = [table[name] if not args.seeds else dataclasses.replace(table[name], seed=int(seed))
                for name in args.streams.split(",") for seed in (args.seeds or "-").split(",")]
@@ -65,7 +72,7 @@ def main() -> None:
         for stream, name in zip(streams, names, strict=True):
             path = Path(tmp) / f"{name}.csv"
             export_dataset(stream.dataset, path, stream.size, stream.seed)
-            work += [Job(stream, path, LATE_NOISY, variant) for variant in VARIANTS]
+            work += [Job(stream, path, LATE_NOISY, variant) for variant in variants]
             if not args.no_oracle:
                 work += [Job(stream, path, INSTANT, DEFAULT, t) for t in ORACLE_GRID]
         with ProcessPoolExecutor(args.jobs) as executor:

@@ -194,6 +194,14 @@ class PolicySettings(_Section):
         "goes to the accuracy bounds, split evenly with the overlap bound if that is on too (docs/contract.md, "
         "Reviewer accuracy measured on gold items). Sound only if gold items are at least as hard as stream items.",
     )
+    gold_bound: Literal["accuracy", "conditional"] = Field(
+        "accuracy",
+        description="With reviewer_accuracy_from_gold, what gold items measure: 'accuracy' (how often answers are "
+        "right; assumes reviewers err independently of the model) or 'conditional' (how often answers agree with the "
+        "model's proposal when it is right and when it is wrong; sound against reviewers who err with the model or "
+        "accept its proposal, if they treat gold items as stream items; its bar is used alone: no overlap bound, "
+        "reviewer_accuracy 1; docs/contract.md, Reviewers who err with the model).",
+    )
     version_change_reset: float | None = Field(
         None,
         gt=0,

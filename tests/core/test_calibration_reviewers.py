@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import binom
 
 from labelstream.core.calibration import PrecisionCalibrator, agreement_bar
-from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.policy.base import Evidence, Prediction
 from labelstream.core.policy.contract import ContractPolicy
 from labelstream.core.strategies import VariableUncertainty
@@ -236,3 +236,84 @@ def test_the_gold_harness_catches_gold_items_harder_than_the_stream():
     runs = 12
     proofs = sum(ever_proves_with_the_gold_bound(seed, gold_accuracy=0.85) for seed in range(runs))
     assert proofs > binom.ppf(0.999, runs, ALPHA)
+
+
+# -- gold items shown with the model's proposal (the conditional bound) --------------------------------------------
+
+FOLLOW_RIGHT, FOLLOW_WRONG = 0.99, 0.8  # reviewers right 99 % where the model is; accepting 80 % of its wrong proposals
+
+
+def _follower(rng: random.Random, model_right: bool) -> bool:
+    """Whether a reviewer who follows the model agrees with its (binary) prediction."""
+    return rng.random() < (FOLLOW_RIGHT if model_right else FOLLOW_WRONG)
+
+
+def ever_proves_following_the_model(seed: int, bar: str, answers: int = 3000, wrong_bound: float | None = None) -> bool:
+    """A model exactly at the target (against the truth), reviewers who err with it (:func:`_follower`: agreement
+    0.95 * 0.99 + 0.05 * 0.8 = 0.9805, above the target). Every answer also brings one to a gold item drawn like
+    the stream's, shown with the model's proposal; the bar is ``"conditional"`` (:class:`ConditionalGoldBound`,
+    ``wrong_bound`` replacing its ``B`` in the control), ``"accuracy"`` (the gold accuracy bound's) or
+    ``"default"`` (the target). Every answer bets on 0.9 (scores in [0.9, 1])."""
+    rng = random.Random(seed)
+    conditional, accuracy = ConditionalGoldBound(0.025), GoldAccuracyBound(0.025)
+    cal = PrecisionCalibrator(0.95, 0.95, grid=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99), scan_starts=(0.99, 0.9),
+                              check_window=0)
+    for _ in range(answers):
+        model_right = rng.random() < 0.95
+        agreed = _follower(rng, model_right)
+        conditional.learn(model_right, agreed)
+        accuracy.learn(agreed == model_right)
+        if bar == "conditional":
+            upper_r = conditional.right_bound.upper()
+            cal.set_agreement_bar(conditional.bar(0.95) if wrong_bound is None else 0.95 * upper_r + 0.05 * wrong_bound)
+        elif bar == "accuracy" and accuracy.upper() < cal.reviewer_accuracy:
+            cal.set_reviewer_accuracy(accuracy.upper())
+        right = rng.random() < 0.95
+        cal.learn_one("a", rng.uniform(0.9, 1.0), _follower(rng, right))
+        if cal.threshold("a") is not None:
+            return True
+    return False
+
+
+def test_the_conditional_gold_bar_keeps_the_promise_against_reviewers_who_follow_the_model():
+    runs = 30
+    proofs = sum(ever_proves_following_the_model(seed, "conditional") for seed in range(runs))
+    assert proofs <= binom.ppf(0.999, runs, ALPHA)
+
+
+@pytest.mark.parametrize("bar", ["default", "accuracy"])
+def test_reviewers_who_follow_the_model_break_the_default_and_the_accuracy_bar(bar):
+    """What the conditional bound is for: agreement 0.9805 at a precision of 0.95 beats the target's bar and the
+    gold accuracy bound's (accuracy 0.9505, bar about 0.906) in most runs."""
+    runs = 6
+    proofs = sum(ever_proves_following_the_model(seed, bar) for seed in range(runs))
+    assert proofs > binom.ppf(0.999, runs, ALPHA)
+
+
+def test_the_conditional_harness_catches_a_wrong_proposal_bound_below_the_truth():
+    """The control: ``B`` at 0.4 (reviewers accept 80 % of the wrong proposals) puts the bar near 0.965, under the
+    agreement 0.9805, and the model at the target is proven far more often than alpha."""
+    runs = 6
+    proofs = sum(ever_proves_following_the_model(seed, "conditional", wrong_bound=0.4) for seed in range(runs))
+    assert proofs > binom.ppf(0.999, runs, ALPHA)
+
+
+def test_the_conditional_bound_learns_only_answers_to_a_proposal_and_travels_in_the_state():
+    rng = random.Random(6)
+    calibrator = PrecisionCalibrator(0.95, 0.975)
+    policy = ContractPolicy(calibrator, VariableUncertainty(), gold_bound=ConditionalGoldBound(0.0125), seed=1)
+    assert policy.calibrator.bar == 1.0  # nothing measured: nothing is provable
+    policy.learn_gold(True)  # no proposal shown (cold start): not learned
+    for _ in range(2000):
+        model_right = rng.random() < 0.9
+        policy.learn_gold(True, model_right, _follower(rng, model_right))
+    bound = policy.gold_bound
+    assert bound.right_bound.answers + bound.wrong_bound.answers == 2000
+    assert policy.calibrator.bar == pytest.approx(bound.bar(0.95)) and 0.95 < policy.calibrator.bar < 1.0
+    labeler = ContractPolicy(PrecisionCalibrator(0.95, 0.975), VariableUncertainty(),
+                             gold_bound=ConditionalGoldBound(0.0125), seed=1)
+    labeler.load_learned_state(policy.learned_state())
+    assert labeler.calibrator.bar == policy.calibrator.bar
+    with pytest.raises(ValueError, match="alone"):
+        ContractPolicy(PrecisionCalibrator(0.95, 0.975, reviewer_accuracy=0.97), VariableUncertainty(),
+                       gold_bound=ConditionalGoldBound(0.0125))

@@ -35,6 +35,13 @@ def test_errors_with_the_model_repeat_its_wrong_proposal():
     assert set(answers) == {"cat", "fox"}
 
 
+def test_reviewers_who_follow_the_model_err_only_where_it_does_accepting_its_proposal():
+    reviewer = SimulatedReviewer(error_rate=0.5, errors="follows_model", seed=1)
+    assert {reviewer.answer("cat", proposed="cat", labels=LABELS) for _ in range(500)} == {"cat"}
+    answers = [reviewer.answer("cat", proposed="fox", labels=LABELS) for _ in range(2000)]
+    assert set(answers) == {"cat", "fox"} and 0.45 <= answers.count("fox") / 2000 <= 0.55
+
+
 def test_exponential_delays_have_the_mean_asked_and_fixed_ones_are_fixed():
     reviewer = SimulatedReviewer(delay="exp:300", seed=2)
     delays = [reviewer.delay_records() for _ in range(4000)]

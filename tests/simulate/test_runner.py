@@ -144,6 +144,21 @@ def test_gold_answers_spend_the_budget_and_teach_the_gold_bound_with_the_error_s
     assert policy.calibrator.reviewer_accuracy == min(policy.gold_bound.upper(), policy.reviewer_bound.upper())
 
 
+def test_gold_items_carry_the_models_proposal_and_teach_the_conditional_bound(sea_csv):
+    """policy.gold_bound = "conditional": each gold answer is to a record of the batch shown with the model's label;
+    reviewers who follow the model accept its wrong proposals, and the bound sees it (B high, the bar above the
+    target)."""
+    settings = load_settings(policy={"review_budget_share": 0.3, "reviewer_accuracy_from_gold": True,
+                                     "gold_bound": "conditional"}, review={"gold_share": 0.5})
+    simulation = Simulation(settings, reviewer=SimulatedReviewer(error_rate=1.0, errors="follows_model", seed=1))
+    report = simulation.run(open_rows(sea_csv, label_column="label", id_column="id")).report
+    bound = simulation.engine.policy.gold_bound
+    right, wrong = bound.right_bound, bound.wrong_bound
+    assert right.answers + wrong.answers <= report["gold_answers"] and wrong.answers > 0
+    assert right.right == right.answers and wrong.right == wrong.answers  # always agree: right, or swayed
+    assert bound.alpha == pytest.approx(0.05 / 2) and simulation.engine.policy.calibrator.bar > 0.95
+
+
 def test_a_new_version_that_relabels_the_auto_region_opens_a_generation():
     """policy.version_change_reset: a version labeling the recent would-be auto-labels differently resets; the same
     labels do not."""

@@ -49,7 +49,8 @@ def simulate(
     )] = "0",
     reviewer_error_rate: Annotated[float, typer.Option(help="Probability that an answer is wrong.", min=0, max=1)] = 0.0,
     reviewer_errors: Annotated[str, typer.Option(
-        help="A wrong answer is another label at random (independent) or the model's wrong proposal (with_model).",
+        help="A wrong answer is another label at random (independent) or the model's wrong proposal (with_model); "
+             "follows_model: right where the model is, accepting its wrong proposal at --reviewer-error-rate.",
     )] = "independent",
     gold_share: Annotated[Opt[float], typer.Option(
         "--gold-share", metavar="S", min=0, max=1,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.calibration_recheck import VersionRecheck
-from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
@@ -108,6 +108,16 @@ def reviewer_bound_alpha(policy: PolicySettings) -> float:
     return (1.0 - policy.confidence_level) / 2 / sources if sources else 0.0
 
 
+def build_gold_bound(policy: PolicySettings) -> GoldAccuracyBound | ConditionalGoldBound | None:
+    """The gold bound of ``policy.gold_bound`` if ``policy.reviewer_accuracy_from_gold`` (its error: as any bound's;
+    a conditional one splits it evenly between its two bounds)."""
+    if not policy.reviewer_accuracy_from_gold:
+        return None
+    if policy.gold_bound == "conditional":
+        return ConditionalGoldBound(reviewer_bound_alpha(policy))
+    return GoldAccuracyBound(reviewer_bound_alpha(policy))
+
+
 def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
     """The calibrator; with a reviewer-accuracy bound on it gets half the error (the other half: the bounds)."""
     confidence = policy.confidence_level
@@ -153,7 +163,7 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             reviewer_bound=ReviewerAccuracyBound(reviewer_bound_alpha(policy))
             if policy.reviewer_accuracy_from_overlap else None,
             recheck=build_recheck(policy),
-            gold_bound=GoldAccuracyBound(reviewer_bound_alpha(policy)) if policy.reviewer_accuracy_from_gold else None,
+            gold_bound=build_gold_bound(policy),
         )
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 

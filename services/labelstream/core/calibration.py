@@ -282,8 +282,21 @@ class PrecisionCalibrator:
         """
         if not 0.5 < reviewer_accuracy <= 1.0:
             raise ValueError(f"reviewer_accuracy must be in (0.5, 1], got {reviewer_accuracy}")
+        self.set_agreement_bar(agreement_bar(self.target_precision, reviewer_accuracy))
         self.reviewer_accuracy = reviewer_accuracy
-        self.bar = agreement_bar(self.target_precision, reviewer_accuracy)
+
+    def set_agreement_bar(self, bar: float) -> None:
+        """From the next answer on, hold the agreement to ``bar`` itself (e.g.
+        :meth:`~labelstream.core.calibration_reviewers.ConditionalGoldBound.bar`, which may exceed the target).
+
+        Sound as long as ``bar`` is at least the agreement of a threshold at the target whenever it is in force.
+        ``reviewer_accuracy`` becomes the accuracy whose :func:`agreement_bar` it is, at most 1.
+        """
+        if not 0.5 < bar <= 1.0:
+            raise ValueError(f"bar must be in (0.5, 1], got {bar}")
+        m = self.target_precision
+        self.reviewer_accuracy = min(1.0, (bar - (1.0 - m)) / (2.0 * m - 1.0))
+        self.bar = bar
         self._lambdas = np.asarray((0.0, *self.bets)) / self.bar
 
     def reset(self) -> None:

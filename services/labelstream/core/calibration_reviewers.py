@@ -22,6 +22,11 @@ This module measures that bound two ways:
   width of the bound shrinks with the errors seen); it measures accuracy
   against the truth, though, not against another reviewer, so reviewers who
   err together (which make the overlap bound conservative) do not weaken it.
+* :class:`ConditionalGoldBound`, from gold items **shown with the model's
+  proposal**: how often answers agree with a right proposal (``R``) and
+  equal a wrong one (``B``). Its bar ``max(B, m R + (1 - m) B)`` needs no
+  assumption on how reviewers' errors relate to the model, so it holds
+  against reviewers who err where the model does or accept its proposal.
 
 **Anytime validity.** Answers arrive one by one and the bound is used at every
 moment, so it is computed only at fixed checkpoints, ``first``, ``2 first``,
@@ -30,7 +35,8 @@ at level ``alpha / 2^(k+1)``: with probability at least ``1 - alpha`` *every*
 checkpoint's bound holds, and the bound in force is the least of them so far
 (it only moves down).
 
-**Assumptions** (``docs/contract.md``, "Noisy reviewers"): a reviewer's
+**Assumptions** (``docs/contract.md``, "Noisy reviewers"; the conditional
+bound's are in its docstring): a reviewer's
 accuracy does not depend on the item (nor on whether the model is right),
 and answers are independent. Overlap: reviewers who err *together* (hard
 items) make ``A`` larger, so the bound is then only more conservative. Gold:
@@ -169,3 +175,59 @@ class GoldAccuracyBound(CheckpointedAccuracyBound):
     def learn(self, correct: bool) -> None:
         """One reviewer's answer to a gold item: whether it was the known label."""
         self._observe(correct)
+
+
+class ConditionalGoldBound:
+    """Anytime-valid upper bounds on how often answers agree with the model when it is right (``R``) and when it
+    is wrong (``B``), from gold items shown with the model's proposal; their agreement bar (:meth:`bar`).
+
+    A threshold of precision ``p`` agrees with answers ``g = p r + (1 - p) b`` of the time, ``r`` the chance an
+    answer agrees with a right prediction, ``b`` that it equals a wrong one. For ``p <= m``, ``g <= max(B, m R +
+    (1 - m) B)`` whenever ``R >= r`` and ``B >= b`` (``g`` is linear in ``p``: at most its value at ``p = 0`` or
+    ``p = m``), whatever the reviewers' errors: it also holds for reviewers who err where the model does or accept
+    its proposal. ``R`` and ``B`` are :class:`GoldAccuracyBound` s of ``alpha / 2`` each (the gold items whose
+    proposal was right, and those whose proposal was wrong), so both hold at every moment with probability at
+    least ``1 - alpha``. Assumption (``docs/contract.md``): given whether the model is right, reviewers agree with
+    it on the stream's records above any tested threshold at most as often as on gold items.
+
+    ``first`` and ``first_wrong``: answers at ``R``'s and ``B``'s first checkpoints (:class:`CheckpointedAccuracyBound`).
+
+    >>> import random
+    >>> rng = random.Random(5)
+    >>> bound = ConditionalGoldBound(alpha=0.025, first=50)
+    >>> bound.bar(0.95)  # nothing measured: every prediction may agree
+    1.0
+    >>> for _ in range(2000):  # a model right 90 % of the time; reviewers accept 30 % of its wrong proposals
+    ...     model_right = rng.random() < 0.9
+    ...     bound.learn(model_right, agreed=model_right or rng.random() < 0.3)
+    >>> round(bound.right_bound.upper(), 3), round(bound.wrong_bound.upper(), 3), round(bound.bar(0.95), 3)
+    (1.0, 0.419, 0.971)
+    """
+
+    def __init__(self, alpha: float = 0.025, first: int = 50, first_wrong: int = 10) -> None:
+        self.alpha = alpha
+        self.right_bound = GoldAccuracyBound(alpha / 2, first)  # R: answers agreeing with a right proposal
+        # B: answers equal to a wrong proposal; those are rare (the model is mostly right), so its first checkpoint
+        # comes sooner: until then B is 1 and the bar 1 (nothing provable)
+        self.wrong_bound = GoldAccuracyBound(alpha / 2, first_wrong)
+
+    def learn(self, model_right: bool, agreed: bool) -> None:
+        """One answer to a gold item shown with the model's proposal: whether the proposal was right (the known
+        label) and whether the answer agreed with it."""
+        (self.right_bound if model_right else self.wrong_bound).learn(agreed)
+
+    def bar(self, target_precision: float) -> float:
+        """The most a threshold of precision at most ``target_precision`` agrees with answers (both bounds holding)."""
+        right, wrong = self.right_bound.upper(), self.wrong_bound.upper()
+        return max(wrong, target_precision * right + (1.0 - target_precision) * wrong)
+
+    def state(self) -> dict[str, Any]:
+        """Plain data (travels in model snapshots)."""
+        return {"conditional": True, "right": self.right_bound.state(), "wrong": self.wrong_bound.state()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Adopt :meth:`state` (an empty mapping, or an accuracy bound's state, keeps a fresh estimator)."""
+        if not state.get("conditional"):
+            return
+        self.right_bound.load_state(state["right"])
+        self.wrong_bound.load_state(state["wrong"])

@@ -11,7 +11,12 @@ answer when it is routed and when it arrives:
   said (the assumption under which the contract holds against the truth, see
   ``docs/contract.md``). ``errors="with_model"``: a wrong answer is the
   model's proposed label whenever the model was wrong — reviewers who err on
-  the same hard items as the model, and are swayed by its proposal.
+  the same hard items as the model, and are swayed by its proposal (as wrong
+  as ``h(p, a)`` of ``docs/contract.md`` allows, no more: that bar holds).
+  ``errors="follows_model"``: every error falls where the model is wrong —
+  right whenever the model is, and where it is wrong the reviewer accepts its
+  proposal with probability ``error_rate`` (then the agreement overstates
+  precision beyond ``h``: only the conditional gold bound sees it).
 
 The simulation reports precision against the file's label column, never
 against these answers.
@@ -34,7 +39,7 @@ from typing import Literal
 
 from labelstream.errors import LabelstreamError
 
-ErrorMode = Literal["independent", "with_model"]
+ErrorMode = Literal["independent", "with_model", "follows_model"]
 
 
 def parse_delay(spec: str | int | float | None) -> tuple[str, float]:
@@ -63,7 +68,7 @@ class SimulatedReviewer:
     error_rate
         Probability of a wrong answer.
     errors
-        ``"independent"`` or ``"with_model"`` (see the module docstring).
+        ``"independent"``, ``"with_model"`` or ``"follows_model"`` (see the module docstring).
     seed
         Seed of the draws.
     """
@@ -74,8 +79,8 @@ class SimulatedReviewer:
     ) -> None:
         if not 0.0 <= error_rate <= 1.0:
             raise LabelstreamError(f"invalid reviewer error rate {error_rate}: give a probability in [0, 1]")
-        if errors not in ("independent", "with_model"):
-            raise LabelstreamError(f"invalid reviewer errors {errors!r}: give independent or with_model")
+        if errors not in ("independent", "with_model", "follows_model"):
+            raise LabelstreamError(f"invalid reviewer errors {errors!r}: give independent, with_model or follows_model")
         self.delay_kind, self.delay_mean = parse_delay(delay)
         self.error_rate = error_rate
         self.errors = errors
@@ -93,9 +98,11 @@ class SimulatedReviewer:
 
     def answer(self, truth: str, proposed: str | None, labels: Sequence[str]) -> str:
         """The reviewer's label for a record whose true label is ``truth`` (the model proposed ``proposed``)."""
+        if self.errors == "follows_model" and (proposed is None or proposed == truth):
+            return truth
         if self.error_rate <= 0 or self._rng.random() >= self.error_rate:
             return truth
-        if self.errors == "with_model" and proposed is not None and proposed != truth:
+        if self.errors != "independent" and proposed is not None and proposed != truth:
             return proposed
         others = [label for label in labels if label != truth]
         return self._rng.choice(others) if others else truth

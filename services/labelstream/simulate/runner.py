@@ -18,9 +18,10 @@ records gets a second, independent answer (within the review budget) from a
 reviewer with the same error rate, spending the budget like a review: the pair goes to the policy
 (``learn_overlap``: how accurate reviewers are at most), the first answer is
 learned. With ``review.gold_share``, for that share of reviewed records the
-reviewer also answers a gold item (a record of known label, wrong with the
-reviewer's error rate), spending the budget the same way: whether it was
-right goes to the policy with the record's answer (``learn_gold``).
+reviewer also answers a gold item (a record of the batch, any route, shown
+with the model's label), spending the budget the same way: whether it was
+right, and whether the proposal was right and the answer agreed with it, go to
+the policy with the record's answer (``learn_gold``).
 
 Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 (this drives a per-minute review budget and evidence ageing).
@@ -122,8 +123,8 @@ class Simulation:
         self._deferred: dict[int, tuple[Record, str, str | None, dict[str, Any]]] = {}  # index -> record, reason, proposed label, context
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
-        # heap: (due, order, item, answer, overlap answer, gold answer right)
-        self._answers: list[tuple[int, int, Routed, str, str | None, bool | None]] = []
+        # heap: (due, order, item, answer, overlap answer, gold answer (right, model right, agreed))
+        self._answers: list[tuple[int, int, Routed, str, str | None, tuple[bool, bool | None, bool | None] | None]] = []
         self.overlap_answers = 0
         self.gold_answers = 0
         self.gold_right = 0
@@ -134,6 +135,7 @@ class Simulation:
             None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 2
         )
         self._gold_rng = random.Random(settings.policy.seed * 7919 + 3)
+        self._stand_in_rng = random.Random(settings.policy.seed * 7919 + 5)
         self._gold_reviewer = SimulatedReviewer(
             None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 4
         )
@@ -226,6 +228,7 @@ class Simulation:
         if self._version_check is not None:
             for record, _ in batch:
                 self._version_check.observe(self.engine.featurizer.transform_one(record.features))
+        stand_ins = [(true_label, item.prediction.label) for (_, true_label), item in zip(batch, routed, strict=True)]
         for (record, true_label), item in zip(batch, routed, strict=True):
             index = len(self.outcomes)
             self.now = index / self.records_per_second
@@ -234,7 +237,7 @@ class Simulation:
             if item.decision.outcome == "review":
                 answer = self.reviewer.answer(true_label, item.prediction.label, list(self._labels))
                 due = index + 1 + self.reviewer.delay_records()  # at once: after its batch
-                extra = self._overlap_answer(true_label, item), self._gold_answer(true_label)
+                extra = self._overlap_answer(true_label, item), self._gold_answer(stand_ins)
                 heapq.heappush(self._answers, (due, index, item, answer, *extra))
             elif item.decision.outcome == "deferred":
                 self._deferred[index] = (record, item.decision.reason, item.prediction.label, item.decision.context)
@@ -244,13 +247,13 @@ class Simulation:
     def _deliver(self, until: int | None) -> None:
         """Learn the answers due by record ``until`` (all of them with ``None``), in the order they arrive."""
         while self._answers and (until is None or self._answers[0][0] <= until):
-            _due, _index, item, answer, second, gold_right = heapq.heappop(self._answers)
+            _due, _index, item, answer, second, gold = heapq.heappop(self._answers)
             generation = self._drift_generation()
             self._answer(item, answer)
             if second is not None and hasattr(self.engine.policy, "learn_overlap"):
                 self.engine.policy.learn_overlap([answer, second])
-            if gold_right is not None and hasattr(self.engine.policy, "learn_gold"):
-                self.engine.policy.learn_gold(gold_right)
+            if gold is not None and hasattr(self.engine.policy, "learn_gold"):
+                self.engine.policy.learn_gold(*gold)
             if self._drift_generation() > generation:  # the policy's own calibration check reset its evidence
                 self.drift_events.append({"detector": "calibration_check", "at_record": len(self.outcomes), "steps": ["policy"]})
             self._handle_drift()
@@ -276,16 +279,22 @@ class Simulation:
         self.overlap_answers += 1
         return self._second_reviewer.answer(true_label, item.prediction.label, list(self._labels))
 
-    def _gold_answer(self, true_label: str) -> bool | None:
-        """For ``review.gold_share`` of reviewed records, whether the reviewer's answer to a gold item was right
-        (one more review spent). The gold item stands in for a record of known label drawn like the stream's: it
-        is answered wrongly at the reviewer's error rate, without a model proposal (``None``: no gold answer)."""
+    def _gold_answer(self, stand_ins: list[tuple[str, str | None]]) -> tuple[bool, bool | None, bool | None] | None:
+        """For ``review.gold_share`` of reviewed records, a reviewer's answer to a gold item (one more review spent):
+        whether it was right, whether the model's proposal was, and whether the answer agreed with it (``None``: no
+        proposal; ``None`` overall: no gold answer). An admin's gold set is a labeled sample of the stream, not of
+        the records the policy sends to review (those are the uncertain ones), so the gold item stands in as a
+        record of the current batch drawn uniformly whatever its route, (true label, model's label), and the
+        reviewer answers it shown that proposal (``follows_model`` and ``with_model`` errors are swayed by it)."""
         if not self._extra_answer(self.settings.review.gold_share, self._gold_rng):
             return None
-        right = self._gold_reviewer.answer(true_label, None, list(self._labels)) == true_label
+        truth, proposed = self._stand_in_rng.choice(stand_ins)
+        answer = self._gold_reviewer.answer(truth, proposed, list(self._labels))
         self.gold_answers += 1
-        self.gold_right += int(right)
-        return right
+        self.gold_right += int(answer == truth)
+        if proposed is None:
+            return answer == truth, None, None
+        return answer == truth, proposed == truth, answer == proposed
 
     def _extra_answer(self, share: float, rng: random.Random) -> bool:
         """Whether a reviewed record brings an extra answer (an overlap or gold one) at ``share``; it spends the budget."""

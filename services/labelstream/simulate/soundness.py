@@ -20,7 +20,9 @@ The contract promises a failure rate of at most ``1 - confidence_level``;
 each stream runs with ``seeds`` seeds, and the rate is reported with its
 Clopper–Pearson interval. Reviewers: instant and exact (the oracle), late
 (``delay``), or wrong with probability ``error_rate`` (independently of the
-model, and the policy told so with ``policy.reviewer_accuracy``); precision is
+model, and the policy told so with ``policy.reviewer_accuracy``), or following
+the model (``late-with-model*``: right where it is, accepting half its wrong
+proposals; the default, told, overlap and conditional-gold contracts); precision is
 always against the stream's (noisy) label, never against the reviewer's
 answers.
 
@@ -47,7 +49,7 @@ from labelstream.core.bounds import two_sided
 from labelstream.datafile import Row
 from labelstream.settings import load_settings
 from labelstream.simulate.quality import machine
-from labelstream.simulate.reviewer import SimulatedReviewer
+from labelstream.simulate.reviewer import ErrorMode, SimulatedReviewer
 from labelstream.simulate.runner import Simulation
 
 HOLDOUT_SIZE = 5000
@@ -90,9 +92,11 @@ class ReviewerConfig:
     assumed_accuracy: float = 1.0  # policy.reviewer_accuracy of the runs
     overlap_share: float = 0.0  # review.overlap_share: a second answer, and policy.reviewer_accuracy_from_overlap
     gold_share: float = 0.0  # review.gold_share: a gold answer, and policy.reviewer_accuracy_from_gold
+    errors: ErrorMode = "independent"  # SimulatedReviewer's errors
+    gold_bound: str = "accuracy"  # policy.gold_bound
 
     def build(self, seed: int) -> SimulatedReviewer:
-        return SimulatedReviewer(self.delay, self.error_rate, seed=seed)
+        return SimulatedReviewer(self.delay, self.error_rate, self.errors, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,15 @@ REVIEWERS = (
     ReviewerConfig("delay 500 + wrong 3 %", delay="500", error_rate=0.03, assumed_accuracy=0.97),
     ReviewerConfig("delay 500 + wrong 3 %, accuracy from 20 % overlap", delay="500", error_rate=0.03, overlap_share=0.2),
     ReviewerConfig("delay 500 + wrong 3 %, accuracy from 10 % gold", delay="500", error_rate=0.03, gold_share=0.1),
+    # Reviewers who follow the model: right where it is, accepting half its wrong proposals (about 3 % of answers
+    # wrong at the -0.01 ceiling); the first told 0.97 as the late-noisy one is, the others the default's 1.
+    ReviewerConfig("delay 500 + follows model 50 %, accuracy 0.97 assumed", delay="500", error_rate=0.5,
+                   assumed_accuracy=0.97, errors="follows_model"),
+    ReviewerConfig("delay 500 + follows model 50 %", delay="500", error_rate=0.5, errors="follows_model"),
+    ReviewerConfig("delay 500 + follows model 50 %, accuracy from 20 % overlap", delay="500", error_rate=0.5,
+                   overlap_share=0.2, errors="follows_model"),
+    ReviewerConfig("delay 500 + follows model 50 %, conditional bound from 10 % gold", delay="500", error_rate=0.5,
+                   gold_share=0.1, errors="follows_model", gold_bound="conditional"),
 )
 
 
@@ -175,7 +188,7 @@ def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config
             "review_budget_share": config.review_budget_share, "seed": seed,
             "reviewer_accuracy": reviewer.assumed_accuracy,
             "reviewer_accuracy_from_overlap": reviewer.overlap_share > 0,
-            "reviewer_accuracy_from_gold": reviewer.gold_share > 0, **config.policy,
+            "reviewer_accuracy_from_gold": reviewer.gold_share > 0, "gold_bound": reviewer.gold_bound, **config.policy,
         },
         review={"overlap_share": reviewer.overlap_share, "gold_share": reviewer.gold_share},
     )
@@ -256,7 +269,9 @@ def _run_job(job: tuple[SoundnessStream, ReviewerConfig, int, SoundnessConfig]) 
 
 STREAM_KEYS = {"-0.01": STREAMS[0], "-0.02": STREAMS[1], "+0.01": STREAMS[2], "+0.03": STREAMS[3]}
 REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-noisy-overlap": REVIEWERS[4],
-                 "late-noisy-gold": REVIEWERS[5]}
+                 "late-noisy-gold": REVIEWERS[5], "late-with-model": REVIEWERS[6],
+                 "late-with-model-default": REVIEWERS[7], "late-with-model-overlap": REVIEWERS[8],
+                 "late-with-model-gold": REVIEWERS[9]}
 DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
 DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")  # late-noisy-gold: chosen with --reviewer
 

@@ -73,7 +73,7 @@ from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.calibration_recheck import VersionRecheck
-from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.constructor import slots_constructor
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
 from labelstream.core.policy.contract_evidence import (
@@ -138,7 +138,7 @@ class ContractPolicy(Policy):
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
-        gold_bound: GoldAccuracyBound | None = None,
+        gold_bound: GoldAccuracyBound | ConditionalGoldBound | None = None,
     ) -> None:
         self.evidence = ContractEvidence(calibrator, guarantee, reviewer_bound, recheck, gold_bound)
         self.strategy = strategy
@@ -176,7 +176,7 @@ class ContractPolicy(Policy):
         return self.evidence.reviewer_bound
 
     @property
-    def gold_bound(self) -> GoldAccuracyBound | None:
+    def gold_bound(self) -> GoldAccuracyBound | ConditionalGoldBound | None:
         """The reviewer-accuracy bound from gold items (``None``: none)."""
         return self.evidence.gold_bound
 
@@ -409,9 +409,10 @@ class ContractPolicy(Policy):
         """Answers of two (or more) reviewers to one overlap item (:meth:`ContractEvidence.learn_overlap`)."""
         self.evidence.learn_overlap(answers)
 
-    def learn_gold(self, correct: bool) -> None:
-        """A reviewer's answer to a gold item, right or not (:meth:`ContractEvidence.learn_gold`)."""
-        self.evidence.learn_gold(correct)
+    def learn_gold(self, correct: bool, model_right: bool | None = None, agreed: bool | None = None) -> None:
+        """A reviewer's answer to a gold item, right or not, and whether it agreed with the model's proposal if one
+        was shown (:meth:`ContractEvidence.learn_gold`)."""
+        self.evidence.learn_gold(correct, model_right, agreed)
 
     def observe(self, x: Features, label: str) -> None:
         self.strategy.learn_one(x, label)

@@ -36,7 +36,7 @@ from typing import Any
 from labelstream.core.audit import AuditEstimator
 from labelstream.core.calibration import PrecisionCalibrator, Selection
 from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
-from labelstream.core.calibration_reviewers import GoldAccuracyBound, ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.policy.base import Evidence, Features
 
 OVERALL = ANY_CLASS
@@ -78,7 +78,9 @@ class ContractEvidence:
         ``reviewer_accuracy``). Its ``alpha`` adds to the calibrator's error: give each a share.
     gold_bound
         The same from answers to gold items (:meth:`learn_gold`); the bar in force follows the least of the
-        user's cap and the bounds present. Its ``alpha`` adds too (both bounds on: both alphas).
+        user's cap and the bounds present. Its ``alpha`` adds too (both bounds on: both alphas). A
+        :class:`ConditionalGoldBound` instead sets the bar itself, alone (it may exceed the target: 1 until it has
+        measured): it needs no overlap bound and a cap of 1, whose assumptions it does not make.
     recheck
         Re-tests the proven thresholds against each new model version (:meth:`recheck_version`) on the
         generation's answered records (:meth:`keep_answer`); a class's threshold is in force only where the
@@ -91,10 +93,12 @@ class ContractEvidence:
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
-        gold_bound: GoldAccuracyBound | None = None,
+        gold_bound: GoldAccuracyBound | ConditionalGoldBound | None = None,
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
+        if isinstance(gold_bound, ConditionalGoldBound) and (reviewer_bound is not None or calibrator.reviewer_accuracy < 1):
+            raise ValueError("a conditional gold bound sets the bar alone: no overlap bound, reviewer_accuracy 1")
         self.guarantee = guarantee
         self.calibrator = calibrator
         self.reviewer_bound = reviewer_bound
@@ -104,6 +108,11 @@ class ContractEvidence:
         self.audits = AuditEstimator(calibrator.confidence_level)  # this generation's
         self.audits_total = AuditEstimator(calibrator.confidence_level)  # every generation's
         self.drift_generation = 0
+        self._apply_reviewer_bound()
+
+    @property
+    def _conditional(self) -> bool:
+        return isinstance(self.gold_bound, ConditionalGoldBound)
 
     def key(self, label: str) -> str:
         """The calibration key of a predicted class (all classes share one with the overall guarantee)."""
@@ -208,18 +217,29 @@ class ContractEvidence:
         self.reviewer_bound.learn_pair(answers[0], answers[1])
         self._apply_reviewer_bound()
 
-    def learn_gold(self, correct: bool) -> None:
-        """A reviewer's answer to a gold item, right or not: the gold accuracy bound learns it.
+    def learn_gold(self, correct: bool, model_right: bool | None = None, agreed: bool | None = None) -> None:
+        """A reviewer's answer to a gold item: whether it was right, and, if the model's proposal was shown, whether
+        that proposal was right and the answer agreed with it (``None``: no proposal, e.g. at cold start).
 
+        An accuracy bound learns ``correct``; a :class:`ConditionalGoldBound` learns only answers to a proposal.
         Without a ``gold_bound`` this does nothing.
         """
-        if self.gold_bound is None:
+        if isinstance(self.gold_bound, ConditionalGoldBound):
+            if model_right is None or agreed is None:
+                return
+            self.gold_bound.learn(model_right, agreed)
+        elif self.gold_bound is not None:
+            self.gold_bound.learn(correct)
+        else:
             return
-        self.gold_bound.learn(correct)
         self._apply_reviewer_bound()
 
     def _apply_reviewer_bound(self) -> None:
-        """The bar in force: the least of the user's cap and the bounds present (it only moves down)."""
+        """The bar in force: the conditional gold bound's alone, else the least of the user's cap and the bounds
+        present (it only moves down)."""
+        if isinstance(self.gold_bound, ConditionalGoldBound):
+            self.calibrator.set_agreement_bar(self.gold_bound.bar(self.calibrator.target_precision))
+            return
         bounds = [bound.upper() for bound in (self.reviewer_bound, self.gold_bound) if bound is not None]
         accuracy = min([self._assumed_accuracy, *bounds])
         if accuracy < self.calibrator.reviewer_accuracy:
@@ -272,8 +292,9 @@ class ContractEvidence:
         self.audits_total.load_state(state.get("audits_total", {}))
         if self.reviewer_bound is not None:
             self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
-        if self.gold_bound is not None:
-            self.gold_bound.load_state(state.get("gold_bound") or {})
+        gold_state = state.get("gold_bound") or {}
+        if self.gold_bound is not None and bool(gold_state.get("conditional")) == self._conditional:
+            self.gold_bound.load_state(gold_state)  # a snapshot of the other kind of gold bound is not adopted
         self._apply_reviewer_bound()
         loaded = int(state.get("drift_generation", 0))
         self.drift_generation = max(self.drift_generation, loaded)

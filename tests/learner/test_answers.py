@@ -120,3 +120,17 @@ def test_the_contract_policy_measures_reviewers_on_gold_answers():
                                    for i in range(20)])
     bound = engine.policy.evidence.gold_bound
     assert (bound.answers, bound.right) == (20, 15) and engine.model.n_learned == 0
+
+
+def test_the_conditional_gold_bound_learns_the_proposal_fields_the_review_service_publishes():
+    settings = Settings(policy={"reviewer_accuracy_from_gold": True, "gold_bound": "conditional"})
+    engine = build_engine(settings)
+    # 12 answers to right proposals (9 agreeing), 5 to wrong ones (2 taken), 3 shown no proposal (not counted)
+    answers = ([gold(f"r{i}#1", i < 9, True, i < 9) for i in range(12)]
+               + [gold(f"w{i}#1", False, False, i < 2) for i in range(5)]
+               + [gold(f"n{i}#1", True) for i in range(3)])
+    learn_all(learner_of(engine), answers)
+    bound = engine.policy.evidence.gold_bound
+    assert (bound.right_bound.answers, bound.right_bound.right) == (12, 9)
+    assert (bound.wrong_bound.answers, bound.wrong_bound.right) == (5, 2)
+    assert engine.model.n_learned == 0

@@ -5,13 +5,15 @@
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --jobs 1 --no-oracle
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift,agrawal_drift --seeds 42,1,2
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --variants "gold 10 %,gold 10 % conditional"
+    .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --no-oracle --variants "gold 10 %,gold 10 % conditional half wrong"
 
 Runs the coverage table's own jobs (:class:`~labelstream.simulate.coverage.Job`: its streams, sizes and seeds, one
 seed a stream unless ``--seeds`` gives synthetic streams others; default settings but the ones named) with its late, noisy reviewer (300 records late, wrong 3 % of
 the time) for: the defaults; ``review.gold_share`` 5 % and 10 % with ``policy.reviewer_accuracy_from_gold``; and
 ``review.overlap_share`` 10 % with ``policy.reviewer_accuracy_from_overlap``; and both sources at 10 % (each
 bound a quarter of the error); ``--variants`` adds ``gold 10 % conditional`` (``policy.gold_bound = "conditional"``:
-what the bound sound against reviewers who follow the model costs with independent errors). Gold and second answers spend the
+what the bound sound against reviewers who follow the model costs with independent errors) and ``gold 10 %
+conditional half wrong`` (the same on a gold set with half its proposals wrong, :class:`SimulatedGoldSet`). Gold and second answers spend the
 review budget alike (one more answer each), so the review share column is the same reviewer effort. Prints one
 row per stream (and seed) and configuration against that stream's hindsight oracle (docs/contract.md, "Reviewer accuracy
 measured on gold items", cites it).
@@ -42,6 +44,7 @@ VARIANTS: tuple[Variant, ...] = (
 )
 CONDITIONAL = Variant("gold 10 % conditional", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
                                                 "gold_bound": "conditional"})
+ENRICHED = Variant("gold 10 % conditional half wrong", {**CONDITIONAL.policy, "simulate.gold_wrong_share": 0.5})
 
 
 def _name(stream: BenchStream, seeded: bool) -> str:
@@ -61,7 +64,7 @@ def main() -> None:
     parser.add_argument("--seeds", help="comma-separated stream and model seeds (default: the table's)")
     parser.add_argument("--variants", help="comma-separated configurations (default: all but the conditional one)")
     args = parser.parse_args()
-    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL)}
+    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED)}
     variants = [known[name] for name in args.variants.split(",")] if args.variants else list(VARIANTS)
     table = {stream.dataset: stream for stream in coverage_streams()}
     streams = [table[name] if not args.seeds else dataclasses.replace(table[name], seed=int(seed))

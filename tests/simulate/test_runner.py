@@ -159,6 +159,20 @@ def test_gold_items_carry_the_models_proposal_and_teach_the_conditional_bound(se
     assert bound.alpha == pytest.approx(0.05 / 2) and simulation.engine.policy.calibrator.bar > 0.95
 
 
+def test_a_gold_set_enriched_in_wrong_proposals_gives_b_its_share_of_the_answers(sea_csv):
+    """gold_wrong_share 0.5: half the gold answers are to records the model got wrong (B learns from them); a gold
+    set drawn like the stream gives B only the model's error rate of them."""
+    def wrong_share(enriched: float | None) -> float:
+        settings = load_settings(policy={"review_budget_share": 0.3, "reviewer_accuracy_from_gold": True,
+                                         "gold_bound": "conditional"}, review={"gold_share": 0.5})
+        simulation = Simulation(settings, reviewer=SimulatedReviewer(error_rate=0.03, seed=1), gold_wrong_share=enriched)
+        simulation.run(open_rows(sea_csv, label_column="label", id_column="id"))
+        bound = simulation.engine.policy.gold_bound
+        return bound.wrong_bound.answers / (bound.wrong_bound.answers + bound.right_bound.answers)
+
+    assert 0.4 < wrong_share(0.5) < 0.6 and wrong_share(None) < 0.25
+
+
 def test_a_new_version_that_relabels_the_auto_region_opens_a_generation():
     """policy.version_change_reset: a version labeling the recent would-be auto-labels differently resets; the same
     labels do not."""

@@ -142,16 +142,31 @@ def soundness(
         metavar="<offset>", help="A stream by its ceiling's offset from the target: -0.01, -0.02, +0.01, +0.03 (repeat; "
              "default -0.01, -0.02, +0.01).")] = None,
     reviewer: Annotated[list[str] | None, typer.Option(
-        metavar="<reviewer>", help="instant, late-noisy (500 records late, wrong 3 %, accuracy told), late-noisy-overlap (accuracy from 20 % "
-             "overlap), late-noisy-gold (accuracy from 10 % gold items); late-with-model (500 late, right where the model is, "
-             "accepting half its wrong proposals, accuracy 0.97 told), with nothing told: "
-             "late-with-model-default, late-with-model-gold (conditional gold bound, 10 % gold), "
-             "late-with-model-overlap (20 % overlap) (repeat; default the first three).",
+        metavar="<reviewer>", help="A reviewer row, from the list above (repeat; default instant, "
+             "late-noisy, late-noisy-overlap).",
     )] = None,
     out: OutOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """How often the contract ever auto-labels under a threshold below the target (noisy SEA streams)."""
+    """How often the contract ever auto-labels under a threshold below the target (noisy SEA streams).
+
+    Reviewer rows (--reviewer; "late": 500 records late):
+
+    \b
+      instant                        exact, at once
+      late-noisy                     late, wrong 3 %, accuracy 0.97 told
+      late-noisy-overlap             the same, accuracy from 20 % overlap
+      late-noisy-gold                the same, accuracy from 10 % gold items
+      late-noisy-gold-enriched       the same, the conditional gold bound,
+                                     a gold set half wrong proposals
+      late-with-model                late, right where the model is, taking
+                                     half its wrong proposals; 0.97 told
+      late-with-model-default        the same, nothing told
+      late-with-model-overlap        the same, accuracy from 20 % overlap
+      late-with-model-gold           the same, the conditional gold bound
+                                     (10 % gold items)
+      late-with-model-gold-enriched  the same, a gold set half wrong proposals
+    """
     from labelstream.errors import LabelstreamError
     from labelstream.simulate.soundness import (
         DEFAULT_REVIEWERS,

@@ -58,6 +58,7 @@ from labelstream.core.schemas import Record
 from labelstream.datafile import Row
 from labelstream.errors import InputFileError
 from labelstream.settings import Settings
+from labelstream.simulate.gold_set import SimulatedGoldSet
 from labelstream.simulate.report import RecordOutcome, build_report
 from labelstream.simulate.reviewer import SimulatedReviewer
 from labelstream.simulate.weak_report import weak_report
@@ -103,6 +104,7 @@ class Simulation:
         deferred_ttl: int | None = None,
         on_record: Callable[[int], None] | None = None,
         reviewer: SimulatedReviewer | None = None,
+        gold_wrong_share: float | None = None,
     ) -> None:
         self.settings = settings
         self.window_size = window_size
@@ -135,7 +137,7 @@ class Simulation:
             None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 2
         )
         self._gold_rng = random.Random(settings.policy.seed * 7919 + 3)
-        self._stand_in_rng = random.Random(settings.policy.seed * 7919 + 5)
+        self._gold_set = SimulatedGoldSet(gold_wrong_share, seed=settings.policy.seed * 7919 + 5)
         self._gold_reviewer = SimulatedReviewer(
             None, self.reviewer.error_rate, self.reviewer.errors, seed=settings.policy.seed * 7919 + 4
         )
@@ -228,7 +230,7 @@ class Simulation:
         if self._version_check is not None:
             for record, _ in batch:
                 self._version_check.observe(self.engine.featurizer.transform_one(record.features))
-        stand_ins = [(true_label, item.prediction.label) for (_, true_label), item in zip(batch, routed, strict=True)]
+        self._gold_set.add((true_label, item.prediction.label) for (_, true_label), item in zip(batch, routed, strict=True))
         for (record, true_label), item in zip(batch, routed, strict=True):
             index = len(self.outcomes)
             self.now = index / self.records_per_second
@@ -237,7 +239,7 @@ class Simulation:
             if item.decision.outcome == "review":
                 answer = self.reviewer.answer(true_label, item.prediction.label, list(self._labels))
                 due = index + 1 + self.reviewer.delay_records()  # at once: after its batch
-                extra = self._overlap_answer(true_label, item), self._gold_answer(stand_ins)
+                extra = self._overlap_answer(true_label, item), self._gold_answer()
                 heapq.heappush(self._answers, (due, index, item, answer, *extra))
             elif item.decision.outcome == "deferred":
                 self._deferred[index] = (record, item.decision.reason, item.prediction.label, item.decision.context)
@@ -279,16 +281,19 @@ class Simulation:
         self.overlap_answers += 1
         return self._second_reviewer.answer(true_label, item.prediction.label, list(self._labels))
 
-    def _gold_answer(self, stand_ins: list[tuple[str, str | None]]) -> tuple[bool, bool | None, bool | None] | None:
+    def _gold_answer(self) -> tuple[bool, bool | None, bool | None] | None:
         """For ``review.gold_share`` of reviewed records, a reviewer's answer to a gold item (one more review spent):
         whether it was right, whether the model's proposal was, and whether the answer agreed with it (``None``: no
         proposal; ``None`` overall: no gold answer). An admin's gold set is a labeled sample of the stream, not of
         the records the policy sends to review (those are the uncertain ones), so the gold item stands in as a
-        record of the current batch drawn uniformly whatever its route, (true label, model's label), and the
-        reviewer answers it shown that proposal (``follows_model`` and ``with_model`` errors are swayed by it)."""
+        record drawn by :class:`SimulatedGoldSet` whatever its route (of the current batch, or of a set enriched in
+        the model's mistakes), and the reviewer answers it shown the model's proposal (``follows_model`` and
+        ``with_model`` errors are swayed by it)."""
         if not self._extra_answer(self.settings.review.gold_share, self._gold_rng):
             return None
-        truth, proposed = self._stand_in_rng.choice(stand_ins)
+        stand_in = self._gold_set.draw()
+        assert stand_in is not None, "a gold answer comes with a reviewed record of the batch just added"
+        truth, proposed = stand_in
         answer = self._gold_reviewer.answer(truth, proposed, list(self._labels))
         self.gold_answers += 1
         self.gold_right += int(answer == truth)

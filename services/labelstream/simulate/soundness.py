@@ -94,6 +94,7 @@ class ReviewerConfig:
     gold_share: float = 0.0  # review.gold_share: a gold answer, and policy.reviewer_accuracy_from_gold
     errors: ErrorMode = "independent"  # SimulatedReviewer's errors
     gold_bound: str = "accuracy"  # policy.gold_bound
+    gold_wrong_share: float | None = None  # SimulatedGoldSet: a gold set with this share of wrong proposals
 
     def build(self, seed: int) -> SimulatedReviewer:
         return SimulatedReviewer(self.delay, self.error_rate, self.errors, seed=seed)
@@ -176,6 +177,12 @@ REVIEWERS = (
                    overlap_share=0.2, errors="follows_model"),
     ReviewerConfig("delay 500 + follows model 50 %, conditional bound from 10 % gold", delay="500", error_rate=0.5,
                    gold_share=0.1, errors="follows_model", gold_bound="conditional"),
+    # The same, the gold set enriched: half its proposals wrong (B learns from many more answers)
+    ReviewerConfig("delay 500 + follows model 50 %, conditional bound from 10 % gold, half wrong proposals",
+                   delay="500", error_rate=0.5, gold_share=0.1, errors="follows_model", gold_bound="conditional",
+                   gold_wrong_share=0.5),
+    ReviewerConfig("delay 500 + wrong 3 %, conditional bound from 10 % gold, half wrong proposals", delay="500",
+                   error_rate=0.03, gold_share=0.1, gold_bound="conditional", gold_wrong_share=0.5),
 )
 
 
@@ -196,6 +203,7 @@ def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config
     checker = _Checkpoints(stream, seed, config) if not stream.below_target else None
     simulation = Simulation(
         settings, batch_size=config.batch_size, deferred_ttl=config.deferred_ttl, reviewer=reviewer.build(seed),
+        gold_wrong_share=reviewer.gold_wrong_share,
     )
     if checker is not None:
         simulation.on_record = lambda done: checker.check(simulation, done)
@@ -271,7 +279,8 @@ STREAM_KEYS = {"-0.01": STREAMS[0], "-0.02": STREAMS[1], "+0.01": STREAMS[2], "+
 REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-noisy-overlap": REVIEWERS[4],
                  "late-noisy-gold": REVIEWERS[5], "late-with-model": REVIEWERS[6],
                  "late-with-model-default": REVIEWERS[7], "late-with-model-overlap": REVIEWERS[8],
-                 "late-with-model-gold": REVIEWERS[9]}
+                 "late-with-model-gold": REVIEWERS[9], "late-with-model-gold-enriched": REVIEWERS[10],
+                 "late-noisy-gold-enriched": REVIEWERS[11]}
 DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
 DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")  # late-noisy-gold: chosen with --reviewer
 

@@ -44,7 +44,7 @@ VARIANTS: tuple[Variant, ...] = (
 )
 CONDITIONAL = Variant("gold 10 % conditional", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
                                                 "gold_bound": "conditional"})
-ENRICHED = Variant("gold 10 % conditional half wrong", {**CONDITIONAL.policy, "simulate.gold_wrong_share": 0.5})
+ENRICHED = Variant("gold 10 % conditional half wrong", CONDITIONAL.policy, gold_wrong_share=0.5)
 
 
 def _name(stream: BenchStream, seeded: bool) -> str:

@@ -144,6 +144,14 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         return who
 
     Who = Annotated[Principal, Depends(principal)]
+
+    def admin(who: Who) -> Principal:
+        if not who.is_admin:
+            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
+        return who
+
+    Admin = Annotated[Principal, Depends(admin)]
+    admin_only = {403: {"model": Problem, "description": "Admins only."}}
     review = ctx.settings.review
     queue, metrics = ctx.queue, ctx.metrics
 
@@ -312,22 +320,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             agreement=AgreementStats(**ctx.consolidator.summary()),
         )
 
-    @router.get("/admin/overview", response_model=OverviewOut,
-                responses={403: {"model": Problem, "description": "Admins only."}})
-    def overview(who: Who) -> OverviewOut:
+    @router.get("/admin/overview", response_model=OverviewOut, responses=admin_only)
+    def overview(who: Admin) -> OverviewOut:
         """Admin: waiting records by reason and age, who holds what, each reviewer's day and agreement."""
-        if not who.is_admin:
-            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
         return lead_overview(queue, ctx.consolidator, gold=gold_stats(ctx.gold, review.gold_share))
 
-    admin_only = {403: {"model": Problem, "description": "Admins only."}}
-
     @router.post("/admin/gold", response_model=GoldAdded, responses=admin_only)
-    def gold_add(body: GoldIn, who: Who) -> GoldAdded:
+    def gold_add(body: GoldIn, who: Admin) -> GoldAdded:
         """Admin: add gold items (known answers), served to reviewers at `review.gold_share` to measure them; an id
         already there is replaced. Their labels must be in the label set."""
-        if not who.is_admin:
-            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
         for item in body.items:
             if unknown := sorted(label for label in item.labels_used() if label not in ctx.labels):
                 raise HTTPException(422, f"gold item {item.id!r}: label {unknown[0]!r} is not in the label set "
@@ -337,36 +338,27 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         return GoldAdded(added=added, replaced=len(unique) - added, count=ctx.gold.count())
 
     @router.get("/admin/gold", response_model=GoldStats, responses=admin_only)
-    def gold_get(who: Who) -> GoldStats:
+    def gold_get(who: Admin) -> GoldStats:
         """Admin: how many gold items there are, and each reviewer's final gold answers, right and accuracy."""
-        if not who.is_admin:
-            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
         return gold_stats(ctx.gold, review.gold_share)
 
     @router.delete("/admin/gold/{gold_id}", response_model=GoldDeleted,
                    responses={**admin_only, 404: {"model": Problem, "description": "No such gold item."}})
-    def gold_delete(gold_id: str, who: Who) -> GoldDeleted:
+    def gold_delete(gold_id: str, who: Admin) -> GoldDeleted:
         """Admin: remove a gold item; it is not served again (answers already given still count)."""
-        if not who.is_admin:
-            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
         if not ctx.gold.delete(gold_id):
             raise HTTPException(404, f"no gold item {gold_id!r} (GET /api/v1/admin/gold counts them)")
         return GoldDeleted(id=gold_id)
 
-    @router.post("/admin/requeue", response_model=RequeueOut,
-                 responses={403: {"model": Problem, "description": "Admins only."}})
-    def requeue(body: RequeueIn, who: Who) -> RequeueOut:
+    @router.post("/admin/requeue", response_model=RequeueOut, responses=admin_only)
+    def requeue(body: RequeueIn, who: Admin) -> RequeueOut:
         """Admin: take held records back from their reviewers (gone, page left open), into the queue now."""
-        if not who.is_admin:
-            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
         ids = list(body.ids) + (queue.held_ids(body.reviewer) if body.reviewer else [])
         return RequeueOut(requeued=queue.requeue(ids))
 
-    @router.post("/admin/expire", response_model=ExpireOut, responses={403: {"model": Problem, "description": "Admins only."}})
-    def expire(body: ExpireIn, who: Who) -> ExpireOut:
+    @router.post("/admin/expire", response_model=ExpireOut, responses=admin_only)
+    def expire(body: ExpireIn, who: Admin) -> ExpireOut:
         """Admin: take waiting records out of the queue for good (their features are no longer kept for late answers)."""
-        if not who.is_admin:
-            raise HTTPException(403, "admins only (labelstream review token add NAME --role admin)")
         ids = list(body.ids)
         if body.older_than_seconds is not None:
             ids += queue.waiting_ids(older_than=time.time() - body.older_than_seconds)

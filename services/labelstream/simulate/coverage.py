@@ -67,6 +67,7 @@ class Variant:
 
     name: str
     policy: dict[str, Any] = field(default_factory=dict)
+    gold_wrong_share: float | None = None  # the simulated gold set's make-up (SimulatedGoldSet), not a setting
 
 
 DEFAULT = Variant("default")
@@ -106,19 +107,15 @@ class Job:
     def run(self) -> CoverageRun:
         policy: dict[str, Any] = {"seed": self.stream.seed}
         sections: dict[str, dict[str, Any]] = {}
-        gold_wrong_share = None
         for key, value in self.variant.policy.items():  # "review.overlap_share": another section's setting
             section, _, name = key.rpartition(".")
-            if key == "simulate.gold_wrong_share":  # the simulated gold set's make-up, not a setting
-                gold_wrong_share = value
-                continue
             (sections.setdefault(section, {}) if section else policy)[name] = value
         if self.threshold is not None:
             policy.update(name="threshold", confidence_threshold=self.threshold)
         settings = load_settings(model={"name": self.stream.model, "seed": self.stream.seed}, policy=policy, **sections)
         started = time.perf_counter()
         simulation = Simulation(settings, WINDOW, deferred_ttl=2000, reviewer=self.reviewer.build(self.stream.seed),
-                                gold_wrong_share=gold_wrong_share)
+                                gold_wrong_share=self.variant.gold_wrong_share)
         result = simulation.run(open_rows(self.path, label_column="label", id_column="id"))
         report = result.report
         drift_at = self.stream.drift_at

@@ -224,7 +224,7 @@ class ContractEvidence:
         An accuracy bound learns ``correct``; a :class:`ConditionalGoldBound` learns only answers to a proposal.
         Without a ``gold_bound`` this does nothing.
         """
-        if isinstance(self.gold_bound, ConditionalGoldBound):
+        if self._conditional:
             if model_right is None or agreed is None:
                 return
             self.gold_bound.learn(model_right, agreed)
@@ -237,7 +237,7 @@ class ContractEvidence:
     def _apply_reviewer_bound(self) -> None:
         """The bar in force: the conditional gold bound's alone, else the least of the user's cap and the bounds
         present (it only moves down)."""
-        if isinstance(self.gold_bound, ConditionalGoldBound):
+        if self._conditional:
             self.calibrator.set_agreement_bar(self.gold_bound.bar(self.calibrator.target_precision))
             return
         bounds = [bound.upper() for bound in (self.reviewer_bound, self.gold_bound) if bound is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import orjson
@@ -94,11 +95,21 @@ def test_gold_add_reads_a_data_file_all_or_nothing_and_stats_reports_each_review
         "gold items: 2, served at review.gold_share 0.1", "no final gold answer yet"]
     client.hset(gold.answers_key, mapping={"ana": 10, "bo": 4})  # as gold_final.lua counts final answers
     client.hset(gold.right_key, mapping={"ana": 9})
+    today = f"{settings.redis.key_prefix}:review:gold:day:{datetime.date.today().isoformat()}"
+    client.hset(f"{today}:answers", mapping={"ana": 2})  # ana's last two were made final today, one right
+    client.hset(f"{today}:right", mapping={"ana": 1})
     table = run("stats")
     assert table.exit_code == 0, table.output
     assert "ana" in table.stdout and "90%" in table.stdout and "60%-98%" in table.stdout and "0%-49%" in table.stdout
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines() if line.split()[:1] in (["ana"], ["bo"])}
+    assert rows["ana"][5:] == ["50%", "of", "2", "10%-90%"] and rows["bo"][5:] == ["-", "-"]
+    assert all(len(line) <= 80 for line in table.stdout.splitlines())
     as_json = orjson.loads(run("stats", "--json").stdout)
-    assert as_json["reviewers"]["bo"] == {"answers": 4, "right": 0, "accuracy": 0.0, "low": 0.0, "high": 0.49}
+    assert as_json["reviewers"]["bo"] == {"answers": 4, "right": 0, "accuracy": 0.0, "low": 0.0, "high": 0.49,
+                                          "recent": None}
+    assert as_json["reviewers"]["ana"]["recent"] == {"answers": 2, "right": 1, "accuracy": 0.5, "low": 0.095,
+                                                     "high": 0.905}
+    assert run("stats", "--days", "91").exit_code != 0
     status = CliRunner().invoke(app, ["review", "status"], env=env)
     assert "gold items: 2, 14 final answer(s) to them (labelstream review gold stats)" in status.stdout
     assert orjson.loads(CliRunner().invoke(app, ["review", "status", "--json"], env=env).stdout)["gold"] == as_json

@@ -592,9 +592,11 @@ def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_r
             assert lead_view.locator("#gold-count").inner_text() == "3"
             assert lead_view.locator("#gold-share").inner_text() == "100 %"
             bo_row = stats["reviewers"]["bo"]
-            assert cells("#gold tr[data-reviewer='bo']") == [
-                "bo", "3", str(bo_row["right"]), f"{round(bo_row['accuracy'] * 100)} %",
-                f"{round(bo_row['low'] * 100)}–{round(bo_row['high'] * 100)} %"]
+            interval = f"{round(bo_row['low'] * 100)}–{round(bo_row['high'] * 100)} %"
+            assert cells("#gold tr[data-reviewer='bo']") == [  # all made final today: the last 7 days are all time
+                "bo", "3", str(bo_row["right"]), f"{round(bo_row['accuracy'] * 100)} %", interval,
+                f"{round(bo_row['accuracy'] * 100)} % of 3\n{interval}"]
+            assert lead_view.locator("#gold-recent-head").text_content() == "last 7 days"
             assert cells("#gold tr[data-reviewer='ana']")[:2] == ["ana", "1"]
             lead_view.locator(".gold").scroll_into_view_if_needed()
             lead_view.screenshot(path=str(SCREENSHOTS / "admin-page-gold.png"), full_page=True)

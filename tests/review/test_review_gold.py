@@ -93,7 +93,7 @@ def test_admins_upload_gold_items_checked_against_the_label_set_and_delete_them(
     missing = env.call("boss", "DELETE", "admin/gold/g1")
     assert missing.status_code == 404 and "no gold item 'g1'" in missing.json()["detail"]
     stats = env.call("boss", "GET", "admin/gold").json()
-    assert stats == {"count": 2, "share": 1.0, "pending": 0, "reviewers": {}, "items": [], "items_answered": 0,
+    assert stats == {"count": 2, "share": 1.0, "pending": 0, "reviewers": {}, "recent_days": 7, "items": [], "items_answered": 0,
                      "to_check": 0, "suspect_min_answers": 5, "suspect_below": 0.5}
 
 
@@ -232,7 +232,8 @@ def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_cou
     entries = env.outbox()
     assert len(entries) == 1 and b'"correct":true' in entries[0] and b'"kind":"gold"' in entries[0]
     stats = env.call("boss", "GET", "admin/gold").json()
-    assert stats["reviewers"] == {"ana": {"answers": 1, "right": 1, "accuracy": 1.0, "low": 0.207, "high": 1.0}}
+    one = {"answers": 1, "right": 1, "accuracy": 1.0, "low": 0.207, "high": 1.0}
+    assert stats["reviewers"] == {"ana": {**one, "recent": one}}
 
 
 def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make):
@@ -279,3 +280,34 @@ def test_a_gold_item_most_reviewers_answer_otherwise_is_flagged_to_check_its_lab
     assert env.call("boss", "GET", "admin/overview").json()["gold"] == stats  # the admin page's figures
     assert env.call("boss", "DELETE", "admin/gold/g3").status_code == 200  # removed: its figures go
     assert [i["id"] for i in env.call("boss", "GET", "admin/gold").json()["items"]] == ["g1", "g2"]
+
+
+def test_recent_gold_figures_count_only_the_answers_made_final_in_the_last_days(make):
+    from labelstream.review.gold import DAYS_KEPT, ReviewerGold
+    from labelstream.review.overview import gold_stats
+
+    env = make(undo_seconds=0.0)
+    env.enqueue("real1")
+    truth = {g["id"]: g["label"] for g in GOLD}
+    for _ in range(2):  # ana: two right answers, made final today
+        item = env.claim("ana")
+        env.answer("ana", item, truth[env.gold_of(item)])
+    now = time.time()
+    assert env.service.gold.finalize(now) == (2, 0)
+    item = env.claim("ana")  # then a wrong one, made final ten days later
+    env.answer("ana", item, "bird" if truth[env.gold_of(item)] != "bird" else "cat")
+    later = now + 10 * 86400
+    assert env.service.gold.finalize(later) == (0, 1)
+    week = gold_stats(env.service.gold, 1.0, 7, now=later).reviewers["ana"]
+    assert (week.answers, week.right, week.recent.answers, week.recent.right) == (3, 2, 1, 0)
+    assert week.recent.accuracy == 0.0 and (week.recent.low, week.recent.high) == ReviewerGold(1, 0).interval
+    fortnight = gold_stats(env.service.gold, 1.0, 14, now=later).reviewers["ana"].recent
+    assert (fortnight.answers, fortnight.right) == (3, 2)
+    assert gold_stats(env.service.gold, 1.0, 7, now=later + 8 * 86400).reviewers["ana"].recent is None
+    ttls = [env.service.redis.ttl(key) for key in env.service.redis.keys(f"{env.settings.redis.key_prefix}:review:gold:day:*")]
+    assert len(ttls) == 3 and all(DAYS_KEPT * 86400 < ttl <= (DAYS_KEPT + 1) * 86400 for ttl in ttls)  # 2 days, 1 right
+    stats = env.call("boss", "GET", "admin/gold?days=30").json()  # today's figures: the two right answers
+    assert stats["recent_days"] == 30 and stats["reviewers"]["ana"]["recent"]["answers"] == 2
+    assert env.call("boss", "GET", f"admin/gold?days={DAYS_KEPT + 1}").status_code == 422
+    misspelt = env.call("boss", "GET", "admin/gold?day=30")  # not silently the default week
+    assert misspelt.status_code == 422 and "unknown query parameter 'day' (days is known)" in misspelt.json()["detail"]

@@ -17,6 +17,7 @@ from labelstream.review.auth import ROLES
 
 if TYPE_CHECKING:  # redis is imported by the commands that use it, not by `labelstream --help`
     from labelstream.datafile import Row
+    from labelstream.review.api_models import GoldFigures
     from labelstream.review.auth import TokenStore
     from labelstream.review.gold import GoldItem, GoldSet
     from labelstream.review.labelset import LabelSet
@@ -204,6 +205,14 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats){check}")
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _interval(figures: GoldFigures) -> str:
+    return "-" if figures.low is None or figures.high is None else f"{figures.low:.0%}-{figures.high:.0%}"
+
+
 def _gold(settings: Settings) -> tuple[GoldSet, LabelSet]:
     from labelstream.review.gold import GoldSet
     from labelstream.review.labelset import LabelSet
@@ -280,18 +289,23 @@ def gold_remove(ctx: typer.Context, gold_id: Annotated[str, typer.Argument(metav
 
 
 @gold_app.command("stats")
-def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def gold_stats_cmd(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=1, max=90, help="The days the 'recent' columns cover (today included).")] = 7,
+    as_json: JsonFlag = False,
+) -> None:
     """Each reviewer's accuracy on gold items, with its 95 % interval; the gold items, worst first.
 
     How many gold items there are, and per reviewer their final gold answers (past the undo window), how many
-    were right, the accuracy and its 95 % Wilson interval. Then per gold item answered (worst first, at most
-    100): answers, right, share right, the most common wrong answer, and "check label" when most reviewers
-    answered otherwise (a suspect known label)."""
+    were right, the accuracy and its 95 % Wilson interval, all time and in the last --days days (a reviewer
+    good for months may not be this week). Then per gold item answered (worst first, at most 100): answers,
+    right, share right, the most common wrong answer, and "check label" when most reviewers answered
+    otherwise (a suspect known label)."""
     from labelstream.review.overview import gold_stats
 
     settings = state(ctx).settings()
     gold, _labels = _gold(settings)
-    stats = gold_stats(gold, settings.review.gold_share)
+    stats = gold_stats(gold, settings.review.gold_share, days)
     if as_json:
         print_json(stats.model_dump())
         return
@@ -301,10 +315,13 @@ def gold_stats_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if not stats.reviewers:
         print("no final gold answer yet")
         return
-    table = Table("reviewer", "answers", "right", "accuracy", "95 % interval", title="reviewers on gold items")
+    table = Table("reviewer", "answers", "right", "accuracy", "95 % interval", f"last {days} d", f"{days} d interval",
+                  title="reviewers on gold items")
     for name, row in stats.reviewers.items():
-        interval = "-" if row.low is None else f"{row.low:.0%}-{row.high:.0%}"
-        table.add_row(name, row.answers, row.right, "-" if row.accuracy is None else f"{row.accuracy:.0%}", interval)
+        recent = row.recent
+        table.add_row(name, row.answers, row.right, _share(row.accuracy), _interval(row),
+                      "-" if recent is None else f"{_share(recent.accuracy)} of {recent.answers}",
+                      "-" if recent is None else _interval(recent))
     table.print()
     listed = f", the worst {len(stats.items)} of {stats.items_answered}" if stats.items_answered > len(stats.items) else ""
     items = Table("gold item", "known label", "answers", "right", "share right", "most common wrong", "note",

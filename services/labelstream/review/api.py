@@ -62,7 +62,7 @@ from labelstream.review.api_models import (
 )
 from labelstream.review.auth import Principal, TokenStore
 from labelstream.review.consolidation import Consolidator
-from labelstream.review.gold import GoldSet
+from labelstream.review.gold import DAYS_KEPT, RECENT_DAYS, GoldSet
 from labelstream.review.guidelines import GuidelinesFile
 from labelstream.review.items import LeasedItem
 from labelstream.review.labelset import LabelSet
@@ -128,6 +128,13 @@ def create_app(ctx: ReviewContext) -> FastAPI:
         return response
 
     return app
+
+
+def _known_query(request: Request, *known: str) -> None:
+    """Refuse (422) a query parameter the route does not take: a misspelt one would silently mean its default."""
+    if unknown := sorted(set(request.query_params) - set(known)):
+        raise HTTPException(422, f"unknown query parameter {unknown[0]!r} ({' and '.join(known)} "
+                            f"{'is' if len(known) == 1 else 'are'} known)")
 
 
 def _api_router(ctx: ReviewContext) -> APIRouter:
@@ -255,8 +262,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     ) -> RecentOut:
         """Your answers, newest first, a page at a time (your last 2000 are kept), and until when each can be
         corrected (POST /api/v1/correct)."""
-        if unknown := sorted(set(request.query_params) - {"cursor", "limit"}):  # a misspelt cursor would restart the list
-            raise HTTPException(422, f"unknown query parameter {unknown[0]!r} (cursor and limit are known)")
+        _known_query(request, "cursor", "limit")  # a misspelt cursor would restart the list
         window = review.correct_seconds
         answers = []
         entries, more = queue.history(who.reviewer, cursor or None, limit)
@@ -338,9 +344,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         return GoldAdded(added=added, replaced=len(unique) - added, count=ctx.gold.count())
 
     @router.get("/admin/gold", response_model=GoldStats, responses=admin_only)
-    def gold_get(who: Admin) -> GoldStats:
-        """Admin: how many gold items there are, and each reviewer's final gold answers, right and accuracy."""
-        return gold_stats(ctx.gold, review.gold_share)
+    def gold_get(
+        request: Request,
+        who: Admin,
+        days: Annotated[int, Query(ge=1, le=DAYS_KEPT, description="The days each reviewer's recent figures cover.")] = RECENT_DAYS,
+    ) -> GoldStats:
+        """Admin: how many gold items there are, and each reviewer's final gold answers, right and accuracy (all time
+        and in the last `days` days)."""
+        _known_query(request, "days")  # a misspelt days would silently give the default week
+        return gold_stats(ctx.gold, review.gold_share, days)
 
     @router.delete("/admin/gold/{gold_id}", response_model=GoldDeleted,
                    responses={**admin_only, 404: {"model": Problem, "description": "No such gold item."}})

@@ -255,12 +255,17 @@ class GoldDeleted(BaseModel):
     deleted: bool = True
 
 
-class GoldReviewer(BaseModel):
+class GoldFigures(BaseModel):
     answers: int = Field(description="Final answers to gold items (past the undo window).")
     right: int
     accuracy: float | None = Field(description="right / answers.")
     low: float | None = Field(description="95 % Wilson interval of the accuracy: low end.")
     high: float | None = Field(description="...and high end.")
+
+
+class GoldReviewer(GoldFigures):
+    recent: GoldFigures | None = Field(None, description="The same for the answers made final in the last "
+                                       "recent_days days (none: no such answer).")
 
 
 class GoldItemStats(BaseModel):
@@ -280,6 +285,7 @@ class GoldStats(BaseModel):
     share: float = Field(description="review.gold_share: the share of a reviewer's items that are gold items.")
     pending: int = Field(description="Gold answers still within their undo window (not counted yet).")
     reviewers: dict[str, GoldReviewer] = Field(description="Per reviewer, their final gold answers.")
+    recent_days: int = Field(7, description="The days each reviewer's recent figures cover (today included).")
     items: list[GoldItemStats] = Field(default_factory=list, description="Gold items with a final answer, worst "
                                        "first (to check first, then by share right), at most the first 100.")
     items_answered: int = Field(0, description="Gold items with a final answer (items lists at most 100 of them).")

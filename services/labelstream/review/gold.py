@@ -63,11 +63,20 @@ Keys (p = ``redis.key_prefix``): ``p:review:gold:items`` (gold id -> JSON),
 ``p:review:gold:entries`` (instance -> correction JSON), ``p:review:gold:answers``
 and ``p:review:gold:right`` (reviewer -> count), ``p:review:gold:item_answers``
 and ``p:review:gold:item_right`` (gold id -> count),
-``p:review:gold:item_wrong:<gold id>`` (wrong answer -> count).
+``p:review:gold:item_wrong:<gold id>`` (wrong answer -> count), and per day
+``p:review:gold:day:<date>:answers`` and ``:right`` (reviewer -> count; the
+date the answer became final, the server's local one as for a reviewer's day;
+kept :data:`DAYS_KEPT` days).
+
+Recent figures: an all-time accuracy hides a reviewer who was good for months
+and is not this week (a new guideline, fatigue, a shared account), so the
+figures come for the last :data:`RECENT_DAYS` days too (``GET
+/api/v1/admin/gold?days=N``, ``labelstream review gold stats --days N``).
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import random
 import secrets
@@ -80,7 +89,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from labelstream.core.schemas import SCHEMA_VERSION, Probabilities, Record, ReviewReason
-from labelstream.review.queue_store import _load_script, as_text
+from labelstream.review.queue_store import _load_script, as_text, local_day
 
 FINALIZE_BATCH = 1000
 """Due gold answers one finalize step moves to the outbox."""
@@ -91,6 +100,10 @@ SUSPECT_BELOW = 0.5
 """A gold item's share right below which its known label is suspect: most reviewers answered otherwise, and
 a majority of independent reviewers is more often right than one upload (Ground Truth and Label Studio QA
 flag their gold the same way)."""
+RECENT_DAYS = 7
+"""The days the recent figures cover by default: a week of a reviewer's work."""
+DAYS_KEPT = 90
+"""Days a reviewer's per-day gold figures are kept (the most ``days`` the recent figures may cover)."""
 
 
 class GoldItem(BaseModel):
@@ -267,8 +280,9 @@ class GoldSet:
 
     def finalize(self, now: float | None = None) -> tuple[int, int]:
         """Gold answers past their undo window into the outbox, counted per reviewer; (right, wrong) moved."""
-        right, wrong = self._finalize(keys=[], args=[self.prefix, time.time() if now is None else now, FINALIZE_BATCH],
-                                      client=self.client)
+        now = time.time() if now is None else now
+        right, wrong = self._finalize(keys=[], args=[self.prefix, now, FINALIZE_BATCH, local_day(now),
+                                                     (DAYS_KEPT + 1) * 86400], client=self.client)
         return int(right), int(wrong)
 
     def _answers_and_right(self, answers_key: str, right_key: str) -> tuple[dict[str, int], dict[str, int]]:
@@ -281,6 +295,25 @@ class GoldSet:
     def reviewers(self) -> dict[str, ReviewerGold]:
         """Every reviewer with a final gold answer: answers and right, by name."""
         answers, rights = self._answers_and_right(self.answers_key, self.right_key)
+        return {name: ReviewerGold(answers[name], rights.get(name, 0)) for name in sorted(answers)}
+
+    def recent(self, days: int = RECENT_DAYS, now: float | None = None) -> dict[str, ReviewerGold]:
+        """Every reviewer with a gold answer made final in the last ``days`` days (today included, local dates):
+        answers and right, by name."""
+        if not 1 <= days <= DAYS_KEPT:
+            raise ValueError(f"days must be 1 to {DAYS_KEPT}, not {days}")
+        today = datetime.date.fromtimestamp(time.time() if now is None else now)
+        pipe = self.client.pipeline(transaction=False)
+        for back in range(days):
+            day = (today - datetime.timedelta(days=back)).isoformat()
+            pipe.hgetall(f"{self.prefix}:review:gold:day:{day}:answers")
+            pipe.hgetall(f"{self.prefix}:review:gold:day:{day}:right")
+        replies = pipe.execute()
+        answers: dict[str, int] = {}
+        rights: dict[str, int] = {}
+        for counts, total in zip(replies, [answers, rights] * days, strict=True):
+            for name, count in counts.items():
+                total[as_text(name)] = total.get(as_text(name), 0) + int(count)
         return {name: ReviewerGold(answers[name], rights.get(name, 0)) for name in sorted(answers)}
 
     def items(self) -> dict[str, GoldItemFigures]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from labelstream.review.api_models import (
     AgreementStats,
+    GoldFigures,
     GoldItemStats,
     GoldReviewer,
     GoldStats,
@@ -18,7 +19,7 @@ from labelstream.review.api_models import (
     ReviewerDay,
 )
 from labelstream.review.consolidation import Consolidator
-from labelstream.review.gold import SUSPECT_BELOW, SUSPECT_MIN_ANSWERS, GoldSet
+from labelstream.review.gold import RECENT_DAYS, SUSPECT_BELOW, SUSPECT_MIN_ANSWERS, GoldSet, ReviewerGold
 from labelstream.review.queue import ReviewQueue
 from labelstream.review.reasons import describe
 
@@ -26,14 +27,19 @@ GOLD_ITEMS_LISTED = 100
 """Gold items a gold overview lists, worst first: the ones to look at (the admin page polls it)."""
 
 
-def gold_stats(gold: GoldSet, share: float) -> GoldStats:
-    """The gold set's size, each reviewer's final gold answers, accuracy and its 95 % interval, and the gold items
-    answered, worst first (suspect labels first)."""
+def _figures(figures: ReviewerGold) -> GoldFigures:
+    low, high = figures.interval or (None, None)
+    return GoldFigures(answers=figures.answers, right=figures.right, accuracy=figures.accuracy, low=low, high=high)
+
+
+def gold_stats(gold: GoldSet, share: float, days: int = RECENT_DAYS, now: float | None = None) -> GoldStats:
+    """The gold set's size, each reviewer's final gold answers, accuracy and its 95 % interval (all time and in the
+    last ``days`` days), and the gold items answered, worst first (suspect labels first)."""
+    recent = gold.recent(days, now)
     reviewers = {}
     for name, figures in gold.reviewers().items():
-        low, high = figures.interval or (None, None)
-        reviewers[name] = GoldReviewer(answers=figures.answers, right=figures.right, accuracy=figures.accuracy,
-                                       low=low, high=high)
+        reviewers[name] = GoldReviewer(**_figures(figures).model_dump(),
+                                       recent=_figures(recent[name]) if name in recent else None)
     items = []
     for gold_id, f in gold.items().items():
         top_wrong, top_wrong_answers = f.top_wrong or (None, 0)
@@ -41,7 +47,7 @@ def gold_stats(gold: GoldSet, share: float) -> GoldStats:
                                    share_right=round(f.share_right, 4), top_wrong=top_wrong,
                                    top_wrong_answers=top_wrong_answers, check_label=f.suspect))
     items.sort(key=lambda i: (not i.check_label, i.share_right, -i.answers, i.id))
-    return GoldStats(count=gold.count(), share=share, pending=gold.pending(), reviewers=reviewers,
+    return GoldStats(count=gold.count(), share=share, pending=gold.pending(), reviewers=reviewers, recent_days=days,
                      items=items[:GOLD_ITEMS_LISTED], items_answered=len(items),
                      to_check=sum(i.check_label for i in items), suspect_min_answers=SUSPECT_MIN_ANSWERS,
                      suspect_below=SUSPECT_BELOW)

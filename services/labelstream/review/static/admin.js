@@ -171,14 +171,22 @@ function renderGold(gold) {
   const body = $("gold");
   body.replaceChildren();
   const names = Object.keys(gold.reviewers);
-  if (!names.length) emptyRow(body, 5, "No final answer to a gold item yet.");
+  $("gold-recent-head").textContent = `last ${gold.recent_days} days`;
+  if (!names.length) emptyRow(body, 6, "No final answer to a gold item yet.");
+  const interval = (f) => (f.low == null ? "–" : `${Math.round(f.low * 100)}–${Math.round(f.high * 100)} %`);
   for (const name of names) {
     const r = gold.reviewers[name];
     const tr = document.createElement("tr");
     tr.dataset.reviewer = name;
-    const interval = r.low == null ? "–" : `${Math.round(r.low * 100)}–${Math.round(r.high * 100)} %`;
+    const recent = cell(r.recent ? `${pct(r.recent.accuracy)} of ${r.recent.answers}` : "–", "num recent");
+    if (r.recent) {  // its interval under it: the column stays narrow on a phone
+      const range = document.createElement("span");
+      range.className = "small muted range";
+      range.textContent = interval(r.recent);
+      recent.append(range);
+    }
     tr.append(cell(name, "name"), cell(String(r.answers), "num"), cell(String(r.right), "num"), cell(pct(r.accuracy), "num"),
-      cell(interval, "num"));
+      cell(interval(r), "num"), recent);
     body.append(tr);
   }
   renderGoldToCheck(gold);

@@ -349,6 +349,11 @@ class ReviewSettings(_Section):
         0.0, ge=0, le=1, description="Share of a reviewer's answers spent on gold items (records of known label served "
         "among the others, indistinguishably): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold)."
     )
+    gold_proposals: Literal["model", "uploaded"] = Field(
+        "model", description="What a gold item is shown with: 'model', the latest model version's proposal for its "
+        "record, as a real item shows the model's (the uploaded one before the first version, or if the model cannot "
+        "score it); 'uploaded', the uploaded proposal. The conditional gold bound needs the model's own proposals."
+    )
     adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")
     adjudication_timeout_seconds: float = Field(
         900.0, ge=0, description="An item no further reviewer answered within this is consolidated from the answers it "

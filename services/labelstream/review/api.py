@@ -63,6 +63,7 @@ from labelstream.review.api_models import (
 from labelstream.review.auth import Principal, TokenStore
 from labelstream.review.consolidation import Consolidator
 from labelstream.review.gold import DAYS_KEPT, RECENT_DAYS, GoldSet
+from labelstream.review.gold_proposals import Proposal
 from labelstream.review.guidelines import GuidelinesFile
 from labelstream.review.items import LeasedItem
 from labelstream.review.labelset import LabelSet
@@ -94,6 +95,7 @@ class ReviewContext:
     metrics: ReviewMetrics
     consolidator: Consolidator
     gold: GoldSet
+    propose: Callable[[dict[str, Any]], Proposal | None] | None  # gold proposals from the live model (or none)
     live: Probe
     ready: Probe
 
@@ -190,7 +192,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
     def claim(who: Who) -> Any:
         """The next record for you, leased for `lease_seconds` (the one you hold, if any: a reload keeps it)."""
-        offer = ctx.gold.offer(who.reviewer, review.gold_share) if review.gold_share > 0 else None
+        offer = ctx.gold.offer(who.reviewer, review.gold_share, propose=ctx.propose) if review.gold_share > 0 else None
         result = queue.claim(who.reviewer, expert=who.is_expert, gold=offer)
         metrics.leases_expired.inc(result.reaped)
         if result.item is None:

@@ -41,11 +41,15 @@ answer) and are counted per reviewer (answers, right), the figures of
 :meth:`GoldSet.reviewers`. The learner feeds each to the policy
 (``learn_gold``), never to the model.
 
-Looks: a gold instance shows the uploaded proposal, probabilities and reason.
-Without a proposal it looks like a record that reached review before the model
-knew anything: no proposal, no probabilities, reason ``cold_start``; with a
-proposal and no reason, ``uncertain``. Its requested time is the claim's; its
-priority 0 and no model version.
+Looks: a gold instance shows the live model's proposal and probabilities for
+its record and that model version (``review.gold_proposals = "model"``, the
+default; :mod:`~labelstream.review.gold_proposals`), as a real item shows the
+prediction it was routed with; before the first model version, with
+``"uploaded"``, or when the model cannot score it, the uploaded proposal and
+probabilities. Without any proposal it looks like a record that reached review
+before the model knew anything: no proposal, no probabilities, reason
+``cold_start``; with a proposal and no uploaded reason, ``uncertain``. Its
+requested time is the claim's; its priority 0.
 
 Suspect gold labels: a known label can be wrong (a typo in the upload, a rule
 that changed). Its sign is a gold item most reviewers answer otherwise, so
@@ -81,8 +85,9 @@ import math
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import redis
@@ -90,6 +95,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from labelstream.core.schemas import SCHEMA_VERSION, Probabilities, Record, ReviewReason
 from labelstream.review.queue_store import _load_script, as_text, local_day
+
+if TYPE_CHECKING:
+    from labelstream.review.gold_proposals import Proposal
 
 FINALIZE_BATCH = 1000
 """Due gold answers one finalize step moves to the outbox."""
@@ -246,8 +254,12 @@ class GoldSet:
 
     # -- serving ---------------------------------------------------------------------------------
 
-    def offer(self, reviewer: str, share: float, now: float | None = None) -> GoldOffer | None:
-        """With probability ``share``, a gold item this reviewer was not served yet, as a new instance; else ``None``."""
+    def offer(self, reviewer: str, share: float, now: float | None = None,
+              propose: Callable[[dict[str, Any]], Proposal | None] | None = None) -> GoldOffer | None:
+        """With probability ``share``, a gold item this reviewer was not served yet, as a new instance; else ``None``.
+
+        ``propose``: the live model's proposal for its record (:mod:`~labelstream.review.gold_proposals`), shown
+        instead of the uploaded one when it gives one."""
         if share <= 0 or self.rng.random() >= share:
             return None
         fresh = sorted(as_text(g) for g in self.client.sdiff(self.ids_key, self.served_prefix + reviewer))
@@ -259,17 +271,21 @@ class GoldSet:
             return None
         gold = orjson.loads(raw)
         instance = secrets.token_hex(12)
-        proposed = gold.get("proposed_label")
+        live = propose(gold["record"]) if propose is not None else None
+        if live is not None:
+            proposed, probabilities, version = live.label, live.probabilities, live.model_version
+        else:
+            proposed, probabilities, version = gold.get("proposed_label"), gold.get("probabilities") or {}, None
         request = {
             "schema_version": SCHEMA_VERSION,
             "id": instance,
             "record": {"id": instance, **gold["record"]},
             "proposed_label": proposed,
-            "probabilities": gold.get("probabilities") or {},
+            "probabilities": probabilities,
             "reason": gold.get("reason") or ("uncertain" if proposed else "cold_start"),
             "priority": 0.0,
             "inclusion_probability": 1.0,
-            "model_version": None,
+            "model_version": version,
             "timestamp": time.time() if now is None else now,
             "context": {},
             "flagged_answer": None,

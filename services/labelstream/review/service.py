@@ -32,6 +32,7 @@ from labelstream.review.api import ReviewContext, create_app
 from labelstream.review.auth import TokenStore
 from labelstream.review.consolidation import Consolidator
 from labelstream.review.gold import GoldSet
+from labelstream.review.gold_proposals import LiveProposals
 from labelstream.review.guidelines import GuidelinesFile
 from labelstream.review.ingest import ReviewIngest
 from labelstream.review.labelset import LabelSet
@@ -41,6 +42,7 @@ from labelstream.review.outbox import OutboxPublisher, PublisherLoop
 from labelstream.review.queue import ReviewQueue
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
 
 log = logging.getLogger("labelstream.review")
 
@@ -73,6 +75,8 @@ class ReviewService:
             settings.review.adjudication_timeout_seconds,
         )
         self.gold = GoldSet(self.redis, settings.redis.key_prefix)
+        proposals = (LiveProposals(settings, ModelRegistry.from_settings(self.redis, settings))
+                     if settings.review.gold_proposals == "model" else None)
         self.context = ReviewContext(
             settings=settings,
             queue=self.queue,
@@ -82,6 +86,7 @@ class ReviewService:
             metrics=self.metrics,
             consolidator=self.consolidator,
             gold=self.gold,
+            propose=proposals.propose if proposals is not None else None,
             live=self.live,
             ready=self.ready,
         )

@@ -228,16 +228,10 @@ class PolicySettings(_Section):
         "withholds; docs/contract.md, The recheck). 0: no waiting.",
     )
     version_recheck_skip_hopeless: bool = Field(
-        False,
+        True,
         description="Skip, without spending the recheck's error, a class's test that could not validate its proven "
         "threshold even if every answer in its region agreed (a label-free bound), so that later tests keep a lower "
-        "bar (only withholds; docs/contract.md, The recheck).",
-    )
-    version_recheck_wait_unproven: bool = Field(
-        False,
-        description="Within its patience, a validated class also waits while another class with answers has no proof "
-        "yet (not only while one is proven but not validated), so that their answers count fully for the recheck "
-        "(only withholds; docs/contract.md, The recheck).",
+        "bar (changes no test's outcome; docs/contract.md, The recheck). False: every proven class is tested.",
     )
     version_recheck_starts: tuple[Annotated[float, Field(ge=0, lt=1)], ...] = Field(
         (0.0, 0.6, 0.65, 0.7, 0.9),

@@ -144,12 +144,10 @@ class VersionRecheck:
         bets: Sequence[float] = DEFAULT_BETS,
         patience: int = 0,
         skip_hopeless: bool = False,
-        wait_unproven: bool = False,
     ) -> None:
         self.alpha = alpha
         self.patience = patience
         self.skip_hopeless = skip_hopeless
-        self.wait_unproven = wait_unproven
         self.grid = tuple(grid)
         self._grid = np.asarray(self.grid)
         self.bets = np.asarray(bets)

@@ -134,9 +134,8 @@ class ContractEvidence:
         in_force = self._validated(key)
         if in_force is None or self.recheck is None or not self.recheck.patience:
             return in_force
-        unproven = self.recheck.wait_unproven
         waiting = [other for other in self.calibrator.thresholds() if other != key
-                   and (unproven or self.calibrator.threshold(other) is not None) and self._validated(other) is None]
+                   and self.calibrator.threshold(other) is not None and self._validated(other) is None]
         return None if self.recheck.held(key, waiting) else in_force
 
     def _validated(self, key: str) -> float | None:

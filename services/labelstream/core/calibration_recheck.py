@@ -20,7 +20,10 @@ spends ``α/2 (share(n) + share(g + 1) share(k))`` (:func:`spent`,
 ``share(j) = 1 / (C (j+1) ln²(j+1))``), which sums to ``α`` at most over every
 version ever published: with
 probability at least ``1 - α`` no version auto-labels class ``c`` under a
-threshold whose precision, *for that version*, is below the target.
+threshold whose precision, *for that version*, is below the target. With
+``skip_hopeless``, a test that even unanimous answers could not pass (a
+label-free bound) is not run and spends nothing: it would have failed, and
+the class's next test keeps the smaller bar.
 
 The threshold in force is the calibrator's if the new version validated it,
 else the lowest validated threshold above it, else none (the class's

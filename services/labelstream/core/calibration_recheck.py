@@ -160,7 +160,7 @@ class VersionRecheck:
         self.generation = 0  # the calibration generation the counts are of
         self.total: dict[str, int] = {}  # class -> rechecks so far, all generations
         self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
-        self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at the latest recheck
+        self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at its latest test run
         self.skipped: dict[str, int] = {}  # class -> tests skipped as hopeless (skip_hopeless), all generations
         self.held_out = False
         """Whether the current version was validated on a held-out sample only (a warm start's first version)."""

@@ -227,6 +227,13 @@ class PolicySettings(_Section):
         "another class is proven but not validated, so that every answer counts fully for the recheck (only "
         "withholds; docs/contract.md, The recheck). 0: no waiting.",
     )
+    version_recheck_skip_hopeless: bool = Field(
+        False,
+        description="Skip, without spending the recheck's error, a class's test that could not validate its proven "
+        "threshold even if every answer in its region agreed (a label-free bound), so that later tests keep a lower "
+        "bar (changes no test's outcome; docs/contract.md, The recheck). Off by default: it pays on the coverage "
+        "bench but not on every seed of tests/simulate/test_simulate_drift.py.",
+    )
     version_recheck_starts: tuple[Annotated[float, Field(ge=0, lt=1)], ...] = Field(
         (0.0, 0.6, 0.65, 0.7, 0.9),
         min_length=1,

@@ -268,3 +268,52 @@ def test_a_version_validated_on_a_held_out_sample_does_not_wait() -> None:
     assert policy.threshold("a") is None  # waits (2 rechecks of 3)
     labeler.load_learned_state(policy.learned_state())
     assert labeler.threshold("a") is None
+
+
+def test_a_hopeless_test_is_skipped_without_spending_and_changes_no_outcome() -> None:
+    """With ``skip_hopeless``, a class whose region could not clear the bar even if every answer agreed is not tested:
+    nothing is validated, no error is spent (k and n stay), and its next test is its first; a test that fails only
+    because answers disagree is still spent. On random evidence, a skipped test is one the plain recheck also fails
+    at every threshold from the proven one up."""
+
+    class Same:
+        def predict_many(self, xs):
+            return [Prediction.from_probabilities({"a": 0.8, "b": 0.2}) for _ in xs]
+
+    recheck = VersionRecheck(alpha=0.05, skip_hopeless=True)
+    for _ in range(50):  # 50 agreeing answers at weight 1: log-wealth < 2.5 nats, the first bar 5.6
+        recheck.keep({}, "a", weight=1.0)
+    assert recheck.run(Same(), {"a": 0.7}, bar=0.95) == {"a": ()}
+    assert recheck.checks == {} and recheck.total == {} and recheck.skipped == {"a": 1}
+    for _ in range(250):  # 300 agreeing answers: the first test, at k = n = 1, validates
+        recheck.keep({}, "a", weight=1.0)
+    assert 0.7 in recheck.run(Same(), {"a": 0.7}, bar=0.95)["a"]
+    assert recheck.checks == {"a": 1} and recheck.total == {"a": 1} and recheck.in_force("a", 0.7) == 0.7
+
+    wrong = VersionRecheck(alpha=0.05, skip_hopeless=True)
+    for i in range(300):  # the same count, one answer in five wrong: hopeful by count, failed by its answers
+        wrong.keep({}, "a" if i % 5 else "b", weight=1.0)
+    assert wrong.run(Same(), {"a": 0.7}, bar=0.95) == {"a": ()}
+    assert wrong.checks == {"a": 1} and wrong.skipped == {}
+
+    rng = random.Random(3)
+    skipped = 0
+    for _ in range(200):
+        size, weight, precision = rng.randint(50, 1500), rng.uniform(0.2, 1.0), rng.uniform(0.93, 1.0)
+        cut = rng.choice([0.5, 0.6, 0.7, 0.8])
+        xs = [{"x": rng.uniform(-0.5, 0.5)} for _ in range(size)]
+        model = Line(0.0)
+        answers = [p.label if rng.random() < precision else ("b" if p.label == "a" else "a")
+                   for p in model.predict_many(xs)]
+        both = VersionRecheck(alpha=0.05, skip_hopeless=True), VersionRecheck(alpha=0.05)
+        for recheck in both:
+            for x, answer in zip(xs, answers, strict=True):
+                recheck.keep(x, answer, weight=weight)
+            recheck.run(model, {"a": cut, "b": cut}, bar=0.95)
+        for key in ("a", "b"):
+            if both[0].skipped.get(key):
+                skipped += 1
+                assert both[1].in_force(key, cut) is None  # the plain test validated nothing at or above it
+            else:
+                assert both[0].validated[key] == both[1].validated[key]  # tested alike otherwise
+    assert 40 < skipped < 360  # both branches seen

@@ -136,6 +136,7 @@ def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
     return VersionRecheck(
         1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window,
         scan_starts=policy.version_recheck_starts, patience=policy.version_recheck_patience,
+        skip_hopeless=policy.version_recheck_skip_hopeless,
     )
 
 

@@ -20,7 +20,10 @@ spends ``α/2 (share(n) + share(g + 1) share(k))`` (:func:`spent`,
 ``share(j) = 1 / (C (j+1) ln²(j+1))``), which sums to ``α`` at most over every
 version ever published: with
 probability at least ``1 - α`` no version auto-labels class ``c`` under a
-threshold whose precision, *for that version*, is below the target.
+threshold whose precision, *for that version*, is below the target. With
+``skip_hopeless``, a test that even unanimous answers could not pass (a
+label-free bound) is not run and spends nothing: it would have failed, and
+the class's next test keeps the smaller bar.
 
 The threshold in force is the calibrator's if the new version validated it,
 else the lowest validated threshold above it, else none (the class's
@@ -128,6 +131,11 @@ class VersionRecheck:
         proven but not validated (:meth:`held`): while no class has a threshold in force every answer counts at
         weight 1 for the recheck, instead of about the audit rate (0: no waiting). A version validated on a
         held-out sample (a warm start's, :attr:`held_out`) does not wait.
+    skip_hopeless
+        Skip, without spending any error, a class's test that cannot put a threshold in force: when even if every
+        answer in its region agreed, the log-wealth at its proven threshold would stay below the bar of the test
+        (a label-free bound: the new version's scores and the weights, never the answers). Such a test fails
+        whatever the answers say, so skipping it changes no outcome; the class's next test keeps the smaller bar.
     """
 
     def __init__(
@@ -138,9 +146,11 @@ class VersionRecheck:
         scan_starts: Sequence[float] = RECHECK_STARTS,
         bets: Sequence[float] = DEFAULT_BETS,
         patience: int = 0,
+        skip_hopeless: bool = False,
     ) -> None:
         self.alpha = alpha
         self.patience = patience
+        self.skip_hopeless = skip_hopeless
         self.grid = tuple(grid)
         self._grid = np.asarray(self.grid)
         self.bets = np.asarray(bets)
@@ -150,7 +160,8 @@ class VersionRecheck:
         self.generation = 0  # the calibration generation the counts are of
         self.total: dict[str, int] = {}  # class -> rechecks so far, all generations
         self.validated: dict[str, tuple[float, ...]] = {}  # class -> thresholds the current version validated
-        self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at the latest recheck
+        self.last: dict[str, float] = {}  # class -> log-wealth at its threshold in force, at its latest test run
+        self.skipped: dict[str, int] = {}  # class -> tests skipped as hopeless (skip_hopeless), all generations
         self.held_out = False
         """Whether the current version was validated on a held-out sample only (a warm start's first version)."""
 
@@ -215,23 +226,31 @@ class VersionRecheck:
         predictions = model.predict_many([k.x for k in kept]) if kept else []
         lambdas = self.bets / bar
         for key in tested:
-            k = self.checks[key] = self.checks.get(key, 0) + 1
-            n = self.total[key] = self.total.get(key, 0) + 1
+            at = max(bisect.bisect_right(self.grid, thresholds[key]) - 1, 0)
+            k, n = self.checks.get(key, 0) + 1, self.total.get(key, 0) + 1
+            bar_nats = math.log(len(self._starts) / spent(self.alpha, k, generation, n))
+            if self.skip_hopeless and self._log_wealth(key, kept, predictions, lambdas, bar, agree=True)[at] < bar_nats:
+                self.validated[key] = ()  # even unanimous answers could not clear the bar: no test, no error spent
+                self.skipped[key] = self.skipped.get(key, 0) + 1
+                continue
+            self.checks[key], self.total[key] = k, n
             log_wealth = self._log_wealth(key, kept, predictions, lambdas, bar)
-            passed = log_wealth >= math.log(len(self._starts) / spent(self.alpha, k, generation, n))
+            passed = log_wealth >= bar_nats
             valid = np.zeros(len(self.grid), dtype=bool)
             for start in self._starts:  # upwards from each start to the first threshold not validated
                 failures = np.flatnonzero(~passed[start:])
                 valid[start : start + (int(failures[0]) if failures.size else len(self.grid))] = True
             self.validated[key] = tuple(self.grid[i] for i in np.flatnonzero(valid))
-            self.last[key] = float(log_wealth[max(bisect.bisect_right(self.grid, thresholds[key]) - 1, 0)])
+            self.last[key] = float(log_wealth[at])
         return self.validated
 
     def _log_wealth(
-        self, key: str, kept: list[KeptAnswer], predictions: list[Prediction], lambdas: np.ndarray, bar: float
+        self, key: str, kept: list[KeptAnswer], predictions: list[Prediction], lambdas: np.ndarray, bar: float,
+        agree: bool = False,
     ) -> np.ndarray:
-        """Per grid threshold: the log of the mean over the bets of the wealth, on the new version's region."""
-        rows = [(prediction.confidence, float(prediction.label == kept_answer.answer), kept_answer.weight)
+        """Per grid threshold: the log of the mean over the bets of the wealth, on the new version's region (``agree``:
+        as if every answer agreed with the new version, an upper bound that does not read the answers)."""
+        rows = [(prediction.confidence, float(agree or prediction.label == kept_answer.answer), kept_answer.weight)
                 for kept_answer, prediction in zip(kept, predictions, strict=True)
                 if prediction.label is not None and (key == ANY_CLASS or prediction.label == key)]
         per_bin = np.zeros((len(self.grid), len(lambdas)))

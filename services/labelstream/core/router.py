@@ -331,8 +331,6 @@ def _all_finite(results: list[Routed | str]) -> bool:
         return False
 
 
-
-
 def _has_unknown_fields(value: bytes) -> bool:
     """Whether a record's top level has fields the schema does not know (pydantic's path: rare)."""
     try:

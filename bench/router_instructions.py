@@ -12,6 +12,8 @@ instructions a record (interpreter, NumPy and msgspec included; import and set-u
     .venv/bin/python bench/router_instructions.py --records 10000 --code /tmp/before/services   # another tree
         # (git archive REV services | tar -x -C /tmp/before: compare two revisions on the same warm state)
     .venv/bin/python bench/router_instructions.py --records 10000 --stage inputs   # InputMatrix.build only
+    .venv/bin/python bench/router_instructions.py --records 5000 --stage handler   # the labeler's handler a batch
+        # (RoutingHandler.route on Messages, prepare + Redis, offsets, committed, the batch freed; env sourced)
 
 About 5-10 minutes on this machine (valgrind runs ~50x slower); run it niced. Instructions are not time
 (a cache miss costs more than an add), but a change that removes Python work removes instructions.
@@ -86,6 +88,56 @@ def route(path: Path, records: int) -> None:
         router.route(values[start:start + BATCH], keys[start:start + BATCH], origins[start:start + BATCH])
 
 
+def handle(path: Path, records: int) -> None:
+    """``--stage handler``: what the labeler's loop asks of its handler a batch, on ``confluent_kafka`` Messages made
+    here (3 partitions, timestamped, keyed by id): ``RoutingHandler.route`` (its Message getters and the router),
+    ``prepare`` and its wait (the records to store, put in Redis: ``LABELSTREAM_REDIS__URL``), the batch's offsets,
+    ``committed`` (counts, metrics), then the batch freed. Not produced (no broker); drift reactions left out."""
+    import gc
+
+    import orjson
+    from confluent_kafka import Message
+
+    from labelstream.core.build import build_engine
+    from labelstream.core.decode import RecordDecoder
+    from labelstream.core.dedupe import DedupeWindow
+    from labelstream.core.router import BatchRouter, OutputTopics
+    from labelstream.drift_handling import build_monitor
+    from labelstream.labeler.batch import next_offsets
+    from labelstream.labeler.handler import RoutingHandler
+    from labelstream.labeler.service import tune_garbage_collector
+    from labelstream.metrics import Metrics
+    from labelstream.settings import Settings
+    from labelstream.store.connection import redis_client
+    from labelstream.store.records import RecordStore
+
+    class NoDrift:
+        def handle(self, engine: object) -> None:
+            return None
+
+    state, values = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by prepare()
+    settings = Settings()
+    engine = build_engine(settings)
+    engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+    engine.monitor = build_monitor(settings)
+    router = BatchRouter(engine, RecordDecoder.from_limits(settings.limits), OutputTopics("labels", "review", "deferred", "dlq"),
+                         dedupe=DedupeWindow(settings.labeler.dedupe_window))
+    store = RecordStore(redis_client(settings.redis), f"instructions-{os.getpid()}", 60)
+    handler = RoutingHandler(router, store, Metrics.from_settings("labeler", settings.metrics), NoDrift())
+    keys = [orjson.loads(value)["id"].encode() for value in values]  # every value's, in both runs: cancels out
+    gc.collect()
+    tune_garbage_collector()
+    for start in range(0, WARM + records, BATCH):
+        messages = [Message(topic="records", partition=i % 3, offset=i // 3, key=keys[i], value=values[i],
+                            timestamp=(1, 1_764_500_000_000 + i)) for i in range(start, min(start + BATCH, WARM + records))]
+        outputs = handler.route(messages)
+        handler.prepare(outputs)()
+        next_offsets(messages)
+        handler.committed(messages, outputs, 0.05)
+        del messages, outputs
+    handler.close()
+
+
 def instructions(code: Path, state: Path, records: int, stage: str = "router") -> int:
     """valgrind's count of instructions of one ``route`` (or ``build_inputs``) run with the package in ``code``."""
     env = {**os.environ, "PYTHONPATH": str(code)}
@@ -106,12 +158,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000, help="measured records (after 4,000 warm-up ones)")
     parser.add_argument("--code", type=Path, default=Path(__file__).resolve().parent.parent / "services",
                         help="the services/ tree whose router is counted")
-    parser.add_argument("--stage", choices=["router", "inputs"], default="router",
-                        help="inputs: count only InputMatrix.build of each batch (less noise than the whole router)")
+    parser.add_argument("--stage", choices=["router", "inputs", "handler"], default="router",
+                        help="inputs: count only InputMatrix.build of each batch (less noise than the whole router); "
+                             "handler: the labeler's handler a batch (route, store, offsets, counts; Redis needed)")
     parser.add_argument("--route", type=Path, help=argparse.SUPPRESS)  # the run valgrind watches
     args = parser.parse_args()
     if args.route is not None:
-        (build_inputs if args.stage == "inputs" else route)(args.route, args.records)
+        {"inputs": build_inputs, "handler": handle, "router": route}[args.stage](args.route, args.records)
         return
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state.pkl"

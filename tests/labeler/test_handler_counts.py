@@ -1,4 +1,4 @@
-"""The handler's batch-wide work done in C (origins, counts after a commit, offsets): as the loops a message did it."""
+"""The handler's batch-wide work done in C or by comprehensions (origins, counts after a commit, offsets, the records stored): as the loops a message did it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from labelstream.core.policy import Decision, Prediction
 from labelstream.core.router import DEAD_LETTER, Outcome
 from labelstream.core.schemas import Record
 from labelstream.labeler.handler import RoutingHandler, _origin, _origins
+from labelstream.store.records import StoredRecord
 
 
 def test_origins_are_those_of_each_message():
@@ -102,3 +103,52 @@ def test_counts_after_a_commit_are_those_of_the_loop_a_record_in_the_same_order(
         assert calls.get("record_evolved", (0,))[0] == evolved
         reviews = sum(n for (kind, _), n in counted if kind == "review")
         assert store.queued == ([(reviews, deferred)] if reviews or deferred else [])
+
+
+class KeepStore:
+    """Records the StoredRecords put, as put_many gets them."""
+
+    def __init__(self) -> None:
+        self.put: list = []
+
+    def put_many(self, records, count_reviews=True, queue_deferred=True) -> None:
+        self.put += records
+
+
+def reference_stored(outputs: list[Outcome], store_auto_labeled: bool, store_auto_from: float | None) -> list[StoredRecord]:
+    """The test a record and the StoredRecord(...) call the handler had before."""
+    threshold = 2.0 if store_auto_from is None else store_auto_from
+    stored = []
+    for o in outputs:
+        if o.routed is None or not (o.outcome != "label" or store_auto_labeled or o.routed.prediction.confidence >= threshold):
+            continue
+        record, prediction, decision = o.routed.record, o.routed.prediction, o.routed.decision
+        stored.append(StoredRecord(
+            id=record.id, features=record.features, outcome=decision.outcome, reason=decision.reason,
+            probabilities=prediction.probabilities, inclusion_probability=decision.inclusion_probability,
+            model_version=o.model_version, routed_at=o.routed_at, record_json=o.record_json, context=decision.context,
+        ))
+    return stored
+
+
+def test_the_records_stored_before_the_commit_are_those_of_the_test_a_record_byte_for_byte():
+    rng = random.Random(5)
+    for store_auto_labeled, store_auto_from in ((False, None), (True, None), (False, 0.9), (False, 0.4), (False, 1.0)):
+        for n in (0, 1, 7, 63, 64, 300):  # below STORE_INLINE_MAX: stored at once; from it on, on the writer thread
+            outputs = outcomes(rng, n)
+            for o in outputs:
+                if o.routed is not None:  # confidences on both sides of the thresholds
+                    confidence = rng.choice([0.3, 0.5, 0.9, 0.95, 1.0])
+                    prediction = Prediction({"cat": confidence, "dog": 1 - confidence}, o.routed.prediction.label, confidence)
+                    o.routed = Routed(o.routed.record, prediction, o.routed.decision)
+                    o.record_json = b'{"id": "x", "features": {"x": 1.0}}' if rng.random() < 0.5 else None
+            store = KeepStore()
+            handler = RoutingHandler(Router(), store, Recorder(), NoDrift(), store_auto_labeled, store_auto_from=store_auto_from)
+            try:
+                handler.prepare(outputs)()
+            finally:
+                handler.close()
+            expected = reference_stored(outputs, store_auto_labeled, store_auto_from)
+            assert store.put == expected
+            assert [type(r) for r in store.put] == [StoredRecord] * len(expected)
+            assert [r.to_json() for r in store.put] == [r.to_json() for r in expected]

@@ -209,6 +209,50 @@ MAPPED_IN_C_NOTE = (
     'takes LABELSTREAM_KAFKA_SETTINGS and LABELSTREAM_KAFKA_JVM_OPTS for such runs.'
 )
 
+LOOP_AND_HANDLER_NOTE = (
+    "Where the CPU outside the router goes, and comprehensions over attrgetter (issue 14, 2026-12-03 08:40-09:37, "
+    "branch wt/hot). `flock /work/team/quiet.lock nice -n 5 .venv/bin/python bench/labeler_probe.py max-rate "
+    "--records 300000 --profile F` (08:40, load 1.1-3.2): 17.0k records/s at 51.3 us CPU a record with py-spy "
+    "attached (31.2k/s at 31.5 us without it, 08:45; the Python threads 0.90 cores of user time, 0.01 of system "
+    "time, ~930 context switches a second: no GIL hand-off cost to speak of). Of the GIL holder's samples, "
+    "BatchRouter.route 70 %; outside it, the largest line is the loop's `run_cycle()` call itself (7.8 %, the "
+    "~8 % the note above took for GIL hand-offs): most likely the batch freed as run_cycle returns (freeing a "
+    "routed batch takes 2.6 us a record in process, ~8 % of 31.5). In process, on real "
+    "Messages (/tmp tools, not kept: a consumer's 60,000 messages through a Labeler's handler, thread CPU time; "
+    "08:44-08:54, load 1.1-2.5, the machine then ~2x slower than the hot-path table's): router 21.6 us a record; "
+    "around it Message.value/key 0.12, origins 0.53, prepare (the records to store, on the loop's thread) 0.76, "
+    "the client's produce 0.94, next_offsets 0.37, committed 0.98 (of it observe_batch's 100 latency samples 0.20), "
+    "and freeing a routed batch 2.6 (its Records' feature dicts of 20 floats 0.63 of the 1.3 freed piecewise); "
+    "group_metadata 0.02. So the loop and handler are ~5 us of ~27 in process and the frees another ~2.6: 0.5x "
+    "pass-through still needs the router (and the objects it makes a record) halved. **What changed:** the handler "
+    "picks the records to store with one outcome test a record when auto-labels are not stored (the default) and "
+    "makes each StoredRecord with the slot constructor; committed counts with comprehensions; the router (auto-label "
+    "ids, labels, confidences, the finite check), the engine (outcomes for the drift monitor) and decide_many "
+    "(labels, confidences) read their columns with comprehensions instead of attrgetter maps. In CPython 3.11 a "
+    "comprehension's specialized slot loads beat attrgetter's getattr calls (main's form against the new, "
+    "alternating on the same routed batches, us a record: store selection + StoredRecords 0.67 -> 0.40, committed "
+    "0.66 -> 0.48, the (outcome, reason) pairs 0.34 -> 0.25, the auto-labels' classes 0.40 -> 0.14, ids 0.19 -> "
+    "0.13, confidences 0.12 -> 0.05, the finite sums 0.39 -> 0.32), so some of the 2026-12-02 map/attrgetter "
+    "rewrites were no gain on slotted objects; maps of C methods (Message getters, dict.get) stay. The same "
+    "outputs: tests/labeler/test_handler_counts.py (the StoredRecords equal and byte-identical in to_json against "
+    "the test a record and StoredRecord(...) before, for every store setting; the metrics calls as before), "
+    "tests/core 348 passed, tests/labeler 19 passed. **Figures:** valgrind's instructions a record of the handler "
+    "path (`nice -n 10 .venv/bin/python bench/router_instructions.py --records 5000 --stage handler --code TREE`, "
+    "09:18-09:30, the three trees at once; load does not move it): main 151,709, the handler change 148,684 "
+    "(-2.0 %), both changes 146,610 (-3.4 %); the router alone (`... --records 3000 --code TREE`, 09:39-09:46) main "
+    "116,197, the branch 113,716 (-2.1 %). The probe cannot resolve that: `bench/labeler_probe.py max-rate "
+    "--records 300000`, main (A, a `git archive` of 746608f on PYTHONPATH) against the branch (B), 10 interleaved "
+    "pairs, each run under the quiet lock at nice 5, us CPU a record: 32.8 / 29.3, 42.9 / 35.6, 44.1 / 40.6, "
+    "34.5 / 41.0, 39.3 / 46.9, 44.7 / 43.1 (08:58-09:08, load 3.6-11: others' tests and simulations), 35.0 / "
+    "44.8, 51.4 / 31.9, 46.9 / 50.1, 37.9 / 45.1 (09:30-09:37, load 1.0-3.0): medians A 41.1, B 42.1, B lower in "
+    "5 of 10; this machine's speed swung 2x within a minute (`labelstream bench hot-path`, the same code at 09:11 "
+    "and 09:12: 16.8 and 30.2 us a record). **Did not pay:** the origins' timestamps divided in C when every "
+    "message has one (map(truediv), 0.40 -> 0.39 us: the tuples are the cost, not the division); the event times "
+    "by map(attrgetter) (0.025 -> 0.054 us: slower than the comprehension); not tried, by the figures above: "
+    "produce_many through starmap (the client's produce is ~0.9 of its ~1 us), next_offsets in NumPy (~0.25 us to "
+    "win), observe_batch in bulk (prometheus_client has none; summing in another order changes the float sum)."
+)
+
 SCALING_NOTE = (
     "Why two labelers left 0.40 cores idle in the 15:16 run (1.46 ×; issue 14, 2026-12-02), and what changed. The "
     "window was taken on the sum of the committed offsets (20 % -> 90 % of all records): a labeler that started late "
@@ -372,6 +416,8 @@ def throughput_markdown(r: dict[str, Any]) -> str:
         GAP_NOTE,
         "",
         MAPPED_IN_C_NOTE,
+        "",
+        LOOP_AND_HANDLER_NOTE,
         "",
         f"Correction → new model version live in the labeler: p50 {u['p50_ms']} ms, p95 {u['p95_ms']} ms over {u['n']} corrections (target p95 ≤ 1000 ms).",
         "",

@@ -80,7 +80,6 @@ class Routed:
         return "weak" if self.votes else "auto"
 
 
-_outcome_of = operator.attrgetter("outcome")
 _timestamp_of = operator.attrgetter("timestamp")
 _make_routed = slots_constructor(Routed)  # Routed(...) a record, at less than half the cost
 
@@ -425,7 +424,7 @@ class LabelingEngine:
         monitor = self.monitor
         if not monitor.features:  # each detector fed its run of the batch in one loop: the same detections
             self.detections += monitor.update_predictions(
-                predictions, list(map(_outcome_of, decisions)), list(map(_timestamp_of, records))
+                predictions, [decision.outcome for decision in decisions], list(map(_timestamp_of, records))
             )
             return
         for record, prediction, decision in zip(records, predictions, decisions, strict=True):

@@ -60,7 +60,6 @@ a drift) is local to each labeler.
 from __future__ import annotations
 
 import math
-import operator
 import random
 from collections.abc import Mapping, Sequence
 from itertools import repeat
@@ -89,8 +88,6 @@ from labelstream.core.strategies.base import QueryStrategy
 __all__ = ["EVIDENCE_DETECTORS", "OVERALL", "ContractPolicy", "is_evidence_detector", "selection_of"]
 
 _make_decision = slots_constructor(Decision)  # Decision(...) with every field, at less than half the cost
-_label_of = operator.attrgetter("label")
-_confidence_of = operator.attrgetter("confidence")
 
 
 class ContractPolicy(Policy):
@@ -288,7 +285,7 @@ class ContractPolicy(Policy):
         if not n:
             return []
         budget = self.budget
-        labels = list(map(_label_of, predictions))  # the batch's columns read in C (map, fromiter)
+        labels = [p.label for p in predictions]  # the batch's columns (a comprehension's slot loads beat attrgetter)
         cold = self._cold_start.active_prefix(n, n_learned)  # records [0, cold) are in the cold start
         alert = min(self._alert_left, n)  # records [0, alert) audit at the drift's share
         self._alert_left -= alert
@@ -299,7 +296,7 @@ class ContractPolicy(Policy):
             thresholds[label] = in_force[key] if key in in_force else self.threshold(key)
         bars = {label: t for label, t in thresholds.items() if t is not None}
         bar = np.fromiter(map(bars.get, labels, repeat(math.nan)), dtype=float, count=n)
-        confidence = np.fromiter(map(_confidence_of, predictions), dtype=float, count=n)
+        confidence = np.fromiter([p.confidence for p in predictions], dtype=float, count=n)
         above = confidence >= bar  # NaN (no threshold, a NaN score) is never at it
         above[:cold] = False
         at = np.flatnonzero(above)

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 BATCH = 500
 WARM = 4_000
@@ -61,16 +62,14 @@ def build_inputs(path: Path, records: int) -> None:
         inputs.build(features[start:start + BATCH])
 
 
-def route(path: Path, records: int) -> None:
-    """Warm up, then route ``records`` records (the part valgrind's two runs differ by)."""
-    import gc
-
+def _router(path: Path) -> tuple[Any, Any, list[bytes]]:
+    """The settings, a BatchRouter on the prepared warm model (drift monitor and full dedupe window as live), and
+    the prepared values."""
     from labelstream.core.build import build_engine
     from labelstream.core.decode import RecordDecoder
     from labelstream.core.dedupe import DedupeWindow
-    from labelstream.core.router import BatchRouter, Origin, OutputTopics
+    from labelstream.core.router import BatchRouter, OutputTopics
     from labelstream.drift_handling import build_monitor
-    from labelstream.labeler.service import tune_garbage_collector
     from labelstream.settings import Settings
 
     state, values = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by prepare()
@@ -80,6 +79,17 @@ def route(path: Path, records: int) -> None:
     engine.monitor = build_monitor(settings)
     router = BatchRouter(engine, RecordDecoder.from_limits(settings.limits), OutputTopics("labels", "review", "deferred", "dlq"),
                          dedupe=DedupeWindow(settings.labeler.dedupe_window))
+    return settings, router, values
+
+
+def route(path: Path, records: int) -> None:
+    """Warm up, then route ``records`` records (the part valgrind's two runs differ by)."""
+    import gc
+
+    from labelstream.core.router import Origin
+    from labelstream.labeler.service import tune_garbage_collector
+
+    _settings, router, values = _router(path)
     origins = [Origin("records", 0, i, 0.0) for i in range(len(values))]
     keys = [None] * len(values)
     gc.collect()
@@ -98,16 +108,10 @@ def handle(path: Path, records: int) -> None:
     import orjson
     from confluent_kafka import Message
 
-    from labelstream.core.build import build_engine
-    from labelstream.core.decode import RecordDecoder
-    from labelstream.core.dedupe import DedupeWindow
-    from labelstream.core.router import BatchRouter, OutputTopics
-    from labelstream.drift_handling import build_monitor
     from labelstream.labeler.batch import next_offsets
     from labelstream.labeler.handler import RoutingHandler
     from labelstream.labeler.service import tune_garbage_collector
     from labelstream.metrics import Metrics
-    from labelstream.settings import Settings
     from labelstream.store.connection import redis_client
     from labelstream.store.records import RecordStore
 
@@ -115,13 +119,7 @@ def handle(path: Path, records: int) -> None:
         def handle(self, engine: object) -> None:
             return None
 
-    state, values = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by prepare()
-    settings = Settings()
-    engine = build_engine(settings)
-    engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
-    engine.monitor = build_monitor(settings)
-    router = BatchRouter(engine, RecordDecoder.from_limits(settings.limits), OutputTopics("labels", "review", "deferred", "dlq"),
-                         dedupe=DedupeWindow(settings.labeler.dedupe_window))
+    settings, router, values = _router(path)
     store = RecordStore(redis_client(settings.redis), f"instructions-{os.getpid()}", 60)
     handler = RoutingHandler(router, store, Metrics.from_settings("labeler", settings.metrics), NoDrift())
     keys = [orjson.loads(value)["id"].encode() for value in values]  # every value's, in both runs: cancels out

@@ -120,3 +120,28 @@ def test_uploaded_mode_shows_the_uploaded_proposal_whatever_the_model_says(servi
     time.sleep(CHECK_SECONDS)
     item = http.post("/api/v1/claim", headers=headers["ana"]).json()["item"]
     assert (item["proposed_label"], item["model_version"]) == ("bird", None)
+
+
+class Broken:
+    """A model version whose every prediction raises (picklable: a module-level class)."""
+
+    classes: tuple[str, ...] = ()
+    n_learned = 0
+    name = "broken"
+
+    def predict_many(self, xs):  # noqa: ANN001, ANN201
+        raise RuntimeError("this model cannot predict")
+
+    predict_proba_many = predict_many
+
+
+def test_a_model_that_cannot_score_a_gold_item_never_fails_a_claim(service, caplog):
+    svc, http, headers = service()
+    state, _engine = trained(svc.settings, "cat", "dog", version=1)
+    ModelRegistry.from_settings(svc.redis, svc.settings).publish(
+        ModelState(model=Broken(), featurizer=state.featurizer, version=1))
+    item = http.post("/api/v1/claim", headers=headers["ana"]).json()["item"]
+    gold_id = svc.queue.item_field(item["id"], "gold")
+    uploaded = next(g["proposed_label"] for g in GOLD if g["id"] == gold_id)
+    assert (item["proposed_label"], item["model_version"]) == (uploaded, None)
+    assert "model version 1 cannot score a gold item (RuntimeError: this model cannot predict)" in caplog.text

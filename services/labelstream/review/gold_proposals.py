@@ -18,8 +18,11 @@ record (its features do not fit the model), the uploaded proposal is shown,
 or none (``cold_start``). ``"uploaded"`` always shows the uploaded one.
 
 The review service holds one engine (built from the settings, as the labeler's)
-and adopts the latest verified snapshot in Redis, looking for a new one at most
-every :data:`CHECK_SECONDS`; a claim that serves a gold item scores one record.
+on the latest verified snapshot in Redis, looking for a new one at most every
+:data:`CHECK_SECONDS` (a new version gets a fresh engine: one that cannot be
+adopted leaves the last good one); a claim that serves a gold item scores one
+record. Nothing here can fail a claim: whatever goes wrong, the uploaded
+proposal is shown and a warning logged.
 """
 
 from __future__ import annotations
@@ -70,7 +73,12 @@ class LiveProposals:
 
     def propose(self, record: dict[str, Any]) -> Proposal | None:
         with self._lock:
-            engine = self._current()
+            try:
+                engine = self._current()
+            except Exception as exc:  # noqa: BLE001 - a model the service cannot adopt must not fail a claim
+                log.warning("gold proposals: cannot adopt the latest model version (%s: %s); the uploaded proposal "
+                            "is shown", type(exc).__name__, exc)
+                return None
             if engine is None:
                 return None
             try:
@@ -102,9 +110,9 @@ class LiveProposals:
             return self._engine
         if state is None:  # pruned meanwhile: the next look finds the newer one
             return self._engine
-        if self._engine is None:
-            from labelstream.core.build import build_engine
+        from labelstream.core.build import build_engine
 
-            self._engine = build_engine(self.settings)
-        self._engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
-        return self._engine
+        engine = build_engine(self.settings)  # a fresh one: a failed adoption leaves the last good engine whole
+        engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
+        self._engine = engine
+        return engine

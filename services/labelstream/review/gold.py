@@ -213,7 +213,7 @@ class GoldSet:
         self.pending_key, self.answers_key, self.right_key = f"{p}:pending", f"{p}:answers", f"{p}:right"
         self.item_answers_key, self.item_right_key, self.item_wrong_prefix = (
             f"{p}:item_answers", f"{p}:item_right", f"{p}:item_wrong:")
-        self.served_prefix = f"{p}:served:"
+        self.served_prefix, self.day_prefix = f"{p}:served:", f"{p}:day:"
         self.prefix = prefix
         self.rng = rng or random.Random()
         self._finalize = client.register_script(_load_script("gold_final"))
@@ -322,8 +322,8 @@ class GoldSet:
         pipe = self.client.pipeline(transaction=False)
         for back in range(days):
             day = (today - datetime.timedelta(days=back)).isoformat()
-            pipe.hgetall(f"{self.prefix}:review:gold:day:{day}:answers")
-            pipe.hgetall(f"{self.prefix}:review:gold:day:{day}:right")
+            pipe.hgetall(f"{self.day_prefix}{day}:answers")
+            pipe.hgetall(f"{self.day_prefix}{day}:right")
         replies = pipe.execute()
         answers: dict[str, int] = {}
         rights: dict[str, int] = {}

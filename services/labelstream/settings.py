@@ -356,6 +356,15 @@ class ReviewSettings(_Section):
         0.0, ge=0, le=1, description="Share of a reviewer's answers spent on gold items (records of known label served "
         "among the others, indistinguishably): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold)."
     )
+    gold_hold_below: float = Field(
+        0.0, ge=0, le=1, description="Hold a reviewer off new items when their gold accuracy over the last 7 days is, "
+        "with 95 % confidence, below this (the high end of its Wilson interval is; at least gold_hold_min_answers "
+        "gold answers); the review lead clears a hold with: labelstream review gold clear NAME. 0: never."
+    )
+    gold_hold_min_answers: int = Field(
+        10, ge=1, le=10_000, description="Gold answers over the last 7 days a reviewer needs before a hold "
+        "(gold_hold_below) can come: a few slips on a handful of gold items say little."
+    )
     gold_proposals: Literal["model", "uploaded"] = Field(
         "model", description="What a gold item is shown with: 'model', the latest model version's proposal for its "
         "record, as a real item shows the model's (the uploaded one before the first version, or if the model cannot "

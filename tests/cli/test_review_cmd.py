@@ -106,7 +106,7 @@ def test_gold_add_reads_a_data_file_all_or_nothing_and_stats_reports_each_review
     assert all(len(line) <= 80 for line in table.stdout.splitlines())
     as_json = orjson.loads(run("stats", "--json").stdout)
     assert as_json["reviewers"]["bo"] == {"answers": 4, "right": 0, "accuracy": 0.0, "low": 0.0, "high": 0.49,
-                                          "recent": None}
+                                          "recent": None, "held": False, "cleared_until": None}
     assert as_json["reviewers"]["ana"]["recent"] == {"answers": 2, "right": 1, "accuracy": 0.5, "low": 0.095,
                                                      "high": 0.905}
     assert run("stats", "--days", "91").exit_code != 0
@@ -194,3 +194,29 @@ def test_gold_add_names_the_line_and_the_fix_of_a_bad_row_in_one_line_and_adds_n
         refused = CliRunner().invoke(app, ["review", "gold", "add", str(tmp_path / name)], env=env)
         assert refused.exit_code != 0 and str(refused.exception) == f"{tmp_path / name}: nothing added; {error}"
     assert GoldSet(connect(settings.redis), settings.redis.key_prefix).count() == 0
+
+
+def test_gold_stats_names_the_held_reviewers_and_gold_clear_lets_one_take_items_again(settings_factory):
+    from labelstream.review.gold import GoldSet
+
+    settings = settings_factory()
+    gold = GoldSet(connect(settings.redis), settings.redis.key_prefix)
+    final_gold_answers(gold, [("bo", f"g{n}", "cat", n < 2) for n in range(12)] +  # 2 of 12 right: held at 80 %
+                       [("ana", f"g{n}", "cat", True) for n in range(12)])
+    env = {"LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix,
+           "LABELSTREAM_REVIEW__GOLD_HOLD_BELOW": "0.8"}
+    table = CliRunner().invoke(app, ["review", "gold", "stats"], env=env)
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    at = lines.index("held (gold accuracy under 80%, 95 % sure, 10+ answers in 7 d): bo")
+    assert lines[at + 1] == "clear a hold with: labelstream review gold clear NAME"
+    assert all(len(line) <= 80 for line in lines)
+    status = CliRunner().invoke(app, ["review", "status"], env=env)
+    assert "held from new items for low gold accuracy: 1 reviewer(s) (labelstream review gold stats)" in status.stdout
+    cleared = CliRunner().invoke(app, ["review", "gold", "clear", "bo"], env=env)
+    assert cleared.exit_code == 0 and cleared.stdout.startswith("cleared bo until ")
+    after = CliRunner().invoke(app, ["review", "gold", "stats", "--json"], env=env)
+    bo = orjson.loads(after.stdout)["reviewers"]["bo"]
+    assert bo["held"] is False and bo["cleared_until"] > time.time() + 6 * 86400
+    again = CliRunner().invoke(app, ["review", "gold", "clear", "ana"], env=env)
+    assert again.stdout.strip().endswith("(was not held)")

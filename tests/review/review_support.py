@@ -10,16 +10,26 @@ from pathlib import Path
 import httpx
 import orjson
 from confluent_kafka import Producer
+from fastapi.testclient import TestClient
 
 from labelstream.core.schemas import ReviewRequest
 from labelstream.kafka.config import producer_config
 from labelstream.kafka.reader import read_all
 from labelstream.processes import ServiceProcess, service
 from labelstream.review.auth import TokenStore
+from labelstream.review.items import QueueItem
+from labelstream.review.service import ReviewService
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 
 LABELS = ["cat", "dog", "bird"]
+
+GOLD = [
+    {"id": "g1", "record": {"features": {"x": 1.5, "colour": "red"}}, "label": "cat",
+     "proposed_label": "dog", "probabilities": {"cat": 0.4, "dog": 0.6}, "reason": "uncertain"},
+    {"id": "g2", "record": {"features": {"x": -0.5, "colour": "blue"}, "text": "a bird"}, "label": "bird"},
+    {"id": "g3", "record": {"features": {"x": 0.0}}, "label": "dog", "proposed_label": "dog"},
+]
 
 
 def review_sections(**review: object) -> dict:
@@ -103,3 +113,37 @@ def steps_until(ingest, stop, done, what: str, timeout: float = 60.0) -> None:  
     while not done():
         assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what} ({ingest.enqueued} enqueued)"
         ingest.step(stop)
+
+
+class GoldService:
+    """The review service in this process (its app under TestClient; its loops only where a test starts them)."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        self.settings = settings
+        self.service = ReviewService(settings)
+        self.http = TestClient(self.service.app)
+        self.tokens = {name: new_token(settings, name, role) for name, role in
+                       (("boss", "admin"), ("ana", "reviewer"), ("bob", "reviewer"))}
+
+    def call(self, who: str, method: str, path: str, json: object = None):  # noqa: ANN201
+        return self.http.request(method, f"/api/v1/{path}", json=json,
+                                 headers={"Authorization": f"Bearer {self.tokens[who]}"})
+
+    def enqueue(self, *ids: str) -> None:
+        self.service.queue.enqueue([QueueItem.from_request(request(i).model_dump_json().encode()) for i in ids])
+
+    def claim(self, who: str) -> dict | None:
+        response = self.call(who, "POST", "claim")
+        assert response.status_code in (200, 204), response.text
+        return response.json()["item"] if response.status_code == 200 else None
+
+    def answer(self, who: str, item: dict, label: str) -> dict:
+        response = self.call(who, "POST", "answer", {"id": item["id"], "lease": item["lease"], "label": label})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def gold_of(self, item: dict) -> str | None:
+        return self.service.queue.item_field(item["id"], "gold")
+
+    def outbox(self) -> list[bytes]:
+        return self.service.redis.lrange(self.service.queue.outbox_key, 0, -1)

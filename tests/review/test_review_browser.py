@@ -617,6 +617,57 @@ def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_r
         review.stop(20)
 
 
+def test_a_reviewer_held_for_low_gold_accuracy_sees_why_and_the_lead_clears_the_hold_on_the_lead_view(
+        settings_factory, chromium, tmp_path):
+    """review.gold_hold_below 0.8 with 3 answers enough: bo answers three gold items wrong (Wilson 0-56 %), so his
+    page says why he gets nothing; the lead view marks him held, its Clear hold button lets him take records again."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0, gold_share=1.0, undo_seconds=0.0,
+                                                  gold_hold_below=0.8, gold_hold_min_answers=3))
+    review = start_review(settings, tmp_path / "logs")
+    bo, lead = new_token(settings, "bo"), new_token(settings, "lead", "admin")
+    gold = [{"id": f"gold{i}", "record": {"features": {"weight_kg": 4.2 + i, "legs": 4}, "text": TEXTS[i]},
+             "label": "cat"} for i in range(3)]
+    try:
+        with client(review, lead) as as_lead, client(review, bo) as as_bo:
+            assert as_lead.post("/api/v1/admin/gold", json={"items": gold}).json()["count"] == 3
+            publish_requests(settings, [request("real1", 0.9)])  # gold items come only in place of real ones
+            wait_enqueued(as_lead, 1)
+            for _ in gold:
+                item = as_bo.post("/api/v1/claim").json()["item"]
+                assert as_bo.post("/api/v1/answer", json={"id": item["id"], "lease": item["lease"], "label": "dog"}).status_code == 200
+            wait_for(lambda: as_lead.get("/api/v1/admin/gold").json()["held"] == 1, 30, "bo held")
+
+            page = chromium.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{url(review)}/#token={bo}")
+            page.locator("#held").wait_for(state="visible", timeout=30_000)
+            assert page.locator("#held-why").inner_text().startswith(
+                "Held from new items: your gold accuracy over the last 7 days is 0% of 3 (95 % interval 0%-56%)")
+            assert page.locator("#workspace").is_hidden()
+            page.screenshot(path=str(SCREENSHOTS / "review-page-held.png"))
+            page.set_viewport_size({"width": 400, "height": 800})
+            page.wait_for_timeout(200)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 400
+            page.screenshot(path=str(SCREENSHOTS / "review-page-held-phone.png"))
+
+            lead_view = chromium.new_page(viewport={"width": 1366, "height": 900})
+            lead_view.goto(f"{url(review)}/admin#token={lead}")
+            lead_view.locator("#board").wait_for(state="visible", timeout=30_000)
+            row = lead_view.locator("#gold tr[data-reviewer='bo']")
+            row.locator(".held-badge").wait_for(timeout=10_000)
+            assert row.locator(".held-badge").inner_text() == "held"
+            lead_view.locator(".gold").scroll_into_view_if_needed()
+            lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-held.png"))
+            row.locator("button.clear-hold").click()
+            row.locator(".range", has_text="cleared until").wait_for(timeout=10_000)
+            assert row.locator(".held-badge").count() == 0
+
+            page.locator("#held-retry").click()  # bo takes records again: the real one (his gold items are used up)
+            page.locator("#workspace").wait_for(state="visible", timeout=10_000)
+            assert page.locator("#record-title").inner_text() == "real1"
+    finally:
+        review.stop(20)
+
+
 def test_the_lead_view_lists_a_gold_item_most_reviewers_answer_otherwise_to_check_its_label(
         settings_factory, chromium, tmp_path):
     """Five reviewers answer two gold items through the API: gold0's known label (bird) gets 1 of 5 right, most say

@@ -4,77 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
-from review_support import LABELS, corrections, new_token, request, review_sections, wait_for
-
-from labelstream.review.items import QueueItem
-from labelstream.review.service import ReviewService
+from review_support import GOLD, LABELS, corrections, new_token, wait_for
 
 pytestmark = pytest.mark.integration
 
-GOLD = [
-    {"id": "g1", "record": {"features": {"x": 1.5, "colour": "red"}}, "label": "cat",
-     "proposed_label": "dog", "probabilities": {"cat": 0.4, "dog": 0.6}, "reason": "uncertain"},
-    {"id": "g2", "record": {"features": {"x": -0.5, "colour": "blue"}, "text": "a bird"}, "label": "bird"},
-    {"id": "g3", "record": {"features": {"x": 0.0}}, "label": "dog", "proposed_label": "dog"},
-]
 
 
-class Gold:
-    """The review service in this process (its app under TestClient; its loops only where a test starts them)."""
-
-    def __init__(self, settings) -> None:  # noqa: ANN001
-        self.settings = settings
-        self.service = ReviewService(settings)
-        self.http = TestClient(self.service.app)
-        self.tokens = {name: new_token(settings, name, role) for name, role in
-                       (("boss", "admin"), ("ana", "reviewer"), ("bob", "reviewer"))}
-
-    def call(self, who: str, method: str, path: str, json: object = None):  # noqa: ANN201
-        return self.http.request(method, f"/api/v1/{path}", json=json,
-                                 headers={"Authorization": f"Bearer {self.tokens[who]}"})
-
-    def enqueue(self, *ids: str) -> None:
-        self.service.queue.enqueue([QueueItem.from_request(request(i).model_dump_json().encode()) for i in ids])
-
-    def claim(self, who: str) -> dict | None:
-        response = self.call(who, "POST", "claim")
-        assert response.status_code in (200, 204), response.text
-        return response.json()["item"] if response.status_code == 200 else None
-
-    def answer(self, who: str, item: dict, label: str) -> dict:
-        response = self.call(who, "POST", "answer", {"id": item["id"], "lease": item["lease"], "label": label})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def gold_of(self, item: dict) -> str | None:
-        return self.service.queue.item_field(item["id"], "gold")
-
-    def outbox(self) -> list[bytes]:
-        return self.service.redis.lrange(self.service.queue.outbox_key, 0, -1)
-
-
-@pytest.fixture
-def make(settings_factory) -> Iterator:  # noqa: ANN001
-    made: list[Gold] = []
-
-    def build(share: float = 1.0, undo_seconds: float = 30.0, upload: bool = True) -> Gold:
-        env = Gold(settings_factory(**review_sections(gold_share=share, undo_seconds=undo_seconds)))
-        if upload:
-            assert env.call("boss", "POST", "admin/gold", {"items": GOLD}).json()["added"] == 3
-        made.append(env)
-        return env
-
-    yield build
-    for env in made:
-        env.service.shutdown()
-
-
-def test_admins_upload_gold_items_checked_against_the_label_set_and_delete_them(make):
-    env = make(upload=False)
+def test_admins_upload_gold_items_checked_against_the_label_set_and_delete_them(make_gold):
+    env = make_gold(upload=False)
     assert env.call("ana", "POST", "admin/gold", {"items": GOLD}).status_code == 403
     cow = env.call("boss", "POST", "admin/gold", {"items": [*GOLD, {**GOLD[0], "id": "g9", "label": "cow"}]})
     assert cow.status_code == 422 and "'cow' is not in the label set" in cow.json()["detail"]
@@ -94,11 +33,12 @@ def test_admins_upload_gold_items_checked_against_the_label_set_and_delete_them(
     assert missing.status_code == 404 and "no gold item 'g1'" in missing.json()["detail"]
     stats = env.call("boss", "GET", "admin/gold").json()
     assert stats == {"count": 2, "share": 1.0, "pending": 0, "reviewers": {}, "recent_days": 7, "items": [], "items_answered": 0,
-                     "to_check": 0, "suspect_min_answers": 5, "suspect_below": 0.5}
+                     "to_check": 0, "suspect_min_answers": 5, "suspect_below": 0.5, "hold_below": 0.0,
+                     "hold_min_answers": 10, "held": 0}
 
 
-def test_at_share_1_a_claim_gets_a_gold_item_that_looks_like_a_real_one(make):
-    env = make()
+def test_at_share_1_a_claim_gets_a_gold_item_that_looks_like_a_real_one(make_gold):
+    env = make_gold()
     env.enqueue("real1")
     served = {}
     for _ in range(3):
@@ -118,8 +58,8 @@ def test_at_share_1_a_claim_gets_a_gold_item_that_looks_like_a_real_one(make):
     assert env.claim("ana")["id"] == "real1"  # every gold item served to ana: the real queue
 
 
-def test_a_gold_item_comes_only_in_place_of_a_real_one(make):
-    env = make()
+def test_a_gold_item_comes_only_in_place_of_a_real_one(make_gold):
+    env = make_gold()
     assert env.claim("ana") is None  # nothing for ana: no gold item either (an idle page would tell it)
     env.enqueue("real1")
     item = env.claim("ana")
@@ -128,8 +68,8 @@ def test_a_gold_item_comes_only_in_place_of_a_real_one(make):
     assert env.gold_of(env.claim("bob")) is not None  # real1 is still there for bob's claim
 
 
-def test_at_share_0_no_gold_item_is_served(make):
-    env = make(share=0.0)
+def test_at_share_0_no_gold_item_is_served(make_gold):
+    env = make_gold(share=0.0)
     env.enqueue(*(f"r{i}" for i in range(5)))
     for _ in range(5):
         item = env.claim("ana")
@@ -138,8 +78,8 @@ def test_at_share_0_no_gold_item_is_served(make):
     assert env.claim("ana") is None
 
 
-def test_a_reviewer_never_gets_the_same_gold_item_twice_whatever_they_did_with_it(make):
-    env = make()
+def test_a_reviewer_never_gets_the_same_gold_item_twice_whatever_they_did_with_it(make_gold):
+    env = make_gold()
     env.enqueue("real1", "real2")
     seen = []
     skipped = env.claim("ana")
@@ -160,8 +100,8 @@ def test_a_reviewer_never_gets_the_same_gold_item_twice_whatever_they_did_with_i
     assert env.gold_of(env.claim("bob")) in {"g1", "g2", "g3"}  # bob has his own
 
 
-def test_not_sure_or_an_expired_lease_ends_a_gold_item_and_nobody_else_is_served_it(make):
-    env = make()
+def test_not_sure_or_an_expired_lease_ends_a_gold_item_and_nobody_else_is_served_it(make_gold):
+    env = make_gold()
     env.tokens["eve"] = new_token(env.settings, "eve", "expert")
     env.enqueue("real1", "real2")
     unsure = env.claim("ana")
@@ -179,8 +119,8 @@ def test_not_sure_or_an_expired_lease_ends_a_gold_item_and_nobody_else_is_served
     assert env.service.queue.counts().waiting == 2  # the real items never left the line
 
 
-def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_window(make):
-    env = make(undo_seconds=1.0)
+def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_window(make_gold):
+    env = make_gold(undo_seconds=1.0)
     env.enqueue("real1")
     truth = {g["id"]: g["label"] for g in GOLD}
     for who, label in (("ana", "cat"), ("bob", "dog")):  # g1 right for ana, wrong for bob; g2, g3 right
@@ -213,8 +153,8 @@ def test_a_gold_answer_is_scored_and_published_once_as_kind_gold_after_the_undo_
     assert metrics.value("labelstream_review_corrections_published_total", kind="gold") == 6
 
 
-def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_counts(make):
-    env = make(undo_seconds=30.0)
+def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_counts(make_gold):
+    env = make_gold(undo_seconds=30.0)
     env.enqueue("real1")
     item = env.claim("ana")
     truth = {g["id"]: g["label"] for g in GOLD}[env.gold_of(item)]
@@ -233,11 +173,11 @@ def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_cou
     assert len(entries) == 1 and b'"correct":true' in entries[0] and b'"kind":"gold"' in entries[0]
     stats = env.call("boss", "GET", "admin/gold").json()
     one = {"answers": 1, "right": 1, "accuracy": 1.0, "low": 0.207, "high": 1.0}
-    assert stats["reviewers"] == {"ana": {**one, "recent": one}}
+    assert stats["reviewers"] == {"ana": {**one, "recent": one, "held": False, "cleared_until": None}}
 
 
-def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make):
-    env = make(undo_seconds=0.0)
+def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make_gold):
+    env = make_gold(undo_seconds=0.0)
     env.enqueue("real1")
     truth = {g["id"]: g["label"] for g in GOLD}
     for who, wrong_on in (("ana", set()), ("bob", {"g1", "g2"})):
@@ -258,8 +198,8 @@ def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make):
 
 
 
-def test_a_gold_item_most_reviewers_answer_otherwise_is_flagged_to_check_its_label(make):
-    env = make(undo_seconds=0.0)
+def test_a_gold_item_most_reviewers_answer_otherwise_is_flagged_to_check_its_label(make_gold):
+    env = make_gold(undo_seconds=0.0)
     env.enqueue("real1")
     truth = {g["id"]: g["label"] for g in GOLD}
     people = ["ana", "bob", "cy", "di", "ed"]
@@ -282,11 +222,11 @@ def test_a_gold_item_most_reviewers_answer_otherwise_is_flagged_to_check_its_lab
     assert [i["id"] for i in env.call("boss", "GET", "admin/gold").json()["items"]] == ["g1", "g2"]
 
 
-def test_recent_gold_figures_count_only_the_answers_made_final_in_the_last_days(make):
+def test_recent_gold_figures_count_only_the_answers_made_final_in_the_last_days(make_gold):
     from labelstream.review.gold import DAYS_KEPT, ReviewerGold
     from labelstream.review.overview import gold_stats
 
-    env = make(undo_seconds=0.0)
+    env = make_gold(undo_seconds=0.0)
     env.enqueue("real1")
     truth = {g["id"]: g["label"] for g in GOLD}
     for _ in range(2):  # ana: two right answers, made final today

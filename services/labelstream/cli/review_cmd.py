@@ -17,9 +17,10 @@ from labelstream.review.auth import ROLES
 
 if TYPE_CHECKING:  # redis is imported by the commands that use it, not by `labelstream --help`
     from labelstream.datafile import Row
-    from labelstream.review.api_models import GoldFigures
+    from labelstream.review.api_models import GoldFigures, GoldStats
     from labelstream.review.auth import TokenStore
     from labelstream.review.gold import GoldItem, GoldSet
+    from labelstream.review.holds import ReviewerHolds
     from labelstream.review.labelset import LabelSet
     from labelstream.settings import Settings
 
@@ -165,8 +166,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     review = settings.review
     consolidator = Consolidator(queue, ReviewMetrics(), review.consolidation, review.adjudication,
                                 LabelSet.from_settings(client, settings).labels(), review.adjudication_timeout_seconds)
-    view = lead_overview(queue, consolidator,
-                         gold=gold_stats(GoldSet(client, settings.redis.key_prefix), review.gold_share))
+    gold = GoldSet(client, settings.redis.key_prefix)
+    view = lead_overview(queue, consolidator, gold=gold_stats(gold, review.gold_share, holds=_holds(settings, gold)))
     if as_json:
         print_json(view.model_dump())
         return
@@ -203,6 +204,8 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         answers = sum(row.answers for row in view.gold.reviewers.values())
         check = f"; {view.gold.to_check} to check its label" if view.gold.to_check else ""
         print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats){check}")
+    if view.gold is not None and view.gold.held:
+        print(f"held from new items for low gold accuracy: {view.gold.held} reviewer(s) (labelstream review gold stats)")
 
 
 def _share(value: float | None) -> str:
@@ -288,6 +291,37 @@ def gold_remove(ctx: typer.Context, gold_id: Annotated[str, typer.Argument(metav
     print(f"removed gold item {gold_id}; {gold.count()} in the set")
 
 
+@gold_app.command("clear")
+def gold_clear(ctx: typer.Context, reviewer: Annotated[str, typer.Argument(metavar="NAME", help="A reviewer's name.")]) -> None:
+    """Clear a reviewer's hold (review.gold_hold_below): no hold for 7 days, the time the recent window takes to
+    forget the gold answers behind it; after that only answers given since count."""
+    settings = state(ctx).settings()
+    gold, _labels = _gold(settings)
+    holds = _holds(settings, gold)
+    was = holds.check(reviewer)
+    until = datetime.datetime.fromtimestamp(holds.clear(reviewer)).strftime("%Y-%m-%d %H:%M")
+    print(f"cleared {reviewer} until {until}" + ("" if was else " (was not held)"))
+
+
+def _holds(settings: Settings, gold: GoldSet) -> ReviewerHolds:
+    from labelstream.review.holds import ReviewerHolds
+
+    return ReviewerHolds(gold.client, gold, settings.review.gold_hold_below, settings.review.gold_hold_min_answers)
+
+
+def _print_holds(stats: GoldStats) -> None:
+    """Who is held and who was cleared, under the reviewers' table (nothing when holds are off and none ran)."""
+    held = [name for name, row in stats.reviewers.items() if row.held]
+    cleared = {name: row.cleared_until for name, row in stats.reviewers.items() if row.cleared_until}
+    if stats.hold_below > 0:
+        print(f"held (gold accuracy under {stats.hold_below:.0%}, 95 % sure, {stats.hold_min_answers}+ answers "
+              f"in 7 d): {', '.join(held) or 'nobody'}")
+        if held:
+            print("clear a hold with: labelstream review gold clear NAME")
+    for name, until in cleared.items():
+        print(f"cleared: {name} until {datetime.datetime.fromtimestamp(until):%Y-%m-%d %H:%M}")
+
+
 @gold_app.command("stats")
 def gold_stats_cmd(
     ctx: typer.Context,
@@ -305,7 +339,7 @@ def gold_stats_cmd(
 
     settings = state(ctx).settings()
     gold, _labels = _gold(settings)
-    stats = gold_stats(gold, settings.review.gold_share, days)
+    stats = gold_stats(gold, settings.review.gold_share, days, holds=_holds(settings, gold))
     if as_json:
         print_json(stats.model_dump())
         return
@@ -323,6 +357,7 @@ def gold_stats_cmd(
                       "-" if recent is None else f"{_share(recent.accuracy)} of {recent.answers}",
                       "-" if recent is None else _interval(recent))
     table.print()
+    _print_holds(stats)
     listed = f", the worst {len(stats.items)} of {stats.items_answered}" if stats.items_answered > len(stats.items) else ""
     items = Table("gold item", "known label", "answers", "right", "share right", "most common wrong", "note",
                   title=f"gold items, worst first{listed}")

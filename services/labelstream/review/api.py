@@ -38,6 +38,7 @@ from labelstream.review.api_models import (
     GoldStats,
     GuidelinesOut,
     HeartbeatOut,
+    HoldCleared,
     Item,
     ItemOut,
     LabelsOut,
@@ -65,6 +66,7 @@ from labelstream.review.consolidation import Consolidator
 from labelstream.review.gold import DAYS_KEPT, RECENT_DAYS, GoldSet
 from labelstream.review.gold_proposals import Proposal
 from labelstream.review.guidelines import GuidelinesFile
+from labelstream.review.holds import ReviewerHolds
 from labelstream.review.items import LeasedItem
 from labelstream.review.labelset import LabelSet
 from labelstream.review.metrics import ReviewMetrics
@@ -95,6 +97,7 @@ class ReviewContext:
     metrics: ReviewMetrics
     consolidator: Consolidator
     gold: GoldSet
+    holds: ReviewerHolds
     propose: Callable[[dict[str, Any]], Proposal | None] | None  # gold proposals from the live model (or none)
     live: Probe
     ready: Probe
@@ -189,9 +192,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             no_expert=no_expert is not None,
         )
 
-    @router.post("/claim", response_model=ItemOut, responses={204: {"description": "Nothing is waiting for this reviewer."}})
+    @router.post("/claim", response_model=ItemOut, responses={
+        204: {"description": "Nothing is waiting for this reviewer."},
+        403: {"model": Problem, "description": "Held from new items for low gold accuracy (review.gold_hold_below); "
+                                               "the detail gives the figures. The review lead clears a hold."}})
     def claim(who: Who) -> Any:
         """The next record for you, leased for `lease_seconds` (the one you hold, if any: a reload keeps it)."""
+        if (hold := ctx.holds.check(who.reviewer)) is not None:
+            metrics.claims_held.inc()
+            raise HTTPException(403, hold.message())
         offer = ctx.gold.offer(who.reviewer, review.gold_share, propose=ctx.propose) if review.gold_share > 0 else None
         result = queue.claim(who.reviewer, expert=who.is_expert, gold=offer)
         metrics.leases_expired.inc(result.reaped)
@@ -331,7 +340,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     @router.get("/admin/overview", response_model=OverviewOut, responses=admin_only)
     def overview(who: Admin) -> OverviewOut:
         """Admin: waiting records by reason and age, who holds what, each reviewer's day and agreement."""
-        return lead_overview(queue, ctx.consolidator, gold=gold_stats(ctx.gold, review.gold_share))
+        return lead_overview(queue, ctx.consolidator, gold=gold_stats(ctx.gold, review.gold_share, holds=ctx.holds))
 
     @router.post("/admin/gold", response_model=GoldAdded, responses=admin_only)
     def gold_add(body: GoldIn, who: Admin) -> GoldAdded:
@@ -354,7 +363,13 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         """Admin: how many gold items there are, and each reviewer's final gold answers, right and accuracy (all time
         and in the last `days` days)."""
         _known_query(request, "days")  # a misspelt days would silently give the default week
-        return gold_stats(ctx.gold, review.gold_share, days)
+        return gold_stats(ctx.gold, review.gold_share, days, holds=ctx.holds)
+
+    @router.post("/admin/gold/reviewers/{reviewer}/clear", response_model=HoldCleared, responses=admin_only)
+    def gold_clear(reviewer: str, who: Admin) -> HoldCleared:
+        """Admin: clear a reviewer's hold (review.gold_hold_below) for 7 days, the time the recent window takes to
+        forget the answers behind it; a reviewer not held now is exempted all the same."""
+        return HoldCleared(reviewer=reviewer, cleared_until=ctx.holds.clear(reviewer))
 
     @router.delete("/admin/gold/{gold_id}", response_model=GoldDeleted,
                    responses={**admin_only, 404: {"model": Problem, "description": "No such gold item."}})

@@ -266,6 +266,10 @@ class GoldFigures(BaseModel):
 class GoldReviewer(GoldFigures):
     recent: GoldFigures | None = Field(None, description="The same for the answers made final in the last "
                                        "recent_days days (none: no such answer).")
+    held: bool = Field(False, description="Held from new items: over the last 7 days at least hold_min_answers gold "
+                       "answers and an interval whose high end is below hold_below (review.gold_hold_below).")
+    cleared_until: float | None = Field(None, description="The lead cleared this reviewer: no hold until then "
+                                        "(epoch seconds).")
 
 
 class GoldItemStats(BaseModel):
@@ -292,6 +296,15 @@ class GoldStats(BaseModel):
     to_check: int = Field(0, description="Gold items flagged check_label.")
     suspect_min_answers: int = Field(description="Answers a gold item needs before it can be flagged.")
     suspect_below: float = Field(description="The share right below which it is flagged.")
+    hold_below: float = Field(0.0, description="review.gold_hold_below: the accuracy floor of a hold (0: no holds).")
+    hold_min_answers: int = Field(10, description="review.gold_hold_min_answers: gold answers a hold needs.")
+    held: int = Field(0, description="Reviewers held now.")
+
+
+class HoldCleared(BaseModel):
+    reviewer: str
+    cleared_until: float = Field(description="No hold for this reviewer until then (epoch seconds): the 7-day window "
+                                 "then holds only answers given after the clearance.")
 
 
 class OverviewOut(BaseModel):

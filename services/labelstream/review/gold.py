@@ -313,15 +313,19 @@ class GoldSet:
         answers, rights = self._answers_and_right(self.answers_key, self.right_key)
         return {name: ReviewerGold(answers[name], rights.get(name, 0)) for name in sorted(answers)}
 
-    def recent(self, days: int = RECENT_DAYS, now: float | None = None) -> dict[str, ReviewerGold]:
-        """Every reviewer with a gold answer made final in the last ``days`` days (today included, local dates):
-        answers and right, by name."""
+    @staticmethod
+    def _days(days: int, now: float | None) -> list[str]:
+        """The local dates of the last ``days`` days, today first."""
         if not 1 <= days <= DAYS_KEPT:
             raise ValueError(f"days must be 1 to {DAYS_KEPT}, not {days}")
         today = datetime.date.fromtimestamp(time.time() if now is None else now)
+        return [(today - datetime.timedelta(days=back)).isoformat() for back in range(days)]
+
+    def recent(self, days: int = RECENT_DAYS, now: float | None = None) -> dict[str, ReviewerGold]:
+        """Every reviewer with a gold answer made final in the last ``days`` days (today included, local dates):
+        answers and right, by name."""
         pipe = self.client.pipeline(transaction=False)
-        for back in range(days):
-            day = (today - datetime.timedelta(days=back)).isoformat()
+        for day in self._days(days, now):
             pipe.hgetall(f"{self.day_prefix}{day}:answers")
             pipe.hgetall(f"{self.day_prefix}{day}:right")
         replies = pipe.execute()
@@ -331,6 +335,17 @@ class GoldSet:
             for name, count in counts.items():
                 total[as_text(name)] = total.get(as_text(name), 0) + int(count)
         return {name: ReviewerGold(answers[name], rights.get(name, 0)) for name in sorted(answers)}
+
+    def recent_for(self, reviewer: str, days: int = RECENT_DAYS, now: float | None = None) -> ReviewerGold | None:
+        """One reviewer's gold answers made final in the last ``days`` days (``None`` before any): what a claim
+        reads to know whether its reviewer is held (:mod:`~labelstream.review.holds`)."""
+        pipe = self.client.pipeline(transaction=False)
+        for day in self._days(days, now):
+            pipe.hget(f"{self.day_prefix}{day}:answers", reviewer)
+            pipe.hget(f"{self.day_prefix}{day}:right", reviewer)
+        replies = [int(count or 0) for count in pipe.execute()]
+        answers = sum(replies[0::2])
+        return ReviewerGold(answers, sum(replies[1::2])) if answers else None
 
     def items(self) -> dict[str, GoldItemFigures]:
         """Every gold item in the set with a final answer: its figures, by gold id."""

@@ -44,6 +44,10 @@ class ReviewMetrics:
             "labelstream_review_corrected_total", "Recent answers given another label (POST /api/v1/correct), by reviewer.",
             ["reviewer"], registry=r,
         )
+        self.claims_held = Counter(
+            "labelstream_review_claims_held_total",
+            "Claims refused because their reviewer is held for low gold accuracy (review.gold_hold_below).", registry=r,
+        )
         self.leases_expired = Counter(
             "labelstream_review_leases_expired_total", "Leases that ran out (the item went back to the queue).", registry=r
         )

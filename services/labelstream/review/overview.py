@@ -20,6 +20,7 @@ from labelstream.review.api_models import (
 )
 from labelstream.review.consolidation import Consolidator
 from labelstream.review.gold import RECENT_DAYS, SUSPECT_BELOW, SUSPECT_MIN_ANSWERS, GoldSet, ReviewerGold
+from labelstream.review.holds import ReviewerHolds
 from labelstream.review.queue import ReviewQueue
 from labelstream.review.reasons import describe
 
@@ -32,14 +33,20 @@ def _figures(figures: ReviewerGold) -> GoldFigures:
     return GoldFigures(answers=figures.answers, right=figures.right, accuracy=figures.accuracy, low=low, high=high)
 
 
-def gold_stats(gold: GoldSet, share: float, days: int = RECENT_DAYS, now: float | None = None) -> GoldStats:
+def gold_stats(gold: GoldSet, share: float, days: int = RECENT_DAYS, now: float | None = None,
+               holds: ReviewerHolds | None = None) -> GoldStats:
     """The gold set's size, each reviewer's final gold answers, accuracy and its 95 % interval (all time and in the
-    last ``days`` days), and the gold items answered, worst first (suspect labels first)."""
+    last ``days`` days), who is held (``holds``: over :data:`RECENT_DAYS` days, whatever ``days``), and the gold
+    items answered, worst first (suspect labels first)."""
     recent = gold.recent(days, now)
+    holds = holds or ReviewerHolds(gold.client, gold, 0.0, 1)
+    held = holds.held(recent if days == RECENT_DAYS else gold.recent(RECENT_DAYS, now), now)
+    cleared = holds.cleared(now)
     reviewers = {}
     for name, figures in gold.reviewers().items():
         reviewers[name] = GoldReviewer(**_figures(figures).model_dump(),
-                                       recent=_figures(recent[name]) if name in recent else None)
+                                       recent=_figures(recent[name]) if name in recent else None,
+                                       held=name in held, cleared_until=cleared.get(name))
     items = []
     for gold_id, f in gold.items().items():
         top_wrong, top_wrong_answers = f.top_wrong or (None, 0)
@@ -50,7 +57,8 @@ def gold_stats(gold: GoldSet, share: float, days: int = RECENT_DAYS, now: float 
     return GoldStats(count=gold.count(), share=share, pending=gold.pending(), reviewers=reviewers, recent_days=days,
                      items=items[:GOLD_ITEMS_LISTED], items_answered=len(items),
                      to_check=sum(i.check_label for i in items), suspect_min_answers=SUSPECT_MIN_ANSWERS,
-                     suspect_below=SUSPECT_BELOW)
+                     suspect_below=SUSPECT_BELOW, hold_below=holds.floor, hold_min_answers=holds.min_answers,
+                     held=len(held))
 
 
 def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | None = None,

@@ -34,6 +34,7 @@ from labelstream.review.consolidation import Consolidator
 from labelstream.review.gold import GoldSet
 from labelstream.review.gold_proposals import LiveProposals
 from labelstream.review.guidelines import GuidelinesFile
+from labelstream.review.holds import ReviewerHolds
 from labelstream.review.ingest import ReviewIngest
 from labelstream.review.labelset import LabelSet
 from labelstream.review.leader import LeaderLock
@@ -75,6 +76,8 @@ class ReviewService:
             settings.review.adjudication_timeout_seconds,
         )
         self.gold = GoldSet(self.redis, settings.redis.key_prefix)
+        self.holds = ReviewerHolds(self.redis, self.gold, settings.review.gold_hold_below,
+                                   settings.review.gold_hold_min_answers)
         proposals = (LiveProposals(settings, ModelRegistry.from_settings(self.redis, settings))
                      if settings.review.gold_proposals == "model" else None)
         self.context = ReviewContext(
@@ -86,6 +89,7 @@ class ReviewService:
             metrics=self.metrics,
             consolidator=self.consolidator,
             gold=self.gold,
+            holds=self.holds,
             propose=proposals.propose if proposals is not None else None,
             live=self.live,
             ready=self.ready,

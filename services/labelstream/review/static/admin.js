@@ -185,11 +185,50 @@ function renderGold(gold) {
       range.textContent = interval(r.recent);
       recent.append(range);
     }
-    tr.append(cell(name, "name"), cell(String(r.answers), "num"), cell(String(r.right), "num"), cell(pct(r.accuracy), "num"),
-      cell(interval(r), "num"), recent);
+    tr.append(holdCell(name, r, gold), cell(String(r.answers), "num"), cell(String(r.right), "num"),
+      cell(pct(r.accuracy), "num"), cell(interval(r), "num"), recent);
     body.append(tr);
   }
   renderGoldToCheck(gold);
+}
+
+// A reviewer's name, and when review.gold_hold_below holds them off new items, "held" and a button that clears it.
+function holdCell(name, r, gold) {
+  const td = cell(name, "name");
+  if (r.held) {
+    const badge = document.createElement("span");
+    badge.className = "held-badge";
+    badge.textContent = "held";
+    badge.title = `No new items: over the last 7 days at least ${gold.hold_min_answers} gold answers and accuracy ` +
+      `under ${pct(gold.hold_below)} with 95 % confidence (review.gold_hold_below)`;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "requeue clear-hold";
+    button.textContent = "Clear hold";
+    button.title = `Let ${name} take items again; only gold answers given from now on can hold them again (7 days)`;
+    button.addEventListener("click", () => clearHold(name));
+    td.append(" ", badge, " ", button);
+  } else if (r.cleared_until) {
+    const note = document.createElement("span");
+    note.className = "small muted range";
+    note.textContent = `cleared until ${new Date(r.cleared_until * 1000).toLocaleDateString()}`;
+    td.append(note);
+  }
+  return td;
+}
+
+async function clearHold(name) {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    await api("POST", `admin/gold/reviewers/${encodeURIComponent(name)}/clear`);
+    say(`${name}: hold cleared, taking items again`);
+  } catch (err) {
+    if (err.status === 401) signOut(err.message); else say(`${name}: ${err.message}`, "warn");
+  } finally {
+    state.busy = false;
+    refresh();
+  }
 }
 
 // Gold items most reviewers answered otherwise (check_label): their known label may be wrong. Shown only when some are.

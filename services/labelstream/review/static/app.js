@@ -2,6 +2,7 @@
 "use strict";
 
 const EMPTY_RETRY_MS = 4000;
+const HELD_RETRY_MS = 30000;  // a hold lasts until the lead clears it or days pass: no need to ask often
 const STATS_EVERY_MS = 10000;
 // A page left open keeps its record only while someone is there: after this long without a key or a click the
 // heartbeats stop, the lease runs out and the record goes back to the queue for the others.
@@ -36,7 +37,7 @@ async function api(method, path, body) {
 // -- sign in / out -----------------------------------------------------------------------------------
 
 function show(section) {
-  for (const id of ["login", "empty", "workspace"]) $(id).hidden = id !== section;
+  for (const id of ["login", "empty", "held", "workspace"]) $(id).hidden = id !== section;
 }
 
 // Hand the record back when the reviewer leaves (page closed, reloaded, signed out): it returns to the
@@ -98,7 +99,11 @@ async function next() {
   try {
     data = await api("POST", "claim");
   } catch (err) {
-    if (err.status !== 401) { say(err.message, "warn"); state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS); }
+    if (err.status === 403) {  // held for low gold accuracy (review.gold_hold_below): the why stays on the page
+      $("held-why").textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1);
+      show("held");
+      state.emptyTimer = setTimeout(next, HELD_RETRY_MS);
+    } else if (err.status !== 401) { say(err.message, "warn"); state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS); }
     return;
   }
   if (!data) {
@@ -595,6 +600,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("unsure").addEventListener("click", unsure);
   $("undo").addEventListener("click", undo);
   $("retry").addEventListener("click", next);
+  $("held-retry").addEventListener("click", next);
   $("toggle-guidelines").addEventListener("click", toggleGuidelines);
   $("close-guidelines").addEventListener("click", toggleGuidelines);
   $("toggle-recent").addEventListener("click", () => toggleRecent());

@@ -103,6 +103,14 @@ def test_production_refuses_the_development_key(monkeypatch):
         load_settings()
 
 
+def test_reviewer_holds_refuse_the_gold_bound_they_would_make_optimistic(monkeypatch):
+    monkeypatch.setenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW", "0.8")
+    assert load_settings().review.gold_hold_below == 0.8  # holds alone: fine
+    monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY_FROM_GOLD", "true")
+    with pytest.raises(ConfigError, match="review.gold_hold_below needs policy.reviewer_accuracy_from_gold off"):
+        load_settings()
+
+
 def test_none_over_a_default_reaches_a_child_process(monkeypatch):
     """weak.halflife_answers defaults to 1000; None (never forget) must survive settings_to_env, as ``null``."""
     from labelstream.settings import settings_to_env

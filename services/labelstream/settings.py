@@ -359,7 +359,8 @@ class ReviewSettings(_Section):
     gold_hold_below: float = Field(
         0.0, ge=0, le=1, description="Hold a reviewer off new items when their gold accuracy over the last 7 days is, "
         "with 95 % confidence, below this (the high end of its Wilson interval is; at least gold_hold_min_answers "
-        "gold answers); the review lead clears a hold with: labelstream review gold clear NAME. 0: never."
+        "gold answers); the review lead clears a hold with: labelstream review gold clear NAME. 0: never. Not with "
+        "policy.reviewer_accuracy_from_gold (a held reviewer's gold answers would keep pulling its bound down)."
     )
     gold_hold_min_answers: int = Field(
         10, ge=1, le=10_000, description="Gold answers over the last 7 days a reviewer needs before a hold "
@@ -578,6 +579,15 @@ class Settings(BaseSettings):
     def _no_dev_key_in_production(self) -> Settings:
         if self.environment == "production" and self.learner.snapshot_hmac_key.get_secret_value() == "dev-only-insecure-key":
             raise ValueError("learner.snapshot_hmac_key must be set (not the development default) in production")
+        return self
+
+    @model_validator(mode="after")
+    def _holds_keep_the_gold_bound_sound(self) -> Settings:
+        if self.review.gold_hold_below > 0 and self.policy.reviewer_accuracy_from_gold:
+            raise ValueError(
+                "review.gold_hold_below needs policy.reviewer_accuracy_from_gold off: a held reviewer's gold answers "
+                "would still count in the gold bound while their records stop, which can make the bound optimistic "
+                "(docs/contract.md, section 5); set one of them to its default")
         return self
 
     @classmethod

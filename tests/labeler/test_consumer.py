@@ -51,6 +51,36 @@ def test_it_fetches_in_order_and_a_rewind_fetches_the_same_records_again(setting
         consumer.close()
 
 
+def test_the_group_metadata_is_read_once_per_assignment_and_afresh_after_a_rebalance_or_a_rewind(settings_factory):
+    settings = settings_factory(partitions=2)
+    first = GroupConsumer(settings, "t", Transactions({}), Forgets(), LoopState(), [].append)
+    second = None
+    try:
+        first.subscribe()
+        deadline = time.monotonic() + 60
+        while len(first.assignment) < 2 and time.monotonic() < deadline:
+            first.fetch(10, 0.2)
+        metadata = first.group_metadata()
+        assert first.group_metadata() is metadata  # the same object until the group moves
+        first.rewind([])  # a failed batch: read afresh
+        reread = first.group_metadata()
+        assert reread is not metadata
+        second = GroupConsumer(settings, "u", Transactions({}), Forgets(), LoopState(), [].append)
+        second.subscribe()
+        deadline = time.monotonic() + 60
+        while (len(first.assignment) != 1 or len(second.assignment) != 1) and time.monotonic() < deadline:
+            first.fetch(10, 0.1)
+            second.fetch(10, 0.1)
+        assert len(first.assignment) == 1 and len(second.assignment) == 1
+        after = first.group_metadata()
+        assert after is not reread  # the rebalance forgot it
+        assert after is first.group_metadata()
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_with_no_broker_its_client_lines_reach_the_log_once_a_window(caplog):
     """librdkafka's failed connections (~20 a second per consumer with no broker; 681 lines in 17 s from a labeler

@@ -13,7 +13,9 @@ model version "lands" and they are re-scored (``engine.relabel``): those the
 policy now accepts are auto-labeled with ``relabeled=True``. With drift
 detection on (``drift.enabled``), detections go to the drift reaction
 (policy notified, challenger started), and a winning challenger becomes a
-new model version. With ``review.overlap_share``, that share of reviewed
+new model version (a new calibration generation: just before it, the
+generation's deferred records get a last relabel with the outgoing model,
+``ContractPolicy.closing_generation``). With ``review.overlap_share``, that share of reviewed
 records gets a second, independent answer (within the review budget) from a
 reviewer with the same error rate, spending the budget like a review: the pair goes to the policy
 (``learn_overlap``: how accurate reviewers are at most), the first answer is

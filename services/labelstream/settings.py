@@ -228,11 +228,10 @@ class PolicySettings(_Section):
         "withholds; docs/contract.md, The recheck). 0: no waiting.",
     )
     version_recheck_skip_hopeless: bool = Field(
-        False,
+        True,
         description="Skip, without spending the recheck's error, a class's test that could not validate its proven "
         "threshold even if every answer in its region agreed (a label-free bound), so that later tests keep a lower "
-        "bar (changes no test's outcome; docs/contract.md, The recheck). Off by default: it pays on the coverage "
-        "bench but not on every seed of tests/simulate/test_simulate_drift.py.",
+        "bar (changes no test's outcome; docs/contract.md, The recheck). False: every test is run and spent.",
     )
     version_recheck_starts: tuple[Annotated[float, Field(ge=0, lt=1)], ...] = Field(
         (0.0, 0.6, 0.65, 0.7, 0.9),

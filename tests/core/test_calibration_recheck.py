@@ -317,3 +317,31 @@ def test_a_hopeless_test_is_skipped_without_spending_and_changes_no_outcome() ->
             else:
                 assert both[0].validated[key] == both[1].validated[key]  # tested alike otherwise
     assert 40 < skipped < 360  # both branches seen
+
+
+def test_a_closing_generation_lifts_the_waiting_for_its_last_relabel_only() -> None:
+    """Before a challenger swap closes the generation, its deferred records get one last relabel with the outgoing
+    version (``closing_generation``): a class whose threshold is proven and validated but waits for another is
+    accepted then — and only then; a class not validated, or paused, stays withheld, and so do records of another
+    generation."""
+    policy, model = _policy(), Line(0.0)
+    policy.recheck.patience = 3
+    _prove(policy, model, 3000)
+    proven = policy.calibrator.threshold("a")
+    policy.recheck_version(model)
+    policy.recheck.validated["b"] = ()  # b proven, not validated by this version: a waits
+    sure_a, sure_b = model.predict_one({"x": 0.45}), model.predict_one({"x": -0.45})
+    context = {"generation": policy.generation}
+    assert policy.threshold("a") is None and policy.held() == ("a",)
+    assert not policy.accepts_deferred(sure_a, "no_evidence", "a", context)
+    with policy.closing_generation():
+        assert policy.threshold("a") == proven and policy.threshold("b") is None
+        assert policy.accepts_deferred(sure_a, "no_evidence", "a", context)
+        assert not policy.accepts_deferred(sure_b, "no_evidence", "b", context)  # not validated: still withheld
+        assert not policy.accepts_deferred(sure_a, "over_budget", "a", context)
+        assert not policy.accepts_deferred(sure_a, "no_evidence", "a", {"generation": policy.generation - 1})
+        policy.calibrator.paused.add("b")  # a pause withholds every class, closing or not
+        assert policy.threshold("a") is None
+        policy.calibrator.paused.clear()
+    assert policy.threshold("a") is None  # the waiting is back for routing
+    assert not policy.accepts_deferred(sure_a, "no_evidence", "a", context)

@@ -386,7 +386,7 @@ class LabelingEngine:
 
     def relabel(
         self, records: Sequence[Record], defer_reasons: Sequence[str], proposed_labels: Sequence[str | None],
-        contexts: Sequence[Mapping[str, Any]] | None = None,
+        contexts: Sequence[Mapping[str, Any]] | None = None, closing: bool = False,
     ) -> Relabel:
         """Re-score deferred records under the current model: which the policy now accepts.
 
@@ -397,8 +397,12 @@ class LabelingEngine:
         generation): the contract relabels only records deferred for lack of
         evidence in the current generation whose label still stands. Accepted
         records are auto-labeled (``relabeled=True`` on their Label); the
-        others keep waiting.
+        others keep waiting. ``closing``: the last relabel of a generation about to close on a challenger swap, with
+        the outgoing version (:meth:`~labelstream.core.policy.base.Policy.closing_generation`).
         """
+        if closing:
+            with self.policy.closing_generation():
+                return self.relabel(records, defer_reasons, proposed_labels, contexts)
         result = Relabel()
         contexts = contexts if contexts is not None else [None] * len(records)
         committee = self.committee if self.committee is not None and self.committee.require_agreement else None

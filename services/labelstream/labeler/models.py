@@ -83,6 +83,13 @@ class ModelKeeper:
     def adopt(self, state: ModelState | None) -> None:
         if state is None or state.version <= self.engine.model_version:
             return
+        if state.metrics.get("challenger") and self.engine.policy.held():
+            # The learner swapped in a challenger, which closes the generation: the deferred records of the version
+            # in force get one last relabel with it, thresholds no longer waiting (docs/contract.md, The recheck).
+            try:
+                self.relabel_deferred(closing=True)
+            except redis.RedisError as exc:
+                log.warning("relabel before the challenger skipped: %s", exc)
         self.engine.swap_model(state.model, state.featurizer, state.policy_state, state.version)
         if state.metrics.get("challenger") and self.engine.monitor is not None:
             self.engine.monitor.restart_prediction_detectors()  # a new model: its confidence is a new baseline
@@ -96,12 +103,14 @@ class ModelKeeper:
         except redis.RedisError as exc:  # Redis restarting: the records stay deferred; the next version relabels
             log.warning("relabel skipped: %s", exc)
 
-    def relabel_deferred(self) -> None:
+    def relabel_deferred(self, closing: bool = False) -> None:
         """Re-score waiting deferred records under the new model; auto-label those the policy now accepts.
 
         Deferred ids are claimed atomically from Redis (several labelers never take the same one) and
         their labels are committed in one transaction; ids still waiting go to the back of the queue.
         At most once: a crash between claim and commit leaves those records with their deferred outcome.
+        ``closing``: the last relabel of a generation that a challenger swap is about to close
+        (:meth:`~labelstream.core.engine.LabelingEngine.relabel`).
         """
         claimed = self.store.claim_deferred(self.settings.labeler.relabel_batch)
         if not claimed:
@@ -109,7 +118,7 @@ class ModelKeeper:
         stored = [s for s in self.store.get_many(claimed) if s is not None and s.record_json is not None]
         records = [Record.model_validate_json(s.record_json) for s in stored]
         proposed = [Prediction.from_probabilities(s.probabilities).label for s in stored]
-        result = self.engine.relabel(records, [s.reason for s in stored], proposed, [s.context for s in stored])
+        result = self.engine.relabel(records, [s.reason for s in stored], proposed, [s.context for s in stored], closing)
         now = time.time()
         labels = [
             Outcome(self.settings.topics.labels, record.id.encode(), self._label(record, prediction, now), "label", "relabeled")

@@ -13,7 +13,9 @@ model version "lands" and they are re-scored (``engine.relabel``): those the
 policy now accepts are auto-labeled with ``relabeled=True``. With drift
 detection on (``drift.enabled``), detections go to the drift reaction
 (policy notified, challenger started), and a winning challenger becomes a
-new model version. With ``review.overlap_share``, that share of reviewed
+new model version (a new calibration generation: just before it, the
+generation's deferred records get a last relabel with the outgoing model,
+``ContractPolicy.closing_generation``). With ``review.overlap_share``, that share of reviewed
 records gets a second, independent answer (within the review budget) from a
 reviewer with the same error rate, spending the budget like a review: the pair goes to the policy
 (``learn_overlap``: how accurate reviewers are at most), the first answer is
@@ -356,6 +358,10 @@ class Simulation:
             self.drift_events.append({**asdict(detection), "at_record": len(self.outcomes), "steps": steps})
         winner = self.reaction.take_winner()
         if winner is not None:
+            # The generation closes with the swap: its deferred records get one last relabel by the outgoing model,
+            # thresholds no longer waiting for the others (ContractPolicy.closing_generation; docs/contract.md).
+            if self.engine.policy.held():
+                self._relabel_deferred(closing=True)
             engine = self.engine
             engine.swap_model(winner, engine.featurizer, engine.policy.learned_state(), engine.model_version)
             engine.monitor.restart_prediction_detectors()
@@ -369,6 +375,11 @@ class Simulation:
         self.engine.model_version += 1
         self._check_version_change()
         self.engine.policy.recheck_version(self.engine.model)  # the thresholds in force, re-tested on this version
+        self._relabel_deferred()
+
+    def _relabel_deferred(self, closing: bool = False) -> None:
+        """Deferred records the policy now accepts are auto-labeled (``closing``: the generation's last relabel, before
+        a challenger swap)."""
         if self.deferred_ttl is not None:
             oldest = len(self.outcomes) - self.deferred_ttl
             for index in [i for i in self._deferred if i < oldest]:
@@ -377,7 +388,7 @@ class Simulation:
             return
         indexes = list(self._deferred)
         records, reasons, proposed, contexts = zip(*(self._deferred[i] for i in indexes), strict=True)
-        relabel = self.engine.relabel(records, reasons, proposed, contexts)
+        relabel = self.engine.relabel(records, reasons, proposed, contexts, closing=closing)
         accepted = {record.id: prediction for record, prediction in relabel.labeled}
         for index in indexes:
             prediction = accepted.get(self._deferred[index][0].id)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -141,6 +142,15 @@ class Policy(ABC):
         :attr:`Decision.context` ``context``), re-scored now as ``prediction``, is auto-labeled (default: as a new
         record would be)."""
         return self.accepts(prediction)
+
+    def held(self) -> tuple[str, ...]:
+        """Classes whose threshold could be in force but waits for another class's (default: none)."""
+        return ()
+
+    def closing_generation(self) -> AbstractContextManager[None]:
+        """Within it, the calibration generation is about to close on a challenger swap: the deferred records of the
+        generation are relabeled one last time with the outgoing model version (default: nothing changes)."""
+        return nullcontext()
 
     def learn(self, evidence: Evidence) -> None:
         """Take a human answer into account (default: nothing to learn)."""

@@ -61,7 +61,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
 
@@ -397,6 +398,23 @@ class ContractPolicy(Policy):
     def load_kept_answers(self, state: Mapping[str, Any] | None) -> int:
         """Adopt :meth:`kept_answers` if they are of the current generation; how many were adopted."""
         return self.evidence.load_kept_answers(state)
+
+    def held(self) -> tuple[str, ...]:
+        """Calibration keys whose threshold is proven and validated but waits for another's (:meth:`ContractEvidence.held`)."""
+        return self.evidence.held()
+
+    @contextmanager
+    def closing_generation(self) -> Iterator[None]:
+        """Within it, a class's threshold does not wait for the others (:meth:`ContractEvidence.threshold`): the
+        generation is about to close on a challenger swap, so the full-weight answers the waiting buys for its later
+        rechecks would never be used. For one last relabel of the generation's deferred records with the outgoing
+        model version: a threshold in force is still proven in the generation and validated for the version, and
+        paused classes stay paused (docs/contract.md, The recheck)."""
+        self.evidence.closing = True
+        try:
+            yield
+        finally:
+            self.evidence.closing = False
 
     def recheck_version(self, model: Any, held_out: bool = False) -> dict[str, tuple[float, ...]]:
         """A new model version: re-test the proven thresholds against it (:meth:`ContractEvidence.recheck_version`)."""

@@ -108,6 +108,9 @@ class ContractEvidence:
         self.audits = AuditEstimator(calibrator.confidence_level)  # this generation's
         self.audits_total = AuditEstimator(calibrator.confidence_level)  # every generation's
         self.drift_generation = 0
+        self.closing = False
+        """Whether the generation is about to close on a challenger swap (:meth:`ContractPolicy.closing_generation`):
+        a validated threshold does not wait."""
         self._apply_reviewer_bound()
 
     @property
@@ -130,13 +133,19 @@ class ContractEvidence:
         model version's recheck validated it; else the lowest threshold above it both proven and validated; else
         none. Every threshold in force is proven (the calibrator's promise) *and* validated (the version's). With
         the recheck's ``patience``, a validated threshold also waits while another class is proven but not
-        validated, for the class's first ``patience`` rechecks of the generation (:meth:`VersionRecheck.held`)."""
+        validated, for the class's first ``patience`` rechecks of the generation (:meth:`VersionRecheck.held`), unless
+        the generation is :attr:`closing`."""
         in_force = self._validated(key)
-        if in_force is None or self.recheck is None or not self.recheck.patience:
+        if in_force is None or self.recheck is None or not self.recheck.patience or self.closing:
             return in_force
         waiting = [other for other in self.calibrator.thresholds() if other != key
                    and self.calibrator.threshold(other) is not None and self._validated(other) is None]
         return None if self.recheck.held(key, waiting) else in_force
+
+    def held(self) -> tuple[str, ...]:
+        """Calibration keys whose threshold is proven and validated but waits (the recheck's patience): what a last
+        relabel before a challenger swap may accept that the routing does not (:attr:`closing`)."""
+        return tuple(key for key in self.calibrator.thresholds() if self._validated(key) is not None and self.threshold(key) is None)
 
     def _validated(self, key: str) -> float | None:
         """The calibrator's threshold for ``key`` as the recheck lets it stand (before any waiting)."""

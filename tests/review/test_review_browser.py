@@ -716,3 +716,43 @@ def test_the_lead_view_lists_a_gold_item_most_reviewers_answer_otherwise_to_chec
             lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-suspect-phone.png"))
     finally:
         review.stop(20)
+
+
+def test_the_keys_list_has_the_keyboard_while_it_is_open(
+        settings_factory, chromium, tmp_path):
+    """`?` opens the keys list over the record: a digit, `s` or `u` read there must not answer, skip or undo the record
+    behind it (it did: `?` then `1` answered x1 unseen)."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana = new_token(settings, "ana")
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8)])
+        with client(review, ana) as as_ana:
+            wait_enqueued(as_ana, 2)
+            page = chromium.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{url(review)}/")
+            page.locator("#login").wait_for(state="visible", timeout=30_000)
+            page.locator("#token-input").fill(ana)
+            page.keyboard.press("Enter")
+            page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            assert page.locator("#record-title").inner_text() == "x1"
+
+            page.keyboard.press("?")
+            assert page.locator("#help").is_visible()
+            assert page.evaluate("document.activeElement.id") == "close-help"  # the dialog has the focus
+            for key in ("1", "2", "s", "e", "u", "Tab"):
+                page.keyboard.press(key)
+            page.wait_for_timeout(500)
+            assert page.locator("#help").is_visible() and page.locator("#record-title").inner_text() == "x1"
+            assert as_ana.get("/api/v1/stats").json()["me"]["answered_today"] == 0
+            page.set_viewport_size({"width": 400, "height": 800})
+            page.screenshot(path=str(SCREENSHOTS / "review-page-keys-phone.png"))
+            page.set_viewport_size({"width": 1366, "height": 768})
+            page.keyboard.press("Escape")
+            assert page.locator("#help").is_hidden()
+            page.keyboard.press("1")  # closed: the keys answer again
+            page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+            assert as_ana.get("/api/v1/stats").json()["me"]["answered_today"] == 1
+    finally:
+        review.stop(20)
+

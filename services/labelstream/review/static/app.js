@@ -21,6 +21,7 @@ const state = {
   recent: { rows: [], sel: 0, next: null, loading: false },
   lastActivity: Date.now(),
   settleUntil: 0,
+  focusBeforeHelp: null,
 };
 
 // -- talking to the API -------------------------------------------------------------------------
@@ -534,14 +535,25 @@ function sidePanels() {
   $("app").classList.toggle("with-side", !$("guidelines").hidden || !$("recent").hidden);
 }
 
+// The keys list is a modal dialog: while it is open it has the keyboard (onKey), its close button the focus.
 function toggleHelp(force) {
   const help = $("help");
-  help.hidden = force === undefined ? !help.hidden : !force;
+  const open = force === undefined ? help.hidden : force;
+  if (open === !help.hidden) return;
+  help.hidden = !open;
+  if (open) { state.focusBeforeHelp = document.activeElement; $("close-help").focus(); }
+  else if (state.focusBeforeHelp && state.focusBeforeHelp !== document.body) { state.focusBeforeHelp.focus(); }
+  else { $("close-help").blur(); }
 }
 
 function onKey(event) {
   if (activity(event)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (!$("help").hidden) {  // nothing behind the open keys list: a digit read there must not answer the record
+    if (event.key === "Escape" || event.key === "?") { event.preventDefault(); toggleHelp(false); }
+    else if (event.key === "Tab") event.preventDefault();  // its close button is all there is to focus
+    return;
+  }
   const target = event.target;
   const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
   if (event.key === "Escape") {

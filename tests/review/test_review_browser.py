@@ -718,10 +718,10 @@ def test_the_lead_view_lists_a_gold_item_most_reviewers_answer_otherwise_to_chec
         review.stop(20)
 
 
-def test_the_keys_list_has_the_keyboard_while_it_is_open(
+def test_the_keys_list_has_the_keyboard_while_it_is_open_and_the_sign_in_page_shows_no_reviewer_controls(
         settings_factory, chromium, tmp_path):
     """`?` opens the keys list over the record: a digit, `s` or `u` read there must not answer, skip or undo the record
-    behind it (it did: `?` then `1` answered x1 unseen)."""
+    behind it (it did: `?` then `1` answered x1 unseen). Before signing in, no counters, no Recent or Sign out."""
     settings = settings_factory(**review_sections(lease_seconds=120.0))
     review = start_review(settings, tmp_path / "logs")
     ana = new_token(settings, "ana")
@@ -732,9 +732,12 @@ def test_the_keys_list_has_the_keyboard_while_it_is_open(
             page = chromium.new_page(viewport={"width": 1366, "height": 768})
             page.goto(f"{url(review)}/")
             page.locator("#login").wait_for(state="visible", timeout=30_000)
+            assert page.locator("#sign-out").is_hidden() and page.locator("#toggle-recent").is_hidden()
+            assert page.locator(".counters").is_hidden()
             page.locator("#token-input").fill(ana)
             page.keyboard.press("Enter")
             page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            assert page.locator("#sign-out").is_visible() and page.locator(".counters").is_visible()
             assert page.locator("#record-title").inner_text() == "x1"
 
             page.keyboard.press("?")

@@ -62,6 +62,7 @@ function signOut(message) {
   $("reviewer").textContent = "";
   $("admin-link").hidden = true;
   $("login-error").textContent = message || "";
+  document.body.classList.add("signed-out");
   show("login");
   $("token-input").focus();
 }
@@ -78,6 +79,7 @@ async function signIn(token) {
     state.labels = labels.labels;
     $("guidelines-body").innerHTML = guidelines.html;  // rendered by the server without raw HTML
     if (!guidelines.configured) $("toggle-guidelines").classList.add("muted");
+    document.body.classList.remove("signed-out");
     refreshStats();
     await next();
   } catch (err) {

@@ -759,3 +759,56 @@ def test_the_keys_list_has_the_keyboard_while_it_is_open_and_the_sign_in_page_sh
     finally:
         review.stop(20)
 
+
+
+def test_the_page_says_the_service_is_away_until_it_answers_again_and_a_long_warning_fits_a_phone(
+        settings_factory, chromium, tmp_path):
+    """The review service stops while ana holds x1: her key is not saved, the page says so until the service is back
+    (it said "retrying" for 2.6 s, retried nothing, and left the label lit as if chosen), then asks her to press it
+    again. A three-line refusal stays on screen long enough to read and fits a 400 px window (it was a pill half the
+    window wide, its text cut by the round ends)."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana = new_token(settings, "ana")
+    status = "document.getElementById('status')"
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8)])
+        with client(review, ana) as as_ana:
+            wait_enqueued(as_ana, 2)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/#token={ana}")
+        page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#record-title").inner_text() == "x1"
+
+        review.stop(20)
+        page.keyboard.press("1")
+        page.wait_for_function(f"() => {status}.textContent.includes('does not answer')")
+        assert page.locator("#status").inner_text() == (
+            "the review service does not answer: nothing is saved until it does · your record stays here · "
+            "checking every few seconds")
+        assert page.locator(".label-button.flash").count() == 0  # not saved: no label looks chosen
+        page.wait_for_timeout(5000)
+        assert "show" in page.locator("#status").get_attribute("class")  # still said, 5 s on
+        assert page.locator("#record-title").inner_text() == "x1"
+        page.screenshot(path=str(SCREENSHOTS / "review-page-service-away.png"))
+
+        review.start().wait_until_serving(90)
+        page.wait_for_function(f"() => {status}.textContent.includes('answers again')", timeout=30_000)
+        assert page.locator("#status").inner_text() == (
+            "the review service answers again · your last key was not saved: press it again")
+        page.keyboard.press("1")
+        page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+        with client(review, ana) as as_ana:
+            assert as_ana.get("/api/v1/stats").json()["me"]["answered_today"] == 1
+
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.keyboard.press("e")  # nobody has the expert role: a refusal of three lines
+        page.wait_for_function(f"() => {status}.textContent.includes('expert role')")
+        page.wait_for_timeout(3500)
+        box = page.locator("#status").bounding_box()
+        assert "show" in page.locator("#status").get_attribute("class")  # 3.5 s on: still there to read
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 400 and box["width"] >= 340, box
+        page.screenshot(path=str(SCREENSHOTS / "review-page-refusal-phone.png"))
+    finally:
+        review.stop(20)
+

@@ -7,6 +7,7 @@ const STATS_EVERY_MS = 10000;
 // A page left open keeps its record only while someone is there: after this long without a key or a click the
 // heartbeats stop, the lease runs out and the record goes back to the queue for the others.
 const AWAY_MS = 10 * 60 * 1000;
+const OFFLINE_PROBE_MS = 3000;  // while the service does not answer: how often the page asks again
 
 const state = {
   token: null,
@@ -21,18 +22,54 @@ const state = {
   recent: { rows: [], sel: 0, next: null, loading: false },
   lastActivity: Date.now(),
   settleUntil: 0,
+  offline: false,  // the service did not answer (or answered 503): said on screen until it answers again
+  offlineTimer: null,
+  lostAction: false,  // a key pressed while offline: not saved, the reviewer is told to press it again
   focusBeforeHelp: null,
+  signedIn: false,  // signIn went through (me, labels, guidelines)
 };
 
 // -- talking to the API -------------------------------------------------------------------------
 
 async function api(method, path, body) {
   try {
-    return await callApi(state.token, method, path, body);
+    const data = await callApi(state.token, method, path, body);
+    if (state.offline) backOnline();
+    return data;
   } catch (err) {
     if (err.status === 401) signOut(err.message || "sign in again");
+    else if (err.status === 0 || err.status === 503) goOffline(err);
     throw err;
   }
+}
+
+// The service stopped, restarts, or has no Redis (503): nothing pressed now is saved. Say so for as long as it lasts
+// (not for two seconds), ask again every few seconds, and say when it answers again.
+function goOffline(err) {
+  if (!state.offline) {
+    state.offline = true;
+    state.offlineTimer = setInterval(() => {
+      if (!state.token) return;
+      // back: a sign-in the outage broke starts now (a record on screen waits for the reviewer's key)
+      api("GET", "me").then(() => { if (!state.signedIn) signIn(state.token); }, () => {});
+    }, OFFLINE_PROBE_MS);
+  }
+  const why = err.status === 0 ? "the review service does not answer" : err.message;
+  say(`${why}: nothing is saved until it does · ${state.item ? "your record stays here · " : ""}checking every few seconds`, "warn", 0);
+}
+
+function backOnline() {
+  state.offline = false;
+  clearInterval(state.offlineTimer);
+  say(`the review service answers again${state.lostAction ? " · your last key was not saved: press it again" : ""}`, "info", 5000);
+  state.lostAction = false;
+}
+
+// An error for the reviewer: a 401 signs out and the service being away is said already (goOffline); `key`: it
+// lost what the reviewer pressed (an answer, a skip...), which they are asked to press again once it is back.
+function complain(err, prefix = "", key = false) {
+  if (err.status === 0 || err.status === 503) { if (key) state.lostAction = true; return; }
+  if (err.status !== 401) say(prefix + err.message, "warn");
 }
 
 // -- sign in / out -----------------------------------------------------------------------------------
@@ -58,6 +95,10 @@ function signOut(message) {
   localStorage.removeItem(TOKEN_KEY);
   state.token = null;
   state.item = null;
+  state.signedIn = false;
+  if (state.offline) $("status").className = "status";  // its "does not answer" concerned the reviewer signed out
+  state.offline = false;
+  clearInterval(state.offlineTimer);
   stopTimers();
   $("reviewer").textContent = "";
   $("admin-link").hidden = true;
@@ -79,11 +120,12 @@ async function signIn(token) {
     state.labels = labels.labels;
     $("guidelines-body").innerHTML = guidelines.html;  // rendered by the server without raw HTML
     if (!guidelines.configured) $("toggle-guidelines").classList.add("muted");
+    state.signedIn = true;
     document.body.classList.remove("signed-out");
     refreshStats();
     await next();
   } catch (err) {
-    if (err.status !== 401) say(err.message, "warn");
+    complain(err);
   }
 }
 
@@ -106,7 +148,7 @@ async function next() {
       $("held-why").textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1);
       show("held");
       state.emptyTimer = setTimeout(next, HELD_RETRY_MS);
-    } else if (err.status !== 401) { say(err.message, "warn"); state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS); }
+    } else if (err.status !== 401) { complain(err); state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS); }
     return;
   }
   if (!data) {
@@ -267,8 +309,9 @@ async function answer(label) {
     await next();
     refreshStats();
   } catch (err) {
+    if (button) button.classList.remove("flash");  // not saved: the label must not look chosen
     if (err.status === 409) { say(`${err.message}: taking the next record`, "warn"); await next(); }
-    else if (err.status !== 401) say(err.message, "warn");
+    else complain(err, "", true);
   } finally {
     state.busy = false;
     renderUndo();
@@ -288,7 +331,7 @@ async function handOn(path, told, ms) {
     refreshStats();
   } catch (err) {
     if (err.status === 409) await next();
-    else if (err.status !== 401) say(err.message, "warn");
+    else complain(err, "", true);
   } finally {
     state.busy = false;
   }
@@ -315,7 +358,7 @@ async function undo() {
     say(`${result.item.id}: your answer ${result.withdrawn_label} withdrawn · answer it again`);
     if (!$("recent").hidden) loadRecent();
   } catch (err) {
-    if (err.status !== 401) say(err.message, "warn");
+    complain(err, "", true);
   } finally {
     state.busy = false;
     renderUndo();
@@ -406,7 +449,7 @@ async function loadRecent() {
     state.recent.next = data.next_cursor;
     state.recent.sel = Math.min(state.recent.sel, Math.max(0, data.answers.length - 1));
     renderRecent();
-  } catch (err) { if (err.status !== 401) say(err.message, "warn"); }
+  } catch (err) { complain(err); }
 }
 
 async function loadOlder() {
@@ -418,7 +461,7 @@ async function loadOlder() {
     state.recent.next = data.next_cursor;
   } catch (err) {
     if (err.status === 409) { state.recent.sel = 0; await loadRecent(); }  // that answer was undone: start again
-    else if (err.status !== 401) say(err.message, "warn");
+    else complain(err);
   } finally {
     state.recent.loading = false;
     renderRecent();
@@ -513,7 +556,7 @@ async function correctRecent(label) {
     Object.assign(row, { answer_id: done.answer_id, label, corrected_from: row.corrected_from || row.label });
     renderRecent();
   } catch (err) {
-    if (err.status !== 401) say(`${row.id}: ${err.message}`, "warn");
+    complain(err, `${row.id}: `, true);
     loadRecent();
   } finally {
     state.busy = false;

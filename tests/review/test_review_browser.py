@@ -760,7 +760,6 @@ def test_the_keys_list_has_the_keyboard_while_it_is_open_and_the_sign_in_page_sh
         review.stop(20)
 
 
-
 def test_the_page_says_the_service_is_away_until_it_answers_again_and_a_long_warning_fits_a_phone(
         settings_factory, chromium, tmp_path):
     """The review service stops while ana holds x1: her key is not saved, the page says so until the service is back
@@ -812,3 +811,34 @@ def test_the_page_says_the_service_is_away_until_it_answers_again_and_a_long_war
     finally:
         review.stop(20)
 
+
+def test_a_record_no_longer_held_is_said_in_a_reviewers_words(settings_factory, chromium, tmp_path):
+    """ana's page loses the service for longer than the lease (5 s): the counter said "held for you 0 s" and then
+    "your lease on this record ended"; it now says the record is no longer hers, and that it came back to her."""
+    settings = settings_factory(**review_sections(lease_seconds=5.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana = new_token(settings, "ana")
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8)])
+        with client(review, ana) as as_ana:
+            wait_enqueued(as_ana, 2)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/#token={ana}")
+        page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#record-title").inner_text() == "x1"
+        page.route("**/api/v1/**", lambda route: route.abort())  # the network goes
+        page.wait_for_function("() => document.getElementById('lease').textContent === 'no longer held for you'",
+                               timeout=20_000)
+        page.wait_for_timeout(1500)  # the leader puts x1 back in the queue
+        page.unroute("**/api/v1/**")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('no longer held')",
+                               timeout=20_000)
+        assert page.locator("#status").inner_text() == (
+            "x1 was no longer held for you · it is yours again: answer it again")
+        assert page.locator("#record-title").inner_text() == "x1"
+        assert page.locator("#lease").inner_text().startswith("held for you")
+        page.screenshot(path=str(SCREENSHOTS / "review-page-hold-ended.png"))
+        page.keyboard.press("2")
+        page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+    finally:
+        review.stop(20)

@@ -72,6 +72,14 @@ function complain(err, prefix = "", key = false) {
   if (err.status !== 401) say(prefix + err.message, "warn");
 }
 
+// A 409 on the record on screen: it is no longer held for this reviewer (the lease ran out while the page could
+// not reach the service, or the lead took it back). Say what happened to the key, in a reviewer's words.
+async function lostHold(item, what) {
+  await next();
+  const back = state.item && state.item.id === item.id;
+  say(`${what}${item.id} was no longer held for you ${back ? "· it is yours again: answer it again" : "and went back to the queue · here is the next record"}`, "warn", 6000);
+}
+
 // -- sign in / out -----------------------------------------------------------------------------------
 
 function show(section) {
@@ -310,7 +318,7 @@ async function answer(label) {
     refreshStats();
   } catch (err) {
     if (button) button.classList.remove("flash");  // not saved: the label must not look chosen
-    if (err.status === 409) { say(`${err.message}: taking the next record`, "warn"); await next(); }
+    if (err.status === 409) await lostHold(item, `not saved: `);
     else complain(err, "", true);
   } finally {
     state.busy = false;
@@ -330,7 +338,7 @@ async function handOn(path, told, ms) {
     await next();
     refreshStats();
   } catch (err) {
-    if (err.status === 409) await next();
+    if (err.status === 409) await lostHold(item, path === "skip" ? "not skipped: " : "not sent to an expert: ");
     else complain(err, "", true);
   } finally {
     state.busy = false;
@@ -388,7 +396,7 @@ async function heartbeat() {
     const result = await api("POST", "heartbeat", { id: item.id, lease: item.lease });
     if (state.item === item) item.lease_expires_at = result.lease_expires_at;
   } catch (err) {
-    if (err.status === 409 && state.item === item) { say("your lease on this record ended: taking the next one", "warn"); await next(); }
+    if (err.status === 409 && state.item === item) await lostHold(item, "");
   }
 }
 
@@ -419,7 +427,7 @@ function renderLease() {
   if (!item) return;
   const left = Math.max(0, Math.round(item.lease_expires_at - Date.now() / 1000));
   const span = left < 60 ? `${left} s` : `${Math.round(left / 60)} min`;
-  $("lease").textContent = away() ? `away? back to the queue in ${span}` : `held for you ${span}`;
+  $("lease").textContent = !left ? "no longer held for you" : away() ? `away? back to the queue in ${span}` : `held for you ${span}`;
   renderUndo();
 }
 

@@ -842,3 +842,32 @@ def test_a_record_no_longer_held_is_said_in_a_reviewers_words(settings_factory, 
         page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
     finally:
         review.stop(20)
+
+
+def test_the_lead_view_greys_its_figures_and_says_so_while_the_service_does_not_answer(settings_factory, chromium,
+                                                                                         tmp_path):
+    """The lead view kept showing its last figures as if live, the only sign a "not updated" in the footer below the
+    fold; now they are greyed and the status line says since when, until a refresh goes through again."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    lead = new_token(settings, "lead", "admin")
+    try:
+        publish_requests(settings, [request("x1", 0.9)])
+        with client(review, lead) as as_lead:
+            wait_enqueued(as_lead, 1)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/admin#token={lead}")
+        page.locator("#board").wait_for(state="visible", timeout=30_000)
+        page.wait_for_function("() => document.getElementById('q-waiting').textContent === '1'")
+        page.route("**/api/v1/**", lambda route: route.abort())
+        page.wait_for_function("() => document.getElementById('board').classList.contains('stale')", timeout=15_000)
+        status = page.locator("#status")
+        assert "not updated since: the review service does not answer" in status.inner_text()
+        page.wait_for_timeout(5000)
+        assert "show" in status.get_attribute("class")  # said for as long as it lasts
+        page.screenshot(path=str(SCREENSHOTS / "admin-page-service-away.png"))
+        page.unroute("**/api/v1/**")
+        page.wait_for_function("() => !document.getElementById('board').classList.contains('stale')", timeout=15_000)
+        assert status.inner_text() == "updated again"
+    finally:
+        review.stop(20)

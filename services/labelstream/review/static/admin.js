@@ -59,8 +59,20 @@ async function refresh() {
   } catch (err) {
     if (err.status === 401) signOut(err.message);
     else if (err.status === 403) refuse(err.message);
-    else $("updated").textContent = `not updated: ${err.message}`;
+    else {
+      // the figures on screen are getting old: say so where the lead looks, not only in the footer, and grey them
+      $("updated").textContent = `not updated: ${err.message}`;
+      if (state.updatedAt && !$("board").classList.contains("stale")) {
+        $("board").classList.add("stale");
+        document.querySelector(".counters").classList.add("stale");
+        say(`figures from ${new Date(state.updatedAt).toLocaleTimeString()}, not updated since: ${err.message}`, "warn", 0);
+      }
+    }
     return;
+  }
+  if ($("board").classList.contains("stale")) {
+    for (const el of [$("board"), document.querySelector(".counters")]) el.classList.remove("stale");
+    say("updated again");
   }
   state.updatedAt = Date.now();
   show("board");

@@ -427,7 +427,8 @@ function renderLease() {
   if (!item) return;
   const left = Math.max(0, Math.round(item.lease_expires_at - Date.now() / 1000));
   const span = left < 60 ? `${left} s` : `${Math.round(left / 60)} min`;
-  $("lease").textContent = !left ? "no longer held for you" : away() ? `away? back to the queue in ${span}` : `held for you ${span}`;
+  if (away()) $("lease").textContent = left ? `away? back to the queue in ${span}` : "away? it went back to the queue";
+  else $("lease").textContent = left ? `held for you ${span}` : "no longer held for you";
   renderUndo();
 }
 

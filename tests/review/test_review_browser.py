@@ -813,15 +813,18 @@ def test_the_page_says_the_service_is_away_until_it_answers_again_and_a_long_war
 
 
 def test_a_record_no_longer_held_is_said_in_a_reviewers_words(settings_factory, chromium, tmp_path):
-    """ana's page loses the service for longer than the lease (5 s): the counter said "held for you 0 s" and then
-    "your lease on this record ended"; it now says the record is no longer hers, and that it came back to her."""
+    """ana's page loses the service for longer than the lease (5 s): the counter said "held for you 0 s", the key she
+    pressed again once it was back was refused ("the lease is not yours or has ended"). Now the counter says the
+    record is no longer hers, the page claims afresh once the service answers, and her key counts. A record the lead
+    takes back is said in the same words."""
     settings = settings_factory(**review_sections(lease_seconds=5.0))
     review = start_review(settings, tmp_path / "logs")
-    ana = new_token(settings, "ana")
+    ana, lead = new_token(settings, "ana"), new_token(settings, "lead", "admin")
+    status = "document.getElementById('status')"
     try:
-        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8)])
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8), request("x3", 0.7)])
         with client(review, ana) as as_ana:
-            wait_enqueued(as_ana, 2)
+            wait_enqueued(as_ana, 3)
         page = chromium.new_page(viewport={"width": 1366, "height": 768})
         page.goto(f"{url(review)}/#token={ana}")
         page.locator("#workspace").wait_for(state="visible", timeout=30_000)
@@ -829,17 +832,24 @@ def test_a_record_no_longer_held_is_said_in_a_reviewers_words(settings_factory, 
         page.route("**/api/v1/**", lambda route: route.abort())  # the network goes
         page.wait_for_function("() => document.getElementById('lease').textContent === 'no longer held for you'",
                                timeout=20_000)
+        page.keyboard.press("2")  # not saved
         page.wait_for_timeout(1500)  # the leader puts x1 back in the queue
         page.unroute("**/api/v1/**")
-        page.wait_for_function("() => document.getElementById('status').textContent.includes('no longer held')",
-                               timeout=20_000)
+        page.wait_for_function(f"() => {status}.textContent.includes('answers again')", timeout=20_000)
         assert page.locator("#status").inner_text() == (
-            "x1 was no longer held for you · it is yours again: answer it again")
+            "the review service answers again · your last key was not saved: press it again")
         assert page.locator("#record-title").inner_text() == "x1"
-        assert page.locator("#lease").inner_text().startswith("held for you")
-        page.screenshot(path=str(SCREENSHOTS / "review-page-hold-ended.png"))
-        page.keyboard.press("2")
+        assert page.locator("#lease").inner_text().startswith("held for you")  # claimed afresh
+        page.keyboard.press("2")  # now it counts
         page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+
+        with client(review, lead) as as_lead:  # the lead takes x2 back; it is the best record, so ana's again
+            assert as_lead.post("/api/v1/admin/requeue", json={"ids": ["x2"]}).json()["requeued"] == 1
+        page.wait_for_function(f"() => {status}.textContent.includes('no longer held')", timeout=20_000)
+        assert page.locator("#status").inner_text() == (
+            "x2 was no longer held for you · it is yours again: answer it again")
+        assert page.locator("#record-title").inner_text() == "x2"
+        page.screenshot(path=str(SCREENSHOTS / "review-page-hold-ended.png"))
     finally:
         review.stop(20)
 

@@ -58,11 +58,20 @@ function goOffline(err) {
   say(`${why}: nothing is saved until it does · ${state.item ? "your record stays here · " : ""}checking every few seconds`, "warn", 0);
 }
 
-function backOnline() {
+async function backOnline() {
   state.offline = false;
   clearInterval(state.offlineTimer);
-  say(`the review service answers again${state.lostAction ? " · your last key was not saved: press it again" : ""}`, "info", 5000);
+  const lost = state.lostAction ? " · your last key was not saved: press it again" : "";
   state.lostAction = false;
+  const item = state.item;
+  if (item && Date.now() / 1000 > item.lease_expires_at) {  // its hold ended meanwhile: claim it afresh now, so
+    await next();                                            // that the key pressed again counts
+    if (state.item && state.item.id !== item.id) {
+      say(`the review service answers again · ${item.id} went back to the queue meanwhile: here is the next record`, "warn");
+      return;
+    }
+  }
+  say(`the review service answers again${lost}`, "info", 5000);
 }
 
 // An error for the reviewer: a 401 signs out and the service being away is said already (goOffline); `key`: it
@@ -392,6 +401,7 @@ async function heartbeat() {
   const item = state.item;
   if (!item) return;
   if (away()) { renderLease(); return; }  // nobody here: let the lease run out
+  if (state.offline) return;  // the probe asks meanwhile; once back, backOnline claims afresh if the lease ended
   try {
     const result = await api("POST", "heartbeat", { id: item.id, lease: item.lease });
     if (state.item === item) item.lease_expires_at = result.lease_expires_at;

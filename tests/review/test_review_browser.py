@@ -881,3 +881,43 @@ def test_the_lead_view_greys_its_figures_and_says_so_while_the_service_does_not_
         assert status.inner_text() == "updated again"
     finally:
         review.stop(20)
+
+
+def test_the_lead_view_says_why_agreement_is_not_measured_yet_and_an_admins_top_bar_fits_a_phone(
+        settings_factory, chromium, tmp_path):
+    """Two overlap records answered alike by ana and bo: kappa and alpha are not defined yet (too few records, one
+    label), and the lead view said "No overlap records answered yet" beside their agreement of 100 %. On a 400 px
+    phone an admin's top bar (one link more: Lead view) ran 11 px past the window, "Sign out" cut."""
+    settings = settings_factory(**review_sections(overlap_share=1.0, overlap_k=2, adjudication=False, undo_seconds=0.0,
+                                                  lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, bo, lead = new_token(settings, "ana"), new_token(settings, "bo"), new_token(settings, "lead", "admin")
+    try:
+        publish_requests(settings, [request("o1", 0.9), request("o2", 0.8)])
+        with client(review, ana) as as_ana, client(review, bo) as as_bo, client(review, lead) as as_lead:
+            wait_enqueued(as_lead, 2)
+            for who in (as_ana, as_bo):
+                for _ in range(2):
+                    item = who.post("/api/v1/claim").json()["item"]
+                    assert who.post("/api/v1/answer", json={"id": item["id"], "lease": item["lease"],
+                                                            "label": "cat"}).status_code == 200
+            agreement = wait_for(lambda: (a := as_lead.get("/api/v1/admin/overview").json()["agreement"])
+                                 ["consensus_agreement"] and a, 30, "the two consensus")
+            assert (agreement["kappa"], agreement["alpha"]) == (None, None)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/admin#token={lead}")
+        page.locator("#board").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#agreement-note").inner_text() == (
+            "Not measurable yet: kappa needs two reviewers with 10 overlap records in common, and kappa and alpha "
+            "both need more than one label among the answers.")
+        assert [c.strip() for c in page.locator("#people tr[data-reviewer='ana'] td").all_inner_texts()][4] == "100 %"
+        page.locator(".agreement").screenshot(path=str(SCREENSHOTS / "admin-page-agreement-not-yet.png"))
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.goto(f"{url(review)}/")  # the lead on the review page: nothing left for them, the top bar is what counts
+        page.locator("#admin-link").wait_for(state="visible", timeout=30_000)
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
+        assert page.locator("#sign-out").bounding_box()["x"] + page.locator("#sign-out").bounding_box()["width"] <= 400
+        page.screenshot(path=str(SCREENSHOTS / "review-page-admin-phone.png"))
+    finally:
+        review.stop(20)

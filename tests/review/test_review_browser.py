@@ -716,3 +716,208 @@ def test_the_lead_view_lists_a_gold_item_most_reviewers_answer_otherwise_to_chec
             lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-suspect-phone.png"))
     finally:
         review.stop(20)
+
+
+def test_the_keys_list_has_the_keyboard_while_it_is_open_and_the_sign_in_page_shows_no_reviewer_controls(
+        settings_factory, chromium, tmp_path):
+    """`?` opens the keys list over the record: a digit, `s` or `u` read there must not answer, skip or undo the record
+    behind it (it did: `?` then `1` answered x1 unseen). Before signing in, no counters, no Recent or Sign out."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana = new_token(settings, "ana")
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8)])
+        with client(review, ana) as as_ana:
+            wait_enqueued(as_ana, 2)
+            page = chromium.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{url(review)}/")
+            page.locator("#login").wait_for(state="visible", timeout=30_000)
+            assert page.locator("#sign-out").is_hidden() and page.locator("#toggle-recent").is_hidden()
+            assert page.locator(".counters").is_hidden()
+            page.locator("#token-input").fill(ana)
+            page.keyboard.press("Enter")
+            page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            assert page.locator("#sign-out").is_visible() and page.locator(".counters").is_visible()
+            assert page.locator("#record-title").inner_text() == "x1"
+
+            page.keyboard.press("?")
+            assert page.locator("#help").is_visible()
+            assert page.evaluate("document.activeElement.id") == "close-help"  # the dialog has the focus
+            for key in ("1", "2", "s", "e", "u", "Tab"):
+                page.keyboard.press(key)
+            page.wait_for_timeout(500)
+            assert page.locator("#help").is_visible() and page.locator("#record-title").inner_text() == "x1"
+            assert as_ana.get("/api/v1/stats").json()["me"]["answered_today"] == 0
+            page.set_viewport_size({"width": 400, "height": 800})
+            page.screenshot(path=str(SCREENSHOTS / "review-page-keys-phone.png"))
+            page.set_viewport_size({"width": 1366, "height": 768})
+            page.keyboard.press("Escape")
+            assert page.locator("#help").is_hidden()
+            page.keyboard.press("1")  # closed: the keys answer again
+            page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+            assert as_ana.get("/api/v1/stats").json()["me"]["answered_today"] == 1
+    finally:
+        review.stop(20)
+
+
+def test_the_page_says_the_service_is_away_until_it_answers_again_and_a_long_warning_fits_a_phone(
+        settings_factory, chromium, tmp_path):
+    """The review service stops while ana holds x1: her key is not saved, the page says so until the service is back
+    (it said "retrying" for 2.6 s, retried nothing, and left the label lit as if chosen), then asks her to press it
+    again. A three-line refusal stays on screen long enough to read and fits a 400 px window (it was a pill half the
+    window wide, its text cut by the round ends)."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana = new_token(settings, "ana")
+    status = "document.getElementById('status')"
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8)])
+        with client(review, ana) as as_ana:
+            wait_enqueued(as_ana, 2)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/#token={ana}")
+        page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#record-title").inner_text() == "x1"
+
+        review.stop(20)
+        page.keyboard.press("1")
+        page.wait_for_function(f"() => {status}.textContent.includes('does not answer')")
+        assert page.locator("#status").inner_text() == (
+            "the review service does not answer: nothing is saved until it does · your record stays here · "
+            "checking every few seconds")
+        assert page.locator(".label-button.flash").count() == 0  # not saved: no label looks chosen
+        page.wait_for_timeout(5000)
+        assert "show" in page.locator("#status").get_attribute("class")  # still said, 5 s on
+        assert page.locator("#record-title").inner_text() == "x1"
+        page.screenshot(path=str(SCREENSHOTS / "review-page-service-away.png"))
+
+        review.start().wait_until_serving(90)
+        page.wait_for_function(f"() => {status}.textContent.includes('answers again')", timeout=30_000)
+        assert page.locator("#status").inner_text() == (
+            "the review service answers again · your last key was not saved: press it again")
+        page.keyboard.press("1")
+        page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+        with client(review, ana) as as_ana:
+            assert as_ana.get("/api/v1/stats").json()["me"]["answered_today"] == 1
+
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.keyboard.press("e")  # nobody has the expert role: a refusal of three lines
+        page.wait_for_function(f"() => {status}.textContent.includes('expert role')")
+        page.wait_for_timeout(3500)
+        box = page.locator("#status").bounding_box()
+        assert "show" in page.locator("#status").get_attribute("class")  # 3.5 s on: still there to read
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 400 and box["width"] >= 340, box
+        page.screenshot(path=str(SCREENSHOTS / "review-page-refusal-phone.png"))
+    finally:
+        review.stop(20)
+
+
+def test_a_record_no_longer_held_is_said_in_a_reviewers_words(settings_factory, chromium, tmp_path):
+    """ana's page loses the service for longer than the lease (5 s): the counter said "held for you 0 s", the key she
+    pressed again once it was back was refused ("the lease is not yours or has ended"). Now the counter says the
+    record is no longer hers, the page claims afresh once the service answers, and her key counts. A record the lead
+    takes back is said in the same words."""
+    settings = settings_factory(**review_sections(lease_seconds=5.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, lead = new_token(settings, "ana"), new_token(settings, "lead", "admin")
+    status = "document.getElementById('status')"
+    try:
+        publish_requests(settings, [request("x1", 0.9), request("x2", 0.8), request("x3", 0.7)])
+        with client(review, ana) as as_ana:
+            wait_enqueued(as_ana, 3)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/#token={ana}")
+        page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#record-title").inner_text() == "x1"
+        page.route("**/api/v1/**", lambda route: route.abort())  # the network goes
+        page.wait_for_function("() => document.getElementById('lease').textContent === 'no longer held for you'",
+                               timeout=20_000)
+        page.keyboard.press("2")  # not saved
+        page.wait_for_timeout(1500)  # the leader puts x1 back in the queue
+        page.unroute("**/api/v1/**")
+        page.wait_for_function(f"() => {status}.textContent.includes('answers again')", timeout=20_000)
+        assert page.locator("#status").inner_text() == (
+            "the review service answers again · your last key was not saved: press it again")
+        assert page.locator("#record-title").inner_text() == "x1"
+        assert page.locator("#lease").inner_text().startswith("held for you")  # claimed afresh
+        page.keyboard.press("2")  # now it counts
+        page.wait_for_function("() => document.getElementById('record-title').textContent === 'x2'")
+
+        with client(review, lead) as as_lead:  # the lead takes x2 back; it is the best record, so ana's again
+            assert as_lead.post("/api/v1/admin/requeue", json={"ids": ["x2"]}).json()["requeued"] == 1
+        page.wait_for_function(f"() => {status}.textContent.includes('no longer held')", timeout=20_000)
+        assert page.locator("#status").inner_text() == (
+            "x2 was no longer held for you · it is yours again: answer it again")
+        assert page.locator("#record-title").inner_text() == "x2"
+        page.screenshot(path=str(SCREENSHOTS / "review-page-hold-ended.png"))
+    finally:
+        review.stop(20)
+
+
+def test_the_lead_view_greys_its_figures_and_says_so_while_the_service_does_not_answer(settings_factory, chromium,
+                                                                                         tmp_path):
+    """The lead view kept showing its last figures as if live, the only sign a "not updated" in the footer below the
+    fold; now they are greyed and the status line says since when, until a refresh goes through again."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    lead = new_token(settings, "lead", "admin")
+    try:
+        publish_requests(settings, [request("x1", 0.9)])
+        with client(review, lead) as as_lead:
+            wait_enqueued(as_lead, 1)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/admin#token={lead}")
+        page.locator("#board").wait_for(state="visible", timeout=30_000)
+        page.wait_for_function("() => document.getElementById('q-waiting').textContent === '1'")
+        page.route("**/api/v1/**", lambda route: route.abort())
+        page.wait_for_function("() => document.getElementById('board').classList.contains('stale')", timeout=15_000)
+        status = page.locator("#status")
+        assert "not updated since: the review service does not answer" in status.inner_text()
+        page.wait_for_timeout(5000)
+        assert "show" in status.get_attribute("class")  # said for as long as it lasts
+        page.screenshot(path=str(SCREENSHOTS / "admin-page-service-away.png"))
+        page.unroute("**/api/v1/**")
+        page.wait_for_function("() => !document.getElementById('board').classList.contains('stale')", timeout=15_000)
+        assert status.inner_text() == "updated again"
+    finally:
+        review.stop(20)
+
+
+def test_the_lead_view_says_why_agreement_is_not_measured_yet_and_an_admins_top_bar_fits_a_phone(
+        settings_factory, chromium, tmp_path):
+    """Two overlap records answered alike by ana and bo: kappa and alpha are not defined yet (too few records, one
+    label), and the lead view said "No overlap records answered yet" beside their agreement of 100 %. On a 400 px
+    phone an admin's top bar (one link more: Lead view) ran 11 px past the window, "Sign out" cut."""
+    settings = settings_factory(**review_sections(overlap_share=1.0, overlap_k=2, adjudication=False, undo_seconds=0.0,
+                                                  lease_seconds=120.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, bo, lead = new_token(settings, "ana"), new_token(settings, "bo"), new_token(settings, "lead", "admin")
+    try:
+        publish_requests(settings, [request("o1", 0.9), request("o2", 0.8)])
+        with client(review, ana) as as_ana, client(review, bo) as as_bo, client(review, lead) as as_lead:
+            wait_enqueued(as_lead, 2)
+            for who in (as_ana, as_bo):
+                for _ in range(2):
+                    item = who.post("/api/v1/claim").json()["item"]
+                    assert who.post("/api/v1/answer", json={"id": item["id"], "lease": item["lease"],
+                                                            "label": "cat"}).status_code == 200
+            agreement = wait_for(lambda: (a := as_lead.get("/api/v1/admin/overview").json()["agreement"])
+                                 ["consensus_agreement"] and a, 30, "the two consensus")
+            assert (agreement["kappa"], agreement["alpha"]) == (None, None)
+        page = chromium.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(f"{url(review)}/admin#token={lead}")
+        page.locator("#board").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#agreement-note").inner_text() == (
+            "Not measurable yet: kappa needs two reviewers with 10 overlap records in common, and kappa and alpha "
+            "both need more than one label among the answers.")
+        assert [c.strip() for c in page.locator("#people tr[data-reviewer='ana'] td").all_inner_texts()][4] == "100 %"
+        page.locator(".agreement").screenshot(path=str(SCREENSHOTS / "admin-page-agreement-not-yet.png"))
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.goto(f"{url(review)}/")  # the lead on the review page: nothing left for them, the top bar is what counts
+        page.locator("#admin-link").wait_for(state="visible", timeout=30_000)
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
+        assert page.locator("#sign-out").bounding_box()["x"] + page.locator("#sign-out").bounding_box()["width"] <= 400
+        page.screenshot(path=str(SCREENSHOTS / "review-page-admin-phone.png"))
+    finally:
+        review.stop(20)

@@ -59,8 +59,20 @@ async function refresh() {
   } catch (err) {
     if (err.status === 401) signOut(err.message);
     else if (err.status === 403) refuse(err.message);
-    else $("updated").textContent = `not updated: ${err.message}`;
+    else {
+      // the figures on screen are getting old: say so where the lead looks, not only in the footer, and grey them
+      $("updated").textContent = `not updated: ${err.message}`;
+      if (state.updatedAt && !$("board").classList.contains("stale")) {
+        $("board").classList.add("stale");
+        document.querySelector(".counters").classList.add("stale");
+        say(`figures from ${new Date(state.updatedAt).toLocaleTimeString()}, not updated since: ${err.message}`, "warn", 0);
+      }
+    }
     return;
+  }
+  if ($("board").classList.contains("stale")) {
+    for (const el of [$("board"), document.querySelector(".counters")]) el.classList.remove("stale");
+    say("updated again");
   }
   state.updatedAt = Date.now();
   show("board");
@@ -128,9 +140,12 @@ function renderAgreement(a) {
   $("kappa").textContent = fixed(a.kappa);
   $("alpha").textContent = fixed(a.alpha);
   $("consolidation").textContent = a.consolidation.replace("_", "-");
-  $("agreement-note").textContent = a.kappa == null && a.alpha == null
-    ? "No overlap records answered yet (review.overlap_share sends a share of records to several reviewers)."
-    : "1 = the reviewers always agree, 0 = no more often than chance.";
+  const answered = Object.keys(a.consensus_agreement || {}).length > 0;  // overlap records with their consensus
+  $("agreement-note").textContent = a.kappa != null || a.alpha != null
+    ? "1 = the reviewers always agree, 0 = no more often than chance."
+    : answered  // kappa: a pair of reviewers with 10 records in common; both: more than one label among the answers
+      ? "Not measurable yet: kappa needs two reviewers with 10 overlap records in common, and kappa and alpha both need more than one label among the answers."
+      : "No overlap records answered yet (review.overlap_share sends a share of records to several reviewers).";
 }
 
 function renderPeople(reviewers) {

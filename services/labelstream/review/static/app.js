@@ -7,6 +7,7 @@ const STATS_EVERY_MS = 10000;
 // A page left open keeps its record only while someone is there: after this long without a key or a click the
 // heartbeats stop, the lease runs out and the record goes back to the queue for the others.
 const AWAY_MS = 10 * 60 * 1000;
+const OFFLINE_PROBE_MS = 3000;  // while the service does not answer: how often the page asks again
 
 const state = {
   token: null,
@@ -21,17 +22,71 @@ const state = {
   recent: { rows: [], sel: 0, next: null, loading: false },
   lastActivity: Date.now(),
   settleUntil: 0,
+  offline: false,  // the service did not answer (or answered 503): said on screen until it answers again
+  offlineTimer: null,
+  lostAction: false,  // a key pressed while offline: not saved, the reviewer is told to press it again
+  focusBeforeHelp: null,
+  signedIn: false,  // signIn went through (me, labels, guidelines)
 };
 
 // -- talking to the API -------------------------------------------------------------------------
 
 async function api(method, path, body) {
   try {
-    return await callApi(state.token, method, path, body);
+    const data = await callApi(state.token, method, path, body);
+    if (state.offline) backOnline();
+    return data;
   } catch (err) {
     if (err.status === 401) signOut(err.message || "sign in again");
+    else if (err.status === 0 || err.status === 503) goOffline(err);
     throw err;
   }
+}
+
+// The service stopped, restarts, or has no Redis (503): nothing pressed now is saved. Say so for as long as it lasts
+// (not for two seconds), ask again every few seconds, and say when it answers again.
+function goOffline(err) {
+  if (!state.offline) {
+    state.offline = true;
+    state.offlineTimer = setInterval(() => {
+      if (!state.token) return;
+      // back: a sign-in the outage broke starts now (a record on screen waits for the reviewer's key)
+      api("GET", "me").then(() => { if (!state.signedIn) signIn(state.token); }, () => {});
+    }, OFFLINE_PROBE_MS);
+  }
+  const why = err.status === 0 ? "the review service does not answer" : err.message;
+  say(`${why}: nothing is saved until it does · ${state.item ? "your record stays here · " : ""}checking every few seconds`, "warn", 0);
+}
+
+async function backOnline() {
+  state.offline = false;
+  clearInterval(state.offlineTimer);
+  const lost = state.lostAction ? " · your last key was not saved: press it again" : "";
+  state.lostAction = false;
+  const item = state.item;
+  if (item && Date.now() / 1000 > item.lease_expires_at) {  // its hold ended meanwhile: claim it afresh now, so
+    await next();                                            // that the key pressed again counts
+    if (state.item && state.item.id !== item.id) {
+      say(`the review service answers again · ${item.id} went back to the queue meanwhile: here is the next record`, "warn");
+      return;
+    }
+  }
+  say(`the review service answers again${lost}`, "info", 5000);
+}
+
+// An error for the reviewer: a 401 signs out and the service being away is said already (goOffline); `key`: it
+// lost what the reviewer pressed (an answer, a skip...), which they are asked to press again once it is back.
+function complain(err, prefix = "", key = false) {
+  if (err.status === 0 || err.status === 503) { if (key) state.lostAction = true; return; }
+  if (err.status !== 401) say(prefix + err.message, "warn");
+}
+
+// A 409 on the record on screen: it is no longer held for this reviewer (the lease ran out while the page could
+// not reach the service, or the lead took it back). Say what happened to the key, in a reviewer's words.
+async function lostHold(item, what) {
+  await next();
+  const back = state.item && state.item.id === item.id;
+  say(`${what}${item.id} was no longer held for you ${back ? "· it is yours again: answer it again" : "and went back to the queue · here is the next record"}`, "warn", 6000);
 }
 
 // -- sign in / out -----------------------------------------------------------------------------------
@@ -57,10 +112,15 @@ function signOut(message) {
   localStorage.removeItem(TOKEN_KEY);
   state.token = null;
   state.item = null;
+  state.signedIn = false;
+  if (state.offline) $("status").className = "status";  // its "does not answer" concerned the reviewer signed out
+  state.offline = false;
+  clearInterval(state.offlineTimer);
   stopTimers();
   $("reviewer").textContent = "";
   $("admin-link").hidden = true;
   $("login-error").textContent = message || "";
+  document.body.classList.add("signed-out");
   show("login");
   $("token-input").focus();
 }
@@ -77,10 +137,12 @@ async function signIn(token) {
     state.labels = labels.labels;
     $("guidelines-body").innerHTML = guidelines.html;  // rendered by the server without raw HTML
     if (!guidelines.configured) $("toggle-guidelines").classList.add("muted");
+    state.signedIn = true;
+    document.body.classList.remove("signed-out");
     refreshStats();
     await next();
   } catch (err) {
-    if (err.status !== 401) say(err.message, "warn");
+    complain(err);
   }
 }
 
@@ -103,7 +165,7 @@ async function next() {
       $("held-why").textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1);
       show("held");
       state.emptyTimer = setTimeout(next, HELD_RETRY_MS);
-    } else if (err.status !== 401) { say(err.message, "warn"); state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS); }
+    } else if (err.status !== 401) { complain(err); state.emptyTimer = setTimeout(next, EMPTY_RETRY_MS); }
     return;
   }
   if (!data) {
@@ -264,8 +326,9 @@ async function answer(label) {
     await next();
     refreshStats();
   } catch (err) {
-    if (err.status === 409) { say(`${err.message}: taking the next record`, "warn"); await next(); }
-    else if (err.status !== 401) say(err.message, "warn");
+    if (button) button.classList.remove("flash");  // not saved: the label must not look chosen
+    if (err.status === 409) await lostHold(item, `not saved: `);
+    else complain(err, "", true);
   } finally {
     state.busy = false;
     renderUndo();
@@ -284,8 +347,8 @@ async function handOn(path, told, ms) {
     await next();
     refreshStats();
   } catch (err) {
-    if (err.status === 409) await next();
-    else if (err.status !== 401) say(err.message, "warn");
+    if (err.status === 409) await lostHold(item, path === "skip" ? "not skipped: " : "not sent to an expert: ");
+    else complain(err, "", true);
   } finally {
     state.busy = false;
   }
@@ -312,7 +375,7 @@ async function undo() {
     say(`${result.item.id}: your answer ${result.withdrawn_label} withdrawn · answer it again`);
     if (!$("recent").hidden) loadRecent();
   } catch (err) {
-    if (err.status !== 401) say(err.message, "warn");
+    complain(err, "", true);
   } finally {
     state.busy = false;
     renderUndo();
@@ -338,11 +401,12 @@ async function heartbeat() {
   const item = state.item;
   if (!item) return;
   if (away()) { renderLease(); return; }  // nobody here: let the lease run out
+  if (state.offline) return;  // the probe asks meanwhile; once back, backOnline claims afresh if the lease ended
   try {
     const result = await api("POST", "heartbeat", { id: item.id, lease: item.lease });
     if (state.item === item) item.lease_expires_at = result.lease_expires_at;
   } catch (err) {
-    if (err.status === 409 && state.item === item) { say("your lease on this record ended: taking the next one", "warn"); await next(); }
+    if (err.status === 409 && state.item === item) await lostHold(item, "");
   }
 }
 
@@ -373,7 +437,8 @@ function renderLease() {
   if (!item) return;
   const left = Math.max(0, Math.round(item.lease_expires_at - Date.now() / 1000));
   const span = left < 60 ? `${left} s` : `${Math.round(left / 60)} min`;
-  $("lease").textContent = away() ? `away? back to the queue in ${span}` : `held for you ${span}`;
+  if (away()) $("lease").textContent = left ? `away? back to the queue in ${span}` : "away? it went back to the queue";
+  else $("lease").textContent = left ? `held for you ${span}` : "no longer held for you";
   renderUndo();
 }
 
@@ -403,7 +468,7 @@ async function loadRecent() {
     state.recent.next = data.next_cursor;
     state.recent.sel = Math.min(state.recent.sel, Math.max(0, data.answers.length - 1));
     renderRecent();
-  } catch (err) { if (err.status !== 401) say(err.message, "warn"); }
+  } catch (err) { complain(err); }
 }
 
 async function loadOlder() {
@@ -415,7 +480,7 @@ async function loadOlder() {
     state.recent.next = data.next_cursor;
   } catch (err) {
     if (err.status === 409) { state.recent.sel = 0; await loadRecent(); }  // that answer was undone: start again
-    else if (err.status !== 401) say(err.message, "warn");
+    else complain(err);
   } finally {
     state.recent.loading = false;
     renderRecent();
@@ -510,7 +575,7 @@ async function correctRecent(label) {
     Object.assign(row, { answer_id: done.answer_id, label, corrected_from: row.corrected_from || row.label });
     renderRecent();
   } catch (err) {
-    if (err.status !== 401) say(`${row.id}: ${err.message}`, "warn");
+    complain(err, `${row.id}: `, true);
     loadRecent();
   } finally {
     state.busy = false;
@@ -534,14 +599,25 @@ function sidePanels() {
   $("app").classList.toggle("with-side", !$("guidelines").hidden || !$("recent").hidden);
 }
 
+// The keys list is a modal dialog: while it is open it has the keyboard (onKey), its close button the focus.
 function toggleHelp(force) {
   const help = $("help");
-  help.hidden = force === undefined ? !help.hidden : !force;
+  const open = force === undefined ? help.hidden : force;
+  if (open === !help.hidden) return;
+  help.hidden = !open;
+  if (open) { state.focusBeforeHelp = document.activeElement; $("close-help").focus(); }
+  else if (state.focusBeforeHelp && state.focusBeforeHelp !== document.body) { state.focusBeforeHelp.focus(); }
+  else { $("close-help").blur(); }
 }
 
 function onKey(event) {
   if (activity(event)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (!$("help").hidden) {  // nothing behind the open keys list: a digit read there must not answer the record
+    if (event.key === "Escape" || event.key === "?") { event.preventDefault(); toggleHelp(false); }
+    else if (event.key === "Tab") event.preventDefault();  // its close button is all there is to focus
+    return;
+  }
   const target = event.target;
   const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
   if (event.key === "Escape") {

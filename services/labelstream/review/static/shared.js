@@ -29,12 +29,15 @@ async function callApi(token, method, path, body) {
 }
 
 let statusTimer = null;
-function say(text, kind = "info", ms = 2600) {
+// The status line (role=status: screen readers hear it too). A warning stays long enough to be read (a refusal that
+// names its fix runs to three lines); ms = 0 keeps it until the next one (the service is away).
+function say(text, kind = "info", ms) {
   const el = $("status");
   el.textContent = text;
   el.className = `status show ${kind === "warn" ? "warn" : ""}`;
   clearTimeout(statusTimer);
-  statusTimer = setTimeout(() => { el.className = "status"; }, ms);
+  if (ms === undefined) ms = kind === "warn" ? Math.max(4000, text.length * 60) : 2600;
+  if (ms) statusTimer = setTimeout(() => { el.className = "status"; }, ms);
 }
 
 function tokenFromLocation() {

@@ -598,6 +598,12 @@ def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_r
                 f"{round(bo_row['accuracy'] * 100)} % of 3\n{interval}"]
             assert lead_view.locator("#gold-recent-head").text_content() == "last 7 days"
             assert cells("#gold tr[data-reviewer='ana']")[:2] == ["ana", "1"]
+            held = [h for h in as_lead.get("/api/v1/admin/overview").json()["held"] if h["reviewer"] == "ana"]
+            assert len(held) == 1 and held[0]["gold"] in truth  # her page took the next one: a gold instance
+            lead_view.locator(f"#held tr[data-id='{held[0]['id']}']").wait_for(timeout=10_000)
+            assert lead_view.locator(f"#held tr[data-id='{held[0]['id']}'] td").first.inner_text().endswith(
+                f"gold item {held[0]['gold']}")  # the lead is told; the reviewer's page is not
+            assert cells("#people tr[data-reviewer='ana']")[-1] == f"gold item {held[0]['gold']}"
             lead_view.locator(".gold").scroll_into_view_if_needed()
             lead_view.screenshot(path=str(SCREENSHOTS / "admin-page-gold.png"), full_page=True)
             lead_view.set_viewport_size({"width": 640, "height": 900})  # about 80 columns of text

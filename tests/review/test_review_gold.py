@@ -251,3 +251,23 @@ def test_recent_gold_figures_count_only_the_answers_made_final_in_the_last_days(
     assert env.call("boss", "GET", f"admin/gold?days={DAYS_KEPT + 1}").status_code == 422
     misspelt = env.call("boss", "GET", "admin/gold?day=30")  # not silently the default week
     assert misspelt.status_code == 422 and "unknown query parameter 'day' (days is known)" in misspelt.json()["detail"]
+
+
+def test_the_lead_sees_which_gold_item_a_held_gold_instance_is_and_reviewers_do_not(make_gold):
+    env = make_gold()
+    env.enqueue("real1")
+    item = env.claim("ana")
+    gold_id = env.gold_of(item)
+    held = env.call("boss", "GET", "admin/overview").json()["held"]
+    assert [(h["id"], h["reviewer"], h["gold"]) for h in held] == [(item["id"], "ana", gold_id)]
+    assert "gold" not in item and gold_id not in str(item)  # the reviewer's item names no gold item
+    from typer.testing import CliRunner
+
+    from labelstream.cli.main import app
+    from labelstream.review.overview import lead_overview  # noqa: F401 - the CLI draws the same view
+    settings = env.settings
+    status = CliRunner().invoke(app, ["review", "status"], env={
+        "LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix})
+    row = next(line for line in status.stdout.splitlines() if line.startswith("ana"))
+    assert row.split()[-2:] == ["gold", gold_id]
+

@@ -187,11 +187,12 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         by_reason.print()
     if view.reviewers:
         people = Table("reviewer", "answers", "skips", "s/answer", "agreement", "holding", title="reviewers today")
+        gold_held = {h.id: f"gold {h.gold}" for h in view.held if h.gold}  # a gold instance's random id says nothing
         for name, day in view.reviewers.items():
             spa = "-" if day.seconds_per_answer is None else f"{day.seconds_per_answer:.1f}"
             agrees = "-" if day.consensus_agreement is None else f"{day.consensus_agreement:.0%}"
             skips = f"{day.skipped_today} · {day.unsure_today} not sure" if day.unsure_today else day.skipped_today  # as the page
-            people.add_row(name, day.answered_today, skips, spa, agrees, day.holding or "-")
+            people.add_row(name, day.answered_today, skips, spa, agrees, gold_held.get(day.holding or "", day.holding or "-"))
         people.print()
     else:
         print("reviewers today: nobody has answered yet")

@@ -226,6 +226,8 @@ class HeldItem(BaseModel):
     id: str
     reviewer: str
     held_seconds: float = Field(description="Since the reviewer claimed it.")
+    gold: str | None = Field(None, description="The gold item this is an instance of (none: a real record); shown "
+                             "to the lead only, never on the reviewer's page.")
 
 
 class ReviewerDay(BaseModel):

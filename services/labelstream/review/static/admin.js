@@ -86,7 +86,7 @@ function render(view) {
   $("q-expert_timed_out-box").hidden = !q.expert_timed_out;  // only once some went back to the reviewers
   renderReasons(view);
   renderAgreement(view.agreement);
-  renderPeople(view.reviewers);
+  renderPeople(view.reviewers, view.held);
   // Dawid-Skene's accuracy estimate exists only under that consolidation: no column of dashes otherwise
   document.querySelector(".people").classList.toggle("no-accuracy", view.agreement.consolidation !== "dawid_skene");
   renderGold(view.gold);
@@ -148,7 +148,9 @@ function renderAgreement(a) {
       : "No overlap records answered yet (review.overlap_share sends a share of records to several reviewers).";
 }
 
-function renderPeople(reviewers) {
+function renderPeople(reviewers, held = []) {
+  // a gold instance's random id says nothing to the lead: name its gold item instead
+  const goldHeld = Object.fromEntries(held.filter((h) => h.gold).map((h) => [h.id, `gold item ${h.gold}`]));
   const body = $("people");
   body.replaceChildren();
   const names = Object.keys(reviewers);
@@ -168,7 +170,7 @@ function renderPeople(reviewers) {
     tr.append(cell(name, "name"), cell(String(day.answered_today), "num"), skips,
       cell(spa == null ? "–" : spa < 10 ? spa.toFixed(1) : String(Math.round(spa)), "num"),
       cell(pct(day.consensus_agreement), "num"), cell(pct(day.accuracy_estimate), "num"),
-      cell(day.holding || "–", "mono id"));
+      cell(goldHeld[day.holding] || day.holding || "–", "mono id"));
     body.append(tr);
   }
 }
@@ -291,10 +293,18 @@ function renderHeld(held) {
     button.type = "button";
     button.className = "requeue";
     button.textContent = "Requeue";
-    button.title = `Take ${h.id} back from ${h.reviewer} into the queue now`;
+    button.title = h.gold ? `End this gold item for ${h.reviewer} (a gold item handed back goes to nobody else)`
+      : `Take ${h.id} back from ${h.reviewer} into the queue now`;
     button.addEventListener("click", () => requeue(h.id, h.reviewer));
     action.append(button);
-    tr.append(cell(h.id, "mono id"), cell(h.reviewer), cell(duration(h.held_seconds), "num"), action);
+    const id = cell(h.id, "mono id");
+    if (h.gold) {  // a gold instance under its random id: say which gold item it is (the lead's view only)
+      const note = document.createElement("span");
+      note.className = "small muted range";
+      note.textContent = `gold item ${h.gold}`;
+      id.append(note);
+    }
+    tr.append(id, cell(h.reviewer), cell(duration(h.held_seconds), "num"), action);
     body.append(tr);
   }
 }

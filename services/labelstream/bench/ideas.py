@@ -175,7 +175,36 @@ def columnar_ideas(decoder, raws: list[bytes], engine, records: list, timer: Cal
             *_pair(timer, lambda: compiled.predict_many(featurizer.transform_many(batch)),
                    lambda: compiled.predict_features(batch, featurizer.categorical_encoding, featurizer.hash_buckets)),
         ),
+        _columnar_decode_idea(decoder, raws, featurizer, compiled, timer),
     ]
+
+
+def _columnar_decode_idea(decoder, raws: list[bytes], featurizer, compiled, timer: Callable[[Callable], float]) -> Idea:
+    """The router's decode and predict of a batch: a Record a value, then the matrix from their features, against the
+    common layout decoded into columns (core/columnar.py)."""
+    from labelstream.core.columnar import ColumnarBatch, ColumnarDecoder
+
+    columnar = ColumnarDecoder(decoder)
+    columnar.learn(decoder.decode(raws[0]))
+    keys = [None] * len(raws)
+    inputs = compiled.inputs(featurizer.categorical_encoding, featurizer.hash_buckets)
+
+    def records() -> list:
+        batch = [record.features for record in decoder.decode_plain_many(raws)]
+        return compiled.predict_features(batch, featurizer.categorical_encoding, featurizer.hash_buckets)
+
+    def columns() -> list:
+        batch = ColumnarBatch(columnar.decode_many(raws, keys), raws, columnar)
+        return compiled.predictions(compiled.probabilities_of(batch.matrix(inputs)))
+
+    return Idea(
+        "decode + predict", "a Record (and its features dict) a value (decode_plain_many), the matrix from the features",
+        "the batch's common layout decoded by a msgspec struct made for it (a field a feature, typed as the exact path "
+        "types it), the matrix from its columns; a Record made only when read (reviews, deferred), never for the "
+        "auto-labels; anything else the exact way (core/columnar.py)", True,
+        "outcomes byte-identical on mixed batches (tests/core/test_columnar.py)",
+        *_pair(timer, records, columns),
+    )
 
 
 def decide_idea(policy, predictions: list, n_learned: int, xs: list[dict], timer: Callable[[Callable], float]) -> Idea:

@@ -110,10 +110,14 @@ class CompiledLogistic:
         column by column (:class:`~labelstream.core.compiled_inputs.InputMatrix`): the same predictions."""
         if not self.classes:
             return [Prediction({}, None, 0.0) for _ in batch]
+        return self.predictions(self.probabilities_of(self.inputs(encoding, hash_buckets).build(batch)))
+
+    def inputs(self, encoding: Encoding = "one_hot", hash_buckets: int = 1024) -> InputMatrix:
+        """The :class:`~labelstream.core.compiled_inputs.InputMatrix` of this model and encoding (kept: it caches)."""
         inputs = self._inputs
         if inputs is None or inputs.encoding != encoding or inputs.hash_buckets != hash_buckets:
             inputs = self._inputs = InputMatrix(self.index, encoding, hash_buckets)
-        return self.predictions(self.probabilities_of(inputs.build(batch)))
+        return inputs
 
     def predictions(self, probabilities: np.ndarray) -> list[Prediction]:
         """A :class:`Prediction` a row of class probabilities (the first of equal maxima in class order)."""

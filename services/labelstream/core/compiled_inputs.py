@@ -102,6 +102,44 @@ class InputMatrix:
                     matrix[i] = self._row(features)
         return matrix
 
+    def fill(
+        self, matrix: np.ndarray | None, n: int, rows: Sequence[int] | None, numeric: Sequence[str],
+        numbers: list, categorical: Sequence[str], texts: Sequence[list[str]],
+    ) -> np.ndarray:
+        """:meth:`build`'s rows of records of one layout given in columns (:mod:`labelstream.core.columnar`).
+
+        ``matrix``: the batch's matrix with its other rows built (``None``: a new one of ``n`` rows, NaN);
+        ``rows``: the rows filled (``None``: all ``n``); ``numbers``: a tuple of the ``numeric`` features' values a
+        row (the value itself when there is one), ints or floats; ``texts``: a column of strings a ``categorical``
+        feature. No name holds ``=`` or ``#``. The numbers :meth:`build` gives those records, to the bit.
+        """
+        if matrix is None:
+            matrix = np.full((n, len(self.index)), math.nan)
+        at = np.arange(n, dtype=np.intp) if rows is None else np.array(rows, dtype=np.intp)
+        if not len(at):
+            return matrix
+        if numeric:
+            known = [(i, self.index[name]) for i, name in enumerate(numeric) if name in self.index]
+            if known:
+                values = np.array(numbers).reshape(len(at), len(numeric))
+                if len(known) < len(numeric):
+                    values = values[:, [i for i, _ in known]]
+                columns = np.array([column for _, column in known], dtype=np.intp)
+                if rows is None:  # every row: a block of columns, no row index
+                    matrix[:, columns] = values
+                else:
+                    matrix[at[:, None], columns] = values
+        for name, column_texts in zip(categorical, texts, strict=True):
+            columns = list(map(self._categories.get(name, {}).get, column_texts))
+            if None in columns:
+                columns = [self._column_of(name, text) if column is None else column
+                           for text, column in zip(column_texts, columns, strict=True)]
+                hits = [(i, column) for i, column in zip(at.tolist(), columns, strict=True) if column is not None]
+                matrix[[i for i, _ in hits], [column for _, column in hits]] = 1.0
+            else:
+                matrix[at, columns] = 1.0
+        return matrix
+
     def _fill_group(self, matrix: np.ndarray, names: tuple[str, ...], rows: list[int], members: list) -> bool:
         """Fill a group's rows a column at a time; ``False`` when they must go row by row (each then rewritten whole)."""
         layout = self._layout(names, members[0])

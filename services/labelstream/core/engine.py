@@ -161,6 +161,12 @@ class LabelingEngine:
     def _predict(self, xs: list[dict[str, float]]) -> list[Prediction]:
         return self.model.predict_many(xs)
 
+    def takes_columns(self, n: int) -> bool:
+        """Whether a batch of ``n`` records is predicted from its columns (:class:`~labelstream.core.columnar.ColumnarBatch`): without
+        labeling functions, by the compiled model (else a ColumnarBatch is read record by record: the same
+        results, more work)."""
+        return self.columnar and self.weak is None and self.model.compiled_for(n) is not None
+
     @property
     def needs_record(self) -> bool:
         """Whether :meth:`learn` needs the whole record, not its features alone (labeling functions, text)."""
@@ -189,6 +195,8 @@ class LabelingEngine:
             for prediction, decision in zip(predictions, decisions, strict=True):
                 if decision.outcome == "label":
                     self.class_mix.observe_auto(prediction.label)
+        if isinstance(records, _columnar.ColumnarBatch):  # a Routed whose record is made when read
+            return records.routed(predictions, decisions, votes)
         make = _make_routed
         return [make(r, p, d, v) for r, p, d, v in zip(records, predictions, decisions, votes, strict=True)]
 
@@ -200,11 +208,15 @@ class LabelingEngine:
         The same predictions and inputs as featurize -> predict (tests/core/test_engine.py compares them).
         """
         featurizer = self.featurizer
-        if featurizer.text is not None and any(record.text for record in records):
+        columns = isinstance(records, _columnar.ColumnarBatch)
+        if featurizer.text is not None and (records.any_text() if columns else any(record.text for record in records)):
             return None
         compiled = self.model.compiled_for(len(records))
         if compiled is None:
             return None
+        if columns:  # the matrix from the batch's columns, no feature mapping a record (labelstream.core.columnar)
+            inputs = compiled.inputs(featurizer.categorical_encoding, featurizer.hash_buckets)
+            return LazyInputs(featurizer, records.features()), compiled.predictions(compiled.probabilities_of(records.matrix(inputs)))
         batch = [record.features for record in records]
         predictions = compiled.predict_features(batch, featurizer.categorical_encoding, featurizer.hash_buckets)
         return LazyInputs(featurizer, batch), predictions
@@ -428,7 +440,8 @@ class LabelingEngine:
         monitor = self.monitor
         if not monitor.features:  # each detector fed its run of the batch in one loop: the same detections
             self.detections += monitor.update_predictions(
-                predictions, [decision.outcome for decision in decisions], list(map(_timestamp_of, records))
+                predictions, [decision.outcome for decision in decisions],
+                records.timestamps() if isinstance(records, _columnar.ColumnarBatch) else list(map(_timestamp_of, records)),
             )
             return
         for record, prediction, decision in zip(records, predictions, decisions, strict=True):
@@ -483,3 +496,6 @@ class LabelingEngine:
         return state
 
 
+
+
+import labelstream.core.columnar as _columnar  # noqa: E402 - it subclasses Routed (a module reference: either may be imported first)

@@ -32,10 +32,11 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
+from labelstream.core.columnar import ColumnarBatch, ColumnarDecoder
 from labelstream.core.decode import DecodeError, RecordDecoder
 from labelstream.core.dedupe import DedupeWindow
 from labelstream.core.encode import encode_deferred, encode_label, encode_labels, encode_review
@@ -117,6 +118,9 @@ class BatchRouter:
     dedupe
         When given, a record whose id was routed at another place within the
         window is dead-lettered as ``duplicate_id`` instead of routed again.
+    columnar
+        Decode the records of the batch's common layout into columns (:mod:`labelstream.core.columnar`) when
+        the engine predicts from columns: no Record made for those it auto-labels; the same outcomes.
     """
 
     def __init__(
@@ -128,8 +132,10 @@ class BatchRouter:
         dead_letter_inline_bytes: int = 512 * 1024,
         clock: Callable[[], float] = time.time,
         dedupe: DedupeWindow | None = None,
+        columnar: bool = True,
     ) -> None:
         self.engine = engine
+        self.columnar = ColumnarDecoder(decoder) if columnar else None
         self.dedupe = dedupe
         self.decoder = decoder
         self.topics = topics
@@ -142,10 +148,11 @@ class BatchRouter:
     ) -> list[Outcome]:
         """One outcome per input, in input order."""
         outcomes: list[Outcome | None] = [None] * len(values)
-        records: list[Record] = []
+        records: list = []  # a Record, or the columnar decoder's struct of a record of its layout
         positions: list[int] = []
         evolved: set[int] = set()
-        plain = self.decoder.decode_plain_many(values)  # the common records in C, in one call
+        columnar = self.columnar if self.columnar is not None and self.engine.takes_columns(len(values)) else None
+        plain = self._decode_many(values, keys, columnar)
         for i, (value, key, decoded) in enumerate(zip(values, keys, plain, strict=True)):
             if decoded is None or not (key is None or key == decoded.id.encode()):
                 decoded, is_evolved = self._decode(value, key)
@@ -161,10 +168,13 @@ class BatchRouter:
             if firsts.count(None) != len(firsts):
                 records, positions = self._drop_duplicates(records, positions, firsts, values, keys, origins, outcomes, evolved)
         now = self.clock()
-        auto_labels: list[tuple[int, Routed]] = []
-        results = self._process(records)
+        auto_labels: list[tuple[int, Routed, Any]] = []
+        if columnar is not None and any(type(record) is not Record for record in records):
+            results = self._process(ColumnarBatch(records, [values[i] for i in positions], columnar))
+        else:
+            results = self._process(records)
         finite = _all_finite(results)
-        for i, result in zip(positions, results, strict=True):
+        for i, record, result in zip(positions, records, results, strict=True):
             origin = origins[i]
             if isinstance(result, str):
                 outcomes[i] = self.dead_letter(values[i], keys[i], origin, "model_error", result)
@@ -172,7 +182,7 @@ class BatchRouter:
                 error = f"non-finite class probabilities {result.prediction.probabilities}"[:500]
                 outcomes[i] = self.dead_letter(values[i], keys[i], origin, "model_error", error)
             elif result.decision.outcome == "label" and result.votes is None:
-                auto_labels.append((i, result))  # encoded together below
+                auto_labels.append((i, result, record))  # encoded together below, from the record's id and timestamp
             else:
                 self._encode_one(outcomes, i, result, values, keys, now, origin)
         if auto_labels:
@@ -180,6 +190,23 @@ class BatchRouter:
         for i in evolved:
             outcomes[i].evolved = True
         return outcomes  # type: ignore[return-value] - every position is filled above
+
+    def _decode_many(self, values: Sequence[bytes | None], keys: Sequence[bytes | None], columnar: ColumnarDecoder | None) -> list:
+        """Each value's record decoded in C, or ``None`` (:meth:`_decode` decides): the columnar decoder's struct
+        for a value of its layout, else :meth:`RecordDecoder.decode_plain_many`'s record. The columnar decoder
+        learns its layout again from these records when fewer than half took it."""
+        if columnar is None:
+            return self.decoder.decode_plain_many(values)  # the common records in C, in one call
+        typed = columnar.decode_many(values, keys)
+        rest = [i for i, item in enumerate(typed) if item is None]
+        if rest:
+            for i, record in zip(rest, self.decoder.decode_plain_many([values[i] for i in rest]), strict=True):
+                typed[i] = record
+            if len(rest) * 2 > len(values):  # another layout than the one learnt (or none yet)
+                for record in typed:
+                    if record is not None and type(record) is Record and columnar.learn(record):
+                        break
+        return typed
 
     def _drop_duplicates(
         self, records: list[Record], positions: list[int], firsts: list, values: Sequence, keys: Sequence,
@@ -260,24 +287,26 @@ class BatchRouter:
             outcomes[i] = self.dead_letter(values[i], keys[i], origin, "encode_error", _describe(exc))
 
     def _encode_labels(
-        self, outcomes: list, items: list[tuple[int, Routed]], values: Sequence, keys: Sequence, now: float,
+        self, outcomes: list, items: list[tuple[int, Routed, Any]], values: Sequence, keys: Sequence, now: float,
         origins: Sequence[Origin],
     ) -> None:
-        """The batch's plain auto-labels in one call; should it raise, one by one (the culprit is dead-lettered)."""
+        """The batch's plain auto-labels in one call; should it raise, one by one (the culprit is dead-lettered).
+
+        Each item: position, routed, and the record or its columnar struct (its id and timestamp: a columnar
+        record's Record is not made)."""
         version = self.engine.model_version or None
-        routed = [item for _, item in items]
+        routed = [item for _, item, _ in items]
         try:
             encoded = encode_labels(  # columns read by comprehensions: slot loads beat attrgetter's getattr calls
-                [r.record.id for r in routed], [r.prediction.label or "" for r in routed],
+                [record.id for _, _, record in items], [r.prediction.label or "" for r in routed],
                 [r.prediction.confidence for r in routed], version, self.engine.policy.name, now,
             )
         except Exception:  # noqa: BLE001
-            for i, item in items:
+            for i, item, _ in items:
                 self._encode_one(outcomes, i, item, values, keys, now, origins[i])
             return
         labels = self.topics.labels
-        for (i, item), value in zip(items, encoded, strict=True):
-            record = item.record
+        for (i, item, record), value in zip(items, encoded, strict=True):
             event_time = record.timestamp if record.timestamp is not None else origins[i].timestamp
             outcomes[i] = Outcome(
                 labels, record.id.encode(), value, "label", item.decision.reason, item, values[i], event_time, now, version

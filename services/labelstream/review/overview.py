@@ -40,8 +40,11 @@ def gold_stats(gold: GoldSet, share: float, days: int = RECENT_DAYS, now: float 
     items answered, worst first (suspect labels first)."""
     recent = gold.recent(days, now)
     holds = holds or ReviewerHolds(gold.client, gold, 0.0, 1)
-    held = holds.held(recent if days == RECENT_DAYS else gold.recent(RECENT_DAYS, now), now)
-    cleared = holds.cleared(now)
+    held: set[str] = set()
+    cleared: dict[str, float] = {}
+    if holds.on:  # no extra reads when holds are off
+        held = holds.held(recent if days == RECENT_DAYS else gold.recent(RECENT_DAYS, now), now)
+        cleared = holds.cleared(now)
     reviewers = {}
     for name, figures in gold.reviewers().items():
         reviewers[name] = GoldReviewer(**_figures(figures).model_dump(),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.committee import Committee
@@ -108,13 +109,17 @@ def reviewer_bound_alpha(policy: PolicySettings) -> float:
     return (1.0 - policy.confidence_level) / 2 / sources if sources else 0.0
 
 
-def build_gold_bound(policy: PolicySettings) -> GoldAccuracyBound | ConditionalGoldBound | None:
+def build_gold_bound(policy: PolicySettings, holds: bool = False) -> GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None:
     """The gold bound of ``policy.gold_bound`` if ``policy.reviewer_accuracy_from_gold`` (its error: as any bound's;
-    a conditional one splits it evenly between its two bounds)."""
+    a conditional one splits it evenly between its two bounds). With ``holds`` (``review.gold_hold_below > 0``) the
+    accuracy bound counts per reviewer and drops a held reviewer's answers (:class:`HeldGoldAccuracyBound`; the
+    settings refuse holds with a conditional bound)."""
     if not policy.reviewer_accuracy_from_gold:
         return None
     if policy.gold_bound == "conditional":
         return ConditionalGoldBound(reviewer_bound_alpha(policy))
+    if holds:
+        return HeldGoldAccuracyBound(reviewer_bound_alpha(policy))
     return GoldAccuracyBound(reviewer_bound_alpha(policy))
 
 
@@ -140,8 +145,11 @@ def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
     )
 
 
-def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic) -> Policy:
-    """The routing policy named by ``policy.name``; ``clock`` drives a per-minute review budget."""
+def build_policy(
+    policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic, gold_holds: bool = False,
+) -> Policy:
+    """The routing policy named by ``policy.name``; ``clock`` drives a per-minute review budget; ``gold_holds``: the
+    review service holds reviewers (``review.gold_hold_below > 0``: :func:`build_gold_bound`)."""
     budget = build_budget(policy, clock)
     cold_start = (policy.cold_start_records, policy.cold_start_corrections)
     if policy.name == "threshold":
@@ -164,7 +172,7 @@ def build_policy(policy: PolicySettings, model: ModelSettings | None = None, clo
             reviewer_bound=ReviewerAccuracyBound(reviewer_bound_alpha(policy))
             if policy.reviewer_accuracy_from_overlap else None,
             recheck=build_recheck(policy),
-            gold_bound=build_gold_bound(policy),
+            gold_bound=build_gold_bound(policy, gold_holds),
         )
     raise ValueError(f"unknown policy {policy.name!r} (policy.name)")
 
@@ -198,7 +206,7 @@ def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingE
     policy_settings, rare_reserve = _split_rare_budget(settings, clock)
     return LabelingEngine(
         build_model(settings.model),
-        build_policy(policy_settings, settings.model, clock),
+        build_policy(policy_settings, settings.model, clock, settings.review.gold_hold_below > 0),
         build_featurizer(settings.model, settings.text),
         weak=build_weak(settings.weak),
         label_errors=build_label_errors(settings.label_errors),

@@ -72,6 +72,7 @@ from labelstream.core.audit import AuditEstimator
 from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
+from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.constructor import slots_constructor
@@ -136,7 +137,7 @@ class ContractPolicy(Policy):
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
-        gold_bound: GoldAccuracyBound | ConditionalGoldBound | None = None,
+        gold_bound: GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None = None,
     ) -> None:
         self.evidence = ContractEvidence(calibrator, guarantee, reviewer_bound, recheck, gold_bound)
         self.strategy = strategy
@@ -174,7 +175,7 @@ class ContractPolicy(Policy):
         return self.evidence.reviewer_bound
 
     @property
-    def gold_bound(self) -> GoldAccuracyBound | ConditionalGoldBound | None:
+    def gold_bound(self) -> GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None:
         """The reviewer-accuracy bound from gold items (``None``: none)."""
         return self.evidence.gold_bound
 
@@ -424,10 +425,16 @@ class ContractPolicy(Policy):
         """Answers of two (or more) reviewers to one overlap item (:meth:`ContractEvidence.learn_overlap`)."""
         self.evidence.learn_overlap(answers)
 
-    def learn_gold(self, correct: bool, model_right: bool | None = None, agreed: bool | None = None) -> None:
-        """A reviewer's answer to a gold item, right or not, and whether it agreed with the model's proposal if one
-        was shown (:meth:`ContractEvidence.learn_gold`)."""
-        self.evidence.learn_gold(correct, model_right, agreed)
+    def learn_gold(
+        self, correct: bool, model_right: bool | None = None, agreed: bool | None = None, reviewer: str | None = None,
+    ) -> None:
+        """A reviewer's answer to a gold item, right or not, whether it agreed with the model's proposal if one
+        was shown, and who gave it (:meth:`ContractEvidence.learn_gold`)."""
+        self.evidence.learn_gold(correct, model_right, agreed, reviewer)
+
+    def hold_reviewer(self, reviewer: str, held: bool) -> None:
+        """The review service held a reviewer, or let them answer again (:meth:`ContractEvidence.hold_reviewer`)."""
+        self.evidence.hold_reviewer(reviewer, held)
 
     def observe(self, x: Features, label: str) -> None:
         self.strategy.learn_one(x, label)

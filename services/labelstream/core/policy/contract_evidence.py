@@ -35,6 +35,7 @@ from typing import Any
 
 from labelstream.core.audit import AuditEstimator
 from labelstream.core.calibration import PrecisionCalibrator, Selection
+from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.policy.base import Evidence, Features
@@ -80,7 +81,9 @@ class ContractEvidence:
         The same from answers to gold items (:meth:`learn_gold`); the bar in force follows the least of the
         user's cap and the bounds present. Its ``alpha`` adds too (both bounds on: both alphas). A
         :class:`ConditionalGoldBound` instead sets the bar itself, alone (it may exceed the target: 1 until it has
-        measured): it needs no overlap bound and a cap of 1, whose assumptions it does not make.
+        measured): it needs no overlap bound and a cap of 1, whose assumptions it does not make. A
+        :class:`HeldGoldAccuracyBound` counts answers per reviewer and drops a held reviewer's
+        (:meth:`hold_reviewer`): the bar in force may then go *up* (docs/contract.md, section 5, "Holds").
     recheck
         Re-tests the proven thresholds against each new model version (:meth:`recheck_version`) on the
         generation's answered records (:meth:`keep_answer`); a class's threshold is in force only where the
@@ -93,7 +96,7 @@ class ContractEvidence:
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
-        gold_bound: GoldAccuracyBound | ConditionalGoldBound | None = None,
+        gold_bound: GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None = None,
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
@@ -226,9 +229,12 @@ class ContractEvidence:
         self.reviewer_bound.learn_pair(answers[0], answers[1])
         self._apply_reviewer_bound()
 
-    def learn_gold(self, correct: bool, model_right: bool | None = None, agreed: bool | None = None) -> None:
+    def learn_gold(
+        self, correct: bool, model_right: bool | None = None, agreed: bool | None = None, reviewer: str | None = None,
+    ) -> None:
         """A reviewer's answer to a gold item: whether it was right, and, if the model's proposal was shown, whether
-        that proposal was right and the answer agreed with it (``None``: no proposal, e.g. at cold start).
+        that proposal was right and the answer agreed with it (``None``: no proposal, e.g. at cold start); the
+        reviewer's name (counted per reviewer by a :class:`HeldGoldAccuracyBound`, ``None``: ``"anonymous"``).
 
         An accuracy bound learns ``correct``; a :class:`ConditionalGoldBound` learns only answers to a proposal.
         Without a ``gold_bound`` this does nothing.
@@ -237,21 +243,34 @@ class ContractEvidence:
             if model_right is None or agreed is None:
                 return
             self.gold_bound.learn(model_right, agreed)
+        elif isinstance(self.gold_bound, HeldGoldAccuracyBound):
+            self.gold_bound.learn(correct, reviewer or "anonymous")
         elif self.gold_bound is not None:
             self.gold_bound.learn(correct)
         else:
             return
         self._apply_reviewer_bound()
 
+    def hold_reviewer(self, reviewer: str, held: bool) -> None:
+        """The review service held ``reviewer`` (``held``) or let them answer again: a
+        :class:`HeldGoldAccuracyBound` drops their gold answers, or counts their next ones; other bounds ignore it."""
+        if not isinstance(self.gold_bound, HeldGoldAccuracyBound):
+            return
+        if held:
+            self.gold_bound.hold(reviewer)
+        else:
+            self.gold_bound.release(reviewer)
+        self._apply_reviewer_bound()
+
     def _apply_reviewer_bound(self) -> None:
         """The bar in force: the conditional gold bound's alone, else the least of the user's cap and the bounds
-        present (it only moves down)."""
+        present (it only moves down, but when a hold opens an epoch of a :class:`HeldGoldAccuracyBound`)."""
         if self._conditional:
             self.calibrator.set_agreement_bar(self.gold_bound.bar(self.calibrator.target_precision))
             return
         bounds = [bound.upper() for bound in (self.reviewer_bound, self.gold_bound) if bound is not None]
         accuracy = min([self._assumed_accuracy, *bounds])
-        if accuracy < self.calibrator.reviewer_accuracy:
+        if accuracy != self.calibrator.reviewer_accuracy:
             self.calibrator.set_reviewer_accuracy(accuracy)
 
     def new_generation(self, reset: bool) -> int:
@@ -302,8 +321,10 @@ class ContractEvidence:
         if self.reviewer_bound is not None:
             self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
         gold_state = state.get("gold_bound") or {}
-        if self.gold_bound is not None and bool(gold_state.get("conditional")) == self._conditional:
-            self.gold_bound.load_state(gold_state)  # a snapshot of the other kind of gold bound is not adopted
+        same_kind = (bool(gold_state.get("conditional")) == self._conditional
+                     and bool(gold_state.get("held_aware")) == isinstance(self.gold_bound, HeldGoldAccuracyBound))
+        if self.gold_bound is not None and same_kind:
+            self.gold_bound.load_state(gold_state)  # a snapshot of another kind of gold bound is not adopted
         self._apply_reviewer_bound()
         loaded = int(state.get("drift_generation", 0))
         self.drift_generation = max(self.drift_generation, loaded)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
-from review_support import LABELS
+from review_support import LABELS, corrections
 
 from labelstream.review.gold import RECENT_DAYS, ReviewerGold
 from labelstream.review.holds import CLEAR_SECONDS, held_by
@@ -88,3 +89,32 @@ def test_holds_are_off_by_default_and_need_enough_recent_answers(make_gold):
 def test_held_by_needs_enough_answers_and_the_intervals_high_end_under_the_floor(answers, right, held):
     assert held_by(ReviewerGold(answers, right), 0.8, 10) is held
     assert held_by(ReviewerGold(answers, right), 0.0, 10) is False  # 0: holds off
+
+
+def test_the_learner_is_told_of_a_hold_when_it_refuses_a_claim_and_of_its_end_when_a_claim_is_granted(make_gold):
+    env = make_gold(undo_seconds=0.0, gold=GOLD12, gold_hold_below=0.8, gold_hold_min_answers=10)
+    env.enqueue("real1", "real2")
+    answer_gold(env, "bob", 12, right=4)
+    answer_gold(env, "ana", 12, right=10)
+
+    def holds() -> list[dict]:
+        return [entry for raw in env.outbox() if (entry := orjson.loads(raw))["kind"] == "hold"]
+
+    assert holds() == []  # bob's figures rule out the floor, but no claim was refused yet
+    assert claim_status(env, "ana")[0] == 200 and holds() == []  # a reviewer never held: nothing to tell
+    assert claim_status(env, "bob")[0] == 403
+    assert claim_status(env, "bob")[0] == 403  # told once
+    told = holds()
+    assert [(h["id"], h["reviewer"], h["held"], h["label"]) for h in told] == [("hold:bob", "bob", True, "held")]
+    assert env.service.holds.told_held() == {"bob"}
+    env.call("boss", "POST", "admin/gold/reviewers/bob/clear")
+    assert claim_status(env, "bob")[0] in (200, 204)
+    assert [(h["held"], h["label"]) for h in holds()] == [(True, "held"), (False, "released")]
+    assert env.service.holds.told_held() == set()
+
+    assert env.service.leader.hold()
+    env.service.publisher.recover()
+    while env.service.publisher.publish_once():
+        pass
+    published = [c for c in corrections(env.settings) if c["kind"] == "hold"]
+    assert [(c["schema_version"], c["held"]) for c in published] == [("1.3", True), ("1.3", False)]

@@ -280,7 +280,7 @@ class Deferred(_TopicValue):
     timestamp: float = Field(default_factory=now)
 
 
-CorrectionKind = Literal["answer", "overlap", "consensus", "retraction", "gold"]
+CorrectionKind = Literal["answer", "overlap", "consensus", "retraction", "gold", "hold"]
 """What a correction is (the review service sets it; corrections from elsewhere are answers):
 
 - ``answer``: a reviewer's answer to an item only they answer; learned.
@@ -295,6 +295,12 @@ CorrectionKind = Literal["answer", "overlap", "consensus", "retraction", "gold"]
   that proposal was the known label and ``agreed_with_proposal`` whether the answer was that proposal
   (both ``None`` without one). Written as schema ``"1.2"`` (1.1 added ``correct``, 1.2 the two
   proposal fields); a reader of a release without this kind dead-letters it (upgrade the learner first).
+- ``hold``: the review service held ``reviewer`` from new items for low gold accuracy (``held`` true: their
+  first claim refused) or let them claim again (``held`` false: their first claim granted since);
+  :mod:`labelstream.review.holds`. Not an answer: ``id`` is ``hold:<reviewer>`` (one partition per reviewer,
+  in order), ``label`` is ``held`` or ``released``. The policy's gold bound drops a held reviewer's gold
+  answers (``hold_reviewer``; docs/contract.md section 5, "Holds"). Written as schema ``"1.3"``; a reader of
+  a release without this kind dead-letters it (upgrade the learner first).
 
 An ``answer`` or ``consensus`` with ``supersedes`` is a correction of one learned before (a reviewer
 corrected their answer, or a corrected vote changed a consensus): learned, but its record was evidence
@@ -305,6 +311,10 @@ once already (:attr:`Correction.counted_before`).
 CORRECTION_GOLD_VERSION = f"{RECORD_SCHEMA_MAJOR}.2"
 """The correction schema's minor version a gold answer is written as: 1.1 added kind ``gold`` and its field
 ``correct``, 1.2 its fields ``proposal_correct`` and ``agreed_with_proposal``."""
+
+
+CORRECTION_HOLD_VERSION = f"{RECORD_SCHEMA_MAJOR}.3"
+"""The correction schema's minor version a hold is written as: 1.3 added kind ``hold`` and its field ``held``."""
 
 
 class Correction(_TopicValue):
@@ -342,7 +352,7 @@ class Correction(_TopicValue):
         None, description="Unique id of this answer (review service: '<id>#<n>')."
     )
     kind: CorrectionKind = Field(
-        "answer", description="answer, overlap, consensus, retraction or gold (see CorrectionKind)."
+        "answer", description="answer, overlap, consensus, retraction, gold or hold (see CorrectionKind)."
     )
     supersedes: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = Field(
         None, description="retraction: the answer_id it withdraws; answer, overlap, consensus: the answer_id it "
@@ -366,6 +376,10 @@ class Correction(_TopicValue):
     agreed_with_proposal: bool | None = Field(
         None, description="gold (schema 1.2): the answer equals the proposal shown; none when no proposal was shown."
     )
+    held: bool | None = Field(
+        None, description="hold (schema 1.3): the reviewer is held from new items from now on (true) or claims "
+        "again (false)."
+    )
     adjudication_timed_out: bool = Field(
         False, description="consensus: the answers disagreed and no further reviewer answered within "
         "review.adjudication_timeout_seconds; consolidated from the answers there were.",
@@ -373,14 +387,16 @@ class Correction(_TopicValue):
 
     def wire_json(self) -> bytes:
         """The value a writer publishes: ``schema_version`` ``"1.2"`` for a ``gold`` answer (the minor version of
-        its newest fields, :data:`CORRECTION_GOLD_VERSION`), 1 for the rest (what 1.0 has).
+        its newest fields, :data:`CORRECTION_GOLD_VERSION`), ``"1.3"`` for a ``hold`` (:data:`CORRECTION_HOLD_VERSION`),
+        1 for the rest (what 1.0 has).
 
         >>> Correction(id="g1", label="cat", kind="gold", correct=True).wire_json()[:24]
         b'{"schema_version":"1.2",'
         """
-        if self.kind != "gold":
+        if self.kind not in ("gold", "hold"):
             return self.model_dump_json().encode()
-        data = self.model_dump(mode="json") | {"schema_version": CORRECTION_GOLD_VERSION}
+        version = CORRECTION_GOLD_VERSION if self.kind == "gold" else CORRECTION_HOLD_VERSION
+        data = self.model_dump(mode="json") | {"schema_version": version}
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
     @property

@@ -50,6 +50,21 @@ def gold_keywords(policy_type: type) -> dict[str, str]:
     return {field: keyword for field, keyword in GOLD_KEYWORDS.items() if keyword in parameters}
 
 
+@functools.cache
+def takes_reviewer(policy_type: type) -> bool:
+    """Whether this kind of policy's ``learn_gold`` takes ``reviewer`` by name (a gold bound that drops held
+    reviewers' answers counts them per reviewer).
+
+    >>> class Old:
+    ...     def learn_gold(self, correct: bool, model_right: bool | None = None, agreed: bool | None = None) -> None: ...
+    >>> class New:
+    ...     def learn_gold(self, correct: bool, reviewer: str | None = None) -> None: ...
+    >>> takes_reviewer(Old), takes_reviewer(New)
+    (False, True)
+    """
+    return "reviewer" in inspect.signature(policy_type.learn_gold).parameters
+
+
 class AnswerLearner:
     """Learns one correction: the model learns it, the policy weighs its evidence, its label goes to ``labels``."""
 
@@ -84,6 +99,10 @@ class AnswerLearner:
         """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
         if correction.kind == "gold":  # see the module docstring
             self.learn_gold(correction)
+            self.pending.advance(tp, offset)
+            return None
+        if correction.kind == "hold":
+            self.learn_hold(correction)
             self.pending.advance(tp, offset)
             return None
         problem = await self._label_problem(correction.label)
@@ -143,13 +162,24 @@ class AnswerLearner:
 
         Shown with a proposal, the answer also says whether that proposal was right (``model_right``) and whether
         the reviewer took it (``agreed``): passed as keywords when the correction has them and the policy's
-        ``learn_gold`` takes them (:func:`gold_keywords`)."""
+        ``learn_gold`` takes them (:func:`gold_keywords`); so is the reviewer's name (:func:`takes_reviewer`)."""
         policy = self.engine.policy
         if correction.correct is not None and hasattr(policy, "learn_gold"):
-            shown = {keyword: value for field, keyword in gold_keywords(type(policy)).items()
-                     if (value := getattr(correction, field)) is not None}
+            shown: dict[str, Any] = {keyword: value for field, keyword in gold_keywords(type(policy)).items()
+                                     if (value := getattr(correction, field)) is not None}
+            if takes_reviewer(type(policy)):
+                shown["reviewer"] = correction.reviewer
             policy.learn_gold(correction.correct, **shown)
         self.metrics.record_corrections(1, "gold_right" if correction.correct else "gold_wrong")
+
+    def learn_hold(self, correction: Correction) -> None:
+        """The review service held a reviewer (``held``) or let them claim again: the policy's gold bound drops their
+        gold answers, or counts their next ones (``hold_reviewer``; docs/contract.md section 5, "Holds"); the next
+        model version ships the bound. Counted as ``reviewer_held`` or ``reviewer_released``."""
+        policy = self.engine.policy
+        if correction.held is not None and hasattr(policy, "hold_reviewer"):
+            policy.hold_reviewer(correction.reviewer, correction.held)
+        self.metrics.record_corrections(1, "reviewer_held" if correction.held else "reviewer_released")
 
     async def _label_problem(self, label: str) -> tuple[str, str] | None:
         """``unknown_label`` when the label set is defined and lacks ``label``; waits out a Redis restart."""

@@ -198,9 +198,12 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
                                                "the detail gives the figures. The review lead clears a hold."}})
     def claim(who: Who) -> Any:
         """The next record for you, leased for `lease_seconds` (the one you hold, if any: a reload keeps it)."""
-        if (hold := ctx.holds.check(who.reviewer)) is not None:
-            metrics.claims_held.inc()
-            raise HTTPException(403, hold.message())
+        if ctx.holds.on:  # the learner hears of each hold as it takes effect (holds.py, tell_learner)
+            hold = ctx.holds.check(who.reviewer)
+            ctx.holds.tell_learner(who.reviewer, hold is not None)
+            if hold is not None:
+                metrics.claims_held.inc()
+                raise HTTPException(403, hold.message())
         offer = ctx.gold.offer(who.reviewer, review.gold_share, propose=ctx.propose) if review.gold_share > 0 else None
         result = queue.claim(who.reviewer, expert=who.is_expert, gold=offer)
         metrics.leases_expired.inc(result.reaped)

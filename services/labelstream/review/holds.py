@@ -18,10 +18,15 @@ when the lead clears it (``POST /api/v1/admin/gold/reviewers/{name}/clear``,
 before it, so the next hold can only come from answers given after.
 
 Answers a held reviewer gave before the hold stand: they were published as
-corrections when given (the policy's gold bound already counts the gold ones).
+corrections when given. The learner hears of each hold as it takes effect:
+the first claim a hold refuses, and the first claim granted after it, publish
+a correction of kind ``hold`` (``held`` true, then false) through the outbox
+(:meth:`ReviewerHolds.tell_learner`), so the policy's gold bound drops a held
+reviewer's gold answers (docs/contract.md section 5, "Holds").
 
 Keys (p = ``redis.key_prefix``): ``p:review:gold:cleared`` (reviewer -> the
-epoch second their exemption ends).
+epoch second their exemption ends); ``p:review:gold:held`` (the reviewers the
+learner was last told are held).
 
 >>> hold = Hold("bo", answers=12, right=4, low=0.14, high=0.61, floor=0.8)
 >>> hold.message()
@@ -35,11 +40,21 @@ from dataclasses import dataclass
 
 import redis
 
+from labelstream.core.schemas import Correction
 from labelstream.review.gold import RECENT_DAYS, GoldSet, ReviewerGold
 from labelstream.review.queue_store import as_text
 
 CLEAR_SECONDS = RECENT_DAYS * 86400
 """How long a lead's clearance lasts: the recent window then holds only answers given after it."""
+
+# KEYS: the set of reviewers the learner was told are held, the outbox. ARGV: reviewer, 1 (held) or 0, the entry.
+# The entry goes out only when the state changes, in the same script: a hold is told once, and never lost.
+_TELL = """
+local changed
+if ARGV[2] == '1' then changed = redis.call('SADD', KEYS[1], ARGV[1]) else changed = redis.call('SREM', KEYS[1], ARGV[1]) end
+if changed == 1 then redis.call('RPUSH', KEYS[2], ARGV[3]) end
+return changed
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +97,9 @@ class ReviewerHolds:
         self.floor = floor
         self.min_answers = min_answers
         self.cleared_key = f"{gold.prefix}:review:gold:cleared"
+        self.told_key = f"{gold.prefix}:review:gold:held"
+        self.outbox_key = f"{gold.prefix}:review:outbox"
+        self._tell = client.register_script(_TELL)
 
     @property
     def on(self) -> bool:
@@ -99,6 +117,20 @@ class ReviewerHolds:
             return None
         low, high = figures.interval  # type: ignore[union-attr,misc]
         return Hold(reviewer, figures.answers, figures.right, low, high, self.floor)  # type: ignore[union-attr]
+
+    def tell_learner(self, reviewer: str, held: bool) -> bool:
+        """A claim found ``reviewer`` held (or not): if the learner was last told otherwise, a ``hold`` correction
+        goes into the outbox (published once, in order, as any answer); whether one did.
+
+        Called on every claim while holds are on: a hold takes effect on the stream when it refuses a claim, and
+        ends when a claim is granted again (cleared, or the window forgot the answers behind it)."""
+        entry = Correction(id=f"hold:{reviewer}", label="held" if held else "released", reviewer=reviewer,
+                           kind="hold", held=held, answer_id=f"hold:{reviewer}#{time.time_ns()}")
+        return bool(self._tell(keys=[self.told_key, self.outbox_key], args=[reviewer, int(held), entry.wire_json()]))
+
+    def told_held(self) -> set[str]:
+        """The reviewers the learner was last told are held."""
+        return {as_text(name) for name in self.client.smembers(self.told_key)}
 
     def held(self, recent: dict[str, ReviewerGold], now: float | None = None) -> set[str]:
         """Of the reviewers whose recent (:data:`RECENT_DAYS`) figures are given, the ones held now."""

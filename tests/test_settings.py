@@ -103,12 +103,25 @@ def test_production_refuses_the_development_key(monkeypatch):
         load_settings()
 
 
-def test_reviewer_holds_refuse_the_gold_bound_they_would_make_optimistic(monkeypatch):
+def test_reviewer_holds_go_with_the_gold_accuracy_bound_but_not_the_conditional_one(monkeypatch):
+    """The accuracy bound drops a held reviewer's gold answers (docs/contract.md, section 5, Holds); the conditional
+    one cannot, and stays refused."""
+    from labelstream.core.build import build_engine
+    from labelstream.core.calibration_holds import HeldGoldAccuracyBound
+    from labelstream.core.calibration_reviewers import GoldAccuracyBound
+
     monkeypatch.setenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW", "0.8")
     assert load_settings().review.gold_hold_below == 0.8  # holds alone: fine
     monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY_FROM_GOLD", "true")
-    with pytest.raises(ConfigError, match="review.gold_hold_below needs policy.reviewer_accuracy_from_gold off"):
+    settings = load_settings()  # with the gold accuracy bound: fine, and it is the one that drops held reviewers
+    assert (settings.review.gold_hold_below, settings.policy.reviewer_accuracy_from_gold) == (0.8, True)
+    assert isinstance(build_engine(settings).policy.gold_bound, HeldGoldAccuracyBound)
+    monkeypatch.setenv("LABELSTREAM_POLICY__GOLD_BOUND", "conditional")
+    with pytest.raises(ConfigError, match="review.gold_hold_below needs policy.gold_bound 'accuracy'"):
         load_settings()
+    monkeypatch.delenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW")
+    monkeypatch.setenv("LABELSTREAM_POLICY__GOLD_BOUND", "accuracy")
+    assert type(build_engine(load_settings()).policy.gold_bound) is GoldAccuracyBound  # no holds: as before
 
 
 def test_none_over_a_default_reaches_a_child_process(monkeypatch):

@@ -358,8 +358,9 @@ class ReviewSettings(_Section):
     gold_hold_below: float = Field(
         0.0, ge=0, le=1, description="Hold a reviewer off new items when their gold accuracy over the last 7 days is, "
         "with 95 % confidence, below this (the high end of its Wilson interval is; at least gold_hold_min_answers "
-        "gold answers); the review lead clears a hold with: labelstream review gold clear NAME. 0: never. Not with "
-        "policy.reviewer_accuracy_from_gold (a held reviewer's gold answers would keep pulling its bound down)."
+        "gold answers); the review lead clears a hold with: labelstream review gold clear NAME. 0: never. With "
+        "policy.reviewer_accuracy_from_gold the learner drops a held reviewer's gold answers from its bound "
+        "(docs/contract.md, section 5, Holds); not with policy.gold_bound 'conditional', which cannot drop them."
     )
     gold_hold_min_answers: int = Field(
         10, ge=1, le=10_000, description="Gold answers over the last 7 days a reviewer needs before a hold "
@@ -582,11 +583,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _holds_keep_the_gold_bound_sound(self) -> Settings:
-        if self.review.gold_hold_below > 0 and self.policy.reviewer_accuracy_from_gold:
+        policy = self.policy
+        if self.review.gold_hold_below > 0 and policy.reviewer_accuracy_from_gold and policy.gold_bound == "conditional":
             raise ValueError(
-                "review.gold_hold_below needs policy.reviewer_accuracy_from_gold off: a held reviewer's gold answers "
-                "would still count in the gold bound while their records stop, which can make the bound optimistic "
-                "(docs/contract.md, section 5); set one of them to its default")
+                "review.gold_hold_below needs policy.gold_bound 'accuracy' with policy.reviewer_accuracy_from_gold: the "
+                "conditional gold bound cannot drop a held reviewer's gold answers, which would still count while their "
+                "records stop and can make the bound optimistic (docs/contract.md, section 5, Holds); set one of them "
+                "to its default")
         return self
 
     @classmethod

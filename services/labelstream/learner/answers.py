@@ -102,7 +102,8 @@ class AnswerLearner:
             self.pending.advance(tp, offset)
             return None
         if correction.kind == "hold":
-            self.learn_hold(correction)
+            if self.learn_hold(correction):
+                self.pending.unpublished.append(correction.timestamp)  # the bar moved: worth a version
             self.pending.advance(tp, offset)
             return None
         problem = await self._label_problem(correction.label)
@@ -172,14 +173,17 @@ class AnswerLearner:
             policy.learn_gold(correction.correct, **shown)
         self.metrics.record_corrections(1, "gold_right" if correction.correct else "gold_wrong")
 
-    def learn_hold(self, correction: Correction) -> None:
+    def learn_hold(self, correction: Correction) -> bool:
         """The review service held a reviewer (``held``) or let them claim again: the policy's gold bound drops their
-        gold answers, or counts their next ones (``hold_reviewer``; docs/contract.md section 5, "Holds"); the next
-        model version ships the bound. Counted as ``reviewer_held`` or ``reviewer_released``."""
+        gold answers, or counts their next ones (``hold_reviewer``; docs/contract.md section 5, "Holds"), and a model
+        version ships the bound soon (whether the policy took it). Counted as ``reviewer_held`` or
+        ``reviewer_released``."""
         policy = self.engine.policy
-        if correction.held is not None and hasattr(policy, "hold_reviewer"):
-            policy.hold_reviewer(correction.reviewer, correction.held)
         self.metrics.record_corrections(1, "reviewer_held" if correction.held else "reviewer_released")
+        if correction.held is None or not hasattr(policy, "hold_reviewer"):
+            return False
+        policy.hold_reviewer(correction.reviewer, correction.held)
+        return True
 
     async def _label_problem(self, label: str) -> tuple[str, str] | None:
         """``unknown_label`` when the label set is defined and lacks ``label``; waits out a Redis restart."""

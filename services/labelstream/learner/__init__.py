@@ -49,6 +49,11 @@ counts it toward the reviewers' accuracy (``correct``; shown with a proposal, al
 whether it was right and taken, as ``model_right`` and ``agreed`` when its
 ``learn_gold`` takes them: :func:`~labelstream.learner.answers.gold_keywords`), and it is counted in
 ``labelstream_corrections_total`` as ``gold_right`` or ``gold_wrong``.
+A ``hold`` (the review service held a reviewer for low gold accuracy, or let
+them claim again) reaches only the policy's ``hold_reviewer``: a gold bound
+that counts per reviewer drops the held reviewer's gold answers
+(docs/contract.md section 5, "Reviewer holds and the gold bound"); counted as
+``reviewer_held`` or ``reviewer_released``.
 
 Label-error detection (``label_errors.enabled``, docs/label-errors.md): an
 ``answer`` that a confident model contradicts (online confident learning,

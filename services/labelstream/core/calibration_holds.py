@@ -35,9 +35,9 @@ section 5, "Holds"):
 >>> for i in range(400):  # ann and cy right 98 % of the time, bo 60 %
 ...     name = ("ann", "bo", "cy")[i % 3]
 ...     bound.learn(rng.random() < (0.6 if name == "bo" else 0.98), name)
->>> round(bound.upper(), 3), bound.answers, bound.epoch
+>>> round(bound.upper(), 3), bound.answers, bound.epoch  # the pool is right 85 % of the time
 (0.924, 400, 0)
->>> bound.hold("bo")  # bo is held: his 133 answers leave, an epoch opens
+>>> bound.hold("bo")  # bo is held: his 133 answers leave, an epoch opens (ann and cy: 98 %)
 >>> round(bound.upper(), 3), bound.answers, bound.epoch
 (0.997, 267, 1)
 >>> bound.release("bo")  # back: nothing of before comes back, his next answers count

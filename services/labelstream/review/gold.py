@@ -110,6 +110,9 @@ a majority of independent reviewers is more often right than one upload (Ground 
 flag their gold the same way)."""
 RECENT_DAYS = 7
 """The days the recent figures cover by default: a week of a reviewer's work."""
+CONTENT_FIELDS = ("features", "text")
+"""The fields of a gold record that are its own when shown; the rest of the record shown (``source``,
+``timestamp``, ``metadata``, a producer's own fields) is that of the real record the instance replaces."""
 DAYS_KEPT = 90
 """Days a reviewer's per-day gold figures are kept (the most ``days`` the recent figures may cover)."""
 
@@ -141,12 +144,17 @@ class GoldItem(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class GoldOffer:
-    """A gold item offered to one claim: the instance's id, the gold item, its known label, the request shown."""
+    """A gold item offered to one claim: the instance's id, the gold item, its known label, and what is shown.
+
+    ``request`` is the review request without its ``record`` and ``timestamp``, ``content`` the record's
+    :data:`CONTENT_FIELDS` (a JSON object): the claim completes both from the real item the instance replaces.
+    """
 
     instance: str
     gold_id: str
     truth: str
     request: bytes
+    content: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +262,7 @@ class GoldSet:
 
     # -- serving ---------------------------------------------------------------------------------
 
-    def offer(self, reviewer: str, share: float, now: float | None = None,
+    def offer(self, reviewer: str, share: float,
               propose: Callable[[dict[str, Any]], Proposal | None] | None = None) -> GoldOffer | None:
         """With probability ``share``, a gold item this reviewer was not served yet, as a new instance; else ``None``.
 
@@ -276,21 +284,20 @@ class GoldSet:
             proposed, probabilities, version = live.label, live.probabilities, live.model_version
         else:
             proposed, probabilities, version = gold.get("proposed_label"), gold.get("probabilities") or {}, None
-        request = {
+        request = {  # the record and the request time come in the claim, from the item replaced (claim.lua)
             "schema_version": SCHEMA_VERSION,
             "id": instance,
-            "record": {"id": instance, **gold["record"]},
             "proposed_label": proposed,
             "probabilities": probabilities,
             "reason": gold.get("reason") or ("uncertain" if proposed else "cold_start"),
             "priority": 0.0,
             "inclusion_probability": 1.0,
             "model_version": version,
-            "timestamp": time.time() if now is None else now,
             "context": {},
             "flagged_answer": None,
         }
-        return GoldOffer(instance, gold_id, gold["label"], orjson.dumps(request))
+        content = {key: gold["record"][key] for key in CONTENT_FIELDS if key in gold["record"]}
+        return GoldOffer(instance, gold_id, gold["label"], orjson.dumps(request), orjson.dumps(content))
 
     # -- scoring ---------------------------------------------------------------------------------
 

@@ -49,7 +49,13 @@ prediction it was routed with; before the first model version, with
 probabilities. Without any proposal it looks like a record that reached review
 before the model knew anything: no proposal, no probabilities, reason
 ``cold_start``; with a proposal and no uploaded reason, ``uncertain``. Its
-requested time is the claim's; its priority 0.
+priority is 0. From the real item it replaces, the claim copies the request time
+(the page reads "requested 10 min ago" as for that item, not "0 s ago") and
+every field of the record but its content (``source``, the record's
+``timestamp``, ``metadata``, a producer's own fields): a gold record's own
+fields shown are :data:`CONTENT_FIELDS` alone, never the replaced record's
+id, content or a field named ``label``. Tells left (its id, the queue counter):
+docs/review.md, "Gold items".
 
 Suspect gold labels: a known label can be wrong (a typo in the upload, a rule
 that changed). Its sign is a gold item most reviewers answer otherwise, so
@@ -123,7 +129,9 @@ class GoldItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Annotated[StrictStr, Field(min_length=1, max_length=256, description="The gold item's id (never shown).")]
-    record: dict[str, Any] = Field(description="As a review request's record: features, text, ... (its id is replaced).")
+    record: dict[str, Any] = Field(description="As a review request's record: features, text, ... (its id is replaced; "
+                                   "fields other than features and text are stored, never shown: a gold item shows "
+                                   "those of the real record it replaces).")
     label: Annotated[StrictStr, Field(min_length=1, max_length=256, description="The known answer.")]
     proposed_label: StrictStr | None = Field(None, description="The proposal shown (none: no proposal).")
     probabilities: Probabilities = Field(default_factory=dict, description="The probabilities shown.")

@@ -96,3 +96,19 @@ def test_nothing_of_a_gold_items_identity_is_shown(make_gold):
     assert item["requested_at"] == pytest.approx(requested, abs=1e-3)
     reload = env.claim("ana")  # a page reload shows the same
     assert reload["record"] == item["record"] and reload["requested_at"] == item["requested_at"]
+
+
+def test_real_records_named_as_the_gold_item_or_the_item_replaced_are_queued_and_served(make_gold):
+    """The instance's key names neither (a random id): a real record with either id is no replay to the queue."""
+    env = make_gold(gold=GOLD[:1])
+    enqueue_stream(env, "phishing-20", time.time() - WAITED)
+    gold = env.claim("ana")
+    assert env.gold_of(gold) == "g1" and gold["id"] not in {"g1", "phishing-20"}
+    assert env.service.queue.enqueue([QueueItem.from_request(stream_request("g1", time.time()))]) == 1
+    env.answer("ana", gold, "cat")
+    served = []
+    for _ in range(2):  # ana has had her gold item: the real ones, oldest first
+        item = env.claim("ana")
+        served.append(item["id"])
+        env.answer("ana", item, "cat")
+    assert served == ["phishing-20", "g1"] and env.claim("ana") is None

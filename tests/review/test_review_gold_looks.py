@@ -112,3 +112,13 @@ def test_real_records_named_as_the_gold_item_or_the_item_replaced_are_queued_and
         served.append(item["id"])
         env.answer("ana", item, "cat")
     assert served == ["phishing-20", "g1"] and env.claim("ana") is None
+
+
+def test_a_replaced_item_whose_request_cannot_be_read_leaves_the_gold_item_its_own_look(make_gold):
+    env = make_gold(gold=GOLD[:1])
+    enqueue_stream(env, "phishing-21", time.time() - WAITED)
+    env.service.redis.hset(f"{env.settings.redis.key_prefix}:review:item:phishing-21", "request", b"{not json")
+    before = time.time()
+    item = env.claim("ana")  # the claim does not fail on it
+    assert env.gold_of(item) == "g1" and item["requested_at"] >= before - 1e-3
+    assert set(item["record"]) == {"id", "features"}

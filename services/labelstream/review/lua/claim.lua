@@ -30,14 +30,16 @@ local instance, gold, truth, gold_head, gold_content = ARGV[8], ARGV[9], ARGV[10
 -- What the instance shows (review/gold.py, "Looks"): its own request and record content, with the request time
 -- of the real item it replaces and the rest of that item's record (source, timestamp, metadata, a producer's own
 -- fields), never that item's id, content or a label. Spliced, not decoded and encoded again: the gold content
--- keeps its digits and its order.
+-- keeps its digits and its order. What cannot be read or written is left out (the claim must not fail on it).
 local OWN = {id = true, features = true, text = true, label = true}
 local function gold_request(replaced)
-  local request = cjson.decode(redis.call('HGET', k_item(replaced), 'request'))
+  local read, request = pcall(cjson.decode, redis.call('HGET', k_item(replaced), 'request') or '')
+  if not read or type(request) ~= 'table' then request = {} end
   local borrowed, record = {}, request.record
   if type(record) == 'table' then
     for key, value in pairs(record) do
-      if not OWN[key] then borrowed[#borrowed + 1] = ',' .. cjson.encode(key) .. ':' .. cjson.encode(value) end
+      local written, json = pcall(cjson.encode, value)
+      if written and not OWN[key] then borrowed[#borrowed + 1] = ',' .. cjson.encode(key) .. ':' .. json end
     end
   end
   table.sort(borrowed)
@@ -53,9 +55,10 @@ local function serve_gold(replaced)
       or redis.call('EXISTS', k_item(instance)) == 1 then
     return nil
   end
+  local request = gold_request(replaced)  -- read before any write
   redis.call('SADD', served, gold)
   redis.call('HSET', k_item(instance), 'state', 'leased', 'member', string.format('%020.6f', now) .. '|' .. instance,
-    'score', '0', 'needed', 1, 'request', gold_request(replaced), 'stored', '', 'enqueued_at', now, 'seq', 0,
+    'score', '0', 'needed', 1, 'request', request, 'stored', '', 'enqueued_at', now, 'seq', 0,
     'gold', gold, 'truth', truth)
   lease_to(instance, reviewer, lease, now, seconds)
   return item_reply('claimed', instance, reaped)

@@ -85,10 +85,8 @@ def test_gold_add_reads_a_data_file_all_or_nothing_and_stats_reports_each_review
     assert added.exit_code == 0, added.output
     assert added.stdout.strip() == "added 2 gold item(s), replaced 0; 2 in the set"
     offer = gold.offer("ana", 1.0)
-    request = orjson.loads(offer.request)
-    expected = {"g1": ("cat", {"id": offer.instance, "features": {"x": 0.5}, "text": "purr"}),
-                "g2": ("dog", {"id": offer.instance, "features": {"x": 1.5}})}
-    assert (offer.truth, request["record"]) == expected[offer.gold_id]
+    expected = {"g1": ("cat", {"features": {"x": 0.5}, "text": "purr"}), "g2": ("dog", {"features": {"x": 1.5}})}
+    assert (offer.truth, orjson.loads(offer.content)) == expected[offer.gold_id]
 
     empty = run("stats")
     assert empty.exit_code == 0 and empty.stdout.splitlines() == [

@@ -12,7 +12,6 @@ Screenshots go to ``reports/review/`` (the file viewer shows them).
 from __future__ import annotations
 
 import random
-import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,9 +40,6 @@ from stack_support import REPO
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOTS = REPO / "reports" / "review"
 SPRINT = 20
 TEXTS = [
@@ -116,18 +112,6 @@ def model_version(learner) -> float:
         if line.startswith("labelstream_model_version "):
             return float(line.split()[1])
     return 0.0
-
-
-@pytest.fixture
-def chromium():
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (deploy/debian-packages.txt lists it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_a_reviewer_works_the_page_with_the_keyboard_and_the_model_learns(settings_factory, chromium, tmp_path):

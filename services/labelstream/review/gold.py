@@ -49,7 +49,13 @@ prediction it was routed with; before the first model version, with
 probabilities. Without any proposal it looks like a record that reached review
 before the model knew anything: no proposal, no probabilities, reason
 ``cold_start``; with a proposal and no uploaded reason, ``uncertain``. Its
-requested time is the claim's; its priority 0.
+priority is 0. From the real item it replaces, the claim copies the request time
+(the page reads "requested 10 min ago" as for that item, not "0 s ago") and
+every field of the record but its content (``source``, the record's
+``timestamp``, ``metadata``, a producer's own fields): a gold record's own
+fields shown are :data:`CONTENT_FIELDS` alone, never the replaced record's
+id, content or a field named ``label``. Tells left (its id, the queue counter):
+docs/review.md, "Gold items".
 
 Suspect gold labels: a known label can be wrong (a typo in the upload, a rule
 that changed). Its sign is a gold item most reviewers answer otherwise, so
@@ -110,6 +116,9 @@ a majority of independent reviewers is more often right than one upload (Ground 
 flag their gold the same way)."""
 RECENT_DAYS = 7
 """The days the recent figures cover by default: a week of a reviewer's work."""
+CONTENT_FIELDS = ("features", "text")
+"""The fields of a gold record that are its own when shown; the rest of the record shown (``source``,
+``timestamp``, ``metadata``, a producer's own fields) is that of the real record the instance replaces."""
 DAYS_KEPT = 90
 """Days a reviewer's per-day gold figures are kept (the most ``days`` the recent figures may cover)."""
 
@@ -120,7 +129,9 @@ class GoldItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Annotated[StrictStr, Field(min_length=1, max_length=256, description="The gold item's id (never shown).")]
-    record: dict[str, Any] = Field(description="As a review request's record: features, text, ... (its id is replaced).")
+    record: dict[str, Any] = Field(description="As a review request's record: features, text, ... (its id is replaced; "
+                                   "fields other than features and text are stored, never shown: a gold item shows "
+                                   "those of the real record it replaces).")
     label: Annotated[StrictStr, Field(min_length=1, max_length=256, description="The known answer.")]
     proposed_label: StrictStr | None = Field(None, description="The proposal shown (none: no proposal).")
     probabilities: Probabilities = Field(default_factory=dict, description="The probabilities shown.")
@@ -141,12 +152,17 @@ class GoldItem(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class GoldOffer:
-    """A gold item offered to one claim: the instance's id, the gold item, its known label, the request shown."""
+    """A gold item offered to one claim: the instance's id, the gold item, its known label, and what is shown.
+
+    ``request`` is the review request without its ``record`` and ``timestamp``, ``content`` the record's
+    :data:`CONTENT_FIELDS` (a JSON object): the claim completes both from the real item the instance replaces.
+    """
 
     instance: str
     gold_id: str
     truth: str
     request: bytes
+    content: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +270,7 @@ class GoldSet:
 
     # -- serving ---------------------------------------------------------------------------------
 
-    def offer(self, reviewer: str, share: float, now: float | None = None,
+    def offer(self, reviewer: str, share: float,
               propose: Callable[[dict[str, Any]], Proposal | None] | None = None) -> GoldOffer | None:
         """With probability ``share``, a gold item this reviewer was not served yet, as a new instance; else ``None``.
 
@@ -276,21 +292,20 @@ class GoldSet:
             proposed, probabilities, version = live.label, live.probabilities, live.model_version
         else:
             proposed, probabilities, version = gold.get("proposed_label"), gold.get("probabilities") or {}, None
-        request = {
+        request = {  # the record and the request time come in the claim, from the item replaced (claim.lua)
             "schema_version": SCHEMA_VERSION,
             "id": instance,
-            "record": {"id": instance, **gold["record"]},
             "proposed_label": proposed,
             "probabilities": probabilities,
             "reason": gold.get("reason") or ("uncertain" if proposed else "cold_start"),
             "priority": 0.0,
             "inclusion_probability": 1.0,
             "model_version": version,
-            "timestamp": time.time() if now is None else now,
             "context": {},
             "flagged_answer": None,
         }
-        return GoldOffer(instance, gold_id, gold["label"], orjson.dumps(request))
+        content = {key: gold["record"][key] for key in CONTENT_FIELDS if key in gold["record"]}
+        return GoldOffer(instance, gold_id, gold["label"], orjson.dumps(request), orjson.dumps(content))
 
     # -- scoring ---------------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ class Leases(QueueStore):
         (:meth:`~labelstream.review.gold.GoldSet.offer`) comes before both, unless it is no longer valid.
         """
         now = time.time() if now is None else now
-        offer = [] if gold is None else [gold.instance, gold.gold_id, gold.truth, gold.request]
+        offer = [] if gold is None else [gold.instance, gold.gold_id, gold.truth, gold.request, gold.content]
         reply = self._run("claim", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, SCAN_LIMIT,
                           "1" if expert else "0", *offer)
         status = as_text(reply[0])

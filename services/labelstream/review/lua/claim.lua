@@ -5,7 +5,8 @@
 -- item found, as a new item (the gold instance), unless it was deleted or served to this reviewer meanwhile;
 -- with no item for the reviewer, no gold item either.
 -- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert,
--- then for a gold offer: instance id, gold id, its label, the request JSON.
+-- then for a gold offer: instance id, gold id, its label, the request JSON without record and timestamp, the
+-- record's own fields JSON (features, text).
 -- Reply: {status, id, lease, expires, request, needed, reaped} with status claimed | held, or {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
 local now, seconds, limit, expert = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
@@ -24,17 +25,40 @@ end
 
 -- The gold offer, leased instead of the real item found (which stays where it is): gold only among real
 -- items, so a gold item never comes when the reviewer has nothing else to do. nil when the offer is void.
-local instance, gold, truth, gold_request = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local function serve_gold()
+local instance, gold, truth, gold_head, gold_content = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+
+-- What the instance shows (review/gold.py, "Looks"): its own request and record content, with the request time
+-- of the real item it replaces and the rest of that item's record (source, timestamp, metadata, a producer's own
+-- fields), never that item's id, content or a label. Spliced, not decoded and encoded again: the gold content
+-- keeps its digits and its order. What cannot be read or written is left out (the claim must not fail on it).
+local OWN = {id = true, features = true, text = true, label = true}
+local function gold_request(replaced)
+  local read, request = pcall(cjson.decode, redis.call('HGET', k_item(replaced), 'request') or '')
+  if not read or type(request) ~= 'table' then request = {} end
+  local borrowed, record = {}, request.record
+  if type(record) == 'table' then
+    for key, value in pairs(record) do
+      local written, json = pcall(cjson.encode, value)
+      if written and not OWN[key] then borrowed[#borrowed + 1] = ',' .. cjson.encode(key) .. ':' .. json end
+    end
+  end
+  table.sort(borrowed)
+  local timestamp = type(request.timestamp) == 'number' and request.timestamp or now
+  local shown = '{"id":' .. cjson.encode(instance) .. ',' .. string.sub(gold_content, 2, -2) .. table.concat(borrowed) .. '}'
+  return string.sub(gold_head, 1, -2) .. ',"record":' .. shown .. ',"timestamp":' .. cjson.encode(timestamp) .. '}'
+end
+
+local function serve_gold(replaced)
   if not instance then return nil end
   local served = P .. ':review:gold:served:' .. reviewer
   if redis.call('SISMEMBER', K_GOLD_IDS, gold) == 0 or redis.call('SISMEMBER', served, gold) == 1
       or redis.call('EXISTS', k_item(instance)) == 1 then
     return nil
   end
+  local request = gold_request(replaced)  -- read before any write
   redis.call('SADD', served, gold)
   redis.call('HSET', k_item(instance), 'state', 'leased', 'member', string.format('%020.6f', now) .. '|' .. instance,
-    'score', '0', 'needed', 1, 'request', gold_request, 'stored', '', 'enqueued_at', now, 'seq', 0,
+    'score', '0', 'needed', 1, 'request', request, 'stored', '', 'enqueued_at', now, 'seq', 0,
     'gold', gold, 'truth', truth)
   lease_to(instance, reviewer, lease, now, seconds)
   return item_reply('claimed', instance, reaped)
@@ -46,7 +70,7 @@ if expert then  -- the best item of the experts' queue this expert has not seen 
     if #batch == 0 then break end
     for _, member in ipairs(batch) do
       if redis.call('SISMEMBER', k_seen(id_of(member)), reviewer) == 0 then
-        local golden = serve_gold()
+        local golden = serve_gold(id_of(member))
         if golden then return golden end
         redis.call('ZREM', K_EXPERT, member)
         lease_to(id_of(member), reviewer, lease, now, seconds)
@@ -80,7 +104,7 @@ while not stop and offset < limit do
 end
 if not pick and fresh_member then pick, from = fresh_member, K_WAITING end
 if not pick then return {'empty', reaped} end
-local golden = serve_gold()
+local golden = serve_gold(id_of(pick))
 if golden then return golden end
 redis.call('ZREM', from, pick)
 local id = id_of(pick)

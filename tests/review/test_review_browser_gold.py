@@ -1,0 +1,71 @@
+"""A gold item and a real record on the review page, in headless Chromium: drawn the same way (review/gold.py, "Looks").
+
+The review service runs as a process on the real broker and Redis; one real request waits on the review topic,
+requested ten minutes ago with a source; every claim is offered a gold item (``review.gold_share`` 1), so ana's
+page shows the gold item first, in the real record's place, and the real record after her answer. Screenshots go
+to ``reports/review/``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from review_support import client, new_token, publish_requests, review_sections, start_review, url, wait_enqueued
+
+from labelstream.core.schemas import ReviewRequest
+from stack_support import REPO
+
+pytestmark = pytest.mark.integration
+
+SCREENSHOTS = REPO / "reports" / "review"
+WAITED = 600.0
+"""How long the real record has waited: the page reads "requested 10 min ago" for both."""
+
+LOOK = """() => {
+  const shown = (id) => !document.getElementById(id).hidden;
+  return {
+    meta: document.getElementById('record-meta').textContent,
+    text: shown('record-text'),
+    features: [...document.querySelectorAll('#features tr td:first-child')].map((td) => td.textContent),
+    reason: document.getElementById('reason').textContent,
+    proposed: document.getElementById('proposed').textContent !== 'no proposal yet',
+    probabilities: document.querySelectorAll('#probabilities li').length,
+    badges: [...document.querySelectorAll('.badges .badge')].filter((b) => !b.hidden).map((b) => b.id || 'reason'),
+    notes: shown('skip-notes'),
+  };
+}"""
+"""What the page draws for a record, its content and id apart."""
+
+
+def test_a_gold_item_is_drawn_as_the_real_record_it_replaces(settings_factory, chromium, tmp_path):
+    settings = settings_factory(**review_sections(lease_seconds=120.0, gold_share=1.0, undo_seconds=1.0))
+    review = start_review(settings, tmp_path / "logs")
+    ana, lead = new_token(settings, "ana"), new_token(settings, "lead", "admin")
+    gold = {"id": "gold0", "label": "cat", "proposed_label": "cat", "probabilities": {"cat": 0.6, "dog": 0.4},
+            "record": {"features": {"weight_kg": 4.2, "legs": 4}, "text": "Sleeps in the box more than on the bed."}}
+    real = ReviewRequest.model_validate({
+        "id": "web07", "proposed_label": "dog", "probabilities": {"cat": 0.45, "dog": 0.55}, "reason": "uncertain",
+        "priority": 0.9, "timestamp": time.time() - WAITED,
+        "record": {"id": "web07", "features": {"weight_kg": 31.0, "legs": 4}, "source": "pet-shop-reviews",
+                   "text": "The bark is loud enough to wake the neighbours. Returned."}})
+    try:
+        with client(review, lead) as as_lead:
+            assert as_lead.post("/api/v1/admin/gold", json={"items": [gold]}).json()["count"] == 1
+            publish_requests(settings, [real])
+            wait_enqueued(as_lead, 1)
+            page = chromium.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{url(review)}/#token={ana}")
+            page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            gold_title = page.locator("#record-title").inner_text()
+            assert gold_title != "web07"  # the gold item first, in web07's place
+            gold_look = page.evaluate(LOOK)
+            page.screenshot(path=str(SCREENSHOTS / "review-page-gold-look.png"))
+            page.keyboard.press("1")  # cat
+            page.wait_for_function("() => document.getElementById('record-title').textContent === 'web07'")
+            real_look = page.evaluate(LOOK)
+            page.screenshot(path=str(SCREENSHOTS / "review-page-real-look.png"))
+        assert gold_look["meta"] == "requested 10 min ago · source pet-shop-reviews"
+        assert gold_look == real_look
+    finally:
+        review.stop(20)

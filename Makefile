@@ -56,8 +56,14 @@ down:  ## stop what `make up` started
 status:  ## is the stack running?
 	$(STACK) status
 
-test: setup packages  ## run the whole test suite against the running stack
-	$(PY) -m pytest
+# Two workers (pytest-xdist) share the one broker and Redis: every test has its own topics and keys. The
+# tests that stop the shared broker or Redis (marker stack_outage) then run alone; both parts always run.
+TEST_WORKERS ?= 2
+test: setup packages  ## run the whole test suite against the running stack (TEST_WORKERS=2 in parallel)
+	@status=0; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not stack_outage" || status=$$?; \
+	$(PY) -m pytest -m stack_outage || status=$$((status ? status : $$?)); \
+	exit $$status
 
 test-unit: setup  ## only the tests that need no services
 	$(PY) -m pytest -m "not integration and not faults" tests/core tests/test_settings.py services

@@ -18,6 +18,8 @@ from stack_support import unique_settings
 
 #: fixtures that reach the real broker or Redis: a test using one is marked integration (or faults)
 STACK_FIXTURES = {"kafka_up", "redis_up", "settings_factory", "stack_settings", "cli_env"}
+#: "1" while a test marked ``stack_outage`` runs (read by tests/faults/fault_harness.py's ``stack``)
+STACK_OUTAGE_ENV = "LABELSTREAM_TEST_MAY_STOP_STACK"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -47,8 +49,14 @@ def _untracked() -> set[str]:
     return set(listed.stdout.splitlines())
 
 
+def _xdist_worker(config: pytest.Config) -> bool:
+    """A pytest-xdist worker: the controller checks the checkout once all of them are done."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_LITTER_BEFORE] = _untracked()
+    if not _xdist_worker(session.config):
+        session.config.stash[_LITTER_BEFORE] = _untracked()
 
 
 _LITTER = pytest.StashKey[list[str]]()
@@ -74,6 +82,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             "error: the tests left new files in the checkout: " + ", ".join(litter) + " (write them under tmp_path)",
             red=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def _may_stop_the_stack(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Only a test marked ``stack_outage`` may stop the shared broker or Redis (fault_harness.stack checks):
+    ``make test`` runs those alone, after the parallel part, so no other test sees the outage."""
+    os.environ[STACK_OUTAGE_ENV] = "1" if request.node.get_closest_marker("stack_outage") else "0"
+    yield
+    os.environ.pop(STACK_OUTAGE_ENV, None)
 
 
 @pytest.fixture(scope="session")

@@ -167,7 +167,12 @@ class RecordStream:
 
 
 def stack(command: str, what: str) -> float:
-    """``deploy/stack.sh <command> <what>`` with this environment (CI's ports); seconds it took."""
+    """``deploy/stack.sh <command> <what>`` with this environment (CI's ports); seconds it took.
+
+    Stopping the shared stack is for a test marked ``stack_outage`` only: other tests run beside it otherwise."""
+    if command == "stop":
+        assert os.environ.get("LABELSTREAM_TEST_MAY_STOP_STACK") == "1", (
+            "a test that stops the shared broker or Redis needs @pytest.mark.stack_outage (make test runs those alone)")
     started = time.monotonic()
     result = subprocess.run(
         [str(REPO / "deploy" / "stack.sh"), command, what],

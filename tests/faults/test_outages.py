@@ -55,7 +55,7 @@ from fault_harness import (
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.kafka.reader import read_all
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.stack_outage]
 
 OUTAGE_ENV = "LABELSTREAM_FAULTS_OUTAGE_SECONDS"
 # who answers the reviews: "api" (CI), the review service and ``reviewer-sim --via-api`` (three reviewers,

@@ -55,6 +55,7 @@ def test_two_review_services_with_one_instance_id_settle_instead_of_fencing_each
     assert first.enqueued + second.enqueued == 60  # each request once (the queue ignores ids it holds)
 
 
+@pytest.mark.stack_outage
 def test_a_static_ingest_whose_session_times_out_in_an_outage_joins_with_a_new_consumer(settings_factory):
     """librdkafka 3437: a static member's own rejoin after its session timed out can hang (twice in CI, after the
     outage test's broker outage: nothing enqueued for 300 s, no error). The ingest replaces such a consumer itself;

@@ -31,7 +31,7 @@ from labeler_support import RunningLabeler
 from labelstream.kafka.outcomes import read_ledger
 from labelstream.labeler import loop as labeler_loop
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.stack_outage]
 
 OUTAGE_SECONDS = 16.0  # longer than the bound (15 s from the call, the broker's stop included)
 RATE = 100.0

@@ -172,8 +172,8 @@ class ColumnarBatch(Sequence[Record]):
 
     def __getitem__(self, i: int) -> Record:  # type: ignore[override] - no slices asked
         item = self._items[i]
-        if type(item) is not Record:
-            item = self._items[i] = self._columnar.decoder.decode(self._values[i])
+        if type(item) is not Record:  # the exact path's C decode: the value took the stricter struct (its names fit)
+            item = self._items[i] = self._columnar.decoder.decode_plain_many([self._values[i]])[0]
         return item
 
     def any_text(self) -> bool:

@@ -138,6 +138,10 @@ class VersionRecheck:
         whatever the answers say, so skipping it changes no outcome; the class's next test keeps the smaller bar.
     """
 
+    _allowed_of: tuple[Sequence[float] | None, set[float]] = (None, set())
+    """The last ``proven`` sequence :meth:`in_force` was given and its thresholds rounded (a class default: older
+    pickles have none)."""
+
     def __init__(
         self,
         alpha: float = 0.05,
@@ -268,7 +272,14 @@ class VersionRecheck:
         threshold at or above it that the current version validated and, if ``proven`` (the calibrator's proven
         thresholds) is given, that is among them (``None``: none is both)."""
         validated = self.validated.get(key, ())
-        allowed = None if proven is None else {round(t, 6) for t in proven}
+        if proven is None:
+            allowed = None
+        elif proven is self._allowed_of[0]:  # the calibrator's tuple, unchanged since it was rounded (every batch)
+            allowed = self._allowed_of[1]
+        else:
+            allowed = {round(t, 6) for t in proven}
+            if type(proven) is tuple:  # immutable: the same object, the same thresholds
+                self._allowed_of = (proven, allowed)
         for value in validated[bisect.bisect_left(validated, threshold - 1e-12) :]:
             if allowed is None or round(value, 6) in allowed:
                 return value

@@ -344,7 +344,7 @@ def _finite(prediction: Prediction) -> bool:
     Their sum is finite exactly when each is (a NaN or an infinity propagates; numbers in [0, 1] cannot
     overflow), and ``sum`` loops in C: half the cost of a generator over ``math.isfinite``.
     """
-    return math.isfinite(sum(prediction.probabilities.values()))
+    return math.isfinite(sum(prediction.probability_values))
 
 
 def _all_finite(results: list[Routed | str]) -> bool:
@@ -353,9 +353,10 @@ def _all_finite(results: list[Routed | str]) -> bool:
     One sum of the records' sums, in C: finite exactly when each record's sum is (a non-finite running
     sum stays non-finite), so :func:`_finite` of each record need not be asked. The records' sums in a
     comprehension (slot loads): 0.32 against 0.39 us a record mapping an attrgetter, the same sums in the same order.
+    A compiled batch's :class:`~labelstream.core.policy.base.RowPrediction` is summed from its row (no dict made).
     """
     try:
-        return math.isfinite(sum([sum(result.prediction.probabilities.values()) for result in results]))
+        return math.isfinite(sum([sum(result.prediction.probability_values) for result in results]))
     except (AttributeError, TypeError):  # a model error's message; probabilities not a dict of numbers
         return False
 

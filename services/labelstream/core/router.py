@@ -169,12 +169,15 @@ class BatchRouter:
                 records, positions = self._drop_duplicates(records, positions, firsts, values, keys, origins, outcomes, evolved)
         now = self.clock()
         auto_labels: list[tuple[int, Routed, Any]] = []
+        others: list[tuple[int, int, Routed]] = []  # reviews, deferrals, weak labels: encoded from their Record
+        batch = None
         if columnar is not None and any(type(record) is not Record for record in records):
-            results = self._process(ColumnarBatch(records, [values[i] for i in positions], columnar))
+            batch = ColumnarBatch(records, [values[i] for i in positions], columnar)
+            results = self._process(batch)
         else:
             results = self._process(records)
         finite = _all_finite(results)
-        for i, record, result in zip(positions, records, results, strict=True):
+        for k, (i, record, result) in enumerate(zip(positions, records, results, strict=True)):
             origin = origins[i]
             if isinstance(result, str):
                 outcomes[i] = self.dead_letter(values[i], keys[i], origin, "model_error", result)
@@ -184,7 +187,12 @@ class BatchRouter:
             elif result.decision.outcome == "label" and result.votes is None:
                 auto_labels.append((i, result, record))  # encoded together below, from the record's id and timestamp
             else:
-                self._encode_one(outcomes, i, result, values, keys, now, origin)
+                others.append((k, i, result))
+        if others:
+            if batch is not None:  # their records made in one decode, not one each as they are read
+                batch.make([k for k, _, _ in others])
+            for _, i, result in others:
+                self._encode_one(outcomes, i, result, values, keys, now, origins[i])
         if auto_labels:
             self._encode_labels(outcomes, auto_labels, values, keys, now, origins)
         for i in evolved:

@@ -190,7 +190,10 @@ class BatchRouter:
                 others.append((k, i, result))
         if others:
             if batch is not None:  # their records made in one decode, not one each as they are read
-                batch.make([k for k, _, _ in others])
+                try:
+                    batch.make([k for k, _, _ in others])
+                except Exception:  # noqa: BLE001, S110 - then each is made when read, within its own try below
+                    pass
             for _, i, result in others:
                 self._encode_one(outcomes, i, result, values, keys, now, origins[i])
         if auto_labels:

@@ -268,11 +268,29 @@ class VersionRecheck:
         threshold at or above it that the current version validated and, if ``proven`` (the calibrator's proven
         thresholds) is given, that is among them (``None``: none is both)."""
         validated = self.validated.get(key, ())
-        allowed = None if proven is None else {round(t, 6) for t in proven}
+        allowed = None if proven is None else self._rounded(key, proven)
         for value in validated[bisect.bisect_left(validated, threshold - 1e-12) :]:
             if allowed is None or round(value, 6) in allowed:
                 return value
         return None
+
+    def _rounded(self, key: str, proven: Sequence[float]) -> set[float]:
+        """``proven``'s thresholds rounded, remembered a class for the calibrator's tuple (kept until it rescans the
+        class: decide_many asks for every class's threshold in force each batch)."""
+        cache = self.__dict__.setdefault("_rounded_of", {})  # not in __init__: pickles made before it have none
+        kept = cache.get(key)
+        if kept is not None and kept[0] is proven:  # the same tuple (immutable): the same thresholds
+            return kept[1]
+        rounded = {round(t, 6) for t in proven}
+        if type(proven) is tuple:
+            cache[key] = (proven, rounded)
+        return rounded
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the cache of :meth:`_rounded`."""
+        state = dict(self.__dict__)
+        state.pop("_rounded_of", None)
+        return state
 
     def held(self, key: str, waiting: Sequence[str]) -> bool:
         """Whether ``key``'s validated threshold waits: within its first :attr:`patience` rechecks of the generation,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
 from operator import attrgetter
 from typing import Annotated, Any, Literal, Union
 
@@ -173,8 +174,17 @@ class ColumnarBatch(Sequence[Record]):
     def __getitem__(self, i: int) -> Record:  # type: ignore[override] - no slices asked
         item = self._items[i]
         if type(item) is not Record:
-            item = self._items[i] = self._columnar.decoder.decode(self._values[i])
+            self.make([i])
+            item = self._items[i]
         return item
+
+    def make(self, at: Sequence[int]) -> None:
+        """Make the records at positions ``at`` now (those not made yet), in one call of the exact path's C decode."""
+        items, values, decoder = self._items, self._values, self._columnar.decoder
+        todo = [i for i in at if type(items[i]) is not Record]
+        if todo:  # the value took the layout's stricter struct: the C decode takes it (decode() has the last word)
+            for i, record in zip(todo, decoder.decode_plain_many([values[i] for i in todo]), strict=True):
+                items[i] = record or decoder.decode(values[i])
 
     def any_text(self) -> bool:
         """Whether a record has text (a struct has none)."""
@@ -204,6 +214,8 @@ class ColumnarBatch(Sequence[Record]):
     def routed(self, predictions: Sequence[Any], decisions: Sequence[Any], votes: Sequence[Any]) -> list[Routed]:
         """A :class:`Routed` a record made, a :class:`LazyRouted` a struct."""
         make, lazy = _make_routed, LazyRouted.make
+        if Record not in map(type, self._items):  # the common batch, every record a struct: mapped in C
+            return list(map(lazy, repeat(self), range(len(self._items)), predictions, decisions, votes))
         return [make(item, p, d, v) if type(item) is Record else lazy(self, i, p, d, v)
                 for i, (item, p, d, v) in enumerate(zip(self._items, predictions, decisions, votes, strict=True))]
 

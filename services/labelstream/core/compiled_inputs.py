@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -121,7 +122,9 @@ class InputMatrix:
         if numeric:
             known = [(i, self.index[name]) for i, name in enumerate(numeric) if name in self.index]
             if known:
-                values = np.array(numbers).reshape(len(at), len(numeric))
+                # one pass in C, each number made a float as float() makes it (np.array would scan them twice)
+                flat = numbers if len(numeric) == 1 else chain.from_iterable(numbers)
+                values = np.fromiter(flat, dtype=float, count=len(at) * len(numeric)).reshape(len(at), len(numeric))
                 if len(known) < len(numeric):
                     values = values[:, [i for i, _ in known]]
                 columns = np.array([column for _, column in known], dtype=np.intp)

@@ -44,6 +44,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from itertools import repeat
+from operator import eq
 from typing import Literal
 
 try:  # ADWIN's engine itself: river.drift's package would import river.datasets (scikit-learn) and KSWIN (scipy.stats)
@@ -333,13 +335,58 @@ class DriftMonitor:
         """
         start = self.n_records
         self.n_records += len(predictions)
+        columns = self._columns(predictions, outcomes)
+        if columns is not None:  # the common batch, in columns
+            confidence, confidence_at, share_keys, share_at = columns
+            born: dict[str, int] = {}
+        else:
+            confidence, confidence_at, share_keys, share_at, born = self._rows(predictions, outcomes)
+        found: list[tuple[int, int, Detection]] = []  # (position, detector's rank in update_prediction, detection)
+        if self.confidence and confidence:
+            self._collect(found, 0, self._confidence, confidence, confidence_at, start, timestamps)
+        for rank, (label, detector) in enumerate(self._class_share.items(), start=1):
+            first = born.get(label, 0)
+            if first < len(share_keys):
+                values = list(map(float, map(eq, repeat(label), share_keys[first:])))  # float(key == label), in C
+                self._collect(found, rank, detector, values, share_at if share_at is None else share_at[first:],
+                              start, timestamps)
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [detection for _position, _rank, detection in found]
+
+    def _columns(
+        self, predictions: Sequence[Prediction], outcomes: Sequence[str]
+    ) -> tuple[list[float], None, list[str], list[int] | None] | None:
+        """What :meth:`_rows` finds, for a batch whose every record has a label, a finite confidence and (when it
+        feeds the class shares) a class with a detector already: the confidences, the class-share keys and their
+        positions (``None``: every record), without a Python loop a record; ``None`` for any other batch."""
+        labels = [prediction.label for prediction in predictions]  # comprehensions: slot loads
+        confidence = [prediction.confidence for prediction in predictions]
+        if None in labels or not math.isfinite(sum(confidence)):  # a sum is finite only when each term is
+            return None
+        if not self.class_share:
+            return confidence, None, [], None
+        if self.class_share_of == "predictions":
+            share_keys, share_at = labels, None
+        else:
+            share_at = [position for position, outcome in enumerate(outcomes) if outcome == "label"]
+            share_keys = list(map(labels.__getitem__, share_at))
+        if not self._class_share.keys() >= set(share_keys):  # a class without a detector: _per_class decides
+            return None
+        return confidence, None, share_keys, share_at
+
+    def _rows(
+        self, predictions: Sequence[Prediction], outcomes: Sequence[str]
+    ) -> tuple[list[float], list[int], list[str], list[int], dict[str, int]]:
+        """Record by record: the finite confidences of records with a label and their positions, the class-share
+        key of each record that feeds them and its position, and the class-share detectors made in this batch
+        with the position of their first record among those keys."""
         shares = self.class_share
         every = self.class_share_of == "predictions"
         confidence: list[float] = []
         confidence_at: list[int] = []
         share_keys: list[str] = []  # the class-share key of each record that feeds them, in order
         share_at: list[int] = []
-        born: dict[str, int] = {}  # class-share detectors made in this batch: position of their first record
+        born: dict[str, int] = {}
         detectors = self._class_share
         for position, (prediction, outcome) in enumerate(zip(predictions, outcomes, strict=True)):
             label = prediction.label
@@ -357,24 +404,20 @@ class DriftMonitor:
                         born[key] = len(share_keys)
                 share_keys.append(key)
                 share_at.append(position)
-        found: list[tuple[int, int, Detection]] = []  # (position, detector's rank in update_prediction, detection)
-        if self.confidence and confidence:
-            self._collect(found, 0, self._confidence, confidence, confidence_at, start, timestamps)
-        for rank, (label, detector) in enumerate(self._class_share.items(), start=1):
-            first = born.get(label, 0)
-            if first < len(share_keys):
-                values = [float(key == label) for key in share_keys[first:]]
-                self._collect(found, rank, detector, values, share_at[first:], start, timestamps)
-        found.sort(key=lambda item: (item[0], item[1]))
-        return [detection for _position, _rank, detection in found]
+        return confidence, confidence_at, share_keys, share_at, born
 
     @staticmethod
     def _collect(
-        found: list, rank: int, detector: Detector, values: list[float], positions: list[int], start: int,
+        found: list, rank: int, detector: Detector, values: list[float], positions: list[int] | None, start: int,
         timestamps: Sequence[float | None],
     ) -> None:
-        indexes = list(map((start + 1).__add__, positions))  # mapped in C
-        for detection in detector.update_many(values, indexes, list(map(timestamps.__getitem__, positions))):
+        """Feed ``detector`` the values of the records at ``positions`` of the batch (``None``: every record)."""
+        if positions is None:
+            indexes, stamps = range(start + 1, start + 1 + len(values)), timestamps
+        else:
+            indexes = list(map((start + 1).__add__, positions))  # mapped in C
+            stamps = list(map(timestamps.__getitem__, positions))
+        for detection in detector.update_many(values, indexes, stamps):
             found.append((detection.index - start - 1, rank, detection))
 
     def update_features(self, features: Mapping[str, object], timestamp: float | None = None) -> list[Detection]:

@@ -49,6 +49,71 @@ class Prediction:
         label = max(probabilities, key=probabilities.__getitem__)
         return cls(probabilities, label, probabilities[label])
 
+    @property
+    def probability_values(self) -> Sequence[float]:
+        """The class probabilities in the order of :attr:`probabilities` (a :class:`RowPrediction`'s row, no dict made)."""
+        return self.probabilities.values()  # type: ignore[return-value] - a view, read in order
+
+
+class RowPrediction(Prediction):
+    """A :class:`Prediction` of a row of class probabilities whose ``probabilities`` dict is made when first read.
+
+    A compiled model's batch makes one a record (:meth:`~labelstream.core.compiled.CompiledLogistic.predictions`):
+    an auto-label is published from its label and confidence, so its dict of class -> probability (a zip and a
+    dict a record) is made only for the records whose probabilities are read (a review, a deferral, a strategy).
+    Equal to the :class:`Prediction` of the same values; a copy or a pickle is that Prediction.
+
+    >>> row = RowPrediction.make(["a", "b"], [0.25, 0.75], "b", 0.75)
+    >>> row == Prediction({"a": 0.25, "b": 0.75}, "b", 0.75), list(row.probability_values), row.probabilities
+    (True, [0.25, 0.75], {'a': 0.25, 'b': 0.75})
+    """
+
+    __slots__ = ("_classes", "probability_values")
+
+    @classmethod
+    def make(cls, classes: Sequence[str], row: Sequence[float], label: str | None, confidence: float) -> RowPrediction:
+        """The prediction of ``row`` (a probability a class of ``classes``, in order; the classes distinct)."""
+        prediction = _new(cls)
+        _set_label(prediction, label)
+        _set_confidence(prediction, confidence)
+        _set_classes(prediction, classes)
+        _set_values(prediction, row)
+        return prediction
+
+    @property
+    def probabilities(self) -> dict[str, float]:  # type: ignore[override] - the field, made when first read
+        try:
+            return _get_probabilities(self)
+        except AttributeError:
+            made = dict(zip(self._classes, self.probability_values, strict=True))
+            _set_probabilities(self, made)
+            return made
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Prediction):
+            return NotImplemented
+        return (self.probabilities, self.label, self.confidence) == (other.probabilities, other.label, other.confidence)
+
+    __hash__ = None  # type: ignore[assignment] - as a Prediction's (its dict is not hashable)
+
+    def __repr__(self) -> str:
+        return repr(self._plain())
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return Prediction, (self.probabilities, self.label, self.confidence)
+
+    def _plain(self) -> Prediction:
+        return Prediction(self.probabilities, self.label, self.confidence)
+
+
+_new = object.__new__
+_get_probabilities = Prediction.__dict__["probabilities"].__get__
+_set_probabilities = Prediction.__dict__["probabilities"].__set__
+_set_label = Prediction.__dict__["label"].__set__
+_set_confidence = Prediction.__dict__["confidence"].__set__
+_set_classes = RowPrediction.__dict__["_classes"].__set__
+_set_values = RowPrediction.__dict__["probability_values"].__set__
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

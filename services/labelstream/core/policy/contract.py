@@ -518,7 +518,8 @@ class _BatchRouting:
     ) -> Decision:
         """Record ``i`` of the batch, as :meth:`ContractPolicy.decide` routes it; ``checked``: (drawn for an audit,
         near the threshold) of a record at its threshold, ``None`` for one below it (or without one). Its model
-        input ``xs[i]`` is read only for the strategy (the engine's inputs may be made when read)."""
+        input ``xs[i]`` is read only for a strategy that reads it (:attr:`QueryStrategy.reads_inputs`: the engine's
+        inputs may be made when read)."""
         policy, budget = self.policy, self.policy.budget
         on_alert = i < self.alert
         context: dict[str, Any] = {"model_version": self.version, "generation": self.generation, "threshold": None}
@@ -548,7 +549,8 @@ class _BatchRouting:
                 decision = policy._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
             else:
                 context.update(threshold=threshold, p_audit=audit_share * self.admit_reserved, p_floor=self.least * self.admit)
-                query = policy.strategy.query(prediction, None if xs is None else xs[i], budget)
+                strategy = policy.strategy
+                query = strategy.query(prediction, xs[i] if xs is not None and strategy.reads_inputs else None, budget)
                 context["p_review"] = query.inclusion_probability
                 decision = (
                     Decision("review", "uncertain", query.inclusion_probability, query.priority, context)

@@ -86,6 +86,9 @@ class QueryStrategy(ABC):
     """
 
     name: str = "strategy"
+    reads_inputs: bool = True
+    """Whether :meth:`query` and :meth:`informativeness` read the model input ``x`` (``False``: the policy passes
+    ``None``, and a batch's input of the record is not made: a featurized dict a record below its threshold)."""
 
     def __init__(self, min_probability: float = 0.0, seed: int | None = None) -> None:
         self.min_probability = min_probability

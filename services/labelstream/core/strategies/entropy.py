@@ -17,6 +17,7 @@ class Entropy(QueryStrategy):
     """The more spread the predicted distribution, the likelier a human is asked."""
 
     name = "entropy"
+    reads_inputs = False  # its probability and informativeness are the prediction's alone
 
     def _probability(self, prediction: Prediction, x: Features | None) -> float:
         return entropy(prediction.probabilities)

@@ -19,6 +19,7 @@ class FixedUncertainty(QueryStrategy):
     """Ask about every record whose top probability is below ``threshold``."""
 
     name = "fixed_uncertainty"
+    reads_inputs = False  # its probability and informativeness are the prediction's alone
 
     def __init__(self, threshold: float = 0.9, min_probability: float = 0.0, seed: int | None = None) -> None:
         super().__init__(min_probability, seed)

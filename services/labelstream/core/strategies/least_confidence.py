@@ -18,6 +18,7 @@ class LeastConfidence(QueryStrategy):
     """The less sure the model, the likelier a human is asked."""
 
     name = "least_confidence"
+    reads_inputs = False  # its probability and informativeness are the prediction's alone
 
     def _probability(self, prediction: Prediction, x: Features | None) -> float:
         return least_confidence(prediction.probabilities)

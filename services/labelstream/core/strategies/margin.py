@@ -17,6 +17,7 @@ class Margin(QueryStrategy):
     """Records whose two most probable labels are close are worth asking about."""
 
     name = "margin"
+    reads_inputs = False  # its probability and informativeness are the prediction's alone
 
     def _probability(self, prediction: Prediction, x: Features | None) -> float:
         return margin(prediction.probabilities)

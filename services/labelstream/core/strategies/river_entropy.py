@@ -21,6 +21,7 @@ class RiverEntropySampler(QueryStrategy):
     """The probability of ``river.active.EntropySampler``, through our budget gate."""
 
     name = "river_entropy"
+    reads_inputs = False  # its probability and informativeness are the prediction's alone
 
     def __init__(self, discount_factor: float = 3.0, min_probability: float = 0.0, seed: int | None = None) -> None:
         super().__init__(min_probability, seed)

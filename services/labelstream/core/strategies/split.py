@@ -25,6 +25,7 @@ class Split(QueryStrategy):
     """Random sampling on a share of the stream, variable uncertainty on the rest."""
 
     name = "split"
+    reads_inputs = False  # its probability and informativeness are the prediction's alone
 
     def __init__(
         self,

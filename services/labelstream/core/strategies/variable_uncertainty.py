@@ -23,6 +23,7 @@ class VariableUncertainty(QueryStrategy):
     """Ask when the top probability is below a threshold that tracks the budget."""
 
     name = "variable_uncertainty"
+    reads_inputs = False  # its probability and informativeness are the prediction's alone
 
     def __init__(
         self, theta: float = 1.0, step: float = 0.01, min_probability: float = 0.0, seed: int | None = None

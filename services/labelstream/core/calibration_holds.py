@@ -50,6 +50,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelstream.core.bounds import upper_bound
+from labelstream.core.calibration_reviewers import check_bound_parameters
 
 
 def epoch_alpha(alpha: float, epoch: int) -> float:
@@ -75,10 +76,7 @@ class HeldGoldAccuracyBound:
     """
 
     def __init__(self, alpha: float = 0.025, first: int = 50) -> None:
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-        if first < 1:
-            raise ValueError(f"first must be at least 1, got {first}")
+        check_bound_parameters(alpha, first)
         self.alpha = alpha
         self.first = first
         self._counts: dict[str, list[int]] = {}  # reviewer -> [answers, right] counted (since start or release)

@@ -70,6 +70,14 @@ from typing import Any, ClassVar
 from labelstream.core.bounds import upper_bound
 
 
+def check_bound_parameters(alpha: float, first: int) -> None:
+    """A checkpointed bound's error budget in (0, 1) and its first checkpoint at 1 observation or more."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if first < 1:
+        raise ValueError(f"first must be at least 1, got {first}")
+
+
 class CheckpointedAccuracyBound:
     """An anytime-valid upper confidence bound on reviewer accuracy from a stream of successes (module docstring).
 
@@ -87,10 +95,7 @@ class CheckpointedAccuracyBound:
     _STATE_KEYS: ClassVar[tuple[str, str]] = ("trials", "successes")
 
     def __init__(self, alpha: float = 0.025, first: int = 50) -> None:
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-        if first < 1:
-            raise ValueError(f"first must be at least 1, got {first}")
+        check_bound_parameters(alpha, first)
         self.alpha = alpha
         self.first = first
         self._trials = 0

@@ -15,6 +15,7 @@ import functools
 import os
 import re
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -41,12 +42,10 @@ def compose_config(env_file: Path) -> dict:
 @functools.cache
 def resolved() -> dict:
     """The file as docker-compose resolves it with every default (an empty .env)."""
-    empty = REPO / ".pytest-empty.env"
-    empty.write_text("")
-    try:
+    with tempfile.TemporaryDirectory() as directory:  # one per process: xdist workers read the file at once
+        empty = Path(directory) / "empty.env"
+        empty.write_text("")
         return compose_config(empty)
-    finally:
-        empty.unlink()
 
 
 def services() -> dict[str, dict]:

@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 
 from labelstream.settings import Settings, load_settings
-from stack_support import unique_settings
+from stack_support import STACK_OUTAGE_ENV, unique_settings
 
 #: fixtures that reach the real broker or Redis: a test using one is marked integration (or faults)
 STACK_FIXTURES = {"kafka_up", "redis_up", "settings_factory", "stack_settings", "cli_env"}
-#: "1" while a test marked ``stack_outage`` runs (read by tests/faults/fault_harness.py's ``stack``)
-STACK_OUTAGE_ENV = "LABELSTREAM_TEST_MAY_STOP_STACK"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

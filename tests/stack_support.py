@@ -8,6 +8,8 @@ from pathlib import Path
 from labelstream.settings import Settings, namespaced
 
 REPO = Path(__file__).resolve().parents[1]
+#: "1" while a test marked ``stack_outage`` runs (tests/conftest.py sets it; fault_harness.stack reads it)
+STACK_OUTAGE_ENV = "LABELSTREAM_TEST_MAY_STOP_STACK"
 
 
 def unique_settings(base: Settings, partitions: int = 3, **sections: dict) -> Settings:

@@ -34,7 +34,7 @@ from labelstream.processes import ServiceProcess, service
 from labelstream.settings import Settings
 from labelstream.store.connection import connect
 from labelstream.store.models import ModelRegistry
-from stack_support import REPO
+from stack_support import REPO, STACK_OUTAGE_ENV
 
 RECORDS_ENV = "LABELSTREAM_FAULTS_RECORDS"
 REPORT_ENV = "LABELSTREAM_FAULTS_REPORT"
@@ -171,7 +171,7 @@ def stack(command: str, what: str) -> float:
 
     Stopping the shared stack is for a test marked ``stack_outage`` only: other tests run beside it otherwise."""
     if command == "stop":
-        assert os.environ.get("LABELSTREAM_TEST_MAY_STOP_STACK") == "1", (
+        assert os.environ.get(STACK_OUTAGE_ENV) == "1", (
             "a test that stops the shared broker or Redis needs @pytest.mark.stack_outage (make test runs those alone)")
     started = time.monotonic()
     result = subprocess.run(

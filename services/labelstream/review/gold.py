@@ -292,9 +292,8 @@ class GoldSet:
             proposed, probabilities, version = live.label, live.probabilities, live.model_version
         else:
             proposed, probabilities, version = gold.get("proposed_label"), gold.get("probabilities") or {}, None
-        request = {  # the record and the request time come in the claim, from the item replaced (claim.lua)
+        request = {  # the id, the record and the request time come in the claim, from the item replaced (claim.lua)
             "schema_version": SCHEMA_VERSION,
-            "id": instance,
             "proposed_label": proposed,
             "probabilities": probabilities,
             "reason": gold.get("reason") or ("uncertain" if proposed else "cold_start"),

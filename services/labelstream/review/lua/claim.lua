@@ -5,9 +5,10 @@
 -- item found, as a new item (the gold instance), unless it was deleted or served to this reviewer meanwhile;
 -- with no item for the reviewer, no gold item either.
 -- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert,
--- then for a gold offer: instance id, gold id, its label, the request JSON without record and timestamp, the
+-- then for a gold offer: instance key, gold id, its label, the request JSON without id, record and timestamp, the
 -- record's own fields JSON (features, text).
--- Reply: {status, id, lease, expires, request, needed, reaped} with status claimed | held, or {'empty', reaped}.
+-- Reply: {status, id as shown, lease, expires, request, needed, reaped, key} with status claimed | held, or
+-- {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
 local now, seconds, limit, expert = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 local reaped = reap(now, 1000)
@@ -16,8 +17,7 @@ local held = redis.call('GET', k_holding(reviewer))
 if held then
   local state, holder = unpack(redis.call('HMGET', k_item(held), 'state', 'holder'))
   if state == 'leased' and holder == reviewer then
-    redis.call('HSET', k_item(held), 'expires', now + seconds)
-    redis.call('ZADD', K_LEASES, now + seconds, held)
+    extend_lease(held, now + seconds)
     return item_reply('held', held, reaped)
   end
   redis.call('DEL', k_holding(reviewer))
@@ -32,7 +32,7 @@ local instance, gold, truth, gold_head, gold_content = ARGV[8], ARGV[9], ARGV[10
 -- fields), never that item's id, content or a label. Spliced, not decoded and encoded again: the gold content
 -- keeps its digits and its order. What cannot be read or written is left out (the claim must not fail on it).
 local OWN = {id = true, features = true, text = true, label = true}
-local function gold_request(replaced)
+local function gold_request(replaced, shown_as)
   local read, request = pcall(cjson.decode, redis.call('HGET', k_item(replaced), 'request') or '')
   if not read or type(request) ~= 'table' then request = {} end
   local borrowed, record = {}, request.record
@@ -44,8 +44,80 @@ local function gold_request(replaced)
   end
   table.sort(borrowed)
   local timestamp = type(request.timestamp) == 'number' and request.timestamp or now
-  local shown = '{"id":' .. cjson.encode(instance) .. ',' .. string.sub(gold_content, 2, -2) .. table.concat(borrowed) .. '}'
-  return string.sub(gold_head, 1, -2) .. ',"record":' .. shown .. ',"timestamp":' .. cjson.encode(timestamp) .. '}'
+  local id = '{"id":' .. cjson.encode(shown_as)
+  local record = id .. ',' .. string.sub(gold_content, 2, -2) .. table.concat(borrowed) .. '}'
+  return id .. ',' .. string.sub(gold_head, 2, -2) .. ',"record":' .. record .. ',"timestamp":' .. cjson.encode(timestamp) .. '}'
+end
+
+-- The id the instance is shown under (review/gold.py, "Shown id"), shaped like the replaced item's id: the same
+-- length, punctuation and words, its varying characters drawn again, each within its class. Varying: in an id of
+-- hex digits and dashes alone with a digit and a letter (a UUID, a digest), every character but the dashes (digit
+-- for digit, a-f for a-f); else, in each run of letters and digits that holds a digit, a counter (digits alone, or
+-- after letters: "17", "web07") the trailing half of its digits (the leading half kept: the shown number is near the
+-- replaced one), any other run every character (digit for digit, letter for letter of the same case); runs of
+-- letters alone (a word: "phishing") stay.
+-- An id without a digit has its last run of letters drawn again. The draws are uniform (rejection sampling) over the
+-- SHA-1 of the instance key, secret and random, and the attempt number: one shown id per instance.
+local function drawer(seed)
+  local n, digest, at = 0, '', 1
+  return function(k)  -- uniform in 0 .. k - 1
+    local limit = 256 - 256 % k
+    while true do
+      if at > #digest then n, at = n + 1, 1; digest = redis.sha1hex(seed .. '#' .. n) end
+      local byte = tonumber(string.sub(digest, at, at + 1), 16)
+      at = at + 2
+      if byte < limit then return byte % k end
+    end
+  end
+end
+
+local CLASSES = {d = '0123456789', l = 'abcdefghijklmnopqrstuvwxyz', u = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+  hl = 'abcdef', hu = 'ABCDEF'}
+local function class_of(char, hex)
+  if string.find(char, '%d') then return CLASSES.d end
+  if string.find(char, '%l') then return hex and CLASSES.hl or CLASSES.l end
+  return hex and CLASSES.hu or CLASSES.u
+end
+
+local function shaped_like(id, seed)
+  local draw = drawer(seed)
+  local function again(hex) return function(char)
+    local class = class_of(char, hex)
+    local i = draw(#class) + 1
+    return string.sub(class, i, i)
+  end end
+  if string.find(id, '^[%x%-]+$') and string.find(id, '%d') and string.find(id, '%a')
+      and not (string.find(id, '%l') and string.find(id, '%u')) then
+    return (string.gsub(id, '%x', again(true)))
+  end
+  if not string.find(id, '%d') then
+    local head, run, tail = string.match(id, '^(.-)(%a+)([^%a]*)$')
+    if not run then return nil end
+    return head .. string.gsub(run, '%a', again(false)) .. tail
+  end
+  return (string.gsub(id, '%w+', function(run)
+    local word, number = string.match(run, '^(%a*)(%d+)$')
+    if number then  -- a counter, alone or after a word ("web07"): its leading half kept
+      local keep = #word + math.floor(#number / 2)
+      return string.sub(run, 1, keep) .. string.gsub(string.sub(run, keep + 1), '%d', again(false))
+    end
+    if not string.find(run, '%d') then return run end
+    return (string.gsub(run, '%w', again(false)))
+  end))
+end
+
+-- Of a few shaped ids, the first the queue does not know; else the first this reviewer has not seen (a real record
+-- of that id answered or skipped by them would show its id twice); else the instance key (an id with nothing to draw).
+local function shown_for(replaced)
+  local unseen = nil
+  for attempt = 1, 8 do
+    local candidate = shaped_like(replaced, instance .. '|' .. attempt)
+    if candidate and candidate ~= replaced then
+      if redis.call('EXISTS', k_item(candidate)) == 0 then return candidate end
+      if not unseen and redis.call('SISMEMBER', k_seen(candidate), reviewer) == 0 then unseen = candidate end
+    end
+  end
+  return unseen or instance
 end
 
 local function serve_gold(replaced)
@@ -55,11 +127,12 @@ local function serve_gold(replaced)
       or redis.call('EXISTS', k_item(instance)) == 1 then
     return nil
   end
-  local request = gold_request(replaced)  -- read before any write
+  local shown = shown_for(replaced)
+  local request = gold_request(replaced, shown)  -- read before any write
   redis.call('SADD', served, gold)
   redis.call('HSET', k_item(instance), 'state', 'leased', 'member', string.format('%020.6f', now) .. '|' .. instance,
     'score', '0', 'needed', 1, 'request', request, 'stored', '', 'enqueued_at', now, 'seq', 0,
-    'gold', gold, 'truth', truth)
+    'gold', gold, 'truth', truth, 'shown', shown)
   lease_to(instance, reviewer, lease, now, seconds)
   return item_reply('claimed', instance, reaped)
 end

@@ -14,6 +14,7 @@
 local reviewer, old, label, note = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now, window = tonumber(ARGV[6]), tonumber(ARGV[7])
 local rec_key, rec_keep = ARGV[8], tonumber(ARGV[9])
+old = redis.call('HGET', k_gold_shown(reviewer), old) or old  -- a gold answer, by the id it was shown under
 local id = string.match(old, '^(.*)#%d+$')
 if not id then return {'conflict', 'not an answer id (they look like <record id>#<n>)'} end
 local item = k_item(id)

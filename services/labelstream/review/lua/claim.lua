@@ -52,10 +52,10 @@ end
 -- The id the instance is shown under (review/gold.py, "Shown id"), shaped like the replaced item's id: the same
 -- length, punctuation and words, its varying characters drawn again, each within its class. Varying: in an id of
 -- hex digits and dashes alone with a digit and a letter (a UUID, a digest), every character but the dashes (digit
--- for digit, a-f for a-f); else, in each run of letters and digits that holds a digit, a counter (digits alone, or
--- after letters: "17", "web07") the trailing half of its digits (the leading half kept: the shown number is near the
--- replaced one), any other run every character (digit for digit, letter for letter of the same case); runs of
--- letters alone (a word: "phishing") stay.
+-- for digit, a-f for a-f); else, of the runs of letters and digits: the last one holding a digit, if a counter
+-- (digits alone, or after letters: "17", "web07"), the trailing half of its digits (the leading half kept: the shown
+-- number is near the replaced one; numbers before it, a date or a shard, stay); a run mixing letters and digits
+-- otherwise (a random token) every character, digit for digit, letter for letter of the same case; words stay.
 -- An id without a digit has its last run of letters drawn again. The draws are uniform (rejection sampling) over the
 -- SHA-1 of the instance key, secret and random, and the attempt number: one shown id per instance.
 local function drawer(seed)
@@ -95,9 +95,14 @@ local function shaped_like(id, seed)
     if not run then return nil end
     return head .. string.gsub(run, '%a', again(false)) .. tail
   end
-  return (string.gsub(id, '%w+', function(run)
+  local last = 0  -- where the last run holding a digit starts
+  for start, run in string.gmatch(id, '()(%w+)') do
+    if string.find(run, '%d') then last = start end
+  end
+  return (string.gsub(id, '()(%w+)', function(start, run)
     local word, number = string.match(run, '^(%a*)(%d+)$')
-    if number then  -- a counter, alone or after a word ("web07"): its leading half kept
+    if number and start ~= last then return run end  -- an earlier number (a date, a shard) neighbours share
+    if number then  -- the counter, alone or after a word ("web07"): its leading half kept
       local keep = #word + math.floor(#number / 2)
       return string.sub(run, 1, keep) .. string.gsub(string.sub(run, keep + 1), '%d', again(false))
     end

@@ -53,27 +53,38 @@ def gold_claims(env, replaced: str, n: int) -> list[str]:  # noqa: ANN001
     return shown
 
 
-@pytest.mark.parametrize(("replaced", "kept", "drawn"), [
-    ("phishing-17", "phishing-1", 1),                       # a counter: its leading half kept
-    ("web07", "web0", 1),                                   # a counter after a word
-    ("order_2026_12_03_000451", "order_2026_12_03_000", 3),  # a date before the counter stays
-    ("3f2a9c4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a", "", 32),       # a UUID: every hex digit drawn again, within class
-    ("INV-x7Kq9Z", "INV-", 6),                              # a random token after a word
-    ("alpha-beta", "alpha-", 4),                            # no digit: the last word drawn again
+HEX, TOKEN = set("0123456789abcdef"), set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@pytest.mark.parametrize(("replaced", "kept", "alphabet"), [
+    ("phishing-17", "phishing-1", None),                        # a counter: its leading half kept
+    ("web07", "web0", None),                                    # a counter after a word
+    ("order_2026_12_03_000451", "order_2026_12_03_000", None),  # a date before the counter stays
+    ("alpha-beta", "alpha-", None),                             # no digit: the last word drawn again
+    ("3f2a9c4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a", "", HEX),          # a UUID: its hex digits drawn again
+    ("018f3c2a-7b1e-7c3d-9a4f-6e5d4c3b2a19", "018f3c2a-", HEX),  # a UUID v7: its time prefix kept
+    ("INV-x7Kq9Z", "INV-", TOKEN),                              # a random token after a word
 ])
-def test_the_shown_id_is_shaped_like_the_replaced_one(make_gold, replaced, kept, drawn):
+def test_the_shown_id_is_shaped_like_the_replaced_one(make_gold, replaced, kept, alphabet):
+    """Counters and words: each character of its class; random ids: each drawn from the whole alphabet, so that its
+    pattern of digits and letters is not the replaced id's (shown next, often)."""
     env = make_gold(gold=GOLD[:1])
     enqueue_ids(env, replaced)
     shown = gold_claims(env, replaced, 40)
     for record_id in shown:
-        assert len(record_id) == len(replaced) and classes(record_id) == classes(replaced), record_id
-        assert record_id.startswith(kept) and record_id != replaced and not KEY.match(record_id)
-        if "-" in replaced:
-            assert [i for i, c in enumerate(record_id) if c == "-"] == [i for i, c in enumerate(replaced) if c == "-"]
-    # the drawn characters vary between instances (seeded by each instance's key), the kept ones never
-    assert len(set(shown)) > min(5, 9 ** drawn // 2)
-    if replaced.startswith("3f2a"):  # hex letters stay hex letters
-        assert all(set(record_id) <= set("0123456789abcdef-") for record_id in shown)
+        assert len(record_id) == len(replaced) and record_id.startswith(kept), record_id
+        assert record_id != replaced and not KEY.match(record_id)
+        assert [i for i, c in enumerate(record_id) if not c.isalnum()] == [i for i, c in enumerate(replaced) if not c.isalnum()]
+        if alphabet is None:
+            assert classes(record_id) == classes(replaced), record_id
+        else:
+            assert set(record_id[len(kept):]) - {"-"} <= alphabet, record_id
+    assert len(set(shown)) > 5  # drawn again per instance (seeded by its key), the kept part never
+    if alphabet is not None:  # the pattern of digits and letters is drawn too
+        assert len({classes(record_id[len(kept):]) for record_id in shown}) > 30
+    if len(replaced) == 36:  # a UUID: the version stays, the variant is one of 8, 9, a, b
+        assert {record_id[14] for record_id in shown} == {replaced[14]}
+        assert {record_id[19] for record_id in shown} == set("89ab")
 
 
 def test_the_reviewer_is_never_shown_the_key_and_every_call_works_by_the_shown_id(make_gold):

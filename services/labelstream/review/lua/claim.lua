@@ -50,14 +50,16 @@ local function gold_request(replaced, shown_as)
 end
 
 -- The id the instance is shown under (review/gold.py, "Shown id"), shaped like the replaced item's id: the same
--- length, punctuation and words, its varying characters drawn again, each within its class. Varying: in an id of
--- hex digits and dashes alone with a digit and a letter (a UUID, a digest), every character but the dashes (digit
--- for digit, a-f for a-f); else, of the runs of letters and digits: the last one holding a digit, if a counter
--- (digits alone, or after letters: "17", "web07"), the trailing half of its digits (the leading half kept: the shown
--- number is near the replaced one; numbers before it, a date or a shard, stay); a run mixing letters and digits
--- otherwise (a random token) every character, digit for digit, letter for letter of the same case; words stay.
--- An id without a digit has its last run of letters drawn again. The draws are uniform (rejection sampling) over the
--- SHA-1 of the instance key, secret and random, and the attempt number: one shown id per instance.
+-- length, punctuation and words, its varying characters drawn again. Varying: in an id of hex digits and dashes
+-- alone with a digit and a letter (a UUID, a digest), every hex digit, drawn from the 16 of its case (not digit for
+-- digit: the next id shown, often the replaced one, would share its pattern of digits and letters), but a UUID's
+-- version kept, its variant drawn among 8, 9, a, b and, for the time-ordered versions 6 and 7, its first 8 digits
+-- kept; else, of the runs of letters and digits: the last one holding a digit, if a counter (digits alone, or after
+-- letters: "17", "web07"), the trailing half of its digits (the leading half kept: the shown number is near the
+-- replaced one; numbers before it, a date or a shard, stay); a run mixing letters and digits otherwise (a random
+-- token) every character, from the digits and the letters of the case(s) it shows; words stay. An id without a
+-- digit has its last word drawn again, letter for letter of the same case. The draws are uniform (rejection
+-- sampling) over the SHA-1 of the instance key, secret and random, and the attempt number: one per instance.
 local function drawer(seed)
   local n, digest, at = 0, '', 1
   return function(k)  -- uniform in 0 .. k - 1
@@ -71,29 +73,44 @@ local function drawer(seed)
   end
 end
 
-local CLASSES = {d = '0123456789', l = 'abcdefghijklmnopqrstuvwxyz', u = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-  hl = 'abcdef', hu = 'ABCDEF'}
-local function class_of(char, hex)
-  if string.find(char, '%d') then return CLASSES.d end
-  if string.find(char, '%l') then return hex and CLASSES.hl or CLASSES.l end
-  return hex and CLASSES.hu or CLASSES.u
+local DIGITS, LOWER, UPPER = '0123456789', 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+
+-- The alphabet a random token is drawn from: digits, and the letters (a-f for hex) of the case(s) it shows.
+local function alphabet_of(token, hex)
+  local lower, upper = string.find(token, '%l'), string.find(token, '%u')
+  if hex then return DIGITS .. (upper and 'ABCDEF' or 'abcdef') end
+  return DIGITS .. (lower and LOWER or '') .. (upper and UPPER or '')
 end
+
+local UUID = '^' .. string.rep('%x', 8) .. '%-' .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 4) .. '%-'
+  .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 12) .. '$'
 
 local function shaped_like(id, seed)
   local draw = drawer(seed)
-  local function again(hex) return function(char)
-    local class = class_of(char, hex)
-    local i = draw(#class) + 1
-    return string.sub(class, i, i)
+  local function from(alphabet) return function()
+    local i = draw(#alphabet) + 1
+    return string.sub(alphabet, i, i)
   end end
   if string.find(id, '^[%x%-]+$') and string.find(id, '%d') and string.find(id, '%a')
       and not (string.find(id, '%l') and string.find(id, '%u')) then
-    return (string.gsub(id, '%x', again(true)))
+    local shaped = string.gsub(id, '%x', from(alphabet_of(id, true)))
+    if string.find(id, UUID) then  -- every real UUID of its kind has them: its version, its variant (8, 9, a, b)
+      local version, variant = string.sub(id, 15, 15), string.sub(shaped, 20, 20)
+      if string.find('89abAB', string.sub(id, 20, 20), 1, true) then
+        variant = from(string.find(id, '%u') and '89AB' or '89ab')()
+      end
+      local keep = (version == '6' or version == '7') and 8 or 0  -- time first: the stream's neighbours share it
+      shaped = string.sub(id, 1, keep) .. string.sub(shaped, keep + 1, 14) .. version .. string.sub(shaped, 16, 19)
+        .. variant .. string.sub(shaped, 21)
+    end
+    return shaped
   end
   if not string.find(id, '%d') then
     local head, run, tail = string.match(id, '^(.-)(%a+)([^%a]*)$')
     if not run then return nil end
-    return head .. string.gsub(run, '%a', again(false)) .. tail
+    local lower, upper = from(LOWER), from(UPPER)
+    return head .. string.gsub(run, '%a', function(char) return string.find(char, '%l') and lower() or upper() end)
+      .. tail
   end
   local last = 0  -- where the last run holding a digit starts
   for start, run in string.gmatch(id, '()(%w+)') do
@@ -104,10 +121,10 @@ local function shaped_like(id, seed)
     if number and start ~= last then return run end  -- an earlier number (a date, a shard) neighbours share
     if number then  -- the counter, alone or after a word ("web07"): its leading half kept
       local keep = #word + math.floor(#number / 2)
-      return string.sub(run, 1, keep) .. string.gsub(string.sub(run, keep + 1), '%d', again(false))
+      return string.sub(run, 1, keep) .. string.gsub(string.sub(run, keep + 1), '%d', from(DIGITS))
     end
     if not string.find(run, '%d') then return run end
-    return (string.gsub(run, '%w', again(false)))
+    return (string.gsub(run, '%w', from(alphabet_of(run))))
   end))
 end
 

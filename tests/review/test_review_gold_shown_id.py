@@ -209,3 +209,15 @@ def test_the_recent_answers_page_after_a_gold_answer_by_its_shown_id(make_gold):
     assert [a["id"] for a in two["answers"]] == ["phishing-17"] and two["next_cursor"] == "phishing-17"
     gold = env.call("ana", "GET", f"recent?cursor={answered[0]}").json()  # the shown id is a cursor too
     assert gold["answers"] == []
+
+
+def test_a_short_counter_whose_neighbours_the_reviewer_all_answered_still_gets_a_shaped_id(make_gold):
+    """Of the drawn ids none is new to the queue nor unseen by her: the first drawn one all the same, not the key."""
+    env = make_gold(gold=GOLD[:1])
+    neighbours = [f"phishing-{d}" for d in range(10) if d != 7]
+    enqueue_ids(env, *neighbours, "phishing-7")
+    for _ in neighbours:  # ana answers every neighbour (claims without a gold offer)
+        item = env.service.queue.claim("ana").item
+        env.service.queue.answer(item.id, "ana", item.lease, "cat")
+    gold = env.claim("ana")
+    assert env.gold_of(gold) == "g1" and gold["id"] in neighbours

@@ -129,17 +129,20 @@ local function shaped_like(id, seed)
 end
 
 -- Of a few shaped ids, the first the queue does not know; else the first this reviewer has not seen (a real record
--- of that id answered or skipped by them would show its id twice); else the instance key (an id with nothing to draw).
+-- of that id answered or skipped by them would show its id twice); else the first shaped one all the same (a short
+-- counter whose neighbours they all answered: an id seen twice is a smaller tell than a key); else the instance key
+-- (an id with nothing to draw: no letter, no digit).
 local function shown_for(replaced)
-  local unseen = nil
+  local unseen, shaped = nil, nil
   for attempt = 1, 8 do
     local candidate = shaped_like(replaced, instance .. '|' .. attempt)
     if candidate and candidate ~= replaced then
       if redis.call('EXISTS', k_item(candidate)) == 0 then return candidate end
       if not unseen and redis.call('SISMEMBER', k_seen(candidate), reviewer) == 0 then unseen = candidate end
+      shaped = shaped or candidate
     end
   end
-  return unseen or instance
+  return unseen or shaped or instance
 end
 
 local function serve_gold(replaced)

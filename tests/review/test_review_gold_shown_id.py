@@ -14,7 +14,7 @@ import time
 
 import orjson
 import pytest
-from review_support import GOLD, new_token
+from review_support import GOLD, new_token, request
 
 from labelstream.review.gold import GoldOffer
 from labelstream.review.items import QueueItem
@@ -32,8 +32,6 @@ def classes(record_id: str) -> str:
 
 def enqueue_ids(env, *ids: str) -> None:  # noqa: ANN001
     """Real requests with these ids (the first ranks first: all requested now, in this order)."""
-    from review_support import request
-
     now = time.time()
     env.service.queue.enqueue([QueueItem.from_request(request(i, timestamp=now - 100 + n).model_dump_json().encode())
                                for n, i in enumerate(ids)])
@@ -221,3 +219,31 @@ def test_a_short_counter_whose_neighbours_the_reviewer_all_answered_still_gets_a
         env.service.queue.answer(item.id, "ana", item.lease, "cat")
     gold = env.claim("ana")
     assert env.gold_of(gold) == "g1" and gold["id"] in neighbours
+
+
+def test_no_gold_item_in_place_of_an_item_with_a_badge_or_notes(make_gold):
+    """Overlap, skipped with a note, "no expert took it": the claim serves the real item (review.gold_share 1); a plain
+    one still gets the gold item."""
+    env = make_gold(gold=GOLD[:1])
+    raw = request("phishing-21").model_dump_json().encode()
+    env.service.queue.enqueue([QueueItem.from_request(raw, overlap_share=1.0, overlap_k=2)])  # an overlap item
+    item = env.claim("ana")
+    assert item["id"] == "phishing-21" and item["overlap"] and env.gold_of(item) is None
+    env.answer("ana", item, "cat")
+
+    env = make_gold(gold=GOLD[:1], expert_wait_seconds=60.0)
+    env.tokens["eve"] = new_token(env.settings, "eve", "expert")
+    enqueue_ids(env, "phishing-22", "phishing-23", "phishing-24")
+    for record_id, how in (("phishing-22", "skip"), ("phishing-23", "unsure")):
+        claim = env.service.queue.claim("bob").item  # bob hands them back with a note, without a gold offer
+        assert claim.id == record_id
+        getattr(env.service.queue, how)(claim.id, "bob", claim.lease, note="two animals")
+    assert env.service.queue.time_out_experts(now=time.time() + 61) == 1  # phishing-23: "no expert took it"
+    served = []
+    for _ in range(3):
+        item = env.claim("ana")
+        served.append((item["id"], env.gold_of(item), bool(item["skip_notes"]), item["no_expert"]))
+        env.answer("ana", item, "cat")
+    # the oldest first: the two items with notes as themselves, then the gold item in place of the plain one
+    assert served[:2] == [("phishing-22", None, True, False), ("phishing-23", None, True, True)]
+    assert served[2][1] == "g1" and served[2][0].startswith("phishing-2") and not served[2][2]

@@ -7,6 +7,7 @@
 -- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert,
 -- then for a gold offer: instance key, gold id, its label, the request JSON without id, record and timestamp, the
 -- record's own fields JSON (features, text).
+-- A gold offer is used only in place of a plain item (no badge, no notes: plain() below).
 -- Reply: {status, id as shown, lease, expires, request, needed, reaped, key} with status claimed | held, or
 -- {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
@@ -145,8 +146,17 @@ local function shown_for(replaced)
   return unseen or shaped or instance
 end
 
+-- Gold only in place of a plain item: an item with a badge or notes (overlap, "for an expert", "no expert took it",
+-- skip notes) would be replaced by one without them, a difference an expert working the experts' line, or anyone
+-- where most items are overlap items, could see. The claim serves that real item instead; the offer is not used.
+local function plain(id)
+  local needed, expert_flag, no_expert, notes = unpack(redis.call('HMGET', k_item(id), 'needed', 'expert', 'no_expert',
+    'skip_notes'))
+  return tonumber(needed or '1') <= 1 and not expert_flag and not no_expert and not notes
+end
+
 local function serve_gold(replaced)
-  if not instance then return nil end
+  if not instance or not plain(replaced) then return nil end
   local served = P .. ':review:gold:served:' .. reviewer
   if redis.call('SISMEMBER', K_GOLD_IDS, gold) == 0 or redis.call('SISMEMBER', served, gold) == 1
       or redis.call('EXISTS', k_item(instance)) == 1 then

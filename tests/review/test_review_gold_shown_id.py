@@ -62,6 +62,8 @@ HEX, TOKEN = set("0123456789abcdef"), set("0123456789abcdefghijklmnopqrstuvwxyzA
     ("3f2a9c4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a", "", HEX),          # a UUID: its hex digits drawn again
     ("018f3c2a-7b1e-7c3d-9a4f-6e5d4c3b2a19", "018f3c2a-", HEX),  # a UUID v7: its time prefix kept
     ("INV-x7Kq9Z", "INV-", TOKEN),                              # a random token after a word
+    ("tok-3f2a9c", "tok-", HEX),                                # a short hex token: hex digits
+    ("feed-42", "feed-4", None),                                # hex letters, but a word and a counter
 ])
 def test_the_shown_id_is_shaped_like_the_replaced_one(make_gold, replaced, kept, alphabet):
     """Counters and words: each character of its class; random ids: each drawn from the whole alphabet, so that its
@@ -78,8 +80,8 @@ def test_the_shown_id_is_shaped_like_the_replaced_one(make_gold, replaced, kept,
         else:
             assert set(record_id[len(kept):]) - {"-"} <= alphabet, record_id
     assert len(set(shown)) > 5  # drawn again per instance (seeded by its key), the kept part never
-    if alphabet is not None:  # the pattern of digits and letters is drawn too
-        assert len({classes(record_id[len(kept):]) for record_id in shown}) > 30
+    if alphabet is not None:  # the pattern of digits and letters is drawn too: the replaced one's about 1 % of the time
+        assert sum(classes(record_id) == classes(replaced) for record_id in shown) <= 5
     if len(replaced) == 36:  # a UUID: the version stays, the variant is one of 8, 9, a, b
         assert {record_id[14] for record_id in shown} == {replaced[14]}
         assert {record_id[19] for record_id in shown} == set("89ab")

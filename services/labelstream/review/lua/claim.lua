@@ -51,16 +51,17 @@ local function gold_request(replaced, shown_as)
 end
 
 -- The id the instance is shown under (review/gold.py, "Shown id"), shaped like the replaced item's id: the same
--- length, punctuation and words, its varying characters drawn again. Varying: in an id of hex digits and dashes
--- alone with a digit and a letter (a UUID, a digest), every hex digit, drawn from the 16 of its case (not digit for
+-- length, punctuation and words, its varying characters drawn again. Varying: in an id of at least 12 hex digits and
+-- dashes alone with a digit and a letter (a UUID, a digest), every hex digit, from the 16 of its case (not digit for
 -- digit: the next id shown, often the replaced one, would share its pattern of digits and letters), but a UUID's
 -- version kept, its variant drawn among 8, 9, a, b and, for the time-ordered versions 6 and 7, its first 8 digits
 -- kept; else, of the runs of letters and digits: the last one holding a digit, if a counter (digits alone, or after
 -- letters: "17", "web07"), the trailing half of its digits (the leading half kept: the shown number is near the
 -- replaced one; numbers before it, a date or a shard, stay); a run mixing letters and digits otherwise (a random
--- token) every character, from the digits and the letters of the case(s) it shows; words stay. An id without a
--- digit has its last word drawn again, letter for letter of the same case. The draws are uniform (rejection
--- sampling) over the SHA-1 of the instance key, secret and random, and the attempt number: one per instance.
+-- token) every character, from the digits and the letters of the case(s) it shows (a-f if hex); words stay
+-- ("feed-42" is a word and a counter). An id without a digit has its last word drawn again, letter for letter of the
+-- same case. The draws are uniform (rejection sampling) over the SHA-1 of the instance key, secret and random, and
+-- the attempt number: one per instance.
 local function drawer(seed)
   local n, digest, at = 0, '', 1
   return function(k)  -- uniform in 0 .. k - 1
@@ -75,6 +76,12 @@ local function drawer(seed)
 end
 
 local DIGITS, LOWER, UPPER = '0123456789', 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+
+-- Hex digits (and dashes) alone, a digit and a letter among them, of one case.
+local function hex_token(token)
+  return string.find(token, '^[%x%-]+$') and string.find(token, '%d') and string.find(token, '%a')
+    and not (string.find(token, '%l') and string.find(token, '%u'))
+end
 
 -- The alphabet a random token is drawn from: digits, and the letters (a-f for hex) of the case(s) it shows.
 local function alphabet_of(token, hex)
@@ -92,8 +99,7 @@ local function shaped_like(id, seed)
     local i = draw(#alphabet) + 1
     return string.sub(alphabet, i, i)
   end end
-  if string.find(id, '^[%x%-]+$') and string.find(id, '%d') and string.find(id, '%a')
-      and not (string.find(id, '%l') and string.find(id, '%u')) then
+  if hex_token(id) and #string.gsub(id, '%-', '') >= 12 then  -- a UUID, a digest, an object id
     local shaped = string.gsub(id, '%x', from(alphabet_of(id, true)))
     if string.find(id, UUID) then  -- every real UUID of its kind has them: its version, its variant (8, 9, a, b)
       local version, variant = string.sub(id, 15, 15), string.sub(shaped, 20, 20)
@@ -125,7 +131,7 @@ local function shaped_like(id, seed)
       return string.sub(run, 1, keep) .. string.gsub(string.sub(run, keep + 1), '%d', from(DIGITS))
     end
     if not string.find(run, '%d') then return run end
-    return (string.gsub(run, '%w', from(alphabet_of(run))))
+    return (string.gsub(run, '%w', from(alphabet_of(run, hex_token(run)))))
   end))
 end
 

@@ -249,3 +249,20 @@ def test_no_gold_item_in_place_of_an_item_with_a_badge_or_notes(make_gold):
     # the oldest first: the two items with notes as themselves, then the gold item in place of the plain one
     assert served[:2] == [("phishing-22", None, True, False), ("phishing-23", None, True, True)]
     assert served[2][1] == "g1" and served[2][0].startswith("phishing-2") and not served[2][2]
+
+
+def test_a_real_answer_with_a_gold_answers_shown_answer_id_is_the_one_corrected(make_gold):
+    """Ana answers a gold item shown as S, then the real record S: both answers read S#1; a correction of S#1 means
+    the newer, her real answer (the gold one could not be corrected anyway)."""
+    env = make_gold(gold=GOLD[:1], correct_seconds=900.0)
+    enqueue_ids(env, "phishing-17")
+    gold = env.claim("ana")
+    env.answer("ana", gold, "cat")
+    enqueue_ids(env, gold["id"])
+    env.answer("ana", env.claim("ana"), "cat")  # phishing-17
+    real = env.claim("ana")
+    assert real["id"] == gold["id"] and env.gold_of(real) is None
+    assert env.answer("ana", real, "dog")["answer_id"] == f"{gold['id']}#1"
+    assert [a["answer_id"] for a in env.call("ana", "GET", "recent").json()["answers"]].count(f"{gold['id']}#1") == 2
+    fixed = env.call("ana", "POST", "correct", {"answer_id": f"{gold['id']}#1", "label": "bird"})
+    assert fixed.status_code == 200 and fixed.json()["id"] == gold["id"] and fixed.json()["changed"]

@@ -61,6 +61,8 @@ redis.call('LPUSH', recent, cjson.encode({id = id, answer_id = answer_id, label 
 if shown then
   redis.call('HSET', k_gold_shown(reviewer), shown_answer_id(id, answer_id), answer_id)
   redis.call('EXPIRE', k_gold_shown(reviewer), 3 * DAY_SECONDS)
+else  -- a real record's answer with the answer id a gold answer of theirs was shown under: the newer one is meant
+  redis.call('HDEL', k_gold_shown(reviewer), answer_id)
 end
 redis.call('LTRIM', recent, 0, RECENT_MAX - 1)
 redis.call('EXPIRE', recent, 3 * DAY_SECONDS)

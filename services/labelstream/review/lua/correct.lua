@@ -50,6 +50,7 @@ local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, ans
 if overlap then entry.kind = 'overlap' end
 if note ~= '' then entry.note = note end
 redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
+redis.call('HDEL', k_gold_shown(reviewer), answer_id)  -- as in answer.lua: the newer answer of that id is meant
 redis.call('HSET', k_answers(id), reviewer, cjson.encode({label = label, answer_id = answer_id, n = mine.n, at = now,
   first_at = first, corrects = old, retraction = retraction}))
 if overlap then

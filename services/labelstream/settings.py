@@ -353,7 +353,8 @@ class ReviewSettings(_Section):
     overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
     gold_share: float = Field(
         0.0, ge=0, le=1, description="Share of a reviewer's answers spent on gold items (records of known label served "
-        "among the others, indistinguishably): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold)."
+        "among the others, indistinguishably, each in place of a plain item: none with an overlap or expert badge or "
+        "skip notes): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold)."
     )
     gold_hold_below: float = Field(
         0.0, ge=0, le=1, description="Hold a reviewer off new items when their gold accuracy over the last 7 days is, "

@@ -115,6 +115,12 @@ def steps_until(ingest, stop, done, what: str, timeout: float = 60.0) -> None:  
         ingest.step(stop)
 
 
+def key_of(client, prefix: str, item: dict) -> str:  # noqa: ANN001
+    """The queue key of a claimed item: its id, or a gold instance's random key (never shown), found by its lease."""
+    key = client.get(f"{prefix}:review:gold:lease:{item['lease']}")
+    return item["id"] if key is None else key.decode()
+
+
 class GoldService:
     """The review service in this process (its app under TestClient; its loops only where a test starts them)."""
 
@@ -142,8 +148,11 @@ class GoldService:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def key_of(self, item: dict) -> str:
+        return key_of(self.service.redis, self.settings.redis.key_prefix, item)
+
     def gold_of(self, item: dict) -> str | None:
-        return self.service.queue.item_field(item["id"], "gold")
+        return self.service.queue.item_field(self.key_of(item), "gold")
 
     def outbox(self) -> list[bytes]:
         return self.service.redis.lrange(self.service.queue.outbox_key, 0, -1)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from review_support import new_token, request, review_sections
+from review_support import key_of, new_token, request, review_sections
 
 from labelstream.core.build import build_engine
 from labelstream.core.schemas import Record
@@ -72,7 +72,7 @@ def test_a_gold_item_shows_the_live_models_proposal_and_its_answer_is_scored_aga
     shown = {}
     for _ in GOLD:
         item = http.post("/api/v1/claim", headers=headers["ana"]).json()["item"]
-        gold_id = svc.queue.item_field(item["id"], "gold")
+        gold_id = svc.queue.item_field(key_of(svc.redis, svc.settings.redis.key_prefix, item), "gold")
         shown[gold_id] = item
         answer = "dog" if gold_id == "g2" else "cat"  # g2: ana takes the model's wrong proposal
         reply = http.post("/api/v1/answer", headers=headers["ana"],
@@ -141,7 +141,7 @@ def test_a_model_that_cannot_score_a_gold_item_never_fails_a_claim(service, capl
     ModelRegistry.from_settings(svc.redis, svc.settings).publish(
         ModelState(model=Broken(), featurizer=state.featurizer, version=1))
     item = http.post("/api/v1/claim", headers=headers["ana"]).json()["item"]
-    gold_id = svc.queue.item_field(item["id"], "gold")
+    gold_id = svc.queue.item_field(key_of(svc.redis, svc.settings.redis.key_prefix, item), "gold")
     uploaded = next(g["proposed_label"] for g in GOLD if g["id"] == gold_id)
     assert (item["proposed_label"], item["model_version"]) == (uploaded, None)
     assert "model version 1 cannot score a gold item (RuntimeError: this model cannot predict)" in caplog.text

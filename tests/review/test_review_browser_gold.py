@@ -2,12 +2,14 @@
 
 The review service runs as a process on the real broker and Redis; one real request waits on the review topic,
 requested ten minutes ago with a source; every claim is offered a gold item (``review.gold_share`` 1), so ana's
-page shows the gold item first, in the real record's place, and the real record after her answer. Screenshots go
-to ``reports/review/``.
+page shows the gold item first, in the real record's place, and the real record after her answer. The gold item is
+shown under an id shaped like the real one's ("web0" and a digit beside "web07"), never its key; her recent answers
+list it under that id. Screenshots go to ``reports/review/``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -58,14 +60,19 @@ def test_a_gold_item_is_drawn_as_the_real_record_it_replaces(settings_factory, c
             page.goto(f"{url(review)}/#token={ana}")
             page.locator("#workspace").wait_for(state="visible", timeout=30_000)
             gold_title = page.locator("#record-title").inner_text()
-            assert gold_title != "web07"  # the gold item first, in web07's place
+            assert re.fullmatch(r"web0\d", gold_title) and gold_title != "web07"  # the gold item first, in web07's place
             gold_look = page.evaluate(LOOK)
             page.screenshot(path=str(SCREENSHOTS / "review-page-gold-look.png"))
             page.keyboard.press("1")  # cat
             page.wait_for_function("() => document.getElementById('record-title').textContent === 'web07'")
             real_look = page.evaluate(LOOK)
             page.screenshot(path=str(SCREENSHOTS / "review-page-real-look.png"))
+            page.keyboard.press("r")  # her recent answers: the gold item under the id she was shown
+            page.locator("#recent-list .recent-row").first.wait_for(state="visible", timeout=10_000)
+            recent = page.locator("#recent-list").inner_text()
+            page.screenshot(path=str(SCREENSHOTS / "review-page-gold-recent.png"))
         assert gold_look["meta"] == "requested 10 min ago · source pet-shop-reviews"
         assert gold_look == real_look
+        assert gold_title in recent and not re.search(r"[0-9a-f]{24}", recent)
     finally:
         review.stop(20)

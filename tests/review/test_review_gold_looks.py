@@ -61,16 +61,23 @@ def test_a_gold_item_shows_the_replaced_items_request_time_and_record_fields_nev
     assert set(g2) == set(real)
 
 
-def test_an_expert_is_shown_the_look_of_the_experts_item_it_replaces(make_gold):
+def test_an_expert_gets_the_experts_item_itself_never_a_gold_item_in_its_place(make_gold):
+    """A gold item would lack the record's "for an expert" badge and notes: the claim serves the real item instead
+    (docs/review.md, "Tells left"); with only plain items left, the expert gets gold items as anyone does."""
     env = make_gold()
     env.tokens["eve"] = new_token(env.settings, "eve", "expert")
     requested = time.time() - WAITED
     enqueue_stream(env, "phishing-18", requested)
-    env.service.queue.unsure("phishing-18", *_lease_of(env, "ana", "phishing-18"))  # to the experts' queue
+    env.service.queue.unsure("phishing-18", *_lease_of(env, "ana", "phishing-18"), note="two animals")  # to the experts
     item = env.claim("eve")
-    assert env.gold_of(item) is not None
-    assert item["requested_at"] == pytest.approx(requested, abs=1e-3)
-    assert {key: item["record"][key] for key in BORROWED} == BORROWED
+    assert item["id"] == "phishing-18" and env.gold_of(item) is None
+    assert item["expert"] and [n["note"] for n in item["skip_notes"]] == ["two animals"]
+    assert env.service.redis.scard(f"{env.settings.redis.key_prefix}:review:gold:served:eve") == 0  # offer unused
+    enqueue_stream(env, "phishing-19", requested)
+    env.answer("eve", item, "cat")
+    plain = env.claim("eve")
+    assert env.gold_of(plain) is not None and plain["id"].startswith("phishing-1")
+    assert {key: plain["record"][key] for key in BORROWED} == BORROWED
 
 
 def _lease_of(env, reviewer: str, record_id: str) -> tuple[str, str]:  # noqa: ANN001

@@ -75,7 +75,7 @@ class Answering(QueueStore):
         now = time.time() if now is None else now
         reply = self._run("undo", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, local_day(now))
         self._raise_conflict(reply)
-        return Undone(as_text(reply[6]), LeasedItem.from_reply(reply), as_text(reply[7]), as_text(reply[8]))
+        return Undone(as_text(reply[6]), LeasedItem.from_reply(reply), as_text(reply[8]), as_text(reply[9]))
 
     def correct(
         self, reviewer: str, answer_id: str, label: str, note: str | None = None, now: float | None = None
@@ -103,9 +103,22 @@ class Answering(QueueStore):
     def history(self, reviewer: str, after: str | None = None, limit: int = 50) -> tuple[list[dict], bool]:
         """A page of the reviewer's answers (newest first) after the one to record ``after``; and whether more follow.
 
-        The last :data:`HISTORY_MAX` answers are kept. :class:`LeaseConflict` when ``after`` is no longer in the
+        Ids are as shown (:func:`as_shown`). The last :data:`HISTORY_MAX` answers are kept. :class:`LeaseConflict` when ``after`` is no longer in the
         history (its answer was undone, or is older than the kept ones).
         """
         reply = self._run("recent", reviewer, after or "", limit)
         self._raise_conflict(reply)
-        return [orjson.loads(raw) for raw in reply[2:]], as_text(reply[1]) == "1"
+        return [as_shown(orjson.loads(raw)) for raw in reply[2:]], as_text(reply[1]) == "1"
+
+
+def as_shown(entry: dict) -> dict:
+    """A history entry as the reviewer is shown it: a gold instance's answer under its shown id, never its key.
+
+    >>> as_shown({"id": "9f3c", "answer_id": "9f3c#1", "shown": "web-12", "label": "cat"})
+    {'id': 'web-12', 'answer_id': 'web-12#1', 'label': 'cat'}
+    """
+    shown = entry.pop("shown", None)
+    if shown:
+        entry["answer_id"] = shown + entry["answer_id"][len(entry["id"]):]
+        entry["id"] = shown
+    return entry

@@ -170,7 +170,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     def item_out(item: LeasedItem) -> Item:
         request = item.request
         reason_title, reason_help = describe(request.get("reason", ""))
-        expert, no_expert = queue.item_fields(item.id, "expert", "no_expert")
+        expert, no_expert = queue.item_fields(item.key, "expert", "no_expert")  # the key: a gold instance's own
         return Item(
             id=item.id,
             lease=item.lease,
@@ -187,7 +187,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             requested_at=request.get("timestamp"),
             labels=ctx.labels.labels() or sorted(request.get("probabilities", {})),  # open set: the model's classes
             overlap=item.overlap,
-            skip_notes=[SkipNote(**note) for note in queue.skip_notes(item.id)],
+            skip_notes=[SkipNote(**note) for note in queue.skip_notes(item.key)],
             expert=expert is not None,
             no_expert=no_expert is not None,
         )

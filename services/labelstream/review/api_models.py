@@ -223,11 +223,13 @@ class ReasonStats(BaseModel):
 
 
 class HeldItem(BaseModel):
-    id: str
+    id: str = Field(description="The item's key in the queue (a gold instance's random key, never shown to reviewers).")
     reviewer: str
     held_seconds: float = Field(description="Since the reviewer claimed it.")
     gold: str | None = Field(None, description="The gold item this is an instance of (none: a real record); shown "
                              "to the lead only, never on the reviewer's page.")
+    shown: str | None = Field(None, description="The id the reviewer sees: a gold instance's shown id, shaped like "
+                              "the record it replaced; a real record's id.")
 
 
 class ReviewerDay(BaseModel):

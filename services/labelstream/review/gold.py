@@ -10,8 +10,9 @@ which stays in line; with no real item for the reviewer, no gold item either
 
 Design: a gold item is served as a *gold instance*, an ordinary queue item
 created by the claim itself (``claim.lua``) and leased at once to that
-reviewer, under a fresh random id (``secrets.token_hex``: it names neither the
-gold item nor "gold"). Because it is an ordinary item, leases, heartbeats,
+reviewer, kept under a fresh random key (``secrets.token_hex``: it names
+neither the gold item nor "gold", and no real record's id can be it) and
+shown under another id. Because it is an ordinary item, leases, heartbeats,
 skip, release, undo and the held-item reload work on it unchanged, and no
 shared line, count or consolidation has to learn about gold: the simplest
 design that keeps the queue's guarantees. (A gold branch inside the real
@@ -54,8 +55,18 @@ priority is 0. From the real item it replaces, the claim copies the request time
 every field of the record but its content (``source``, the record's
 ``timestamp``, ``metadata``, a producer's own fields): a gold record's own
 fields shown are :data:`CONTENT_FIELDS` alone, never the replaced record's
-id, content or a field named ``label``. Tells left (its id, the queue counter):
-docs/review.md, "Gold items".
+id, content or a field named ``label``. Tells left (a shown id a real record
+may have too, the queue counter): docs/review.md, "Gold items".
+
+Shown id: the page and the API show the instance under an id shaped like the
+replaced record's (``web04`` for ``web07``; drawn by ``claim.lua`` from the
+SHA-1 of the key, stored as its field ``shown``), never its key. Each call
+from the reviewer's side names ``(id, lease)`` and is resolved to the key
+through the lease the instance was given (``resolve`` in ``prelude.lua``),
+in the same atomic script as its lease check; replies, answer ids and the
+recent-answers list translate back. So a real record with the shown id is
+queued and answered on its own (its id is never the key), and a call meant
+for it, under its own lease, never lands on the instance.
 
 Suspect gold labels: a known label can be wrong (a typo in the upload, a rule
 that changed). Its sign is a gold item most reviewers answer otherwise, so
@@ -69,6 +80,8 @@ say nothing of the new one).
 
 Keys (p = ``redis.key_prefix``): ``p:review:gold:items`` (gold id -> JSON),
 ``p:review:gold:ids`` (set), ``p:review:gold:served:<reviewer>``,
+``p:review:gold:lease:<lease>`` (instance key a gold lease was given for),
+``p:review:gold:shown:<reviewer>`` (shown answer id -> answer id under the key),
 ``p:review:gold:pending`` (instance -> when its answer is final) with
 ``p:review:gold:entries`` (instance -> correction JSON), ``p:review:gold:answers``
 and ``p:review:gold:right`` (reviewer -> count), ``p:review:gold:item_answers``
@@ -292,9 +305,8 @@ class GoldSet:
             proposed, probabilities, version = live.label, live.probabilities, live.model_version
         else:
             proposed, probabilities, version = gold.get("proposed_label"), gold.get("probabilities") or {}, None
-        request = {  # the record and the request time come in the claim, from the item replaced (claim.lua)
+        request = {  # the id, the record and the request time come in the claim, from the item replaced (claim.lua)
             "schema_version": SCHEMA_VERSION,
-            "id": instance,
             "proposed_label": proposed,
             "probabilities": probabilities,
             "reason": gold.get("reason") or ("uncertain" if proposed else "cold_start"),

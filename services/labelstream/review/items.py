@@ -88,19 +88,25 @@ class QueueItem:
 
 @dataclass(frozen=True, slots=True)
 class LeasedItem:
-    """An item leased to a reviewer: the review request and the lease."""
+    """An item leased to a reviewer: the review request and the lease.
+
+    ``id`` is the id the reviewer is shown, ``key`` the item's key in the queue: the same but for a gold instance,
+    shown under an id apart from its random key (:mod:`~labelstream.review.gold`, "Shown id"); the key is never
+    shown to the reviewer.
+    """
 
     id: str
     lease: str
     lease_expires_at: float
     request: dict
     needed: int
+    key: str = ""
 
     @classmethod
     def from_reply(cls, reply: list) -> LeasedItem:
-        """From a claim or undo script reply: status, id, lease, expires, request, needed, ..."""
-        _status, record_id, lease, expires, request, needed = (_text(v) for v in reply[:6])
-        return cls(record_id, lease, float(expires), orjson.loads(request), int(needed))
+        """From a claim or undo script reply: status, id as shown, lease, expires, request, needed, extra, key, ..."""
+        _status, record_id, lease, expires, request, needed, _extra, key = (_text(v) for v in reply[:8])
+        return cls(record_id, lease, float(expires), orjson.loads(request), int(needed), key)
 
     @property
     def overlap(self) -> bool:

@@ -37,7 +37,8 @@ class Overview:
     counted: int
     capped: bool
     held: list[dict]
-    """id, reviewer, held_seconds and gold (the gold item of a gold instance, else ``None``) of every leased item"""
+    """id (the queue key), reviewer, held_seconds, gold (the gold item of a gold instance, else ``None``) and shown (the
+    id the reviewer sees: a gold instance's shown id, else the id) of every leased item"""
     reviewers: dict[str, dict]
     """name -> answered_today, skipped_today, unsure_today, seconds_per_answer (median, last 100), holding (an id or None)"""
 
@@ -96,10 +97,10 @@ class QueueView(QueueStore):
                 row["oldest_seconds"] = max(row["oldest_seconds"], now - float(member.split("|", 1)[0]))
         held = []
         for record_id in [as_text(i) for i in self.client.zrange(f"{p}:leases", 0, -1)]:
-            holder, leased_at, gold = self.item_fields(record_id, "holder", "leased_at", "gold")
+            holder, leased_at, gold, shown = self.item_fields(record_id, "holder", "leased_at", "gold", "shown")
             if holder is not None:
                 held.append({"id": record_id, "reviewer": holder, "held_seconds": now - float(leased_at or now),
-                             "gold": gold})
+                             "gold": gold, "shown": shown or record_id})
         day = local_day(now)
         answered = {as_text(k): int(v) for k, v in self.client.hgetall(f"{p}:day:{day}").items()}
         skipped = {as_text(k): int(v) for k, v in self.client.hgetall(f"{p}:skipday:{day}").items()}

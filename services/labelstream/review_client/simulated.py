@@ -30,6 +30,10 @@ good, and an overlap item needs ``overlap_k`` different reviewers). If the
 release fails (the service is down, the lease already ended) the item returns
 when its lease ends, after at most ``review.lease_seconds``. Items whose record
 is not in the truth file are skipped (the simulator cannot know their label).
+It knows gold items no better: one is shown under an id shaped like the stream's
+(docs/review.md, "Shown id"), which may be a real record's id in the truth file,
+and is then answered with that record's label; its gold figures mean nothing, so
+run it with ``review.gold_share`` 0.
 
 >>> behaviour = Behaviour(error_rate=0.2, delay_seconds=4.0, skip_rate=0.0, seed=7)
 >>> behaviour.decide("sim-1", "r42", "cat", ("cat", "dog", "bird")) == behaviour.decide("sim-1", "r42", "cat", ("cat", "dog", "bird"))

@@ -7,8 +7,9 @@
 -- record store is not touched.
 -- ARGV: prefix, id, reviewer, lease, label, note ('' for none), now, day (YYYY-MM-DD), undo seconds,
 -- done keep seconds, record key, record keep seconds.
--- Reply: {'ok' | 'repeat', answer_id, new state, seconds since the claim} or {'conflict', why}.
+-- Reply: {'ok' | 'repeat', answer_id (as shown), new state, seconds since the claim} or {'conflict', why}.
 local id, reviewer, lease, label, note = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+id = resolve(id, lease)  -- a gold instance's shown id, under its lease: its key (prelude.lua)
 local now, day, undo = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
 local keep, rec_key, rec_keep = tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12])
 local item = k_item(id)
@@ -16,7 +17,7 @@ local item = k_item(id)
 local previous = redis.call('HGET', item, 'answered:' .. lease)
 if previous then
   local p = cjson.decode(previous)
-  if p.reviewer == reviewer and p.label == label then return {'repeat', p.answer_id, p.state, '0'} end
+  if p.reviewer == reviewer and p.label == label then return {'repeat', shown_answer_id(id, p.answer_id), p.state, '0'} end
 end
 local problem = lease_problem(id, reviewer, lease, now)
 if problem then return {'conflict', problem} end
@@ -54,7 +55,15 @@ if undo > 0 then
     'PX', math.floor(undo * 1000))
 end
 local recent = k_recent(reviewer)
-redis.call('LPUSH', recent, cjson.encode({id = id, answer_id = answer_id, label = label, at = now, overlap = needed > 1}))
+local shown = redis.call('HGET', item, 'shown')  -- a gold instance's: listed under it, correctable by its answer id
+redis.call('LPUSH', recent, cjson.encode({id = id, answer_id = answer_id, label = label, at = now, overlap = needed > 1,
+  shown = shown or nil}))
+if shown then
+  redis.call('HSET', k_gold_shown(reviewer), shown_answer_id(id, answer_id), answer_id)
+  redis.call('EXPIRE', k_gold_shown(reviewer), 3 * DAY_SECONDS)
+else  -- a real record's answer with the answer id a gold answer of theirs was shown under: the newer one is meant
+  redis.call('HDEL', k_gold_shown(reviewer), answer_id)
+end
 redis.call('LTRIM', recent, 0, RECENT_MAX - 1)
 redis.call('EXPIRE', recent, 3 * DAY_SECONDS)
 local day_key = P .. ':review:day:' .. day
@@ -81,4 +90,4 @@ else
   requeue(id)
 end
 redis.call('HSET', item, 'answered:' .. lease, cjson.encode({reviewer = reviewer, label = label, answer_id = answer_id, state = state}))
-return {'ok', answer_id, state, tostring(now - leased_at)}
+return {'ok', shown_answer_id(id, answer_id), state, tostring(now - leased_at)}

@@ -5,9 +5,11 @@
 -- item found, as a new item (the gold instance), unless it was deleted or served to this reviewer meanwhile;
 -- with no item for the reviewer, no gold item either.
 -- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert,
--- then for a gold offer: instance id, gold id, its label, the request JSON without record and timestamp, the
+-- then for a gold offer: instance key, gold id, its label, the request JSON without id, record and timestamp, the
 -- record's own fields JSON (features, text).
--- Reply: {status, id, lease, expires, request, needed, reaped} with status claimed | held, or {'empty', reaped}.
+-- A gold offer is used only in place of a plain item (no badge, no notes: plain() below).
+-- Reply: {status, id as shown, lease, expires, request, needed, reaped, key} with status claimed | held, or
+-- {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
 local now, seconds, limit, expert = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 local reaped = reap(now, 1000)
@@ -16,8 +18,7 @@ local held = redis.call('GET', k_holding(reviewer))
 if held then
   local state, holder = unpack(redis.call('HMGET', k_item(held), 'state', 'holder'))
   if state == 'leased' and holder == reviewer then
-    redis.call('HSET', k_item(held), 'expires', now + seconds)
-    redis.call('ZADD', K_LEASES, now + seconds, held)
+    extend_lease(held, now + seconds)
     return item_reply('held', held, reaped)
   end
   redis.call('DEL', k_holding(reviewer))
@@ -32,7 +33,7 @@ local instance, gold, truth, gold_head, gold_content = ARGV[8], ARGV[9], ARGV[10
 -- fields), never that item's id, content or a label. Spliced, not decoded and encoded again: the gold content
 -- keeps its digits and its order. What cannot be read or written is left out (the claim must not fail on it).
 local OWN = {id = true, features = true, text = true, label = true}
-local function gold_request(replaced)
+local function gold_request(replaced, shown_as)
   local read, request = pcall(cjson.decode, redis.call('HGET', k_item(replaced), 'request') or '')
   if not read or type(request) ~= 'table' then request = {} end
   local borrowed, record = {}, request.record
@@ -44,22 +45,135 @@ local function gold_request(replaced)
   end
   table.sort(borrowed)
   local timestamp = type(request.timestamp) == 'number' and request.timestamp or now
-  local shown = '{"id":' .. cjson.encode(instance) .. ',' .. string.sub(gold_content, 2, -2) .. table.concat(borrowed) .. '}'
-  return string.sub(gold_head, 1, -2) .. ',"record":' .. shown .. ',"timestamp":' .. cjson.encode(timestamp) .. '}'
+  local id = '{"id":' .. cjson.encode(shown_as)
+  local record = id .. ',' .. string.sub(gold_content, 2, -2) .. table.concat(borrowed) .. '}'
+  return id .. ',' .. string.sub(gold_head, 2, -2) .. ',"record":' .. record .. ',"timestamp":' .. cjson.encode(timestamp) .. '}'
+end
+
+-- The id the instance is shown under (review/gold.py, "Shown id"), shaped like the replaced item's id: the same
+-- length, punctuation and words, its varying characters drawn again. Varying: in an id of at least 12 hex digits and
+-- dashes alone with a digit and a letter (a UUID, a digest), every hex digit, from the 16 of its case (not digit for
+-- digit: the next id shown, often the replaced one, would share its pattern of digits and letters), but a UUID's
+-- version kept, its variant drawn among 8, 9, a, b and, for the time-ordered versions 6 and 7, its first 8 digits
+-- kept; else, of the runs of letters and digits: the last one holding a digit, if a counter (digits alone, or after
+-- letters: "17", "web07"), the trailing half of its digits (the leading half kept: the shown number is near the
+-- replaced one; numbers before it, a date or a shard, stay); a run mixing letters and digits otherwise (a random
+-- token) every character, from the digits and the letters of the case(s) it shows (a-f if hex); words stay
+-- ("feed-42" is a word and a counter). An id without a digit has its last word drawn again, letter for letter of the
+-- same case. The draws are uniform (rejection sampling) over the SHA-1 of the instance key, secret and random, and
+-- the attempt number: one per instance.
+local function drawer(seed)
+  local n, digest, at = 0, '', 1
+  return function(k)  -- uniform in 0 .. k - 1
+    local limit = 256 - 256 % k
+    while true do
+      if at > #digest then n, at = n + 1, 1; digest = redis.sha1hex(seed .. '#' .. n) end
+      local byte = tonumber(string.sub(digest, at, at + 1), 16)
+      at = at + 2
+      if byte < limit then return byte % k end
+    end
+  end
+end
+
+local DIGITS, LOWER, UPPER = '0123456789', 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+
+-- Hex digits (and dashes) alone, a digit and a letter among them, of one case.
+local function hex_token(token)
+  return string.find(token, '^[%x%-]+$') and string.find(token, '%d') and string.find(token, '%a')
+    and not (string.find(token, '%l') and string.find(token, '%u'))
+end
+
+-- The alphabet a random token is drawn from: digits, and the letters (a-f for hex) of the case(s) it shows.
+local function alphabet_of(token, hex)
+  local lower, upper = string.find(token, '%l'), string.find(token, '%u')
+  if hex then return DIGITS .. (upper and 'ABCDEF' or 'abcdef') end
+  return DIGITS .. (lower and LOWER or '') .. (upper and UPPER or '')
+end
+
+local UUID = '^' .. string.rep('%x', 8) .. '%-' .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 4) .. '%-'
+  .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 12) .. '$'
+
+local function shaped_like(id, seed)
+  local draw = drawer(seed)
+  local function from(alphabet) return function()
+    local i = draw(#alphabet) + 1
+    return string.sub(alphabet, i, i)
+  end end
+  if hex_token(id) and #string.gsub(id, '%-', '') >= 12 then  -- a UUID, a digest, an object id
+    local shaped = string.gsub(id, '%x', from(alphabet_of(id, true)))
+    if string.find(id, UUID) then  -- every real UUID of its kind has them: its version, its variant (8, 9, a, b)
+      local version, variant = string.sub(id, 15, 15), string.sub(shaped, 20, 20)
+      if string.find('89abAB', string.sub(id, 20, 20), 1, true) then
+        variant = from(string.find(id, '%u') and '89AB' or '89ab')()
+      end
+      local keep = (version == '6' or version == '7') and 8 or 0  -- time first: the stream's neighbours share it
+      shaped = string.sub(id, 1, keep) .. string.sub(shaped, keep + 1, 14) .. version .. string.sub(shaped, 16, 19)
+        .. variant .. string.sub(shaped, 21)
+    end
+    return shaped
+  end
+  if not string.find(id, '%d') then
+    local head, run, tail = string.match(id, '^(.-)(%a+)([^%a]*)$')
+    if not run then return nil end
+    local lower, upper = from(LOWER), from(UPPER)
+    return head .. string.gsub(run, '%a', function(char) return string.find(char, '%l') and lower() or upper() end)
+      .. tail
+  end
+  local last = 0  -- where the last run holding a digit starts
+  for start, run in string.gmatch(id, '()(%w+)') do
+    if string.find(run, '%d') then last = start end
+  end
+  return (string.gsub(id, '()(%w+)', function(start, run)
+    local word, number = string.match(run, '^(%a*)(%d+)$')
+    if number and start ~= last then return run end  -- an earlier number (a date, a shard) neighbours share
+    if number then  -- the counter, alone or after a word ("web07"): its leading half kept
+      local keep = #word + math.floor(#number / 2)
+      return string.sub(run, 1, keep) .. string.gsub(string.sub(run, keep + 1), '%d', from(DIGITS))
+    end
+    if not string.find(run, '%d') then return run end
+    return (string.gsub(run, '%w', from(alphabet_of(run, hex_token(run)))))
+  end))
+end
+
+-- Of a few shaped ids, the first the queue does not know; else the first this reviewer has not seen (a real record
+-- of that id answered or skipped by them would show its id twice); else the first shaped one all the same (a short
+-- counter whose neighbours they all answered: an id seen twice is a smaller tell than a key); else the instance key
+-- (an id with nothing to draw: no letter, no digit).
+local function shown_for(replaced)
+  local unseen, shaped = nil, nil
+  for attempt = 1, 8 do
+    local candidate = shaped_like(replaced, instance .. '|' .. attempt)
+    if candidate and candidate ~= replaced then
+      if redis.call('EXISTS', k_item(candidate)) == 0 then return candidate end
+      if not unseen and redis.call('SISMEMBER', k_seen(candidate), reviewer) == 0 then unseen = candidate end
+      shaped = shaped or candidate
+    end
+  end
+  return unseen or shaped or instance
+end
+
+-- Gold only in place of a plain item: an item with a badge or notes (overlap, "for an expert", "no expert took it",
+-- skip notes) would be replaced by one without them, a difference an expert working the experts' line, or anyone
+-- where most items are overlap items, could see. The claim serves that real item instead; the offer is not used.
+local function plain(id)
+  local needed, expert_flag, no_expert, notes = unpack(redis.call('HMGET', k_item(id), 'needed', 'expert', 'no_expert',
+    'skip_notes'))
+  return tonumber(needed or '1') <= 1 and not expert_flag and not no_expert and not notes
 end
 
 local function serve_gold(replaced)
-  if not instance then return nil end
+  if not instance or not plain(replaced) then return nil end
   local served = P .. ':review:gold:served:' .. reviewer
   if redis.call('SISMEMBER', K_GOLD_IDS, gold) == 0 or redis.call('SISMEMBER', served, gold) == 1
       or redis.call('EXISTS', k_item(instance)) == 1 then
     return nil
   end
-  local request = gold_request(replaced)  -- read before any write
+  local shown = shown_for(replaced)
+  local request = gold_request(replaced, shown)  -- read before any write
   redis.call('SADD', served, gold)
   redis.call('HSET', k_item(instance), 'state', 'leased', 'member', string.format('%020.6f', now) .. '|' .. instance,
     'score', '0', 'needed', 1, 'request', request, 'stored', '', 'enqueued_at', now, 'seq', 0,
-    'gold', gold, 'truth', truth)
+    'gold', gold, 'truth', truth, 'shown', shown)
   lease_to(instance, reviewer, lease, now, seconds)
   return item_reply('claimed', instance, reaped)
 end

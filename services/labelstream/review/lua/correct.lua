@@ -14,6 +14,7 @@
 local reviewer, old, label, note = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now, window = tonumber(ARGV[6]), tonumber(ARGV[7])
 local rec_key, rec_keep = ARGV[8], tonumber(ARGV[9])
+old = redis.call('HGET', k_gold_shown(reviewer), old) or old  -- a gold answer, by the id it was shown under
 local id = string.match(old, '^(.*)#%d+$')
 if not id then return {'conflict', 'not an answer id (they look like <record id>#<n>)'} end
 local item = k_item(id)
@@ -49,6 +50,7 @@ local entry = {kind = 'answer', id = id, label = label, reviewer = reviewer, ans
 if overlap then entry.kind = 'overlap' end
 if note ~= '' then entry.note = note end
 redis.call('RPUSH', K_OUTBOX, cjson.encode(entry))
+redis.call('HDEL', k_gold_shown(reviewer), answer_id)  -- as in answer.lua: the newer answer of that id is meant
 redis.call('HSET', k_answers(id), reviewer, cjson.encode({label = label, answer_id = answer_id, n = mine.n, at = now,
   first_at = first, corrects = old, retraction = retraction}))
 if overlap then

@@ -12,6 +12,9 @@
 -- Gold instances (review/gold.py) are items with the fields 'gold' (the gold id) and 'truth' (its label);
 -- p:review:gold:ids (the gold set), p:review:gold:served:<reviewer> (gold ids served to them),
 -- p:review:gold:pending (instance -> when its answer is final) and p:review:gold:entries (instance -> correction).
+-- A gold instance is kept under a random key and shown under another id, its field 'shown' (review/gold.py, "Shown
+-- id"): p:review:gold:lease:<lease> (the instance key a gold lease was given for) and p:review:gold:shown:<reviewer>
+-- (a shown answer id -> the answer id under the key) resolve the ids a reviewer sends.
 -- The queue order is the sorted sets' order: score = -priority, then member = "<%020.6f request
 -- timestamp>|<id>" (older first); the id is the member from character 22 on.
 local P = ARGV[1]
@@ -33,6 +36,8 @@ local function k_seen(id) return P .. ':review:item:' .. id .. ':seen' end
 local function k_holding(reviewer) return P .. ':review:holding:' .. reviewer end
 local function k_last(reviewer) return P .. ':review:last:' .. reviewer end
 local function k_recent(reviewer) return P .. ':review:recent:' .. reviewer end
+local function k_gold_lease(lease) return P .. ':review:gold:lease:' .. lease end
+local function k_gold_shown(reviewer) return P .. ':review:gold:shown:' .. reviewer end
 local RECENT_MAX = 2000  -- queue.HISTORY_MAX
 local function id_of(member) return string.sub(member, 22) end
 
@@ -66,11 +71,44 @@ local function release_holding(reviewer, id)
   if redis.call('GET', k_holding(reviewer)) == id then redis.call('DEL', k_holding(reviewer)) end
 end
 
+-- How long a gold lease still resolves its instance's shown id after it was last given or renewed: an answer sent
+-- again after a lost response comes within seconds; three days, as a reviewer's history.
+local GOLD_LEASE_SECONDS = 3 * DAY_SECONDS
+
 local function lease_to(id, reviewer, lease, now, seconds)
   local expires = now + seconds
   redis.call('HSET', k_item(id), 'state', 'leased', 'lease', lease, 'holder', reviewer, 'leased_at', now, 'expires', expires)
   redis.call('ZADD', K_LEASES, expires, id)
   redis.call('SET', k_holding(reviewer), id)
+  if redis.call('HEXISTS', k_item(id), 'shown') == 1 then
+    redis.call('SET', k_gold_lease(lease), id, 'EX', GOLD_LEASE_SECONDS)
+  end
+end
+
+-- A live lease renewed until `expires` (a heartbeat, a claim that finds the item held).
+local function extend_lease(id, expires)
+  redis.call('HSET', k_item(id), 'expires', expires)
+  redis.call('ZADD', K_LEASES, expires, id)
+  local lease, shown = unpack(redis.call('HMGET', k_item(id), 'lease', 'shown'))
+  if shown then redis.call('EXPIRE', k_gold_lease(lease), GOLD_LEASE_SECONDS) end
+end
+
+-- The item a reviewer-side call names by (id, lease): a gold instance's key when the lease was given for it and the
+-- id is the one it is shown under (review/gold.py, "Shown id"); else the item of that id. So a call meant for a real
+-- record that has the shown id (under that record's own lease) goes to that record, and a call under the gold lease
+-- meets the instance's lease check there, never another item's.
+local function resolve(id, lease)
+  local key = redis.call('GET', k_gold_lease(lease))
+  if key and redis.call('HGET', k_item(key), 'shown') == id then return key end
+  return id
+end
+
+-- What a reviewer is shown of an item's id and of an answer id on it (`<id>#<n>`): a gold instance's shown id.
+local function shown_id(id)
+  return redis.call('HGET', k_item(id), 'shown') or id
+end
+local function shown_answer_id(id, answer_id)
+  return shown_id(id) .. string.sub(answer_id, #id + 1)
 end
 
 -- Leases past their expiry return their items to the queue; how many.
@@ -129,7 +167,8 @@ local function with_answer_id(json, answer_id)
   return string.sub(json, 1, -2) .. ',"answer_id":' .. cjson.encode(answer_id) .. '}'
 end
 
+-- An item leased to a reviewer, as they are shown it (its shown id; the key last, for the service's own look-ups).
 local function item_reply(status, id, extra)
-  local v = redis.call('HMGET', k_item(id), 'lease', 'expires', 'request', 'needed')
-  return {status, id, v[1], v[2], v[3], v[4], extra or ''}
+  local v = redis.call('HMGET', k_item(id), 'lease', 'expires', 'request', 'needed', 'shown')
+  return {status, v[5] or id, v[1], v[2], v[3], v[4], extra or '', id}
 end

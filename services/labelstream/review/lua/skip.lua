@@ -4,6 +4,7 @@
 -- skips of the day). Reply: {'ok'} or {'conflict', why}.
 local NOTES_MAX = 5
 local id, reviewer, lease, now, note, day = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6] or '', ARGV[7]
+id = resolve(id, lease)  -- a gold instance's shown id, under its lease: its key (prelude.lua)
 local problem = lease_problem(id, reviewer, lease, now)
 if problem then return {'conflict', problem} end
 redis.call('SADD', k_seen(id), reviewer)

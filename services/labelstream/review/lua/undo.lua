@@ -3,7 +3,8 @@
 -- reviewer under a new lease. An item they held meanwhile returns to the queue. A gold instance's answer
 -- (review/gold.py) was not published: it is dropped from p:review:gold:pending, nothing enters the outbox.
 -- ARGV: prefix, reviewer, new lease, now, lease seconds, day (YYYY-MM-DD).
--- Reply: {'undone', id, lease, expires, request, needed, retraction answer_id, withdrawn label, its note}
+-- Reply: {'undone', id as shown, lease, expires, request, needed, retraction answer_id as shown, key, withdrawn label,
+-- its note}
 -- or {'conflict', why}.
 local reviewer, lease = ARGV[2], ARGV[3]
 local now, seconds, day = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
@@ -57,7 +58,7 @@ redis.call('HINCRBY', P .. ':review:day:' .. day, reviewer, -1)
 redis.call('LPOP', P .. ':review:secs:' .. reviewer)
 redis.call('DECR', P .. ':review:answers_total')
 lease_to(id, reviewer, lease, now, seconds)
-local reply = item_reply('undone', id, retraction)
+local reply = item_reply('undone', id, shown_answer_id(id, retraction))
 table.insert(reply, last.label)
 table.insert(reply, last.note or '')
 return reply

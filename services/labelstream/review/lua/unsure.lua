@@ -6,6 +6,7 @@
 -- Reply: {'ok'} or {'conflict', why}.
 local NOTES_MAX = 5
 local id, reviewer, lease, now, note, day = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
+id = resolve(id, lease)  -- a gold instance's shown id, under its lease: its key (prelude.lua)
 local problem = lease_problem(id, reviewer, lease, now)
 if problem then return {'conflict', problem} end
 local item = k_item(id)

@@ -301,7 +301,7 @@ function renderHeld(held) {
     if (h.gold) {  // a gold instance under its random id: say which gold item it is (the lead's view only)
       const note = document.createElement("span");
       note.className = "small muted range";
-      note.textContent = `gold item ${h.gold}`;
+      note.textContent = `gold item ${h.gold}${h.shown && h.shown !== h.id ? ` · shown as ${h.shown}` : ""}`;
       id.append(note);
     }
     tr.append(id, cell(h.reviewer), cell(duration(h.held_seconds), "num"), action);

@@ -225,7 +225,7 @@ def test_admin_calls_need_the_admin_role(stack):
     with client(stack.review, new_token(stack.settings, "eve")) as eve, client(stack.review, stack.admin) as boss:
         held = eve.post("/api/v1/claim").json()["item"]  # the best-ranked: the one fay skipped with a note
         printed = cli("status")
-        assert re.search(rf"^uncertain +{row['waiting'] - 1} +0 +0 +\d+ seconds?$", printed, re.MULTILINE), printed
+        assert re.search(rf"^uncertain +{row['waiting'] - 1} +0 +0 +[\d.]+ (ms|seconds?|minutes?)$", printed, re.MULTILINE), printed
         assert re.search(r"^fay +0 +1 +- ", printed, re.MULTILINE), printed
         assert re.search(rf"^eve +2 +0 +[\d.]+ +- +{held['id']}$", printed, re.MULTILINE), printed
         assert max(len(line) for line in printed.splitlines()) <= 80

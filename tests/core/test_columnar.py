@@ -172,3 +172,18 @@ def test_the_packed_numbers_are_float_of_each_value_with_strings_between_them(wi
     got = ColumnarBatch(items, values, columnar).matrix(InputMatrix(index))
     assert got.tobytes() == expected.tobytes()
     assert {type(v) for record in records for v in record.features.values()} == {int, float, str}
+
+
+def test_lazy_routed_made_many_at_once_are_those_made_one_by_one():
+    decoder = RecordDecoder()
+    values = [orjson.dumps(payload) for payload, _ in synthetic_records(20, seed=2)]
+    columnar = ColumnarDecoder(decoder)
+    assert columnar.learn(decoder.decode(values[0]))
+    batch = ColumnarBatch(columnar.decode_many(values, [None] * 20), values, columnar)
+    predictions, decisions, votes = [object() for _ in range(20)], [object() for _ in range(20)], [None] * 20
+    many = LazyRouted.make_many(batch, predictions, decisions, votes)
+    one = [LazyRouted.make(batch, i, p, d, v) for i, (p, d, v) in enumerate(zip(predictions, decisions, votes, strict=True))]
+    fields = ("prediction", "decision", "votes", "_batch", "_at")
+    assert [type(r) for r in many] == [LazyRouted] * 20
+    assert [[getattr(r, f) for f in fields] for r in many] == [[getattr(r, f) for f in fields] for r in one]
+    assert [r.record for r in many] == [decoder.decode(value) for value in values]

@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from itertools import repeat, starmap
 from operator import attrgetter, itemgetter
@@ -228,8 +229,8 @@ class ColumnarBatch(Sequence[Record]):
     def routed(self, predictions: Sequence[Any], decisions: Sequence[Any], votes: Sequence[Any]) -> list[Routed]:
         """A :class:`Routed` a record made, a :class:`LazyRouted` a struct."""
         make, lazy = _make_routed, LazyRouted.make
-        if Record not in map(type, self._items):  # the common batch, every record a struct: mapped in C
-            return list(map(lazy, repeat(self), range(len(self._items)), predictions, decisions, votes))
+        if Record not in map(type, self._items):  # the common batch, every record a struct: made by maps in C
+            return LazyRouted.make_many(self, predictions, decisions, votes)
         return [make(item, p, d, v) if type(item) is Record else lazy(self, i, p, d, v)
                 for i, (item, p, d, v) in enumerate(zip(self._items, predictions, decisions, votes, strict=True))]
 
@@ -262,6 +263,17 @@ class LazyRouted(Routed):
         _set_at(routed, at)
         return routed
 
+    @classmethod
+    def make_many(cls, batch: ColumnarBatch, predictions: Sequence[Any], decisions: Sequence[Any],
+                  votes: Sequence[Any]) -> list[LazyRouted]:
+        """:meth:`make` of every record of ``batch`` (at 0, 1, ...), the instances made first and then each field
+        set for all of them by a map in C: no Python call a record."""
+        made = list(map(_new, repeat(cls, len(predictions))))
+        for setter, column in ((_set_prediction, predictions), (_set_decision, decisions), (_set_votes, votes),
+                               (_set_batch, repeat(batch)), (_set_at, range(len(predictions)))):
+            _drain(map(setter, made, column))
+        return made
+
     @property
     def record(self) -> Record:  # type: ignore[override]
         return self._batch[self._at]
@@ -270,6 +282,7 @@ class LazyRouted(Routed):
 _features_of = attrgetter("features")
 _make_routed = slots_constructor(Routed)
 _new = object.__new__
+_drain = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 _set_prediction = Routed.__dict__["prediction"].__set__
 _set_decision = Routed.__dict__["decision"].__set__
 _set_votes = Routed.__dict__["votes"].__set__

@@ -136,12 +136,14 @@ def handle(path: Path, records: int) -> None:
     handler.close()
 
 
-def instructions(code: Path, state: Path, records: int, stage: str = "router") -> int:
-    """valgrind's count of instructions of one ``route`` (or ``build_inputs``) run with the package in ``code``."""
+def instructions(code: Path, state: Path, records: int, stage: str = "router", keep: Path | None = None) -> int:
+    """valgrind's count of instructions of one ``route`` (or ``build_inputs``) run with the package in ``code``;
+    its callgrind output kept as ``keep`` when given (read it with ``callgrind_annotate --inclusive=yes``)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     with tempfile.TemporaryDirectory() as tmp:
+        out = keep if keep is not None else Path(tmp) / "out"
         done = subprocess.run(  # noqa: S603
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, __file__, "--route",
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__, "--route",
              str(state), "--records", str(records), "--stage", stage],
             env=env, capture_output=True, text=True, errors="replace", check=True,
         )
@@ -159,6 +161,8 @@ def main() -> None:
     parser.add_argument("--stage", choices=["router", "inputs", "handler"], default="router",
                         help="inputs: count only InputMatrix.build of each batch (less noise than the whole router); "
                              "handler: the labeler's handler a batch (route, store, offsets, counts; Redis needed)")
+    parser.add_argument("--keep", type=Path, help="keep the callgrind outputs as KEEP.0 (no measured records) and "
+                        "KEEP.N (N records): callgrind_annotate --inclusive=yes KEEP.N, or both to subtract")
     parser.add_argument("--route", type=Path, help=argparse.SUPPRESS)  # the run valgrind watches
     args = parser.parse_args()
     if args.route is not None:
@@ -167,7 +171,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state.pkl"
         prepare(state, args.records)
-        base, measured = (instructions(args.code, state, n, args.stage) for n in (0, args.records))
+        base, measured = (instructions(args.code, state, n, args.stage,
+                                       None if args.keep is None else Path(f"{args.keep}.{n}"))
+                          for n in (0, args.records))
     print(f"{args.code} ({args.stage}): {(measured - base) / args.records:,.0f} instructions a record "
           f"({measured:,} with {args.records} records, {base:,} without)")
 

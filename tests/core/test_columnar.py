@@ -146,3 +146,44 @@ def test_the_matrix_of_the_columns_is_the_matrix_of_the_features_to_the_bit():
     got = ColumnarBatch(items, values, columnar).matrix(InputMatrix(index))
     assert got.tobytes() == expected.tobytes()
     assert msgspec.json.decode(values[5])["features"]["f01"] == records[5].features["f01"]
+
+
+@pytest.mark.parametrize("with_records", [False, True])
+def test_the_packed_numbers_are_float_of_each_value_with_strings_between_them(with_records):
+    """The columns come out of a struct whose numbers are packed as doubles (strings anywhere among them): the
+    matrix is build()'s to the bit, for ints at the 64-bit ends and past 2**53, -0.0, the float extremes."""
+    decoder = RecordDecoder()
+    numbers = [0, 1, -1, 2**63 - 1, -(2**63) + 1, 2**53 + 1, -(2**53) - 3, -0.0, 1e308, -1e308, 5e-324, 0.1, 1 / 3, 123456789.125]
+    rng = random.Random(7)
+    values = [
+        json.dumps({"id": f"r{i}", "features": {"a": rng.choice(numbers), "c": rng.choice(["red", "blue", "new"]),
+                                                "b": rng.choice(numbers), "d": rng.choice(["x", "y"]), "e": rng.choice(numbers)}},
+                   separators=(",", ":")).encode()
+        for i in range(200)
+    ]
+    records = [decoder.decode(value) for value in values]
+    columnar = ColumnarDecoder(decoder)
+    assert columnar.learn(records[0])
+    typed = columnar.decode_many(values, [None] * len(values))
+    assert all(t is not None for t in typed)
+    items = [record if with_records and i % 3 == 0 else t for i, (record, t) in enumerate(zip(records, typed, strict=True))]
+    index = {name: i for i, name in enumerate(["e", "c=red", "a", "d=y", "c=blue", "gone", "d=x"])}  # b: not an input
+    expected = InputMatrix(index).build([record.features for record in records])
+    got = ColumnarBatch(items, values, columnar).matrix(InputMatrix(index))
+    assert got.tobytes() == expected.tobytes()
+    assert {type(v) for record in records for v in record.features.values()} == {int, float, str}
+
+
+def test_lazy_routed_made_many_at_once_are_those_made_one_by_one():
+    decoder = RecordDecoder()
+    values = [orjson.dumps(payload) for payload, _ in synthetic_records(20, seed=2)]
+    columnar = ColumnarDecoder(decoder)
+    assert columnar.learn(decoder.decode(values[0]))
+    batch = ColumnarBatch(columnar.decode_many(values, [None] * 20), values, columnar)
+    predictions, decisions, votes = [object() for _ in range(20)], [object() for _ in range(20)], [None] * 20
+    many = LazyRouted.make_many(batch, predictions, decisions, votes)
+    one = [LazyRouted.make(batch, i, p, d, v) for i, (p, d, v) in enumerate(zip(predictions, decisions, votes, strict=True))]
+    fields = ("prediction", "decision", "votes", "_batch", "_at")
+    assert [type(r) for r in many] == [LazyRouted] * 20
+    assert [[getattr(r, f) for f in fields] for r in many] == [[getattr(r, f) for f in fields] for r in one]
+    assert [r.record for r in many] == [decoder.decode(value) for value in values]

@@ -48,3 +48,17 @@ def test_compiled_predictions_equal_the_arg_max_of_the_probabilities():
     predictions = model.predict_many(batch)
     assert predictions == [Prediction.from_probabilities(p) for p in model.predict_proba_many(batch)]
     assert len({p.label for p in predictions}) == 3
+
+
+def test_row_predictions_made_many_at_once_are_those_made_one_by_one():
+    from labelstream.core.policy.base import RowPrediction
+
+    rows = [[0.25, 0.75, 0.0], [0.5, 0.5, 0.0], [float("nan"), 0.1, 0.9]]
+    labels, confidences = ["b", "a", "c"], [0.75, 0.5, 0.9]
+    many = RowPrediction.make_many(("a", "b", "c"), rows, iter(labels), iter(confidences))
+    one = [RowPrediction.make(("a", "b", "c"), *args) for args in zip(rows, labels, confidences, strict=True)]
+    fields = ("label", "confidence", "_classes", "probability_values")
+    assert [type(p) for p in many] == [RowPrediction] * 3
+    assert [[getattr(p, f) for f in fields] for p in many] == [[getattr(p, f) for f in fields] for p in one]
+    assert all(m.probability_values is o.probability_values for m, o in zip(many, one, strict=True))
+    assert [repr(p) for p in many] == [repr(p) for p in one]

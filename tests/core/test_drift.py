@@ -270,3 +270,54 @@ def test_batched_prediction_updates_give_the_per_record_detections(class_share_o
     assert batched.estimates() == one.estimates()
     assert batched.detector_names() == one.detector_names()
     assert batched.n_records == one.n_records
+
+
+class _ScriptedWindow:
+    """A window whose update answers True on the values listed (between clock ticks too, which river's never does)."""
+
+    def __init__(self, log: list, detects: set) -> None:
+        self.log, self.detects, self.total, self.width = log, detects, 0.0, 0
+        self.serial = sum(1 for entry in log if entry[1] is None)
+        log.append((self.serial, None))  # a window made
+
+    def update(self, value: float) -> bool:
+        self.log.append((self.serial, value))
+        self.total, self.width = self.total + value, self.width + 1
+        return value in self.detects
+
+    def get_total(self) -> float:
+        return self.total
+
+    def get_width(self) -> int:
+        return self.width
+
+
+@pytest.mark.parametrize("clock", [1, 3, 32])
+def test_update_many_resets_the_window_after_any_update_that_detects_as_update_does(clock, monkeypatch):
+    """update_many feeds the values between clock ticks in C and stops at one whose update detects: the same
+    windows, the same values in each, the same detections and state as update() value by value."""
+    detects = {3.0, 4.0, 40.0, 41.0, 77.0}
+    values = [float(v) for v in range(1, 200)]
+    runs = []
+    for sizes in ([1] * len(values), [5, 1, 31, 64, 2, 96]):
+        log: list = []
+        monkeypatch.setattr(Detector, "_new_window", lambda self, log=log: (
+            setattr(self, "_window", _ScriptedWindow(log, detects)), setattr(self, "_ticks", 0)))
+        detector = Detector("x", "both", clock=clock)
+        found, at = [], 0
+        for size in sizes:
+            found += detector.update_many(values[at:at + size], range(at + 1, at + size + 1))
+            at += size
+        runs.append((log,
+                     [(d.index, d.window, d.estimate_before, d.estimate_after) for d in found],
+                     detector.updates, detector._ticks, detector._detected))
+    one: list = []
+    monkeypatch.setattr(Detector, "_new_window", lambda self: (
+        setattr(self, "_window", _ScriptedWindow(one, detects)), setattr(self, "_ticks", 0)))
+    detector = Detector("x", "both", clock=clock)
+    found = [d for d in (detector.update(v, i) for i, v in enumerate(values, start=1)) if d]
+    expected = (one,
+                [(d.index, d.window, d.estimate_before, d.estimate_after) for d in found],
+                detector.updates, detector._ticks, detector._detected)
+    assert runs[0] == runs[1] == expected
+    assert sum(1 for _, value in one if value is None) > 3  # windows reset after detections

@@ -1,6 +1,7 @@
 """The fast encoders write exactly what the pydantic models would."""
 
 import orjson
+import pytest
 
 from labelstream.core.encode import encode_deferred, encode_label, encode_review
 from labelstream.core.schemas import Deferred, Label, Record, ReviewRequest
@@ -51,3 +52,26 @@ def test_labels_in_bulk_are_byte_for_byte_the_single_encoder():
         bulk = encode_labels(ids, labels, confidences, version, policy, timestamp)
         assert bulk == [encode_label(*args, version, policy, timestamp) for args in zip(ids, labels, confidences, strict=True)]
     assert Label.model_validate_json(bulk[0]).confidence == confidences[0]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 40])
+def test_labels_cut_out_of_one_dumps_are_those_encoded_one_by_one(size):
+    """encode_labels writes each id and confidence cut out of one orjson.dumps of them all: byte for byte what
+    encode_label writes, for ids holding the separators, quotes, backslashes (one last), control and other
+    characters, and confidences NaN, infinite, -0.0, tiny and huge."""
+    import random
+
+    from labelstream.core.encode import encode_labels
+
+    rng = random.Random(size)
+    odd_ids = ['","', '"', "\\", 'a\\', 'a\\"', '\\","\\', ",", "", "\n\t\x00\x1f", "ünï 😀", '{"id":"x"}', "a" * 256, "[1,2]"]
+    odd_numbers = [float("nan"), float("inf"), -float("inf"), -0.0, 0.0, 1e-7, 1e16, 5e-324, 1.7976931348623157e308, 0.1, 1.0]
+    ids = [rng.choice(odd_ids) + str(i) * rng.randrange(2) for i in range(size)]
+    labels = [rng.choice(["spam", "", 'odd ","name"', "\\"]) for _ in range(size)]
+    confidences = [rng.choice(odd_numbers) if rng.random() < 0.5 else rng.random() for _ in range(size)]
+    bulk = encode_labels(ids, labels, confidences, 3, "contract", 1.5)
+    assert bulk == [encode_label(*args, 3, "contract", 1.5) for args in zip(ids, labels, confidences, strict=True)]
+    with pytest.raises(ValueError):
+        encode_labels(ids + ["x"], labels, confidences, 3, "contract", 1.5)
+    with pytest.raises(orjson.JSONEncodeError):
+        encode_labels(["\ud800"], ["a"], [0.5], 3, "contract", 1.5)  # a lone surrogate: the router's per-record way

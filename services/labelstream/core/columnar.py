@@ -33,13 +33,16 @@ True
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
-from itertools import repeat
-from operator import attrgetter
+from itertools import repeat, starmap
+from operator import attrgetter, itemgetter
+from struct import Struct
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
 import numpy as np
+from msgspec.structs import astuple
 
 from labelstream.core.compiled_inputs import InputMatrix
 from labelstream.core.constructor import slots_constructor
@@ -52,16 +55,26 @@ _MIN_SHARE = 0.5
 
 
 class _Layout:
-    """One layout's struct decoder and the getters of its columns."""
+    """One layout's struct decoder, and how its numbers and strings are read out of a decoded struct.
 
-    __slots__ = ("categorical", "decode", "names", "numbers", "numeric", "texts")
+    The features struct lists the numeric fields first, then the categorical ones (a struct takes its fields
+    in any order in the JSON; the order only sets that of ``msgspec.structs.astuple``), so that a record's
+    values come out in one C call, and its numbers are packed as doubles by one ``struct`` call (``?`` bytes
+    taking the strings' places): no attribute read or NumPy conversion a feature.
+    """
+
+    __slots__ = ("categorical", "decode", "dtype", "names", "numeric", "pack")
 
     def __init__(self, decoder: RecordDecoder, names: tuple[str, ...], kinds: list[type]) -> None:
         attribute = {name: f"f{i}" for i, name in enumerate(names)}  # any name, as a struct field (renamed)
         text = Annotated[str, msgspec.Meta(max_length=decoder.max_string_length)]
         number = Union[_INT64, float]  # noqa: UP007 - as the exact path's struct types a number
+        self.names = names
+        self.numeric = tuple(n for n, k in zip(names, kinds, strict=True) if k is not str)
+        self.categorical = tuple(n for n, k in zip(names, kinds, strict=True) if k is str)
         typed = msgspec.defstruct(
-            "ColumnarFeatures", [(attribute[n], text if k is str else number) for n, k in zip(names, kinds, strict=True)],
+            "ColumnarFeatures",
+            [(attribute[n], number) for n in self.numeric] + [(attribute[n], text) for n in self.categorical],
             rename={attribute[n]: n for n in names}, forbid_unknown_fields=True, gc=False,
         )
         struct = msgspec.defstruct(
@@ -75,12 +88,10 @@ class _Layout:
             ],
             forbid_unknown_fields=True, gc=False,
         )
-        self.names = names
-        self.numeric = tuple(n for n, k in zip(names, kinds, strict=True) if k is not str)
-        self.categorical = tuple(n for n, k in zip(names, kinds, strict=True) if k is str)
         self.decode = msgspec.json.Decoder(struct).decode
-        self.numbers = attrgetter(*(attribute[n] for n in self.numeric)) if self.numeric else None
-        self.texts = [attrgetter(attribute[n]) for n in self.categorical]
+        # a double a number (float() of an int, as the matrix's other ways convert it), a byte a string (ignored)
+        self.pack = Struct(f"<{len(self.numeric)}d{len(self.categorical)}?").pack
+        self.dtype = np.dtype([("numbers", "<f8", (len(self.numeric),)), ("texts", "u1", (len(self.categorical),))])
 
 
 class ColumnarDecoder:
@@ -146,12 +157,16 @@ class ColumnarDecoder:
                     out[i] = None
         return out
 
-    def columns(self, items: Sequence[Any]) -> tuple[list[tuple], list[list[str]]]:
-        """The structs' numeric values (a tuple a struct, in the layout's ``numeric`` order) and categorical columns."""
+    def columns(self, items: Sequence[Any]) -> tuple[np.ndarray | None, list[list[str]]]:
+        """The structs' numeric values (a row a struct, a column a ``numeric`` feature, as floats; ``None``: no
+        numeric feature) and their categorical columns (a list of strings a ``categorical`` feature)."""
         layout = self.layout
-        features = [item.features for item in items]
-        numbers = list(map(layout.numbers, features)) if layout.numbers is not None else []
-        return numbers, [list(map(text, features)) for text in layout.texts]
+        rows = list(map(astuple, map(_features_of, items)))  # a tuple a struct: numbers, then strings (C)
+        values = None
+        if layout.numeric:
+            values = np.frombuffer(b"".join(starmap(layout.pack, rows)), dtype=layout.dtype)["numbers"]
+        first = len(layout.numeric)
+        return values, [list(map(itemgetter(first + j), rows)) for j in range(len(layout.categorical))]
 
 
 class ColumnarBatch(Sequence[Record]):
@@ -207,15 +222,15 @@ class ColumnarBatch(Sequence[Record]):
             matrix[rest] = inputs.build([items[i].features for i in rest])
         else:
             matrix = None
-        numbers, texts = columnar.columns([items[i] for i in typed] if rest else items)
-        return inputs.fill(matrix, len(items), typed if rest else None, columnar.layout.numeric, numbers,
+        values, texts = columnar.columns([items[i] for i in typed] if rest else items)
+        return inputs.fill(matrix, len(items), typed if rest else None, columnar.layout.numeric, values,
                            columnar.layout.categorical, texts)
 
     def routed(self, predictions: Sequence[Any], decisions: Sequence[Any], votes: Sequence[Any]) -> list[Routed]:
         """A :class:`Routed` a record made, a :class:`LazyRouted` a struct."""
         make, lazy = _make_routed, LazyRouted.make
-        if Record not in map(type, self._items):  # the common batch, every record a struct: mapped in C
-            return list(map(lazy, repeat(self), range(len(self._items)), predictions, decisions, votes))
+        if Record not in map(type, self._items):  # the common batch, every record a struct: made by maps in C
+            return LazyRouted.make_many(self, predictions, decisions, votes)
         return [make(item, p, d, v) if type(item) is Record else lazy(self, i, p, d, v)
                 for i, (item, p, d, v) in enumerate(zip(self._items, predictions, decisions, votes, strict=True))]
 
@@ -248,13 +263,26 @@ class LazyRouted(Routed):
         _set_at(routed, at)
         return routed
 
+    @classmethod
+    def make_many(cls, batch: ColumnarBatch, predictions: Sequence[Any], decisions: Sequence[Any],
+                  votes: Sequence[Any]) -> list[LazyRouted]:
+        """:meth:`make` of every record of ``batch`` (at 0, 1, ...), the instances made first and then each field
+        set for all of them by a map in C: no Python call a record."""
+        made = list(map(_new, repeat(cls, len(predictions))))
+        for setter, column in ((_set_prediction, predictions), (_set_decision, decisions), (_set_votes, votes),
+                               (_set_batch, repeat(batch)), (_set_at, range(len(predictions)))):
+            _drain(map(setter, made, column))
+        return made
+
     @property
     def record(self) -> Record:  # type: ignore[override]
         return self._batch[self._at]
 
 
+_features_of = attrgetter("features")
 _make_routed = slots_constructor(Routed)
 _new = object.__new__
+_drain = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 _set_prediction = Routed.__dict__["prediction"].__set__
 _set_decision = Routed.__dict__["decision"].__set__
 _set_votes = Routed.__dict__["votes"].__set__

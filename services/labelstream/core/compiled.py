@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from itertools import repeat
 from operator import getitem
 from typing import Any
 
@@ -35,7 +34,7 @@ from labelstream.core.compiled_inputs import InputMatrix
 from labelstream.core.featurizer import Encoding
 from labelstream.core.policy.base import Prediction, RowPrediction
 
-_make_prediction = RowPrediction.make
+_make_predictions = RowPrediction.make_many
 
 
 def feature_matrix(index: dict[str, int], xs: Sequence[dict[str, float]]) -> np.ndarray:
@@ -122,8 +121,9 @@ class CompiledLogistic:
         """A :class:`Prediction` a row of class probabilities (the first of equal maxima in class order)."""
         classes, rows = tuple(self.classes), probabilities.tolist()
         best = probabilities.argmax(axis=1).tolist()
-        # mapped in C: each row's best class and probability; its dict of class -> probability made when read
-        return list(map(_make_prediction, repeat(classes), rows, map(classes.__getitem__, best), map(getitem, rows, best)))
+        # made a field at a time by maps in C: each row's best class and probability; its dict of class ->
+        # probability made when read
+        return _make_predictions(classes, rows, map(classes.__getitem__, best), map(getitem, rows, best))
 
     def probabilities(self, xs: Sequence[dict[str, float]]) -> np.ndarray:
         """Class probabilities, one row per input, a column per class (in ``classes`` order)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -105,14 +104,15 @@ class InputMatrix:
 
     def fill(
         self, matrix: np.ndarray | None, n: int, rows: Sequence[int] | None, numeric: Sequence[str],
-        numbers: list, categorical: Sequence[str], texts: Sequence[list[str]],
+        values: np.ndarray | None, categorical: Sequence[str], texts: Sequence[list[str]],
     ) -> np.ndarray:
         """:meth:`build`'s rows of records of one layout given in columns (:mod:`labelstream.core.columnar`).
 
         ``matrix``: the batch's matrix with its other rows built (``None``: a new one of ``n`` rows, NaN);
-        ``rows``: the rows filled (``None``: all ``n``); ``numbers``: a tuple of the ``numeric`` features' values a
-        row (the value itself when there is one), ints or floats; ``texts``: a column of strings a ``categorical``
-        feature. No name holds ``=`` or ``#``. The numbers :meth:`build` gives those records, to the bit.
+        ``rows``: the rows filled (``None``: all ``n``); ``values``: the ``numeric`` features' values as floats, a row a
+        record and a column a feature (each ``float()`` of the int or float decoded; ``None`` when no feature is
+        numeric); ``texts``: a column of strings a ``categorical`` feature. No name holds ``=`` or ``#``. The numbers
+        :meth:`build` gives those records, to the bit.
         """
         if matrix is None:
             matrix = np.full((n, len(self.index)), math.nan)
@@ -122,9 +122,6 @@ class InputMatrix:
         if numeric:
             known = [(i, self.index[name]) for i, name in enumerate(numeric) if name in self.index]
             if known:
-                # one pass in C, each number made a float as float() makes it (np.array would scan them twice)
-                flat = numbers if len(numeric) == 1 else chain.from_iterable(numbers)
-                values = np.fromiter(flat, dtype=float, count=len(at) * len(numeric)).reshape(len(at), len(numeric))
                 if len(known) < len(numeric):
                     values = values[:, [i for i, _ in known]]
                 columns = np.array([column for _, column in known], dtype=np.intp)

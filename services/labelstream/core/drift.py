@@ -45,7 +45,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import repeat
-from operator import eq
+from operator import eq, length_hint
 from typing import Literal
 
 try:  # ADWIN's engine itself: river.drift's package would import river.datasets (scikit-learn) and KSWIN (scipy.stats)
@@ -179,15 +179,23 @@ class Detector:
         found: list[Detection] = []
         window, update, clock, updates = self._window, self._window.update, self.clock, self.updates
         ticks, detected = self._ticks, self._detected
-        for position, value in enumerate(values):
+        values = values if isinstance(values, list) else list(values)
+        position, n = 0, len(values)
+        while position < n:
             if detected:  # river resets the whole window on the update after a detection
                 self._new_window()
                 window, update, ticks, detected = self._window, self._window.update, 0, False
+            run = min(clock - 1 - ticks % clock, n - position)  # the values before the next clock-th one
+            if run:  # fed in C; any() stops at an update that detects (none with river's ADWIN: the test above)
+                rest = iter(values[position:position + run])
+                detected = any(map(update, rest))
+                fed = run - length_hint(rest)
+                ticks, updates, position = ticks + fed, updates + fed, position + fed
+                continue
+            value = values[position]
             ticks += 1
             updates += 1
-            if ticks % clock:
-                detected = update(value)  # False with river's ADWIN (held by the test named above)
-                continue
+            position += 1
             total, width = window.get_total(), window.get_width()
             if not update(value):
                 continue
@@ -196,8 +204,8 @@ class Detector:
                 continue
             self.updates = updates
             detection = self._detection(
-                value, total, width, updates if indexes is None else indexes[position],
-                None if timestamps is None else timestamps[position],
+                value, total, width, updates if indexes is None else indexes[position - 1],
+                None if timestamps is None else timestamps[position - 1],
             )
             if detection is not None:
                 found.append(detection)

@@ -67,25 +67,27 @@ def encode_labels(
     """Many auto-labels of one batch (``method="auto"``, no votes): byte for byte what :func:`encode_label` writes.
 
     The fields a batch shares (version, policy, timestamp) and each class name
-    are encoded once; a label costs ~0.8 us instead of ~2.9 us (this machine).
+    are encoded once, the ids and the confidences in one ``orjson.dumps`` each (the list's items cut apart);
+    a label costs ~0.8 us instead of ~2.9 us (this machine), and ~1.3k instructions less with the one dumps.
 
     >>> encode_labels(["a"], ["spam"], [0.9], 2, "contract", 1.0) == [encode_label("a", "spam", 0.9, 2, "contract", 1.0)]
     True
     """
     dumps = orjson.dumps
-    head = b'{"schema_version":' + dumps(SCHEMA_VERSION) + b',"id":'
+    head = b'{"schema_version":' + dumps(SCHEMA_VERSION) + b',"id":"'
     tail = (
         b',"method":"auto","model_version":' + dumps(model_version) + b',"policy":' + dumps(policy)
         + b',"relabeled":false,"reviewer":null,"timestamp":' + dumps(timestamp) + b',"votes":null}'
     )
-    names: dict[str, bytes] = {}
-    out = []
-    for record_id, label, confidence in zip(record_ids, labels, confidences, strict=True):
-        name = names.get(label)
-        if name is None:
-            name = names[label] = b',"label":' + dumps(label) + b',"confidence":'
-        out.append(b"".join((head, dumps(record_id), name, dumps(confidence), tail)))
-    return out
+    # Each id and confidence as dumps() writes it, cut out of one dumps() of all of them: inside a JSON string
+    # every quote is escaped by a backslash, so '","' occurs only between two strings; a number holds no ','.
+    ids = dumps(list(record_ids))[2:-2].split(b'","') if len(record_ids) else []
+    numbers = dumps(list(confidences))[1:-1].split(b",") if len(confidences) else []
+    if not len(ids) == len(numbers) == len(labels):
+        raise ValueError(f"{len(record_ids)} ids, {len(labels)} labels and {len(confidences)} confidences")
+    names = {label: b'","label":' + dumps(label) + b',"confidence":' for label in set(labels)}
+    join = b"".join
+    return [join((head, record_id, names[label], number, tail)) for record_id, label, number in zip(ids, labels, numbers, strict=True)]
 
 
 def encode_review(

@@ -32,6 +32,8 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import is_
 from typing import Any, NamedTuple
 
 import orjson
@@ -152,19 +154,24 @@ class BatchRouter:
         positions: list[int] = []
         evolved: set[int] = set()
         columnar = self.columnar if self.columnar is not None and self.engine.takes_columns(len(values)) else None
-        plain = self._decode_many(values, keys, columnar)
-        for i, (value, key, decoded) in enumerate(zip(values, keys, plain, strict=True)):
-            if decoded is None or not (key is None or key == decoded.id.encode()):
-                decoded, is_evolved = self._decode(value, key)
-                if isinstance(decoded, DecodeError):
-                    outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
-                    continue
-                if is_evolved:
-                    evolved.add(i)
-            records.append(decoded)
-            positions.append(i)
+        plain, checked = self._decode_many(values, keys, columnar)
+        # every value decoded, its key its id (``is None`` tested in C: a Record's == is pydantic's, in Python)
+        if checked or (keys.count(None) == len(keys) and True not in map(is_, plain, repeat(None))):
+            records, positions = plain, list(range(len(plain)))
+        else:
+            for i, (value, key, decoded) in enumerate(zip(values, keys, plain, strict=True)):
+                if decoded is None or not (key is None or key == decoded.id.encode()):
+                    decoded, is_evolved = self._decode(value, key)
+                    if isinstance(decoded, DecodeError):
+                        outcomes[i] = self.dead_letter(value, key, origins[i], decoded.kind, decoded.message)
+                        continue
+                    if is_evolved:
+                        evolved.add(i)
+                records.append(decoded)
+                positions.append(i)
         if self.dedupe is not None and records:  # in stream order, as a check a record
-            firsts = self.dedupe.check_many([record.id for record in records], [origins[i] for i in positions])
+            firsts = self.dedupe.check_many([record.id for record in records],
+                                            origins if len(positions) == len(origins) else [origins[i] for i in positions])
             if firsts.count(None) != len(firsts):
                 records, positions = self._drop_duplicates(records, positions, firsts, values, keys, origins, outcomes, evolved)
         now = self.clock()
@@ -172,7 +179,7 @@ class BatchRouter:
         others: list[tuple[int, int, Routed]] = []  # reviews, deferrals, weak labels: encoded from their Record
         batch = None
         if columnar is not None and any(type(record) is not Record for record in records):
-            batch = ColumnarBatch(records, [values[i] for i in positions], columnar)
+            batch = ColumnarBatch(records, list(values) if len(positions) == len(values) else [values[i] for i in positions], columnar)
             results = self._process(batch)
         else:
             results = self._process(records)
@@ -202,12 +209,13 @@ class BatchRouter:
             outcomes[i].evolved = True
         return outcomes  # type: ignore[return-value] - every position is filled above
 
-    def _decode_many(self, values: Sequence[bytes | None], keys: Sequence[bytes | None], columnar: ColumnarDecoder | None) -> list:
+    def _decode_many(self, values: Sequence[bytes | None], keys: Sequence[bytes | None], columnar: ColumnarDecoder | None) -> tuple[list, bool]:
         """Each value's record decoded in C, or ``None`` (:meth:`_decode` decides): the columnar decoder's struct
-        for a value of its layout, else :meth:`RecordDecoder.decode_plain_many`'s record. The columnar decoder
+        for a value of its layout, else :meth:`RecordDecoder.decode_plain_many`'s record; and whether every value
+        took the columnar decoder's struct (which checked its key against its id). The columnar decoder
         learns its layout again from these records when fewer than half took it."""
         if columnar is None:
-            return self.decoder.decode_plain_many(values)  # the common records in C, in one call
+            return self.decoder.decode_plain_many(values), False  # the common records in C, in one call
         typed = columnar.decode_many(values, keys)
         rest = [i for i, item in enumerate(typed) if item is None]
         if rest:
@@ -217,7 +225,7 @@ class BatchRouter:
                 for record in typed:
                     if record is not None and type(record) is Record and columnar.learn(record):
                         break
-        return typed
+        return typed, not rest
 
     def _drop_duplicates(
         self, records: list[Record], positions: list[int], firsts: list, values: Sequence, keys: Sequence,

@@ -21,9 +21,11 @@ True
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -80,6 +82,22 @@ class RowPrediction(Prediction):
         _set_values(prediction, row)
         return prediction
 
+    @classmethod
+    def make_many(
+        cls, classes: Sequence[str], rows: Sequence[Sequence[float]], labels: Iterable[str | None], confidences: Iterable[float]
+    ) -> list[RowPrediction]:
+        """:meth:`make` of each row (with its label and confidence), the instances made first and then each field
+        set for all of them by a map in C: no Python call a record (~1.5k instructions a record less).
+
+        >>> RowPrediction.make_many(("a", "b"), [[0.25, 0.75], [0.5, 0.5]], ["b", "a"], [0.75, 0.5])
+        [Prediction(probabilities={'a': 0.25, 'b': 0.75}, label='b', confidence=0.75), Prediction(probabilities={'a': 0.5, 'b': 0.5}, label='a', confidence=0.5)]
+        """
+        made = list(map(_new, repeat(cls, len(rows))))
+        for setter, column in ((_set_label, labels), (_set_confidence, confidences), (_set_classes, repeat(classes)),
+                               (_set_values, rows)):
+            _drain(map(setter, made, column))
+        return made
+
     @property
     def probabilities(self) -> dict[str, float]:  # type: ignore[override] - the field, made when first read
         try:
@@ -107,6 +125,7 @@ class RowPrediction(Prediction):
 
 
 _new = object.__new__
+_drain = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 _get_probabilities = Prediction.__dict__["probabilities"].__get__
 _set_probabilities = Prediction.__dict__["probabilities"].__set__
 _set_label = Prediction.__dict__["label"].__set__

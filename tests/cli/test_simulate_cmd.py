@@ -155,3 +155,6 @@ def test_holds_need_several_reviewers(phishing_csv):
     result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label",
                                  "--reviewer-error-rate", "0.1", "--gold-share", "0.1", "--gold-hold-below", "0.9"])
     assert isinstance(result.exception, LabelstreamError) and "one rate a reviewer" in str(result.exception)
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label",
+                                 "--reviewer-error-rate", "0.1,0.3", "--gold-hold-below", "0.9"])
+    assert isinstance(result.exception, LabelstreamError) and "give --gold-share too" in str(result.exception)

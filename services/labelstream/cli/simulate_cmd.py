@@ -101,6 +101,8 @@ def simulate(
         if len(rates) < 2:
             raise LabelstreamError("--gold-hold-below holds one of several reviewers: give --reviewer-error-rate one "
                                    "rate a reviewer, e.g. 0.01,0.02,0.25")
+        if not gold_share:
+            raise LabelstreamError("--gold-hold-below reads the reviewers' gold answers: give --gold-share too, e.g. 0.1")
         overrides.setdefault("review", {})["gold_hold_below"] = gold_hold_below
     if reviewer_shares is not None and len(rates) < 2:
         raise LabelstreamError("--reviewer-shares needs several reviewers: give --reviewer-error-rate one rate a reviewer")

@@ -137,3 +137,24 @@ def test_gold_share_is_in_process_only(phishing_csv):
     result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label", "--via-kafka",
                                  "--gold-share", "0.1"])
     assert isinstance(result.exception, LabelstreamError) and "review.gold_share" in str(result.exception)
+
+
+def test_several_error_rates_make_a_pool_whose_bad_reviewer_is_held(tmp_path):
+    sea = tmp_path / "sea.csv"
+    assert runner.invoke(app, ["datasets", "export", "sea", str(sea), "--size", "3000"]).exit_code == 0
+    result, report = simulate_report(sea, tmp_path, "--reviewer-error-rate", "0.01,0.02,0.4", "--gold-share", "0.3",
+                                     "--gold-hold-below", "0.9", "--reviewer-delay", "20")
+    assert report["reviewer"]["error_rate"] == [0.01, 0.02, 0.4]
+    assert report["settings"]["review"]["gold_hold_below"] == 0.9
+    members = {m["name"]: m for m in report["reviewers"]}
+    assert set(members) == {"r1", "r2", "r3"} and members["r3"]["holds"] and not members["r1"]["holds"]
+    assert report["holds"][0]["reviewer"] == "r3" and "reviewer r3 (wrong 40%)" in result.output
+
+
+def test_holds_need_several_reviewers(phishing_csv):
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label",
+                                 "--reviewer-error-rate", "0.1", "--gold-share", "0.1", "--gold-hold-below", "0.9"])
+    assert isinstance(result.exception, LabelstreamError) and "one rate a reviewer" in str(result.exception)
+    result = runner.invoke(app, ["simulate", "--data", str(phishing_csv), "--label-column", "label",
+                                 "--reviewer-error-rate", "0.1,0.3", "--gold-hold-below", "0.9"])
+    assert isinstance(result.exception, LabelstreamError) and "give --gold-share too" in str(result.exception)

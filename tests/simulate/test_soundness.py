@@ -73,3 +73,15 @@ def test_the_command_names_an_unknown_stream():
     result = CliRunner().invoke(app, ["bench", "soundness", "--stream", "-0.5", "--seeds", "1"])
     message = str(result.exception)  # the CLI's entry point prints it as one "error: ..." line
     assert result.exit_code != 0 and "invalid --stream '-0.5'" in message and "-0.01, -0.02, +0.01, +0.03" in message
+
+
+def test_the_pool_rows_run_a_pool_with_the_settings_hold_rule():
+    from labelstream.simulate.reviewer_pool import ReviewerPool
+    from labelstream.simulate.soundness import REVIEWER_KEYS
+
+    row = REVIEWER_KEYS["pool-gold-holds"]
+    pool = row.build(0)
+    assert isinstance(pool, ReviewerPool) and [m.error_rate for m in pool.members] == [0.01, 0.02, 0.25]
+    assert pool.hold_below == 0.9 and not isinstance(REVIEWER_KEYS["late-noisy"].build(0), ReviewerPool)
+    outcome = run_one(BELOW, row, 0, QUICK)  # the simulation refuses a pool whose hold rule is not the settings'
+    assert not outcome.failed and outcome.auto_share == 0.0

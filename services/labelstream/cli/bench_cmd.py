@@ -166,6 +166,12 @@ def soundness(
       late-with-model-gold           the same, the conditional gold bound
                                      (10 % gold items)
       late-with-model-gold-enriched  the same, a gold set half wrong proposals
+      pool-default                   late, three reviewers wrong 1, 2 and 25 %,
+                                     equal shares; nothing told
+      pool-gold                      the same, accuracy from 10 % gold items
+      pool-gold-holds                the same, the 25 % one held by the review
+                                     service's rule below 0.9
+      pool-default-holds             nothing told, 10 % gold items for holds
     """
     from labelstream.errors import LabelstreamError
     from labelstream.simulate.soundness import (

@@ -16,6 +16,7 @@ from labelstream.errors import LabelstreamError
 if TYPE_CHECKING:
     from labelstream.settings import Settings
     from labelstream.simulate.reviewer import SimulatedReviewer
+    from labelstream.simulate.reviewer_pool import ReviewerPool
 
 Opt = Optional  # typer needs Optional[...] for optional options
 
@@ -47,7 +48,16 @@ def simulate(
         "--reviewer-delay", "--reviewer-delay-records",
         help="Answers arrive this many records after their record: N, or exp:N (exponential, mean N; in process only).",
     )] = "0",
-    reviewer_error_rate: Annotated[float, typer.Option(help="Probability that an answer is wrong.", min=0, max=1)] = 0.0,
+    reviewer_error_rate: Annotated[str, typer.Option(
+        metavar="RATE[,RATE...]",
+        help="Probability that an answer is wrong. Several, comma-separated (0.01,0.02,0.25): a pool of reviewers, "
+             "one rate each, who share the answers (--reviewer-shares), each also answering the gold items of their "
+             "own records (in process only).",
+    )] = "0.0",
+    reviewer_shares: Annotated[Opt[str], typer.Option(
+        metavar="W,W,...", help="With several reviewers: each one's share of the answers, comma-separated, in the "
+        "order of --reviewer-error-rate (any positive weights; default: equal). A held reviewer's share goes to the others.",
+    )] = None,
     reviewer_errors: Annotated[str, typer.Option(
         help="A wrong answer is another label at random (independent) or the model's wrong proposal (with_model); "
              "follows_model: right where the model is, accepting its wrong proposal at --reviewer-error-rate.",
@@ -57,6 +67,12 @@ def simulate(
         help="For this share of reviewed records the reviewer also answers a gold item (a record of known label, "
              "wrong at --reviewer-error-rate), spending the review budget, and the contract lowers its agreement bar "
              "to the reviewer accuracy they prove (review.gold_share, policy.reviewer_accuracy_from_gold; in process only).",
+    )] = None,
+    gold_hold_below: Annotated[Opt[float], typer.Option(
+        "--gold-hold-below", metavar="F", min=0, max=1,
+        help="With several reviewers and --gold-share: hold a reviewer whose gold accuracy is, with 95 % confidence, "
+             "below F, by the review service's rule (review.gold_hold_below, gold_hold_min_answers): they answer "
+             "nothing more, and the policy's gold bound drops their gold answers (in process only).",
     )] = None,
     rate: Annotated[float, typer.Option(help="--via-kafka: records produced per second.", min=1)] = 200.0,
     as_json: JsonFlag = False,
@@ -70,7 +86,9 @@ def simulate(
     Precision is always measured against the label column, also when the simulated reviewer errs.
     """
     from labelstream.simulate.reviewer import SimulatedReviewer
+    from labelstream.simulate.reviewer_pool import parse_rates
 
+    rates = parse_rates(reviewer_error_rate)
     overrides = _overrides(model, policy, strategy, target_precision, review_budget, seed)
     if lf:
         overrides["weak"] = {"functions": lf}
@@ -79,25 +97,43 @@ def simulate(
             raise LabelstreamError("--gold-share works in process only; with --via-kafka set review.gold_share")
         overrides["review"] = {"gold_share": gold_share}
         overrides.setdefault("policy", {})["reviewer_accuracy_from_gold"] = gold_share > 0
+    if gold_hold_below is not None:
+        if len(rates) < 2:
+            raise LabelstreamError("--gold-hold-below holds one of several reviewers: give --reviewer-error-rate one "
+                                   "rate a reviewer, e.g. 0.01,0.02,0.25")
+        if not gold_share:
+            raise LabelstreamError("--gold-hold-below reads the reviewers' gold answers: give --gold-share too, e.g. 0.1")
+        overrides.setdefault("review", {})["gold_hold_below"] = gold_hold_below
+    if reviewer_shares is not None and len(rates) < 2:
+        raise LabelstreamError("--reviewer-shares needs several reviewers: give --reviewer-error-rate one rate a reviewer")
     settings = state(ctx).settings(**overrides)
-    reviewer = SimulatedReviewer(reviewer_delay, reviewer_error_rate, reviewer_errors, seed=seed or 0)  # type: ignore[arg-type]
+    reviewer: SimulatedReviewer | ReviewerPool
+    if len(rates) == 1:
+        reviewer = SimulatedReviewer(reviewer_delay, rates[0], reviewer_errors, seed=seed or 0)  # type: ignore[arg-type]
+    else:
+        if via_kafka:
+            raise LabelstreamError("several --reviewer-error-rate values work in process only (the services' reviewer "
+                                   "simulator answers as one reviewer)")
+        reviewer = _pool(settings, rates, reviewer_shares, reviewer_delay, reviewer_errors, seed or 0)
     if via_kafka and text_column:
         raise LabelstreamError("--text-column works in process only; drop --via-kafka (labelstream produce takes --text-column)")
     if via_kafka and deferred_ttl is not None:
         raise LabelstreamError("--deferred-ttl works in process only; with --via-kafka the services keep a deferred "
                                "record for redis.record_ttl_seconds")
     if via_kafka:
+        assert isinstance(reviewer, SimulatedReviewer)
         if reviewer.delay_kind != "fixed" or reviewer_errors != "independent":
             raise LabelstreamError("--via-kafka takes a fixed --reviewer-delay and independent --reviewer-errors")
         result = _run_via_kafka(settings, data, label_column, id_column, rate, reviewer.delay_mean / rate, limit,
-                                1.0 - reviewer_error_rate)
+                                1.0 - rates[0])
     else:
         result = _run_in_process(
             settings, data, label_column, id_column, window, limit, batch_size, records_per_second, reviewer,
             text_column=text_column, deferred_ttl=deferred_ttl,
         )
         result["deferred_ttl"] = deferred_ttl
-    result["reviewer"] = {"delay": reviewer_delay, "error_rate": reviewer_error_rate, "errors": reviewer_errors}
+    result["reviewer"] = {"delay": reviewer_delay, "error_rate": rates[0] if len(rates) == 1 else rates,
+                          "errors": reviewer_errors}
     if report is not None:
         report.write_text(json.dumps(result, indent=2, default=str))
         say(f"report written to {report}")
@@ -105,6 +141,18 @@ def simulate(
         print_json(result)
     else:
         _print_summary(result, data)
+
+
+def _pool(
+    settings: Settings, rates: list[float], shares: str | None, delay: str, errors: str, seed: int,
+) -> ReviewerPool:
+    """The pool of ``--reviewer-error-rate``'s reviewers (``r1``, ``r2``, ...), with the settings' hold rule."""
+    from labelstream.simulate.reviewer_pool import ReviewerPool, parse_shares
+
+    return ReviewerPool(
+        rates, None if shares is None else parse_shares(shares, len(rates)), delay=delay, errors=errors,  # type: ignore[arg-type]
+        hold_below=settings.review.gold_hold_below, hold_min_answers=settings.review.gold_hold_min_answers, seed=seed,
+    )
 
 
 def _overrides(
@@ -136,7 +184,7 @@ def _run_in_process(
     limit: int | None,
     batch_size: int,
     records_per_second: float,
-    reviewer: SimulatedReviewer,
+    reviewer: SimulatedReviewer | ReviewerPool,
     text_column: str | None = None,
     deferred_ttl: int | None = None,
 ) -> dict[str, Any]:
@@ -228,6 +276,10 @@ def _print_summary(report: dict[str, Any], data: Path) -> None:
         ("model versions", str(report.get("model_versions", "-"))),
     ]
     key_values(rows, title=title).print()
+    for member in report.get("reviewers", []):
+        holds = ", ".join(f"held at record {a}" for a in member["holds"]) or "never held"
+        print(f"reviewer {member['name']} (wrong {member['error_rate']:.0%}): {member['answers']} answers, gold "
+              f"{member['gold_right']}/{member['gold_answers']} right, {holds}")
     worst = [w for w in report["windows"] if w["auto_precision"] is not None]
     if worst:
         low = min(worst, key=lambda w: w["auto_precision"])

@@ -100,7 +100,6 @@ figures come for the last :data:`RECENT_DAYS` days too (``GET
 from __future__ import annotations
 
 import datetime
-import math
 import random
 import secrets
 import time
@@ -112,6 +111,7 @@ import orjson
 import redis
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
+from labelstream.core.reviewer_gold import ReviewerGold
 from labelstream.core.schemas import SCHEMA_VERSION, Probabilities, Record, ReviewReason
 from labelstream.review.queue_store import _load_script, as_text, local_day
 
@@ -120,7 +120,6 @@ if TYPE_CHECKING:
 
 FINALIZE_BATCH = 1000
 """Due gold answers one finalize step moves to the outbox."""
-Z95 = 1.959964
 SUSPECT_MIN_ANSWERS = 5
 """Final answers a gold item needs before it can be flagged: fewer say too little (one slip of two is 50 %)."""
 SUSPECT_BELOW = 0.5
@@ -176,32 +175,6 @@ class GoldOffer:
     truth: str
     request: bytes
     content: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewerGold:
-    """A reviewer's final gold answers, and the accuracy with its 95 % Wilson interval (``None`` before any)."""
-
-    answers: int
-    right: int
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.right / self.answers if self.answers else None
-
-    @property
-    def interval(self) -> tuple[float, float] | None:
-        """Wilson score interval: sound at a handful of answers, where right/n alone says little.
-
-        >>> ReviewerGold(10, 9).interval
-        (0.596, 0.982)
-        """
-        if not self.answers:
-            return None
-        n, p, z2 = self.answers, self.right / self.answers, Z95 * Z95
-        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-        half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-        return round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)
 
 
 @dataclass(frozen=True, slots=True)

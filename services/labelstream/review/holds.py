@@ -40,8 +40,9 @@ from dataclasses import dataclass
 
 import redis
 
+from labelstream.core.reviewer_gold import ReviewerGold, held_by
 from labelstream.core.schemas import Correction
-from labelstream.review.gold import RECENT_DAYS, GoldSet, ReviewerGold
+from labelstream.review.gold import RECENT_DAYS, GoldSet
 from labelstream.review.queue_store import as_text
 
 CLEAR_SECONDS = RECENT_DAYS * 86400
@@ -74,18 +75,6 @@ class Hold:
                 f"{self.right / self.answers:.0%} of {self.answers} (95 % interval {self.low:.0%}-{self.high:.0%}), "
                 f"below the {self.floor:.0%} this service asks (review.gold_hold_below); "
                 "ask your review lead to look at your answers and clear you")
-
-
-def held_by(figures: ReviewerGold | None, floor: float, min_answers: int) -> bool:
-    """Whether recent figures put a reviewer on hold: enough answers, the interval's high end below the floor.
-
-    >>> held_by(ReviewerGold(12, 4), 0.8, 10), held_by(ReviewerGold(12, 9), 0.8, 10), held_by(ReviewerGold(5, 0), 0.8, 10)
-    (True, False, False)
-    """
-    if floor <= 0 or figures is None or figures.answers < min_answers:
-        return False
-    interval = figures.interval
-    return interval is not None and interval[1] < floor
 
 
 class ReviewerHolds:

@@ -23,7 +23,13 @@ learned. With ``review.gold_share``, for that share of reviewed records the
 reviewer also answers a gold item (a record of the batch, any route, shown
 with the model's label), spending the budget the same way: whether it was
 right, and whether the proposal was right and the answer agreed with it, go to
-the policy with the record's answer (``learn_gold``).
+the policy with the record's answer (``learn_gold``). With a
+:class:`~labelstream.simulate.reviewer_pool.ReviewerPool` several reviewers
+share the answers, each with their own error rate: the record's reviewer also
+answers its gold item, an overlap item's second answer is another reviewer's,
+and with ``review.gold_hold_below`` the pool holds reviewers by the review
+service's rule; the policy hears of each hold (``hold_reviewer``) after the
+answers given before it, as the learner does from the review outbox.
 
 Time is virtual: record ``i`` arrives at ``i / records_per_second`` seconds
 (this drives a per-minute review budget and evidence ageing).
@@ -63,7 +69,23 @@ from labelstream.settings import Settings
 from labelstream.simulate.gold_set import SimulatedGoldSet
 from labelstream.simulate.report import RecordOutcome, build_report
 from labelstream.simulate.reviewer import SimulatedReviewer
+from labelstream.simulate.reviewer_pool import ReviewerPool
 from labelstream.simulate.weak_report import weak_report
+
+GoldAnswer = tuple[bool, bool | None, bool | None, str | None]
+"""A gold answer as ``ContractPolicy.learn_gold`` takes it: right, the proposal right, agreed with it, the reviewer."""
+
+
+@dataclass
+class _Arrival:
+    """What reaches the learner at its time: a reviewed record's answer (with its overlap and gold answers), or the
+    review service's word that a reviewer is held (``hold``: name, held)."""
+
+    item: Routed | None = None
+    answer: str = ""
+    second: str | None = None
+    gold: GoldAnswer | None = None
+    hold: tuple[str, bool] | None = None
 
 
 @dataclass
@@ -94,7 +116,10 @@ class Simulation:
     on_record
         Called with the number of rows consumed so far (progress bars).
     reviewer
-        Who answers reviews (default: at once, always right).
+        Who answers reviews (default: at once, always right): one simulated reviewer, or a pool of them (its hold
+        floor must be ``review.gold_hold_below``, which also makes the policy's gold bound drop held reviewers).
+    gold_wrong_share
+        :class:`SimulatedGoldSet`'s share of gold items the model got wrong (``None``: as in the stream).
     """
 
     def __init__(
@@ -105,7 +130,7 @@ class Simulation:
         records_per_second: float = 10.0,
         deferred_ttl: int | None = None,
         on_record: Callable[[int], None] | None = None,
-        reviewer: SimulatedReviewer | None = None,
+        reviewer: SimulatedReviewer | ReviewerPool | None = None,
         gold_wrong_share: float | None = None,
     ) -> None:
         self.settings = settings
@@ -114,7 +139,12 @@ class Simulation:
         self.records_per_second = records_per_second
         self.deferred_ttl = deferred_ttl
         self.on_record = on_record
-        self.reviewer = reviewer or SimulatedReviewer()
+        self.pool = reviewer if isinstance(reviewer, ReviewerPool) else None
+        self.reviewer = reviewer if isinstance(reviewer, SimulatedReviewer) else SimulatedReviewer()
+        if self.pool is not None and (self.pool.hold_below, self.pool.hold_min_answers) != (
+                settings.review.gold_hold_below, settings.review.gold_hold_min_answers):
+            raise ValueError("the reviewer pool's hold rule must be review.gold_hold_below and gold_hold_min_answers "
+                             "(the policy's gold bound drops held reviewers only with holds on)")
         self.now = 0.0
         self.engine: LabelingEngine = build_engine(settings, clock=lambda: self.now)
         self.reaction: DriftReaction | None = None
@@ -127,8 +157,11 @@ class Simulation:
         self._deferred: dict[int, tuple[Record, str, str | None, dict[str, Any]]] = {}  # index -> record, reason, proposed label, context
         self._learned_since_version = 0
         self._decoder = RecordDecoder.from_limits(settings.limits)
-        # heap: (due, order, item, answer, overlap answer, gold answer (right, model right, agreed))
-        self._answers: list[tuple[int, int, Routed, str, str | None, tuple[bool, bool | None, bool | None] | None]] = []
+        # heap: (due, order, what arrives); order: the record's index (a hold decided at it: index + 0.5)
+        self._answers: list[tuple[int, float, _Arrival]] = []
+        self._latest_due = 0  # of the answers given so far: a hold reaches the learner after them (the outbox's order)
+        self.answered_by: dict[int, str] = {}  # with a pool: record index -> the reviewer who answered it
+        self.hold_events: list[dict[str, Any]] = []  # with a pool: each hold and release, decided and told
         self.overlap_answers = 0
         self.gold_answers = 0
         self.gold_right = 0
@@ -170,11 +203,18 @@ class Simulation:
                 "gold_right": self.gold_right,
                 "seconds": round(elapsed, 3),
                 "records_per_second": round(len(self.outcomes) / elapsed, 1) if elapsed > 0 else None,
+                **self._pool_report(),
                 **self._weak_report(),
                 **self._methods_report(),
             },
         )
         return SimulationResult(self.outcomes, report, self.invalid_rows)
+
+    def _pool_report(self) -> dict[str, Any]:
+        """The ``reviewers`` section (each reviewer's answers, gold figures, holds) and ``holds``, with a pool."""
+        if self.pool is None:
+            return {}
+        return {"reviewers": self.pool.report(), "holds": self.hold_events}
 
     def _weak_report(self) -> dict[str, Any]:
         """The ``labeling_functions`` section, when LFs were used."""
@@ -238,20 +278,61 @@ class Simulation:
             self.now = index / self.records_per_second
             self._labels[true_label] = None
             answer = None
-            if item.decision.outcome == "review":
+            if item.decision.outcome == "review" and self.pool is not None:
+                answer = self._pool_review(index, true_label, item)
+            elif item.decision.outcome == "review":
                 answer = self.reviewer.answer(true_label, item.prediction.label, list(self._labels))
                 due = index + 1 + self.reviewer.delay_records()  # at once: after its batch
-                extra = self._overlap_answer(true_label, item), self._gold_answer()
-                heapq.heappush(self._answers, (due, index, item, answer, *extra))
+                arrival = _Arrival(item, answer, self._overlap_answer(true_label, item), self._gold_answer())
+                heapq.heappush(self._answers, (due, index, arrival))
             elif item.decision.outcome == "deferred":
                 self._deferred[index] = (record, item.decision.reason, item.prediction.label, item.decision.context)
             self.outcomes.append(self._outcome(index, item, true_label, answer))
         self._deliver(until=len(self.outcomes))
 
+    def _pool_review(self, index: int, true_label: str, item: Routed) -> str:
+        """A reviewed record answered by the pool: holds found since take effect, a reviewer is drawn and answers,
+        with an overlap item's second answer (another reviewer) and a gold item (the same reviewer); holds the gold
+        answer brings reach the learner after every answer given so far."""
+        pool = self.pool
+        assert pool is not None
+        self._tell_holds(index, pool.changes(index))
+        name = pool.choose(index)
+        assert name is not None, "a record's first answer always has a reviewer"
+        self.answered_by[index] = name
+        labels = list(self._labels)
+        answer = pool.answer(name, true_label, item.prediction.label, labels)
+        second = None
+        if self._extra_answer(self.settings.review.overlap_share, self._overlap_rng):
+            other = pool.choose(index, exclude=name)  # nobody left (every other reviewer held): no second answer
+            if other is not None:
+                self.overlap_answers += 1
+                second = pool.answer(other, true_label, item.prediction.label, labels)
+        gold = self._gold_answer(name)
+        due = index + 1 + pool.delay_records()
+        self._latest_due = max(self._latest_due, due)
+        heapq.heappush(self._answers, (due, index, _Arrival(item, answer, second, gold)))
+        if gold is not None:
+            pool.gold_answer(name, gold[0], index)
+            self._tell_holds(index, pool.changes(index))
+        return answer
+
+    def _tell_holds(self, index: int, changes: list[tuple[str, bool]]) -> None:
+        """Holds the review service decided at record ``index``: the learner hears of each after the answers given
+        before it (the outbox publishes in order), and only then the policy drops or counts the reviewer's gold."""
+        for name, held in changes:
+            self.hold_events.append({"reviewer": name, "held": held, "decided_at": index, "told_at": None})
+            heapq.heappush(self._answers, (self._latest_due, index + 0.5, _Arrival(hold=(name, held))))
+
     def _deliver(self, until: int | None) -> None:
         """Learn the answers due by record ``until`` (all of them with ``None``), in the order they arrive."""
         while self._answers and (until is None or self._answers[0][0] <= until):
-            _due, _index, item, answer, second, gold = heapq.heappop(self._answers)
+            _due, _order, arrival = heapq.heappop(self._answers)
+            if arrival.hold is not None:
+                self._hold(*arrival.hold)
+                continue
+            item, answer, second, gold = arrival.item, arrival.answer, arrival.second, arrival.gold
+            assert item is not None
             generation = self._drift_generation()
             self._answer(item, answer)
             if second is not None and hasattr(self.engine.policy, "learn_overlap"):
@@ -263,6 +344,13 @@ class Simulation:
             self._handle_drift()
             if self._learned_since_version >= self.settings.learner.publish_every_corrections:
                 self._new_version()
+
+    def _hold(self, name: str, held: bool) -> None:
+        """The learner hears of a hold (or its end), as from the live ``hold`` correction."""
+        event = next(e for e in reversed(self.hold_events) if e["reviewer"] == name and e["held"] is held and e["told_at"] is None)
+        event["told_at"] = len(self.outcomes)
+        if hasattr(self.engine.policy, "hold_reviewer"):
+            self.engine.policy.hold_reviewer(name, held)
 
     def _check_version_change(self) -> None:
         """``policy.version_change_reset``: a new generation when this version relabels the recent auto region."""
@@ -283,25 +371,30 @@ class Simulation:
         self.overlap_answers += 1
         return self._second_reviewer.answer(true_label, item.prediction.label, list(self._labels))
 
-    def _gold_answer(self) -> tuple[bool, bool | None, bool | None] | None:
+    def _gold_answer(self, reviewer: str | None = None) -> GoldAnswer | None:
         """For ``review.gold_share`` of reviewed records, a reviewer's answer to a gold item (one more review spent):
         whether it was right, whether the model's proposal was, and whether the answer agreed with it (``None``: no
         proposal; ``None`` overall: no gold answer). An admin's gold set is a labeled sample of the stream, not of
         the records the policy sends to review (those are the uncertain ones), so the gold item stands in as a
         record drawn by :class:`SimulatedGoldSet` whatever its route (of the current batch, or of a set enriched in
         the model's mistakes), and the reviewer answers it shown the model's proposal (``follows_model`` and
-        ``with_model`` errors are swayed by it)."""
+        ``with_model`` errors are swayed by it). ``reviewer``: the pool's reviewer who answers it (``None``: the one
+        simulated reviewer)."""
         if not self._extra_answer(self.settings.review.gold_share, self._gold_rng):
             return None
         stand_in = self._gold_set.draw()
         assert stand_in is not None, "a gold answer comes with a reviewed record of the batch just added"
         truth, proposed = stand_in
-        answer = self._gold_reviewer.answer(truth, proposed, list(self._labels))
+        if reviewer is None:
+            answer = self._gold_reviewer.answer(truth, proposed, list(self._labels))
+        else:
+            assert self.pool is not None
+            answer = self.pool.answer(reviewer, truth, proposed, list(self._labels))
         self.gold_answers += 1
         self.gold_right += int(answer == truth)
         if proposed is None:
-            return answer == truth, None, None
-        return answer == truth, proposed == truth, answer == proposed
+            return answer == truth, None, None, reviewer
+        return answer == truth, proposed == truth, answer == proposed, reviewer
 
     def _extra_answer(self, share: float, rng: random.Random) -> bool:
         """Whether a reviewed record brings an extra answer (an overlap or gold one) at ``share``; it spends the budget."""

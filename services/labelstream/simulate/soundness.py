@@ -22,8 +22,11 @@ Clopper–Pearson interval. Reviewers: instant and exact (the oracle), late
 (``delay``), or wrong with probability ``error_rate`` (independently of the
 model, and the policy told so with ``policy.reviewer_accuracy``), or following
 the model (``late-with-model*``: right where it is, accepting half its wrong
-proposals; the default, told, overlap and conditional-gold contracts); precision is
-always against the stream's (noisy) label, never against the reviewer's
+proposals; the default, told, overlap and conditional-gold contracts), or a
+pool of three (``pool-*``: wrong 1, 2 and 25 % of the time, sharing the
+answers equally, 500 records late; the default bar, or the gold accuracy
+bound, with or without the review service's holds at 0.9); precision is
+always against the stream's (noisy) label, never against the reviewers'
 answers.
 
 >>> stream = SoundnessStream("ceiling -0.01", ceiling_offset=-0.01)
@@ -50,6 +53,7 @@ from labelstream.datafile import Row
 from labelstream.settings import load_settings
 from labelstream.simulate.quality import machine
 from labelstream.simulate.reviewer import ErrorMode, SimulatedReviewer
+from labelstream.simulate.reviewer_pool import ReviewerPool
 from labelstream.simulate.runner import Simulation
 
 HOLDOUT_SIZE = 5000
@@ -95,8 +99,14 @@ class ReviewerConfig:
     errors: ErrorMode = "independent"  # SimulatedReviewer's errors
     gold_bound: str = "accuracy"  # policy.gold_bound
     gold_wrong_share: float | None = None  # SimulatedGoldSet: a gold set with this share of wrong proposals
+    pool_error_rates: tuple[float, ...] = ()  # a ReviewerPool, one rate a reviewer, equal shares (error_rate unused)
+    hold_below: float = 0.0  # review.gold_hold_below: the pool's holds (gold_hold_min_answers at its default)
+    use_gold: bool = True  # policy.reviewer_accuracy_from_gold when gold_share > 0 (False: gold items serve holds only)
 
-    def build(self, seed: int) -> SimulatedReviewer:
+    def build(self, seed: int, hold_min_answers: int = 10) -> SimulatedReviewer | ReviewerPool:
+        if self.pool_error_rates:
+            return ReviewerPool(self.pool_error_rates, delay=self.delay, errors=self.errors, hold_below=self.hold_below,
+                                hold_min_answers=hold_min_answers, seed=seed)
         return SimulatedReviewer(self.delay, self.error_rate, self.errors, seed=seed)
 
 
@@ -155,6 +165,9 @@ class Cell:
         return sum(r.auto_share for r in self.runs) / len(self.runs) if self.runs else float("nan")
 
 
+POOL = (0.01, 0.02, 0.25)
+"""The pool rows' reviewers: two good, one bad (their pooled accuracy 0.907)."""
+
 STREAMS = (
     SoundnessStream("ceiling target-0.01", -0.01),
     SoundnessStream("ceiling target-0.02", -0.02),
@@ -183,6 +196,14 @@ REVIEWERS = (
                    gold_wrong_share=0.5),
     ReviewerConfig("delay 500 + wrong 3 %, conditional bound from 10 % gold, half wrong proposals", delay="500",
                    error_rate=0.03, gold_share=0.1, gold_bound="conditional", gold_wrong_share=0.5),
+    # A pool of three, one bad (issue #11): wrong 1, 2 and 25 % of the time, equal shares, 500 records late
+    ReviewerConfig("pool 1/2/25 % wrong, delay 500, nothing told", delay="500", pool_error_rates=POOL),
+    ReviewerConfig("pool 1/2/25 % wrong, delay 500, accuracy from 10 % gold", delay="500", pool_error_rates=POOL,
+                   gold_share=0.1),
+    ReviewerConfig("pool 1/2/25 % wrong, delay 500, accuracy from 10 % gold, holds below 0.9", delay="500",
+                   pool_error_rates=POOL, gold_share=0.1, hold_below=0.9),
+    ReviewerConfig("pool 1/2/25 % wrong, delay 500, nothing told, 10 % gold, holds below 0.9", delay="500",
+                   pool_error_rates=POOL, gold_share=0.1, hold_below=0.9, use_gold=False),
 )
 
 
@@ -195,14 +216,15 @@ def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config
             "review_budget_share": config.review_budget_share, "seed": seed,
             "reviewer_accuracy": reviewer.assumed_accuracy,
             "reviewer_accuracy_from_overlap": reviewer.overlap_share > 0,
-            "reviewer_accuracy_from_gold": reviewer.gold_share > 0, "gold_bound": reviewer.gold_bound, **config.policy,
+            "reviewer_accuracy_from_gold": reviewer.gold_share > 0 and reviewer.use_gold, "gold_bound": reviewer.gold_bound, **config.policy,
         },
-        review={"overlap_share": reviewer.overlap_share, "gold_share": reviewer.gold_share},
+        review={"overlap_share": reviewer.overlap_share, "gold_share": reviewer.gold_share,
+                "gold_hold_below": reviewer.hold_below},
     )
     started = time.perf_counter()
     checker = _Checkpoints(stream, seed, config) if not stream.below_target else None
     simulation = Simulation(
-        settings, batch_size=config.batch_size, deferred_ttl=config.deferred_ttl, reviewer=reviewer.build(seed),
+        settings, batch_size=config.batch_size, deferred_ttl=config.deferred_ttl, reviewer=reviewer.build(seed, settings.review.gold_hold_min_answers),
         gold_wrong_share=reviewer.gold_wrong_share,
     )
     if checker is not None:
@@ -280,7 +302,8 @@ REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-nois
                  "late-noisy-gold": REVIEWERS[5], "late-with-model": REVIEWERS[6],
                  "late-with-model-default": REVIEWERS[7], "late-with-model-overlap": REVIEWERS[8],
                  "late-with-model-gold": REVIEWERS[9], "late-with-model-gold-enriched": REVIEWERS[10],
-                 "late-noisy-gold-enriched": REVIEWERS[11]}
+                 "late-noisy-gold-enriched": REVIEWERS[11], "pool-default": REVIEWERS[12], "pool-gold": REVIEWERS[13],
+                 "pool-gold-holds": REVIEWERS[14], "pool-default-holds": REVIEWERS[15]}
 DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
 DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")  # late-noisy-gold: chosen with --reviewer
 

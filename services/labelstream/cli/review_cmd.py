@@ -327,11 +327,17 @@ def _print_holds(stats: GoldStats) -> None:
 
 
 def _print_none_left(stats: GoldStats) -> None:
-    """Who was served every gold item: their gold answers stop while their real ones go on (docs/review.md)."""
+    """Gold items left to serve each reviewer, and who was served every one: their gold answers stop while their
+    real ones go on (docs/review.md, Gold items, Serving)."""
+    import textwrap
+
+    left = ", ".join(f"{name} {row.gold_left}" for name, row in stats.reviewers.items())
+    print(textwrap.fill(f"gold left (never served to them): {left}", 80, subsequent_indent="  "))
     if stats.none_left:
         names = ", ".join(name for name, row in stats.reviewers.items() if row.gold_left == 0)
-        print(f"none left: {names} served every gold item (no gold answer more from them, the pool's gold answers "
-              "lean to the others); upload more gold items: labelstream review gold add FILE")
+        print(textwrap.fill(f"none left for {names}: no gold answer more from them while they answer records",
+                            80, subsequent_indent="  "))
+        print("upload more gold items: labelstream review gold add FILE")
 
 
 @gold_app.command("stats")
@@ -362,12 +368,12 @@ def gold_stats_cmd(
         print("no final gold answer yet")
         return
     table = Table("reviewer", "answers", "right", "accuracy", "95 % interval", f"last {days} d", f"{days} d interval",
-                  "gold left", title="reviewers on gold items")
+                  title="reviewers on gold items")
     for name, row in stats.reviewers.items():
         recent = row.recent
         table.add_row(name, row.answers, row.right, _share(row.accuracy), _interval(row),
                       "-" if recent is None else f"{_share(recent.accuracy)} of {recent.answers}",
-                      "-" if recent is None else _interval(recent), row.gold_left)
+                      "-" if recent is None else _interval(recent))
     table.print()
     _print_holds(stats)
     _print_none_left(stats)

@@ -224,8 +224,10 @@ function renderGoldUsedUp(gold) {
   note.hidden = !gold.none_left;
   if (!gold.none_left) return;
   const names = Object.keys(gold.reviewers).filter((name) => gold.reviewers[name].gold_left === 0);
-  note.replaceChildren(`None left: ${names.join(", ")} ${names.length === 1 ? "was" : "were"} served every gold item ` +
-    "and get no more while answering real records, so the gold accuracy leans to the others. Upload more gold items (",
+  const one = names.length === 1;
+  note.replaceChildren(`None left: ${names.join(", ")} ${one ? "was" : "were"} served every gold item and ` +
+    `${one ? "gets" : "get"} no more while answering real records, so the gold accuracy leans to the others. ` +
+    "Upload more gold items (",
     command("labelstream review gold add FILE"), ").");
 }
 
@@ -234,7 +236,7 @@ function holdCell(name, r, gold) {
   const td = cell(name, "name");
   if (gold.share > 0 && r.gold_left === 0) {
     const badge = document.createElement("span");
-    badge.className = "held-badge used-up";
+    badge.className = "used-up-badge";
     badge.textContent = "no gold left";
     badge.title = `${name} was served all ${gold.count} gold items: none more until more are uploaded`;
     td.append(" ", badge);

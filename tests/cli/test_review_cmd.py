@@ -104,7 +104,7 @@ def test_gold_add_reads_a_data_file_all_or_nothing_and_stats_reports_each_review
     assert all(len(line) <= 80 for line in table.stdout.splitlines())
     as_json = orjson.loads(run("stats", "--json").stdout)
     assert as_json["reviewers"]["bo"] == {"answers": 4, "right": 0, "accuracy": 0.0, "low": 0.0, "high": 0.49,
-                                          "recent": None, "held": False, "cleared_until": None}
+                                          "recent": None, "held": False, "cleared_until": None, "gold_left": 2}
     assert as_json["reviewers"]["ana"]["recent"] == {"answers": 2, "right": 1, "accuracy": 0.5, "low": 0.095,
                                                      "high": 0.905}
     assert run("stats", "--days", "91").exit_code != 0
@@ -218,3 +218,33 @@ def test_gold_stats_names_the_held_reviewers_and_gold_clear_lets_one_take_items_
     assert bo["held"] is False and bo["cleared_until"] > time.time() + 6 * 86400
     again = CliRunner().invoke(app, ["review", "gold", "clear", "ana"], env=env)
     assert again.stdout.strip().endswith("(was not held)")
+
+
+def test_gold_stats_and_status_name_the_reviewers_served_every_gold_item(settings_factory):
+    from labelstream.review.gold import GoldItem, GoldSet
+
+    settings = settings_factory()
+    gold = GoldSet(connect(settings.redis), settings.redis.key_prefix)
+    gold.add([GoldItem(id=f"g{n}", record={"features": {"x": n}}, label="cat") for n in range(3)])
+    for _ in range(3):  # ana is offered (and so served) every gold item, as claim.lua marks them
+        offer = gold.offer("ana", 1.0)
+        gold.client.sadd(gold.served_prefix + "ana", offer.gold_id)
+    gold.client.sadd(gold.served_prefix + "bo", "g0")
+    assert gold.offer("ana", 1.0) is None
+    final_gold_answers(gold, [("ana", "g0", "cat", True), ("bo", "g0", "cat", True)])
+    env = {"LABELSTREAM_REDIS__URL": settings.redis.url, "LABELSTREAM_REDIS__KEY_PREFIX": settings.redis.key_prefix,
+           "LABELSTREAM_REVIEW__GOLD_SHARE": "0.1"}
+    table = CliRunner().invoke(app, ["review", "gold", "stats"], env=env)
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert "gold left (never served to them): ana 0, bo 2" in lines
+    at = lines.index("none left for ana: no gold answer more from them while they answer records")
+    assert lines[at + 1] == "upload more gold items: labelstream review gold add FILE"
+    assert all(len(line) <= 80 for line in lines)
+    as_json = orjson.loads(CliRunner().invoke(app, ["review", "gold", "stats", "--json"], env=env).stdout)
+    assert (as_json["none_left"], as_json["reviewers"]["ana"]["gold_left"]) == (1, 0)
+    status = CliRunner().invoke(app, ["review", "status"], env=env)
+    assert "gold items: none left for 1 reviewer(s): upload more (labelstream review gold stats)" in status.stdout
+    gold.add([GoldItem(id="g3", record={"features": {"x": 3}}, label="dog")])
+    after = orjson.loads(CliRunner().invoke(app, ["review", "gold", "stats", "--json"], env=env).stdout)
+    assert (after["none_left"], after["reviewers"]["ana"]["gold_left"], after["reviewers"]["bo"]["gold_left"]) == (0, 1, 3)

@@ -12,6 +12,8 @@ gold items. So:
   share) understates it: the bar is too low and a model at the target is proven — the assumption "gold answers
   spread over the reviewers as the stream's do" broken, which the simulation's pool meets by construction (a
   reviewer answers the gold items beside their own records);
+- the busiest, best reviewer served every gold item (none more for her, docs/review.md, Gold items, Serving):
+  the gold answers lean to the others from then on — the same break, the unsafe way;
 - a held reviewer's gold answers counted under another's name stay in the bound after the hold: the bar stays
   low while only the good reviewers answer (what ``tests/simulate/test_reviewer_pool.py`` checks end to end).
 """
@@ -37,11 +39,13 @@ def _draw(rng: random.Random, shares: tuple[float, ...]) -> str:
 def proves(
     seed: int, stream_shares: tuple[float, ...], gold_shares: tuple[float, ...], stream_accuracy: dict[str, float],
     gold_accuracy: dict[str, float], steps: int = 3000, hold_at: int | None = None, gold_name_of_bo: str = "bo",
+    ann_out_of_gold_at: int | None = None,
 ) -> bool:
     """A model exactly at the target (0.95, against the truth); each step one stream answer (its reviewer drawn by
     ``stream_shares``) and one gold answer (by ``gold_shares``), the bar following the gold bound as the policy sets
     it. With ``hold_at``, bo is held then (he answers nothing more, the bound told); ``gold_name_of_bo``: the name
-    bo's gold answers are counted under. Whether a threshold is ever proven (it must not be, but in alpha of runs)."""
+    bo's gold answers are counted under; ``ann_out_of_gold_at``: ann was served every gold item then (she answers
+    the stream on, no gold item more: the review service never serves one twice). Whether a threshold is ever proven (it must not be, but in alpha of runs)."""
     rng = random.Random(seed)
     gold = HeldGoldAccuracyBound(0.025) if hold_at is not None else GoldAccuracyBound(0.025)
     cal = PrecisionCalibrator(0.95, 0.95, grid=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99), scan_starts=(0.99, 0.9),
@@ -51,6 +55,8 @@ def proves(
         if step == hold_at:
             gold.hold("bo")
             stream, golds = stream_shares[:2] + (0.0,), gold_shares[:2] + (0.0,)
+        if step == ann_out_of_gold_at:
+            golds = (0.0,) + golds[1:]
         name = _draw(rng, golds)
         right = rng.random() < gold_accuracy[name]
         if isinstance(gold, HeldGoldAccuracyBound):
@@ -108,3 +114,17 @@ def test_a_held_reviewers_gold_counted_under_another_name_keeps_the_bar_low_afte
     assert right <= _allowed(runs)
     wrong = sum(proves(seed, EVEN, EVEN, bad, bad, hold_at=600, gold_name_of_bo="cy") for seed in range(6))
     assert wrong > binom.ppf(0.999, 6, ALPHA), f"only {wrong} of 6 runs proved with bo's gold counted as cy's"
+
+
+def test_the_busiest_best_reviewer_out_of_gold_items_lets_a_model_at_the_target_be_proven():
+    """ann (right 99 %) answers 60 % of the stream, cy (98 %) 30 %, bo (60 %) 10 %, gold spread the same; 12,000
+    steps. With the gold answers spread as the stream's, a model at the target is proven in none of 20 runs; with
+    ann served every gold item after 300 steps (the review service serves none twice), the gold answers come from
+    cy and bo alone (gold-weighted accuracy 0.885 against the stream's 0.948), the bar falls under a model at the
+    target's agreement (0.90) and it is proven in 7 of 20 (at most 5 allowed at alpha 0.05): why the service warns
+    (LabelstreamReviewerGoldUsedUp). Slower than a lean from the start: 0 of 10 prove within 3,000 steps."""
+    busy, bad = (0.6, 0.3, 0.1), {**HONEST, "bo": 0.6}
+    runs = 20
+    assert sum(proves(seed, busy, busy, bad, bad, steps=12000) for seed in range(runs)) == 0
+    out = sum(proves(seed, busy, busy, bad, bad, steps=12000, ann_out_of_gold_at=300) for seed in range(runs))
+    assert out > _allowed(runs), f"only {out} of {runs} runs proved with ann out of gold items"

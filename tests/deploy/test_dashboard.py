@@ -107,7 +107,7 @@ def test_every_dashboard_query_returns_data(scraped_workload):
 def test_every_alert_expression_evaluates(scraped_workload):
     prometheus, _ = scraped_workload
     health = prometheus.rule_health()
-    assert len(health) == 11 and set(health.values()) == {"ok"}, health
+    assert len(health) == 12 and set(health.values()) == {"ok"}, health
 
 
 def test_the_drift_alert_fires(scraped_workload):

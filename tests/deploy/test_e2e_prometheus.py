@@ -170,7 +170,7 @@ def test_every_dashboard_query_returns_data(live_run):
 def test_every_alert_expression_evaluates(live_run):
     prometheus, _ = live_run
     health = prometheus.rule_health()
-    assert len(health) == 11 and set(health.values()) == {"ok"}, health
+    assert len(health) == 12 and set(health.values()) == {"ok"}, health
 
 
 def test_the_drift_alert_fires(live_run):

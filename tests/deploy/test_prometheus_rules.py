@@ -20,7 +20,7 @@ def test_config_is_valid_and_finds_the_rules():
 def test_rules_are_clean():
     result = promtool("check", "rules", "rules/labelstream.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "11 rules found" in result.stdout
+    assert "12 rules found" in result.stdout
 
 
 def test_rule_unit_tests_pass():

@@ -578,8 +578,9 @@ def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_r
             assert lead_view.locator("#gold-share").inner_text() == "100 %"
             bo_row = stats["reviewers"]["bo"]
             interval = f"{round(bo_row['low'] * 100)}–{round(bo_row['high'] * 100)} %"
-            assert cells("#gold tr[data-reviewer='bo']") == [  # all made final today: the last 7 days are all time
-                "bo", "3", str(bo_row["right"]), f"{round(bo_row['accuracy'] * 100)} %", interval,
+            # all made final today: the last 7 days are all time; bo was served all three gold items (none left)
+            assert cells("#gold tr[data-reviewer='bo']") == [
+                "bo no gold left", "3", str(bo_row["right"]), f"{round(bo_row['accuracy'] * 100)} %", interval,
                 f"{round(bo_row['accuracy'] * 100)} % of 3\n{interval}"]
             assert lead_view.locator("#gold-recent-head").text_content() == "last 7 days"
             assert cells("#gold tr[data-reviewer='ana']")[:2] == ["ana", "1"]
@@ -655,6 +656,48 @@ def test_a_reviewer_held_for_low_gold_accuracy_sees_why_and_the_lead_clears_the_
             page.locator("#held-retry").click()  # bo takes records again: the real one (his gold items are used up)
             page.locator("#workspace").wait_for(state="visible", timeout=10_000)
             assert page.locator("#record-title").inner_text() == "real1"
+    finally:
+        review.stop(20)
+
+
+def test_the_lead_view_warns_of_a_reviewer_served_every_gold_item_until_more_are_uploaded(
+        settings_factory, chromium, tmp_path):
+    """Two gold items at share 1: ana is served both (and then answers the real record), bo one. The lead view's
+    Gold items section marks ana "no gold left" and says to upload more; uploading two more clears both."""
+    settings = settings_factory(**review_sections(lease_seconds=120.0, gold_share=1.0, undo_seconds=0.0))
+    review = start_review(settings, tmp_path / "logs")
+    tokens = {name: new_token(settings, name) for name in ("ana", "bo")}
+    lead = new_token(settings, "lead", "admin")
+    gold = [{"id": f"gold{i}", "record": {"features": {"weight_kg": 4.2 + i, "legs": 4}, "text": TEXTS[i]},
+             "label": "cat"} for i in range(4)]
+    try:
+        with client(review, lead) as as_lead:
+            assert as_lead.post("/api/v1/admin/gold", json={"items": gold[:2]}).json()["count"] == 2
+            publish_requests(settings, [request("real1", 0.9), request("real2", 0.8)])  # gold only in place of real
+            wait_enqueued(as_lead, 2)
+            for name, claims in (("ana", 3), ("bo", 1)):
+                with client(review, tokens[name]) as as_reviewer:
+                    for _ in range(claims):
+                        item = as_reviewer.post("/api/v1/claim").json()["item"]
+                        answer = {"id": item["id"], "lease": item["lease"], "label": "cat"}
+                        assert as_reviewer.post("/api/v1/answer", json=answer).status_code == 200
+            wait_for(lambda: as_lead.get("/api/v1/admin/gold").json()["none_left"] == 1, 30, "ana out of gold items")
+
+            lead_view = chromium.new_page(viewport={"width": 1366, "height": 900})
+            lead_view.goto(f"{url(review)}/admin#token={lead}")
+            lead_view.locator("#board").wait_for(state="visible", timeout=30_000)
+            note = lead_view.locator("#gold-used-up")
+            note.wait_for(state="visible", timeout=10_000)
+            assert note.inner_text().startswith("None left: ana was served every gold item")
+            assert "labelstream review gold add FILE" in note.inner_text()
+            assert lead_view.locator("#gold tr[data-reviewer='ana'] .used-up-badge").inner_text() == "no gold left"
+            assert lead_view.locator("#gold tr[data-reviewer='bo'] .used-up-badge").count() == 0
+            lead_view.locator(".gold").scroll_into_view_if_needed()
+            lead_view.locator(".gold").screenshot(path=str(SCREENSHOTS / "admin-page-gold-none-left.png"))
+
+            assert as_lead.post("/api/v1/admin/gold", json={"items": gold[2:]}).json()["count"] == 4
+            note.wait_for(state="hidden", timeout=15_000)
+            assert lead_view.locator("#gold .used-up-badge").count() == 0
     finally:
         review.stop(20)
 

@@ -34,7 +34,7 @@ def test_admins_upload_gold_items_checked_against_the_label_set_and_delete_them(
     stats = env.call("boss", "GET", "admin/gold").json()
     assert stats == {"count": 2, "share": 1.0, "pending": 0, "reviewers": {}, "recent_days": 7, "items": [], "items_answered": 0,
                      "to_check": 0, "suspect_min_answers": 5, "suspect_below": 0.5, "hold_below": 0.0,
-                     "hold_min_answers": 10, "held": 0}
+                     "hold_min_answers": 10, "held": 0, "none_left": 0}
 
 
 def test_at_share_1_a_claim_gets_a_gold_item_that_looks_like_a_real_one(make_gold):
@@ -173,7 +173,7 @@ def test_undo_withdraws_a_gold_answer_before_it_is_published_and_the_new_one_cou
     assert len(entries) == 1 and b'"correct":true' in entries[0] and b'"kind":"gold"' in entries[0]
     stats = env.call("boss", "GET", "admin/gold").json()
     one = {"answers": 1, "right": 1, "accuracy": 1.0, "low": 0.207, "high": 1.0}
-    assert stats["reviewers"] == {"ana": {**one, "recent": one, "held": False, "cleared_until": None}}
+    assert stats["reviewers"] == {"ana": {**one, "recent": one, "held": False, "cleared_until": None, "gold_left": 2}}
 
 
 def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make_gold):
@@ -196,6 +196,46 @@ def test_gold_stats_per_reviewer_in_the_gold_endpoint_and_the_overview(make_gold
     overview = env.call("boss", "GET", "admin/overview").json()
     assert overview["gold"] == stats
 
+
+
+def test_a_reviewer_served_every_gold_item_shows_none_left_until_more_are_uploaded(make_gold):
+    env = make_gold(undo_seconds=0.0)
+    env.enqueue("real1")
+    truth = {g["id"]: g["label"] for g in GOLD}
+    metrics = env.service.metrics
+    for left in (2, 1, 0):  # share 1: each claim a gold item, each read at its claim
+        item = env.claim("ana")
+        assert metrics.value("labelstream_review_gold_left", reviewer="ana") == left
+        env.answer("ana", item, truth[env.gold_of(item)])
+    bob = env.claim("bob")
+    env.answer("bob", bob, truth[env.gold_of(bob)])
+    assert env.service.gold.finalize() == (4, 0)
+    assert env.claim("ana")["id"] == "real1"  # ana answers real items on, no gold item more
+    assert metrics.value("labelstream_review_gold_left", reviewer="ana") == 0
+    assert b'labelstream_review_gold_left{reviewer="ana"} 0.0' in metrics.exposition()
+    stats = env.call("boss", "GET", "admin/gold").json()
+    assert {name: row["gold_left"] for name, row in stats["reviewers"].items()} == {"ana": 0, "bob": 2}
+    assert stats["none_left"] == 1
+    assert env.call("boss", "GET", "admin/overview").json()["gold"] == stats
+
+    more = [{**GOLD[0], "id": f"g{n}"} for n in (4, 5)]
+    assert env.call("boss", "POST", "admin/gold", {"items": more}).json()["added"] == 2
+    stats = env.call("boss", "GET", "admin/gold").json()
+    assert {name: row["gold_left"] for name, row in stats["reviewers"].items()} == {"ana": 2, "bob": 4}
+    assert stats["none_left"] == 0
+    assert env.claim("ana")["id"] == "real1"  # the record she holds, again: nothing served, two left
+    assert metrics.value("labelstream_review_gold_left", reviewer="ana") == 2
+
+
+def test_at_share_0_nobody_counts_as_out_of_gold_items(make_gold):
+    env = make_gold(share=0.0, undo_seconds=0.0, gold=GOLD[:1])
+    env.service.gold.client.sadd(f"{env.service.gold.served_prefix}ana", "g1")  # served before the share went to 0
+    env.service.gold.client.hset(env.service.gold.answers_key, "ana", 1)
+    env.enqueue("real1")
+    env.claim("ana")
+    assert env.service.metrics.value("labelstream_review_gold_left", reviewer="ana") is None  # not exported
+    stats = env.call("boss", "GET", "admin/gold").json()
+    assert stats["reviewers"]["ana"]["gold_left"] == 0 and stats["none_left"] == 0
 
 
 def test_a_gold_item_most_reviewers_answer_otherwise_is_flagged_to_check_its_label(make_gold):

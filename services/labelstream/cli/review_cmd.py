@@ -205,6 +205,9 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         answers = sum(row.answers for row in view.gold.reviewers.values())
         check = f"; {view.gold.to_check} to check its label" if view.gold.to_check else ""
         print(f"gold items: {view.gold.count}, {answers} final answer(s) to them (labelstream review gold stats){check}")
+    if view.gold is not None and view.gold.none_left:
+        print(f"gold items: none left for {view.gold.none_left} reviewer(s): upload more "
+              "(labelstream review gold stats)")
     if view.gold is not None and view.gold.held:
         print(f"held from new items for low gold accuracy: {view.gold.held} reviewer(s) (labelstream review gold stats)")
 
@@ -323,6 +326,20 @@ def _print_holds(stats: GoldStats) -> None:
         print(f"cleared: {name} until {datetime.datetime.fromtimestamp(until):%Y-%m-%d %H:%M}")
 
 
+def _print_none_left(stats: GoldStats) -> None:
+    """Gold items left to serve each reviewer, and who was served every one: their gold answers stop while their
+    real ones go on (docs/review.md, Gold items, Serving)."""
+    import textwrap
+
+    left = ", ".join(f"{name} {row.gold_left}" for name, row in stats.reviewers.items())
+    print(textwrap.fill(f"gold left (never served to them): {left}", 80, subsequent_indent="  "))
+    if stats.none_left:
+        names = ", ".join(name for name, row in stats.reviewers.items() if row.gold_left == 0)
+        print(textwrap.fill(f"none left for {names}: no gold answer more from them while they answer records",
+                            80, subsequent_indent="  "))
+        print("upload more gold items: labelstream review gold add FILE")
+
+
 @gold_app.command("stats")
 def gold_stats_cmd(
     ctx: typer.Context,
@@ -359,6 +376,7 @@ def gold_stats_cmd(
                       "-" if recent is None else _interval(recent))
     table.print()
     _print_holds(stats)
+    _print_none_left(stats)
     listed = f", the worst {len(stats.items)} of {stats.items_answered}" if stats.items_answered > len(stats.items) else ""
     items = Table("gold item", "known label", "answers", "right", "share right", "most common wrong", "note",
                   title=f"gold items, worst first{listed}")

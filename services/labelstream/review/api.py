@@ -207,6 +207,8 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         offer = ctx.gold.offer(who.reviewer, review.gold_share, propose=ctx.propose) if review.gold_share > 0 else None
         result = queue.claim(who.reviewer, expert=who.is_expert, gold=offer)
         metrics.leases_expired.inc(result.reaped)
+        if review.gold_share > 0:  # read after the claim marked its gold item served (alert LabelstreamReviewerGoldUsedUp)
+            metrics.set_gold_left(who.reviewer, ctx.gold.left([who.reviewer])[who.reviewer])
         if result.item is None:
             return Response(status_code=204)
         return ItemOut(item=item_out(result.item))

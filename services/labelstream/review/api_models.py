@@ -274,6 +274,8 @@ class GoldReviewer(GoldFigures):
                        "answers and an interval whose high end is below hold_below (review.gold_hold_below).")
     cleared_until: float | None = Field(None, description="The lead cleared this reviewer: no hold until then "
                                         "(epoch seconds).")
+    gold_left: int = Field(0, description="Gold items in the set never served to this reviewer: at 0 they get no "
+                           "gold item more while they answer real ones (upload more gold items).")
 
 
 class GoldItemStats(BaseModel):
@@ -303,6 +305,8 @@ class GoldStats(BaseModel):
     hold_below: float = Field(0.0, description="review.gold_hold_below: the accuracy floor of a hold (0: no holds).")
     hold_min_answers: int = Field(10, description="review.gold_hold_min_answers: gold answers a hold needs.")
     held: int = Field(0, description="Reviewers held now.")
+    none_left: int = Field(0, description="Reviewers served every gold item in the set (gold_left 0) while "
+                           "review.gold_share is above 0: upload more gold items.")
 
 
 class HoldCleared(BaseModel):

@@ -254,6 +254,19 @@ class GoldSet:
     def count(self) -> int:
         return int(self.client.scard(self.ids_key))
 
+    def left(self, reviewers: list[str]) -> dict[str, int]:
+        """Per reviewer, the gold items in the set never served to them: what is left to offer them.
+
+        At 0 a reviewer gets no gold item however many real items they answer, and the pool's gold answers
+        come from the others alone (docs/contract.md section 5, "Several reviewers, one of them bad"): upload
+        more (docs/review.md, Gold items, Serving)."""
+        if not reviewers:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for reviewer in reviewers:
+            pipe.sdiff(self.ids_key, self.served_prefix + reviewer)
+        return {reviewer: len(fresh) for reviewer, fresh in zip(reviewers, pipe.execute(), strict=True)}
+
     # -- serving ---------------------------------------------------------------------------------
 
     def offer(self, reviewer: str, share: float,

@@ -93,6 +93,11 @@ class ReviewMetrics:
             "Final answers to gold items (known answers, review.gold_share), right or wrong (per reviewer: "
             "GET /api/v1/admin/gold).", ["result"], registry=r,
         )
+        self.gold_left = Gauge(
+            "labelstream_review_gold_left",
+            "Gold items never served to a reviewer, as of their last claim (only while review.gold_share > 0); at 0 "
+            "they get no gold item more: upload more gold items.", ["reviewer"], registry=r,
+        )
         self.outbox = Gauge("labelstream_review_outbox_items", "Corrections accepted, not yet published.", registry=r)
         for state in ("waiting", "leased", "expert"):
             self.queue_items.labels(state)
@@ -126,6 +131,10 @@ class ReviewMetrics:
         """Gold answers made final (:meth:`~labelstream.review.gold.GoldSet.finalize`)."""
         self.gold_answers.labels("right").inc(right)
         self.gold_answers.labels("wrong").inc(wrong)
+
+    def set_gold_left(self, reviewer: str, left: int) -> None:
+        """Gold items never served to ``reviewer``, read at their claim (:meth:`~labelstream.review.gold.GoldSet.left`)."""
+        self.gold_left.labels(self.reviewer_label(reviewer)).set(left)
 
     def set_queue(self, waiting: int, leased: int, outbox: int, expert: int = 0) -> None:
         self.queue_items.labels("waiting").set(waiting)

@@ -46,10 +46,12 @@ def gold_stats(gold: GoldSet, share: float, days: int = RECENT_DAYS, now: float 
         held = holds.held(recent if days == RECENT_DAYS else gold.recent(RECENT_DAYS, now), now)
         cleared = holds.cleared(now)
     reviewers = {}
-    for name, figures in gold.reviewers().items():
+    answered = gold.reviewers()
+    left = gold.left(list(answered))
+    for name, figures in answered.items():
         reviewers[name] = GoldReviewer(**_figures(figures).model_dump(),
                                        recent=_figures(recent[name]) if name in recent else None,
-                                       held=name in held, cleared_until=cleared.get(name))
+                                       held=name in held, cleared_until=cleared.get(name), gold_left=left[name])
     items = []
     for gold_id, f in gold.items().items():
         top_wrong, top_wrong_answers = f.top_wrong or (None, 0)
@@ -61,7 +63,7 @@ def gold_stats(gold: GoldSet, share: float, days: int = RECENT_DAYS, now: float 
                      items=items[:GOLD_ITEMS_LISTED], items_answered=len(items),
                      to_check=sum(i.check_label for i in items), suspect_min_answers=SUSPECT_MIN_ANSWERS,
                      suspect_below=SUSPECT_BELOW, hold_below=holds.floor, hold_min_answers=holds.min_answers,
-                     held=len(held))
+                     held=len(held), none_left=sum(n == 0 for n in left.values()) if share > 0 else 0)
 
 
 def lead_overview(queue: ReviewQueue, consolidator: Consolidator, now: float | None = None,

@@ -185,6 +185,7 @@ function renderGold(gold) {
   $("gold-note").textContent = !gold.count
     ? "No gold items yet: labelstream review gold add FILE uploads records of known label."
     : !gold.share ? "Not served: review.gold_share is 0." : "";
+  renderGoldUsedUp(gold);
   const body = $("gold");
   body.replaceChildren();
   const names = Object.keys(gold.reviewers);
@@ -209,9 +210,37 @@ function renderGold(gold) {
   renderGoldToCheck(gold);
 }
 
+// A command to type, set in code.
+function command(text) {
+  const element = document.createElement("code");
+  element.textContent = text;
+  return element;
+}
+
+// Reviewers served every gold item get none more while they answer real ones: the pool's gold answers then
+// lean to the others (docs/contract.md section 5). The lead's fix is more gold items.
+function renderGoldUsedUp(gold) {
+  const note = $("gold-used-up");
+  note.hidden = !gold.none_left;
+  if (!gold.none_left) return;
+  const names = Object.keys(gold.reviewers).filter((name) => gold.reviewers[name].gold_left === 0);
+  const one = names.length === 1;
+  note.replaceChildren(`None left: ${names.join(", ")} ${one ? "was" : "were"} served every gold item and ` +
+    `${one ? "gets" : "get"} no more while answering real records, so the gold accuracy leans to the others. ` +
+    "Upload more gold items (",
+    command("labelstream review gold add FILE"), ").");
+}
+
 // A reviewer's name, and when review.gold_hold_below holds them off new items, "held" and a button that clears it.
 function holdCell(name, r, gold) {
   const td = cell(name, "name");
+  if (gold.share > 0 && r.gold_left === 0) {
+    const badge = document.createElement("span");
+    badge.className = "used-up-badge";
+    badge.textContent = "no gold left";
+    badge.title = `${name} was served all ${gold.count} gold items: none more until more are uploaded`;
+    td.append(" ", badge);
+  }
   if (r.held) {
     const badge = document.createElement("span");
     badge.className = "held-badge";
@@ -252,11 +281,6 @@ async function clearHold(name) {
 function renderGoldToCheck(gold) {
   const suspects = (gold.items || []).filter((item) => item.check_label);
   $("gold-check").hidden = !suspects.length;
-  const command = (text) => {
-    const element = document.createElement("code");
-    element.textContent = text;
-    return element;
-  };
   $("gold-check-why").replaceChildren(`Most reviewers answered these otherwise (at least ${gold.suspect_min_answers} ` +
     `answers, under ${pct(gold.suspect_below)} right): the known label may be wrong. Fix it by uploading the item ` +
     "again with the right label (", command("labelstream review gold add FILE"), "), or remove it (",

@@ -123,6 +123,24 @@ def test_the_reviewer_is_never_shown_the_key_and_every_call_works_by_the_shown_i
     assert (entry["id"], entry["label"], entry["correct"]) == ("g1", "cat", True)
 
 
+
+def test_a_reviewer_never_sees_two_gold_items_under_one_shown_id(make_gold):
+    """Eight gold items in place of ``a5`` (a one-digit counter: nine ids to draw from), each handed back: eight
+    different ids. Drawn independently, two would coincide in all but 0.8 % of runs, and a reviewer seeing one id
+    twice with other content knows one of the two was gold."""
+    gold = [{**GOLD[n % len(GOLD)], "id": f"g{n}"} for n in range(8)]
+    env = make_gold(gold=gold)
+    enqueue_ids(env, "a5")
+    shown = []
+    for _ in gold:
+        item = env.claim("ana")
+        assert env.gold_of(item) is not None and item["id"] != "a5"
+        shown.append(item["id"])
+        assert env.call("ana", "POST", "release", {"id": item["id"], "lease": item["lease"]}).status_code == 200
+    assert len(set(shown)) == len(shown) == 8, shown
+    assert all(re.fullmatch(r"a\d", record_id) for record_id in shown), shown
+    assert env.claim("ana")["id"] == "a5"  # every gold item served to her: the real record
+
 @pytest.mark.parametrize("call", ["skip", "release", "unsure"])
 def test_handing_a_gold_item_back_by_its_shown_id_ends_the_instance(make_gold, call):
     env = make_gold(gold=GOLD[:1])

@@ -80,6 +80,7 @@ say nothing of the new one).
 
 Keys (p = ``redis.key_prefix``): ``p:review:gold:items`` (gold id -> JSON),
 ``p:review:gold:ids`` (set), ``p:review:gold:served:<reviewer>``,
+``p:review:gold:shown_ids:<reviewer>`` (the ids their gold items were shown under: never twice),
 ``p:review:gold:lease:<lease>`` (instance key a gold lease was given for),
 ``p:review:gold:shown:<reviewer>`` (shown answer id -> answer id under the key),
 ``p:review:gold:pending`` (instance -> when its answer is final) with

@@ -135,17 +135,19 @@ local function shaped_like(id, seed)
   end))
 end
 
--- Of a few shaped ids, the first the queue does not know; else the first this reviewer has not seen (a real record
--- of that id answered or skipped by them would show its id twice); else the first shaped one all the same (a short
--- counter whose neighbours they all answered: an id seen twice is a smaller tell than a key); else the instance key
--- (an id with nothing to draw: no letter, no digit).
-local function shown_for(replaced)
+-- Of up to 48 shaped ids, the first the queue does not know and no earlier gold item was shown to this reviewer
+-- under (p:review:gold:shown_ids:<reviewer>: the same id twice, with other content, would tell one of them gold);
+-- else the first this reviewer has not seen (a real record of that id answered or skipped by them would show its
+-- id twice); else the first shaped one all the same (a short counter whose neighbours they all answered: an id
+-- seen twice is a smaller tell than a key); else the instance key (an id with nothing to draw: no letter, no digit).
+local function shown_for(replaced, shown_ids)
   local unseen, shaped = nil, nil
-  for attempt = 1, 8 do
+  for attempt = 1, 48 do  -- 48: with a one-digit counter (9 ids) and 7 shown, all taken (7/9)^48 = 6e-6
     local candidate = shaped_like(replaced, instance .. '|' .. attempt)
     if candidate and candidate ~= replaced then
-      if redis.call('EXISTS', k_item(candidate)) == 0 then return candidate end
-      if not unseen and redis.call('SISMEMBER', k_seen(candidate), reviewer) == 0 then unseen = candidate end
+      local fresh = redis.call('SISMEMBER', shown_ids, candidate) == 0
+      if fresh and redis.call('EXISTS', k_item(candidate)) == 0 then return candidate end
+      if not unseen and fresh and redis.call('SISMEMBER', k_seen(candidate), reviewer) == 0 then unseen = candidate end
       shaped = shaped or candidate
     end
   end
@@ -168,9 +170,11 @@ local function serve_gold(replaced)
       or redis.call('EXISTS', k_item(instance)) == 1 then
     return nil
   end
-  local shown = shown_for(replaced)
+  local shown_ids = P .. ':review:gold:shown_ids:' .. reviewer  -- as `served`, at most one member a gold item
+  local shown = shown_for(replaced, shown_ids)
   local request = gold_request(replaced, shown)  -- read before any write
   redis.call('SADD', served, gold)
+  redis.call('SADD', shown_ids, shown)
   redis.call('HSET', k_item(instance), 'state', 'leased', 'member', string.format('%020.6f', now) .. '|' .. instance,
     'score', '0', 'needed', 1, 'request', request, 'stored', '', 'enqueued_at', now, 'seq', 0,
     'gold', gold, 'truth', truth, 'shown', shown)

@@ -11,7 +11,7 @@
 -- (their last RECENT_MAX answers, newest first: their history, for correcting one).
 -- Gold instances (review/gold.py) are items with the fields 'gold' (the gold id) and 'truth' (its label);
 -- p:review:gold:ids (the gold set), p:review:gold:served:<reviewer> (gold ids served to them),
--- p:review:gold:pending (instance -> when its answer is final) and p:review:gold:entries (instance -> correction).
+-- p:review:gold:shown_ids:<reviewer> (the ids their gold items were shown under), p:review:gold:pending (instance -> when its answer is final) and p:review:gold:entries (instance -> correction).
 -- A gold instance is kept under a random key and shown under another id, its field 'shown' (review/gold.py, "Shown
 -- id"): p:review:gold:lease:<lease> (the instance key a gold lease was given for) and p:review:gold:shown:<reviewer>
 -- (a shown answer id -> the answer id under the key) resolve the ids a reviewer sends.

@@ -82,8 +82,8 @@ def _router(path: Path) -> tuple[Any, Any, list[bytes]]:
     return settings, router, values
 
 
-def route(path: Path, records: int) -> None:
-    """Warm up, then route ``records`` records (the part valgrind's two runs differ by)."""
+def routing(path: Path) -> tuple[Any, list[bytes], list[Any], list[None]]:
+    """The router with its values, their origins and keys, the collector tuned as the labeler tunes it."""
     import gc
 
     from labelstream.core.router import Origin
@@ -94,6 +94,12 @@ def route(path: Path, records: int) -> None:
     keys = [None] * len(values)
     gc.collect()
     tune_garbage_collector()
+    return router, values, origins, keys
+
+
+def route(path: Path, records: int) -> None:
+    """Warm up, then route ``records`` records (the part valgrind's two runs differ by)."""
+    router, values, origins, keys = routing(path)
     for start in range(0, WARM + records, BATCH):
         router.route(values[start:start + BATCH], keys[start:start + BATCH], origins[start:start + BATCH])
 

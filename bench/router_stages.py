@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from router_instructions import BATCH, WARM, _router, prepare  # noqa: E402
+from router_instructions import BATCH, WARM, prepare, routing  # noqa: E402
 
 STAGES = [  # (module, owner (None: a module function), attribute, row)
     ("labelstream.core.router", "BatchRouter", "_decode_many", "decode: rest of _decode_many"),
@@ -59,11 +59,7 @@ STAGES = [  # (module, owner (None: a module function), attribute, row)
 
 def stages(path: Path, records: int, labels_file: Path) -> None:
     """Route as ``router_instructions.route`` does, with a mark at every wrapped stage's entry and exit."""
-    import gc
     import importlib
-
-    from labelstream.core.router import Origin
-    from labelstream.labeler.service import tune_garbage_collector
 
     stack = ["route (glue)"]
     labels: list[str] = []
@@ -91,11 +87,7 @@ def stages(path: Path, records: int, labels_file: Path) -> None:
         owner = module if owner_name is None else getattr(module, owner_name)
         setattr(owner, attribute, wrap(getattr(owner, attribute), row))
 
-    _settings, router, values = _router(path)
-    origins = [Origin("records", 0, i, 0.0) for i in range(len(values))]
-    keys = [None] * len(values)
-    gc.collect()
-    tune_garbage_collector()
+    router, values, origins, keys = routing(path)
     for start in range(0, WARM + records, BATCH):
         active[0] = start >= WARM
         mark()  # the interval before: the loop's own lines

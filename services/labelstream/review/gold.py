@@ -264,9 +264,11 @@ class GoldSet:
         if not reviewers:
             return {}
         pipe = self.client.pipeline(transaction=False)
-        for reviewer in reviewers:
-            pipe.sdiff(self.ids_key, self.served_prefix + reviewer)
-        return {reviewer: len(fresh) for reviewer, fresh in zip(reviewers, pipe.execute(), strict=True)}
+        pipe.scard(self.ids_key)
+        for reviewer in reviewers:  # counted in Redis (7.0+): served ids still in the set, not the ids themselves
+            pipe.sintercard(2, [self.ids_key, self.served_prefix + reviewer])
+        size, *served = pipe.execute()
+        return {reviewer: size - count for reviewer, count in zip(reviewers, served, strict=True)}
 
     # -- serving ---------------------------------------------------------------------------------
 

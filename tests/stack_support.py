@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,20 @@ from labelstream.settings import Settings, namespaced
 REPO = Path(__file__).resolve().parents[1]
 #: "1" while a test marked ``stack_outage`` runs (tests/conftest.py sets it; fault_harness.stack reads it)
 STACK_OUTAGE_ENV = "LABELSTREAM_TEST_MAY_STOP_STACK"
+# sockets bound and never listening, held for the test process's life (closed_port)
+_HELD: list[socket.socket] = []
+
+
+def closed_port() -> int:
+    """A local port nothing listens on, for as long as this test process runs: connections to it are refused.
+
+    Its socket stays bound (never listening) rather than closed, so no server
+    another test starts meanwhile can take the port and answer instead.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    return sock.getsockname()[1]
 
 
 def unique_settings(base: Settings, partitions: int = 3, **sections: dict) -> Settings:

@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from labelstream.core.schemas import DeadLetter
 from labelstream.kafka.reader import read_all
-from stack_support import REPO
+from stack_support import REPO, closed_port
 
 pytestmark = pytest.mark.integration
 
@@ -252,13 +252,10 @@ def test_librdkafka_log_lines_go_to_a_logger_not_stderr(stack_settings, caplog, 
     """librdkafka's own lines ('%4|...|GETPID|...' while a broker loads its coordinator) printed between produce's
     output; they go to a logger now, silent unless logging is configured. Here: a bootstrap server that refuses."""
     import logging
-    import socket
 
     from labelstream import produce
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+    closed = closed_port()
     monkeypatch.setattr(produce, "require_kafka", lambda kafka: None)  # it would stop the run before the producer
     kafka = stack_settings.kafka.model_copy(update={"bootstrap_servers": f"localhost:{closed}"})
     run = produce.ProduceRun(stack_settings.model_copy(update={"kafka": kafka}), "test")

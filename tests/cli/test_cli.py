@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from stack_support import closed_port
+
 ERROR_HINTS = ("--help", "make up", "LABELSTREAM_", "choose one of", "does not exist", "no such file", "(labelstream run review)",
                'write {"')  # last: a file's shape
 
@@ -40,12 +42,6 @@ def run(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
     return subprocess.run(
         [sys.executable, "-m", "labelstream", *args], capture_output=True, text=True, env=env, check=False, timeout=timeout
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "root")

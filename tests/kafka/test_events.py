@@ -4,7 +4,6 @@ of like lines once a window, instead of stderr."""
 from __future__ import annotations
 
 import logging
-import socket
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from confluent_kafka import Consumer, TopicPartition
 from labelstream.kafka.config import consumer_config
 from labelstream.kafka.events import KAFKA_LOGGER, EventPublisher
 from labelstream.settings import load_settings
+from stack_support import closed_port
 
 
 @pytest.mark.integration
@@ -37,9 +37,7 @@ def test_a_published_event_is_on_the_topic(settings_factory):
 def test_with_no_broker_its_client_lines_reach_the_log_once_a_window(caplog, capfd):
     """No one else serves an events producer between events: before its poll thread, ~5 failed-connection lines a
     second went to stderr from every labeler and learner waiting for the broker."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     caplog.set_level(logging.INFO, logger=KAFKA_LOGGER)
     events = EventPublisher(load_settings(kafka={"bootstrap_servers": f"localhost:{port}"}), "test")
     time.sleep(4)

@@ -13,12 +13,7 @@ import pytest
 from labelstream.errors import ServiceUnavailable
 from labelstream.kafka.reachability import METADATA_TIMEOUT, require_kafka, unreachable_reason
 from labelstream.settings import KafkaSettings
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from stack_support import closed_port
 
 
 def test_nothing_listening_is_unreachable_without_waiting_for_a_metadata_timeout():

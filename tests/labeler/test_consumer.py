@@ -11,6 +11,7 @@ from labelstream.kafka.config import producer_config
 from labelstream.labeler.consumer import GroupConsumer
 from labelstream.labeler.health import LoopState
 from labelstream.labeler.transactions import Transactions
+from stack_support import closed_port
 
 pytestmark = pytest.mark.integration
 
@@ -86,13 +87,10 @@ def test_with_no_broker_its_client_lines_reach_the_log_once_a_window(caplog):
     """librdkafka's failed connections (~20 a second per consumer with no broker; 681 lines in 17 s from a labeler
     before) go through the service's logging, a run of like lines passing once per window."""
     import logging
-    import socket
 
     from labelstream.settings import load_settings
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     settings = load_settings(kafka={"bootstrap_servers": f"localhost:{port}"})
     caplog.set_level(logging.INFO, logger="labelstream.labeler.kafka")
     consumer = GroupConsumer(settings, "t", Transactions({}), Forgets(), LoopState(), [].append)

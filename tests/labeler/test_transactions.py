@@ -7,6 +7,7 @@ from typing import NamedTuple
 from confluent_kafka import Producer
 
 from labelstream.labeler.transactions import MessageRejected, Transactions
+from stack_support import closed_port
 
 
 class Out(NamedTuple):
@@ -55,14 +56,11 @@ def test_a_failed_init_serves_the_clients_log_lines(caplog, capfd):
     """With no broker, init_transactions waits; its client's failed connections (~9 a second on stderr before) go
     through the logger of the config once the wait is over, a run of like lines as one (10 s window)."""
     import logging
-    import socket
 
     from labelstream.labeler.consumer import KAFKA_LOGGER
     from labelstream.log_repeats import client_logger
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     caplog.set_level(logging.INFO, logger=KAFKA_LOGGER)
     wrapper = Transactions({"bootstrap.servers": f"localhost:{port}", "transactional.id": "t-log",
                             "logger": client_logger(KAFKA_LOGGER)})

@@ -12,8 +12,10 @@ seed a stream unless ``--seeds`` gives synthetic streams others; default setting
 the time) for: the defaults; ``review.gold_share`` 5 % and 10 % with ``policy.reviewer_accuracy_from_gold``; and
 ``review.overlap_share`` 10 % with ``policy.reviewer_accuracy_from_overlap``; and both sources at 10 % (each
 bound a quarter of the error); ``--variants`` adds ``gold 10 % conditional`` (``policy.gold_bound = "conditional"``:
-what the bound sound against reviewers who follow the model costs with independent errors) and ``gold 10 %
-conditional half wrong`` (the same on a gold set with half its proposals wrong, :class:`SimulatedGoldSet`). Gold and second answers spend the
+what the bound sound against reviewers who follow the model costs with independent errors), ``gold 10 %
+conditional half wrong`` (the same on a gold set with half its proposals wrong, :class:`SimulatedGoldSet`) and ``gold
+10 % weighted``, ``gold 5 % weighted`` (``policy.gold_bound = "weighted"``: per reviewer, weighed by the stream; with
+the one simulated reviewer, the pooled bound at half its error). Gold and second answers spend the
 review budget alike (one more answer each), so the review share column is the same reviewer effort. Prints one
 row per stream (and seed) and configuration against that stream's hindsight oracle (docs/contract.md, "Reviewer accuracy
 measured on gold items", cites it).
@@ -45,6 +47,10 @@ VARIANTS: tuple[Variant, ...] = (
 CONDITIONAL = Variant("gold 10 % conditional", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
                                                 "gold_bound": "conditional"})
 ENRICHED = Variant("gold 10 % conditional half wrong", CONDITIONAL.policy, gold_wrong_share=0.5)
+WEIGHTED = Variant("gold 10 % weighted", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
+                                          "gold_bound": "weighted"})
+WEIGHTED_5 = Variant("gold 5 % weighted", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True,
+                                           "gold_bound": "weighted"})
 
 
 def _name(stream: BenchStream, seeded: bool) -> str:
@@ -64,7 +70,7 @@ def main() -> None:
     parser.add_argument("--seeds", help="comma-separated stream and model seeds (default: the table's)")
     parser.add_argument("--variants", help="comma-separated configurations (default: all but the conditional one)")
     args = parser.parse_args()
-    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED)}
+    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED, WEIGHTED, WEIGHTED_5)}
     variants = [known[name] for name in args.variants.split(",")] if args.variants else list(VARIANTS)
     table = {stream.dataset: stream for stream in coverage_streams()}
     streams = [table[name] if not args.seeds else dataclasses.replace(table[name], seed=int(seed))

@@ -225,3 +225,18 @@ def test_a_bar_of_its_own_for_one_answer_leaves_the_bar_in_force():
     other.set_agreement_bar(0.8)
     other.learn_one("a", 0.96, True)
     assert cal.bar == 0.95 and (cal.log_wealth("a") == other.log_wealth("a")).all()
+
+
+def test_a_reviewer_no_better_than_chance_is_held_to_a_bar_no_bet_beats():
+    """Section 5's bar needs reviewers right more than half the time: a reviewer whose bound is 1/2 or below (here
+    right 20 % of the time on gold) has their answers held to 1, so they never prove anything, and nothing breaks."""
+    evidence = ContractEvidence(
+        PrecisionCalibrator(0.95, 0.95, check_window=0), gold_bound=StreamWeightedGoldBound(0.025, first=20)
+    )
+    for i in range(80):
+        evidence.learn_gold(i % 10 < 2, reviewer="zed")
+    assert evidence.gold_bound.upper_of("zed") < 0.5 and evidence.reviewer_bar("zed") == 1.0
+    for _ in range(300):
+        evidence.learn(_evidence(0.96, "a", "zed"))  # all agreeing: still nothing proven
+    assert evidence.threshold("a") is None and evidence.calibrator.log_wealth("a").max() <= 0.0
+    assert evidence.calibrator.reviewer_accuracy == 1.0

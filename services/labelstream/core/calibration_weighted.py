@@ -54,6 +54,7 @@ longer used, and their gold answers never touch anyone else's bound.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from labelstream.core.calibration_holds import epoch_alpha
@@ -118,10 +119,14 @@ class StreamWeightedGoldBound:
     def upper(self) -> float:
         """``Σ w_j U_j``, ``w_j`` each reviewer's share of the real answers counted (1 before any): the accuracy
         whose bar is the mean of the bars the answers were held to (with the bounds now)."""
+        return self.weighted(self.upper_of)
+
+    def weighted(self, accuracy_of: Callable[[str], float]) -> float:
+        """``Σ w_j accuracy_of(j)`` over the reviewers of the real answers counted (1 before any)."""
         total = sum(self._stream.values())
         if not total:
             return 1.0
-        return sum(count * self.upper_of(name) for name, count in self._stream.items()) / total
+        return sum(count * accuracy_of(name) for name, count in self._stream.items()) / total
 
     def hold(self, reviewer: str) -> None:
         """A hold changes nothing here: the held reviewer answers no more, so their bound is no longer used."""

@@ -190,7 +190,7 @@ class ContractEvidence:
             return False
         bar = None
         if self._weighted:  # this answer's own reviewer's bar (their bound is fixed before the answer)
-            bar = agreement_bar(self.calibrator.target_precision, self._accuracy_of(evidence.reviewer))
+            bar = self.reviewer_bar(evidence.reviewer)
             self.gold_bound.count_answer(evidence.reviewer)
         contradicted = self.calibrator.learn_one(
             self.key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp, bar
@@ -211,10 +211,17 @@ class ContractEvidence:
 
     def reviewer_bar(self, reviewer: str | None) -> float:
         """The agreement bar an answer of ``reviewer`` is held to (the bar in force but with a
-        :class:`StreamWeightedGoldBound`)."""
+        :class:`StreamWeightedGoldBound`). A reviewer bounded at 1/2 or below is no better than chance (section 5's
+        argument needs better): their answers are held to 1, which no bet beats."""
         if not self._weighted:
             return self.calibrator.bar
-        return agreement_bar(self.calibrator.target_precision, self._accuracy_of(reviewer))
+        accuracy = self._accuracy_of(reviewer)
+        return 1.0 if accuracy <= 0.5 else agreement_bar(self.calibrator.target_precision, accuracy)
+
+    def _shown_accuracy(self, reviewer: str) -> float:
+        """A reviewer's accuracy in the weighted one shown (1 for one held to the bar 1, above every accuracy's)."""
+        accuracy = self._accuracy_of(reviewer)
+        return 1.0 if accuracy <= 0.5 else accuracy
 
     def keep_answer(self, x: Features, evidence: Evidence) -> None:
         """An answer's model input, for the recheck of later versions: only evidence of this generation, with its
@@ -300,6 +307,13 @@ class ContractEvidence:
         present (it only moves down, but when a hold opens an epoch of a :class:`HeldGoldAccuracyBound`)."""
         if self._conditional:
             self.calibrator.set_agreement_bar(self.gold_bound.bar(self.calibrator.target_precision))
+            return
+        if self._weighted:  # the stream-share mean of the accuracies the answers are held to (each already capped)
+            accuracy = min(self._assumed_accuracy, self.gold_bound.weighted(self._shown_accuracy))
+            if self.reviewer_bound is not None:
+                accuracy = min(accuracy, self.reviewer_bound.upper())
+            if accuracy != self.calibrator.reviewer_accuracy:
+                self.calibrator.set_reviewer_accuracy(accuracy)
             return
         bounds = [bound.upper() for bound in (self.reviewer_bound, self.gold_bound) if bound is not None]
         accuracy = min([self._assumed_accuracy, *bounds])

@@ -327,12 +327,14 @@ class PrecisionCalibrator:
         selection: Selection | None = None,
         timestamp: float = 0.0,
         bar: float | None = None,
+        bet: bool = True,
     ) -> bool:
         """Add one answer: the predicted ``label``, its ``score``, whether it was right, and how it was selected.
 
         ``selection`` defaults to a uniform design (every record as likely to be reviewed). ``bar``: this answer's
         own agreement bar (its reviewer's, fixed before the answer; sound as :meth:`set_agreement_bar`'s), else the
-        bar in force.
+        bar in force. ``bet=False``: the answer is learned (bins, checks) but no threshold bets on it (a stake of 0,
+        predictable, so always sound: for answers that could only lose, e.g. a reviewer less accurate than the bar).
         Returns whether recent answers now contradict the calibration (:mod:`~labelstream.core.calibration_check`):
         the caller should treat that as a drift and :meth:`reset`.
         """
@@ -349,7 +351,8 @@ class PrecisionCalibrator:
                 self.paused.discard(label)
         k = self._bin(score)
         self._update_bins(label, k, correct, selection.probability)
-        self._bet(label, k, correct, selection, bar)
+        if bet:
+            self._bet(label, k, correct, selection, bar)
         self.answers += 1
         return contradicted
 

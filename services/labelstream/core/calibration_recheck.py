@@ -213,7 +213,7 @@ class VersionRecheck:
 
     def run(
         self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float, generation: int = 0,
-        held_out: bool = False, bar_of: Callable[[str | None], float] | None = None,
+        held_out: bool = False, bar_of: Callable[[str | None], float | None] | None = None,
     ) -> dict[str, tuple[float, ...]]:
         """Test each class's thresholds against ``model`` (the new version); what it validated, per class.
 
@@ -222,7 +222,8 @@ class VersionRecheck:
         ``generation``: the calibration's, which only moves forward (a newer one starts the counts again).
         ``held_out``: the kept answers are a held-out sample the version never learned (a warm start): its
         validated thresholds do not wait (:meth:`held`). ``bar_of``: each kept answer's own bar, from its reviewer
-        (a stream-weighted gold bound: each answer held to its reviewer's bound), instead of ``bar``.
+        (a stream-weighted gold bound: each answer held to its reviewer's bound; ``None``: no bet on it), instead of
+        ``bar``.
         """
         self.validated = {}
         self.held_out = held_out
@@ -236,7 +237,7 @@ class VersionRecheck:
         predictions = model.predict_many([k.x for k in kept]) if kept else []
         if bar_of is not None:  # one bar per kept answer: each bet f w (x - b) / b against its own
             bars = {reviewer: bar_of(reviewer) for reviewer in {k.reviewer for k in kept}}
-            bar = np.asarray([bars[k.reviewer] for k in kept])  # type: ignore[assignment]
+            bar = np.asarray([np.nan if bars[k.reviewer] is None else bars[k.reviewer] for k in kept])  # type: ignore[assignment]
         lambdas = self.bets / bar if bar_of is None else self.bets
         for key in tested:
             at = max(bisect.bisect_right(self.grid, thresholds[key]) - 1, 0)
@@ -274,8 +275,9 @@ class VersionRecheck:
         if rows:
             scores, agrees, weights, bars = np.asarray(rows).T
             bins = np.maximum(np.searchsorted(self._grid, scores, side="right") - 1, 0)
-            if per_answer:
-                terms = np.log1p(np.outer(weights * (agrees - bars) / bars, lambdas))
+            if per_answer:  # NaN: no bet on the answer (a stake of 0)
+                stakes = np.nan_to_num(weights * (agrees - bars) / bars, nan=0.0)
+                terms = np.log1p(np.outer(stakes, lambdas))
             else:
                 terms = np.log1p(np.outer(weights * (agrees - bar), lambdas))
             np.add.at(per_bin, bins, terms)

@@ -16,7 +16,8 @@ their own gold answers only (a
 Clopper–Pearson bound at ``first``, ``2 first``, ... of *their* gold
 answers, the least so far in force), and the policy holds each real answer
 to the bar of *its* reviewer, ``h(m, U_j)``
-(:meth:`StreamWeightedGoldBound.upper_of`). ``h`` is affine in the accuracy,
+(:meth:`StreamWeightedGoldBound.upper_of`, :func:`answer_bar`; no bet at all
+on a reviewer whose gold answers are right no more often than that bar). ``h`` is affine in the accuracy,
 so the bars of the answers in the evidence average exactly to
 ``h(m, Σ w_j U_j)``, ``w_j`` reviewer ``j``'s share of those answers — the
 stream-share weighting, applied answer by answer, so it needs no assumption
@@ -57,8 +58,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from labelstream.core.calibration import agreement_bar
 from labelstream.core.calibration_holds import epoch_alpha
 from labelstream.core.calibration_reviewers import GoldAccuracyBound, check_bound_parameters
+
+
+def answer_bar(target_precision: float, accuracy: float, gold_answers: int, gold_right: int) -> float | None:
+    """The agreement bar an answer of a reviewer bounded at ``accuracy`` is held to; ``None``: no bet on it (a stake
+    of 0, always sound). No bet on a reviewer bounded at 1/2 or below (no better than chance: the bar needs better),
+    nor on one whose gold answers so far are right no more often than the bar (even a perfect model's bets on their
+    answers would lose on average; the gold counts are fixed before the answer, so the choice is predictable).
+
+    >>> answer_bar(0.95, 0.99, 200, 199), answer_bar(0.95, 0.99, 0, 0), answer_bar(0.95, 0.93, 400, 340), answer_bar(0.95, 0.4, 50, 10)
+    (0.9410000000000001, 0.9410000000000001, None, None)
+    """
+    if accuracy <= 0.5:
+        return None
+    bar = agreement_bar(target_precision, accuracy)
+    return None if gold_answers and gold_right / gold_answers <= bar else bar
+
 
 ANONYMOUS = "anonymous"
 """The name of answers that carry none (the one simulated reviewer, a consensus without one)."""
@@ -110,6 +128,11 @@ class StreamWeightedGoldBound:
         """Reviewer ``reviewer``'s bound ``U_j`` (1 without a checkpoint yet: nothing assumed)."""
         bound = self._bounds.get(reviewer or ANONYMOUS)
         return 1.0 if bound is None else bound.upper()
+
+    def counts_of(self, reviewer: str | None) -> tuple[int, int]:
+        """Reviewer ``reviewer``'s gold answers and how many were right ((0, 0) without any)."""
+        bound = self._bounds.get(reviewer or ANONYMOUS)
+        return (0, 0) if bound is None else (bound.answers, bound.right)
 
     def count_answer(self, reviewer: str | None) -> None:
         """A real answer of ``reviewer`` entered the evidence (its bet used :meth:`upper_of`)."""

@@ -34,11 +34,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from labelstream.core.audit import AuditEstimator
-from labelstream.core.calibration import PrecisionCalibrator, Selection, agreement_bar
+from labelstream.core.calibration import PrecisionCalibrator, Selection
 from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
-from labelstream.core.calibration_weighted import StreamWeightedGoldBound
+from labelstream.core.calibration_weighted import StreamWeightedGoldBound, answer_bar
 from labelstream.core.policy.base import Evidence, Features
 
 GoldBound = GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | StreamWeightedGoldBound
@@ -188,12 +188,13 @@ class ContractEvidence:
                 self.audits.learn_one(prediction.label, evidence.correct, audit_probability)
         if not same_generation:
             return False
-        bar = None
+        bar, bet = None, True
         if self._weighted:  # this answer's own reviewer's bar (their bound is fixed before the answer)
             bar = self.reviewer_bar(evidence.reviewer)
+            bet = bar is not None
             self.gold_bound.count_answer(evidence.reviewer)
         contradicted = self.calibrator.learn_one(
-            self.key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp, bar
+            self.key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp, bar, bet
         )
         if self._weighted:
             self._apply_reviewer_bound()  # the weighted accuracy shown moved with the shares
@@ -209,19 +210,19 @@ class ContractEvidence:
         bounds = [] if self.reviewer_bound is None else [self.reviewer_bound.upper()]
         return min([self._assumed_accuracy, *bounds, self.gold_bound.upper_of(reviewer)])
 
-    def reviewer_bar(self, reviewer: str | None) -> float:
+    def reviewer_bar(self, reviewer: str | None) -> float | None:
         """The agreement bar an answer of ``reviewer`` is held to (the bar in force but with a
-        :class:`StreamWeightedGoldBound`). A reviewer bounded at 1/2 or below is no better than chance (section 5's
-        argument needs better): their answers are held to 1, which no bet beats."""
+        :class:`StreamWeightedGoldBound`); ``None``: no bet on it (a stake of 0, always sound). No bet on a reviewer
+        bounded at 1/2 or below (no better than chance: section 5's bar needs better), nor on one whose gold answers
+        so far are right no more often than the bar: even a perfect model's bets on their answers would lose on
+        average (their share of right gold answers is fixed before the answer, so the choice is predictable)."""
         if not self._weighted:
             return self.calibrator.bar
-        accuracy = self._accuracy_of(reviewer)
-        return 1.0 if accuracy <= 0.5 else agreement_bar(self.calibrator.target_precision, accuracy)
+        return answer_bar(self.calibrator.target_precision, self._accuracy_of(reviewer), *self.gold_bound.counts_of(reviewer))
 
     def _shown_accuracy(self, reviewer: str) -> float:
-        """A reviewer's accuracy in the weighted one shown (1 for one held to the bar 1, above every accuracy's)."""
-        accuracy = self._accuracy_of(reviewer)
-        return 1.0 if accuracy <= 0.5 else accuracy
+        """A reviewer's accuracy in the weighted one shown (1 for one not bet on: their answers prove nothing)."""
+        return 1.0 if self.reviewer_bar(reviewer) is None else self._accuracy_of(reviewer)
 
     def keep_answer(self, x: Features, evidence: Evidence) -> None:
         """An answer's model input, for the recheck of later versions: only evidence of this generation, with its

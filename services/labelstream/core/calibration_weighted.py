@@ -17,7 +17,7 @@ Clopper–Pearson bound at ``first``, ``2 first``, ... of *their* gold
 answers, the least so far in force), and the policy holds each real answer
 to the bar of *its* reviewer, ``h(m, U_j)``
 (:meth:`StreamWeightedGoldBound.upper_of`, :func:`answer_bar`; no bet at all
-on a reviewer whose gold answers are right no more often than that bar). ``h`` is affine in the accuracy,
+on a reviewer whose gold accuracy is, with 95 % confidence, under that bar). ``h`` is affine in the accuracy,
 so the bars of the answers in the evidence average exactly to
 ``h(m, Σ w_j U_j)``, ``w_j`` reviewer ``j``'s share of those answers — the
 stream-share weighting, applied answer by answer, so it needs no assumption
@@ -61,21 +61,27 @@ from typing import Any
 from labelstream.core.calibration import agreement_bar
 from labelstream.core.calibration_holds import epoch_alpha
 from labelstream.core.calibration_reviewers import GoldAccuracyBound, check_bound_parameters
+from labelstream.core.reviewer_gold import ReviewerGold
 
 
 def answer_bar(target_precision: float, accuracy: float, gold_answers: int, gold_right: int) -> float | None:
     """The agreement bar an answer of a reviewer bounded at ``accuracy`` is held to; ``None``: no bet on it (a stake
     of 0, always sound). No bet on a reviewer bounded at 1/2 or below (no better than chance: the bar needs better),
-    nor on one whose gold answers so far are right no more often than the bar (even a perfect model's bets on their
-    answers would lose on average; the gold counts are fixed before the answer, so the choice is predictable).
+    nor on one whose gold accuracy is, with 95 % confidence, under the bar (the high end of its Wilson interval, as
+    the review service's holds read it): even a perfect model's bets on their answers would lose on average. The
+    gold counts are fixed before the answer, so the choice is predictable; the interval keeps a good reviewer's
+    early slip (1 wrong of 10) from costing their bets.
 
-    >>> answer_bar(0.95, 0.99, 200, 199), answer_bar(0.95, 0.99, 0, 0), answer_bar(0.95, 0.93, 400, 340), answer_bar(0.95, 0.4, 50, 10)
-    (0.9410000000000001, 0.9410000000000001, None, None)
+    >>> answer_bar(0.95, 0.99, 200, 199), answer_bar(0.95, 1.0, 10, 9), answer_bar(0.95, 0.93, 400, 340)
+    (0.9410000000000001, 0.95, None)
+    >>> answer_bar(0.95, 1.0, 12, 8), answer_bar(0.95, 0.4, 50, 10)
+    (None, None)
     """
     if accuracy <= 0.5:
         return None
     bar = agreement_bar(target_precision, accuracy)
-    return None if gold_answers and gold_right / gold_answers <= bar else bar
+    interval = ReviewerGold(gold_answers, gold_right).interval
+    return None if interval is not None and interval[1] < bar else bar
 
 
 ANONYMOUS = "anonymous"

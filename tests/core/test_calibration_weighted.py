@@ -116,8 +116,8 @@ def test_a_held_reviewer_needs_no_rule():
 def test_with_gold_spread_as_the_stream_a_model_above_the_target_is_proven_nearly_as_soon(accuracy, most):
     """The price of weighing: each reviewer's bound sees a third of the gold answers at a share of the error. A model
     right 99 % of the time, gold and stream spread evenly, 20 runs: every run proves either way; the median step of
-    the first proof, weighted over pooled, measured 731.5 / 708 = 1.03 (reviewers right 99, 98, 97 %) and 1670 /
-    1190.5 = 1.40 (all right 97 %: the worst case, where no reviewer's bound is near 1)."""
+    the first proof, weighted over pooled, measured 723.5 / 708 = 1.02 (reviewers right 99, 98, 97 %) and 1818.5 /
+    1190.5 = 1.53 (all right 97 %: the worst case, where no reviewer's bound is near 1)."""
     even = (1.0, 1.0, 1.0)
     weighted = [first_proof(seed, even, even, accuracy, True, 20000, precision=0.99) for seed in range(20)]
     pooled = [first_proof(seed, even, even, accuracy, False, 20000, precision=0.99) for seed in range(20)]
@@ -129,11 +129,13 @@ def test_with_gold_spread_as_the_stream_a_model_above_the_target_is_proven_nearl
 def test_with_a_bad_reviewer_in_an_even_pool_no_bet_on_them_lets_the_good_ones_prove():
     """ann, cy and bo right 99, 98 and 75 %, gold and stream spread evenly, a model right 99 % of the time: the pooled
     bar (the pool right 0.907) is beaten by the model's agreement with the pool by little, and 2 of 20 runs prove
-    within 20,000 steps (median 4,132); weighted, bo's answers get no bet (right on gold less often than their bar)
-    and ann's and cy's are held to their own: 20 of 20 (median 855.5). Here: 10 runs of 6,000 steps."""
+    within 20,000 steps (median 4,132.5); weighted, bo's answers get no bet once his gold accuracy is, with 95 %
+    confidence, under his bar, and ann's and cy's are held to their own: 14 of 20 (median 1,379). Here 10 runs of
+    6,000 steps: 8 and 0 measured."""
     even, pool = (1.0, 1.0, 1.0), {"ann": 0.99, "cy": 0.98, "bo": 0.75}
-    assert _proven(10, even, even, pool, True, 6000, precision=0.99) == 10
-    assert _proven(10, even, even, pool, False, 6000, precision=0.99) <= 3
+    weighted = _proven(10, even, even, pool, True, 6000, precision=0.99)
+    pooled = _proven(10, even, even, pool, False, 6000, precision=0.99)
+    assert weighted >= 6 and pooled <= 2, f"weighted {weighted}, pooled {pooled} of 10 proved"
 
 
 def test_each_reviewer_gets_a_share_of_alpha_in_the_order_of_their_first_gold_answer_and_keeps_it_in_the_state():

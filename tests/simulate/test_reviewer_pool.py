@@ -130,6 +130,9 @@ def test_the_weighted_bound_bounds_each_reviewer_on_their_own_gold_and_weighs_th
     simulation, _ = run_pool(hold_below=0.0, gold_bound="weighted")  # no holds: r3 answers on, bounded low
     bound = simulation.engine.policy.gold_bound
     assert bound.upper_of("r3") < 0.9 < 0.99 < bound.upper_of("r1")
-    counted = bound.state()["stream"]
-    mean = sum(count * bound.upper_of(name) for name, count in counted.items()) / sum(counted.values())
-    assert simulation.engine.policy.calibrator.reviewer_accuracy == pytest.approx(mean) == pytest.approx(bound.upper())
+    counted, evidence = bound.state()["stream"], simulation.engine.policy.evidence
+    assert evidence.reviewer_bar("r3") is None  # surely under their bar: no bet on r3, shown as 1 in the mean
+    shown = {name: 1.0 if evidence.reviewer_bar(name) is None else bound.upper_of(name) for name in counted}
+    mean = sum(count * shown[name] for name, count in counted.items()) / sum(counted.values())
+    assert simulation.engine.policy.calibrator.reviewer_accuracy == pytest.approx(mean)
+    assert mean > bound.upper()

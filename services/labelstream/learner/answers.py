@@ -125,8 +125,9 @@ class AnswerLearner:
         await self.pending.snapshot_stored()  # the last await before the learning and its offset
         self._referee_challenger(stored.features, correction.label, model_input)
         generation = self.answer_drift.generation()
+        evidence_label, answered_by = self._evidence_answer(correction)
         evidence = None if held is not None or correction.counted_before else stored.evidence(
-            *self._evidence_answer(correction), timestamp=correction.timestamp)
+            evidence_label, correction.timestamp, answered_by)
         if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
             self.version_check.observe(model_input.of_features())
         self.engine.learn(subject, correction.label, evidence, x=None if model_input.has_text() else model_input.get())

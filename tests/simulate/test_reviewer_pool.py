@@ -18,12 +18,23 @@ from labelstream.simulate.soundness import STREAM_KEYS
 RATES = (0.01, 0.02, 0.3)  # r1, r2 good; r3 bad
 
 
-def run_pool(hold_below: float, records: int = 6000, seed: int = 4, delay: str = "100", gold_share: float = 0.2,
-             gold_bound: str = "accuracy"):
+def run_pool(
+    hold_below: float,
+    records: int = 6000,
+    seed: int = 4,
+    delay: str = "100",
+    gold_share: float = 0.2,
+    gold_bound: str = "accuracy",
+):
     """A SEA stream (ceiling target + 0.03), the pool 100 records late, the gold accuracy bound on."""
     settings = load_settings(
         model={"name": "logistic", "seed": seed},
-        policy={"review_budget_share": 0.3, "seed": seed, "reviewer_accuracy_from_gold": True, "gold_bound": gold_bound},
+        policy={
+            "review_budget_share": 0.3,
+            "seed": seed,
+            "reviewer_accuracy_from_gold": True,
+            "gold_bound": gold_bound,
+        },
         review={"gold_share": gold_share, "gold_hold_below": hold_below},
     )
     pool = ReviewerPool(RATES, delay=delay, hold_below=hold_below, seed=seed)

@@ -6,14 +6,17 @@
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift,agrawal_drift --seeds 42,1,2
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --variants "gold 10 %,gold 10 % conditional"
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --no-oracle --variants "gold 10 %,gold 10 % conditional half wrong"
+    .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --pool 0.01,0.02,0.03 --variants "gold 10 %,gold 10 % weighted"
 
 Runs the coverage table's own jobs (:class:`~labelstream.simulate.coverage.Job`: its streams, sizes and seeds, one
 seed a stream unless ``--seeds`` gives synthetic streams others; default settings but the ones named) with its late, noisy reviewer (300 records late, wrong 3 % of
 the time) for: the defaults; ``review.gold_share`` 5 % and 10 % with ``policy.reviewer_accuracy_from_gold``; and
 ``review.overlap_share`` 10 % with ``policy.reviewer_accuracy_from_overlap``; and both sources at 10 % (each
 bound a quarter of the error); ``--variants`` adds ``gold 10 % conditional`` (``policy.gold_bound = "conditional"``:
-what the bound sound against reviewers who follow the model costs with independent errors) and ``gold 10 %
-conditional half wrong`` (the same on a gold set with half its proposals wrong, :class:`SimulatedGoldSet`). Gold and second answers spend the
+what the bound sound against reviewers who follow the model costs with independent errors), ``gold 10 %
+conditional half wrong`` (the same on a gold set with half its proposals wrong, :class:`SimulatedGoldSet`) and ``gold
+10 % weighted``, ``gold 5 % weighted`` (``policy.gold_bound = "weighted"``: per reviewer, weighed by the stream; with
+the one simulated reviewer, the pooled bound at half its error). Gold and second answers spend the
 review budget alike (one more answer each), so the review share column is the same reviewer effort. Prints one
 row per stream (and seed) and configuration against that stream's hindsight oracle (docs/contract.md, "Reviewer accuracy
 measured on gold items", cites it).
@@ -29,7 +32,16 @@ from pathlib import Path
 
 from coverage_noise import print_rows
 
-from labelstream.simulate.coverage import DEFAULT, ORACLE_GRID, REVIEWERS, CoverageRun, Job, Variant, coverage_streams
+from labelstream.simulate.coverage import (
+    DEFAULT,
+    ORACLE_GRID,
+    REVIEWERS,
+    CoverageRun,
+    Job,
+    Reviewer,
+    Variant,
+    coverage_streams,
+)
 from labelstream.simulate.datasets import export_dataset
 from labelstream.simulate.quality import BenchStream
 
@@ -45,6 +57,10 @@ VARIANTS: tuple[Variant, ...] = (
 CONDITIONAL = Variant("gold 10 % conditional", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
                                                 "gold_bound": "conditional"})
 ENRICHED = Variant("gold 10 % conditional half wrong", CONDITIONAL.policy, gold_wrong_share=0.5)
+WEIGHTED = Variant("gold 10 % weighted", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
+                                          "gold_bound": "weighted"})
+WEIGHTED_5 = Variant("gold 5 % weighted", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True,
+                                           "gold_bound": "weighted"})
 
 
 def _name(stream: BenchStream, seeded: bool) -> str:
@@ -63,8 +79,14 @@ def main() -> None:
     parser.add_argument("--no-oracle", action="store_true", help="skip the hindsight oracle's grid (no ratio column)")
     parser.add_argument("--seeds", help="comma-separated stream and model seeds (default: the table's)")
     parser.add_argument("--variants", help="comma-separated configurations (default: all but the conditional one)")
+    parser.add_argument("--pool", help="comma-separated error rates: a pool of reviewers 300 records late sharing the "
+                        "answers equally (and their gold items) in place of the one late, noisy reviewer")
     args = parser.parse_args()
-    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED)}
+    reviewer = LATE_NOISY
+    if args.pool:
+        rates = tuple(float(rate) for rate in args.pool.split(","))
+        reviewer = Reviewer(f"pool {args.pool} wrong, delay 300", "300", pool=rates)
+    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED, WEIGHTED, WEIGHTED_5)}
     variants = [known[name] for name in args.variants.split(",")] if args.variants else list(VARIANTS)
     table = {stream.dataset: stream for stream in coverage_streams()}
     streams = [table[name] if not args.seeds else dataclasses.replace(table[name], seed=int(seed))
@@ -75,7 +97,7 @@ def main() -> None:
         for stream, name in zip(streams, names, strict=True):
             path = Path(tmp) / f"{name}.csv"
             export_dataset(stream.dataset, path, stream.size, stream.seed)
-            work += [Job(stream, path, LATE_NOISY, variant) for variant in variants]
+            work += [Job(stream, path, reviewer, variant) for variant in variants]
             if not args.no_oracle:
                 work += [Job(stream, path, INSTANT, DEFAULT, t) for t in ORACLE_GRID]
         with ProcessPoolExecutor(args.jobs) as executor:

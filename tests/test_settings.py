@@ -124,6 +124,19 @@ def test_reviewer_holds_go_with_the_gold_accuracy_bound_but_not_the_conditional_
     assert type(build_engine(load_settings()).policy.gold_bound) is GoldAccuracyBound  # no holds: as before
 
 
+def test_the_weighted_gold_bound_is_built_with_or_without_holds(monkeypatch):
+    """policy.gold_bound 'weighted' builds the stream-share-weighted bound, with holds too (it needs no hold rule)."""
+    from labelstream.core.build import build_engine
+    from labelstream.core.calibration_weighted import StreamWeightedGoldBound
+
+    monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY_FROM_GOLD", "true")
+    monkeypatch.setenv("LABELSTREAM_POLICY__GOLD_BOUND", "weighted")
+    bound = build_engine(load_settings()).policy.gold_bound
+    assert type(bound) is StreamWeightedGoldBound and bound.alpha == pytest.approx(0.025)
+    monkeypatch.setenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW", "0.8")
+    assert type(build_engine(load_settings()).policy.gold_bound) is StreamWeightedGoldBound
+
+
 def test_none_over_a_default_reaches_a_child_process(monkeypatch):
     """weak.halflife_answers defaults to 1000; None (never forget) must survive settings_to_env, as ``null``."""
     from labelstream.settings import settings_to_env

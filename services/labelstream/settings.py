@@ -194,10 +194,14 @@ class PolicySettings(_Section):
         "goes to the accuracy bounds, split evenly with the overlap bound if that is on too (docs/contract.md, "
         "Reviewer accuracy measured on gold items). Sound only if gold items are at least as hard as stream items.",
     )
-    gold_bound: Literal["accuracy", "conditional"] = Field(
+    gold_bound: Literal["accuracy", "weighted", "conditional"] = Field(
         "accuracy",
         description="With reviewer_accuracy_from_gold, what gold items measure: 'accuracy' (how often answers are "
-        "right; assumes reviewers err independently of the model) or 'conditional' (how often answers agree with the "
+        "right, pooled over the reviewers; assumes reviewers err independently of the model and gold answers spread "
+        "over the reviewers as the stream's answers do), 'weighted' (the same per reviewer, from their own gold "
+        "answers, each answer held to its reviewer's bound: sound however gold is spread, e.g. a reviewer out of "
+        "gold items; slower when spread is even; docs/contract.md, Stream-share-weighted gold bound) or "
+        "'conditional' (how often answers agree with the "
         "model's proposal when it is right and when it is wrong; sound against reviewers who err with the model or "
         "accept its proposal, if they treat gold items as stream items; its bar is used alone: no overlap bound, "
         "reviewer_accuracy 1; docs/contract.md, Reviewers who err with the model).",
@@ -587,7 +591,8 @@ class Settings(BaseSettings):
         policy = self.policy
         if self.review.gold_hold_below > 0 and policy.reviewer_accuracy_from_gold and policy.gold_bound == "conditional":
             raise ValueError(
-                "review.gold_hold_below needs policy.gold_bound 'accuracy' with policy.reviewer_accuracy_from_gold: the "
+                "review.gold_hold_below needs policy.gold_bound 'accuracy' or 'weighted' with "
+                "policy.reviewer_accuracy_from_gold: the "
                 "conditional gold bound cannot drop a held reviewer's gold answers, which would still count while their "
                 "records stop and can make the bound optimistic (docs/contract.md, section 5, Holds); set one of them "
                 "to its default")

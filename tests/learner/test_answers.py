@@ -134,3 +134,23 @@ def test_the_conditional_gold_bound_learns_the_proposal_fields_the_review_servic
     assert (bound.right_bound.answers, bound.right_bound.right) == (12, 9)
     assert (bound.wrong_bound.answers, bound.wrong_bound.right) == (5, 2)
     assert engine.model.n_learned == 0
+
+
+def test_the_weighted_gold_bound_counts_gold_per_reviewer_and_evidence_names_who_answered():
+    """policy.gold_bound 'weighted': gold answers counted under their reviewer's name; a stream answer's evidence
+    carries its reviewer (a consensus's is 'consensus', which no gold answer carries: held to the target's own bar),
+    or, with the overlap bound on, the first answer and the reviewer who gave it."""
+    engine = build_engine(Settings(policy={"reviewer_accuracy_from_gold": True, "gold_bound": "weighted"}))
+    learner = learner_of(engine)
+    learn_all(learner, [Correction(id="g1", label="cat", reviewer=("ana", "bo")[i % 2], answer_id=f"g1#{i}",
+                                   kind="gold", correct=i % 4 != 1) for i in range(20)])
+    assert {name: counts[:2] for name, counts in engine.policy.gold_bound.reviewers.items()} == {
+        "ana": (10, 10), "bo": (10, 5)}
+    assert learner._evidence_answer(Correction(id="r1", label="cat", reviewer="bo")) == ("cat", "bo")
+    consensus = Correction(id="r2", label="dog", reviewer="consensus", kind="consensus",
+                           answers={"bo": "cat", "ana": "dog", "cy": "dog"})
+    assert learner._evidence_answer(consensus) == ("dog", "consensus")
+    assert engine.policy.evidence.reviewer_bar("consensus") == engine.policy.calibrator.target_precision
+    both = build_engine(Settings(policy={"reviewer_accuracy_from_gold": True, "gold_bound": "weighted",
+                                         "reviewer_accuracy_from_overlap": True}))
+    assert learner_of(both)._evidence_answer(consensus) == ("cat", "bo")

@@ -8,6 +8,7 @@ import pytest
 
 from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_reviewers import GoldAccuracyBound
+from labelstream.core.calibration_weighted import StreamWeightedGoldBound
 from labelstream.errors import LabelstreamError
 from labelstream.settings import load_settings
 from labelstream.simulate.reviewer_pool import ReviewerPool, parse_rates, parse_shares
@@ -17,11 +18,23 @@ from labelstream.simulate.soundness import STREAM_KEYS
 RATES = (0.01, 0.02, 0.3)  # r1, r2 good; r3 bad
 
 
-def run_pool(hold_below: float, records: int = 6000, seed: int = 4, delay: str = "100", gold_share: float = 0.2):
+def run_pool(
+    hold_below: float,
+    records: int = 6000,
+    seed: int = 4,
+    delay: str = "100",
+    gold_share: float = 0.2,
+    gold_bound: str = "accuracy",
+):
     """A SEA stream (ceiling target + 0.03), the pool 100 records late, the gold accuracy bound on."""
     settings = load_settings(
         model={"name": "logistic", "seed": seed},
-        policy={"review_budget_share": 0.3, "seed": seed, "reviewer_accuracy_from_gold": True},
+        policy={
+            "review_budget_share": 0.3,
+            "seed": seed,
+            "reviewer_accuracy_from_gold": True,
+            "gold_bound": gold_bound,
+        },
         review={"gold_share": gold_share, "gold_hold_below": hold_below},
     )
     pool = ReviewerPool(RATES, delay=delay, hold_below=hold_below, seed=seed)
@@ -106,3 +119,31 @@ def test_rates_and_shares_parse_or_name_the_fix():
         parse_rates("0.01,lots")
     with pytest.raises(LabelstreamError, match="2 positive weights"):
         parse_shares("1,2,3", 2)
+
+
+def test_the_weighted_bound_bounds_each_reviewer_on_their_own_gold_and_weighs_them_by_their_answers():
+    """policy.gold_bound 'weighted' in the simulation: each pool reviewer's gold answers counted under their own name,
+    each answer that entered the evidence counted for the reviewer who gave it (the pool's choice), and the accuracy
+    in force the stream-share mean of their bounds (the bad r3 held: their share stops growing)."""
+    simulation, report = run_pool(hold_below=0.9, gold_bound="weighted")
+    members = {m["name"]: m for m in report["reviewers"]}
+    bound = simulation.engine.policy.gold_bound
+    assert isinstance(bound, StreamWeightedGoldBound)
+    for name in ("r1", "r2", "r3"):
+        assert bound.reviewers[name][:2] == (members[name]["gold_answers"], members[name]["gold_right"])
+    counted = bound.state()["stream"]
+    assert set(counted) <= {"r1", "r2", "r3"} and sum(counted.values()) > 0
+    for name, count in counted.items():  # never more than the reviewer answered
+        assert count <= sum(1 for who in simulation.answered_by.values() if who == name)
+    # r3 was held after 10 gold answers, before their first checkpoint (50): their few answers held to the target
+    assert members["r3"]["holds"] and bound.upper_of("r3") == 1.0 and bound.upper_of("r1") > 0.99
+    assert simulation.engine.policy.calibrator.reviewer_accuracy == pytest.approx(bound.upper())
+    simulation, _ = run_pool(hold_below=0.0, gold_bound="weighted")  # no holds: r3 answers on, bounded low
+    bound = simulation.engine.policy.gold_bound
+    assert bound.upper_of("r3") < 0.9 < 0.99 < bound.upper_of("r1")
+    counted, evidence = bound.state()["stream"], simulation.engine.policy.evidence
+    assert evidence.reviewer_bar("r3") is None  # surely under their bar: no bet on r3, shown as 1 in the mean
+    shown = {name: 1.0 if evidence.reviewer_bar(name) is None else bound.upper_of(name) for name in counted}
+    mean = sum(count * shown[name] for name, count in counted.items()) / sum(counted.values())
+    assert simulation.engine.policy.calibrator.reviewer_accuracy == pytest.approx(mean)
+    assert mean > bound.upper()

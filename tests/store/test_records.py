@@ -34,6 +34,8 @@ def test_the_decision_context_comes_back_with_the_answer(store: RecordStore):
     assert evidence.context == context
     assert evidence.prediction == Prediction.from_probabilities({"spam": 0.6, "ham": 0.4})
     assert (evidence.reason, evidence.inclusion_probability, evidence.correct) == ("uncertain", 0.25, False)
+    assert evidence.reviewer is None
+    assert stored.evidence("ham", 101.0, "bo").reviewer == "bo"  # who answered: a weighted gold bound's bar
 
 
 def test_a_record_stored_before_the_context_existed_reads_with_an_empty_one(store: RecordStore):

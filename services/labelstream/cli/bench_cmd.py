@@ -172,6 +172,9 @@ def soundness(
       pool-gold-holds                the same, the 25 % one held by the review
                                      service's rule below 0.9
       pool-default-holds             nothing told, 10 % gold items for holds
+      pool-gold-weighted             accuracy from 10 % gold items, each
+                                     reviewer's own, weighed by the stream
+      pool-gold-weighted-holds       the same, holds below 0.9
     """
     from labelstream.errors import LabelstreamError
     from labelstream.simulate.soundness import (

@@ -18,6 +18,7 @@ from labelstream.core.calibration import PrecisionCalibrator
 from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
+from labelstream.core.calibration_weighted import StreamWeightedGoldBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
@@ -27,6 +28,7 @@ from labelstream.core.model import OnlineModel
 from labelstream.core.policy import Policy, ThresholdPolicy
 from labelstream.core.policy.active_learner import ActiveLearnerPolicy
 from labelstream.core.policy.contract import ContractPolicy
+from labelstream.core.policy.contract_evidence import GoldBound
 from labelstream.core.self_training import SelfTraining
 from labelstream.core.strategies import (
     Entropy,
@@ -109,15 +111,18 @@ def reviewer_bound_alpha(policy: PolicySettings) -> float:
     return (1.0 - policy.confidence_level) / 2 / sources if sources else 0.0
 
 
-def build_gold_bound(policy: PolicySettings, holds: bool = False) -> GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None:
+def build_gold_bound(policy: PolicySettings, holds: bool = False) -> GoldBound | None:
     """The gold bound of ``policy.gold_bound`` if ``policy.reviewer_accuracy_from_gold`` (its error: as any bound's;
-    a conditional one splits it evenly between its two bounds). With ``holds`` (``review.gold_hold_below > 0``) the
-    accuracy bound counts per reviewer and drops a held reviewer's answers (:class:`HeldGoldAccuracyBound`; the
-    settings refuse holds with a conditional bound)."""
+    a conditional one splits it evenly between its two bounds, a weighted one over the reviewers). With ``holds``
+    (``review.gold_hold_below > 0``) the pooled accuracy bound counts per reviewer and drops a held reviewer's answers
+    (:class:`HeldGoldAccuracyBound`; the settings refuse holds with a conditional bound); the weighted one needs no
+    rule for holds (:class:`StreamWeightedGoldBound`)."""
     if not policy.reviewer_accuracy_from_gold:
         return None
     if policy.gold_bound == "conditional":
         return ConditionalGoldBound(reviewer_bound_alpha(policy))
+    if policy.gold_bound == "weighted":
+        return StreamWeightedGoldBound(reviewer_bound_alpha(policy))
     if holds:
         return HeldGoldAccuracyBound(reviewer_bound_alpha(policy))
     return GoldAccuracyBound(reviewer_bound_alpha(policy))

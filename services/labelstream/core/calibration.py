@@ -326,10 +326,15 @@ class PrecisionCalibrator:
         correct: bool,
         selection: Selection | None = None,
         timestamp: float = 0.0,
+        bar: float | None = None,
+        bet: bool = True,
     ) -> bool:
         """Add one answer: the predicted ``label``, its ``score``, whether it was right, and how it was selected.
 
-        ``selection`` defaults to a uniform design (every record as likely to be reviewed).
+        ``selection`` defaults to a uniform design (every record as likely to be reviewed). ``bar``: this answer's
+        own agreement bar (its reviewer's, fixed before the answer; sound as :meth:`set_agreement_bar`'s), else the
+        bar in force. ``bet=False``: the answer is learned (bins, checks) but no threshold bets on it (a stake of 0,
+        predictable, so always sound: for answers that could only lose, e.g. a reviewer less accurate than the bar).
         Returns whether recent answers now contradict the calibration (:mod:`~labelstream.core.calibration_check`):
         the caller should treat that as a drift and :meth:`reset`.
         """
@@ -346,22 +351,30 @@ class PrecisionCalibrator:
                 self.paused.discard(label)
         k = self._bin(score)
         self._update_bins(label, k, correct, selection.probability)
-        self._bet(label, k, correct, selection)
+        if bet:
+            self._bet(label, k, correct, selection, bar)
         self.answers += 1
         return contradicted
 
-    def _bet(self, label: str, k: int, correct: bool, selection: Selection) -> None:
-        """Every threshold at or below the score bets on this answer."""
+    def _bet(self, label: str, k: int, correct: bool, selection: Selection, bar: float | None = None) -> None:
+        """Every threshold at or below the score bets on this answer (against ``bar``, else the bar in force)."""
         log_wealth = self._log_wealth.get(label)
         if log_wealth is None:
             log_wealth = self._log_wealth[label] = np.zeros((len(self.grid), len(self._lambdas)))
         below, above = selection.weight_below_and_above()
-        excess = (1.0 if correct else 0.0) - self.bar
+        lambdas = self._lambdas
+        if bar is None:
+            bar = self.bar
+        elif bar != self.bar:
+            if not 0.5 < bar <= 1.0:
+                raise ValueError(f"bar must be in (0.5, 1], got {bar}")
+            lambdas = np.asarray((0.0, *self.bets)) / bar
+        excess = (1.0 if correct else 0.0) - bar
         split = k + 1 if selection.threshold is None else min(bisect.bisect_left(self.grid, selection.threshold), k + 1)
         if split > 0:
-            log_wealth[:split] += np.log1p(below * excess * self._lambdas)
+            log_wealth[:split] += np.log1p(below * excess * lambdas)
         if split < k + 1:
-            log_wealth[split : k + 1] += np.log1p(above * excess * self._lambdas)
+            log_wealth[split : k + 1] += np.log1p(above * excess * lambdas)
         if self.headroom is not None:  # bank at most this much above the bar: a drift un-proves within a few answers
             np.minimum(log_wealth[: k + 1], self.proof_level + self.headroom, out=log_wealth[: k + 1])
 

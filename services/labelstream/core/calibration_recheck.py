@@ -52,7 +52,7 @@ import bisect
 import math
 import sys
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -100,11 +100,12 @@ def spent(alpha: float, k: int, generation: int = 0, total: int | None = None) -
 
 @dataclass(frozen=True, slots=True)
 class KeptAnswer:
-    """An answered record of the generation: its model input, the answer, its relative review weight."""
+    """An answered record of the generation: its model input, the answer, its relative review weight, who answered."""
 
     x: dict[str, float]
     answer: str
     weight: float
+    reviewer: str | None = None
 
 
 class _Predicts(Protocol):
@@ -165,10 +166,12 @@ class VersionRecheck:
         self.held_out = False
         """Whether the current version was validated on a held-out sample only (a warm start's first version)."""
 
-    def keep(self, x: Mapping[str, float], answer: str, weight: float) -> None:
-        """An answered record of the current generation (``weight``: ``p_least / p_review``, in (0, 1])."""
+    def keep(self, x: Mapping[str, float], answer: str, weight: float, reviewer: str | None = None) -> None:
+        """An answered record of the current generation (``weight``: ``p_least / p_review``, in (0, 1]; ``reviewer``:
+        who answered, for a bar per reviewer in :meth:`run`)."""
         # interned names: one string per feature in memory and in :meth:`kept_state`'s pickle, not one per answer
-        self._kept.append(KeptAnswer({sys.intern(k): v for k, v in x.items()}, answer, min(max(weight, 0.0), 1.0)))
+        self._kept.append(KeptAnswer({sys.intern(k): v for k, v in x.items()}, answer, min(max(weight, 0.0), 1.0),
+                                     reviewer))
 
     def kept_state(self) -> dict[str, Any]:
         """The kept answers, compact (model inputs, answers, weights as parallel lists), for a restarted learner.
@@ -188,13 +191,19 @@ class VersionRecheck:
         True
         """
         kept = list(self._kept)
-        return {"x": [k.x for k in kept], "answers": [k.answer for k in kept], "weights": [k.weight for k in kept]}
+        state: dict[str, Any] = {"x": [k.x for k in kept], "answers": [k.answer for k in kept],
+                                 "weights": [k.weight for k in kept]}
+        if any(k.reviewer is not None for k in kept):
+            state["reviewers"] = [k.reviewer for k in kept]
+        return state
 
     def load_kept(self, state: Mapping[str, Any]) -> None:
         """Adopt :meth:`kept_state` (a restarted learner; the caller checks that it is of the current generation)."""
         self._kept.clear()
-        for x, answer, weight in zip(state.get("x", ()), state.get("answers", ()), state.get("weights", ()), strict=True):
-            self.keep(x, answer, weight)
+        answers = state.get("answers", ())
+        reviewers = state.get("reviewers") or [None] * len(answers)
+        for x, answer, weight, reviewer in zip(state.get("x", ()), answers, state.get("weights", ()), reviewers, strict=True):
+            self.keep(x, answer, weight, reviewer)
 
     def reset(self) -> None:
         """A new generation: its answers are not evidence, and nothing is validated until the next version."""
@@ -204,7 +213,7 @@ class VersionRecheck:
 
     def run(
         self, model: _Predicts, thresholds: Mapping[str, float | None], bar: float, generation: int = 0,
-        held_out: bool = False,
+        held_out: bool = False, bar_of: Callable[[str | None], float | None] | None = None,
     ) -> dict[str, tuple[float, ...]]:
         """Test each class's thresholds against ``model`` (the new version); what it validated, per class.
 
@@ -212,7 +221,9 @@ class VersionRecheck:
         with the overall guarantee one key, :data:`ANY_CLASS`). ``bar``: the agreement bar in force.
         ``generation``: the calibration's, which only moves forward (a newer one starts the counts again).
         ``held_out``: the kept answers are a held-out sample the version never learned (a warm start): its
-        validated thresholds do not wait (:meth:`held`).
+        validated thresholds do not wait (:meth:`held`). ``bar_of``: each kept answer's own bar, from its reviewer
+        (a stream-weighted gold bound: each answer held to its reviewer's bound; ``None``: no bet on it), instead of
+        ``bar``.
         """
         self.validated = {}
         self.held_out = held_out
@@ -224,7 +235,10 @@ class VersionRecheck:
             return self.validated
         kept = list(self._kept)
         predictions = model.predict_many([k.x for k in kept]) if kept else []
-        lambdas = self.bets / bar
+        if bar_of is not None:  # one bar per kept answer: each bet f w (x - b) / b against its own
+            bars = {reviewer: bar_of(reviewer) for reviewer in {k.reviewer for k in kept}}
+            bar = np.asarray([np.nan if bars[k.reviewer] is None else bars[k.reviewer] for k in kept])  # type: ignore[assignment]
+        lambdas = self.bets / bar if bar_of is None else self.bets
         for key in tested:
             at = max(bisect.bisect_right(self.grid, thresholds[key]) - 1, 0)
             k, n = self.checks.get(key, 0) + 1, self.total.get(key, 0) + 1
@@ -245,19 +259,27 @@ class VersionRecheck:
         return self.validated
 
     def _log_wealth(
-        self, key: str, kept: list[KeptAnswer], predictions: list[Prediction], lambdas: np.ndarray, bar: float,
-        agree: bool = False,
+        self, key: str, kept: list[KeptAnswer], predictions: list[Prediction], lambdas: np.ndarray,
+        bar: float | np.ndarray, agree: bool = False,
     ) -> np.ndarray:
         """Per grid threshold: the log of the mean over the bets of the wealth, on the new version's region (``agree``:
-        as if every answer agreed with the new version, an upper bound that does not read the answers)."""
-        rows = [(prediction.confidence, float(agree or prediction.label == kept_answer.answer), kept_answer.weight)
-                for kept_answer, prediction in zip(kept, predictions, strict=True)
+        as if every answer agreed with the new version, an upper bound that does not read the answers). ``bar``: one
+        for all, with ``lambdas`` the bets over it; or one per kept answer, with ``lambdas`` the bets themselves (each
+        answer's stake over its own bar)."""
+        per_answer = isinstance(bar, np.ndarray)
+        rows = [(prediction.confidence, float(agree or prediction.label == kept_answer.answer), kept_answer.weight,
+                 bar[i] if per_answer else bar)
+                for i, (kept_answer, prediction) in enumerate(zip(kept, predictions, strict=True))
                 if prediction.label is not None and (key == ANY_CLASS or prediction.label == key)]
         per_bin = np.zeros((len(self.grid), len(lambdas)))
         if rows:
-            scores, agrees, weights = np.asarray(rows).T
+            scores, agrees, weights, bars = np.asarray(rows).T
             bins = np.maximum(np.searchsorted(self._grid, scores, side="right") - 1, 0)
-            terms = np.log1p(np.outer(weights * (agrees - bar), lambdas))
+            if per_answer:  # NaN: no bet on the answer (a stake of 0)
+                stakes = np.nan_to_num(weights * (agrees - bars) / bars, nan=0.0)
+                terms = np.log1p(np.outer(stakes, lambdas))
+            else:
+                terms = np.log1p(np.outer(weights * (agrees - bar), lambdas))
             np.add.at(per_bin, bins, terms)
         above = np.flip(np.cumsum(np.flip(per_bin, axis=0), axis=0), axis=0)  # sums over records with score >= t
         top = above.max(axis=1)

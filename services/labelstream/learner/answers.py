@@ -125,7 +125,9 @@ class AnswerLearner:
         await self.pending.snapshot_stored()  # the last await before the learning and its offset
         self._referee_challenger(stored.features, correction.label, model_input)
         generation = self.answer_drift.generation()
-        evidence = None if held is not None or correction.counted_before else stored.evidence(self._evidence_label(correction), correction.timestamp)
+        evidence_label, answered_by = self._evidence_answer(correction)
+        evidence = None if held is not None or correction.counted_before else stored.evidence(
+            evidence_label, correction.timestamp, answered_by)
         if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
             self.version_check.observe(model_input.of_features())
         self.engine.learn(subject, correction.label, evidence, x=None if model_input.has_text() else model_input.get())
@@ -199,16 +201,19 @@ class AnswerLearner:
                 self.retry.failed(exc)
                 await self.retry.pause()
 
-    def _evidence_label(self, correction: Correction) -> str:
-        """The label the policy's evidence compares with: with a reviewer-accuracy bound, an overlap item's first answer.
+    def _evidence_answer(self, correction: Correction) -> tuple[str, str | None]:
+        """The label the policy's evidence compares with, and who gave it: with a reviewer-accuracy bound, an overlap
+        item's first answer and its reviewer; else the correction's label and reviewer (a consensus's is
+        ``consensus``, a name no gold answer carries: a stream-weighted gold bound holds it to the target's own bar).
 
         The bound measures one reviewer's accuracy, so the evidence must be one reviewer's answer: the
         consensus is more accurate than that, and an agreement bar lowered for one reviewer's errors would
         then overstate the precision (docs/contract.md, Noisy reviewers). The model still learns the consensus.
         """
         if correction.answers and getattr(self.engine.policy, "reviewer_bound", None) is not None:
-            return next(iter(correction.answers.values()))
-        return correction.label
+            reviewer, label = next(iter(correction.answers.items()))
+            return label, reviewer
+        return correction.label, correction.reviewer
 
     def _referee_challenger(self, features: dict[str, Any], label: str, model_input: ModelInput) -> None:
         """Show a running challenger the answer (before anyone learns it), and adopt it if it now wins."""

@@ -40,6 +40,7 @@ from labelstream.settings import load_settings
 from labelstream.simulate.datasets import DATASETS, export_dataset
 from labelstream.simulate.quality import SYNTHETIC_SEED, BenchStream, machine, post_drift_windows
 from labelstream.simulate.reviewer import SimulatedReviewer
+from labelstream.simulate.reviewer_pool import ReviewerPool
 from labelstream.simulate.runner import Simulation
 
 ORACLE_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
@@ -48,13 +49,17 @@ WINDOW, AFTER_DRIFT = 500, 300
 
 @dataclass(frozen=True)
 class Reviewer:
-    """A simulated reviewer: its name in the table, delay (records) and error rate."""
+    """A simulated reviewer: its name in the table, delay (records) and error rate; or, with ``pool``, a pool of
+    reviewers sharing the answers equally, one error rate each (:class:`ReviewerPool`; ``error_rate`` unused)."""
 
     name: str
     delay: str = "0"
     error_rate: float = 0.0
+    pool: tuple[float, ...] = ()
 
-    def build(self, seed: int) -> SimulatedReviewer:
+    def build(self, seed: int) -> SimulatedReviewer | ReviewerPool:
+        if self.pool:
+            return ReviewerPool(self.pool, delay=self.delay, seed=seed)
         return SimulatedReviewer(self.delay, self.error_rate, seed=seed)
 
 

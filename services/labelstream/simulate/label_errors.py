@@ -91,7 +91,7 @@ class LabelErrorSimulation(Simulation):
         others = [label for label in self._labels if label != truth]
         return rng.choice(others) if others else truth
 
-    def _answer(self, item: Routed, truth: str) -> None:
+    def _answer(self, item: Routed, truth: str, reviewer: str | None = None) -> None:
         """A reviewer answers; a flagged answer is reviewed again and the model learns the consensus."""
         stats, engine = self.stats, self.engine
         first = self._review(truth, self._rng)
@@ -101,13 +101,14 @@ class LabelErrorSimulation(Simulation):
         if flag is None:
             if engine.label_errors is not None:
                 engine.label_errors.learn_one(probabilities, first)
-            super()._answer(item, first)
+            super()._answer(item, first, reviewer)
             self._learned(first, truth)
             return
         engine.label_errors.learn_one(probabilities, first, flagged=True)
         decision = item.decision
         engine.learn_evidence(Evidence(  # its model input too: the recheck keeps held answers, as the learner does
             item.prediction, first, decision.reason, decision.inclusion_probability, self.now, context=decision.context,
+            reviewer=reviewer,
         ), engine.model_input(item.record))
         answers = {"first": first, "second": self._review(truth, self._second_rng)}
         if answers["second"] != first:  # adjudication

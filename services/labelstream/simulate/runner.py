@@ -327,14 +327,14 @@ class Simulation:
     def _deliver(self, until: int | None) -> None:
         """Learn the answers due by record ``until`` (all of them with ``None``), in the order they arrive."""
         while self._answers and (until is None or self._answers[0][0] <= until):
-            _due, _order, arrival = heapq.heappop(self._answers)
+            _due, order, arrival = heapq.heappop(self._answers)
             if arrival.hold is not None:
                 self._hold(*arrival.hold)
                 continue
             item, answer, second, gold = arrival.item, arrival.answer, arrival.second, arrival.gold
             assert item is not None
             generation = self._drift_generation()
-            self._answer(item, answer)
+            self._answer(item, answer, self.answered_by.get(order))
             if second is not None and hasattr(self.engine.policy, "learn_overlap"):
                 self.engine.policy.learn_overlap([answer, second])
             if gold is not None and hasattr(self.engine.policy, "learn_gold"):
@@ -425,8 +425,9 @@ class Simulation:
             return replace(outcome, label=answer, method="human")
         return outcome
 
-    def _answer(self, item: Routed, answer: str) -> None:
-        """The reviewer's answer arrives; the drift reaction and the engine learn it."""
+    def _answer(self, item: Routed, answer: str, reviewer: str | None = None) -> None:
+        """The reviewer's answer arrives; the drift reaction and the engine learn it (``reviewer``: the pool's reviewer
+        who gave it, on its evidence; ``None``: the one simulated reviewer, as on its gold answers)."""
         engine = self.engine
         if self.reaction is not None:
             x = engine.featurizer.transform_one(item.record.features)
@@ -435,7 +436,7 @@ class Simulation:
         decision = item.decision
         evidence = Evidence(
             item.prediction, answer, decision.reason, decision.inclusion_probability, self.now,
-            context=decision.context,
+            context=decision.context, reviewer=reviewer,
         )
         engine.learn(item.record, answer, evidence, votes=item.votes or {})
         self._learned_since_version += 1

@@ -204,6 +204,11 @@ REVIEWERS = (
                    pool_error_rates=POOL, gold_share=0.1, hold_below=0.9),
     ReviewerConfig("pool 1/2/25 % wrong, delay 500, nothing told, 10 % gold, holds below 0.9", delay="500",
                    pool_error_rates=POOL, gold_share=0.1, hold_below=0.9, use_gold=False),
+    # The same with the stream-share-weighted gold bound (each answer held to its own reviewer's bound)
+    ReviewerConfig("pool 1/2/25 % wrong, delay 500, weighted accuracy from 10 % gold", delay="500",
+                   pool_error_rates=POOL, gold_share=0.1, gold_bound="weighted"),
+    ReviewerConfig("pool 1/2/25 % wrong, delay 500, weighted accuracy from 10 % gold, holds below 0.9", delay="500",
+                   pool_error_rates=POOL, gold_share=0.1, hold_below=0.9, gold_bound="weighted"),
 )
 
 
@@ -303,7 +308,8 @@ REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-nois
                  "late-with-model-default": REVIEWERS[7], "late-with-model-overlap": REVIEWERS[8],
                  "late-with-model-gold": REVIEWERS[9], "late-with-model-gold-enriched": REVIEWERS[10],
                  "late-noisy-gold-enriched": REVIEWERS[11], "pool-default": REVIEWERS[12], "pool-gold": REVIEWERS[13],
-                 "pool-gold-holds": REVIEWERS[14], "pool-default-holds": REVIEWERS[15]}
+                 "pool-gold-holds": REVIEWERS[14], "pool-default-holds": REVIEWERS[15],
+                 "pool-gold-weighted": REVIEWERS[16], "pool-gold-weighted-holds": REVIEWERS[17]}
 DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
 DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")  # late-noisy-gold: chosen with --reviewer
 

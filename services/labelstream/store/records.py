@@ -35,8 +35,8 @@ class StoredRecord:
     record_json: bytes | None = None
     context: dict[str, Any] = field(default_factory=dict)
 
-    def evidence(self, true_label: str, timestamp: float = 0.0) -> Evidence:
-        """The human answer to this record as evidence for the policy (with the decision's context)."""
+    def evidence(self, true_label: str, timestamp: float = 0.0, reviewer: str | None = None) -> Evidence:
+        """The human answer to this record as evidence for the policy (with the decision's context and who gave it)."""
         return Evidence(
             Prediction.from_probabilities(self.probabilities),
             true_label,
@@ -44,6 +44,7 @@ class StoredRecord:
             inclusion_probability=self.inclusion_probability,
             timestamp=timestamp,
             context=self.context,
+            reviewer=reviewer,
         )
 
     def to_json(self) -> bytes:

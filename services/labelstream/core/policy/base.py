@@ -164,7 +164,9 @@ class Evidence:
     """A human answer to a reviewed record, with what the model predicted for it.
 
     ``context`` is the routing :attr:`Decision.context` of the record, handed
-    back unchanged (empty for records routed before it existed).
+    back unchanged (empty for records routed before it existed). ``reviewer``:
+    who gave the answer (``None``: not known), for a gold bound that holds each
+    answer to its own reviewer's bar.
     """
 
     prediction: Prediction
@@ -174,6 +176,7 @@ class Evidence:
     timestamp: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
+    reviewer: str | None = None
 
     @property
     def correct(self) -> bool:

@@ -72,15 +72,15 @@ from labelstream.core.audit import AuditEstimator
 from labelstream.core.boundary import BoundarySampler
 from labelstream.core.budget import ReviewBudget
 from labelstream.core.calibration import PrecisionCalibrator
-from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import VersionRecheck
-from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
+from labelstream.core.calibration_reviewers import ReviewerAccuracyBound
 from labelstream.core.constructor import slots_constructor
 from labelstream.core.policy.base import Decision, Evidence, Features, Policy, Prediction, review_within_budget
 from labelstream.core.policy.contract_evidence import (
     EVIDENCE_DETECTORS,
     OVERALL,
     ContractEvidence,
+    GoldBound,
     is_evidence_detector,
     selection_of,
 )
@@ -137,7 +137,7 @@ class ContractPolicy(Policy):
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
-        gold_bound: GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None = None,
+        gold_bound: GoldBound | None = None,
     ) -> None:
         self.evidence = ContractEvidence(calibrator, guarantee, reviewer_bound, recheck, gold_bound)
         self.strategy = strategy
@@ -175,7 +175,7 @@ class ContractPolicy(Policy):
         return self.evidence.reviewer_bound
 
     @property
-    def gold_bound(self) -> GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None:
+    def gold_bound(self) -> GoldBound | None:
         """The reviewer-accuracy bound from gold items (``None``: none)."""
         return self.evidence.gold_bound
 

@@ -38,7 +38,11 @@ from labelstream.core.calibration import PrecisionCalibrator, Selection
 from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
+from labelstream.core.calibration_weighted import StreamWeightedGoldBound, answer_bar
 from labelstream.core.policy.base import Evidence, Features
+
+GoldBound = GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | StreamWeightedGoldBound
+"""The kinds of reviewer-accuracy bound from gold items."""
 
 OVERALL = ANY_CLASS
 """The calibration key of every class under the overall guarantee."""
@@ -83,7 +87,10 @@ class ContractEvidence:
         :class:`ConditionalGoldBound` instead sets the bar itself, alone (it may exceed the target: 1 until it has
         measured): it needs no overlap bound and a cap of 1, whose assumptions it does not make. A
         :class:`HeldGoldAccuracyBound` counts answers per reviewer and drops a held reviewer's
-        (:meth:`hold_reviewer`): the bar in force may then go *up* (docs/contract.md, section 5, "Holds").
+        (:meth:`hold_reviewer`): the bar in force may then go *up* (docs/contract.md, section 5, "Holds"). A
+        :class:`StreamWeightedGoldBound` bounds each reviewer from their own gold answers and each answer is bet
+        against its own reviewer's bar (the least of the user's cap, the overlap bound and that reviewer's bound;
+        ``Evidence.reviewer``); the bar in force shown is that of the stream-share-weighted accuracy.
     recheck
         Re-tests the proven thresholds against each new model version (:meth:`recheck_version`) on the
         generation's answered records (:meth:`keep_answer`); a class's threshold is in force only where the
@@ -96,7 +103,7 @@ class ContractEvidence:
         guarantee: str = "per_class",
         reviewer_bound: ReviewerAccuracyBound | None = None,
         recheck: VersionRecheck | None = None,
-        gold_bound: GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | None = None,
+        gold_bound: GoldBound | None = None,
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
@@ -181,9 +188,41 @@ class ContractEvidence:
                 self.audits.learn_one(prediction.label, evidence.correct, audit_probability)
         if not same_generation:
             return False
-        return self.calibrator.learn_one(
-            self.key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp
+        bar, bet = None, True
+        if self._weighted:  # this answer's own reviewer's bar (their bound is fixed before the answer)
+            bar = self.reviewer_bar(evidence.reviewer)
+            bet = bar is not None
+            self.gold_bound.count_answer(evidence.reviewer)
+        contradicted = self.calibrator.learn_one(
+            self.key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp, bar, bet
         )
+        if self._weighted:
+            self._apply_reviewer_bound()  # the weighted accuracy shown moved with the shares
+        return contradicted
+
+    @property
+    def _weighted(self) -> bool:
+        return isinstance(self.gold_bound, StreamWeightedGoldBound)
+
+    def _accuracy_of(self, reviewer: str | None) -> float:
+        """The accuracy an answer of ``reviewer`` is held to: the least of the user's cap, the overlap bound if on, and
+        the reviewer's own gold bound."""
+        bounds = [] if self.reviewer_bound is None else [self.reviewer_bound.upper()]
+        return min([self._assumed_accuracy, *bounds, self.gold_bound.upper_of(reviewer)])
+
+    def reviewer_bar(self, reviewer: str | None) -> float | None:
+        """The agreement bar an answer of ``reviewer`` is held to (the bar in force but with a
+        :class:`StreamWeightedGoldBound`); ``None``: no bet on it (a stake of 0, always sound). No bet on a reviewer
+        bounded at 1/2 or below (no better than chance: section 5's bar needs better), nor on one whose gold answers
+        so far are right no more often than the bar: even a perfect model's bets on their answers would lose on
+        average (their share of right gold answers is fixed before the answer, so the choice is predictable)."""
+        if not self._weighted:
+            return self.calibrator.bar
+        return answer_bar(self.calibrator.target_precision, self._accuracy_of(reviewer), *self.gold_bound.counts_of(reviewer))
+
+    def _shown_accuracy(self, reviewer: str) -> float:
+        """A reviewer's accuracy in the weighted one shown (1 for one not bet on: their answers prove nothing)."""
+        return 1.0 if self.reviewer_bar(reviewer) is None else self._accuracy_of(reviewer)
 
     def keep_answer(self, x: Features, evidence: Evidence) -> None:
         """An answer's model input, for the recheck of later versions: only evidence of this generation, with its
@@ -194,7 +233,7 @@ class ContractEvidence:
         selection, least = selection_of(context), context.get("p_least")
         if selection is None or least is None or context.get("generation") != self.generation:
             return
-        self.recheck.keep(x, evidence.true_label, float(least) / selection.probability)
+        self.recheck.keep(x, evidence.true_label, float(least) / selection.probability, evidence.reviewer)
 
     def kept_answers(self) -> dict[str, Any] | None:
         """The answers kept for the recheck, with their generation (``None`` without a recheck): what a restarted
@@ -216,7 +255,8 @@ class ContractEvidence:
         answers are a held-out sample it never learned (a warm start), and its thresholds do not wait."""
         if self.recheck is None:
             return {}
-        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation, held_out)
+        bar_of = self.reviewer_bar if self._weighted else None
+        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation, held_out, bar_of)
 
     def learn_overlap(self, answers: list[str]) -> None:
         """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.
@@ -243,7 +283,7 @@ class ContractEvidence:
             if model_right is None or agreed is None:
                 return
             self.gold_bound.learn(model_right, agreed)
-        elif isinstance(self.gold_bound, HeldGoldAccuracyBound):
+        elif isinstance(self.gold_bound, HeldGoldAccuracyBound | StreamWeightedGoldBound):
             self.gold_bound.learn(correct, reviewer or "anonymous")
         elif self.gold_bound is not None:
             self.gold_bound.learn(correct)
@@ -253,7 +293,8 @@ class ContractEvidence:
 
     def hold_reviewer(self, reviewer: str, held: bool) -> None:
         """The review service held ``reviewer`` (``held``) or let them answer again: a
-        :class:`HeldGoldAccuracyBound` drops their gold answers, or counts their next ones; other bounds ignore it."""
+        :class:`HeldGoldAccuracyBound` drops their gold answers, or counts their next ones; other bounds ignore it (a
+        :class:`StreamWeightedGoldBound` needs nothing: a held reviewer answers no more, their bound unused)."""
         if not isinstance(self.gold_bound, HeldGoldAccuracyBound):
             return
         if held:
@@ -267,6 +308,13 @@ class ContractEvidence:
         present (it only moves down, but when a hold opens an epoch of a :class:`HeldGoldAccuracyBound`)."""
         if self._conditional:
             self.calibrator.set_agreement_bar(self.gold_bound.bar(self.calibrator.target_precision))
+            return
+        if self._weighted:  # the stream-share mean of the accuracies the answers are held to (each already capped)
+            accuracy = min(self._assumed_accuracy, self.gold_bound.weighted(self._shown_accuracy))
+            if self.reviewer_bound is not None:
+                accuracy = min(accuracy, self.reviewer_bound.upper())
+            if accuracy != self.calibrator.reviewer_accuracy:
+                self.calibrator.set_reviewer_accuracy(accuracy)
             return
         bounds = [bound.upper() for bound in (self.reviewer_bound, self.gold_bound) if bound is not None]
         accuracy = min([self._assumed_accuracy, *bounds])
@@ -322,7 +370,8 @@ class ContractEvidence:
             self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
         gold_state = state.get("gold_bound") or {}
         same_kind = (bool(gold_state.get("conditional")) == self._conditional
-                     and bool(gold_state.get("held_aware")) == isinstance(self.gold_bound, HeldGoldAccuracyBound))
+                     and bool(gold_state.get("held_aware")) == isinstance(self.gold_bound, HeldGoldAccuracyBound)
+                     and bool(gold_state.get("stream_weighted")) == self._weighted)
         if self.gold_bound is not None and same_kind:
             self.gold_bound.load_state(gold_state)  # a snapshot of another kind of gold bound is not adopted
         self._apply_reviewer_bound()

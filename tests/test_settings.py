@@ -109,13 +109,16 @@ def test_reviewer_holds_go_with_the_gold_accuracy_bound_but_not_the_conditional_
     from labelstream.core.build import build_engine
     from labelstream.core.calibration_holds import HeldGoldAccuracyBound
     from labelstream.core.calibration_reviewers import GoldAccuracyBound
+    from labelstream.core.calibration_weighted import StreamWeightedGoldBound
 
     monkeypatch.setenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW", "0.8")
     assert load_settings().review.gold_hold_below == 0.8  # holds alone: fine
     monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY_FROM_GOLD", "true")
-    settings = load_settings()  # with the gold accuracy bound: fine, and it is the one that drops held reviewers
+    settings = load_settings()  # with the default, weighted gold bound: fine (a held reviewer bounds no one else)
     assert (settings.review.gold_hold_below, settings.policy.reviewer_accuracy_from_gold) == (0.8, True)
-    assert isinstance(build_engine(settings).policy.gold_bound, HeldGoldAccuracyBound)
+    assert isinstance(build_engine(settings).policy.gold_bound, StreamWeightedGoldBound)
+    monkeypatch.setenv("LABELSTREAM_POLICY__GOLD_BOUND", "accuracy")  # the pooled one drops held reviewers
+    assert isinstance(build_engine(load_settings()).policy.gold_bound, HeldGoldAccuracyBound)
     monkeypatch.setenv("LABELSTREAM_POLICY__GOLD_BOUND", "conditional")
     with pytest.raises(ConfigError, match="review.gold_hold_below needs policy.gold_bound 'accuracy'"):
         load_settings()

@@ -195,12 +195,12 @@ class PolicySettings(_Section):
         "Reviewer accuracy measured on gold items). Sound only if gold items are at least as hard as stream items.",
     )
     gold_bound: Literal["accuracy", "weighted", "conditional"] = Field(
-        "accuracy",
+        "weighted",
         description="With reviewer_accuracy_from_gold, what gold items measure: 'accuracy' (how often answers are "
         "right, pooled over the reviewers; assumes reviewers err independently of the model and gold answers spread "
         "over the reviewers as the stream's answers do), 'weighted' (the same per reviewer, from their own gold "
         "answers, each answer held to its reviewer's bound: sound however gold is spread, e.g. a reviewer out of "
-        "gold items; slower when spread is even; docs/contract.md, Stream-share-weighted gold bound) or "
+        "gold items; slower when spread is even; the default; docs/contract.md, Stream-share-weighted gold bound) or "
         "'conditional' (how often answers agree with the "
         "model's proposal when it is right and when it is wrong; sound against reviewers who err with the model or "
         "accept its proposal, if they treat gold items as stream items; its bar is used alone: no overlap bound, "

@@ -26,7 +26,7 @@ def accuracy_in_force(proc: ServiceProcess) -> float:
 
 
 def test_a_hold_reaches_the_learner_and_its_gold_bound_drops_the_held_reviewers_answers(settings_factory, tmp_path):
-    settings = settings_factory(partitions=1, policy={"reviewer_accuracy_from_gold": True},
+    settings = settings_factory(partitions=1, policy={"reviewer_accuracy_from_gold": True, "gold_bound": "accuracy"},
                                 review={"gold_hold_below": 0.8})
     learner = service(settings, "learner", tmp_path)
     producer = Producer(producer_config(settings.kafka))

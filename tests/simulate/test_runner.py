@@ -131,7 +131,8 @@ def test_overlap_items_get_a_second_answer_within_the_budget_and_teach_the_revie
 
 def test_gold_answers_spend_the_budget_and_teach_the_gold_bound_with_the_error_split(sea_csv):
     settings = load_settings(policy={"review_budget_share": 0.3, "reviewer_accuracy_from_overlap": True,
-                                     "reviewer_accuracy_from_gold": True}, review={"gold_share": 0.5})
+                                     "reviewer_accuracy_from_gold": True, "gold_bound": "accuracy"},
+                             review={"gold_share": 0.5})  # the pooled bound (the default 'weighted' bets answer by answer)
     simulation = Simulation(settings, reviewer=SimulatedReviewer(error_rate=0.1, seed=1))
     report = simulation.run(open_rows(sea_csv, label_column="label", id_column="id")).report
     policy = simulation.engine.policy

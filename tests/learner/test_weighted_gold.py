@@ -101,12 +101,49 @@ class Run:
             )
         assert self.producer.flush(30) == 0
 
-    def version(self, corrections: int, timeout: float = 45) -> dict:
-        """The policy state of the first version seen with ``corrections`` real answers learned."""
+    def send_answers(self, name: str, answers: list[tuple[str, float, str]]) -> None:
+        """Real answers of ``name``, (record id, x, label) each, to records stored first (``x`` > 0 predicted ``a``)."""
+        self.store.put_many(
+            [
+                StoredRecord(
+                    i,
+                    {"x": x, "y": -x / 2},
+                    "review",
+                    "cold_start",
+                    {"a": 0.9, "b": 0.1} if x > 0 else {"a": 0.1, "b": 0.9},
+                    1.0,
+                    0,
+                    time.time(),
+                    context=dict(CONTEXT),
+                )
+                for i, x, _ in answers
+            ],
+            count_reviews=False,
+            queue_deferred=False,
+        )
+        for i, _, label in answers:
+            self.answers[name] = self.answers.get(name, 0) + 1
+            correction = Correction(id=i, label=label, reviewer=name, answer_id=f"{i}#1")
+            self.producer.produce(self.settings.topics.corrections, key=i.encode(), value=correction.wire_json())
+        assert self.producer.flush(30) == 0
+
+    def counted(self, result: str) -> float:
+        """The learner's ``labelstream_corrections_total`` of ``result``."""
+        sample = f'labelstream_corrections_total{{result="{result}"}} '
+        return sum(
+            float(line.split()[-1]) for line in self.learner.metrics_text().splitlines() if line.startswith(sample)
+        )
+
+    def version(self, corrections: int, done: Callable[[dict], bool] = lambda _: True, timeout: float = 45) -> dict:
+        """The policy state of the first version seen with ``corrections`` real answers learned (and ``done``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = self.registry.load_latest()
-            if state is not None and state.metrics.get("corrections_applied") == corrections:
+            if (
+                state is not None
+                and state.metrics.get("corrections_applied") == corrections
+                and done(state.policy_state)
+            ):
                 return state.policy_state
             time.sleep(0.2)
         raise AssertionError(f"no version with {corrections} answers learned:\n{self.learner.log_tail()}")
@@ -137,19 +174,31 @@ class Run:
 
 
 @pytest.fixture
-def run(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iterator[Run]:
-    """A learner with the weighted gold bound on its own topics and keys, serving."""
-    settings = settings_factory(
-        partitions=1,
-        policy={"reviewer_accuracy_from_gold": True, "gold_bound": GOLD_BOUND},
-        learner={"publish_every_corrections": 10_000, "publish_every_seconds": 0.3},
-    )
-    learner = service(settings, "learner", tmp_path)
-    try:
+def start_run(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iterator[Callable[..., Run]]:
+    """``start_run(**sections)``: a learner with the weighted gold bound on its own topics and keys, serving; stopped
+    after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(**sections: dict) -> Run:
+        settings = settings_factory(
+            partitions=1,
+            policy={"reviewer_accuracy_from_gold": True, "gold_bound": GOLD_BOUND},
+            learner={"publish_every_corrections": 10_000, "publish_every_seconds": 0.3},
+            **sections,
+        )
+        learner = service(settings, "learner", tmp_path)
+        started.append(learner)
         learner.start().wait_until_serving()
-        yield Run(settings, learner)
-    finally:
-        stop_all([learner])
+        return Run(settings, learner)
+
+    yield start
+    stop_all(started)
+
+
+@pytest.fixture
+def run(start_run: Callable[..., Run]) -> Run:
+    """A learner with the weighted gold bound, serving."""
+    return start_run()
 
 
 def in_turn(kind: str, names: tuple[str, ...], each: int, start: int = 0) -> list[Event]:
@@ -187,7 +236,9 @@ def test_real_answers_mostly_from_bo_are_not_bet_on_his_name_travels(run):
     state = run.version(90)
     # bo's gold is under his bar: no threshold bets on his answers, where the pool's bar (0.82) or a nameless
     # answer's (the target's own) would bet on every one
-    assert state["calibration"]["answers"] == 90 and bets(state) == {}, f"bo's answers were bet on: {bets(state)}"
+    assert state["calibration"]["answers"] == 90 and bets(state) == {}, (
+        f"bo's answers were bet on: {sorted(bets(state))}"
+    )
     assert state["gold_bound"]["stream"] == {"bo": 90}, state["gold_bound"].get("stream")
     run.send(stream(ann=10, bo=0), "s")
     state = run.version(100)
@@ -213,3 +264,16 @@ def test_ann_out_of_gold_keeps_her_bound_while_bo_answers_gold_on(run):
     reviewers = state["gold_bound"]["reviewers"]
     assert (reviewers["ann"]["answers"], reviewers["ann"]["right"], reviewers["bo"]["answers"]) == (60, 58, 200)
     assert reviewers["ann"]["bound"] == pytest.approx(run.oracle.upper_of("ann"), abs=1e-12)
+
+
+def test_an_answer_held_for_a_second_review_counts_under_its_reviewers_name(start_run):
+    """label_errors on: an answer the model contradicts is held, its evidence counted at once (docs/label-errors.md);
+    it too is held to its own reviewer's bar: bo's, not bet on, not the target's own of a nameless answer."""
+    run = start_run(label_errors={"enabled": True, "min_answers": 10, "min_confidence": 0.7})
+    run.send(GOLD, "g")
+    xs = [1.0 if i % 2 else -1.0 for i in range(60)]  # separable: x = +1 is a, x = -1 is b
+    run.send_answers("ann", [(f"t{i}", x, "a" if x > 0 else "b") for i, x in enumerate(xs)])
+    run.send_answers("bo", [(f"w{i}", 1.0, "b") for i in range(3)])  # contradicted by a confident model: held
+    state = run.version(60, lambda s: sum(s["gold_bound"]["stream"].values()) == 63)
+    assert run.counted("held_for_second_review") == 3  # held, not learned: 60 corrections applied, 63 counted
+    assert state["gold_bound"]["stream"] == {"ann": 60, "bo": 3}, state["gold_bound"]["stream"]

@@ -180,9 +180,10 @@ def start_run(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iter
     started: list[ServiceProcess] = []
 
     def start(**sections: dict) -> Run:
+        policy = {"reviewer_accuracy_from_gold": True, "gold_bound": GOLD_BOUND, **sections.pop("policy", {})}
         settings = settings_factory(
             partitions=1,
-            policy={"reviewer_accuracy_from_gold": True, "gold_bound": GOLD_BOUND},
+            policy=policy,
             learner={"publish_every_corrections": 10_000, "publish_every_seconds": 0.3},
             **sections,
         )
@@ -277,3 +278,44 @@ def test_an_answer_held_for_a_second_review_counts_under_its_reviewers_name(star
     state = run.version(60, lambda s: sum(s["gold_bound"]["stream"].values()) == 63)
     assert run.counted("held_for_second_review") == 3  # held, not learned: 60 corrections applied, 63 counted
     assert state["gold_bound"]["stream"] == {"ann": 60, "bo": 3}, state["gold_bound"]["stream"]
+
+
+def test_a_consensus_counts_under_its_first_answerer_with_the_overlap_bound_on(start_run):
+    """With the overlap bound on too, a consensus's evidence is its first answer, held to the bar of the reviewer who
+    gave it (bo: not bet on), not the consensus's (the target's own)."""
+    run = start_run(policy={"reviewer_accuracy_from_overlap": True})
+    run.send(GOLD, "g")
+    run.store.put_many(
+        [
+            StoredRecord(
+                f"c{i}",
+                {"x": 1.0},
+                "review",
+                "cold_start",
+                {"a": 0.9, "b": 0.1},
+                1.0,
+                0,
+                time.time(),
+                context=dict(CONTEXT),
+            )
+            for i in range(20)
+        ],
+        count_reviews=False,
+        queue_deferred=False,
+    )
+    for i in range(20):
+        correction = Correction(
+            id=f"c{i}",
+            label="a",
+            reviewer="consensus",
+            kind="consensus",
+            answer_id=f"c{i}#c",
+            answers={"bo": "a", "ann": "a"},
+        )
+        run.producer.produce(run.settings.topics.corrections, key=correction.id.encode(), value=correction.wire_json())
+    assert run.producer.flush(30) == 0
+    state = run.version(20)
+    assert state["gold_bound"]["stream"] == {"bo": 20}, state["gold_bound"]["stream"]
+    assert state["calibration"]["answers"] == 20 and bets(state) == {}, (
+        f"bo's first answers were bet on: {sorted(bets(state))}"
+    )

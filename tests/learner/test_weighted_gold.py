@@ -55,9 +55,8 @@ class Run:
         self.producer = Producer(producer_config(settings.kafka))
         self.store = RecordStore.from_settings(connect(settings.redis), settings)
         self.registry = ModelRegistry.from_settings(connect(settings.redis), settings)
-        self.oracle = StreamWeightedGoldBound(
-            reviewer_bound_alpha(settings.policy)
-        )  # the bounds the learner must reach
+        # the bounds the learner must reach: the core's, fed the same gold answers
+        self.oracle = StreamWeightedGoldBound(reviewer_bound_alpha(settings.policy))
         self.answers: dict[str, int] = {}
 
     def send(self, events: list[Event], tag: str) -> None:

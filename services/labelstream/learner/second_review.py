@@ -44,7 +44,9 @@ class SecondReviewHold:
         self.drift = drift
         self.metrics = metrics
 
-    async def held(self, correction: Correction, stored: StoredRecord, tp: str, offset: int, model_input: ModelInput) -> bool:
+    async def held(
+        self, correction: Correction, stored: StoredRecord, tp: str, offset: int, model_input: ModelInput
+    ) -> bool:
         """Hold an answer a confident model contradicts (``label_errors``); whether it was held.
 
         Only a review-service answer (it has an ``answer_id``) is checked: its
@@ -62,7 +64,12 @@ class SecondReviewHold:
         suggested = flag.suggested if flag is not None else str(held_before.get("suggested", ""))
         confidence = flag.confidence if flag is not None else float(probabilities.get(suggested, 0.0))
         await self.retry.call(
-            self.second_reviews.hold, correction.id, correction.answer_id, correction.reviewer, correction.label, suggested
+            self.second_reviews.hold,
+            correction.id,
+            correction.answer_id,
+            correction.reviewer,
+            correction.label,
+            suggested,
         )
         request = _review_request(correction, stored, suggested, confidence)
         # Sent before the offset advances: a snapshot that holds the offset also waits for this delivery.
@@ -74,12 +81,18 @@ class SecondReviewHold:
         detector.learn_one(probabilities, correction.label, flagged=True)
         generation = self.drift.generation()
         if not correction.counted_before:  # a superseding answer (an undo or a correction): its record counted once
-            self.engine.learn_evidence(stored.evidence(correction.label, correction.timestamp), model_input.get())
+            evidence = stored.evidence(correction.label, correction.timestamp, correction.reviewer)  # their own bar
+            self.engine.learn_evidence(evidence, model_input.get())
         self.pending.advance(tp, offset)
         self.drift.report(generation, correction.id)
         self.metrics.record_corrections(1, "held_for_second_review")
-        log.info("answer %s (%s) held for a second review: the model says %s (%.2f)",
-                 correction.answer_id, correction.label, suggested, confidence)
+        log.info(
+            "answer %s (%s) held for a second review: the model says %s (%.2f)",
+            correction.answer_id,
+            correction.label,
+            suggested,
+            confidence,
+        )
         return True
 
 
@@ -87,7 +100,9 @@ def _review_request(correction: Correction, stored: StoredRecord, suggested: str
     """The ``disagreement`` review request of a held answer: its record, as routed, and the flagged answer."""
     return ReviewRequest(
         id=correction.id,
-        record=record_of(stored) if stored.record_json is not None else Record(id=correction.id, features=stored.features),
+        record=record_of(stored)
+        if stored.record_json is not None
+        else Record(id=correction.id, features=stored.features),
         proposed_label=max(stored.probabilities, key=stored.probabilities.get) if stored.probabilities else None,
         probabilities=stored.probabilities,
         reason="disagreement",
@@ -96,7 +111,10 @@ def _review_request(correction: Correction, stored: StoredRecord, suggested: str
         model_version=stored.model_version,
         context=stored.context,
         flagged_answer=FlaggedAnswer(
-            answer_id=correction.answer_id, reviewer=correction.reviewer, label=correction.label,
-            suggested_label=suggested, confidence=min(1.0, max(0.0, confidence)),
+            answer_id=correction.answer_id,
+            reviewer=correction.reviewer,
+            label=correction.label,
+            suggested_label=suggested,
+            confidence=min(1.0, max(0.0, confidence)),
         ),
     )

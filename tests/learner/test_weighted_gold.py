@@ -1,0 +1,320 @@
+"""The stream-share-weighted gold bound in the real learner (policy.gold_bound 'weighted'; docs/contract.md, section 5,
+"Stream-share-weighted gold bound"): a learner process on the test's Kafka and Redis, gold answers and real answers
+sent on ``corrections`` as the review service sends them, the real answers' records stored in Redis first as a labeler
+leaves them (reviewed with probability 1 in generation 0, predicted ``a`` at 0.9, answered ``a``: no drift).
+
+What is observed is what the learner exposes: its gauge ``labelstream_policy_reviewer_accuracy`` (Σ w_j U_j over the
+real answers counted, a reviewer not bet on counted at 1) and the policy state of the versions it publishes (the real
+answers counted per reviewer, and whether any threshold bet on them). Gold: ann right 98 of 100 times, bo 60 of 100,
+in turn; pooled they are bounded at about 0.86, ann alone at 0.999, and bo is not bet on (his gold is under his bar).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from labelstream.core.build import reviewer_bound_alpha
+from labelstream.core.calibration_weighted import StreamWeightedGoldBound, answer_bar
+from labelstream.core.schemas import Correction
+from labelstream.kafka.config import producer_config
+from labelstream.processes import ServiceProcess, service, stop_all
+from labelstream.settings import Settings
+from labelstream.store.connection import connect
+from labelstream.store.models import ModelRegistry
+from labelstream.store.records import RecordStore, StoredRecord
+
+pytestmark = pytest.mark.integration
+
+GOLD_BOUND = "weighted"  # pinned: the default may move, this test is about this bound
+CONTEXT = {
+    "outcome": "review",
+    "generation": 0,
+    "model_version": 0,
+    "threshold": None,
+    "p_review": 1.0,
+    "p_least": 1.0,
+    "p_audit": 1.0,
+    "p_floor": 1.0,
+}
+RIGHT = {"ann": lambda i: i % 50 != 7, "bo": lambda i: i % 5 < 3}  # the i-th gold answer: ann 98 %, bo 60 % right
+
+Event = tuple[str, str, int]  # ("gold" | "answer", reviewer, their i-th)
+
+
+class Run:
+    """One learner with its own topics and Redis keys; sends corrections as the review service does."""
+
+    def __init__(self, settings: Settings, learner: ServiceProcess) -> None:
+        self.settings = settings
+        self.learner = learner
+        self.producer = Producer(producer_config(settings.kafka))
+        self.store = RecordStore.from_settings(connect(settings.redis), settings)
+        self.registry = ModelRegistry.from_settings(connect(settings.redis), settings)
+        # the bounds the learner must reach: the core's, fed the same gold answers
+        self.oracle = StreamWeightedGoldBound(reviewer_bound_alpha(settings.policy))
+        self.answers: dict[str, int] = {}
+
+    def send(self, events: list[Event], tag: str) -> None:
+        """The events in order: a gold answer, or a real answer to a record stored first (answered ``a``)."""
+        ids = [f"{tag}{n}" for n, (kind, _, _) in enumerate(events) if kind == "answer"]
+        self.store.put_many(
+            [
+                StoredRecord(
+                    i,
+                    {"x": 1.0},
+                    "review",
+                    "cold_start",
+                    {"a": 0.9, "b": 0.1},
+                    1.0,
+                    0,
+                    time.time(),
+                    context=dict(CONTEXT),
+                )
+                for i in ids
+            ],
+            count_reviews=False,
+            queue_deferred=False,
+        )
+        for n, (kind, name, i) in enumerate(events):
+            if kind == "gold":
+                correct = RIGHT[name](i)
+                self.oracle.learn(correct, name)
+                correction = Correction(
+                    id=f"g{i % 12}",
+                    label="x",
+                    reviewer=name,
+                    kind="gold",
+                    answer_id=f"g{i % 12}#{name}{i}",
+                    correct=correct,
+                )
+            else:
+                self.answers[name] = self.answers.get(name, 0) + 1
+                correction = Correction(id=f"{tag}{n}", label="a", reviewer=name, answer_id=f"{tag}{n}#1")
+            self.producer.produce(
+                self.settings.topics.corrections, key=correction.id.encode(), value=correction.wire_json()
+            )
+        assert self.producer.flush(30) == 0
+
+    def send_answers(self, name: str, answers: list[tuple[str, float, str]]) -> None:
+        """Real answers of ``name``, (record id, x, label) each, to records stored first (``x`` > 0 predicted ``a``)."""
+        self.store.put_many(
+            [
+                StoredRecord(
+                    i,
+                    {"x": x, "y": -x / 2},
+                    "review",
+                    "cold_start",
+                    {"a": 0.9, "b": 0.1} if x > 0 else {"a": 0.1, "b": 0.9},
+                    1.0,
+                    0,
+                    time.time(),
+                    context=dict(CONTEXT),
+                )
+                for i, x, _ in answers
+            ],
+            count_reviews=False,
+            queue_deferred=False,
+        )
+        for i, _, label in answers:
+            self.answers[name] = self.answers.get(name, 0) + 1
+            correction = Correction(id=i, label=label, reviewer=name, answer_id=f"{i}#1")
+            self.producer.produce(self.settings.topics.corrections, key=i.encode(), value=correction.wire_json())
+        assert self.producer.flush(30) == 0
+
+    def counted(self, result: str) -> float:
+        """The learner's ``labelstream_corrections_total`` of ``result``."""
+        sample = f'labelstream_corrections_total{{result="{result}"}} '
+        return sum(
+            float(line.split()[-1]) for line in self.learner.metrics_text().splitlines() if line.startswith(sample)
+        )
+
+    def version(self, corrections: int, done: Callable[[dict], bool] = lambda _: True, timeout: float = 45) -> dict:
+        """The policy state of the first version seen with ``corrections`` real answers learned (and ``done``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.registry.load_latest()
+            if (
+                state is not None
+                and state.metrics.get("corrections_applied") == corrections
+                and done(state.policy_state)
+            ):
+                return state.policy_state
+            time.sleep(0.2)
+        raise AssertionError(f"no version with {corrections} answers learned:\n{self.learner.log_tail()}")
+
+    def expected_accuracy(self) -> float:
+        """Σ w_j U_j over the real answers sent, U_j from the reviewer's own gold answers (1: not bet on)."""
+
+        def shown(name: str) -> float:
+            accuracy = self.oracle.upper_of(name)
+            bar = answer_bar(self.settings.policy.target_precision, accuracy, *self.oracle.counts_of(name))
+            return 1.0 if bar is None else accuracy
+
+        total = sum(self.answers.values())
+        return sum(count * shown(name) for name, count in self.answers.items()) / total
+
+    def accuracy_in_force(self, expected: float, timeout: float = 5) -> float:
+        """The learner's gauge once it shows ``expected`` (it is set just after a version is stored), else as it is."""
+        deadline = time.monotonic() + timeout
+        while (seen := self.gauge()) != pytest.approx(expected, abs=1e-9) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return seen
+
+    def gauge(self) -> float:
+        for line in self.learner.metrics_text().splitlines():
+            if line.startswith("labelstream_policy_reviewer_accuracy "):
+                return float(line.split()[1])
+        return float("nan")
+
+
+@pytest.fixture
+def start_run(settings_factory: Callable[..., Settings], tmp_path: Path) -> Iterator[Callable[..., Run]]:
+    """``start_run(**sections)``: a learner with the weighted gold bound on its own topics and keys, serving; stopped
+    after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(**sections: dict) -> Run:
+        policy = {"reviewer_accuracy_from_gold": True, "gold_bound": GOLD_BOUND, **sections.pop("policy", {})}
+        settings = settings_factory(
+            partitions=1,
+            policy=policy,
+            learner={"publish_every_corrections": 10_000, "publish_every_seconds": 0.3},
+            **sections,
+        )
+        learner = service(settings, "learner", tmp_path)
+        started.append(learner)
+        learner.start().wait_until_serving()
+        return Run(settings, learner)
+
+    yield start
+    stop_all(started)
+
+
+@pytest.fixture
+def run(start_run: Callable[..., Run]) -> Run:
+    """A learner with the weighted gold bound, serving."""
+    return start_run()
+
+
+def in_turn(kind: str, names: tuple[str, ...], each: int, start: int = 0) -> list[Event]:
+    """``each`` events of every reviewer of ``names``, in turn, numbered from ``start``."""
+    return [(kind, name, i) for i in range(start, start + each) for name in names]
+
+
+def stream(ann: int, bo: int) -> list[Event]:
+    """Real answers, ``ann`` of ann's and ``bo`` of bo's, bo's spread evenly among ann's."""
+    total = ann + bo
+    return [("answer", "bo" if (k + 1) * bo // total > k * bo // total else "ann", k) for k in range(total)]
+
+
+def bets(policy_state: dict) -> dict:
+    """The calibration's bet wealth by class in a version (a class appears once a threshold bet on one answer)."""
+    return policy_state["calibration"]["classes"]
+
+
+GOLD = in_turn("gold", ("ann", "bo"), 100)
+
+
+def test_real_answers_mostly_from_ann_are_held_to_her_bound_not_the_pools(run):
+    run.send(GOLD + stream(ann=90, bo=10), "r")
+    state = run.version(100)
+    expected = run.expected_accuracy()  # 0.9 U_ann + 0.1 (bo not bet on); the pool is about 0.86
+    assert expected == pytest.approx(0.9 * run.oracle.upper_of("ann") + 0.1) and 0.99 < expected < 1
+    assert (seen := run.accuracy_in_force(expected)) == pytest.approx(expected, abs=1e-9), seen
+    assert state["gold_bound"]["stream"] == {"ann": 90, "bo": 10}, state["gold_bound"].get("stream")
+    assert "a" in bets(state), "ann's answers are bet on"
+    print(f"accuracy in force {seen!r}, ann's bound {run.oracle.upper_of('ann')!r}")
+
+
+def test_real_answers_mostly_from_bo_are_not_bet_on_his_name_travels(run):
+    run.send(GOLD + stream(ann=0, bo=90), "r")
+    state = run.version(90)
+    # bo's gold is under his bar: no threshold bets on his answers, where the pool's bar (0.82) or a nameless
+    # answer's (the target's own) would bet on every one
+    assert state["calibration"]["answers"] == 90 and bets(state) == {}, (
+        f"bo's answers were bet on: {sorted(bets(state))}"
+    )
+    assert state["gold_bound"]["stream"] == {"bo": 90}, state["gold_bound"].get("stream")
+    run.send(stream(ann=10, bo=0), "s")
+    state = run.version(100)
+    expected = run.expected_accuracy()  # 0.1 U_ann + 0.9: bo's share counts at 1, his answers prove nothing
+    assert expected == pytest.approx(0.1 * run.oracle.upper_of("ann") + 0.9) and expected < 1
+    assert (seen := run.accuracy_in_force(expected)) == pytest.approx(expected, abs=1e-9), seen
+    assert state["gold_bound"]["stream"] == {"bo": 90, "ann": 10}
+    assert "a" in bets(state), "ann's answers are bet on"
+
+
+def test_ann_out_of_gold_keeps_her_bound_while_bo_answers_gold_on(run):
+    # ann out of gold after 60 answers (the service serves no gold item twice) while her real answers go on,
+    # between bo's next 140 gold answers: pooled, bo's would pull the bound to about 0.75
+    late = [
+        event for pair in zip(in_turn("gold", ("bo",), 140, 60), stream(ann=140, bo=0), strict=True) for event in pair
+    ]
+    run.send(in_turn("gold", ("ann", "bo"), 60) + late[:180] + stream(ann=0, bo=10) + late[180:], "r")
+    state = run.version(150)
+    expected = run.expected_accuracy()
+    assert expected == pytest.approx((140 * run.oracle.upper_of("ann") + 10) / 150) and 0.99 < expected < 1
+    assert (seen := run.accuracy_in_force(expected)) == pytest.approx(expected, abs=1e-9), seen
+    assert state["gold_bound"]["stream"] == {"ann": 140, "bo": 10}, state["gold_bound"].get("stream")
+    reviewers = state["gold_bound"]["reviewers"]
+    assert (reviewers["ann"]["answers"], reviewers["ann"]["right"], reviewers["bo"]["answers"]) == (60, 58, 200)
+    assert reviewers["ann"]["bound"] == pytest.approx(run.oracle.upper_of("ann"), abs=1e-12)
+
+
+def test_an_answer_held_for_a_second_review_counts_under_its_reviewers_name(start_run):
+    """label_errors on: an answer the model contradicts is held, its evidence counted at once (docs/label-errors.md);
+    it too is held to its own reviewer's bar: bo's, not bet on, not the target's own of a nameless answer."""
+    run = start_run(label_errors={"enabled": True, "min_answers": 10, "min_confidence": 0.7})
+    run.send(GOLD, "g")
+    xs = [1.0 if i % 2 else -1.0 for i in range(60)]  # separable: x = +1 is a, x = -1 is b
+    run.send_answers("ann", [(f"t{i}", x, "a" if x > 0 else "b") for i, x in enumerate(xs)])
+    run.send_answers("bo", [(f"w{i}", 1.0, "b") for i in range(3)])  # contradicted by a confident model: held
+    state = run.version(60, lambda s: sum(s["gold_bound"]["stream"].values()) == 63)
+    assert run.counted("held_for_second_review") == 3  # held, not learned: 60 corrections applied, 63 counted
+    assert state["gold_bound"]["stream"] == {"ann": 60, "bo": 3}, state["gold_bound"]["stream"]
+
+
+def test_a_consensus_counts_under_its_first_answerer_with_the_overlap_bound_on(start_run):
+    """With the overlap bound on too, a consensus's evidence is its first answer, held to the bar of the reviewer who
+    gave it (bo: not bet on), not the consensus's (the target's own)."""
+    run = start_run(policy={"reviewer_accuracy_from_overlap": True})
+    run.send(GOLD, "g")
+    run.store.put_many(
+        [
+            StoredRecord(
+                f"c{i}",
+                {"x": 1.0},
+                "review",
+                "cold_start",
+                {"a": 0.9, "b": 0.1},
+                1.0,
+                0,
+                time.time(),
+                context=dict(CONTEXT),
+            )
+            for i in range(20)
+        ],
+        count_reviews=False,
+        queue_deferred=False,
+    )
+    for i in range(20):
+        correction = Correction(
+            id=f"c{i}",
+            label="a",
+            reviewer="consensus",
+            kind="consensus",
+            answer_id=f"c{i}#c",
+            answers={"bo": "a", "ann": "a"},
+        )
+        run.producer.produce(run.settings.topics.corrections, key=correction.id.encode(), value=correction.wire_json())
+    assert run.producer.flush(30) == 0
+    state = run.version(20)
+    assert state["gold_bound"]["stream"] == {"bo": 20}, state["gold_bound"]["stream"]
+    assert state["calibration"]["answers"] == 20 and bets(state) == {}, (
+        f"bo's first answers were bet on: {sorted(bets(state))}"
+    )

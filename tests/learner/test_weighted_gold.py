@@ -46,6 +46,13 @@ RIGHT = {"ann": lambda i: i % 50 != 7, "bo": lambda i: i % 5 < 3}  # the i-th go
 Event = tuple[str, str, int]  # ("gold" | "answer", reviewer, their i-th)
 
 
+def reviewed(record_id: str) -> StoredRecord:
+    """A record as a labeler leaves one it sent to review (probability 1, generation 0), predicted ``a`` at 0.9."""
+    return StoredRecord(
+        record_id, {"x": 1.0}, "review", "cold_start", {"a": 0.9, "b": 0.1}, 1.0, 0, time.time(), context=dict(CONTEXT)
+    )
+
+
 class Run:
     """One learner with its own topics and Redis keys; sends corrections as the review service does."""
 
@@ -63,20 +70,7 @@ class Run:
         """The events in order: a gold answer, or a real answer to a record stored first (answered ``a``)."""
         ids = [f"{tag}{n}" for n, (kind, _, _) in enumerate(events) if kind == "answer"]
         self.store.put_many(
-            [
-                StoredRecord(
-                    i,
-                    {"x": 1.0},
-                    "review",
-                    "cold_start",
-                    {"a": 0.9, "b": 0.1},
-                    1.0,
-                    0,
-                    time.time(),
-                    context=dict(CONTEXT),
-                )
-                for i in ids
-            ],
+            [reviewed(i) for i in ids],
             count_reviews=False,
             queue_deferred=False,
         )
@@ -285,20 +279,7 @@ def test_a_consensus_counts_under_its_first_answerer_with_the_overlap_bound_on(s
     run = start_run(policy={"reviewer_accuracy_from_overlap": True})
     run.send(GOLD, "g")
     run.store.put_many(
-        [
-            StoredRecord(
-                f"c{i}",
-                {"x": 1.0},
-                "review",
-                "cold_start",
-                {"a": 0.9, "b": 0.1},
-                1.0,
-                0,
-                time.time(),
-                context=dict(CONTEXT),
-            )
-            for i in range(20)
-        ],
+        [reviewed(f"c{i}") for i in range(20)],
         count_reviews=False,
         queue_deferred=False,
     )

@@ -160,20 +160,21 @@ class Resumption:
 
 
 def take_down(outage: Outage, seconds: float, settings, stream: RecordStream, ids: list[str], learner, review,
-              reviewer) -> None:
+              reviewer, labeler) -> None:
     """Stop ``outage.kind`` for ``seconds`` while the stream goes on, start it, wait until everything caught up."""
     outage.down_at = time.time()
     stack("stop", outage.kind)
     time.sleep(seconds)
     stack("start", outage.kind)
     outage.up_at = time.time()
-    with Resumption(outage, review, learner), stacks_on_timeout(settings, review, learner, reviewer):
+    with Resumption(outage, review, learner), stacks_on_timeout(settings, review, learner, reviewer, labeler):
         wait_for_stack(settings)
         committed = committed_records(settings)
         outage.resumed_at = wait_for(lambda: committed_records(settings) > committed and time.time(), 180,
                                      f"a commit after the {outage.kind} outage", 0.2)
         before = ids[: stream.sent]  # produced (at least handed to the producer) before now
-        wait_for(lambda: not read_ledger(settings).missing(before), 300, f"the records of the {outage.kind} outage routed", 1.0)
+        with gap_on_timeout(settings, stream, before):
+            wait_for(lambda: not read_ledger(settings).missing(before), 300, f"the records of the {outage.kind} outage routed", 1.0)
         outage.caught_up_at = time.time()
         outage.learned_at = wait_for(lambda: every_review_learned(settings, learner) and time.time(), 300,
                                      f"the reviews of the {outage.kind} outage answered and learned", 1.0)
@@ -198,6 +199,21 @@ def stacks_on_timeout(settings, *procs):  # noqa: ANN001, ANN201
         time.sleep(1)  # the stacks reach the logs
         tails = "\n".join(f"--- {proc.name} log ---\n{quiet_tail(proc)}" for proc in procs if proc is not None)
         raise AssertionError(f"{exc}\n" + "\n".join(details) + "\n" + tails) from exc
+
+
+@contextmanager
+def gap_on_timeout(settings, stream: RecordStream, expected: list[str]):  # noqa: ANN201
+    """A routing wait that times out says which records lack an outcome and whether they reached the topic at all
+    (a delivery error of the test's own producer) or the labeler's committed offsets passed them (a lost record)."""
+    try:
+        yield
+    except AssertionError as exc:
+        missing = read_ledger(settings).missing(expected)
+        on_topic = {m.key().decode(): (m.partition(), m.offset()) for m in read_all(settings.kafka, settings.topics.records)}
+        where = {i: on_topic.get(i, "not on the records topic") for i in sorted(missing)[:10]}
+        raise AssertionError(f"{exc}\n{len(missing)} of {len(expected)} without an outcome, e.g. {where}; "
+                             f"records topic holds {len(on_topic)}; labeler group committed {committed_records(settings)}; "
+                             f"the test producer's delivery errors: {stream.delivery_errors[:3]}") from exc
 
 
 def quiet_tail(proc, lines: int = 150) -> str:  # noqa: ANN001
@@ -261,12 +277,13 @@ def test_broker_and_redis_outages_are_ridden_out(settings_factory, tmp_path):
         learner_prober = Prober(learner.metrics_port).start()
         stream.wait_until(lead)
         wait_for(lambda: committed_records(settings) > 0, 60, "a first commit")
-        take_down(outages[0], seconds, settings, stream, ids, learner, review, reviewer)
+        take_down(outages[0], seconds, settings, stream, ids, learner, review, reviewer, labeler)
         stream.limit = lead + 2 * per_outage
-        take_down(outages[1], seconds, settings, stream, ids, learner, review, reviewer)
+        take_down(outages[1], seconds, settings, stream, ids, learner, review, reviewer, labeler)
         stream.limit = n
         stream.join(seconds + 300)
-        wait_for(lambda: not read_ledger(settings).missing(ids), 300, "every record routed", 1.0)
+        with gap_on_timeout(settings, stream, ids):
+            wait_for(lambda: not read_ledger(settings).missing(ids), 300, "every record routed", 1.0)
         drained_at = time.time()
         wait_for(lambda: every_review_learned(settings, learner), 300, "every review answered and learned", 1.0)
         time.sleep(3)  # a duplicate would land now

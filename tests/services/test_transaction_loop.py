@@ -278,3 +278,40 @@ def test_a_batch_routed_ahead_of_a_failed_commit_is_kept_not_routed_again(settin
         assert max(remembered) == 2 * batch_size - 1  # fetched ahead, not routed: rewound, nothing to keep
     assert sorted(routed) == sorted(v[0].decode() for v in values)  # nothing routed twice
     assert counted == len(values)
+
+
+class PendingErrorAtCommit(Producer):
+    """A real producer whose second commit raises the ``SystemError`` of an exception a client callback left
+    pending, before or after the broker committed (both happen: it surfaces at whatever call comes next)."""
+
+    commits = 0
+    after = True
+
+    def commit_transaction(self, *args):
+        PendingErrorAtCommit.commits += 1
+        if PendingErrorAtCommit.commits != 2:
+            return super().commit_transaction(*args)
+        if PendingErrorAtCommit.after:
+            super().commit_transaction(*args)
+        raise SystemError("<built-in method __format__ of KafkaError object> returned a result with an exception set")
+
+
+@pytest.mark.parametrize("after", [True, False], ids=["after-the-commit", "before-the-commit"])
+def test_a_pending_client_exception_gives_the_batch_up_and_the_labeler_goes_on(settings_factory, after):
+    """The labeler once exited on such a ``SystemError`` after a broker outage (tests/faults/test_outages.py):
+    now the batch is given up and a new consumer resumes at the committed offsets. A batch the broker did
+    commit is not redone (no duplicate); one it did not is (nothing lost)."""
+    settings = settings_factory(partitions=1, labeler={"batch_size": 50})
+    PendingErrorAtCommit.commits, PendingErrorAtCommit.after = 0, after
+    values = [(f"s{i}".encode(), record(f"s{i}")) for i in range(300)]
+    produce(settings, values)
+    runner = RunningLabeler(settings, producer_factory=PendingErrorAtCommit)
+    with runner as labeler:
+        wait_for(lambda: len(read_ledger(settings).routing) == len(values), 90, "every record routed")
+        time.sleep(1.0)  # a duplicate would land now
+        ledger = read_ledger(settings)
+        retries = labeler.metrics.value("labelstream_batch_retries_total", reason="consumer")
+        alive = runner.thread.is_alive()
+    assert PendingErrorAtCommit.commits > 2 and alive
+    assert ledger.duplicated() == {} and set(ledger.routing) == {v[0].decode() for v in values}
+    assert retries == 1

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from labelstream.kafka import rebalance
 from labelstream.kafka.config import consumer_config
 from labelstream.labeler.batch import BatchHandler, Retried, first_offsets
 from labelstream.labeler.health import LoopState
@@ -48,7 +49,7 @@ class GroupConsumer:
 
     def subscribe(self) -> None:
         """Join the group on the records topic."""
-        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        rebalance.subscribe(self.consumer, [self.settings.topics.records], self._config, self._on_assign, self._on_revoke)
 
     def close(self) -> None:
         """Leave the group."""
@@ -77,26 +78,31 @@ class GroupConsumer:
         ``consume(n, timeout)`` alone waits the whole timeout unless ``n`` messages
         are there, which at 1k records/s adds its timeout to every record's latency.
         """
-        messages = self.consumer.consume(limit, 0)
-        if not messages and wait > 0:
-            first = self.consumer.poll(wait)
-            if first is None:
-                return []
-            messages = [first, *self.consumer.consume(limit - 1, 0)] if limit > 1 else [first]
-        errors = list(map(Message.error, messages))
-        if errors.count(None) == len(errors):  # the common case, checked in C
-            return messages
-        good = []
-        for message in messages:
-            error = message.error()
-            if error is None:
-                good.append(message)
-            elif error.fatal() or error.code() == KafkaError._FATAL:
-                self._replace(error)
-                return []
-            else:
-                self._log_error(error)
-        return good
+        try:
+            messages = self.consumer.consume(limit, 0)
+            if not messages and wait > 0:
+                first = self.consumer.poll(wait)
+                if first is None:
+                    return []
+                messages = [first, *self.consumer.consume(limit - 1, 0)] if limit > 1 else [first]
+            errors = list(map(Message.error, messages))
+            if errors.count(None) == len(errors):  # the common case, checked in C
+                return messages
+            good = []
+            for message in messages:
+                error = message.error()
+                if error is None:
+                    good.append(message)
+                elif error.fatal() or error.code() == KafkaError._FATAL:
+                    self.rejoin(rebalance.describe(error))
+                    return []
+                else:
+                    self._log_error(error)
+            return good
+        # failed in a rebalance callback (labelstream.kafka.rebalance): as dead as after a fatal error
+        except (KafkaException, SystemError) as exc:
+            self.rejoin(f"{type(exc).__name__}: {rebalance.describe_exception(exc)} (from {exc.__cause__!r})")
+            return []
 
     def rewind(self, messages: Sequence[Message]) -> None:
         """Seek each partition of ``messages`` back to its first offset in them (the committed one); no broker needed.
@@ -117,10 +123,10 @@ class GroupConsumer:
     def _log_error(self, error: KafkaError) -> None:
         now = time.monotonic()
         if now - self._last_error > 30:  # an outage reports every few seconds; say it twice a minute
-            log.warning("consumer: %s", error)
+            log.warning("consumer: %s", rebalance.describe(error))
             self._last_error = now
 
-    def _replace(self, error: KafkaError) -> None:
+    def rejoin(self, error: str) -> None:
         """Rejoin with a new consumer after a fatal consumer error; what is in hand is dropped, not committed.
 
         librdkafka fences a static member whose session expired (e.g. the broker
@@ -160,20 +166,21 @@ class GroupConsumer:
         self.assignment = [p for p in self.assignment if (p.topic, p.partition) not in revoked]
         self.handler.forget(partitions)
 
-    def _new_consumer(self) -> Consumer:
-        return Consumer(
-            consumer_config(
-                self.settings.kafka,
-                self.settings.labeler.group_id,
-                **{
-                    "fetch.min.bytes": 1,
-                    "max.partition.fetch.bytes": 4 * 1024 * 1024,
-                    "queued.min.messages": 100_000,
-                    # Static membership: a restarted instance takes its partitions back at once;
-                    # a dead one is replaced after the session timeout.
-                    "group.instance.id": f"{self.settings.labeler.transactional_id}-{self.instance}",
-                    "session.timeout.ms": 10_000,
-                },
-            ),
-            logger=client_logger(KAFKA_LOGGER),
+    @property
+    def _config(self) -> dict:
+        return consumer_config(
+            self.settings.kafka,
+            self.settings.labeler.group_id,
+            **{
+                "fetch.min.bytes": 1,
+                "max.partition.fetch.bytes": 4 * 1024 * 1024,
+                "queued.min.messages": 100_000,
+                # Static membership: a restarted instance takes its partitions back at once;
+                # a dead one is replaced after the session timeout.
+                "group.instance.id": f"{self.settings.labeler.transactional_id}-{self.instance}",
+                "session.timeout.ms": 10_000,
+            },
         )
+
+    def _new_consumer(self) -> Consumer:
+        return Consumer(self._config, logger=client_logger(KAFKA_LOGGER))

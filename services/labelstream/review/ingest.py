@@ -46,6 +46,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from pydantic import ValidationError
 
 from labelstream.core.schemas import DeadLetter
+from labelstream.kafka import rebalance
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.session import session_logger
 from labelstream.log_repeats import client_logger
@@ -98,7 +99,7 @@ class ReviewIngest:
         self._next_skipped_commit = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        self.consumer.subscribe([self.settings.topics.review])
+        self._subscribe()
         try:
             while not stop.is_set():
                 self.step(stop)
@@ -111,15 +112,20 @@ class ReviewIngest:
         self.heartbeat = time.monotonic()
         self.dlq.poll(0)  # its client's log lines
         messages = []
-        for message in self.consumer.consume(self.BATCH, timeout):
-            error = message.error()
-            if error is None:
-                messages.append(message)
-            elif error.fatal() or error.code() == KafkaError._FATAL:
-                self._rejoin(error)
-                return 0  # what was read is not committed: the new consumer reads it again
-            else:
-                self.last_error = f"kafka: {error}"
+        try:
+            for message in self.consumer.consume(self.BATCH, timeout):
+                error = message.error()
+                if error is None:
+                    messages.append(message)
+                elif error.fatal() or error.code() == KafkaError._FATAL:
+                    self._rejoin(rebalance.describe(error))
+                    return 0  # what was read is not committed: the new consumer reads it again
+                else:
+                    self.last_error = f"kafka: {rebalance.describe(error)}"
+        # failed in a rebalance callback (labelstream.kafka.rebalance): as dead as after a fatal error
+        except (KafkaException, SystemError) as exc:
+            self._rejoin(f"{type(exc).__name__}: {rebalance.describe_exception(exc)}")
+            return 0
         if self.session_timeouts.new() and self.instance_id:
             self._session_timed_out()
             return 0
@@ -159,12 +165,16 @@ class ReviewIngest:
         if moved:
             self._commit_offsets([TopicPartition(tp.topic, tp.partition, tp.offset) for tp in moved])
 
-    def _new_consumer(self) -> Consumer:
+    def _config(self) -> dict:
         static = {"group.instance.id": self.instance_id} if self.instance_id else {}
-        return Consumer(
-            consumer_config(self.settings.kafka, self.settings.review.group_id, on_commit=_commit_failed, **static),
-            logger=self._kafka_log,
-        )
+        return consumer_config(self.settings.kafka, self.settings.review.group_id, on_commit=_commit_failed, **static)
+
+    def _new_consumer(self) -> Consumer:
+        return Consumer(self._config(), logger=self._kafka_log)
+
+    def _subscribe(self) -> None:
+        """Join the group; the partitions taken and given up by our callbacks (:mod:`labelstream.kafka.rebalance`)."""
+        rebalance.subscribe(self.consumer, [self.settings.topics.review], self._config())
 
     def _replace_consumer(self) -> None:
         try:
@@ -172,7 +182,7 @@ class ReviewIngest:
         except (KafkaException, RuntimeError) as exc:
             log.debug("closing the failed consumer: %s", exc)
         self.consumer = self._new_consumer()
-        self.consumer.subscribe([self.settings.topics.review])
+        self._subscribe()
 
     def _session_timed_out(self) -> None:
         """A static member's session timed out (an outage, a stall): librdkafka's own rejoin can hang for good
@@ -183,7 +193,7 @@ class ReviewIngest:
                     "(a static member's own rejoin can hang: librdkafka issue 3437)")
         self._replace_consumer()
 
-    def _rejoin(self, error: KafkaError) -> None:
+    def _rejoin(self, error: str) -> None:
         """A new consumer after a fatal one (see the module docstring); dynamic after repeated fencings."""
         self.last_error = f"kafka: {error}"
         self.rejoins += 1

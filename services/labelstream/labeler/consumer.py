@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from labelstream.kafka import rebalance
+from labelstream.kafka.client_errors import describe, describe_exception
 from labelstream.kafka.config import consumer_config
 from labelstream.labeler.batch import BatchHandler, Retried, first_offsets
 from labelstream.labeler.health import LoopState
@@ -49,7 +49,7 @@ class GroupConsumer:
 
     def subscribe(self) -> None:
         """Join the group on the records topic."""
-        rebalance.subscribe(self.consumer, [self.settings.topics.records], self._config, self._on_assign, self._on_revoke)
+        self.consumer.subscribe([self.settings.topics.records], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
 
     def close(self) -> None:
         """Leave the group."""
@@ -94,14 +94,14 @@ class GroupConsumer:
                 if error is None:
                     good.append(message)
                 elif error.fatal() or error.code() == KafkaError._FATAL:
-                    self.rejoin(rebalance.describe(error))
+                    self.rejoin(describe(error))
                     return []
                 else:
                     self._log_error(error)
             return good
-        # failed in a rebalance callback (labelstream.kafka.rebalance): as dead as after a fatal error
+        # an exception the client left pending (labelstream.kafka.client_errors): as dead as after a fatal error
         except (KafkaException, SystemError) as exc:
-            self.rejoin(f"{type(exc).__name__}: {rebalance.describe_exception(exc)} (from {exc.__cause__!r})")
+            self.rejoin(f"{type(exc).__name__}: {describe_exception(exc)} (from {exc.__cause__!r})")
             return []
 
     def rewind(self, messages: Sequence[Message]) -> None:
@@ -123,7 +123,7 @@ class GroupConsumer:
     def _log_error(self, error: KafkaError) -> None:
         now = time.monotonic()
         if now - self._last_error > 30:  # an outage reports every few seconds; say it twice a minute
-            log.warning("consumer: %s", rebalance.describe(error))
+            log.warning("consumer: %s", describe(error))
             self._last_error = now
 
     def rejoin(self, error: str) -> None:

@@ -175,8 +175,7 @@ class TransactionLoop:
             self._start_afresh(exc)
 
     def _start_afresh(self, exc: SystemError) -> None:
-        """confluent-kafka can leave an exception pending in a callback it cannot raise from (a rebalance
-        fallback, a client's teardown: :mod:`labelstream.kafka.rebalance`); it surfaces as a ``SystemError`` at
+        """confluent-kafka can leave an exception pending in a callback it cannot raise from (:mod:`labelstream.kafka.client_errors`); it surfaces as a ``SystemError`` at
         some later call, wherever the batch then stood. Nothing of it is trusted: the open transaction is
         aborted, what was routed ahead dropped, and a new consumer resumes at the committed offsets, so a
         batch that did commit is not redone and one that did not is. Seen once in the fault suite after a

@@ -46,7 +46,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from pydantic import ValidationError
 
 from labelstream.core.schemas import DeadLetter
-from labelstream.kafka import rebalance
+from labelstream.kafka.client_errors import describe, describe_exception
 from labelstream.kafka.config import consumer_config, producer_config
 from labelstream.kafka.session import session_logger
 from labelstream.log_repeats import client_logger
@@ -118,13 +118,13 @@ class ReviewIngest:
                 if error is None:
                     messages.append(message)
                 elif error.fatal() or error.code() == KafkaError._FATAL:
-                    self._rejoin(rebalance.describe(error))
+                    self._rejoin(describe(error))
                     return 0  # what was read is not committed: the new consumer reads it again
                 else:
-                    self.last_error = f"kafka: {rebalance.describe(error)}"
-        # failed in a rebalance callback (labelstream.kafka.rebalance): as dead as after a fatal error
+                    self.last_error = f"kafka: {describe(error)}"
+        # an exception the client left pending (labelstream.kafka.client_errors): as dead as after a fatal error
         except (KafkaException, SystemError) as exc:
-            self._rejoin(f"{type(exc).__name__}: {rebalance.describe_exception(exc)}")
+            self._rejoin(f"{type(exc).__name__}: {describe_exception(exc)}")
             return 0
         if self.session_timeouts.new() and self.instance_id:
             self._session_timed_out()
@@ -173,8 +173,7 @@ class ReviewIngest:
         return Consumer(self._config(), logger=self._kafka_log)
 
     def _subscribe(self) -> None:
-        """Join the group; the partitions taken and given up by our callbacks (:mod:`labelstream.kafka.rebalance`)."""
-        rebalance.subscribe(self.consumer, [self.settings.topics.review], self._config())
+        self.consumer.subscribe([self.settings.topics.review])
 
     def _replace_consumer(self) -> None:
         try:

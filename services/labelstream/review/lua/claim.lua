@@ -138,22 +138,31 @@ local function shaped_like(id, seed)
 end
 
 -- Of up to 48 shaped ids, the first the queue does not know and no earlier gold item was shown to this reviewer
--- under (p:review:gold:shown_ids:<reviewer>: the same id twice, with other content, would tell one of them gold);
--- else the first this reviewer has not seen (a real record of that id answered or skipped by them would show its
--- id twice); else the first shaped one all the same (a short counter whose neighbours they all answered: an id
--- seen twice is a smaller tell than a key); else the instance key (an id with nothing to draw: no letter, no digit).
+-- under (p:review:gold:shown_ids:<reviewer>: the same id twice, with other content, would tell one of them gold)
+-- whose counter, if it has one, the stream has reached (not above the highest counter of its shape the ingest saw,
+-- nor the replaced id's: a record of a counter ahead of it would come later with that id); else the first such id
+-- ahead of it; else the first this reviewer has not seen (a real record of that id answered or skipped by them would
+-- show its id twice); else the first shaped one all the same (a short counter whose neighbours they all answered: an
+-- id seen twice is a smaller tell than a key); else the instance key (an id with nothing to draw: no letter, no digit).
 local function shown_for(replaced, shown_ids)
-  local unseen, shaped = nil, nil
+  local unseen, shaped, ahead = nil, nil, nil
+  local shape, reached = id_counter(replaced)  -- counters of one shape have one length: compared as strings
+  local highest = shape and redis.call('GET', k_counter_max(shape))
+  if highest and highest > reached then reached = highest end
   for attempt = 1, 48 do  -- 48: with a one-digit counter (9 ids) and 7 shown, all taken (7/9)^48 = 6e-6
     local candidate = shaped_like(replaced, instance .. '|' .. attempt)
     if candidate and candidate ~= replaced then
       local fresh = redis.call('SISMEMBER', shown_ids, candidate) == 0
-      if fresh and redis.call('EXISTS', k_item(candidate)) == 0 then return candidate end
+      if fresh and redis.call('EXISTS', k_item(candidate)) == 0 then
+        local _, counter = id_counter(candidate)
+        if not (reached and counter and counter > reached) then return candidate end
+        ahead = ahead or candidate
+      end
       if not unseen and fresh and redis.call('SISMEMBER', k_seen(candidate), reviewer) == 0 then unseen = candidate end
       shaped = shaped or candidate
     end
   end
-  return unseen or shaped or instance
+  return ahead or unseen or shaped or instance
 end
 
 -- Gold only in place of a plain item: an item with a badge or notes (overlap, "for an expert", "no expert took it",

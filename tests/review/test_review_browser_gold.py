@@ -41,7 +41,11 @@ LOOK = """() => {
 
 
 def test_a_gold_item_is_drawn_as_the_real_record_it_replaces(settings_factory, chromium, tmp_path):
-    settings = settings_factory(**review_sections(lease_seconds=120.0, gold_share=1.0, undo_seconds=1.0))
+    settings = settings_factory(
+        **review_sections(
+            lease_seconds=120.0, gold_share=1.0, undo_seconds=1.0, queue_counter_exact_below=10, queue_counter_step=10
+        )
+    )
     review = start_review(settings, tmp_path / "logs")
     ana, lead = new_token(settings, "ana"), new_token(settings, "lead", "admin")
     gold = {
@@ -70,11 +74,23 @@ def test_a_gold_item_is_drawn_as_the_real_record_it_replaces(settings_factory, c
     try:
         with client(review, lead) as as_lead:
             assert as_lead.post("/api/v1/admin/gold", json={"items": [gold]}).json()["count"] == 1
-            publish_requests(settings, [real])
-            wait_enqueued(as_lead, 1)
+            # 11 records of lower priority behind web07: 12 waiting, "10+", where gold may come (the default counter)
+            later = [
+                real.model_copy(
+                    update={
+                        "id": f"web{i}",
+                        "priority": 0.1,
+                        "record": real.record.model_copy(update={"id": f"web{i}"}),
+                    }
+                )
+                for i in range(10, 21)
+            ]
+            publish_requests(settings, [real, *later])
+            wait_enqueued(as_lead, 12)
             page = chromium.new_page(viewport={"width": 1366, "height": 768})
             page.goto(f"{url(review)}/#token={ana}")
             page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            page.wait_for_function("() => document.getElementById('queue-depth').textContent === '10+'")
             gold_title = page.locator("#record-title").inner_text()
             assert (
                 re.fullmatch(r"web0\d", gold_title) and gold_title != "web07"

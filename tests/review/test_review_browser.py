@@ -623,8 +623,13 @@ def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_r
     settings_factory, chromium, tmp_path
 ):
     """The review service alone, every claim a gold item (review.gold_share 1): ana answers one on the page, the
-    rest through the API; once final, the lead reads each reviewer's gold accuracy."""
-    settings = settings_factory(**review_sections(lease_seconds=120.0, gold_share=1.0, undo_seconds=1.0))
+    rest through the API; once final, the lead reads each reviewer's gold accuracy. The default counter, 12 records
+    waiting: ana's page reads "10+", as in a deployment (gold comes only where the counter cannot show it)."""
+    settings = settings_factory(
+        **review_sections(
+            lease_seconds=120.0, gold_share=1.0, undo_seconds=1.0, queue_counter_exact_below=10, queue_counter_step=10
+        )
+    )
     review = start_review(settings, tmp_path / "logs")
     ana, bo, lead = new_token(settings, "ana"), new_token(settings, "bo"), new_token(settings, "lead", "admin")
     gold = [
@@ -641,11 +646,13 @@ def test_gold_items_look_like_records_on_the_page_and_the_lead_view_shows_each_r
     try:
         with client(review, lead) as as_lead, client(review, bo) as as_bo:
             assert as_lead.post("/api/v1/admin/gold", json={"items": gold}).json()["count"] == 3
-            publish_requests(settings, [request("real1", 0.9)])  # gold items come only in place of real ones
-            wait_enqueued(as_lead, 1)
+            later = [request(f"later-{i:02d}", 0.1) for i in range(11)]  # behind real1, another shape of id
+            publish_requests(settings, [request("real1", 0.9), *later])  # gold items come only in place of real ones
+            wait_enqueued(as_lead, 12)
             page = chromium.new_page(viewport={"width": 1366, "height": 768})
             page.goto(f"{url(review)}/#token={ana}")
             page.locator("#workspace").wait_for(state="visible", timeout=30_000)
+            page.wait_for_function("() => document.getElementById('queue-depth').textContent === '10+'")
             shown = page.locator("#record-title").inner_text()
             assert shown not in truth and re.fullmatch(r"real\d", shown) and shown != "real1"  # shaped like real1
             page.screenshot(path=str(SCREENSHOTS / "review-page-gold-item.png"))
@@ -725,10 +732,17 @@ def test_a_reviewer_held_for_low_gold_accuracy_sees_why_and_the_lead_clears_the_
     settings_factory, chromium, tmp_path
 ):
     """review.gold_hold_below 0.8 with 3 answers enough: bo answers three gold items wrong (Wilson 0-56 %), so his
-    page says why he gets nothing; the lead view marks him held, its Clear hold button lets him take records again."""
+    page says why he gets nothing; the lead view marks him held, its Clear hold button lets him take records again.
+    The default counter, 12 records waiting (his page reads "10+")."""
     settings = settings_factory(
         **review_sections(
-            lease_seconds=120.0, gold_share=1.0, undo_seconds=0.0, gold_hold_below=0.8, gold_hold_min_answers=3
+            lease_seconds=120.0,
+            gold_share=1.0,
+            undo_seconds=0.0,
+            gold_hold_below=0.8,
+            gold_hold_min_answers=3,
+            queue_counter_exact_below=10,
+            queue_counter_step=10,
         )
     )
     review = start_review(settings, tmp_path / "logs")
@@ -740,8 +754,9 @@ def test_a_reviewer_held_for_low_gold_accuracy_sees_why_and_the_lead_clears_the_
     try:
         with client(review, lead) as as_lead, client(review, bo) as as_bo:
             assert as_lead.post("/api/v1/admin/gold", json={"items": gold}).json()["count"] == 3
-            publish_requests(settings, [request("real1", 0.9)])  # gold items come only in place of real ones
-            wait_enqueued(as_lead, 1)
+            later = [request(f"later-{i:02d}", 0.1) for i in range(11)]  # behind real1, another shape of id
+            publish_requests(settings, [request("real1", 0.9), *later])  # gold items come only in place of real ones
+            wait_enqueued(as_lead, 12)
             for _ in gold:
                 item = as_bo.post("/api/v1/claim").json()["item"]
                 assert (
@@ -763,6 +778,7 @@ def test_a_reviewer_held_for_low_gold_accuracy_sees_why_and_the_lead_clears_the_
                 )
             )
             assert page.locator("#workspace").is_hidden()
+            page.wait_for_function("() => document.getElementById('queue-depth').textContent === '10+'")
             page.screenshot(path=str(SCREENSHOTS / "review-page-held.png"))
             page.set_viewport_size({"width": 400, "height": 800})
             page.wait_for_timeout(200)

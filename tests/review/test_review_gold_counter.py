@@ -1,4 +1,4 @@
-"""The waiting counter reviewers see hides which claim was gold (review/queue_counter.py, claim.lua's unseen()).
+"""The waiting counter reviewers see hides which claim was gold (review/queue_counter.py, claim.lua's hidden_on_counter()).
 
 A gold claim leaves the real item it replaced in line; a real claim takes one out. On an exact counter a reviewer
 alone saw the difference. Now reviewers see the count rounded down to a step from ``queue_counter_exact_below`` on,

@@ -8,7 +8,7 @@
 -- reviewers' counter's exact_below and step (review/queue_counter.py), then for a gold offer: instance key, gold id,
 -- its label, the request JSON without id, record and timestamp, the record's own fields JSON (features, text).
 -- A gold offer is used only in place of a plain item (no badge, no notes: plain() below), and only where the
--- waiting count reviewers see would read the same after a real claim (unseen() below).
+-- waiting count reviewers see would read the same after a real claim (hidden_on_counter() below).
 -- Reply: {status, id as shown, lease, expires, request, needed, reaped, key} with status claimed | held, or
 -- {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
@@ -176,7 +176,7 @@ end
 
 -- A gold claim leaves the waiting count as it is, a real claim lowers it by one: gold only where the counter reviewers
 -- see (QueueCounter.shown: exact below exact_below, else rounded down to the step) reads the same either way.
-local function unseen()
+local function hidden_on_counter()
   local function shown(count)
     if count < exact_below then return count .. '' end
     return (count - count % step) .. '+'
@@ -186,7 +186,7 @@ local function unseen()
 end
 
 local function serve_gold(replaced)
-  if not instance or not plain(replaced) or not unseen() then return nil end
+  if not instance or not plain(replaced) or not hidden_on_counter() then return nil end
   local served = P .. ':review:gold:served:' .. reviewer
   if redis.call('SISMEMBER', K_GOLD_IDS, gold) == 0 or redis.call('SISMEMBER', served, gold) == 1
       or redis.call('EXISTS', k_item(instance)) == 1 then

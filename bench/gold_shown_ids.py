@@ -25,6 +25,7 @@ from scipy.stats import chisquare
 from labelstream.review.gold import GoldItem, GoldOffer, GoldSet
 from labelstream.review.items import QueueItem
 from labelstream.review.queue import ReviewQueue
+from labelstream.review.queue_counter import QueueCounter
 from labelstream.settings import load_settings
 from labelstream.store.connection import connect
 from labelstream.store.records import RecordStore
@@ -33,15 +34,24 @@ IDS = ("phishing-17", "3f2a9c4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a", "INV-x7Kq9Z")
 
 
 def real_request(record_id: str) -> bytes:
-    return orjson.dumps({"id": record_id, "record": {"id": record_id, "features": {"x": 1.0}}, "proposed_label": "a",
-                         "probabilities": {"a": 0.6, "b": 0.4}, "reason": "uncertain", "priority": 0.5,
-                         "timestamp": 1_700_000_000.0})
+    return orjson.dumps(
+        {
+            "id": record_id,
+            "record": {"id": record_id, "features": {"x": 1.0}},
+            "proposed_label": "a",
+            "probabilities": {"a": 0.6, "b": 0.4},
+            "reason": "uncertain",
+            "priority": 0.5,
+            "timestamp": 1_700_000_000.0,
+        }
+    )
 
 
 def shown_ids(client, replaced: str, instances: int) -> list[str]:  # noqa: ANN001
     prefix = f"bench-shown-{secrets.token_hex(4)}"
     try:
-        queue = ReviewQueue(client, prefix, RecordStore(client, prefix, 3600))
+        # one record waits: a counter that never shows a claim (always "0+"), so that gold may replace it
+        queue = ReviewQueue(client, prefix, RecordStore(client, prefix, 3600), counter=QueueCounter(0, 1_000_000))
         gold = GoldSet(client, prefix)
         gold.add([GoldItem(id="g1", record={"features": {"x": 1.0}}, label="a")])
         queue.enqueue([QueueItem.from_request(real_request(replaced))])
@@ -67,9 +77,11 @@ def main() -> None:
         drawn = [i for i in range(len(replaced)) if len({s[i] for s in shown}) > 1]
         p = min(chisquare(list(collections.Counter(s[i] for s in shown).values())).pvalue for i in drawn)
         pattern = sum(all(a.isdigit() == b.isdigit() for a, b in zip(s, replaced, strict=True)) for s in shown)
-        print(f"{replaced}: {len(drawn)} position(s) drawn, {len(set(shown))} distinct of {len(shown)}, smallest "
-              f"chi-square p {p:.3f} (x{len(drawn)}: {min(1.0, p * len(drawn)):.2f}), replaced id's digit pattern "
-              f"{pattern} of {len(shown)}; e.g. {', '.join(shown[:3])}")
+        print(
+            f"{replaced}: {len(drawn)} position(s) drawn, {len(set(shown))} distinct of {len(shown)}, smallest "
+            f"chi-square p {p:.3f} (x{len(drawn)}: {min(1.0, p * len(drawn)):.2f}), replaced id's digit pattern "
+            f"{pattern} of {len(shown)}; e.g. {', '.join(shown[:3])}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,12 @@ def classes(record_id: str) -> str:
 def enqueue_ids(env, *ids: str) -> None:  # noqa: ANN001
     """Real requests with these ids (the first ranks first: all requested now, in this order)."""
     now = time.time()
-    env.service.queue.enqueue([QueueItem.from_request(request(i, timestamp=now - 100 + n).model_dump_json().encode())
-                               for n, i in enumerate(ids)])
+    env.service.queue.enqueue(
+        [
+            QueueItem.from_request(request(i, timestamp=now - 100 + n).model_dump_json().encode())
+            for n, i in enumerate(ids)
+        ]
+    )
 
 
 def gold_claims(env, replaced: str, n: int) -> list[str]:  # noqa: ANN001
@@ -54,17 +58,20 @@ def gold_claims(env, replaced: str, n: int) -> list[str]:  # noqa: ANN001
 HEX, TOKEN = set("0123456789abcdef"), set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-@pytest.mark.parametrize(("replaced", "kept", "alphabet"), [
-    ("phishing-17", "phishing-1", None),                        # a counter: its leading half kept
-    ("web07", "web0", None),                                    # a counter after a word
-    ("order_2026_12_03_000451", "order_2026_12_03_000", None),  # a date before the counter stays
-    ("alpha-beta", "alpha-", None),                             # no digit: the last word drawn again
-    ("3f2a9c4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a", "", HEX),          # a UUID: its hex digits drawn again
-    ("018f3c2a-7b1e-7c3d-9a4f-6e5d4c3b2a19", "018f3c2a-", HEX),  # a UUID v7: its time prefix kept
-    ("INV-x7Kq9Z", "INV-", TOKEN),                              # a random token after a word
-    ("tok-3f2a9c", "tok-", HEX),                                # a short hex token: hex digits
-    ("feed-42", "feed-4", None),                                # hex letters, but a word and a counter
-])
+@pytest.mark.parametrize(
+    ("replaced", "kept", "alphabet"),
+    [
+        ("phishing-17", "phishing-1", None),  # a counter: its leading half kept
+        ("web07", "web0", None),  # a counter after a word
+        ("order_2026_12_03_000451", "order_2026_12_03_000", None),  # a date before the counter stays
+        ("alpha-beta", "alpha-", None),  # no digit: the last word drawn again
+        ("3f2a9c4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a", "", HEX),  # a UUID: its hex digits drawn again
+        ("018f3c2a-7b1e-7c3d-9a4f-6e5d4c3b2a19", "018f3c2a-", HEX),  # a UUID v7: its time prefix kept
+        ("INV-x7Kq9Z", "INV-", TOKEN),  # a random token after a word
+        ("tok-3f2a9c", "tok-", HEX),  # a short hex token: hex digits
+        ("feed-47", "feed-4", None),  # hex letters, but a word and a counter
+    ],
+)
 def test_the_shown_id_is_shaped_like_the_replaced_one(make_gold, replaced, kept, alphabet):
     """Counters and words: each character of its class; random ids: each drawn from the whole alphabet, so that its
     pattern of digits and letters is not the replaced id's (shown next, often)."""
@@ -74,11 +81,13 @@ def test_the_shown_id_is_shaped_like_the_replaced_one(make_gold, replaced, kept,
     for record_id in shown:
         assert len(record_id) == len(replaced) and record_id.startswith(kept), record_id
         assert record_id != replaced and not KEY.match(record_id)
-        assert [i for i, c in enumerate(record_id) if not c.isalnum()] == [i for i, c in enumerate(replaced) if not c.isalnum()]
+        assert [i for i, c in enumerate(record_id) if not c.isalnum()] == [
+            i for i, c in enumerate(replaced) if not c.isalnum()
+        ]
         if alphabet is None:
             assert classes(record_id) == classes(replaced), record_id
         else:
-            assert set(record_id[len(kept):]) - {"-"} <= alphabet, record_id
+            assert set(record_id[len(kept) :]) - {"-"} <= alphabet, record_id
     assert len(set(shown)) > 5  # drawn again per instance (seeded by its key), the kept part never
     if alphabet is not None:  # the pattern of digits and letters is drawn too: the replaced one's about 1 % of the time
         assert sum(classes(record_id) == classes(replaced) for record_id in shown) <= 5
@@ -123,7 +132,6 @@ def test_the_reviewer_is_never_shown_the_key_and_every_call_works_by_the_shown_i
     assert (entry["id"], entry["label"], entry["correct"]) == ("g1", "cat", True)
 
 
-
 def test_a_reviewer_never_sees_two_gold_items_under_one_shown_id(make_gold):
     """Eight gold items in place of ``a5`` (a one-digit counter: nine ids to draw from), each handed back: eight
     different ids. Drawn independently, two would coincide in all but 0.8 % of runs, and a reviewer seeing one id
@@ -140,6 +148,7 @@ def test_a_reviewer_never_sees_two_gold_items_under_one_shown_id(make_gold):
     assert len(set(shown)) == len(shown) == 8, shown
     assert all(re.fullmatch(r"a\d", record_id) for record_id in shown), shown
     assert env.claim("ana")["id"] == "a5"  # every gold item served to her: the real record
+
 
 @pytest.mark.parametrize("call", ["skip", "release", "unsure"])
 def test_handing_a_gold_item_back_by_its_shown_id_ends_the_instance(make_gold, call):
@@ -180,10 +189,13 @@ def test_a_real_record_with_the_shown_id_arriving_while_the_instance_is_held_get
 
     published = [orjson.loads(raw) for raw in env.outbox()]
     assert [(c["id"], c["reviewer"], c["label"], c["kind"]) for c in published] == [
-        ("phishing-17", "bob", "cat", "answer"), (shown, "bob", "bird", "answer")]
+        ("phishing-17", "bob", "cat", "answer"),
+        (shown, "bob", "bird", "answer"),
+    ]
     assert env.service.queue.state(shown) == "done" and env.service.queue.state(env.key_of(gold)) == "done"
-    entry = orjson.loads(env.service.redis.hget(f"{env.settings.redis.key_prefix}:review:gold:entries",
-                                                env.key_of(gold)))
+    entry = orjson.loads(
+        env.service.redis.hget(f"{env.settings.redis.key_prefix}:review:gold:entries", env.key_of(gold))
+    )
     assert (entry["id"], entry["reviewer"], entry["label"]) == ("g1", "ana", "dog")
 
 
@@ -227,6 +239,39 @@ def test_the_recent_answers_page_after_a_gold_answer_by_its_shown_id(make_gold):
     assert [a["id"] for a in two["answers"]] == ["phishing-17"] and two["next_cursor"] == "phishing-17"
     gold = env.call("ana", "GET", f"recent?cursor={answered[0]}").json()  # the shown id is a cursor too
     assert gold["answers"] == []
+
+
+def test_a_counter_is_drawn_only_up_to_the_highest_the_queue_has_seen_of_its_shape(make_gold):
+    """web12 (first in line) and web17 wait: ``web1`` and a digit drawn, of which 18 and 19 are ahead of the stream (a
+    real record may come later under that id), 10-16 not (13-16 thanks to the ingest's highest counter, 17, the replaced
+    id being 12). Six gold items each for ana and bob: the six ids at or below 17 the queue does not know, each once
+    (drawn as before, 18 or 19 came among them in all but 0.13 % of runs)."""
+    gold = [{**GOLD[n % len(GOLD)], "id": f"g{n}"} for n in range(6)]
+    env = make_gold(gold=gold)
+    enqueue_ids(env, "web12", "web17")
+    assert env.service.redis.get(f"{env.settings.redis.key_prefix}:review:counter_max:web##") == b"17"
+    for reviewer in ("ana", "bob"):
+        shown = []
+        for _ in gold:
+            item = env.claim(reviewer)
+            assert env.gold_of(item) is not None
+            shown.append(item["id"])
+            assert env.call(reviewer, "POST", "release", {"id": item["id"], "lease": item["lease"]}).status_code == 200
+        assert sorted(shown) == ["web10", "web11", "web13", "web14", "web15", "web16"], (reviewer, shown)
+
+
+def test_a_counter_ahead_of_the_stream_is_shown_only_when_every_id_behind_it_is_taken(make_gold):
+    """web10 alone: every id drawn (web11-web19) is ahead of it; the gold item is shown under one of them all the same
+    (a neighbour ahead is a smaller tell than the key), and the ingest keeps the highest counter of each shape."""
+    env = make_gold(gold=GOLD[:1])
+    enqueue_ids(env, "web10", "web03", "order-2026-0451", "3f2a9c4e-1b2c-4d3e-8f9a-0b1c2d3e4f5a")
+    item = env.claim("ana")
+    assert env.gold_of(item) is not None and re.fullmatch(r"web1[1-9]", item["id"]), item["id"]
+    stored = {
+        key.decode().rsplit(":", 1)[1]: env.service.redis.get(key).decode()
+        for key in env.service.redis.scan_iter(f"{env.settings.redis.key_prefix}:review:counter_max:*")
+    }
+    assert stored == {"web##": "10", "order-2026-####": "0451"}  # a UUID has no counter
 
 
 def test_a_short_counter_whose_neighbours_the_reviewer_all_answered_still_gets_a_shaped_id(make_gold):

@@ -138,8 +138,11 @@ def create_app(ctx: ReviewContext) -> FastAPI:
 def _known_query(request: Request, *known: str) -> None:
     """Refuse (422) a query parameter the route does not take: a misspelt one would silently mean its default."""
     if unknown := sorted(set(request.query_params) - set(known)):
-        raise HTTPException(422, f"unknown query parameter {unknown[0]!r} ({' and '.join(known)} "
-                            f"{'is' if len(known) == 1 else 'are'} known)")
+        raise HTTPException(
+            422,
+            f"unknown query parameter {unknown[0]!r} ({' and '.join(known)} "
+            f"{'is' if len(known) == 1 else 'are'} known)",
+        )
 
 
 def _api_router(ctx: ReviewContext) -> APIRouter:
@@ -148,8 +151,11 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
 
     def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
         if credentials is None:
-            raise HTTPException(401, "missing Authorization: Bearer <token> (an admin creates one: labelstream review token add NAME)",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "missing Authorization: Bearer <token> (an admin creates one: labelstream review token add NAME)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         who = ctx.tokens.authenticate(credentials.credentials)
         if who is None:
             raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
@@ -192,10 +198,18 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
             no_expert=no_expert is not None,
         )
 
-    @router.post("/claim", response_model=ItemOut, responses={
-        204: {"description": "Nothing is waiting for this reviewer."},
-        403: {"model": Problem, "description": "Held from new items for low gold accuracy (review.gold_hold_below); "
-                                               "the detail gives the figures. The review lead clears a hold."}})
+    @router.post(
+        "/claim",
+        response_model=ItemOut,
+        responses={
+            204: {"description": "Nothing is waiting for this reviewer."},
+            403: {
+                "model": Problem,
+                "description": "Held from new items for low gold accuracy (review.gold_hold_below); "
+                "the detail gives the figures. The review lead clears a hold.",
+            },
+        },
+    )
     def claim(who: Who) -> Any:
         """The next record for you, leased for `lease_seconds` (the one you hold, if any: a reload keeps it)."""
         if ctx.holds.on:  # the learner hears of each hold as it takes effect (holds.py, tell_learner)
@@ -207,7 +221,9 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         offer = ctx.gold.offer(who.reviewer, review.gold_share, propose=ctx.propose) if review.gold_share > 0 else None
         result = queue.claim(who.reviewer, expert=who.is_expert, gold=offer)
         metrics.leases_expired.inc(result.reaped)
-        if review.gold_share > 0:  # read after the claim marked its gold item served (alert LabelstreamReviewerGoldUsedUp)
+        if (
+            review.gold_share > 0
+        ):  # read after the claim marked its gold item served (alert LabelstreamReviewerGoldUsedUp)
             metrics.set_gold_left(who.reviewer, ctx.gold.left([who.reviewer])[who.reviewer])
         if result.item is None:
             return Response(status_code=204)
@@ -217,22 +233,34 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     def answer(body: AnswerIn, who: Who) -> AnswerOut:
         """Answer your leased record with a label of the label set (sent again after a lost response: same result)."""
         if body.label not in ctx.labels:
-            raise HTTPException(422, f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
-                                     "an admin adds a label with: labelstream labels add NAME")
+            raise HTTPException(
+                422,
+                f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
+                "an admin adds a label with: labelstream labels add NAME",
+            )
         if body.note is not None and len(body.note) > review.max_note_length:
-            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+            raise HTTPException(
+                422, f"note is longer than {review.max_note_length} characters (review.max_note_length)"
+            )
         result = queue.answer(body.id, who.reviewer, body.lease, body.label, body.note)
         if not result.repeated:
             _today, median = queue.reviewer_stats(who.reviewer)
             metrics.record_answer(who.reviewer, result.seconds, median)
-        return AnswerOut(answer_id=result.answer_id, id=body.id, label=body.label, state=result.state,
-                         undo_seconds=review.undo_seconds)
+        return AnswerOut(
+            answer_id=result.answer_id,
+            id=body.id,
+            label=body.label,
+            state=result.state,
+            undo_seconds=review.undo_seconds,
+        )
 
     @router.post("/skip", response_model=SkipOut, responses=CONFLICT)
     def skip(body: SkipIn, who: Who) -> SkipOut:
         """Pass on your leased record: it goes to other reviewers, never back to you; a note (why) goes with it."""
         if body.note is not None and len(body.note) > review.max_note_length:
-            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+            raise HTTPException(
+                422, f"note is longer than {review.max_note_length} characters (review.max_note_length)"
+            )
         queue.skip(body.id, who.reviewer, body.lease, body.note)
         metrics.record_skip(who.reviewer)
         return SkipOut(id=body.id)
@@ -242,10 +270,15 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         """Not sure: your leased record goes to the experts (reviewers with the expert role), never back to you; a
         note (why) goes with it."""
         if body.note is not None and len(body.note) > review.max_note_length:
-            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+            raise HTTPException(
+                422, f"note is longer than {review.max_note_length} characters (review.max_note_length)"
+            )
         if not ctx.tokens.experts() - {who.reviewer}:
-            raise HTTPException(422, "nobody else has the expert role, so no one would answer it: skip it (s) with a "
-                                "note instead, or ask an admin for one (labelstream review token add NAME --role expert)")
+            raise HTTPException(
+                422,
+                "nobody else has the expert role, so no one would answer it: skip it (s) with a "
+                "note instead, or ask an admin for one (labelstream review token add NAME --role expert)",
+            )
         queue.unsure(body.id, who.reviewer, body.lease, body.note)
         return UnsureOut(id=body.id, expert_waiting=queue.counts().expert)
 
@@ -260,20 +293,31 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         """Keep your lease while you work on the record (the page sends one every third of the lease)."""
         return HeartbeatOut(lease_expires_at=queue.heartbeat(body.id, who.reviewer, body.lease))
 
-    @router.post("/undo", response_model=UndoOut, responses={409: {"model": Problem, "description": "Nothing to undo."}})
+    @router.post(
+        "/undo", response_model=UndoOut, responses={409: {"model": Problem, "description": "Nothing to undo."}}
+    )
     def undo(who: Who) -> UndoOut:
         """Withdraw your last answer (within `undo_seconds`): a retraction is published and the record is yours again."""
         result = queue.undo(who.reviewer)
         metrics.record_undo(who.reviewer)
-        return UndoOut(retraction_id=result.retraction_id, item=item_out(result.item), withdrawn_label=result.label,
-                       withdrawn_note=result.note or None)
+        return UndoOut(
+            retraction_id=result.retraction_id,
+            item=item_out(result.item),
+            withdrawn_label=result.label,
+            withdrawn_note=result.note or None,
+        )
 
-    @router.get("/recent", response_model=RecentOut,
-                responses={409: {"model": Problem, "description": "The cursor's answer is no longer in your history."}})
+    @router.get(
+        "/recent",
+        response_model=RecentOut,
+        responses={409: {"model": Problem, "description": "The cursor's answer is no longer in your history."}},
+    )
     def recent(
         request: Request,
         who: Who,
-        cursor: Annotated[str | None, Query(min_length=1, max_length=256, description="`next_cursor` of the previous page.")] = None,
+        cursor: Annotated[
+            str | None, Query(min_length=1, max_length=256, description="`next_cursor` of the previous page.")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Answers per page.")] = 50,
     ) -> RecentOut:
         """Your answers, newest first, a page at a time (your last 2000 are kept), and until when each can be
@@ -284,32 +328,53 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         entries, more = queue.history(who.reviewer, cursor or None, limit)
         for entry in entries:
             correctable = window > 0
-            answers.append(RecentAnswer(
-                id=entry["id"], answer_id=entry["answer_id"], label=entry["label"], answered_at=entry["at"],
-                correctable_until=entry["at"] + window if correctable else None, corrected_from=entry.get("was"),
-                overlap=bool(entry.get("overlap")),
-            ))
-        return RecentOut(answers=answers, correct_seconds=window, next_cursor=entries[-1]["id"] if more and entries else None)
+            answers.append(
+                RecentAnswer(
+                    id=entry["id"],
+                    answer_id=entry["answer_id"],
+                    label=entry["label"],
+                    answered_at=entry["at"],
+                    correctable_until=entry["at"] + window if correctable else None,
+                    corrected_from=entry.get("was"),
+                    overlap=bool(entry.get("overlap")),
+                )
+            )
+        return RecentOut(
+            answers=answers, correct_seconds=window, next_cursor=entries[-1]["id"] if more and entries else None
+        )
 
-    @router.post("/correct", response_model=CorrectOut, responses={409: {"model": Problem, "description": "Not correctable."}})
+    @router.post(
+        "/correct", response_model=CorrectOut, responses={409: {"model": Problem, "description": "Not correctable."}}
+    )
     def correct(body: CorrectIn, who: Who) -> CorrectOut:
         """Give one of your recent answers another label (within `correct_seconds`): a retraction of it and the new
         answer are published, as by an undo, and the record is not served again (sent again after a lost response:
         same result). On an overlap item the new answer replaces your vote: the consensus counts it, or if it was
         published already, is recomputed and superseded when its label changes."""
         if body.label not in ctx.labels:
-            raise HTTPException(422, f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
-                                     "an admin adds a label with: labelstream labels add NAME")
+            raise HTTPException(
+                422,
+                f"label {body.label!r} is not in the label set ({ctx.labels.describe()}); "
+                "an admin adds a label with: labelstream labels add NAME",
+            )
         if body.note is not None and len(body.note) > review.max_note_length:
-            raise HTTPException(422, f"note is longer than {review.max_note_length} characters (review.max_note_length)")
+            raise HTTPException(
+                422, f"note is longer than {review.max_note_length} characters (review.max_note_length)"
+            )
         if review.correct_seconds <= 0:
             raise LeaseConflict("correcting answers is off (review.correct_seconds = 0)")
         result = queue.correct(who.reviewer, body.answer_id, body.label, body.note)
         if result.changed and not result.repeated:
             metrics.record_correction(who.reviewer)
         consensus = ("recomputed" if result.state == "done" else "pending") if result.overlap else None
-        return CorrectOut(id=result.id, answer_id=result.answer_id, retraction_id=result.retraction_id or None,
-                          label=body.label, changed=result.changed, consensus=consensus)
+        return CorrectOut(
+            id=result.id,
+            answer_id=result.answer_id,
+            retraction_id=result.retraction_id or None,
+            label=body.label,
+            changed=result.changed,
+            consensus=consensus,
+        )
 
     @router.get("/labels", response_model=LabelsOut)
     def labels(who: Who) -> LabelsOut:
@@ -329,15 +394,26 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
 
     @router.get("/stats", response_model=StatsOut)
     def stats(who: Who) -> StatsOut:
-        """Your count today and seconds per answer, the queue, everyone's counts today, agreement on overlap items."""
+        """Your count today and seconds per answer, the queue (its waiting count exact below
+        `review.queue_counter_exact_below`, else rounded down to `review.queue_counter_step`: `waiting_rounded`),
+        everyone's counts today, agreement on overlap items."""
         today, median = queue.reviewer_stats(who.reviewer)
         counts = queue.counts()
+        # as reviewers see it, whoever asks: rounded above a size (review/queue_counter.py); the overview is exact
+        waiting, rounded = queue.counter.shown(counts.waiting)
         return StatsOut(
             reviewer=who.reviewer,
             me=ReviewerStats(answered_today=today, seconds_per_answer=median),
-            queue=QueueStats(waiting=counts.waiting, leased=counts.leased, consolidating=counts.consolidating,
-                             unpublished=counts.outbox, answered=counts.answered, expert=counts.expert,
-                             expert_timed_out=counts.expert_timed_out),
+            queue=QueueStats(
+                waiting=waiting,
+                waiting_rounded=rounded,
+                leased=counts.leased,
+                consolidating=counts.consolidating,
+                unpublished=counts.outbox,
+                answered=counts.answered,
+                expert=counts.expert,
+                expert_timed_out=counts.expert_timed_out,
+            ),
             reviewers=queue.reviewers_today(),
             agreement=AgreementStats(**ctx.consolidator.summary()),
         )
@@ -353,8 +429,11 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         already there is replaced. Their labels must be in the label set."""
         for item in body.items:
             if unknown := sorted(label for label in item.labels_used() if label not in ctx.labels):
-                raise HTTPException(422, f"gold item {item.id!r}: label {unknown[0]!r} is not in the label set "
-                                         f"({ctx.labels.describe()}); an admin adds a label with: labelstream labels add NAME")
+                raise HTTPException(
+                    422,
+                    f"gold item {item.id!r}: label {unknown[0]!r} is not in the label set "
+                    f"({ctx.labels.describe()}); an admin adds a label with: labelstream labels add NAME",
+                )
         unique = list({item.id: item for item in body.items}.values())
         added = ctx.gold.add(unique)
         return GoldAdded(added=added, replaced=len(unique) - added, count=ctx.gold.count())
@@ -363,7 +442,9 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     def gold_get(
         request: Request,
         who: Admin,
-        days: Annotated[int, Query(ge=1, le=DAYS_KEPT, description="The days each reviewer's recent figures cover.")] = RECENT_DAYS,
+        days: Annotated[
+            int, Query(ge=1, le=DAYS_KEPT, description="The days each reviewer's recent figures cover.")
+        ] = RECENT_DAYS,
     ) -> GoldStats:
         """Admin: how many gold items there are, and each reviewer's final gold answers, right and accuracy (all time
         and in the last `days` days)."""
@@ -376,8 +457,11 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         forget the answers behind it; a reviewer not held now is exempted all the same."""
         return HoldCleared(reviewer=reviewer, cleared_until=ctx.holds.clear(reviewer))
 
-    @router.delete("/admin/gold/{gold_id}", response_model=GoldDeleted,
-                   responses={**admin_only, 404: {"model": Problem, "description": "No such gold item."}})
+    @router.delete(
+        "/admin/gold/{gold_id}",
+        response_model=GoldDeleted,
+        responses={**admin_only, 404: {"model": Problem, "description": "No such gold item."}},
+    )
     def gold_delete(gold_id: str, who: Admin) -> GoldDeleted:
         """Admin: remove a gold item; it is not served again (answers already given still count)."""
         if not ctx.gold.delete(gold_id):
@@ -412,8 +496,12 @@ def _add_service_routes(app: FastAPI, ctx: ReviewContext) -> None:
     def livez() -> JSONResponse:
         return probe(ctx.live)
 
-    @app.get("/readyz", tags=["service"], summary="200 when Redis and Kafka answer and answers are being published",
-             responses=probed)
+    @app.get(
+        "/readyz",
+        tags=["service"],
+        summary="200 when Redis and Kafka answer and answers are being published",
+        responses=probed,
+    )
     def readyz() -> JSONResponse:
         return probe(ctx.ready)
 
@@ -444,8 +532,11 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(redis.RedisError)
     def redis_down(_request: Request, exc: redis.RedisError) -> JSONResponse:
-        return JSONResponse({"detail": f"Redis is unavailable ({type(exc).__name__}); retry shortly"}, status_code=503,
-                            headers={"Retry-After": "2"})
+        return JSONResponse(
+            {"detail": f"Redis is unavailable ({type(exc).__name__}); retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(RequestValidationError)
     def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

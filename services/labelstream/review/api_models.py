@@ -14,7 +14,9 @@ Lease = Annotated[str, Field(min_length=1, max_length=64, description="The lease
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # `true` is not 1.0 seconds: no lax coercion of request bodies
+    model_config = ConfigDict(
+        extra="forbid", strict=True
+    )  # `true` is not 1.0 seconds: no lax coercion of request bodies
 
 
 class LeaseRef(_Body):
@@ -26,7 +28,9 @@ class LeaseRef(_Body):
 
 class AnswerIn(LeaseRef):
     label: Annotated[str, Field(min_length=1, max_length=256, description="One of the label set (GET /api/v1/labels).")]
-    note: Annotated[str, Field(max_length=100_000)] | None = Field(None, description="Optional remark, published with the answer.")
+    note: Annotated[str, Field(max_length=100_000)] | None = Field(
+        None, description="Optional remark, published with the answer."
+    )
 
 
 class SkipIn(LeaseRef):
@@ -72,10 +76,15 @@ class Item(BaseModel):
     requested_at: float | None = None
     labels: list[str] = Field(description="The label set, in hotkey order.")
     overlap: bool = Field(description="Several reviewers answer this item independently.")
-    skip_notes: list[SkipNote] = Field(default_factory=list, description="Notes of reviewers who skipped it, oldest first.")
+    skip_notes: list[SkipNote] = Field(
+        default_factory=list, description="Notes of reviewers who skipped it, oldest first."
+    )
     expert: bool = Field(False, description="A reviewer was not sure of it: it is served to experts only.")
-    no_expert: bool = Field(False, description="A reviewer was not sure of it and no expert took it within "
-                            "review.expert_wait_seconds: back with the other reviewers.")
+    no_expert: bool = Field(
+        False,
+        description="A reviewer was not sure of it and no expert took it within "
+        "review.expert_wait_seconds: back with the other reviewers.",
+    )
 
 
 class ItemOut(BaseModel):
@@ -102,7 +111,9 @@ class CorrectIn(_Body):
 
     answer_id: Annotated[str, Field(min_length=3, max_length=300, description="The answer to correct ('<id>#<n>').")]
     label: Annotated[str, Field(min_length=1, max_length=256, description="One of the label set.")]
-    note: Annotated[str, Field(max_length=100_000)] | None = Field(None, description="Optional remark, published with it.")
+    note: Annotated[str, Field(max_length=100_000)] | None = Field(
+        None, description="Optional remark, published with it."
+    )
 
 
 class CorrectOut(BaseModel):
@@ -112,7 +123,8 @@ class CorrectOut(BaseModel):
     label: str
     changed: bool
     consensus: Literal["pending", "recomputed"] | None = Field(
-        None, description="An overlap item: 'pending', not consolidated yet (the new vote counts when it is); "
+        None,
+        description="An overlap item: 'pending', not consolidated yet (the new vote counts when it is); "
         "'recomputed', consolidated already (the consensus is recomputed with the new vote, and superseded on "
         "corrections if its label changes). None: an item answered by one reviewer.",
     )
@@ -123,13 +135,17 @@ class RecentAnswer(BaseModel):
     answer_id: str
     label: str
     answered_at: float = Field(description="When the record was first answered (epoch seconds).")
-    correctable_until: float | None = Field(description="Until when it can be corrected (epoch seconds); none: it cannot.")
+    correctable_until: float | None = Field(
+        description="Until when it can be corrected (epoch seconds); none: it cannot."
+    )
     corrected_from: str | None = Field(None, description="The label it had before a correction.")
     overlap: bool = False
 
 
 class RecentOut(BaseModel):
-    answers: list[RecentAnswer] = Field(description="Your answers, newest first: a page of `limit` (50) after `cursor`.")
+    answers: list[RecentAnswer] = Field(
+        description="Your answers, newest first: a page of `limit` (50) after `cursor`."
+    )
     correct_seconds: float = Field(description="How long an answer can be corrected after it is given.")
     next_cursor: str | None = Field(
         None, description="Pass it as `cursor` for the next (older) page; none: this page ends your history."
@@ -172,14 +188,22 @@ class ReviewerStats(BaseModel):
 
 
 class QueueStats(BaseModel):
-    waiting: int
+    waiting: int = Field(
+        description="Records waiting for a reviewer. In GET /api/v1/stats (reviewers), exact below "
+        "review.queue_counter_exact_below, else rounded down to a multiple of review.queue_counter_step "
+        "(waiting_rounded: at least this many); exact in the admin overview."
+    )
+    waiting_rounded: bool = Field(False, description="True when waiting is rounded down (read it as '40+').")
     leased: int
     consolidating: int
     unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     answered: int
     expert: int = Field(0, description="Records a reviewer was not sure of, waiting for an expert (not in waiting).")
-    expert_timed_out: int = Field(0, description="Records no expert took within review.expert_wait_seconds, sent back "
-                                  "to the other reviewers (all time).")
+    expert_timed_out: int = Field(
+        0,
+        description="Records no expert took within review.expert_wait_seconds, sent back "
+        "to the other reviewers (all time).",
+    )
 
 
 class AgreementStats(BaseModel):
@@ -226,10 +250,16 @@ class HeldItem(BaseModel):
     id: str = Field(description="The item's key in the queue (a gold instance's random key, never shown to reviewers).")
     reviewer: str
     held_seconds: float = Field(description="Since the reviewer claimed it.")
-    gold: str | None = Field(None, description="The gold item this is an instance of (none: a real record); shown "
-                             "to the lead only, never on the reviewer's page.")
-    shown: str | None = Field(None, description="The id the reviewer sees: a gold instance's shown id, shaped like "
-                              "the record it replaced; a real record's id.")
+    gold: str | None = Field(
+        None,
+        description="The gold item this is an instance of (none: a real record); shown "
+        "to the lead only, never on the reviewer's page.",
+    )
+    shown: str | None = Field(
+        None,
+        description="The id the reviewer sees: a gold instance's shown id, shaped like "
+        "the record it replaced; a real record's id.",
+    )
 
 
 class ReviewerDay(BaseModel):
@@ -238,8 +268,12 @@ class ReviewerDay(BaseModel):
     unsure_today: int = Field(0, description="Records they sent to the experts today (not sure).")
     seconds_per_answer: float | None = Field(description="Median claim-to-answer seconds over their last 100 answers.")
     holding: str | None = Field(description="The record they hold now, if any.")
-    consensus_agreement: float | None = Field(None, description="Share of their overlap answers equal to the consensus.")
-    accuracy_estimate: float | None = Field(None, description="Dawid-Skene's estimate (consolidation=dawid_skene only).")
+    consensus_agreement: float | None = Field(
+        None, description="Share of their overlap answers equal to the consensus."
+    )
+    accuracy_estimate: float | None = Field(
+        None, description="Dawid-Skene's estimate (consolidation=dawid_skene only)."
+    )
 
 
 class GoldIn(_Body):
@@ -268,14 +302,22 @@ class GoldFigures(BaseModel):
 
 
 class GoldReviewer(GoldFigures):
-    recent: GoldFigures | None = Field(None, description="The same for the answers made final in the last "
-                                       "recent_days days (none: no such answer).")
-    held: bool = Field(False, description="Held from new items: over the last 7 days at least hold_min_answers gold "
-                       "answers and an interval whose high end is below hold_below (review.gold_hold_below).")
-    cleared_until: float | None = Field(None, description="The lead cleared this reviewer: no hold until then "
-                                        "(epoch seconds).")
-    gold_left: int = Field(0, description="Gold items in the set never served to this reviewer: at 0 they get no "
-                           "gold item more while they answer real ones (upload more gold items).")
+    recent: GoldFigures | None = Field(
+        None, description="The same for the answers made final in the last recent_days days (none: no such answer)."
+    )
+    held: bool = Field(
+        False,
+        description="Held from new items: over the last 7 days at least hold_min_answers gold "
+        "answers and an interval whose high end is below hold_below (review.gold_hold_below).",
+    )
+    cleared_until: float | None = Field(
+        None, description="The lead cleared this reviewer: no hold until then (epoch seconds)."
+    )
+    gold_left: int = Field(
+        0,
+        description="Gold items in the set never served to this reviewer: at 0 they get no "
+        "gold item more while they answer real ones (upload more gold items).",
+    )
 
 
 class GoldItemStats(BaseModel):
@@ -286,8 +328,10 @@ class GoldItemStats(BaseModel):
     share_right: float = Field(description="right / answers.")
     top_wrong: str | None = Field(description="The most common wrong answer (none before a wrong answer).")
     top_wrong_answers: int = Field(description="...and how many gave it.")
-    check_label: bool = Field(description="Suspect: at least suspect_min_answers answers and share_right below "
-                              "suspect_below; most reviewers answered otherwise, its known label may be wrong.")
+    check_label: bool = Field(
+        description="Suspect: at least suspect_min_answers answers and share_right below "
+        "suspect_below; most reviewers answered otherwise, its known label may be wrong."
+    )
 
 
 class GoldStats(BaseModel):
@@ -296,8 +340,11 @@ class GoldStats(BaseModel):
     pending: int = Field(description="Gold answers still within their undo window (not counted yet).")
     reviewers: dict[str, GoldReviewer] = Field(description="Per reviewer, their final gold answers.")
     recent_days: int = Field(7, description="The days each reviewer's recent figures cover (today included).")
-    items: list[GoldItemStats] = Field(default_factory=list, description="Gold items with a final answer, worst "
-                                       "first (to check first, then by share right), at most the first 100.")
+    items: list[GoldItemStats] = Field(
+        default_factory=list,
+        description="Gold items with a final answer, worst "
+        "first (to check first, then by share right), at most the first 100.",
+    )
     items_answered: int = Field(0, description="Gold items with a final answer (items lists at most 100 of them).")
     to_check: int = Field(0, description="Gold items flagged check_label.")
     suspect_min_answers: int = Field(description="Answers a gold item needs before it can be flagged.")
@@ -305,14 +352,19 @@ class GoldStats(BaseModel):
     hold_below: float = Field(0.0, description="review.gold_hold_below: the accuracy floor of a hold (0: no holds).")
     hold_min_answers: int = Field(10, description="review.gold_hold_min_answers: gold answers a hold needs.")
     held: int = Field(0, description="Reviewers held now.")
-    none_left: int = Field(0, description="Reviewers served every gold item in the set (gold_left 0) while "
-                           "review.gold_share is above 0: upload more gold items.")
+    none_left: int = Field(
+        0,
+        description="Reviewers served every gold item in the set (gold_left 0) while "
+        "review.gold_share is above 0: upload more gold items.",
+    )
 
 
 class HoldCleared(BaseModel):
     reviewer: str
-    cleared_until: float = Field(description="No hold for this reviewer until then (epoch seconds): the 7-day window "
-                                 "then holds only answers given after the clearance.")
+    cleared_until: float = Field(
+        description="No hold for this reviewer until then (epoch seconds): the 7-day window "
+        "then holds only answers given after the clearance."
+    )
 
 
 class OverviewOut(BaseModel):

@@ -57,21 +57,41 @@ class Leases(QueueStore):
         for item in items:
             flagged = item.flagged_answer or {}
             args += [
-                item.id, item.member, repr(item.score), item.request, item.stored,
-                flagged["answer_id"], flagged["reviewer"], flagged["label"], self.records.key(item.id),
+                item.id,
+                item.member,
+                repr(item.score),
+                item.request,
+                item.stored,
+                flagged["answer_id"],
+                flagged["reviewer"],
+                flagged["label"],
+                self.records.key(item.id),
             ]
         return int(self._run("reopen", *args))
 
-    def claim(self, reviewer: str, now: float | None = None, expert: bool = False, gold: GoldOffer | None = None) -> Claim:
+    def claim(
+        self, reviewer: str, now: float | None = None, expert: bool = False, gold: GoldOffer | None = None
+    ) -> Claim:
         """Lease the next item to ``reviewer`` (or return the one they hold, lease renewed).
 
         An ``expert`` gets the items reviewers were not sure of (:meth:`unsure`) first. A ``gold`` offer
-        (:meth:`~labelstream.review.gold.GoldSet.offer`) comes before both, unless it is no longer valid.
+        (:meth:`~labelstream.review.gold.GoldSet.offer`) comes before both, unless it is no longer valid or the
+        waiting count is where a real claim would change what reviewers see of it (``self.counter``).
         """
         now = time.time() if now is None else now
         offer = [] if gold is None else [gold.instance, gold.gold_id, gold.truth, gold.request, gold.content]
-        reply = self._run("claim", reviewer, secrets.token_urlsafe(16), now, self.lease_seconds, SCAN_LIMIT,
-                          "1" if expert else "0", *offer)
+        reply = self._run(
+            "claim",
+            reviewer,
+            secrets.token_urlsafe(16),
+            now,
+            self.lease_seconds,
+            SCAN_LIMIT,
+            "1" if expert else "0",
+            self.counter.exact_below,
+            self.counter.step,
+            *offer,
+        )
         status = as_text(reply[0])
         if status == "empty":
             return Claim(None, int(reply[1]))
@@ -84,7 +104,9 @@ class Leases(QueueStore):
         self._raise_conflict(reply)
         return float(reply[1])
 
-    def skip(self, record_id: str, reviewer: str, lease: str, note: str | None = None, now: float | None = None) -> None:
+    def skip(
+        self, record_id: str, reviewer: str, lease: str, note: str | None = None, now: float | None = None
+    ) -> None:
         """Give the item back; it is never served to this reviewer again. A note goes with it to the next reviewers."""
         now = time.time() if now is None else now
         reply = self._run("skip", record_id, reviewer, lease, now, note or "", local_day(now))

@@ -43,6 +43,7 @@ from labelstream.review.answering import Answering
 from labelstream.review.leases import Leases
 from labelstream.review.maintenance import Maintenance
 from labelstream.review.overlap import OverlapRouting
+from labelstream.review.queue_counter import QueueCounter
 from labelstream.review.queue_store import LeaseConflict
 from labelstream.review.queue_view import QueueView
 from labelstream.settings import Settings
@@ -71,4 +72,5 @@ class ReviewQueue(Leases, Answering, OverlapRouting, Maintenance, QueueView):
             review.answered_keep_seconds,
             review.correct_seconds,
             review.expert_wait_seconds,
+            QueueCounter(review.queue_counter_exact_below, review.queue_counter_step),
         )

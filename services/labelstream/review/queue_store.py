@@ -13,6 +13,7 @@ from importlib.resources import files
 
 import redis
 
+from labelstream.review.queue_counter import QueueCounter
 from labelstream.store.records import RecordStore
 
 
@@ -47,11 +48,31 @@ class QueueStore:
         The labeler's record store: an answer keeps the record joinable there.
     lease_seconds, undo_seconds, done_keep_seconds, answered_keep_seconds, correct_seconds, expert_wait_seconds
         See :class:`~labelstream.settings.ReviewSettings`.
+    counter
+        The waiting count as reviewers see it: a claim serves a gold item only where it would not show
+        (:class:`~labelstream.review.queue_counter.QueueCounter`).
     """
 
     SCRIPTS = (
-        "enqueue", "claim", "heartbeat", "skip", "release", "answer", "undo", "reap", "adjudicate", "finalize", "expire",
-        "adjudication_timeout", "reopen", "correct", "requeue", "reconsolidate", "recent", "unsure", "expert_timeout",
+        "enqueue",
+        "claim",
+        "heartbeat",
+        "skip",
+        "release",
+        "answer",
+        "undo",
+        "reap",
+        "adjudicate",
+        "finalize",
+        "expire",
+        "adjudication_timeout",
+        "reopen",
+        "correct",
+        "requeue",
+        "reconsolidate",
+        "recent",
+        "unsure",
+        "expert_timeout",
     )
 
     def __init__(
@@ -65,6 +86,7 @@ class QueueStore:
         answered_keep_seconds: int = 7 * 24 * 3600,
         correct_seconds: float = 900.0,
         expert_wait_seconds: float = 3600.0,
+        counter: QueueCounter | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -75,6 +97,7 @@ class QueueStore:
         self.answered_keep_seconds = answered_keep_seconds
         self.correct_seconds = correct_seconds
         self.expert_wait_seconds = expert_wait_seconds
+        self.counter = counter or QueueCounter()
         self._scripts = {name: client.register_script(_load_script(name)) for name in self.SCRIPTS}
         self.outbox_key = f"{prefix}:review:outbox"
         self.consolidating_key = f"{prefix}:review:consolidating"

@@ -127,7 +127,11 @@ def render_recent(rows: list[Mapping[str, Any]], now: float) -> RenderableType:
         if until is None or until <= now:
             left = "too old to change"
         else:
-            left = f"changeable {(until - now) / 60:.0f} min more" if until - now >= 90 else f"changeable {until - now:.0f} s more"
+            left = (
+                f"changeable {(until - now) / 60:.0f} min more"
+                if until - now >= 90
+                else f"changeable {until - now:.0f} s more"
+            )
         if row.get("overlap"):
             left += " · overlap vote"
         was = f"{row['corrected_from']} → " if row.get("corrected_from") else ""
@@ -174,14 +178,16 @@ def _stats_line(stats: Mapping[str, Any] | None) -> str:
     parts = [f"{me.get('answered_today', 0)} today"]
     if me.get("seconds_per_answer") is not None:
         parts.append(f"{me['seconds_per_answer']:.1f} s/item")
-    parts.append(f"{queue.get('waiting', 0)} waiting")
+    parts.append(f"{queue.get('waiting', 0)}{'+' if queue.get('waiting_rounded') else ''} waiting")  # "40+": rounded
     return " · ".join(parts) + " "
 
 
 def _skip_note(note: dict) -> str:
-    """"ana skipped: why", or "ana was not sure" ("not sure" is what the queue writes when no note came, as on the page)."""
+    """ "ana skipped: why", or "ana was not sure" ("not sure" is what the queue writes when no note came, as on the page)."""
     if note.get("unsure"):
-        return f"{note.get('reviewer')} was not sure" + ("" if note.get("note") == "not sure" else f": {note.get('note')}")
+        return f"{note.get('reviewer')} was not sure" + (
+            "" if note.get("note") == "not sure" else f": {note.get('note')}"
+        )
     return f"{note.get('reviewer')} skipped: {note.get('note')}"
 
 
@@ -191,7 +197,8 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     text = str(item.record.get("text") or "")
     inner = width - 4
     notes = [  # why earlier reviewers passed on it (the last two)
-        Text(_skip_note(n), style="yellow", no_wrap=True, overflow="ellipsis") for n in (item.raw.get("skip_notes") or [])[-2:]
+        Text(_skip_note(n), style="yellow", no_wrap=True, overflow="ellipsis")
+        for n in (item.raw.get("skip_notes") or [])[-2:]
     ]
     rows = max(1, rows - len(notes))
     text_rows = 0
@@ -221,7 +228,10 @@ def _record_panel(item: ReviewItem, width: int, rows: int) -> RenderableType:
     if not parts:
         parts.append(Text("(no features)", style="dim"))
     parts = notes + parts
-    subtitle = [describe(item.reason)[0], f"priority {item.priority:.3g}"]  # cold_start reads "calibrating" (? explains)
+    subtitle = [
+        describe(item.reason)[0],
+        f"priority {item.priority:.3g}",
+    ]  # cold_start reads "calibrating" (? explains)
     if item.overlap:
         subtitle.append("overlap")
     if item.raw.get("expert"):
@@ -251,7 +261,9 @@ def _below_record(item: ReviewItem) -> list[RenderableType]:
         grid.add_column(justify="right", no_wrap=True)
         for label, p in top:
             filled = round(max(0.0, min(1.0, p)) * BAR_WIDTH)
-            grid.add_row(Text("   " + label), Text("█" * filled + "░" * (BAR_WIDTH - filled), style="magenta"), f"{p:.2f}")
+            grid.add_row(
+                Text("   " + label), Text("█" * filled + "░" * (BAR_WIDTH - filled), style="magenta"), f"{p:.2f}"
+            )
         parts.append(grid)
     parts.append(Text(""))
     parts.append(_labels_line(item.labels, item.proposed_label))

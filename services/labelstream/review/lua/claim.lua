@@ -4,10 +4,11 @@
 -- renewed. Expired leases are reaped first. A gold item offered (review/gold.py) is leased instead of the
 -- item found, as a new item (the gold instance), unless it was deleted or served to this reviewer meanwhile;
 -- with no item for the reviewer, no gold item either.
--- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert,
--- then for a gold offer: instance key, gold id, its label, the request JSON without id, record and timestamp, the
--- record's own fields JSON (features, text).
--- A gold offer is used only in place of a plain item (no badge, no notes: plain() below).
+-- ARGV: prefix, reviewer, new lease, now, lease seconds, scan limit of the seen queue, '1' for an expert, the
+-- reviewers' counter's exact_below and step (review/queue_counter.py), then for a gold offer: instance key, gold id,
+-- its label, the request JSON without id, record and timestamp, the record's own fields JSON (features, text).
+-- A gold offer is used only in place of a plain item (no badge, no notes: plain() below), and only where the
+-- waiting count reviewers see would read the same after a real claim (hidden_on_counter() below).
 -- Reply: {status, id as shown, lease, expires, request, needed, reaped, key} with status claimed | held, or
 -- {'empty', reaped}.
 local reviewer, lease = ARGV[2], ARGV[3]
@@ -26,7 +27,8 @@ end
 
 -- The gold offer, leased instead of the real item found (which stays where it is): gold only among real
 -- items, so a gold item never comes when the reviewer has nothing else to do. nil when the offer is void.
-local instance, gold, truth, gold_head, gold_content = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local exact_below, step = tonumber(ARGV[8]), tonumber(ARGV[9])
+local instance, gold, truth, gold_head, gold_content = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 
 -- What the instance shows (review/gold.py, "Looks"): its own request and record content, with the request time
 -- of the real item it replaces and the rest of that item's record (source, timestamp, metadata, a producer's own
@@ -136,22 +138,31 @@ local function shaped_like(id, seed)
 end
 
 -- Of up to 48 shaped ids, the first the queue does not know and no earlier gold item was shown to this reviewer
--- under (p:review:gold:shown_ids:<reviewer>: the same id twice, with other content, would tell one of them gold);
--- else the first this reviewer has not seen (a real record of that id answered or skipped by them would show its
--- id twice); else the first shaped one all the same (a short counter whose neighbours they all answered: an id
--- seen twice is a smaller tell than a key); else the instance key (an id with nothing to draw: no letter, no digit).
+-- under (p:review:gold:shown_ids:<reviewer>: the same id twice, with other content, would tell one of them gold)
+-- whose counter, if it has one, the stream has reached (not above the highest counter of its shape the ingest saw,
+-- nor the replaced id's: a record of a counter ahead of it would come later with that id); else the first such id
+-- ahead of it; else the first this reviewer has not seen (a real record of that id answered or skipped by them would
+-- show its id twice); else the first shaped one all the same (a short counter whose neighbours they all answered: an
+-- id seen twice is a smaller tell than a key); else the instance key (an id with nothing to draw: no letter, no digit).
 local function shown_for(replaced, shown_ids)
-  local unseen, shaped = nil, nil
+  local unseen, shaped, ahead = nil, nil, nil
+  local shape, reached = id_counter(replaced)  -- counters of one shape have one length: compared as strings
+  local highest = shape and redis.call('GET', k_counter_max(shape))
+  if highest and highest > reached then reached = highest end
   for attempt = 1, 48 do  -- 48: with a one-digit counter (9 ids) and 7 shown, all taken (7/9)^48 = 6e-6
     local candidate = shaped_like(replaced, instance .. '|' .. attempt)
     if candidate and candidate ~= replaced then
       local fresh = redis.call('SISMEMBER', shown_ids, candidate) == 0
-      if fresh and redis.call('EXISTS', k_item(candidate)) == 0 then return candidate end
+      if fresh and redis.call('EXISTS', k_item(candidate)) == 0 then
+        local _, counter = id_counter(candidate)
+        if not (reached and counter and counter > reached) then return candidate end
+        ahead = ahead or candidate
+      end
       if not unseen and fresh and redis.call('SISMEMBER', k_seen(candidate), reviewer) == 0 then unseen = candidate end
       shaped = shaped or candidate
     end
   end
-  return unseen or shaped or instance
+  return ahead or unseen or shaped or instance
 end
 
 -- Gold only in place of a plain item: an item with a badge or notes (overlap, "for an expert", "no expert took it",
@@ -163,8 +174,19 @@ local function plain(id)
   return tonumber(needed or '1') <= 1 and not expert_flag and not no_expert and not notes
 end
 
+-- A gold claim leaves the waiting count as it is, a real claim lowers it by one: gold only where the counter reviewers
+-- see (QueueCounter.shown: exact below exact_below, else rounded down to the step) reads the same either way.
+local function hidden_on_counter()
+  local function shown(count)
+    if count < exact_below then return count .. '' end
+    return (count - count % step) .. '+'
+  end
+  local count = redis.call('ZCARD', K_WAITING) + redis.call('ZCARD', K_AGAIN)  -- QueueView.counts().waiting
+  return count > 0 and shown(count) == shown(count - 1)
+end
+
 local function serve_gold(replaced)
-  if not instance or not plain(replaced) then return nil end
+  if not instance or not plain(replaced) or not hidden_on_counter() then return nil end
   local served = P .. ':review:gold:served:' .. reviewer
   if redis.call('SISMEMBER', K_GOLD_IDS, gold) == 0 or redis.call('SISMEMBER', served, gold) == 1
       or redis.call('EXISTS', k_item(instance)) == 1 then

@@ -172,3 +172,23 @@ local function item_reply(status, id, extra)
   local v = redis.call('HMGET', k_item(id), 'lease', 'expires', 'request', 'needed', 'shown')
   return {status, v[5] or id, v[1], v[2], v[3], v[4], extra or '', id}
 end
+
+-- The counter of an id whose shown ids draw one (claim.lua, shaped_like: the last run holding a digit, digits alone
+-- or after letters, in an id that is not 12 or more hex digits and dashes): its shape (the id with the counter's
+-- digits as '#', "web##" for "web07") and its digits ("07"); nil for any other id. The ingest keeps the highest
+-- counter of each shape (p:review:counter_max:<shape>, 7 days from its last rise), the claim draws below it.
+local function id_counter(id)
+  if string.find(id, '^[%x%-]+$') and string.find(id, '%d') and string.find(id, '%a')
+      and not (string.find(id, '%l') and string.find(id, '%u')) and #string.gsub(id, '%-', '') >= 12 then
+    return nil
+  end
+  local last, at = nil, nil
+  for start, run in string.gmatch(id, '()(%w+)') do
+    if string.find(run, '%d') then last, at = run, start end
+  end
+  local word, number = string.match(last or '', '^(%a*)(%d+)$')
+  if not number then return nil end
+  at = at + #word
+  return string.sub(id, 1, at - 1) .. string.rep('#', #number) .. string.sub(id, at + #number), number
+end
+local function k_counter_max(shape) return P .. ':review:counter_max:' .. shape end

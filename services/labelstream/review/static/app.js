@@ -418,7 +418,8 @@ async function refreshStats() {
     const stats = await api("GET", "stats");
     state.today = stats.me.answered_today;
     $("count-today").textContent = String(state.today);
-    $("queue-depth").textContent = String(stats.queue.waiting);
+    // rounded down above a size (review.queue_counter_*): "40+" reads "at least 40"
+    $("queue-depth").textContent = `${stats.queue.waiting}${stats.queue.waiting_rounded ? "+" : ""}`;
     $("expert-depth").textContent = String(stats.queue.expert);
     $("expert-stat").hidden = !stats.queue.expert;  // only while records wait for an expert
     const spi = stats.me.seconds_per_answer;

@@ -23,7 +23,7 @@ import statistics
 import time
 import uuid
 
-import orjson
+from gold_shown_ids import real_request as request  # bench/ is the script's own directory
 
 from labelstream.review.queue_store import _load_script
 from labelstream.settings import load_settings
@@ -35,20 +35,6 @@ BLOCK = """    local shape, counter = id_counter(id)
       redis.call('SET', k_counter_max(shape), counter, 'EX', 7 * DAY_SECONDS)
     end
 """
-
-
-def request(record_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "id": record_id,
-            "record": {"id": record_id, "features": {"x": 1.0}},
-            "proposed_label": "a",
-            "probabilities": {"a": 0.6, "b": 0.4},
-            "reason": "uncertain",
-            "priority": 0.5,
-            "timestamp": 1_700_000_000.0,
-        }
-    )
 
 
 def commands(client) -> dict[str, int]:  # noqa: ANN001

@@ -40,6 +40,16 @@ LOOK = """() => {
 """What the page draws for a record, its content and id apart."""
 
 
+# the gold item both tests serve: a cat, proposed as one
+GOLD_CAT = {
+    "id": "gold0",
+    "label": "cat",
+    "proposed_label": "cat",
+    "probabilities": {"cat": 0.6, "dog": 0.4},
+    "record": {"features": {"weight_kg": 4.2, "legs": 4}, "text": "Sleeps in the box more than on the bed."},
+}
+
+
 def test_a_gold_item_is_drawn_as_the_real_record_it_replaces(settings_factory, chromium, tmp_path):
     settings = settings_factory(
         **review_sections(
@@ -48,13 +58,7 @@ def test_a_gold_item_is_drawn_as_the_real_record_it_replaces(settings_factory, c
     )
     review = start_review(settings, tmp_path / "logs")
     ana, lead = new_token(settings, "ana"), new_token(settings, "lead", "admin")
-    gold = {
-        "id": "gold0",
-        "label": "cat",
-        "proposed_label": "cat",
-        "probabilities": {"cat": 0.6, "dog": 0.4},
-        "record": {"features": {"weight_kg": 4.2, "legs": 4}, "text": "Sleeps in the box more than on the bed."},
-    }
+    gold = dict(GOLD_CAT)
     real = ReviewRequest.model_validate(
         {
             "id": "web07",
@@ -126,13 +130,7 @@ def test_the_page_shows_the_queue_rounded_and_the_same_after_a_gold_claim_as_aft
     )
     review = start_review(settings, tmp_path / "logs")
     ana, lead = new_token(settings, "ana"), new_token(settings, "lead", "admin")
-    gold = {
-        "id": "gold0",
-        "label": "cat",
-        "proposed_label": "cat",
-        "probabilities": {"cat": 0.6, "dog": 0.4},
-        "record": {"features": {"weight_kg": 4.2, "legs": 4}, "text": "Sleeps in the box more than on the bed."},
-    }
+    gold = dict(GOLD_CAT)
     reals = [
         ReviewRequest.model_validate(
             {

@@ -98,7 +98,8 @@ class AnswerLearner:
     async def learn(self, correction: Correction, tp: str, offset: int) -> tuple[str, str] | None:
         """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
         if correction.kind == "gold":  # see the module docstring
-            self.learn_gold(correction)
+            if self.learn_gold(correction):  # the bound moved: only a version may hold it (then its offset is acked)
+                self.pending.unpublished.append(correction.timestamp)
             self.pending.advance(tp, offset)
             return None
         if correction.kind == "hold":
@@ -159,9 +160,11 @@ class AnswerLearner:
         self.pending.sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
         return None
 
-    def learn_gold(self, correction: Correction) -> None:
+    def learn_gold(self, correction: Correction) -> bool:
         """A reviewer's answer to a gold item: the policy counts it toward the reviewers' accuracy, if it measures
         that (``learn_gold``); the model never learns it, the record store is not read, nothing goes to ``labels``.
+        Whether the policy took it (a ``learn_gold`` that returns nothing: taken), so that a version holds it before
+        its offset is acked: acked without one, a learner killed before the next version forgot it for good.
 
         Shown with a proposal, the answer also says whether that proposal was right (``model_right``) and whether
         the reviewer took it (``agreed``): passed as keywords when the correction has them and the policy's
@@ -172,8 +175,11 @@ class AnswerLearner:
                                      if (value := getattr(correction, field)) is not None}
             if takes_reviewer(type(policy)):
                 shown["reviewer"] = correction.reviewer
-            policy.learn_gold(correction.correct, **shown)
+            taken = policy.learn_gold(correction.correct, **shown)
+        else:
+            taken = False
         self.metrics.record_corrections(1, "gold_right" if correction.correct else "gold_wrong")
+        return taken is not False
 
     def learn_hold(self, correction: Correction) -> bool:
         """The review service held a reviewer (``held``) or let them claim again: the policy's gold bound drops their

@@ -427,10 +427,10 @@ class ContractPolicy(Policy):
 
     def learn_gold(
         self, correct: bool, model_right: bool | None = None, agreed: bool | None = None, reviewer: str | None = None,
-    ) -> None:
+    ) -> bool:
         """A reviewer's answer to a gold item, right or not, whether it agreed with the model's proposal if one
-        was shown, and who gave it (:meth:`ContractEvidence.learn_gold`)."""
-        self.evidence.learn_gold(correct, model_right, agreed, reviewer)
+        was shown, and who gave it; whether a gold bound learned it (:meth:`ContractEvidence.learn_gold`)."""
+        return self.evidence.learn_gold(correct, model_right, agreed, reviewer)
 
     def hold_reviewer(self, reviewer: str, held: bool) -> None:
         """The review service held a reviewer, or let them answer again (:meth:`ContractEvidence.hold_reviewer`)."""

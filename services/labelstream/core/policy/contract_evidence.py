@@ -271,25 +271,27 @@ class ContractEvidence:
 
     def learn_gold(
         self, correct: bool, model_right: bool | None = None, agreed: bool | None = None, reviewer: str | None = None,
-    ) -> None:
+    ) -> bool:
         """A reviewer's answer to a gold item: whether it was right, and, if the model's proposal was shown, whether
         that proposal was right and the answer agreed with it (``None``: no proposal, e.g. at cold start); the
         reviewer's name (counted per reviewer by a :class:`HeldGoldAccuracyBound`, ``None``: ``"anonymous"``).
+        Whether a bound learned it (the learned state changed: the learner's next version must hold it).
 
         An accuracy bound learns ``correct``; a :class:`ConditionalGoldBound` learns only answers to a proposal.
         Without a ``gold_bound`` this does nothing.
         """
         if self._conditional:
             if model_right is None or agreed is None:
-                return
+                return False
             self.gold_bound.learn(model_right, agreed)
         elif isinstance(self.gold_bound, HeldGoldAccuracyBound | StreamWeightedGoldBound):
             self.gold_bound.learn(correct, reviewer or "anonymous")
         elif self.gold_bound is not None:
             self.gold_bound.learn(correct)
         else:
-            return
+            return False
         self._apply_reviewer_bound()
+        return True
 
     def hold_reviewer(self, reviewer: str, held: bool) -> None:
         """The review service held ``reviewer`` (``held``) or let them answer again: a

@@ -116,7 +116,10 @@ class AnswerLearner:
             return None
         stored = await self.retry.call(self.store.get, correction.id)  # Redis restarting: wait, do not dead-letter
         if stored is None:
-            return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
+            return (
+                "unknown_record",
+                f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)",
+            )
         subject = subject_of(self.engine, stored)
         model_input = ModelInput(self.engine, subject)  # featurized once: label-error check, version check, model
         if await self.hold.held(correction, stored, tp, offset, model_input):
@@ -127,13 +130,22 @@ class AnswerLearner:
         self._referee_challenger(stored.features, correction.label, model_input)
         generation = self.answer_drift.generation()
         evidence_label, answered_by = self._evidence_answer(correction)
-        evidence = None if held is not None or correction.counted_before else stored.evidence(
-            evidence_label, correction.timestamp, answered_by)
+        evidence = (
+            None
+            if held is not None or correction.counted_before
+            else stored.evidence(evidence_label, correction.timestamp, answered_by)
+        )
         if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
             self.version_check.observe(model_input.of_features())
         self.engine.learn(subject, correction.label, evidence, x=None if model_input.has_text() else model_input.get())
         # After the evidence: its bet used the bar in force before this item's answers (docs/contract.md, 5).
-        if held is None and not correction.counted_before and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
+        if (
+            held is None
+            and not correction.counted_before
+            and correction.answers
+            and len(correction.answers) >= 2
+            and hasattr(self.engine.policy, "learn_overlap")
+        ):
             self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
         if held is not None and self.engine.label_errors is not None:
             self.engine.label_errors.resolve(held["label"], correction.label)
@@ -157,7 +169,9 @@ class AnswerLearner:
             policy=stored.reason,
             reviewer=None if consensus else correction.reviewer,
         )
-        self.pending.sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
+        self.pending.sends.append(
+            await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode())
+        )
         return None
 
     def learn_gold(self, correction: Correction) -> bool:
@@ -171,8 +185,11 @@ class AnswerLearner:
         ``learn_gold`` takes them (:func:`gold_keywords`); so is the reviewer's name (:func:`takes_reviewer`)."""
         policy = self.engine.policy
         if correction.correct is not None and hasattr(policy, "learn_gold"):
-            shown: dict[str, Any] = {keyword: value for field, keyword in gold_keywords(type(policy)).items()
-                                     if (value := getattr(correction, field)) is not None}
+            shown: dict[str, Any] = {
+                keyword: value
+                for field, keyword in gold_keywords(type(policy)).items()
+                if (value := getattr(correction, field)) is not None
+            }
             if takes_reviewer(type(policy)):
                 shown["reviewer"] = correction.reviewer
             taken = policy.learn_gold(correction.correct, **shown)

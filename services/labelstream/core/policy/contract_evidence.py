@@ -107,7 +107,9 @@ class ContractEvidence:
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
-        if isinstance(gold_bound, ConditionalGoldBound) and (reviewer_bound is not None or calibrator.reviewer_accuracy < 1):
+        if isinstance(gold_bound, ConditionalGoldBound) and (
+            reviewer_bound is not None or calibrator.reviewer_accuracy < 1
+        ):
             raise ValueError("a conditional gold bound sets the bar alone: no overlap bound, reviewer_accuracy 1")
         self.guarantee = guarantee
         self.calibrator = calibrator
@@ -148,14 +150,21 @@ class ContractEvidence:
         in_force = self._validated(key)
         if in_force is None or self.recheck is None or not self.recheck.patience or self.closing:
             return in_force
-        waiting = [other for other in self.calibrator.thresholds() if other != key
-                   and self.calibrator.threshold(other) is not None and self._validated(other) is None]
+        waiting = [
+            other
+            for other in self.calibrator.thresholds()
+            if other != key and self.calibrator.threshold(other) is not None and self._validated(other) is None
+        ]
         return None if self.recheck.held(key, waiting) else in_force
 
     def held(self) -> tuple[str, ...]:
         """Calibration keys whose threshold is proven and validated but waits (the recheck's patience): what a last
         relabel before a challenger swap may accept that the routing does not (:attr:`closing`)."""
-        return tuple(key for key in self.calibrator.thresholds() if self._validated(key) is not None and self.threshold(key) is None)
+        return tuple(
+            key
+            for key in self.calibrator.thresholds()
+            if self._validated(key) is not None and self.threshold(key) is None
+        )
 
     def _validated(self, key: str) -> float | None:
         """The calibrator's threshold for ``key`` as the recheck lets it stand (before any waiting)."""
@@ -218,7 +227,9 @@ class ContractEvidence:
         average (their share of right gold answers is fixed before the answer, so the choice is predictable)."""
         if not self._weighted:
             return self.calibrator.bar
-        return answer_bar(self.calibrator.target_precision, self._accuracy_of(reviewer), *self.gold_bound.counts_of(reviewer))
+        return answer_bar(
+            self.calibrator.target_precision, self._accuracy_of(reviewer), *self.gold_bound.counts_of(reviewer)
+        )
 
     def _shown_accuracy(self, reviewer: str) -> float:
         """A reviewer's accuracy in the weighted one shown (1 for one not bet on: their answers prove nothing)."""
@@ -256,7 +267,9 @@ class ContractEvidence:
         if self.recheck is None:
             return {}
         bar_of = self.reviewer_bar if self._weighted else None
-        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation, held_out, bar_of)
+        return self.recheck.run(
+            model, self.calibrator.thresholds(), self.calibrator.bar, self.generation, held_out, bar_of
+        )
 
     def learn_overlap(self, answers: list[str]) -> None:
         """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.
@@ -270,7 +283,11 @@ class ContractEvidence:
         self._apply_reviewer_bound()
 
     def learn_gold(
-        self, correct: bool, model_right: bool | None = None, agreed: bool | None = None, reviewer: str | None = None,
+        self,
+        correct: bool,
+        model_right: bool | None = None,
+        agreed: bool | None = None,
+        reviewer: str | None = None,
     ) -> bool:
         """A reviewer's answer to a gold item: whether it was right, and, if the model's proposal was shown, whether
         that proposal was right and the answer agreed with it (``None``: no proposal, e.g. at cold start); the
@@ -371,9 +388,11 @@ class ContractEvidence:
         if self.reviewer_bound is not None:
             self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
         gold_state = state.get("gold_bound") or {}
-        same_kind = (bool(gold_state.get("conditional")) == self._conditional
-                     and bool(gold_state.get("held_aware")) == isinstance(self.gold_bound, HeldGoldAccuracyBound)
-                     and bool(gold_state.get("stream_weighted")) == self._weighted)
+        same_kind = (
+            bool(gold_state.get("conditional")) == self._conditional
+            and bool(gold_state.get("held_aware")) == isinstance(self.gold_bound, HeldGoldAccuracyBound)
+            and bool(gold_state.get("stream_weighted")) == self._weighted
+        )
         if self.gold_bound is not None and same_kind:
             self.gold_bound.load_state(gold_state)  # a snapshot of another kind of gold bound is not adopted
         self._apply_reviewer_bound()

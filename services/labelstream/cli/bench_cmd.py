@@ -175,6 +175,13 @@ def soundness(
       pool-gold-weighted             accuracy from 10 % gold items, each
                                      reviewer's own, weighed by the stream
       pool-gold-weighted-holds       the same, holds below 0.9
+      late-with-model-gold-weighted  late-with-model-gold, the conditional
+                                     bound per reviewer
+      pool-with-model-gold           late, three reviewers right where the
+                                     model is, taking 5, 10 and 90 % of its
+                                     wrong proposals; the conditional bound
+      pool-with-model-gold-weighted  the same, the conditional bound per
+                                     reviewer
     """
     from labelstream.errors import LabelstreamError
     from labelstream.simulate.soundness import (

@@ -19,6 +19,7 @@ from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.calibration_weighted import StreamWeightedGoldBound
+from labelstream.core.calibration_weighted_conditional import StreamWeightedConditionalGoldBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
@@ -113,7 +114,8 @@ def reviewer_bound_alpha(policy: PolicySettings) -> float:
 
 def build_gold_bound(policy: PolicySettings, holds: bool = False) -> GoldBound | None:
     """The gold bound of ``policy.gold_bound`` if ``policy.reviewer_accuracy_from_gold`` (its error: as any bound's;
-    a conditional one splits it evenly between its two bounds, a weighted one over the reviewers). With ``holds``
+    a conditional one splits it evenly between its two bounds, a weighted one over the reviewers, a weighted conditional
+    one over the reviewers and then between each one's two bounds). With ``holds``
     (``review.gold_hold_below > 0``) the pooled accuracy bound counts per reviewer and drops a held reviewer's answers
     (:class:`HeldGoldAccuracyBound`; the settings refuse holds with a conditional bound); the weighted one needs no
     rule for holds (:class:`StreamWeightedGoldBound`)."""
@@ -123,6 +125,8 @@ def build_gold_bound(policy: PolicySettings, holds: bool = False) -> GoldBound |
         return ConditionalGoldBound(reviewer_bound_alpha(policy))
     if policy.gold_bound == "weighted":
         return StreamWeightedGoldBound(reviewer_bound_alpha(policy))
+    if policy.gold_bound == "conditional-weighted":
+        return StreamWeightedConditionalGoldBound(reviewer_bound_alpha(policy))
     if holds:
         return HeldGoldAccuracyBound(reviewer_bound_alpha(policy))
     return GoldAccuracyBound(reviewer_bound_alpha(policy))

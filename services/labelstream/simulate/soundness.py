@@ -168,6 +168,9 @@ class Cell:
 POOL = (0.01, 0.02, 0.25)
 """The pool rows' reviewers: two good, one bad (their pooled accuracy 0.907)."""
 
+FOLLOWERS = (0.05, 0.1, 0.9)
+"""The follower pool's reviewers: right wherever the model is, taking 5, 10 and 90 % of its wrong proposals."""
+
 STREAMS = (
     SoundnessStream("ceiling target-0.01", -0.01),
     SoundnessStream("ceiling target-0.02", -0.02),
@@ -209,6 +212,15 @@ REVIEWERS = (
                    pool_error_rates=POOL, gold_share=0.1, gold_bound="weighted"),
     ReviewerConfig("pool 1/2/25 % wrong, delay 500, weighted accuracy from 10 % gold, holds below 0.9", delay="500",
                    pool_error_rates=POOL, gold_share=0.1, hold_below=0.9, gold_bound="weighted"),
+    # The conditional bound per reviewer (policy.gold_bound "conditional-weighted"): late-with-model-gold's twin (one
+    # reviewer: the pooled bound at half its alpha), and a pool of followers, pooled and per reviewer
+    ReviewerConfig("delay 500 + follows model 50 %, conditional bound per reviewer from 10 % gold", delay="500",
+                   error_rate=0.5, gold_share=0.1, errors="follows_model", gold_bound="conditional-weighted"),
+    ReviewerConfig("pool follows model 5/10/90 %, delay 500, conditional bound from 10 % gold", delay="500",
+                   pool_error_rates=FOLLOWERS, errors="follows_model", gold_share=0.1, gold_bound="conditional"),
+    ReviewerConfig("pool follows model 5/10/90 %, delay 500, conditional bound per reviewer from 10 % gold",
+                   delay="500", pool_error_rates=FOLLOWERS, errors="follows_model", gold_share=0.1,
+                   gold_bound="conditional-weighted"),
 )
 
 
@@ -309,7 +321,9 @@ REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-nois
                  "late-with-model-gold": REVIEWERS[9], "late-with-model-gold-enriched": REVIEWERS[10],
                  "late-noisy-gold-enriched": REVIEWERS[11], "pool-default": REVIEWERS[12], "pool-gold": REVIEWERS[13],
                  "pool-gold-holds": REVIEWERS[14], "pool-default-holds": REVIEWERS[15],
-                 "pool-gold-weighted": REVIEWERS[16], "pool-gold-weighted-holds": REVIEWERS[17]}
+                 "pool-gold-weighted": REVIEWERS[16], "pool-gold-weighted-holds": REVIEWERS[17],
+                 "late-with-model-gold-weighted": REVIEWERS[18], "pool-with-model-gold": REVIEWERS[19],
+                 "pool-with-model-gold-weighted": REVIEWERS[20]}
 DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
 DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")  # late-noisy-gold: chosen with --reviewer
 

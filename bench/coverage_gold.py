@@ -7,6 +7,7 @@
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --variants "gold 10 %,gold 10 % conditional"
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --no-oracle --variants "gold 10 %,gold 10 % conditional half wrong"
     .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --pool 0.01,0.02,0.03 --variants "gold 10 %,gold 10 % weighted"
+    .venv/bin/python bench/coverage_gold.py --streams sea,sea_drift --seeds 42,1,2 --no-oracle --pool 0.05,0.1,0.9 --errors follows_model --variants "gold 10 % conditional,gold 10 % conditional weighted"
 
 Runs the coverage table's own jobs (:class:`~labelstream.simulate.coverage.Job`: its streams, sizes and seeds, one
 seed a stream unless ``--seeds`` gives synthetic streams others; default settings but the ones named) with its late, noisy reviewer (300 records late, wrong 3 % of
@@ -16,7 +17,9 @@ bound a quarter of the error); ``--variants`` adds ``gold 10 % conditional`` (``
 what the bound sound against reviewers who follow the model costs with independent errors), ``gold 10 %
 conditional half wrong`` (the same on a gold set with half its proposals wrong, :class:`SimulatedGoldSet`) and ``gold
 10 % weighted``, ``gold 5 % weighted`` (``policy.gold_bound = "weighted"``: per reviewer, weighed by the stream; with
-the one simulated reviewer, the pooled bound at half its error). Gold and second answers spend the
+the one simulated reviewer, the pooled bound at half its error), ``gold 10 % conditional weighted`` (``"conditional-weighted"``:
+the conditional bound per reviewer) and its ``half wrong`` form; ``--errors follows_model`` makes the reviewer (or
+the pool) right wherever the model is, taking its wrong proposal at the error rate. Gold and second answers spend the
 review budget alike (one more answer each), so the review share column is the same reviewer effort. Prints one
 row per stream (and seed) and configuration against that stream's hindsight oracle (docs/contract.md, "Reviewer accuracy
 measured on gold items", cites it).
@@ -59,6 +62,10 @@ CONDITIONAL = Variant("gold 10 % conditional", {"review.gold_share": 0.1, "revie
 ENRICHED = Variant("gold 10 % conditional half wrong", CONDITIONAL.policy, gold_wrong_share=0.5)
 WEIGHTED = Variant("gold 10 % weighted", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
                                           "gold_bound": "weighted"})
+CONDITIONAL_WEIGHTED = Variant("gold 10 % conditional weighted", {"review.gold_share": 0.1,
+                                "reviewer_accuracy_from_gold": True, "gold_bound": "conditional-weighted"})
+CONDITIONAL_WEIGHTED_ENRICHED = Variant("gold 10 % conditional weighted half wrong", CONDITIONAL_WEIGHTED.policy,
+                                        gold_wrong_share=0.5)
 WEIGHTED_5 = Variant("gold 5 % weighted", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True,
                                            "gold_bound": "weighted"})
 
@@ -81,12 +88,15 @@ def main() -> None:
     parser.add_argument("--variants", help="comma-separated configurations (default: all but the conditional one)")
     parser.add_argument("--pool", help="comma-separated error rates: a pool of reviewers 300 records late sharing the "
                         "answers equally (and their gold items) in place of the one late, noisy reviewer")
+    parser.add_argument("--errors", default="independent", choices=("independent", "with_model", "follows_model"),
+                        help="the reviewers' error mode (follows_model: right where the model is)")
     args = parser.parse_args()
-    reviewer = LATE_NOISY
+    reviewer = dataclasses.replace(LATE_NOISY, errors=args.errors)
     if args.pool:
         rates = tuple(float(rate) for rate in args.pool.split(","))
-        reviewer = Reviewer(f"pool {args.pool} wrong, delay 300", "300", pool=rates)
-    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED, WEIGHTED, WEIGHTED_5)}
+        reviewer = Reviewer(f"pool {args.pool} wrong, delay 300", "300", pool=rates, errors=args.errors)
+    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED, WEIGHTED, WEIGHTED_5,
+                                                   CONDITIONAL_WEIGHTED, CONDITIONAL_WEIGHTED_ENRICHED)}
     variants = [known[name] for name in args.variants.split(",")] if args.variants else list(VARIANTS)
     table = {stream.dataset: stream for stream in coverage_streams()}
     streams = [table[name] if not args.seeds else dataclasses.replace(table[name], seed=int(seed))

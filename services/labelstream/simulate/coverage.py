@@ -39,7 +39,7 @@ from labelstream.datafile import open_rows
 from labelstream.settings import load_settings
 from labelstream.simulate.datasets import DATASETS, export_dataset
 from labelstream.simulate.quality import SYNTHETIC_SEED, BenchStream, machine, post_drift_windows
-from labelstream.simulate.reviewer import SimulatedReviewer
+from labelstream.simulate.reviewer import ErrorMode, SimulatedReviewer
 from labelstream.simulate.reviewer_pool import ReviewerPool
 from labelstream.simulate.runner import Simulation
 
@@ -50,17 +50,19 @@ WINDOW, AFTER_DRIFT = 500, 300
 @dataclass(frozen=True)
 class Reviewer:
     """A simulated reviewer: its name in the table, delay (records) and error rate; or, with ``pool``, a pool of
-    reviewers sharing the answers equally, one error rate each (:class:`ReviewerPool`; ``error_rate`` unused)."""
+    reviewers sharing the answers equally, one error rate each (:class:`ReviewerPool`; ``error_rate`` unused);
+    ``errors``: :class:`SimulatedReviewer`'s error mode."""
 
     name: str
     delay: str = "0"
     error_rate: float = 0.0
     pool: tuple[float, ...] = ()
+    errors: ErrorMode = "independent"
 
     def build(self, seed: int) -> SimulatedReviewer | ReviewerPool:
         if self.pool:
-            return ReviewerPool(self.pool, delay=self.delay, seed=seed)
-        return SimulatedReviewer(self.delay, self.error_rate, seed=seed)
+            return ReviewerPool(self.pool, delay=self.delay, errors=self.errors, seed=seed)
+        return SimulatedReviewer(self.delay, self.error_rate, self.errors, seed=seed)
 
 
 REVIEWERS: tuple[Reviewer, ...] = (Reviewer("instant"), Reviewer("delay 300 + wrong 3 %", "300", 0.03))

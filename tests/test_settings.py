@@ -140,6 +140,26 @@ def test_the_weighted_gold_bound_is_built_with_or_without_holds(monkeypatch):
     assert type(build_engine(load_settings()).policy.gold_bound) is StreamWeightedGoldBound
 
 
+def test_the_conditional_gold_bound_per_reviewer_is_built_with_or_without_holds_and_refuses_an_assumed_accuracy(
+    monkeypatch,
+):
+    """policy.gold_bound 'conditional-weighted' builds the conditional bound per reviewer, with holds too (a held
+    reviewer's gold bounds only their own answers); like the pooled conditional bound it sets the bar alone."""
+    from labelstream.core.build import build_engine
+    from labelstream.core.calibration_weighted_conditional import StreamWeightedConditionalGoldBound
+
+    monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY_FROM_GOLD", "true")
+    monkeypatch.setenv("LABELSTREAM_POLICY__GOLD_BOUND", "conditional-weighted")
+    engine = build_engine(load_settings())
+    assert type(engine.policy.gold_bound) is StreamWeightedConditionalGoldBound
+    assert engine.policy.gold_bound.alpha == pytest.approx(0.025) and engine.policy.calibrator.bar == 1.0
+    monkeypatch.setenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW", "0.8")
+    assert type(build_engine(load_settings()).policy.gold_bound) is StreamWeightedConditionalGoldBound
+    monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY", "0.97")
+    with pytest.raises(ValueError, match="alone"):
+        build_engine(load_settings())
+
+
 def test_none_over_a_default_reaches_a_child_process(monkeypatch):
     """weak.halflife_answers defaults to 1000; None (never forget) must survive settings_to_env, as ``null``."""
     from labelstream.settings import settings_to_env

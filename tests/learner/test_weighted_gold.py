@@ -349,3 +349,45 @@ def test_a_learner_killed_and_restarted_keeps_each_reviewers_gold_answers_and_th
     assert bets(state)["a"]["log_wealth"] == wealth_after_ann, "bo's answers were bet on after the restart"
     expected = run.expected_accuracy()  # (20 U_ann + 30) / 50: bo not bet on, shown at 1
     assert (seen := run.accuracy_in_force(expected)) == pytest.approx(expected, abs=1e-9), seen
+
+
+def test_the_conditional_bound_per_reviewer_counts_each_reviewers_gold_under_their_name_and_bets_on_their_bar(
+    start_run,
+):
+    """policy.gold_bound 'conditional-weighted' in the real learner: gold answers shown with the model's proposal
+    (half of them wrong proposals) teach each reviewer's own R and B, in the order of first gold answers (bo before
+    ann: not by name), as the core's bound fed the same answers; real answers count under their reviewer and are bet
+    on against their reviewer's bar. Fails if the learner drops the reviewer's name (one 'anonymous' bound, measured)
+    or the proposal's fields (nothing learned)."""
+    from labelstream.core.calibration_weighted_conditional import StreamWeightedConditionalGoldBound
+
+    run = start_run(policy={"gold_bound": "conditional-weighted"})
+    oracle = StreamWeightedConditionalGoldBound(reviewer_bound_alpha(run.settings.policy))
+    takes = {"bo": lambda i: i % 10 != 3, "ann": lambda i: i % 20 == 5}  # bo takes 90 % of wrong proposals, ann 5 %
+    for i in range(200):
+        for name in ("bo", "ann"):
+            right = i % 2 == 0
+            agreed = right or takes[name](i // 2)
+            oracle.learn(right, agreed, name)
+            correction = Correction(
+                id=f"g{i % 12}",
+                label="x",
+                reviewer=name,
+                kind="gold",
+                answer_id=f"g{i % 12}#{name}{i}",
+                correct=agreed == right,
+                proposal_correct=right,
+                agreed_with_proposal=agreed,
+            )
+            run.producer.produce(
+                run.settings.topics.corrections, key=correction.id.encode(), value=correction.wire_json()
+            )
+    assert run.producer.flush(30) == 0
+    run.send(stream(ann=30, bo=10), "r")
+    state = run.version(40)
+    reviewers = state["gold_bound"]["reviewers"]
+    assert list(reviewers) == ["bo", "ann"] and reviewers == oracle.state()["reviewers"], reviewers
+    assert state["gold_bound"]["stream"] == {"ann": 30, "bo": 10}, state["gold_bound"]["stream"]
+    bars = {name: oracle.answer_bar(0.95, name) for name in ("ann", "bo")}
+    assert bars["ann"] is not None and bars["bo"] is not None and 0.95 < bars["ann"] < bars["bo"] < 1.0, bars
+    assert "a" in bets(state), "the answers were bet on (against each reviewer's bar)"

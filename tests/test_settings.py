@@ -44,8 +44,10 @@ def test_unknown_setting_says_so_and_not_pydantics_extra_inputs(tmp_path):
     config.write_text("[policy]\ntarget_precison = 0.9\n")
     with pytest.raises(ConfigError) as info:
         load_settings(config)
-    assert str(info.value) == ("unknown setting policy.target_precison (LABELSTREAM_POLICY__TARGET_PRECISON); "
-                               "check its spelling (README.md, Settings)")
+    assert str(info.value) == (
+        "unknown setting policy.target_precison (LABELSTREAM_POLICY__TARGET_PRECISON); "
+        "check its spelling (README.md, Settings)"
+    )
 
 
 def test_malformed_toml_names_the_file_and_the_fix(tmp_path):
@@ -57,10 +59,17 @@ def test_malformed_toml_names_the_file_and_the_fix(tmp_path):
     assert str(info.value).endswith("fix it, or leave out --config / LABELSTREAM_CONFIG")
 
 
-@pytest.mark.parametrize(("name", "value", "fix"), [
-    ("LABELSTREAM_WEAK__FUNCTIONS", "mypkg.lfs", """write a list as JSON, e.g. '["a", "b"]'"""),
-    ("LABELSTREAM_KAFKA", "{bad", "write the section as a JSON object, or set each setting as LABELSTREAM_KAFKA__NAME"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "fix"),
+    [
+        ("LABELSTREAM_WEAK__FUNCTIONS", "mypkg.lfs", """write a list as JSON, e.g. '["a", "b"]'"""),
+        (
+            "LABELSTREAM_KAFKA",
+            "{bad",
+            "write the section as a JSON object, or set each setting as LABELSTREAM_KAFKA__NAME",
+        ),
+    ],
+)
 def test_an_environment_variable_that_is_not_json_is_named(monkeypatch, name, value, fix):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
@@ -87,7 +96,12 @@ def test_sasl_needs_credentials(monkeypatch):
 
 def test_secrets_are_hidden_in_repr_and_errors(monkeypatch):
     settings = load_settings(
-        kafka={"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "sasl_username": "u", "sasl_password": "hunter2"},
+        kafka={
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "PLAIN",
+            "sasl_username": "u",
+            "sasl_password": "hunter2",
+        },
         learner={"snapshot_hmac_key": "topsecret"},
     )
     assert "hunter2" not in repr(settings) and "topsecret" not in repr(settings)
@@ -138,6 +152,26 @@ def test_the_weighted_gold_bound_is_built_with_or_without_holds(monkeypatch):
     assert type(bound) is StreamWeightedGoldBound and bound.alpha == pytest.approx(0.025)
     monkeypatch.setenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW", "0.8")
     assert type(build_engine(load_settings()).policy.gold_bound) is StreamWeightedGoldBound
+
+
+def test_the_conditional_gold_bound_per_reviewer_is_built_with_or_without_holds_and_refuses_an_assumed_accuracy(
+    monkeypatch,
+):
+    """policy.gold_bound 'conditional-weighted' builds the conditional bound per reviewer, with holds too (a held
+    reviewer's gold bounds only their own answers); like the pooled conditional bound it sets the bar alone."""
+    from labelstream.core.build import build_engine
+    from labelstream.core.calibration_weighted_conditional import StreamWeightedConditionalGoldBound
+
+    monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY_FROM_GOLD", "true")
+    monkeypatch.setenv("LABELSTREAM_POLICY__GOLD_BOUND", "conditional-weighted")
+    engine = build_engine(load_settings())
+    assert type(engine.policy.gold_bound) is StreamWeightedConditionalGoldBound
+    assert engine.policy.gold_bound.alpha == pytest.approx(0.025) and engine.policy.calibrator.bar == 1.0
+    monkeypatch.setenv("LABELSTREAM_REVIEW__GOLD_HOLD_BELOW", "0.8")
+    assert type(build_engine(load_settings()).policy.gold_bound) is StreamWeightedConditionalGoldBound
+    monkeypatch.setenv("LABELSTREAM_POLICY__REVIEWER_ACCURACY", "0.97")
+    with pytest.raises(ValueError, match="alone"):
+        build_engine(load_settings())
 
 
 def test_none_over_a_default_reaches_a_child_process(monkeypatch):

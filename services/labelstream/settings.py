@@ -201,7 +201,7 @@ class PolicySettings(_Section):
         "goes to the accuracy bounds, split evenly with the overlap bound if that is on too (docs/contract.md, "
         "Reviewer accuracy measured on gold items). Sound only if gold items are at least as hard as stream items.",
     )
-    gold_bound: Literal["accuracy", "weighted", "conditional"] = Field(
+    gold_bound: Literal["accuracy", "weighted", "conditional", "conditional-weighted"] = Field(
         "weighted",
         description="With reviewer_accuracy_from_gold, what gold items measure: 'accuracy' (how often answers are "
         "right, pooled over the reviewers; assumes reviewers err independently of the model and gold answers spread "
@@ -211,7 +211,10 @@ class PolicySettings(_Section):
         "'conditional' (how often answers agree with the "
         "model's proposal when it is right and when it is wrong; sound against reviewers who err with the model or "
         "accept its proposal, if they treat gold items as stream items; its bar is used alone: no overlap bound, "
-        "reviewer_accuracy 1; docs/contract.md, Reviewers who err with the model).",
+        "reviewer_accuracy 1; docs/contract.md, Reviewers who err with the model) or 'conditional-weighted' (the "
+        "same per reviewer, from their own gold answers, each answer held to its reviewer's conditional bar: sound "
+        "however gold is spread, e.g. a reviewer out of gold items; docs/contract.md, Conditional gold bound per "
+        "reviewer).",
     )
     version_change_reset: float | None = Field(
         None,
@@ -420,7 +423,8 @@ class ReviewSettings(_Section):
         "with 95 % confidence, below this (the high end of its Wilson interval is; at least gold_hold_min_answers "
         "gold answers); the review lead clears a hold with: labelstream review gold clear NAME. 0: never. With "
         "policy.reviewer_accuracy_from_gold the learner drops a held reviewer's gold answers from its bound "
-        "(docs/contract.md, section 5, Holds); not with policy.gold_bound 'conditional', which cannot drop them.",
+        "(docs/contract.md, section 5, Holds); not with policy.gold_bound 'conditional', which cannot drop them "
+        "('weighted' and 'conditional-weighted' need not: a held reviewer's gold bounds only their own answers).",
     )
     gold_hold_min_answers: int = Field(
         10,

@@ -10,6 +10,7 @@ each stream answer as the policy sets it (pooled: the bound in force; weighted: 
 
 from __future__ import annotations
 
+import pickle
 import random
 import statistics
 
@@ -262,3 +263,40 @@ def test_no_bet_on_a_reviewer_no_better_than_chance_nor_on_one_whose_gold_is_und
         evidence.learn(_evidence(0.96, "a", "bo"))
     assert evidence.threshold("a") is None and (evidence.calibrator.log_wealth("a") == 0.0).all()
     assert evidence.calibrator.answers == 600 and evidence.calibrator.reviewer_accuracy == 1.0
+
+
+def test_the_contracts_state_restores_each_reviewers_bar_and_alpha_share_and_goes_on_as_before():
+    """What a restarted learner adopts from its snapshot (the policy state, pickled): a contract rebuilt from it holds
+    each reviewer's answers to the same bar (cy before bo in the order of first gold answers: not by name), shows the
+    same stream-share accuracy, and, fed the same gold and real answers afterwards, stays identical to the original
+    (a later checkpoint spends each reviewer's share of alpha by their place in the order)."""
+
+    def contract() -> ContractEvidence:
+        return ContractEvidence(
+            PrecisionCalibrator(0.95, 0.95, check_window=0), gold_bound=StreamWeightedGoldBound(0.025, first=20)
+        )
+
+    def feed(evidence: ContractEvidence, start: int, steps: int) -> None:
+        for i in range(start, start + steps):
+            evidence.learn_gold(i % 25 != 3, reviewer="ann")
+            evidence.learn_gold(i % 40 != 5, reviewer="cy")
+            evidence.learn_gold(i % 5 < 3, reviewer="bo")  # right 60 %: not bet on
+            for name in ("ann", "cy", "bo", "ann"):
+                evidence.learn(_evidence(0.96, "a" if i % 30 else "b", name))
+
+    original = contract()
+    feed(original, 0, 60)
+    restored = contract()
+    restored.load_state(pickle.loads(pickle.dumps(original.state())))
+    assert list(restored.gold_bound.reviewers) == ["ann", "cy", "bo"]
+    assert restored.gold_bound.state() == original.gold_bound.state()
+    assert [restored.reviewer_bar(name) for name in ("ann", "cy", "bo")] == [
+        original.reviewer_bar(name) for name in ("ann", "cy", "bo")
+    ]
+    assert original.reviewer_bar("bo") is None and original.reviewer_bar("cy") < 0.95
+    assert restored.calibrator.reviewer_accuracy == original.calibrator.reviewer_accuracy < 1.0
+    feed(original, 60, 100)  # checkpoints at 80 and 160 gold answers each, after the restore
+    feed(restored, 60, 100)
+    assert restored.gold_bound.state() == original.gold_bound.state()
+    assert (restored.calibrator.log_wealth("a") == original.calibrator.log_wealth("a")).all()
+    assert restored.calibrator.reviewer_accuracy == original.calibrator.reviewer_accuracy

@@ -16,7 +16,10 @@ app = command_group("Benchmarks: figures printed; --out FILE also writes them in
 #: the ``--out`` option of every benchmark: nothing is written unless asked
 OutOption = Annotated[
     Optional[Path],  # noqa: UP007 - typer needs Optional
-    typer.Option("--out", help="Replace this benchmark's section of this Markdown file (e.g. BENCHMARKS.md); default: print only."),
+    typer.Option(
+        "--out",
+        help="Replace this benchmark's section of this Markdown file (e.g. BENCHMARKS.md); default: print only.",
+    ),
 ]
 
 
@@ -43,12 +46,18 @@ def throughput(
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, one round (a few minutes).")] = False,
     repeat: Annotated[
         Optional[int],  # noqa: UP007 - typer needs Optional
-        typer.Option(help="Rounds of pass-through / labeler / peer (default 3, 1 with --quick); medians reported.", min=1),
+        typer.Option(
+            help="Rounds of pass-through / labeler / peer (default 3, 1 with --quick); medians reported.", min=1
+        ),
     ] = None,
-    peer: Annotated[bool, typer.Option(help="Also run the Quix Streams peer (its venv is made once, in .stack/).")] = True,
+    peer: Annotated[
+        bool, typer.Option(help="Also run the Quix Streams peer (its venv is made once, in .stack/).")
+    ] = True,
     scaling_rounds: Annotated[
         Optional[int],  # noqa: UP007 - typer needs Optional
-        typer.Option(help="Pairs of one- / two-labeler runs, interleaved (default 2, 1 with --quick); median ratio.", min=1),
+        typer.Option(
+            help="Pairs of one- / two-labeler runs, interleaved (default 2, 1 with --quick); median ratio.", min=1
+        ),
     ] = None,
     part: Annotated[
         ThroughputPart,
@@ -63,8 +72,10 @@ def throughput(
     from labelstream.errors import LabelstreamError
 
     if part != ThroughputPart.all and out is not None:
-        raise LabelstreamError(f"--out writes the whole throughput section: run without --part {part} to write it "
-                               "(see 'labelstream bench throughput --help')")
+        raise LabelstreamError(
+            f"--out writes the whole throughput section: run without --part {part} to write it "
+            "(see 'labelstream bench throughput --help')"
+        )
     config = BenchConfig.quick() if quick else BenchConfig(records=records)
     config.repeat = repeat or config.repeat
     config.peer = peer
@@ -90,8 +101,12 @@ def throughput(
 
 @app.command("label-errors")
 def label_errors(
-    error_rate: Annotated[float, typer.Option(help="Share of wrong answers of every simulated reviewer.", min=0, max=1)] = 0.05,
-    min_confidence: Annotated[str, typer.Option(help="label_errors.min_confidence values to compare with off, e.g. 0.7,0.8,0.9.")] = "0.8",
+    error_rate: Annotated[
+        float, typer.Option(help="Share of wrong answers of every simulated reviewer.", min=0, max=1)
+    ] = 0.05,
+    min_confidence: Annotated[
+        str, typer.Option(help="label_errors.min_confidence values to compare with off, e.g. 0.7,0.8,0.9.")
+    ] = "0.8",
     seeds: Annotated[int, typer.Option(help="Seeds per configuration.", min=1)] = 3,
     quick: Annotated[bool, typer.Option("--quick", help="A shorter SEA stream (3000 records).")] = False,
     out: OutOption = None,
@@ -105,13 +120,22 @@ def label_errors(
     try:
         levels = tuple(float(value) for value in min_confidence.split(","))
     except ValueError:
-        raise LabelstreamError(f"invalid --min-confidence {min_confidence!r}: give numbers, e.g. 0.8 or 0.7,0.9") from None
-    command = (f"labelstream bench label-errors --error-rate {error_rate} --min-confidence {min_confidence} --seeds {seeds}"
-               + (" --quick" if quick else ""))
+        raise LabelstreamError(
+            f"invalid --min-confidence {min_confidence!r}: give numbers, e.g. 0.8 or 0.7,0.9"
+        ) from None
+    command = (
+        f"labelstream bench label-errors --error-rate {error_rate} --min-confidence {min_confidence} --seeds {seeds}"
+        + (" --quick" if quick else "")
+    )
     result = run_label_error_bench(
-        error_rate, levels, tuple(range(1, seeds + 1)), quick,
-        on_run=lambda run: say(f"{run['dataset']} seed {run['seed']} detection {run['detection']}: "
-                               f"{run['wrong_learned']} of {run['wrong_answers']} wrong answers learned"),
+        error_rate,
+        levels,
+        tuple(range(1, seeds + 1)),
+        quick,
+        on_run=lambda run: say(
+            f"{run['dataset']} seed {run['seed']} detection {run['detection']}: "
+            f"{run['wrong_learned']} of {run['wrong_answers']} wrong answers learned"
+        ),
     )
     write_markdown(out, "label-errors", label_errors_markdown(result, command, machine()), show=not as_json)
     if as_json:
@@ -138,13 +162,21 @@ def soundness(
     seeds: Annotated[int, typer.Option(help="Runs (seeds) per stream and reviewer.", min=1)] = 100,
     records: Annotated[int, typer.Option(help="Records per run.", min=1000)] = 30_000,
     jobs: Annotated[int, typer.Option(help="Parallel simulations (the machine is shared: 2 at most).", min=1)] = 2,
-    stream: Annotated[list[str] | None, typer.Option(
-        metavar="<offset>", help="A stream by its ceiling's offset from the target: -0.01, -0.02, +0.01, +0.03 (repeat; "
-             "default -0.01, -0.02, +0.01).")] = None,
-    reviewer: Annotated[list[str] | None, typer.Option(
-        metavar="<reviewer>", help="A reviewer row, from the list above (repeat; default instant, "
-             "late-noisy, late-noisy-overlap).",
-    )] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="<offset>",
+            help="A stream by its ceiling's offset from the target: -0.01, -0.02, +0.01, +0.03 (repeat; "
+            "default -0.01, -0.02, +0.01).",
+        ),
+    ] = None,
+    reviewer: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="<reviewer>",
+            help="A reviewer row, from the list above (repeat; default instant, late-noisy, late-noisy-overlap).",
+        ),
+    ] = None,
     out: OutOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -175,6 +207,13 @@ def soundness(
       pool-gold-weighted             accuracy from 10 % gold items, each
                                      reviewer's own, weighed by the stream
       pool-gold-weighted-holds       the same, holds below 0.9
+      late-with-model-gold-weighted  late-with-model-gold, the conditional
+                                     bound per reviewer
+      pool-with-model-gold           late, three reviewers right where the
+                                     model is, taking 5, 10 and 90 % of its
+                                     wrong proposals; the conditional bound
+      pool-with-model-gold-weighted  the same, the conditional bound per
+                                     reviewer
     """
     from labelstream.errors import LabelstreamError
     from labelstream.simulate.soundness import (
@@ -209,7 +248,9 @@ def soundness(
         )
 
     summary = run_bench(config, jobs, show, chosen)
-    command = "labelstream bench soundness" + ("" if (seeds, records) == (100, 30_000) else f" --seeds {seeds} --records {records}")
+    command = "labelstream bench soundness" + (
+        "" if (seeds, records) == (100, 30_000) else f" --seeds {seeds} --records {records}"
+    )
     if streams != DEFAULT_STREAMS:
         command += "".join(f" --stream={s}" for s in streams)
     if reviewers != DEFAULT_REVIEWERS:

@@ -19,6 +19,7 @@ from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.calibration_weighted import StreamWeightedGoldBound
+from labelstream.core.calibration_weighted_conditional import StreamWeightedConditionalGoldBound
 from labelstream.core.committee import Committee
 from labelstream.core.engine import LabelingEngine
 from labelstream.core.featurizer import Featurizer
@@ -59,8 +60,14 @@ Clock = Callable[[], float]
 def build_text(text: TextSettings) -> TextFeaturizer | None:
     """The featurizer of records' text named by ``text.featurizer`` (``None``: text ignored)."""
     return build_text_featurizer(
-        text.featurizer, text.hash_buckets, text.ngram_max, text.encoder_model_path, text.encoder_tokenizer_path,
-        text.encoder_max_tokens, text.encoder_batch_size, text.encoder_threads,
+        text.featurizer,
+        text.hash_buckets,
+        text.ngram_max,
+        text.encoder_model_path,
+        text.encoder_tokenizer_path,
+        text.encoder_max_tokens,
+        text.encoder_batch_size,
+        text.encoder_threads,
     )
 
 
@@ -91,7 +98,9 @@ def build_strategy(policy: PolicySettings, model: ModelSettings | None = None) -
     if name == "variable_uncertainty":
         return VariableUncertainty(step=policy.uncertainty_step, **common)
     if name == "randomized_variable_uncertainty":
-        return RandomizedVariableUncertainty(step=policy.uncertainty_step, delta=policy.uncertainty_randomization, **common)
+        return RandomizedVariableUncertainty(
+            step=policy.uncertainty_step, delta=policy.uncertainty_randomization, **common
+        )
     if name == "split":
         random_probability = policy.review_budget_share or policy.split_random_share
         return Split(policy.split_random_share, random_probability, step=policy.uncertainty_step, **common)
@@ -113,7 +122,8 @@ def reviewer_bound_alpha(policy: PolicySettings) -> float:
 
 def build_gold_bound(policy: PolicySettings, holds: bool = False) -> GoldBound | None:
     """The gold bound of ``policy.gold_bound`` if ``policy.reviewer_accuracy_from_gold`` (its error: as any bound's;
-    a conditional one splits it evenly between its two bounds, a weighted one over the reviewers). With ``holds``
+    a conditional one splits it evenly between its two bounds, a weighted one over the reviewers, a weighted conditional
+    one over the reviewers and then between each one's two bounds). With ``holds``
     (``review.gold_hold_below > 0``) the pooled accuracy bound counts per reviewer and drops a held reviewer's answers
     (:class:`HeldGoldAccuracyBound`; the settings refuse holds with a conditional bound); the weighted one needs no
     rule for holds (:class:`StreamWeightedGoldBound`)."""
@@ -123,6 +133,8 @@ def build_gold_bound(policy: PolicySettings, holds: bool = False) -> GoldBound |
         return ConditionalGoldBound(reviewer_bound_alpha(policy))
     if policy.gold_bound == "weighted":
         return StreamWeightedGoldBound(reviewer_bound_alpha(policy))
+    if policy.gold_bound == "conditional-weighted":
+        return StreamWeightedConditionalGoldBound(reviewer_bound_alpha(policy))
     if holds:
         return HeldGoldAccuracyBound(reviewer_bound_alpha(policy))
     return GoldAccuracyBound(reviewer_bound_alpha(policy))
@@ -134,8 +146,11 @@ def build_calibrator(policy: PolicySettings) -> PrecisionCalibrator:
     if reviewer_bound_alpha(policy):
         confidence = 1.0 - (1.0 - confidence) / 2
     return PrecisionCalibrator(
-        policy.target_precision, confidence, scan_starts=policy.scan_starts,
-        reviewer_accuracy=policy.reviewer_accuracy, pause_alpha=policy.pause_alpha,
+        policy.target_precision,
+        confidence,
+        scan_starts=policy.scan_starts,
+        reviewer_accuracy=policy.reviewer_accuracy,
+        pause_alpha=policy.pause_alpha,
     )
 
 
@@ -144,14 +159,19 @@ def build_recheck(policy: PolicySettings) -> VersionRecheck | None:
     if not policy.version_recheck:
         return None
     return VersionRecheck(
-        1.0 - build_calibrator(policy).confidence_level, policy.version_recheck_window,
-        scan_starts=policy.version_recheck_starts, patience=policy.version_recheck_patience,
+        1.0 - build_calibrator(policy).confidence_level,
+        policy.version_recheck_window,
+        scan_starts=policy.version_recheck_starts,
+        patience=policy.version_recheck_patience,
         skip_hopeless=policy.version_recheck_skip_hopeless,
     )
 
 
 def build_policy(
-    policy: PolicySettings, model: ModelSettings | None = None, clock: Clock = time.monotonic, gold_holds: bool = False,
+    policy: PolicySettings,
+    model: ModelSettings | None = None,
+    clock: Clock = time.monotonic,
+    gold_holds: bool = False,
 ) -> Policy:
     """The routing policy named by ``policy.name``; ``clock`` drives a per-minute review budget; ``gold_holds``: the
     review service holds reviewers (``review.gold_hold_below > 0``: :func:`build_gold_bound`)."""
@@ -175,7 +195,8 @@ def build_policy(
             seed=policy.seed,
             guarantee=policy.guarantee,
             reviewer_bound=ReviewerAccuracyBound(reviewer_bound_alpha(policy))
-            if policy.reviewer_accuracy_from_overlap else None,
+            if policy.reviewer_accuracy_from_overlap
+            else None,
             recheck=build_recheck(policy),
             gold_bound=build_gold_bound(policy, gold_holds),
         )
@@ -215,12 +236,19 @@ def build_engine(settings: Settings, clock: Clock = time.monotonic) -> LabelingE
         build_featurizer(settings.model, settings.text),
         weak=build_weak(settings.weak),
         label_errors=build_label_errors(settings.label_errors),
-        self_training=SelfTraining(settings.self_training.min_confidence, settings.self_training.weight,
-                                   settings.policy.target_precision) if settings.self_training.enabled else None,
+        self_training=SelfTraining(
+            settings.self_training.min_confidence, settings.self_training.weight, settings.policy.target_precision
+        )
+        if settings.self_training.enabled
+        else None,
         class_weights=ClassWeights(settings.imbalance.max_weight) if settings.imbalance.balanced_weights else None,
         class_mix=ClassMixMonitor(settings.imbalance.class_mix_window),
-        committee=Committee([OnlineModel(name, seed=settings.model.seed + 100 + i) for i, name in enumerate(
-            settings.committee.models)], settings.committee.require_agreement) if settings.committee.models else None,
+        committee=Committee(
+            [OnlineModel(name, seed=settings.model.seed + 100 + i) for i, name in enumerate(settings.committee.models)],
+            settings.committee.require_agreement,
+        )
+        if settings.committee.models
+        else None,
         rare_reserve=rare_reserve,
     )
 
@@ -231,9 +259,14 @@ def _split_rare_budget(settings: Settings, clock: Clock) -> tuple[PolicySettings
     policy = settings.policy
     if not share:
         return policy, None
-    scaled = {name: None if getattr(policy, name) is None else getattr(policy, name) * factor
-              for factor, name in ((1 - share, "review_budget_share"), (1 - share, "review_budget_per_minute"))}
-    rare = ReviewBudget(None if policy.review_budget_share is None else policy.review_budget_share * share,
-                        None if policy.review_budget_per_minute is None else policy.review_budget_per_minute * share,
-                        reserve=0.0, clock=clock)
+    scaled = {
+        name: None if getattr(policy, name) is None else getattr(policy, name) * factor
+        for factor, name in ((1 - share, "review_budget_share"), (1 - share, "review_budget_per_minute"))
+    }
+    rare = ReviewBudget(
+        None if policy.review_budget_share is None else policy.review_budget_share * share,
+        None if policy.review_budget_per_minute is None else policy.review_budget_per_minute * share,
+        reserve=0.0,
+        clock=clock,
+    )
     return policy.model_copy(update=scaled), RareClassReserve(rare, settings.imbalance.rare_below)

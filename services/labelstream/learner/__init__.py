@@ -48,7 +48,9 @@ evidence and never looked up in the record store: a policy with ``learn_gold``
 counts it toward the reviewers' accuracy (``correct``; shown with a proposal, also
 whether it was right and taken, as ``model_right`` and ``agreed`` when its
 ``learn_gold`` takes them: :func:`~labelstream.learner.answers.gold_keywords`), and it is counted in
-``labelstream_corrections_total`` as ``gold_right`` or ``gold_wrong``.
+``labelstream_corrections_total`` as ``gold_right`` or ``gold_wrong``. One that a gold bound took is learned
+state like an answer: acked only once a version holds it (acked without one, a learner killed before its next
+version forgot it: a reviewer's gold answers lost, their bound back at 1).
 A ``hold`` (the review service held a reviewer for low gold accuracy, or let
 them claim again) reaches only the policy's ``hold_reviewer``: a gold bound
 that counts per reviewer drops the held reviewer's gold answers

@@ -98,7 +98,8 @@ class AnswerLearner:
     async def learn(self, correction: Correction, tp: str, offset: int) -> tuple[str, str] | None:
         """Join, learn and emit the human label; (kind, reason) when it cannot be learned."""
         if correction.kind == "gold":  # see the module docstring
-            self.learn_gold(correction)
+            if self.learn_gold(correction):  # the bound moved: only a version may hold it (then its offset is acked)
+                self.pending.unpublished.append(correction.timestamp)
             self.pending.advance(tp, offset)
             return None
         if correction.kind == "hold":
@@ -115,7 +116,10 @@ class AnswerLearner:
             return None
         stored = await self.retry.call(self.store.get, correction.id)  # Redis restarting: wait, do not dead-letter
         if stored is None:
-            return "unknown_record", f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)"
+            return (
+                "unknown_record",
+                f"record {correction.id!r} is unknown or its features expired (redis.record_ttl_seconds)",
+            )
         subject = subject_of(self.engine, stored)
         model_input = ModelInput(self.engine, subject)  # featurized once: label-error check, version check, model
         if await self.hold.held(correction, stored, tp, offset, model_input):
@@ -126,13 +130,22 @@ class AnswerLearner:
         self._referee_challenger(stored.features, correction.label, model_input)
         generation = self.answer_drift.generation()
         evidence_label, answered_by = self._evidence_answer(correction)
-        evidence = None if held is not None or correction.counted_before else stored.evidence(
-            evidence_label, correction.timestamp, answered_by)
+        evidence = (
+            None
+            if held is not None or correction.counted_before
+            else stored.evidence(evidence_label, correction.timestamp, answered_by)
+        )
         if self.version_check is not None:  # the answered records: reviews, and the audits of the auto region
             self.version_check.observe(model_input.of_features())
         self.engine.learn(subject, correction.label, evidence, x=None if model_input.has_text() else model_input.get())
         # After the evidence: its bet used the bar in force before this item's answers (docs/contract.md, 5).
-        if held is None and not correction.counted_before and correction.answers and len(correction.answers) >= 2 and hasattr(self.engine.policy, "learn_overlap"):
+        if (
+            held is None
+            and not correction.counted_before
+            and correction.answers
+            and len(correction.answers) >= 2
+            and hasattr(self.engine.policy, "learn_overlap")
+        ):
             self.engine.policy.learn_overlap(list(correction.answers.values())[:2])  # the bound ships with the version
         if held is not None and self.engine.label_errors is not None:
             self.engine.label_errors.resolve(held["label"], correction.label)
@@ -156,24 +169,34 @@ class AnswerLearner:
             policy=stored.reason,
             reviewer=None if consensus else correction.reviewer,
         )
-        self.pending.sends.append(await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode()))
+        self.pending.sends.append(
+            await self.labels_topic.send(key=correction.id.encode(), value=label.model_dump_json().encode())
+        )
         return None
 
-    def learn_gold(self, correction: Correction) -> None:
+    def learn_gold(self, correction: Correction) -> bool:
         """A reviewer's answer to a gold item: the policy counts it toward the reviewers' accuracy, if it measures
         that (``learn_gold``); the model never learns it, the record store is not read, nothing goes to ``labels``.
+        Whether the policy took it (a ``learn_gold`` that returns nothing: taken), so that a version holds it before
+        its offset is acked: acked without one, a learner killed before the next version forgot it for good.
 
         Shown with a proposal, the answer also says whether that proposal was right (``model_right``) and whether
         the reviewer took it (``agreed``): passed as keywords when the correction has them and the policy's
         ``learn_gold`` takes them (:func:`gold_keywords`); so is the reviewer's name (:func:`takes_reviewer`)."""
         policy = self.engine.policy
         if correction.correct is not None and hasattr(policy, "learn_gold"):
-            shown: dict[str, Any] = {keyword: value for field, keyword in gold_keywords(type(policy)).items()
-                                     if (value := getattr(correction, field)) is not None}
+            shown: dict[str, Any] = {
+                keyword: value
+                for field, keyword in gold_keywords(type(policy)).items()
+                if (value := getattr(correction, field)) is not None
+            }
             if takes_reviewer(type(policy)):
                 shown["reviewer"] = correction.reviewer
-            policy.learn_gold(correction.correct, **shown)
+            taken = policy.learn_gold(correction.correct, **shown)
+        else:
+            taken = False
         self.metrics.record_corrections(1, "gold_right" if correction.correct else "gold_wrong")
+        return taken is not False
 
     def learn_hold(self, correction: Correction) -> bool:
         """The review service held a reviewer (``held``) or let them claim again: the policy's gold bound drops their

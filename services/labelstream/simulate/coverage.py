@@ -39,7 +39,7 @@ from labelstream.datafile import open_rows
 from labelstream.settings import load_settings
 from labelstream.simulate.datasets import DATASETS, export_dataset
 from labelstream.simulate.quality import SYNTHETIC_SEED, BenchStream, machine, post_drift_windows
-from labelstream.simulate.reviewer import SimulatedReviewer
+from labelstream.simulate.reviewer import ErrorMode, SimulatedReviewer
 from labelstream.simulate.reviewer_pool import ReviewerPool
 from labelstream.simulate.runner import Simulation
 
@@ -50,17 +50,19 @@ WINDOW, AFTER_DRIFT = 500, 300
 @dataclass(frozen=True)
 class Reviewer:
     """A simulated reviewer: its name in the table, delay (records) and error rate; or, with ``pool``, a pool of
-    reviewers sharing the answers equally, one error rate each (:class:`ReviewerPool`; ``error_rate`` unused)."""
+    reviewers sharing the answers equally, one error rate each (:class:`ReviewerPool`; ``error_rate`` unused);
+    ``errors``: :class:`SimulatedReviewer`'s error mode."""
 
     name: str
     delay: str = "0"
     error_rate: float = 0.0
     pool: tuple[float, ...] = ()
+    errors: ErrorMode = "independent"
 
     def build(self, seed: int) -> SimulatedReviewer | ReviewerPool:
         if self.pool:
-            return ReviewerPool(self.pool, delay=self.delay, seed=seed)
-        return SimulatedReviewer(self.delay, self.error_rate, seed=seed)
+            return ReviewerPool(self.pool, delay=self.delay, errors=self.errors, seed=seed)
+        return SimulatedReviewer(self.delay, self.error_rate, self.errors, seed=seed)
 
 
 REVIEWERS: tuple[Reviewer, ...] = (Reviewer("instant"), Reviewer("delay 300 + wrong 3 %", "300", 0.03))
@@ -119,8 +121,13 @@ class Job:
             policy.update(name="threshold", confidence_threshold=self.threshold)
         settings = load_settings(model={"name": self.stream.model, "seed": self.stream.seed}, policy=policy, **sections)
         started = time.perf_counter()
-        simulation = Simulation(settings, WINDOW, deferred_ttl=2000, reviewer=self.reviewer.build(self.stream.seed),
-                                gold_wrong_share=self.variant.gold_wrong_share)
+        simulation = Simulation(
+            settings,
+            WINDOW,
+            deferred_ttl=2000,
+            reviewer=self.reviewer.build(self.stream.seed),
+            gold_wrong_share=self.variant.gold_wrong_share,
+        )
         result = simulation.run(open_rows(self.path, label_column="label", id_column="id"))
         report = result.report
         drift_at = self.stream.drift_at
@@ -128,8 +135,14 @@ class Job:
         worst = min((w["auto_precision"] for w in windows if w["auto_precision"] is not None), default=None)
         extra_answers = report.get("overlap_answers", 0) + report.get("gold_answers", 0)
         return CoverageRun(
-            self.stream.dataset, self.reviewer.name, self.variant.name, report["auto_share"], report["auto_precision"],
-            report["review_share"] + extra_answers / max(report["records"], 1), worst, self.threshold,
+            self.stream.dataset,
+            self.reviewer.name,
+            self.variant.name,
+            report["auto_share"],
+            report["auto_precision"],
+            report["review_share"] + extra_answers / max(report["records"], 1),
+            worst,
+            self.threshold,
             time.perf_counter() - started,
         )
 
@@ -165,8 +178,12 @@ def run_coverage(
         for stream in bench_streams:
             path = Path(tmp) / f"{stream.dataset}.csv"
             export_dataset(stream.dataset, path, stream.size, stream.seed)
-            work += [Job(stream, path, reviewer, variant) for reviewer in REVIEWERS for variant in variants
-                     if fits(variant, reviewer)]
+            work += [
+                Job(stream, path, reviewer, variant)
+                for reviewer in REVIEWERS
+                for variant in variants
+                if fits(variant, reviewer)
+            ]
             work += [Job(stream, path, REVIEWERS[0], DEFAULT, t) for t in ORACLE_GRID]
         runs = list(_map(work, jobs, on_run))
     return summarize(runs, bench_streams, variants, time.perf_counter() - started)
@@ -189,7 +206,9 @@ def hindsight_oracle(runs: list[CoverageRun], target: float) -> CoverageRun | No
     return max(passing, key=lambda r: (r.auto_share, -(r.threshold or 0.0)), default=None)
 
 
-def summarize(runs: list[CoverageRun], bench_streams: list[BenchStream], variants: list[Variant], seconds: float) -> dict[str, Any]:
+def summarize(
+    runs: list[CoverageRun], bench_streams: list[BenchStream], variants: list[Variant], seconds: float
+) -> dict[str, Any]:
     defaults = load_settings().policy
     rows = []
     for stream in bench_streams:
@@ -199,8 +218,12 @@ def summarize(runs: list[CoverageRun], bench_streams: list[BenchStream], variant
             ratio = None if best is None or not best.auto_share else run.auto_share / best.auto_share
             rows.append({"stream": stream, "run": run, "oracle": best, "ratio": ratio})
     return {
-        "rows": rows, "variants": variants, "machine": machine(), "seconds": seconds,
-        "target_precision": defaults.target_precision, "confidence_level": defaults.confidence_level,
+        "rows": rows,
+        "variants": variants,
+        "machine": machine(),
+        "seconds": seconds,
+        "target_precision": defaults.target_precision,
+        "confidence_level": defaults.confidence_level,
         "review_budget_share": defaults.review_budget_share,
     }
 
@@ -215,16 +238,33 @@ def table_rows(summary: dict[str, Any]) -> list[list[str]]:
     for row in summary["rows"]:
         run, best, ratio = row["run"], row["oracle"], row["ratio"]
         oracle = "none" if best is None else f"{best.auto_share:.1%} @{best.threshold}"
-        out.append([
-            run.stream, run.reviewer, run.variant, _pct(run.auto_share), oracle,
-            "-" if ratio is None else f"{ratio:.2f}", _pct(run.auto_precision), _pct(run.worst_window),
-            _pct(run.review_share),
-        ])
+        out.append(
+            [
+                run.stream,
+                run.reviewer,
+                run.variant,
+                _pct(run.auto_share),
+                oracle,
+                "-" if ratio is None else f"{ratio:.2f}",
+                _pct(run.auto_precision),
+                _pct(run.worst_window),
+                _pct(run.review_share),
+            ]
+        )
     return out
 
 
-COLUMNS = ("stream", "reviewer", "configuration", "auto share", "oracle", "auto / oracle", "precision (truth)",
-           "worst window after drift", "review share")
+COLUMNS = (
+    "stream",
+    "reviewer",
+    "configuration",
+    "auto share",
+    "oracle",
+    "auto / oracle",
+    "precision (truth)",
+    "worst window after drift",
+    "review share",
+)
 
 
 def coverage_markdown(summary: dict[str, Any], command: str) -> str:
@@ -258,10 +298,18 @@ def coverage_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
     rows = []
     for row in summary["rows"]:
         run, best = row["run"], row["oracle"]
-        rows.append({
-            "stream": run.stream, "reviewer": run.reviewer, "configuration": run.variant, "auto_share": run.auto_share,
-            "auto_precision": run.auto_precision, "review_share": run.review_share, "worst_window": run.worst_window,
-            "oracle_threshold": None if best is None else best.threshold,
-            "oracle_auto_share": None if best is None else best.auto_share, "auto_over_oracle": row["ratio"],
-        })
+        rows.append(
+            {
+                "stream": run.stream,
+                "reviewer": run.reviewer,
+                "configuration": run.variant,
+                "auto_share": run.auto_share,
+                "auto_precision": run.auto_precision,
+                "review_share": run.review_share,
+                "worst_window": run.worst_window,
+                "oracle_threshold": None if best is None else best.threshold,
+                "oracle_auto_share": None if best is None else best.auto_share,
+                "auto_over_oracle": row["ratio"],
+            }
+        )
     return {"command": command, "machine": summary["machine"], "seconds": summary["seconds"], "rows": rows}

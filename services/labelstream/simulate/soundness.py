@@ -105,8 +105,14 @@ class ReviewerConfig:
 
     def build(self, seed: int, hold_min_answers: int = 10) -> SimulatedReviewer | ReviewerPool:
         if self.pool_error_rates:
-            return ReviewerPool(self.pool_error_rates, delay=self.delay, errors=self.errors, hold_below=self.hold_below,
-                                hold_min_answers=hold_min_answers, seed=seed)
+            return ReviewerPool(
+                self.pool_error_rates,
+                delay=self.delay,
+                errors=self.errors,
+                hold_below=self.hold_below,
+                hold_min_answers=hold_min_answers,
+                seed=seed,
+            )
         return SimulatedReviewer(self.delay, self.error_rate, self.errors, seed=seed)
 
 
@@ -168,6 +174,9 @@ class Cell:
 POOL = (0.01, 0.02, 0.25)
 """The pool rows' reviewers: two good, one bad (their pooled accuracy 0.907)."""
 
+FOLLOWERS = (0.05, 0.1, 0.9)
+"""The follower pool's reviewers: right wherever the model is, taking 5, 10 and 90 % of its wrong proposals."""
+
 STREAMS = (
     SoundnessStream("ceiling target-0.01", -0.01),
     SoundnessStream("ceiling target-0.02", -0.02),
@@ -179,36 +188,115 @@ REVIEWERS = (
     ReviewerConfig("delay 500", delay="500"),
     ReviewerConfig("wrong 3 %, accuracy 0.97 assumed", error_rate=0.03, assumed_accuracy=0.97),
     ReviewerConfig("delay 500 + wrong 3 %", delay="500", error_rate=0.03, assumed_accuracy=0.97),
-    ReviewerConfig("delay 500 + wrong 3 %, accuracy from 20 % overlap", delay="500", error_rate=0.03, overlap_share=0.2),
+    ReviewerConfig(
+        "delay 500 + wrong 3 %, accuracy from 20 % overlap", delay="500", error_rate=0.03, overlap_share=0.2
+    ),
     ReviewerConfig("delay 500 + wrong 3 %, accuracy from 10 % gold", delay="500", error_rate=0.03, gold_share=0.1),
     # Reviewers who follow the model: right where it is, accepting half its wrong proposals (about 3 % of answers
     # wrong at the -0.01 ceiling); the first told 0.97 as the late-noisy one is, the others the default's 1.
-    ReviewerConfig("delay 500 + follows model 50 %, accuracy 0.97 assumed", delay="500", error_rate=0.5,
-                   assumed_accuracy=0.97, errors="follows_model"),
+    ReviewerConfig(
+        "delay 500 + follows model 50 %, accuracy 0.97 assumed",
+        delay="500",
+        error_rate=0.5,
+        assumed_accuracy=0.97,
+        errors="follows_model",
+    ),
     ReviewerConfig("delay 500 + follows model 50 %", delay="500", error_rate=0.5, errors="follows_model"),
-    ReviewerConfig("delay 500 + follows model 50 %, accuracy from 20 % overlap", delay="500", error_rate=0.5,
-                   overlap_share=0.2, errors="follows_model"),
-    ReviewerConfig("delay 500 + follows model 50 %, conditional bound from 10 % gold", delay="500", error_rate=0.5,
-                   gold_share=0.1, errors="follows_model", gold_bound="conditional"),
+    ReviewerConfig(
+        "delay 500 + follows model 50 %, accuracy from 20 % overlap",
+        delay="500",
+        error_rate=0.5,
+        overlap_share=0.2,
+        errors="follows_model",
+    ),
+    ReviewerConfig(
+        "delay 500 + follows model 50 %, conditional bound from 10 % gold",
+        delay="500",
+        error_rate=0.5,
+        gold_share=0.1,
+        errors="follows_model",
+        gold_bound="conditional",
+    ),
     # The same, the gold set enriched: half its proposals wrong (B learns from many more answers)
-    ReviewerConfig("delay 500 + follows model 50 %, conditional bound from 10 % gold, half wrong proposals",
-                   delay="500", error_rate=0.5, gold_share=0.1, errors="follows_model", gold_bound="conditional",
-                   gold_wrong_share=0.5),
-    ReviewerConfig("delay 500 + wrong 3 %, conditional bound from 10 % gold, half wrong proposals", delay="500",
-                   error_rate=0.03, gold_share=0.1, gold_bound="conditional", gold_wrong_share=0.5),
+    ReviewerConfig(
+        "delay 500 + follows model 50 %, conditional bound from 10 % gold, half wrong proposals",
+        delay="500",
+        error_rate=0.5,
+        gold_share=0.1,
+        errors="follows_model",
+        gold_bound="conditional",
+        gold_wrong_share=0.5,
+    ),
+    ReviewerConfig(
+        "delay 500 + wrong 3 %, conditional bound from 10 % gold, half wrong proposals",
+        delay="500",
+        error_rate=0.03,
+        gold_share=0.1,
+        gold_bound="conditional",
+        gold_wrong_share=0.5,
+    ),
     # A pool of three, one bad (issue #11): wrong 1, 2 and 25 % of the time, equal shares, 500 records late
     ReviewerConfig("pool 1/2/25 % wrong, delay 500, nothing told", delay="500", pool_error_rates=POOL),
-    ReviewerConfig("pool 1/2/25 % wrong, delay 500, accuracy from 10 % gold", delay="500", pool_error_rates=POOL,
-                   gold_share=0.1),
-    ReviewerConfig("pool 1/2/25 % wrong, delay 500, accuracy from 10 % gold, holds below 0.9", delay="500",
-                   pool_error_rates=POOL, gold_share=0.1, hold_below=0.9),
-    ReviewerConfig("pool 1/2/25 % wrong, delay 500, nothing told, 10 % gold, holds below 0.9", delay="500",
-                   pool_error_rates=POOL, gold_share=0.1, hold_below=0.9, use_gold=False),
+    ReviewerConfig(
+        "pool 1/2/25 % wrong, delay 500, accuracy from 10 % gold", delay="500", pool_error_rates=POOL, gold_share=0.1
+    ),
+    ReviewerConfig(
+        "pool 1/2/25 % wrong, delay 500, accuracy from 10 % gold, holds below 0.9",
+        delay="500",
+        pool_error_rates=POOL,
+        gold_share=0.1,
+        hold_below=0.9,
+    ),
+    ReviewerConfig(
+        "pool 1/2/25 % wrong, delay 500, nothing told, 10 % gold, holds below 0.9",
+        delay="500",
+        pool_error_rates=POOL,
+        gold_share=0.1,
+        hold_below=0.9,
+        use_gold=False,
+    ),
     # The same with the stream-share-weighted gold bound (each answer held to its own reviewer's bound)
-    ReviewerConfig("pool 1/2/25 % wrong, delay 500, weighted accuracy from 10 % gold", delay="500",
-                   pool_error_rates=POOL, gold_share=0.1, gold_bound="weighted"),
-    ReviewerConfig("pool 1/2/25 % wrong, delay 500, weighted accuracy from 10 % gold, holds below 0.9", delay="500",
-                   pool_error_rates=POOL, gold_share=0.1, hold_below=0.9, gold_bound="weighted"),
+    ReviewerConfig(
+        "pool 1/2/25 % wrong, delay 500, weighted accuracy from 10 % gold",
+        delay="500",
+        pool_error_rates=POOL,
+        gold_share=0.1,
+        gold_bound="weighted",
+    ),
+    ReviewerConfig(
+        "pool 1/2/25 % wrong, delay 500, weighted accuracy from 10 % gold, holds below 0.9",
+        delay="500",
+        pool_error_rates=POOL,
+        gold_share=0.1,
+        hold_below=0.9,
+        gold_bound="weighted",
+    ),
+    # The conditional bound per reviewer (policy.gold_bound "conditional-weighted"): late-with-model-gold's twin (one
+    # reviewer: the pooled bound at half its alpha), and a pool of followers, pooled and per reviewer
+    ReviewerConfig(
+        "delay 500 + follows model 50 %, conditional bound per reviewer from 10 % gold",
+        delay="500",
+        error_rate=0.5,
+        gold_share=0.1,
+        errors="follows_model",
+        gold_bound="conditional-weighted",
+    ),
+    ReviewerConfig(
+        "pool follows model 5/10/90 %, delay 500, conditional bound from 10 % gold",
+        delay="500",
+        pool_error_rates=FOLLOWERS,
+        errors="follows_model",
+        gold_share=0.1,
+        gold_bound="conditional",
+    ),
+    ReviewerConfig(
+        "pool follows model 5/10/90 %, delay 500, conditional bound per reviewer from 10 % gold",
+        delay="500",
+        pool_error_rates=FOLLOWERS,
+        errors="follows_model",
+        gold_share=0.1,
+        gold_bound="conditional-weighted",
+    ),
 )
 
 
@@ -217,19 +305,29 @@ def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config
     settings = load_settings(
         model={"name": "logistic", "seed": seed},
         policy={
-            "target_precision": config.target_precision, "confidence_level": config.confidence_level,
-            "review_budget_share": config.review_budget_share, "seed": seed,
+            "target_precision": config.target_precision,
+            "confidence_level": config.confidence_level,
+            "review_budget_share": config.review_budget_share,
+            "seed": seed,
             "reviewer_accuracy": reviewer.assumed_accuracy,
             "reviewer_accuracy_from_overlap": reviewer.overlap_share > 0,
-            "reviewer_accuracy_from_gold": reviewer.gold_share > 0 and reviewer.use_gold, "gold_bound": reviewer.gold_bound, **config.policy,
+            "reviewer_accuracy_from_gold": reviewer.gold_share > 0 and reviewer.use_gold,
+            "gold_bound": reviewer.gold_bound,
+            **config.policy,
         },
-        review={"overlap_share": reviewer.overlap_share, "gold_share": reviewer.gold_share,
-                "gold_hold_below": reviewer.hold_below},
+        review={
+            "overlap_share": reviewer.overlap_share,
+            "gold_share": reviewer.gold_share,
+            "gold_hold_below": reviewer.hold_below,
+        },
     )
     started = time.perf_counter()
     checker = _Checkpoints(stream, seed, config) if not stream.below_target else None
     simulation = Simulation(
-        settings, batch_size=config.batch_size, deferred_ttl=config.deferred_ttl, reviewer=reviewer.build(seed, settings.review.gold_hold_min_answers),
+        settings,
+        batch_size=config.batch_size,
+        deferred_ttl=config.deferred_ttl,
+        reviewer=reviewer.build(seed, settings.review.gold_hold_min_answers),
         gold_wrong_share=reviewer.gold_wrong_share,
     )
     if checker is not None:
@@ -241,8 +339,14 @@ def run_one(stream: SoundnessStream, reviewer: ReviewerConfig, seed: int, config
     else:
         first = checker.first_failure
     return RunOutcome(
-        stream.name, reviewer.name, seed, first is not None, result.report["auto_share"] or 0.0,
-        result.report["auto_precision"], first, time.perf_counter() - started,
+        stream.name,
+        reviewer.name,
+        seed,
+        first is not None,
+        result.report["auto_share"] or 0.0,
+        result.report["auto_precision"],
+        first,
+        time.perf_counter() - started,
     )
 
 
@@ -276,8 +380,11 @@ class _Checkpoints:
         for label, threshold in thresholds.items():
             if label not in emitting:
                 continue
-            region = [(p.label == y) for p, y in zip(predictions, self.clean, strict=True)
-                      if p.label == label and p.confidence >= threshold]
+            region = [
+                (p.label == y)
+                for p, y in zip(predictions, self.clean, strict=True)
+                if p.label == label and p.confidence >= threshold
+            ]
             if not region:
                 continue
             agree = sum(region) / len(region)
@@ -303,19 +410,34 @@ def _run_job(job: tuple[SoundnessStream, ReviewerConfig, int, SoundnessConfig]) 
 
 
 STREAM_KEYS = {"-0.01": STREAMS[0], "-0.02": STREAMS[1], "+0.01": STREAMS[2], "+0.03": STREAMS[3]}
-REVIEWER_KEYS = {"instant": REVIEWERS[0], "late-noisy": REVIEWERS[3], "late-noisy-overlap": REVIEWERS[4],
-                 "late-noisy-gold": REVIEWERS[5], "late-with-model": REVIEWERS[6],
-                 "late-with-model-default": REVIEWERS[7], "late-with-model-overlap": REVIEWERS[8],
-                 "late-with-model-gold": REVIEWERS[9], "late-with-model-gold-enriched": REVIEWERS[10],
-                 "late-noisy-gold-enriched": REVIEWERS[11], "pool-default": REVIEWERS[12], "pool-gold": REVIEWERS[13],
-                 "pool-gold-holds": REVIEWERS[14], "pool-default-holds": REVIEWERS[15],
-                 "pool-gold-weighted": REVIEWERS[16], "pool-gold-weighted-holds": REVIEWERS[17]}
+REVIEWER_KEYS = {
+    "instant": REVIEWERS[0],
+    "late-noisy": REVIEWERS[3],
+    "late-noisy-overlap": REVIEWERS[4],
+    "late-noisy-gold": REVIEWERS[5],
+    "late-with-model": REVIEWERS[6],
+    "late-with-model-default": REVIEWERS[7],
+    "late-with-model-overlap": REVIEWERS[8],
+    "late-with-model-gold": REVIEWERS[9],
+    "late-with-model-gold-enriched": REVIEWERS[10],
+    "late-noisy-gold-enriched": REVIEWERS[11],
+    "pool-default": REVIEWERS[12],
+    "pool-gold": REVIEWERS[13],
+    "pool-gold-holds": REVIEWERS[14],
+    "pool-default-holds": REVIEWERS[15],
+    "pool-gold-weighted": REVIEWERS[16],
+    "pool-gold-weighted-holds": REVIEWERS[17],
+    "late-with-model-gold-weighted": REVIEWERS[18],
+    "pool-with-model-gold": REVIEWERS[19],
+    "pool-with-model-gold-weighted": REVIEWERS[20],
+}
 DEFAULT_STREAMS = ("-0.01", "-0.02", "+0.01")
 DEFAULT_REVIEWERS = ("instant", "late-noisy", "late-noisy-overlap")  # late-noisy-gold: chosen with --reviewer
 
 
 def cells(
-    streams: tuple[str, ...] = DEFAULT_STREAMS, reviewers: tuple[str, ...] = DEFAULT_REVIEWERS,
+    streams: tuple[str, ...] = DEFAULT_STREAMS,
+    reviewers: tuple[str, ...] = DEFAULT_REVIEWERS,
 ) -> list[tuple[SoundnessStream, ReviewerConfig]]:
     """Each stream (its ceiling's offset from the target: by default -0.01, -0.02 and +0.01) with each reviewer
     (by default the instant one and the late-and-noisy one, told its accuracy or measuring it on overlap items;
@@ -330,7 +452,9 @@ def cells(
 
 
 def run_bench(
-    config: SoundnessConfig, jobs: int = 1, on_result: Callable[[RunOutcome], None] | None = None,
+    config: SoundnessConfig,
+    jobs: int = 1,
+    on_result: Callable[[RunOutcome], None] | None = None,
     chosen: list[tuple[SoundnessStream, ReviewerConfig]] | None = None,
 ) -> dict[str, Any]:
     """Every cell (``chosen``, default :func:`cells`) with ``config.seeds`` seeds; the cells with their runs.
@@ -354,8 +478,13 @@ def run_bench(
                 by_key[(result.stream, result.reviewer)].runs.append(result)
                 if on_result is not None:
                     on_result(result)
-    return {"cells": table, "config": config, "machine": machine(), "seconds": time.perf_counter() - started,
-            "jobs": jobs}
+    return {
+        "cells": table,
+        "config": config,
+        "machine": machine(),
+        "seconds": time.perf_counter() - started,
+        "jobs": jobs,
+    }
 
 
 def soundness_markdown(summary: dict[str, Any], command: str) -> str:
@@ -415,13 +544,24 @@ def soundness_json(summary: dict[str, Any], command: str) -> dict[str, Any]:
     rows = []
     for cell in summary["cells"]:
         rate = cell.failure_rate()
-        rows.append({
-            "stream": cell.stream.name, "reviewer": cell.reviewer.name, "runs": len(cell.runs),
-            "failed": cell.failures, "failure_rate": rate, "promise_kept": rate["rate"] <= alpha,
-            "mean_auto_share": cell.mean_auto_share(), "runs_auto_labeled": cell.auto_labeled(),
-            "first_failures": [r.first_failure for r in cell.runs if r.failed],
-        })
+        rows.append(
+            {
+                "stream": cell.stream.name,
+                "reviewer": cell.reviewer.name,
+                "runs": len(cell.runs),
+                "failed": cell.failures,
+                "failure_rate": rate,
+                "promise_kept": rate["rate"] <= alpha,
+                "mean_auto_share": cell.mean_auto_share(),
+                "runs_auto_labeled": cell.auto_labeled(),
+                "first_failures": [r.first_failure for r in cell.runs if r.failed],
+            }
+        )
     return {
-        "command": command, "machine": summary["machine"], "seconds": summary["seconds"], "jobs": summary["jobs"],
-        "config": {k: v for k, v in vars(config).items()}, "cells": rows,
+        "command": command,
+        "machine": summary["machine"],
+        "seconds": summary["seconds"],
+        "jobs": summary["jobs"],
+        "config": {k: v for k, v in vars(config).items()},
+        "cells": rows,
     }

@@ -239,11 +239,18 @@ class ContractPolicy(Policy):
         on_alert = self._alert_left > 0
         self._alert_left = max(self._alert_left - 1, 0)
         # How this record was routed, for the evidence its answer will become (see Decision.context).
-        context: dict[str, Any] = {"model_version": self.model_version, "generation": self.generation, "threshold": None}
+        context: dict[str, Any] = {
+            "model_version": self.model_version,
+            "generation": self.generation,
+            "threshold": None,
+        }
         cold = self._cold_start.active(n_learned)
         audit_share = self.drift_audit_share if on_alert else self.audit_share
         context["p_least"] = self._least(
-            cold, audit_share, self.budget.admission_rate(reserved=True), self.budget.admission_rate(),
+            cold,
+            audit_share,
+            self.budget.admission_rate(reserved=True),
+            self.budget.admission_rate(),
             self.strategy.least_probability(),
         )
         if cold or prediction.label is None:
@@ -314,7 +321,9 @@ class ContractPolicy(Policy):
                 drawn[part] = np.array([draw() for _ in range(count)]) < share
         checked = drawn | near
         above[at[checked]] = False  # what is left above: the plain auto-labels
-        flags = dict(zip(at[checked].tolist(), zip(drawn[checked].tolist(), near[checked].tolist(), strict=True), strict=True))
+        flags = dict(
+            zip(at[checked].tolist(), zip(drawn[checked].tolist(), near[checked].tolist(), strict=True), strict=True)
+        )
         decisions: list[Decision] = [None] * n  # type: ignore[list-item] - every position is filled below
         routing = _BatchRouting(self, thresholds, any(t is not None for t in in_force.values()), cold, alert)
         records, start = budget.records, 0
@@ -361,7 +370,10 @@ class ContractPolicy(Policy):
         return threshold is not None and prediction.confidence >= threshold
 
     def accepts_deferred(
-        self, prediction: Prediction, defer_reason: str, proposed_label: str | None,
+        self,
+        prediction: Prediction,
+        defer_reason: str,
+        proposed_label: str | None,
         context: Mapping[str, Any] | None = None,
     ) -> bool:
         """Only a record deferred for lack of evidence, in this generation, whose label the model still proposes.
@@ -426,11 +438,15 @@ class ContractPolicy(Policy):
         self.evidence.learn_overlap(answers)
 
     def learn_gold(
-        self, correct: bool, model_right: bool | None = None, agreed: bool | None = None, reviewer: str | None = None,
-    ) -> None:
+        self,
+        correct: bool,
+        model_right: bool | None = None,
+        agreed: bool | None = None,
+        reviewer: str | None = None,
+    ) -> bool:
         """A reviewer's answer to a gold item, right or not, whether it agreed with the model's proposal if one
-        was shown, and who gave it (:meth:`ContractEvidence.learn_gold`)."""
-        self.evidence.learn_gold(correct, model_right, agreed, reviewer)
+        was shown, and who gave it; whether a gold bound learned it (:meth:`ContractEvidence.learn_gold`)."""
+        return self.evidence.learn_gold(correct, model_right, agreed, reviewer)
 
     def hold_reviewer(self, reviewer: str, held: bool) -> None:
         """The review service held a reviewer, or let them answer again (:meth:`ContractEvidence.hold_reviewer`)."""
@@ -450,8 +466,14 @@ class ContractPolicy(Policy):
 
     def census_context(self) -> dict[str, Any]:
         """Every record reviewed (probability 1) in the current generation: its answer is unbiased evidence."""
-        return {"outcome": "review", "model_version": self.model_version, "generation": self.generation,
-                "threshold": None, "p_review": 1.0, "p_least": 1.0}
+        return {
+            "outcome": "review",
+            "model_version": self.model_version,
+            "generation": self.generation,
+            "threshold": None,
+            "p_review": 1.0,
+            "p_least": 1.0,
+        }
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -496,7 +518,9 @@ class _BatchRouting:
         audit_share = policy.drift_audit_share if on_alert else policy.audit_share
         if not self.any_threshold:
             return audit_share, min(self.admit, self.admit_reserved)
-        return audit_share, min(audit_share * self.admit_reserved, self.least * self.admit, self.admit, self.admit_reserved)
+        return audit_share, min(
+            audit_share * self.admit_reserved, self.least * self.admit, self.admit, self.admit_reserved
+        )
 
     def auto_labels(self, decisions: list[Decision], labels: list[str | None], start: int, end: int) -> None:
         """Records ``start`` to ``end`` are plain auto-labels: one decision a class (and audit share)."""
@@ -506,11 +530,25 @@ class _BatchRouting:
                 continue
             audit_share, p_least = self._shares(a < self.alert)
             p_audit = audit_share * self.admit_reserved
-            shared = {label: _make_decision("label", "confident", 1.0, 0.0, {
-                "model_version": self.version, "generation": self.generation, "threshold": self.thresholds[label],
-                "p_least": p_least, "p_audit": p_audit, "p_floor": self.least * self.admit, "p_review": p_audit,
-                "outcome": "label",
-            }) for label in set(labels[a:b])}
+            shared = {
+                label: _make_decision(
+                    "label",
+                    "confident",
+                    1.0,
+                    0.0,
+                    {
+                        "model_version": self.version,
+                        "generation": self.generation,
+                        "threshold": self.thresholds[label],
+                        "p_least": p_least,
+                        "p_audit": p_audit,
+                        "p_floor": self.least * self.admit,
+                        "p_review": p_audit,
+                        "outcome": "label",
+                    },
+                )
+                for label in set(labels[a:b])
+            }
             decisions[a:b] = map(shared.__getitem__, labels[a:b])
 
     def decide(
@@ -535,8 +573,12 @@ class _BatchRouting:
             elif checked is not None:
                 drawn, near = checked
                 p_audit = audit_share * self.admit_reserved
-                context.update(threshold=threshold, p_audit=p_audit, p_floor=self.least * self.admit,
-                               p_review=p_audit + (1.0 - p_audit) * self.admit if near else p_audit)
+                context.update(
+                    threshold=threshold,
+                    p_audit=p_audit,
+                    p_floor=self.least * self.admit,
+                    p_review=p_audit + (1.0 - p_audit) * self.admit if near else p_audit,
+                )
                 if drawn and budget.try_spend(reserved=True):
                     decision = Decision("review", "audit", context["p_review"], 1.0, context)
                 elif near and budget.try_spend():
@@ -546,15 +588,20 @@ class _BatchRouting:
                     decision = Decision("label", "confident", 1.0, 0.0, context)
             elif threshold is None:
                 context["threshold"] = None
-                decision = policy._uniform(context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False)
+                decision = policy._uniform(
+                    context, "drift" if on_alert else "cold_start", "no_evidence", reserved=False
+                )
             else:
-                context.update(threshold=threshold, p_audit=audit_share * self.admit_reserved, p_floor=self.least * self.admit)
+                context.update(
+                    threshold=threshold, p_audit=audit_share * self.admit_reserved, p_floor=self.least * self.admit
+                )
                 strategy = policy.strategy
                 query = strategy.query(prediction, xs[i] if xs is not None and strategy.reads_inputs else None, budget)
                 context["p_review"] = query.inclusion_probability
                 decision = (
                     Decision("review", "uncertain", query.inclusion_probability, query.priority, context)
-                    if query.ask else Decision("deferred", "over_budget", 1.0, query.priority, context)
+                    if query.ask
+                    else Decision("deferred", "over_budget", 1.0, query.priority, context)
                 )
         context["outcome"] = decision.outcome
         self._read()

@@ -39,9 +39,16 @@ from labelstream.core.calibration_holds import HeldGoldAccuracyBound
 from labelstream.core.calibration_recheck import ANY_CLASS, VersionRecheck
 from labelstream.core.calibration_reviewers import ConditionalGoldBound, GoldAccuracyBound, ReviewerAccuracyBound
 from labelstream.core.calibration_weighted import StreamWeightedGoldBound, answer_bar
+from labelstream.core.calibration_weighted_conditional import StreamWeightedConditionalGoldBound
 from labelstream.core.policy.base import Evidence, Features
 
-GoldBound = GoldAccuracyBound | ConditionalGoldBound | HeldGoldAccuracyBound | StreamWeightedGoldBound
+GoldBound = (
+    GoldAccuracyBound
+    | ConditionalGoldBound
+    | HeldGoldAccuracyBound
+    | StreamWeightedGoldBound
+    | StreamWeightedConditionalGoldBound
+)
 """The kinds of reviewer-accuracy bound from gold items."""
 
 OVERALL = ANY_CLASS
@@ -90,7 +97,9 @@ class ContractEvidence:
         (:meth:`hold_reviewer`): the bar in force may then go *up* (docs/contract.md, section 5, "Holds"). A
         :class:`StreamWeightedGoldBound` bounds each reviewer from their own gold answers and each answer is bet
         against its own reviewer's bar (the least of the user's cap, the overlap bound and that reviewer's bound;
-        ``Evidence.reviewer``); the bar in force shown is that of the stream-share-weighted accuracy.
+        ``Evidence.reviewer``); the bar in force shown is that of the stream-share-weighted accuracy. A
+        :class:`StreamWeightedConditionalGoldBound` is the conditional bound per reviewer, alone as the pooled one
+        is: each answer bet against its reviewer's conditional bar; the bar shown is their stream-share mean.
     recheck
         Re-tests the proven thresholds against each new model version (:meth:`recheck_version`) on the
         generation's answered records (:meth:`keep_answer`); a class's threshold is in force only where the
@@ -107,7 +116,9 @@ class ContractEvidence:
     ) -> None:
         if guarantee not in ("per_class", "overall"):
             raise ValueError(f"guarantee must be per_class or overall, got {guarantee!r}")
-        if isinstance(gold_bound, ConditionalGoldBound) and (reviewer_bound is not None or calibrator.reviewer_accuracy < 1):
+        if isinstance(gold_bound, ConditionalGoldBound | StreamWeightedConditionalGoldBound) and (
+            reviewer_bound is not None or calibrator.reviewer_accuracy < 1
+        ):
             raise ValueError("a conditional gold bound sets the bar alone: no overlap bound, reviewer_accuracy 1")
         self.guarantee = guarantee
         self.calibrator = calibrator
@@ -148,14 +159,21 @@ class ContractEvidence:
         in_force = self._validated(key)
         if in_force is None or self.recheck is None or not self.recheck.patience or self.closing:
             return in_force
-        waiting = [other for other in self.calibrator.thresholds() if other != key
-                   and self.calibrator.threshold(other) is not None and self._validated(other) is None]
+        waiting = [
+            other
+            for other in self.calibrator.thresholds()
+            if other != key and self.calibrator.threshold(other) is not None and self._validated(other) is None
+        ]
         return None if self.recheck.held(key, waiting) else in_force
 
     def held(self) -> tuple[str, ...]:
         """Calibration keys whose threshold is proven and validated but waits (the recheck's patience): what a last
         relabel before a challenger swap may accept that the routing does not (:attr:`closing`)."""
-        return tuple(key for key in self.calibrator.thresholds() if self._validated(key) is not None and self.threshold(key) is None)
+        return tuple(
+            key
+            for key in self.calibrator.thresholds()
+            if self._validated(key) is not None and self.threshold(key) is None
+        )
 
     def _validated(self, key: str) -> float | None:
         """The calibrator's threshold for ``key`` as the recheck lets it stand (before any waiting)."""
@@ -189,20 +207,30 @@ class ContractEvidence:
         if not same_generation:
             return False
         bar, bet = None, True
-        if self._weighted:  # this answer's own reviewer's bar (their bound is fixed before the answer)
+        per_reviewer = self._per_reviewer
+        if per_reviewer:  # this answer's own reviewer's bar (their bound is fixed before the answer)
             bar = self.reviewer_bar(evidence.reviewer)
             bet = bar is not None
             self.gold_bound.count_answer(evidence.reviewer)
         contradicted = self.calibrator.learn_one(
             self.key(prediction.label), prediction.confidence, evidence.correct, selection, evidence.timestamp, bar, bet
         )
-        if self._weighted:
-            self._apply_reviewer_bound()  # the weighted accuracy shown moved with the shares
+        if per_reviewer:
+            self._apply_reviewer_bound()  # the weighted accuracy (or bar) shown moved with the shares
         return contradicted
 
     @property
     def _weighted(self) -> bool:
         return isinstance(self.gold_bound, StreamWeightedGoldBound)
+
+    @property
+    def _conditional_weighted(self) -> bool:
+        return isinstance(self.gold_bound, StreamWeightedConditionalGoldBound)
+
+    @property
+    def _per_reviewer(self) -> bool:
+        """Whether each answer is bet against its own reviewer's bar."""
+        return self._weighted or self._conditional_weighted
 
     def _accuracy_of(self, reviewer: str | None) -> float:
         """The accuracy an answer of ``reviewer`` is held to: the least of the user's cap, the overlap bound if on, and
@@ -216,9 +244,13 @@ class ContractEvidence:
         bounded at 1/2 or below (no better than chance: section 5's bar needs better), nor on one whose gold answers
         so far are right no more often than the bar: even a perfect model's bets on their answers would lose on
         average (their share of right gold answers is fixed before the answer, so the choice is predictable)."""
+        if self._conditional_weighted:
+            return self.gold_bound.answer_bar(self.calibrator.target_precision, reviewer)
         if not self._weighted:
             return self.calibrator.bar
-        return answer_bar(self.calibrator.target_precision, self._accuracy_of(reviewer), *self.gold_bound.counts_of(reviewer))
+        return answer_bar(
+            self.calibrator.target_precision, self._accuracy_of(reviewer), *self.gold_bound.counts_of(reviewer)
+        )
 
     def _shown_accuracy(self, reviewer: str) -> float:
         """A reviewer's accuracy in the weighted one shown (1 for one not bet on: their answers prove nothing)."""
@@ -255,8 +287,10 @@ class ContractEvidence:
         answers are a held-out sample it never learned (a warm start), and its thresholds do not wait."""
         if self.recheck is None:
             return {}
-        bar_of = self.reviewer_bar if self._weighted else None
-        return self.recheck.run(model, self.calibrator.thresholds(), self.calibrator.bar, self.generation, held_out, bar_of)
+        bar_of = self.reviewer_bar if self._per_reviewer else None
+        return self.recheck.run(
+            model, self.calibrator.thresholds(), self.calibrator.bar, self.generation, held_out, bar_of
+        )
 
     def learn_overlap(self, answers: list[str]) -> None:
         """Answers of two (or more) reviewers to one overlap item: the reviewer-accuracy bound learns its first pair.
@@ -270,26 +304,35 @@ class ContractEvidence:
         self._apply_reviewer_bound()
 
     def learn_gold(
-        self, correct: bool, model_right: bool | None = None, agreed: bool | None = None, reviewer: str | None = None,
-    ) -> None:
+        self,
+        correct: bool,
+        model_right: bool | None = None,
+        agreed: bool | None = None,
+        reviewer: str | None = None,
+    ) -> bool:
         """A reviewer's answer to a gold item: whether it was right, and, if the model's proposal was shown, whether
         that proposal was right and the answer agreed with it (``None``: no proposal, e.g. at cold start); the
         reviewer's name (counted per reviewer by a :class:`HeldGoldAccuracyBound`, ``None``: ``"anonymous"``).
+        Whether a bound learned it (the learned state changed: the learner's next version must hold it).
 
         An accuracy bound learns ``correct``; a :class:`ConditionalGoldBound` learns only answers to a proposal.
         Without a ``gold_bound`` this does nothing.
         """
-        if self._conditional:
+        if self._conditional or self._conditional_weighted:
             if model_right is None or agreed is None:
-                return
-            self.gold_bound.learn(model_right, agreed)
+                return False
+            if self._conditional:
+                self.gold_bound.learn(model_right, agreed)
+            else:
+                self.gold_bound.learn(model_right, agreed, reviewer)
         elif isinstance(self.gold_bound, HeldGoldAccuracyBound | StreamWeightedGoldBound):
             self.gold_bound.learn(correct, reviewer or "anonymous")
         elif self.gold_bound is not None:
             self.gold_bound.learn(correct)
         else:
-            return
+            return False
         self._apply_reviewer_bound()
+        return True
 
     def hold_reviewer(self, reviewer: str, held: bool) -> None:
         """The review service held ``reviewer`` (``held``) or let them answer again: a
@@ -308,6 +351,11 @@ class ContractEvidence:
         present (it only moves down, but when a hold opens an epoch of a :class:`HeldGoldAccuracyBound`)."""
         if self._conditional:
             self.calibrator.set_agreement_bar(self.gold_bound.bar(self.calibrator.target_precision))
+            return
+        if self._conditional_weighted:  # the stream-share mean of the answers' bars (1 for a reviewer not bet on)
+            bar = self.gold_bound.weighted(lambda name: self.reviewer_bar(name) or 1.0)
+            if bar != self.calibrator.bar:
+                self.calibrator.set_agreement_bar(bar)
             return
         if self._weighted:  # the stream-share mean of the accuracies the answers are held to (each already capped)
             accuracy = min(self._assumed_accuracy, self.gold_bound.weighted(self._shown_accuracy))
@@ -369,9 +417,12 @@ class ContractEvidence:
         if self.reviewer_bound is not None:
             self.reviewer_bound.load_state(state.get("reviewer_bound") or {})
         gold_state = state.get("gold_bound") or {}
-        same_kind = (bool(gold_state.get("conditional")) == self._conditional
-                     and bool(gold_state.get("held_aware")) == isinstance(self.gold_bound, HeldGoldAccuracyBound)
-                     and bool(gold_state.get("stream_weighted")) == self._weighted)
+        same_kind = (
+            bool(gold_state.get("conditional")) == self._conditional
+            and bool(gold_state.get("held_aware")) == isinstance(self.gold_bound, HeldGoldAccuracyBound)
+            and bool(gold_state.get("stream_weighted")) == self._weighted
+            and bool(gold_state.get("conditional_weighted")) == self._conditional_weighted
+        )
         if self.gold_bound is not None and same_kind:
             self.gold_bound.load_state(gold_state)  # a snapshot of another kind of gold bound is not adopted
         self._apply_reviewer_bound()

@@ -187,7 +187,11 @@ class ReviewerStats(BaseModel):
     seconds_per_answer: float | None = Field(description="Median over their last 100 answers.")
 
 
-class QueueStats(BaseModel):
+class ReviewerQueueStats(BaseModel):
+    """The queue as reviewers see it (GET /api/v1/stats): no figure that moves otherwise for a gold answer than for
+    a real one (the outbox, records sent back by the experts' line: docs/review.md, Tells left); the lead's
+    overview has them (:class:`QueueStats`)."""
+
     waiting: int = Field(
         description="Records waiting for a reviewer. In GET /api/v1/stats (reviewers), exact below "
         "review.queue_counter_exact_below, else rounded down to a multiple of review.queue_counter_step "
@@ -196,9 +200,14 @@ class QueueStats(BaseModel):
     waiting_rounded: bool = Field(False, description="True when waiting is rounded down (read it as '40+').")
     leased: int
     consolidating: int
-    unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     answered: int
     expert: int = Field(0, description="Records a reviewer was not sure of, waiting for an expert (not in waiting).")
+
+
+class QueueStats(ReviewerQueueStats):
+    """The queue as the lead sees it (the admin overview, ``labelstream review status``): exact."""
+
+    unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     expert_timed_out: int = Field(
         0,
         description="Records no expert took within review.expert_wait_seconds, sent back "
@@ -217,7 +226,7 @@ class AgreementStats(BaseModel):
 class StatsOut(BaseModel):
     reviewer: str
     me: ReviewerStats
-    queue: QueueStats
+    queue: ReviewerQueueStats
     reviewers: dict[str, int] = Field(description="Answers today, per reviewer.")
     agreement: AgreementStats
 

@@ -14,7 +14,7 @@ from labelstream.processes import free_port
 OPS_PATHS = ("/metrics", "/healthz", "/readyz", "/livez")
 pytestmark = pytest.mark.integration
 
-REVIEWER_QUEUE = {"waiting", "waiting_rounded", "leased", "consolidating", "answered", "expert"}
+REVIEWER_QUEUE = {"waiting", "waiting_rounded", "leased", "consolidating", "answered"}
 
 
 def test_reviewer_stats_leave_out_the_outbox_that_a_gold_answer_enters_only_after_the_undo_window(make_gold) -> None:  # noqa: ANN001
@@ -40,16 +40,20 @@ def test_reviewer_stats_leave_out_the_outbox_that_a_gold_answer_enters_only_afte
     assert reviewer_view["answered"] == 2  # what stays: both answers count the same
 
 
-def test_reviewer_stats_leave_out_the_expert_time_outs_that_a_gold_item_never_reaches(make_gold) -> None:  # noqa: ANN001
-    """``expert_timed_out``: a real record marked unsure goes back to the reviewers when no expert takes it, a gold
-    item marked unsure ends. The lead's overview keeps the count; a reviewer's stats have no such field."""
+def test_reviewers_read_nothing_of_the_experts_line_that_a_gold_item_marked_unsure_never_joins(make_gold) -> None:  # noqa: ANN001
+    """A real record marked unsure joins the experts' line (``expert``) and, when no expert takes it, goes back to
+    the reviewers (``expert_timed_out``); a gold item marked unsure ends. The lead's overview keeps both counts; the
+    unsure answer and a reviewer's stats have neither."""
     env = make_gold(share=1.0, gold=GOLD[:1], expert_wait_seconds=1.0)
     new_token(env.settings, "eve", "expert")  # someone to be unsure for
     env.enqueue("real1")
-    for expected_gold in ("g1", None):
+    for expected_gold, in_experts_line in (("g1", 0), (None, 1)):
         item = env.claim("ana")
         assert env.gold_of(item) == expected_gold
-        assert env.call("ana", "POST", "unsure", {"id": item["id"], "lease": item["lease"]}).status_code == 200
+        sent = env.call("ana", "POST", "unsure", {"id": item["id"], "lease": item["lease"]})
+        assert sent.json() == {"id": item["id"]}  # no count of the line
+        assert env.call("boss", "GET", "admin/overview").json()["queue"]["expert"] == in_experts_line
+        assert set(env.call("ana", "GET", "stats").json()["queue"]) == REVIEWER_QUEUE
     time.sleep(1.2)
     assert env.service.queue.time_out_experts() == 1  # the real record only
     assert env.call("boss", "GET", "admin/overview").json()["queue"]["expert_timed_out"] == 1

@@ -282,7 +282,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
                 "note instead, or ask an admin for one (labelstream review token add NAME --role expert)",
             )
         queue.unsure(body.id, who.reviewer, body.lease, body.note)
-        return UnsureOut(id=body.id, expert_waiting=queue.counts().expert)
+        return UnsureOut(id=body.id)
 
     @router.post("/release", response_model=ReleaseOut, responses=CONFLICT)
     def release(body: LeaseRef, who: Who) -> ReleaseOut:
@@ -406,13 +406,12 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         return StatsOut(
             reviewer=who.reviewer,
             me=ReviewerStats(answered_today=today, seconds_per_answer=median),
-            queue=ReviewerQueueStats(  # no outbox nor expert time-outs: they move otherwise for gold (the overview has them)
+            queue=ReviewerQueueStats(  # no outbox, no experts' line: they move otherwise for gold (the overview has them)
                 waiting=waiting,
                 waiting_rounded=rounded,
                 leased=counts.leased,
                 consolidating=counts.consolidating,
                 answered=counts.answered,
-                expert=counts.expert,
             ),
             reviewers=queue.reviewers_today(),
             agreement=AgreementStats(**ctx.consolidator.summary()),

@@ -47,8 +47,10 @@ class SkipNote(BaseModel):
 
 
 class UnsureOut(BaseModel):
+    """No count of the experts' line: a real record joins it, a gold item marked unsure ends (docs/review.md, Tells
+    left)."""
+
     id: str
-    expert_waiting: int = Field(description="Records waiting for an expert now, this one included.")
 
 
 class ExpireIn(_Body):
@@ -188,9 +190,9 @@ class ReviewerStats(BaseModel):
 
 
 class ReviewerQueueStats(BaseModel):
-    """The queue as reviewers see it (GET /api/v1/stats): no figure that moves otherwise for a gold answer than for
-    a real one (the outbox, records sent back by the experts' line: docs/review.md, Tells left); the lead's
-    overview has them (:class:`QueueStats`)."""
+    """The queue as reviewers see it (GET /api/v1/stats): no figure that moves otherwise for a gold item than for a
+    real one (the outbox; the experts' line, which a real record marked unsure joins and a gold item does not:
+    docs/review.md, Tells left); the lead's overview has them (:class:`QueueStats`)."""
 
     waiting: int = Field(
         description="Records waiting for a reviewer. In GET /api/v1/stats (reviewers), exact below "
@@ -201,12 +203,12 @@ class ReviewerQueueStats(BaseModel):
     leased: int
     consolidating: int
     answered: int
-    expert: int = Field(0, description="Records a reviewer was not sure of, waiting for an expert (not in waiting).")
 
 
 class QueueStats(ReviewerQueueStats):
     """The queue as the lead sees it (the admin overview, ``labelstream review status``): exact."""
 
+    expert: int = Field(0, description="Records a reviewer was not sure of, waiting for an expert (not in waiting).")
     unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     expert_timed_out: int = Field(
         0,

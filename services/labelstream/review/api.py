@@ -490,8 +490,9 @@ def create_ops_app(ctx: ReviewContext) -> FastAPI:
     Their figures move when a gold answer becomes final (the outbox, ``labelstream_review_gold_answers_total``), so
     a reviewer must not read them; on this port, which only the cluster reaches, they need no token.
     """
-    app = FastAPI(title="labelstream review ops", version=package_version(), docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="labelstream review ops", version=package_version(), docs_url=None, redoc_url=None, openapi_url=None
+    )
     _add_ops_routes(app, ctx)
     return app
 

@@ -201,8 +201,10 @@ class ReviewService:
         if self.labels.is_open():
             log.warning("no label set defined: reviewers may give any label (set labels.classes, or labelstream labels add NAME)")
         self.start_threads()
-        log.info("review: page and API on http://localhost:%d/ (a token: labelstream review token add NAME)",
-                 sock.getsockname()[1])
+        log.info(
+            "review: page and API on http://localhost:%d/ (a token: labelstream review token add NAME)",
+            sock.getsockname()[1],
+        )
         ops_server = None
         if ops is not None:  # uvicorn takes signals only in the main thread: the page's server stops this one
             ops_server = uvicorn.Server(_server_config(create_ops_app(self.context)))

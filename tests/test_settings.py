@@ -186,3 +186,12 @@ def test_none_over_a_default_reaches_a_child_process(monkeypatch):
     child = load_settings()
     assert child.weak.halflife_answers is None
     assert child == settings
+
+
+def test_review_ops_port_off_by_default_and_apart_from_the_page_port(monkeypatch):
+    assert load_settings().review.ops_port is None  # /metrics and probes on review.port, as compose and k8s expect
+    monkeypatch.setenv("LABELSTREAM_REVIEW__OPS_PORT", "9403")
+    assert load_settings().review.ops_port == 9403
+    monkeypatch.setenv("LABELSTREAM_REVIEW__OPS_PORT", "9402")
+    with pytest.raises(ConfigError, match=r"review\.ops_port \(9402\) must differ from review\.port"):
+        load_settings()

@@ -6,7 +6,8 @@
 With a URL, probe it. Without one, find the ``labelstream run <service>`` process
 in this container and probe its own port: ``--port``, else the port setting's
 environment variable, else the settings model's default (tests/deploy checks these
-defaults against ``labelstream.settings``). A container that runs no service (a
+defaults against ``labelstream.settings``); the review service's ``review.ops_port``
+(``LABELSTREAM_REVIEW__OPS_PORT``) when set, where its probes are then served. A container that runs no service (a
 one-shot job such as ``topics create`` or ``produce``) is healthy while it runs.
 Exit 0 healthy, 1 unhealthy: what Docker's HEALTHCHECK expects.
 """
@@ -25,6 +26,7 @@ PORTS = {
     "learner": ("LABELSTREAM_LEARNER__METRICS_PORT", 9401),
     "review": ("LABELSTREAM_REVIEW__PORT", 9402),
 }
+OPS_PORT = "LABELSTREAM_REVIEW__OPS_PORT"
 
 
 def service_args(pids: list[int] | None = None) -> list[str] | None:
@@ -52,6 +54,8 @@ def url_of(args: list[str]) -> str:
             port = options[i + 1]
         elif option.startswith("--port="):
             port = option.split("=", 1)[1]
+    if service == "review" and os.environ.get(OPS_PORT):  # the probes leave the page's port (docs/operations.md)
+        port = os.environ[OPS_PORT]
     return f"http://127.0.0.1:{port}/livez"
 
 

@@ -362,7 +362,21 @@ class LabelSetSettings(_Section):
 class ReviewSettings(_Section):
     """The review service (``labelstream run review``): queue, leases, overlap, web page and API."""
 
-    port: int = Field(9402, ge=0, le=65535, description="Web page, API, /metrics and probes (0 picks a free port).")
+    port: int = Field(
+        9402,
+        ge=0,
+        le=65535,
+        description="Web page and API, and /metrics and probes unless ops_port is set (0 picks a free port).",
+    )
+    ops_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics, /healthz, /readyz and /livez on this port (for Prometheus and the orchestrator) "
+        "and answer them 404 on the page's port; unset: all on port. Set it wherever reviewers can reach the page "
+        "port: /metrics and the probes' detail show when a gold answer becomes final (docs/review.md, Tells left). "
+        "0 picks a free port.",
+    )
     host: str = Field("0.0.0.0", description="Interface the service listens on.")
     group_id: str = Field("labelstream-review", description="Consumer group of the review topic.")
     instance_id: str | None = Field(
@@ -470,6 +484,11 @@ class ReviewSettings(_Section):
             raise ValueError(
                 f"review.queue_counter_exact_below ({self.queue_counter_exact_below}) must be a multiple of "
                 f"review.queue_counter_step ({self.queue_counter_step}): the first rounded figure is the threshold itself"
+            )
+        if self.ops_port is not None and self.ops_port == self.port and self.port != 0:
+            raise ValueError(
+                f"review.ops_port ({self.ops_port}) must differ from review.port: it keeps /metrics and the "
+                "probes off the reviewers' port (leave it unset to serve them on review.port)"
             )
         return self
 

@@ -193,8 +193,11 @@ def test_healthcheck_reads_port_options_and_environment(monkeypatch):
     module = load_healthcheck()
     for env_name, _ in module.PORTS.values():
         monkeypatch.delenv(env_name, raising=False)
+    monkeypatch.delenv(module.OPS_PORT, raising=False)
     assert module.url_of(["labeler", "--instance", "x"]).endswith(":9400/livez")
     assert module.url_of(["review", "--port=9999"]).endswith(":9999/livez")
+    monkeypatch.setenv("LABELSTREAM_REVIEW__OPS_PORT", "9403")  # review.ops_port: the probes are there
+    assert module.url_of(["review", "--port=9999"]).endswith(":9403/livez")
     monkeypatch.setenv("LABELSTREAM_LEARNER__METRICS_PORT", "9555")
     assert module.url_of(["learner"]).endswith(":9555/livez")
     assert textwrap.dedent(module.__doc__).strip()  # documented (it is the image's HEALTHCHECK)

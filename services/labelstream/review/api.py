@@ -1,4 +1,4 @@
-"""The review API v1 (FastAPI), the web page, ``/metrics`` and the probes.
+"""The review API v1 (FastAPI), the web page, ``/metrics`` and the probes (on ``review.ops_port`` if set).
 
 Every ``/api/v1`` call needs ``Authorization: Bearer <token>``; without a
 valid one it answers 401 before reading anything else, so nothing is written.
@@ -47,12 +47,12 @@ from labelstream.review.api_models import (
     OverviewOut,
     ProbeOut,
     Problem,
-    QueueStats,
     RecentAnswer,
     RecentOut,
     ReleaseOut,
     RequeueIn,
     RequeueOut,
+    ReviewerQueueStats,
     ReviewerStats,
     SkipIn,
     SkipNote,
@@ -123,7 +123,9 @@ def create_app(ctx: ReviewContext) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(_api_router(ctx), prefix="/api/v1")
-    _add_service_routes(app, ctx)
+    if ctx.settings.review.ops_port is None:  # else on their own port (create_ops_app): 404 here
+        _add_ops_routes(app, ctx)
+    _add_page_routes(app)
     _add_error_handlers(app)
 
     @app.middleware("http")
@@ -280,7 +282,7 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
                 "note instead, or ask an admin for one (labelstream review token add NAME --role expert)",
             )
         queue.unsure(body.id, who.reviewer, body.lease, body.note)
-        return UnsureOut(id=body.id, expert_waiting=queue.counts().expert)
+        return UnsureOut(id=body.id)
 
     @router.post("/release", response_model=ReleaseOut, responses=CONFLICT)
     def release(body: LeaseRef, who: Who) -> ReleaseOut:
@@ -404,15 +406,12 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
         return StatsOut(
             reviewer=who.reviewer,
             me=ReviewerStats(answered_today=today, seconds_per_answer=median),
-            queue=QueueStats(
+            queue=ReviewerQueueStats(  # no outbox, no experts' line: they move otherwise for gold (the overview has them)
                 waiting=waiting,
                 waiting_rounded=rounded,
                 leased=counts.leased,
                 consolidating=counts.consolidating,
-                unpublished=counts.outbox,
                 answered=counts.answered,
-                expert=counts.expert,
-                expert_timed_out=counts.expert_timed_out,
             ),
             reviewers=queue.reviewers_today(),
             agreement=AgreementStats(**ctx.consolidator.summary()),
@@ -485,7 +484,20 @@ def _api_router(ctx: ReviewContext) -> APIRouter:
     return router
 
 
-def _add_service_routes(app: FastAPI, ctx: ReviewContext) -> None:
+def create_ops_app(ctx: ReviewContext) -> FastAPI:
+    """``/metrics`` and the probes alone, for ``review.ops_port``: Prometheus and the orchestrator, not reviewers.
+
+    Their figures move when a gold answer becomes final (the outbox, ``labelstream_review_gold_answers_total``), so
+    a reviewer must not read them; on this port, which only the cluster reaches, they need no token.
+    """
+    app = FastAPI(
+        title="labelstream review ops", version=package_version(), docs_url=None, redoc_url=None, openapi_url=None
+    )
+    _add_ops_routes(app, ctx)
+    return app
+
+
+def _add_ops_routes(app: FastAPI, ctx: ReviewContext) -> None:
     def probe(check: Probe) -> JSONResponse:
         ok, detail = check()
         return JSONResponse({"healthy": ok, **detail}, status_code=200 if ok else 503)
@@ -513,6 +525,8 @@ def _add_service_routes(app: FastAPI, ctx: ReviewContext) -> None:
     def metrics() -> Response:
         return Response(ctx.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+
+def _add_page_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-cache"})

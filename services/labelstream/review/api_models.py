@@ -47,8 +47,10 @@ class SkipNote(BaseModel):
 
 
 class UnsureOut(BaseModel):
+    """No count of the experts' line: a real record joins it, a gold item marked unsure ends (docs/review.md, Tells
+    left)."""
+
     id: str
-    expert_waiting: int = Field(description="Records waiting for an expert now, this one included.")
 
 
 class ExpireIn(_Body):
@@ -187,7 +189,11 @@ class ReviewerStats(BaseModel):
     seconds_per_answer: float | None = Field(description="Median over their last 100 answers.")
 
 
-class QueueStats(BaseModel):
+class ReviewerQueueStats(BaseModel):
+    """The queue as reviewers see it (GET /api/v1/stats): no figure that moves otherwise for a gold item than for a
+    real one (the outbox; the experts' line, which a real record marked unsure joins and a gold item does not:
+    docs/review.md, Tells left); the lead's overview has them (:class:`QueueStats`)."""
+
     waiting: int = Field(
         description="Records waiting for a reviewer. In GET /api/v1/stats (reviewers), exact below "
         "review.queue_counter_exact_below, else rounded down to a multiple of review.queue_counter_step "
@@ -196,9 +202,14 @@ class QueueStats(BaseModel):
     waiting_rounded: bool = Field(False, description="True when waiting is rounded down (read it as '40+').")
     leased: int
     consolidating: int
-    unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     answered: int
+
+
+class QueueStats(ReviewerQueueStats):
+    """The queue as the lead sees it (the admin overview, ``labelstream review status``): exact."""
+
     expert: int = Field(0, description="Records a reviewer was not sure of, waiting for an expert (not in waiting).")
+    unpublished: int = Field(description="Answers accepted, not yet on the corrections topic.")
     expert_timed_out: int = Field(
         0,
         description="Records no expert took within review.expert_wait_seconds, sent back "
@@ -217,7 +228,7 @@ class AgreementStats(BaseModel):
 class StatsOut(BaseModel):
     reviewer: str
     me: ReviewerStats
-    queue: QueueStats
+    queue: ReviewerQueueStats
     reviewers: dict[str, int] = Field(description="Answers today, per reviewer.")
     agreement: AgreementStats
 

@@ -28,7 +28,7 @@ import uvicorn
 from confluent_kafka import KafkaException
 
 from labelstream.errors import PortInUse
-from labelstream.review.api import ReviewContext, create_app
+from labelstream.review.api import ReviewContext, create_app, create_ops_app
 from labelstream.review.auth import TokenStore
 from labelstream.review.consolidation import Consolidator
 from labelstream.review.gold import GoldSet
@@ -194,26 +194,43 @@ class ReviewService:
             pass
 
     def run(self, port: int | None = None) -> None:
-        """Serve until SIGTERM/SIGINT."""
-        host = self.settings.review.host
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        wanted = self.settings.review.port if port is None else port
-        try:
-            sock.bind((host, wanted))
-        except OSError as exc:
-            sock.close()
-            raise PortInUse(f"port {wanted} on {host} is taken ({exc.strerror})", wanted) from exc
-        bound = sock.getsockname()[1]
+        """Serve until SIGTERM/SIGINT (``/metrics`` and the probes on ``review.ops_port``, if set, from a thread)."""
+        review = self.settings.review
+        sock = _bind(review.host, review.port if port is None else port)
+        ops = _bind(review.host, review.ops_port) if review.ops_port is not None else None
         if self.labels.is_open():
             log.warning("no label set defined: reviewers may give any label (set labels.classes, or labelstream labels add NAME)")
         self.start_threads()
-        log.info("review: page and API on http://localhost:%d/ (a token: labelstream review token add NAME)", bound)
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        log.info(
+            "review: page and API on http://localhost:%d/ (a token: labelstream review token add NAME)",
+            sock.getsockname()[1],
+        )
+        ops_server = None
+        if ops is not None:  # uvicorn takes signals only in the main thread: the page's server stops this one
+            ops_server = uvicorn.Server(_server_config(create_ops_app(self.context)))
+            threading.Thread(target=ops_server.run, kwargs={"sockets": [ops]}, name="review-ops", daemon=True).start()
+            log.info("review: /metrics and probes on http://localhost:%d/ (review.ops_port)", ops.getsockname()[1])
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            uvicorn.Server(_server_config(self.app)).run(sockets=[sock])
         finally:
+            if ops_server is not None:
+                ops_server.should_exit = True
             self.shutdown()
+
+
+def _bind(host: str, wanted: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, wanted))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(f"port {wanted} on {host} is taken ({exc.strerror})", wanted) from exc
+    return sock
+
+
+def _server_config(app: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
 
 
 def run_review(settings: Settings, port: int | None = None) -> None:

@@ -205,13 +205,13 @@ class ReviewClient:
         """Pass on a leased item: others get it, this reviewer never again; a note (why) is shown to them."""
         self._call("POST", "/skip", {"id": item_id, "lease": lease} | ({"note": note} if note else {}))
 
-    def unsure(self, item_id: str, lease: str, note: str | None = None) -> int:
-        """Not sure: the item goes to the experts (never back to this reviewer); how many wait for one now.
+    def unsure(self, item_id: str, lease: str, note: str | None = None) -> None:
+        """Not sure: the item goes to the experts (never back to this reviewer).
 
         :class:`Rejected` when nobody else has the expert role (the item stays leased to you).
         """
         body = {"id": item_id, "lease": lease} | ({"note": note} if note else {})
-        return int(self._call("POST", "/unsure", body).json()["expert_waiting"])
+        self._call("POST", "/unsure", body)
 
     def release(self, item_id: str, lease: str) -> None:
         """Hand a leased item back unanswered (the reviewer leaves): it returns to the queue now."""

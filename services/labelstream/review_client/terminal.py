@@ -190,7 +190,7 @@ class TerminalReviewer:
 
     def unsure(self) -> None:
         self._hand_on(lambda item, note: self.client.unsure(item.id, item.lease, note), "e",
-                      lambda item, noted, waiting: f"{item.id} goes to an expert{noted} ({waiting} waiting for one)")
+                      lambda item, noted, _: f"{item.id} goes to an expert{noted}")
 
     def _hand_on(self, send: Callable[[ReviewItem, str | None], object], key: str,
                  told: Callable[[ReviewItem, str, object], str]) -> None:

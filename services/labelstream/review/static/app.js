@@ -358,8 +358,9 @@ const skip = () => handOn("skip", (item, note) =>
   note ? `${item.id} skipped · the next reviewer sees your note` : `${item.id} skipped · it goes to the others`);
 
 // Not sure: the record goes to the experts (never back to this reviewer).
-const unsure = () => handOn("unsure", (item, note, sent) =>
-  `${item.id} goes to an expert${note ? " with your note" : ""} · ${sent.expert_waiting} waiting for one`, 4000);
+// No count of the experts' line: a gold item marked unsure does not join it (docs/review.md, Tells left).
+const unsure = () => handOn("unsure", (item, note) =>
+  `${item.id} goes to an expert${note ? " with your note" : ""}`, 4000);
 
 async function undo() {
   if (state.busy || !state.token) return;
@@ -420,8 +421,6 @@ async function refreshStats() {
     $("count-today").textContent = String(state.today);
     // rounded down above a size (review.queue_counter_*): "40+" reads "at least 40"
     $("queue-depth").textContent = `${stats.queue.waiting}${stats.queue.waiting_rounded ? "+" : ""}`;
-    $("expert-depth").textContent = String(stats.queue.expert);
-    $("expert-stat").hidden = !stats.queue.expert;  // only while records wait for an expert
     const spi = stats.me.seconds_per_answer;
     $("seconds-per-item").textContent = spi == null ? "–" : spi < 10 ? spi.toFixed(1) : Math.round(spi);
   } catch (err) { /* shown on the next action */ }
